@@ -1,0 +1,59 @@
+//! One trait per external system. Each is object-safe, `#[async_trait]`, held as `Arc<dyn …>`,
+//! and each method documents its contract: what an already-done call returns and whether a
+//! missing resource is `Ok(None)` or `NotFound`.
+
+mod array;
+mod block_storage;
+mod compute;
+mod identity;
+mod network;
+
+pub use array::{
+    ArrayApi, ArrayCapabilities, ArrayInfo, ArrayProtectionGroup, ArrayVolume, CopyVolume,
+    CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, PgTarget, Pod, PodArray, VolumeSnapshot,
+};
+pub use block_storage::{
+    BlockStorageApi, CreateVolumeGroup, ListVolumes, ManageVolume, Volume, VolumeAttachment,
+    VolumeGroup, VolumeService, VolumeType,
+};
+pub use compute::{
+    AttachedVolume, BlockDevice, ComputeApi, CreateServer, Flavor, Keypair, ListServers, Server,
+    ServerStatus,
+};
+pub use identity::{AuthInfo, IdentityApi};
+pub use network::{
+    CreatePort, ListPorts, Network, NetworkApi, Port, PortFixedIp, SecurityGroup, Subnet,
+};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{ArrayEndpoint, Site};
+
+/// The OpenStack clients of one site.
+#[derive(Debug, Clone)]
+pub struct SiteClients {
+    /// Site name.
+    pub site: String,
+    /// Keystone.
+    pub identity: Arc<dyn IdentityApi>,
+    /// Nova.
+    pub compute: Arc<dyn ComputeApi>,
+    /// Cinder.
+    pub block_storage: Arc<dyn BlockStorageApi>,
+    /// Neutron.
+    pub network: Arc<dyn NetworkApi>,
+}
+
+/// Builds clients for registered sites and arrays: the seam between the engine and a
+/// transport (HTTP clients, or the in-process simulator).
+#[async_trait]
+pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
+    /// Clients for `site`. Must not contact the site: reachability is checked by callers.
+    async fn site(&self, site: &Site) -> Result<SiteClients>;
+
+    /// A client for the array at `endpoint`. Must not contact the array.
+    async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>>;
+}

@@ -1,0 +1,5 @@
+//! The engine.
+
+/// Entry point.
+#[derive(Debug)]
+pub struct Protector;

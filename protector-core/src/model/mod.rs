@@ -1,0 +1,23 @@
+//! The domain model of spec/: sites, protection groups, members, policies, mappings, operations.
+
+mod group;
+mod mapping;
+mod member;
+mod operation;
+mod policy;
+mod secret;
+mod site;
+
+pub use group::{
+    transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion,
+    ProtectionGroup, ReplicationType,
+};
+pub use mapping::{ResourceMappings, TenantMapping};
+pub use member::{
+    FixedIp, FlavorRef, Member, MemberStatus, NicSpec, Placement, RecoveryMetadata,
+    SecurityGroupRef, VolumeSpec,
+};
+pub use operation::{Operation, OperationStatus, OperationType, Phase};
+pub use policy::{ArrayEndpoint, ReplicationPolicy};
+pub use secret::Secret;
+pub use site::{Site, SiteStatus, SiteType};

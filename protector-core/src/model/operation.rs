@@ -1,0 +1,194 @@
+//! DR operations as recorded and shown to operators (spec/000 example 3).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What an operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationType {
+    /// Planned or unplanned failover.
+    Failover,
+    /// Return to the original primary.
+    Failback,
+    /// DR drill.
+    TestFailover,
+    /// Drill cleanup.
+    TestCleanup,
+    /// Every group of a site.
+    SiteFailover,
+    /// Metadata sync.
+    Sync,
+}
+
+impl OperationType {
+    /// The spelling used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationType::Failover => "failover",
+            OperationType::Failback => "failback",
+            OperationType::TestFailover => "test_failover",
+            OperationType::TestCleanup => "test_cleanup",
+            OperationType::SiteFailover => "site_failover",
+            OperationType::Sync => "sync",
+        }
+    }
+}
+
+/// Where an operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    /// Recorded, not started.
+    Pending,
+    /// Running.
+    Running,
+    /// Finished, everything done.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Finished, some parts failed.
+    Partial,
+}
+
+impl OperationStatus {
+    /// The spelling used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Pending => "pending",
+            OperationStatus::Running => "running",
+            OperationStatus::Completed => "completed",
+            OperationStatus::Failed => "failed",
+            OperationStatus::Partial => "partial",
+        }
+    }
+
+    /// Whether the operation has finished.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OperationStatus::Completed | OperationStatus::Failed | OperationStatus::Partial
+        )
+    }
+}
+
+/// The four phases of spec/000 and their progress ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// 0–20: validate sites, mark the group, record the operation.
+    Preparation,
+    /// 20–60: quiesce, final replication, copy and import volumes.
+    Storage,
+    /// 60–90: ports and servers on the target.
+    Instances,
+    /// 90–100: group record, metadata sync.
+    Finalization,
+}
+
+impl Phase {
+    /// Progress range `[start, end)` of the phase.
+    pub fn range(self) -> (u8, u8) {
+        match self {
+            Phase::Preparation => (0, 20),
+            Phase::Storage => (20, 60),
+            Phase::Instances => (60, 90),
+            Phase::Finalization => (90, 100),
+        }
+    }
+
+    /// The spelling used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Preparation => "preparation",
+            Phase::Storage => "storage",
+            Phase::Instances => "instances",
+            Phase::Finalization => "finalization",
+        }
+    }
+}
+
+/// A DR operation record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Protector's id.
+    pub id: Uuid,
+    /// What it does.
+    pub operation_type: OperationType,
+    /// The group, if the operation is about one.
+    pub group_id: Option<Uuid>,
+    /// Group name at the time, for display.
+    pub group_name: Option<String>,
+    /// Where it is.
+    pub status: OperationStatus,
+    /// 0–100.
+    pub progress: u8,
+    /// Current phase.
+    pub phase: Phase,
+    /// Names of finished steps, in order.
+    pub steps_completed: Vec<String>,
+    /// Names of failed steps.
+    pub steps_failed: Vec<String>,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// Site the workload leaves.
+    pub source_site: String,
+    /// Site the workload goes to.
+    pub target_site: String,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// End time.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Servers created on the target.
+    pub instances_created: u32,
+    /// Servers that failed on the target.
+    pub instances_failed: u32,
+    /// Site failover: groups in scope.
+    #[serde(default)]
+    pub total_protection_groups: Option<u32>,
+    /// Site failover: groups done.
+    #[serde(default)]
+    pub completed_count: Option<u32>,
+    /// Site failover: groups failed.
+    #[serde(default)]
+    pub failed_count: Option<u32>,
+    /// Data loss measured or estimated, in the words of the operation (for example
+    /// "none: source stopped before the final replication").
+    #[serde(default)]
+    pub data_loss: Option<String>,
+}
+
+impl Operation {
+    /// A new running operation at 0%.
+    pub fn start(
+        operation_type: OperationType,
+        group: Option<(&Uuid, &str)>,
+        source_site: &str,
+        target_site: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Operation {
+            id: Uuid::new_v4(),
+            operation_type,
+            group_id: group.map(|(id, _)| *id),
+            group_name: group.map(|(_, name)| name.to_string()),
+            status: OperationStatus::Running,
+            progress: 0,
+            phase: Phase::Preparation,
+            steps_completed: Vec::new(),
+            steps_failed: Vec::new(),
+            error_message: None,
+            source_site: source_site.to_string(),
+            target_site: target_site.to_string(),
+            started_at: now,
+            completed_at: None,
+            instances_created: 0,
+            instances_failed: 0,
+            total_protection_groups: None,
+            completed_count: None,
+            failed_count: None,
+            data_loss: None,
+        }
+    }
+}

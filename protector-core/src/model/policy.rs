@@ -1,0 +1,35 @@
+//! Replication policy: how to reach the two FlashArrays and what RPO to hold.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Secret;
+
+/// How to reach one FlashArray.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrayEndpoint {
+    /// Management URL (`https://flasharray-a.example.com`).
+    pub url: String,
+    /// REST API token. Encrypted at rest, never printed.
+    pub api_token: Secret,
+    /// CA bundle to verify the array's certificate, if not the system roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+}
+
+/// The replication policy attached to a protection group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationPolicy {
+    /// The group.
+    pub group_id: Uuid,
+    /// Array on the group's primary site.
+    pub primary_array: ArrayEndpoint,
+    /// Array on the group's secondary site.
+    pub secondary_array: ArrayEndpoint,
+    /// FlashArray protection group (async) or pod (sync) name.
+    pub pure_pg_name: String,
+    /// Seconds between replicated snapshots (async).
+    pub replication_interval_secs: u64,
+    /// Recovery point objective in minutes (async).
+    pub rpo_minutes: u64,
+}

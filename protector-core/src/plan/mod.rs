@@ -1,0 +1,1 @@
+//! Plans: serde data describing what an operation will do.

@@ -1,0 +1,213 @@
+//! Protector's own metadata, one store per site.
+//!
+//! Each site keeps its own store (no shared database). A modification is written to the local
+//! store and pushed to the peer's store as a whole [`GroupDocument`], so both sites hold the same
+//! version; see `engine::sync`.
+
+mod crypto;
+mod sqlite;
+
+pub use crypto::SecretKey;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::model::{
+    Member, Operation, ProtectionGroup, ReplicationPolicy, ResourceMappings, Site, TenantMapping,
+};
+
+/// Resource mappings stored for one direction of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMappings {
+    /// The group.
+    pub group_id: Uuid,
+    /// Source site of the direction.
+    pub from_site: String,
+    /// Target site of the direction.
+    pub to_site: String,
+    /// The mappings.
+    pub mappings: ResourceMappings,
+}
+
+/// Everything that makes up a group's metadata at one version: what is pushed to the peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDocument {
+    /// The group, including its metadata version and checksum.
+    pub group: ProtectionGroup,
+    /// Members, ordered by id.
+    pub members: Vec<Member>,
+    /// Policy, if attached.
+    pub policy: Option<ReplicationPolicy>,
+    /// Stored mappings.
+    pub mappings: Vec<GroupMappings>,
+}
+
+/// Whether the last push of a group to the peer worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteSyncStatus {
+    /// The peer acknowledged the version.
+    Synced,
+    /// The peer answered with an error.
+    Failed,
+    /// The peer could not be reached.
+    Unreachable,
+}
+
+impl RemoteSyncStatus {
+    /// The spelling of spec/003 (`SYNCED`, `FAILED`, `UNREACHABLE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteSyncStatus::Synced => "SYNCED",
+            RemoteSyncStatus::Failed => "FAILED",
+            RemoteSyncStatus::Unreachable => "UNREACHABLE",
+        }
+    }
+}
+
+/// The local view of a group's sync with its peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The group.
+    pub group_id: Uuid,
+    /// The peer site.
+    pub peer_site: String,
+    /// Result of the last push.
+    pub status: RemoteSyncStatus,
+    /// Version the peer acknowledged last.
+    pub remote_version: u64,
+    /// When the peer last acknowledged.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Error of the last failed push.
+    pub last_error: Option<String>,
+}
+
+/// One line of a group's sync history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLogEntry {
+    /// The group.
+    pub group_id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Version pushed.
+    pub version: u64,
+    /// Peer site.
+    pub peer_site: String,
+    /// `success` / `failed` / `unreachable`.
+    pub result: String,
+    /// What caused the push (`member-add`, `sync-force`, …).
+    pub reason: String,
+    /// Error, when it failed.
+    pub error: Option<String>,
+}
+
+/// Intent or outcome of one step's side effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalKind {
+    /// About to call the side effect.
+    Intent,
+    /// The side effect succeeded; `detail` holds its output.
+    Done,
+    /// The side effect failed; `detail` holds the error.
+    Failed,
+    /// A compensation undid the step.
+    Compensated,
+}
+
+/// One journal record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The operation.
+    pub operation_id: Uuid,
+    /// Sequence number within the operation (assigned by the store when 0).
+    pub seq: u64,
+    /// Step id from the plan (`create_server:web-1`).
+    pub step: String,
+    /// Intent or outcome.
+    pub kind: JournalKind,
+    /// Key stamped on the resource the step creates, so an in-doubt step can be observed.
+    pub idempotency_key: String,
+    /// Output or error as JSON.
+    pub detail: serde_json::Value,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A site's protector metadata.
+///
+/// # Behavior (every method)
+/// - `get_*` return `Ok(None)` for a missing record; `delete_*` of a missing record succeeds.
+/// - `put_*` insert or replace by id.
+/// - Secrets in policies are encrypted at rest by the implementation.
+/// - `Unavailable` when the store cannot be reached.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Inserts or replaces a site.
+    async fn put_site(&self, site: &Site) -> Result<()>;
+    /// A site by name.
+    async fn get_site(&self, name: &str) -> Result<Option<Site>>;
+    /// Every site, by name.
+    async fn list_sites(&self) -> Result<Vec<Site>>;
+    /// Removes a site.
+    async fn delete_site(&self, name: &str) -> Result<()>;
+
+    /// Inserts or replaces a group.
+    async fn put_group(&self, group: &ProtectionGroup) -> Result<()>;
+    /// A group by id.
+    async fn get_group(&self, id: &Uuid) -> Result<Option<ProtectionGroup>>;
+    /// Every group, by name.
+    async fn list_groups(&self) -> Result<Vec<ProtectionGroup>>;
+    /// Removes a group with its members, policy, mappings and sync state.
+    async fn delete_group(&self, id: &Uuid) -> Result<()>;
+
+    /// Inserts or replaces a member.
+    async fn put_member(&self, member: &Member) -> Result<()>;
+    /// Members of a group, by id.
+    async fn list_members(&self, group_id: &Uuid) -> Result<Vec<Member>>;
+    /// Removes a member.
+    async fn delete_member(&self, id: &Uuid) -> Result<()>;
+
+    /// Inserts or replaces a group's policy.
+    async fn put_policy(&self, policy: &ReplicationPolicy) -> Result<()>;
+    /// A group's policy.
+    async fn get_policy(&self, group_id: &Uuid) -> Result<Option<ReplicationPolicy>>;
+
+    /// Inserts or replaces stored mappings of one direction.
+    async fn put_mappings(&self, mappings: &GroupMappings) -> Result<()>;
+    /// Stored mappings of a group.
+    async fn list_mappings(&self, group_id: &Uuid) -> Result<Vec<GroupMappings>>;
+
+    /// Replaces everything about `document.group` in one transaction (metadata push).
+    async fn apply_document(&self, document: &GroupDocument) -> Result<()>;
+
+    /// Inserts or replaces a tenant mapping.
+    async fn put_tenant_mapping(&self, mapping: &TenantMapping) -> Result<()>;
+    /// Every tenant mapping.
+    async fn list_tenant_mappings(&self) -> Result<Vec<TenantMapping>>;
+
+    /// Inserts or replaces an operation.
+    async fn put_operation(&self, operation: &Operation) -> Result<()>;
+    /// An operation by id.
+    async fn get_operation(&self, id: &Uuid) -> Result<Option<Operation>>;
+    /// Operations, newest first.
+    async fn list_operations(&self) -> Result<Vec<Operation>>;
+
+    /// Appends a journal record; returns its sequence number.
+    async fn append_journal(&self, entry: &JournalEntry) -> Result<u64>;
+    /// An operation's journal, in order.
+    async fn list_journal(&self, operation_id: &Uuid) -> Result<Vec<JournalEntry>>;
+
+    /// Inserts or replaces a group's sync state.
+    async fn put_sync_state(&self, state: &SyncState) -> Result<()>;
+    /// A group's sync state.
+    async fn get_sync_state(&self, group_id: &Uuid) -> Result<Option<SyncState>>;
+    /// Appends to a group's sync log.
+    async fn append_sync_log(&self, entry: &SyncLogEntry) -> Result<()>;
+    /// A group's sync log, newest first, at most `limit`.
+    async fn list_sync_log(&self, group_id: &Uuid, limit: usize) -> Result<Vec<SyncLogEntry>>;
+}
