@@ -149,6 +149,13 @@ impl Error {
         e
     }
 
+    /// Attaches a list of findings (every problem, not just the first).
+    #[must_use]
+    pub fn with_findings(mut self, findings: Vec<String>) -> Self {
+        self.findings = findings;
+        self
+    }
+
     /// Adds a context pair such as `("site", "site-b")` or `("request_id", "req-…")`.
     #[must_use]
     pub fn with_context(mut self, key: &'static str, value: impl Into<String>) -> Self {
@@ -213,7 +220,10 @@ impl Error {
 
     /// The value of one context key, if present.
     pub fn context_value(&self, key: &str) -> Option<&str> {
-        self.context.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.context
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The findings of a validation failure (empty otherwise).
@@ -277,6 +287,9 @@ mod tests {
     fn display_lists_findings_and_request_id() {
         let e = Error::validation("plan is invalid", vec!["a".into(), "b".into()])
             .with_context("request_id", "req-1");
-        assert_eq!(e.to_string(), "plan is invalid\n  - a\n  - b (request id req-1)");
+        assert_eq!(
+            e.to_string(),
+            "plan is invalid\n  - a\n  - b (request id req-1)"
+        );
     }
 }

@@ -205,15 +205,13 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     async fn add_protection_group_volumes(&self, group: &str, volumes: &[String]) -> Result<()>;
 
     /// Removes volumes. Removing a non-member succeeds.
-    async fn remove_protection_group_volumes(&self, group: &str, volumes: &[String])
-        -> Result<()>;
+    async fn remove_protection_group_volumes(&self, group: &str, volumes: &[String]) -> Result<()>;
 
     /// Adds a replication target array. Adding it twice succeeds.
     async fn add_protection_group_target(&self, group: &str, target_array: &str) -> Result<()>;
 
     /// On a target array: allows (or disallows) replication of `source:group` into it.
-    async fn set_protection_group_allowed(&self, replica_group: &str, allowed: bool)
-        -> Result<()>;
+    async fn set_protection_group_allowed(&self, replica_group: &str, allowed: bool) -> Result<()>;
 
     /// Sets the replication schedule.
     async fn set_replication_schedule(
@@ -227,16 +225,21 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     async fn destroy_protection_group(&self, name: &str) -> Result<()>;
 
     /// Takes a pg snapshot.
-    async fn create_pg_snapshot(&self, group: &str, request: &CreatePgSnapshot)
-        -> Result<PgSnapshot>;
+    async fn create_pg_snapshot(
+        &self,
+        group: &str,
+        request: &CreatePgSnapshot,
+    ) -> Result<PgSnapshot>;
 
     /// Snapshots of a protection group (`pg` or `source:pg`), oldest first; not destroyed ones.
     async fn list_pg_snapshots(&self, group: &str) -> Result<Vec<PgSnapshot>>;
 
     /// Transfer state of snapshots of `group` (or of one snapshot when given its full name),
     /// newest first.
-    async fn list_pg_snapshot_transfers(&self, group_or_snapshot: &str)
-        -> Result<Vec<PgSnapshotTransfer>>;
+    async fn list_pg_snapshot_transfers(
+        &self,
+        group_or_snapshot: &str,
+    ) -> Result<Vec<PgSnapshotTransfer>>;
 
     /// Volume snapshots inside one pg snapshot.
     async fn list_volume_snapshots(&self, pg_snapshot: &str) -> Result<Vec<VolumeSnapshot>>;

@@ -68,7 +68,12 @@ impl VolumeType {
     /// Replication enabled without a type means async, as in the Cinder Pure driver.
     pub fn replication_type(&self) -> Option<String> {
         match self.extra_specs.get("replication_type") {
-            Some(v) => Some(v.trim().trim_start_matches("<in>").trim().to_ascii_lowercase()),
+            Some(v) => Some(
+                v.trim()
+                    .trim_start_matches("<in>")
+                    .trim()
+                    .to_ascii_lowercase(),
+            ),
             None if self.replication_enabled() => Some("async".to_string()),
             None => None,
         }

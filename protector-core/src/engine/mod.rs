@@ -1,5 +1,257 @@
-//! The engine.
+//! The engine: protection-group lifecycle, metadata sync, and DR operations
+//! (plan → validate → execute).
+//!
+//! [`Protector`] is the entry point. It is built over one [`Store`] per site and a
+//! [`Connector`] that hands out clients for sites and arrays. The *local* site is where the
+//! caller stands (the `--os-cloud` of the CLI): metadata is read from its store and every
+//! modification is pushed to the peer's store before it counts.
 
-/// Entry point.
+mod failover;
+mod lifecycle;
+mod planner;
+mod progress;
+mod sync;
+mod validate;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
+pub use planner::FailoverRequest;
+pub use progress::{NoProgress, ProgressObserver};
+pub use sync::{SyncForceReport, SyncStatusReport};
+pub use validate::{Finding, Severity, ValidationReport};
+pub use wait::PollPolicy;
+
+use crate::api::{Connector, SiteClients};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Operation, ProtectionGroup, Site};
+use crate::store::Store;
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How long-running waits poll.
+    pub poll: PollPolicy,
+    /// At most this many members are worked on at once within a phase.
+    pub member_concurrency: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            poll: PollPolicy::default(),
+            member_concurrency: 8,
+        }
+    }
+}
+
+/// Builds a [`Protector`].
+#[derive(Debug, Default)]
+pub struct ProtectorBuilder {
+    local_site: Option<String>,
+    stores: BTreeMap<String, Arc<dyn Store>>,
+    connector: Option<Arc<dyn Connector>>,
+    options: EngineOptions,
+}
+
+impl ProtectorBuilder {
+    /// The site the caller stands on (required).
+    pub fn with_local_site(mut self, site: impl Into<String>) -> Self {
+        self.local_site = Some(site.into());
+        self
+    }
+
+    /// The metadata store of `site` (one per site; the local one is required).
+    pub fn with_store(mut self, site: impl Into<String>, store: Arc<dyn Store>) -> Self {
+        self.stores.insert(site.into(), store);
+        self
+    }
+
+    /// The transport (required).
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connector = Some(connector);
+        self
+    }
+
+    /// Engine tunables.
+    pub fn with_options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Checks the configuration and builds the engine.
+    pub fn build(self) -> Result<Protector> {
+        let local = self.local_site.ok_or_else(|| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                "no local site given: set --os-cloud or OS_CLOUD",
+            )
+        })?;
+        if !self.stores.contains_key(&local) {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("no metadata store configured for the local site '{local}'"),
+            ));
+        }
+        let connector = self.connector.ok_or_else(|| {
+            Error::new(ErrorKind::ConfigInvalid, "no connector given to the engine")
+        })?;
+        Ok(Protector {
+            inner: Arc::new(Inner {
+                local_site: local,
+                stores: self.stores,
+                connector,
+                options: self.options,
+            }),
+        })
+    }
+}
+
 #[derive(Debug)]
-pub struct Protector;
+struct Inner {
+    local_site: String,
+    stores: BTreeMap<String, Arc<dyn Store>>,
+    connector: Arc<dyn Connector>,
+    options: EngineOptions,
+}
+
+/// The DR engine. Cheap to clone; all clones share state.
+#[derive(Debug, Clone)]
+pub struct Protector {
+    inner: Arc<Inner>,
+}
+
+impl Protector {
+    /// Starts building an engine.
+    pub fn builder() -> ProtectorBuilder {
+        ProtectorBuilder::default()
+    }
+
+    /// The site the caller stands on.
+    pub fn local_site(&self) -> &str {
+        &self.inner.local_site
+    }
+
+    /// A copy of this engine that stands on `site` (same stores and connector).
+    pub fn on_site(&self, site: &str) -> Result<Protector> {
+        if !self.inner.stores.contains_key(site) {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("no metadata store configured for site '{site}'"),
+            ));
+        }
+        Ok(Protector {
+            inner: Arc::new(Inner {
+                local_site: site.to_string(),
+                stores: self.inner.stores.clone(),
+                connector: self.inner.connector.clone(),
+                options: self.inner.options.clone(),
+            }),
+        })
+    }
+
+    /// Engine tunables.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+
+    /// The local site's store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.stores[&self.inner.local_site]
+    }
+
+    /// The store of `site`.
+    fn store_of(&self, site: &str) -> Result<&Arc<dyn Store>> {
+        self.inner.stores.get(site).ok_or_else(|| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("no metadata store configured for site '{site}'"),
+            )
+        })
+    }
+
+    /// A registered site by name.
+    pub async fn site(&self, name: &str) -> Result<Site> {
+        self.store().get_site(name).await?.ok_or_else(|| {
+            Error::not_found(format!(
+                "site '{name}' is not registered: register it with `protector site create --name {name} ...`"
+            ))
+        })
+    }
+
+    /// Every registered site.
+    pub async fn sites(&self) -> Result<Vec<Site>> {
+        self.store().list_sites().await
+    }
+
+    /// OpenStack clients of a registered site.
+    pub async fn clients(&self, site: &str) -> Result<SiteClients> {
+        let site = self.site(site).await?;
+        self.inner.connector.site(&site).await
+    }
+
+    /// Checks that `site`'s Keystone answers; the reachability test before any cross-site change.
+    pub(crate) async fn ensure_reachable(&self, site: &str) -> Result<SiteClients> {
+        let clients = self.clients(site).await?;
+        match clients.identity.authenticate().await {
+            Ok(_) => Ok(clients),
+            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
+                Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
+                    .with_context("site", site),
+            ),
+            Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
+        }
+    }
+
+    /// A protection group by name or id, from the local store.
+    pub async fn group(&self, name_or_id: &str) -> Result<ProtectionGroup> {
+        if let Ok(id) = Uuid::parse_str(name_or_id) {
+            if let Some(g) = self.store().get_group(&id).await? {
+                return Ok(g);
+            }
+        }
+        let matches: Vec<_> = self
+            .store()
+            .list_groups()
+            .await?
+            .into_iter()
+            .filter(|g| g.name == name_or_id)
+            .collect();
+        match matches.len() {
+            0 => Err(Error::not_found(format!(
+                "protection group '{name_or_id}' not found on site '{}': list groups with `protector protection-group list`",
+                self.local_site()
+            ))),
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            _ => Err(Error::invalid(format!(
+                "protection group name '{name_or_id}' is ambiguous across tenants: use its id"
+            ))),
+        }
+    }
+
+    /// Every protection group in the local store.
+    pub async fn groups(&self) -> Result<Vec<ProtectionGroup>> {
+        self.store().list_groups().await
+    }
+
+    /// An operation by id.
+    pub async fn operation(&self, id: &str) -> Result<Operation> {
+        let parsed = Uuid::parse_str(id.trim_start_matches("op-"))
+            .map_err(|_| Error::invalid(format!("'{id}' is not an operation id")))?;
+        self.store().get_operation(&parsed).await?.ok_or_else(|| {
+            Error::not_found(format!(
+                "operation '{id}' not found on site '{}': list them with `protector operation list`",
+                self.local_site()
+            ))
+        })
+    }
+
+    /// Operations, newest first.
+    pub async fn operations(&self) -> Result<Vec<Operation>> {
+        self.store().list_operations().await
+    }
+}

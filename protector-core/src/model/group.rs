@@ -282,11 +282,22 @@ mod tests {
 
     #[test]
     fn refuses_failover_when_not_active() {
-        for s in [S::FailedOver, S::FailingOver, S::FailingBack, S::Creating, S::Deleting] {
+        for s in [
+            S::FailedOver,
+            S::FailingOver,
+            S::FailingBack,
+            S::Creating,
+            S::Deleting,
+        ] {
             let err = transition(s, E::FailoverStarted).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Conflict);
         }
-        assert_eq!(transition(S::Active, E::FailbackStarted).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(
+            transition(S::Active, E::FailbackStarted)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Conflict
+        );
     }
 
     #[test]
@@ -299,7 +310,13 @@ mod tests {
     #[test]
     fn abort_restores_previous() {
         assert_eq!(
-            transition(S::FailingOver, E::FailoverAborted { previous: S::Active }).unwrap(),
+            transition(
+                S::FailingOver,
+                E::FailoverAborted {
+                    previous: S::Active
+                }
+            )
+            .unwrap(),
             S::Active
         );
     }

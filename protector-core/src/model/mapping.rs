@@ -63,7 +63,9 @@ impl ResourceMappings {
             out.flavors.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &other.security_groups {
-            out.security_groups.entry(k.clone()).or_insert_with(|| v.clone());
+            out.security_groups
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
         }
         out
     }

@@ -9,8 +9,8 @@ mod secret;
 mod site;
 
 pub use group::{
-    transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion,
-    ProtectionGroup, ReplicationType,
+    transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion, ProtectionGroup,
+    ReplicationType,
 };
 pub use mapping::{ResourceMappings, TenantMapping};
 pub use member::{

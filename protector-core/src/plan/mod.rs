@@ -1,1 +1,155 @@
-//! Plans: serde data describing what an operation will do.
+//! Plans: plain serde data saying what an operation will do, before anything runs.
+//!
+//! A [`Plan`] is built by `Protector::plan_failover` from the group, its members and both sites'
+//! inventories, with every mapping resolved. It can be printed (`--dry-run`), saved, diffed and
+//! snapshot-tested. Problems found while resolving are kept as [`crate::engine::Finding`]s in
+//! the plan, so that validation can report all of them at once.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::engine::Finding;
+use crate::model::{Phase, ReplicationType};
+
+/// Planned (source reachable, VMs stopped first, final replication) or unplanned (source down,
+/// latest replicated snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverMode {
+    /// Zero data loss: quiesce, final snapshot replicated, then recover.
+    Planned,
+    /// The source is unreachable: recover from the latest replicated snapshot.
+    Unplanned,
+}
+
+/// A resource resolved on the target site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// As known on the source site (id or name).
+    pub source: String,
+    /// Id on the target site; `None` when it could not be resolved (see the findings).
+    pub target_id: Option<String>,
+    /// Name on the target site.
+    pub target_name: Option<String>,
+}
+
+/// One fixed IP to request on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedIp {
+    /// Subnet on the target.
+    pub subnet_id: String,
+    /// The source address, kept when the target subnet contains it; otherwise Neutron picks.
+    pub ip_address: Option<String>,
+}
+
+/// One NIC to create on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NicPlan {
+    /// Network on the source and its target.
+    pub network: Resolved,
+    /// Fixed IPs to request.
+    pub fixed_ips: Vec<PlannedIp>,
+    /// Security groups on the target.
+    pub security_group_ids: Vec<String>,
+}
+
+/// One volume to bring over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumePlan {
+    /// Cinder volume id on the source.
+    pub source_volume_id: String,
+    /// Array volume name on the source array.
+    pub source_array_volume: String,
+    /// Name of the copy created on the target array before it is managed.
+    pub copy_name: String,
+    /// Cinder name on the target.
+    pub name: String,
+    /// Size in GiB.
+    pub size_gb: u64,
+    /// Bootable flag to set when managing.
+    pub bootable: bool,
+    /// Boot index on the new server (0 root, -1 data).
+    pub boot_index: i32,
+    /// Guest device.
+    pub device: String,
+}
+
+/// What happens to one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberPlan {
+    /// Member id.
+    pub member_id: Uuid,
+    /// Server name (kept on the target).
+    pub instance_name: String,
+    /// Server id on the source.
+    pub source_instance_id: String,
+    /// Source server status when planned (`None` when the source cannot be asked).
+    pub source_status: Option<String>,
+    /// Flavor on the target.
+    pub flavor: Resolved,
+    /// Keypair name.
+    pub key_name: Option<String>,
+    /// NICs in order.
+    pub nics: Vec<NicPlan>,
+    /// Volumes, root first.
+    pub volumes: Vec<VolumePlan>,
+}
+
+/// One step of the plan, in execution order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Unique id, also the journal key (`create_server:web-server-1`).
+    pub id: String,
+    /// Step name as shown in `steps_completed` (`quiesce_vms`, `create_volumes_site_b`…).
+    pub name: String,
+    /// Phase it belongs to.
+    pub phase: Phase,
+    /// What it does, in words.
+    pub description: String,
+    /// Steps that must be done first.
+    pub depends_on: Vec<String>,
+}
+
+/// A failover plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Plan id; becomes the operation id when executed.
+    pub id: Uuid,
+    /// Planned or unplanned.
+    pub mode: FailoverMode,
+    /// Group id.
+    pub group_id: Uuid,
+    /// Group name.
+    pub group_name: String,
+    /// Metadata version the plan was made from; execution refuses a newer one.
+    pub metadata_version: u64,
+    /// Site the workload leaves.
+    pub source_site: String,
+    /// Site the workload goes to.
+    pub target_site: String,
+    /// Replication type.
+    pub replication_type: ReplicationType,
+    /// FlashArray protection group on the source array.
+    pub array_group: String,
+    /// Source array name, when known.
+    pub source_array: Option<String>,
+    /// Target array name, when known.
+    pub target_array: Option<String>,
+    /// Cinder volume type on the target.
+    pub target_volume_type: String,
+    /// `cinder-volume` host to manage into.
+    pub manage_host: Option<String>,
+    /// Members.
+    pub members: Vec<MemberPlan>,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+    /// Problems found while planning.
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    /// The plan as pretty JSON (`--dry-run`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plans serialize")
+    }
+}

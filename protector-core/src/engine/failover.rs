@@ -1,0 +1,1171 @@
+//! Executing a failover plan: four phases with the spec's progress ranges, a journal of every
+//! side effect, and compensation when a step fails so that nothing is left half-done.
+//!
+//! Planned failover order (zero data loss):
+//! 1. preparation: check the sites, record the operation, group `failing_over` on both sites;
+//! 2. storage: stop the source VMs *first*, take a pg snapshot with `replicate_now`, wait for
+//!    the transfer, copy its volume snapshots on the target array, manage the copies into the
+//!    target Cinder;
+//! 3. instances: ports on the mapped networks with the security groups, servers booted from
+//!    the imported volumes, wait for ACTIVE;
+//! 4. finalization: group `failed_over`, primary swapped, count + 1, metadata pushed.
+//!
+//! spec/000 lists the source shutdown after the storage phase; that would lose the writes made
+//! in between, so protector stops the VMs before the final replication.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::planner::FailoverRequest;
+use super::progress::ProgressObserver;
+use super::sync::PeerPolicy;
+use super::validate::{Finding, ValidationReport};
+use super::wait::{wait_for, PollOutcome};
+use super::Protector;
+use crate::api::{
+    ArrayApi, BlockDevice, CopyVolume, CreatePgSnapshot, CreatePort, CreateServer, ManageVolume,
+    ServerStatus, SiteClients,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Phase,
+    Placement,
+};
+use crate::plan::{FailoverMode, MemberPlan, Plan};
+use crate::store::{JournalEntry, JournalKind, RemoteSyncStatus};
+
+/// What a run created or changed, so that a failure can be undone.
+#[derive(Debug, Default)]
+struct Undo {
+    /// Source servers this run stopped.
+    stopped: Vec<String>,
+    /// Array volumes on the target created by copy and not (yet) managed.
+    copies: Vec<String>,
+    /// Cinder volumes created on the target by manage.
+    volumes: Vec<String>,
+    /// Ports created on the target.
+    ports: Vec<String>,
+    /// Servers created on the target.
+    servers: Vec<String>,
+}
+
+/// What happened to one member on the target.
+#[derive(Debug, Default, Clone)]
+struct MemberResult {
+    volume_ids: Vec<String>,
+    array_volumes: Vec<String>,
+    port_ids: Vec<String>,
+    server_id: Option<String>,
+    error: Option<String>,
+}
+
+struct Run<'a> {
+    engine: &'a Protector,
+    plan: &'a Plan,
+    op: Mutex<Operation>,
+    observer: &'a dyn ProgressObserver,
+    source: Option<SiteClients>,
+    target: SiteClients,
+    source_array: Option<Arc<dyn ArrayApi>>,
+    target_array: Arc<dyn ArrayApi>,
+    undo: Mutex<Undo>,
+    results: Mutex<BTreeMap<Uuid, MemberResult>>,
+    previous_status: GroupStatus,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Protector {
+    /// Re-checks a plan against the current group: its findings plus staleness.
+    pub async fn validate_plan(&self, plan: &Plan) -> Result<ValidationReport> {
+        let mut report = ValidationReport {
+            findings: plan.findings.clone(),
+        };
+        let group = self.group_by_id(&plan.group_id).await?;
+        if group.metadata.version != plan.metadata_version {
+            report.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "plan_stale",
+                format!(
+                    "the plan was made from metadata version {} of '{}', which is now at version {}: plan again",
+                    plan.metadata_version, group.name, group.metadata.version
+                ),
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Plans, validates and executes a failover of `group` to its current secondary site.
+    ///
+    /// Returns `Err` when the failover is refused before anything happens (the error carries
+    /// every finding; nothing changed on either site). Once started, returns the operation
+    /// record, whose status is `completed`, `partial` or `failed` (after compensation).
+    pub async fn failover(
+        &self,
+        group: &str,
+        request: FailoverRequest,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
+        if request.mode == FailoverMode::Unplanned {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "unplanned failover (--force) is not available in this version: run a planned failover while both sites are reachable",
+            ));
+        }
+        let plan = self.plan_failover(group, &request).await?;
+        self.validate_plan(&plan).await?.into_result(&format!(
+            "failover of protection group '{}'",
+            plan.group_name
+        ))?;
+        self.execute_failover(&plan, observer).await
+    }
+
+    /// Executes a validated failover plan. See [`Protector::failover`].
+    pub async fn execute_failover(
+        &self,
+        plan: &Plan,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
+        let group = self.group_by_id(&plan.group_id).await?;
+        let target = self.clients(&plan.target_site).await?;
+        let source = self.clients(&plan.source_site).await.ok();
+        let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
+            Error::invalid(format!(
+                "protection group '{}' has no replication policy",
+                group.name
+            ))
+        })?;
+        let (source_ep, target_ep) = if plan.source_site == group.primary_site {
+            (&policy.primary_array, &policy.secondary_array)
+        } else {
+            (&policy.secondary_array, &policy.primary_array)
+        };
+        let target_array = self.inner.connector.array(target_ep).await?;
+        let source_array = Some(self.inner.connector.array(source_ep).await?);
+        let mut op = Operation::start(
+            OperationType::Failover,
+            Some((&group.id, &group.name)),
+            &plan.source_site,
+            &plan.target_site,
+            Utc::now(),
+        );
+        op.id = plan.id;
+        let run = Run {
+            engine: self,
+            plan,
+            op: Mutex::new(op),
+            observer,
+            source,
+            target,
+            source_array,
+            target_array,
+            undo: Mutex::new(Undo::default()),
+            results: Mutex::new(BTreeMap::new()),
+            previous_status: group.status,
+        };
+        run.save().await?;
+        let outcome = run.execute().await;
+        let op = run.finish(outcome).await;
+        // The other site keeps the record too, so `operation show` works from either side.
+        if let Ok(peer) = self.store_of(&plan.target_site) {
+            if plan.target_site != self.local_site() {
+                let _ = peer.put_operation(&op).await;
+            }
+        }
+        Ok(op)
+    }
+}
+
+impl Run<'_> {
+    fn snapshot(&self) -> Operation {
+        lock(&self.op).clone()
+    }
+
+    async fn save(&self) -> Result<()> {
+        let op = self.snapshot();
+        self.engine.store().put_operation(&op).await?;
+        self.observer.on_update(&op);
+        Ok(())
+    }
+
+    fn phase_progress(&self, op: &Operation, phase: Phase) -> u8 {
+        let steps: Vec<_> = self
+            .plan
+            .steps
+            .iter()
+            .filter(|s| s.phase == phase)
+            .collect();
+        let done = steps
+            .iter()
+            .filter(|s| op.steps_completed.contains(&s.name))
+            .count();
+        let (start, end) = phase.range();
+        let span = usize::from(end - start);
+        let total = steps.len().max(1);
+        start + u8::try_from(span * done / total).unwrap_or(0)
+    }
+
+    async fn step_started(&self, name: &str) -> Result<()> {
+        let phase = self
+            .plan
+            .steps
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(Phase::Preparation, |s| s.phase);
+        {
+            let mut op = lock(&self.op);
+            op.phase = phase;
+            op.progress = op.progress.max(self.phase_progress(&op, phase));
+        }
+        self.save().await
+    }
+
+    async fn step_done(&self, name: &str) -> Result<()> {
+        {
+            let mut op = lock(&self.op);
+            op.steps_completed.push(name.to_string());
+            let phase = op.phase;
+            op.progress = op.progress.max(self.phase_progress(&op, phase));
+        }
+        self.save().await
+    }
+
+    async fn journal(&self, step: &str, kind: JournalKind, detail: serde_json::Value) {
+        let op_id = lock(&self.op).id;
+        let entry = JournalEntry {
+            operation_id: op_id,
+            seq: 0,
+            step: step.to_string(),
+            kind,
+            idempotency_key: format!("{op_id}:{step}"),
+            detail,
+            at: Utc::now(),
+        };
+        if let Err(e) = self.engine.store().append_journal(&entry).await {
+            tracing::warn!(error = %e, step, "could not write the journal");
+        }
+    }
+
+    /// Runs one side effect with intent and outcome journaled.
+    async fn effect<T, F>(&self, step: &str, intent: serde_json::Value, f: F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+        T: serde::Serialize,
+    {
+        self.journal(step, JournalKind::Intent, intent).await;
+        match f.await {
+            Ok(v) => {
+                self.journal(
+                    step,
+                    JournalKind::Done,
+                    serde_json::to_value(&v).unwrap_or_default(),
+                )
+                .await;
+                Ok(v)
+            }
+            Err(e) => {
+                self.journal(
+                    step,
+                    JournalKind::Failed,
+                    json!({"kind": e.kind(), "error": e.message()}),
+                )
+                .await;
+                Err(e)
+            }
+        }
+    }
+
+    fn source(&self) -> Result<&SiteClients> {
+        self.source.as_ref().ok_or_else(|| {
+            Error::unavailable(format!(
+                "source site {} is unreachable",
+                self.plan.source_site
+            ))
+        })
+    }
+
+    fn op_id(&self) -> Uuid {
+        lock(&self.op).id
+    }
+
+    async fn execute(&self) -> Result<()> {
+        let plan = self.plan;
+        let target_token = super::planner::site_token(&plan.target_site);
+
+        // Preparation.
+        self.step_started("validate_sites").await?;
+        self.engine.ensure_reachable(&plan.target_site).await?;
+        if plan.mode == FailoverMode::Planned {
+            self.engine.ensure_reachable(&plan.source_site).await?;
+        }
+        self.step_done("validate_sites").await?;
+
+        self.step_started("create_dr_record").await?;
+        let group = self.engine.group_by_id(&plan.group_id).await?;
+        let mut document = self.engine.document(group).await?;
+        document.group.apply(GroupEvent::FailoverStarted)?;
+        document.group.active_operation_id = Some(self.op_id());
+        self.engine
+            .commit(document, "failover-start", PeerPolicy::Required)
+            .await?;
+        self.step_done("create_dr_record").await?;
+
+        // Storage.
+        let snapshot = if plan.mode == FailoverMode::Planned {
+            self.step_started("quiesce_vms").await?;
+            self.quiesce().await?;
+            self.step_done("quiesce_vms").await?;
+
+            self.step_started("final_snapshot").await?;
+            let source_array = self
+                .source_array
+                .as_ref()
+                .expect("planned has a source array");
+            let snap = self
+                .effect(
+                    "final_snapshot",
+                    json!({"protection_group": plan.array_group}),
+                    source_array.create_pg_snapshot(
+                        &plan.array_group,
+                        &CreatePgSnapshot {
+                            replicate_now: true,
+                            apply_retention: true,
+                            suffix: None,
+                        },
+                    ),
+                )
+                .await?;
+            self.step_done("final_snapshot").await?;
+
+            self.step_started("replicate_snapshot").await?;
+            let source_name = plan.source_array.clone().unwrap_or_default();
+            let replica = format!("{source_name}:{}", snap.name);
+            let target_array = self.target_array.clone();
+            let replica_name = replica.clone();
+            wait_for(
+                &format!("snapshot {replica} to arrive on {}", plan.target_site),
+                &self.engine.options().poll,
+                || {
+                    let target_array = target_array.clone();
+                    let replica_name = replica_name.clone();
+                    async move {
+                        let transfers = target_array
+                            .list_pg_snapshot_transfers(&replica_name)
+                            .await?;
+                        Ok(
+                            match transfers.into_iter().find(|t| t.name == replica_name) {
+                                Some(t) if t.is_complete() => PollOutcome::Ready(()),
+                                Some(t) => PollOutcome::Pending(format!(
+                                    "progress {:.0}%",
+                                    t.progress * 100.0
+                                )),
+                                None => PollOutcome::Pending("not on the target array yet".into()),
+                            },
+                        )
+                    }
+                },
+            )
+            .await?;
+            self.step_done("replicate_snapshot").await?;
+            Some(replica)
+        } else {
+            None
+        };
+
+        self.step_started("identify_snapshot").await?;
+        let snapshot = match snapshot {
+            Some(s) => s,
+            None => self.latest_replicated_snapshot().await?,
+        };
+        let volume_snapshots = self.target_array.list_volume_snapshots(&snapshot).await?;
+        let mut sources = BTreeMap::new();
+        for member in &plan.members {
+            for volume in &member.volumes {
+                let wanted = format!("{snapshot}.{}", volume.source_array_volume);
+                let found = volume_snapshots.iter().find(|v| v.name == wanted).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "snapshot {snapshot} on {} holds no copy of volume {} of member {}: the volume is not in FlashArray protection group '{}'; re-add the member",
+                            plan.target_site, volume.source_array_volume, member.instance_name, plan.array_group
+                        ),
+                    )
+                })?;
+                sources.insert(volume.copy_name.clone(), found.name.clone());
+            }
+        }
+        self.journal(
+            "identify_snapshot",
+            JournalKind::Done,
+            json!({"snapshot": snapshot}),
+        )
+        .await;
+        self.step_done("identify_snapshot").await?;
+
+        let create_volumes = format!("create_volumes_{target_token}");
+        self.step_started(&create_volumes).await?;
+        self.for_members(|m| self.copy_volumes(m, &sources)).await?;
+        self.step_done(&create_volumes).await?;
+
+        let manage_volumes = format!("manage_volumes_{target_token}");
+        self.step_started(&manage_volumes).await?;
+        self.for_members(|m| self.manage_volumes(m)).await?;
+        self.step_done(&manage_volumes).await?;
+
+        // Instances.
+        let create_ports = format!("create_ports_{target_token}");
+        self.step_started(&create_ports).await?;
+        self.for_members(|m| self.create_ports(m)).await?;
+        self.step_done(&create_ports).await?;
+
+        let create_instances = format!("create_instances_{target_token}");
+        self.step_started(&create_instances).await?;
+        self.for_members(|m| self.create_server(m)).await?;
+        self.step_done(&create_instances).await?;
+
+        self.step_started("verify_instances").await?;
+        self.for_members(|m| self.verify_server(m)).await?;
+        let failed: Vec<MemberPlan> = {
+            let results = lock(&self.results);
+            plan.members
+                .iter()
+                .filter(|m| results.get(&m.member_id).is_some_and(|r| r.error.is_some()))
+                .cloned()
+                .collect()
+        };
+        if !failed.is_empty() {
+            if failed.len() == plan.members.len() {
+                let results = lock(&self.results);
+                let reasons: Vec<String> = failed
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{}: {}",
+                            m.instance_name,
+                            results[&m.member_id].error.clone().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                return Err(Error::unexpected(format!(
+                    "no instance became ACTIVE on {}: {}",
+                    plan.target_site,
+                    reasons.join("; ")
+                )));
+            }
+            for member in &failed {
+                self.restore_member(member).await?;
+            }
+        }
+        self.step_done("verify_instances").await?;
+
+        // Finalization.
+        self.step_started("update_protection_group").await?;
+        let group = self.engine.group_by_id(&plan.group_id).await?;
+        let mut document = self.engine.document(group).await?;
+        let partial = !failed.is_empty();
+        document.group.apply(if partial {
+            GroupEvent::FailoverPartial
+        } else {
+            GroupEvent::FailoverCompleted
+        })?;
+        let now = Utc::now();
+        document.group.current_primary_site = plan.target_site.clone();
+        document.group.failover_count += 1;
+        document.group.last_failover_at = Some(now);
+        document.group.active_operation_id = None;
+        {
+            let results = lock(&self.results);
+            for member in &mut document.members {
+                let Some(result) = results.get(&member.id) else {
+                    continue;
+                };
+                if let Some(error) = &result.error {
+                    member.status = MemberStatus::Error;
+                    member.error_message = Some(error.clone());
+                    continue;
+                }
+                let placement = Placement {
+                    site: plan.target_site.clone(),
+                    instance_id: result.server_id.clone().unwrap_or_default(),
+                    volume_ids: result.volume_ids.clone(),
+                    array_volumes: result.array_volumes.clone(),
+                    port_ids: result.port_ids.clone(),
+                };
+                member.standby = Some(std::mem::replace(&mut member.current, placement));
+                member.status = MemberStatus::Protected;
+                member.error_message = None;
+            }
+        }
+        let committed = self
+            .engine
+            .commit(document, "failover", PeerPolicy::BestEffort)
+            .await?;
+        {
+            let mut op = lock(&self.op);
+            let results = lock(&self.results);
+            op.instances_created =
+                u32::try_from(results.values().filter(|r| r.error.is_none()).count())
+                    .unwrap_or(u32::MAX);
+            op.instances_failed = u32::try_from(failed.len()).unwrap_or(u32::MAX);
+            op.data_loss = Some(if plan.mode == FailoverMode::Planned {
+                "none: source VMs were stopped before the final replicated snapshot".to_string()
+            } else {
+                format!("writes after snapshot {snapshot} were not replicated")
+            });
+            if partial {
+                op.error_message = Some(format!(
+                    "{} of {} instances failed on {} and were restored on {}: {}",
+                    failed.len(),
+                    plan.members.len(),
+                    plan.target_site,
+                    plan.source_site,
+                    failed
+                        .iter()
+                        .map(|m| format!(
+                            "{} ({})",
+                            m.instance_name,
+                            results[&m.member_id].error.clone().unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+        self.step_done("update_protection_group").await?;
+
+        self.step_started("sync_metadata").await?;
+        let state = self
+            .engine
+            .store()
+            .get_sync_state(&committed.group.id)
+            .await?;
+        match state {
+            Some(s)
+                if s.status == RemoteSyncStatus::Synced
+                    && s.remote_version == committed.group.metadata.version =>
+            {
+                self.step_done("sync_metadata").await?;
+            }
+            other => {
+                let why = other
+                    .and_then(|s| s.last_error)
+                    .unwrap_or_else(|| "unknown".into());
+                let mut op = lock(&self.op);
+                op.steps_failed.push("sync_metadata".into());
+                let note = format!(
+                    "metadata version {} could not be pushed to the other site ({why}): run `protector protection-group sync-force {}`",
+                    committed.group.metadata.version, plan.group_name
+                );
+                op.error_message = Some(match op.error_message.take() {
+                    Some(e) => format!("{e}; {note}"),
+                    None => note,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` for every member with bounded concurrency; the first error wins after all ran.
+    async fn for_members<'m, F, Fut>(&'m self, f: F) -> Result<()>
+    where
+        F: Fn(&'m MemberPlan) -> Fut,
+        Fut: std::future::Future<Output = Result<()>> + 'm,
+    {
+        let skip: Vec<Uuid> = lock(&self.results)
+            .iter()
+            .filter(|(_, r)| r.error.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let results: Vec<Result<()>> = stream::iter(
+            self.plan
+                .members
+                .iter()
+                .filter(|m| !skip.contains(&m.member_id)),
+        )
+        .map(f)
+        .buffer_unordered(self.engine.options().member_concurrency.max(1))
+        .collect()
+        .await;
+        results.into_iter().collect()
+    }
+
+    async fn quiesce(&self) -> Result<()> {
+        let compute = self.source()?.compute.clone();
+        let poll = self.engine.options().poll.clone();
+        self.for_members(|member| {
+            let compute = compute.clone();
+            let poll = poll.clone();
+            async move {
+                let id = member.source_instance_id.clone();
+                let server = compute.get_server(&id).await?.ok_or_else(|| {
+                    Error::not_found(format!(
+                        "server {id} of member {} disappeared from {}",
+                        member.instance_name, self.plan.source_site
+                    ))
+                })?;
+                if server.status != ServerStatus::Shutoff {
+                    self.effect(
+                        &format!("stop_server:{}", member.instance_name),
+                        json!({"server": id}),
+                        compute.stop_server(&id),
+                    )
+                    .await?;
+                    lock(&self.undo).stopped.push(id.clone());
+                }
+                wait_for(
+                    &format!(
+                        "server {} to stop on {}",
+                        member.instance_name, self.plan.source_site
+                    ),
+                    &poll,
+                    || {
+                        let compute = compute.clone();
+                        let id = id.clone();
+                        async move {
+                            Ok(match compute.get_server(&id).await? {
+                                Some(s) if s.status == ServerStatus::Shutoff => {
+                                    PollOutcome::Ready(())
+                                }
+                                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                                None => PollOutcome::Ready(()),
+                            })
+                        }
+                    },
+                )
+                .await
+            }
+        })
+        .await
+    }
+
+    async fn latest_replicated_snapshot(&self) -> Result<String> {
+        let source_name = self.plan.source_array.clone().unwrap_or_default();
+        let group = format!("{source_name}:{}", self.plan.array_group);
+        let transfers = self.target_array.list_pg_snapshot_transfers(&group).await?;
+        transfers
+            .into_iter()
+            .find(|t| t.is_complete())
+            .map(|t| t.name)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no fully replicated snapshot of {group} exists on {}: nothing to recover from",
+                    self.plan.target_site
+                ))
+            })
+    }
+
+    async fn copy_volumes(
+        &self,
+        member: &MemberPlan,
+        sources: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        for volume in &member.volumes {
+            let source = sources[&volume.copy_name].clone();
+            let request = CopyVolume {
+                name: volume.copy_name.clone(),
+                source: source.clone(),
+                overwrite: false,
+            };
+            self.effect(
+                &format!("copy_volume:{}", volume.copy_name),
+                json!({"source": source, "name": volume.copy_name}),
+                self.target_array.copy_volume(&request),
+            )
+            .await?;
+            lock(&self.undo).copies.push(volume.copy_name.clone());
+        }
+        Ok(())
+    }
+
+    async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
+        let host = self.plan.manage_host.clone().ok_or_else(|| {
+            Error::invalid(format!(
+                "no cinder-volume host to manage into on {}",
+                self.plan.target_site
+            ))
+        })?;
+        let op_id = self.op_id();
+        let mut volume_ids = Vec::new();
+        let mut array_volumes = Vec::new();
+        for volume in &member.volumes {
+            let step = format!("manage_volume:{}", volume.copy_name);
+            let mut metadata = BTreeMap::new();
+            metadata.insert("protector:operation".to_string(), op_id.to_string());
+            metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
+            metadata.insert(
+                "protector:source_volume".to_string(),
+                volume.source_volume_id.clone(),
+            );
+            let request = ManageVolume {
+                host: host.clone(),
+                source_name: volume.copy_name.clone(),
+                name: volume.name.clone(),
+                volume_type: self.plan.target_volume_type.clone(),
+                bootable: volume.bootable,
+                description: format!(
+                    "Imported by protector failover {op_id} from volume {} on {}",
+                    volume.source_volume_id, self.plan.source_site
+                ),
+                metadata,
+            };
+            let created = self
+                .effect(
+                    &step,
+                    json!({"source_name": volume.copy_name}),
+                    self.target.block_storage.manage_volume(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.with_prefix(format!(
+                        "Failed to manage volume {} on {}",
+                        volume.copy_name, self.plan.target_site
+                    ))
+                })?;
+            lock(&self.undo).volumes.push(created.id.clone());
+            let storage = self.target.block_storage.clone();
+            let id = created.id.clone();
+            let ready = wait_for(
+                &format!("volume {} to become available on {}", volume.name, self.plan.target_site),
+                &self.engine.options().poll,
+                || {
+                    let storage = storage.clone();
+                    let id = id.clone();
+                    async move {
+                        match storage.get_volume(&id).await? {
+                            Some(v) if v.status == "available" => Ok(PollOutcome::Ready(v)),
+                            Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
+                                "volume {} went to status {} while being managed on its site: check the cinder-volume log",
+                                v.id, v.status
+                            ))),
+                            Some(v) => Ok(PollOutcome::Pending(v.status)),
+                            None => Ok(PollOutcome::Pending("not visible yet".into())),
+                        }
+                    }
+                },
+            )
+            .await?;
+            lock(&self.undo).copies.retain(|c| c != &volume.copy_name);
+            volume_ids.push(ready.id.clone());
+            array_volumes.push(
+                ready
+                    .array_volume
+                    .clone()
+                    .unwrap_or_else(|| format!("volume-{}-cinder", ready.id)),
+            );
+        }
+        let mut results = lock(&self.results);
+        let entry = results.entry(member.member_id).or_default();
+        entry.volume_ids = volume_ids;
+        entry.array_volumes = array_volumes;
+        Ok(())
+    }
+
+    async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
+        let op_id = self.op_id();
+        let mut port_ids = Vec::new();
+        for (i, nic) in member.nics.iter().enumerate() {
+            let network_id = nic.network.target_id.clone().ok_or_else(|| {
+                Error::not_found(format!(
+                    "Network '{}' not found on {}: member {} has no mapped network",
+                    nic.network.source, self.plan.target_site, member.instance_name
+                ))
+            })?;
+            let step = format!("create_port:{}:{i}", member.instance_name);
+            let request = CreatePort {
+                network_id,
+                name: format!("{}-port-{i}", member.instance_name),
+                fixed_ips: nic
+                    .fixed_ips
+                    .iter()
+                    .map(|ip| (ip.subnet_id.clone(), ip.ip_address.clone()))
+                    .collect(),
+                security_group_ids: nic.security_group_ids.clone(),
+                description: format!("protector:{op_id}:{step}"),
+            };
+            let port = self
+                .effect(
+                    &step,
+                    json!({"network": request.network_id}),
+                    self.target.network.create_port(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.with_prefix(format!(
+                        "creating a port for {} on {}",
+                        member.instance_name, self.plan.target_site
+                    ))
+                })?;
+            lock(&self.undo).ports.push(port.id.clone());
+            port_ids.push(port.id);
+        }
+        lock(&self.results)
+            .entry(member.member_id)
+            .or_default()
+            .port_ids = port_ids;
+        Ok(())
+    }
+
+    async fn create_server(&self, member: &MemberPlan) -> Result<()> {
+        let op_id = self.op_id();
+        let (volume_ids, port_ids) = {
+            let results = lock(&self.results);
+            let r = results.get(&member.member_id).cloned().unwrap_or_default();
+            (r.volume_ids, r.port_ids)
+        };
+        let flavor_id = member.flavor.target_id.clone().ok_or_else(|| {
+            Error::not_found(format!(
+                "Flavor '{}' not found on {}: pass --flavor-mapping",
+                member.flavor.source, self.plan.target_site
+            ))
+        })?;
+        let step = format!("create_server:{}", member.instance_name);
+        let mut metadata = BTreeMap::new();
+        metadata.insert("protector:operation".to_string(), op_id.to_string());
+        metadata.insert("protector:member".to_string(), member.member_id.to_string());
+        metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
+        metadata.insert(
+            "protector:source_instance".to_string(),
+            member.source_instance_id.clone(),
+        );
+        let request = CreateServer {
+            name: member.instance_name.clone(),
+            flavor_id,
+            key_name: member.key_name.clone(),
+            availability_zone: None,
+            block_devices: member
+                .volumes
+                .iter()
+                .zip(volume_ids.iter())
+                .map(|(v, id)| BlockDevice {
+                    volume_id: id.clone(),
+                    boot_index: v.boot_index,
+                    device_name: (!v.device.is_empty()).then(|| v.device.clone()),
+                    delete_on_termination: false,
+                })
+                .collect(),
+            port_ids,
+            metadata,
+        };
+        let server = self
+            .effect(
+                &step,
+                json!({"name": request.name}),
+                self.target.compute.create_server(&request),
+            )
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!(
+                    "Failed to create instance '{}' on {}",
+                    member.instance_name, self.plan.target_site
+                ))
+            })?;
+        lock(&self.undo).servers.push(server.id.clone());
+        lock(&self.results)
+            .entry(member.member_id)
+            .or_default()
+            .server_id = Some(server.id);
+        Ok(())
+    }
+
+    async fn verify_server(&self, member: &MemberPlan) -> Result<()> {
+        let id = lock(&self.results)
+            .get(&member.member_id)
+            .and_then(|r| r.server_id.clone())
+            .unwrap_or_default();
+        let compute = self.target.compute.clone();
+        let server = wait_for(
+            &format!(
+                "instance {} to become ACTIVE on {}",
+                member.instance_name, self.plan.target_site
+            ),
+            &self.engine.options().poll,
+            || {
+                let compute = compute.clone();
+                let id = id.clone();
+                async move {
+                    Ok(match compute.get_server(&id).await? {
+                        Some(s)
+                            if matches!(s.status, ServerStatus::Active | ServerStatus::Error) =>
+                        {
+                            PollOutcome::Ready(s)
+                        }
+                        Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                        None => PollOutcome::Pending("not visible yet".into()),
+                    })
+                }
+            },
+        )
+        .await?;
+        if server.status == ServerStatus::Error {
+            let fault = server.fault.unwrap_or_else(|| "no fault recorded".into());
+            self.journal(
+                &format!("verify_server:{}", member.instance_name),
+                JournalKind::Failed,
+                json!({"fault": fault}),
+            )
+            .await;
+            lock(&self.results)
+                .entry(member.member_id)
+                .or_default()
+                .error = Some(format!(
+                "instance went to ERROR on {}: {fault}",
+                self.plan.target_site
+            ));
+        }
+        Ok(())
+    }
+
+    /// Undoes one member's target resources and restarts its source VM (partial failover).
+    async fn restore_member(&self, member: &MemberPlan) -> Result<()> {
+        let result = lock(&self.results)
+            .get(&member.member_id)
+            .cloned()
+            .unwrap_or_default();
+        let mut undo = Undo::default();
+        undo.servers.extend(result.server_id.clone());
+        undo.ports.extend(result.port_ids.clone());
+        undo.volumes.extend(result.volume_ids.clone());
+        if lock(&self.undo)
+            .stopped
+            .contains(&member.source_instance_id)
+        {
+            undo.stopped.push(member.source_instance_id.clone());
+        }
+        {
+            let mut all = lock(&self.undo);
+            all.servers.retain(|s| !undo.servers.contains(s));
+            all.ports.retain(|s| !undo.ports.contains(s));
+            all.volumes.retain(|s| !undo.volumes.contains(s));
+            all.stopped.retain(|s| !undo.stopped.contains(s));
+        }
+        let leftovers = self.compensate(undo).await;
+        if leftovers.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::unexpected(format!(
+                "could not restore member {} after its instance failed: {}",
+                member.instance_name,
+                leftovers.join("; ")
+            )))
+        }
+    }
+
+    /// Undoes what `undo` lists, in reverse order of creation. Returns what could not be undone.
+    async fn compensate(&self, undo: Undo) -> Vec<String> {
+        let mut leftovers = Vec::new();
+        let poll = &self.engine.options().poll;
+        let compute = self.target.compute.clone();
+        for id in &undo.servers {
+            let result = async {
+                compute.delete_server(id).await?;
+                wait_for(&format!("server {id} to be deleted"), poll, || {
+                    let compute = compute.clone();
+                    async move {
+                        Ok(match compute.get_server(id).await? {
+                            None => PollOutcome::Ready(()),
+                            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                        })
+                    }
+                })
+                .await
+            }
+            .await;
+            self.journal(
+                &format!("compensate:delete_server:{id}"),
+                JournalKind::Compensated,
+                json!({"ok": result.is_ok()}),
+            )
+            .await;
+            if let Err(e) = result {
+                leftovers.push(format!(
+                    "server {id} on {}: {}",
+                    self.plan.target_site,
+                    e.message()
+                ));
+            }
+        }
+        for id in &undo.ports {
+            if let Err(e) = self.target.network.delete_port(id).await {
+                leftovers.push(format!(
+                    "port {id} on {}: {}",
+                    self.plan.target_site,
+                    e.message()
+                ));
+            }
+        }
+        let storage = self.target.block_storage.clone();
+        for id in &undo.volumes {
+            let result = async {
+                wait_for(&format!("volume {id} to detach"), poll, || {
+                    let storage = storage.clone();
+                    async move {
+                        Ok(match storage.get_volume(id).await? {
+                            Some(v)
+                                if !v.attachments.is_empty()
+                                    || v.status == "detaching"
+                                    || v.status == "creating" =>
+                            {
+                                PollOutcome::Pending(v.status)
+                            }
+                            _ => PollOutcome::Ready(()),
+                        })
+                    }
+                })
+                .await?;
+                storage.delete_volume(id).await
+            }
+            .await;
+            if let Err(e) = result {
+                leftovers.push(format!(
+                    "volume {id} on {}: {}",
+                    self.plan.target_site,
+                    e.message()
+                ));
+            }
+        }
+        for name in &undo.copies {
+            let result = async {
+                self.target_array.destroy_volume(name).await?;
+                self.target_array.eradicate_volume(name).await
+            }
+            .await;
+            if let Err(e) = result {
+                leftovers.push(format!(
+                    "array volume {name} on {}: {}",
+                    self.plan.target_site,
+                    e.message()
+                ));
+            }
+        }
+        if !undo.stopped.is_empty() {
+            match self.source() {
+                Ok(source) => {
+                    for id in &undo.stopped {
+                        let compute = source.compute.clone();
+                        let result = async {
+                            compute.start_server(id).await?;
+                            wait_for(&format!("server {id} to start"), poll, || {
+                                let compute = compute.clone();
+                                async move {
+                                    Ok(match compute.get_server(id).await? {
+                                        Some(s) if s.status == ServerStatus::Active => {
+                                            PollOutcome::Ready(())
+                                        }
+                                        Some(s) => {
+                                            PollOutcome::Pending(s.status.as_str().to_string())
+                                        }
+                                        None => PollOutcome::Ready(()),
+                                    })
+                                }
+                            })
+                            .await
+                        }
+                        .await;
+                        if let Err(e) = result {
+                            leftovers.push(format!(
+                                "source server {id} on {} was not restarted: {}",
+                                self.plan.source_site,
+                                e.message()
+                            ));
+                        }
+                    }
+                }
+                Err(e) => leftovers.push(format!("source VMs were not restarted: {}", e.message())),
+            }
+        }
+        leftovers
+    }
+
+    /// Records the outcome: compensates on failure and settles the group status.
+    async fn finish(&self, outcome: Result<()>) -> Operation {
+        let now = Utc::now();
+        match outcome {
+            Ok(()) => {
+                let mut op = lock(&self.op);
+                op.status = if op.instances_failed > 0 {
+                    OperationStatus::Partial
+                } else {
+                    OperationStatus::Completed
+                };
+                op.progress = 100;
+                op.phase = Phase::Finalization;
+                op.completed_at = Some(now);
+            }
+            Err(error) => {
+                let failed_step = {
+                    let op = lock(&self.op);
+                    self.plan
+                        .steps
+                        .iter()
+                        .find(|s| !op.steps_completed.contains(&s.name))
+                        .map_or_else(|| "unknown".to_string(), |s| s.name.clone())
+                };
+                let undo = std::mem::take(&mut *lock(&self.undo));
+                let changed_world = !(undo.stopped.is_empty()
+                    && undo.copies.is_empty()
+                    && undo.volumes.is_empty()
+                    && undo.ports.is_empty()
+                    && undo.servers.is_empty());
+                let leftovers = self.compensate(undo).await;
+                let group_recorded = self
+                    .engine
+                    .group_by_id(&self.plan.group_id)
+                    .await
+                    .is_ok_and(|g| g.status == GroupStatus::FailingOver);
+                let note = if leftovers.is_empty() {
+                    if changed_world {
+                        format!("rolled back: nothing was left on {} and the source VMs run again on {}", self.plan.target_site, self.plan.source_site)
+                    } else {
+                        "nothing was changed".to_string()
+                    }
+                } else {
+                    format!(
+                        "rollback incomplete, clean up by hand: {}",
+                        leftovers.join("; ")
+                    )
+                };
+                if group_recorded {
+                    if let Ok(group) = self.engine.group_by_id(&self.plan.group_id).await {
+                        if let Ok(mut document) = self.engine.document(group).await {
+                            let event = if leftovers.is_empty() {
+                                GroupEvent::FailoverAborted {
+                                    previous: self.previous_status,
+                                }
+                            } else {
+                                GroupEvent::OperationFailed
+                            };
+                            if document.group.apply(event).is_ok() {
+                                document.group.active_operation_id = None;
+                                if let Err(e) = self
+                                    .engine
+                                    .commit(document, "failover-failed", PeerPolicy::BestEffort)
+                                    .await
+                                {
+                                    tracing::warn!(error = %e, "could not record the failed failover on the group");
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut op = lock(&self.op);
+                op.status = OperationStatus::Failed;
+                op.steps_failed.push(failed_step);
+                op.completed_at = Some(now);
+                op.error_message = Some(format!("{error} ({note})"));
+            }
+        }
+        let op = self.snapshot();
+        if let Err(e) = self.engine.store().put_operation(&op).await {
+            tracing::warn!(error = %e, "could not record the operation");
+        }
+        self.observer.on_update(&op);
+        op
+    }
+}

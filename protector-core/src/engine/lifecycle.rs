@@ -1,0 +1,855 @@
+//! Sites, protection groups, members, policies and tenant mappings: everything before and
+//! around a failover.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::sync::PeerPolicy;
+use super::Protector;
+use crate::api::{CreateVolumeGroup, ListPorts, SiteClients, VolumeType};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    ArrayEndpoint, ConsistencyGroupBinding, FixedIp, FlavorRef, GroupEvent, GroupStatus, Member,
+    MemberStatus, MetadataVersion, NicSpec, Placement, ProtectionGroup, RecoveryMetadata,
+    ReplicationPolicy, ReplicationType, SecurityGroupRef, Site, SiteStatus, SiteType,
+    TenantMapping, VolumeSpec,
+};
+use crate::store::GroupDocument;
+
+/// Register a site (`site create`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterSite {
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Registered role.
+    pub site_type: SiteType,
+    /// Keystone v3 URL.
+    pub auth_url: String,
+    /// Region.
+    pub region_name: String,
+    /// clouds.yaml entry with the credentials, when not named like the site.
+    pub cloud: Option<String>,
+}
+
+/// The result of `site validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteValidation {
+    /// Site name.
+    pub name: String,
+    /// Resulting status.
+    pub status: SiteStatus,
+    /// `ok` or the error.
+    pub keystone: String,
+    /// `ok` or the error.
+    pub nova: String,
+    /// `ok` or the error.
+    pub cinder: String,
+    /// `ok` or the error.
+    pub neutron: String,
+    /// Whether the credentials may list cinder-volume services (the right volume manage needs).
+    pub volume_manage: String,
+}
+
+/// Create a protection group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateGroup {
+    /// Unique per tenant.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Async or sync.
+    pub replication_type: ReplicationType,
+    /// Where the VMs run.
+    pub primary_site: String,
+    /// The DR site.
+    pub secondary_site: String,
+    /// Cinder volume type (name or id) of every member volume.
+    pub volume_type: String,
+}
+
+/// Attach a replication policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePolicy {
+    /// Array of the group's primary site.
+    pub primary_array: ArrayEndpoint,
+    /// Array of the group's secondary site.
+    pub secondary_array: ArrayEndpoint,
+    /// FlashArray protection group (or pod) name.
+    pub pure_pg_name: String,
+    /// Seconds between replicated snapshots.
+    pub replication_interval_secs: u64,
+    /// RPO in minutes.
+    pub rpo_minutes: u64,
+}
+
+/// Add a VM to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMember {
+    /// Nova instance id on the group's current primary site.
+    pub instance_id: String,
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(format!("{what} name must not be empty")));
+    }
+    if name.len() > 255 {
+        return Err(Error::invalid(format!(
+            "{what} name '{name}' is longer than 255 characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `vt` can back a group of `replication_type`; `Err` says why not.
+fn check_volume_type(site: &str, vt: &VolumeType, replication_type: ReplicationType) -> Result<()> {
+    if !vt.replication_enabled() {
+        return Err(Error::invalid(format!(
+            "volume type '{}' on {site} is not eligible for replication: it lacks replication_enabled='<is> True'; \
+             set it with `openstack volume type set {} --property replication_enabled='<is> True' --property replication_type='<in> {}'` on both sites",
+            vt.name, vt.name, replication_type.as_str()
+        )));
+    }
+    if let Some(kind) = vt.replication_type() {
+        if kind != replication_type.as_str() {
+            return Err(Error::invalid(format!(
+                "volume type '{}' on {site} replicates '{kind}', but the protection group asks for '{}': choose a type with replication_type='<in> {}'",
+                vt.name, replication_type.as_str(), replication_type.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Protector {
+    /// Registers a site in every configured store.
+    pub async fn register_site(&self, request: RegisterSite) -> Result<Site> {
+        check_name("site", &request.name)?;
+        if !request.auth_url.starts_with("http://") && !request.auth_url.starts_with("https://") {
+            return Err(Error::invalid(format!(
+                "auth URL '{}' of site '{}' is not an http(s) URL: give the Keystone v3 endpoint, e.g. https://keystone.example.com:5000/v3",
+                request.auth_url, request.name
+            )));
+        }
+        if self.store().get_site(&request.name).await?.is_some() {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "site '{}' is already registered: see `protector site show {}`",
+                    request.name, request.name
+                ),
+            ));
+        }
+        let site = Site {
+            id: Uuid::new_v4(),
+            name: request.name,
+            description: request.description,
+            site_type: request.site_type,
+            auth_url: request.auth_url,
+            region_name: request.region_name,
+            status: SiteStatus::Active,
+            cloud: request.cloud,
+            created_at: Utc::now(),
+        };
+        for store in self.inner.stores.values() {
+            store.put_site(&site).await?;
+        }
+        Ok(site)
+    }
+
+    /// Checks Keystone, Nova, Cinder and Neutron of a site and the rights volume manage needs;
+    /// records the resulting status.
+    pub async fn validate_site(&self, name: &str) -> Result<SiteValidation> {
+        let mut site = self.site(name).await?;
+        let clients = self.inner.connector.site(&site).await?;
+        fn show<T>(r: &Result<T>) -> String {
+            match r {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("error: {}", e.message()),
+            }
+        }
+        let keystone = clients.identity.authenticate().await;
+        let (nova, cinder, neutron, manage) = if keystone.is_ok() {
+            (
+                show(&clients.compute.list_flavors().await),
+                show(&clients.block_storage.list_volume_types().await),
+                show(&clients.network.list_networks().await),
+                match clients.block_storage.list_volume_services().await {
+                    Ok(services) if services.iter().any(|s| s.is_usable()) => "ok".to_string(),
+                    Ok(_) => "error: no cinder-volume service is up and enabled".to_string(),
+                    Err(e) => format!("error: {}", e.message()),
+                },
+            )
+        } else {
+            let skipped = "skipped: keystone failed".to_string();
+            (skipped.clone(), skipped.clone(), skipped.clone(), skipped)
+        };
+        let status = match &keystone {
+            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => {
+                SiteStatus::Unreachable
+            }
+            Err(_) => SiteStatus::Error,
+            Ok(_)
+                if [&nova, &cinder, &neutron, &manage]
+                    .iter()
+                    .all(|s| *s == "ok") =>
+            {
+                SiteStatus::Active
+            }
+            Ok(_) => SiteStatus::Error,
+        };
+        site.status = status;
+        for store in self.inner.stores.values() {
+            // A store that cannot be written (its site is down) keeps its last known status.
+            let _ = store.put_site(&site).await;
+        }
+        Ok(SiteValidation {
+            name: site.name,
+            status,
+            keystone: show(&keystone),
+            nova,
+            cinder,
+            neutron,
+            volume_manage: manage,
+        })
+    }
+
+    /// Volume types of a site that can back a protection group.
+    pub async fn list_replication_volume_types(&self, site: &str) -> Result<Vec<VolumeType>> {
+        let clients = self.ensure_reachable(site).await?;
+        let types = clients.block_storage.list_volume_types().await?;
+        Ok(types
+            .into_iter()
+            .filter(VolumeType::replication_enabled)
+            .collect())
+    }
+
+    /// Creates a protection group: checks the volume type on both sites, creates the Cinder
+    /// consistency group on both, writes metadata version 1 on both sites.
+    pub async fn create_group(&self, request: CreateGroup) -> Result<ProtectionGroup> {
+        check_name("protection group", &request.name)?;
+        if request.primary_site == request.secondary_site {
+            return Err(Error::invalid(format!(
+                "primary and secondary site are both '{}': choose two different sites",
+                request.primary_site
+            )));
+        }
+        if request.primary_site != self.local_site() && request.secondary_site != self.local_site()
+        {
+            return Err(Error::invalid(format!(
+                "the local site '{}' is neither the primary nor the secondary site of the new group: run the command with --os-cloud {}",
+                self.local_site(),
+                request.primary_site
+            )));
+        }
+        let primary = self.ensure_reachable(&request.primary_site).await?;
+        let secondary = match self.ensure_reachable(&request.secondary_site).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(Error::unavailable(format!(
+                    "Cannot create protection group '{}' - remote site '{}' unreachable ({}): both sites must be reachable",
+                    request.name, request.secondary_site, e.message()
+                )))
+            }
+        };
+        let auth = primary.identity.authenticate().await?;
+        let existing = self.store().list_groups().await?;
+        if existing
+            .iter()
+            .any(|g| g.name == request.name && g.project_id == auth.project_id)
+        {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "protection group '{}' already exists in project {}: choose another name",
+                    request.name, auth.project_name
+                ),
+            ));
+        }
+        let mut type_names = Vec::new();
+        for clients in [&primary, &secondary] {
+            let vt = clients
+                .block_storage
+                .find_volume_type(&request.volume_type)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "volume type '{}' not found on {}: create it with replication_enabled='<is> True' on both sites",
+                        request.volume_type, clients.site
+                    ))
+                })?;
+            check_volume_type(&clients.site, &vt, request.replication_type)?;
+            type_names.push(vt.name);
+        }
+
+        let cg_request = CreateVolumeGroup {
+            name: format!("protector-{}", request.name),
+            description: format!("Consistency group of protection group {}", request.name),
+            volume_type: request.volume_type.clone(),
+        };
+        let primary_cg = primary
+            .block_storage
+            .create_volume_group(&cg_request)
+            .await?;
+        let secondary_cg = match secondary
+            .block_storage
+            .create_volume_group(&cg_request)
+            .await
+        {
+            Ok(cg) => cg,
+            Err(e) => {
+                let _ = primary
+                    .block_storage
+                    .delete_volume_group(&primary_cg.id)
+                    .await;
+                return Err(e.with_prefix(format!(
+                    "creating the consistency group on {}",
+                    request.secondary_site
+                )));
+            }
+        };
+        let now = Utc::now();
+        let mut group = ProtectionGroup {
+            id: Uuid::new_v4(),
+            name: request.name.clone(),
+            description: request.description,
+            project_id: auth.project_id,
+            primary_site: request.primary_site.clone(),
+            secondary_site: request.secondary_site.clone(),
+            current_primary_site: request.primary_site.clone(),
+            replication_type: request.replication_type,
+            volume_type: type_names.swap_remove(0),
+            status: GroupStatus::Creating,
+            failover_count: 0,
+            last_failover_at: None,
+            consistency_group: ConsistencyGroupBinding {
+                id: Uuid::new_v4(),
+                primary_cg_id: Some(primary_cg.id.clone()),
+                secondary_cg_id: Some(secondary_cg.id.clone()),
+                array_group: format!("protector-{}", request.name),
+                backend_name: None,
+            },
+            metadata: MetadataVersion::default(),
+            active_operation_id: None,
+            fence_required_on: None,
+            created_at: now,
+            updated_at: now,
+        };
+        group.apply(GroupEvent::Created)?;
+        let document = GroupDocument {
+            group,
+            members: Vec::new(),
+            policy: None,
+            mappings: Vec::new(),
+        };
+        match self.commit(document, "create", PeerPolicy::Required).await {
+            Ok(doc) => Ok(doc.group),
+            Err(e) => {
+                let _ = primary
+                    .block_storage
+                    .delete_volume_group(&primary_cg.id)
+                    .await;
+                let _ = secondary
+                    .block_storage
+                    .delete_volume_group(&secondary_cg.id)
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    fn refuse_in_flight(group: &ProtectionGroup, what: &str) -> Result<()> {
+        if group.status.is_in_flight() {
+            return Err(Error::conflict(format!(
+                "cannot {what} protection group '{}' while it is {}: wait for the running operation{} to finish",
+                group.name,
+                group.status,
+                group.active_operation_id.map(|id| format!(" {id}")).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds a VM: discovers its volumes, checks their type and backend, captures the recovery
+    /// metadata, adds the volumes to the consistency group, and syncs.
+    pub async fn add_member(&self, group: &str, request: AddMember) -> Result<Member> {
+        let group = self.group(group).await?;
+        Self::refuse_in_flight(&group, "modify")?;
+        self.ensure_peer_in_sync(&group).await?;
+        let mut document = self.document(group.clone()).await?;
+        for g in self.store().list_groups().await? {
+            for m in self.store().list_members(&g.id).await? {
+                if m.instance_id == request.instance_id
+                    || m.current.instance_id == request.instance_id
+                {
+                    return Err(Error::new(
+                        ErrorKind::AlreadyExists,
+                        format!(
+                            "instance {} ({}) is already a member of protection group '{}'",
+                            request.instance_id, m.instance_name, g.name
+                        ),
+                    ));
+                }
+            }
+        }
+        let site = group.current_primary_site.clone();
+        let clients = self.ensure_reachable(&site).await?;
+        let (recovery, placement, backend) =
+            capture_member(&clients, &group, &request.instance_id).await?;
+        if let Some(expected) = &group.consistency_group.backend_name {
+            if let Some(found) = &backend {
+                if found != expected {
+                    return Err(Error::invalid(format!(
+                        "instance {} has volumes on backend '{found}', but protection group '{}' uses '{expected}': all volumes of a consistency group must share one backend",
+                        request.instance_id, group.name
+                    )));
+                }
+            }
+        }
+        let cg_id = if site == group.primary_site {
+            group.consistency_group.primary_cg_id.clone()
+        } else {
+            group.consistency_group.secondary_cg_id.clone()
+        };
+        if let Some(cg) = &cg_id {
+            clients
+                .block_storage
+                .update_volume_group(cg, &placement.volume_ids, &[])
+                .await
+                .map_err(|e| e.with_prefix("adding the volumes to the consistency group"))?;
+        }
+        if let Some(policy) = &document.policy {
+            if group.replication_type == ReplicationType::Async {
+                let endpoint = if site == group.primary_site {
+                    &policy.primary_array
+                } else {
+                    &policy.secondary_array
+                };
+                let array = self.inner.connector.array(endpoint).await?;
+                if let Err(e) = array
+                    .add_protection_group_volumes(&policy.pure_pg_name, &placement.array_volumes)
+                    .await
+                {
+                    if let Some(cg) = &cg_id {
+                        let _ = clients
+                            .block_storage
+                            .update_volume_group(cg, &[], &placement.volume_ids)
+                            .await;
+                    }
+                    return Err(
+                        e.with_prefix("adding the volumes to the FlashArray protection group")
+                    );
+                }
+            }
+        }
+        let member = Member {
+            id: Uuid::new_v4(),
+            group_id: group.id,
+            instance_id: request.instance_id.clone(),
+            instance_name: recovery_name(&clients, &request.instance_id).await?,
+            status: MemberStatus::Protected,
+            error_message: None,
+            recovery,
+            current: placement,
+            standby: None,
+        };
+        if document.group.consistency_group.backend_name.is_none() {
+            document.group.consistency_group.backend_name = backend;
+        }
+        document.members.push(member.clone());
+        if let Err(e) = self
+            .commit(document, "member-add", PeerPolicy::Required)
+            .await
+        {
+            if let Some(cg) = &cg_id {
+                let _ = clients
+                    .block_storage
+                    .update_volume_group(cg, &[], &member.current.volume_ids)
+                    .await;
+            }
+            return Err(e);
+        }
+        Ok(member)
+    }
+
+    /// Removes a member: its volumes leave the consistency group; the VM is untouched.
+    pub async fn remove_member(&self, group: &str, member_id: &str) -> Result<Member> {
+        let group = self.group(group).await?;
+        Self::refuse_in_flight(&group, "modify")?;
+        self.ensure_peer_in_sync(&group).await?;
+        let mut document = self.document(group.clone()).await?;
+        let position = document
+            .members
+            .iter()
+            .position(|m| m.id.to_string() == member_id || m.instance_id == member_id)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "member '{member_id}' not found in protection group '{}': see `protector protection-group member-list {}`",
+                    group.name, group.name
+                ))
+            })?;
+        let member = document.members.remove(position);
+        let clients = self.ensure_reachable(&member.current.site).await?;
+        let cg_id = if member.current.site == group.primary_site {
+            group.consistency_group.primary_cg_id.clone()
+        } else {
+            group.consistency_group.secondary_cg_id.clone()
+        };
+        if let Some(cg) = &cg_id {
+            clients
+                .block_storage
+                .update_volume_group(cg, &[], &member.current.volume_ids)
+                .await?;
+        }
+        if let Some(policy) = &document.policy {
+            if group.replication_type == ReplicationType::Async {
+                let endpoint = if member.current.site == group.primary_site {
+                    &policy.primary_array
+                } else {
+                    &policy.secondary_array
+                };
+                let array = self.inner.connector.array(endpoint).await?;
+                array
+                    .remove_protection_group_volumes(
+                        &policy.pure_pg_name,
+                        &member.current.array_volumes,
+                    )
+                    .await?;
+            }
+        }
+        self.commit(document, "member-remove", PeerPolicy::Required)
+            .await?;
+        Ok(member)
+    }
+
+    /// Members of a group.
+    pub async fn members(&self, group: &str) -> Result<Vec<Member>> {
+        let group = self.group(group).await?;
+        self.store().list_members(&group.id).await
+    }
+
+    /// Attaches (or replaces) the replication policy: checks both arrays and sets up the
+    /// FlashArray protection group with its target, schedule and the members' volumes.
+    pub async fn create_policy(
+        &self,
+        group: &str,
+        request: CreatePolicy,
+    ) -> Result<ReplicationPolicy> {
+        let group = self.group(group).await?;
+        Self::refuse_in_flight(&group, "modify")?;
+        self.ensure_peer_in_sync(&group).await?;
+        check_name("FlashArray protection group", &request.pure_pg_name)?;
+        if group.replication_type == ReplicationType::Async
+            && request.replication_interval_secs == 0
+        {
+            return Err(Error::invalid(
+                "replication interval must be at least 1 second for async replication",
+            ));
+        }
+        if group.replication_type == ReplicationType::Sync {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "protection group '{}' uses sync replication (ActiveCluster pods), which this version cannot set up yet",
+                    group.name
+                ),
+            ));
+        }
+        let (current_ep, other_ep) = if group.current_primary_site == group.primary_site {
+            (&request.primary_array, &request.secondary_array)
+        } else {
+            (&request.secondary_array, &request.primary_array)
+        };
+        let source = self.inner.connector.array(current_ep).await?;
+        let target = self.inner.connector.array(other_ep).await?;
+        let source_info = source
+            .array_info()
+            .await
+            .map_err(|e| e.with_prefix(format!("FlashArray {}", current_ep.url)))?;
+        let target_info = target
+            .array_info()
+            .await
+            .map_err(|e| e.with_prefix(format!("FlashArray {}", other_ep.url)))?;
+        if source_info.id == target_info.id {
+            return Err(Error::invalid(format!(
+                "primary and secondary FlashArray are the same array ({}): give the DR site's array as the secondary",
+                source_info.name
+            )));
+        }
+        for (array, url) in [(&source, &current_ep.url), (&target, &other_ep.url)] {
+            if !array.capabilities().async_replication {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("FlashArray {url} does not support async replication"),
+                ));
+            }
+        }
+        let pg = request.pure_pg_name.clone();
+        if source.get_protection_group(&pg).await?.is_none() {
+            source.create_protection_group(&pg).await?;
+        }
+        source
+            .add_protection_group_target(&pg, &target_info.name)
+            .await?;
+        target
+            .set_protection_group_allowed(&format!("{}:{pg}", source_info.name), true)
+            .await?;
+        source
+            .set_replication_schedule(&pg, true, request.replication_interval_secs)
+            .await?;
+        let mut document = self.document(group.clone()).await?;
+        let volumes: Vec<String> = document
+            .members
+            .iter()
+            .flat_map(|m| m.current.array_volumes.clone())
+            .collect();
+        if !volumes.is_empty() {
+            source.add_protection_group_volumes(&pg, &volumes).await?;
+        }
+        let policy = ReplicationPolicy {
+            group_id: group.id,
+            primary_array: request.primary_array,
+            secondary_array: request.secondary_array,
+            pure_pg_name: pg.clone(),
+            replication_interval_secs: request.replication_interval_secs,
+            rpo_minutes: request.rpo_minutes,
+        };
+        document.policy = Some(policy.clone());
+        document.group.consistency_group.array_group = pg;
+        self.commit(document, "policy-create", PeerPolicy::Required)
+            .await?;
+        Ok(policy)
+    }
+
+    /// The policy of a group.
+    pub async fn policy(&self, group: &str) -> Result<Option<ReplicationPolicy>> {
+        let group = self.group(group).await?;
+        self.store().get_policy(&group.id).await
+    }
+
+    /// Creates a tenant mapping and writes it on both sites.
+    pub async fn create_tenant_mapping(
+        &self,
+        local_tenant: &str,
+        remote_site: &str,
+        remote_tenant: &str,
+        description: &str,
+    ) -> Result<TenantMapping> {
+        if remote_site == self.local_site() {
+            return Err(Error::invalid(format!(
+                "remote site '{remote_site}' is the local site: give the other site"
+            )));
+        }
+        self.site(remote_site).await?;
+        if local_tenant.is_empty() || remote_tenant.is_empty() {
+            return Err(Error::invalid("tenant ids must not be empty"));
+        }
+        if let Err(e) = self.ensure_reachable(remote_site).await {
+            return Err(Error::unavailable(format!(
+                "Cannot create tenant mapping - remote site '{remote_site}' unreachable ({}): wait for it to recover and retry",
+                e.message()
+            )));
+        }
+        let existing = self.store().list_tenant_mappings().await?;
+        if existing
+            .iter()
+            .any(|m| m.local_tenant == local_tenant && m.remote_site == remote_site)
+        {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("tenant {local_tenant} is already mapped on {remote_site}"),
+            ));
+        }
+        let mapping = TenantMapping {
+            id: Uuid::new_v4(),
+            local_site: self.local_site().to_string(),
+            local_tenant: local_tenant.to_string(),
+            remote_site: remote_site.to_string(),
+            remote_tenant: remote_tenant.to_string(),
+            description: description.to_string(),
+        };
+        self.store_of(remote_site)?
+            .put_tenant_mapping(&mapping)
+            .await?;
+        self.store().put_tenant_mapping(&mapping).await?;
+        Ok(mapping)
+    }
+
+    /// Every tenant mapping.
+    pub async fn tenant_mappings(&self) -> Result<Vec<TenantMapping>> {
+        self.store().list_tenant_mappings().await
+    }
+}
+
+async fn recovery_name(clients: &SiteClients, instance_id: &str) -> Result<String> {
+    Ok(clients
+        .compute
+        .get_server(instance_id)
+        .await?
+        .map(|s| s.name)
+        .unwrap_or_default())
+}
+
+/// Reads a server's full recovery metadata on `clients`' site.
+///
+/// Returns the metadata, the server's placement, and the volumes' common backend.
+pub(crate) async fn capture_member(
+    clients: &SiteClients,
+    group: &ProtectionGroup,
+    instance_id: &str,
+) -> Result<(RecoveryMetadata, Placement, Option<String>)> {
+    let server = clients.compute.get_server(instance_id).await?.ok_or_else(|| {
+        Error::not_found(format!(
+            "instance {instance_id} not found on {}: give the Nova id of a VM on the group's current primary site",
+            clients.site
+        ))
+    })?;
+    if server.attached_volumes.is_empty() {
+        return Err(Error::invalid(format!(
+            "instance {} ({instance_id}) has no Cinder volumes: only boot-from-volume VMs on replicated volumes can be protected",
+            server.name
+        )));
+    }
+    let mut volumes = Vec::new();
+    let mut backends = BTreeMap::new();
+    for attached in &server.attached_volumes {
+        let volume = clients
+            .block_storage
+            .get_volume(&attached.volume_id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "volume {} of instance {} not found",
+                    attached.volume_id, server.name
+                ))
+            })?;
+        if volume.volume_type != group.volume_type {
+            return Err(Error::invalid(format!(
+                "volume type mismatch: volume {} ({}) of instance {} has type '{}', but protection group '{}' uses '{}'; \
+                 migrate the volume to '{}' or leave the VM out",
+                volume.id, volume.name, server.name, volume.volume_type, group.name, group.volume_type, group.volume_type
+            )));
+        }
+        if let Some(host) = &volume.host {
+            let backend = host.split('#').next().unwrap_or(host).to_string();
+            backends.insert(backend, volume.id.clone());
+        }
+        let device = volume
+            .attachments
+            .iter()
+            .find(|a| a.server_id == server.id)
+            .map(|a| a.device.clone())
+            .unwrap_or_default();
+        volumes.push((volume, device));
+    }
+    if backends.len() > 1 {
+        return Err(Error::invalid(format!(
+            "instance {} has volumes on several backends ({}): all volumes of a consistency group must share one backend",
+            server.name,
+            backends.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    volumes.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut specs = Vec::new();
+    for (i, (volume, device)) in volumes.iter().enumerate() {
+        specs.push(VolumeSpec {
+            volume_id: volume.id.clone(),
+            name: volume.name.clone(),
+            size_gb: volume.size_gb,
+            bootable: volume.bootable,
+            device: device.clone(),
+            boot_index: if i == 0 { Some(0) } else { None },
+            array_volume: volume
+                .array_volume
+                .clone()
+                .unwrap_or_else(|| format!("volume-{}-cinder", volume.id)),
+            volume_type: volume.volume_type.clone(),
+        });
+    }
+    if !specs[0].bootable {
+        return Err(Error::invalid(format!(
+            "the root volume {} of instance {} is not bootable: Nova could not boot it on the other site",
+            specs[0].volume_id, server.name
+        )));
+    }
+    let ports = clients
+        .network
+        .list_ports(&ListPorts {
+            device_id: Some(server.id.clone()),
+            ..ListPorts::default()
+        })
+        .await?;
+    let mut nics = Vec::new();
+    for port in &ports {
+        let network_name = clients
+            .network
+            .find_network(&port.network_id)
+            .await?
+            .map(|n| n.name)
+            .unwrap_or_default();
+        nics.push(NicSpec {
+            network_id: port.network_id.clone(),
+            network_name,
+            port_id: port.id.clone(),
+            mac_address: port.mac_address.clone(),
+            fixed_ips: port
+                .fixed_ips
+                .iter()
+                .map(|ip| FixedIp {
+                    subnet_id: ip.subnet_id.clone(),
+                    ip_address: ip.ip_address.clone(),
+                })
+                .collect(),
+            security_group_ids: port.security_group_ids.clone(),
+        });
+    }
+    let mut security_groups: Vec<SecurityGroupRef> = Vec::new();
+    let mut sg_ids: Vec<String> = ports
+        .iter()
+        .flat_map(|p| p.security_group_ids.clone())
+        .collect();
+    sg_ids.sort();
+    sg_ids.dedup();
+    for id in sg_ids {
+        if let Some(sg) = clients.network.find_security_group(&id).await? {
+            security_groups.push(SecurityGroupRef {
+                id: sg.id,
+                name: sg.name,
+            });
+        }
+    }
+    let flavor_name = if server.flavor_name.is_empty() {
+        clients
+            .compute
+            .find_flavor(&server.flavor_id)
+            .await?
+            .map(|f| f.name)
+            .unwrap_or_default()
+    } else {
+        server.flavor_name.clone()
+    };
+    let recovery = RecoveryMetadata {
+        flavor: FlavorRef {
+            id: server.flavor_id.clone(),
+            name: flavor_name,
+        },
+        networks: nics,
+        security_groups,
+        key_name: server.key_name.clone(),
+        availability_zone: server.availability_zone.clone(),
+        volumes: specs.clone(),
+    };
+    let placement = Placement {
+        site: clients.site.clone(),
+        instance_id: server.id.clone(),
+        volume_ids: specs.iter().map(|v| v.volume_id.clone()).collect(),
+        array_volumes: specs.iter().map(|v| v.array_volume.clone()).collect(),
+        port_ids: ports.iter().map(|p| p.id.clone()).collect(),
+    };
+    Ok((recovery, placement, backends.into_keys().next()))
+}

@@ -1,0 +1,753 @@
+//! Building failover plans: read the group, its members and both sites' inventories, resolve
+//! every mapping, and record every problem as a finding.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::validate::Finding;
+use super::Protector;
+use crate::api::{Flavor, Network, SecurityGroup, SiteClients};
+use crate::error::{ErrorKind, Result};
+use crate::model::{GroupStatus, Member, MemberStatus, Phase, ProtectionGroup, ResourceMappings};
+use crate::plan::{FailoverMode, MemberPlan, NicPlan, Plan, PlannedIp, Resolved, Step, VolumePlan};
+
+/// Ask for a failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailoverRequest {
+    /// Planned (default) or unplanned (`--force`).
+    pub mode: FailoverMode,
+    /// Network, flavor and security-group mappings source → target (merged over stored ones).
+    pub mappings: ResourceMappings,
+}
+
+impl FailoverRequest {
+    /// A planned failover with these mappings.
+    pub fn planned(mappings: ResourceMappings) -> Self {
+        FailoverRequest {
+            mode: FailoverMode::Planned,
+            mappings,
+        }
+    }
+}
+
+/// Whether `ip` lies in `cidr` (IPv4 or IPv6).
+pub(crate) fn cidr_contains(cidr: &str, ip: &str) -> bool {
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(ip), Ok(len)) = (
+        net.parse::<IpAddr>(),
+        ip.parse::<IpAddr>(),
+        len.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) if len <= 32 => {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            (u32::from(n) & mask) == (u32::from(i) & mask)
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) if len <= 128 => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
+            (u128::from(n) & mask) == (u128::from(i) & mask)
+        }
+        _ => false,
+    }
+}
+
+/// Step name part for a site (`site-b` → `site_b`).
+pub(crate) fn site_token(site: &str) -> String {
+    site.replace(['-', '.', ' '], "_")
+}
+
+/// The steps of a failover to `target`, in order.
+fn failover_steps(target: &str, mode: FailoverMode) -> Vec<Step> {
+    let t = site_token(target);
+    let mut steps: Vec<(String, Phase, String)> = vec![
+        (
+            "validate_sites".into(),
+            Phase::Preparation,
+            "check both sites and arrays answer".into(),
+        ),
+        (
+            "create_dr_record".into(),
+            Phase::Preparation,
+            "record the operation; group status failing_over on both sites".into(),
+        ),
+    ];
+    if mode == FailoverMode::Planned {
+        steps.push((
+            "quiesce_vms".into(),
+            Phase::Storage,
+            "stop the source VMs so that no write is lost".into(),
+        ));
+        steps.push((
+            "final_snapshot".into(),
+            Phase::Storage,
+            "take a protection-group snapshot with replicate_now".into(),
+        ));
+        steps.push((
+            "replicate_snapshot".into(),
+            Phase::Storage,
+            "wait until the snapshot has fully arrived on the target array".into(),
+        ));
+    }
+    steps.extend([
+        (
+            "identify_snapshot".into(),
+            Phase::Storage,
+            "pick the replicated snapshot and its volume snapshots".into(),
+        ),
+        (
+            format!("create_volumes_{t}"),
+            Phase::Storage,
+            "copy each volume snapshot to a new array volume".into(),
+        ),
+        (
+            format!("manage_volumes_{t}"),
+            Phase::Storage,
+            "import the copies into Cinder (manage existing)".into(),
+        ),
+        (
+            format!("create_ports_{t}"),
+            Phase::Instances,
+            "create ports on the mapped networks with the security groups".into(),
+        ),
+        (
+            format!("create_instances_{t}"),
+            Phase::Instances,
+            "boot the servers from the imported volumes".into(),
+        ),
+        (
+            "verify_instances".into(),
+            Phase::Instances,
+            "wait for every server to be ACTIVE".into(),
+        ),
+        (
+            "update_protection_group".into(),
+            Phase::Finalization,
+            "status, current primary, failover count".into(),
+        ),
+        (
+            "sync_metadata".into(),
+            Phase::Finalization,
+            "push the new metadata version to the other site".into(),
+        ),
+    ]);
+    let mut out: Vec<Step> = Vec::new();
+    for (name, phase, description) in steps {
+        let depends_on = out.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
+        out.push(Step {
+            id: name.clone(),
+            name,
+            phase,
+            description,
+            depends_on,
+        });
+    }
+    out
+}
+
+fn find_by_id_or_name<'a, T>(
+    items: &'a [T],
+    key: &str,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> &str,
+) -> std::result::Result<Option<&'a T>, usize> {
+    if let Some(found) = items.iter().find(|i| id(i) == key) {
+        return Ok(Some(found));
+    }
+    let named: Vec<&T> = items.iter().filter(|i| name(i) == key).collect();
+    match named.len() {
+        0 => Ok(None),
+        1 => Ok(Some(named[0])),
+        n => Err(n),
+    }
+}
+
+/// The target site's inventory, read once per plan.
+struct TargetInventory {
+    flavors: Vec<Flavor>,
+    networks: Vec<Network>,
+    security_groups: Vec<SecurityGroup>,
+}
+
+impl Protector {
+    /// Builds a failover plan for `group` to its current secondary site.
+    ///
+    /// Problems (unreachable sites, unmapped networks, missing flavors, …) become findings in
+    /// the plan rather than errors, so that [`Protector::validate_plan`] can report all of
+    /// them; an `Err` means the plan could not be built at all (unknown group, store failure).
+    pub async fn plan_failover(&self, group: &str, request: &FailoverRequest) -> Result<Plan> {
+        let group = self.group(group).await?;
+        let source = group.current_primary_site.clone();
+        let target = group.current_secondary_site().to_string();
+        let mut plan = Plan {
+            id: Uuid::new_v4(),
+            mode: request.mode,
+            group_id: group.id,
+            group_name: group.name.clone(),
+            metadata_version: group.metadata.version,
+            source_site: source.clone(),
+            target_site: target.clone(),
+            replication_type: group.replication_type,
+            array_group: group.consistency_group.array_group.clone(),
+            source_array: None,
+            target_array: None,
+            target_volume_type: group.volume_type.clone(),
+            manage_host: None,
+            members: Vec::new(),
+            steps: failover_steps(&target, request.mode),
+            findings: Vec::new(),
+        };
+        let findings = &mut plan.findings;
+
+        if !matches!(group.status, GroupStatus::Active | GroupStatus::Error) {
+            findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "group_not_active",
+                format!(
+                    "Protection Group '{}' is not active (status: {}): a failover needs status active{}",
+                    group.name,
+                    group.status,
+                    if matches!(group.status, GroupStatus::FailedOver | GroupStatus::FailedOverPartial) {
+                        format!("; its workload already runs on {}, use failback to return it", group.current_primary_site)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        if let Some(site) = &group.fence_required_on {
+            findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "fence_required",
+                format!("the VMs of protection group '{}' on {site} must be confirmed stopped before any operation", group.name),
+            ));
+        }
+        // Both sites must answer for a planned failover; the local one is where the metadata is.
+        let target_clients = match self.ensure_reachable(&target).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                findings.push(Finding::error(
+                    ErrorKind::Unavailable,
+                    "target_unreachable",
+                    format!(
+                        "Cannot execute failover — remote site unreachable: {}",
+                        e.message()
+                    ),
+                ));
+                None
+            }
+        };
+        let source_clients = match self.ensure_reachable(&source).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let message = if request.mode == FailoverMode::Planned {
+                    format!(
+                        "Cannot execute failover — remote site unreachable: {}; if {source} is lost, run an unplanned failover with --force",
+                        e.message()
+                    )
+                } else {
+                    e.message().to_string()
+                };
+                if request.mode == FailoverMode::Planned {
+                    findings.push(Finding::error(
+                        ErrorKind::Unavailable,
+                        "source_unreachable",
+                        message,
+                    ));
+                }
+                None
+            }
+        };
+        let peer = group.peer_of(self.local_site()).to_string();
+        let peer_reachable = if peer == target {
+            target_clients.is_some()
+        } else {
+            source_clients.is_some()
+        };
+        if peer_reachable {
+            if let Err(e) = self.ensure_peer_in_sync(&group).await {
+                findings.push(Finding::error(
+                    e.kind(),
+                    "metadata_out_of_sync",
+                    e.message().to_string(),
+                ));
+            }
+        }
+
+        let document = self.document(group.clone()).await?;
+        let Some(policy) = document.policy.clone() else {
+            plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "no_policy",
+                format!(
+                    "protection group '{}' has no replication policy: attach one with `protector protection-group policy-create {}`",
+                    group.name, group.name
+                ),
+            ));
+            return Ok(plan);
+        };
+        if document.members.is_empty() {
+            plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "no_members",
+                format!("protection group '{}' has no members: add VMs with `protector protection-group member-add`", group.name),
+            ));
+        }
+        for member in &document.members {
+            if member.status != MemberStatus::Protected {
+                plan.findings.push(
+                    Finding::error(
+                        ErrorKind::ValidationFailed,
+                        "member_not_protected",
+                        format!(
+                            "member {} ({}) is in status {}: {}",
+                            member.instance_name,
+                            member.id,
+                            member.status.as_str(),
+                            member
+                                .error_message
+                                .clone()
+                                .unwrap_or_else(|| "fix it or remove it before a failover".into())
+                        ),
+                    )
+                    .for_member(&member.instance_name),
+                );
+            }
+        }
+
+        // Arrays.
+        let (source_ep, target_ep) = if source == group.primary_site {
+            (&policy.primary_array, &policy.secondary_array)
+        } else {
+            (&policy.secondary_array, &policy.primary_array)
+        };
+        let target_array = self.inner.connector.array(target_ep).await?;
+        match target_array.array_info().await {
+            Ok(info) => plan.target_array = Some(info.name),
+            Err(e) => plan.findings.push(Finding::error(
+                ErrorKind::Unavailable,
+                "target_array_unreachable",
+                format!(
+                    "FlashArray {} of {target} is unreachable: {}",
+                    target_ep.url,
+                    e.message()
+                ),
+            )),
+        }
+        if request.mode == FailoverMode::Planned {
+            let source_array = self.inner.connector.array(source_ep).await?;
+            match source_array.array_info().await {
+                Ok(info) => {
+                    if source_array
+                        .get_protection_group(&policy.pure_pg_name)
+                        .await?
+                        .is_none()
+                    {
+                        plan.findings.push(Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "array_group_missing",
+                            format!(
+                                "FlashArray protection group '{}' does not exist on {}: re-run `protector protection-group policy-create {}`",
+                                policy.pure_pg_name, info.name, group.name
+                            ),
+                        ));
+                    }
+                    plan.source_array = Some(info.name);
+                }
+                Err(e) => plan.findings.push(Finding::error(
+                    ErrorKind::Unavailable,
+                    "source_array_unreachable",
+                    format!(
+                        "FlashArray {} of {source} is unreachable: {}",
+                        source_ep.url,
+                        e.message()
+                    ),
+                )),
+            }
+        }
+        plan.array_group = policy.pure_pg_name.clone();
+
+        let Some(target_clients) = target_clients else {
+            return Ok(plan);
+        };
+        let stored: ResourceMappings = document
+            .mappings
+            .iter()
+            .filter(|m| m.from_site == source && m.to_site == target)
+            .fold(ResourceMappings::default(), |acc, m| {
+                acc.merged_with(&m.mappings)
+            });
+        let mappings = request.mappings.merged_with(&stored);
+        self.plan_target(
+            &mut plan,
+            &group,
+            &document.members,
+            &mappings,
+            &target_clients,
+            source_clients.as_ref(),
+        )
+        .await?;
+        Ok(plan)
+    }
+
+    async fn plan_target(
+        &self,
+        plan: &mut Plan,
+        group: &ProtectionGroup,
+        members: &[Member],
+        mappings: &ResourceMappings,
+        target: &SiteClients,
+        source: Option<&SiteClients>,
+    ) -> Result<()> {
+        let inventory = TargetInventory {
+            flavors: target.compute.list_flavors().await?,
+            networks: target.network.list_networks().await?,
+            security_groups: target.network.list_security_groups().await?,
+        };
+        let site = target.site.clone();
+        match target.block_storage.find_volume_type(&group.volume_type).await? {
+            Some(vt) if vt.replication_enabled() => plan.target_volume_type = vt.name,
+            Some(vt) => plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "volume_type_not_replicated",
+                format!("volume type '{}' on {site} lacks replication_enabled='<is> True'", vt.name),
+            )),
+            None => plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "volume_type_missing",
+                format!("volume type '{}' does not exist on {site}: create it with the same replication properties", group.volume_type),
+            )),
+        }
+        match target.block_storage.list_volume_services().await {
+            Ok(services) => match services.iter().find(|s| s.is_usable()) {
+                Some(s) => plan.manage_host = Some(s.host.clone()),
+                None => plan.findings.push(Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "no_volume_service",
+                    format!("no cinder-volume service on {site} is up and enabled: volumes cannot be imported"),
+                )),
+            },
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => plan.findings.push(Finding::error(
+                ErrorKind::PermissionDenied,
+                "volume_manage_rights",
+                format!(
+                    "the credentials for {site} may not list cinder-volume services ({}): volume manage needs the admin role, \
+                     or policy overrides volume_extension:volume_manage, volume_extension:volume_unmanage and \
+                     volume_extension:services:index set to rule:admin_or_owner",
+                    e.message()
+                ),
+            )),
+            Err(e) => return Err(e),
+        }
+
+        let plan_key = plan.id.simple().to_string();
+        for member in members {
+            let name = member.instance_name.clone();
+            let rec = &member.recovery;
+            let source_status = match source {
+                Some(s) => s
+                    .compute
+                    .get_server(&member.current.instance_id)
+                    .await?
+                    .map(|srv| srv.status.as_str().to_string()),
+                None => None,
+            };
+            if source.is_some() && source_status.is_none() && plan.mode == FailoverMode::Planned {
+                plan.findings.push(
+                    Finding::error(
+                        ErrorKind::ValidationFailed,
+                        "source_server_missing",
+                        format!(
+                            "server {} ({}) of member {name} no longer exists on {}: remove the member or restore the VM",
+                            member.current.instance_id, name, plan.source_site
+                        ),
+                    )
+                    .for_member(&name),
+                );
+            }
+            // Flavor.
+            let flavor_key = mappings
+                .flavors
+                .get(&rec.flavor.id)
+                .or_else(|| mappings.flavors.get(&rec.flavor.name));
+            let flavor = match flavor_key {
+                Some(wanted) => {
+                    match find_by_id_or_name(&inventory.flavors, wanted, |f| &f.id, |f| &f.name) {
+                        Ok(Some(f)) => Some(f.clone()),
+                        _ => {
+                            plan.findings.push(
+                            Finding::error(
+                                ErrorKind::ValidationFailed,
+                                "flavor_mapping_target_missing",
+                                format!("Flavor '{wanted}' not found on {site} (mapped from '{}' for member {name}): check --flavor-mapping", rec.flavor.name),
+                            )
+                            .for_member(&name),
+                        );
+                            None
+                        }
+                    }
+                }
+                None => {
+                    let by_id = inventory.flavors.iter().find(|f| f.id == rec.flavor.id);
+                    let by_name = inventory.flavors.iter().find(|f| f.name == rec.flavor.name);
+                    match by_id.or(by_name) {
+                        Some(f) => Some(f.clone()),
+                        None => {
+                            plan.findings.push(
+                                Finding::error(
+                                    ErrorKind::ValidationFailed,
+                                    "flavor_unmapped",
+                                    format!(
+                                        "Flavor '{}' of member {name} not found on {site}: pass --flavor-mapping {}=<{site} flavor> (available: {})",
+                                        rec.flavor.name,
+                                        rec.flavor.name,
+                                        inventory.flavors.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                                    ),
+                                )
+                                .for_member(&name),
+                            );
+                            None
+                        }
+                    }
+                }
+            };
+            // Keypair.
+            if let Some(key) = &rec.key_name {
+                if target.compute.get_keypair(key).await?.is_none() {
+                    plan.findings.push(
+                        Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "keypair_missing",
+                            format!(
+                                "keypair '{key}' of member {name} does not exist on {site} for the user protector authenticates as: import it there with `openstack keypair create --public-key <file> {key}`"
+                            ),
+                        )
+                        .for_member(&name),
+                    );
+                }
+            }
+            // NICs.
+            let mut nics = Vec::new();
+            for nic in &rec.networks {
+                let wanted = mappings
+                    .networks
+                    .get(&nic.network_id)
+                    .or_else(|| mappings.networks.get(&nic.network_name))
+                    .cloned();
+                let resolved = match &wanted {
+                    Some(w) => {
+                        match find_by_id_or_name(&inventory.networks, w, |n| &n.id, |n| &n.name) {
+                            Ok(Some(n)) => Some(n),
+                            Ok(None) => {
+                                plan.findings.push(
+                                Finding::error(
+                                    ErrorKind::ValidationFailed,
+                                    "network_mapping_target_missing",
+                                    format!(
+                                        "Network '{w}' not found on {site} (mapped from {} '{}' of member {name}): check --network-mapping",
+                                        nic.network_id, nic.network_name
+                                    ),
+                                )
+                                .for_member(&name),
+                            );
+                                None
+                            }
+                            Err(n) => {
+                                plan.findings.push(
+                                Finding::error(
+                                    ErrorKind::ValidationFailed,
+                                    "network_mapping_ambiguous",
+                                    format!("{n} networks on {site} are named '{w}': map {} to a network id", nic.network_name),
+                                )
+                                .for_member(&name),
+                            );
+                                None
+                            }
+                        }
+                    }
+                    None => match inventory.networks.iter().find(|n| n.id == nic.network_id) {
+                        Some(n) => Some(n),
+                        None => {
+                            let hint = inventory
+                                .networks
+                                .iter()
+                                .find(|n| n.name == nic.network_name)
+                                .map(|n| {
+                                    format!(
+                                        " ({site} has a network named '{}', id {})",
+                                        n.name, n.id
+                                    )
+                                })
+                                .unwrap_or_default();
+                            plan.findings.push(
+                                Finding::error(
+                                    ErrorKind::ValidationFailed,
+                                    "network_unmapped",
+                                    format!(
+                                        "network {} ({}) of member {name} has no mapping to {site} and does not exist there{hint}: pass --network-mapping {}=<{site} network>",
+                                        nic.network_name, nic.network_id, nic.network_name
+                                    ),
+                                )
+                                .for_member(&name),
+                            );
+                            None
+                        }
+                    },
+                };
+                let mut fixed_ips = Vec::new();
+                if let Some(net) = resolved {
+                    if net.subnets.is_empty() {
+                        plan.findings.push(
+                            Finding::error(
+                                ErrorKind::ValidationFailed,
+                                "network_without_subnet",
+                                format!("network {} on {site} has no subnet: member {name} cannot get an address", net.name),
+                            )
+                            .for_member(&name),
+                        );
+                    }
+                    for ip in &nic.fixed_ips {
+                        let v6 = ip.ip_address.contains(':');
+                        if let Some(subnet) = net
+                            .subnets
+                            .iter()
+                            .find(|s| cidr_contains(&s.cidr, &ip.ip_address))
+                        {
+                            fixed_ips.push(PlannedIp {
+                                subnet_id: subnet.id.clone(),
+                                ip_address: Some(ip.ip_address.clone()),
+                            });
+                        } else if let Some(subnet) =
+                            net.subnets.iter().find(|s| s.cidr.contains(':') == v6)
+                        {
+                            fixed_ips.push(PlannedIp {
+                                subnet_id: subnet.id.clone(),
+                                ip_address: None,
+                            });
+                        }
+                    }
+                }
+                // Security groups of this port.
+                let mut sg_ids = Vec::new();
+                for sg_id in &nic.security_group_ids {
+                    let sg_name = rec
+                        .security_groups
+                        .iter()
+                        .find(|s| &s.id == sg_id)
+                        .map_or(sg_id.as_str(), |s| s.name.as_str());
+                    let wanted = mappings
+                        .security_groups
+                        .get(sg_id)
+                        .or_else(|| mappings.security_groups.get(sg_name))
+                        .map_or(sg_name, String::as_str);
+                    match find_by_id_or_name(&inventory.security_groups, wanted, |s| &s.id, |s| &s.name) {
+                        Ok(Some(sg)) => sg_ids.push(sg.id.clone()),
+                        _ => plan.findings.push(
+                            Finding::error(
+                                ErrorKind::ValidationFailed,
+                                "security_group_missing",
+                                format!(
+                                    "security group '{sg_name}' of member {name} has no equivalent on {site}: create it there with the same rules, or pass a security-group mapping"
+                                ),
+                            )
+                            .for_member(&name),
+                        ),
+                    }
+                }
+                nics.push(NicPlan {
+                    network: Resolved {
+                        source: nic.network_id.clone(),
+                        target_id: resolved.map(|n| n.id.clone()),
+                        target_name: resolved.map(|n| n.name.clone()),
+                    },
+                    fixed_ips,
+                    security_group_ids: sg_ids,
+                });
+            }
+            let volumes = rec
+                .volumes
+                .iter()
+                .zip(member.current.array_volumes.iter())
+                .zip(member.current.volume_ids.iter())
+                .map(|((spec, array_volume), volume_id)| VolumePlan {
+                    source_volume_id: volume_id.clone(),
+                    source_array_volume: array_volume.clone(),
+                    copy_name: format!(
+                        "protector-{}-{}",
+                        &plan_key[..8],
+                        volume_id.replace('-', "")
+                    ),
+                    name: spec.name.clone(),
+                    size_gb: spec.size_gb,
+                    bootable: spec.bootable,
+                    boot_index: spec.boot_index.unwrap_or(-1),
+                    device: spec.device.clone(),
+                })
+                .collect();
+            plan.members.push(MemberPlan {
+                member_id: member.id,
+                instance_name: name.clone(),
+                source_instance_id: member.current.instance_id.clone(),
+                source_status,
+                flavor: Resolved {
+                    source: rec.flavor.name.clone(),
+                    target_id: flavor.as_ref().map(|f| f.id.clone()),
+                    target_name: flavor.as_ref().map(|f| f.name.clone()),
+                },
+                key_name: rec.key_name.clone(),
+                nics,
+                volumes,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr() {
+        assert!(cidr_contains("10.10.1.0/24", "10.10.1.5"));
+        assert!(!cidr_contains("10.20.1.0/24", "10.10.1.5"));
+        assert!(cidr_contains("0.0.0.0/0", "1.2.3.4"));
+        assert!(cidr_contains("fd00::/64", "fd00::5"));
+        assert!(!cidr_contains("fd00::/64", "10.0.0.1"));
+        assert!(!cidr_contains("garbage", "10.0.0.1"));
+    }
+
+    #[test]
+    fn steps_are_named_like_the_spec() {
+        let steps = failover_steps("site-b", FailoverMode::Planned);
+        let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "validate_sites",
+                "create_dr_record",
+                "quiesce_vms",
+                "final_snapshot",
+                "replicate_snapshot",
+                "identify_snapshot",
+                "create_volumes_site_b",
+                "manage_volumes_site_b",
+                "create_ports_site_b",
+                "create_instances_site_b",
+                "verify_instances",
+                "update_protection_group",
+                "sync_metadata"
+            ]
+        );
+        assert_eq!(steps[3].depends_on, ["quiesce_vms"]);
+    }
+}

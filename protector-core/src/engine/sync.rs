@@ -1,0 +1,368 @@
+//! Metadata sync between the two sites' stores.
+//!
+//! Every modification of a group goes through [`Protector::commit`]: the peer must be reachable
+//! and at the same version; the new version (with its checksum) is written to the peer first and
+//! then locally, so a refused or failed push changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Protector;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::ProtectionGroup;
+use crate::store::{GroupDocument, RemoteSyncStatus, SyncLogEntry, SyncState};
+
+/// Whether a change may be recorded when the peer cannot take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerPolicy {
+    /// Refuse the change (every tenant modification).
+    Required,
+    /// Record it locally and mark the peer out of sync (an operation that already changed the
+    /// world must record what it did).
+    BestEffort,
+}
+
+/// The output of `sync-status` (spec/003 example 4, spec/001 example 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatusReport {
+    /// Group name.
+    pub group: String,
+    /// Whether both sites hold the same version and checksum.
+    pub in_sync: bool,
+    /// Local version.
+    pub local_version: u64,
+    /// Local site.
+    pub local_site: String,
+    /// Site the group's VMs run on.
+    pub current_site: String,
+    /// When the local version was written.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Peer site.
+    pub remote_site: String,
+    /// `SYNCED`, `FAILED` or `UNREACHABLE`.
+    pub remote_status: RemoteSyncStatus,
+    /// The peer's version (read live when reachable, else the last acknowledged one).
+    pub remote_version: Option<u64>,
+    /// When the peer last acknowledged a version.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// The last error talking to the peer.
+    pub error: Option<String>,
+}
+
+/// The output of `sync-force` (spec/001, spec/003 example 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncForceReport {
+    /// Group name.
+    pub group: String,
+    /// Site that received the metadata.
+    pub pushed_to: String,
+    /// Site whose metadata won (the higher version).
+    pub source_site: String,
+    /// Version both sites hold now.
+    pub version: u64,
+    /// Checksum of that version.
+    pub checksum: String,
+    /// Wall time of the push, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// SHA-256 over the canonical JSON of a document, excluding the checksum itself.
+pub(crate) fn checksum(document: &GroupDocument) -> String {
+    let mut canonical = document.clone();
+    canonical.group.metadata.checksum.clear();
+    let mut members = canonical.members;
+    members.sort_by_key(|m| m.id);
+    canonical.members = members;
+    let mut mappings = canonical.mappings;
+    mappings.sort_by(|a, b| (&a.from_site, &a.to_site).cmp(&(&b.from_site, &b.to_site)));
+    canonical.mappings = mappings;
+    let bytes = serde_json::to_vec(&canonical).expect("documents serialize");
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Protector {
+    /// The group's full metadata document from the local store.
+    pub(crate) async fn document(&self, group: ProtectionGroup) -> Result<GroupDocument> {
+        let store = self.store();
+        let mut members = store.list_members(&group.id).await?;
+        members.sort_by_key(|m| m.id);
+        Ok(GroupDocument {
+            policy: store.get_policy(&group.id).await?,
+            mappings: store.list_mappings(&group.id).await?,
+            members,
+            group,
+        })
+    }
+
+    fn unreachable_refusal(group: &str, peer: &str, cause: &Error) -> Error {
+        Error::unavailable(format!(
+            "Cannot modify protection group '{group}' - remote site '{peer}' unreachable ({}). \
+             Modification requires both sites to be reachable to prevent metadata divergence; \
+             wait for {peer} to recover, then run `protector protection-group sync-force {group}`",
+            cause.message()
+        ))
+        .with_context("site", peer)
+        .with_context("group", group)
+    }
+
+    /// Refuses unless the peer of `group` is reachable and holds the same metadata version.
+    pub(crate) async fn ensure_peer_in_sync(&self, group: &ProtectionGroup) -> Result<()> {
+        let peer = group.peer_of(self.local_site()).to_string();
+        if let Err(e) = self.ensure_reachable(&peer).await {
+            return Err(Self::unreachable_refusal(&group.name, &peer, &e));
+        }
+        let remote = self.store_of(&peer)?.get_group(&group.id).await?;
+        let remote_version = remote.as_ref().map(|g| g.metadata.version);
+        let same = remote.as_ref().is_some_and(|g| {
+            g.metadata.version == group.metadata.version
+                && g.metadata.checksum == group.metadata.checksum
+        });
+        if !same {
+            return Err(Error::new(
+                ErrorKind::OutOfSync,
+                format!(
+                    "Protection group metadata is out of sync with remote site — resolve sync before proceeding \
+                     (group '{}': local version {} on {}, remote version {} on {}); run \
+                     `protector protection-group sync-force {}`",
+                    group.name,
+                    group.metadata.version,
+                    self.local_site(),
+                    remote_version.map_or_else(|| "none".to_string(), |v| v.to_string()),
+                    peer,
+                    group.name
+                ),
+            )
+            .with_context("group", group.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Writes a new version of a group's metadata: bumps the version, computes the checksum,
+    /// pushes to the peer, then writes locally.
+    ///
+    /// With [`PeerPolicy::Required`] an unreachable peer refuses the change and nothing is
+    /// written anywhere. With [`PeerPolicy::BestEffort`] the change is recorded locally and the
+    /// sync state says why the peer is behind.
+    pub(crate) async fn commit(
+        &self,
+        mut document: GroupDocument,
+        reason: &str,
+        peer_policy: PeerPolicy,
+    ) -> Result<GroupDocument> {
+        let now = Utc::now();
+        let peer = document.group.peer_of(self.local_site()).to_string();
+        document.group.metadata.version += 1;
+        document.group.metadata.modified_at = Some(now);
+        document.group.updated_at = now;
+        document.group.metadata.checksum = checksum(&document);
+        let version = document.group.metadata.version;
+
+        let pushed = match self.ensure_reachable(&peer).await {
+            Ok(_) => self.store_of(&peer)?.apply_document(&document).await,
+            Err(e) => Err(e),
+        };
+        let sync_state = match &pushed {
+            Ok(()) => SyncState {
+                group_id: document.group.id,
+                peer_site: peer.clone(),
+                status: RemoteSyncStatus::Synced,
+                remote_version: version,
+                last_sync_at: Some(now),
+                last_error: None,
+            },
+            Err(e) => {
+                if peer_policy == PeerPolicy::Required {
+                    self.log_sync(&document.group, &peer, reason, Some(e)).await;
+                    return Err(Self::unreachable_refusal(&document.group.name, &peer, e));
+                }
+                let previous = self.store().get_sync_state(&document.group.id).await?;
+                SyncState {
+                    group_id: document.group.id,
+                    peer_site: peer.clone(),
+                    status: if e.kind() == ErrorKind::Unavailable {
+                        RemoteSyncStatus::Unreachable
+                    } else {
+                        RemoteSyncStatus::Failed
+                    },
+                    remote_version: previous.as_ref().map_or(0, |s| s.remote_version),
+                    last_sync_at: previous.and_then(|s| s.last_sync_at),
+                    last_error: Some(e.message().to_string()),
+                }
+            }
+        };
+        self.store().apply_document(&document).await?;
+        self.store().put_sync_state(&sync_state).await?;
+        self.log_sync(&document.group, &peer, reason, pushed.as_ref().err())
+            .await;
+        if pushed.is_ok() {
+            // The peer keeps its own view of the sync too.
+            let mirrored = SyncState {
+                peer_site: self.local_site().to_string(),
+                ..sync_state
+            };
+            if let Ok(store) = self.store_of(&peer) {
+                let _ = store.put_sync_state(&mirrored).await;
+            }
+        }
+        Ok(document)
+    }
+
+    async fn log_sync(
+        &self,
+        group: &ProtectionGroup,
+        peer: &str,
+        reason: &str,
+        err: Option<&Error>,
+    ) {
+        let entry = SyncLogEntry {
+            group_id: group.id,
+            at: Utc::now(),
+            version: group.metadata.version,
+            peer_site: peer.to_string(),
+            result: match err {
+                None => "success".to_string(),
+                Some(e) if e.kind() == ErrorKind::Unavailable => "unreachable".to_string(),
+                Some(_) => "failed".to_string(),
+            },
+            reason: reason.to_string(),
+            error: err.map(|e| e.message().to_string()),
+        };
+        if let Err(e) = self.store().append_sync_log(&entry).await {
+            tracing::warn!(error = %e, "could not append to the sync log");
+        }
+    }
+
+    /// Compares the group's metadata on both sites (`sync-status`).
+    pub async fn sync_status(&self, group: &str) -> Result<SyncStatusReport> {
+        let group = self.group(group).await?;
+        let peer = group.peer_of(self.local_site()).to_string();
+        let state = self.store().get_sync_state(&group.id).await?;
+        let live = match self.ensure_reachable(&peer).await {
+            Ok(_) => Ok(self.store_of(&peer)?.get_group(&group.id).await?),
+            Err(e) => Err(e),
+        };
+        let (remote_status, remote_version, error) = match &live {
+            Ok(Some(remote)) => {
+                let same = remote.metadata.version == group.metadata.version
+                    && remote.metadata.checksum == group.metadata.checksum;
+                let status = if same {
+                    RemoteSyncStatus::Synced
+                } else {
+                    RemoteSyncStatus::Failed
+                };
+                let error = if same {
+                    None
+                } else {
+                    state
+                        .as_ref()
+                        .and_then(|s| s.last_error.clone())
+                        .or_else(|| {
+                            Some(format!(
+                                "version mismatch (local: {}, remote: {})",
+                                group.metadata.version, remote.metadata.version
+                            ))
+                        })
+                };
+                (status, Some(remote.metadata.version), error)
+            }
+            Ok(None) => (
+                RemoteSyncStatus::Failed,
+                None,
+                Some(format!("the group is missing on {peer}")),
+            ),
+            Err(e) => (
+                RemoteSyncStatus::Unreachable,
+                state.as_ref().map(|s| s.remote_version),
+                Some(e.message().to_string()),
+            ),
+        };
+        Ok(SyncStatusReport {
+            group: group.name.clone(),
+            in_sync: remote_status == RemoteSyncStatus::Synced,
+            local_version: group.metadata.version,
+            local_site: self.local_site().to_string(),
+            current_site: group.current_primary_site.clone(),
+            last_modified: group.metadata.modified_at,
+            remote_site: peer,
+            remote_status,
+            remote_version,
+            last_sync: state.and_then(|s| s.last_sync_at),
+            error,
+        })
+    }
+
+    /// Pushes the higher of the two versions to the other site (`sync-force`).
+    pub async fn sync_force(&self, group: &str) -> Result<SyncForceReport> {
+        let local_group = self.group(group).await?;
+        let peer = local_group.peer_of(self.local_site()).to_string();
+        if let Err(e) = self.ensure_reachable(&peer).await {
+            return Err(Error::unavailable(format!(
+                "cannot sync protection group '{}': remote site '{peer}' is unreachable ({}); wait for it to recover and retry",
+                local_group.name,
+                e.message()
+            )));
+        }
+        let started = std::time::Instant::now();
+        let peer_store = self.store_of(&peer)?.clone();
+        let remote = peer_store.get_group(&local_group.id).await?;
+        let remote_newer = remote
+            .as_ref()
+            .is_some_and(|r| r.metadata.version > local_group.metadata.version);
+        let (document, source, target, target_store) = if remote_newer {
+            let remote_engine = self.on_site(&peer)?;
+            let doc = remote_engine
+                .document(remote.expect("remote newer implies present"))
+                .await?;
+            (
+                doc,
+                peer.clone(),
+                self.local_site().to_string(),
+                self.store().clone(),
+            )
+        } else {
+            let doc = self.document(local_group.clone()).await?;
+            (doc, self.local_site().to_string(), peer.clone(), peer_store)
+        };
+        target_store.apply_document(&document).await?;
+        let now = Utc::now();
+        let version = document.group.metadata.version;
+        for (store, peer_site) in [(self.store(), &peer), (&target_store, &source)] {
+            store
+                .put_sync_state(&SyncState {
+                    group_id: document.group.id,
+                    peer_site: peer_site.clone(),
+                    status: RemoteSyncStatus::Synced,
+                    remote_version: version,
+                    last_sync_at: Some(now),
+                    last_error: None,
+                })
+                .await?;
+        }
+        self.log_sync(&document.group, &target, "sync-force", None)
+            .await;
+        Ok(SyncForceReport {
+            group: document.group.name.clone(),
+            pushed_to: target,
+            source_site: source,
+            version,
+            checksum: document.group.metadata.checksum.clone(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// A group's sync history, newest first.
+    pub async fn sync_log(&self, group: &str, limit: usize) -> Result<Vec<SyncLogEntry>> {
+        let group = self.group(group).await?;
+        self.store().list_sync_log(&group.id, limit).await
+    }
+
+    /// Records a group whose id is known, by id: used by operations.
+    pub(crate) async fn group_by_id(&self, id: &Uuid) -> Result<ProtectionGroup> {
+        self.store()
+            .get_group(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("protection group {id} not found")))
+    }
+}

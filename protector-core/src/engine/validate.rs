@@ -1,0 +1,164 @@
+//! Validation: every finding, not the first.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The operation cannot run.
+    Error,
+    /// The operation can run; the operator should know.
+    Warning,
+}
+
+/// One problem found while planning or validating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The error kind this finding maps to when it blocks the operation.
+    pub kind: ErrorKind,
+    /// Short stable code (`network_unmapped`, `peer_unreachable`, …).
+    pub code: String,
+    /// What is wrong, on which resource, and what to do.
+    pub message: String,
+    /// Member (instance name) concerned, if any.
+    pub member: Option<String>,
+}
+
+impl Finding {
+    /// A blocking finding.
+    pub fn error(kind: ErrorKind, code: &str, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Error,
+            kind,
+            code: code.to_string(),
+            message: message.into(),
+            member: None,
+        }
+    }
+
+    /// A non-blocking finding.
+    pub fn warning(code: &str, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            kind: ErrorKind::ValidationFailed,
+            code: code.to_string(),
+            message: message.into(),
+            member: None,
+        }
+    }
+
+    /// Names the member concerned.
+    #[must_use]
+    pub fn for_member(mut self, member: &str) -> Self {
+        self.member = Some(member.to_string());
+        self
+    }
+}
+
+/// Every finding of a validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// Findings in the order found.
+    pub findings: Vec<Finding>,
+}
+
+impl ValidationReport {
+    /// Whether nothing blocks the operation.
+    pub fn is_ok(&self) -> bool {
+        !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Blocking findings.
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+    }
+
+    /// Warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+    }
+
+    /// `Ok` when nothing blocks; otherwise one error carrying every blocking finding.
+    ///
+    /// The error's kind is the most fundamental blocking kind found: a wrong group status
+    /// (`Conflict`) before an unreachable site (`Unavailable`) before metadata out of sync
+    /// (`OutOfSync`) before missing rights (`PermissionDenied`) before everything else
+    /// (`ValidationFailed`). A single finding becomes the message itself.
+    pub fn into_result(self, what: &str) -> Result<(), Error> {
+        let errors: Vec<&Finding> = self.errors().collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let rank = |k: ErrorKind| match k {
+            ErrorKind::Conflict => 0,
+            ErrorKind::Unavailable => 1,
+            ErrorKind::OutOfSync => 2,
+            ErrorKind::PermissionDenied => 3,
+            _ => 4,
+        };
+        let kind = errors
+            .iter()
+            .map(|f| f.kind)
+            .min_by_key(|k| rank(*k))
+            .unwrap_or(ErrorKind::ValidationFailed);
+        let kind = if rank(kind) == 4 {
+            ErrorKind::ValidationFailed
+        } else {
+            kind
+        };
+        if errors.len() == 1 {
+            return Err(Error::new(kind, errors[0].message.clone()));
+        }
+        let first = errors
+            .iter()
+            .find(|f| f.kind == kind)
+            .map_or_else(String::new, |f| f.message.clone());
+        let findings = errors.iter().map(|f| f.message.clone()).collect();
+        Err(Error::new(
+            kind,
+            format!(
+                "{what} blocked by {} problems; first: {first}",
+                errors.len()
+            ),
+        )
+        .with_findings(findings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_fundamental_kind_wins_and_all_findings_are_kept() {
+        let report = ValidationReport {
+            findings: vec![
+                Finding::error(ErrorKind::ValidationFailed, "network_unmapped", "net"),
+                Finding::error(ErrorKind::Unavailable, "peer_unreachable", "peer"),
+                Finding::warning("rpo", "lag"),
+            ],
+        };
+        let err = report.into_result("failover").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert_eq!(err.findings(), ["net", "peer"]);
+    }
+
+    #[test]
+    fn single_finding_is_the_message() {
+        let report = ValidationReport {
+            findings: vec![Finding::error(ErrorKind::OutOfSync, "sync", "out of sync")],
+        };
+        let err = report.into_result("failover").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutOfSync);
+        assert_eq!(err.message(), "out of sync");
+    }
+}

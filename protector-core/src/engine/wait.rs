@@ -1,0 +1,145 @@
+//! The one polling helper: every "wait until volume available / server ACTIVE / transfer
+//! complete" goes through [`wait_for`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How to poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollPolicy {
+    /// First delay between polls; doubled up to `max_interval`. Zero polls back to back (for
+    /// simulators whose clock advances with every call).
+    pub interval: Duration,
+    /// Upper bound of the delay.
+    pub max_interval: Duration,
+    /// Give up after this much wall time.
+    pub timeout: Duration,
+    /// Give up after this many polls.
+    pub max_polls: u32,
+}
+
+impl Default for PollPolicy {
+    /// Suited to real clouds: 2 s doubling to 15 s, 30 minutes at most.
+    fn default() -> Self {
+        PollPolicy {
+            interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(30 * 60),
+            max_polls: 10_000,
+        }
+    }
+}
+
+impl PollPolicy {
+    /// Back-to-back polls, bounded by count: for simulators whose clock advances per call.
+    pub fn immediate(max_polls: u32) -> Self {
+        PollPolicy {
+            interval: Duration::ZERO,
+            max_interval: Duration::ZERO,
+            timeout: Duration::from_secs(600),
+            max_polls,
+        }
+    }
+}
+
+/// What one poll saw.
+#[derive(Debug)]
+pub enum PollOutcome<T> {
+    /// Done; stop polling.
+    Ready(T),
+    /// Not yet; the string describes the current state for the timeout message.
+    Pending(String),
+}
+
+/// Polls `poll` until it returns `Ready`, an error, or the policy runs out.
+///
+/// Retryable errors from a poll are tolerated (the next poll may succeed) until the policy runs
+/// out; permanent errors end the wait at once. On timeout the error is [`ErrorKind::Timeout`]
+/// and names `what` and the last state seen.
+pub async fn wait_for<T, F, Fut>(what: &str, policy: &PollPolicy, mut poll: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<PollOutcome<T>>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut delay = policy.interval;
+    let mut last = String::from("not polled yet");
+    for _ in 0..policy.max_polls.max(1) {
+        match poll().await {
+            Ok(PollOutcome::Ready(value)) => return Ok(value),
+            Ok(PollOutcome::Pending(state)) => last = state,
+            Err(e) if e.is_retryable() => last = format!("error: {}", e.message()),
+            Err(e) => return Err(e),
+        }
+        if start.elapsed() >= policy.timeout {
+            break;
+        }
+        if delay.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(policy.max_interval.max(policy.interval));
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "timed out waiting for {what} (last state: {last}); check the service, then retry the operation"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ready_after_pending() {
+        let mut n = 0;
+        let v = wait_for("thing", &PollPolicy::immediate(10), || {
+            n += 1;
+            let n = n;
+            async move {
+                Ok(if n < 3 {
+                    PollOutcome::Pending(format!("n={n}"))
+                } else {
+                    PollOutcome::Ready(n)
+                })
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 3);
+    }
+
+    #[tokio::test]
+    async fn times_out_naming_last_state() {
+        let err =
+            wait_for::<(), _, _>("volume v1 available", &PollPolicy::immediate(3), || async {
+                Ok(PollOutcome::Pending("creating".into()))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(err
+            .message()
+            .contains("volume v1 available (last state: creating)"));
+    }
+
+    #[tokio::test]
+    async fn permanent_error_stops_at_once() {
+        let mut calls = 0;
+        let err = wait_for::<(), _, _>("x", &PollPolicy::immediate(10), || {
+            calls += 1;
+            async { Err(Error::not_found("gone")) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(calls, 1);
+    }
+}
