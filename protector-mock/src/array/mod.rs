@@ -1,0 +1,352 @@
+//! The simulated FlashArrays (Purity REST 2.x semantics): volumes here, protection groups and
+//! their snapshots in `pgroups.rs`, ActiveCluster pods in `pods.rs`.
+//!
+//! Errors carry the substrings the Cinder Pure driver matches ("already exists", "does not
+//! exist", "has been destroyed", …). Calls whose REST form fails when already done (adding a
+//! member twice, destroying a destroyed volume) return `Ok(false)` here instead; the trait
+//! adapter treats that as success, and a REST face can turn it into Purity's 400.
+
+pub(crate) mod pgroups;
+pub(crate) mod pods;
+
+use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
+use protector_core::{Error, ErrorKind, Result};
+
+use crate::state::records::{array_key, ArrayVolumeRec};
+use crate::state::World;
+
+/// Longest volume name (without the pod prefix).
+pub(crate) const MAX_VOLUME_NAME: usize = 63;
+
+pub(crate) fn does_not_exist(what: &str, name: &str) -> Error {
+    Error::not_found(format!("{what} {name} does not exist."))
+}
+
+pub(crate) fn destroyed_error(what: &str, name: &str) -> Error {
+    Error::conflict(format!(
+        "{what} {name} has been destroyed. Recover or eradicate it first."
+    ))
+}
+
+/// Splits `pod::vol` into (`Some(pod)`, `vol`).
+pub(crate) fn split_pod(name: &str) -> (Option<&str>, &str) {
+    match name.split_once("::") {
+        Some((pod, rest)) => (Some(pod), rest),
+        None => (None, name),
+    }
+}
+
+/// Purity's name rule: letters, digits, `-` and `_`, starting and ending with a letter or
+/// digit.
+pub(crate) fn valid_object_name(name: &str, max: usize) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= max
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+fn check_volume_name(name: &str) -> Result<()> {
+    let (pod, base) = split_pod(name);
+    let pod_ok = pod.is_none_or(|p| valid_object_name(p, MAX_VOLUME_NAME));
+    if !pod_ok || !valid_object_name(base, MAX_VOLUME_NAME) {
+        return Err(Error::invalid(format!(
+            "Volume name {name} is invalid: use 1 to {MAX_VOLUME_NAME} letters, digits, '-' or '_', beginning and ending with a letter or digit."
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn volume_view(v: &ArrayVolumeRec) -> ArrayVolume {
+    ArrayVolume {
+        name: v.name.clone(),
+        provisioned_bytes: v.provisioned_bytes,
+        serial: v.serial.clone(),
+        destroyed: v.destroyed,
+        pod: v.pod.clone(),
+        created: v.created,
+    }
+}
+
+/// `GET /arrays`.
+pub(crate) fn array_info(world: &World, array: &str) -> Result<ArrayInfo> {
+    let a = world
+        .arrays
+        .get(array)
+        .ok_or_else(|| does_not_exist("Array", array))?;
+    Ok(ArrayInfo {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        version: a.version.clone(),
+    })
+}
+
+/// `GET /volumes?names=`, destroyed or not.
+pub(crate) fn get_volume(world: &World, array: &str, name: &str) -> Option<ArrayVolume> {
+    world
+        .array_volumes
+        .get(&array_key(array, name))
+        .map(volume_view)
+}
+
+/// Whether an array volume is attached to a running or stopped server of `site` (Purity would
+/// list a host connection for it).
+pub(crate) fn is_connected(world: &World, site: &str, array: &str, name: &str) -> bool {
+    if world.array_name_of_site(site) != array {
+        return false;
+    }
+    world.volumes.values().any(|v| {
+        v.site == site && v.array_volume.as_deref() == Some(name) && !v.attachments.is_empty()
+    })
+}
+
+/// The arrays that hold a copy of `name`: the pod members when it lives in a stretched pod and
+/// the pod is online there, else just `array`.
+fn copies_of(world: &World, array: &str, name: &str) -> Vec<String> {
+    let (pod, _) = split_pod(name);
+    let mut arrays = vec![array.to_string()];
+    if let Some(pod) = pod.and_then(|p| world.pods.get(p)) {
+        for member in &pod.members {
+            if member.array != array
+                && member.status == "online"
+                && world.link_up(array, &member.array)
+            {
+                arrays.push(member.array.clone());
+            }
+        }
+    }
+    arrays
+}
+
+/// What a copy reads: (provisioned bytes, fingerprint).
+fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64)> {
+    if let Some(v) = world.array_volumes.get(&array_key(array, source)) {
+        if v.destroyed {
+            return Err(destroyed_error("Volume", source));
+        }
+        return Ok((v.provisioned_bytes, v.fingerprint));
+    }
+    if let Some(snap) = world.volume_snapshots.get(&array_key(array, source)) {
+        let pg_snap = world.pg_snapshots.get(&array_key(array, &snap.pg_snapshot));
+        if let Some(pg_snap) = pg_snap {
+            if pg_snap.destroyed {
+                return Err(destroyed_error("Snapshot", source));
+            }
+            if let Some(transfer) = &pg_snap.transfer {
+                if transfer.completed.is_none() {
+                    return Err(Error::conflict(format!(
+                        "Snapshot {source} is still being replicated ({}% transferred); wait until its transfer completes.",
+                        transfer.steps * 100 / crate::tick::TRANSFER_STEPS
+                    )));
+                }
+            }
+        }
+        return Ok((snap.provisioned_bytes, snap.fingerprint));
+    }
+    Err(Error::not_found(format!(
+        "Volume or snapshot {source} does not exist."
+    )))
+}
+
+/// `POST /volumes?names=&overwrite=` with a source: a new volume (or an overwritten one)
+/// holding the source's data.
+pub(crate) fn copy_volume(
+    world: &mut World,
+    array: &str,
+    request: &CopyVolume,
+) -> Result<ArrayVolume> {
+    check_volume_name(&request.name)?;
+    let (provisioned, fingerprint) = copy_source(world, array, &request.source)?;
+    let (pod, _) = split_pod(&request.name);
+    if let Some(pod) = pod {
+        pods::check_writable(world, array, pod)?;
+    }
+    let key = array_key(array, &request.name);
+    if let Some(existing) = world.array_volumes.get(&key) {
+        if existing.destroyed {
+            return Err(destroyed_error("Volume", &request.name));
+        }
+        if !request.overwrite {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("Volume {} already exists.", request.name),
+            ));
+        }
+    }
+    let serial = match world.array_volumes.get(&key) {
+        Some(existing) => existing.serial.clone(),
+        None => crate::seed::new_serial(world),
+    };
+    let now = world.now();
+    for on in copies_of(world, array, &request.name) {
+        let k = array_key(&on, &request.name);
+        let created = world
+            .array_volumes
+            .get(&k)
+            .map(|v| v.created)
+            .unwrap_or(now);
+        world.array_volumes.insert(
+            k,
+            ArrayVolumeRec {
+                array: on,
+                name: request.name.clone(),
+                provisioned_bytes: provisioned,
+                serial: serial.clone(),
+                destroyed: false,
+                destroyed_at: None,
+                pod: pod.map(str::to_string),
+                created,
+                fingerprint,
+            },
+        );
+    }
+    Ok(volume_view(
+        &world.array_volumes.get(&key).cloned().ok_or_else(|| {
+            Error::unexpected(format!("volume {} vanished while copying", request.name))
+        })?,
+    ))
+}
+
+/// `PATCH /volumes?names= {"name": new}`.
+pub(crate) fn rename_volume(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    new_name: &str,
+) -> Result<()> {
+    let source = world
+        .array_volumes
+        .get(&array_key(array, name))
+        .ok_or_else(|| does_not_exist("Volume", name))?;
+    if source.destroyed {
+        return Err(destroyed_error("Volume", name));
+    }
+    if name == new_name {
+        return Ok(());
+    }
+    check_volume_name(new_name)?;
+    if split_pod(name).0 != split_pod(new_name).0 {
+        return Err(Error::invalid(format!(
+            "Cannot rename {name} to {new_name}: moving a volume into or out of a pod is a pod change, not a rename."
+        )));
+    }
+    if world
+        .array_volumes
+        .contains_key(&array_key(array, new_name))
+    {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("Volume {new_name} already exists."),
+        ));
+    }
+    rename_internal(world, array, name, new_name);
+    Ok(())
+}
+
+/// Renames a volume (and its pod copies) and its protection-group memberships; returns its
+/// provisioned size. The caller has checked the names.
+pub(crate) fn rename_internal(world: &mut World, array: &str, name: &str, new_name: &str) -> u64 {
+    let mut provisioned = 0;
+    let (pod, _) = split_pod(name);
+    let mut arrays = vec![array.to_string()];
+    if let Some(pod) = pod.and_then(|p| world.pods.get(p)) {
+        arrays.extend(
+            pod.members
+                .iter()
+                .filter(|m| m.array != array)
+                .map(|m| m.array.clone()),
+        );
+    }
+    for on in arrays {
+        let Some(mut volume) = world.array_volumes.remove(&array_key(&on, name)) else {
+            continue;
+        };
+        if on == array {
+            provisioned = volume.provisioned_bytes;
+        }
+        volume.name = new_name.to_string();
+        world.array_volumes.insert(array_key(&on, new_name), volume);
+        for key in world
+            .protection_groups
+            .keys_where(|g| g.array == on && g.volumes.iter().any(|v| v == name))
+        {
+            if let Some(group) = world.protection_groups.get_mut(&key) {
+                for v in group.volumes.iter_mut().filter(|v| *v == name) {
+                    *v = new_name.to_string();
+                }
+            }
+        }
+    }
+    provisioned
+}
+
+/// `PATCH /volumes?names= {"destroyed": true}`. `Ok(false)` when missing or already
+/// destroyed.
+pub(crate) fn destroy_volume(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let Some(volume) = world.array_volumes.get(&array_key(array, name)) else {
+        return Ok(false);
+    };
+    if volume.destroyed {
+        return Ok(false);
+    }
+    let site = world
+        .arrays
+        .get(array)
+        .map(|a| a.site.clone())
+        .unwrap_or_default();
+    if is_connected(world, &site, array, name) {
+        return Err(Error::conflict(format!(
+            "Volume {name} cannot be deleted due to existing connections."
+        )));
+    }
+    let now = world.now();
+    for on in copies_of(world, array, name) {
+        if let Some(v) = world.array_volumes.get_mut(&array_key(&on, name)) {
+            v.destroyed = true;
+            v.destroyed_at = Some(now);
+        }
+    }
+    Ok(true)
+}
+
+/// `DELETE /volumes?names=`: only destroyed volumes. `Ok(false)` when missing.
+pub(crate) fn eradicate_volume(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let Some(volume) = world.array_volumes.get(&array_key(array, name)) else {
+        return Ok(false);
+    };
+    if !volume.destroyed {
+        return Err(Error::conflict(format!(
+            "Volume {name} is not destroyed; destroy it before eradicating it."
+        )));
+    }
+    eradicate_internal(world, array, name);
+    Ok(true)
+}
+
+/// Removes a volume (and its pod copies) and its protection-group memberships.
+pub(crate) fn eradicate_internal(world: &mut World, array: &str, name: &str) {
+    let (pod, _) = split_pod(name);
+    let mut arrays = vec![array.to_string()];
+    if let Some(pod) = pod.and_then(|p| world.pods.get(p)) {
+        arrays.extend(
+            pod.members
+                .iter()
+                .filter(|m| m.array != array && world.link_up(array, &m.array))
+                .map(|m| m.array.clone()),
+        );
+    }
+    for on in arrays {
+        world.array_volumes.remove(&array_key(&on, name));
+        for key in world
+            .protection_groups
+            .keys_where(|g| g.array == on && g.volumes.iter().any(|v| v == name))
+        {
+            if let Some(group) = world.protection_groups.get_mut(&key) {
+                group.volumes.retain(|v| v != name);
+            }
+        }
+    }
+}

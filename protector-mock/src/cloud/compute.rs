@@ -1,0 +1,424 @@
+//! Nova v2.1: servers (boot from volume with pre-created ports), power actions, flavors and
+//! keypairs. Validation and messages follow `nova/api/openstack/compute/servers.py`.
+
+use std::collections::BTreeSet;
+
+use protector_core::api::{
+    AttachedVolume, CreateServer, Flavor, Keypair, ListServers, Server, ServerStatus,
+};
+use protector_core::{Error, Result};
+
+use super::Caller;
+use crate::state::records::{AttachmentRec, ServerRec, ServerTask, ServerVolume};
+use crate::state::World;
+
+/// Ticks a server spends in BUILD.
+pub(crate) const BOOT_TICKS: u64 = 2;
+/// Ticks a power action takes.
+pub(crate) const POWER_TICKS: u64 = 1;
+
+fn instance_not_found(id: &str) -> Error {
+    Error::not_found(format!("Instance {id} could not be found."))
+}
+
+/// Nova's `vm_state` for a status, used in 409 messages.
+fn vm_state(server: &ServerRec) -> &'static str {
+    match server.status.as_str() {
+        "ACTIVE" => "active",
+        "SHUTOFF" => "stopped",
+        "BUILD" => "building",
+        "ERROR" => "error",
+        _ => "unknown",
+    }
+}
+
+/// The server as the API shows it.
+pub(crate) fn server_view(world: &World, server: &ServerRec) -> Server {
+    let mut security_groups = BTreeSet::new();
+    for port_id in &server.port_ids {
+        if let Some(port) = world.ports.get(port_id) {
+            for sg in &port.security_group_ids {
+                if let Some(group) = world.security_groups.get(sg) {
+                    security_groups.insert(group.name.clone());
+                }
+            }
+        }
+    }
+    // Nova shows a volume as attached once the BDM exists; BUILD servers already have them.
+    let attached_volumes = server
+        .volumes
+        .iter()
+        .map(|v| AttachedVolume {
+            volume_id: v.volume_id.clone(),
+            delete_on_termination: v.delete_on_termination,
+        })
+        .collect();
+    Server {
+        id: server.id.clone(),
+        name: server.name.clone(),
+        status: ServerStatus::parse(&server.status),
+        project_id: server.project_id.clone(),
+        flavor_id: server.flavor_id.clone(),
+        flavor_name: server.flavor_name.clone(),
+        key_name: server.key_name.clone(),
+        availability_zone: Some(server.availability_zone.clone()),
+        attached_volumes,
+        security_groups: security_groups.into_iter().collect(),
+        metadata: server.metadata.clone(),
+        fault: server.fault.clone(),
+    }
+}
+
+fn visible<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w ServerRec> {
+    world
+        .servers
+        .get(id)
+        .filter(|s| s.site == caller.site && caller.can_see(&s.project_id))
+}
+
+/// `GET /servers/{id}`.
+pub(crate) fn get_server(world: &World, caller: &Caller, id: &str) -> Option<Server> {
+    visible(world, caller, id).map(|s| server_view(world, s))
+}
+
+/// `GET /servers/detail` in the token's project, newest first.
+pub(crate) fn list_servers(world: &World, caller: &Caller, filter: &ListServers) -> Vec<Server> {
+    let mut servers: Vec<&ServerRec> = world
+        .servers
+        .values()
+        .filter(|s| s.site == caller.site && s.project_id == caller.project_id)
+        .filter(|s| filter.name.as_ref().is_none_or(|n| &s.name == n))
+        .filter(|s| {
+            filter
+                .metadata
+                .as_ref()
+                .is_none_or(|(k, v)| s.metadata.get(k) == Some(v))
+        })
+        .collect();
+    servers.sort_by(|a, b| b.seq.cmp(&a.seq));
+    servers.into_iter().map(|s| server_view(world, s)).collect()
+}
+
+/// `POST /servers`: boot from existing volumes with pre-created ports.
+pub(crate) fn create_server(
+    world: &mut World,
+    caller: &Caller,
+    request: &CreateServer,
+) -> Result<Server> {
+    let site = caller.site.clone();
+    if request.name.trim().is_empty() {
+        return Err(Error::invalid(
+            "Invalid input for field/attribute name. Value: . '' is too short",
+        ));
+    }
+    let flavor = world
+        .flavors
+        .get(&request.flavor_id)
+        .filter(|f| f.site == site)
+        .cloned()
+        .ok_or_else(|| Error::invalid("Invalid flavorRef provided."))?;
+    let availability_zone = match &request.availability_zone {
+        None => "nova".to_string(),
+        Some(zone) if zone == "nova" || zone.is_empty() => "nova".to_string(),
+        Some(zone) => {
+            return Err(Error::invalid(format!(
+                "The requested availability zone is not available: {zone}"
+            )))
+        }
+    };
+    if let Some(key_name) = &request.key_name {
+        let key = format!("{site}/{}/{key_name}", caller.user_id);
+        if !world.keypairs.contains_key(&key) {
+            return Err(Error::invalid("Invalid key_name provided."));
+        }
+    }
+
+    // Block devices: exactly one boot disk, every volume available, the boot one bootable.
+    let roots = request
+        .block_devices
+        .iter()
+        .filter(|b| b.boot_index == 0)
+        .count();
+    if roots != 1 {
+        return Err(Error::invalid(
+            "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for device in &request.block_devices {
+        if !seen.insert(device.volume_id.clone()) {
+            return Err(Error::invalid(format!(
+                "Block Device Mapping is Invalid: volume {} is given twice.",
+                device.volume_id
+            )));
+        }
+        let volume = world
+            .volumes
+            .get(&device.volume_id)
+            .filter(|v| v.site == site && caller.can_see(&v.project_id))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "Block Device Mapping is Invalid: failed to get volume {}.",
+                    device.volume_id
+                ))
+            })?;
+        if volume.status != "available" {
+            return Err(Error::invalid(format!(
+                "Invalid volume: Volume {} status must be available or downloading to reserve, but the current status is {}.",
+                volume.id, volume.status
+            )));
+        }
+        if device.boot_index == 0 && !volume.bootable {
+            return Err(Error::invalid(format!(
+                "Block Device {} is not bootable.",
+                volume.id
+            )));
+        }
+    }
+
+    // Ports: exist, unbound, and in the instance's project.
+    let server_id = world.new_uuid();
+    let mut seen = BTreeSet::new();
+    for port_id in &request.port_ids {
+        let port = world
+            .ports
+            .get(port_id)
+            .filter(|p| p.site == site && caller.can_see(&p.project_id))
+            .ok_or_else(|| Error::invalid(format!("Port id {port_id} could not be found.")))?;
+        if !port.device_id.is_empty() || !seen.insert(port_id.clone()) {
+            return Err(Error::conflict(format!("Port {port_id} is still in use.")));
+        }
+        if port.project_id != caller.project_id {
+            return Err(Error::invalid(format!(
+                "Port {port_id} not usable for instance {server_id}."
+            )));
+        }
+    }
+
+    // Accepted: reserve volumes, bind ports, spawn on a later tick.
+    let fault = world
+        .faults
+        .boot_failures
+        .remove(&format!("{site}/{}", request.name));
+    let mut volumes = Vec::new();
+    let mut next_device = 0u8;
+    let mut ordered: Vec<_> = request.block_devices.iter().collect();
+    ordered.sort_by_key(|b| {
+        if b.boot_index < 0 {
+            i32::MAX
+        } else {
+            b.boot_index
+        }
+    });
+    for device in ordered {
+        let name = device.device_name.clone().unwrap_or_else(|| {
+            let name = format!("/dev/vd{}", (b'a' + next_device) as char);
+            next_device += 1;
+            name
+        });
+        if let Some(volume) = world.volumes.get_mut(&device.volume_id) {
+            volume.status = "reserved".to_string();
+        }
+        volumes.push(ServerVolume {
+            volume_id: device.volume_id.clone(),
+            device: name,
+            boot_index: device.boot_index,
+            delete_on_termination: device.delete_on_termination,
+        });
+    }
+    for port_id in &request.port_ids {
+        if let Some(port) = world.ports.get_mut(port_id) {
+            port.device_id = server_id.clone();
+            port.device_owner = format!("compute:{availability_zone}");
+        }
+    }
+    let until_tick = world.meta.tick + BOOT_TICKS;
+    let seq = world.next_seq();
+    let now = world.now();
+    let server = ServerRec {
+        id: server_id.clone(),
+        site,
+        seq,
+        name: request.name.clone(),
+        project_id: caller.project_id.clone(),
+        user_id: caller.user_id.clone(),
+        flavor_id: flavor.id.clone(),
+        flavor_name: flavor.name.clone(),
+        key_name: request.key_name.clone(),
+        availability_zone,
+        status: "BUILD".to_string(),
+        task: Some(ServerTask::Spawning { until_tick, fault }),
+        volumes,
+        port_ids: request.port_ids.clone(),
+        metadata: request.metadata.clone(),
+        fault: None,
+        created: now,
+    };
+    let view = server_view(world, &server);
+    world.servers.insert(server_id, server);
+    Ok(view)
+}
+
+/// `os-stop`: ACTIVE or ERROR → SHUTOFF on a later tick; SHUTOFF is a no-op.
+pub(crate) fn stop_server(world: &mut World, caller: &Caller, id: &str) -> Result<()> {
+    let server = visible(world, caller, id).ok_or_else(|| instance_not_found(id))?;
+    if let Some(task) = &server.task {
+        return Err(Error::conflict(format!(
+            "Cannot 'stop' instance {id} while it is in task_state {}",
+            task.state_name()
+        )));
+    }
+    match server.status.as_str() {
+        "SHUTOFF" => Ok(()),
+        "ACTIVE" | "ERROR" => {
+            let until_tick = world.meta.tick + POWER_TICKS;
+            if let Some(server) = world.servers.get_mut(id) {
+                server.task = Some(ServerTask::PoweringOff { until_tick });
+            }
+            Ok(())
+        }
+        _ => Err(Error::conflict(format!(
+            "Cannot 'stop' instance {id} while it is in vm_state {}",
+            vm_state(server)
+        ))),
+    }
+}
+
+/// `os-start`: SHUTOFF → ACTIVE on a later tick; ACTIVE is a no-op.
+pub(crate) fn start_server(world: &mut World, caller: &Caller, id: &str) -> Result<()> {
+    let server = visible(world, caller, id).ok_or_else(|| instance_not_found(id))?;
+    if let Some(task) = &server.task {
+        return Err(Error::conflict(format!(
+            "Cannot 'start' instance {id} while it is in task_state {}",
+            task.state_name()
+        )));
+    }
+    match server.status.as_str() {
+        "ACTIVE" => Ok(()),
+        "SHUTOFF" => {
+            let until_tick = world.meta.tick + POWER_TICKS;
+            if let Some(server) = world.servers.get_mut(id) {
+                server.task = Some(ServerTask::PoweringOn { until_tick });
+            }
+            Ok(())
+        }
+        _ => Err(Error::conflict(format!(
+            "Cannot 'start' instance {id} while it is in vm_state {}",
+            vm_state(server)
+        ))),
+    }
+}
+
+/// `DELETE /servers/{id}`: volumes are detached and kept (protector never sets
+/// delete_on_termination), ports are unbound and kept.
+pub(crate) fn delete_server(world: &mut World, caller: &Caller, id: &str) -> Result<()> {
+    if visible(world, caller, id).is_none() {
+        return Ok(());
+    }
+    let Some(server) = world.servers.remove(id) else {
+        return Ok(());
+    };
+    release_server_resources(world, &server);
+    for volume in &server.volumes {
+        if volume.delete_on_termination {
+            if let Some(v) = world.volumes.get_mut(&volume.volume_id) {
+                v.task = Some(crate::state::records::VolumeTask::Delete {
+                    until_tick: world.meta.tick + 1,
+                });
+                v.status = "deleting".to_string();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Detaches the server's volumes (→ available) and unbinds its ports.
+pub(crate) fn release_server_resources(world: &mut World, server: &ServerRec) {
+    for attached in &server.volumes {
+        if let Some(volume) = world.volumes.get_mut(&attached.volume_id) {
+            volume.attachments.retain(|a| a.server_id != server.id);
+            if volume.attachments.is_empty()
+                && (volume.status == "in-use" || volume.status == "reserved")
+            {
+                volume.status = "available".to_string();
+            }
+        }
+    }
+    for port_id in &server.port_ids {
+        if let Some(port) = world.ports.get_mut(port_id) {
+            if port.device_id == server.id {
+                port.device_id.clear();
+                port.device_owner.clear();
+                port.status = "DOWN".to_string();
+            }
+        }
+    }
+}
+
+/// Attaches the server's volumes (→ in-use) and activates its ports, at the end of a boot.
+pub(crate) fn attach_server_resources(world: &mut World, server: &ServerRec) {
+    for attached in &server.volumes {
+        if let Some(volume) = world.volumes.get_mut(&attached.volume_id) {
+            volume.status = "in-use".to_string();
+            if !volume.attachments.iter().any(|a| a.server_id == server.id) {
+                volume.attachments.push(AttachmentRec {
+                    server_id: server.id.clone(),
+                    device: attached.device.clone(),
+                });
+            }
+        }
+    }
+    for port_id in &server.port_ids {
+        if let Some(port) = world.ports.get_mut(port_id) {
+            port.status = "ACTIVE".to_string();
+        }
+    }
+}
+
+fn flavor_view(f: &crate::state::records::FlavorRec) -> Flavor {
+    Flavor {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        vcpus: f.vcpus,
+        ram_mb: f.ram_mb,
+        disk_gb: f.disk_gb,
+    }
+}
+
+/// A flavor by id, else by name.
+pub(crate) fn find_flavor(world: &World, caller: &Caller, id_or_name: &str) -> Option<Flavor> {
+    world
+        .flavors
+        .get(id_or_name)
+        .filter(|f| f.site == caller.site)
+        .or_else(|| {
+            world
+                .flavors
+                .find(|f| f.site == caller.site && f.name == id_or_name)
+        })
+        .map(flavor_view)
+}
+
+/// `GET /flavors/detail`, by name.
+pub(crate) fn list_flavors(world: &World, caller: &Caller) -> Vec<Flavor> {
+    let mut flavors: Vec<Flavor> = world
+        .flavors
+        .values()
+        .filter(|f| f.site == caller.site)
+        .map(flavor_view)
+        .collect();
+    flavors.sort_by(|a, b| a.name.cmp(&b.name));
+    flavors
+}
+
+/// `GET /os-keypairs/{name}` of the token's user.
+pub(crate) fn get_keypair(world: &World, caller: &Caller, name: &str) -> Option<Keypair> {
+    world
+        .keypairs
+        .get(&format!("{}/{}/{name}", caller.site, caller.user_id))
+        .map(|k| Keypair {
+            name: k.name.clone(),
+            public_key: k.public_key.clone(),
+            fingerprint: k.fingerprint.clone(),
+        })
+}

@@ -1,0 +1,553 @@
+//! The default inventory: two sites, one FlashArray each, and a handful of running VMs on
+//! site-a. Everything is created in a fixed order from the seeded id generator, so two fresh
+//! simulators are identical.
+
+use std::collections::BTreeMap;
+
+use crate::state::records::*;
+use crate::state::World;
+
+/// Bytes in a GiB.
+pub(crate) const GIB: u64 = 1 << 30;
+
+/// Public key of the `ops-key` keypair on both sites.
+pub(crate) const OPS_PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPr0tect0rS1mu1at0rOpsK3yF0rDrT3st1ngOnly ops@protector-sim";
+const OPS_FINGERPRINT: &str = "5e:1d:0f:9a:c3:27:44:8b:e1:7a:52:6c:0d:93:b8:f4";
+
+/// Cinder's replicated async type.
+pub(crate) const TYPE_ASYNC: &str = "replicated-ssd";
+/// Cinder's replicated sync type.
+pub(crate) const TYPE_SYNC: &str = "replicated-sync";
+/// Cinder's non-replicated type.
+pub(crate) const TYPE_STANDARD: &str = "standard";
+/// The stretched pod holding sync-replicated volumes (what the Pure driver calls it).
+pub(crate) const SYNC_POD: &str = "cinder-pod";
+
+/// The Cinder backend host of a site.
+pub(crate) fn backend_host(site: &str) -> String {
+    format!("{site}-controller@pure")
+}
+
+/// The host of a volume on that backend (`host@backend#pool`).
+pub(crate) fn volume_host(site: &str) -> String {
+    format!("{}#pure", backend_host(site))
+}
+
+/// The array of a site.
+pub(crate) fn array_name(site: &str) -> String {
+    match site.strip_prefix("site-") {
+        Some(letter) => format!("flasharray-{letter}"),
+        None => format!("flasharray-{site}"),
+    }
+}
+
+/// Array volume name the Pure driver gives a Cinder volume.
+pub(crate) fn cinder_array_name(volume_id: &str) -> String {
+    format!("volume-{volume_id}-cinder")
+}
+
+/// A deterministic Nova-style MAC.
+pub(crate) fn new_mac(world: &mut World) -> String {
+    let r = world.next_random();
+    format!(
+        "fa:16:3e:{:02x}:{:02x}:{:02x}",
+        (r >> 16) & 0xff,
+        (r >> 8) & 0xff,
+        r & 0xff
+    )
+}
+
+/// A deterministic FlashArray volume serial.
+pub(crate) fn new_serial(world: &mut World) -> String {
+    let a = world.next_random();
+    let b = world.next_random();
+    format!("{:016X}{:08X}", a, b as u32)
+}
+
+struct SiteIds {
+    production: String,
+    tenant2: String,
+    admin: String,
+    tenant2_user: String,
+    flavor_small: String,
+    flavor_large: String,
+    networks: BTreeMap<&'static str, (String, String)>,
+    /// (project id, sg name) → id
+    security_groups: BTreeMap<(String, &'static str), String>,
+    types: BTreeMap<&'static str, String>,
+}
+
+/// Builds the default world from `seed`.
+pub(crate) fn default_world(seed: u64) -> World {
+    let mut w = World::empty(seed);
+    let ids_a = seed_site(&mut w, "site-a");
+    seed_site(&mut w, "site-b");
+    seed_arrays(&mut w);
+    seed_servers(&mut w, &ids_a);
+    w
+}
+
+fn seed_site(w: &mut World, site: &str) -> SiteIds {
+    // Keystone
+    let production = w.new_uuid();
+    let tenant2 = w.new_uuid();
+    for (id, name) in [(&production, "production-project"), (&tenant2, "tenant2")] {
+        w.projects.insert(
+            id.clone(),
+            ProjectRec {
+                id: id.clone(),
+                site: site.to_string(),
+                name: name.to_string(),
+                domain_id: "default".to_string(),
+            },
+        );
+    }
+    let roles = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let admin = w.new_uuid();
+    let member_user = w.new_uuid();
+    let tenant2_user = w.new_uuid();
+    for (id, name, project, granted) in [
+        (
+            &admin,
+            "admin",
+            &production,
+            roles(&["admin", "member", "reader", "dr_site_admin"]),
+        ),
+        (
+            &member_user,
+            "member-user",
+            &production,
+            roles(&["member", "reader"]),
+        ),
+        (
+            &tenant2_user,
+            "tenant2-user",
+            &tenant2,
+            roles(&["member", "reader"]),
+        ),
+    ] {
+        let mut assignments = BTreeMap::new();
+        assignments.insert(project.clone(), granted);
+        w.users.insert(
+            id.clone(),
+            UserRec {
+                id: id.clone(),
+                site: site.to_string(),
+                name: name.to_string(),
+                roles: assignments,
+            },
+        );
+    }
+
+    // Nova
+    let prefix = if site == "site-a" { "m1" } else { "m2" };
+    let flavor_small = w.new_uuid();
+    let flavor_large = w.new_uuid();
+    for (id, size, vcpus, ram_mb, disk_gb) in [
+        (&flavor_small, "small", 1, 2048, 20),
+        (&flavor_large, "large", 4, 8192, 80),
+    ] {
+        w.flavors.insert(
+            id.clone(),
+            FlavorRec {
+                id: id.clone(),
+                site: site.to_string(),
+                name: format!("{prefix}.{size}"),
+                vcpus,
+                ram_mb,
+                disk_gb,
+            },
+        );
+    }
+    w.keypairs.insert(
+        format!("{site}/{admin}/ops-key"),
+        KeypairRec {
+            site: site.to_string(),
+            user_id: admin.clone(),
+            name: "ops-key".to_string(),
+            public_key: OPS_PUBLIC_KEY.to_string(),
+            fingerprint: OPS_FINGERPRINT.to_string(),
+        },
+    );
+
+    // Cinder
+    let mut types = BTreeMap::new();
+    for (name, description, replication) in [
+        (
+            TYPE_ASYNC,
+            "SSD on FlashArray, asynchronously replicated",
+            Some("<in> async"),
+        ),
+        (
+            TYPE_SYNC,
+            "SSD on FlashArray, synchronously replicated (ActiveCluster)",
+            Some("<in> sync"),
+        ),
+        (TYPE_STANDARD, "SSD on FlashArray, not replicated", None),
+    ] {
+        let id = w.new_uuid();
+        let mut extra_specs = BTreeMap::new();
+        extra_specs.insert("volume_backend_name".to_string(), "pure".to_string());
+        if let Some(kind) = replication {
+            extra_specs.insert("replication_enabled".to_string(), "<is> True".to_string());
+            extra_specs.insert("replication_type".to_string(), kind.to_string());
+        }
+        w.volume_types.insert(
+            id.clone(),
+            VolumeTypeRec {
+                id: id.clone(),
+                site: site.to_string(),
+                name: name.to_string(),
+                description: description.to_string(),
+                extra_specs,
+            },
+        );
+        types.insert(name, id);
+    }
+    let host = backend_host(site);
+    w.volume_services.insert(
+        format!("{site}/{host}"),
+        VolumeServiceRec {
+            site: site.to_string(),
+            host,
+            binary: "cinder-volume".to_string(),
+            zone: "nova".to_string(),
+            state: "up".to_string(),
+            status: "enabled".to_string(),
+        },
+    );
+
+    // Neutron
+    let nets: &[(&'static str, &str, bool)] = if site == "site-a" {
+        &[
+            ("net-primary-web", "10.10.1.0/24", true),
+            ("net-primary-db", "10.10.2.0/24", true),
+        ]
+    } else {
+        &[
+            ("net-secondary-web", "10.20.1.0/24", true),
+            ("net-secondary-db", "10.20.2.0/24", true),
+            ("dr-test-net", "10.99.0.0/24", false),
+        ]
+    };
+    let mut networks = BTreeMap::new();
+    for (name, cidr, shared) in nets {
+        let net_id = w.new_uuid();
+        let subnet_id = w.new_uuid();
+        let gateway_ip = format!("{}.1", cidr.rsplit_once('.').map(|(p, _)| p).unwrap_or(""));
+        w.subnets.insert(
+            subnet_id.clone(),
+            SubnetRec {
+                id: subnet_id.clone(),
+                site: site.to_string(),
+                name: format!("{}-subnet", name),
+                network_id: net_id.clone(),
+                project_id: production.clone(),
+                cidr: cidr.to_string(),
+                gateway_ip,
+            },
+        );
+        w.networks.insert(
+            net_id.clone(),
+            NetworkRec {
+                id: net_id.clone(),
+                site: site.to_string(),
+                name: name.to_string(),
+                project_id: production.clone(),
+                shared: *shared,
+                subnet_ids: vec![subnet_id.clone()],
+            },
+        );
+        networks.insert(*name, (net_id, subnet_id));
+    }
+    let mut security_groups = BTreeMap::new();
+    for project in [&production, &tenant2] {
+        for (name, description) in [
+            ("default", "Default security group"),
+            ("web", "HTTP and HTTPS from anywhere"),
+            ("db", "Database traffic from the web tier"),
+        ] {
+            let id = w.new_uuid();
+            w.security_groups.insert(
+                id.clone(),
+                SecurityGroupRec {
+                    id: id.clone(),
+                    site: site.to_string(),
+                    project_id: project.clone(),
+                    name: name.to_string(),
+                    description: description.to_string(),
+                },
+            );
+            security_groups.insert((project.clone(), name), id);
+        }
+    }
+
+    SiteIds {
+        production,
+        tenant2,
+        admin,
+        tenant2_user,
+        flavor_small,
+        flavor_large,
+        networks,
+        security_groups,
+        types,
+    }
+}
+
+fn seed_arrays(w: &mut World) {
+    let now = w.now();
+    for site in crate::state::SITES {
+        let name = array_name(site);
+        let id = w.new_uuid();
+        let token = w.new_uuid();
+        let peer = array_name(if site == "site-a" { "site-b" } else { "site-a" });
+        w.arrays.insert(
+            name.clone(),
+            ArrayRec {
+                url: format!("https://{name}.sim.invalid"),
+                name: name.clone(),
+                id,
+                site: site.to_string(),
+                api_token: token,
+                version: "6.7.3".to_string(),
+                connections: vec![peer],
+            },
+        );
+    }
+    w.pods.insert(
+        SYNC_POD,
+        PodRec {
+            name: SYNC_POD.to_string(),
+            members: crate::state::SITES
+                .iter()
+                .map(|site| PodMemberRec {
+                    array: array_name(site),
+                    status: "online".to_string(),
+                    promotion: "promoted".to_string(),
+                })
+                .collect(),
+            destroyed: false,
+            created: now,
+        },
+    );
+}
+
+struct SeedServer {
+    name: &'static str,
+    tenant2: bool,
+    large: bool,
+    nics: &'static [(&'static str, &'static str)],
+    security_groups: &'static [&'static str],
+    key: bool,
+    volumes: &'static [(&'static str, u64, &'static str)],
+}
+
+const SEED_SERVERS: &[SeedServer] = &[
+    SeedServer {
+        name: "web-server-1",
+        tenant2: false,
+        large: true,
+        nics: &[("net-primary-web", "10.10.1.11")],
+        security_groups: &["web", "default"],
+        key: true,
+        volumes: &[("root", 20, TYPE_ASYNC)],
+    },
+    SeedServer {
+        name: "web-server-2",
+        tenant2: false,
+        large: true,
+        nics: &[("net-primary-web", "10.10.1.12")],
+        security_groups: &["web", "default"],
+        key: true,
+        volumes: &[("root", 20, TYPE_ASYNC)],
+    },
+    SeedServer {
+        name: "db-server-1",
+        tenant2: false,
+        large: true,
+        nics: &[
+            ("net-primary-db", "10.10.2.21"),
+            ("net-primary-web", "10.10.1.21"),
+        ],
+        security_groups: &["db"],
+        key: true,
+        volumes: &[("root", 40, TYPE_ASYNC), ("data", 100, TYPE_ASYNC)],
+    },
+    SeedServer {
+        name: "legacy-app",
+        tenant2: false,
+        large: false,
+        nics: &[("net-primary-web", "10.10.1.31")],
+        security_groups: &["default"],
+        key: true,
+        volumes: &[("root", 20, TYPE_STANDARD)],
+    },
+    SeedServer {
+        name: "ledger-db",
+        tenant2: false,
+        large: false,
+        nics: &[("net-primary-db", "10.10.2.41")],
+        security_groups: &["db"],
+        key: true,
+        volumes: &[("root", 20, TYPE_SYNC), ("data", 50, TYPE_SYNC)],
+    },
+    SeedServer {
+        name: "t2-app",
+        tenant2: true,
+        large: false,
+        nics: &[("net-primary-web", "10.10.1.51")],
+        security_groups: &["default"],
+        key: false,
+        volumes: &[("root", 20, TYPE_ASYNC)],
+    },
+];
+
+fn seed_servers(w: &mut World, ids: &SiteIds) {
+    let site = "site-a";
+    let array = array_name(site);
+    let now = w.now();
+    for spec in SEED_SERVERS {
+        let server_id = w.new_uuid();
+        let (project, user) = if spec.tenant2 {
+            (&ids.tenant2, &ids.tenant2_user)
+        } else {
+            (&ids.production, &ids.admin)
+        };
+        let (flavor_id, flavor_name) = if spec.large {
+            (&ids.flavor_large, "m1.large")
+        } else {
+            (&ids.flavor_small, "m1.small")
+        };
+
+        let mut port_ids = Vec::new();
+        for (index, (network, ip)) in spec.nics.iter().enumerate() {
+            let (net_id, subnet_id) = ids.networks[network].clone();
+            let port_id = w.new_uuid();
+            let mac = new_mac(w);
+            let seq = w.next_seq();
+            let security_group_ids = spec
+                .security_groups
+                .iter()
+                .map(|name| ids.security_groups[&(project.clone(), *name)].clone())
+                .collect();
+            w.ports.insert(
+                port_id.clone(),
+                PortRec {
+                    id: port_id.clone(),
+                    site: site.to_string(),
+                    seq,
+                    name: format!("{}-eth{index}", spec.name),
+                    network_id: net_id,
+                    project_id: project.clone(),
+                    device_id: server_id.clone(),
+                    device_owner: "compute:nova".to_string(),
+                    mac_address: mac,
+                    fixed_ips: vec![(subnet_id, ip.to_string())],
+                    security_group_ids,
+                    description: String::new(),
+                    status: "ACTIVE".to_string(),
+                },
+            );
+            port_ids.push(port_id);
+        }
+
+        let mut server_volumes = Vec::new();
+        for (index, (role, size_gb, volume_type)) in spec.volumes.iter().enumerate() {
+            let volume_id = w.new_uuid();
+            let device = format!("/dev/vd{}", (b'a' + index as u8) as char);
+            let base = cinder_array_name(&volume_id);
+            let sync = *volume_type == TYPE_SYNC;
+            let array_volume = if sync {
+                format!("{SYNC_POD}::{base}")
+            } else {
+                base
+            };
+            let fingerprint = w.next_write();
+            let serial = new_serial(w);
+            let arrays: Vec<String> = if sync {
+                crate::state::SITES.iter().map(|s| array_name(s)).collect()
+            } else {
+                vec![array.clone()]
+            };
+            for on in arrays {
+                w.array_volumes.insert(
+                    array_key(&on, &array_volume),
+                    ArrayVolumeRec {
+                        array: on,
+                        name: array_volume.clone(),
+                        provisioned_bytes: size_gb * GIB,
+                        serial: serial.clone(),
+                        destroyed: false,
+                        destroyed_at: None,
+                        pod: sync.then(|| SYNC_POD.to_string()),
+                        created: now,
+                        fingerprint,
+                    },
+                );
+            }
+            let mut metadata = BTreeMap::new();
+            metadata.insert("array_name".to_string(), array.clone());
+            metadata.insert("array_volume_name".to_string(), array_volume.clone());
+            let seq = w.next_seq();
+            w.volumes.insert(
+                volume_id.clone(),
+                VolumeRec {
+                    id: volume_id.clone(),
+                    site: site.to_string(),
+                    seq,
+                    name: format!("{}-{role}", spec.name),
+                    description: String::new(),
+                    status: "in-use".to_string(),
+                    size_gb: *size_gb,
+                    volume_type_id: ids.types[volume_type].clone(),
+                    volume_type: volume_type.to_string(),
+                    bootable: index == 0,
+                    host: Some(volume_host(site)),
+                    project_id: project.clone(),
+                    availability_zone: "nova".to_string(),
+                    attachments: vec![AttachmentRec {
+                        server_id: server_id.clone(),
+                        device: device.clone(),
+                    }],
+                    group_id: None,
+                    array_volume: Some(array_volume),
+                    metadata,
+                    task: None,
+                    created: now,
+                },
+            );
+            server_volumes.push(ServerVolume {
+                volume_id,
+                device,
+                boot_index: if index == 0 { 0 } else { -1 },
+                delete_on_termination: false,
+            });
+        }
+
+        let seq = w.next_seq();
+        w.servers.insert(
+            server_id.clone(),
+            ServerRec {
+                id: server_id.clone(),
+                site: site.to_string(),
+                seq,
+                name: spec.name.to_string(),
+                project_id: project.clone(),
+                user_id: user.clone(),
+                flavor_id: flavor_id.clone(),
+                flavor_name: flavor_name.to_string(),
+                key_name: spec.key.then(|| "ops-key".to_string()),
+                availability_zone: "nova".to_string(),
+                status: "ACTIVE".to_string(),
+                task: None,
+                volumes: server_volumes,
+                port_ids,
+                metadata: BTreeMap::new(),
+                fault: None,
+                created: now,
+            },
+        );
+    }
+}

@@ -1,0 +1,541 @@
+//! [`Simulator`]: the shared state, the call pipeline every simulated API call goes through
+//! (latency, tick, faults, authentication, the service, save), test helpers and fault
+//! injection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use protector_core::api::Server;
+use protector_core::model::{ArrayEndpoint, Secret};
+use protector_core::{Error, ErrorKind, Result};
+
+use crate::adapters::SimConnector;
+use crate::cloud::{self, Caller, Credential};
+use crate::faults::{
+    array_down_error, fault_key, site_down_error, ErrorRate, FailNext, Faults, InjectedError,
+    Service,
+};
+use crate::inspect::{self, Inventory};
+use crate::state::records::array_key;
+use crate::state::store::Store;
+use crate::state::{World, DEFAULT_SEED, SITES};
+
+/// What protector needs to register a simulated site (`protector site create …`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRegistration {
+    /// Site name (`site-a`, `site-b`); also the name of its admin cloud entry.
+    pub name: String,
+    /// Keystone URL; the connector recognises the site by its host.
+    pub auth_url: String,
+    /// Region.
+    pub region_name: String,
+    /// Free text.
+    pub description: String,
+}
+
+struct Inner {
+    world: World,
+    store: Store,
+    path: Option<PathBuf>,
+}
+
+/// Two simulated OpenStack sites with one FlashArray each, in one process.
+///
+/// Cheap to clone: clones share the same state. Every simulated API call advances simulated time
+/// by one second (see `tick.rs`) and is saved to SQLite before it returns. The state lock is a
+/// std mutex held only for the synchronous part of a call, never across an await.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("Simulator")
+            .field("path", &inner.path)
+            .field("tick", &inner.world.meta.tick)
+            .finish()
+    }
+}
+
+fn unknown_site(site: &str) -> Error {
+    Error::invalid(format!(
+        "unknown simulated site '{site}'; the simulator has {}",
+        SITES.join(" and ")
+    ))
+}
+
+impl Simulator {
+    /// Opens the state at `path`, creating and seeding it with the default inventory when the
+    /// file is new; an existing file resumes exactly where it stopped.
+    pub fn open(path: &Path) -> Result<Simulator> {
+        let mut store = Store::open(path)?;
+        let world = match store.load()? {
+            Some(world) => world,
+            None => {
+                let mut world = crate::seed::default_world(DEFAULT_SEED);
+                store.save_all(&mut world)?;
+                world
+            }
+        };
+        Ok(Simulator::from_parts(
+            world,
+            store,
+            Some(path.to_path_buf()),
+        ))
+    }
+
+    /// A seeded simulator whose state lives in memory only.
+    pub fn in_memory() -> Result<Simulator> {
+        let mut store = Store::in_memory()?;
+        let mut world = crate::seed::default_world(DEFAULT_SEED);
+        store.save_all(&mut world)?;
+        Ok(Simulator::from_parts(world, store, None))
+    }
+
+    fn from_parts(world: World, store: Store, path: Option<PathBuf>) -> Simulator {
+        Simulator {
+            inner: Arc::new(Mutex::new(Inner { world, store, path })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The [`protector_core::api::Connector`] that hands out clients of this simulator.
+    pub fn connector(&self) -> SimConnector {
+        SimConnector::new(self.clone())
+    }
+
+    /// Registration data of `site` (`site-a` or `site-b`).
+    pub fn site_registration(&self, site: &str) -> Option<SiteRegistration> {
+        if !SITES.contains(&site) {
+            return None;
+        }
+        let role = if site == "site-a" {
+            "primary"
+        } else {
+            "disaster-recovery"
+        };
+        Some(SiteRegistration {
+            name: site.to_string(),
+            auth_url: format!("http://{site}.sim.invalid:5000/v3"),
+            region_name: "RegionOne".to_string(),
+            description: format!("Simulated {role} site ({site})"),
+        })
+    }
+
+    /// URL and API token of the FlashArray of `site`.
+    pub fn array_endpoint(&self, site: &str) -> Option<ArrayEndpoint> {
+        let inner = self.lock();
+        inner.world.array_of_site(site).map(|a| ArrayEndpoint {
+            url: a.url.clone(),
+            api_token: Secret::new(a.api_token.clone()),
+            ca_file: None,
+        })
+    }
+
+    /// Both sites and arrays as they are now, whatever the faults. Does not advance time.
+    pub fn inspect(&self) -> Inventory {
+        inspect::inventory(&self.lock().world)
+    }
+
+    /// The newest server named `name` on `site`, as an admin of its project sees it.
+    pub fn find_server(&self, site: &str, name: &str) -> Option<Server> {
+        let inner = self.lock();
+        let world = &inner.world;
+        world
+            .servers
+            .values()
+            .filter(|s| s.site == site && s.name == name)
+            .max_by_key(|s| s.seq)
+            .map(|s| cloud::compute::server_view(world, s))
+    }
+
+    /// The fingerprint of the array volume behind Cinder volume `volume_id` on `site`.
+    pub fn volume_fingerprint(&self, site: &str, volume_id: &str) -> Option<u64> {
+        let inner = self.lock();
+        let world = &inner.world;
+        let volume = world.volumes.get(volume_id).filter(|v| v.site == site)?;
+        let name = volume.array_volume.as_ref()?;
+        let array = world.array_name_of_site(site);
+        world
+            .array_volumes
+            .get(&array_key(&array, name))
+            .map(|v| v.fingerprint)
+    }
+
+    /// The fingerprint of array volume `name` on the array of `site`.
+    pub fn array_volume_fingerprint(&self, site: &str, name: &str) -> Option<u64> {
+        let inner = self.lock();
+        let array = inner.world.array_name_of_site(site);
+        inner
+            .world
+            .array_volumes
+            .get(&array_key(&array, name))
+            .map(|v| v.fingerprint)
+    }
+
+    /// The id of project `project_name` on `site`.
+    pub fn project_id(&self, site: &str, project_name: &str) -> Option<String> {
+        let inner = self.lock();
+        inner
+            .world
+            .projects
+            .find(|p| p.site == site && p.name == project_name)
+            .map(|p| p.id.clone())
+    }
+
+    /// The name of the FlashArray of `site`.
+    pub fn array_name(&self, site: &str) -> Option<String> {
+        let inner = self.lock();
+        inner.world.array_of_site(site).map(|a| a.name.clone())
+    }
+
+    /// Advances simulated time by `ticks` seconds, one world step each.
+    pub fn tick(&self, ticks: u64) -> Result<()> {
+        let mut inner = self.lock();
+        let Inner { world, store, .. } = &mut *inner;
+        for _ in 0..ticks {
+            crate::tick::advance(world);
+        }
+        store.save(world)
+    }
+
+    /// The simulated time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().world.now()
+    }
+
+    /// The last write sequence number handed out (every fingerprint is at most this).
+    pub fn last_write(&self) -> u64 {
+        self.lock().world.meta.write_seq
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    fn change_faults(&self, change: impl FnOnce(&mut Faults)) -> Result<()> {
+        let mut inner = self.lock();
+        let Inner { world, store, .. } = &mut *inner;
+        change(&mut world.faults);
+        store.save(world)
+    }
+
+    fn check_site(site: &str) -> Result<()> {
+        if SITES.contains(&site) {
+            Ok(())
+        } else {
+            Err(unknown_site(site))
+        }
+    }
+
+    /// Takes every OpenStack service of `site` down (or back up): each call fails with
+    /// `Unavailable` "<site> is unreachable: connection refused (simulated)". VMs keep running.
+    pub fn set_site_down(&self, site: &str, down: bool) -> Result<()> {
+        Self::check_site(site)?;
+        self.change_faults(|f| {
+            if down {
+                f.sites_down.insert(site.to_string());
+            } else {
+                f.sites_down.remove(site);
+            }
+        })
+    }
+
+    /// Powers the FlashArray of `site` off (or on): its API fails with `Unavailable`, no write
+    /// lands on it, and replication to and from it stalls.
+    pub fn set_array_down(&self, site: &str, down: bool) -> Result<()> {
+        Self::check_site(site)?;
+        self.change_faults(|f| {
+            if down {
+                f.arrays_down.insert(site.to_string());
+            } else {
+                f.arrays_down.remove(site);
+            }
+        })
+    }
+
+    /// Cuts (or restores) the replication link between the arrays: transfers stall and
+    /// stretched pods split (the first array of a pod stays online).
+    pub fn set_partition(&self, partitioned: bool) -> Result<()> {
+        self.change_faults(|f| f.partition = partitioned)
+    }
+
+    /// Makes a fraction `rate` (0–1) of the calls to `service` of `site` fail with `error`,
+    /// drawn from a seeded generator (deterministic for a given call sequence). A rate of 0
+    /// removes it.
+    pub fn set_error_rate(
+        &self,
+        site: &str,
+        service: Service,
+        rate: f64,
+        error: InjectedError,
+    ) -> Result<()> {
+        Self::check_site(site)?;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Error::invalid(format!(
+                "error rate {rate} is outside 0..=1"
+            )));
+        }
+        self.change_faults(|f| {
+            let key = fault_key(site, service);
+            if rate == 0.0 {
+                f.error_rates.remove(&key);
+            } else {
+                f.error_rates.insert(key, ErrorRate { rate, error });
+            }
+        })
+    }
+
+    /// Fails the next `count` calls of `operation` (the trait method name, such as
+    /// `manage_volume` or `create_pg_snapshot`) on `service` of `site` with `kind` and
+    /// `message`, before they take effect.
+    pub fn fail_next(
+        &self,
+        site: &str,
+        service: Service,
+        operation: &str,
+        kind: ErrorKind,
+        message: &str,
+        count: u32,
+    ) -> Result<()> {
+        self.add_fail_next(site, service, operation, kind, message, count, false)
+    }
+
+    /// Like [`Simulator::fail_next`], but the calls take effect and only the answer is lost:
+    /// the shape of a timeout after the server acted.
+    pub fn fail_next_after_apply(
+        &self,
+        site: &str,
+        service: Service,
+        operation: &str,
+        kind: ErrorKind,
+        message: &str,
+        count: u32,
+    ) -> Result<()> {
+        self.add_fail_next(site, service, operation, kind, message, count, true)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "private helper of two public twins"
+    )]
+    fn add_fail_next(
+        &self,
+        site: &str,
+        service: Service,
+        operation: &str,
+        kind: ErrorKind,
+        message: &str,
+        count: u32,
+        after_apply: bool,
+    ) -> Result<()> {
+        Self::check_site(site)?;
+        if count == 0 {
+            return Ok(());
+        }
+        self.change_faults(|f| {
+            f.fail_next.push(FailNext {
+                site: site.to_string(),
+                service,
+                operation: operation.to_string(),
+                kind,
+                message: message.to_string(),
+                remaining: count,
+                after_apply,
+            })
+        })
+    }
+
+    /// The next server created on `site` with `server_name` goes BUILD → ERROR with
+    /// `fault_message`.
+    pub fn fail_server_boot(
+        &self,
+        site: &str,
+        server_name: &str,
+        fault_message: &str,
+    ) -> Result<()> {
+        Self::check_site(site)?;
+        self.change_faults(|f| {
+            f.boot_failures
+                .insert(format!("{site}/{server_name}"), fault_message.to_string());
+        })
+    }
+
+    /// Whether manage, unmanage and `os-services` need the admin role on `site` (Cinder's
+    /// default, `true`) or any project member may call them.
+    pub fn set_manage_policy_admin_only(&self, site: &str, admin_only: bool) -> Result<()> {
+        Self::check_site(site)?;
+        self.change_faults(|f| {
+            if admin_only {
+                f.manage_policy_open.remove(site);
+            } else {
+                f.manage_policy_open.insert(site.to_string());
+            }
+        })
+    }
+
+    /// Adds `ms` milliseconds of real latency to every call of `service` on `site` (0 removes
+    /// it). Simulated time is unaffected.
+    pub fn set_latency_ms(&self, site: &str, service: Service, ms: u64) -> Result<()> {
+        Self::check_site(site)?;
+        self.change_faults(|f| {
+            let key = fault_key(site, service);
+            if ms == 0 {
+                f.latency_ms.remove(&key);
+            } else {
+                f.latency_ms.insert(key, ms);
+            }
+        })
+    }
+
+    /// Removes every injected fault (sites and arrays up, no partition, no error rates,
+    /// pending failures or latency, Cinder's default admin-only policy).
+    pub fn clear(&self) -> Result<()> {
+        self.change_faults(|f| *f = Faults::default())
+    }
+
+    // ------------------------------------------------------------------ call pipeline
+
+    async fn latency(&self, site: &str, service: Service) {
+        let ms = {
+            let inner = self.lock();
+            inner
+                .world
+                .faults
+                .latency_ms
+                .get(&fault_key(site, service))
+                .copied()
+                .unwrap_or(0)
+        };
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+
+    /// One call to an OpenStack service of `site` as `credential`.
+    pub(crate) async fn call_cloud<T>(
+        &self,
+        site: &str,
+        credential: &Credential,
+        service: Service,
+        operation: &'static str,
+        f: impl FnOnce(&mut World, &Caller) -> Result<T>,
+    ) -> Result<T> {
+        self.latency(site, service).await;
+        let mut inner = self.lock();
+        inner
+            .call(site, service, operation, |world| {
+                let caller = cloud::authenticate(world, site, credential)?;
+                f(world, &caller)
+            })
+            .map_err(|e| e.with_context("site", site))
+    }
+
+    /// One call to the array of `site` with `token`.
+    pub(crate) async fn call_array<T>(
+        &self,
+        site: &str,
+        token: &Secret,
+        operation: &'static str,
+        f: impl FnOnce(&mut World, &str) -> Result<T>,
+    ) -> Result<T> {
+        self.latency(site, Service::Array).await;
+        let mut inner = self.lock();
+        let array = inner.world.array_name_of_site(site);
+        inner
+            .call(site, Service::Array, operation, |world| {
+                let valid = world
+                    .arrays
+                    .get(&array)
+                    .is_some_and(|a| a.api_token == token.expose());
+                if !valid {
+                    return Err(Error::new(
+                        ErrorKind::Unauthenticated,
+                        format!("{array} refused the API token: invalid credentials."),
+                    ));
+                }
+                f(world, &array)
+            })
+            .map_err(|e| e.with_context("array", array.clone()))
+    }
+}
+
+impl Inner {
+    /// Tick, faults, the service call, save.
+    fn call<T>(
+        &mut self,
+        site: &str,
+        service: Service,
+        operation: &str,
+        f: impl FnOnce(&mut World) -> Result<T>,
+    ) -> Result<T> {
+        let world = &mut self.world;
+        crate::tick::advance(world);
+        let outcome = run_with_faults(world, site, service, operation, f);
+        self.store.save(&mut self.world)?;
+        outcome
+    }
+}
+
+fn run_with_faults<T>(
+    world: &mut World,
+    site: &str,
+    service: Service,
+    operation: &str,
+    f: impl FnOnce(&mut World) -> Result<T>,
+) -> Result<T> {
+    if service == Service::Array {
+        if world.faults.arrays_down.contains(site) {
+            return Err(array_down_error(&world.array_name_of_site(site)));
+        }
+    } else if world.faults.sites_down.contains(site) {
+        return Err(site_down_error(site));
+    }
+
+    let mut lost_answer: Option<Error> = None;
+    if let Some(index) = world
+        .faults
+        .fail_next
+        .iter()
+        .position(|f| f.site == site && f.service == service && f.operation == operation)
+    {
+        let fault = &mut world.faults.fail_next[index];
+        fault.remaining = fault.remaining.saturating_sub(1);
+        let error = Error::new(fault.kind, fault.message.clone());
+        let after_apply = fault.after_apply;
+        if fault.remaining == 0 {
+            world.faults.fail_next.remove(index);
+        }
+        if after_apply {
+            lost_answer = Some(error);
+        } else {
+            return Err(error);
+        }
+    }
+    if let Some(rate) = world
+        .faults
+        .error_rates
+        .get(&fault_key(site, service))
+        .copied()
+    {
+        if world.fault_draw() < rate.rate {
+            let error = rate.error.to_error(site, service, operation);
+            if rate.error.applies_request() {
+                lost_answer.get_or_insert(error);
+            } else {
+                return Err(error);
+            }
+        }
+    }
+    let outcome = f(world);
+    match lost_answer {
+        Some(error) => Err(error),
+        None => outcome,
+    }
+}

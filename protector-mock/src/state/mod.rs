@@ -1,0 +1,215 @@
+//! The simulated world: every record of both sites and both arrays, the simulated clock, the
+//! id generator and the injected faults. Services (`cloud/`, `array/`) read and change it; the
+//! store (`store.rs`) saves what changed after every call.
+
+pub(crate) mod records;
+pub(crate) mod store;
+pub(crate) mod table;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::faults::Faults;
+use records::*;
+use table::{PersistTable, Table};
+
+/// The two simulated sites.
+pub(crate) const SITES: [&str; 2] = ["site-a", "site-b"];
+
+/// Seed of the default world.
+pub(crate) const DEFAULT_SEED: u64 = 0x5EED_0F_D15A57E5;
+
+/// Counters and clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub schema_version: u32,
+    pub seed: u64,
+    /// State of the id generator.
+    pub id_rng: u64,
+    /// State of the fault generator (kept apart so faults do not shift ids).
+    pub fault_rng: u64,
+    /// Creation order of records.
+    pub seq: u64,
+    /// Ticks elapsed; one tick is one simulated second.
+    pub tick: u64,
+    /// The simulated time at tick 0.
+    pub epoch: DateTime<Utc>,
+    /// The last write sequence number handed out.
+    pub write_seq: u64,
+}
+
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+impl Meta {
+    pub(crate) fn new(seed: u64) -> Meta {
+        Meta {
+            schema_version: SCHEMA_VERSION,
+            seed,
+            id_rng: seed,
+            fault_rng: seed ^ 0xFA17_FA17_FA17_FA17,
+            seq: 0,
+            tick: 0,
+            epoch: Utc
+                .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+                .single()
+                .expect("fixed date is valid"),
+            write_seq: 0,
+        }
+    }
+}
+
+/// SplitMix64: tiny, fast, and its whole state is one `u64` we can save.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Every record of the simulation.
+#[derive(Debug, Clone)]
+pub(crate) struct World {
+    pub meta: Meta,
+    pub faults: Faults,
+    pub projects: Table<ProjectRec>,
+    pub users: Table<UserRec>,
+    pub flavors: Table<FlavorRec>,
+    pub keypairs: Table<KeypairRec>,
+    pub servers: Table<ServerRec>,
+    pub volume_types: Table<VolumeTypeRec>,
+    pub volume_services: Table<VolumeServiceRec>,
+    pub volumes: Table<VolumeRec>,
+    pub volume_groups: Table<VolumeGroupRec>,
+    pub networks: Table<NetworkRec>,
+    pub subnets: Table<SubnetRec>,
+    pub ports: Table<PortRec>,
+    pub security_groups: Table<SecurityGroupRec>,
+    pub arrays: Table<ArrayRec>,
+    pub array_volumes: Table<ArrayVolumeRec>,
+    pub protection_groups: Table<PgRec>,
+    pub pg_snapshots: Table<PgSnapshotRec>,
+    pub volume_snapshots: Table<VolumeSnapshotRec>,
+    pub pods: Table<PodRec>,
+}
+
+impl World {
+    pub(crate) fn empty(seed: u64) -> World {
+        World {
+            meta: Meta::new(seed),
+            faults: Faults::default(),
+            projects: Table::default(),
+            users: Table::default(),
+            flavors: Table::default(),
+            keypairs: Table::default(),
+            servers: Table::default(),
+            volume_types: Table::default(),
+            volume_services: Table::default(),
+            volumes: Table::default(),
+            volume_groups: Table::default(),
+            networks: Table::default(),
+            subnets: Table::default(),
+            ports: Table::default(),
+            security_groups: Table::default(),
+            arrays: Table::default(),
+            array_volumes: Table::default(),
+            protection_groups: Table::default(),
+            pg_snapshots: Table::default(),
+            volume_snapshots: Table::default(),
+            pods: Table::default(),
+        }
+    }
+
+    /// The tables by their stored kind name.
+    pub(crate) fn tables_mut(&mut self) -> Vec<(&'static str, &mut dyn PersistTable)> {
+        vec![
+            ("project", &mut self.projects),
+            ("user", &mut self.users),
+            ("flavor", &mut self.flavors),
+            ("keypair", &mut self.keypairs),
+            ("server", &mut self.servers),
+            ("volume_type", &mut self.volume_types),
+            ("volume_service", &mut self.volume_services),
+            ("volume", &mut self.volumes),
+            ("volume_group", &mut self.volume_groups),
+            ("network", &mut self.networks),
+            ("subnet", &mut self.subnets),
+            ("port", &mut self.ports),
+            ("security_group", &mut self.security_groups),
+            ("array", &mut self.arrays),
+            ("array_volume", &mut self.array_volumes),
+            ("protection_group", &mut self.protection_groups),
+            ("pg_snapshot", &mut self.pg_snapshots),
+            ("volume_snapshot", &mut self.volume_snapshots),
+            ("pod", &mut self.pods),
+        ]
+    }
+
+    // ------------------------------------------------------------ clock and ids
+
+    /// The simulated time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.meta.epoch + Duration::seconds(self.meta.tick as i64)
+    }
+
+    /// A new deterministic UUID (version 4 layout).
+    pub(crate) fn new_uuid(&mut self) -> String {
+        let hi = splitmix64(&mut self.meta.id_rng);
+        let lo = splitmix64(&mut self.meta.id_rng);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&hi.to_be_bytes());
+        bytes[8..].copy_from_slice(&lo.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    /// A new value from the id generator.
+    pub(crate) fn next_random(&mut self) -> u64 {
+        splitmix64(&mut self.meta.id_rng)
+    }
+
+    /// A draw in `[0, 1)` from the fault generator.
+    pub(crate) fn fault_draw(&mut self) -> f64 {
+        (splitmix64(&mut self.meta.fault_rng) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The next creation sequence number.
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.meta.seq += 1;
+        self.meta.seq
+    }
+
+    /// The next write sequence number.
+    pub(crate) fn next_write(&mut self) -> u64 {
+        self.meta.write_seq += 1;
+        self.meta.write_seq
+    }
+
+    // ------------------------------------------------------------ topology
+
+    /// The array of `site`.
+    pub(crate) fn array_of_site(&self, site: &str) -> Option<&ArrayRec> {
+        self.arrays.find(|a| a.site == site)
+    }
+
+    /// The name of the array of `site` (empty when unknown).
+    pub(crate) fn array_name_of_site(&self, site: &str) -> String {
+        self.array_of_site(site)
+            .map(|a| a.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether an array is powered and reachable.
+    pub(crate) fn array_up(&self, array: &str) -> bool {
+        match self.arrays.get(array) {
+            Some(a) => !self.faults.arrays_down.contains(&a.site),
+            None => false,
+        }
+    }
+
+    /// Whether two arrays can replicate to each other now.
+    pub(crate) fn link_up(&self, a: &str, b: &str) -> bool {
+        !self.faults.partition && self.array_up(a) && self.array_up(b)
+    }
+}

@@ -1,0 +1,376 @@
+//! The rows of the simulated world. Every record of an OpenStack service carries the site it
+//! lives on; array records carry the array name. Ids are globally unique, so the two sites never
+//! share an id.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+// ---------------------------------------------------------------- Keystone
+
+/// A Keystone project.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ProjectRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub domain_id: String,
+}
+
+/// A Keystone user and its role assignments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UserRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    /// project id → role names.
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+// ---------------------------------------------------------------- Nova
+
+/// A Nova flavor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FlavorRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
+}
+
+/// A keypair of one user. Key: `site/user_id/name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeypairRec {
+    pub site: String,
+    pub user_id: String,
+    pub name: String,
+    pub public_key: String,
+    pub fingerprint: String,
+}
+
+/// What a server is doing until a later tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "task")]
+pub(crate) enum ServerTask {
+    /// BUILD until `until_tick`, then ACTIVE, or ERROR with `fault`.
+    Spawning {
+        until_tick: u64,
+        fault: Option<String>,
+    },
+    /// ACTIVE (still writing) until `until_tick`, then SHUTOFF.
+    PoweringOff { until_tick: u64 },
+    /// SHUTOFF until `until_tick`, then ACTIVE.
+    PoweringOn { until_tick: u64 },
+}
+
+impl ServerTask {
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self {
+            ServerTask::Spawning { .. } => "spawning",
+            ServerTask::PoweringOff { .. } => "powering-off",
+            ServerTask::PoweringOn { .. } => "powering-on",
+        }
+    }
+}
+
+/// A volume attached to a server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ServerVolume {
+    pub volume_id: String,
+    pub device: String,
+    pub boot_index: i32,
+    pub delete_on_termination: bool,
+}
+
+/// A Nova server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ServerRec {
+    pub id: String,
+    pub site: String,
+    pub seq: u64,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub flavor_id: String,
+    pub flavor_name: String,
+    pub key_name: Option<String>,
+    pub availability_zone: String,
+    /// `BUILD`, `ACTIVE`, `SHUTOFF`, `ERROR`.
+    pub status: String,
+    pub task: Option<ServerTask>,
+    pub volumes: Vec<ServerVolume>,
+    pub port_ids: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub fault: Option<String>,
+    pub created: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- Cinder
+
+/// A Cinder volume type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VolumeTypeRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub description: String,
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+/// A `cinder-volume` service. Key: `site/host`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VolumeServiceRec {
+    pub site: String,
+    pub host: String,
+    pub binary: String,
+    pub zone: String,
+    pub state: String,
+    pub status: String,
+}
+
+/// A volume attachment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AttachmentRec {
+    pub server_id: String,
+    pub device: String,
+}
+
+/// What a volume is doing until a later tick (the volume manager's asynchronous part).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "task")]
+pub(crate) enum VolumeTask {
+    /// `creating` after a manage request; the driver runs at `until_tick`.
+    Manage {
+        source_name: String,
+        until_tick: u64,
+    },
+    /// `unmanaging`; the driver renames the array volume and the record goes at `until_tick`.
+    Unmanage { until_tick: u64 },
+    /// `deleting`; the array volume is destroyed and eradicated at `until_tick`.
+    Delete { until_tick: u64 },
+}
+
+/// A Cinder volume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VolumeRec {
+    pub id: String,
+    pub site: String,
+    pub seq: u64,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+    pub size_gb: u64,
+    pub volume_type_id: String,
+    pub volume_type: String,
+    pub bootable: bool,
+    pub host: Option<String>,
+    pub project_id: String,
+    pub availability_zone: String,
+    pub attachments: Vec<AttachmentRec>,
+    pub group_id: Option<String>,
+    pub array_volume: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub task: Option<VolumeTask>,
+    pub created: DateTime<Utc>,
+}
+
+/// A Cinder generic volume group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VolumeGroupRec {
+    pub id: String,
+    pub site: String,
+    pub seq: u64,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+    pub volume_type_ids: Vec<String>,
+}
+
+// ---------------------------------------------------------------- Neutron
+
+/// A Neutron network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct NetworkRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub project_id: String,
+    pub shared: bool,
+    pub subnet_ids: Vec<String>,
+}
+
+/// A Neutron subnet (IPv4, /8 to /30).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SubnetRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub network_id: String,
+    pub project_id: String,
+    pub cidr: String,
+    pub gateway_ip: String,
+}
+
+/// A Neutron port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PortRec {
+    pub id: String,
+    pub site: String,
+    pub seq: u64,
+    pub name: String,
+    pub network_id: String,
+    pub project_id: String,
+    pub device_id: String,
+    pub device_owner: String,
+    pub mac_address: String,
+    /// (subnet id, address).
+    pub fixed_ips: Vec<(String, String)>,
+    pub security_group_ids: Vec<String>,
+    pub description: String,
+    pub status: String,
+}
+
+/// A Neutron security group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SecurityGroupRec {
+    pub id: String,
+    pub site: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+}
+
+// ---------------------------------------------------------------- FlashArray
+
+/// A FlashArray. Key: its name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ArrayRec {
+    pub name: String,
+    pub id: String,
+    pub site: String,
+    pub url: String,
+    pub api_token: String,
+    pub version: String,
+    /// Arrays it has a replication connection with.
+    pub connections: Vec<String>,
+}
+
+/// A volume on an array. Key: `array/name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ArrayVolumeRec {
+    pub array: String,
+    pub name: String,
+    pub provisioned_bytes: u64,
+    pub serial: String,
+    pub destroyed: bool,
+    pub destroyed_at: Option<DateTime<Utc>>,
+    pub pod: Option<String>,
+    pub created: DateTime<Utc>,
+    /// Sequence number of the last write the volume holds.
+    pub fingerprint: u64,
+}
+
+/// A protection group. On its source array `name` is `pg`; the replica on a target array is
+/// `source:pg` with `replica` set. Key: `array/name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PgRec {
+    pub array: String,
+    pub name: String,
+    /// The array that owns the group.
+    pub source: String,
+    pub replica: bool,
+    /// Member volume names (source groups only).
+    pub volumes: Vec<String>,
+    /// Target array names (source groups only).
+    pub targets: Vec<String>,
+    /// Whether the source may replicate into this array (replica groups only).
+    pub allowed: bool,
+    pub replication_enabled: bool,
+    pub replication_frequency_secs: u64,
+    /// When the schedule last fired (or was enabled).
+    pub last_scheduled: Option<DateTime<Utc>>,
+    /// The number the next `pg.N` snapshot gets.
+    pub next_snapshot_number: u64,
+    pub destroyed: bool,
+    pub destroyed_at: Option<DateTime<Utc>>,
+}
+
+/// Incoming replication of a replica snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TransferRec {
+    pub started: DateTime<Utc>,
+    /// Steps done out of [`crate::tick::TRANSFER_STEPS`].
+    pub steps: u32,
+    pub completed: Option<DateTime<Utc>>,
+    pub total_bytes: u64,
+}
+
+/// A protection-group snapshot (`pg.N` on the source, `source:pg.N` on a target). Key:
+/// `array/name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PgSnapshotRec {
+    pub array: String,
+    pub name: String,
+    /// The group as named on this array.
+    pub group: String,
+    pub seq: u64,
+    pub created: DateTime<Utc>,
+    pub destroyed: bool,
+    /// Subject to the group's retention (scheduled or `apply_retention`).
+    pub retained: bool,
+    /// Source side: targets the snapshot still has to be sent to.
+    pub pending_targets: Vec<String>,
+    /// Target side: the incoming transfer.
+    pub transfer: Option<TransferRec>,
+}
+
+/// A volume snapshot inside a pg snapshot. Key: `array/name`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct VolumeSnapshotRec {
+    pub array: String,
+    pub name: String,
+    pub pg_snapshot: String,
+    /// Source volume as named on the source array.
+    pub source_volume: String,
+    pub created: DateTime<Utc>,
+    pub provisioned_bytes: u64,
+    pub fingerprint: u64,
+}
+
+/// One array of a pod.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PodMemberRec {
+    pub array: String,
+    /// `online`, `offline`, `resyncing`.
+    pub status: String,
+    /// `promoted` / `demoted`.
+    pub promotion: String,
+}
+
+/// An ActiveCluster pod, one object shared by the arrays it is stretched over. Key: its name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PodRec {
+    pub name: String,
+    pub members: Vec<PodMemberRec>,
+    pub destroyed: bool,
+    pub created: DateTime<Utc>,
+}
+
+impl PodRec {
+    pub(crate) fn member(&self, array: &str) -> Option<&PodMemberRec> {
+        self.members.iter().find(|m| m.array == array)
+    }
+
+    pub(crate) fn member_mut(&mut self, array: &str) -> Option<&mut PodMemberRec> {
+        self.members.iter_mut().find(|m| m.array == array)
+    }
+}
+
+/// `array/name`, the key of array-scoped rows.
+pub(crate) fn array_key(array: &str, name: &str) -> String {
+    format!("{array}/{name}")
+}

@@ -1,0 +1,114 @@
+//! A keyed collection that remembers which rows changed since the last save.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use protector_core::{Error, Result};
+
+/// Rows of one kind keyed by a string, with change tracking so a save writes only what changed.
+///
+/// Every mutable access marks the row dirty; reads never do.
+#[derive(Debug, Clone)]
+pub(crate) struct Table<T> {
+    rows: BTreeMap<String, T>,
+    dirty: BTreeSet<String>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            rows: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    pub(crate) fn get(&self, key: &str) -> Option<&T> {
+        self.rows.get(key)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut T> {
+        let row = self.rows.get_mut(key)?;
+        self.dirty.insert(key.to_string());
+        Some(row)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    pub(crate) fn insert(&mut self, key: impl Into<String>, row: T) {
+        let key = key.into();
+        self.dirty.insert(key.clone());
+        self.rows.insert(key, row);
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<T> {
+        let row = self.rows.remove(key)?;
+        self.dirty.insert(key.to_string());
+        Some(row)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.rows.values()
+    }
+
+    /// Keys of rows matching `pred`, in key order (collect first, then mutate).
+    pub(crate) fn keys_where(&self, mut pred: impl FnMut(&T) -> bool) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|(_, row)| pred(row))
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// The first row matching `pred`, in key order.
+    pub(crate) fn find(&self, mut pred: impl FnMut(&T) -> bool) -> Option<&T> {
+        self.rows.values().find(|row| pred(row))
+    }
+}
+
+/// A table the store can save and load without knowing its row type.
+pub(crate) trait PersistTable {
+    /// Rows changed since the last call: `Some(json)` to upsert, `None` to delete.
+    fn drain_dirty(&mut self) -> Result<Vec<(String, Option<String>)>>;
+    /// Loads one saved row (not marked dirty).
+    fn load_row(&mut self, key: String, body: &str) -> Result<()>;
+    /// Marks every row dirty (a full save).
+    fn mark_all_dirty(&mut self);
+}
+
+impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
+    fn drain_dirty(&mut self) -> Result<Vec<(String, Option<String>)>> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut out = Vec::with_capacity(dirty.len());
+        for key in dirty {
+            let body = match self.rows.get(&key) {
+                Some(row) => Some(serde_json::to_string(row).map_err(|e| {
+                    Error::unexpected(format!("simulator state row {key} cannot be saved: {e}"))
+                })?),
+                None => None,
+            };
+            out.push((key, body));
+        }
+        Ok(out)
+    }
+
+    fn load_row(&mut self, key: String, body: &str) -> Result<()> {
+        let row = serde_json::from_str(body).map_err(|e| {
+            Error::new(
+                protector_core::ErrorKind::ConfigInvalid,
+                format!("simulator state row {key} cannot be read ({e}); delete the state file to start over"),
+            )
+        })?;
+        self.rows.insert(key, row);
+        Ok(())
+    }
+
+    fn mark_all_dirty(&mut self) {
+        self.dirty = self.rows.keys().cloned().collect();
+    }
+}

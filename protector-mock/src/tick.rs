@@ -1,0 +1,203 @@
+//! Simulated time. Every API call, and every [`crate::Simulator::tick`], advances the clock by
+//! one second and runs one step of the world, in this order:
+//!
+//! 1. servers finish what they were doing (BUILD → ACTIVE/ERROR, powering off/on);
+//! 2. Cinder's volume manager finishes manage / unmanage / delete;
+//! 3. pods settle who is online and resync;
+//! 4. every volume attached to an ACTIVE server takes one write
+//!    (`fingerprint = ++write_seq`), mirrored through stretched pods;
+//! 5. replication transfers progress, queued transfers start, schedules fire;
+//! 6. objects destroyed longer than the eradication delay are eradicated.
+
+use chrono::Duration;
+
+use crate::array::{pgroups, pods};
+use crate::cloud::{block_storage, compute};
+use crate::state::records::{array_key, ServerTask, VolumeTask};
+use crate::state::World;
+
+/// Ticks a replicated snapshot takes to arrive while the link is up.
+pub(crate) const TRANSFER_STEPS: u32 = 3;
+
+/// Seconds a destroyed object waits before the array eradicates it.
+pub(crate) const ERADICATION_DELAY_SECS: i64 = 24 * 3600;
+
+/// Advances the world by one tick.
+pub(crate) fn advance(world: &mut World) {
+    world.meta.tick += 1;
+    servers_step(world);
+    volumes_step(world);
+    pods::pod_tick(world);
+    writes_step(world);
+    pgroups::replication_tick(world);
+    eradication_step(world);
+}
+
+fn servers_step(world: &mut World) {
+    let tick = world.meta.tick;
+    let due = world.servers.keys_where(|s| match &s.task {
+        Some(ServerTask::Spawning { until_tick, .. })
+        | Some(ServerTask::PoweringOff { until_tick })
+        | Some(ServerTask::PoweringOn { until_tick }) => *until_tick <= tick,
+        None => false,
+    });
+    for id in due {
+        let Some(server) = world.servers.get(&id).cloned() else {
+            continue;
+        };
+        match server.task.clone() {
+            Some(ServerTask::Spawning { fault, .. }) => {
+                let fault = fault.or_else(|| unattachable_volume(world, &server.site, &server));
+                match fault {
+                    Some(fault) => {
+                        compute::release_server_resources(world, &server);
+                        if let Some(s) = world.servers.get_mut(&id) {
+                            s.status = "ERROR".to_string();
+                            s.fault = Some(fault);
+                            s.task = None;
+                        }
+                    }
+                    None => {
+                        compute::attach_server_resources(world, &server);
+                        if let Some(s) = world.servers.get_mut(&id) {
+                            s.status = "ACTIVE".to_string();
+                            s.task = None;
+                        }
+                    }
+                }
+            }
+            Some(ServerTask::PoweringOff { .. }) => {
+                if let Some(s) = world.servers.get_mut(&id) {
+                    s.status = "SHUTOFF".to_string();
+                    s.fault = None;
+                    s.task = None;
+                }
+            }
+            Some(ServerTask::PoweringOn { .. }) => {
+                if let Some(s) = world.servers.get_mut(&id) {
+                    s.status = "ACTIVE".to_string();
+                    s.task = None;
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// Why a booting server cannot attach one of its volumes (backend gone or unreachable).
+fn unattachable_volume(
+    world: &World,
+    site: &str,
+    server: &crate::state::records::ServerRec,
+) -> Option<String> {
+    let array = world.array_name_of_site(site);
+    for attached in &server.volumes {
+        let backend_ok = world
+            .volumes
+            .get(&attached.volume_id)
+            .and_then(|v| v.array_volume.as_ref())
+            .and_then(|name| world.array_volumes.get(&array_key(&array, name)))
+            .is_some_and(|v| !v.destroyed)
+            && world.array_up(&array);
+        if !backend_ok {
+            return Some(format!(
+                "Build of instance {} aborted: Volume {} could not be attached: its backend volume is unavailable.",
+                server.id, attached.volume_id
+            ));
+        }
+    }
+    None
+}
+
+fn volumes_step(world: &mut World) {
+    let tick = world.meta.tick;
+    let due = world.volumes.keys_where(|v| match &v.task {
+        Some(VolumeTask::Manage { until_tick, .. })
+        | Some(VolumeTask::Unmanage { until_tick })
+        | Some(VolumeTask::Delete { until_tick }) => *until_tick <= tick,
+        None => false,
+    });
+    for id in due {
+        let Some(task) = world.volumes.get(&id).and_then(|v| v.task.clone()) else {
+            continue;
+        };
+        match task {
+            VolumeTask::Manage { source_name, .. } => {
+                block_storage::finish_manage(world, &id, &source_name)
+            }
+            VolumeTask::Unmanage { .. } => block_storage::finish_unmanage(world, &id),
+            VolumeTask::Delete { .. } => block_storage::finish_delete(world, &id),
+        }
+    }
+}
+
+fn writes_step(world: &mut World) {
+    let mut active: Vec<(String, u64, Vec<String>)> = world
+        .servers
+        .values()
+        .filter(|s| s.status == "ACTIVE")
+        .map(|s| {
+            (
+                s.site.clone(),
+                s.seq,
+                s.volumes.iter().map(|v| v.volume_id.clone()).collect(),
+            )
+        })
+        .collect();
+    active.sort();
+    for (site, _, volume_ids) in active {
+        let array = world.array_name_of_site(&site);
+        if !world.array_up(&array) {
+            continue;
+        }
+        for volume_id in volume_ids {
+            let Some(name) = world
+                .volumes
+                .get(&volume_id)
+                .and_then(|v| v.array_volume.clone())
+            else {
+                continue;
+            };
+            let key = array_key(&array, &name);
+            let Some(target) = world.array_volumes.get(&key) else {
+                continue;
+            };
+            if target.destroyed {
+                continue;
+            }
+            let pod = target.pod.clone();
+            if let Some(pod) = &pod {
+                if !pods::accepts_writes(world, &array, pod) {
+                    continue;
+                }
+            }
+            let fingerprint = world.next_write();
+            if let Some(v) = world.array_volumes.get_mut(&key) {
+                v.fingerprint = fingerprint;
+            }
+            if let Some(pod) = pod {
+                pods::mirror_write(world, &array, &name, &pod, fingerprint);
+            }
+        }
+    }
+}
+
+fn eradication_step(world: &mut World) {
+    let cutoff = world.now() - Duration::seconds(ERADICATION_DELAY_SECS);
+    for key in world
+        .array_volumes
+        .keys_where(|v| v.destroyed && v.destroyed_at.is_some_and(|t| t <= cutoff))
+    {
+        if let Some(v) = world.array_volumes.get(&key).cloned() {
+            crate::array::eradicate_internal(world, &v.array, &v.name);
+        }
+    }
+    for key in world
+        .protection_groups
+        .keys_where(|g| g.destroyed && g.destroyed_at.is_some_and(|t| t <= cutoff))
+    {
+        if let Some(g) = world.protection_groups.get(&key).cloned() {
+            pgroups::eradicate_group(world, &g.array, &g.name);
+        }
+    }
+}
