@@ -1,1 +1,59 @@
-fn main() {}
+//! `protector`: the command line of the protector DR engine.
+//!
+//! This file only parses, runs and turns a failure into `Error: ...` on stderr and an exit code
+//! (see [`error`] for the table). Commands live in [`commands`].
+
+mod args;
+mod commands;
+mod context;
+mod error;
+mod output;
+mod progress;
+mod transport;
+mod views;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version exit 0, usage errors 2, both printed by clap.
+        Err(e) => e.exit(),
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err.exit_code();
+            if code != 0 {
+                let _ = std::io::stdout().flush();
+                eprintln!("Error: {err}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Engine warnings go to stderr; `PROTECTOR_LOG` (e.g. `debug`) asks for more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROTECTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

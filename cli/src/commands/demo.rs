@@ -1,0 +1,566 @@
+//! `protector demo`: the whole planned-failover story against the embedded simulator, then proof
+//! from the simulator itself that the VMs moved and no data was lost.
+//!
+//! Every step calls the same engine methods as the matching command and prints the command a
+//! person would type, so the demo doubles as a tour of the CLI.
+
+use chrono::Utc;
+use protector_core::engine::{AddMember, CreateGroup, CreatePolicy, FailoverRequest, RegisterSite};
+use protector_core::model::{
+    GroupStatus, Member, ReplicationType, ResourceMappings, SiteStatus, SiteType,
+};
+
+use crate::args::{DemoArgs, Format, OutputOptions};
+use crate::commands::group::operation_outcome;
+use crate::context::Engine;
+use crate::error::{CliError, CliResult};
+use crate::output::{render_table, Printer};
+use crate::progress::ProgressDisplay;
+use crate::transport::Transport;
+use crate::views;
+
+const GROUP: &str = "prod-web-app";
+const PRIMARY: &str = "site-a";
+const SECONDARY: &str = "site-b";
+const VOLUME_TYPE: &str = "replicated-ssd";
+const VMS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
+const NETWORK_MAPPINGS: [&str; 2] = [
+    "net-primary-web=net-secondary-web",
+    "net-primary-db=net-secondary-db",
+];
+const FLAVOR_MAPPINGS: [&str; 1] = ["m1.large=m2.large"];
+const STEPS: usize = 13;
+
+struct Demo {
+    out: Printer,
+    step: usize,
+}
+
+impl Demo {
+    fn section(&mut self, title: &str, explain: &str) -> CliResult {
+        self.step += 1;
+        let header = format!("[{}/{STEPS}] {title}", self.step);
+        self.out.text(&format!(
+            "\n{}\n{header}\n{}\n{explain}\n\n",
+            "=".repeat(header.chars().count().max(60)),
+            "=".repeat(header.chars().count().max(60)),
+        ))
+    }
+
+    fn command(&mut self, line: &str) -> CliResult {
+        self.out.text(&format!("$ {line}\n"))
+    }
+
+    fn blank(&mut self) -> CliResult {
+        self.out.text("\n")
+    }
+}
+
+fn table_options() -> OutputOptions {
+    OutputOptions {
+        format: Format::Table,
+        columns: Vec::new(),
+    }
+}
+
+fn check(ok: bool, message: impl FnOnce() -> String) -> CliResult {
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::CheckFailed(format!(
+            "demo check failed: {}",
+            message()
+        )))
+    }
+}
+
+pub async fn run(args: DemoArgs) -> CliResult {
+    // The temporary directory lives until the end of the demo; --keep leaves the state behind.
+    let (root, _temporary) = match &args.keep {
+        Some(dir) => {
+            if dir.join("sim.db").exists() || dir.join("state").exists() {
+                return Err(CliError::invalid(format!(
+                    "{} already holds a demo: give --keep an empty or new directory",
+                    dir.display()
+                )));
+            }
+            (dir.clone(), None)
+        }
+        None => {
+            let temporary = tempfile::Builder::new()
+                .prefix("protector-demo-")
+                .tempdir()
+                .map_err(|e| {
+                    CliError::config(format!("cannot create a temporary directory: {e}"))
+                })?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
+    };
+    let state_dir = root.join("state");
+    let sim_path = root.join("sim.db");
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| CliError::config(format!("cannot create {}: {e}", state_dir.display())))?;
+
+    let mut demo = Demo {
+        out: Printer::stdout(&table_options()),
+        step: 0,
+    };
+    demo.out.text(
+        "protector demo: a planned failover of three VMs from site-a to site-b, against an\n\
+         embedded simulator of two OpenStack clouds with one Pure FlashArray each.\n",
+    )?;
+
+    // 1. The simulator and the stores.
+    demo.section(
+        "Start the simulated sites",
+        "Two OpenStack clouds (Keystone, Nova, Cinder, Neutron) and two FlashArrays that replicate\n\
+         to each other. site-a runs web-server-1, web-server-2 and db-server-1 on volume type\n\
+         replicated-ssd. protector keeps its own metadata in one store per site.",
+    )?;
+    let transport = Transport::simulator(&sim_path)?;
+    let simulator = SimulatorView(transport.require()?);
+    let engine = Engine::open(&state_dir, PRIMARY, transport, &[PRIMARY, SECONDARY]).await?;
+    let protector = &engine.protector;
+    demo.out.text(&format!(
+        "simulator state: {}\nstores:          {}\n",
+        sim_path.display(),
+        state_dir.display()
+    ))?;
+    if args.keep.is_some() {
+        demo.out.text(&format!(
+            "inspect later:   protector --state-dir {} --sim-state {} protection-group show {GROUP}\n",
+            state_dir.display(),
+            sim_path.display()
+        ))?;
+    }
+
+    // 2. Register.
+    demo.section(
+        "Register both sites",
+        "Sites are registered once, in the stores of both sites.",
+    )?;
+    for (site, site_type) in [
+        (PRIMARY, SiteType::Primary),
+        (SECONDARY, SiteType::Secondary),
+    ] {
+        let registration = simulator.registration(site)?;
+        demo.command(&format!(
+            "protector site create --name {} --site-type {} --auth-url {} --region-name {} --description '{}'",
+            registration.name,
+            site_type.as_str(),
+            registration.auth_url,
+            registration.region_name,
+            registration.description
+        ))?;
+        protector
+            .register_site(RegisterSite {
+                name: registration.name,
+                description: registration.description,
+                site_type,
+                auth_url: registration.auth_url,
+                region_name: registration.region_name,
+                cloud: None,
+            })
+            .await?;
+    }
+    engine.share_site_registrations().await?;
+    demo.command("protector site list")?;
+    demo.out.list(&views::sites(&protector.sites().await?))?;
+
+    // 3. Validate.
+    demo.section(
+        "Validate both sites",
+        "Keystone, Nova, Cinder and Neutron must answer, and Cinder must let us manage volumes.",
+    )?;
+    for site in [PRIMARY, SECONDARY] {
+        demo.command(&format!("protector site validate {site}"))?;
+        let validation = protector.validate_site(site).await?;
+        demo.out.show(&views::site_validation(&validation))?;
+        check(validation.status == SiteStatus::Active, || {
+            format!("site {site} is {}", validation.status.as_str())
+        })?;
+    }
+
+    // 4. Volume types.
+    demo.section(
+        "Replication-enabled volume types",
+        "Only a volume type with replication_enabled='<is> True' can back a protection group.",
+    )?;
+    demo.command(&format!("protector site list-volume-types {PRIMARY}"))?;
+    let types = protector.list_replication_volume_types(PRIMARY).await?;
+    demo.out.list(&views::volume_types(&types))?;
+    check(types.iter().any(|t| t.name == VOLUME_TYPE), || {
+        format!("{VOLUME_TYPE} is not replication-enabled on {PRIMARY}")
+    })?;
+
+    // 5. Group.
+    demo.section(
+        "Create the protection group",
+        "A group fails over as one unit; protector creates a Cinder consistency group on each site\n\
+         and writes metadata version 1 on both.",
+    )?;
+    demo.command(&format!(
+        "protector protection-group create --name {GROUP} --description 'Production web application' \
+         --replication-type async --primary-site {PRIMARY} --secondary-site {SECONDARY} --volume-type {VOLUME_TYPE}"
+    ))?;
+    let group = protector
+        .create_group(CreateGroup {
+            name: GROUP.to_string(),
+            description: "Production web application".to_string(),
+            replication_type: ReplicationType::Async,
+            primary_site: PRIMARY.to_string(),
+            secondary_site: SECONDARY.to_string(),
+            volume_type: VOLUME_TYPE.to_string(),
+        })
+        .await?;
+    demo.out.show(&views::group(&group).select(&[
+        "id",
+        "name",
+        "status",
+        "replication_type",
+        "primary_site",
+        "secondary_site",
+        "current_primary_site",
+        "consistency_group_id",
+        "failover_count",
+        "created_at",
+    ])?)?;
+
+    // 6. Members.
+    demo.section(
+        "Add the VMs",
+        "Each VM's flavor, networks, ports, security groups and volumes are captured now, so it can\n\
+         be rebuilt on the other site; its volumes join the consistency group.",
+    )?;
+    for vm in VMS {
+        let server = simulator.server(PRIMARY, vm)?;
+        demo.command(&format!(
+            "protector protection-group member-add {GROUP} --instance-id {}   # {vm}",
+            server.id
+        ))?;
+        let member = protector
+            .add_member(
+                GROUP,
+                AddMember {
+                    instance_id: server.id.clone(),
+                },
+            )
+            .await?;
+        demo.out.text(&format!(
+            "  {} protected: {} volume(s), member id {}\n",
+            member.instance_name,
+            member.recovery.volumes.len(),
+            member.id
+        ))?;
+    }
+
+    // 7. Policy.
+    demo.section(
+        "Attach the replication policy",
+        "The FlashArray protection group replicates the members' volumes from site-a's array to\n\
+         site-b's every 300 s; tokens are stored encrypted and never printed.",
+    )?;
+    let primary_array = simulator.array(PRIMARY)?;
+    let secondary_array = simulator.array(SECONDARY)?;
+    demo.command(&format!(
+        "protector protection-group policy-create {GROUP} --primary-fa-url {} --primary-fa-token '***' \
+         --secondary-fa-url {} --secondary-fa-token '***' --pure-pg-name pg-{GROUP} \
+         --replication-interval 300 --rpo-minutes 15",
+        primary_array.url, secondary_array.url
+    ))?;
+    let policy = protector
+        .create_policy(
+            GROUP,
+            CreatePolicy {
+                primary_array,
+                secondary_array,
+                pure_pg_name: format!("pg-{GROUP}"),
+                replication_interval_secs: 300,
+                rpo_minutes: 15,
+            },
+        )
+        .await?;
+    let group = protector.group(GROUP).await?;
+    demo.out.show(&views::policy(&group, &policy))?;
+
+    // 8. Member list.
+    demo.section(
+        "The protected VMs",
+        "Every member must be 'protected' before a failover.",
+    )?;
+    demo.command(&format!("protector protection-group member-list {GROUP}"))?;
+    let members_before = protector.members(GROUP).await?;
+    demo.out.list(&views::members(&members_before))?;
+    check(members_before.len() == VMS.len(), || {
+        format!("{} members instead of {}", members_before.len(), VMS.len())
+    })?;
+
+    // 9. Sync status.
+    demo.section(
+        "Metadata in sync on both sites",
+        "Every change was pushed to site-b; a failover refuses to run otherwise.",
+    )?;
+    demo.command(&format!("protector protection-group sync-status {GROUP}"))?;
+    let report = protector.sync_status(GROUP).await?;
+    demo.out
+        .text(&views::sync_status_text(&report, &Utc::now()))?;
+    check(report.in_sync, || format!("{GROUP} is out of sync"))?;
+
+    // 10. Failover.
+    demo.section(
+        "Planned failover to site-b",
+        "Preparation (0-20%), storage (20-60%: stop the VMs on site-a, replicate a final snapshot,\n\
+         import its volumes on site-b), instances (60-90%: ports and servers on site-b),\n\
+         finalization (90-100%). Progress is shown on stderr.",
+    )?;
+    demo.command(&format!(
+        "protector protection-group failover {GROUP} --network-mapping {} --flavor-mapping {} --wait",
+        NETWORK_MAPPINGS.join(" "),
+        FLAVOR_MAPPINGS.join(" ")
+    ))?;
+    let request = FailoverRequest::planned(ResourceMappings {
+        networks: ResourceMappings::parse_pairs("network", NETWORK_MAPPINGS)?,
+        flavors: ResourceMappings::parse_pairs("flavor", FLAVOR_MAPPINGS)?,
+        security_groups: Default::default(),
+    });
+    let progress = ProgressDisplay::new(&format!("failover {GROUP}"));
+    let result = protector.failover(GROUP, request, &progress).await;
+    progress.finish();
+    let op = result?;
+    demo.out.text(&format!(
+        "operation {} {} at {}%\n",
+        op.id,
+        op.status.as_str(),
+        op.progress
+    ))?;
+    if let Err(e) = operation_outcome(&op) {
+        demo.out.show(&views::operation(&op, "id"))?;
+        return Err(e);
+    }
+
+    // 11. Group after.
+    demo.section(
+        "The protection group after the failover",
+        "site-b is now the group's current primary; site-a is the standby for a later failback.",
+    )?;
+    demo.command(&format!(
+        "protector --os-cloud {SECONDARY} protection-group show {GROUP}"
+    ))?;
+    let on_b = protector.on_site(SECONDARY)?;
+    let group = on_b.group(GROUP).await?;
+    demo.out
+        .show(&views::group(&group).select(&views::GROUP_SHOW_SPEC_FIELDS)?)?;
+
+    // 12. Operation.
+    demo.section("The operation record", "Kept on both sites.")?;
+    demo.command(&format!("protector operation show {}", op.id))?;
+    let op = protector.operation(&op.id.to_string()).await?;
+    demo.out
+        .show(&views::operation(&op, "id").select(&views::OPERATION_SHOW_SPEC_FIELDS)?)?;
+
+    // 13. Verify.
+    demo.section(
+        "Verify on the simulator",
+        "Read back from the simulated clouds and arrays, not from protector's records: each VM must\n\
+         be ACTIVE on site-b and SHUTOFF on site-a, and each volume on site-b must hold exactly the\n\
+         data of its site-a source (same write fingerprint).",
+    )?;
+    let members = on_b.members(GROUP).await?;
+    let verification = verify(&simulator, &members)?;
+    demo.out.text(&verification.table)?;
+    demo.blank()?;
+
+    let mut failures = verification.failures;
+    if group.status != GroupStatus::FailedOver {
+        failures.push(format!("group status is {}, not failed_over", group.status));
+    }
+    if group.current_primary_site != SECONDARY {
+        failures.push(format!(
+            "current primary site is {}, not {SECONDARY}",
+            group.current_primary_site
+        ));
+    }
+    if group.failover_count != 1 {
+        failures.push(format!("failover_count is {}, not 1", group.failover_count));
+    }
+    if members.len() != VMS.len() {
+        failures.push(format!(
+            "{} members instead of {}",
+            members.len(),
+            VMS.len()
+        ));
+    }
+    if failures.is_empty() {
+        demo.out.text(&format!(
+            "PASS: {} VMs run on {SECONDARY} and are stopped on {PRIMARY}; {} volumes on {SECONDARY} \
+             hold exactly the data of their {PRIMARY} sources: no data lost.\n",
+            members.len(),
+            verification.volumes
+        ))?;
+        Ok(())
+    } else {
+        demo.out
+            .text(&format!("FAIL:\n  - {}\n", failures.join("\n  - ")))?;
+        Err(CliError::CheckFailed(format!(
+            "demo check failed: {}",
+            failures.join("; ")
+        )))
+    }
+}
+
+struct Verification {
+    table: String,
+    failures: Vec<String>,
+    volumes: usize,
+}
+
+/// Compares the simulator's view of both sites for every member.
+fn verify(simulator: &SimulatorView, members: &[Member]) -> CliResult<Verification> {
+    let headings: Vec<String> = [
+        "VM",
+        "site-a status",
+        "site-b status",
+        "volume",
+        "site-a data",
+        "site-b data",
+        "result",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let mut volumes = 0;
+    for member in members {
+        let name = &member.instance_name;
+        let on_a = simulator.server_status(PRIMARY, name);
+        let on_b = simulator.server_status(SECONDARY, name);
+        if on_a.as_deref() != Some("SHUTOFF") {
+            failures.push(format!(
+                "{name} is {} on {PRIMARY}, not SHUTOFF",
+                on_a.as_deref().unwrap_or("missing")
+            ));
+        }
+        if on_b.as_deref() != Some("ACTIVE") {
+            failures.push(format!(
+                "{name} is {} on {SECONDARY}, not ACTIVE",
+                on_b.as_deref().unwrap_or("missing")
+            ));
+        }
+        if member.current.site != SECONDARY {
+            failures.push(format!("{name} is recorded on {}", member.current.site));
+        }
+        let sources: Vec<String> = match &member.standby {
+            Some(standby) if standby.site == PRIMARY => standby.volume_ids.clone(),
+            _ => member
+                .recovery
+                .volumes
+                .iter()
+                .map(|v| v.volume_id.clone())
+                .collect(),
+        };
+        for (i, source) in sources.iter().enumerate() {
+            volumes += 1;
+            let target = member.current.volume_ids.get(i);
+            let source_print = simulator.fingerprint(PRIMARY, source);
+            let target_print = target.and_then(|t| simulator.fingerprint(SECONDARY, t));
+            let same = source_print.is_some() && source_print == target_print;
+            if !same {
+                failures.push(format!(
+                    "volume {} of {name}: {PRIMARY} holds {}, {SECONDARY} holds {}",
+                    i + 1,
+                    source_print.as_deref().unwrap_or("nothing"),
+                    target_print.as_deref().unwrap_or("nothing"),
+                ));
+            }
+            let first = i == 0;
+            rows.push(vec![
+                if first { name.clone() } else { String::new() },
+                if first {
+                    on_a.clone().unwrap_or_else(|| "missing".into())
+                } else {
+                    String::new()
+                },
+                if first {
+                    on_b.clone().unwrap_or_else(|| "missing".into())
+                } else {
+                    String::new()
+                },
+                member
+                    .recovery
+                    .volumes
+                    .get(i)
+                    .map_or_else(|| format!("#{}", i + 1), |v| v.device.clone()),
+                source_print.unwrap_or_else(|| "missing".into()),
+                target_print.unwrap_or_else(|| "missing".into()),
+                if same { "same data" } else { "DIFFERENT" }.to_string(),
+            ]);
+        }
+    }
+    Ok(Verification {
+        table: render_table(&headings, &rows),
+        failures,
+        volumes,
+    })
+}
+
+// ---------------------------------------------------------------------------------- simulator
+// The few things the demo reads from the simulator, behind one small adapter.
+
+use protector_core::model::ArrayEndpoint;
+use protector_mock::Simulator;
+use std::sync::Arc;
+
+/// The demo's view of the simulator.
+struct SimulatorView(Arc<Simulator>);
+
+struct Registration {
+    name: String,
+    description: String,
+    auth_url: String,
+    region_name: String,
+}
+
+struct ServerRef {
+    id: String,
+}
+
+impl SimulatorView {
+    fn registration(&self, site: &str) -> CliResult<Registration> {
+        let r = self
+            .0
+            .site_registration(site)
+            .ok_or_else(|| CliError::unexpected(format!("the simulator has no site {site}")))?;
+        Ok(Registration {
+            name: r.name,
+            description: r.description,
+            auth_url: r.auth_url,
+            region_name: r.region_name,
+        })
+    }
+
+    fn array(&self, site: &str) -> CliResult<ArrayEndpoint> {
+        self.0.array_endpoint(site).ok_or_else(|| {
+            CliError::unexpected(format!("the simulator has no FlashArray on {site}"))
+        })
+    }
+
+    fn server(&self, site: &str, name: &str) -> CliResult<ServerRef> {
+        let server = self.0.find_server(site, name).ok_or_else(|| {
+            CliError::unexpected(format!("the simulator has no server {name} on {site}"))
+        })?;
+        Ok(ServerRef { id: server.id })
+    }
+
+    fn server_status(&self, site: &str, name: &str) -> Option<String> {
+        self.0
+            .find_server(site, name)
+            .map(|s| s.status.as_str().to_string())
+    }
+
+    fn fingerprint(&self, site: &str, volume_id: &str) -> Option<String> {
+        self.0
+            .volume_fingerprint(site, volume_id)
+            .map(|f| f.to_string())
+    }
+}

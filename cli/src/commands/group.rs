@@ -1,0 +1,250 @@
+//! `protector protection-group ...`
+
+use std::io::IsTerminal;
+
+use chrono::Utc;
+use protector_core::engine::{
+    AddMember, CreateGroup, CreatePolicy, FailoverRequest, NoProgress, ProgressObserver,
+};
+use protector_core::model::{
+    ArrayEndpoint, OperationStatus, ReplicationType, ResourceMappings, Secret,
+};
+use protector_core::plan::FailoverMode;
+use protector_core::{Error, ErrorKind};
+
+use crate::args::{Format, GroupCommand, ReplicationTypeArg};
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+use crate::output::Printer;
+use crate::progress::ProgressDisplay;
+use crate::views;
+
+pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
+    match command {
+        GroupCommand::Create(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let group = engine
+                .protector
+                .create_group(CreateGroup {
+                    name: args.name,
+                    description: args.description,
+                    replication_type: match args.replication_type {
+                        ReplicationTypeArg::Async => ReplicationType::Async,
+                        ReplicationTypeArg::Sync => ReplicationType::Sync,
+                    },
+                    primary_site: args.primary_site,
+                    secondary_site: args.secondary_site,
+                    volume_type: args.volume_type,
+                })
+                .await?;
+            Printer::stdout(&args.output).show(&views::group(&group))
+        }
+        GroupCommand::List(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let groups = engine.protector.groups().await?;
+            Printer::stdout(&args.output).list(&views::groups(&groups))
+        }
+        GroupCommand::Show(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let group = engine.protector.group(&args.group).await?;
+            Printer::stdout(&args.output).show(&views::group(&group))
+        }
+        GroupCommand::MemberAdd(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let member = engine
+                .protector
+                .add_member(
+                    &args.group,
+                    AddMember {
+                        instance_id: args.instance_id,
+                    },
+                )
+                .await?;
+            Printer::stdout(&args.output).show(&views::member_added(&member))
+        }
+        GroupCommand::MemberRemove(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let member = engine
+                .protector
+                .remove_member(&args.group, &args.member_id)
+                .await?;
+            Printer::stdout(&args.output).show(&views::member(&member))
+        }
+        GroupCommand::MemberList(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let members = engine.protector.members(&args.group).await?;
+            Printer::stdout(&args.output).list(&views::members(&members))
+        }
+        GroupCommand::MemberShow(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let group = engine.protector.group(&args.group).await?;
+            let members = engine.protector.members(&group.id.to_string()).await?;
+            let member = members
+                .iter()
+                .find(|m| {
+                    m.id.to_string() == args.member_id
+                        || m.instance_id == args.member_id
+                        || m.current.instance_id == args.member_id
+                })
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "member '{}' not found in protection group '{}': see `protector protection-group member-list {}`",
+                        args.member_id, group.name, group.name
+                    ))
+                })?;
+            Printer::stdout(&args.output).show(&views::member(member))
+        }
+        GroupCommand::PolicyCreate(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let policy = engine
+                .protector
+                .create_policy(
+                    &args.group,
+                    CreatePolicy {
+                        primary_array: ArrayEndpoint {
+                            url: args.primary_fa_url,
+                            api_token: Secret::new(args.primary_fa_token),
+                            ca_file: None,
+                        },
+                        secondary_array: ArrayEndpoint {
+                            url: args.secondary_fa_url,
+                            api_token: Secret::new(args.secondary_fa_token),
+                            ca_file: None,
+                        },
+                        pure_pg_name: args.pure_pg_name,
+                        replication_interval_secs: args.replication_interval,
+                        rpo_minutes: args.rpo_minutes,
+                    },
+                )
+                .await?;
+            let group = engine.protector.group(&args.group).await?;
+            Printer::stdout(&args.output).show(&views::policy(&group, &policy))
+        }
+        GroupCommand::SyncStatus(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let report = engine.protector.sync_status(&args.group).await?;
+            let mut printer = Printer::stdout(&args.output);
+            if printer.format() == Format::Table && !printer.has_column_filter() {
+                printer.text(&views::sync_status_text(&report, &Utc::now()))?;
+            } else {
+                printer.show(&views::sync_status(&report))?;
+            }
+            if report.in_sync {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    ErrorKind::OutOfSync,
+                    format!(
+                        "protection group '{}' is OUT OF SYNC (local version {} on {}, remote version {} on {}): run `protector protection-group sync-force {}`",
+                        report.group,
+                        report.local_version,
+                        report.local_site,
+                        report
+                            .remote_version
+                            .map_or_else(|| "unknown".to_string(), |v| v.to_string()),
+                        report.remote_site,
+                        report.group
+                    ),
+                )
+                .into())
+            }
+        }
+        GroupCommand::SyncForce(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let report = engine.protector.sync_force(&args.group).await?;
+            let mut printer = Printer::stdout(&args.output);
+            if printer.format() == Format::Table && !printer.has_column_filter() {
+                let local = engine.protector.local_site();
+                let peer = if report.pushed_to == local {
+                    &report.source_site
+                } else {
+                    &report.pushed_to
+                };
+                printer.text(&views::sync_force_text(&report, peer))
+            } else {
+                printer.show(&views::sync_force(&report))
+            }
+        }
+        GroupCommand::SyncLog(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let entries = engine.protector.sync_log(&args.group, args.limit).await?;
+            Printer::stdout(&args.output).list(&views::sync_log(&entries))
+        }
+        GroupCommand::Failover(args) => {
+            let mappings = ResourceMappings {
+                networks: ResourceMappings::parse_pairs(
+                    "network",
+                    args.network_mapping.iter().map(String::as_str),
+                )?,
+                flavors: ResourceMappings::parse_pairs(
+                    "flavor",
+                    args.flavor_mapping.iter().map(String::as_str),
+                )?,
+                security_groups: ResourceMappings::parse_pairs(
+                    "security group",
+                    args.security_group_mapping.iter().map(String::as_str),
+                )?,
+            };
+            let request = FailoverRequest {
+                mode: if args.force {
+                    FailoverMode::Unplanned
+                } else {
+                    FailoverMode::Planned
+                },
+                mappings,
+            };
+            let engine = ctx.engine_with_transport().await?;
+            let mut printer = Printer::stdout(&args.output);
+            if args.dry_run {
+                let plan = engine
+                    .protector
+                    .plan_failover(&args.group, &request)
+                    .await?;
+                printer.text(&format!("{}\n", plan.to_json()))?;
+                engine
+                    .protector
+                    .validate_plan(&plan)
+                    .await?
+                    .into_result(&format!(
+                        "failover of protection group '{}'",
+                        plan.group_name
+                    ))?;
+                return Ok(());
+            }
+            let progress = (args.wait || std::io::stderr().is_terminal())
+                .then(|| ProgressDisplay::new(&format!("failover {}", args.group)));
+            let observer: &dyn ProgressObserver = match &progress {
+                Some(p) => p,
+                None => &NoProgress,
+            };
+            let result = engine
+                .protector
+                .failover(&args.group, request, observer)
+                .await;
+            if let Some(p) = &progress {
+                p.finish();
+            }
+            let op = result?;
+            printer.show(&views::operation(&op, "operation_id"))?;
+            operation_outcome(&op)
+        }
+    }
+}
+
+/// `Ok` when the operation completed; otherwise the error that sets exit code 8.
+pub fn operation_outcome(op: &protector_core::model::Operation) -> CliResult {
+    if op.status == OperationStatus::Completed {
+        return Ok(());
+    }
+    Err(CliError::OperationNotCompleted(format!(
+        "{} of protection group '{}' ended {}{}: see `protector operation show {}`",
+        op.operation_type.as_str(),
+        op.group_name.as_deref().unwrap_or("?"),
+        op.status.as_str(),
+        op.error_message
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default(),
+        op.id
+    )))
+}

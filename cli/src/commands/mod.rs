@@ -1,0 +1,33 @@
+//! One module per noun; each command builds the engine it needs, calls it, and prints.
+
+mod demo;
+mod group;
+mod operation;
+mod site;
+mod tenant;
+
+use clap::CommandFactory;
+
+use crate::args::{Cli, Command, DrCommand, TenantCommand};
+use crate::context::Context;
+use crate::error::{CliError, CliResult};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Site(command) => site::run(&ctx, command).await,
+        Command::ProtectionGroup(command) => group::run(&ctx, command).await,
+        Command::Operation(command) => operation::run(&ctx, command).await,
+        Command::Dr(DrCommand::Tenant(TenantCommand::Mapping(command))) => {
+            tenant::run(&ctx, command).await
+        }
+        Command::Completion { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "protector", &mut out);
+            use std::io::Write;
+            std::io::stdout().write_all(&out).map_err(CliError::from_io)
+        }
+    }
+}

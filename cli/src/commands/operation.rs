@@ -1,0 +1,21 @@
+//! `protector operation ...`
+
+use crate::args::OperationCommand;
+use crate::context::Context;
+use crate::error::CliResult;
+use crate::output::Printer;
+use crate::views;
+
+pub async fn run(ctx: &Context, command: OperationCommand) -> CliResult {
+    let engine = ctx.engine(&[]).await?;
+    match command {
+        OperationCommand::List(args) => {
+            let ops = engine.protector.operations().await?;
+            Printer::stdout(&args.output).list(&views::operations(&ops))
+        }
+        OperationCommand::Show(args) => {
+            let op = engine.protector.operation(&args.id).await?;
+            Printer::stdout(&args.output).show(&views::operation(&op, "id"))
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Builds the engine from the global options: the state directory with one store per site, the
+//! key that encrypts secrets, and the transport.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use protector_core::engine::{EngineOptions, PollPolicy};
+use protector_core::store::{SecretKey, SqliteStore, Store};
+use protector_core::Protector;
+
+use crate::args::GlobalOptions;
+use crate::error::{CliError, CliResult};
+use crate::transport::Transport;
+
+/// The engine of one CLI run, with what it was built from.
+pub struct Engine {
+    /// The engine, standing on the local site.
+    pub protector: Protector,
+    /// Every store the engine was given, by site.
+    pub stores: BTreeMap<String, Arc<dyn Store>>,
+    /// The transport.
+    pub transport: Transport,
+}
+
+impl Engine {
+    /// Builds the engine standing on `local`, with a store in `state_dir` for `local`, for each
+    /// of `extra_sites`, for every `<site>.db` already there and for every site registered in the
+    /// local store.
+    pub async fn open(
+        state_dir: &Path,
+        local: &str,
+        transport: Transport,
+        extra_sites: &[&str],
+    ) -> CliResult<Engine> {
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            CliError::config(format!(
+                "cannot create the state directory {}: {e}: choose another with --state-dir",
+                state_dir.display()
+            ))
+        })?;
+        let key = SecretKey::load_or_create(&state_dir.join("secret.key"))?;
+
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        names.insert(checked_site_name(local)?.to_string());
+        for site in extra_sites {
+            names.insert(checked_site_name(site)?.to_string());
+        }
+        let skip = match &transport {
+            Transport::Simulator { path, .. } => Some(path.as_path()),
+            Transport::None => None,
+        };
+        names.extend(existing_stores(state_dir, skip)?);
+
+        let open = |site: &str| -> CliResult<Arc<dyn Store>> {
+            let path = state_dir.join(format!("{site}.db"));
+            Ok(Arc::new(SqliteStore::open(&path, key.clone())?) as Arc<dyn Store>)
+        };
+        let local_store = open(local)?;
+        for site in local_store.list_sites().await? {
+            if checked_site_name(&site.name).is_ok() {
+                names.insert(site.name);
+            }
+        }
+        let mut stores = BTreeMap::new();
+        stores.insert(local.to_string(), local_store);
+        for site in names {
+            if !stores.contains_key(&site) {
+                let store = open(&site)?;
+                stores.insert(site, store);
+            }
+        }
+
+        let options = match transport {
+            // The simulator's clock is simulated: polling does not need to sleep.
+            Transport::Simulator { .. } => EngineOptions {
+                poll: PollPolicy::immediate(2000),
+                member_concurrency: 8,
+            },
+            Transport::None => EngineOptions::default(),
+        };
+        let mut builder = Protector::builder()
+            .with_local_site(local)
+            .with_connector(transport.connector())
+            .with_options(options);
+        for (site, store) in &stores {
+            builder = builder.with_store(site.clone(), store.clone());
+        }
+        Ok(Engine {
+            protector: builder.build()?,
+            stores,
+            transport,
+        })
+    }
+
+    /// Copies every site registered in the local store into the stores that lack it, so that
+    /// each site knows its peers whichever order they were registered in.
+    pub async fn share_site_registrations(&self) -> CliResult<()> {
+        let sites = self.protector.sites().await?;
+        for store in self.stores.values() {
+            let known: BTreeSet<String> = store
+                .list_sites()
+                .await?
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            for site in &sites {
+                if !known.contains(&site.name) {
+                    store.put_site(site).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The global options, resolved.
+pub struct Context {
+    /// As given on the command line and in the environment.
+    pub global: GlobalOptions,
+}
+
+impl Context {
+    /// The state directory: `--state-dir`, else `$XDG_DATA_HOME/protector`, else
+    /// `~/.local/share/protector`.
+    pub fn state_dir(&self) -> CliResult<PathBuf> {
+        if let Some(dir) = &self.global.state_dir {
+            return Ok(dir.clone());
+        }
+        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(data).join("protector"));
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(home).join(".local/share/protector"));
+        }
+        Err(CliError::config(
+            "cannot find a state directory: HOME is not set; pass --state-dir DIR",
+        ))
+    }
+
+    /// The transport: the simulator of `--sim-state`, or none.
+    pub fn transport(&self) -> CliResult<Transport> {
+        match &self.global.sim_state {
+            Some(path) => Ok(Transport::simulator(path)?),
+            None => Ok(Transport::None),
+        }
+    }
+
+    /// The engine standing on `--os-cloud`; `extra_sites` get a store too.
+    pub async fn engine(&self, extra_sites: &[&str]) -> CliResult<Engine> {
+        let dir = self.state_dir()?;
+        Engine::open(&dir, &self.global.os_cloud, self.transport()?, extra_sites).await
+    }
+
+    /// Like [`Context::engine`], but fails first when the command needs OpenStack or a
+    /// FlashArray and no transport is configured.
+    pub async fn engine_with_transport(&self) -> CliResult<Engine> {
+        let engine = self.engine(&[]).await?;
+        engine.transport.require()?;
+        Ok(engine)
+    }
+}
+
+/// Site names become file names: letters, digits, `.`, `_`, `-`, not starting with `.`.
+pub fn checked_site_name(name: &str) -> CliResult<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(CliError::invalid(format!(
+            "site name '{name}' is not usable: use letters, digits, '.', '_' and '-' (e.g. site-a)"
+        )))
+    }
+}
+
+/// Site names of the `<site>.db` stores in `dir`, leaving out `skip` (the simulator's state
+/// when it lives there too).
+fn existing_stores(dir: &Path, skip: Option<&Path>) -> CliResult<Vec<String>> {
+    let skip = skip.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        CliError::config(format!(
+            "cannot read the state directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("db") {
+            continue;
+        }
+        if skip.is_some() && std::fs::canonicalize(&path).ok() == skip {
+            continue;
+        }
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            if checked_site_name(stem).is_ok() {
+                names.push(stem.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_names_are_file_safe() {
+        assert!(checked_site_name("site-a").is_ok());
+        assert!(checked_site_name("dc1.east_2").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(checked_site_name(bad).is_err(), "{bad}");
+        }
+    }
+}

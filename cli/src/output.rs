@@ -1,0 +1,553 @@
+//! Printing results the way the openstack CLI does: `-f table|json|yaml|value` and `-c COLUMN`.
+//!
+//! Commands build plain data — a [`Record`] for one resource (the Field/Value table of `show`)
+//! or a [`List`] for several — and hand it to the one [`Printer`]. Values are JSON values, so
+//! `-f json` keeps numbers as numbers and absent values as `null`.
+
+use std::io::Write;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::args::{Format, OutputOptions};
+use crate::error::{CliError, CliResult};
+
+/// One resource as named fields in display order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Record::default()
+    }
+
+    /// Appends a field.
+    #[must_use]
+    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.fields.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Field names in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Only the named fields, in the order given.
+    pub fn select(&self, names: &[&str]) -> CliResult<Record> {
+        let columns: Vec<Column> = self.names().map(|n| Column::new(n, n)).collect();
+        let picked = pick(&columns, names)?;
+        Ok(Record {
+            fields: picked.iter().map(|&i| self.fields[i].clone()).collect(),
+        })
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (k, v) in &self.fields {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// A column of a list: the field name (JSON/YAML key) and the table heading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Field name, used as the key in JSON and YAML.
+    pub key: String,
+    /// Table heading (the spec's spelling, e.g. `Instance Name`).
+    pub heading: String,
+}
+
+impl Column {
+    /// A column whose heading differs from its key.
+    pub fn new(key: &str, heading: &str) -> Self {
+        Column {
+            key: key.to_string(),
+            heading: heading.to_string(),
+        }
+    }
+}
+
+/// Several resources as rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Value>>,
+}
+
+impl List {
+    /// An empty list with these columns.
+    pub fn new(columns: Vec<Column>) -> Self {
+        List {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Columns whose heading is their key.
+    pub fn with_keys(keys: &[&str]) -> Self {
+        List::new(keys.iter().map(|k| Column::new(k, k)).collect())
+    }
+
+    /// Appends a row; values in column order.
+    pub fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len(), "row width");
+        self.rows.push(row);
+    }
+
+    fn select(&self, names: &[&str]) -> CliResult<List> {
+        let picked = pick(&self.columns, names)?;
+        Ok(List {
+            columns: picked.iter().map(|&i| self.columns[i].clone()).collect(),
+            rows: self
+                .rows
+                .iter()
+                .map(|row| picked.iter().map(|&i| row[i].clone()).collect())
+                .collect(),
+        })
+    }
+}
+
+/// Serializes one row as an object keyed by field name.
+struct Row<'a>(&'a [Column], &'a [Value]);
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (c, v) in self.0.iter().zip(self.1) {
+            map.serialize_entry(&c.key, v)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for List {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
+        for row in &self.rows {
+            seq.serialize_element(&Row(&self.columns, row))?;
+        }
+        seq.end()
+    }
+}
+
+/// Indices of the requested columns, matched on key or heading (case-insensitive), in the order
+/// requested; an empty request keeps every column.
+fn pick(columns: &[Column], names: &[&str]) -> CliResult<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..columns.len()).collect());
+    }
+    names
+        .iter()
+        .map(|name| {
+            columns
+                .iter()
+                .position(|c| {
+                    c.key.eq_ignore_ascii_case(name) || c.heading.eq_ignore_ascii_case(name)
+                })
+                .ok_or_else(|| {
+                    let valid: Vec<&str> = columns.iter().map(|c| c.key.as_str()).collect();
+                    CliError::invalid(format!(
+                        "unknown column '{name}': choose from {}",
+                        valid.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Prints records and lists in the chosen format to stdout.
+pub struct Printer {
+    format: Format,
+    columns: Vec<String>,
+    out: Box<dyn Write>,
+}
+
+impl Printer {
+    /// A printer to stdout with the command's output options.
+    pub fn stdout(options: &OutputOptions) -> Self {
+        Printer::new(options, Box::new(std::io::stdout()))
+    }
+
+    /// A printer to any writer.
+    pub fn new(options: &OutputOptions, out: Box<dyn Write>) -> Self {
+        Printer {
+            format: options.format,
+            columns: options.columns.clone(),
+            out,
+        }
+    }
+
+    /// The format in use.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether `-c` was given.
+    pub fn has_column_filter(&self) -> bool {
+        !self.columns.is_empty()
+    }
+
+    fn requested(&self) -> Vec<&str> {
+        self.columns.iter().map(String::as_str).collect()
+    }
+
+    /// Prints one resource: a Field/Value table, an object, a mapping, or one value per line.
+    pub fn show(&mut self, record: &Record) -> CliResult<()> {
+        let record = record.select(&self.requested())?;
+        let text = match self.format {
+            Format::Table => {
+                let rows: Vec<Vec<String>> = record
+                    .fields
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), cell(v)])
+                    .collect();
+                render_table(&["Field".to_string(), "Value".to_string()], &rows)
+            }
+            Format::Json => json(&record)?,
+            Format::Yaml => yaml(&yaml_map(
+                record.fields.iter().map(|(k, v)| (k.as_str(), v)),
+            ))?,
+            Format::Value => {
+                let mut s = String::new();
+                for (_, v) in &record.fields {
+                    s.push_str(&plain(v));
+                    s.push('\n');
+                }
+                s
+            }
+        };
+        self.write(&text)
+    }
+
+    /// Prints several resources: a table, an array of objects, a sequence, or one line per row.
+    pub fn list(&mut self, list: &List) -> CliResult<()> {
+        let list = list.select(&self.requested())?;
+        let text = match self.format {
+            Format::Table => {
+                let headings: Vec<String> =
+                    list.columns.iter().map(|c| c.heading.clone()).collect();
+                let rows: Vec<Vec<String>> = list
+                    .rows
+                    .iter()
+                    .map(|row| row.iter().map(cell).collect())
+                    .collect();
+                render_table(&headings, &rows)
+            }
+            Format::Json => json(&list)?,
+            Format::Yaml => yaml(&yaml_rust2::Yaml::Array(
+                list.rows
+                    .iter()
+                    .map(|row| {
+                        yaml_map(list.columns.iter().map(|c| c.key.as_str()).zip(row.iter()))
+                    })
+                    .collect(),
+            ))?,
+            Format::Value => {
+                let mut s = String::new();
+                for row in &list.rows {
+                    let values: Vec<String> = row.iter().map(plain).collect();
+                    s.push_str(&values.join(" "));
+                    s.push('\n');
+                }
+                s
+            }
+        };
+        self.write(&text)
+    }
+
+    /// Prints text as it is (reports laid out by hand, section headers).
+    pub fn text(&mut self, text: &str) -> CliResult<()> {
+        self.write(text)
+    }
+
+    fn write(&mut self, text: &str) -> CliResult<()> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush())
+            .map_err(CliError::from_io)
+    }
+}
+
+fn json(value: &impl Serialize) -> CliResult<String> {
+    let mut s = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::unexpected(format!("cannot render JSON: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn yaml(value: &yaml_rust2::Yaml) -> CliResult<String> {
+    let mut out = String::new();
+    yaml_rust2::YamlEmitter::new(&mut out)
+        .dump(value)
+        .map_err(|e| CliError::unexpected(format!("cannot render YAML: {e}")))?;
+    // The emitter opens a document with `---`; the openstack CLI prints bare YAML.
+    let body = out
+        .strip_prefix("---\n")
+        .or_else(|| out.strip_prefix("---"))
+        .unwrap_or(&out)
+        .trim_start_matches(' ');
+    Ok(format!("{body}\n"))
+}
+
+/// A mapping in the given field order.
+fn yaml_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a Value)>) -> yaml_rust2::Yaml {
+    let mut hash = yaml_rust2::yaml::Hash::new();
+    for (k, v) in pairs {
+        hash.insert(yaml_rust2::Yaml::String(k.to_string()), to_yaml(v));
+    }
+    yaml_rust2::Yaml::Hash(hash)
+}
+
+fn to_yaml(value: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match value {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
+        Value::Object(map) => yaml_map(map.iter().map(|(k, v)| (k.as_str(), v))),
+    }
+}
+
+/// A value as shown in a table cell: strings bare, `null` for absent (as the spec's tables
+/// show it), lists as a JSON-style list wrapped onto several lines when long.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Array(items) => wrap_list(items, 46),
+        other => plain(other),
+    }
+}
+
+/// A value for `-f value`: strings bare, absent as an empty string.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(_) => value.to_string(),
+    }
+}
+
+/// `["a", "b", "c"]`, broken between items so that no line is longer than `width` (unless one
+/// item alone is); continuation lines start with a space, as in spec/000 example 3.
+fn wrap_list(items: &[Value], width: usize) -> String {
+    if items.is_empty() {
+        return "[]".to_string();
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        let last = i + 1 == items.len();
+        let token = format!("{}{}", item, if last { "]" } else { "," });
+        let fresh = line == "[" || line == " ";
+        let needed = if fresh { token.len() } else { token.len() + 1 };
+        if !fresh && line.chars().count() + needed > width {
+            lines.push(std::mem::replace(&mut line, String::from(" ")));
+        }
+        if !(line == "[" || line == " ") {
+            line.push(' ');
+        }
+        line.push_str(&token);
+    }
+    lines.push(line);
+    lines.join("\n")
+}
+
+/// An ASCII table in the openstack CLI's style: `+---+` borders, a rule under the header, `|`
+/// between columns, multi-line cells.
+pub fn render_table(headings: &[String], rows: &[Vec<String>]) -> String {
+    let width = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut widths: Vec<usize> = headings.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(width(c));
+        }
+    }
+    let rule = {
+        let mut s = String::from("+");
+        for w in &widths {
+            s.push_str(&"-".repeat(w + 2));
+            s.push('+');
+        }
+        s.push('\n');
+        s
+    };
+    let line = |cells: &[String]| {
+        let height = cells
+            .iter()
+            .map(|c| c.lines().count().max(1))
+            .max()
+            .unwrap_or(1);
+        let mut s = String::new();
+        for n in 0..height {
+            s.push('|');
+            for (i, c) in cells.iter().enumerate() {
+                let part = c.lines().nth(n).unwrap_or("");
+                let pad = widths[i] - part.chars().count();
+                s.push(' ');
+                s.push_str(part);
+                s.push_str(&" ".repeat(pad + 1));
+                s.push('|');
+            }
+            s.push('\n');
+        }
+        s
+    };
+    let mut out = rule.clone();
+    out.push_str(&line(headings));
+    out.push_str(&rule);
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    if !rows.is_empty() {
+        out.push_str(&rule);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn printed(format: Format, columns: &[&str], f: impl FnOnce(&mut Printer)) -> String {
+        let buffer = Buffer::default();
+        let options = OutputOptions {
+            format,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        };
+        let mut printer = Printer::new(&options, Box::new(buffer.clone()));
+        f(&mut printer);
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn record() -> Record {
+        Record::new()
+            .field("id", "op-1")
+            .field("progress", 100)
+            .field("completed_at", Value::Null)
+            .field("steps_failed", json!([]))
+    }
+
+    #[test]
+    fn show_as_field_value_table() {
+        let out = printed(Format::Table, &[], |p| p.show(&record()).unwrap());
+        assert_eq!(
+            out,
+            "\
++--------------+-------+
+| Field        | Value |
++--------------+-------+
+| id           | op-1  |
+| progress     | 100   |
+| completed_at | null  |
+| steps_failed | []    |
++--------------+-------+
+"
+        );
+    }
+
+    #[test]
+    fn json_keeps_field_order_and_types() {
+        let out = printed(Format::Json, &[], |p| p.show(&record()).unwrap());
+        assert_eq!(
+            out,
+            "{\n  \"id\": \"op-1\",\n  \"progress\": 100,\n  \"completed_at\": null,\n  \"steps_failed\": []\n}\n"
+        );
+    }
+
+    #[test]
+    fn yaml_keeps_field_order() {
+        let out = printed(Format::Yaml, &[], |p| p.show(&record()).unwrap());
+        assert_eq!(
+            out,
+            "id: op-1\nprogress: 100\ncompleted_at: ~\nsteps_failed: []\n"
+        );
+        let mut list = List::with_keys(&["name", "count"]);
+        list.push(vec![json!("a"), json!(1)]);
+        list.push(vec![json!("b"), json!(2)]);
+        let out = printed(Format::Yaml, &[], |p| p.list(&list).unwrap());
+        assert_eq!(out, "- name: a\n  count: 1\n- name: b\n  count: 2\n");
+    }
+
+    #[test]
+    fn list_table_uses_headings_and_columns_filter() {
+        let mut list = List::new(vec![
+            Column::new("id", "ID"),
+            Column::new("instance_name", "Instance Name"),
+        ]);
+        list.push(vec![json!("m-1"), json!("web-server-1")]);
+        let out = printed(Format::Table, &["Instance Name"], |p| {
+            p.list(&list).unwrap()
+        });
+        assert_eq!(
+            out,
+            "+---------------+\n| Instance Name |\n+---------------+\n| web-server-1  |\n+---------------+\n"
+        );
+        let out = printed(Format::Value, &["instance_name", "id"], |p| {
+            p.list(&list).unwrap()
+        });
+        assert_eq!(out, "web-server-1 m-1\n");
+    }
+
+    #[test]
+    fn unknown_column_names_the_valid_ones() {
+        let options = OutputOptions {
+            format: Format::Table,
+            columns: vec!["nope".into()],
+        };
+        let mut printer = Printer::new(&options, Box::new(Buffer::default()));
+        let err = printer.show(&record()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown column 'nope': choose from id, progress, completed_at, steps_failed"
+        );
+    }
+
+    #[test]
+    fn long_lists_wrap_between_items() {
+        let items = json!([
+            "validate_sites",
+            "create_dr_record",
+            "identify_snapshot",
+            "create_volumes_site_b"
+        ]);
+        assert_eq!(
+            cell(&items),
+            "[\"validate_sites\", \"create_dr_record\",\n \"identify_snapshot\",\n \"create_volumes_site_b\"]"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Live progress of a running operation, on stderr.
+//!
+//! On a terminal: an indicatif bar with the progress, the phase and the latest step. Otherwise
+//! (CI logs, pipes): one plain line per finished step, such as
+//! `[ 45%] storage: create_volumes_site_b`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use protector_core::engine::ProgressObserver;
+use protector_core::model::Operation;
+
+/// Shows an operation's progress while it runs.
+pub struct ProgressDisplay {
+    bar: Option<ProgressBar>,
+    /// Steps already reported: (completed, failed).
+    reported: Mutex<(usize, usize)>,
+}
+
+impl ProgressDisplay {
+    /// A bar when stderr is a terminal, plain lines otherwise.
+    pub fn new(title: &str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(100), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{spinner:.green} {prefix} [{bar:32.cyan/blue}] {pos:>3}% {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(title.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        ProgressDisplay {
+            bar,
+            reported: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Removes the bar (the final record is printed by the command).
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(op: &Operation, step: &str, failed: bool) -> String {
+        format!(
+            "[{:>3}%] {}: {step}{}",
+            op.progress,
+            op.phase.as_str(),
+            if failed { " FAILED" } else { "" }
+        )
+    }
+}
+
+impl ProgressObserver for ProgressDisplay {
+    fn on_update(&self, op: &Operation) {
+        let mut reported = self
+            .reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (done, failed) = *reported;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(u64::from(op.progress));
+                let latest = op
+                    .steps_failed
+                    .last()
+                    .filter(|_| op.steps_failed.len() > failed)
+                    .map(|s| format!("{s} FAILED"))
+                    .or_else(|| op.steps_completed.last().cloned())
+                    .unwrap_or_else(|| "starting".to_string());
+                bar.set_message(format!("{}: {latest}", op.phase.as_str()));
+                for step in op.steps_failed.iter().skip(failed) {
+                    bar.println(Self::line(op, step, true));
+                }
+            }
+            None => {
+                let mut err = std::io::stderr().lock();
+                for step in op.steps_completed.iter().skip(done) {
+                    let _ = writeln!(err, "{}", Self::line(op, step, false));
+                }
+                for step in op.steps_failed.iter().skip(failed) {
+                    let _ = writeln!(err, "{}", Self::line(op, step, true));
+                }
+            }
+        }
+        *reported = (op.steps_completed.len(), op.steps_failed.len());
+    }
+}
+
+impl Drop for ProgressDisplay {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
