@@ -4,11 +4,18 @@
 //! Every step calls the same engine methods as the matching command and prints the command a
 //! person would type, so the demo doubles as a tour of the CLI.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::Utc;
-use protector_core::engine::{AddMember, CreateGroup, CreatePolicy, FailoverRequest, RegisterSite};
-use protector_core::model::{
-    GroupStatus, Member, ReplicationType, ResourceMappings, SiteStatus, SiteType,
+use protector_core::engine::{
+    AddMember, CreateGroup, CreatePolicy, FailoverRequest, ProgressObserver, RegisterSite,
 };
+use protector_core::model::{
+    ArrayEndpoint, GroupStatus, Member, Operation, ReplicationType, ResourceMappings, SiteStatus,
+    SiteType,
+};
+use protector_mock::Simulator;
 
 use crate::args::{DemoArgs, Format, OutputOptions};
 use crate::commands::group::operation_outcome;
@@ -323,9 +330,18 @@ pub async fn run(args: DemoArgs) -> CliResult {
         flavors: ResourceMappings::parse_pairs("flavor", FLAVOR_MAPPINGS)?,
         security_groups: Default::default(),
     });
-    let progress = ProgressDisplay::new(&format!("failover {GROUP}"));
-    let result = protector.failover(GROUP, request, &progress).await;
-    progress.finish();
+    let observer = DemoObserver {
+        progress: ProgressDisplay::new(&format!("failover {GROUP}")),
+        simulator: &simulator,
+        imported: Mutex::new(None),
+    };
+    let result = protector.failover(GROUP, request, &observer).await;
+    observer.progress.finish();
+    let imported = observer
+        .imported
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_default();
     let op = result?;
     demo.out.text(&format!(
         "operation {} {} at {}%\n",
@@ -362,11 +378,14 @@ pub async fn run(args: DemoArgs) -> CliResult {
     demo.section(
         "Verify on the simulator",
         "Read back from the simulated clouds and arrays, not from protector's records: each VM must\n\
-         be ACTIVE on site-b and SHUTOFF on site-a, and each volume on site-b must hold exactly the\n\
-         data of its site-a source (same write fingerprint).",
+         be ACTIVE on site-b and SHUTOFF on site-a. Every volume carries a fingerprint, the number\n\
+         of the last write it holds: each volume imported on site-b must hold the last write of\n\
+         its site-a source (read when the import finished, before the VMs booted on site-b and\n\
+         started writing again).",
     )?;
-    let members = on_b.members(GROUP).await?;
-    let verification = verify(&simulator, &members)?;
+    let mut members = on_b.members(GROUP).await?;
+    members.sort_by_key(|m| VMS.iter().position(|vm| *vm == m.instance_name));
+    let verification = verify(&simulator, &members, &imported);
     demo.out.text(&verification.table)?;
     demo.blank()?;
 
@@ -414,15 +433,47 @@ struct Verification {
     volumes: usize,
 }
 
-/// Compares the simulator's view of both sites for every member.
-fn verify(simulator: &SimulatorView, members: &[Member]) -> CliResult<Verification> {
+/// Sees every progress update: drives the display, and reads the fingerprints of site-b's
+/// volumes from the simulator as soon as the import step is done, before any VM on site-b
+/// writes to them.
+struct DemoObserver<'a> {
+    progress: ProgressDisplay,
+    simulator: &'a SimulatorView,
+    imported: Mutex<Option<BTreeMap<String, u64>>>,
+}
+
+impl ProgressObserver for DemoObserver<'_> {
+    fn on_update(&self, op: &Operation) {
+        self.progress.on_update(op);
+        let imported = op
+            .steps_completed
+            .iter()
+            .any(|s| s.starts_with("manage_volumes_"));
+        let mut captured = self
+            .imported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if imported && captured.is_none() {
+            *captured = Some(self.simulator.volume_fingerprints(SECONDARY));
+        }
+    }
+}
+
+/// Compares the simulator's view of both sites for every member; `imported` holds site-b's
+/// volume fingerprints at the end of the import.
+fn verify(
+    simulator: &SimulatorView,
+    members: &[Member],
+    imported: &BTreeMap<String, u64>,
+) -> Verification {
     let headings: Vec<String> = [
         "VM",
-        "site-a status",
-        "site-b status",
+        "site-a",
+        "site-b",
         "volume",
-        "site-a data",
-        "site-b data",
+        "site-a last write",
+        "site-b at import",
+        "site-b now",
         "result",
     ]
     .iter()
@@ -431,6 +482,7 @@ fn verify(simulator: &SimulatorView, members: &[Member]) -> CliResult<Verificati
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     let mut volumes = 0;
+    let shown = |v: Option<u64>| v.map_or_else(|| "missing".to_string(), |v| v.to_string());
     for member in members {
         let name = &member.instance_name;
         let on_a = simulator.server_status(PRIMARY, name);
@@ -462,54 +514,51 @@ fn verify(simulator: &SimulatorView, members: &[Member]) -> CliResult<Verificati
         for (i, source) in sources.iter().enumerate() {
             volumes += 1;
             let target = member.current.volume_ids.get(i);
-            let source_print = simulator.fingerprint(PRIMARY, source);
-            let target_print = target.and_then(|t| simulator.fingerprint(SECONDARY, t));
-            let same = source_print.is_some() && source_print == target_print;
+            let last_write = simulator.fingerprint(PRIMARY, source);
+            let at_import = target.and_then(|t| imported.get(t).copied());
+            let now = target.and_then(|t| simulator.fingerprint(SECONDARY, t));
+            let same = last_write.is_some() && last_write == at_import;
             if !same {
                 failures.push(format!(
-                    "volume {} of {name}: {PRIMARY} holds {}, {SECONDARY} holds {}",
+                    "volume {} of {name}: the last write on {PRIMARY} is {}, the volume imported on {SECONDARY} held {}",
                     i + 1,
-                    source_print.as_deref().unwrap_or("nothing"),
-                    target_print.as_deref().unwrap_or("nothing"),
+                    shown(last_write),
+                    shown(at_import),
                 ));
             }
             let first = i == 0;
+            let once = |v: &Option<String>| {
+                if first {
+                    v.clone().unwrap_or_else(|| "missing".into())
+                } else {
+                    String::new()
+                }
+            };
             rows.push(vec![
                 if first { name.clone() } else { String::new() },
-                if first {
-                    on_a.clone().unwrap_or_else(|| "missing".into())
-                } else {
-                    String::new()
-                },
-                if first {
-                    on_b.clone().unwrap_or_else(|| "missing".into())
-                } else {
-                    String::new()
-                },
+                once(&on_a),
+                once(&on_b),
                 member
                     .recovery
                     .volumes
                     .get(i)
                     .map_or_else(|| format!("#{}", i + 1), |v| v.device.clone()),
-                source_print.unwrap_or_else(|| "missing".into()),
-                target_print.unwrap_or_else(|| "missing".into()),
-                if same { "same data" } else { "DIFFERENT" }.to_string(),
+                shown(last_write),
+                shown(at_import),
+                shown(now),
+                if same { "no data lost" } else { "DATA LOST" }.to_string(),
             ]);
         }
     }
-    Ok(Verification {
+    Verification {
         table: render_table(&headings, &rows),
         failures,
         volumes,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------- simulator
 // The few things the demo reads from the simulator, behind one small adapter.
-
-use protector_core::model::ArrayEndpoint;
-use protector_mock::Simulator;
-use std::sync::Arc;
 
 /// The demo's view of the simulator.
 struct SimulatorView(Arc<Simulator>);
@@ -558,9 +607,23 @@ impl SimulatorView {
             .map(|s| s.status.as_str().to_string())
     }
 
-    fn fingerprint(&self, site: &str, volume_id: &str) -> Option<String> {
+    fn fingerprint(&self, site: &str, volume_id: &str) -> Option<u64> {
+        self.0.volume_fingerprint(site, volume_id)
+    }
+
+    /// Fingerprints of every Cinder volume of `site`, by volume id.
+    fn volume_fingerprints(&self, site: &str) -> BTreeMap<String, u64> {
         self.0
-            .volume_fingerprint(site, volume_id)
-            .map(|f| f.to_string())
+            .inspect()
+            .sites
+            .get(site)
+            .map(|inventory| {
+                inventory
+                    .volumes
+                    .iter()
+                    .filter_map(|v| v.fingerprint.map(|f| (v.id.clone(), f)))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
