@@ -34,6 +34,11 @@ pub(crate) fn volume_host(site: &str) -> String {
     format!("{}#pure", backend_host(site))
 }
 
+/// The Purity host object of a site's compute nodes.
+pub(crate) fn compute_host(site: &str) -> String {
+    format!("{site}-compute")
+}
+
 /// The array of a site.
 pub(crate) fn array_name(site: &str) -> String {
     match site.strip_prefix("site-") {
@@ -472,6 +477,11 @@ fn seed_servers(w: &mut World, ids: &SiteIds) {
                 vec![array.clone()]
             };
             for on in arrays {
+                let hosts = if on == array {
+                    vec![compute_host(site)]
+                } else {
+                    Vec::new()
+                };
                 w.array_volumes.insert(
                     array_key(&on, &array_volume),
                     ArrayVolumeRec {
@@ -484,6 +494,7 @@ fn seed_servers(w: &mut World, ids: &SiteIds) {
                         pod: sync.then(|| SYNC_POD.to_string()),
                         created: now,
                         fingerprint,
+                        hosts,
                     },
                 );
             }

@@ -92,15 +92,25 @@ pub(crate) fn get_volume(world: &World, array: &str, name: &str) -> Option<Array
         .map(volume_view)
 }
 
-/// Whether an array volume is attached to a running or stopped server of `site` (Purity would
-/// list a host connection for it).
-pub(crate) fn is_connected(world: &World, site: &str, array: &str, name: &str) -> bool {
-    if world.array_name_of_site(site) != array {
-        return false;
+/// Whether an array volume is connected to a host (its Cinder volume is attached).
+pub(crate) fn is_connected(world: &World, array: &str, name: &str) -> bool {
+    world
+        .array_volumes
+        .get(&array_key(array, name))
+        .is_some_and(|v| !v.hosts.is_empty())
+}
+
+/// Connects (or disconnects) the array volume behind a Cinder volume of `site` to the site's
+/// compute host.
+pub(crate) fn set_connected(world: &mut World, site: &str, name: &str, connected: bool) {
+    let array = world.array_name_of_site(site);
+    let host = crate::seed::compute_host(site);
+    if let Some(v) = world.array_volumes.get_mut(&array_key(&array, name)) {
+        v.hosts.retain(|h| *h != host);
+        if connected {
+            v.hosts.push(host);
+        }
     }
-    world.volumes.values().any(|v| {
-        v.site == site && v.array_volume.as_deref() == Some(name) && !v.attachments.is_empty()
-    })
 }
 
 /// The arrays that hold a copy of `name`: the pod members when it lives in a stretched pod and
@@ -176,9 +186,9 @@ pub(crate) fn copy_volume(
             ));
         }
     }
-    let serial = match world.array_volumes.get(&key) {
-        Some(existing) => existing.serial.clone(),
-        None => crate::seed::new_serial(world),
+    let (serial, hosts) = match world.array_volumes.get(&key) {
+        Some(existing) => (existing.serial.clone(), existing.hosts.clone()),
+        None => (crate::seed::new_serial(world), Vec::new()),
     };
     let now = world.now();
     for on in copies_of(world, array, &request.name) {
@@ -188,6 +198,11 @@ pub(crate) fn copy_volume(
             .get(&k)
             .map(|v| v.created)
             .unwrap_or(now);
+        let hosts = if on == array {
+            hosts.clone()
+        } else {
+            Vec::new()
+        };
         world.array_volumes.insert(
             k,
             ArrayVolumeRec {
@@ -200,6 +215,7 @@ pub(crate) fn copy_volume(
                 pod: pod.map(str::to_string),
                 created,
                 fingerprint,
+                hosts,
             },
         );
     }
@@ -292,12 +308,7 @@ pub(crate) fn destroy_volume(world: &mut World, array: &str, name: &str) -> Resu
     if volume.destroyed {
         return Ok(false);
     }
-    let site = world
-        .arrays
-        .get(array)
-        .map(|a| a.site.clone())
-        .unwrap_or_default();
-    if is_connected(world, &site, array, name) {
+    if is_connected(world, array, name) {
         return Err(Error::conflict(format!(
             "Volume {name} cannot be deleted due to existing connections."
         )));

@@ -208,8 +208,15 @@ fn resync(world: &mut World, pod: &str, from: &str, to: &str) {
         }
     }
     for mut v in source {
+        let key = array_key(to, &v.name);
+        // Host connections belong to each array, not to the data.
+        v.hosts = world
+            .array_volumes
+            .get(&key)
+            .map(|existing| existing.hosts.clone())
+            .unwrap_or_default();
         v.array = to.to_string();
-        world.array_volumes.insert(array_key(to, &v.name), v);
+        world.array_volumes.insert(key, v);
     }
 }
 

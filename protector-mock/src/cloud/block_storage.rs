@@ -269,7 +269,7 @@ pub(crate) fn finish_manage(world: &mut World, volume_id: &str, source_name: &st
         return;
     };
     let array = world.array_name_of_site(&volume.site);
-    let refused = manage_refusal(world, &volume.site, &array, source_name);
+    let refused = manage_refusal(world, &array, source_name);
     if let Some(reason) = refused {
         tracing::info!(volume = volume_id, reason, "simulated Cinder manage failed");
         if let Some(v) = world.volumes.get_mut(volume_id) {
@@ -295,7 +295,7 @@ pub(crate) fn finish_manage(world: &mut World, volume_id: &str, source_name: &st
     }
 }
 
-fn manage_refusal(world: &World, site: &str, array: &str, source_name: &str) -> Option<String> {
+fn manage_refusal(world: &World, array: &str, source_name: &str) -> Option<String> {
     if !world.array_up(array) {
         return Some(format!("{array} is unreachable"));
     }
@@ -308,7 +308,7 @@ fn manage_refusal(world: &World, site: &str, array: &str, source_name: &str) -> 
     if source.destroyed {
         return Some(format!("Volume {source_name} has been destroyed."));
     }
-    if crate::array::is_connected(world, site, array, source_name) {
+    if crate::array::is_connected(world, array, source_name) {
         return Some(format!(
             "Manage existing volume failed due to invalid backend reference {{'source-name': '{source_name}'}}: {source_name} is connected to hosts."
         ));

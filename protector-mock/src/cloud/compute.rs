@@ -335,13 +335,18 @@ pub(crate) fn delete_server(world: &mut World, caller: &Caller, id: &str) -> Res
 /// Detaches the server's volumes (→ available) and unbinds its ports.
 pub(crate) fn release_server_resources(world: &mut World, server: &ServerRec) {
     for attached in &server.volumes {
+        let mut disconnect = None;
         if let Some(volume) = world.volumes.get_mut(&attached.volume_id) {
             volume.attachments.retain(|a| a.server_id != server.id);
-            if volume.attachments.is_empty()
-                && (volume.status == "in-use" || volume.status == "reserved")
-            {
-                volume.status = "available".to_string();
+            if volume.attachments.is_empty() {
+                if volume.status == "in-use" || volume.status == "reserved" {
+                    volume.status = "available".to_string();
+                }
+                disconnect = volume.array_volume.clone();
             }
+        }
+        if let Some(name) = disconnect {
+            crate::array::set_connected(world, &server.site, &name, false);
         }
     }
     for port_id in &server.port_ids {
@@ -358,6 +363,7 @@ pub(crate) fn release_server_resources(world: &mut World, server: &ServerRec) {
 /// Attaches the server's volumes (→ in-use) and activates its ports, at the end of a boot.
 pub(crate) fn attach_server_resources(world: &mut World, server: &ServerRec) {
     for attached in &server.volumes {
+        let mut connect = None;
         if let Some(volume) = world.volumes.get_mut(&attached.volume_id) {
             volume.status = "in-use".to_string();
             if !volume.attachments.iter().any(|a| a.server_id == server.id) {
@@ -366,6 +372,10 @@ pub(crate) fn attach_server_resources(world: &mut World, server: &ServerRec) {
                     device: attached.device.clone(),
                 });
             }
+            connect = volume.array_volume.clone();
+        }
+        if let Some(name) = connect {
+            crate::array::set_connected(world, &server.site, &name, true);
         }
     }
     for port_id in &server.port_ids {

@@ -272,6 +272,10 @@ pub(crate) struct ArrayVolumeRec {
     pub created: DateTime<Utc>,
     /// Sequence number of the last write the volume holds.
     pub fingerprint: u64,
+    /// Hosts it is connected to (a volume attached to a server is connected to its compute
+    /// host). Follows the volume through renames, as Purity's connections do.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// A protection group. On its source array `name` is `pg`; the replica on a target array is
