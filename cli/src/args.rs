@@ -264,7 +264,7 @@ pub struct GroupCreateArgs {
 pub struct MemberAddArgs {
     /// Protection group name or id.
     pub group: String,
-    /// Nova id of the VM on the group's current primary site.
+    /// Nova id of the VM on the group's current primary site (a unique server name works too).
     #[arg(long)]
     pub instance_id: String,
     #[command(flatten)]

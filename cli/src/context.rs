@@ -65,9 +65,9 @@ impl Engine {
         let mut stores = BTreeMap::new();
         stores.insert(local.to_string(), local_store);
         for site in names {
-            if !stores.contains_key(&site) {
-                let store = open(&site)?;
-                stores.insert(site, store);
+            if let std::collections::btree_map::Entry::Vacant(slot) = stores.entry(site) {
+                let store = open(slot.key())?;
+                slot.insert(store);
             }
         }
 

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use chrono::Utc;
+use protector_core::api::ListServers;
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, FailoverRequest, NoProgress, ProgressObserver,
 };
@@ -13,7 +14,7 @@ use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::{Format, GroupCommand, ReplicationTypeArg};
-use crate::context::Context;
+use crate::context::{Context, Engine};
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
 use crate::progress::ProgressDisplay;
@@ -51,14 +52,10 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
         }
         GroupCommand::MemberAdd(args) => {
             let engine = ctx.engine_with_transport().await?;
+            let instance_id = resolve_instance(&engine, &args.group, &args.instance_id).await?;
             let member = engine
                 .protector
-                .add_member(
-                    &args.group,
-                    AddMember {
-                        instance_id: args.instance_id,
-                    },
-                )
+                .add_member(&args.group, AddMember { instance_id })
                 .await?;
             Printer::stdout(&args.output).show(&views::member_added(&member))
         }
@@ -228,6 +225,35 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             printer.show(&views::operation(&op, "operation_id"))?;
             operation_outcome(&op)
         }
+    }
+}
+
+/// The Nova id of `id_or_name` on the group's current primary site: ids pass through, a name
+/// must match exactly one server (as the openstack CLI resolves names).
+async fn resolve_instance(engine: &Engine, group: &str, id_or_name: &str) -> CliResult<String> {
+    if uuid::Uuid::parse_str(id_or_name).is_ok() {
+        return Ok(id_or_name.to_string());
+    }
+    let group = engine.protector.group(group).await?;
+    let site = &group.current_primary_site;
+    let clients = engine.protector.clients(site).await?;
+    let servers = clients
+        .compute
+        .list_servers(&ListServers {
+            name: Some(id_or_name.to_string()),
+            ..ListServers::default()
+        })
+        .await?;
+    match servers.as_slice() {
+        [server] => Ok(server.id.clone()),
+        [] => Err(Error::not_found(format!(
+            "no server with id or name '{id_or_name}' on {site}: give the Nova id of a VM on the group's current primary site"
+        ))
+        .into()),
+        several => Err(CliError::invalid(format!(
+            "{} servers are named '{id_or_name}' on {site}: give the Nova id instead",
+            several.len()
+        ))),
     }
 }
 
