@@ -1,0 +1,701 @@
+//! Planned failover end to end on the in-process two-site simulator: end states on both sites,
+//! invariants (one running copy of each VM, nothing leaked, zero data loss) and the refusals of
+//! spec/000's troubleshooting section, each leaving both sites and both stores unchanged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use protector_core::api::{Connector, ListPorts, ServerStatus};
+use protector_core::engine::{
+    AddMember, CreateGroup, CreatePolicy, EngineOptions, FailoverRequest, NoProgress, PollPolicy,
+    RegisterSite,
+};
+use protector_core::model::{
+    GroupStatus, OperationStatus, ProtectionGroup, ReplicationType, ResourceMappings, SiteType,
+};
+use protector_core::store::{SecretKey, SqliteStore, Store};
+use protector_core::{ErrorKind, Protector};
+use protector_mock::{Inventory, Service, Simulator};
+
+const MEMBERS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
+
+struct Env {
+    sim: Simulator,
+    engine: Protector,
+    store_a: Arc<dyn Store>,
+    store_b: Arc<dyn Store>,
+}
+
+fn mappings() -> ResourceMappings {
+    ResourceMappings {
+        networks: ResourceMappings::parse_pairs(
+            "network",
+            ["net-primary-web=net-secondary-web net-primary-db=net-secondary-db"],
+        )
+        .unwrap(),
+        flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large"]).unwrap(),
+        security_groups: BTreeMap::new(),
+    }
+}
+
+async fn setup() -> Env {
+    let sim = Simulator::in_memory().unwrap();
+    let key = SecretKey::generate();
+    let store_a: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key.clone()).unwrap());
+    let store_b: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key).unwrap());
+    let engine = Protector::builder()
+        .with_local_site("site-a")
+        .with_store("site-a", store_a.clone())
+        .with_store("site-b", store_b.clone())
+        .with_connector(Arc::new(sim.connector()))
+        .with_options(EngineOptions {
+            poll: PollPolicy::immediate(500),
+            member_concurrency: 4,
+        })
+        .build()
+        .unwrap();
+    for (site, site_type) in [
+        ("site-a", SiteType::Primary),
+        ("site-b", SiteType::Secondary),
+    ] {
+        let reg = sim.site_registration(site).unwrap();
+        engine
+            .register_site(RegisterSite {
+                name: reg.name,
+                description: reg.description,
+                site_type,
+                auth_url: reg.auth_url,
+                region_name: reg.region_name,
+                cloud: None,
+            })
+            .await
+            .unwrap();
+    }
+    engine
+        .create_group(CreateGroup {
+            name: "prod-web-app".into(),
+            description: "web tier".into(),
+            replication_type: ReplicationType::Async,
+            primary_site: "site-a".into(),
+            secondary_site: "site-b".into(),
+            volume_type: "replicated-ssd".into(),
+        })
+        .await
+        .unwrap();
+    for name in MEMBERS {
+        let id = sim.find_server("site-a", name).unwrap().id;
+        engine
+            .add_member("prod-web-app", AddMember { instance_id: id })
+            .await
+            .unwrap();
+    }
+    engine
+        .create_policy(
+            "prod-web-app",
+            CreatePolicy {
+                primary_array: sim.array_endpoint("site-a").unwrap(),
+                secondary_array: sim.array_endpoint("site-b").unwrap(),
+                pure_pg_name: "pg-prod-web-app".into(),
+                replication_interval_secs: 300,
+                rpo_minutes: 15,
+            },
+        )
+        .await
+        .unwrap();
+    Env {
+        sim,
+        engine,
+        store_a,
+        store_b,
+    }
+}
+
+/// The inventory without what moves on its own (write fingerprints, scheduled snapshots).
+fn shape(inventory: &Inventory) -> serde_json::Value {
+    let mut v = serde_json::to_value(inventory).unwrap();
+    for site in v["sites"].as_object_mut().unwrap().values_mut() {
+        for volume in site["volumes"].as_array_mut().unwrap() {
+            volume.as_object_mut().unwrap().remove("fingerprint");
+        }
+    }
+    for array in v["arrays"].as_object_mut().unwrap().values_mut() {
+        let array = array.as_object_mut().unwrap();
+        array.remove("snapshots");
+        for volume in array["volumes"].as_array_mut().unwrap() {
+            volume.as_object_mut().unwrap().remove("fingerprint");
+        }
+    }
+    v
+}
+
+async fn groups(env: &Env) -> (ProtectionGroup, ProtectionGroup) {
+    let a = env.store_a.list_groups().await.unwrap().remove(0);
+    let b = env.store_b.list_groups().await.unwrap().remove(0);
+    (a, b)
+}
+
+/// Asserts a refused failover changed nothing on either site or store.
+async fn assert_refused_unchanged(
+    env: &Env,
+    kind: ErrorKind,
+    request: FailoverRequest,
+    needle: &str,
+) {
+    let before = shape(&env.sim.inspect());
+    let groups_before = groups(env).await;
+    let err = env
+        .engine
+        .failover("prod-web-app", request, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), kind, "{err}");
+    assert!(
+        err.to_string().contains(needle),
+        "'{err}' does not mention '{needle}'"
+    );
+    assert_eq!(
+        shape(&env.sim.inspect()),
+        before,
+        "a refused failover changed the simulator"
+    );
+    assert_eq!(
+        groups(env).await,
+        groups_before,
+        "a refused failover changed a store"
+    );
+    assert!(env.store_a.list_operations().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn planned_failover_moves_every_member_with_zero_data_loss() {
+    let env = setup().await;
+    let source_volumes: Vec<(String, String, String)> = env
+        .engine
+        .members("prod-web-app")
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|m| {
+            m.recovery
+                .volumes
+                .iter()
+                .map(|v| {
+                    (
+                        m.instance_name.clone(),
+                        v.name.clone(),
+                        v.array_volume.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(op.progress, 100);
+    assert_eq!(op.instances_created, 3);
+    assert_eq!(op.instances_failed, 0);
+    assert!(op.steps_failed.is_empty());
+    assert_eq!(op.steps_completed.len(), 13);
+
+    // Group record, equal on both sites.
+    let (a, b) = groups(&env).await;
+    assert_eq!(a, b, "both sites hold the same metadata");
+    assert_eq!(a.status, GroupStatus::FailedOver);
+    assert_eq!(a.current_primary_site, "site-b");
+    assert_eq!(a.failover_count, 1);
+    assert!(a.last_failover_at.is_some());
+    assert!(a.active_operation_id.is_none());
+    let status = env.engine.sync_status("prod-web-app").await.unwrap();
+    assert!(status.in_sync, "{status:?}");
+
+    // Target site: every member ACTIVE with the mapped flavor, networks and volume type.
+    let clients_b = env.engine.clients("site-b").await.unwrap();
+    let clients_a = env.engine.clients("site-a").await.unwrap();
+    let networks_b = clients_b.network.list_networks().await.unwrap();
+    let net_name = |id: &str| {
+        networks_b
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.name.clone())
+            .unwrap()
+    };
+    let members = env.engine.members("prod-web-app").await.unwrap();
+    for member in &members {
+        assert_eq!(member.current.site, "site-b");
+        let server = clients_b
+            .compute
+            .get_server(&member.current.instance_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            server.status,
+            ServerStatus::Active,
+            "{}",
+            member.instance_name
+        );
+        assert_eq!(server.name, member.instance_name);
+        assert_eq!(server.flavor_name, "m2.large");
+        let ports = clients_b
+            .network
+            .list_ports(&ListPorts {
+                device_id: Some(server.id.clone()),
+                ..ListPorts::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ports.len(), member.recovery.networks.len());
+        for (port, nic) in ports.iter().zip(&member.recovery.networks) {
+            let expected = nic.network_name.replace("primary", "secondary");
+            assert_eq!(net_name(&port.network_id), expected);
+            assert!(
+                !port.security_group_ids.is_empty(),
+                "security groups are set on the port"
+            );
+        }
+        for volume_id in &member.current.volume_ids {
+            let volume = clients_b
+                .block_storage
+                .get_volume(volume_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(volume.volume_type, "replicated-ssd");
+            assert_eq!(volume.status, "in-use");
+        }
+        // Source: stopped, still there for the failback.
+        let standby = member.standby.as_ref().unwrap();
+        assert_eq!(standby.site, "site-a");
+        let old = clients_a
+            .compute
+            .get_server(&standby.instance_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.status, ServerStatus::Shutoff);
+    }
+
+    // Zero data loss: each imported volume started from the source's last write. The source
+    // stopped writing when it was shut off, so its fingerprint is final; the target's first
+    // write after boot is later than it, and the journal of the sim records the import value.
+    let inventory = env.sim.inspect();
+    let site_b = &inventory.sites["site-b"];
+    for (instance, volume_name, array_volume) in &source_volumes {
+        let source_fp = env
+            .sim
+            .array_volume_fingerprint("site-a", array_volume)
+            .unwrap();
+        let target = site_b
+            .volumes
+            .iter()
+            .find(|v| &v.name == volume_name)
+            .unwrap_or_else(|| panic!("{instance}: volume {volume_name} missing on site-b"));
+        let snapshot_fp = inventory.arrays["site-b"]
+            .snapshots
+            .iter()
+            .rev()
+            .find_map(|s| s.fingerprints.get(array_volume).copied())
+            .unwrap();
+        assert_eq!(
+            snapshot_fp, source_fp,
+            "{instance}: the replicated snapshot holds the last write"
+        );
+        assert!(target.fingerprint.unwrap() >= source_fp);
+    }
+
+    // One running copy of each VM, nothing leaked.
+    let running_a = inventory.sites["site-a"]
+        .servers
+        .iter()
+        .filter(|s| MEMBERS.contains(&s.name.as_str()) && s.status == "ACTIVE")
+        .count();
+    let running_b = site_b
+        .servers
+        .iter()
+        .filter(|s| s.status == "ACTIVE")
+        .count();
+    assert_eq!(running_a, 0);
+    assert_eq!(running_b, 3);
+    assert_eq!(site_b.servers.len(), 3);
+    assert_eq!(site_b.volumes.len(), 4);
+    assert_eq!(site_b.ports.len(), 4, "web×2 one NIC each, db two NICs");
+    assert!(
+        site_b.ports.iter().all(|p| !p.device_id.is_empty()),
+        "no orphan port"
+    );
+    let leftovers: Vec<_> = inventory.arrays["site-b"]
+        .volumes
+        .iter()
+        .filter(|v| v.name.starts_with("protector-"))
+        .collect();
+    assert!(leftovers.is_empty(), "copies not managed: {leftovers:?}");
+}
+
+#[tokio::test]
+async fn imported_volumes_hold_exactly_the_source_data() {
+    let env = setup().await;
+    let members = env.engine.members("prod-web-app").await.unwrap();
+    // Read the target volumes the moment they are imported, before any VM boots on them.
+    let at_import: Arc<std::sync::Mutex<Option<Inventory>>> = Arc::default();
+    let observer = {
+        let sim = env.sim.clone();
+        let at_import = at_import.clone();
+        move |op: &protector_core::model::Operation| {
+            if op.steps_completed.last().map(String::as_str) == Some("manage_volumes_site_b") {
+                at_import
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(|| sim.inspect());
+            }
+        }
+    };
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &observer,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed);
+    let at_import = at_import
+        .lock()
+        .unwrap()
+        .take()
+        .expect("observer saw the import");
+    let after = env.engine.members("prod-web-app").await.unwrap();
+    let mut compared = 0;
+    for (before, after) in members.iter().zip(&after) {
+        assert_eq!(before.id, after.id);
+        for (i, array_volume) in before.current.array_volumes.iter().enumerate() {
+            // The source VM is stopped: this is its final write.
+            let source = env
+                .sim
+                .array_volume_fingerprint("site-a", array_volume)
+                .unwrap();
+            let target_id = &after.current.volume_ids[i];
+            let imported = at_import.sites["site-b"]
+                .volumes
+                .iter()
+                .find(|v| &v.id == target_id)
+                .and_then(|v| v.fingerprint)
+                .unwrap();
+            assert_eq!(
+                imported, source,
+                "{} volume {i}: data lost",
+                before.instance_name
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4);
+}
+
+#[tokio::test]
+async fn unmapped_network_is_refused_naming_network_and_member() {
+    let env = setup().await;
+    let mut partial = mappings();
+    partial.networks.remove("net-primary-db");
+    let err = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(partial.clone()),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed);
+    assert!(err.to_string().contains("net-primary-db"), "{err}");
+    assert!(err.to_string().contains("db-server-1"), "{err}");
+    assert_refused_unchanged(
+        &env,
+        ErrorKind::ValidationFailed,
+        FailoverRequest::planned(partial),
+        "net-primary-db",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_finding_is_reported_not_just_the_first() {
+    let env = setup().await;
+    let err = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(ResourceMappings::default()),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed);
+    let text = err.to_string();
+    for needle in [
+        "net-primary-web",
+        "net-primary-db",
+        "m1.large",
+        "web-server-1",
+        "web-server-2",
+        "db-server-1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from: {text}");
+    }
+    assert!(err.findings().len() >= 6, "{:?}", err.findings());
+}
+
+#[tokio::test]
+async fn peer_site_unreachable_is_refused() {
+    let env = setup().await;
+    env.sim.set_site_down("site-b", true).unwrap();
+    assert_refused_unchanged(
+        &env,
+        ErrorKind::Unavailable,
+        FailoverRequest::planned(mappings()),
+        "remote site unreachable",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn metadata_out_of_sync_is_refused() {
+    let env = setup().await;
+    // The peer moved ahead (a change made while this site could not be reached).
+    let mut ahead = env.store_b.list_groups().await.unwrap().remove(0);
+    ahead.metadata.version += 1;
+    env.store_b.put_group(&ahead).await.unwrap();
+    assert_refused_unchanged(
+        &env,
+        ErrorKind::OutOfSync,
+        FailoverRequest::planned(mappings()),
+        "out of sync",
+    )
+    .await;
+    // The documented fix works: sync-force pulls the higher version, then the failover runs.
+    let report = env.engine.sync_force("prod-web-app").await.unwrap();
+    assert_eq!(report.version, ahead.metadata.version);
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed);
+}
+
+#[tokio::test]
+async fn group_not_active_is_refused() {
+    let env = setup().await;
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed);
+    let before = shape(&env.sim.inspect());
+    let groups_before = groups(&env).await;
+    let err = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.to_string().contains("not active"), "{err}");
+    assert_eq!(shape(&env.sim.inspect()), before);
+    assert_eq!(groups(&env).await, groups_before);
+    assert_eq!(env.store_a.list_operations().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn volume_manage_refused_by_policy_rolls_back_completely() {
+    let env = setup().await;
+    let before = shape(&env.sim.inspect());
+    env.sim
+        .fail_next(
+            "site-b",
+            Service::Volume,
+            "manage_volume",
+            ErrorKind::PermissionDenied,
+            "Policy doesn't allow volume_extension:volume_manage to be performed.",
+            1,
+        )
+        .unwrap();
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    let message = op.error_message.clone().unwrap();
+    assert!(
+        message.contains("volume_extension:volume_manage"),
+        "{message}"
+    );
+    assert!(message.contains("rolled back"), "{message}");
+    assert_eq!(op.steps_failed, ["manage_volumes_site_b"]);
+
+    // Back where it started: the same servers ACTIVE on site-a, nothing on site-b.
+    let after = env.sim.inspect();
+    let site_b = &after.sites["site-b"];
+    assert!(site_b.servers.is_empty() && site_b.volumes.is_empty() && site_b.ports.is_empty());
+    assert!(
+        after.arrays["site-b"]
+            .volumes
+            .iter()
+            .all(|v| !v.name.starts_with("protector-") && !v.name.starts_with("volume-")),
+        "leftover array volumes on site-b: {:?}",
+        after.arrays["site-b"].volumes
+    );
+    assert_eq!(shape(&after)["sites"], before["sites"]);
+    for name in MEMBERS {
+        assert_eq!(
+            env.sim.find_server("site-a", name).unwrap().status,
+            ServerStatus::Active
+        );
+    }
+    let (a, b) = groups(&env).await;
+    assert_eq!(a, b);
+    assert_eq!(a.status, GroupStatus::Active);
+    assert_eq!(a.current_primary_site, "site-a");
+    assert_eq!(a.failover_count, 0);
+
+    // The documented fix (policy granted) then retry works.
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+}
+
+#[tokio::test]
+async fn instance_in_error_on_target_gives_partial_with_one_running_copy() {
+    let env = setup().await;
+    env.sim
+        .fail_server_boot(
+            "site-b",
+            "web-server-2",
+            "No valid host was found. There are not enough hosts available.",
+        )
+        .unwrap();
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Partial);
+    assert_eq!(op.instances_created, 2);
+    assert_eq!(op.instances_failed, 1);
+    assert!(op.error_message.unwrap().contains("No valid host"));
+    let (a, _) = groups(&env).await;
+    assert_eq!(a.status, GroupStatus::FailedOverPartial);
+    let inventory = env.sim.inspect();
+    for name in MEMBERS {
+        let on_a = inventory.sites["site-a"]
+            .servers
+            .iter()
+            .filter(|s| s.name == name && s.status == "ACTIVE")
+            .count();
+        let on_b = inventory.sites["site-b"]
+            .servers
+            .iter()
+            .filter(|s| s.name == name && s.status == "ACTIVE")
+            .count();
+        assert_eq!(
+            on_a + on_b,
+            1,
+            "{name} must run exactly once (a: {on_a}, b: {on_b})"
+        );
+    }
+    assert!(inventory.sites["site-b"]
+        .servers
+        .iter()
+        .all(|s| s.name != "web-server-2"));
+    let members = env.engine.members("prod-web-app").await.unwrap();
+    let failed = members
+        .iter()
+        .find(|m| m.instance_name == "web-server-2")
+        .unwrap();
+    assert_eq!(failed.current.site, "site-a");
+    assert!(failed
+        .error_message
+        .as_ref()
+        .unwrap()
+        .contains("No valid host"));
+}
+
+#[tokio::test]
+async fn plan_is_data_and_names_every_resolution() {
+    let env = setup().await;
+    let plan = env
+        .engine
+        .plan_failover("prod-web-app", &FailoverRequest::planned(mappings()))
+        .await
+        .unwrap();
+    assert!(plan.findings.is_empty(), "{:?}", plan.findings);
+    assert_eq!(plan.members.len(), 3);
+    let db = plan
+        .members
+        .iter()
+        .find(|m| m.instance_name == "db-server-1")
+        .unwrap();
+    assert_eq!(db.flavor.target_name.as_deref(), Some("m2.large"));
+    assert_eq!(db.nics.len(), 2);
+    assert_eq!(db.volumes.len(), 2);
+    assert_eq!(db.volumes[0].boot_index, 0);
+    assert!(db.volumes.iter().all(|v| v.copy_name.len() <= 63));
+    let json = plan.to_json();
+    let back: protector_core::plan::Plan = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, plan);
+    // Planning changes nothing.
+    assert!(env.store_a.list_operations().await.unwrap().is_empty());
+    let _ = env
+        .sim
+        .connector()
+        .site(&env.engine.site("site-b").await.unwrap())
+        .await
+        .unwrap();
+}
