@@ -689,7 +689,7 @@ pub(crate) fn list_transfers(
             "Protection group or snapshot {group_or_snapshot} does not exist."
         )));
     };
-    snaps.sort_by(|a, b| b.seq.cmp(&a.seq));
+    snaps.sort_by_key(|s| std::cmp::Reverse(s.seq));
     Ok(snaps.into_iter().map(|s| transfer_view(world, s)).collect())
 }
 

@@ -95,7 +95,7 @@ pub(crate) fn list_volumes(world: &World, caller: &Caller, filter: &ListVolumes)
                 .is_none_or(|(k, val)| v.metadata.get(k) == Some(val))
         })
         .collect();
-    volumes.sort_by(|a, b| b.seq.cmp(&a.seq));
+    volumes.sort_by_key(|v| std::cmp::Reverse(v.seq));
     volumes
         .into_iter()
         .map(|v| volume_view(caller, v))

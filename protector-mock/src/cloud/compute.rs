@@ -95,7 +95,7 @@ pub(crate) fn list_servers(world: &World, caller: &Caller, filter: &ListServers)
                 .is_none_or(|(k, v)| s.metadata.get(k) == Some(v))
         })
         .collect();
-    servers.sort_by(|a, b| b.seq.cmp(&a.seq));
+    servers.sort_by_key(|s| std::cmp::Reverse(s.seq));
     servers.into_iter().map(|s| server_view(world, s)).collect()
 }
 

@@ -17,7 +17,7 @@ use table::{PersistTable, Table};
 pub(crate) const SITES: [&str; 2] = ["site-a", "site-b"];
 
 /// Seed of the default world.
-pub(crate) const DEFAULT_SEED: u64 = 0x5EED_0F_D15A57E5;
+pub(crate) const DEFAULT_SEED: u64 = 0x005E_ED0F_D15A_57E5;
 
 /// Counters and clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
