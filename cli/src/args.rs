@@ -27,6 +27,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOptions {
     /// The site you stand on: metadata is read from its store and every change is pushed to the
     /// peer site (the clouds.yaml entry name, as with the openstack CLI).
@@ -67,6 +68,7 @@ pub enum Format {
 
 /// Output options of commands that print resources.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output options")]
 pub struct OutputOptions {
     /// Output format.
     #[arg(short = 'f', long = "format", value_enum, default_value_t = Format::Table)]

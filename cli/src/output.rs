@@ -98,8 +98,9 @@ impl List {
     }
 
     /// Appends a row; values in column order.
-    pub fn push(&mut self, row: Vec<Value>) {
+    pub fn push(&mut self, mut row: Vec<Value>) {
         debug_assert_eq!(row.len(), self.columns.len(), "row width");
+        row.resize(self.columns.len(), Value::Null);
         self.rows.push(row);
     }
 
@@ -378,8 +379,8 @@ pub fn render_table(headings: &[String], rows: &[Vec<String>]) -> String {
     let width = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     let mut widths: Vec<usize> = headings.iter().map(|h| width(h)).collect();
     for row in rows {
-        for (i, c) in row.iter().enumerate() {
-            widths[i] = widths[i].max(width(c));
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(c));
         }
     }
     let rule = {
@@ -400,9 +401,9 @@ pub fn render_table(headings: &[String], rows: &[Vec<String>]) -> String {
         let mut s = String::new();
         for n in 0..height {
             s.push('|');
-            for (i, c) in cells.iter().enumerate() {
+            for (w, c) in widths.iter().zip(cells) {
                 let part = c.lines().nth(n).unwrap_or("");
-                let pad = widths[i] - part.chars().count();
+                let pad = w.saturating_sub(part.chars().count());
                 s.push(' ');
                 s.push_str(part);
                 s.push_str(&" ".repeat(pad + 1));

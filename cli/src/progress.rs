@@ -31,6 +31,7 @@ impl ProgressDisplay {
             .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(title.to_string());
+            bar.set_message("planning and validating");
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
@@ -72,9 +73,9 @@ impl ProgressObserver for ProgressDisplay {
                     .last()
                     .filter(|_| op.steps_failed.len() > failed)
                     .map(|s| format!("{s} FAILED"))
-                    .or_else(|| op.steps_completed.last().cloned())
+                    .or_else(|| op.steps_completed.last().map(|s| format!("done: {s}")))
                     .unwrap_or_else(|| "starting".to_string());
-                bar.set_message(format!("{}: {latest}", op.phase.as_str()));
+                bar.set_message(format!("{} ({latest})", op.phase.as_str()));
                 for step in op.steps_failed.iter().skip(failed) {
                     bar.println(Self::line(op, step, true));
                 }
