@@ -214,8 +214,10 @@ pub fn member(m: &Member) -> Record {
         .field("error_message", opt_str(m.error_message.as_deref()))
 }
 
-/// `member-list` (spec/003 example 3).
+/// `member-list` (spec/003 example 3), by instance name.
 pub fn members(members: &[Member]) -> List {
+    let mut members: Vec<&Member> = members.iter().collect();
+    members.sort_by(|a, b| (&a.instance_name, a.id).cmp(&(&b.instance_name, b.id)));
     let mut list = List::new(vec![
         Column::new("id", "ID"),
         Column::new("instance_name", "Instance Name"),
