@@ -533,7 +533,11 @@ fn usage_errors_exit_2_and_help_exits_0() {
         .args(["site", "list", "-f", "xml"])
         .assert()
         .code(2);
-    env.bare().arg("--help").assert().success();
+    env.bare()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("protector demo"));
 }
 
 #[test]
@@ -554,8 +558,14 @@ fn unknown_operation_and_bad_operation_id() {
 #[test]
 fn completion_scripts_are_generated() {
     let env = Env::new();
-    let out = env.bare().args(["completion", "bash"]).output().unwrap();
-    assert!(out.status.success());
-    let script = String::from_utf8(out.stdout).unwrap();
-    assert!(script.contains("protection-group"), "{script}");
+    env.bare()
+        .args(["completion", "bash"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("protection-group"));
+    env.bare()
+        .args(["completion", "zsh"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("#compdef protector"));
 }
