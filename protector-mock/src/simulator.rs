@@ -74,14 +74,7 @@ impl Simulator {
     /// file is new; an existing file resumes exactly where it stopped.
     pub fn open(path: &Path) -> Result<Simulator> {
         let mut store = Store::open(path)?;
-        let world = match store.load()? {
-            Some(world) => world,
-            None => {
-                let mut world = crate::seed::default_world(DEFAULT_SEED);
-                store.save_all(&mut world)?;
-                world
-            }
-        };
+        let world = store.load_or_seed(|| crate::seed::default_world(DEFAULT_SEED))?;
         Ok(Simulator::from_parts(
             world,
             store,
@@ -92,8 +85,7 @@ impl Simulator {
     /// A seeded simulator whose state lives in memory only.
     pub fn in_memory() -> Result<Simulator> {
         let mut store = Store::in_memory()?;
-        let mut world = crate::seed::default_world(DEFAULT_SEED);
-        store.save_all(&mut world)?;
+        let world = store.load_or_seed(|| crate::seed::default_world(DEFAULT_SEED))?;
         Ok(Simulator::from_parts(world, store, None))
     }
 
@@ -105,6 +97,16 @@ impl Simulator {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state, reloaded first if another process changed the file.
+    fn read(&self) -> MutexGuard<'_, Inner> {
+        let mut inner = self.lock();
+        let Inner { world, store, .. } = &mut *inner;
+        if let Err(e) = store.refresh(world) {
+            tracing::warn!(error = %e, "simulator state could not be reloaded; answering from memory");
+        }
+        inner
     }
 
     /// The [`protector_core::api::Connector`] that hands out clients of this simulator.
@@ -132,7 +134,7 @@ impl Simulator {
 
     /// URL and API token of the FlashArray of `site`.
     pub fn array_endpoint(&self, site: &str) -> Option<ArrayEndpoint> {
-        let inner = self.lock();
+        let inner = self.read();
         inner.world.array_of_site(site).map(|a| ArrayEndpoint {
             url: a.url.clone(),
             api_token: Secret::new(a.api_token.clone()),
@@ -142,12 +144,12 @@ impl Simulator {
 
     /// Both sites and arrays as they are now, whatever the faults. Does not advance time.
     pub fn inspect(&self) -> Inventory {
-        inspect::inventory(&self.lock().world)
+        inspect::inventory(&self.read().world)
     }
 
     /// The newest server named `name` on `site`, as an admin of its project sees it.
     pub fn find_server(&self, site: &str, name: &str) -> Option<Server> {
-        let inner = self.lock();
+        let inner = self.read();
         let world = &inner.world;
         world
             .servers
@@ -159,7 +161,7 @@ impl Simulator {
 
     /// The fingerprint of the array volume behind Cinder volume `volume_id` on `site`.
     pub fn volume_fingerprint(&self, site: &str, volume_id: &str) -> Option<u64> {
-        let inner = self.lock();
+        let inner = self.read();
         let world = &inner.world;
         let volume = world.volumes.get(volume_id).filter(|v| v.site == site)?;
         let name = volume.array_volume.as_ref()?;
@@ -172,7 +174,7 @@ impl Simulator {
 
     /// The fingerprint of array volume `name` on the array of `site`.
     pub fn array_volume_fingerprint(&self, site: &str, name: &str) -> Option<u64> {
-        let inner = self.lock();
+        let inner = self.read();
         let array = inner.world.array_name_of_site(site);
         inner
             .world
@@ -183,7 +185,7 @@ impl Simulator {
 
     /// The id of project `project_name` on `site`.
     pub fn project_id(&self, site: &str, project_name: &str) -> Option<String> {
-        let inner = self.lock();
+        let inner = self.read();
         inner
             .world
             .projects
@@ -193,7 +195,7 @@ impl Simulator {
 
     /// The name of the FlashArray of `site`.
     pub fn array_name(&self, site: &str) -> Option<String> {
-        let inner = self.lock();
+        let inner = self.read();
         inner.world.array_of_site(site).map(|a| a.name.clone())
     }
 
@@ -201,20 +203,21 @@ impl Simulator {
     pub fn tick(&self, ticks: u64) -> Result<()> {
         let mut inner = self.lock();
         let Inner { world, store, .. } = &mut *inner;
-        for _ in 0..ticks {
-            crate::tick::advance(world);
-        }
-        store.save(world)
+        store.transact(world, |world| {
+            for _ in 0..ticks {
+                crate::tick::advance(world);
+            }
+        })
     }
 
     /// The simulated time.
     pub fn now(&self) -> DateTime<Utc> {
-        self.lock().world.now()
+        self.read().world.now()
     }
 
     /// The last write sequence number handed out (every fingerprint is at most this).
     pub fn last_write(&self) -> u64 {
-        self.lock().world.meta.write_seq
+        self.read().world.meta.write_seq
     }
 
     // ------------------------------------------------------------------ faults
@@ -222,8 +225,7 @@ impl Simulator {
     fn change_faults(&self, change: impl FnOnce(&mut Faults)) -> Result<()> {
         let mut inner = self.lock();
         let Inner { world, store, .. } = &mut *inner;
-        change(&mut world.faults);
-        store.save(world)
+        store.transact(world, |world| change(&mut world.faults))
     }
 
     fn check_site(site: &str) -> Result<()> {
@@ -475,11 +477,10 @@ impl Inner {
         operation: &str,
         f: impl FnOnce(&mut World) -> Result<T>,
     ) -> Result<T> {
-        let world = &mut self.world;
-        crate::tick::advance(world);
-        let outcome = run_with_faults(world, site, service, operation, f);
-        self.store.save(&mut self.world)?;
-        outcome
+        self.store.transact(&mut self.world, |world| {
+            crate::tick::advance(world);
+            run_with_faults(world, site, service, operation, f)
+        })?
     }
 }
 

@@ -484,3 +484,51 @@ async fn a_reopened_simulator_resumes_exactly() {
     let web1 = sim.find_server("site-a", "web-server-1").unwrap();
     assert_eq!(web1.status, ServerStatus::Active);
 }
+
+#[tokio::test]
+async fn two_processes_on_one_file_see_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let first = Simulator::open(&path).unwrap();
+    let second = Simulator::open(&path).unwrap();
+    assert_eq!(first.inspect(), second.inspect());
+
+    let web1 = first.find_server("site-a", "web-server-1").unwrap();
+    clients(&first, "site-a")
+        .await
+        .compute
+        .stop_server(&web1.id)
+        .await
+        .unwrap();
+    // The second handle reloads before it answers or acts.
+    assert_eq!(second.now(), first.now());
+    clients(&second, "site-a")
+        .await
+        .compute
+        .get_server(&web1.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.find_server("site-a", "web-server-1").unwrap().status,
+        ServerStatus::Shutoff
+    );
+    assert_eq!(
+        first.find_server("site-a", "web-server-1").unwrap().status,
+        ServerStatus::Shutoff
+    );
+    second.set_site_down("site-b", true).unwrap();
+    let b = clients(&first, "site-b").await;
+    assert_eq!(
+        b.identity.authenticate().await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
+    first.clear().unwrap();
+    assert_eq!(first.inspect(), second.inspect());
+    assert_eq!(first.last_write(), second.last_write());
+    drop((first, second));
+    let third = Simulator::open(&path).unwrap();
+    assert_eq!(
+        third.find_server("site-a", "web-server-1").unwrap().status,
+        ServerStatus::Shutoff
+    );
+}

@@ -1,6 +1,10 @@
 //! SQLite persistence of the world: one row per record (`sim_objects`), plus the clock/counters
 //! and the faults (`sim_meta`). Each call saves exactly the rows it changed, in one transaction,
 //! before it returns, so a reopened simulator resumes where the last call left it.
+//!
+//! Several processes may open the same file (CLI invocations next to a long-lived simulator):
+//! every change runs in a `BEGIN IMMEDIATE` transaction and first reloads the world when
+//! `PRAGMA data_version` says another connection committed, so their calls serialize.
 
 use std::path::Path;
 
@@ -16,6 +20,8 @@ pub(crate) struct Store {
     conn: Connection,
     saved_meta: String,
     saved_faults: String,
+    /// `PRAGMA data_version` when we last looked: it changes when another connection commits.
+    data_version: Option<i64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -75,15 +81,18 @@ impl Store {
              );",
         )
         .map_err(|e| db_error("creating tables", e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| db_error("setting the busy timeout", e))?;
         Ok(Store {
             conn,
             saved_meta: String::new(),
             saved_faults: String::new(),
+            data_version: None,
         })
     }
 
     /// The saved world, or `None` for a fresh database.
-    pub(crate) fn load(&mut self) -> Result<Option<World>> {
+    fn load(&mut self) -> Result<Option<World>> {
         let meta_body: Option<String> = self
             .conn
             .query_row("SELECT body FROM sim_meta WHERE key = 'meta'", [], |row| {
@@ -155,16 +164,109 @@ impl Store {
         Ok(Some(world))
     }
 
-    /// Saves every row of `world` (first save of a seeded world).
-    pub(crate) fn save_all(&mut self, world: &mut World) -> Result<()> {
-        for (_, table) in world.tables_mut() {
-            table.mark_all_dirty();
-        }
-        self.save(world)
+    /// Loads the saved world, or seeds and saves a new one when the database is fresh, in one
+    /// transaction so two processes opening a new file do not both seed it.
+    pub(crate) fn load_or_seed(&mut self, seed: impl FnOnce() -> World) -> Result<World> {
+        self.begin()?;
+        let result = (|| match self.load()? {
+            Some(world) => Ok(world),
+            None => {
+                let mut world = seed();
+                for (_, table) in world.tables_mut() {
+                    table.mark_all_dirty();
+                }
+                self.write_changes(&mut world)?;
+                Ok(world)
+            }
+        })();
+        self.finish(result)
     }
 
-    /// Saves what changed since the last save, in one transaction.
-    pub(crate) fn save(&mut self, world: &mut World) -> Result<()> {
+    /// Runs `f` on `world` in one `BEGIN IMMEDIATE` transaction: first reloads the world if
+    /// another connection (another process on the same file) committed since we last looked,
+    /// then saves exactly the rows `f` changed and commits before returning.
+    pub(crate) fn transact<T>(
+        &mut self,
+        world: &mut World,
+        f: impl FnOnce(&mut World) -> T,
+    ) -> Result<T> {
+        self.begin()?;
+        let result = (|| {
+            if self.stale()? {
+                *world = self.load()?.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::ConfigInvalid,
+                        "simulator state was emptied by another process; delete the state file to start over",
+                    )
+                })?;
+            }
+            let out = f(world);
+            self.write_changes(world)?;
+            Ok(out)
+        })();
+        let result = self.finish(result);
+        if result.is_err() {
+            // Nothing was committed: the next save writes every row again.
+            for (_, table) in world.tables_mut() {
+                table.mark_all_dirty();
+            }
+            self.saved_meta.clear();
+            self.saved_faults.clear();
+        }
+        result
+    }
+
+    /// Reloads `world` if another connection committed since we last looked (for reads).
+    pub(crate) fn refresh(&mut self, world: &mut World) -> Result<()> {
+        if !self.stale()? {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(|e| db_error("starting a read", e))?;
+        let loaded = self.load();
+        let _ = self.conn.execute_batch("COMMIT");
+        if let Some(loaded) = loaded? {
+            *world = loaded;
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| db_error("starting a transaction", e))
+    }
+
+    fn finish<T>(&mut self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(db_error("committing", e))
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether another connection committed since the last check.
+    fn stale(&mut self) -> Result<bool> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| db_error("reading data_version", e))?;
+        let stale = self.data_version.is_some_and(|seen| seen != version);
+        self.data_version = Some(version);
+        Ok(stale)
+    }
+
+    /// Writes what changed since the last save (inside the caller's transaction).
+    fn write_changes(&mut self, world: &mut World) -> Result<()> {
         let meta = serde_json::to_string(&world.meta)
             .map_err(|e| Error::unexpected(format!("simulator meta cannot be saved: {e}")))?;
         let faults = serde_json::to_string(&world.faults)
@@ -178,22 +280,10 @@ impl Store {
         if changes.is_empty() && meta == self.saved_meta && faults == self.saved_faults {
             return Ok(());
         }
-        match self.write(&changes, &meta, &faults) {
-            Ok(()) => {
-                self.saved_meta = meta;
-                self.saved_faults = faults;
-                Ok(())
-            }
-            Err(e) => {
-                // Nothing was committed: the next save writes every row again.
-                for (_, table) in world.tables_mut() {
-                    table.mark_all_dirty();
-                }
-                self.saved_meta.clear();
-                self.saved_faults.clear();
-                Err(e)
-            }
-        }
+        self.write(&changes, &meta, &faults)?;
+        self.saved_meta = meta;
+        self.saved_faults = faults;
+        Ok(())
     }
 
     fn write(
@@ -202,10 +292,7 @@ impl Store {
         meta: &str,
         faults: &str,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| db_error("starting a transaction", e))?;
+        let tx = &self.conn;
         {
             let mut upsert = tx
                 .prepare_cached(
@@ -243,6 +330,6 @@ impl Store {
                     .map_err(|e| db_error("saving faults", e))?;
             }
         }
-        tx.commit().map_err(|e| db_error("committing", e))
+        Ok(())
     }
 }
