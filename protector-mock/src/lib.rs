@@ -37,7 +37,8 @@
 //!   the state (`state/`); the trait implementations only forward, so an HTTP face speaking the
 //!   real wire APIs can share the same services.
 //!
-//! The seeded inventory is described in `seed.rs` and in the crate README of `docs/`.
+//! The seeded inventory, the credentials the connector understands and the fidelity notes
+//! (what is simulated, what is not) are in this crate's `README.md`.
 
 #![warn(missing_docs)]
 
@@ -58,3 +59,13 @@ pub use inspect::{
     ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
 };
 pub use simulator::{Simulator, SiteRegistration};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn simulator_is_shareable_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync::<super::Simulator>();
+        assert_send_sync::<super::SimConnector>();
+    }
+}

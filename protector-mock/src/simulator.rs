@@ -54,11 +54,15 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = self.lock();
-        f.debug_struct("Simulator")
-            .field("path", &inner.path)
-            .field("tick", &inner.world.meta.tick)
-            .finish()
+        let mut d = f.debug_struct("Simulator");
+        // Never wait for the state lock just to print.
+        match self.inner.try_lock() {
+            Ok(inner) => d
+                .field("path", &inner.path)
+                .field("tick", &inner.world.meta.tick),
+            Err(_) => d.field("state", &"<in use>"),
+        };
+        d.finish()
     }
 }
 

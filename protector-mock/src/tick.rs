@@ -11,7 +11,7 @@
 
 use chrono::Duration;
 
-use crate::array::{pgroups, pods};
+use crate::array::{pgroups, pods, snapshots};
 use crate::cloud::{block_storage, compute};
 use crate::state::records::{array_key, ServerTask, VolumeTask};
 use crate::state::World;
@@ -29,7 +29,7 @@ pub(crate) fn advance(world: &mut World) {
     volumes_step(world);
     pods::pod_tick(world);
     writes_step(world);
-    pgroups::replication_tick(world);
+    snapshots::replication_tick(world);
     eradication_step(world);
 }
 

@@ -1,5 +1,6 @@
-//! The simulated FlashArrays (Purity REST 2.x semantics): volumes here, protection groups and
-//! their snapshots in `pgroups.rs`, ActiveCluster pods in `pods.rs`.
+//! The simulated FlashArrays (Purity REST 2.x semantics): volumes here, protection groups in
+//! `pgroups.rs`, their snapshots and replication in `snapshots.rs`, ActiveCluster pods in
+//! `pods.rs`.
 //!
 //! Errors carry the substrings the Cinder Pure driver matches ("already exists", "does not
 //! exist", "has been destroyed", …). Calls whose REST form fails when already done (adding a
@@ -8,6 +9,7 @@
 
 pub(crate) mod pgroups;
 pub(crate) mod pods;
+pub(crate) mod snapshots;
 
 use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
 use protector_core::{Error, ErrorKind, Result};
@@ -359,5 +361,24 @@ pub(crate) fn eradicate_internal(world: &mut World, array: &str, name: &str) {
                 group.volumes.retain(|v| v != name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purity_names() {
+        assert!(valid_object_name("volume-1-cinder", 63));
+        assert!(valid_object_name("a_b", 63));
+        assert!(!valid_object_name("-a", 63));
+        assert!(!valid_object_name("a.b", 63));
+        assert!(!valid_object_name("", 63));
+        assert!(!valid_object_name(&"a".repeat(64), 63));
+        assert!(check_volume_name("pod::vol").is_ok());
+        assert!(check_volume_name("pod::").is_err());
+        assert_eq!(split_pod("pod::vol"), (Some("pod"), "vol"));
+        assert_eq!(split_pod("vol"), (None, "vol"));
     }
 }

@@ -580,3 +580,24 @@ pub(crate) fn group_members(world: &World, id: &str) -> Vec<String> {
         .map(|v| v.id.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cinder_id_in_array_name;
+
+    #[test]
+    fn cinder_ids_are_found_in_pure_names() {
+        let id = "5a1bd6b1-0c4e-4b5c-9a0e-2f7d1c3b4a59";
+        assert_eq!(
+            cinder_id_in_array_name(&format!("volume-{id}-cinder")),
+            Some(id)
+        );
+        assert_eq!(
+            cinder_id_in_array_name(&format!("cinder-pod::volume-{id}-cinder")),
+            Some(id)
+        );
+        assert_eq!(cinder_id_in_array_name(&format!("volume-{id}")), Some(id));
+        assert_eq!(cinder_id_in_array_name("prot-web-root"), None);
+        assert_eq!(cinder_id_in_array_name("volume-not-a-uuid-cinder"), None);
+    }
+}

@@ -357,3 +357,21 @@ pub(crate) fn list_security_groups(world: &World, caller: &Caller) -> Vec<Securi
     groups.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     groups
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_hosts_exclude_network_and_broadcast() {
+        let cidr = Cidr::parse("10.20.1.0/24").unwrap();
+        assert!(cidr.contains_host("10.20.1.1".parse().unwrap()));
+        assert!(cidr.contains_host("10.20.1.254".parse().unwrap()));
+        assert!(!cidr.contains_host("10.20.1.0".parse().unwrap()));
+        assert!(!cidr.contains_host("10.20.1.255".parse().unwrap()));
+        assert!(!cidr.contains_host("10.20.2.1".parse().unwrap()));
+        assert_eq!(cidr.hosts().count(), 254);
+        assert!(Cidr::parse("10.20.1.0").is_none());
+        assert!(Cidr::parse("10.20.1.0/31").is_none());
+    }
+}

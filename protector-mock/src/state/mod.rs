@@ -213,3 +213,29 @@ impl World {
         !self.faults.partition && self.array_up(a) && self.array_up(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_seeded_uuids_v4() {
+        let mut one = World::empty(7);
+        let mut two = World::empty(7);
+        let a = one.new_uuid();
+        assert_eq!(a, two.new_uuid());
+        assert_ne!(a, one.new_uuid());
+        let parsed = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_ne!(World::empty(8).new_uuid(), a);
+    }
+
+    #[test]
+    fn fault_draws_are_uniform_enough() {
+        let mut world = World::empty(1);
+        let draws: Vec<f64> = (0..1000).map(|_| world.fault_draw()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+        let below_half = draws.iter().filter(|d| **d < 0.5).count();
+        assert!((400..600).contains(&below_half));
+    }
+}
