@@ -241,7 +241,7 @@ impl Simulator {
     }
 
     /// Takes every OpenStack service of `site` down (or back up): each call fails with
-    /// `Unavailable` "<site> is unreachable: connection refused (simulated)". VMs keep running.
+    /// `Unavailable` "`<site>` is unreachable: connection refused (simulated)". VMs keep running.
     pub fn set_site_down(&self, site: &str, down: bool) -> Result<()> {
         Self::check_site(site)?;
         self.change_faults(|f| {
