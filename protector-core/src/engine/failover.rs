@@ -356,9 +356,15 @@ impl Run<'_> {
                     let target_array = target_array.clone();
                     let replica_name = replica_name.clone();
                     async move {
-                        let transfers = target_array
+                        // The target answers "does not exist" until the transfer starts.
+                        let transfers = match target_array
                             .list_pg_snapshot_transfers(&replica_name)
-                            .await?;
+                            .await
+                        {
+                            Ok(t) => t,
+                            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                            Err(e) => return Err(e),
+                        };
                         Ok(
                             match transfers.into_iter().find(|t| t.name == replica_name) {
                                 Some(t) if t.is_complete() => PollOutcome::Ready(()),
