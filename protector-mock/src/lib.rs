@@ -46,6 +46,7 @@ mod adapters;
 mod array;
 mod cloud;
 mod faults;
+pub mod http;
 mod inspect;
 mod seed;
 mod simulator;

@@ -1,0 +1,1 @@
+//! The simulated arrays' self-signed certificate. Placeholder until it lands.
