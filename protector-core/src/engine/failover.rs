@@ -142,11 +142,10 @@ impl Protector {
                 group.name
             ))
         })?;
-        let (source_ep, target_ep) = if plan.source_site == group.primary_site {
-            (&policy.primary_array, &policy.secondary_array)
-        } else {
-            (&policy.secondary_array, &policy.primary_array)
-        };
+        let (source_ep, target_ep) = (
+            policy.array_on(&group, &plan.source_site),
+            policy.array_on(&group, &plan.target_site),
+        );
         let target_array = self.inner.connector.array(target_ep).await?;
         let source_array = Some(self.inner.connector.array(source_ep).await?);
         let mut op = Operation::start(
@@ -357,14 +356,12 @@ impl Run<'_> {
                     let replica_name = replica_name.clone();
                     async move {
                         // The target answers "does not exist" until the transfer starts.
-                        let transfers = match target_array
-                            .list_pg_snapshot_transfers(&replica_name)
-                            .await
-                        {
-                            Ok(t) => t,
-                            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-                            Err(e) => return Err(e),
-                        };
+                        let transfers =
+                            match target_array.list_pg_snapshot_transfers(&replica_name).await {
+                                Ok(t) => t,
+                                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                                Err(e) => return Err(e),
+                            };
                         Ok(
                             match transfers.into_iter().find(|t| t.name == replica_name) {
                                 Some(t) if t.is_complete() => PollOutcome::Ready(()),

@@ -411,11 +411,7 @@ impl Protector {
                 }
             }
         }
-        let cg_id = if site == group.primary_site {
-            group.consistency_group.primary_cg_id.clone()
-        } else {
-            group.consistency_group.secondary_cg_id.clone()
-        };
+        let cg_id = group.cinder_group_on(&site);
         if let Some(cg) = &cg_id {
             clients
                 .block_storage
@@ -425,12 +421,11 @@ impl Protector {
         }
         if let Some(policy) = &document.policy {
             if group.replication_type == ReplicationType::Async {
-                let endpoint = if site == group.primary_site {
-                    &policy.primary_array
-                } else {
-                    &policy.secondary_array
-                };
-                let array = self.inner.connector.array(endpoint).await?;
+                let array = self
+                    .inner
+                    .connector
+                    .array(policy.array_on(&group, &site))
+                    .await?;
                 if let Err(e) = array
                     .add_protection_group_volumes(&policy.pure_pg_name, &placement.array_volumes)
                     .await
@@ -495,11 +490,7 @@ impl Protector {
             })?;
         let member = document.members.remove(position);
         let clients = self.ensure_reachable(&member.current.site).await?;
-        let cg_id = if member.current.site == group.primary_site {
-            group.consistency_group.primary_cg_id.clone()
-        } else {
-            group.consistency_group.secondary_cg_id.clone()
-        };
+        let cg_id = group.cinder_group_on(&member.current.site);
         if let Some(cg) = &cg_id {
             clients
                 .block_storage
@@ -508,12 +499,11 @@ impl Protector {
         }
         if let Some(policy) = &document.policy {
             if group.replication_type == ReplicationType::Async {
-                let endpoint = if member.current.site == group.primary_site {
-                    &policy.primary_array
-                } else {
-                    &policy.secondary_array
-                };
-                let array = self.inner.connector.array(endpoint).await?;
+                let array = self
+                    .inner
+                    .connector
+                    .array(policy.array_on(&group, &member.current.site))
+                    .await?;
                 array
                     .remove_protection_group_volumes(
                         &policy.pure_pg_name,

@@ -325,11 +325,10 @@ impl Protector {
         }
 
         // Arrays.
-        let (source_ep, target_ep) = if source == group.primary_site {
-            (&policy.primary_array, &policy.secondary_array)
-        } else {
-            (&policy.secondary_array, &policy.primary_array)
-        };
+        let (source_ep, target_ep) = (
+            policy.array_on(&group, &source),
+            policy.array_on(&group, &target),
+        );
         let target_array = self.inner.connector.array(target_ep).await?;
         match target_array.array_info().await {
             Ok(info) => plan.target_array = Some(info.name),

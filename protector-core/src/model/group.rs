@@ -247,6 +247,17 @@ impl ProtectionGroup {
         }
     }
 
+    /// The Cinder consistency group id of the group on `site`.
+    pub fn cinder_group_on(&self, site: &str) -> Option<String> {
+        if site == self.primary_site {
+            self.consistency_group.primary_cg_id.clone()
+        } else if site == self.secondary_site {
+            self.consistency_group.secondary_cg_id.clone()
+        } else {
+            None
+        }
+    }
+
     /// Whether `site` is one of the group's two sites.
     pub fn involves(&self, site: &str) -> bool {
         site == self.primary_site || site == self.secondary_site

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Secret;
+use super::{ProtectionGroup, Secret};
 
 /// How to reach one FlashArray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,4 +32,15 @@ pub struct ReplicationPolicy {
     pub replication_interval_secs: u64,
     /// Recovery point objective in minutes (async).
     pub rpo_minutes: u64,
+}
+
+impl ReplicationPolicy {
+    /// The array of `site`, one of the two sites of `group`.
+    pub fn array_on(&self, group: &ProtectionGroup, site: &str) -> &ArrayEndpoint {
+        if site == group.primary_site {
+            &self.primary_array
+        } else {
+            &self.secondary_array
+        }
+    }
 }
