@@ -2,137 +2,17 @@
 //! invariants (one running copy of each VM, nothing leaked, zero data loss) and the refusals of
 //! spec/000's troubleshooting section, each leaving both sites and both stores unchanged.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::Arc;
 
+use common::{groups, mappings, setup, shape, Env, MEMBERS};
+
 use protector_core::api::{Connector, ListPorts, ServerStatus};
-use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, EngineOptions, FailoverRequest, NoProgress, PollPolicy,
-    RegisterSite,
-};
-use protector_core::model::{
-    GroupStatus, OperationStatus, ProtectionGroup, ReplicationType, ResourceMappings, SiteType,
-};
-use protector_core::store::{SecretKey, SqliteStore, Store};
-use protector_core::{ErrorKind, Protector};
-use protector_mock::{Inventory, Service, Simulator};
-
-const MEMBERS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
-
-struct Env {
-    sim: Simulator,
-    engine: Protector,
-    store_a: Arc<dyn Store>,
-    store_b: Arc<dyn Store>,
-}
-
-fn mappings() -> ResourceMappings {
-    ResourceMappings {
-        networks: ResourceMappings::parse_pairs(
-            "network",
-            ["net-primary-web=net-secondary-web net-primary-db=net-secondary-db"],
-        )
-        .unwrap(),
-        flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large"]).unwrap(),
-        security_groups: BTreeMap::new(),
-    }
-}
-
-async fn setup() -> Env {
-    let sim = Simulator::in_memory().unwrap();
-    let key = SecretKey::generate();
-    let store_a: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key.clone()).unwrap());
-    let store_b: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key).unwrap());
-    let engine = Protector::builder()
-        .with_local_site("site-a")
-        .with_store("site-a", store_a.clone())
-        .with_store("site-b", store_b.clone())
-        .with_connector(Arc::new(sim.connector()))
-        .with_options(EngineOptions {
-            poll: PollPolicy::immediate(500),
-            member_concurrency: 4,
-        })
-        .build()
-        .unwrap();
-    for (site, site_type) in [
-        ("site-a", SiteType::Primary),
-        ("site-b", SiteType::Secondary),
-    ] {
-        let reg = sim.site_registration(site).unwrap();
-        engine
-            .register_site(RegisterSite {
-                name: reg.name,
-                description: reg.description,
-                site_type,
-                auth_url: reg.auth_url,
-                region_name: reg.region_name,
-                cloud: None,
-            })
-            .await
-            .unwrap();
-    }
-    engine
-        .create_group(CreateGroup {
-            name: "prod-web-app".into(),
-            description: "web tier".into(),
-            replication_type: ReplicationType::Async,
-            primary_site: "site-a".into(),
-            secondary_site: "site-b".into(),
-            volume_type: "replicated-ssd".into(),
-        })
-        .await
-        .unwrap();
-    for name in MEMBERS {
-        let id = sim.find_server("site-a", name).unwrap().id;
-        engine
-            .add_member("prod-web-app", AddMember { instance_id: id })
-            .await
-            .unwrap();
-    }
-    engine
-        .create_policy(
-            "prod-web-app",
-            CreatePolicy {
-                primary_array: sim.array_endpoint("site-a").unwrap(),
-                secondary_array: sim.array_endpoint("site-b").unwrap(),
-                pure_pg_name: "pg-prod-web-app".into(),
-                replication_interval_secs: 300,
-                rpo_minutes: 15,
-            },
-        )
-        .await
-        .unwrap();
-    Env {
-        sim,
-        engine,
-        store_a,
-        store_b,
-    }
-}
-
-/// The inventory without what moves on its own (write fingerprints, scheduled snapshots).
-fn shape(inventory: &Inventory) -> serde_json::Value {
-    let mut v = serde_json::to_value(inventory).unwrap();
-    for site in v["sites"].as_object_mut().unwrap().values_mut() {
-        for volume in site["volumes"].as_array_mut().unwrap() {
-            volume.as_object_mut().unwrap().remove("fingerprint");
-        }
-    }
-    for array in v["arrays"].as_object_mut().unwrap().values_mut() {
-        let array = array.as_object_mut().unwrap();
-        array.remove("snapshots");
-        for volume in array["volumes"].as_array_mut().unwrap() {
-            volume.as_object_mut().unwrap().remove("fingerprint");
-        }
-    }
-    v
-}
-
-async fn groups(env: &Env) -> (ProtectionGroup, ProtectionGroup) {
-    let a = env.store_a.list_groups().await.unwrap().remove(0);
-    let b = env.store_b.list_groups().await.unwrap().remove(0);
-    (a, b)
-}
+use protector_core::engine::{FailoverRequest, NoProgress};
+use protector_core::model::{GroupStatus, OperationStatus, ResourceMappings};
+use protector_core::ErrorKind;
+use protector_mock::{Inventory, Service};
 
 /// Asserts a refused failover changed nothing on either site or store.
 async fn assert_refused_unchanged(
