@@ -298,3 +298,64 @@ async fn policy_tokens_never_show_in_debug_output() {
     );
     assert!(printed.contains("[redacted]"));
 }
+
+#[tokio::test]
+async fn delete_cascades_on_both_sites_and_leaves_the_vms() {
+    let env = setup().await;
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    let vms_before: Vec<_> = env.sim.inspect().sites["site-a"]
+        .servers
+        .iter()
+        .map(|s| (s.id.clone(), s.status.clone()))
+        .collect();
+    env.engine.delete_group("prod-web-app").await.unwrap();
+    assert!(env.store_a.list_groups().await.unwrap().is_empty());
+    assert!(env.store_b.list_groups().await.unwrap().is_empty());
+    assert!(env
+        .store_a
+        .list_members(&group.id)
+        .await
+        .unwrap()
+        .is_empty());
+    for site in ["site-a", "site-b"] {
+        let clients = env.engine.clients(site).await.unwrap();
+        let cg = group.cinder_group_on(site).unwrap();
+        assert!(
+            clients
+                .block_storage
+                .get_volume_group(&cg)
+                .await
+                .unwrap()
+                .is_none(),
+            "{site}"
+        );
+    }
+    let vms_after: Vec<_> = env.sim.inspect().sites["site-a"]
+        .servers
+        .iter()
+        .map(|s| (s.id.clone(), s.status.clone()))
+        .collect();
+    assert_eq!(vms_before, vms_after, "VMs untouched");
+    let err = env.engine.group("prod-web-app").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn delete_is_refused_while_an_operation_runs_and_when_the_peer_is_down() {
+    let env = setup().await;
+    env.sim.set_site_down("site-b", true).unwrap();
+    let before = snapshot(&env).await;
+    let err = env.engine.delete_group("prod-web-app").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(snapshot(&env).await, before);
+    env.sim.set_site_down("site-b", false).unwrap();
+    for store in [&env.store_a, &env.store_b] {
+        let mut g = store.list_groups().await.unwrap().remove(0);
+        g.status = GroupStatus::FailingBack;
+        store.put_group(&g).await.unwrap();
+    }
+    let err = env.engine.delete_group("prod-web-app").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.message().contains("failing_back"), "{err}");
+    assert_eq!(env.store_b.list_groups().await.unwrap().len(), 1);
+}

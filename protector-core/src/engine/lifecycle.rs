@@ -517,6 +517,70 @@ impl Protector {
         Ok(member)
     }
 
+    /// Deletes a protection group on both sites: its volumes leave the Cinder consistency
+    /// groups and the FlashArray protection group, both consistency groups and the array
+    /// protection group are removed, and the records go from both stores. VMs and volumes are
+    /// untouched.
+    ///
+    /// Refused while an operation runs, and when the peer site cannot be reached (the records
+    /// would diverge). A deletion interrupted half-way leaves the group `deleting`; running it
+    /// again finishes it.
+    pub async fn delete_group(&self, group: &str) -> Result<ProtectionGroup> {
+        let group = self.group(group).await?;
+        if group.status != GroupStatus::Deleting {
+            Self::refuse_in_flight(&group, "delete")?;
+        }
+        let peer = group.peer_of(self.local_site()).to_string();
+        if let Err(e) = self.ensure_reachable(&peer).await {
+            return Err(Error::unavailable(format!(
+                "Cannot delete protection group '{}' - remote site '{peer}' unreachable ({}): the group exists on both sites; retry when {peer} is back",
+                group.name,
+                e.message()
+            )));
+        }
+        let mut document = self.document(group.clone()).await?;
+        if document.group.status != GroupStatus::Deleting {
+            document.group.apply(GroupEvent::DeleteStarted)?;
+            document = self
+                .commit(document, "delete", PeerPolicy::Required)
+                .await?;
+        }
+        for site in [&group.primary_site, &group.secondary_site] {
+            let clients = self.ensure_reachable(site).await?;
+            if let Some(cg) = group.cinder_group_on(site) {
+                if let Some(found) = clients.block_storage.get_volume_group(&cg).await? {
+                    if !found.volume_ids.is_empty() {
+                        clients
+                            .block_storage
+                            .update_volume_group(&cg, &[], &found.volume_ids)
+                            .await?;
+                    }
+                    clients.block_storage.delete_volume_group(&cg).await?;
+                }
+            }
+        }
+        if let Some(policy) = &document.policy {
+            if group.replication_type == ReplicationType::Async {
+                let site = &group.current_primary_site;
+                let array = self
+                    .inner
+                    .connector
+                    .array(policy.array_on(&group, site))
+                    .await?;
+                if array
+                    .get_protection_group(&policy.pure_pg_name)
+                    .await?
+                    .is_some()
+                {
+                    array.destroy_protection_group(&policy.pure_pg_name).await?;
+                }
+            }
+        }
+        self.store_of(&peer)?.delete_group(&group.id).await?;
+        self.store().delete_group(&group.id).await?;
+        Ok(document.group)
+    }
+
     /// Members of a group.
     pub async fn members(&self, group: &str) -> Result<Vec<Member>> {
         let group = self.group(group).await?;
