@@ -106,6 +106,11 @@ pub enum Command {
     #[command(subcommand)]
     Dr(DrCommand),
 
+    /// The two-site simulator on its own: serve it over the real wire APIs, inject faults,
+    /// inspect it.
+    #[command(subcommand)]
+    Sim(crate::commands::sim::SimCommand),
+
     /// Print a shell completion script, e.g. `protector completion bash > /etc/bash_completion.d/protector`.
     Completion {
         /// The shell.

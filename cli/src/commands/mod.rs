@@ -3,6 +3,7 @@
 mod demo;
 mod group;
 mod operation;
+pub mod sim;
 mod site;
 mod tenant;
 
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Dr(DrCommand::Tenant(TenantCommand::Mapping(command))) => {
             tenant::run(&ctx, command).await
         }
+        Command::Sim(command) => sim::run(command).await,
         Command::Completion { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "protector", &mut out);
