@@ -1,0 +1,121 @@
+//! The array itself and its volumes.
+
+use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
+use protector_core::{Error, ErrorKind, Result};
+use serde_json::json;
+
+use crate::client::FlashArrayClient;
+use crate::error::{array_says, is_missing};
+use crate::request::Request;
+use crate::wire::{WireArray, WireVolume};
+
+impl FlashArrayClient {
+    /// Name, id and Purity version (`GET /arrays`). Also the reachability check: it always asks
+    /// the array.
+    pub async fn array_info(&self) -> Result<ArrayInfo> {
+        let arrays: Vec<WireArray> = self
+            .list(&Request::get("arrays", "read array identity"))
+            .await?;
+        let info: ArrayInfo = arrays.into_iter().next().map(Into::into).ok_or_else(|| {
+            Error::unexpected(format!(
+                "FlashArray {} listed no array in GET /arrays",
+                self.inner.label
+            ))
+        })?;
+        *self.inner.array_info.lock().await = Some(info.clone());
+        Ok(info)
+    }
+
+    /// This array's name, asked once and remembered.
+    pub(crate) async fn local_array_name(&self) -> Result<String> {
+        if let Some(info) = self.inner.array_info.lock().await.as_ref() {
+            return Ok(info.name.clone());
+        }
+        Ok(self.array_info().await?.name)
+    }
+
+    /// A volume by name, destroyed or not (`GET /volumes?names=`). `Ok(None)` when missing.
+    pub async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>> {
+        let request = Request::get("volumes", "read volume")
+            .names("names", &[name])
+            .object(name);
+        match self.list::<WireVolume>(&request).await {
+            Ok(volumes) => Ok(volumes.into_iter().next().map(Into::into)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates volume `request.name` from a snapshot or volume (`POST /volumes?names=` with
+    /// `{"source": {"name": …}}`, `overwrite=true` when asked).
+    ///
+    /// `AlreadyExists` when the name is taken and `overwrite` is false; `NotFound` when the
+    /// source does not exist.
+    pub async fn copy_volume(&self, request: &CopyVolume) -> Result<ArrayVolume> {
+        let call = Request::post("volumes", "copy volume")
+            .names("names", &[&request.name])
+            .flag("overwrite", request.overwrite)
+            .body(json!({"source": {"name": request.source}}))
+            .object(format!("{} from {}", request.name, request.source));
+        let volumes: Vec<WireVolume> = self.items(&call).await?;
+        volumes.into_iter().next().map(Into::into).ok_or_else(|| {
+            Error::unexpected(format!(
+                "copy volume {} on FlashArray {}: the array answered without the new volume",
+                request.name, self.inner.label
+            ))
+        })
+    }
+
+    /// Renames a volume (`PATCH /volumes?names=` with `{"name": …}`).
+    pub async fn rename_volume(&self, name: &str, new_name: &str) -> Result<()> {
+        let call = Request::patch("volumes", "rename volume")
+            .names("names", &[name])
+            .body(json!({"name": new_name}))
+            .object(format!("{name} to {new_name}"));
+        self.run(&call).await
+    }
+
+    /// Destroys a volume (`PATCH /volumes?names=` with `{"destroyed": true}`); recoverable
+    /// until eradicated. A missing or already destroyed volume is success.
+    pub async fn destroy_volume(&self, name: &str) -> Result<()> {
+        let call = Request::patch("volumes", "destroy volume")
+            .names("names", &[name])
+            .body(json!({"destroyed": true}))
+            .object(name);
+        match self.run(&call).await {
+            Err(e)
+                if is_missing(&e) || array_says(&e, &["been destroyed", "already destroyed"]) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Eradicates a destroyed volume (`DELETE /volumes?names=`). A missing volume is success; a
+    /// live one is `Conflict` (checked first, since Purity's text for it is not known).
+    pub async fn eradicate_volume(&self, name: &str) -> Result<()> {
+        match self.get_volume(name).await? {
+            None => return Ok(()),
+            Some(volume) if !volume.destroyed => {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "eradicate volume {name} on FlashArray {}: the volume is not destroyed; destroy it first",
+                        self.inner.label
+                    ),
+                )
+                .with_context("array", self.inner.label.clone())
+                .with_context("object", name));
+            }
+            Some(_) => {}
+        }
+        let call = Request::delete("volumes", "eradicate volume")
+            .names("names", &[name])
+            .object(name);
+        match self.run(&call).await {
+            Err(e) if is_missing(&e) => Ok(()),
+            other => other,
+        }
+    }
+}
