@@ -433,14 +433,59 @@ impl Simulator {
         operation: &'static str,
         f: impl FnOnce(&mut World, &Caller) -> Result<T>,
     ) -> Result<T> {
+        self.call_site(site, service, operation, |world| {
+            let caller = cloud::authenticate(world, site, credential)?;
+            f(world, &caller)
+        })
+        .await
+    }
+
+    /// One call to an OpenStack service of `site` over the wire, as the holder of the Keystone
+    /// token `token` (`None`: the request had no `X-Auth-Token`). The token is checked after
+    /// the faults, as keystonemiddleware runs inside the service.
+    pub(crate) async fn call_with_token<T>(
+        &self,
+        site: &str,
+        token: Option<&str>,
+        service: Service,
+        operation: &'static str,
+        f: impl FnOnce(&mut World, &Caller) -> Result<T>,
+    ) -> Result<T> {
+        self.call_site(site, service, operation, |world| {
+            let caller =
+                cloud::identity::caller_from_token(world, site, token, chrono::Utc::now())?;
+            f(world, &caller)
+        })
+        .await
+    }
+
+    /// One call to a service of `site` that authenticates by itself or not at all (version
+    /// documents, `POST /v3/auth/tokens`): latency, tick, faults, `f`, save.
+    pub(crate) async fn call_site<T>(
+        &self,
+        site: &str,
+        service: Service,
+        operation: &'static str,
+        f: impl FnOnce(&mut World) -> Result<T>,
+    ) -> Result<T> {
+        Self::check_site(site)?;
         self.latency(site, service).await;
         let mut inner = self.lock();
         inner
-            .call(site, service, operation, |world| {
-                let caller = cloud::authenticate(world, site, credential)?;
-                f(world, &caller)
-            })
+            .call(site, service, operation, f)
             .map_err(|e| e.with_context("site", site))
+    }
+
+    /// Reads the state (reloaded first if another process changed it) without advancing time.
+    pub(crate) fn read_world<T>(&self, f: impl FnOnce(&World) -> T) -> T {
+        f(&self.read().world)
+    }
+
+    /// Changes the state outside any simulated API call (no tick, no faults) and saves it.
+    pub(crate) fn update_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> Result<T> {
+        let mut inner = self.lock();
+        let Inner { world, store, .. } = &mut *inner;
+        store.transact(world, f)
     }
 
     /// One call to the array of `site` with `token`.

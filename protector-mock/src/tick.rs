@@ -114,7 +114,8 @@ fn volumes_step(world: &mut World) {
     let due = world.volumes.keys_where(|v| match &v.task {
         Some(VolumeTask::Manage { until_tick, .. })
         | Some(VolumeTask::Unmanage { until_tick })
-        | Some(VolumeTask::Delete { until_tick }) => *until_tick <= tick,
+        | Some(VolumeTask::Delete { until_tick })
+        | Some(VolumeTask::Create { until_tick }) => *until_tick <= tick,
         None => false,
     });
     for id in due {
@@ -127,8 +128,10 @@ fn volumes_step(world: &mut World) {
             }
             VolumeTask::Unmanage { .. } => block_storage::finish_unmanage(world, &id),
             VolumeTask::Delete { .. } => block_storage::finish_delete(world, &id),
+            VolumeTask::Create { .. } => block_storage::finish_create(world, &id),
         }
     }
+    block_storage::snapshots_step(world);
 }
 
 fn writes_step(world: &mut World) {

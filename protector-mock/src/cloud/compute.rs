@@ -69,7 +69,8 @@ pub(crate) fn server_view(world: &World, server: &ServerRec) -> Server {
     }
 }
 
-fn visible<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w ServerRec> {
+/// The server `id` if the caller may see it.
+pub(crate) fn visible<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w ServerRec> {
     world
         .servers
         .get(id)
@@ -99,13 +100,61 @@ pub(crate) fn list_servers(world: &World, caller: &Caller, filter: &ListServers)
     servers.into_iter().map(|s| server_view(world, s)).collect()
 }
 
+/// A network interface asked for in `networks[]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Nic {
+    /// A pre-created port (`{"port": id}`).
+    Port(String),
+    /// A port Nova creates on a network (`{"uuid": id, "fixed_ip"?: ip}`).
+    Network {
+        network_id: String,
+        fixed_ip: Option<String>,
+    },
+}
+
+/// What the wire's `POST /servers` can ask beyond the in-process request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ServerExtras {
+    /// The interfaces in order; when empty, `CreateServer::port_ids`.
+    pub nics: Vec<Nic>,
+    /// Names or ids of the project's security groups for the ports Nova creates (Nova does not
+    /// apply them to pre-created ports). Empty: the project's `default`.
+    pub security_groups: Vec<String>,
+    /// Free text (2.19+).
+    pub description: Option<String>,
+}
+
 /// `POST /servers`: boot from existing volumes with pre-created ports.
 pub(crate) fn create_server(
     world: &mut World,
     caller: &Caller,
     request: &CreateServer,
 ) -> Result<Server> {
+    let server = create_server_with(world, caller, request, &ServerExtras::default())?;
+    Ok(server_view(world, &server))
+}
+
+/// `POST /servers` with the wire's extras: boot from existing volumes, on pre-created ports
+/// and on ports Nova creates on the requested networks.
+pub(crate) fn create_server_with(
+    world: &mut World,
+    caller: &Caller,
+    request: &CreateServer,
+    extras: &ServerExtras,
+) -> Result<ServerRec> {
     let site = caller.site.clone();
+    let nics: Vec<Nic> = if extras.nics.is_empty() {
+        request.port_ids.iter().cloned().map(Nic::Port).collect()
+    } else {
+        extras.nics.clone()
+    };
+    let port_ids: Vec<String> = nics
+        .iter()
+        .filter_map(|n| match n {
+            Nic::Port(id) => Some(id.clone()),
+            Nic::Network { .. } => None,
+        })
+        .collect();
     if request.name.trim().is_empty() {
         return Err(Error::invalid(
             "Invalid input for field/attribute name. Value: . '' is too short",
@@ -179,7 +228,7 @@ pub(crate) fn create_server(
     // Ports: exist, unbound, and in the instance's project.
     let server_id = world.new_uuid();
     let mut seen = BTreeSet::new();
-    for port_id in &request.port_ids {
+    for port_id in &port_ids {
         let port = world
             .ports
             .get(port_id)
@@ -195,7 +244,81 @@ pub(crate) fn create_server(
         }
     }
 
-    // Accepted: reserve volumes, bind ports, spawn on a later tick.
+    // Networks: visible, and a requested address inside one of their subnets.
+    let mut wanted_ports = Vec::new();
+    for nic in &nics {
+        let Nic::Network {
+            network_id,
+            fixed_ip,
+        } = nic
+        else {
+            continue;
+        };
+        let network = super::network::find_network(world, caller, network_id)
+            .filter(|n| &n.id == network_id)
+            .ok_or_else(|| Error::invalid(format!("Network {network_id} could not be found.")))?;
+        let fixed_ips = match fixed_ip {
+            None => Vec::new(),
+            Some(ip) => {
+                let subnet = super::network::subnet_for_address(world, &network.id, ip)
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "Fixed IP address {ip} is not valid on network {network_id}."
+                        ))
+                    })?;
+                vec![(subnet, Some(ip.clone()))]
+            }
+        };
+        wanted_ports.push(protector_core::api::CreatePort {
+            network_id: network.id.clone(),
+            name: String::new(),
+            fixed_ips,
+            security_group_ids: Vec::new(),
+            description: String::new(),
+        });
+    }
+    if !wanted_ports.is_empty() {
+        let mut groups = Vec::new();
+        for name in &extras.security_groups {
+            let group = super::network::find_security_group(world, caller, name)
+                .filter(|g| g.project_id == caller.project_id)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Security group {name} not found for project {}.",
+                        caller.project_id
+                    ))
+                })?;
+            if !groups.contains(&group.id) {
+                groups.push(group.id);
+            }
+        }
+        for port in &mut wanted_ports {
+            port.security_group_ids = groups.clone();
+        }
+    }
+
+    // Accepted: create Nova's ports (all or none), reserve volumes, bind ports, spawn on a
+    // later tick.
+    let mut created_port_ids = Vec::new();
+    for wanted in &wanted_ports {
+        match super::network::create_port(world, caller, wanted) {
+            Ok(port) => created_port_ids.push(port.id),
+            Err(e) => {
+                for id in &created_port_ids {
+                    world.ports.remove(id);
+                }
+                return Err(Error::invalid(e.message().to_string()));
+            }
+        }
+    }
+    let mut created = created_port_ids.iter();
+    let all_port_ids: Vec<String> = nics
+        .iter()
+        .filter_map(|n| match n {
+            Nic::Port(id) => Some(id.clone()),
+            Nic::Network { .. } => created.next().cloned(),
+        })
+        .collect();
     let fault = world
         .faults
         .boot_failures
@@ -226,7 +349,7 @@ pub(crate) fn create_server(
             delete_on_termination: device.delete_on_termination,
         });
     }
-    for port_id in &request.port_ids {
+    for port_id in &all_port_ids {
         if let Some(port) = world.ports.get_mut(port_id) {
             port.device_id = server_id.clone();
             port.device_owner = format!("compute:{availability_zone}");
@@ -249,14 +372,16 @@ pub(crate) fn create_server(
         status: "BUILD".to_string(),
         task: Some(ServerTask::Spawning { until_tick, fault }),
         volumes,
-        port_ids: request.port_ids.clone(),
+        port_ids: all_port_ids,
         metadata: request.metadata.clone(),
         fault: None,
         created: now,
+        created_port_ids,
+        description: extras.description.clone(),
+        updated: Some(now),
     };
-    let view = server_view(world, &server);
-    world.servers.insert(server_id, server);
-    Ok(view)
+    world.servers.insert(server_id, server.clone());
+    Ok(server)
 }
 
 /// `os-stop`: ACTIVE or ERROR → SHUTOFF on a later tick; SHUTOFF is a no-op.
@@ -319,6 +444,10 @@ pub(crate) fn delete_server(world: &mut World, caller: &Caller, id: &str) -> Res
         return Ok(());
     };
     release_server_resources(world, &server);
+    // Nova deletes the ports it created; pre-created ones stay, unbound.
+    for port_id in &server.created_port_ids {
+        world.ports.remove(port_id);
+    }
     for volume in &server.volumes {
         if volume.delete_on_termination {
             if let Some(v) = world.volumes.get_mut(&volume.volume_id) {

@@ -5,7 +5,9 @@
 pub(crate) mod block_storage;
 pub(crate) mod compute;
 pub(crate) mod identity;
+pub(crate) mod keypairs;
 pub(crate) mod network;
+pub(crate) mod security_groups;
 
 use protector_core::{Error, ErrorKind, Result};
 

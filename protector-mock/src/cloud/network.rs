@@ -15,7 +15,7 @@ use crate::state::World;
 /// An IPv4 CIDR.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cidr {
-    network: u32,
+    pub(crate) network: u32,
     prefix: u32,
 }
 
@@ -107,6 +107,115 @@ pub(crate) fn list_networks(world: &World, caller: &Caller) -> Vec<Network> {
     nets
 }
 
+/// The network `id` as the wire shows it: admins see every network, others their project's
+/// and shared ones.
+pub(crate) fn visible_network<'w>(
+    world: &'w World,
+    caller: &Caller,
+    id: &str,
+) -> Option<&'w NetworkRec> {
+    world
+        .networks
+        .get(id)
+        .filter(|n| n.site == caller.site && (n.shared || caller.can_see(&n.project_id)))
+}
+
+/// `GET /networks` on the wire: every network the caller sees, by name then id.
+pub(crate) fn list_network_records<'w>(world: &'w World, caller: &Caller) -> Vec<&'w NetworkRec> {
+    let mut nets: Vec<&NetworkRec> = world
+        .networks
+        .values()
+        .filter(|n| n.site == caller.site && (n.shared || caller.can_see(&n.project_id)))
+        .collect();
+    nets.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    nets
+}
+
+/// The subnet `id` if the caller sees its network.
+pub(crate) fn visible_subnet<'w>(
+    world: &'w World,
+    caller: &Caller,
+    id: &str,
+) -> Option<&'w SubnetRec> {
+    world
+        .subnets
+        .get(id)
+        .filter(|s| visible_network(world, caller, &s.network_id).is_some())
+}
+
+/// `GET /subnets`: the subnets of the networks the caller sees, by name then id.
+pub(crate) fn list_subnets<'w>(world: &'w World, caller: &Caller) -> Vec<&'w SubnetRec> {
+    let mut subnets: Vec<&SubnetRec> = world
+        .subnets
+        .values()
+        .filter(|s| {
+            s.site == caller.site && visible_network(world, caller, &s.network_id).is_some()
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    subnets
+}
+
+/// The first and last address Neutron hands out in `cidr` (the gateway, the first host,
+/// excluded).
+pub(crate) fn allocation_pool(cidr: &str) -> Option<(String, String)> {
+    let cidr = Cidr::parse(cidr)?;
+    let first = Ipv4Addr::from(cidr.network + 2);
+    let last = Ipv4Addr::from(cidr.broadcast() - 1);
+    Some((first.to_string(), last.to_string()))
+}
+
+/// What `POST /ports` can set beyond [`CreatePort`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PortExtras {
+    pub device_id: Option<String>,
+    pub device_owner: Option<String>,
+    /// Admin only (Neutron's default policy).
+    pub mac_address: Option<String>,
+}
+
+/// `POST /ports` on the wire: [`create_port`] plus device and MAC address.
+pub(crate) fn create_port_with(
+    world: &mut World,
+    caller: &Caller,
+    request: &CreatePort,
+    extras: &PortExtras,
+) -> Result<PortRec> {
+    if let Some(mac) = &extras.mac_address {
+        if !caller.is_admin() {
+            return Err(Error::new(
+                protector_core::ErrorKind::PermissionDenied,
+                "(rule:create_port and rule:create_port:mac_address) is disallowed by policy",
+            ));
+        }
+        let mac = mac.to_ascii_lowercase();
+        if let Some(other) = world
+            .ports
+            .find(|p| p.network_id == request.network_id && p.mac_address == mac)
+        {
+            return Err(Error::conflict(format!(
+                "Unable to complete operation for network {}. The mac address {mac} is in use.",
+                other.network_id
+            )));
+        }
+    }
+    let port = create_port(world, caller, request)?;
+    let record = world
+        .ports
+        .get_mut(&port.id)
+        .ok_or_else(|| Error::unexpected("the new port vanished"))?;
+    if let Some(device_id) = &extras.device_id {
+        record.device_id = device_id.clone();
+    }
+    if let Some(device_owner) = &extras.device_owner {
+        record.device_owner = device_owner.clone();
+    }
+    if let Some(mac) = &extras.mac_address {
+        record.mac_address = mac.to_ascii_lowercase();
+    }
+    Ok(record.clone())
+}
+
 pub(crate) fn port_view(p: &PortRec) -> Port {
     Port {
         id: p.id.clone(),
@@ -159,6 +268,17 @@ pub(crate) fn get_port(world: &World, caller: &Caller, id: &str) -> Option<Port>
         .get(id)
         .filter(|p| p.site == caller.site && caller.can_see(&p.project_id))
         .map(port_view)
+}
+
+/// The subnet of `network_id` whose CIDR holds `address` (a usable host address).
+pub(crate) fn subnet_for_address(world: &World, network_id: &str, address: &str) -> Option<String> {
+    let ip: Ipv4Addr = address.parse().ok()?;
+    world
+        .subnets
+        .values()
+        .filter(|s| s.network_id == network_id)
+        .find(|s| Cidr::parse(&s.cidr).is_some_and(|c| c.contains_host(ip)))
+        .map(|s| s.id.clone())
 }
 
 fn allocated(world: &World, subnet_id: &str) -> BTreeSet<String> {

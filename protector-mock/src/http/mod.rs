@@ -1,9 +1,17 @@
 //! The HTTP(S) face of the simulator: Keystone, Nova, Cinder and Neutron per site over HTTP, and
 //! one FlashArray REST 2.x endpoint per site over HTTPS, all over the same state as the
-//! in-process face.
+//! in-process face. The URL layout per site is
 //!
-//! Placeholder: the server bootstrap (`SimServer`) lands here.
+//! | prefix | service | versioned root |
+//! |---|---|---|
+//! | `/identity` | Keystone | `/identity/v3` |
+//! | `/compute` | Nova | `/compute/v2.1` |
+//! | `/volume` | Cinder | `/volume/v3/{project_id}` (and `/volume/v3`, as from 3.67) |
+//! | `/network` | Neutron | `/network/v2.0` |
+//!
+//! The server bootstrap (`SimServer`) lands once the FlashArray router and TLS setup do.
 
+mod connection;
 pub(crate) mod flasharray;
 pub(crate) mod openstack;
 pub(crate) mod tls;

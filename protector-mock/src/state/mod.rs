@@ -74,17 +74,22 @@ pub(crate) struct World {
     pub faults: Faults,
     pub projects: Table<ProjectRec>,
     pub users: Table<UserRec>,
+    pub application_credentials: Table<ApplicationCredentialRec>,
+    pub revoked_tokens: Table<RevokedTokenRec>,
     pub flavors: Table<FlavorRec>,
     pub keypairs: Table<KeypairRec>,
     pub servers: Table<ServerRec>,
     pub volume_types: Table<VolumeTypeRec>,
+    pub group_types: Table<GroupTypeRec>,
     pub volume_services: Table<VolumeServiceRec>,
     pub volumes: Table<VolumeRec>,
+    pub cinder_snapshots: Table<CinderSnapshotRec>,
     pub volume_groups: Table<VolumeGroupRec>,
     pub networks: Table<NetworkRec>,
     pub subnets: Table<SubnetRec>,
     pub ports: Table<PortRec>,
     pub security_groups: Table<SecurityGroupRec>,
+    pub security_group_rules: Table<SecurityGroupRuleRec>,
     pub arrays: Table<ArrayRec>,
     pub array_volumes: Table<ArrayVolumeRec>,
     pub protection_groups: Table<PgRec>,
@@ -100,17 +105,22 @@ impl World {
             faults: Faults::default(),
             projects: Table::default(),
             users: Table::default(),
+            application_credentials: Table::default(),
+            revoked_tokens: Table::default(),
             flavors: Table::default(),
             keypairs: Table::default(),
             servers: Table::default(),
             volume_types: Table::default(),
+            group_types: Table::default(),
             volume_services: Table::default(),
             volumes: Table::default(),
+            cinder_snapshots: Table::default(),
             volume_groups: Table::default(),
             networks: Table::default(),
             subnets: Table::default(),
             ports: Table::default(),
             security_groups: Table::default(),
+            security_group_rules: Table::default(),
             arrays: Table::default(),
             array_volumes: Table::default(),
             protection_groups: Table::default(),
@@ -125,17 +135,22 @@ impl World {
         vec![
             ("project", &mut self.projects),
             ("user", &mut self.users),
+            ("application_credential", &mut self.application_credentials),
+            ("revoked_token", &mut self.revoked_tokens),
             ("flavor", &mut self.flavors),
             ("keypair", &mut self.keypairs),
             ("server", &mut self.servers),
             ("volume_type", &mut self.volume_types),
+            ("group_type", &mut self.group_types),
             ("volume_service", &mut self.volume_services),
             ("volume", &mut self.volumes),
+            ("cinder_snapshot", &mut self.cinder_snapshots),
             ("volume_group", &mut self.volume_groups),
             ("network", &mut self.networks),
             ("subnet", &mut self.subnets),
             ("port", &mut self.ports),
             ("security_group", &mut self.security_groups),
+            ("security_group_rule", &mut self.security_group_rules),
             ("array", &mut self.arrays),
             ("array_volume", &mut self.array_volumes),
             ("protection_group", &mut self.protection_groups),
@@ -162,6 +177,30 @@ impl World {
         uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
+    }
+
+    /// A UUID derived from the world's seed and `parts`, without drawing from the id
+    /// generator: records added to the seed after the fact (passwords, group types, rules)
+    /// get stable ids without shifting every id drawn after them.
+    pub(crate) fn derived_uuid(&self, parts: &[&str]) -> String {
+        let digest = self.derived_digest(parts);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    /// SHA-256 of the world's seed and `parts` (a deterministic secret or id source).
+    pub(crate) fn derived_digest(&self, parts: &[&str]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.meta.seed.to_le_bytes());
+        for part in parts {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.finalize().into()
     }
 
     /// A new value from the id generator.

@@ -18,7 +18,7 @@ pub(crate) struct ProjectRec {
     pub domain_id: String,
 }
 
-/// A Keystone user and its role assignments.
+/// A Keystone user and its role assignments. Every user is in the `Default` domain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UserRec {
     pub id: String,
@@ -26,6 +26,36 @@ pub(crate) struct UserRec {
     pub name: String,
     /// project id → role names.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// The password the wire face checks (seeded, deterministic). States saved before the
+    /// wire face existed have none, and no password matches an empty one.
+    #[serde(default)]
+    pub password: String,
+}
+
+/// A Keystone application credential. Key: its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ApplicationCredentialRec {
+    pub id: String,
+    pub site: String,
+    pub user_id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    /// SHA-256 of the secret, hex (Keystone keeps a hash too).
+    pub secret_hash: String,
+    /// Role names the credential carries (a subset of the user's on the project).
+    pub roles: Vec<String>,
+    pub unrestricted: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A revoked Keystone token, by its audit id. Key: `site/audit_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RevokedTokenRec {
+    pub site: String,
+    pub audit_id: String,
+    /// When the token would have expired anyway (real time), for pruning.
+    pub expires_at: DateTime<Utc>,
 }
 
 // ---------------------------------------------------------------- Nova
@@ -49,6 +79,11 @@ pub(crate) struct KeypairRec {
     pub name: String,
     pub public_key: String,
     pub fingerprint: String,
+    /// `ssh` or `x509` (empty: `ssh`).
+    #[serde(default)]
+    pub key_type: String,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
 }
 
 /// What a server is doing until a later tick.
@@ -106,6 +141,15 @@ pub(crate) struct ServerRec {
     pub metadata: BTreeMap<String, String>,
     pub fault: Option<String>,
     pub created: DateTime<Utc>,
+    /// Ports Nova created for `networks[].uuid` requests; Nova deletes them with the server.
+    #[serde(default)]
+    pub created_port_ids: Vec<String>,
+    /// Free text (compute API 2.19+).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When the state last changed.
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
 }
 
 // ---------------------------------------------------------------- Cinder
@@ -118,6 +162,35 @@ pub(crate) struct VolumeTypeRec {
     pub name: String,
     pub description: String,
     pub extra_specs: BTreeMap<String, String>,
+}
+
+/// A Cinder group type (generic volume groups, API 3.11+).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct GroupTypeRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub description: String,
+    pub group_specs: BTreeMap<String, String>,
+}
+
+/// A Cinder snapshot of a volume. The Pure driver's array-side snapshot is not simulated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CinderSnapshotRec {
+    pub id: String,
+    pub site: String,
+    pub seq: u64,
+    pub volume_id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    /// `creating`, `available`, `deleting`, `error`.
+    pub status: String,
+    pub size_gb: u64,
+    pub metadata: BTreeMap<String, String>,
+    pub created: DateTime<Utc>,
+    /// The status flips on this tick (`creating` → `available`, `deleting` → gone).
+    pub until_tick: Option<u64>,
 }
 
 /// A `cinder-volume` service. Key: `site/host`.
@@ -151,6 +224,8 @@ pub(crate) enum VolumeTask {
     Unmanage { until_tick: u64 },
     /// `deleting`; the array volume is destroyed and eradicated at `until_tick`.
     Delete { until_tick: u64 },
+    /// `creating` after `POST /volumes`; the driver creates the array volume at `until_tick`.
+    Create { until_tick: u64 },
 }
 
 /// A Cinder volume.
@@ -175,6 +250,12 @@ pub(crate) struct VolumeRec {
     pub metadata: BTreeMap<String, String>,
     pub task: Option<VolumeTask>,
     pub created: DateTime<Utc>,
+    /// The user who created (or managed) it.
+    #[serde(default)]
+    pub user_id: String,
+    /// When the state last changed.
+    #[serde(default)]
+    pub updated: Option<DateTime<Utc>>,
 }
 
 /// A Cinder generic volume group.
@@ -188,6 +269,12 @@ pub(crate) struct VolumeGroupRec {
     pub description: String,
     pub status: String,
     pub volume_type_ids: Vec<String>,
+    /// Its group type; empty for groups created before group types were simulated (shown as
+    /// the default group type).
+    #[serde(default)]
+    pub group_type_id: String,
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
 }
 
 // ---------------------------------------------------------------- Neutron
@@ -241,6 +328,25 @@ pub(crate) struct SecurityGroupRec {
     pub site: String,
     pub project_id: String,
     pub name: String,
+    pub description: String,
+}
+
+/// A rule of a Neutron security group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SecurityGroupRuleRec {
+    pub id: String,
+    pub site: String,
+    pub security_group_id: String,
+    pub project_id: String,
+    /// `ingress` / `egress`.
+    pub direction: String,
+    /// `IPv4` / `IPv6`.
+    pub ethertype: String,
+    pub protocol: Option<String>,
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
     pub description: String,
 }
 

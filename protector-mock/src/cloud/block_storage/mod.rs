@@ -1,6 +1,25 @@
 //! Cinder v3 with the Pure Storage driver: volumes, types, services, manage/unmanage and
 //! generic groups. API-side checks answer at once; driver work (manage's rename, unmanage,
 //! delete) runs on the next tick, as Cinder's volume manager does, and is in `tick.rs`.
+//! Volume creation and the manageable listing are in `create.rs`, snapshots in
+//! `snapshots.rs`, group types and the wire's group calls in `groups.rs`.
+
+mod create;
+mod groups;
+mod snapshots;
+
+pub(crate) use create::{
+    create_volume, finish_create, list_manageable_volumes, set_bootable, CreateVolume,
+    ManageableVolume,
+};
+pub(crate) use groups::{
+    create_group, default_group_type, find_group_type, list_group_types, list_groups, rename_group,
+    CreateGroup,
+};
+pub(crate) use snapshots::{
+    create_snapshot, delete_snapshot, list_snapshots, snapshots_step, visible_snapshot,
+    CreateSnapshot,
+};
 
 use protector_core::api::{
     CreateVolumeGroup, ListVolumes, ManageVolume, Volume, VolumeAttachment, VolumeGroup,
@@ -14,7 +33,7 @@ use crate::state::records::{VolumeGroupRec, VolumeRec, VolumeTask, VolumeTypeRec
 use crate::state::World;
 
 /// Statuses from which Cinder lets a volume be deleted or unmanaged.
-const DELETABLE: [&str; 5] = [
+pub(crate) const DELETABLE: [&str; 5] = [
     "available",
     "error",
     "error_restoring",
@@ -23,20 +42,20 @@ const DELETABLE: [&str; 5] = [
 ];
 
 /// Extra specs every user may read (`cinder/policies/type_extra_specs.py`).
-const USER_VISIBLE_SPECS: [&str; 3] = [
+pub(crate) const USER_VISIBLE_SPECS: [&str; 3] = [
     "RESKEY:availability_zones",
     "multiattach",
     "replication_enabled",
 ];
 
-fn invalid_volume_state() -> Error {
+pub(crate) fn invalid_volume_state() -> Error {
     Error::conflict(
         "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer.",
     )
 }
 
 /// Whether the caller may manage, unmanage and list services on this site.
-fn may_administer(world: &World, caller: &Caller) -> bool {
+pub(crate) fn may_administer(world: &World, caller: &Caller) -> bool {
     caller.is_admin() || world.faults.manage_policy_open.contains(&caller.site)
 }
 
@@ -69,7 +88,8 @@ pub(crate) fn volume_view(caller: &Caller, v: &VolumeRec) -> Volume {
     }
 }
 
-fn visible<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w VolumeRec> {
+/// The volume `id` if the caller may see it (its project's, or any for admins).
+pub(crate) fn visible<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w VolumeRec> {
     world
         .volumes
         .get(id)
@@ -119,7 +139,12 @@ fn type_view(caller: &Caller, t: &VolumeTypeRec) -> VolumeType {
     }
 }
 
-fn resolve_type<'w>(world: &'w World, site: &str, name_or_id: &str) -> Option<&'w VolumeTypeRec> {
+/// A volume type of `site` by id, else by name.
+pub(crate) fn resolve_type<'w>(
+    world: &'w World,
+    site: &str,
+    name_or_id: &str,
+) -> Option<&'w VolumeTypeRec> {
     world
         .volume_types
         .get(name_or_id)
@@ -256,6 +281,8 @@ pub(crate) fn manage_volume(
             until_tick,
         }),
         created: now,
+        user_id: caller.user_id.clone(),
+        updated: None,
     };
     let view = volume_view(caller, &volume);
     world.volumes.insert(id, volume);
@@ -334,6 +361,7 @@ pub(crate) fn unmanage_volume(world: &mut World, caller: &Caller, id: &str) -> R
     if !DELETABLE.contains(&volume.status.as_str())
         || !volume.attachments.is_empty()
         || volume.group_id.is_some()
+        || snapshots::count_for_volume(world, id) > 0
     {
         return Err(invalid_volume_state());
     }
@@ -388,6 +416,13 @@ pub(crate) fn delete_volume(world: &mut World, caller: &Caller, id: &str) -> Res
     {
         return Err(invalid_volume_state());
     }
+    let dependent = snapshots::count_for_volume(world, id);
+    if dependent > 0 {
+        // `cinder/volume/api.py delete`: snapshots must go first unless `cascade`.
+        return Err(Error::invalid(format!(
+            "Invalid volume: Volume still has {dependent} dependent snapshots."
+        )));
+    }
     let until_tick = world.meta.tick + 1;
     if let Some(v) = world.volumes.get_mut(id) {
         v.status = "deleting".to_string();
@@ -417,7 +452,7 @@ pub(crate) fn finish_delete(world: &mut World, volume_id: &str) {
 
 // ---------------------------------------------------------------- groups
 
-fn group_not_found(id: &str) -> Error {
+pub(crate) fn group_not_found(id: &str) -> Error {
     Error::not_found(format!("Group {id} could not be found."))
 }
 
@@ -438,7 +473,11 @@ fn group_view(world: &World, g: &VolumeGroupRec) -> VolumeGroup {
     }
 }
 
-fn visible_group<'w>(world: &'w World, caller: &Caller, id: &str) -> Option<&'w VolumeGroupRec> {
+pub(crate) fn visible_group<'w>(
+    world: &'w World,
+    caller: &Caller,
+    id: &str,
+) -> Option<&'w VolumeGroupRec> {
     world
         .volume_groups
         .get(id)
@@ -470,6 +509,8 @@ pub(crate) fn create_volume_group(
         description: request.description.clone(),
         status: "available".to_string(),
         volume_type_ids: vec![volume_type.id],
+        group_type_id: default_group_type(world, &caller.site),
+        created: Some(world.now()),
     };
     let view = group_view(world, &group);
     world.volume_groups.insert(id, group);
