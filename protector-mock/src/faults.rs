@@ -164,6 +164,11 @@ pub(crate) struct Faults {
     pub manage_policy_open: BTreeSet<String>,
     /// `site/service` → milliseconds.
     pub latency_ms: BTreeMap<String, u64>,
+    /// Site → how many times its array was powered off. Survives [`crate::Simulator::clear`]:
+    /// the REST face drops its sessions when this changes (an array forgets its sessions when
+    /// it restarts).
+    #[serde(default)]
+    pub array_power_cycles: BTreeMap<String, u64>,
 }
 
 pub(crate) fn fault_key(site: &str, service: Service) -> String {

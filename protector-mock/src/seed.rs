@@ -520,6 +520,7 @@ fn seed_arrays(w: &mut World) {
                 .collect(),
             destroyed: false,
             created: now,
+            destroyed_at: None,
         },
     );
 }
@@ -680,6 +681,7 @@ fn seed_servers(w: &mut World, ids: &SiteIds) {
                         created: now,
                         fingerprint,
                         hosts,
+                        source: None,
                     },
                 );
             }

@@ -259,11 +259,24 @@ impl Simulator {
         Self::check_site(site)?;
         self.change_faults(|f| {
             if down {
-                f.arrays_down.insert(site.to_string());
+                if f.arrays_down.insert(site.to_string()) {
+                    *f.array_power_cycles.entry(site.to_string()).or_default() += 1;
+                }
             } else {
                 f.arrays_down.remove(site);
             }
         })
+    }
+
+    /// Whether the array of `site` is powered off, and how many times it was powered off so
+    /// far (the REST face's sessions do not survive a restart).
+    pub(crate) fn array_power(&self, site: &str) -> (bool, u64) {
+        let inner = self.read();
+        let faults = &inner.world.faults;
+        (
+            faults.arrays_down.contains(site),
+            faults.array_power_cycles.get(site).copied().unwrap_or(0),
+        )
     }
 
     /// Cuts (or restores) the replication link between the arrays: transfers stall and
@@ -403,7 +416,12 @@ impl Simulator {
     /// Removes every injected fault (sites and arrays up, no partition, no error rates,
     /// pending failures or latency, Cinder's default admin-only policy).
     pub fn clear(&self) -> Result<()> {
-        self.change_faults(|f| *f = Faults::default())
+        self.change_faults(|f| {
+            *f = Faults {
+                array_power_cycles: std::mem::take(&mut f.array_power_cycles),
+                ..Faults::default()
+            }
+        })
     }
 
     // ------------------------------------------------------------------ call pipeline

@@ -7,7 +7,8 @@
 //! 4. every volume attached to an ACTIVE server takes one write
 //!    (`fingerprint = ++write_seq`), mirrored through stretched pods;
 //! 5. replication transfers progress, queued transfers start, schedules fire;
-//! 6. objects destroyed longer than the eradication delay are eradicated.
+//! 6. objects destroyed longer than the eradication delay (volumes, protection groups and their
+//!    snapshots, pods) are eradicated.
 
 use chrono::Duration;
 
@@ -202,5 +203,19 @@ fn eradication_step(world: &mut World) {
         if let Some(g) = world.protection_groups.get(&key).cloned() {
             pgroups::eradicate_group(world, &g.array, &g.name);
         }
+    }
+    for key in world
+        .pg_snapshots
+        .keys_where(|s| s.destroyed && s.destroyed_at.is_some_and(|t| t <= cutoff))
+    {
+        if let Some(s) = world.pg_snapshots.get(&key).cloned() {
+            snapshots::eradicate_snapshot_internal(world, &s.array, &s.name);
+        }
+    }
+    for name in world
+        .pods
+        .keys_where(|p| p.destroyed && p.destroyed_at.is_some_and(|t| t <= cutoff))
+    {
+        pods::eradicate_pod_internal(world, &name);
     }
 }

@@ -11,6 +11,9 @@ pub(crate) mod pgroups;
 pub(crate) mod pods;
 pub(crate) mod snapshots;
 
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
 use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
 use protector_core::{Error, ErrorKind, Result};
 
@@ -19,6 +22,54 @@ use crate::state::World;
 
 /// Longest volume name (without the pod prefix).
 pub(crate) const MAX_VOLUME_NAME: usize = 63;
+
+/// Size of a volume created without `provisioned` (Purity's default, 1 MB).
+pub(crate) const DEFAULT_VOLUME_BYTES: u64 = 1 << 20;
+
+/// Largest volume Purity creates (4 PB).
+pub(crate) const MAX_VOLUME_BYTES: u64 = 4 << 50;
+
+/// A stable id in UUID form derived from what identifies an object (REST's `id`). Records
+/// carry no ids of their own, and drawing them from the seeded generator would shift every id
+/// the simulator hands out after them.
+pub(crate) fn object_id(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// The REST id of a volume: it follows the serial, so it survives renames and is the same on
+/// every array of a stretched pod.
+pub(crate) fn volume_id(volume: &ArrayVolumeRec) -> String {
+    object_id(&["volume", &volume.serial])
+}
+
+/// Milliseconds until a destroyed object is eradicated (REST's `time_remaining`).
+pub(crate) fn time_remaining_ms(world: &World, destroyed_at: Option<DateTime<Utc>>) -> Option<i64> {
+    destroyed_at.map(|at| {
+        let delay = chrono::Duration::seconds(crate::tick::ERADICATION_DELAY_SECS);
+        (at + delay - world.now()).num_milliseconds().max(0)
+    })
+}
+
+/// Every volume of `array`, destroyed ones included, by name.
+pub(crate) fn volumes<'a>(
+    world: &'a World,
+    array: &'a str,
+) -> impl Iterator<Item = &'a ArrayVolumeRec> + 'a {
+    world
+        .array_volumes
+        .values()
+        .filter(move |v| v.array == array)
+}
 
 pub(crate) fn does_not_exist(what: &str, name: &str) -> Error {
     Error::not_found(format!("{what} {name} does not exist."))
@@ -133,13 +184,13 @@ fn copies_of(world: &World, array: &str, name: &str) -> Vec<String> {
     arrays
 }
 
-/// What a copy reads: (provisioned bytes, fingerprint).
-fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64)> {
+/// What a copy reads: (provisioned bytes, fingerprint, the volume the data comes from).
+fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64, String)> {
     if let Some(v) = world.array_volumes.get(&array_key(array, source)) {
         if v.destroyed {
             return Err(destroyed_error("Volume", source));
         }
-        return Ok((v.provisioned_bytes, v.fingerprint));
+        return Ok((v.provisioned_bytes, v.fingerprint, source.to_string()));
     }
     if let Some(snap) = world.volume_snapshots.get(&array_key(array, source)) {
         let pg_snap = world.pg_snapshots.get(&array_key(array, &snap.pg_snapshot));
@@ -156,7 +207,11 @@ fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64)> {
                 }
             }
         }
-        return Ok((snap.provisioned_bytes, snap.fingerprint));
+        return Ok((
+            snap.provisioned_bytes,
+            snap.fingerprint,
+            snapshots::snapshot_source_volume(snap),
+        ));
     }
     Err(Error::not_found(format!(
         "Volume or snapshot {source} does not exist."
@@ -171,7 +226,7 @@ pub(crate) fn copy_volume(
     request: &CopyVolume,
 ) -> Result<ArrayVolume> {
     check_volume_name(&request.name)?;
-    let (provisioned, fingerprint) = copy_source(world, array, &request.source)?;
+    let (provisioned, fingerprint, source) = copy_source(world, array, &request.source)?;
     let (pod, _) = split_pod(&request.name);
     if let Some(pod) = pod {
         pods::check_writable(world, array, pod)?;
@@ -218,6 +273,7 @@ pub(crate) fn copy_volume(
                 created,
                 fingerprint,
                 hosts,
+                source: Some(source.clone()),
             },
         );
     }
@@ -226,6 +282,116 @@ pub(crate) fn copy_volume(
             Error::unexpected(format!("volume {} vanished while copying", request.name))
         })?,
     ))
+}
+
+fn check_size(name: &str, bytes: u64) -> Result<()> {
+    if bytes == 0 || bytes % 512 != 0 || bytes > MAX_VOLUME_BYTES {
+        return Err(Error::invalid(format!(
+            "Volume {name} cannot be {bytes} bytes: the size must be a multiple of 512 bytes, at least 512 bytes and at most 4 PB."
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /volumes?names=` with `provisioned` (no source): a new empty volume, on every online
+/// array of its pod when it is created in one.
+pub(crate) fn create_volume(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    provisioned: u64,
+) -> Result<ArrayVolume> {
+    check_volume_name(name)?;
+    check_size(name, provisioned)?;
+    let (pod, _) = split_pod(name);
+    if let Some(pod) = pod {
+        pods::check_writable(world, array, pod)?;
+    }
+    let key = array_key(array, name);
+    if let Some(existing) = world.array_volumes.get(&key) {
+        if existing.destroyed {
+            return Err(destroyed_error("Volume", name));
+        }
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("Volume {name} already exists."),
+        ));
+    }
+    let serial = crate::seed::new_serial(world);
+    let now = world.now();
+    for on in copies_of(world, array, name) {
+        world.array_volumes.insert(
+            array_key(&on, name),
+            ArrayVolumeRec {
+                array: on,
+                name: name.to_string(),
+                provisioned_bytes: provisioned,
+                serial: serial.clone(),
+                destroyed: false,
+                destroyed_at: None,
+                pod: pod.map(str::to_string),
+                created: now,
+                fingerprint: 0,
+                hosts: Vec::new(),
+                source: None,
+            },
+        );
+    }
+    get_volume(world, array, name)
+        .ok_or_else(|| Error::unexpected(format!("volume {name} vanished while creating it")))
+}
+
+/// `PATCH /volumes?names= {"destroyed": false}`: recovers a destroyed volume (and its pod
+/// copies). `Ok(false)` when it is not destroyed.
+pub(crate) fn recover_volume(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let volume = world
+        .array_volumes
+        .get(&array_key(array, name))
+        .ok_or_else(|| does_not_exist("Volume", name))?;
+    if !volume.destroyed {
+        return Ok(false);
+    }
+    for on in copies_of(world, array, name) {
+        if let Some(v) = world.array_volumes.get_mut(&array_key(&on, name)) {
+            v.destroyed = false;
+            v.destroyed_at = None;
+        }
+    }
+    Ok(true)
+}
+
+/// `PATCH /volumes?names=&truncate= {"provisioned": n}`: grows a volume, or shrinks it when
+/// `truncate` allows losing the data past the new end. `Ok(false)` when the size is unchanged.
+pub(crate) fn resize_volume(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    provisioned: u64,
+    truncate: bool,
+) -> Result<bool> {
+    let volume = world
+        .array_volumes
+        .get(&array_key(array, name))
+        .ok_or_else(|| does_not_exist("Volume", name))?;
+    if volume.destroyed {
+        return Err(destroyed_error("Volume", name));
+    }
+    check_size(name, provisioned)?;
+    if provisioned == volume.provisioned_bytes {
+        return Ok(false);
+    }
+    if provisioned < volume.provisioned_bytes && !truncate {
+        return Err(Error::invalid(format!(
+            "Volume {name} cannot shrink from {} to {provisioned} bytes without truncate=true (the data past the new end is lost).",
+            volume.provisioned_bytes
+        )));
+    }
+    for on in copies_of(world, array, name) {
+        if let Some(v) = world.array_volumes.get_mut(&array_key(&on, name)) {
+            v.provisioned_bytes = provisioned;
+        }
+    }
+    Ok(true)
 }
 
 /// `PATCH /volumes?names= {"name": new}`.

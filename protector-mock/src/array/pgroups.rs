@@ -8,8 +8,8 @@ use protector_core::api::{ArrayProtectionGroup, PgTarget};
 use protector_core::{Error, ErrorKind, Result};
 
 use super::snapshots::eradicate_snapshot_internal;
-use super::{destroyed_error, does_not_exist, valid_object_name};
-use crate::state::records::{array_key, PgRec};
+use super::{destroyed_error, does_not_exist, object_id, valid_object_name};
+use crate::state::records::{array_key, PgRec, RetentionRec};
 use crate::state::World;
 
 pub(super) fn group_missing(name: &str) -> Error {
@@ -20,7 +20,9 @@ pub(super) fn replica_name(source: &str, name: &str) -> String {
     format!("{source}:{name}")
 }
 
-fn pg_view(world: &World, g: &PgRec) -> ArrayProtectionGroup {
+/// A group as its array shows it: a replica lists its source's members (as `src:vol`) and
+/// itself as the one target.
+pub(crate) fn pg_view(world: &World, g: &PgRec) -> ArrayProtectionGroup {
     if g.replica {
         let (replication_enabled, replication_frequency_secs, volumes) = world
             .protection_groups
@@ -135,6 +137,8 @@ pub(crate) fn create_protection_group(
         next_snapshot_number: 1,
         destroyed: false,
         destroyed_at: None,
+        source_retention: None,
+        target_retention: None,
     };
     let view = pg_view(world, &group);
     world.protection_groups.insert(key, group);
@@ -245,6 +249,8 @@ pub(crate) fn add_target(
                 next_snapshot_number: 1,
                 destroyed: false,
                 destroyed_at: None,
+                source_retention: None,
+                target_retention: None,
             },
         ),
     }
@@ -322,14 +328,147 @@ pub(crate) fn destroy_group(world: &mut World, array: &str, name: &str) -> Resul
     }
     for snap in world
         .pg_snapshots
-        .keys_where(|s| s.array == array && s.group == name)
+        .keys_where(|s| s.array == array && s.group == name && !s.destroyed)
     {
         if let Some(s) = world.pg_snapshots.get_mut(&snap) {
             s.destroyed = true;
+            s.destroyed_at = Some(now);
             s.pending_targets.clear();
         }
     }
     Ok(true)
+}
+
+/// Every protection group of `array` (its own and the replicas it receives), destroyed ones
+/// included, by name.
+pub(crate) fn groups<'a>(world: &'a World, array: &'a str) -> impl Iterator<Item = &'a PgRec> + 'a {
+    world
+        .protection_groups
+        .values()
+        .filter(move |g| g.array == array)
+}
+
+/// The REST id of a group.
+pub(crate) fn group_id(group: &PgRec) -> String {
+    object_id(&["protection-group", &group.array, &group.name])
+}
+
+/// `PATCH /protection-groups {"replication_schedule": {…}}` with either field left as it is.
+pub(crate) fn update_schedule(
+    world: &mut World,
+    array: &str,
+    group: &str,
+    enabled: Option<bool>,
+    frequency_secs: Option<u64>,
+) -> Result<()> {
+    let pg = source_group(world, array, group)?;
+    set_schedule(
+        world,
+        array,
+        group,
+        enabled.unwrap_or(pg.replication_enabled),
+        frequency_secs.unwrap_or(pg.replication_frequency_secs),
+    )
+}
+
+/// `PATCH /protection-groups {"source_retention" | "target_retention": {…}}`.
+pub(crate) fn set_retention(
+    world: &mut World,
+    array: &str,
+    group: &str,
+    target: bool,
+    retention: RetentionRec,
+) -> Result<()> {
+    source_group(world, array, group)?;
+    if retention.all_for_sec < 60 && retention.all_for_sec != 0 {
+        return Err(Error::invalid(format!(
+            "Retention of protection group {group}: all_for_sec must be at least 60 seconds."
+        )));
+    }
+    if let Some(g) = world.protection_groups.get_mut(&array_key(array, group)) {
+        if target {
+            g.target_retention = Some(retention);
+        } else {
+            g.source_retention = Some(retention);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `volume` is a member of the source group `group` on `array`.
+pub(crate) fn is_member(world: &World, array: &str, group: &str, volume: &str) -> bool {
+    world
+        .protection_groups
+        .get(&array_key(array, group))
+        .is_some_and(|g| g.volumes.iter().any(|v| v == volume))
+}
+
+/// `DELETE /protection-groups/targets`: the group stops replicating to `target`; queued
+/// transfers to it are dropped. The replica group and the snapshots already there stay on the
+/// target. `Ok(false)` when it was not a target.
+pub(crate) fn remove_target(
+    world: &mut World,
+    array: &str,
+    group: &str,
+    target: &str,
+) -> Result<bool> {
+    let pg = source_group(world, array, group)?;
+    if !pg.targets.iter().any(|t| t == target) {
+        return Ok(false);
+    }
+    if let Some(g) = world.protection_groups.get_mut(&array_key(array, group)) {
+        g.targets.retain(|t| t != target);
+    }
+    for key in world.pg_snapshots.keys_where(|s| {
+        s.array == array && s.group == group && s.pending_targets.iter().any(|t| t == target)
+    }) {
+        if let Some(s) = world.pg_snapshots.get_mut(&key) {
+            s.pending_targets.retain(|t| t != target);
+        }
+    }
+    Ok(true)
+}
+
+/// `PATCH /protection-groups {"destroyed": false}`: recovers the group and the snapshots that
+/// were destroyed with it. `Ok(false)` when it is not destroyed.
+pub(crate) fn recover_group(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let key = array_key(array, name);
+    let group = world
+        .protection_groups
+        .get(&key)
+        .ok_or_else(|| group_missing(name))?;
+    if !group.destroyed {
+        return Ok(false);
+    }
+    let destroyed_at = group.destroyed_at;
+    if let Some(g) = world.protection_groups.get_mut(&key) {
+        g.destroyed = false;
+        g.destroyed_at = None;
+    }
+    for snap in world.pg_snapshots.keys_where(|s| {
+        s.array == array && s.group == name && s.destroyed && s.destroyed_at == destroyed_at
+    }) {
+        if let Some(s) = world.pg_snapshots.get_mut(&snap) {
+            s.destroyed = false;
+            s.destroyed_at = None;
+        }
+    }
+    Ok(true)
+}
+
+/// `DELETE /protection-groups`: eradicates a destroyed group and its snapshots.
+pub(crate) fn eradicate_destroyed_group(world: &mut World, array: &str, name: &str) -> Result<()> {
+    let group = world
+        .protection_groups
+        .get(&array_key(array, name))
+        .ok_or_else(|| group_missing(name))?;
+    if !group.destroyed {
+        return Err(Error::conflict(format!(
+            "Protection group {name} is not destroyed; destroy it before eradicating it."
+        )));
+    }
+    eradicate_group(world, array, name);
+    Ok(())
 }
 
 /// Removes a group and its snapshots for good.

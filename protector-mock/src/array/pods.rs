@@ -11,7 +11,7 @@
 use protector_core::api::{Pod, PodArray};
 use protector_core::{Error, ErrorKind, Result};
 
-use super::{destroyed_error, does_not_exist, valid_object_name};
+use super::{destroy_volume, destroyed_error, does_not_exist, object_id, valid_object_name};
 use crate::state::records::{array_key, PodMemberRec, PodRec};
 use crate::state::World;
 
@@ -78,6 +78,7 @@ pub(crate) fn create_pod(world: &mut World, array: &str, name: &str) -> Result<P
         }],
         destroyed: false,
         created: world.now(),
+        destroyed_at: None,
     };
     let view = pod_view(array, &pod);
     world.pods.insert(name, pod);
@@ -141,6 +142,172 @@ pub(crate) fn promote_pod(world: &mut World, array: &str, name: &str) -> Result<
 /// writes.
 pub(crate) fn demote_pod(world: &mut World, array: &str, name: &str) -> Result<bool> {
     set_promotion(world, array, name, "demoted")
+}
+
+/// The pods `array` is a member of, destroyed ones included, by name.
+pub(crate) fn pods_of<'a>(
+    world: &'a World,
+    array: &'a str,
+) -> impl Iterator<Item = &'a PodRec> + 'a {
+    world
+        .pods
+        .values()
+        .filter(move |p| p.member(array).is_some())
+}
+
+/// The REST id of a pod: one object, the same on every array it is stretched over.
+pub(crate) fn pod_id(pod: &PodRec) -> String {
+    object_id(&["pod", &pod.name, &pod.created.to_rfc3339()])
+}
+
+fn pod_volume_names(world: &World, array: &str, pod: &str, live_only: bool) -> Vec<String> {
+    world
+        .array_volumes
+        .values()
+        .filter(|v| v.array == array && v.pod.as_deref() == Some(pod))
+        .filter(|v| !live_only || !v.destroyed)
+        .map(|v| v.name.clone())
+        .collect()
+}
+
+/// `PATCH /pods?destroy_contents= {"destroyed": true}`: only a pod on one array; its volumes
+/// must be destroyed first, or with it (`destroy_contents`). `Ok(false)` when already
+/// destroyed.
+pub(crate) fn destroy_pod(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    destroy_contents: bool,
+) -> Result<bool> {
+    let pod = member_pod(world, array, name)?;
+    if pod.destroyed {
+        return Ok(false);
+    }
+    if pod.members.len() > 1 {
+        return Err(Error::conflict(format!(
+            "Pod {name} is stretched over {} arrays; remove the other arrays (DELETE pods/arrays) before destroying it.",
+            pod.members.len()
+        )));
+    }
+    let volumes = pod_volume_names(world, array, name, true);
+    if !volumes.is_empty() && !destroy_contents {
+        return Err(Error::conflict(format!(
+            "Pod {name} contains {} volumes; destroy them first or set destroy_contents=true.",
+            volumes.len()
+        )));
+    }
+    for volume in &volumes {
+        destroy_volume(world, array, volume)?;
+    }
+    let now = world.now();
+    if let Some(p) = world.pods.get_mut(name) {
+        p.destroyed = true;
+        p.destroyed_at = Some(now);
+    }
+    Ok(true)
+}
+
+/// `PATCH /pods {"destroyed": false}`. `Ok(false)` when not destroyed.
+pub(crate) fn recover_pod(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let pod = member_pod(world, array, name)?;
+    if !pod.destroyed {
+        return Ok(false);
+    }
+    if let Some(p) = world.pods.get_mut(name) {
+        p.destroyed = false;
+        p.destroyed_at = None;
+    }
+    Ok(true)
+}
+
+/// `DELETE /pods?eradicate_contents=`: eradicates a destroyed pod, and its (destroyed) volumes
+/// with `eradicate_contents`.
+pub(crate) fn eradicate_destroyed_pod(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    eradicate_contents: bool,
+) -> Result<()> {
+    let pod = member_pod(world, array, name)?;
+    if !pod.destroyed {
+        return Err(Error::conflict(format!(
+            "Pod {name} is not destroyed; destroy it before eradicating it."
+        )));
+    }
+    let volumes = pod_volume_names(world, array, name, false);
+    if !volumes.is_empty() && !eradicate_contents {
+        return Err(Error::conflict(format!(
+            "Pod {name} still contains {} destroyed volumes; eradicate them first or set eradicate_contents=true.",
+            volumes.len()
+        )));
+    }
+    eradicate_pod_internal(world, name);
+    Ok(())
+}
+
+/// Removes a pod and every volume in it, on every array.
+pub(crate) fn eradicate_pod_internal(world: &mut World, name: &str) {
+    world.pods.remove(name);
+    for key in world
+        .array_volumes
+        .keys_where(|v| v.pod.as_deref() == Some(name))
+    {
+        if let Some(v) = world.array_volumes.remove(&key) {
+            forget_memberships(world, &v.array, &v.name);
+        }
+    }
+}
+
+fn forget_memberships(world: &mut World, array: &str, volume: &str) {
+    for key in world
+        .protection_groups
+        .keys_where(|g| g.array == array && g.volumes.iter().any(|v| v == volume))
+    {
+        if let Some(group) = world.protection_groups.get_mut(&key) {
+            group.volumes.retain(|v| v != volume);
+        }
+    }
+}
+
+/// `DELETE /pods/arrays` (unstretch): `other` leaves the pod and its copies of the pod's
+/// volumes go. An unreachable array leaves only `with_unknown`. `Ok(false)` when it is not a
+/// member.
+pub(crate) fn remove_pod_array(
+    world: &mut World,
+    array: &str,
+    name: &str,
+    other: &str,
+    with_unknown: bool,
+) -> Result<bool> {
+    let pod = member_pod(world, array, name)?;
+    if pod.destroyed {
+        return Err(destroyed_error("Pod", name));
+    }
+    if pod.member(other).is_none() {
+        return Ok(false);
+    }
+    if pod.members.len() == 1 {
+        return Err(Error::conflict(format!(
+            "Array {other} is the last array of pod {name}; destroy the pod instead."
+        )));
+    }
+    if other != array && !world.link_up(array, other) && !with_unknown {
+        return Err(Error::conflict(format!(
+            "Array {other} is unreachable from {array}; set with_unknown=true to remove it from pod {name} anyway."
+        )));
+    }
+    if let Some(p) = world.pods.get_mut(name) {
+        p.members.retain(|m| m.array != other);
+    }
+    for key in world
+        .array_volumes
+        .keys_where(|v| v.array == other && v.pod.as_deref() == Some(name))
+    {
+        if let Some(v) = world.array_volumes.remove(&key) {
+            forget_memberships(world, other, &v.name);
+        }
+    }
+    Ok(true)
 }
 
 /// Whether `array` takes writes into `pod`.

@@ -133,6 +133,7 @@ pub(crate) fn take_snapshot(
             seq,
             created: now,
             destroyed: false,
+            destroyed_at: None,
             retained,
             pending_targets,
             transfer: None,
@@ -227,6 +228,7 @@ fn start_transfer(world: &mut World, snap: &PgSnapshotRec, target: &str) -> Star
             seq,
             created: snap.created,
             destroyed: false,
+            destroyed_at: None,
             retained: snap.retained,
             pending_targets: Vec::new(),
             transfer: Some(TransferRec {
@@ -278,7 +280,9 @@ pub(crate) fn list_snapshots(world: &World, array: &str, group: &str) -> Result<
     Ok(snaps.into_iter().map(snapshot_view).collect())
 }
 
-fn transfer_view(world: &World, s: &PgSnapshotRec) -> PgSnapshotTransfer {
+/// The replication progress of one pg snapshot: its incoming transfer on a target, the
+/// slowest of its outgoing ones on the source.
+pub(crate) fn transfer_view(world: &World, s: &PgSnapshotRec) -> PgSnapshotTransfer {
     let steps = TRANSFER_STEPS as u64;
     if let Some(t) = &s.transfer {
         return PgSnapshotTransfer {
@@ -385,6 +389,114 @@ pub(crate) fn list_volume_snapshots(
     Ok(snaps)
 }
 
+/// The volume a volume snapshot was taken of, as named on the array holding the snapshot:
+/// `vol` on the source, `src:vol` (the replica volume) on a target.
+pub(crate) fn snapshot_source_volume(snap: &VolumeSnapshotRec) -> String {
+    match snap.pg_snapshot.split_once(':') {
+        Some((source, _)) => replica_name(source, &snap.source_volume),
+        None => snap.source_volume.clone(),
+    }
+}
+
+/// Every pg snapshot of `array`, destroyed ones included, oldest first.
+pub(crate) fn pg_snapshots<'a>(world: &'a World, array: &str) -> Vec<&'a PgSnapshotRec> {
+    let mut snaps: Vec<&PgSnapshotRec> = world
+        .pg_snapshots
+        .values()
+        .filter(|s| s.array == array)
+        .collect();
+    snaps.sort_by_key(|s| s.seq);
+    snaps
+}
+
+/// Every volume snapshot of `array` with the pg snapshot it belongs to, oldest first.
+pub(crate) fn volume_snapshots<'a>(
+    world: &'a World,
+    array: &str,
+) -> Vec<(&'a VolumeSnapshotRec, Option<&'a PgSnapshotRec>)> {
+    let mut snaps: Vec<_> = world
+        .volume_snapshots
+        .values()
+        .filter(|v| v.array == array)
+        .map(|v| {
+            let pg = world.pg_snapshots.get(&array_key(array, &v.pg_snapshot));
+            (v, pg)
+        })
+        .collect();
+    snaps.sort_by(|(a, pa), (b, pb)| {
+        let seq = |p: &Option<&PgSnapshotRec>| p.map_or(0, |p| p.seq);
+        (seq(pa), &a.name).cmp(&(seq(pb), &b.name))
+    });
+    snaps
+}
+
+fn snapshot_missing(name: &str) -> Error {
+    does_not_exist("Protection group snapshot", name)
+}
+
+/// `PATCH /protection-group-snapshots {"destroyed": true}`: its transfers stop, and it is
+/// eradicated after the eradication delay. `Ok(false)` when already destroyed.
+pub(crate) fn destroy_snapshot(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let now = world.now();
+    let snap = world
+        .pg_snapshots
+        .get_mut(&array_key(array, name))
+        .ok_or_else(|| snapshot_missing(name))?;
+    if snap.destroyed {
+        return Ok(false);
+    }
+    snap.destroyed = true;
+    snap.destroyed_at = Some(now);
+    snap.pending_targets.clear();
+    Ok(true)
+}
+
+/// `PATCH /protection-group-snapshots {"destroyed": false}`. `Ok(false)` when not destroyed.
+pub(crate) fn recover_snapshot(world: &mut World, array: &str, name: &str) -> Result<bool> {
+    let snap = world
+        .pg_snapshots
+        .get(&array_key(array, name))
+        .ok_or_else(|| snapshot_missing(name))?;
+    if !snap.destroyed {
+        return Ok(false);
+    }
+    let group = snap.group.clone();
+    if world
+        .protection_groups
+        .get(&array_key(array, &group))
+        .is_none_or(|g| g.destroyed)
+    {
+        return Err(Error::conflict(format!(
+            "Protection group snapshot {name} cannot be recovered: protection group {group} has been destroyed. Recover the group first."
+        )));
+    }
+    if let Some(s) = world.pg_snapshots.get_mut(&array_key(array, name)) {
+        s.destroyed = false;
+        s.destroyed_at = None;
+    }
+    Ok(true)
+}
+
+/// `DELETE /protection-group-snapshots`: eradicates a destroyed snapshot and its volume
+/// snapshots.
+pub(crate) fn eradicate_destroyed_snapshot(
+    world: &mut World,
+    array: &str,
+    name: &str,
+) -> Result<()> {
+    let snap = world
+        .pg_snapshots
+        .get(&array_key(array, name))
+        .ok_or_else(|| snapshot_missing(name))?;
+    if !snap.destroyed {
+        return Err(Error::conflict(format!(
+            "Protection group snapshot {name} is not destroyed; destroy it before eradicating it."
+        )));
+    }
+    eradicate_snapshot_internal(world, array, name);
+    Ok(())
+}
+
 /// Destroys and eradicates a pg snapshot. `Ok(false)` when missing.
 pub(crate) fn eradicate_snapshot(world: &mut World, array: &str, name: &str) -> Result<bool> {
     if !world.pg_snapshots.contains_key(&array_key(array, name)) {
@@ -394,7 +506,7 @@ pub(crate) fn eradicate_snapshot(world: &mut World, array: &str, name: &str) -> 
     Ok(true)
 }
 
-pub(super) fn eradicate_snapshot_internal(world: &mut World, array: &str, name: &str) {
+pub(crate) fn eradicate_snapshot_internal(world: &mut World, array: &str, name: &str) {
     world.pg_snapshots.remove(&array_key(array, name));
     for key in world
         .volume_snapshots

@@ -12,6 +12,7 @@
 //! The server bootstrap (`SimServer`) lands once the FlashArray router and TLS setup do.
 
 mod connection;
-pub(crate) mod flasharray;
+#[doc(hidden)]
+pub mod flasharray;
 pub(crate) mod openstack;
 pub(crate) mod tls;

@@ -382,6 +382,9 @@ pub(crate) struct ArrayVolumeRec {
     /// host). Follows the volume through renames, as Purity's connections do.
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// The volume it was copied from, as named on this array (`source` in REST).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// A protection group. On its source array `name` is `pg`; the replica on a target array is
@@ -407,6 +410,24 @@ pub(crate) struct PgRec {
     pub next_snapshot_number: u64,
     pub destroyed: bool,
     pub destroyed_at: Option<DateTime<Utc>>,
+    /// Retention set over REST (`source_retention`); `None` is Purity's default. Shown, not
+    /// enforced: the simulator keeps [`crate::array::snapshots::RETAINED_SNAPSHOTS`].
+    #[serde(default)]
+    pub source_retention: Option<RetentionRec>,
+    /// Retention set over REST (`target_retention`); shown, not enforced.
+    #[serde(default)]
+    pub target_retention: Option<RetentionRec>,
+}
+
+/// A protection group's retention policy as REST sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RetentionRec {
+    /// Keep every snapshot this many seconds.
+    pub all_for_sec: u64,
+    /// Then keep this many per day…
+    pub per_day: u64,
+    /// …for this many days.
+    pub days: u64,
 }
 
 /// Incoming replication of a replica snapshot.
@@ -430,6 +451,8 @@ pub(crate) struct PgSnapshotRec {
     pub seq: u64,
     pub created: DateTime<Utc>,
     pub destroyed: bool,
+    #[serde(default)]
+    pub destroyed_at: Option<DateTime<Utc>>,
     /// Subject to the group's retention (scheduled or `apply_retention`).
     pub retained: bool,
     /// Source side: targets the snapshot still has to be sent to.
@@ -468,6 +491,8 @@ pub(crate) struct PodRec {
     pub members: Vec<PodMemberRec>,
     pub destroyed: bool,
     pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub destroyed_at: Option<DateTime<Utc>>,
 }
 
 impl PodRec {

@@ -143,6 +143,7 @@ pub(crate) fn finish_create(world: &mut World, volume_id: &str) {
                 created: now,
                 fingerprint: 0,
                 hosts: Vec::new(),
+                source: None,
             },
         );
     }

@@ -1,0 +1,229 @@
+//! `protection-group-snapshots` and `protection-group-snapshots/transfer`.
+//!
+//! - `GET …` (both): `names=` takes snapshot names, group names (every snapshot of the group,
+//!   as Pure's own tools use it) and `*` globs; `source_names=` takes group names.
+//! - `POST protection-group-snapshots?source_names=&replicate_now=&replicate=&apply_retention=`
+//!   with an optional `{"suffix": …}`: one snapshot `pg.N` (or `pg.suffix`) per group, sent to
+//!   every allowed target when replicating (it appears there as `src:pg.N` and arrives over
+//!   three ticks while the link is up). `replicate` queues like `replicate_now` here;
+//!   `for_replication` is not simulated.
+//! - `PATCH …?names= {"destroyed": …}`: destroy / recover. `DELETE …?names=`: eradicate a
+//!   destroyed snapshot and its volume snapshots.
+//! - `GET …/transfer`: `progress` (0–1), `started`, `completed` (null until done),
+//!   `data_transferred`, `physical_bytes_written`. On the source, the slowest of its targets.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::Value;
+
+use protector_core::api::CreatePgSnapshot;
+use protector_core::Error;
+
+use super::filter::glob_match;
+use super::query::{self, Listing, Naming, Params};
+use super::reply::{self, Batch, RestError};
+use super::views::View;
+use super::{check_body, field, Body, Face, Session};
+use crate::array::{self, snapshots};
+use crate::state::records::{array_key, PgSnapshotRec};
+use crate::state::World;
+
+const SNAPSHOT: Naming = Naming {
+    noun: "Protection group snapshot",
+    group_of: Some(|item| item["source"]["name"].as_str().map(str::to_string)),
+};
+
+/// Transfer items have no `source`: the group is the name without its suffix.
+fn group_of_name(item: &Value) -> Option<String> {
+    item["name"]
+        .as_str()
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(group, _)| group.to_string())
+}
+
+const TRANSFER: Naming = Naming {
+    noun: "Protection group snapshot",
+    group_of: Some(group_of_name),
+};
+
+/// The snapshots of `array` whose group matches one of `sources` (all when empty); every
+/// source must match a group.
+fn of_sources<'a>(
+    world: &'a World,
+    array: &str,
+    sources: &[String],
+) -> protector_core::Result<Vec<&'a PgSnapshotRec>> {
+    for source in sources {
+        let found =
+            crate::array::pgroups::groups(world, array).any(|g| glob_match(source, &g.name));
+        if !found {
+            return Err(array::does_not_exist("Protection group", source));
+        }
+    }
+    Ok(snapshots::pg_snapshots(world, array)
+        .into_iter()
+        .filter(|s| sources.is_empty() || sources.iter().any(|p| glob_match(p, &s.group)))
+        .collect())
+}
+
+pub(crate) async fn get_snapshots(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    params.refuse(&["source_ids"])?;
+    let listing = Listing::parse(&params)?;
+    let sources = params.list("source_names");
+    let items = face
+        .call(&session, "list_pg_snapshots", move |world, array| {
+            let view = View { world, array };
+            Ok(of_sources(world, array, &sources)?
+                .into_iter()
+                .map(|s| view.pg_snapshot(s))
+                .collect::<Vec<Value>>())
+        })
+        .await?;
+    Ok(query::list(items, &listing, &SNAPSHOT)?.into_response())
+}
+
+pub(crate) async fn get_transfers(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    params.refuse(&["source_ids"])?;
+    let listing = Listing::parse(&params)?;
+    let sources = params.list("source_names");
+    let items = face
+        .call(
+            &session,
+            "list_pg_snapshot_transfers",
+            move |world, array| {
+                let view = View { world, array };
+                Ok(of_sources(world, array, &sources)?
+                    .into_iter()
+                    .map(|s| view.transfer(s))
+                    .collect::<Vec<Value>>())
+            },
+        )
+        .await?;
+    Ok(query::list(items, &listing, &TRANSFER)?.into_response())
+}
+
+pub(crate) async fn post_snapshots(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    params: Params,
+    Body(body): Body,
+) -> Result<Response, RestError> {
+    params.refuse(&["source_ids"])?;
+    if params.flag("for_replication")? {
+        return Err(RestError::bad_request(
+            Some("for_replication"),
+            "The simulated FlashArray does not support for_replication snapshots.",
+        ));
+    }
+    let groups = params.required_list("source_names")?;
+    let replicate = params.flag("replicate")?;
+    let replicate_now = params.flag("replicate_now")?;
+    if replicate && replicate_now {
+        return Err(RestError::bad_request(
+            None,
+            "The replicate and replicate_now parameters cannot be used together.",
+        ));
+    }
+    let apply_retention = params.flag("apply_retention")?;
+    check_body(&body, &["suffix"], &["tags"])?;
+    let request = CreatePgSnapshot {
+        replicate_now: replicate || replicate_now,
+        apply_retention,
+        suffix: field(&body, "suffix")?,
+    };
+    let batch = face
+        .call(&session, "create_pg_snapshot", move |world, array| {
+            let mut batch = Batch::default();
+            for group in &groups {
+                let result = snapshots::create_snapshot(world, array, group, &request).map(|s| {
+                    world
+                        .pg_snapshots
+                        .get(&array_key(array, &s.name))
+                        .map(|rec| View { world, array }.pg_snapshot(rec))
+                });
+                batch.record(group, result);
+            }
+            Ok(batch)
+        })
+        .await?;
+    Ok(batch.into_response())
+}
+
+pub(crate) async fn patch_snapshots(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    params: Params,
+    Body(body): Body,
+) -> Result<Response, RestError> {
+    params.refuse(&["ids"])?;
+    let names = params.required_list("names")?;
+    check_body(&body, &["destroyed"], &["name"])?;
+    let destroyed: bool = field(&body, "destroyed")?.ok_or_else(|| {
+        RestError::bad_request(Some("destroyed"), "The request body needs destroyed.")
+    })?;
+    let operation = if destroyed {
+        "destroy_pg_snapshot"
+    } else {
+        "recover_pg_snapshot"
+    };
+    let batch = face
+        .call(&session, operation, move |world, array| {
+            let mut batch = Batch::default();
+            for name in &names {
+                let changed = if destroyed {
+                    snapshots::destroy_snapshot(world, array, name)
+                } else {
+                    snapshots::recover_snapshot(world, array, name)
+                };
+                let result = changed.and_then(|changed| match (changed, destroyed) {
+                    (false, true) => Err(array::destroyed_error("Protection group snapshot", name)),
+                    (false, false) => Err(Error::conflict(format!(
+                        "Protection group snapshot {name} is not destroyed."
+                    ))),
+                    _ => Ok(world
+                        .pg_snapshots
+                        .get(&array_key(array, name))
+                        .map(|s| View { world, array }.pg_snapshot(s))),
+                });
+                batch.record(name, result);
+            }
+            Ok(batch)
+        })
+        .await?;
+    Ok(batch.into_response())
+}
+
+pub(crate) async fn delete_snapshots(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    params.refuse(&["ids"])?;
+    let names = params.required_list("names")?;
+    let batch = face
+        .call(&session, "eradicate_pg_snapshot", move |world, array| {
+            let mut batch = Batch::default();
+            for name in &names {
+                batch.record(
+                    name,
+                    snapshots::eradicate_destroyed_snapshot(world, array, name).map(|()| None),
+                );
+            }
+            Ok(batch)
+        })
+        .await?;
+    Ok(if batch.failed() {
+        batch.into_response()
+    } else {
+        reply::empty()
+    })
+}
