@@ -8,4 +8,5 @@ mod pods;
 mod secrets;
 mod session;
 mod snapshots;
+mod tls;
 mod volumes;
