@@ -949,6 +949,17 @@ async fn pods_stretch_promote_and_demote() {
     assert_eq!(on_b.items()[0]["array_count"], 2);
     let members = a.get("pods/arrays?group_names=fresh-pod").await.expect_ok();
     assert_eq!(members.items().len(), 2);
+    assert_eq!(members.items()[0]["group"]["name"], "fresh-pod");
+    // pods/members, the successor of pods/arrays, names the pod `pod`.
+    let members = b.get("pods/members?pod_names=fresh-pod").await.expect_ok();
+    let names: Vec<&str> = members
+        .items()
+        .iter()
+        .map(|m| m["member"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["flasharray-a", "flasharray-b"]);
+    assert_eq!(members.items()[0]["pod"]["name"], "fresh-pod");
+    assert_eq!(members.items()[0]["member"]["resource_type"], "arrays");
     a.delete("pods/arrays?group_names=fresh-pod&member_names=flasharray-b")
         .await
         .expect_ok();

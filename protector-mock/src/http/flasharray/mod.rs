@@ -444,6 +444,12 @@ pub(crate) fn router(sim: Simulator, site: String) -> Router {
                 .post(pods::post_pod_arrays)
                 .delete(pods::delete_pod_arrays),
         )
+        .route(
+            "/api/{version}/pods/members",
+            get(pods::get_pod_members)
+                .post(pods::post_pod_members)
+                .delete(pods::delete_pod_members),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(face.clone(), gate))

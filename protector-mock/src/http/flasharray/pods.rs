@@ -8,8 +8,9 @@
 //!   drain); `destroyed` (destroy with `destroy_contents`, recover). Demoting creates no
 //!   `undo-demote` pod, so `promote_from` is refused.
 //! - `DELETE pods?names=&eradicate_contents=`: eradicates a destroyed pod.
-//! - `pods/arrays` (`group_names` = pods, `member_names` = arrays): list, stretch (the new
-//!   member resyncs on a later tick), unstretch (`with_unknown` to drop an unreachable array).
+//! - `pods/arrays` (`group_names` = pods, `member_names` = arrays; what Cinder calls) and its
+//!   successor `pods/members` (`pod_names`): list, stretch (the new member resyncs on a later
+//!   tick), unstretch (`with_unknown` to drop an unreachable array).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -197,14 +198,60 @@ pub(crate) async fn delete_pods(
     })
 }
 
+/// `pods/arrays` (deprecated, what Cinder calls) names pods `group_names` and answers
+/// `Member` items; `pods/members` names them `pod_names` and answers `PodMember` items.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Arrays,
+    Members,
+}
+
+impl Shape {
+    fn pods_param(self) -> &'static str {
+        match self {
+            Shape::Arrays => "group_names",
+            Shape::Members => "pod_names",
+        }
+    }
+
+    fn item(self, view: &View<'_>, pod: &crate::state::records::PodRec, member: &str) -> Value {
+        let item = view.pod_member(pod, member);
+        match self {
+            Shape::Arrays => item,
+            Shape::Members => serde_json::json!({
+                "context": item["context"],
+                "pod": {"id": item["group"]["id"], "name": pod.name, "resource_type": "pods"},
+                "member": {"id": item["member"]["id"], "name": member, "resource_type": "arrays"},
+            }),
+        }
+    }
+}
+
 pub(crate) async fn get_pod_arrays(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    get_membership(face, session, params, Shape::Arrays).await
+}
+
+pub(crate) async fn get_pod_members(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    get_membership(face, session, params, Shape::Members).await
+}
+
+async fn get_membership(
     State(face): State<Face>,
     Extension(session): Extension<Session>,
     params: Params,
+    shape: Shape,
 ) -> Result<Response, RestError> {
-    params.refuse(&["group_ids", "member_ids"])?;
+    params.refuse(&["group_ids", "pod_ids", "member_ids"])?;
     let listing = Listing::parse(&params)?;
-    let groups = params.list("group_names");
+    let groups = params.list(shape.pods_param());
     let members = params.list("member_names");
     let items = face
         .call(&session, "get_pod", move |world, array| {
@@ -221,7 +268,7 @@ pub(crate) async fn get_pod_arrays(
                 }
                 for member in &pod.members {
                     if members.is_empty() || members.contains(&member.array) {
-                        items.push(view.pod_member(pod, &member.array));
+                        items.push(shape.item(&view, pod, &member.array));
                     }
                 }
             }
@@ -231,9 +278,9 @@ pub(crate) async fn get_pod_arrays(
     Ok(query::list(items, &listing, &MEMBER)?.into_response())
 }
 
-fn pod_arrays(params: &Params) -> Result<Vec<(String, String)>, RestError> {
-    params.refuse(&["group_ids", "member_ids"])?;
-    let groups = params.required_list("group_names")?;
+fn pod_arrays(params: &Params, shape: Shape) -> Result<Vec<(String, String)>, RestError> {
+    params.refuse(&["group_ids", "pod_ids", "member_ids"])?;
+    let groups = params.required_list(shape.pods_param())?;
     let members = params.required_list("member_names")?;
     Ok(groups
         .iter()
@@ -242,11 +289,28 @@ fn pod_arrays(params: &Params) -> Result<Vec<(String, String)>, RestError> {
 }
 
 pub(crate) async fn post_pod_arrays(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    stretch(face, session, params, Shape::Arrays).await
+}
+
+pub(crate) async fn post_pod_members(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    stretch(face, session, params, Shape::Members).await
+}
+
+async fn stretch(
     State(face): State<Face>,
     Extension(session): Extension<Session>,
     params: Params,
+    shape: Shape,
 ) -> Result<Response, RestError> {
-    let pairs = pod_arrays(&params)?;
+    let pairs = pod_arrays(&params, shape)?;
     let batch = face
         .call(&session, "add_pod_array", move |world, array| {
             let mut batch = Batch::default();
@@ -261,7 +325,7 @@ pub(crate) async fn post_pod_arrays(
                     Ok(world
                         .pods
                         .get(pod)
-                        .map(|p| View { world, array }.pod_member(p, member)))
+                        .map(|p| shape.item(&View { world, array }, p, member)))
                 });
                 batch.record(member, result);
             }
@@ -272,11 +336,28 @@ pub(crate) async fn post_pod_arrays(
 }
 
 pub(crate) async fn delete_pod_arrays(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    unstretch(face, session, params, Shape::Arrays).await
+}
+
+pub(crate) async fn delete_pod_members(
+    face: State<Face>,
+    session: Extension<Session>,
+    params: Params,
+) -> Result<Response, RestError> {
+    unstretch(face, session, params, Shape::Members).await
+}
+
+async fn unstretch(
     State(face): State<Face>,
     Extension(session): Extension<Session>,
     params: Params,
+    shape: Shape,
 ) -> Result<Response, RestError> {
-    let pairs = pod_arrays(&params)?;
+    let pairs = pod_arrays(&params, shape)?;
     let with_unknown = params.flag("with_unknown")?;
     let batch = face
         .call(&session, "remove_pod_array", move |world, array| {
