@@ -424,13 +424,15 @@ fn token_key(world: &World, site: &str) -> [u8; 32] {
     world.derived_digest(&["keystone-token-key", site])
 }
 
-/// `0x80 ‖ payload ‖ HMAC-SHA256(key, 0x80 ‖ payload)`, URL-safe base64 with padding: the
-/// look of a Fernet token (which starts `gAAAAA`), signed but not encrypted.
+/// `0x80 ‖ issued (8 bytes) ‖ payload ‖ HMAC-SHA256(key, everything before)`, URL-safe base64
+/// with padding: the layout of a Fernet token (which therefore starts `gAAAAA`), signed but not
+/// encrypted.
 fn sign(world: &World, claims: &TokenClaims) -> Result<String> {
     let payload = serde_json::to_vec(claims)
         .map_err(|e| Error::unexpected(format!("token claims cannot be encoded: {e}")))?;
-    let mut bytes = Vec::with_capacity(payload.len() + 33);
+    let mut bytes = Vec::with_capacity(payload.len() + 41);
     bytes.push(0x80);
+    bytes.extend_from_slice(&claims.issued_at.to_be_bytes());
     bytes.extend_from_slice(&payload);
     let mac = hmac_sha256(&token_key(world, &claims.site), &bytes);
     bytes.extend_from_slice(&mac);
@@ -439,7 +441,7 @@ fn sign(world: &World, claims: &TokenClaims) -> Result<String> {
 
 fn verify(world: &World, site: &str, token: &str) -> Option<TokenClaims> {
     let bytes = base64url_decode(token.trim())?;
-    if bytes.len() < 34 || bytes[0] != 0x80 {
+    if bytes.len() < 42 || bytes[0] != 0x80 {
         return None;
     }
     let (signed, mac) = bytes.split_at(bytes.len() - 32);
@@ -448,7 +450,7 @@ fn verify(world: &World, site: &str, token: &str) -> Option<TokenClaims> {
     if expected.as_slice() != mac {
         return None;
     }
-    let claims: TokenClaims = serde_json::from_slice(&signed[1..]).ok()?;
+    let claims: TokenClaims = serde_json::from_slice(&signed[9..]).ok()?;
     (claims.site == site).then_some(claims)
 }
 
@@ -559,7 +561,7 @@ mod tests {
             now,
         )
         .unwrap();
-        assert!(token.starts_with("gA"));
+        assert!(token.starts_with("gAAAAA"));
         assert_eq!(valid.caller().unwrap().project_name, "production-project");
         let again = validate_token(&world, "site-a", &token, now).unwrap();
         assert_eq!(again.claims, valid.claims);

@@ -421,6 +421,50 @@ pub(crate) fn create_port(
     Ok(view)
 }
 
+/// `PUT /ports/{id}`: name, description and security groups (of the project).
+pub(crate) fn update_port(
+    world: &mut World,
+    caller: &Caller,
+    id: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+    security_group_ids: Option<&[String]>,
+) -> Result<PortRec> {
+    let port = world
+        .ports
+        .get(id)
+        .filter(|p| p.site == caller.site && caller.can_see(&p.project_id))
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("Port {id} could not be found.")))?;
+    if let Some(groups) = security_group_ids {
+        for group in groups {
+            let ok = world
+                .security_groups
+                .get(group)
+                .is_some_and(|g| g.site == port.site && g.project_id == port.project_id);
+            if !ok {
+                return Err(Error::not_found(format!(
+                    "Security group {group} does not exist"
+                )));
+            }
+        }
+    }
+    let record = world
+        .ports
+        .get_mut(id)
+        .ok_or_else(|| Error::not_found(format!("Port {id} could not be found.")))?;
+    if let Some(name) = name {
+        record.name = name.to_string();
+    }
+    if let Some(description) = description {
+        record.description = description.to_string();
+    }
+    if let Some(groups) = security_group_ids {
+        record.security_group_ids = groups.to_vec();
+    }
+    Ok(record.clone())
+}
+
 /// `DELETE /ports/{id}`; a bound port is detached from its server. Missing succeeds.
 pub(crate) fn delete_port(world: &mut World, caller: &Caller, id: &str) -> Result<()> {
     let Some(port) = world

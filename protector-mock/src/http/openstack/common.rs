@@ -548,6 +548,17 @@ mod tests {
     }
 
     #[test]
+    fn name_filters_are_searched_like_python_re() {
+        assert!(regex_search("web", "web-server-1"));
+        assert!(regex_search("server", "web-server-1"));
+        assert!(regex_search("^web-server-1$", "web-server-1"));
+        assert!(!regex_search("^web-server$", "web-server-1"));
+        assert!(regex_search("^web.*1$", "web-server-1"));
+        assert!(!regex_search("^db", "web-server-1"));
+        assert!(regex_search("acc\\-vm", "acc-vm"));
+    }
+
+    #[test]
     fn query_strings_are_decoded() {
         let q = parse_query(Some("name=web%2D1&all_tenants=True&x=a+b&flag"));
         assert_eq!(q["name"], "web-1");
@@ -584,4 +595,82 @@ mod tests {
         assert!(wire_fault(&timeout).unwrap().drop_connection);
         assert!(wire_fault(&Error::unavailable("Service is unavailable at this time.")).is_none());
     }
+}
+
+/// Python's `re.search` for the small regular expressions clients put in name filters
+/// (literals, `.`, `*`, `+`, `?`, `^`, `$`, `\` escapes). An unsupported pattern matches as a
+/// plain substring.
+pub(crate) fn regex_search(pattern: &str, text: &str) -> bool {
+    #[derive(Clone, Copy)]
+    enum Atom {
+        Any,
+        Char(char),
+    }
+    #[derive(Clone, Copy)]
+    enum Repeat {
+        One,
+        Star,
+        Plus,
+        Optional,
+    }
+    let mut chars = pattern.chars().peekable();
+    let anchored_start = chars.peek() == Some(&'^');
+    if anchored_start {
+        chars.next();
+    }
+    let mut items: Vec<(Atom, Repeat)> = Vec::new();
+    let mut anchored_end = false;
+    while let Some(c) = chars.next() {
+        let atom = match c {
+            '$' if chars.peek().is_none() => {
+                anchored_end = true;
+                break;
+            }
+            '.' => Atom::Any,
+            '\\' => match chars.next() {
+                Some(escaped) => Atom::Char(escaped),
+                None => return text.contains(pattern),
+            },
+            '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => {
+                return text.contains(pattern)
+            }
+            c => Atom::Char(c),
+        };
+        let repeat = match chars.peek() {
+            Some('*') => Repeat::Star,
+            Some('+') => Repeat::Plus,
+            Some('?') => Repeat::Optional,
+            _ => Repeat::One,
+        };
+        if !matches!(repeat, Repeat::One) {
+            chars.next();
+        }
+        items.push((atom, repeat));
+    }
+    let text: Vec<char> = text.chars().collect();
+    fn matches_at(items: &[(Atom, Repeat)], text: &[char], end: bool) -> bool {
+        let Some(((atom, repeat), rest)) = items.split_first() else {
+            return !end || text.is_empty();
+        };
+        let fits = |c: &char| match atom {
+            Atom::Any => true,
+            Atom::Char(x) => x == c,
+        };
+        let (min, max) = match repeat {
+            Repeat::One => (1, 1),
+            Repeat::Star => (0, usize::MAX),
+            Repeat::Plus => (1, usize::MAX),
+            Repeat::Optional => (0, 1),
+        };
+        let run = text.iter().take_while(|c| fits(c)).count().min(max);
+        (min..=run).rev().any(|n| matches_at(rest, &text[n..], end))
+    }
+    let starts = if anchored_start {
+        0..=0
+    } else {
+        0..=text.len()
+    };
+    starts
+        .into_iter()
+        .any(|start| matches_at(&items, &text[start..], anchored_end))
 }

@@ -4,9 +4,12 @@
 //! face; this layer parses requests, validates bodies, negotiates microversions and renders
 //! each service's views and errors.
 
+mod block_storage;
 mod common;
+mod compute;
 mod identity;
 mod microversion;
+mod network;
 mod schema;
 
 use axum::http::StatusCode;
@@ -20,6 +23,9 @@ use common::{ApiError, Family};
 pub(crate) fn router(ctx: SiteContext) -> Router {
     Router::new()
         .merge(identity::router())
+        .merge(compute::router())
+        .merge(block_storage::router())
+        .merge(network::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(common::request_id_layer))
         .with_state(ctx)

@@ -101,10 +101,49 @@ pub(crate) fn validator(name: &str, schema: impl FnOnce() -> Value) -> Arc<Valid
         .clone()
 }
 
-/// The first violation of `body` against `validator`, if any (the services report only the
-/// first one).
+/// Where a schema keyword comes in the services' schemas, which Python's `jsonschema` walks in
+/// the order they are written: `type` first, then the value checks, `properties` (descending
+/// into each property), `items`, `required`, `additionalProperties`, and the combinators.
+fn keyword_rank(keyword: &str) -> u8 {
+    match keyword {
+        "type" => 0,
+        "enum" | "format" | "pattern" | "minLength" | "maxLength" | "minimum" | "maximum"
+        | "minItems" | "maxItems" | "uniqueItems" | "minProperties" | "maxProperties" => 1,
+        "properties" => 2,
+        "patternProperties" | "items" => 3,
+        "required" => 4,
+        "additionalProperties" => 5,
+        "oneOf" | "anyOf" | "allOf" | "not" => 6,
+        _ => 7,
+    }
+}
+
+/// The order in which Python's `jsonschema` would report an error at `schema_path`.
+fn report_order(schema_path: &str) -> Vec<(u8, String)> {
+    let mut key = Vec::new();
+    let mut after_container = false;
+    for segment in schema_path.split('/').skip(1) {
+        if after_container {
+            // A property name or an index inside `properties` / `oneOf` / `items`.
+            key.push((0, segment.to_string()));
+            after_container = false;
+        } else {
+            key.push((keyword_rank(segment), segment.to_string()));
+            after_container = matches!(
+                segment,
+                "properties" | "patternProperties" | "oneOf" | "anyOf" | "allOf"
+            );
+        }
+    }
+    key
+}
+
+/// The violation of `body` against `validator` that Python's `jsonschema` would report first
+/// (the services report only the first one), if any.
 pub(crate) fn first_violation(validator: &Validator, body: &Value) -> Option<Violation> {
-    let error = validator.iter_errors(body).next()?;
+    let error = validator
+        .iter_errors(body)
+        .min_by_key(|e| report_order(e.schema_path().as_str()))?;
     let path: Vec<String> = error
         .instance_path()
         .as_str()
