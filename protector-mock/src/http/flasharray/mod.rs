@@ -45,8 +45,9 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use serde_json::{json, Map, Value};
 
 use protector_core::model::Secret;
-use protector_core::{Error, ErrorKind};
+use protector_core::ErrorKind;
 
+use crate::faults::Service;
 use crate::simulator::Simulator;
 use crate::state::World;
 use reply::RestError;
@@ -112,41 +113,23 @@ impl Face {
         operation: &'static str,
         f: impl FnOnce(&mut World, &str) -> protector_core::Result<T> + Send,
     ) -> Result<T, RestError> {
-        match self
+        let outcome = self
             .inner
             .sim
             .call_array(&self.inner.site, token, operation, f)
-            .await
-        {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                if error.kind() == ErrorKind::Timeout {
-                    tokio::time::sleep(TIMEOUT_HOLD).await;
-                }
-                Err(RestError::from_service(&error, None))
-            }
-        }
+            .await;
+        answer(outcome).await
     }
 
-    /// A call that is not made as a session (version discovery, logout): it still goes
-    /// through the pipeline, with the array's own credentials.
-    async fn call_anonymous<T: Send>(
-        &self,
-        operation: &'static str,
-        f: impl FnOnce(&mut World, &str) -> protector_core::Result<T> + Send,
-    ) -> Result<T, RestError> {
-        let token = self
+    /// A call made outside any session (version discovery, logout): it goes through the
+    /// pipeline all the same (latency, tick, faults).
+    async fn call_anonymous(&self, operation: &'static str) -> Result<(), RestError> {
+        let outcome = self
             .inner
             .sim
-            .array_endpoint(&self.inner.site)
-            .map(|e| e.api_token)
-            .ok_or_else(|| {
-                RestError::from_service(
-                    &Error::unexpected(format!("site {} has no array", self.inner.site)),
-                    None,
-                )
-            })?;
-        self.call_with(&token, operation, f).await
+            .call_site(&self.inner.site, Service::Array, operation, |_| Ok(()))
+            .await;
+        answer(outcome).await
     }
 
     /// Checks power, version and session before a request reaches its handler: `Break` is
@@ -222,6 +205,20 @@ impl Face {
                 )
                 .into_response(),
             ),
+        }
+    }
+}
+
+/// The REST answer to a simulated call's outcome; an injected timeout is held first (the
+/// change was applied, the client sees no answer in time).
+async fn answer<T>(outcome: protector_core::Result<T>) -> Result<T, RestError> {
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            if error.kind() == ErrorKind::Timeout {
+                tokio::time::sleep(TIMEOUT_HOLD).await;
+            }
+            Err(RestError::from_service(&error, None))
         }
     }
 }
@@ -309,7 +306,7 @@ pub(crate) fn field<T: serde::de::DeserializeOwned>(
 }
 
 async fn api_version(State(face): State<Face>) -> Result<Response, RestError> {
-    face.call_anonymous("api_version", |_, _| Ok(())).await?;
+    face.call_anonymous("api_version").await?;
     let body = json!({ "version": supported_versions() });
     Ok(axum::Json(body).into_response())
 }
@@ -348,7 +345,7 @@ async fn logout(State(face): State<Face>, headers: HeaderMap) -> Result<Response
     if let Some(token) = headers.get("x-auth-token").and_then(|v| v.to_str().ok()) {
         face.sessions().remove(token);
     }
-    face.call_anonymous("logout", |_, _| Ok(())).await?;
+    face.call_anonymous("logout").await?;
     Ok(reply::empty())
 }
 
