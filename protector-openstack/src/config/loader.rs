@@ -298,7 +298,11 @@ fn cloud_names_of(clouds: &Value) -> Vec<String> {
     clouds
         .get("clouds")
         .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
+        .map(|m| {
+            let mut names: Vec<String> = m.keys().cloned().collect();
+            names.sort();
+            names
+        })
         .unwrap_or_default()
 }
 

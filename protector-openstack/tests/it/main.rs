@@ -1,0 +1,11 @@
+//! protector-openstack against wiremock: one module per service, plus configuration, errors
+//! and retries, and secrecy.
+
+mod block_storage;
+mod compute;
+mod config;
+mod errors;
+mod identity;
+mod network;
+mod secrets;
+mod support;

@@ -1,0 +1,145 @@
+//! Passwords, secrets and tokens appear in no log line, error, Debug output or URL.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use protector_core::api::ComputeApi;
+use protector_core::model::Secret;
+use protector_openstack::config::{ApplicationCredentialRef, AuthMethod};
+use protector_openstack::{ClientOptions, CloudConfig, ConfigLoader, OpenStackCloud};
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+const APP_SECRET: &str = "app-cred-secret-value";
+
+fn assert_clean(what: &str, text: &str) {
+    for secret in [PASSWORD, TOKEN, TOKEN_2, APP_SECRET] {
+        assert!(!text.contains(secret), "{what} shows a secret: {text}");
+    }
+}
+
+#[tokio::test]
+async fn no_secret_in_logs_errors_debug_or_urls() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(capture.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A flow with a token refused once, a failing call, and a refused login.
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(token_response(TOKEN, token_body(catalog(&uri))))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(token_response(TOKEN_2, token_body(catalog(&uri))))
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {
+            "code": 401, "message": "The request you have made requires authentication.",
+            "title": "Unauthorized"}})))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    mount_versions(&server, "2.100", "3.71").await;
+    Mock::given(method("GET"))
+        .and(path("/compute/v2.1/servers/s1"))
+        .and(header("X-Auth-Token", TOKEN))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/compute/v2.1/servers/s1"))
+        .and(header("X-Auth-Token", TOKEN_2))
+        .respond_with(nova_fault(503, "serviceUnavailable", "try later"))
+        .mount(&server)
+        .await;
+
+    let cloud = OpenStackCloud::with_options(config(&uri), fast_options()).unwrap();
+    let error = cloud.compute().get_server("s1").await.unwrap_err();
+    assert_clean("a service error", &format!("{error} {error:?}"));
+
+    let app_credential = CloudConfig::new(
+        "appcred",
+        format!("{uri}/identity/v3"),
+        AuthMethod::ApplicationCredential {
+            credential: ApplicationCredentialRef::Id("id".into()),
+            secret: Secret::new(APP_SECRET),
+        },
+    )
+    .with_insecure(true);
+    let refused = OpenStackCloud::with_options(app_credential.clone(), fast_options())
+        .unwrap()
+        .compute()
+        .get_server("s1")
+        .await
+        .unwrap_err();
+    assert_clean("a refused login", &format!("{refused} {refused:?}"));
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("authenticated to Keystone"), "{logs}");
+    assert!(logs.contains("token refused (401)"), "{logs}");
+    assert!(logs.contains("retrying OpenStack request"), "{logs}");
+    assert!(
+        logs.contains("TLS certificate verification is disabled"),
+        "{logs}"
+    );
+    assert_clean("the logs", &logs);
+
+    let loader = ConfigLoader::new([("OS_PASSWORD", PASSWORD), ("OS_AUTH_URL", "https://k/v3")]);
+    for (what, debug) in [
+        ("CloudConfig", format!("{:?}", config(&uri))),
+        (
+            "an app credential CloudConfig",
+            format!("{app_credential:?}"),
+        ),
+        ("OpenStackCloud", format!("{cloud:?}")),
+        ("ConfigLoader", format!("{loader:?}")),
+        ("ClientOptions", format!("{:?}", ClientOptions::default())),
+        ("a compute client", format!("{:?}", cloud.compute())),
+    ] {
+        assert_clean(what, &debug);
+    }
+
+    for request in server.received_requests().await.unwrap() {
+        assert_clean("a URL", request.url.as_str());
+        if request.url.path() == TOKENS_PATH {
+            assert!(!request.headers.contains_key("x-auth-token"));
+        }
+    }
+}
