@@ -21,6 +21,7 @@ mod auth;
 mod builder;
 mod calls;
 mod client;
+mod connector;
 mod error;
 mod filter;
 mod request;
@@ -32,6 +33,7 @@ pub use builder::{
     FlashArrayClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT,
 };
 pub use client::FlashArrayClient;
+pub use connector::FlashArrayConnector;
 pub use error::{parse_error, ErrorContext};
 pub use filter::{Filter, FilterValue, Sort};
 pub use retry::{should_retry, Failure, RetryConfig};

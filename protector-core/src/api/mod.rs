@@ -57,3 +57,38 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
     /// A client for the array at `endpoint`. Must not contact the array.
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>>;
 }
+
+/// Hands out OpenStack clients for registered sites: one half of a [`Connector`].
+#[async_trait]
+pub trait SiteConnector: Send + Sync + std::fmt::Debug + 'static {
+    /// Clients for `site`. Must not contact the site.
+    async fn site(&self, site: &Site) -> Result<SiteClients>;
+}
+
+/// Hands out FlashArray clients: the other half of a [`Connector`].
+#[async_trait]
+pub trait ArrayConnector: Send + Sync + std::fmt::Debug + 'static {
+    /// A client for the array at `endpoint`. Must not contact the array.
+    async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>>;
+}
+
+/// A [`Connector`] made of a site half and an array half, e.g. `protector-openstack`'s
+/// clouds.yaml connector with `protector-pure`'s FlashArray connector.
+#[derive(Debug, Clone)]
+pub struct CombinedConnector {
+    /// OpenStack clients.
+    pub sites: Arc<dyn SiteConnector>,
+    /// FlashArray clients.
+    pub arrays: Arc<dyn ArrayConnector>,
+}
+
+#[async_trait]
+impl Connector for CombinedConnector {
+    async fn site(&self, site: &Site) -> Result<SiteClients> {
+        self.sites.site(site).await
+    }
+
+    async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
+        self.arrays.array(endpoint).await
+    }
+}
