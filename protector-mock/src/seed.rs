@@ -201,6 +201,51 @@ fn seed_group_types(w: &mut World, site: &str) {
     }
 }
 
+/// One seeded security-group rule.
+struct Rule {
+    direction: &'static str,
+    ethertype: &'static str,
+    protocol: Option<&'static str>,
+    port: Option<u32>,
+    prefix: Option<&'static str>,
+    remote_group: Option<String>,
+}
+
+impl Rule {
+    fn egress(ethertype: &'static str) -> Rule {
+        Rule {
+            direction: "egress",
+            ethertype,
+            protocol: None,
+            port: None,
+            prefix: None,
+            remote_group: None,
+        }
+    }
+
+    fn from_anywhere(port: u32) -> Rule {
+        Rule {
+            direction: "ingress",
+            ethertype: "IPv4",
+            protocol: Some("tcp"),
+            port: Some(port),
+            prefix: Some("0.0.0.0/0"),
+            remote_group: None,
+        }
+    }
+
+    fn from_group(ethertype: &'static str, tcp_port: Option<u32>, group: &str) -> Rule {
+        Rule {
+            direction: "ingress",
+            ethertype,
+            protocol: tcp_port.map(|_| "tcp"),
+            port: tcp_port,
+            prefix: None,
+            remote_group: Some(group.to_string()),
+        }
+    }
+}
+
 /// Neutron's rules: every group lets everything out (IPv4 and IPv6); `default` lets its own
 /// members in, `web` HTTP and HTTPS from anywhere, `db` PostgreSQL from the project's `web`.
 fn seed_security_group_rules(w: &mut World) {
@@ -210,46 +255,32 @@ fn seed_security_group_rules(w: &mut World) {
             .security_groups
             .find(|g| g.site == group.site && g.project_id == group.project_id && g.name == "web")
             .map(|g| g.id.clone());
-        let mut rules: Vec<(
-            &str,
-            &str,
-            Option<&str>,
-            Option<u32>,
-            Option<&str>,
-            Option<String>,
-        )> = vec![
-            ("egress", "IPv4", None, None, None, None),
-            ("egress", "IPv6", None, None, None, None),
-        ];
+        let mut rules = vec![Rule::egress("IPv4"), Rule::egress("IPv6")];
         match group.name.as_str() {
             "default" => {
-                rules.push(("ingress", "IPv4", None, None, None, Some(group.id.clone())));
-                rules.push(("ingress", "IPv6", None, None, None, Some(group.id.clone())));
+                rules.push(Rule::from_group("IPv4", None, &group.id));
+                rules.push(Rule::from_group("IPv6", None, &group.id));
             }
             "web" => {
-                rules.push((
-                    "ingress",
-                    "IPv4",
-                    Some("tcp"),
-                    Some(80),
-                    Some("0.0.0.0/0"),
-                    None,
-                ));
-                rules.push((
-                    "ingress",
-                    "IPv4",
-                    Some("tcp"),
-                    Some(443),
-                    Some("0.0.0.0/0"),
-                    None,
-                ));
+                rules.push(Rule::from_anywhere(80));
+                rules.push(Rule::from_anywhere(443));
             }
-            "db" => rules.push(("ingress", "IPv4", Some("tcp"), Some(5432), None, web)),
+            "db" => {
+                if let Some(web) = &web {
+                    rules.push(Rule::from_group("IPv4", Some(5432), web));
+                }
+            }
             _ => continue,
         }
-        for (index, (direction, ethertype, protocol, port, prefix, remote_group)) in
-            rules.into_iter().enumerate()
-        {
+        for (index, rule) in rules.into_iter().enumerate() {
+            let Rule {
+                direction,
+                ethertype,
+                protocol,
+                port,
+                prefix,
+                remote_group,
+            } = rule;
             let id = w.derived_uuid(&["security-group-rule", &group.id, &index.to_string()]);
             if w.security_group_rules.contains_key(&id) {
                 continue;

@@ -6,6 +6,7 @@ mod compute;
 mod config;
 mod errors;
 mod identity;
+mod keystone;
 mod network;
 mod secrets;
 mod support;

@@ -854,7 +854,7 @@ fn credential_json(
         "project_id": c.project_id,
         "roles": roles,
         "unrestricted": c.unrestricted,
-        "expires_at": c.expires_at.map(|t| iso_micros(t)),
+        "expires_at": c.expires_at.map(iso_micros),
         "access_rules": [],
         "links": {"self": format!("{}/v3/users/{}/application_credentials/{}", ctx.identity_url(), c.user_id, c.id)},
     });

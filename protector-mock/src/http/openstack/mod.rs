@@ -11,6 +11,7 @@ mod identity;
 mod microversion;
 mod network;
 mod schema;
+mod text;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

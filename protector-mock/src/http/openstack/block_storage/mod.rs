@@ -395,7 +395,7 @@ async fn create_volume(
         };
         let created = cinder::create_volume(world, caller, &request).map_err(from_core)?;
         if let Some(group) = volume["group_id"].as_str() {
-            cinder::update_volume_group(world, caller, group, &[created.id.clone()], &[])
+            cinder::update_volume_group(world, caller, group, std::slice::from_ref(&created.id), &[])
                 .map_err(from_core)?;
         }
         let record = world.volumes.get(&created.id).cloned().unwrap_or(created);

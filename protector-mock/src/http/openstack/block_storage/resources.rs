@@ -34,7 +34,16 @@ pub(super) fn routes(mut router: Router<super::SiteContext>) -> Router<super::Si
         get(type_extra_spec),
     );
     router = both(router, "/os-services", get(list_services));
-    router = both(router, "/os-volume-manage", post(manage_legacy));
+    router = both(
+        router,
+        "/os-volume-manage",
+        get(list_manageable_legacy).post(manage_legacy),
+    );
+    router = both(
+        router,
+        "/os-volume-manage/detail",
+        get(list_manageable_legacy_detail),
+    );
     router = both(
         router,
         "/manageable_volumes",
@@ -349,6 +358,7 @@ async fn manageable(
     query: Option<String>,
     headers: HeaderMap,
     detail: bool,
+    min_minor: u32,
 ) -> Response {
     let query = parse_query(query.as_deref());
     cinder_call(
@@ -356,7 +366,7 @@ async fn manageable(
         "list_manageable_volumes",
         &headers,
         &params,
-        8,
+        min_minor,
         move |world, caller, v| {
             if !cinder::may_administer(world, caller) {
                 return Err(from_core(policy_denied("volume_extension:list_manageable")));
@@ -416,7 +426,7 @@ async fn list_manageable(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    manageable(ctx, params, query, headers, false).await
+    manageable(ctx, params, query, headers, false, 8).await
 }
 
 async fn list_manageable_detail(
@@ -425,7 +435,25 @@ async fn list_manageable_detail(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    manageable(ctx, params, query, headers, true).await
+    manageable(ctx, params, query, headers, true, 8).await
+}
+
+async fn list_manageable_legacy(
+    State(ctx): State<SiteContext>,
+    Path(params): Path<Params>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    manageable(ctx, params, query, headers, false, 0).await
+}
+
+async fn list_manageable_legacy_detail(
+    State(ctx): State<SiteContext>,
+    Path(params): Path<Params>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    manageable(ctx, params, query, headers, true, 0).await
 }
 
 // ------------------------------------------------------------------ group types

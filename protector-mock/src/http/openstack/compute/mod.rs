@@ -524,16 +524,32 @@ async fn server_action(
             .as_object()
             .and_then(|m| m.keys().next().cloned())
             .unwrap_or_default();
-        if nova::visible(world, caller, &id).is_none() {
-            return Err(instance_not_found(&id));
-        }
+        let status = nova::visible(world, caller, &id)
+            .map(|s| (s.status.clone(), s.task.is_none()))
+            .ok_or_else(|| instance_not_found(&id))?;
+        // Nova's `check_instance_state`: stop from active or error, start from stopped. The
+        // service layer treats a repeated action as done (what protector's client does on a
+        // 409); the wire answers 409 as Nova does.
+        let refuse = |verb: &str, vm_state: &str| {
+            ApiError::new(
+                F,
+                StatusCode::CONFLICT,
+                format!("Cannot '{verb}' instance {id} while it is in vm_state {vm_state}"),
+            )
+        };
         match action.as_str() {
             "os-stop" => {
                 validate("stop_server", || schemas::power_action("os-stop"), &body)?;
+                if status == ("SHUTOFF".to_string(), true) {
+                    return Err(refuse("stop", "stopped"));
+                }
                 nova::stop_server(world, caller, &id).map_err(from_core)?;
             }
             "os-start" => {
                 validate("start_server", || schemas::power_action("os-start"), &body)?;
+                if status == ("ACTIVE".to_string(), true) {
+                    return Err(refuse("start", "active"));
+                }
                 nova::start_server(world, caller, &id).map_err(from_core)?;
             }
             other => {
