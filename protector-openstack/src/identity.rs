@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use protector_core::api::{AuthInfo, IdentityApi};
-use protector_core::Result;
+use protector_core::{ErrorKind, Result};
 
+use crate::error::recast;
 use crate::session::Session;
 use crate::transport::TokenSource;
 
@@ -24,9 +25,18 @@ impl IdentityClient {
 #[async_trait]
 impl IdentityApi for IdentityClient {
     /// Returns the scope of the session's token, authenticating first when there is no token
-    /// or it is about to expire. A 401 is `Unauthenticated`; an unreachable Keystone is
-    /// `Unavailable` (after retries).
+    /// or it is about to expire. A 401 is `Unauthenticated`; a Keystone that refuses
+    /// connections or does not answer in time is `Unavailable` (after retries).
     async fn authenticate(&self) -> Result<AuthInfo> {
-        Ok(self.session.token().await?.auth_info())
+        match self.session.token().await {
+            Ok(token) => Ok(token.auth_info()),
+            // The contract's reachability check: a Keystone that does not answer in time is as
+            // unreachable as one refusing connections.
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                Err(recast(&e, ErrorKind::Unavailable, e.message().to_string())
+                    .with_retry(e.retry_status()))
+            }
+            Err(e) => Err(e),
+        }
     }
 }

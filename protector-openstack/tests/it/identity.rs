@@ -360,3 +360,28 @@ async fn an_unscoped_token_has_no_catalog_to_use() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_keystone_that_does_not_answer_in_time_is_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(
+            token_response(TOKEN, token_body(catalog(&server.uri())))
+                .set_delay(std::time::Duration::from_secs(2)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = protector_openstack::ClientOptions::default()
+        .with_retry(protector_openstack::RetryConfig::disabled())
+        .with_timeout(std::time::Duration::from_millis(200));
+    let cloud = OpenStackCloud::with_options(config(&server.uri()), options).unwrap();
+    let err = cloud.identity().authenticate().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(
+        err.message(),
+        "authenticate to cloud 'test' failed: Keystone did not answer in time"
+    );
+    assert_eq!(err.context_value("cloud"), Some("test"));
+}

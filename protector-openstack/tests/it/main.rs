@@ -10,3 +10,4 @@ mod keystone;
 mod network;
 mod secrets;
 mod support;
+mod volume_groups;
