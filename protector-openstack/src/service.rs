@@ -339,12 +339,13 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// A 4xx other than 401 and 429: the service answered, but has no such document.
+/// A 4xx other than 429: the service answered, but has no such document for us (some
+/// deployments put even the version document behind authentication).
 fn is_client_error(error: &Error) -> bool {
     error
         .context_value("http_status")
         .and_then(|s| s.parse::<u16>().ok())
-        .is_some_and(|s| (400..500).contains(&s) && s != 401 && s != 429)
+        .is_some_and(|s| (400..500).contains(&s) && s != 429)
 }
 
 /// `key` of the answer as `T`.
