@@ -35,6 +35,7 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route("/network/v2.0/", get(resources))
         .route("/network/v2.0/extensions", get(list_extensions))
         .route("/network/v2.0/extensions/{alias}", get(show_extension))
+        .route("/network/v2.0/availability_zones", get(availability_zones))
         .route("/network/v2.0/networks", get(list_networks))
         .route("/network/v2.0/networks/{id}", get(show_network))
         .route("/network/v2.0/subnets", get(list_subnets))
@@ -442,6 +443,21 @@ async fn show_extension(
             StatusCode::OK,
             &json!({"extension": extension_view(a, n, d)}),
         ))
+    })
+    .await
+}
+
+async fn availability_zones(
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    ctx.call(F, "list_availability_zones", &headers, move |_, _| {
+        let items = ["network", "router"]
+            .iter()
+            .map(|resource| json!({"name": "nova", "resource": resource, "state": "available"}))
+            .collect();
+        list_reply("availability_zones", items, raw.as_deref())
     })
     .await
 }

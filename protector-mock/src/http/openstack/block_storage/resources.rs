@@ -72,6 +72,12 @@ pub(super) fn routes(mut router: Router<super::SiteContext>) -> Router<super::Si
         "/snapshots/{id}",
         get(show_snapshot).delete(delete_snapshot),
     );
+    router = both(router, "/consistencygroups", get(legacy_consistency_groups));
+    router = both(
+        router,
+        "/consistencygroups/detail",
+        get(legacy_consistency_groups),
+    );
     both(router, "/os-availability-zone", get(availability_zones))
 }
 
@@ -900,6 +906,29 @@ async fn delete_snapshot(
         move |world, caller, _| {
             cinder::delete_snapshot(world, caller, &id).map_err(from_core)?;
             Ok(empty_response(StatusCode::ACCEPTED))
+        },
+    )
+    .await
+}
+
+/// The deprecated consistency groups, read-only: the simulator creates none (generic groups
+/// with a consistent-snapshot group type replace them), so the list is empty.
+async fn legacy_consistency_groups(
+    State(ctx): State<SiteContext>,
+    Path(params): Path<Params>,
+    headers: HeaderMap,
+) -> Response {
+    cinder_call(
+        &ctx,
+        "list_consistency_groups",
+        &headers,
+        &params,
+        0,
+        move |_, _, _| {
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"consistencygroups": []}),
+            ))
         },
     )
     .await
