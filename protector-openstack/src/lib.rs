@@ -6,6 +6,7 @@
 //!
 //! Start from [`OpenStackCloud`]: it reads a clouds.yaml entry ([`ConfigLoader`]), and gives
 //! the four clients, or a [`SiteClients`](protector_core::api::SiteClients) for the engine.
+//! [`OpenStackConnector`] is the engine's `SiteConnector` over clouds.yaml.
 //!
 //! # Why hand-written clients on reqwest, not `openstack_sdk`
 //!
@@ -42,6 +43,7 @@ mod catalog;
 mod cloud;
 mod compute;
 pub mod config;
+mod connector;
 mod error;
 mod identity;
 mod network;
@@ -55,6 +57,7 @@ pub use catalog::ServiceType;
 pub use cloud::OpenStackCloud;
 pub use compute::ComputeClient;
 pub use config::{CloudConfig, ConfigLoader};
+pub use connector::OpenStackConnector;
 pub use identity::IdentityClient;
 pub use network::NetworkClient;
 pub use retry::{RetryConfig, RetryEvent};

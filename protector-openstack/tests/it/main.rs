@@ -4,6 +4,7 @@
 mod block_storage;
 mod compute;
 mod config;
+mod connector;
 mod errors;
 mod identity;
 mod keystone;
