@@ -7,6 +7,7 @@ mod http_openstack_support;
 use std::path::Path;
 
 use http_openstack_support::*;
+use protector_mock::http::ServeOptions;
 use protector_mock::{InjectedError, Service};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -479,6 +480,41 @@ async fn faults_show_on_the_wire() {
         .await
         .unwrap();
     assert_eq!(up.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn faults_set_by_another_process_reach_the_wire() {
+    let env = env().await;
+    let dir = env._dir.as_ref().expect("tempdir").path().to_path_buf();
+    // `protector sim fault` opens the same state file from another process.
+    let other = protector_mock::Simulator::open(&ServeOptions::state_file(&dir)).unwrap();
+    other.set_site_down("site-b", true).unwrap();
+    let url = format!("{}/identity/v3", env.base("site-b"));
+    // The server polls the state every 100 ms; give it up to 5 s.
+    let mut refused = false;
+    for _ in 0..100 {
+        match env.http.get(&url).send().await {
+            Err(e) if e.is_connect() => {
+                refused = true;
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert!(
+        refused,
+        "site-b went down in another process, its listener must close"
+    );
+    other.set_site_down("site-b", false).unwrap();
+    let mut back = false;
+    for _ in 0..100 {
+        if env.http.get(&url).send().await.is_ok() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(back, "site-b came back");
 }
 
 // ------------------------------------------------------------------ restart
