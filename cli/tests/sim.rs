@@ -2,7 +2,7 @@
 //! another, `inspect` prints what the simulator holds, and bad fault combinations are refused
 //! with exit 4.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -18,13 +18,14 @@ struct SimDir {
 
 impl SimDir {
     fn new() -> SimDir {
-        SimDir {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sim")).unwrap();
+        SimDir { dir }
     }
 
-    fn path(&self) -> &Path {
-        self.dir.path()
+    /// The simulator directory (a subdirectory, so that logs stay outside it).
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("sim")
     }
 
     fn state(&self) -> PathBuf {
@@ -53,7 +54,7 @@ impl SimDir {
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("HOME", self.path())
+        cmd.env("HOME", self.dir.path())
             .args(["sim", verb, "--dir"])
             .arg(self.path())
             .args(args);
@@ -323,4 +324,351 @@ fn inspect_table_summarises_sites_and_arrays() {
     }
     assert!(text.contains("| web-server-1 "), "{text}");
     assert!(text.contains("cinder-pod"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------- serve
+
+/// A running `protector sim serve --dir DIR`, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    stderr: PathBuf,
+}
+
+impl Server {
+    /// Starts the server and returns once it printed `ready`.
+    fn start(dir: &SimDir, args: &[&str]) -> Server {
+        let stderr = dir
+            .path()
+            .with_extension(format!("serve-{}.log", std::process::id()));
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("protector"))
+            .env_remove("PROTECTOR_LOG")
+            .args(["sim", "serve", "--dir"])
+            .arg(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let server = Server { child, stderr };
+        assert_eq!(line, "ready\n", "serve stderr:\n{}", server.log());
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: a crash, no shutdown at all.
+    fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One clouds.yaml entry.
+struct Cloud {
+    auth_url: String,
+    username: String,
+    password: String,
+    project_name: String,
+}
+
+fn clouds(dir: &SimDir) -> yaml_rust2::Yaml {
+    let text = std::fs::read_to_string(dir.path().join("clouds.yaml")).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap()
+        .remove(0)
+}
+
+fn cloud(dir: &SimDir, name: &str) -> Cloud {
+    let auth = &clouds(dir)["clouds"][name]["auth"];
+    let field = |key: &str| {
+        auth[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no {key}"))
+            .to_string()
+    };
+    Cloud {
+        auth_url: field("auth_url"),
+        username: field("username"),
+        password: field("password"),
+        project_name: field("project_name"),
+    }
+}
+
+fn arrays_json(dir: &SimDir) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.path().join("arrays.json")).unwrap()).unwrap()
+}
+
+/// `POST {auth_url}/auth/tokens` with a password, scoped to the entry's project.
+async fn token_request(cloud: &Cloud, password: &str) -> reqwest::Result<reqwest::Response> {
+    let body = serde_json::json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": cloud.username, "domain": {"name": "Default"}, "password": password}}},
+        "scope": {"project": {"name": cloud.project_name, "domain": {"name": "Default"}}}
+    }});
+    reqwest::Client::new()
+        .post(format!("{}/auth/tokens", cloud.auth_url))
+        .json(&body)
+        .send()
+        .await
+}
+
+/// A token and the catalog of `cloud`.
+async fn issue_token(cloud: &Cloud) -> (String, Value) {
+    let response = token_request(cloud, &cloud.password).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let token = response.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (token, response.json().await.unwrap())
+}
+
+/// The public endpoint of `service_type` in a token body.
+fn endpoint(body: &Value, service_type: &str) -> String {
+    let service = body["token"]["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == service_type)
+        .unwrap_or_else(|| panic!("no {service_type} in the catalog"));
+    let endpoint = service["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["interface"] == "public")
+        .unwrap();
+    endpoint["url"].as_str().unwrap().to_string()
+}
+
+/// Runs `check` until it returns true: the server applies fault changes made by another
+/// process on its own schedule. Bounded, so a server that never does fails the test.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not after 10 s");
+}
+
+#[tokio::test]
+async fn serve_writes_its_config_files_and_speaks_keystone_and_flasharray() {
+    let dir = SimDir::new();
+    let server = Server::start(&dir, &[]);
+
+    let clouds = clouds(&dir);
+    let names: Vec<&str> = clouds["clouds"]
+        .as_hash()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
+    for entry in [
+        "site-a",
+        "site-b",
+        "site-a-member",
+        "site-b-member",
+        "site-a-tenant2",
+        "site-b-tenant2",
+    ] {
+        assert!(names.contains(&entry), "{entry} not in {names:?}");
+    }
+    let admin = cloud(&dir, "site-a");
+    assert!(
+        admin.auth_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        admin.auth_url
+    );
+    assert_eq!(admin.project_name, "production-project");
+
+    let version: Value = reqwest::get(&admin.auth_url)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        version["version"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("v3")),
+        "{version}"
+    );
+    let (_, body) = issue_token(&admin).await;
+    let roles: Vec<&str> = body["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(roles.contains(&"admin"), "{roles:?}");
+    let refused = token_request(&admin, "wrong").await.unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let arrays = arrays_json(&dir);
+    for site in ["site-a", "site-b"] {
+        let array = &arrays[site];
+        let url = array["url"].as_str().unwrap();
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+        assert!(!array["api_token"].as_str().unwrap().is_empty());
+        let pem = std::fs::read(array["ca_file"].as_str().unwrap()).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        // Verified TLS with the written CA file.
+        let versions: Value = client
+            .get(format!("{url}/api/api_version"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            versions["version"]
+                .as_array()
+                .is_some_and(|v| !v.is_empty()),
+            "{versions}"
+        );
+    }
+
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM ended the server with {status}");
+}
+
+#[tokio::test]
+async fn a_site_taken_down_refuses_keystone_until_it_is_up_again() {
+    let dir = SimDir::new();
+    let server = Server::start(&dir, &[]);
+    let site_a = cloud(&dir, "site-a");
+    let site_b = cloud(&dir, "site-b");
+    issue_token(&site_a).await;
+
+    dir.fault(&["--site", "site-a", "--down"]);
+    // The very next request already fails: the simulator reloads the state on every call.
+    assert!(
+        token_request(&site_a, &site_a.password).await.is_err(),
+        "site-a answered while down"
+    );
+    eventually("site-a's listener closed", async || {
+        reqwest::get(&site_a.auth_url)
+            .await
+            .is_err_and(|e| e.is_connect())
+    })
+    .await;
+    issue_token(&site_b).await;
+
+    dir.fault(&["--site", "site-a", "--up"]);
+    eventually("site-a back", async || {
+        token_request(&site_a, &site_a.password)
+            .await
+            .is_ok_and(|r| r.status() == 201)
+    })
+    .await;
+    assert!(server.terminate().success());
+}
+
+#[tokio::test]
+async fn a_restart_on_the_same_dir_keeps_state_ports_and_faults() {
+    let dir = SimDir::new();
+    let server = Server::start(&dir, &[]);
+    let admin = cloud(&dir, "site-a");
+    let (token, body) = issue_token(&admin).await;
+    let volumes = endpoint(&body, "volumev3");
+    let created: Value = reqwest::Client::new()
+        .post(format!("{volumes}/volumes"))
+        .header("X-Auth-Token", &token)
+        .json(&serde_json::json!({"volume": {"size": 1, "name": "persisted"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["volume"]["id"].as_str().unwrap().to_string();
+    dir.fault(&["--site", "site-b", "--down"]);
+    server.crash();
+
+    let server = Server::start(&dir, &[]);
+    assert!(server.log().contains("(resumed)"), "{}", server.log());
+    let again = cloud(&dir, "site-a");
+    assert_eq!(
+        again.auth_url, admin.auth_url,
+        "the ports of the last run are reused"
+    );
+    let (token, _) = issue_token(&again).await;
+    let shown: Value = reqwest::Client::new()
+        .get(format!("{volumes}/volumes/{id}"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["volume"]["name"], "persisted", "{shown}");
+    // site-b was down when the server crashed: it starts down.
+    let site_b = cloud(&dir, "site-b");
+    assert!(reqwest::get(&site_b.auth_url)
+        .await
+        .is_err_and(|e| e.is_connect()));
+    assert!(server.terminate().success());
+}
+
+/// A port N such that N..N+3 are free now (held briefly to check, then released).
+fn free_port_base() -> u16 {
+    for _ in 0..50 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        if base > 65_000 {
+            continue;
+        }
+        let rest: Vec<_> = (1..4)
+            .map_while(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if rest.len() == 3 {
+            return base;
+        }
+    }
+    panic!("no four consecutive free ports");
+}
+
+#[test]
+fn port_base_fixes_the_ports() {
+    let dir = SimDir::new();
+    let base = free_port_base();
+    let server = Server::start(&dir, &["--port-base", &base.to_string()]);
+    assert_eq!(
+        cloud(&dir, "site-a").auth_url,
+        format!("http://127.0.0.1:{base}/identity/v3")
+    );
+    assert_eq!(
+        arrays_json(&dir)["site-b"]["url"],
+        format!("https://127.0.0.1:{}", base + 3)
+    );
+    assert!(server.terminate().success());
 }

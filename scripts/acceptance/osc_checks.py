@@ -55,7 +55,8 @@ def volume_status(cloud, name, wanted):
 def volume_gone(cloud, name):
     def gone():
         process = osc(cloud, "volume", "show", name, parse=False, ok=False)
-        return process.returncode != 0 and "No volume with a name or ID" in process.stderr
+        # OSC 10 says "No Volume found for NAME".
+        return process.returncode != 0 and "no volume" in process.stderr.lower()
 
     poll(f"volume {name} deleted", gone, attempts=30, delay=0.2)
 
@@ -172,16 +173,18 @@ def main():
         from pypureclient import flasharray
 
         source = f"volume-{root['id']}-cinder"
-        for name in ("acc-manage-src", "acc-manage-member"):
+        for name in ("acc-manage-src", "acc-manage-member", "acc-manage-wrong-key"):
             post = flasharray.VolumePost(source=flasharray.Reference(name=source))
             items(array.post_volumes(names=[name], volume=post), f"copy {source} to {name}")
         return True
 
     copied = run("py-pure-client: copy an array volume to manage", copies, array, root)
 
+    # The Pure driver identifies the array volume by `{"name": ...}` (its
+    # _validate_manage_existing_ref), so `--remote-source name=VOLUME` is the reference it takes.
     def manage():
         host = root["os-vol-host-attr:host"]
-        osc(admin, "volume", "create", "--remote-source", "source-name=acc-manage-src", "--host", host,
+        osc(admin, "volume", "create", "--remote-source", "name=acc-manage-src", "--host", host,
             "--type", "replicated-ssd", "--bootable", "acc-managed")
         volume = volume_status(admin, "acc-managed", "available")
         expect(volume["size"] == root["size"], f"size {volume['size']}, the source has {root['size']}")
@@ -190,14 +193,46 @@ def main():
         expect(found, f"{renamed} not on the array")
         return volume
 
-    managed = run("volume create --remote-source source-name=... --host ... (manage, admin)", manage, copied)
+    managed = run("volume create --remote-source name=... --host ... (manage, admin)", manage, copied)
+
+    def wrong_key():
+        host = root["os-vol-host-attr:host"]
+        osc(admin, "volume", "create", "--remote-source", "source-name=acc-manage-wrong-key", "--host",
+            host, "--type", "replicated-ssd", "--bootable", "acc-wrong-key")
+
+        def failed():
+            status = osc(admin, "volume", "show", "acc-wrong-key")["status"]
+            return status if status.startswith("error") else None
+
+        # Real Cinder shows error_managing as "error" through the API.
+        status = poll("acc-wrong-key fails", failed, attempts=30, delay=0.2)
+        expect(status in ("error", "error_managing"), f"status {status}")
+        still = items(array.get_volumes(names=["acc-manage-wrong-key"]), "acc-manage-wrong-key")
+        expect(still, "the array volume was renamed anyway")
+        osc(admin, "volume", "delete", "acc-wrong-key", parse=False)
+        volume_gone(admin, "acc-wrong-key")
+
+    run("volume create --remote-source source-name=... ends in error (the Pure driver wants name=)",
+        wrong_key, copied)
+
+    def bootable_null():
+        host = root["os-vol-host-attr:host"]
+        process = osc(admin, "volume", "create", "--remote-source", "name=acc-manage-member", "--host",
+                      host, "acc-null-bootable", parse=False, ok=False)
+        expect(process.returncode != 0, "manage without --bootable was accepted")
+        expect("400" in process.stderr and "bootable" in process.stderr,
+               f"not refused with 400 on bootable: {process.stderr.strip()}")
+
+    run("volume create --remote-source without --bootable: 400 (OSC sends bootable null, "
+        "Cinder's schema refuses it)", bootable_null, copied)
 
     def member_refused():
         host = root["os-vol-host-attr:host"]
-        process = osc(member, "volume", "create", "--remote-source", "source-name=acc-manage-member",
-                      "--host", host, "acc-member-managed", parse=False, ok=False)
+        process = osc(member, "volume", "create", "--remote-source", "name=acc-manage-member",
+                      "--host", host, "--bootable", "acc-member-managed", parse=False, ok=False)
         expect(process.returncode != 0, "a member managed a volume")
-        expect("HTTP 403" in process.stderr, f"not refused with 403: {process.stderr.strip()}")
+        expect("HTTP 403" in process.stderr or "403" in process.stderr,
+               f"not refused with 403: {process.stderr.strip()}")
         still = items(array.get_volumes(names=["acc-manage-member"]), "acc-manage-member")
         expect(still, "the refused manage renamed the array volume")
 
@@ -209,7 +244,7 @@ def main():
         if managed:
             osc(admin, "volume", "delete", "acc-managed", parse=False)
             volume_gone(admin, "acc-managed")
-        for name in ("acc-manage-src", "acc-manage-member"):
+        for name in ("acc-manage-src", "acc-manage-member", "acc-manage-wrong-key"):
             response = array.get_volumes(names=[name])
             if response.status_code == 200:
                 destroyed = flasharray.VolumePatch(destroyed=True)

@@ -11,18 +11,18 @@
 //! `DIR/clouds.yaml`, `DIR/arrays.json` and the arrays' certificate.
 
 use std::fmt;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use protector_core::{Error, ErrorKind};
+use protector_mock::http::{ServeOptions, ServePorts, SimServer, SitePorts};
 use protector_mock::{InjectedError, Inventory, Service, Simulator};
 
 use crate::args::{Format, OutputOptions};
 use crate::error::{CliError, CliResult};
 use crate::output::{render_table, Printer};
-
-/// The state file inside a simulator directory.
-const STATE_FILE: &str = "sim.db";
 
 /// Every simulated site, in display order.
 const SITES: [&str; 2] = ["site-a", "site-b"];
@@ -194,10 +194,120 @@ pub async fn run(command: SimCommand) -> CliResult {
 // ---------------------------------------------------------------------------------- serve
 
 async fn serve(args: ServeArgs) -> CliResult {
-    let _ = args;
-    Err(CliError::config(
-        "`protector sim serve` needs the simulator's HTTP face, which is not built yet",
-    ))
+    std::fs::create_dir_all(&args.dir).map_err(|e| {
+        CliError::config(format!(
+            "cannot create the simulator directory {}: {e}",
+            args.dir.display()
+        ))
+    })?;
+    let path = ServeOptions::state_file(&args.dir);
+    let resumed = path.exists();
+    let sim = Simulator::open(&path)?;
+    // Reading once makes the simulator notice, from now on, every commit another process
+    // (`sim fault`) makes to the state file: the store records the file's version on its
+    // first read, and a change before that would go unseen and be overwritten.
+    sim.inspect();
+    let ports = args.port_base.map(ports_from).transpose()?;
+    let server = SimServer::start(
+        sim,
+        ServeOptions {
+            dir: args.dir.clone(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports,
+        },
+    )
+    .await?;
+
+    let state = if resumed { "resumed" } else { "seeded" };
+    eprintln!("protector sim: state {} ({state})", path.display());
+    for site in SITES {
+        eprintln!(
+            "protector sim: {site}: Keystone {}, FlashArray {}",
+            server.auth_url(site).unwrap_or_default(),
+            server.array_url(site).unwrap_or_default()
+        );
+    }
+    eprintln!(
+        "protector sim: clouds {}, arrays {}; stop with SIGINT or SIGTERM",
+        server.clouds_yaml().display(),
+        server.arrays_json().display()
+    );
+    let mut signals = ShutdownSignals::register()?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "ready")
+        .and_then(|()| stdout.flush())
+        .map_err(CliError::from_io)?;
+
+    let signal = signals.recv().await;
+    eprintln!("protector sim: {signal}: shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// `--port-base N`: site-a's OpenStack and array ports are N and N+1, site-b's N+2 and N+3.
+fn ports_from(base: u16) -> CliResult<ServePorts> {
+    let port = |offset: u16| {
+        base.checked_add(offset)
+            .filter(|_| base != 0)
+            .ok_or_else(|| {
+                CliError::invalid(format!(
+                    "--port-base {base} leaves no room for four ports: choose 1 to 65532"
+                ))
+            })
+    };
+    Ok(ServePorts {
+        site_a: SitePorts {
+            openstack: port(0)?,
+            array: port(1)?,
+        },
+        site_b: SitePorts {
+            openstack: port(2)?,
+            array: port(3)?,
+        },
+    })
+}
+
+/// SIGINT and SIGTERM, registered before `ready` is printed: a signal sent right after `ready`
+/// must shut the server down cleanly, not kill it with the default action.
+struct ShutdownSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> CliResult<ShutdownSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let watch = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| CliError::unexpected(format!("cannot watch {name}: {e}")))
+            };
+            Ok(ShutdownSignals {
+                interrupt: watch(SignalKind::interrupt(), "SIGINT")?,
+                terminate: watch(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignals {})
+    }
+
+    /// Waits for the first one and names it.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------- fault
@@ -472,7 +582,7 @@ fn fault(args: FaultArgs) -> CliResult {
 /// The simulator of `dir`, which must hold a state already: `fault` and `inspect` never create
 /// one, so a mistyped directory is an error rather than a fresh, unrelated simulation.
 fn open_existing(dir: &Path) -> CliResult<Simulator> {
-    let path = dir.join(STATE_FILE);
+    let path = ServeOptions::state_file(dir);
     if !path.is_file() {
         return Err(CliError::config(format!(
             "no simulator state in {}: {} does not exist; start one with \
