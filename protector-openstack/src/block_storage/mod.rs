@@ -208,9 +208,11 @@ impl BlockStorageApi for BlockStorageClient {
     }
 
     async fn manage_volume(&self, request: &ManageVolume) -> Result<Volume> {
+        // The Pure driver reads `name`; drivers following the api-ref read `source-name`.
+        // Drivers ignore keys they do not use, so both are sent.
         let body = json!({"volume": {
             "host": request.host,
-            "ref": {"source-name": request.source_name},
+            "ref": {"name": request.source_name, "source-name": request.source_name},
             "name": request.name,
             "description": request.description,
             "volume_type": request.volume_type,

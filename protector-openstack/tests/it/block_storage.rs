@@ -267,7 +267,7 @@ async fn manage_volume_posts_to_manageable_volumes_at_3_8() {
     let f = Fixture::start().await;
     cinder("POST", "manageable_volumes", "3.8")
         .and(body_json(json!({"volume": {
-            "host": "ctrl1@pure#pure", "ref": {"source-name": "pod1::volume-5a1b-cinder"},
+            "host": "ctrl1@pure#pure", "ref": {"name": "pod1::volume-5a1b-cinder", "source-name": "pod1::volume-5a1b-cinder"},
             "name": "web-root", "description": "DR import", "volume_type": "replicated",
             "bootable": true, "metadata": {"protector:step": "st-1"}}})))
         .respond_with(json_response(
