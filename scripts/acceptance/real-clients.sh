@@ -73,12 +73,14 @@ OPENSTACK=$VENV/bin/openstack
 
 # ------------------------------------------------------------------------------ server
 echo "==> building protector"
+started=$SECONDS
 cargo build --quiet --locked -p protector-cli --bin protector 2>"$WORK/build.log" || {
     tail -30 "$WORK/build.log"
     echo "FAIL  setup: cargo build"
     echo "0 passed, 1 failed"
     exit 1
 }
+echo "    built in $((SECONDS - started)) s"
 BIN=$ROOT/target/debug/protector
 
 # Starts `protector sim serve --dir $SIM` and waits for its `ready` line.
@@ -116,8 +118,10 @@ run_suite() {
     local name=$1 out=$WORK/$1.out
     shift
     echo "==> $name"
+    local started=$SECONDS
     "$PY" "$@" "$SIM" 2>"$WORK/$name.err" | tee "$out"
     local rc=${PIPESTATUS[0]}
+    echo "    ($name: $((SECONDS - started)) s)"
     local p f
     p=$(grep -c '^PASS ' "$out")
     f=$(grep -c '^FAIL ' "$out")
@@ -136,6 +140,8 @@ for var in $(env | grep -o '^OS_[A-Za-z_]*'); do unset "$var"; done
 mkdir -p "$WORK/home"
 export HOME=$WORK/home
 export OS_CLIENT_CONFIG_FILE=$SIM/clouds.yaml
+# The simulator is on loopback: never through a proxy, whatever the environment says.
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 # Bytecode goes with the venv, not next to the scripts.
 export PYTHONWARNINGS=ignore PYTHONPYCACHEPREFIX=$VENV/pycache PROTECTOR_BIN=$BIN
 cd "$WORK"
