@@ -9,6 +9,5 @@ mod errors;
 mod identity;
 mod keystone;
 mod network;
-mod secrets;
 mod support;
 mod volume_groups;
