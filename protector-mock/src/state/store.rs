@@ -168,7 +168,12 @@ impl Store {
     /// transaction so two processes opening a new file do not both seed it.
     pub(crate) fn load_or_seed(&mut self, seed: impl FnOnce() -> World) -> Result<World> {
         self.begin()?;
-        let result = (|| match self.load()? {
+        // Record where the file stands now, so that the first transaction reloads only when
+        // another process commits after this load, and never writes over such a commit.
+        let result = (|| match {
+            self.stale()?;
+            self.load()?
+        } {
             Some(world) => Ok(world),
             None => {
                 let mut world = seed();
