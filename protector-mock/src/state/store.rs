@@ -170,18 +170,18 @@ impl Store {
         self.begin()?;
         // Record where the file stands now, so that the first transaction reloads only when
         // another process commits after this load, and never writes over such a commit.
-        let result = (|| match {
+        let result = (|| {
             self.stale()?;
-            self.load()?
-        } {
-            Some(world) => Ok(world),
-            None => {
-                let mut world = seed();
-                for (_, table) in world.tables_mut() {
-                    table.mark_all_dirty();
+            match self.load()? {
+                Some(world) => Ok(world),
+                None => {
+                    let mut world = seed();
+                    for (_, table) in world.tables_mut() {
+                        table.mark_all_dirty();
+                    }
+                    self.write_changes(&mut world)?;
+                    Ok(world)
                 }
-                self.write_changes(&mut world)?;
-                Ok(world)
             }
         })();
         self.finish(result)
