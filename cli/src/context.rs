@@ -48,7 +48,7 @@ impl Engine {
         }
         let skip = match &transport {
             Transport::Simulator { path, .. } => Some(path.as_path()),
-            Transport::None => None,
+            Transport::Wire { .. } | Transport::None => None,
         };
         names.extend(existing_stores(state_dir, skip)?);
 
@@ -72,8 +72,9 @@ impl Engine {
         }
 
         let options = match transport {
-            // The simulator's clock is simulated: polling does not need to sleep.
-            Transport::Simulator { .. } => EngineOptions {
+            // The simulator's clock is simulated and advances with every call, in-process or
+            // over the wire: polling does not need to sleep.
+            Transport::Simulator { .. } | Transport::Wire { .. } => EngineOptions {
                 poll: PollPolicy::immediate(2000),
                 member_concurrency: 8,
             },

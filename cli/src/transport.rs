@@ -23,6 +23,14 @@ pub enum Transport {
         /// Its state file.
         path: PathBuf,
     },
+    /// protector's HTTP clients (`protector-openstack`, `protector-pure`), here against the
+    /// simulator's wire face on loopback; the simulator is kept for the demo's own checks.
+    Wire {
+        /// The simulator behind the wire face.
+        simulator: Arc<Simulator>,
+        /// OpenStack and FlashArray clients over HTTP(S).
+        connector: Arc<dyn Connector>,
+    },
     /// None configured: calls to sites and arrays fail with [`no_transport`].
     None,
 }
@@ -31,6 +39,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transport::Simulator { path, .. } => write!(f, "Simulator({})", path.display()),
+            Transport::Wire { .. } => f.write_str("Wire"),
             Transport::None => f.write_str("None"),
         }
     }
@@ -64,6 +73,7 @@ impl Transport {
     pub fn connector(&self) -> Arc<dyn Connector> {
         match self {
             Transport::Simulator { simulator, .. } => Arc::new(simulator.connector()),
+            Transport::Wire { connector, .. } => connector.clone(),
             Transport::None => Arc::new(NoTransport),
         }
     }
@@ -71,7 +81,9 @@ impl Transport {
     /// The simulator, or the error saying that the command needs a transport.
     pub fn require(&self) -> Result<Arc<Simulator>> {
         match self {
-            Transport::Simulator { simulator, .. } => Ok(simulator.clone()),
+            Transport::Simulator { simulator, .. } | Transport::Wire { simulator, .. } => {
+                Ok(simulator.clone())
+            }
             Transport::None => Err(no_transport()),
         }
     }

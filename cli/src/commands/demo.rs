@@ -8,14 +8,18 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use protector_core::api::CombinedConnector;
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, FailoverRequest, ProgressObserver, RegisterSite,
 };
 use protector_core::model::{
-    ArrayEndpoint, GroupStatus, Member, Operation, ReplicationType, ResourceMappings, SiteStatus,
-    SiteType,
+    ArrayEndpoint, GroupStatus, Member, Operation, ReplicationType, ResourceMappings, Secret,
+    SiteStatus, SiteType,
 };
+use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::Simulator;
+use protector_openstack::{ClientOptions, ConfigLoader, OpenStackConnector};
+use protector_pure::FlashArrayConnector;
 
 use crate::args::{DemoArgs, Format, OutputOptions};
 use crate::commands::group::operation_outcome;
@@ -114,7 +118,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
     };
     demo.out.text(
         "protector demo: a planned failover of three VMs from site-a to site-b, against an\n\
-         embedded simulator of two OpenStack clouds with one Pure FlashArray each.\n",
+         embedded simulator of two OpenStack clouds with one Pure FlashArray each, served on\n\
+         loopback over the real APIs (Keystone, Nova, Cinder, Neutron, FlashArray REST) and\n\
+         reached only through protector's HTTP clients.\n",
     )?;
 
     // 1. The simulator and the stores.
@@ -124,14 +130,41 @@ pub async fn run(args: DemoArgs) -> CliResult {
          to each other. site-a runs web-server-1, web-server-2 and db-server-1 on volume type\n\
          replicated-ssd. protector keeps its own metadata in one store per site.",
     )?;
-    let transport = Transport::simulator(&sim_path)?;
-    let simulator = SimulatorView(transport.require()?);
+    let simulator = Transport::simulator(&sim_path)?.require()?;
+    // Serve it over the real wire APIs on loopback; protector reaches it only through its HTTP
+    // clients, with the credentials the server writes, exactly as it would reach real clouds.
+    let server =
+        SimServer::start((*simulator).clone(), ServeOptions::new(root.join("wire"))).await?;
+    let loader = ConfigLoader::new([(
+        "OS_CLIENT_CONFIG_FILE",
+        server.clouds_yaml().display().to_string(),
+    )]);
+    let transport = Transport::Wire {
+        simulator: simulator.clone(),
+        connector: Arc::new(CombinedConnector {
+            sites: Arc::new(OpenStackConnector::new(loader, ClientOptions::default())),
+            arrays: Arc::new(FlashArrayConnector::new()),
+        }),
+    };
+    let simulator = SimulatorView {
+        simulator,
+        arrays: read_arrays_json(&server.arrays_json())?,
+        auth_urls: [PRIMARY, SECONDARY]
+            .iter()
+            .filter_map(|site| server.auth_url(site).map(|url| (site.to_string(), url)))
+            .collect(),
+    };
     let engine = Engine::open(&state_dir, PRIMARY, transport, &[PRIMARY, SECONDARY]).await?;
     let protector = &engine.protector;
     demo.out.text(&format!(
-        "simulator state: {}\nstores:          {}\n",
+        "simulator state: {}\nstores:          {}\nsite-a:          {}\nsite-b:          {}\n",
         sim_path.display(),
-        state_dir.display()
+        state_dir.display(),
+        simulator.auth_urls.get(PRIMARY).map_or("", String::as_str),
+        simulator
+            .auth_urls
+            .get(SECONDARY)
+            .map_or("", String::as_str),
     ))?;
     if args.keep.is_some() {
         demo.out.text(&format!(
@@ -409,6 +442,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             VMS.len()
         ));
     }
+    server.shutdown().await;
     if failures.is_empty() {
         demo.out.text(&format!(
             "PASS: {} VMs run on {SECONDARY} and are stopped on {PRIMARY}; {} volumes on {SECONDARY} \
@@ -561,7 +595,39 @@ fn verify(
 // The few things the demo reads from the simulator, behind one small adapter.
 
 /// The demo's view of the simulator.
-struct SimulatorView(Arc<Simulator>);
+struct SimulatorView {
+    simulator: Arc<Simulator>,
+    /// Array endpoints as the wire face published them (`arrays.json`).
+    arrays: BTreeMap<String, ArrayEndpoint>,
+    /// Keystone URLs of the wire face, by site.
+    auth_urls: BTreeMap<String, String>,
+}
+
+/// Reads the `arrays.json` written by the simulator's wire face.
+fn read_arrays_json(path: &std::path::Path) -> CliResult<BTreeMap<String, ArrayEndpoint>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::unexpected(format!("cannot read {}: {e}", path.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::unexpected(format!("{} is not JSON: {e}", path.display())))?;
+    let mut arrays = BTreeMap::new();
+    for (site, v) in json.as_object().into_iter().flatten() {
+        let (Some(url), Some(token)) = (v["url"].as_str(), v["api_token"].as_str()) else {
+            return Err(CliError::unexpected(format!(
+                "{} lacks the url or api_token of {site}",
+                path.display()
+            )));
+        };
+        arrays.insert(
+            site.clone(),
+            ArrayEndpoint {
+                url: url.to_string(),
+                api_token: Secret::new(token),
+                ca_file: v["ca_file"].as_str().map(str::to_string),
+            },
+        );
+    }
+    Ok(arrays)
+}
 
 struct Registration {
     name: String,
@@ -577,43 +643,46 @@ struct ServerRef {
 impl SimulatorView {
     fn registration(&self, site: &str) -> CliResult<Registration> {
         let r = self
-            .0
+            .simulator
             .site_registration(site)
             .ok_or_else(|| CliError::unexpected(format!("the simulator has no site {site}")))?;
+        let auth_url = self.auth_urls.get(site).cloned().ok_or_else(|| {
+            CliError::unexpected(format!("the wire face serves no Keystone for {site}"))
+        })?;
         Ok(Registration {
             name: r.name,
             description: r.description,
-            auth_url: r.auth_url,
+            auth_url,
             region_name: r.region_name,
         })
     }
 
     fn array(&self, site: &str) -> CliResult<ArrayEndpoint> {
-        self.0.array_endpoint(site).ok_or_else(|| {
-            CliError::unexpected(format!("the simulator has no FlashArray on {site}"))
+        self.arrays.get(site).cloned().ok_or_else(|| {
+            CliError::unexpected(format!("the wire face serves no FlashArray for {site}"))
         })
     }
 
     fn server(&self, site: &str, name: &str) -> CliResult<ServerRef> {
-        let server = self.0.find_server(site, name).ok_or_else(|| {
+        let server = self.simulator.find_server(site, name).ok_or_else(|| {
             CliError::unexpected(format!("the simulator has no server {name} on {site}"))
         })?;
         Ok(ServerRef { id: server.id })
     }
 
     fn server_status(&self, site: &str, name: &str) -> Option<String> {
-        self.0
+        self.simulator
             .find_server(site, name)
             .map(|s| s.status.as_str().to_string())
     }
 
     fn fingerprint(&self, site: &str, volume_id: &str) -> Option<u64> {
-        self.0.volume_fingerprint(site, volume_id)
+        self.simulator.volume_fingerprint(site, volume_id)
     }
 
     /// Fingerprints of every Cinder volume of `site`, by volume id.
     fn volume_fingerprints(&self, site: &str) -> BTreeMap<String, u64> {
-        self.0
+        self.simulator
             .inspect()
             .sites
             .get(site)
