@@ -16,7 +16,7 @@ if [ "$cmd" = stop ]; then
 fi
 if [ ! -x "$D/venv/bin/keystone-manage" ]; then
   python3 -m venv "$D/venv"
-  "$D/venv/bin/pip" install -q keystone gunicorn
+  "$D/venv/bin/pip" install -q --disable-pip-version-check keystone==30.0.0 gunicorn==23.0.0
 fi
 mkdir -p "$D/etc" "$D/fernet-keys" "$D/credential-keys"
 cat > "$D/etc/keystone.conf" <<CONF
@@ -53,8 +53,13 @@ sys.argv = _argv
 PY
 "$D/venv/bin/gunicorn" --chdir "$D" --bind "127.0.0.1:$PORT" --workers 1 \
   --pid "$D/gunicorn.pid" --daemon --log-file "$D/gunicorn.log" ks_wsgi:application
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$PORT/v3" >/dev/null && { echo "http://127.0.0.1:$PORT/v3"; exit 0; }
+# Wait until Keystone answers (python, not curl: curl is not on every machine).
+for _ in $(seq 1 150); do
+  if "$D/venv/bin/python" - "$PORT" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v3", timeout=2)
+PY
+  then echo "http://127.0.0.1:$PORT/v3"; exit 0; fi
   sleep 0.2
 done
 echo "keystone did not start; see $D/gunicorn.log" >&2
