@@ -309,12 +309,18 @@ pub struct PolicyCreateArgs {
     /// API token of that array (stored encrypted, never printed).
     #[arg(long, env = "PROTECTOR_PRIMARY_FA_TOKEN", hide_env_values = true)]
     pub primary_fa_token: String,
+    /// CA bundle that signs the primary array's certificate, when not a system root.
+    #[arg(long, value_name = "PEM")]
+    pub primary_fa_ca_file: Option<String>,
     /// HTTPS management URL of the FlashArray on the group's secondary site.
     #[arg(long)]
     pub secondary_fa_url: String,
     /// API token of that array (stored encrypted, never printed).
     #[arg(long, env = "PROTECTOR_SECONDARY_FA_TOKEN", hide_env_values = true)]
     pub secondary_fa_token: String,
+    /// CA bundle that signs the secondary array's certificate, when not a system root.
+    #[arg(long, value_name = "PEM")]
+    pub secondary_fa_ca_file: Option<String>,
     /// Name of the FlashArray protection group.
     #[arg(long)]
     pub pure_pg_name: String,

@@ -1,17 +1,19 @@
 //! How the CLI reaches OpenStack and the FlashArrays.
 //!
-//! Today the only transport is the embedded simulator (`--sim-state FILE`): protector's HTTP
-//! clients are not wired in yet. Without it, every call that needs a site or an array fails
-//! with a configuration error that says so; nothing is faked.
+//! By default over the wire: protector-openstack with the clouds.yaml entry of each site (found
+//! the way the openstack CLI finds it: `OS_CLIENT_CONFIG_FILE`, `./clouds.yaml`,
+//! `~/.config/openstack/clouds.yaml`, `/etc/openstack/clouds.yaml`, plus `OS_*` variables), and
+//! protector-pure with the array endpoints of each group's replication policy. `--sim-state
+//! FILE` swaps in the in-process simulator instead (tests, and exploring a `demo --keep`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use protector_core::api::{ArrayApi, Connector, SiteClients};
-use protector_core::model::{ArrayEndpoint, Site};
+use protector_core::api::{CombinedConnector, Connector};
 use protector_core::{Error, ErrorKind, Result};
 use protector_mock::Simulator;
+use protector_openstack::OpenStackConnector;
+use protector_pure::FlashArrayConnector;
 
 /// The transport of one CLI run.
 #[derive(Clone)]
@@ -23,16 +25,14 @@ pub enum Transport {
         /// Its state file.
         path: PathBuf,
     },
-    /// protector's HTTP clients (`protector-openstack`, `protector-pure`), here against the
-    /// simulator's wire face on loopback; the simulator is kept for the demo's own checks.
+    /// protector's HTTP clients (`protector-openstack`, `protector-pure`).
     Wire {
-        /// The simulator behind the wire face.
-        simulator: Arc<Simulator>,
+        /// The simulator behind a loopback wire face, when the demo serves one (kept for the
+        /// demo's own checks); `None` against real clouds or a separate `protector sim serve`.
+        simulator: Option<Arc<Simulator>>,
         /// OpenStack and FlashArray clients over HTTP(S).
         connector: Arc<dyn Connector>,
     },
-    /// None configured: calls to sites and arrays fail with [`no_transport`].
-    None,
 }
 
 impl std::fmt::Debug for Transport {
@@ -40,7 +40,6 @@ impl std::fmt::Debug for Transport {
         match self {
             Transport::Simulator { path, .. } => write!(f, "Simulator({})", path.display()),
             Transport::Wire { .. } => f.write_str("Wire"),
-            Transport::None => f.write_str("None"),
         }
     }
 }
@@ -74,42 +73,46 @@ impl Transport {
         match self {
             Transport::Simulator { simulator, .. } => Arc::new(simulator.connector()),
             Transport::Wire { connector, .. } => connector.clone(),
-            Transport::None => Arc::new(NoTransport),
         }
     }
 
-    /// The simulator, or the error saying that the command needs a transport.
-    pub fn require(&self) -> Result<Arc<Simulator>> {
+    /// The HTTP clients, reading clouds.yaml and the `OS_*` variables of this process.
+    pub fn wire_from_process() -> Transport {
+        Transport::Wire {
+            simulator: None,
+            connector: Arc::new(CombinedConnector {
+                sites: Arc::new(OpenStackConnector::from_process()),
+                arrays: Arc::new(FlashArrayConnector::new()),
+            }),
+        }
+    }
+
+    /// The simulator behind this transport, if there is one in this process.
+    pub fn simulator_handle(&self) -> Result<Arc<Simulator>> {
         match self {
-            Transport::Simulator { simulator, .. } | Transport::Wire { simulator, .. } => {
-                Ok(simulator.clone())
-            }
-            Transport::None => Err(no_transport()),
+            Transport::Simulator { simulator, .. }
+            | Transport::Wire {
+                simulator: Some(simulator),
+                ..
+            } => Ok(simulator.clone()),
+            Transport::Wire {
+                simulator: None, ..
+            } => Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "this command needs the in-process simulator: pass --sim-state FILE",
+            )),
         }
     }
-}
 
-/// The error of every call that needs OpenStack or a FlashArray when no transport is set.
-pub fn no_transport() -> Error {
-    Error::new(
-        ErrorKind::ConfigInvalid,
-        "no transport to OpenStack configured: this version reaches sites and FlashArrays only \
-         through the simulator; pass --sim-state FILE (or set PROTECTOR_SIM_STATE), or run \
-         `protector demo` to see a whole failover",
-    )
-}
-
-/// A connector that refuses: no transport is configured.
-#[derive(Debug)]
-struct NoTransport;
-
-#[async_trait]
-impl Connector for NoTransport {
-    async fn site(&self, _site: &Site) -> Result<SiteClients> {
-        Err(no_transport())
-    }
-
-    async fn array(&self, _endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
-        Err(no_transport())
+    /// Whether calls poll a simulated clock (which advances per call, so polls need not wait).
+    pub fn is_simulated(&self) -> bool {
+        matches!(
+            self,
+            Transport::Simulator { .. }
+                | Transport::Wire {
+                    simulator: Some(_),
+                    ..
+                }
+        )
     }
 }

@@ -498,19 +498,43 @@ fn unmapped_network_lists_every_finding() {
 }
 
 #[test]
-fn without_a_transport_openstack_commands_fail_clearly() {
+fn without_clouds_yaml_openstack_commands_fail_clearly() {
     let env = Env::new();
+    let missing = env.dir.path().join("no-clouds.yaml");
+    // Registering a site is protector's own record: no cloud is contacted.
+    env.bare()
+        .arg("--state-dir")
+        .arg(env.state_dir())
+        .env("OS_CLIENT_CONFIG_FILE", &missing)
+        .args([
+            "site",
+            "create",
+            "--name",
+            "site-a",
+            "--site-type",
+            "primary",
+        ])
+        .args([
+            "--auth-url",
+            "http://127.0.0.1:9/v3",
+            "--region-name",
+            "RegionOne",
+        ])
+        .assert()
+        .success();
+    // Validating it needs its credentials: over the wire by default, from clouds.yaml.
     let out = env
         .bare()
         .arg("--state-dir")
         .arg(env.state_dir())
+        .env("OS_CLIENT_CONFIG_FILE", &missing)
         .args(["site", "validate", "site-a"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--sim-state"), "{stderr}");
+    assert!(stderr.contains("clouds.yaml"), "{stderr}");
     // Reading protector's own records needs no transport.
     env.bare()
         .arg("--state-dir")

@@ -130,7 +130,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
          to each other. site-a runs web-server-1, web-server-2 and db-server-1 on volume type\n\
          replicated-ssd. protector keeps its own metadata in one store per site.",
     )?;
-    let simulator = Transport::simulator(&sim_path)?.require()?;
+    let simulator = Transport::simulator(&sim_path)?.simulator_handle()?;
     // Serve it over the real wire APIs on loopback; protector reaches it only through its HTTP
     // clients, with the credentials the server writes, exactly as it would reach real clouds.
     let server =
@@ -140,7 +140,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
         server.clouds_yaml().display().to_string(),
     )]);
     let transport = Transport::Wire {
-        simulator: simulator.clone(),
+        simulator: Some(simulator.clone()),
         connector: Arc::new(CombinedConnector {
             sites: Arc::new(OpenStackConnector::new(loader, ClientOptions::default())),
             arrays: Arc::new(FlashArrayConnector::new()),

@@ -101,12 +101,12 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                         primary_array: ArrayEndpoint {
                             url: args.primary_fa_url,
                             api_token: Secret::new(args.primary_fa_token),
-                            ca_file: None,
+                            ca_file: args.primary_fa_ca_file,
                         },
                         secondary_array: ArrayEndpoint {
                             url: args.secondary_fa_url,
                             api_token: Secret::new(args.secondary_fa_token),
-                            ca_file: None,
+                            ca_file: args.secondary_fa_ca_file,
                         },
                         pure_pg_name: args.pure_pg_name,
                         replication_interval_secs: args.replication_interval,
