@@ -202,6 +202,9 @@ pub enum GroupCommand {
     List(ListArgs),
     /// Show one protection group.
     Show(GroupArgs),
+    /// Delete a protection group on both sites: consistency groups and the FlashArray protection
+    /// group go, VMs and volumes stay. Refused while an operation runs or the peer is down.
+    Delete(GroupArgs),
     /// Add a VM: captures its recovery metadata and puts its volumes under replication.
     MemberAdd(MemberAddArgs),
     /// Remove a VM from the group (the VM itself is not touched).

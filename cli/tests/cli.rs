@@ -258,6 +258,27 @@ fn demo_keep_leaves_state_for_the_other_commands() {
     )
     .unwrap();
     assert_eq!(group["status"], "failed_over");
+    // The kept state works with the other commands: delete the group on both sites.
+    let on_kept = |cloud: &str| {
+        let mut cmd = env.bare();
+        cmd.arg("--state-dir")
+            .arg(keep.join("state"))
+            .arg("--sim-state")
+            .arg(keep.join("sim.db"))
+            .args(["--os-cloud", cloud]);
+        cmd
+    };
+    on_kept("site-b")
+        .args(["protection-group", "delete", "prod-web-app"])
+        .assert()
+        .success();
+    for cloud in ["site-a", "site-b"] {
+        on_kept(cloud)
+            .args(["protection-group", "list", "-f", "json"])
+            .assert()
+            .success()
+            .stdout("[]\n");
+    }
     // A second demo into the same directory is refused rather than mixed in.
     env.bare()
         .args(["demo", "--keep"])

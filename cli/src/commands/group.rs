@@ -50,6 +50,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             let group = engine.protector.group(&args.group).await?;
             Printer::stdout(&args.output).show(&views::group(&group))
         }
+        GroupCommand::Delete(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let group = engine.protector.delete_group(&args.group).await?;
+            Printer::stdout(&args.output).show(&views::group(&group))
+        }
         GroupCommand::MemberAdd(args) => {
             let engine = ctx.engine_with_transport().await?;
             let instance_id = resolve_instance(&engine, &args.group, &args.instance_id).await?;

@@ -539,14 +539,32 @@ impl Protector {
             )));
         }
         let mut document = self.document(group.clone()).await?;
+        // Everything the cascade needs is resolved before the group is marked, so that a
+        // configuration problem refuses the deletion and changes nothing.
+        let mut clients = Vec::new();
+        for site in [&group.primary_site, &group.secondary_site] {
+            clients.push(self.ensure_reachable(site).await?);
+        }
+        let array = match &document.policy {
+            Some(policy) if group.replication_type == ReplicationType::Async => Some((
+                self.inner
+                    .connector
+                    .array(policy.array_on(&group, &group.current_primary_site))
+                    .await?,
+                policy.pure_pg_name.clone(),
+            )),
+            _ => None,
+        };
         if document.group.status != GroupStatus::Deleting {
             document.group.apply(GroupEvent::DeleteStarted)?;
             document = self
                 .commit(document, "delete", PeerPolicy::Required)
                 .await?;
         }
-        for site in [&group.primary_site, &group.secondary_site] {
-            let clients = self.ensure_reachable(site).await?;
+        for (site, clients) in [&group.primary_site, &group.secondary_site]
+            .into_iter()
+            .zip(&clients)
+        {
             if let Some(cg) = group.cinder_group_on(site) {
                 if let Some(found) = clients.block_storage.get_volume_group(&cg).await? {
                     if !found.volume_ids.is_empty() {
@@ -559,21 +577,9 @@ impl Protector {
                 }
             }
         }
-        if let Some(policy) = &document.policy {
-            if group.replication_type == ReplicationType::Async {
-                let site = &group.current_primary_site;
-                let array = self
-                    .inner
-                    .connector
-                    .array(policy.array_on(&group, site))
-                    .await?;
-                if array
-                    .get_protection_group(&policy.pure_pg_name)
-                    .await?
-                    .is_some()
-                {
-                    array.destroy_protection_group(&policy.pure_pg_name).await?;
-                }
+        if let Some((array, pg)) = &array {
+            if array.get_protection_group(pg).await?.is_some() {
+                array.destroy_protection_group(pg).await?;
             }
         }
         self.store_of(&peer)?.delete_group(&group.id).await?;

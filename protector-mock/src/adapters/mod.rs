@@ -131,6 +131,17 @@ impl Connector for SimConnector {
                     .array_endpoint(s)
                     .is_some_and(|e| e.url.trim_end_matches('/') == wanted)
             })
+            // The same array as published by this simulator's wire face (`arrays.json`): a
+            // loopback URL with the array's own token.
+            .or_else(|| {
+                SITES.into_iter().find(|s| {
+                    wanted.starts_with("https://127.0.0.1:")
+                        && self
+                            .sim
+                            .array_endpoint(s)
+                            .is_some_and(|e| e.api_token == endpoint.api_token)
+                })
+            })
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::ConfigInvalid,
