@@ -6,9 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{groups, mappings, setup, shape, Env, MEMBERS};
+use common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
-use protector_core::api::{Connector, ListPorts, ServerStatus};
+use protector_core::api::{ListPorts, ServerStatus};
 use protector_core::engine::{FailoverRequest, NoProgress};
 use protector_core::model::{GroupStatus, OperationStatus, ResourceMappings};
 use protector_core::ErrorKind;
@@ -70,15 +70,7 @@ async fn planned_failover_moves_every_member_with_zero_data_loss() {
         })
         .collect();
 
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(
         op.status,
         OperationStatus::Completed,
@@ -369,42 +361,18 @@ async fn metadata_out_of_sync_is_refused() {
     // The documented fix works: sync-force pulls the higher version, then the failover runs.
     let report = env.engine.sync_force("prod-web-app").await.unwrap();
     assert_eq!(report.version, ahead.metadata.version);
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
 }
 
 #[tokio::test]
 async fn group_not_active_is_refused() {
     let env = setup().await;
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
     let before = shape(&env.sim.inspect());
     let groups_before = groups(&env).await;
-    let err = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap_err();
+    let err = planned_failover(&env).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(err.to_string().contains("not active"), "{err}");
     assert_eq!(shape(&env.sim.inspect()), before);
@@ -426,15 +394,7 @@ async fn volume_manage_refused_by_policy_rolls_back_completely() {
             1,
         )
         .unwrap();
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Failed);
     let message = op.error_message.clone().unwrap();
     assert!(
@@ -470,15 +430,7 @@ async fn volume_manage_refused_by_policy_rolls_back_completely() {
     assert_eq!(a.failover_count, 0);
 
     // The documented fix (policy granted) then retry works.
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(
         op.status,
         OperationStatus::Completed,
@@ -497,15 +449,7 @@ async fn instance_in_error_on_target_gives_partial_with_one_running_copy() {
             "No valid host was found. There are not enough hosts available.",
         )
         .unwrap();
-    let op = env
-        .engine
-        .failover(
-            "prod-web-app",
-            FailoverRequest::planned(mappings()),
-            &NoProgress,
-        )
-        .await
-        .unwrap();
+    let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Partial);
     assert_eq!(op.instances_created, 2);
     assert_eq!(op.instances_failed, 1);
@@ -572,10 +516,4 @@ async fn plan_is_data_and_names_every_resolution() {
     assert_eq!(back, plan);
     // Planning changes nothing.
     assert!(env.store_a.list_operations().await.unwrap().is_empty());
-    let _ = env
-        .sim
-        .connector()
-        .site(&env.engine.site("site-b").await.unwrap())
-        .await
-        .unwrap();
 }

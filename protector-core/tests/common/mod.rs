@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, EngineOptions, PollPolicy, RegisterSite,
+    AddMember, CreateGroup, CreatePolicy, EngineOptions, FailoverRequest, NoProgress, PollPolicy,
+    RegisterSite,
 };
-use protector_core::model::{ProtectionGroup, ReplicationType, ResourceMappings, SiteType};
+use protector_core::model::{
+    Operation, ProtectionGroup, ReplicationType, ResourceMappings, SiteType,
+};
 use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_core::Protector;
 use protector_mock::{Inventory, Simulator};
@@ -146,4 +149,15 @@ pub async fn groups(env: &Env) -> (ProtectionGroup, ProtectionGroup) {
     let a = env.store_a.list_groups().await.unwrap().remove(0);
     let b = env.store_b.list_groups().await.unwrap().remove(0);
     (a, b)
+}
+
+/// A planned failover of `prod-web-app` with [`mappings`], without progress reporting.
+pub async fn planned_failover(env: &Env) -> protector_core::Result<Operation> {
+    env.engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &NoProgress,
+        )
+        .await
 }
