@@ -194,6 +194,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                     FailoverMode::Planned
                 },
                 mappings,
+                operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
             let mut printer = Printer::stdout(&args.output);

@@ -6,10 +6,13 @@
 //! caller stands (the `--os-cloud` of the CLI): metadata is read from its store and every
 //! modification is pushed to the peer's store before it counts.
 
+mod drill;
+mod failback;
 mod failover;
 mod lifecycle;
 mod planner;
 mod progress;
+mod site_failover;
 mod sync;
 mod validate;
 pub mod wait;
@@ -19,9 +22,12 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use drill::TestFailoverRequest;
+pub use failback::FailbackRequest;
 pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
 pub use planner::FailoverRequest;
 pub use progress::{NoProgress, ProgressObserver};
+pub use site_failover::{SiteFailoverRequest, DR_SITE_ADMIN_ROLE};
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;

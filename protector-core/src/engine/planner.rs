@@ -20,6 +20,10 @@ pub struct FailoverRequest {
     pub mode: FailoverMode,
     /// Network, flavor and security-group mappings source → target (merged over stored ones).
     pub mappings: ResourceMappings,
+    /// Use this id for the operation (a caller that recorded a pending operation first);
+    /// a fresh one otherwise.
+    #[serde(default)]
+    pub operation_id: Option<Uuid>,
 }
 
 impl FailoverRequest {
@@ -28,6 +32,7 @@ impl FailoverRequest {
         FailoverRequest {
             mode: FailoverMode::Planned,
             mappings,
+            operation_id: None,
         }
     }
 }
@@ -189,7 +194,7 @@ impl Protector {
         let source = group.current_primary_site.clone();
         let target = group.current_secondary_site().to_string();
         let mut plan = Plan {
-            id: Uuid::new_v4(),
+            id: request.operation_id.unwrap_or_else(Uuid::new_v4),
             mode: request.mode,
             group_id: group.id,
             group_name: group.name.clone(),

@@ -17,7 +17,7 @@ pub use member::{
     FixedIp, FlavorRef, Member, MemberStatus, NicSpec, Placement, RecoveryMetadata,
     SecurityGroupRef, VolumeSpec,
 };
-pub use operation::{Operation, OperationStatus, OperationType, Phase};
+pub use operation::{GroupResult, Operation, OperationStatus, OperationType, Phase};
 pub use policy::{ArrayEndpoint, ReplicationPolicy};
 pub use secret::Secret;
 pub use site::{Site, SiteStatus, SiteType};

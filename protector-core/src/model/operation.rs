@@ -157,6 +157,26 @@ pub struct Operation {
     /// "none: source stopped before the final replication").
     #[serde(default)]
     pub data_loss: Option<String>,
+    /// Site failover: one entry per protection group in scope.
+    #[serde(default)]
+    pub group_results: Vec<GroupResult>,
+}
+
+/// The outcome of one protection group inside a site failover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupResult {
+    /// The group.
+    pub group_id: Uuid,
+    /// Its name.
+    pub group_name: String,
+    /// Its project.
+    pub project_id: String,
+    /// The group's own failover operation, once started.
+    pub operation_id: Option<Uuid>,
+    /// pending, running, completed, partial or failed.
+    pub status: OperationStatus,
+    /// Why it failed.
+    pub error_message: Option<String>,
 }
 
 impl Operation {
@@ -189,6 +209,7 @@ impl Operation {
             completed_count: None,
             failed_count: None,
             data_loss: None,
+            group_results: Vec::new(),
         }
     }
 }
