@@ -678,6 +678,16 @@ impl Protector {
             pure_pg_name: pg.clone(),
             replication_interval_secs: request.replication_interval_secs,
             rpo_minutes: request.rpo_minutes,
+            primary_array_name: Some(if group.current_primary_site == group.primary_site {
+                source_info.name.clone()
+            } else {
+                target_info.name.clone()
+            }),
+            secondary_array_name: Some(if group.current_primary_site == group.primary_site {
+                target_info.name.clone()
+            } else {
+                source_info.name.clone()
+            }),
         };
         document.policy = Some(policy.clone());
         document.group.consistency_group.array_group = pg;

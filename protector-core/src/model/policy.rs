@@ -32,9 +32,26 @@ pub struct ReplicationPolicy {
     pub replication_interval_secs: u64,
     /// Recovery point objective in minutes (async).
     pub rpo_minutes: u64,
+    /// Name of the primary site's FlashArray, learned when the policy was checked. Replica
+    /// objects on the other array are named after it (`array-a:pg`), which an unplanned
+    /// failover needs while that array does not answer.
+    #[serde(default)]
+    pub primary_array_name: Option<String>,
+    /// Name of the secondary site's FlashArray.
+    #[serde(default)]
+    pub secondary_array_name: Option<String>,
 }
 
 impl ReplicationPolicy {
+    /// The array name of `site`, when known.
+    pub fn array_name_on(&self, group: &ProtectionGroup, site: &str) -> Option<&str> {
+        if site == group.primary_site {
+            self.primary_array_name.as_deref()
+        } else {
+            self.secondary_array_name.as_deref()
+        }
+    }
+
     /// The array of `site`, one of the two sites of `group`.
     pub fn array_on(&self, group: &ProtectionGroup, site: &str) -> &ArrayEndpoint {
         if site == group.primary_site {

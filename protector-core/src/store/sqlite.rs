@@ -901,6 +901,8 @@ mod tests {
             pure_pg_name: "pg-web".to_string(),
             replication_interval_secs: 300,
             rpo_minutes: 15,
+            primary_array_name: Some("fa-a".to_string()),
+            secondary_array_name: Some("fa-b".to_string()),
         }
     }
 
