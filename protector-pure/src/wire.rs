@@ -37,6 +37,9 @@ pub(crate) struct WireArray {
     name: String,
     #[serde(default)]
     version: Option<String>,
+    /// The array's clock when it answered, in milliseconds since the epoch.
+    #[serde(default, rename = "_as_of")]
+    as_of: Option<i64>,
 }
 
 impl From<WireArray> for ArrayInfo {
@@ -45,6 +48,7 @@ impl From<WireArray> for ArrayInfo {
             id: a.id.unwrap_or_default(),
             name: a.name,
             version: a.version.unwrap_or_default(),
+            as_of: a.as_of.and_then(DateTime::from_timestamp_millis),
         }
     }
 }

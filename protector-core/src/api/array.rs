@@ -24,6 +24,10 @@ pub struct ArrayInfo {
     pub name: String,
     /// Purity version.
     pub version: String,
+    /// The array's clock when it answered (`_as_of`): replication lag is measured against it,
+    /// not against the caller's clock. `None` when the array does not report it.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// A volume on the array.

@@ -134,6 +134,7 @@ pub(crate) fn array_info(world: &World, array: &str) -> Result<ArrayInfo> {
         id: a.id.clone(),
         name: a.name.clone(),
         version: a.version.clone(),
+        as_of: Some(world.now()),
     })
 }
 

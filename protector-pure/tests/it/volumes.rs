@@ -27,6 +27,11 @@ async fn array_info_decodes_identity() {
         (info.id.as_str(), info.name.as_str(), info.version.as_str()),
         ("b8a4", "array-a", "6.7.3")
     );
+    // The array's own clock, for measuring replication lag.
+    assert_eq!(
+        info.as_of.map(|t| t.timestamp_millis()),
+        Some(1_795_312_482_018)
+    );
     fake.check_headers().await;
 }
 
