@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::TestFailoverRecord;
 use crate::error::{Error, ErrorKind, Result};
 
 /// How the group's volumes replicate.
@@ -222,6 +223,9 @@ pub struct ProtectionGroup {
     /// operation touches the group again.
     #[serde(default)]
     pub fence_required_on: Option<String>,
+    /// The DR drill of the group and what it created, until its cleanup removed everything.
+    #[serde(default)]
+    pub test_failover: Option<TestFailoverRecord>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -1,5 +1,6 @@
 //! The domain model of spec/: sites, protection groups, members, policies, mappings, operations.
 
+mod drill;
 mod group;
 mod mapping;
 mod member;
@@ -8,6 +9,7 @@ mod policy;
 mod secret;
 mod site;
 
+pub use drill::{TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume};
 pub use group::{
     transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion, ProtectionGroup,
     ReplicationType,
