@@ -41,45 +41,73 @@ use crate::store::{JournalEntry, JournalKind, RemoteSyncStatus};
 
 /// What a run created or changed, so that a failure can be undone.
 #[derive(Debug, Default)]
-struct Undo {
+pub(super) struct Undo {
     /// Source servers this run stopped.
-    stopped: Vec<String>,
+    pub(super) stopped: Vec<String>,
     /// Array volumes on the target created by copy and not (yet) managed.
-    copies: Vec<String>,
+    pub(super) copies: Vec<String>,
     /// Cinder volumes created on the target by manage.
-    volumes: Vec<String>,
+    pub(super) volumes: Vec<String>,
     /// Ports created on the target.
-    ports: Vec<String>,
+    pub(super) ports: Vec<String>,
     /// Servers created on the target.
-    servers: Vec<String>,
+    pub(super) servers: Vec<String>,
+    /// Existing servers this run started on the target (failback): stopped again on rollback.
+    pub(super) started: Vec<String>,
 }
 
 /// What happened to one member on the target.
 #[derive(Debug, Default, Clone)]
-struct MemberResult {
-    volume_ids: Vec<String>,
-    array_volumes: Vec<String>,
-    port_ids: Vec<String>,
-    server_id: Option<String>,
-    error: Option<String>,
+pub(super) struct MemberResult {
+    pub(super) volume_ids: Vec<String>,
+    pub(super) array_volumes: Vec<String>,
+    pub(super) port_ids: Vec<String>,
+    pub(super) server_id: Option<String>,
+    pub(super) error: Option<String>,
 }
 
-struct Run<'a> {
-    engine: &'a Protector,
-    plan: &'a Plan,
-    op: Mutex<Operation>,
-    observer: &'a dyn ProgressObserver,
-    source: Option<SiteClients>,
-    target: SiteClients,
-    source_array: Option<Arc<dyn ArrayApi>>,
-    target_array: Arc<dyn ArrayApi>,
-    undo: Mutex<Undo>,
-    results: Mutex<BTreeMap<Uuid, MemberResult>>,
-    previous_status: GroupStatus,
+/// One execution of a plan (failover or failback): the operation record, the clients, and
+/// what to undo.
+pub(super) struct Run<'a> {
+    pub(super) engine: &'a Protector,
+    pub(super) plan: &'a Plan,
+    pub(super) op: Mutex<Operation>,
+    pub(super) observer: &'a dyn ProgressObserver,
+    pub(super) source: Option<SiteClients>,
+    pub(super) target: SiteClients,
+    pub(super) source_array: Option<Arc<dyn ArrayApi>>,
+    pub(super) target_array: Arc<dyn ArrayApi>,
+    pub(super) undo: Mutex<Undo>,
+    pub(super) results: Mutex<BTreeMap<Uuid, MemberResult>>,
+    pub(super) previous_status: GroupStatus,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops server `id` through `compute` and waits until it is SHUTOFF (or gone).
+pub(super) async fn stop_server_and_wait(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    match compute.get_server(id).await? {
+        None => return Ok(()),
+        Some(s) if s.status == ServerStatus::Shutoff => return Ok(()),
+        Some(_) => compute.stop_server(id).await?,
+    }
+    wait_for(&format!("server {id} to stop"), poll, || {
+        let compute = compute.clone();
+        async move {
+            Ok(match compute.get_server(id).await? {
+                Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
+                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                None => PollOutcome::Ready(()),
+            })
+        }
+    })
+    .await
 }
 
 impl Protector {
@@ -113,12 +141,6 @@ impl Protector {
         request: FailoverRequest,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        if request.mode == FailoverMode::Unplanned {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "unplanned failover (--force) is not available in this version: run a planned failover while both sites are reachable",
-            ));
-        }
         let plan = self.plan_failover(group, &request).await?;
         self.validate_plan(&plan).await?.into_result(&format!(
             "failover of protection group '{}'",
@@ -183,11 +205,11 @@ impl Protector {
 }
 
 impl Run<'_> {
-    fn snapshot(&self) -> Operation {
+    pub(super) fn snapshot(&self) -> Operation {
         lock(&self.op).clone()
     }
 
-    async fn save(&self) -> Result<()> {
+    pub(super) async fn save(&self) -> Result<()> {
         let op = self.snapshot();
         self.engine.store().put_operation(&op).await?;
         self.observer.on_update(&op);
@@ -211,7 +233,7 @@ impl Run<'_> {
         start + u8::try_from(span * done / total).unwrap_or(0)
     }
 
-    async fn step_started(&self, name: &str) -> Result<()> {
+    pub(super) async fn step_started(&self, name: &str) -> Result<()> {
         let phase = self
             .plan
             .steps
@@ -226,7 +248,7 @@ impl Run<'_> {
         self.save().await
     }
 
-    async fn step_done(&self, name: &str) -> Result<()> {
+    pub(super) async fn step_done(&self, name: &str) -> Result<()> {
         {
             let mut op = lock(&self.op);
             op.steps_completed.push(name.to_string());
@@ -236,7 +258,7 @@ impl Run<'_> {
         self.save().await
     }
 
-    async fn journal(&self, step: &str, kind: JournalKind, detail: serde_json::Value) {
+    pub(super) async fn journal(&self, step: &str, kind: JournalKind, detail: serde_json::Value) {
         let op_id = lock(&self.op).id;
         let entry = JournalEntry {
             operation_id: op_id,
@@ -253,7 +275,12 @@ impl Run<'_> {
     }
 
     /// Runs one side effect with intent and outcome journaled.
-    async fn effect<T, F>(&self, step: &str, intent: serde_json::Value, f: F) -> Result<T>
+    pub(super) async fn effect<T, F>(
+        &self,
+        step: &str,
+        intent: serde_json::Value,
+        f: F,
+    ) -> Result<T>
     where
         F: std::future::Future<Output = Result<T>>,
         T: serde::Serialize,
@@ -290,7 +317,7 @@ impl Run<'_> {
         })
     }
 
-    fn op_id(&self) -> Uuid {
+    pub(super) fn op_id(&self) -> Uuid {
         lock(&self.op).id
     }
 
@@ -311,8 +338,15 @@ impl Run<'_> {
         let mut document = self.engine.document(group).await?;
         document.group.apply(GroupEvent::FailoverStarted)?;
         document.group.active_operation_id = Some(self.op_id());
+        // An unplanned failover runs because the other site is lost: it records the change
+        // here and the other site catches up with sync-force when it returns.
+        let peer_policy = if plan.mode == FailoverMode::Planned {
+            PeerPolicy::Required
+        } else {
+            PeerPolicy::BestEffort
+        };
         self.engine
-            .commit(document, "failover-start", PeerPolicy::Required)
+            .commit(document, "failover-start", peer_policy)
             .await?;
         self.step_done("create_dr_record").await?;
 
@@ -346,46 +380,24 @@ impl Run<'_> {
             self.step_started("replicate_snapshot").await?;
             let source_name = plan.source_array.clone().unwrap_or_default();
             let replica = format!("{source_name}:{}", snap.name);
-            let target_array = self.target_array.clone();
-            let replica_name = replica.clone();
-            wait_for(
-                &format!("snapshot {replica} to arrive on {}", plan.target_site),
-                &self.engine.options().poll,
-                || {
-                    let target_array = target_array.clone();
-                    let replica_name = replica_name.clone();
-                    async move {
-                        // The target answers "does not exist" until the transfer starts.
-                        let transfers =
-                            match target_array.list_pg_snapshot_transfers(&replica_name).await {
-                                Ok(t) => t,
-                                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-                                Err(e) => return Err(e),
-                            };
-                        Ok(
-                            match transfers.into_iter().find(|t| t.name == replica_name) {
-                                Some(t) if t.is_complete() => PollOutcome::Ready(()),
-                                Some(t) => PollOutcome::Pending(format!(
-                                    "progress {:.0}%",
-                                    t.progress * 100.0
-                                )),
-                                None => PollOutcome::Pending("not on the target array yet".into()),
-                            },
-                        )
-                    }
-                },
-            )
-            .await?;
+            self.wait_replicated(&replica).await?;
             self.step_done("replicate_snapshot").await?;
             Some(replica)
         } else {
+            if plan.steps.iter().any(|s| s.name == "quiesce_vms") {
+                // The source site answers although its array does not: stop what still runs
+                // there, so that the group needs no fencing.
+                self.step_started("quiesce_vms").await?;
+                self.quiesce().await?;
+                self.step_done("quiesce_vms").await?;
+            }
             None
         };
 
         self.step_started("identify_snapshot").await?;
         let snapshot = match snapshot {
             Some(s) => s,
-            None => self.latest_replicated_snapshot().await?,
+            None => self.reported_recovery_point().await?,
         };
         let volume_snapshots = self.target_array.list_volume_snapshots(&snapshot).await?;
         let mut sources = BTreeMap::new();
@@ -483,6 +495,9 @@ impl Run<'_> {
         document.group.failover_count += 1;
         document.group.last_failover_at = Some(now);
         document.group.active_operation_id = None;
+        if plan.mode == FailoverMode::Unplanned && !plan.source_reachable {
+            document.group.fence_required_on = Some(plan.source_site.clone());
+        }
         {
             let results = lock(&self.results);
             for member in &mut document.members {
@@ -517,10 +532,14 @@ impl Run<'_> {
                 u32::try_from(results.values().filter(|r| r.error.is_none()).count())
                     .unwrap_or(u32::MAX);
             op.instances_failed = u32::try_from(failed.len()).unwrap_or(u32::MAX);
-            op.data_loss = Some(if plan.mode == FailoverMode::Planned {
-                "none: source VMs were stopped before the final replicated snapshot".to_string()
-            } else {
-                format!("writes after snapshot {snapshot} were not replicated")
+            op.data_loss = Some(match (&plan.mode, &plan.recovery_point) {
+                (FailoverMode::Planned, _) => {
+                    "none: source VMs were stopped before the final replicated snapshot".to_string()
+                }
+                (FailoverMode::Unplanned, Some(point)) => point.data_at_risk.clone(),
+                (FailoverMode::Unplanned, None) => {
+                    format!("writes after snapshot {snapshot} were not replicated")
+                }
             });
             if partial {
                 op.error_message = Some(format!(
@@ -575,8 +594,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Waits until pg snapshot `replica` (`source-array:pg.N`) has fully arrived on the target
+    /// array.
+    pub(super) async fn wait_replicated(&self, replica: &str) -> Result<()> {
+        let target_array = self.target_array.clone();
+        wait_for(
+            &format!("snapshot {replica} to arrive on {}", self.plan.target_site),
+            &self.engine.options().poll,
+            || {
+                let target_array = target_array.clone();
+                let replica = replica.to_string();
+                async move {
+                    // The target answers "does not exist" until the transfer starts.
+                    let transfers = match target_array.list_pg_snapshot_transfers(&replica).await {
+                        Ok(t) => t,
+                        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
+                    Ok(match transfers.into_iter().find(|t| t.name == replica) {
+                        Some(t) if t.is_complete() => PollOutcome::Ready(()),
+                        Some(t) => {
+                            PollOutcome::Pending(format!("progress {:.0}%", t.progress * 100.0))
+                        }
+                        None => PollOutcome::Pending("not on the target array yet".into()),
+                    })
+                }
+            },
+        )
+        .await
+    }
+
     /// Runs `f` for every member with bounded concurrency; the first error wins after all ran.
-    async fn for_members<'m, F, Fut>(&'m self, f: F) -> Result<()>
+    pub(super) async fn for_members<'m, F, Fut>(&'m self, f: F) -> Result<()>
     where
         F: Fn(&'m MemberPlan) -> Fut,
         Fut: std::future::Future<Output = Result<()>> + 'm,
@@ -599,7 +648,7 @@ impl Run<'_> {
         results.into_iter().collect()
     }
 
-    async fn quiesce(&self) -> Result<()> {
+    pub(super) async fn quiesce(&self) -> Result<()> {
         let compute = self.source()?.compute.clone();
         let poll = self.engine.options().poll.clone();
         self.for_members(|member| {
@@ -648,20 +697,30 @@ impl Run<'_> {
         .await
     }
 
-    async fn latest_replicated_snapshot(&self) -> Result<String> {
-        let source_name = self.plan.source_array.clone().unwrap_or_default();
-        let group = format!("{source_name}:{}", self.plan.array_group);
-        let transfers = self.target_array.list_pg_snapshot_transfers(&group).await?;
-        transfers
-            .into_iter()
-            .find(|t| t.is_complete())
-            .map(|t| t.name)
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no fully replicated snapshot of {group} exists on {}: nothing to recover from",
-                    self.plan.target_site
-                ))
-            })
+    /// The snapshot the plan reported the data at risk for: recovering from exactly that one
+    /// makes the loss exactly the one reported (a newer snapshot may have arrived since).
+    async fn reported_recovery_point(&self) -> Result<String> {
+        let point = self.plan.recovery_point.as_ref().ok_or_else(|| {
+            Error::invalid(format!(
+                "the plan of this unplanned failover of '{}' has no recovery point: plan again",
+                self.plan.group_name
+            ))
+        })?;
+        let transfers = self
+            .target_array
+            .list_pg_snapshot_transfers(&point.snapshot)
+            .await?;
+        if transfers
+            .iter()
+            .any(|t| t.name == point.snapshot && t.is_complete())
+        {
+            Ok(point.snapshot.clone())
+        } else {
+            Err(Error::not_found(format!(
+                "replicated snapshot {} is no longer on {}'s FlashArray (retention removed it): plan the unplanned failover again",
+                point.snapshot, self.plan.target_site
+            )))
+        }
     }
 
     async fn copy_volumes(
@@ -960,12 +1019,19 @@ impl Run<'_> {
         }
     }
 
-    /// Undoes what `undo` lists, in reverse order of creation. Returns what could not be undone.
-    async fn compensate(&self, undo: Undo) -> Vec<String> {
+    /// Deletes servers (waiting until gone), then ports, then volumes (once detached) on the
+    /// site of `clients`. Missing ones count as removed. Returns what could not be removed.
+    pub(super) async fn remove_site_resources(
+        &self,
+        clients: &SiteClients,
+        servers: &[String],
+        ports: &[String],
+        volumes: &[String],
+    ) -> Vec<String> {
         let mut leftovers = Vec::new();
         let poll = &self.engine.options().poll;
-        let compute = self.target.compute.clone();
-        for id in &undo.servers {
+        let compute = clients.compute.clone();
+        for id in servers {
             let result = async {
                 compute.delete_server(id).await?;
                 wait_for(&format!("server {id} to be deleted"), poll, || {
@@ -981,30 +1047,22 @@ impl Run<'_> {
             }
             .await;
             self.journal(
-                &format!("compensate:delete_server:{id}"),
+                &format!("delete_server:{}:{id}", clients.site),
                 JournalKind::Compensated,
                 json!({"ok": result.is_ok()}),
             )
             .await;
             if let Err(e) = result {
-                leftovers.push(format!(
-                    "server {id} on {}: {}",
-                    self.plan.target_site,
-                    e.message()
-                ));
+                leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
             }
         }
-        for id in &undo.ports {
-            if let Err(e) = self.target.network.delete_port(id).await {
-                leftovers.push(format!(
-                    "port {id} on {}: {}",
-                    self.plan.target_site,
-                    e.message()
-                ));
+        for id in ports {
+            if let Err(e) = clients.network.delete_port(id).await {
+                leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
             }
         }
-        let storage = self.target.block_storage.clone();
-        for id in &undo.volumes {
+        let storage = clients.block_storage.clone();
+        for id in volumes {
             let result = async {
                 wait_for(&format!("volume {id} to detach"), poll, || {
                     let storage = storage.clone();
@@ -1026,13 +1084,30 @@ impl Run<'_> {
             }
             .await;
             if let Err(e) = result {
+                leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
+            }
+        }
+        leftovers
+    }
+
+    /// Undoes what `undo` lists, in reverse order of creation. Returns what could not be undone.
+    pub(super) async fn compensate(&self, undo: Undo) -> Vec<String> {
+        let mut leftovers = Vec::new();
+        let poll = &self.engine.options().poll;
+        let compute = self.target.compute.clone();
+        for id in &undo.started {
+            if let Err(e) = stop_server_and_wait(&compute, id, poll).await {
                 leftovers.push(format!(
-                    "volume {id} on {}: {}",
+                    "server {id} on {} was started and could not be stopped again: {}",
                     self.plan.target_site,
                     e.message()
                 ));
             }
         }
+        leftovers.extend(
+            self.remove_site_resources(&self.target, &undo.servers, &undo.ports, &undo.volumes)
+                .await,
+        );
         for name in &undo.copies {
             let result = async {
                 self.target_array.destroy_volume(name).await?;
@@ -1087,7 +1162,7 @@ impl Run<'_> {
     }
 
     /// Records the outcome: compensates on failure and settles the group status.
-    async fn finish(&self, outcome: Result<()>) -> Operation {
+    pub(super) async fn finish(&self, outcome: Result<()>) -> Operation {
         let now = Utc::now();
         match outcome {
             Ok(()) => {
@@ -1112,16 +1187,23 @@ impl Run<'_> {
                 };
                 let undo = std::mem::take(&mut *lock(&self.undo));
                 let changed_world = !(undo.stopped.is_empty()
+                    && undo.started.is_empty()
                     && undo.copies.is_empty()
                     && undo.volumes.is_empty()
                     && undo.ports.is_empty()
                     && undo.servers.is_empty());
                 let leftovers = self.compensate(undo).await;
+                let failback = lock(&self.op).operation_type == OperationType::Failback;
+                let in_flight = if failback {
+                    GroupStatus::FailingBack
+                } else {
+                    GroupStatus::FailingOver
+                };
                 let group_recorded = self
                     .engine
                     .group_by_id(&self.plan.group_id)
                     .await
-                    .is_ok_and(|g| g.status == GroupStatus::FailingOver);
+                    .is_ok_and(|g| g.status == in_flight);
                 let note = if leftovers.is_empty() {
                     if changed_world {
                         format!("rolled back: nothing was left on {} and the source VMs run again on {}", self.plan.target_site, self.plan.source_site)
@@ -1137,18 +1219,30 @@ impl Run<'_> {
                 if group_recorded {
                     if let Ok(group) = self.engine.group_by_id(&self.plan.group_id).await {
                         if let Ok(mut document) = self.engine.document(group).await {
-                            let event = if leftovers.is_empty() {
-                                GroupEvent::FailoverAborted {
+                            let event = if !leftovers.is_empty() {
+                                GroupEvent::OperationFailed
+                            } else if failback {
+                                GroupEvent::FailbackAborted {
                                     previous: self.previous_status,
                                 }
                             } else {
-                                GroupEvent::OperationFailed
+                                GroupEvent::FailoverAborted {
+                                    previous: self.previous_status,
+                                }
                             };
                             if document.group.apply(event).is_ok() {
                                 document.group.active_operation_id = None;
                                 if let Err(e) = self
                                     .engine
-                                    .commit(document, "failover-failed", PeerPolicy::BestEffort)
+                                    .commit(
+                                        document,
+                                        if failback {
+                                            "failback-failed"
+                                        } else {
+                                            "failover-failed"
+                                        },
+                                        PeerPolicy::BestEffort,
+                                    )
                                     .await
                                 {
                                     tracing::warn!(error = %e, "could not record the failed failover on the group");

@@ -8,10 +8,15 @@ use uuid::Uuid;
 
 use super::validate::Finding;
 use super::Protector;
-use crate::api::{Flavor, Network, SecurityGroup, SiteClients};
+use crate::api::{ArrayApi, Flavor, Network, SecurityGroup, SiteClients};
 use crate::error::{ErrorKind, Result};
-use crate::model::{GroupStatus, Member, MemberStatus, Phase, ProtectionGroup, ResourceMappings};
-use crate::plan::{FailoverMode, MemberPlan, NicPlan, Plan, PlannedIp, Resolved, Step, VolumePlan};
+use crate::model::{
+    ArrayEndpoint, GroupStatus, Member, MemberStatus, Phase, ProtectionGroup, ReplicationPolicy,
+    ResourceMappings,
+};
+use crate::plan::{
+    FailoverMode, MemberPlan, NicPlan, Plan, PlannedIp, RecoveryPoint, Resolved, Step, VolumePlan,
+};
 
 /// Ask for a failover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,13 +71,28 @@ pub(crate) fn cidr_contains(cidr: &str, ip: &str) -> bool {
     }
 }
 
+/// The array's clock (`_as_of` of its answers), the wall clock when it does not say.
+pub(crate) fn array_clock(info: &crate::api::ArrayInfo) -> chrono::DateTime<chrono::Utc> {
+    info.as_of.unwrap_or_else(chrono::Utc::now)
+}
+
+/// `3725` → `1h 2m 5s`.
+pub(crate) fn human_age(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m {s}s"),
+    }
+}
+
 /// Step name part for a site (`site-b` → `site_b`).
 pub(crate) fn site_token(site: &str) -> String {
     site.replace(['-', '.', ' '], "_")
 }
 
 /// The steps of a failover to `target`, in order.
-fn failover_steps(target: &str, mode: FailoverMode) -> Vec<Step> {
+fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool) -> Vec<Step> {
     let t = site_token(target);
     let mut steps: Vec<(String, Phase, String)> = vec![
         (
@@ -86,6 +106,13 @@ fn failover_steps(target: &str, mode: FailoverMode) -> Vec<Step> {
             "record the operation; group status failing_over on both sites".into(),
         ),
     ];
+    if mode == FailoverMode::Unplanned && stop_source {
+        steps.push((
+            "quiesce_vms".into(),
+            Phase::Storage,
+            "stop the source VMs that still answer so that only one copy runs".into(),
+        ));
+    }
     if mode == FailoverMode::Planned {
         steps.push((
             "quiesce_vms".into(),
@@ -208,8 +235,10 @@ impl Protector {
             target_volume_type: group.volume_type.clone(),
             manage_host: None,
             members: Vec::new(),
-            steps: failover_steps(&target, request.mode),
+            steps: failover_steps(&target, request.mode, false),
             findings: Vec::new(),
+            recovery_point: None,
+            source_reachable: false,
         };
         let findings = &mut plan.findings;
 
@@ -347,6 +376,21 @@ impl Protector {
                 ),
             )),
         }
+        plan.source_reachable = source_clients.is_some();
+        if request.mode == FailoverMode::Unplanned {
+            self.plan_recovery_point(
+                &mut plan,
+                &policy,
+                &group,
+                target_array.as_ref(),
+                source_ep,
+                source_clients.is_some(),
+            )
+            .await?;
+            if plan.source_reachable {
+                plan.steps = failover_steps(&target, request.mode, true);
+            }
+        }
         if request.mode == FailoverMode::Planned {
             let source_array = self.inner.connector.array(source_ep).await?;
             match source_array.array_info().await {
@@ -401,6 +445,112 @@ impl Protector {
         )
         .await?;
         Ok(plan)
+    }
+
+    /// Unplanned failover: refuses while both the source site and its array answer (a planned
+    /// failover loses nothing then), and finds the replicated snapshot to recover from with the
+    /// data at risk, by the target array's clock.
+    async fn plan_recovery_point(
+        &self,
+        plan: &mut Plan,
+        policy: &ReplicationPolicy,
+        group: &ProtectionGroup,
+        target_array: &dyn ArrayApi,
+        source_ep: &ArrayEndpoint,
+        source_site_reachable: bool,
+    ) -> Result<()> {
+        let source = plan.source_site.clone();
+        let target = plan.target_site.clone();
+        let source_array = self.inner.connector.array(source_ep).await?;
+        let source_info = source_array.array_info().await.ok();
+        if source_site_reachable && source_info.is_some() {
+            plan.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "source_reachable",
+                format!(
+                    "{source} and its FlashArray answer: run a planned failover of '{}' (without --force), which stops the VMs first and loses no data",
+                    group.name
+                ),
+            ));
+        }
+        let source_name = source_info
+            .map(|i| i.name)
+            .or_else(|| policy.array_name_on(group, &source).map(str::to_string));
+        let Some(source_name) = source_name else {
+            plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "source_array_name_unknown",
+                format!(
+                    "the name of {source}'s FlashArray is not recorded in the policy of '{}' and the array does not answer: re-run `protector protection-group policy-create {}` once, or fail over when it answers",
+                    group.name, group.name
+                ),
+            ));
+            return Ok(());
+        };
+        plan.source_array = Some(source_name.clone());
+        let replica_group = format!("{source_name}:{}", policy.pure_pg_name);
+        let (transfers, info) = match (
+            target_array
+                .list_pg_snapshot_transfers(&replica_group)
+                .await,
+            target_array.array_info().await,
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            // The target array being down is already a finding.
+            (Err(e), _) | (_, Err(e)) if e.kind() == ErrorKind::Unavailable => return Ok(()),
+            (Err(e), _) if e.kind() == ErrorKind::NotFound => {
+                (Vec::new(), target_array.array_info().await?)
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        let Some(latest) = transfers.into_iter().find(|t| t.is_complete()) else {
+            plan.findings.push(Finding::error(
+                ErrorKind::NotFound,
+                "no_replicated_snapshot",
+                format!(
+                    "no fully replicated snapshot of {replica_group} exists on {target}'s FlashArray {}: there is nothing to recover '{}' from",
+                    info.name, group.name
+                ),
+            ));
+            return Ok(());
+        };
+        let created = target_array
+            .list_pg_snapshots(&replica_group)
+            .await?
+            .into_iter()
+            .find(|s| s.name == latest.name)
+            .map(|s| s.created)
+            .or(latest.started)
+            .unwrap_or(array_clock(&info));
+        let array_time = array_clock(&info);
+        let age_secs = (array_time - created).num_seconds().max(0);
+        let data_at_risk = format!(
+            "writes to the volumes of '{}' on {source} after {} ({}, {} ago by {target}'s FlashArray clock) are lost: the failover recovers from replicated snapshot {}",
+            group.name,
+            created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            latest.name,
+            human_age(age_secs),
+            latest.name
+        );
+        if u64::try_from(age_secs).unwrap_or(0) > policy.rpo_minutes * 60 {
+            plan.findings.push(Finding::warning(
+                "rpo_exceeded",
+                format!(
+                    "the latest replicated snapshot is {} old, beyond the RPO of {} minutes",
+                    human_age(age_secs),
+                    policy.rpo_minutes
+                ),
+            ));
+        }
+        plan.recovery_point = Some(RecoveryPoint {
+            snapshot: latest.name,
+            created_at: created,
+            replicated_at: latest.completed,
+            array_time,
+            age_secs,
+            data_at_risk,
+        });
+        Ok(())
     }
 
     async fn plan_target(
@@ -710,6 +860,7 @@ impl Protector {
                 key_name: rec.key_name.clone(),
                 nics,
                 volumes,
+                target_instance_id: None,
             });
         }
         Ok(())
@@ -732,7 +883,7 @@ mod tests {
 
     #[test]
     fn steps_are_named_like_the_spec() {
-        let steps = failover_steps("site-b", FailoverMode::Planned);
+        let steps = failover_steps("site-b", FailoverMode::Planned, false);
         let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,

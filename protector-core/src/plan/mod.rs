@@ -5,6 +5,7 @@
 //! snapshot-tested. Problems found while resolving are kept as [`crate::engine::Finding`]s in
 //! the plan, so that validation can report all of them at once.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -93,6 +94,10 @@ pub struct MemberPlan {
     pub nics: Vec<NicPlan>,
     /// Volumes, root first.
     pub volumes: Vec<VolumePlan>,
+    /// Failback: the stopped server on the target that is started again (its volumes are
+    /// overwritten with the replicated data), instead of building a new one.
+    #[serde(default)]
+    pub target_instance_id: Option<String>,
 }
 
 /// One step of the plan, in execution order.
@@ -145,6 +150,32 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Problems found while planning.
     pub findings: Vec<Finding>,
+    /// Unplanned failover: the replicated snapshot it will recover from and the data at risk,
+    /// reported before anything runs.
+    #[serde(default)]
+    pub recovery_point: Option<RecoveryPoint>,
+    /// Unplanned failover: whether the source site answered while planning. When it did, its
+    /// VMs are stopped first; when it did not, the group is fenced until they are confirmed
+    /// stopped.
+    #[serde(default)]
+    pub source_reachable: bool,
+}
+
+/// The recovery point of an unplanned failover, as the target array reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryPoint {
+    /// The replicated protection-group snapshot on the target array (`array:pg.N`).
+    pub snapshot: String,
+    /// When the source array took it.
+    pub created_at: DateTime<Utc>,
+    /// When it had fully arrived on the target array.
+    pub replicated_at: Option<DateTime<Utc>>,
+    /// The target array's clock when the plan was made.
+    pub array_time: DateTime<Utc>,
+    /// `array_time - created_at`: every write in this window is lost.
+    pub age_secs: i64,
+    /// The data at risk in words, shown before the failover runs and kept on the operation.
+    pub data_at_risk: String,
 }
 
 impl Plan {
