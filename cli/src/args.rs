@@ -98,11 +98,16 @@ pub enum Command {
     #[command(subcommand, name = "protection-group")]
     ProtectionGroup(GroupCommand),
 
-    /// DR operations (failovers) and their progress.
+    /// The consistency group behind a protection group, with its replication lag.
+    #[command(subcommand, name = "consistency-group")]
+    ConsistencyGroup(ConsistencyGroupCommand),
+
+    /// DR operations (failovers, failbacks, drills, site failovers) and their progress.
     #[command(subcommand)]
     Operation(OperationCommand),
 
-    /// Cross-site settings (`dr tenant mapping ...`).
+    /// DR drills, site failover and cross-site settings (`dr test failover ...`,
+    /// `dr site failover ...`, `dr tenant mapping ...`).
     #[command(subcommand)]
     Dr(DrCommand),
 
@@ -224,9 +229,20 @@ pub enum GroupCommand {
     /// Fail the group over to its current secondary site (planned: zero data loss).
     ///
     /// Stops the VMs on the source site, replicates a final snapshot, imports the volumes on the
-    /// target site and boots the VMs there with the mapped networks and flavors. The command
-    /// runs the operation to its end and prints the operation record.
+    /// target site and boots the VMs there with the mapped networks and flavors. Without --wait
+    /// the command records the operation, runs it in the background and prints its id at once
+    /// (follow it with `protector operation show <id>`); with --wait it shows the progress and
+    /// prints the final record.
     Failover(FailoverArgs),
+    /// Return the workload to the group's original primary site (spec: failback).
+    ///
+    /// Run it from the site where the VMs run now. Without --wait the command records the
+    /// operation, runs it in the background and prints its id at once; with --wait it shows the
+    /// progress and prints the final record.
+    Failback(FailbackArgs),
+    /// Confirm that the VMs an unplanned failover left on the old primary site are stopped
+    /// (stopping them if they run) and clear the group's fence; prints the group.
+    Fence(GroupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -366,15 +382,63 @@ pub struct FailoverArgs {
     /// findings.
     #[arg(long)]
     pub dry_run: bool,
-    /// Show the progress while the operation runs. (The command always waits for the end.)
-    #[arg(long)]
-    pub wait: bool,
     /// Unplanned failover: the source site is lost; recover from the latest replicated
     /// snapshot.
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
     pub output: OutputOptions,
+}
+
+/// How a long operation runs: in the background (default) or in the foreground with `--wait`.
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Block until the operation ends, showing its progress on stderr, then print the final
+    /// record. Without it the operation is recorded, runs in the background, and the command
+    /// prints its id at once.
+    #[arg(long)]
+    pub wait: bool,
+    /// Run as the background worker of this pending operation (set by the command itself).
+    #[arg(long, hide = true, value_name = "ID")]
+    pub operation_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FailbackArgs {
+    /// Protection group name or id.
+    pub group: String,
+    /// After the failback, replicate again from the original primary site to the secondary.
+    #[arg(long)]
+    pub reverse_replication: bool,
+    /// Network mapping ACTIVE=PRIMARY from the site where the VMs run now back to the original
+    /// primary (name or id); repeat the option or give several pairs separated by spaces.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub network_mapping: Vec<String>,
+    /// Flavor mapping SOURCE=TARGET; without one a VM keeps its flavor name.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub flavor_mapping: Vec<String>,
+    /// Security group mapping SOURCE=TARGET; without one groups are matched by name.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub security_group_mapping: Vec<String>,
+    /// Skip the preflight checks that allow it (never the reachability of both sites).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+// ---------------------------------------------------------------------------------- consistency groups
+
+#[derive(Debug, Subcommand)]
+pub enum ConsistencyGroupCommand {
+    /// Show the consistency group of a protection group: Cinder groups on both sites, volume
+    /// count, and the replication lag (age of the last snapshot that fully reached the other
+    /// site's array, by that array's clock).
+    Show(GroupArgs),
 }
 
 // ---------------------------------------------------------------------------------- operations
@@ -389,7 +453,7 @@ pub enum OperationCommand {
 
 #[derive(Debug, Args)]
 pub struct OperationShowArgs {
-    /// Operation id.
+    /// Operation id (`op-<uuid>`, or the bare uuid).
     pub id: String,
     #[command(flatten)]
     pub output: OutputOptions,
@@ -399,9 +463,111 @@ pub struct OperationShowArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DrCommand {
+    /// DR drills: `dr test failover <group>` and `dr test failover cleanup <group>`.
+    #[command(subcommand)]
+    Test(DrTestCommand),
+    /// Site-level DR: `dr site failover <site>`.
+    #[command(subcommand)]
+    Site(DrSiteCommand),
     /// Tenant (project) settings.
     #[command(subcommand)]
     Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrTestCommand {
+    /// Run a DR drill: boot copies of the group's VMs on the DR site from the latest replicated
+    /// snapshot, on isolated networks, without touching production or its replication.
+    ///
+    /// `dr test failover cleanup <group>` removes exactly what the drill created. Without --wait
+    /// either command records the operation, runs it in the background and prints its id at
+    /// once; with --wait it shows the progress and prints the final record.
+    Failover(TestFailoverArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TestFailoverArgs {
+    #[command(subcommand)]
+    pub command: Option<TestFailoverCommand>,
+    /// Protection group name or id.
+    #[arg(required = true, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Network mapping SOURCE=TARGET from the production networks to the isolated test networks
+    /// of the DR site; repeat the option or give several pairs separated by spaces.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub network_mapping: Vec<String>,
+    /// Flavor mapping SOURCE=TARGET; without one a VM keeps its flavor name.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub flavor_mapping: Vec<String>,
+    /// Security group mapping SOURCE=TARGET; without one groups are matched by name.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub security_group_mapping: Vec<String>,
+    /// Accepted as in the openstack CLI; the group is found whichever project owns it.
+    #[arg(long)]
+    pub all_projects: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestFailoverCommand {
+    /// Remove the drill's VMs, ports and volumes from the DR site; safe to run again.
+    Cleanup(TestCleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestCleanupArgs {
+    /// Protection group name or id.
+    pub group: String,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrSiteCommand {
+    /// Fail over every protection group whose workload runs on SITE, several at once.
+    ///
+    /// Needs the dr_site_admin role. Run it from the DR site (`--os-cloud`). Partial failures
+    /// are reported per group; retry the failed ones with --group. Without --wait the command
+    /// records the operation, runs it in the background and prints its id at once; with --wait
+    /// it shows the progress and prints the final record with one row per group.
+    Failover(SiteFailoverArgs),
+}
+
+/// Planned or unplanned site failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailoverTypeArg {
+    /// Both sites reachable: each group's VMs are stopped before the final replication.
+    Planned,
+    /// The site is lost: recover from the latest replicated snapshots (needs --force).
+    Unplanned,
+}
+
+#[derive(Debug, Args)]
+pub struct SiteFailoverArgs {
+    /// The failed (or to be evacuated) site.
+    pub site: String,
+    /// Planned or unplanned.
+    #[arg(long, value_enum)]
+    pub failover_type: FailoverTypeArg,
+    /// Confirm an unplanned failover (the site's reachability is not required).
+    #[arg(long)]
+    pub force: bool,
+    /// At most this many groups fail over at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Only this group (name or id), e.g. to retry one that failed; repeat for several.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub output: OutputOptions,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,14 +2,19 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use protector_core::api::VolumeType;
-use protector_core::engine::{SiteValidation, SyncForceReport, SyncStatusReport};
+use protector_core::engine::{
+    ConsistencyGroupReport, LagClock, SiteValidation, SyncForceReport, SyncStatusReport,
+};
 use protector_core::model::{
-    Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping,
+    Member, Operation, OperationType, ProtectionGroup, ReplicationPolicy, Site, TenantMapping,
 };
 use protector_core::store::SyncLogEntry;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
-use crate::output::{Column, List, Record};
+use crate::args::Format;
+use crate::error::{CliError, CliResult};
+use crate::output::{Column, List, Printer, Record};
 
 /// `2025-06-01T09:00:00Z`.
 pub fn time(t: &DateTime<Utc>) -> String {
@@ -224,6 +229,8 @@ pub fn members(members: &[Member]) -> List {
         Column::new("instance_id", "Instance ID"),
         Column::new("status", "Status"),
         Column::new("volumes", "Volumes"),
+        Column::new("current_site", "Current Site"),
+        Column::new("current_instance_id", "Current Instance ID"),
     ]);
     for m in members {
         list.push(vec![
@@ -232,9 +239,67 @@ pub fn members(members: &[Member]) -> List {
             json!(m.instance_id),
             json!(m.status.as_str()),
             json!(m.recovery.volumes.len()),
+            json!(m.current.site),
+            json!(m.current.instance_id),
         ]);
     }
     list
+}
+
+// ---------------------------------------------------------------------------------- consistency groups
+
+/// `consistency-group show`: spec/003 example 6's fields first, then the replication state.
+pub fn consistency_group(r: &ConsistencyGroupReport) -> Record {
+    Record::new()
+        .field("id", r.id.to_string())
+        .field("protection_group_id", r.protection_group_id.to_string())
+        .field("volume_type_name", r.volume_type_name.as_str())
+        .field("backend_name", opt_str(r.backend_name.as_deref()))
+        .field("primary_cg_id", opt_str(r.primary_cg_id.as_deref()))
+        .field("secondary_cg_id", opt_str(r.secondary_cg_id.as_deref()))
+        .field("status", r.status.as_str())
+        .field("volume_count", r.volume_count)
+        .field("protection_group", r.protection_group.as_str())
+        .field("replication_type", r.replication_type.as_str())
+        .field("pure_pg_name", r.pure_pg_name.as_str())
+        .field(
+            "replication_source_site",
+            r.replication_source_site.as_str(),
+        )
+        .field(
+            "replication_target_site",
+            r.replication_target_site.as_str(),
+        )
+        .field("replication_status", r.replication_status.as_str())
+        .field(
+            "last_replicated_snapshot",
+            opt_str(r.last_replicated_snapshot.as_deref()),
+        )
+        .field(
+            "last_replicated_at",
+            opt_time(r.last_replicated_at.as_ref()),
+        )
+        .field("array_time", opt_time(r.array_time.as_ref()))
+        .field(
+            "replication_lag_seconds",
+            r.replication_lag_seconds.map_or(Value::Null, Value::from),
+        )
+        .field(
+            "lag_clock",
+            opt_str(r.lag_clock.map(|c| match c {
+                LagClock::Array => "array",
+                LagClock::Local => "local",
+            })),
+        )
+        .field(
+            "replication_interval",
+            r.replication_interval.map_or(Value::Null, Value::from),
+        )
+        .field(
+            "rpo_minutes",
+            r.rpo_minutes.map_or(Value::Null, Value::from),
+        )
+        .field("replication_error", opt_str(r.replication_error.as_deref()))
 }
 
 /// `policy-create`: never the tokens.
@@ -422,7 +487,7 @@ pub fn sync_log(entries: &[SyncLogEntry]) -> List {
 pub fn operation(op: &Operation, id_field: &str) -> Record {
     let steps = |v: &[String]| Value::from(v.iter().map(|s| json!(s)).collect::<Vec<_>>());
     let mut record = Record::new()
-        .field(id_field, op.id.to_string())
+        .field(id_field, operation_id(&op.id))
         .field("operation_type", op.operation_type.as_str())
         .field("protection_group", opt_str(op.group_name.as_deref()))
         .field("status", op.status.as_str())
@@ -438,13 +503,68 @@ pub fn operation(op: &Operation, id_field: &str) -> Record {
         .field("instances_created", op.instances_created)
         .field("instances_failed", op.instances_failed)
         .field("data_loss", opt_str(op.data_loss.as_deref()));
-    if let Some(total) = op.total_protection_groups {
+    if op.total_protection_groups.is_some() || op.operation_type == OperationType::SiteFailover {
         record = record
-            .field("total_protection_groups", total)
+            .field(
+                "total_protection_groups",
+                op.total_protection_groups.unwrap_or(0),
+            )
             .field("completed_count", op.completed_count.unwrap_or(0))
             .field("failed_count", op.failed_count.unwrap_or(0));
     }
     record
+}
+
+/// An operation id as displayed and accepted everywhere: `op-<uuid>`.
+pub fn operation_id(id: &Uuid) -> String {
+    format!("op-{id}")
+}
+
+/// The groups of a site failover, one row each (`Operation.group_results`).
+pub fn group_results(op: &Operation) -> List {
+    let mut list = List::with_keys(&[
+        "protection_group",
+        "group_id",
+        "project_id",
+        "status",
+        "operation_id",
+        "error_message",
+    ]);
+    for r in &op.group_results {
+        list.push(vec![
+            json!(r.group_name),
+            json!(r.group_id.to_string()),
+            json!(r.project_id),
+            json!(r.status.as_str()),
+            r.operation_id
+                .as_ref()
+                .map_or(Value::Null, |id| json!(operation_id(id))),
+            opt_str(r.error_message.as_deref()),
+        ]);
+    }
+    list
+}
+
+/// Prints an operation: its record, and for a site failover its per-group table after it
+/// (`-f table` without `-c`) or as the `group_results` field (every other form).
+pub fn print_operation(printer: &mut Printer, op: &Operation, id_field: &str) -> CliResult<()> {
+    let record = operation(op, id_field);
+    if op.operation_type != OperationType::SiteFailover {
+        return printer.show(&record);
+    }
+    let results = group_results(op);
+    if printer.format() == Format::Table && !printer.has_column_filter() {
+        printer.show(&record)?;
+        if !op.group_results.is_empty() {
+            printer.text("\n")?;
+            printer.list(&results)?;
+        }
+        Ok(())
+    } else {
+        let rows = serde_json::to_value(&results)
+            .map_err(|e| CliError::unexpected(format!("cannot render the group results: {e}")))?;
+        printer.show(&record.field("group_results", rows))
+    }
 }
 
 /// The fields of spec/000 example 3 plus sites and instance counts (what the demo shows).
@@ -479,7 +599,7 @@ pub fn operations(ops: &[Operation]) -> List {
     ]);
     for op in ops {
         list.push(vec![
-            json!(op.id.to_string()),
+            json!(operation_id(&op.id)),
             json!(op.operation_type.as_str()),
             opt_str(op.group_name.as_deref()),
             json!(op.status.as_str()),

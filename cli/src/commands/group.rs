@@ -1,23 +1,22 @@
 //! `protector protection-group ...`
 
-use std::io::IsTerminal;
-
 use chrono::Utc;
 use protector_core::api::ListServers;
 use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, FailoverRequest, NoProgress, ProgressObserver,
+    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest,
 };
 use protector_core::model::{
-    ArrayEndpoint, OperationStatus, ReplicationType, ResourceMappings, Secret,
+    ArrayEndpoint, Operation, OperationStatus, OperationType, ProtectionGroup, ReplicationType,
+    ResourceMappings, Secret,
 };
 use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::{Format, GroupCommand, ReplicationTypeArg};
+use crate::commands::background::{self, Foreground, Mode};
 use crate::context::{Context, Engine};
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
-use crate::progress::ProgressDisplay;
 use crate::views;
 
 pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
@@ -173,20 +172,12 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             Printer::stdout(&args.output).list(&views::sync_log(&entries))
         }
         GroupCommand::Failover(args) => {
-            let mappings = ResourceMappings {
-                networks: ResourceMappings::parse_pairs(
-                    "network",
-                    args.network_mapping.iter().map(String::as_str),
-                )?,
-                flavors: ResourceMappings::parse_pairs(
-                    "flavor",
-                    args.flavor_mapping.iter().map(String::as_str),
-                )?,
-                security_groups: ResourceMappings::parse_pairs(
-                    "security group",
-                    args.security_group_mapping.iter().map(String::as_str),
-                )?,
-            };
+            let mappings = mappings(
+                &args.network_mapping,
+                &args.flavor_mapping,
+                &args.security_group_mapping,
+            )?;
+            let mode = Mode::of(&args.run)?;
             let request = FailoverRequest {
                 mode: if args.force {
                     FailoverMode::Unplanned
@@ -197,13 +188,15 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
-            let mut printer = Printer::stdout(&args.output);
-            if args.dry_run {
+            if args.dry_run || matches!(mode, Mode::Detach) {
+                // Refusals come back at once, before anything is recorded or started.
                 let plan = engine
                     .protector
                     .plan_failover(&args.group, &request)
                     .await?;
-                printer.text(&format!("{}\n", plan.to_json()))?;
+                if args.dry_run {
+                    Printer::stdout(&args.output).text(&format!("{}\n", plan.to_json()))?;
+                }
                 engine
                     .protector
                     .validate_plan(&plan)
@@ -212,26 +205,100 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                         "failover of protection group '{}'",
                         plan.group_name
                     ))?;
-                return Ok(());
+                if args.dry_run {
+                    return Ok(());
+                }
             }
-            let progress = (args.wait || std::io::stderr().is_terminal())
-                .then(|| ProgressDisplay::new(&format!("failover {}", args.group)));
-            let observer: &dyn ProgressObserver = match &progress {
-                Some(p) => p,
-                None => &NoProgress,
-            };
-            let result = engine
-                .protector
-                .failover(&args.group, request, observer)
-                .await;
-            if let Some(p) = &progress {
-                p.finish();
+            match mode {
+                Mode::Detach => {
+                    let group = engine.protector.group(&args.group).await?;
+                    let pending = pending_for(&group, OperationType::Failover);
+                    background::detach(ctx, &engine, pending, &args.output).await
+                }
+                Mode::Foreground { operation_id } => {
+                    let run = Foreground::new(&format!("failover {}", args.group), operation_id);
+                    let request = FailoverRequest {
+                        operation_id: run.operation_id(),
+                        ..request
+                    };
+                    let result = engine
+                        .protector
+                        .failover(&args.group, request, run.observer())
+                        .await;
+                    let op = run.finish(&engine, result).await?;
+                    Printer::stdout(&args.output).show(&views::operation(&op, "operation_id"))?;
+                    operation_outcome(&op)
+                }
             }
-            let op = result?;
-            printer.show(&views::operation(&op, "operation_id"))?;
-            operation_outcome(&op)
+        }
+        GroupCommand::Failback(args) => {
+            let mappings = mappings(
+                &args.network_mapping,
+                &args.flavor_mapping,
+                &args.security_group_mapping,
+            )?;
+            let mode = Mode::of(&args.run)?;
+            let engine = ctx.engine_with_transport().await?;
+            match mode {
+                Mode::Detach => {
+                    let group = engine.protector.group(&args.group).await?;
+                    let pending = pending_for(&group, OperationType::Failback);
+                    background::detach(ctx, &engine, pending, &args.output).await
+                }
+                Mode::Foreground { operation_id } => {
+                    let run = Foreground::new(&format!("failback {}", args.group), operation_id);
+                    let request = FailbackRequest {
+                        mappings,
+                        reverse_replication: args.reverse_replication,
+                        force: args.force,
+                        operation_id: run.operation_id(),
+                    };
+                    let result = engine
+                        .protector
+                        .failback(&args.group, request, run.observer())
+                        .await;
+                    let op = run.finish(&engine, result).await?;
+                    Printer::stdout(&args.output).show(&views::operation(&op, "operation_id"))?;
+                    operation_outcome(&op)
+                }
+            }
+        }
+        GroupCommand::Fence(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let group = engine.protector.fence(&args.group).await?;
+            Printer::stdout(&args.output).show(&views::group(&group))
         }
     }
+}
+
+/// The three `--*-mapping` options as resource mappings.
+pub fn mappings(
+    networks: &[String],
+    flavors: &[String],
+    security_groups: &[String],
+) -> CliResult<ResourceMappings> {
+    Ok(ResourceMappings {
+        networks: ResourceMappings::parse_pairs("network", networks.iter().map(String::as_str))?,
+        flavors: ResourceMappings::parse_pairs("flavor", flavors.iter().map(String::as_str))?,
+        security_groups: ResourceMappings::parse_pairs(
+            "security group",
+            security_groups.iter().map(String::as_str),
+        )?,
+    })
+}
+
+/// The pending record of an operation of `kind` on `group`, from its current primary to its
+/// current secondary site.
+pub fn pending_for(group: &ProtectionGroup, kind: OperationType) -> Operation {
+    let mut op = Operation::start(
+        kind,
+        Some((&group.id, &group.name)),
+        &group.current_primary_site,
+        group.current_secondary_site(),
+        Utc::now(),
+    );
+    op.status = OperationStatus::Pending;
+    op
 }
 
 /// The Nova id of `id_or_name` on the group's current primary site: ids pass through, a name
@@ -264,14 +331,18 @@ async fn resolve_instance(engine: &Engine, group: &str, id_or_name: &str) -> Cli
 }
 
 /// `Ok` when the operation completed; otherwise the error that sets exit code 8.
-pub fn operation_outcome(op: &protector_core::model::Operation) -> CliResult {
+pub fn operation_outcome(op: &Operation) -> CliResult {
     if op.status == OperationStatus::Completed {
         return Ok(());
     }
+    let subject = match (&op.group_name, op.operation_type) {
+        (Some(group), _) => format!("protection group '{group}'"),
+        (None, OperationType::SiteFailover) => format!("site '{}'", op.source_site),
+        (None, _) => format!("{} → {}", op.source_site, op.target_site),
+    };
     Err(CliError::OperationNotCompleted(format!(
-        "{} of protection group '{}' ended {}{}: see `protector operation show {}`",
+        "{} of {subject} ended {}{}: see `protector operation show op-{}`",
         op.operation_type.as_str(),
-        op.group_name.as_deref().unwrap_or("?"),
         op.status.as_str(),
         op.error_message
             .as_deref()

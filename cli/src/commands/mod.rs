@@ -1,6 +1,9 @@
 //! One module per noun; each command builds the engine it needs, calls it, and prints.
 
+mod background;
+mod consistency_group;
 mod demo;
+mod dr;
 mod group;
 mod operation;
 pub mod sim;
@@ -20,10 +23,13 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Demo(args) => demo::run(args).await,
         Command::Site(command) => site::run(&ctx, command).await,
         Command::ProtectionGroup(command) => group::run(&ctx, command).await,
+        Command::ConsistencyGroup(command) => consistency_group::run(&ctx, command).await,
         Command::Operation(command) => operation::run(&ctx, command).await,
         Command::Dr(DrCommand::Tenant(TenantCommand::Mapping(command))) => {
             tenant::run(&ctx, command).await
         }
+        Command::Dr(DrCommand::Test(command)) => dr::run_test(&ctx, command).await,
+        Command::Dr(DrCommand::Site(command)) => dr::run_site(&ctx, command).await,
         Command::Sim(command) => sim::run(command).await,
         Command::Completion { shell } => {
             let mut out = Vec::new();

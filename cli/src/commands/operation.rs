@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, command: OperationCommand) -> CliResult {
         }
         OperationCommand::Show(args) => {
             let op = engine.protector.operation(&args.id).await?;
-            Printer::stdout(&args.output).show(&views::operation(&op, "id"))
+            views::print_operation(&mut Printer::stdout(&args.output), &op, "id")
         }
     }
 }

@@ -370,7 +370,27 @@ impl Protector {
                 "cannot {what} protection group '{}' while it is {}: wait for the running operation{} to finish",
                 group.name,
                 group.status,
-                group.active_operation_id.map(|id| format!(" {id}")).unwrap_or_default()
+                group.active_operation_id.map(|id| format!(" op-{id}")).unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses when an operation on `group` is recorded as pending or running: one started
+    /// without `--wait` has its record before the group changes status.
+    async fn refuse_pending_operation(&self, group: &ProtectionGroup, what: &str) -> Result<()> {
+        let operations = self.store().list_operations().await?;
+        if let Some(op) = operations
+            .iter()
+            .find(|op| op.group_id == Some(group.id) && !op.status.is_terminal())
+        {
+            return Err(Error::conflict(format!(
+                "cannot {what} protection group '{}' while its {} operation op-{} is {}: wait for it to finish (`protector operation show op-{}`)",
+                group.name,
+                op.operation_type.as_str(),
+                op.id,
+                op.status.as_str(),
+                op.id
             )));
         }
         Ok(())
@@ -482,7 +502,11 @@ impl Protector {
         let position = document
             .members
             .iter()
-            .position(|m| m.id.to_string() == member_id || m.instance_id == member_id)
+            .position(|m| {
+                m.id.to_string() == member_id
+                    || m.instance_id == member_id
+                    || m.current.instance_id == member_id
+            })
             .ok_or_else(|| {
                 Error::not_found(format!(
                     "member '{member_id}' not found in protection group '{}': see `protector protection-group member-list {}`",
@@ -530,6 +554,7 @@ impl Protector {
         let group = self.group(group).await?;
         if group.status != GroupStatus::Deleting {
             Self::refuse_in_flight(&group, "delete")?;
+            self.refuse_pending_operation(&group, "delete").await?;
         }
         let peer = group.peer_of(self.local_site()).to_string();
         if let Err(e) = self.ensure_reachable(&peer).await {
