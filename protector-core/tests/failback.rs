@@ -317,11 +317,15 @@ async fn unplanned_failover_loses_exactly_what_it_reported_then_fences_and_fails
     assert!(point.data_at_risk.contains(&point.snapshot));
     assert!(!plan.source_reachable);
 
-    let (at_import, observer) = capture_after(&env, "manage_volumes_site_b");
-    let op = engine_b
-        .failover("prod-web-app", unplanned(), &observer)
+    // The operator saw the plan; exactly that plan runs.
+    engine_b
+        .validate_plan(&plan)
         .await
+        .unwrap()
+        .into_result("unplanned failover")
         .unwrap();
+    let (at_import, observer) = capture_after(&env, "manage_volumes_site_b");
+    let op = engine_b.execute_failover(&plan, &observer).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
     assert_eq!(op.data_loss.as_deref(), Some(point.data_at_risk.as_str()));
     assert!(!op
