@@ -59,6 +59,7 @@ pub use inspect::{
     ArrayInventory, ArrayVolumeSummary, Inventory, PodSummary, PortSummary, ProtectionGroupSummary,
     ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
 };
+pub use seed::NewServer;
 pub use simulator::{Simulator, SiteRegistration};
 
 #[cfg(test)]

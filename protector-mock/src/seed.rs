@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use protector_core::{Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+
 use crate::state::records::*;
 use crate::state::World;
 
@@ -628,10 +631,7 @@ const SEED_SERVERS: &[SeedServer] = &[
 
 fn seed_servers(w: &mut World, ids: &SiteIds) {
     let site = "site-a";
-    let array = array_name(site);
-    let now = w.now();
     for spec in SEED_SERVERS {
-        let server_id = w.new_uuid();
         let (project, user) = if spec.tenant2 {
             (&ids.tenant2, &ids.tenant2_user)
         } else {
@@ -642,146 +642,404 @@ fn seed_servers(w: &mut World, ids: &SiteIds) {
         } else {
             (&ids.flavor_small, "m1.small")
         };
-
-        let mut port_ids = Vec::new();
-        for (index, (network, ip)) in spec.nics.iter().enumerate() {
-            let (net_id, subnet_id) = ids.networks[network].clone();
-            let port_id = w.new_uuid();
-            let mac = new_mac(w);
-            let seq = w.next_seq();
-            let security_group_ids = spec
+        let placement = ServerPlacement {
+            site,
+            name: spec.name,
+            project_id: project,
+            user_id: user,
+            flavor_id,
+            flavor_name,
+            key_name: spec.key.then_some("ops-key"),
+            nics: spec
+                .nics
+                .iter()
+                .map(|(network, ip)| {
+                    let (net_id, subnet_id) = ids.networks[network].clone();
+                    (net_id, subnet_id, ip.to_string())
+                })
+                .collect(),
+            security_group_ids: spec
                 .security_groups
                 .iter()
                 .map(|name| ids.security_groups[&(project.clone(), *name)].clone())
-                .collect();
-            w.ports.insert(
-                port_id.clone(),
-                PortRec {
-                    id: port_id.clone(),
-                    site: site.to_string(),
-                    seq,
-                    name: format!("{}-eth{index}", spec.name),
-                    network_id: net_id,
-                    project_id: project.clone(),
-                    device_id: server_id.clone(),
-                    device_owner: "compute:nova".to_string(),
-                    mac_address: mac,
-                    fixed_ips: vec![(subnet_id, ip.to_string())],
-                    security_group_ids,
-                    description: String::new(),
-                    status: "ACTIVE".to_string(),
-                },
-            );
-            port_ids.push(port_id);
-        }
+                .collect(),
+            volumes: spec
+                .volumes
+                .iter()
+                .map(|(role, size_gb, volume_type)| {
+                    (
+                        role.to_string(),
+                        *size_gb,
+                        volume_type.to_string(),
+                        ids.types[volume_type].clone(),
+                    )
+                })
+                .collect(),
+        };
+        insert_server(w, &placement);
+    }
+}
 
-        let mut server_volumes = Vec::new();
-        for (index, (role, size_gb, volume_type)) in spec.volumes.iter().enumerate() {
-            let volume_id = w.new_uuid();
-            let device = format!("/dev/vd{}", (b'a' + index as u8) as char);
-            let base = cinder_array_name(&volume_id);
-            let sync = *volume_type == TYPE_SYNC;
-            let array_volume = if sync {
-                format!("{SYNC_POD}::{base}")
-            } else {
-                base
-            };
-            let fingerprint = w.next_write();
-            let serial = new_serial(w);
-            let arrays: Vec<String> = if sync {
-                crate::state::SITES.iter().map(|s| array_name(s)).collect()
-            } else {
-                vec![array.clone()]
-            };
-            for on in arrays {
-                let hosts = if on == array {
-                    vec![compute_host(site)]
-                } else {
-                    Vec::new()
-                };
-                w.array_volumes.insert(
-                    array_key(&on, &array_volume),
-                    ArrayVolumeRec {
-                        array: on,
-                        name: array_volume.clone(),
-                        provisioned_bytes: size_gb * GIB,
-                        serial: serial.clone(),
-                        destroyed: false,
-                        destroyed_at: None,
-                        pod: sync.then(|| SYNC_POD.to_string()),
-                        created: now,
-                        fingerprint,
-                        hosts,
-                        source: None,
-                    },
-                );
-            }
-            let mut metadata = BTreeMap::new();
-            metadata.insert("array_name".to_string(), array.clone());
-            metadata.insert("array_volume_name".to_string(), array_volume.clone());
-            let seq = w.next_seq();
-            w.volumes.insert(
-                volume_id.clone(),
-                VolumeRec {
-                    id: volume_id.clone(),
-                    site: site.to_string(),
-                    seq,
-                    name: format!("{}-{role}", spec.name),
-                    description: String::new(),
-                    status: "in-use".to_string(),
-                    size_gb: *size_gb,
-                    volume_type_id: ids.types[volume_type].clone(),
-                    volume_type: volume_type.to_string(),
-                    bootable: index == 0,
-                    host: Some(volume_host(site)),
-                    project_id: project.clone(),
-                    availability_zone: "nova".to_string(),
-                    attachments: vec![AttachmentRec {
-                        server_id: server_id.clone(),
-                        device: device.clone(),
-                    }],
-                    group_id: None,
-                    array_volume: Some(array_volume),
-                    metadata,
-                    task: None,
-                    created: now,
-                    user_id: user.clone(),
-                    updated: None,
-                },
-            );
-            server_volumes.push(ServerVolume {
-                volume_id,
-                device,
-                boot_index: if index == 0 { 0 } else { -1 },
-                delete_on_termination: false,
-            });
-        }
+/// A server to create, every name resolved.
+struct ServerPlacement<'a> {
+    site: &'a str,
+    name: &'a str,
+    project_id: &'a str,
+    user_id: &'a str,
+    flavor_id: &'a str,
+    flavor_name: &'a str,
+    key_name: Option<&'a str>,
+    /// (network id, subnet id, address), in NIC order.
+    nics: Vec<(String, String, String)>,
+    security_group_ids: Vec<String>,
+    /// (role, size in GiB, volume type name, volume type id), root first.
+    volumes: Vec<(String, u64, String, String)>,
+}
 
+/// Inserts a running server with its ports, its volumes (attached, each holding one write) and
+/// their array volumes on the site's array (and on both arrays, in the pod, for sync ones).
+/// Returns its id.
+fn insert_server(w: &mut World, spec: &ServerPlacement<'_>) -> String {
+    let site = spec.site;
+    let array = array_name(site);
+    let now = w.now();
+    let server_id = w.new_uuid();
+
+    let mut port_ids = Vec::new();
+    for (index, (net_id, subnet_id, ip)) in spec.nics.iter().enumerate() {
+        let port_id = w.new_uuid();
+        let mac = new_mac(w);
         let seq = w.next_seq();
-        w.servers.insert(
-            server_id.clone(),
-            ServerRec {
-                id: server_id.clone(),
+        w.ports.insert(
+            port_id.clone(),
+            PortRec {
+                id: port_id.clone(),
                 site: site.to_string(),
                 seq,
-                name: spec.name.to_string(),
-                project_id: project.clone(),
-                user_id: user.clone(),
-                flavor_id: flavor_id.clone(),
-                flavor_name: flavor_name.to_string(),
-                key_name: spec.key.then(|| "ops-key".to_string()),
-                availability_zone: "nova".to_string(),
+                name: format!("{}-eth{index}", spec.name),
+                network_id: net_id.clone(),
+                project_id: spec.project_id.to_string(),
+                device_id: server_id.clone(),
+                device_owner: "compute:nova".to_string(),
+                mac_address: mac,
+                fixed_ips: vec![(subnet_id.clone(), ip.clone())],
+                security_group_ids: spec.security_group_ids.clone(),
+                description: String::new(),
                 status: "ACTIVE".to_string(),
+            },
+        );
+        port_ids.push(port_id);
+    }
+
+    let mut server_volumes = Vec::new();
+    for (index, (role, size_gb, volume_type, volume_type_id)) in spec.volumes.iter().enumerate() {
+        let volume_id = w.new_uuid();
+        let device = format!("/dev/vd{}", (b'a' + index as u8) as char);
+        let base = cinder_array_name(&volume_id);
+        let sync = volume_type == TYPE_SYNC;
+        let array_volume = if sync {
+            format!("{SYNC_POD}::{base}")
+        } else {
+            base
+        };
+        let fingerprint = w.next_write();
+        let serial = new_serial(w);
+        let arrays: Vec<String> = if sync {
+            crate::state::SITES.iter().map(|s| array_name(s)).collect()
+        } else {
+            vec![array.clone()]
+        };
+        for on in arrays {
+            let hosts = if on == array {
+                vec![compute_host(site)]
+            } else {
+                Vec::new()
+            };
+            w.array_volumes.insert(
+                array_key(&on, &array_volume),
+                ArrayVolumeRec {
+                    array: on,
+                    name: array_volume.clone(),
+                    provisioned_bytes: size_gb * GIB,
+                    serial: serial.clone(),
+                    destroyed: false,
+                    destroyed_at: None,
+                    pod: sync.then(|| SYNC_POD.to_string()),
+                    created: now,
+                    fingerprint,
+                    hosts,
+                    source: None,
+                },
+            );
+        }
+        let mut metadata = BTreeMap::new();
+        metadata.insert("array_name".to_string(), array.clone());
+        metadata.insert("array_volume_name".to_string(), array_volume.clone());
+        let seq = w.next_seq();
+        w.volumes.insert(
+            volume_id.clone(),
+            VolumeRec {
+                id: volume_id.clone(),
+                site: site.to_string(),
+                seq,
+                name: format!("{}-{role}", spec.name),
+                description: String::new(),
+                status: "in-use".to_string(),
+                size_gb: *size_gb,
+                volume_type_id: volume_type_id.clone(),
+                volume_type: volume_type.clone(),
+                bootable: index == 0,
+                host: Some(volume_host(site)),
+                project_id: spec.project_id.to_string(),
+                availability_zone: "nova".to_string(),
+                attachments: vec![AttachmentRec {
+                    server_id: server_id.clone(),
+                    device: device.clone(),
+                }],
+                group_id: None,
+                array_volume: Some(array_volume),
+                metadata,
                 task: None,
-                volumes: server_volumes,
-                port_ids,
-                metadata: BTreeMap::new(),
-                fault: None,
                 created: now,
-                created_port_ids: Vec::new(),
-                description: None,
+                user_id: spec.user_id.to_string(),
                 updated: None,
             },
         );
+        server_volumes.push(ServerVolume {
+            volume_id,
+            device,
+            boot_index: if index == 0 { 0 } else { -1 },
+            delete_on_termination: false,
+        });
     }
+
+    let seq = w.next_seq();
+    w.servers.insert(
+        server_id.clone(),
+        ServerRec {
+            id: server_id.clone(),
+            site: site.to_string(),
+            seq,
+            name: spec.name.to_string(),
+            project_id: spec.project_id.to_string(),
+            user_id: spec.user_id.to_string(),
+            flavor_id: spec.flavor_id.to_string(),
+            flavor_name: spec.flavor_name.to_string(),
+            key_name: spec.key_name.map(str::to_string),
+            availability_zone: "nova".to_string(),
+            status: "ACTIVE".to_string(),
+            task: None,
+            volumes: server_volumes,
+            port_ids,
+            metadata: BTreeMap::new(),
+            fault: None,
+            created: now,
+            created_port_ids: Vec::new(),
+            description: None,
+            updated: None,
+        },
+    );
+    server_id
+}
+
+// ------------------------------------------------------------------ beyond the seed
+
+/// A running VM to add to a simulated site beyond the seeded inventory (tests, demos), made the
+/// way the seeded ones are: ports with fixed addresses, volumes attached and holding one write,
+/// their array volumes on the site's FlashArray (in the stretched pod for sync types).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewServer {
+    /// Site (`site-a`, `site-b`).
+    pub site: String,
+    /// Server name.
+    pub name: String,
+    /// Owning project, by name.
+    pub project: String,
+    /// Owning user, by name (the owner of `key_name`).
+    pub user: String,
+    /// Flavor name.
+    pub flavor: String,
+    /// A keypair of `user`, if any.
+    pub key_name: Option<String>,
+    /// NICs in order: network name (shared or the project's) and fixed IPv4 address.
+    pub nics: Vec<(String, String)>,
+    /// Security groups of the project, by name, on every port.
+    pub security_groups: Vec<String>,
+    /// Volumes, root first: role (the volume is named `<server>-<role>`), size in GiB and
+    /// volume type name.
+    pub volumes: Vec<(String, u64, String)>,
+}
+
+/// Adds project `name` on every site, with the security groups every seeded project has
+/// (`default`, `web`, `db`, and their rules). Returns the project id of each site.
+pub(crate) fn add_project(w: &mut World, name: &str) -> Result<BTreeMap<String, String>> {
+    if crate::state::SITES.iter().any(|site| {
+        w.projects
+            .find(|p| p.site == *site && p.name == name)
+            .is_some()
+    }) {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("project '{name}' already exists"),
+        ));
+    }
+    let mut ids = BTreeMap::new();
+    for site in crate::state::SITES {
+        let id = w.new_uuid();
+        w.projects.insert(
+            id.clone(),
+            ProjectRec {
+                id: id.clone(),
+                site: site.to_string(),
+                name: name.to_string(),
+                domain_id: "default".to_string(),
+            },
+        );
+        for (group, description) in [
+            ("default", "Default security group"),
+            ("web", "HTTP and HTTPS from anywhere"),
+            ("db", "Database traffic from the web tier"),
+        ] {
+            let group_id = w.new_uuid();
+            w.security_groups.insert(
+                group_id.clone(),
+                SecurityGroupRec {
+                    id: group_id,
+                    site: site.to_string(),
+                    project_id: id.clone(),
+                    name: group.to_string(),
+                    description: description.to_string(),
+                },
+            );
+        }
+        ids.insert(site.to_string(), id);
+    }
+    seed_security_group_rules(w);
+    Ok(ids)
+}
+
+/// Gives user `user` of `site` the roles `roles` on project `project` (both by name), on top of
+/// those it has.
+pub(crate) fn grant_roles(
+    w: &mut World,
+    site: &str,
+    user: &str,
+    project: &str,
+    roles: &[&str],
+) -> Result<()> {
+    let project_id = w
+        .projects
+        .find(|p| p.site == site && p.name == project)
+        .map(|p| p.id.clone())
+        .ok_or_else(|| Error::not_found(format!("project '{project}' not found on {site}")))?;
+    let key = w
+        .users
+        .keys_where(|u| u.site == site && u.name == user)
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found(format!("user '{user}' not found on {site}")))?;
+    let record = w.users.get_mut(&key).expect("found by key");
+    let granted = record.roles.entry(project_id).or_default();
+    for role in roles {
+        if !granted.iter().any(|r| r == role) {
+            granted.push(role.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Checks `spec` against the site's inventory and inserts the server. Returns its id.
+pub(crate) fn add_server(w: &mut World, spec: &NewServer) -> Result<String> {
+    let site = spec.site.as_str();
+    if !crate::state::SITES.contains(&site) {
+        return Err(Error::invalid(format!("unknown simulated site '{site}'")));
+    }
+    let missing =
+        |what: &str, name: &str| Error::not_found(format!("{what} '{name}' not found on {site}"));
+    let project_id = w
+        .projects
+        .find(|p| p.site == site && p.name == spec.project)
+        .map(|p| p.id.clone())
+        .ok_or_else(|| missing("project", &spec.project))?;
+    let user_id = w
+        .users
+        .find(|u| u.site == site && u.name == spec.user)
+        .map(|u| u.id.clone())
+        .ok_or_else(|| missing("user", &spec.user))?;
+    let flavor_id = w
+        .flavors
+        .find(|f| f.site == site && f.name == spec.flavor)
+        .map(|f| f.id.clone())
+        .ok_or_else(|| missing("flavor", &spec.flavor))?;
+    if let Some(key) = &spec.key_name {
+        if !w.keypairs.contains_key(&format!("{site}/{user_id}/{key}")) {
+            return Err(missing("keypair of the user", key));
+        }
+    }
+    let mut nics = Vec::new();
+    for (network, ip) in &spec.nics {
+        let net_id = w
+            .networks
+            .find(|n| {
+                n.site == site && n.name == *network && (n.shared || n.project_id == project_id)
+            })
+            .map(|n| n.id.clone())
+            .ok_or_else(|| missing("network", network))?;
+        let subnet_id =
+            crate::cloud::network::subnet_for_address(w, &net_id, ip).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{ip} is in no subnet of network '{network}' on {site}"
+                ))
+            })?;
+        let taken = w.ports.values().any(|p| {
+            p.fixed_ips
+                .iter()
+                .any(|(subnet, address)| *subnet == subnet_id && address == ip)
+        }) || nics
+            .iter()
+            .any(|(_, s, a): &(String, String, String)| *s == subnet_id && a == ip);
+        if taken {
+            return Err(Error::conflict(format!(
+                "{ip} is already in use on network '{network}' of {site}"
+            )));
+        }
+        nics.push((net_id, subnet_id, ip.clone()));
+    }
+    let mut security_group_ids = Vec::new();
+    for name in &spec.security_groups {
+        let id = w
+            .security_groups
+            .find(|g| g.site == site && g.project_id == project_id && g.name == *name)
+            .map(|g| g.id.clone())
+            .ok_or_else(|| missing("security group of the project", name))?;
+        security_group_ids.push(id);
+    }
+    if spec.volumes.is_empty() {
+        return Err(Error::invalid(format!(
+            "server {} needs a root volume",
+            spec.name
+        )));
+    }
+    let mut volumes = Vec::new();
+    for (role, size_gb, type_name) in &spec.volumes {
+        let type_id = w
+            .volume_types
+            .find(|t| t.site == site && t.name == *type_name)
+            .map(|t| t.id.clone())
+            .ok_or_else(|| missing("volume type", type_name))?;
+        volumes.push((role.clone(), *size_gb, type_name.clone(), type_id));
+    }
+    let placement = ServerPlacement {
+        site,
+        name: &spec.name,
+        project_id: &project_id,
+        user_id: &user_id,
+        flavor_id: &flavor_id,
+        flavor_name: &spec.flavor,
+        key_name: spec.key_name.as_deref(),
+        nics,
+        security_group_ids,
+        volumes,
+    };
+    Ok(insert_server(w, &placement))
 }

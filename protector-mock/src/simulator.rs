@@ -19,6 +19,7 @@ use crate::faults::{
     Service,
 };
 use crate::inspect::{self, Inventory};
+use crate::seed::NewServer;
 use crate::state::records::array_key;
 use crate::state::store::Store;
 use crate::state::{World, DEFAULT_SEED, SITES};
@@ -201,6 +202,42 @@ impl Simulator {
     pub fn array_name(&self, site: &str) -> Option<String> {
         let inner = self.read();
         inner.world.array_of_site(site).map(|a| a.name.clone())
+    }
+
+    /// Adds project `name` on both sites, with the `default`, `web` and `db` security groups
+    /// (and rules) every seeded project has, and no users. Returns its id on each site (they
+    /// differ: each site has its own Keystone). Does not advance time.
+    ///
+    /// `AlreadyExists` when a project of that name exists on either site.
+    pub fn add_project(&self, name: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        self.update_world(|w| crate::seed::add_project(w, name))?
+    }
+
+    /// Gives user `user` of `site` the roles `roles` on project `project` (both by name), on
+    /// top of those it has, as `openstack role add` does. Does not advance time.
+    ///
+    /// The seeded `admin` has roles only in `production-project`; a connector scoping it to
+    /// another project ([`protector_core::api::Connector::site_for_project`]) needs this first.
+    pub fn grant_roles(&self, site: &str, user: &str, project: &str, roles: &[&str]) -> Result<()> {
+        Self::check_site(site)?;
+        self.update_world(|w| crate::seed::grant_roles(w, site, user, project, roles))?
+    }
+
+    /// Adds a running VM like the seeded ones (see [`NewServer`]) and returns it as an admin
+    /// of its project sees it. Does not advance time.
+    ///
+    /// `NotFound` for an unknown project, user, flavor, keypair, network, security group or
+    /// volume type; `InvalidInput` for an address outside the network; `Conflict` for an
+    /// address in use.
+    pub fn add_server(&self, server: &NewServer) -> Result<Server> {
+        let id = self.update_world(|w| crate::seed::add_server(w, server))??;
+        let inner = self.read();
+        let world = &inner.world;
+        let record = world
+            .servers
+            .get(&id)
+            .ok_or_else(|| Error::unexpected(format!("server {id} vanished after creation")))?;
+        Ok(cloud::compute::server_view(world, record))
     }
 
     /// Advances simulated time by `ticks` seconds, one world step each.

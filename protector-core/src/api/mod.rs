@@ -54,6 +54,23 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
     /// Clients for `site`. Must not contact the site: reachability is checked by callers.
     async fn site(&self, site: &Site) -> Result<SiteClients>;
 
+    /// Clients for `site` acting in project `project_id` (a Keystone project id of that site):
+    /// the same user as [`Connector::site`], with tokens scoped to that project, so that what
+    /// they create (volumes, ports, servers) belongs to it. Used for groups of other tenants,
+    /// e.g. by a site failover.
+    ///
+    /// # Behavior
+    /// - Must not contact the site. A user without a role in the project is refused when the
+    ///   clients first authenticate (`Unauthenticated`, as Keystone refuses the scope).
+    /// - `ConfigInvalid` when the credentials cannot be re-scoped (an application credential is
+    ///   bound to its own project).
+    /// - The default returns [`Connector::site`]'s clients unchanged: a transport that knows
+    ///   only one project. Callers compare the project they authenticate into.
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        let _ = project_id;
+        self.site(site).await
+    }
+
     /// A client for the array at `endpoint`. Must not contact the array.
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>>;
 }
@@ -63,6 +80,12 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
 pub trait SiteConnector: Send + Sync + std::fmt::Debug + 'static {
     /// Clients for `site`. Must not contact the site.
     async fn site(&self, site: &Site) -> Result<SiteClients>;
+
+    /// Clients for `site` scoped to project `project_id`; see [`Connector::site_for_project`].
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        let _ = project_id;
+        self.site(site).await
+    }
 }
 
 /// Hands out FlashArray clients: the other half of a [`Connector`].
@@ -86,6 +109,10 @@ pub struct CombinedConnector {
 impl Connector for CombinedConnector {
     async fn site(&self, site: &Site) -> Result<SiteClients> {
         self.sites.site(site).await
+    }
+
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        self.sites.site_for_project(site, project_id).await
     }
 
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {

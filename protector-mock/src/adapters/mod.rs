@@ -13,7 +13,7 @@ use protector_core::{Error, ErrorKind, Result};
 mod array;
 mod openstack;
 
-use crate::cloud::Credential;
+use crate::cloud::{Credential, ProjectScope};
 use crate::faults::Service;
 use crate::simulator::Simulator;
 use crate::state::SITES;
@@ -32,6 +32,11 @@ use openstack::{SimBlockStorage, SimCompute, SimIdentity, SimNetwork};
 /// | `<site>-badpassword` | `admin` with a wrong password | | (refused) |
 ///
 /// `<site>` is the simulated site name or the name the site was registered under.
+///
+/// [`Connector::site_for_project`] keeps the user and password of that entry and scopes the
+/// token to the given project id, as a Keystone password login with `project_id` does: the
+/// user needs a role in that project (see [`Simulator::grant_roles`]), or every call is
+/// refused with `Unauthenticated`.
 #[derive(Debug, Clone)]
 pub struct SimConnector {
     sim: Simulator,
@@ -68,7 +73,7 @@ fn credential_for(sim_site: &str, registered: &str, cloud: &str) -> Option<Crede
     let owner = |rest: &str| rest == sim_site || rest == registered;
     let make = |user: &str, project: &str, valid: bool| Credential {
         user: user.to_string(),
-        project: project.to_string(),
+        project: ProjectScope::Name(project.to_string()),
         valid,
     };
     if owner(cloud) {
@@ -87,9 +92,9 @@ fn credential_for(sim_site: &str, registered: &str, cloud: &str) -> Option<Crede
     None
 }
 
-#[async_trait]
-impl Connector for SimConnector {
-    async fn site(&self, site: &Site) -> Result<SiteClients> {
+impl SimConnector {
+    /// The clients of `site` as its cloud entry's user, scoped to `project_id` when given.
+    fn clients(&self, site: &Site, project_id: Option<&str>) -> Result<SiteClients> {
         let sim_site = simulated_site(site).ok_or_else(|| {
             Error::new(
                 ErrorKind::ConfigInvalid,
@@ -100,7 +105,7 @@ impl Connector for SimConnector {
             )
         })?;
         let cloud = site.cloud_name();
-        let credential = credential_for(sim_site, &site.name, cloud).ok_or_else(|| {
+        let mut credential = credential_for(sim_site, &site.name, cloud).ok_or_else(|| {
             Error::new(
                 ErrorKind::ConfigInvalid,
                 format!(
@@ -108,6 +113,9 @@ impl Connector for SimConnector {
                 ),
             )
         })?;
+        if let Some(project_id) = project_id {
+            credential.project = ProjectScope::Id(project_id.to_string());
+        }
         let client = SimCloud {
             sim: self.sim.clone(),
             site: sim_site.to_string(),
@@ -120,6 +128,17 @@ impl Connector for SimConnector {
             block_storage: Arc::new(SimBlockStorage(client.clone())),
             network: Arc::new(SimNetwork(client)),
         })
+    }
+}
+
+#[async_trait]
+impl Connector for SimConnector {
+    async fn site(&self, site: &Site) -> Result<SiteClients> {
+        self.clients(site, None)
+    }
+
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        self.clients(site, Some(project_id))
     }
 
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {

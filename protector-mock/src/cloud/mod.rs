@@ -19,9 +19,27 @@ pub(crate) struct Credential {
     /// User name.
     pub user: String,
     /// Project the token is scoped to.
-    pub project: String,
+    pub project: ProjectScope,
     /// Whether the password is right.
     pub valid: bool,
+}
+
+/// The project a credential asks for, as Keystone's `scope.project` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProjectScope {
+    /// `project_name` (in the one domain).
+    Name(String),
+    /// `project_id`.
+    Id(String),
+}
+
+impl ProjectScope {
+    fn matches(&self, project: &crate::state::records::ProjectRec) -> bool {
+        match self {
+            ProjectScope::Name(name) => &project.name == name,
+            ProjectScope::Id(id) => &project.id == id,
+        }
+    }
 }
 
 /// Who is calling: a token's user, project and roles on one site.
@@ -65,7 +83,7 @@ pub(crate) fn authenticate(world: &World, site: &str, credential: &Credential) -
         .ok_or_else(unauthenticated)?;
     let project = world
         .projects
-        .find(|p| p.site == site && p.name == credential.project)
+        .find(|p| p.site == site && credential.project.matches(p))
         .ok_or_else(unauthenticated)?;
     let roles = user.roles.get(&project.id).cloned().unwrap_or_default();
     if roles.is_empty() {
