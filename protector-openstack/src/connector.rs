@@ -22,7 +22,8 @@ use crate::transport::ClientOptions;
 pub struct OpenStackConnector {
     loader: ConfigLoader,
     options: ClientOptions,
-    clouds: Mutex<HashMap<(String, String), OpenStackCloud>>,
+    /// (cloud, region, project scope if not the entry's own) → clients.
+    clouds: Mutex<HashMap<(String, String, Option<String>), OpenStackCloud>>,
 }
 
 impl fmt::Debug for OpenStackConnector {
@@ -56,17 +57,46 @@ impl SiteConnector for OpenStackConnector {
     /// Clients for `site`; reads clouds.yaml the first time only. Does not contact the site.
     /// `ConfigInvalid` when the site's clouds.yaml entry is missing or wrong.
     async fn site(&self, site: &Site) -> Result<SiteClients> {
-        let key = (site.cloud_name().to_string(), site.region_name.clone());
+        self.clients(site, None)
+    }
+
+    /// The site's clouds.yaml user and password scoped to `project_id` (one token per project,
+    /// kept like the site's own). `ConfigInvalid` for an application credential, which cannot
+    /// act outside its project. Does not contact the site.
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        self.clients(site, Some(project_id))
+    }
+}
+
+impl OpenStackConnector {
+    fn clients(&self, site: &Site, project_id: Option<&str>) -> Result<SiteClients> {
+        let key = (
+            site.cloud_name().to_string(),
+            site.region_name.clone(),
+            project_id.map(str::to_string),
+        );
         let mut clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
         let cloud = match clouds.get(&key) {
             Some(cloud) => cloud.clone(),
             None => {
-                let cloud = OpenStackCloud::for_site(site, &self.loader, self.options.clone())
+                let cloud = self
+                    .build(site, project_id)
                     .map_err(|e| e.with_context("site", site.name.clone()))?;
                 clouds.insert(key, cloud.clone());
                 cloud
             }
         };
         Ok(cloud.site_clients(site.name.clone()))
+    }
+
+    fn build(&self, site: &Site, project_id: Option<&str>) -> Result<OpenStackCloud> {
+        let cloud = OpenStackCloud::for_site(site, &self.loader, self.options.clone())?;
+        match project_id {
+            None => Ok(cloud),
+            Some(project_id) => OpenStackCloud::with_options(
+                cloud.config().scoped_to_project(project_id)?,
+                self.options.clone(),
+            ),
+        }
     }
 }

@@ -194,6 +194,28 @@ impl CloudConfig {
         self
     }
 
+    /// The same user and password with tokens scoped to project `project_id` instead: what
+    /// `--os-project-id` does to a clouds.yaml entry. The user needs a role in that project.
+    ///
+    /// `ConfigInvalid` for an application credential, which Keystone binds to the project it
+    /// was created in.
+    pub fn scoped_to_project(&self, project_id: &str) -> Result<Self> {
+        match &self.auth {
+            AuthMethod::Password { user, password, .. } => {
+                let mut scoped = self.clone();
+                scoped.auth = AuthMethod::Password {
+                    user: user.clone(),
+                    password: password.clone(),
+                    project: Some(ProjectRef::Id(project_id.to_string())),
+                };
+                Ok(scoped)
+            }
+            AuthMethod::ApplicationCredential { .. } => Err(self.invalid(format!(
+                "authenticates with an application credential, which is bound to its own project and cannot act in project {project_id}: use password credentials of a user with a role in every project protector must act in"
+            ))),
+        }
+    }
+
     /// Uses `url` for `service` instead of the catalog (`<service>_endpoint_override`).
     /// `$(project_id)s` and `%(project_id)s` in it are replaced by the token's project.
     #[must_use]
