@@ -37,7 +37,7 @@ use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus, SiteClien
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationType, Phase, ProtectionGroup,
-    ReplicationPolicy, ResourceMappings,
+    ReplicationPolicy, ReplicationType, ResourceMappings,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -592,7 +592,14 @@ impl Run<'_> {
             (site_token(&plan.source_site), site_token(&plan.target_site));
         let source_name = plan.source_array.clone().unwrap_or_default();
         let target_name = plan.target_array.clone().unwrap_or_default();
-        let pg = plan.array_group.clone();
+        let sync = plan.replication_type == ReplicationType::Sync;
+        // The protection group on the DR site's array carrying the data back. A sync group's
+        // pod cannot: the DR copies live outside it.
+        let pg = if sync {
+            format!("{}-failback", plan.array_group)
+        } else {
+            plan.array_group.clone()
+        };
 
         // Preparation.
         self.step_started("validate_sites").await?;
@@ -745,6 +752,12 @@ impl Run<'_> {
             self.step_started("reverse_replication").await?;
             let target_array = self.target_array.clone();
             let result = async {
+                if sync {
+                    // The original volumes never left the pod: keep it stretched.
+                    return target_array
+                        .add_pod_array(&plan.array_group, &source_name)
+                        .await;
+                }
                 ensure_replicating(
                     target_array.as_ref(),
                     &target_name,

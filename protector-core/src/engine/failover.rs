@@ -34,7 +34,7 @@ use crate::api::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Phase,
-    Placement,
+    Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalEntry, JournalKind, RemoteSyncStatus};
@@ -351,78 +351,11 @@ impl Run<'_> {
         self.step_done("create_dr_record").await?;
 
         // Storage.
-        let snapshot = if plan.mode == FailoverMode::Planned {
-            self.step_started("quiesce_vms").await?;
-            self.quiesce().await?;
-            self.step_done("quiesce_vms").await?;
-
-            self.step_started("final_snapshot").await?;
-            let source_array = self
-                .source_array
-                .as_ref()
-                .expect("planned has a source array");
-            let snap = self
-                .effect(
-                    "final_snapshot",
-                    json!({"protection_group": plan.array_group}),
-                    source_array.create_pg_snapshot(
-                        &plan.array_group,
-                        &CreatePgSnapshot {
-                            replicate_now: true,
-                            apply_retention: true,
-                            suffix: None,
-                        },
-                    ),
-                )
-                .await?;
-            self.step_done("final_snapshot").await?;
-
-            self.step_started("replicate_snapshot").await?;
-            let source_name = plan.source_array.clone().unwrap_or_default();
-            let replica = format!("{source_name}:{}", snap.name);
-            self.wait_replicated(&replica).await?;
-            self.step_done("replicate_snapshot").await?;
-            Some(replica)
+        let (sources, snapshot) = if plan.replication_type == ReplicationType::Sync {
+            self.pod_sources().await?
         } else {
-            if plan.steps.iter().any(|s| s.name == "quiesce_vms") {
-                // The source site answers although its array does not: stop what still runs
-                // there, so that the group needs no fencing.
-                self.step_started("quiesce_vms").await?;
-                self.quiesce().await?;
-                self.step_done("quiesce_vms").await?;
-            }
-            None
+            self.snapshot_sources().await?
         };
-
-        self.step_started("identify_snapshot").await?;
-        let snapshot = match snapshot {
-            Some(s) => s,
-            None => self.reported_recovery_point().await?,
-        };
-        let volume_snapshots = self.target_array.list_volume_snapshots(&snapshot).await?;
-        let mut sources = BTreeMap::new();
-        for member in &plan.members {
-            for volume in &member.volumes {
-                let wanted = format!("{snapshot}.{}", volume.source_array_volume);
-                let found = volume_snapshots.iter().find(|v| v.name == wanted).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::NotFound,
-                        format!(
-                            "snapshot {snapshot} on {} holds no copy of volume {} of member {}: the volume is not in FlashArray protection group '{}'; re-add the member",
-                            plan.target_site, volume.source_array_volume, member.instance_name, plan.array_group
-                        ),
-                    )
-                })?;
-                sources.insert(volume.copy_name.clone(), found.name.clone());
-            }
-        }
-        self.journal(
-            "identify_snapshot",
-            JournalKind::Done,
-            json!({"snapshot": snapshot}),
-        )
-        .await;
-        self.step_done("identify_snapshot").await?;
 
         let create_volumes = format!("create_volumes_{target_token}");
         self.step_started(&create_volumes).await?;
@@ -533,6 +466,10 @@ impl Run<'_> {
                     .unwrap_or(u32::MAX);
             op.instances_failed = u32::try_from(failed.len()).unwrap_or(u32::MAX);
             op.data_loss = Some(match (&plan.mode, &plan.recovery_point) {
+                (FailoverMode::Planned, _) if plan.replication_type == ReplicationType::Sync => {
+                    "none: source VMs were stopped first and the pod replicates synchronously"
+                        .to_string()
+                }
                 (FailoverMode::Planned, _) => {
                     "none: source VMs were stopped before the final replicated snapshot".to_string()
                 }
@@ -592,6 +529,125 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Async storage phase up to the copy: final replicated snapshot (planned) or the reported
+    /// recovery point (unplanned), and the volume snapshot each copy is made from.
+    async fn snapshot_sources(&self) -> Result<(BTreeMap<String, String>, String)> {
+        let plan = self.plan;
+        let snapshot = if plan.mode == FailoverMode::Planned {
+            self.step_started("quiesce_vms").await?;
+            self.quiesce().await?;
+            self.step_done("quiesce_vms").await?;
+
+            self.step_started("final_snapshot").await?;
+            let source_array = self
+                .source_array
+                .as_ref()
+                .expect("planned has a source array");
+            let snap = self
+                .effect(
+                    "final_snapshot",
+                    json!({"protection_group": plan.array_group}),
+                    source_array.create_pg_snapshot(
+                        &plan.array_group,
+                        &CreatePgSnapshot {
+                            replicate_now: true,
+                            apply_retention: true,
+                            suffix: None,
+                        },
+                    ),
+                )
+                .await?;
+            self.step_done("final_snapshot").await?;
+
+            self.step_started("replicate_snapshot").await?;
+            let source_name = plan.source_array.clone().unwrap_or_default();
+            let replica = format!("{source_name}:{}", snap.name);
+            self.wait_replicated(&replica).await?;
+            self.step_done("replicate_snapshot").await?;
+            Some(replica)
+        } else {
+            if plan.steps.iter().any(|s| s.name == "quiesce_vms") {
+                // The source site answers although its array does not: stop what still runs
+                // there, so that the group needs no fencing.
+                self.step_started("quiesce_vms").await?;
+                self.quiesce().await?;
+                self.step_done("quiesce_vms").await?;
+            }
+            None
+        };
+
+        self.step_started("identify_snapshot").await?;
+        let snapshot = match snapshot {
+            Some(s) => s,
+            None => self.reported_recovery_point().await?,
+        };
+        let volume_snapshots = self.target_array.list_volume_snapshots(&snapshot).await?;
+        let mut sources = BTreeMap::new();
+        for member in &plan.members {
+            for volume in &member.volumes {
+                let wanted = format!("{snapshot}.{}", volume.source_array_volume);
+                let found = volume_snapshots.iter().find(|v| v.name == wanted).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "snapshot {snapshot} on {} holds no copy of volume {} of member {}: the volume is not in FlashArray protection group '{}'; re-add the member",
+                            plan.target_site, volume.source_array_volume, member.instance_name, plan.array_group
+                        ),
+                    )
+                })?;
+                sources.insert(volume.copy_name.clone(), found.name.clone());
+            }
+        }
+        self.journal(
+            "identify_snapshot",
+            JournalKind::Done,
+            json!({"snapshot": snapshot}),
+        )
+        .await;
+        self.step_done("identify_snapshot").await?;
+        Ok((sources, snapshot))
+    }
+
+    /// Sync storage phase up to the copy: the source VMs stopped (when they answer), the pod
+    /// online on the target array; each copy is made from the pod volume itself.
+    async fn pod_sources(&self) -> Result<(BTreeMap<String, String>, String)> {
+        let plan = self.plan;
+        if plan.steps.iter().any(|s| s.name == "quiesce_vms") {
+            self.step_started("quiesce_vms").await?;
+            self.quiesce().await?;
+            self.step_done("quiesce_vms").await?;
+        }
+        self.step_started("verify_pod").await?;
+        let target_name = plan.target_array.clone().unwrap_or_default();
+        let pod = super::pods::pod_on(self.target_array.as_ref(), &target_name, &plan.array_group)
+            .await?;
+        if !super::pods::online_on(&pod, &target_name) {
+            return Err(Error::unavailable(format!(
+                "pod '{}' is not online on {target_name} ({}): its copy there may be behind, so a failover now could lose data; wait until the pod is online on both arrays",
+                pod.name,
+                pod.arrays
+                    .iter()
+                    .map(|a| format!("{} {}", a.name, a.status))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let sources = plan
+            .members
+            .iter()
+            .flat_map(|m| m.volumes.iter())
+            .map(|v| (v.copy_name.clone(), v.source_array_volume.clone()))
+            .collect();
+        self.journal(
+            "verify_pod",
+            JournalKind::Done,
+            json!({"pod": pod.name, "arrays": pod.arrays.iter().map(|a| (&a.name, &a.status)).collect::<Vec<_>>()}),
+        )
+        .await;
+        self.step_done("verify_pod").await?;
+        Ok((sources, format!("pod {}", pod.name)))
     }
 
     /// Waits until pg snapshot `replica` (`source-array:pg.N`) has fully arrived on the target

@@ -638,13 +638,7 @@ impl Protector {
             ));
         }
         if group.replication_type == ReplicationType::Sync {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "protection group '{}' uses sync replication (ActiveCluster pods), which this version cannot set up yet",
-                    group.name
-                ),
-            ));
+            return self.create_sync_policy(group, request).await;
         }
         let (current_ep, other_ep) = if group.current_primary_site == group.primary_site {
             (&request.primary_array, &request.secondary_array)

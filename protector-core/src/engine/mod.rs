@@ -11,6 +11,7 @@ mod failback;
 mod failover;
 mod lifecycle;
 mod planner;
+mod pods;
 mod progress;
 mod report;
 mod site_failover;

@@ -12,7 +12,7 @@ use crate::api::{ArrayApi, Flavor, Network, SecurityGroup, SiteClients};
 use crate::error::{ErrorKind, Result};
 use crate::model::{
     ArrayEndpoint, GroupStatus, Member, MemberStatus, Phase, ProtectionGroup, ReplicationPolicy,
-    ResourceMappings,
+    ReplicationType, ResourceMappings,
 };
 use crate::plan::{
     FailoverMode, MemberPlan, NicPlan, Plan, PlannedIp, RecoveryPoint, Resolved, Step, VolumePlan,
@@ -92,7 +92,7 @@ pub(crate) fn site_token(site: &str) -> String {
 }
 
 /// The steps of a failover to `target`, in order.
-fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool) -> Vec<Step> {
+fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool, sync: bool) -> Vec<Step> {
     let t = site_token(target);
     let mut steps: Vec<(String, Phase, String)> = vec![
         (
@@ -106,14 +106,28 @@ fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool) -> Vec<St
             "record the operation; group status failing_over on both sites".into(),
         ),
     ];
-    if mode == FailoverMode::Unplanned && stop_source {
+    if sync {
+        if mode == FailoverMode::Planned || stop_source {
+            steps.push((
+                "quiesce_vms".into(),
+                Phase::Storage,
+                "stop the source VMs so that no write is lost".into(),
+            ));
+        }
+        steps.push((
+            "verify_pod".into(),
+            Phase::Storage,
+            "check the pod is online on the target array (synchronously in step)".into(),
+        ));
+    }
+    if !sync && mode == FailoverMode::Unplanned && stop_source {
         steps.push((
             "quiesce_vms".into(),
             Phase::Storage,
             "stop the source VMs that still answer so that only one copy runs".into(),
         ));
     }
-    if mode == FailoverMode::Planned {
+    if !sync && mode == FailoverMode::Planned {
         steps.push((
             "quiesce_vms".into(),
             Phase::Storage,
@@ -130,12 +144,14 @@ fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool) -> Vec<St
             "wait until the snapshot has fully arrived on the target array".into(),
         ));
     }
-    steps.extend([
-        (
+    if !sync {
+        steps.push((
             "identify_snapshot".into(),
             Phase::Storage,
             "pick the replicated snapshot and its volume snapshots".into(),
-        ),
+        ));
+    }
+    steps.extend([
         (
             format!("create_volumes_{t}"),
             Phase::Storage,
@@ -235,7 +251,12 @@ impl Protector {
             target_volume_type: group.volume_type.clone(),
             manage_host: None,
             members: Vec::new(),
-            steps: failover_steps(&target, request.mode, false),
+            steps: failover_steps(
+                &target,
+                request.mode,
+                false,
+                group.replication_type == ReplicationType::Sync,
+            ),
             findings: Vec::new(),
             recovery_point: None,
             source_reachable: false,
@@ -388,18 +409,27 @@ impl Protector {
             )
             .await?;
             if plan.source_reachable {
-                plan.steps = failover_steps(&target, request.mode, true);
+                plan.steps = failover_steps(
+                    &target,
+                    request.mode,
+                    true,
+                    group.replication_type == ReplicationType::Sync,
+                );
             }
         }
         if request.mode == FailoverMode::Planned {
             let source_array = self.inner.connector.array(source_ep).await?;
             match source_array.array_info().await {
                 Ok(info) => {
-                    if source_array
-                        .get_protection_group(&policy.pure_pg_name)
-                        .await?
-                        .is_none()
-                    {
+                    let missing = if group.replication_type == ReplicationType::Sync {
+                        source_array.get_pod(&policy.pure_pg_name).await?.is_none()
+                    } else {
+                        source_array
+                            .get_protection_group(&policy.pure_pg_name)
+                            .await?
+                            .is_none()
+                    };
+                    if missing {
                         plan.findings.push(Finding::error(
                             ErrorKind::ValidationFailed,
                             "array_group_missing",
@@ -472,6 +502,53 @@ impl Protector {
                     group.name
                 ),
             ));
+        }
+        if group.replication_type == ReplicationType::Sync {
+            let info = match target_array.array_info().await {
+                Ok(i) => i,
+                // The target array being down is already a finding.
+                Err(e) if e.kind() == ErrorKind::Unavailable => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let array_time = array_clock(&info);
+            match target_array.get_pod(&policy.pure_pg_name).await? {
+                Some(pod) if super::pods::online_on(&pod, &info.name) => {
+                    plan.recovery_point = Some(RecoveryPoint {
+                        snapshot: format!("pod {}", pod.name),
+                        created_at: array_time,
+                        replicated_at: None,
+                        array_time,
+                        age_secs: 0,
+                        data_at_risk: format!(
+                            "none: sync replication, pod '{}' is online on {target}'s FlashArray {} and holds every acknowledged write",
+                            pod.name, info.name
+                        ),
+                    });
+                }
+                Some(pod) => plan.findings.push(Finding::error(
+                    ErrorKind::Unavailable,
+                    "pod_offline_on_target",
+                    format!(
+                        "pod '{}' is not online on {target}'s FlashArray {} ({}): the mediator kept the other array online, so the copy on {target} may miss writes; restore the link or the mediator first",
+                        pod.name,
+                        info.name,
+                        pod.arrays
+                            .iter()
+                            .map(|a| format!("{} {}", a.name, a.status))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+                None => plan.findings.push(Finding::error(
+                    ErrorKind::NotFound,
+                    "pod_missing",
+                    format!(
+                        "pod '{}' does not exist on {target}'s FlashArray {}: nothing to recover '{}' from",
+                        policy.pure_pg_name, info.name, group.name
+                    ),
+                )),
+            }
+            return Ok(());
         }
         let source_name = source_info
             .map(|i| i.name)
@@ -883,7 +960,7 @@ mod tests {
 
     #[test]
     fn steps_are_named_like_the_spec() {
-        let steps = failover_steps("site-b", FailoverMode::Planned, false);
+        let steps = failover_steps("site-b", FailoverMode::Planned, false, false);
         let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
