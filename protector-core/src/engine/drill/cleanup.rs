@@ -1,0 +1,502 @@
+//! Removing what a drill record lists: the drill's compensation and its cleanup.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::resources::{remove_array_volume, remove_server, remove_volume};
+use super::tracker::{each_bounded, lock, StepSpec, Tracker};
+use super::{port_description, MEMBER_TAG, OPERATION_TAG};
+use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
+use crate::engine::planner::site_token;
+use crate::engine::progress::ProgressObserver;
+use crate::engine::sync::PeerPolicy;
+use crate::engine::wait::PollPolicy;
+use crate::engine::Protector;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    Operation, OperationStatus, OperationType, Phase, ProtectionGroup, TestFailoverRecord,
+    TestFailoverStatus, TestMember,
+};
+use crate::store::{GroupDocument, RemoteSyncStatus};
+
+/// Removes what a drill record lists from the drill site, phase by phase, keeping in the
+/// record whatever could not be removed and why.
+///
+/// A member whose server could not be removed keeps its ports and volumes (they are still
+/// attached); a volume Cinder could not delete keeps its array volume.
+pub(super) struct Remover<'a> {
+    clients: &'a SiteClients,
+    array: &'a Arc<dyn ArrayApi>,
+    poll: &'a PollPolicy,
+    limit: usize,
+    record: Mutex<TestFailoverRecord>,
+    errors: Mutex<Vec<String>>,
+}
+
+impl<'a> Remover<'a> {
+    pub(super) fn new(
+        clients: &'a SiteClients,
+        array: &'a Arc<dyn ArrayApi>,
+        poll: &'a PollPolicy,
+        limit: usize,
+        record: TestFailoverRecord,
+    ) -> Self {
+        Remover {
+            clients,
+            array,
+            poll,
+            limit,
+            record: Mutex::new(record),
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn site(&self) -> String {
+        lock(&self.record).site.clone()
+    }
+
+    fn tag(&self) -> String {
+        lock(&self.record).operation_id.to_string()
+    }
+
+    fn members(&self) -> Vec<TestMember> {
+        lock(&self.record).members.clone()
+    }
+
+    fn update(&self, member_id: Uuid, f: impl FnOnce(&mut TestMember)) {
+        if let Some(m) = lock(&self.record)
+            .members
+            .iter_mut()
+            .find(|m| m.member_id == member_id)
+        {
+            f(m);
+        }
+    }
+
+    fn failed(&self, what: String, e: &Error) {
+        lock(&self.errors).push(format!("{what} on {}: {}", self.site(), e.message()));
+    }
+
+    fn not_ours(&self, what: &str) -> Error {
+        Error::conflict(format!(
+            "{what} does not carry the tag of drill {}, so it was left alone: remove it by hand if it is a leftover",
+            self.tag()
+        ))
+    }
+
+    /// Finds, by their tags, the resources of a drill that was interrupted before it could
+    /// record them.
+    async fn discover(&self) -> Result<()> {
+        let tag = (OPERATION_TAG.to_string(), self.tag());
+        let servers = self
+            .clients
+            .compute
+            .list_servers(&ListServers {
+                metadata: Some(tag.clone()),
+                ..ListServers::default()
+            })
+            .await?;
+        let volumes = self
+            .clients
+            .block_storage
+            .list_volumes(&ListVolumes {
+                metadata: Some(tag),
+                ..ListVolumes::default()
+            })
+            .await?;
+        let operation_id = lock(&self.record).operation_id;
+        for member in self.members() {
+            let ports = self
+                .clients
+                .network
+                .list_ports(&ListPorts {
+                    description: Some(port_description(operation_id, &member.instance_name)),
+                    ..ListPorts::default()
+                })
+                .await?;
+            let member_tag = member.member_id.to_string();
+            let server = servers
+                .iter()
+                .find(|s| s.metadata.get(MEMBER_TAG) == Some(&member_tag));
+            self.update(member.member_id, |m| {
+                if m.server_id.is_none() {
+                    m.server_id = server.map(|s| s.id.clone());
+                }
+                for port in ports {
+                    if !m.port_ids.contains(&port.id) {
+                        m.port_ids.push(port.id);
+                    }
+                }
+                for volume in &mut m.volumes {
+                    let found = volumes.iter().find(|v| {
+                        v.metadata.get("protector:source_volume") == Some(&volume.source_volume_id)
+                    });
+                    if let (None, Some(found)) = (&volume.volume_id, found) {
+                        volume.volume_id = Some(found.id.clone());
+                        volume.array_volumes.extend(found.array_volume.clone());
+                    }
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn servers(&self) {
+        let members = self.members();
+        let _ = each_bounded(&members, self.limit, |member| async move {
+            let Some(id) = member.server_id.clone() else {
+                return Ok(());
+            };
+            let what = format!("server {id} ({})", member.server_name);
+            let compute = &self.clients.compute;
+            let result = match compute.get_server(&id).await {
+                Ok(None) => Ok(()),
+                Ok(Some(s)) if s.metadata.get(OPERATION_TAG) != Some(&self.tag()) => {
+                    Err(self.not_ours(&what))
+                }
+                Ok(Some(_)) => remove_server(compute, &id, self.poll).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => self.update(member.member_id, |m| m.server_id = None),
+                Err(e) => self.failed(what, &e),
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    async fn ports(&self) {
+        let members = self.members();
+        let _ = each_bounded(&members, self.limit, |member| async move {
+            if member.server_id.is_some() {
+                return Ok(());
+            }
+            let prefix = format!("protector:{}:", self.tag());
+            for id in &member.port_ids {
+                let network = &self.clients.network;
+                let what = format!("port {id} of {}", member.server_name);
+                let result = match network.get_port(id).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(p)) if !p.description.starts_with(&prefix) => Err(self.not_ours(&what)),
+                    Ok(Some(_)) => network.delete_port(id).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => self.update(member.member_id, |m| m.port_ids.retain(|p| p != id)),
+                    Err(e) => self.failed(what, &e),
+                }
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    async fn volumes(&self) {
+        let members = self.members();
+        let _ = each_bounded(&members, self.limit, |member| async move {
+            if member.server_id.is_some() {
+                return Ok(());
+            }
+            for (index, volume) in member.volumes.iter().enumerate() {
+                let Some(id) = volume.volume_id.clone() else {
+                    continue;
+                };
+                let storage = &self.clients.block_storage;
+                let what = format!("volume {id} ({})", volume.name);
+                let result = match storage.get_volume(&id).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(v)) if v.metadata.get(OPERATION_TAG) != Some(&self.tag()) => {
+                        Err(self.not_ours(&what))
+                    }
+                    Ok(Some(_)) => remove_volume(storage, &id, self.poll).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => self.update(member.member_id, |m| m.volumes[index].volume_id = None),
+                    Err(e) => self.failed(what, &e),
+                }
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    async fn array_volumes(&self) {
+        let members = self.members();
+        let _ = each_bounded(&members, self.limit, |member| async move {
+            for (index, volume) in member.volumes.iter().enumerate() {
+                // Still in Cinder: its array volume goes with it.
+                if volume.volume_id.is_some() {
+                    continue;
+                }
+                for name in &volume.array_volumes {
+                    match remove_array_volume(self.array, name).await {
+                        Ok(()) => self.update(member.member_id, |m| {
+                            m.volumes[index].array_volumes.retain(|n| n != name);
+                        }),
+                        Err(e) => self.failed(format!("array volume {name}"), &e),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Every phase in order.
+    pub(super) async fn all(&self) {
+        self.servers().await;
+        self.ports().await;
+        self.volumes().await;
+        self.array_volumes().await;
+    }
+
+    /// The record as it stands now, and what could not be removed.
+    pub(super) fn into_parts(self) -> (TestFailoverRecord, Vec<String>) {
+        let record = self
+            .record
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let errors = self
+            .errors
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        (record, errors)
+    }
+}
+
+fn cleanup_steps(site: &str) -> Vec<StepSpec> {
+    let t = site_token(site);
+    vec![
+        StepSpec::new("validate_sites", Phase::Preparation, 15),
+        StepSpec::new(format!("delete_instances_{t}"), Phase::Instances, 40),
+        StepSpec::new(format!("delete_ports_{t}"), Phase::Instances, 55),
+        StepSpec::new(format!("delete_volumes_{t}"), Phase::Storage, 75),
+        StepSpec::new(format!("delete_array_volumes_{t}"), Phase::Storage, 90),
+        StepSpec::new("update_protection_group", Phase::Finalization, 100),
+    ]
+}
+
+impl Protector {
+    /// Writes (or clears) the drill record of `group` on both sites. The world already
+    /// changed, so the peer being unreachable does not stop it (see [`Protector::sync_note`]).
+    pub(super) async fn record_drill(
+        &self,
+        group: ProtectionGroup,
+        record: Option<TestFailoverRecord>,
+    ) -> Result<GroupDocument> {
+        let reason = match &record {
+            None => "test-failover-cleanup",
+            Some(r) if r.status == TestFailoverStatus::Ready => "test-failover",
+            Some(_) => "test-failover-leftovers",
+        };
+        let mut document = self.document(group).await?;
+        document.group.test_failover = record;
+        self.commit(document, reason, PeerPolicy::BestEffort).await
+    }
+
+    /// What to tell the operator when a committed version did not reach the peer.
+    pub(super) async fn sync_note(&self, committed: &GroupDocument) -> Option<String> {
+        let group = &committed.group;
+        let state = self.store().get_sync_state(&group.id).await.ok().flatten();
+        match state {
+            Some(s)
+                if s.status == RemoteSyncStatus::Synced
+                    && s.remote_version == group.metadata.version =>
+            {
+                None
+            }
+            other => Some(format!(
+                "metadata version {} could not be pushed to the other site ({}): run `protector protection-group sync-force {}`",
+                group.metadata.version,
+                other.and_then(|s| s.last_error).unwrap_or_else(|| "unknown".into()),
+                group.name
+            )),
+        }
+    }
+
+    /// Removes exactly what the drill of `group` created; safe to run again.
+    ///
+    /// `operation_id` is the id of the cleanup operation itself (a caller that recorded a
+    /// pending operation first); a fresh one otherwise. Without a drill on record the cleanup
+    /// succeeds without doing anything. The operation is `completed` when everything is gone
+    /// (the drill record is cleared on both sites), `partial` when some resources could not be
+    /// removed and `failed` when none could; the message lists each with the reason, and the
+    /// drill record keeps them for the next run.
+    pub async fn test_failover_cleanup(
+        &self,
+        group: &str,
+        operation_id: Option<Uuid>,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
+        let group = self.group(group).await?;
+        if group.status.is_in_flight() {
+            return Err(Error::conflict(format!(
+                "cannot clean up the DR drill of protection group '{}' while it is {}: wait for the running operation to finish",
+                group.name, group.status
+            )));
+        }
+        // A reachable peer must agree on the record; an unreachable one catches up later.
+        match self.ensure_peer_in_sync(&group).await {
+            Err(e) if e.kind() != ErrorKind::Unavailable => return Err(e),
+            _ => {}
+        }
+        let site = group.test_failover.as_ref().map_or_else(
+            || group.current_secondary_site().to_string(),
+            |r| r.site.clone(),
+        );
+        let source = group.test_failover.as_ref().map_or_else(
+            || group.current_primary_site.clone(),
+            |r| r.source_site.clone(),
+        );
+        let mut op = Operation::start(
+            OperationType::TestCleanup,
+            Some((&group.id, &group.name)),
+            &source,
+            &site,
+            Utc::now(),
+        );
+        op.id = operation_id.unwrap_or_else(Uuid::new_v4);
+        let peer = group.peer_of(self.local_site()).to_string();
+        let tracker = Tracker::new(self, observer, op, cleanup_steps(&site), Some(peer));
+        let Some(record) = group.test_failover.clone() else {
+            return Ok(tracker.finish(OperationStatus::Completed, None).await);
+        };
+        tracker.publish().await?;
+        let outcome = self.clean_up(&group, record, &tracker).await;
+        Ok(match outcome {
+            Ok((status, message)) => tracker.finish(status, message).await,
+            Err(e) => {
+                let message = format!(
+                    "{e} (the drill record is kept: run the cleanup again once this is fixed)"
+                );
+                tracker.finish(OperationStatus::Failed, Some(message)).await
+            }
+        })
+    }
+
+    async fn clean_up(
+        &self,
+        group: &ProtectionGroup,
+        record: TestFailoverRecord,
+        tracker: &Tracker<'_>,
+    ) -> Result<(OperationStatus, Option<String>)> {
+        let t = site_token(&record.site);
+        let record_site = record.site.clone();
+        tracker.begin("validate_sites").await?;
+        let clients = self.ensure_reachable(&record.site).await?;
+        let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
+            Error::invalid(format!(
+                "protection group '{}' has no replication policy: its FlashArrays are unknown",
+                group.name
+            ))
+        })?;
+        let array = self
+            .inner
+            .connector
+            .array(policy.array_on(group, &record.site))
+            .await?;
+        let interrupted = record.status == TestFailoverStatus::Running;
+        let remover = Remover::new(
+            &clients,
+            &array,
+            &self.options().poll,
+            self.options().member_concurrency,
+            record,
+        );
+        if interrupted {
+            remover.discover().await?;
+        }
+        tracker.done("validate_sites").await?;
+
+        let listed = resource_count(&lock(&remover.record));
+        let servers = format!("delete_instances_{t}");
+        cleanup_phase(tracker, &remover, &servers, remover.servers()).await?;
+        let ports = format!("delete_ports_{t}");
+        cleanup_phase(tracker, &remover, &ports, remover.ports()).await?;
+        let volumes = format!("delete_volumes_{t}");
+        cleanup_phase(tracker, &remover, &volumes, remover.volumes()).await?;
+        let arrays = format!("delete_array_volumes_{t}");
+        cleanup_phase(tracker, &remover, &arrays, remover.array_volumes()).await?;
+        let (mut record, leftovers) = remover.into_parts();
+
+        tracker.begin("update_protection_group").await?;
+        let current = self.group_by_id(&group.id).await?;
+        if current
+            .test_failover
+            .as_ref()
+            .is_none_or(|r| r.operation_id != record.operation_id)
+        {
+            return Err(Error::conflict(format!(
+                "the DR drill record of protection group '{}' changed while the cleanup ran: run the cleanup again",
+                group.name
+            )));
+        }
+        let done = record.is_removed();
+        let anything_removed = resource_count(&record) < listed;
+        if !done {
+            record.status = TestFailoverStatus::CleanupIncomplete;
+            record.errors = leftovers.clone();
+        }
+        let committed = self
+            .record_drill(current, (!done).then_some(record))
+            .await?;
+        let mut notes = Vec::new();
+        let status = if done {
+            tracker.done("update_protection_group").await?;
+            OperationStatus::Completed
+        } else {
+            notes.push(format!(
+                "could not remove {} resource(s) of the DR drill on {}: {}; the drill record keeps them: fix the cause and run the cleanup again",
+                leftovers.len(),
+                record_site,
+                leftovers.join("; ")
+            ));
+            if anything_removed {
+                OperationStatus::Partial
+            } else {
+                OperationStatus::Failed
+            }
+        };
+        notes.extend(self.sync_note(&committed).await);
+        Ok((status, (!notes.is_empty()).then(|| notes.join("; "))))
+    }
+}
+
+/// One removal phase of a cleanup: a step that fails when the removal left something.
+async fn cleanup_phase(
+    tracker: &Tracker<'_>,
+    remover: &Remover<'_>,
+    step: &str,
+    removal: impl Future<Output = ()>,
+) -> Result<()> {
+    tracker.begin(step).await?;
+    let errors_before = lock(&remover.errors).len();
+    removal.await;
+    if lock(&remover.errors).len() == errors_before {
+        tracker.done(step).await
+    } else {
+        tracker.edit(|op| op.steps_failed.push(step.to_string()));
+        tracker.publish().await
+    }
+}
+
+/// How many resources a record lists.
+fn resource_count(record: &TestFailoverRecord) -> usize {
+    record
+        .members
+        .iter()
+        .map(|m| {
+            usize::from(m.server_id.is_some())
+                + m.port_ids.len()
+                + m.volumes
+                    .iter()
+                    .map(|v| usize::from(v.volume_id.is_some()) + v.array_volumes.len())
+                    .sum::<usize>()
+        })
+        .sum()
+}

@@ -1,0 +1,195 @@
+//! Everything that can refuse a drill, checked before it changes anything.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{test_name, TestFailoverRequest};
+use crate::api::{ArrayApi, SiteClients};
+use crate::engine::planner::FailoverRequest;
+use crate::engine::validate::{Finding, ValidationReport};
+use crate::engine::Protector;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Member, ProtectionGroup, ResourceMappings};
+use crate::plan::Plan;
+use crate::store::GroupDocument;
+
+/// Planner findings that do not concern a drill: it never touches the source site, its array or
+/// its VMs, and it checks the group status itself (a drill may run while failed over).
+const NOT_FOR_DRILLS: [&str; 4] = [
+    "group_not_active",
+    "source_unreachable",
+    "source_array_unreachable",
+    "source_server_missing",
+];
+
+/// Everything a drill needs once it has been found possible.
+pub(super) struct DrillPlan {
+    pub(super) plan: Plan,
+    pub(super) group: ProtectionGroup,
+    pub(super) snapshot: String,
+    /// Array copy name → volume snapshot it is copied from.
+    pub(super) sources: BTreeMap<String, String>,
+    pub(super) clients: SiteClients,
+    pub(super) array: Arc<dyn ArrayApi>,
+}
+
+/// The mappings stored for one direction of a group.
+fn stored_mappings(document: &GroupDocument, from: &str, to: &str) -> ResourceMappings {
+    let mut merged = ResourceMappings::default();
+    for stored in &document.mappings {
+        if stored.from_site == from && stored.to_site == to {
+            merged = merged.merged_with(&stored.mappings);
+        }
+    }
+    merged
+}
+
+/// A finding for every NIC whose network is not mapped: a drill never falls back to a network
+/// of the same id, which could be a production one.
+fn unmapped_networks(members: &[Member], mappings: &ResourceMappings, site: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for member in members {
+        for nic in &member.recovery.networks {
+            if mappings.networks.contains_key(&nic.network_id)
+                || mappings.networks.contains_key(&nic.network_name)
+            {
+                continue;
+            }
+            findings.push(
+                Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "drill_network_unmapped",
+                    format!(
+                        "network {} ({}) of member {} is not mapped to an isolated network on {site}: a drill never attaches test VMs to an unmapped network; pass --network-mapping {}=<isolated network on {site}>",
+                        nic.network_name, nic.network_id, member.instance_name, nic.network_name
+                    ),
+                )
+                .for_member(&member.instance_name),
+            );
+        }
+    }
+    findings
+}
+
+impl Protector {
+    /// Everything that can refuse a drill before it changes anything.
+    pub(super) async fn plan_drill(
+        &self,
+        group: ProtectionGroup,
+        request: &TestFailoverRequest,
+        operation_id: Uuid,
+    ) -> Result<DrillPlan> {
+        let name = group.name.clone();
+        if group.status.is_in_flight() {
+            return Err(Error::conflict(format!(
+                "cannot run a DR drill of protection group '{name}' while it is {}: wait for the running operation to finish",
+                group.status
+            )));
+        }
+        if let Some(site) = &group.fence_required_on {
+            return Err(Error::conflict(format!(
+                "cannot run a DR drill of protection group '{name}': its VMs on {site} must first be confirmed stopped (fence the old primary)"
+            )));
+        }
+        if let Some(existing) = &group.test_failover {
+            return Err(Error::conflict(format!(
+                "protection group '{name}' already has a DR drill (operation {}, {} on {}, started {}): run the drill cleanup of '{name}' first",
+                existing.operation_id,
+                existing.status,
+                existing.site,
+                existing.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )));
+        }
+        let source = group.current_primary_site.clone();
+        let target = group.current_secondary_site().to_string();
+        let document = self.document(group.clone()).await?;
+        let mappings = request
+            .mappings
+            .merged_with(&stored_mappings(&document, &source, &target));
+        ValidationReport {
+            findings: unmapped_networks(&document.members, &mappings, &target),
+        }
+        .into_result(&format!("DR drill of protection group '{name}'"))?;
+
+        let failover = FailoverRequest {
+            operation_id: Some(operation_id),
+            ..FailoverRequest::planned(request.mappings.clone())
+        };
+        let mut plan = self.plan_failover(&group.id.to_string(), &failover).await?;
+        plan.findings
+            .retain(|f| !NOT_FOR_DRILLS.contains(&f.code.as_str()));
+        ValidationReport {
+            findings: plan.findings.clone(),
+        }
+        .into_result(&format!("DR drill of protection group '{name}'"))?;
+
+        let policy = document.policy.clone().ok_or_else(|| {
+            Error::invalid(format!(
+                "protection group '{name}' has no replication policy"
+            ))
+        })?;
+        let clients = self.ensure_reachable(&target).await?;
+        let array = self
+            .inner
+            .connector
+            .array(policy.array_on(&group, &target))
+            .await?;
+        let source_array = plan
+            .source_array
+            .clone()
+            .or_else(|| policy.array_name_on(&group, &source).map(str::to_string))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "the name of {source}'s FlashArray is not recorded in the policy of '{name}' and the array does not answer: re-run `protector protection-group policy-create {name}` once"
+                ))
+            })?;
+        let replica = format!("{source_array}:{}", policy.pure_pg_name);
+        let transfers = match array.list_pg_snapshot_transfers(&replica).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            other => other?,
+        };
+        let snapshot = transfers
+            .into_iter()
+            .find(|t| t.is_complete())
+            .map(|t| t.name)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no fully replicated snapshot of {replica} exists on {target}'s FlashArray yet: a DR drill copies the latest one; wait for the next scheduled replication (every {} s) and run the drill again",
+                    policy.replication_interval_secs
+                ))
+            })?;
+        let volume_snapshots = array.list_volume_snapshots(&snapshot).await?;
+        let mut sources = BTreeMap::new();
+        for member in &mut plan.members {
+            for (index, volume) in member.volumes.iter_mut().enumerate() {
+                let wanted = format!("{snapshot}.{}", volume.source_array_volume);
+                let found = volume_snapshots
+                    .iter()
+                    .find(|s| s.name == wanted || s.source_volume == volume.source_array_volume)
+                    .ok_or_else(|| {
+                        Error::not_found(format!(
+                            "replicated snapshot {snapshot} on {target} holds no copy of volume {} of member {}: it was added after that snapshot was taken; wait for the next scheduled replication and run the drill again",
+                            volume.source_array_volume, member.instance_name
+                        ))
+                    })?;
+                volume.copy_name = test_name(&volume.copy_name);
+                volume.name = if volume.name.is_empty() {
+                    test_name(&format!("{}-volume-{index}", member.instance_name))
+                } else {
+                    test_name(&volume.name)
+                };
+                sources.insert(volume.copy_name.clone(), found.name.clone());
+            }
+        }
+        Ok(DrillPlan {
+            plan,
+            group,
+            snapshot,
+            sources,
+            clients,
+            array,
+        })
+    }
+}

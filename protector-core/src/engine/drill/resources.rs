@@ -1,0 +1,120 @@
+//! Waiting for and removing servers, Cinder volumes and array volumes, the way every
+//! operation needs it: a resource already gone counts as removed.
+
+use std::sync::Arc;
+
+use crate::api::{ArrayApi, BlockStorageApi, ComputeApi, Server, ServerStatus, Volume};
+use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
+use crate::error::{Error, Result};
+
+/// Waits until server `id` has finished booting, ACTIVE or ERROR, and returns it.
+pub(in crate::engine) async fn wait_server_booted(
+    compute: &Arc<dyn ComputeApi>,
+    id: &str,
+    what: &str,
+    poll: &PollPolicy,
+) -> Result<Server> {
+    wait_for(&format!("{what} to become ACTIVE"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            Some(s) if matches!(s.status, ServerStatus::Active | ServerStatus::Error) => {
+                PollOutcome::Ready(s)
+            }
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            None => PollOutcome::Pending("not visible yet".into()),
+        })
+    })
+    .await
+}
+
+/// Waits until Cinder volume `id` is `available` (after a manage); an `error*` status fails at
+/// once.
+pub(in crate::engine) async fn wait_volume_available(
+    storage: &Arc<dyn BlockStorageApi>,
+    id: &str,
+    what: &str,
+    poll: &PollPolicy,
+) -> Result<Volume> {
+    wait_for(
+        &format!("{what} to become available"),
+        poll,
+        || async move {
+            match storage.get_volume(id).await? {
+                Some(v) if v.status == "available" => Ok(PollOutcome::Ready(v)),
+                Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
+                    "{what} went to status {}: check the cinder-volume log",
+                    v.status
+                ))),
+                Some(v) => Ok(PollOutcome::Pending(v.status)),
+                None => Ok(PollOutcome::Pending("not visible yet".into())),
+            }
+        },
+    )
+    .await
+}
+
+/// Deletes server `id` and waits until it is gone. A missing server counts as deleted.
+pub(in crate::engine) async fn remove_server(
+    compute: &Arc<dyn ComputeApi>,
+    id: &str,
+    poll: &PollPolicy,
+) -> Result<()> {
+    compute.delete_server(id).await?;
+    wait_for(&format!("server {id} to be deleted"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            None => PollOutcome::Ready(()),
+            Some(s) if s.status == ServerStatus::Deleted => PollOutcome::Ready(()),
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+        })
+    })
+    .await
+}
+
+/// Deletes Cinder volume `id` (Cinder removes its array volume) once it is detached and
+/// settled, and waits until it is gone. A missing volume counts as deleted.
+pub(in crate::engine) async fn remove_volume(
+    storage: &Arc<dyn BlockStorageApi>,
+    id: &str,
+    poll: &PollPolicy,
+) -> Result<()> {
+    // `deleting`: someone already deletes it; wait until it is gone.
+    const BUSY: [&str; 6] = [
+        "creating",
+        "attaching",
+        "detaching",
+        "reserved",
+        "in-use",
+        "deleting",
+    ];
+    let settled = wait_for(&format!("volume {id} to detach"), poll, || async move {
+        Ok(match storage.get_volume(id).await? {
+            Some(v) if !v.attachments.is_empty() || BUSY.contains(&v.status.as_str()) => {
+                PollOutcome::Pending(v.status)
+            }
+            other => PollOutcome::Ready(other.is_some()),
+        })
+    })
+    .await?;
+    if !settled {
+        return Ok(());
+    }
+    storage.delete_volume(id).await?;
+    wait_for(&format!("volume {id} to be deleted"), poll, || async move {
+        match storage.get_volume(id).await? {
+            None => Ok(PollOutcome::Ready(())),
+            Some(v) if v.status == "error_deleting" => Err(Error::unexpected(format!(
+                "volume {id} went to status error_deleting: check the cinder-volume log, then reset its state"
+            ))),
+            Some(v) => Ok(PollOutcome::Pending(v.status)),
+        }
+    })
+    .await
+}
+
+/// Destroys and eradicates array volume `name`. A missing volume counts as removed.
+pub(in crate::engine) async fn remove_array_volume(
+    array: &Arc<dyn ArrayApi>,
+    name: &str,
+) -> Result<()> {
+    array.destroy_volume(name).await?;
+    array.eradicate_volume(name).await
+}
