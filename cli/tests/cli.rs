@@ -1,194 +1,11 @@
 //! The `protector` binary end to end: the demo, a whole failover driven command by command
 //! against the simulator, output formats, and error paths with their exit codes.
 
-use std::path::PathBuf;
+#[macro_use]
+mod common;
 
-use assert_cmd::Command;
-use protector_mock::Simulator;
+use common::{stderr_of, table_value, Env};
 use serde_json::Value;
-
-/// A state directory and a simulator state file in a fresh temporary directory.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn sim_path(&self) -> PathBuf {
-        self.dir.path().join("sim.db")
-    }
-
-    /// `protector` isolated from the caller's environment, with no global options.
-    fn bare(&self) -> Command {
-        let mut cmd = Command::cargo_bin("protector").unwrap();
-        for var in [
-            "OS_CLOUD",
-            "PROTECTOR_STATE_DIR",
-            "PROTECTOR_SIM_STATE",
-            "PROTECTOR_LOG",
-            "PROTECTOR_PRIMARY_FA_TOKEN",
-            "PROTECTOR_SECONDARY_FA_TOKEN",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("xdg"));
-        cmd
-    }
-
-    /// `protector --state-dir … --sim-state … ARGS`.
-    fn cli(&self, args: &[&str]) -> Command {
-        let mut cmd = self.bare();
-        cmd.arg("--state-dir")
-            .arg(self.state_dir())
-            .arg("--sim-state")
-            .arg(self.sim_path())
-            .args(args);
-        cmd
-    }
-
-    /// Runs and returns stdout, asserting success.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "protector {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-f", "json"]);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    fn simulator(&self) -> Simulator {
-        Simulator::open(&self.sim_path()).unwrap()
-    }
-
-    /// Both sites registered from the simulator's own registration data, as a person would.
-    fn with_sites(self) -> Env {
-        let sim = self.simulator();
-        for (site, role) in [("site-a", "primary"), ("site-b", "secondary")] {
-            let r = sim.site_registration(site).unwrap();
-            self.ok(&[
-                "site",
-                "create",
-                "--name",
-                &r.name,
-                "--site-type",
-                role,
-                "--auth-url",
-                &r.auth_url,
-                "--region-name",
-                &r.region_name,
-                "--description",
-                &r.description,
-            ]);
-        }
-        self
-    }
-
-    /// `prod-web-app` with the three seeded VMs and a replication policy.
-    fn with_group(self) -> Env {
-        self.ok(&[
-            "protection-group",
-            "create",
-            "--name",
-            "prod-web-app",
-            "--description",
-            "Production web application",
-            "--replication-type",
-            "async",
-            "--primary-site",
-            "site-a",
-            "--secondary-site",
-            "site-b",
-            "--volume-type",
-            "replicated-ssd",
-        ]);
-        for vm in ["web-server-1", "web-server-2", "db-server-1"] {
-            self.ok(&[
-                "protection-group",
-                "member-add",
-                "prod-web-app",
-                "--instance-id",
-                vm,
-            ]);
-        }
-        let sim = self.simulator();
-        let a = sim.array_endpoint("site-a").unwrap();
-        let b = sim.array_endpoint("site-b").unwrap();
-        drop(sim);
-        self.cli(&[
-            "protection-group",
-            "policy-create",
-            "prod-web-app",
-            "--primary-fa-url",
-            &a.url,
-            "--secondary-fa-url",
-            &b.url,
-            "--pure-pg-name",
-            "pg-prod-web-app",
-            "--replication-interval",
-            "300",
-            "--rpo-minutes",
-            "15",
-        ])
-        // Tokens through the environment, as the help recommends.
-        .env("PROTECTOR_PRIMARY_FA_TOKEN", a.api_token.expose())
-        .env("PROTECTOR_SECONDARY_FA_TOKEN", b.api_token.expose())
-        .assert()
-        .success();
-        self
-    }
-}
-
-/// Snapshot settings that hide what changes from run to run: ids, times, durations.
-fn filters() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        // Same width as what it hides, so tables stay aligned.
-        "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
-    );
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "YYYY-MM-DDTHH:MM:SSZ");
-    settings.add_filter(r"\(\d+ \w+ ago\)", "([ago])");
-    settings.add_filter(r"Duration: \d+ms", "Duration: [ms]");
-    settings
-}
-
-/// `insta::assert_snapshot!` under [`filters`].
-macro_rules! snapshot {
-    ($name:expr, $value:expr) => {{
-        let value = $value;
-        filters().bind(|| insta::assert_snapshot!($name, value));
-    }};
-}
-
-/// `| field | value |` rows of a Field/Value table.
-fn table_value(table: &str, field: &str) -> Option<String> {
-    table.lines().find_map(|line| {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        (cells.len() == 4 && cells[1] == field).then(|| cells[2].to_string())
-    })
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
 
 // ---------------------------------------------------------------------------------- demo
 
@@ -377,12 +194,49 @@ fn failover_command_by_command() {
     snapshot!("group_after_failover", show);
 
     let id = op["operation_id"].as_str().unwrap();
+    assert!(id.starts_with("op-"), "{id}");
     let shown = env.json(&["operation", "show", id]);
     assert_eq!(shown["id"], id);
     assert_eq!(shown["status"], "completed");
     assert_eq!(shown["steps_failed"], serde_json::json!([]));
+    // The bare uuid works too.
+    let bare = env.json(&["operation", "show", id.trim_start_matches("op-")]);
+    assert_eq!(bare["id"], id);
     let listed = env.json(&["--os-cloud", "site-b", "operation", "list"]);
     assert_eq!(listed[0]["id"], id);
+    snapshot!(
+        "operation_show",
+        env.ok(&["--os-cloud", "site-b", "operation", "show", id])
+    );
+
+    // Members now run on site-b under new instance ids; the list shows both.
+    let members = env.json(&[
+        "--os-cloud",
+        "site-b",
+        "protection-group",
+        "member-list",
+        "prod-web-app",
+    ]);
+    for m in members.as_array().unwrap() {
+        assert_eq!(m["current_site"], "site-b", "{m}");
+        assert_ne!(m["current_instance_id"], m["instance_id"], "{m}");
+        let server = env
+            .simulator()
+            .find_server("site-b", m["instance_name"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(m["current_instance_id"], server.id.as_str());
+    }
+    let current = members[0]["current_instance_id"].as_str().unwrap();
+    let member = env.json(&[
+        "--os-cloud",
+        "site-b",
+        "protection-group",
+        "member-show",
+        "prod-web-app",
+        current,
+    ]);
+    assert_eq!(member["current_instance_id"], current);
+    assert_eq!(member["current_site"], "site-b");
 
     // A second failover is refused: the workload already runs on site-b.
     let out = env
