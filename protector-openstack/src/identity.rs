@@ -39,4 +39,17 @@ impl IdentityApi for IdentityClient {
             Err(e) => Err(e),
         }
     }
+
+    /// Like `authenticate`, but always a round trip to Keystone (`HEAD /v3/auth/tokens` with
+    /// the cached token), so that a cached token does not hide a site that stopped answering.
+    async fn probe(&self) -> Result<AuthInfo> {
+        match self.session.probe().await {
+            Ok(token) => Ok(token.auth_info()),
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                Err(recast(&e, ErrorKind::Unavailable, e.message().to_string())
+                    .with_retry(e.retry_status()))
+            }
+            Err(e) => Err(e),
+        }
+    }
 }

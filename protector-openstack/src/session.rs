@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use protector_core::Result;
+use protector_core::{ErrorKind, Result};
 use reqwest::{Method, Url};
 
 use crate::auth::{token_request, tokens_url, Token};
@@ -56,6 +56,30 @@ impl Session {
             .execute(request, Some(self))
             .await
             .map_err(|e| e.with_context("cloud", self.config.name()))
+    }
+
+    /// A round trip to Keystone with the session's token (`HEAD /v3/auth/tokens`), so that a
+    /// cached token does not hide a site that stopped answering. A token Keystone no longer
+    /// knows is dropped and a new one issued.
+    pub(crate) async fn probe(&self) -> Result<Arc<Token>> {
+        let token = self.token().await?;
+        let request = Request::new(
+            Family::Identity,
+            Method::HEAD,
+            self.tokens_url.clone(),
+            format!("check the token of cloud '{}'", self.config.name()),
+        )
+        .header("X-Subject-Token", token.secret().expose())
+        .query("nocatalog", "")
+        .idempotent(true);
+        match self.send(&request).await {
+            Ok(_) => Ok(token),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.invalidate(&token);
+                self.token().await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn cached(&self) -> Option<Arc<Token>> {

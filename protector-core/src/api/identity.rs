@@ -40,4 +40,11 @@ pub trait IdentityApi: Send + Sync + std::fmt::Debug + 'static {
     ///   check used before every cross-site modification.
     /// - Fails with `Unauthenticated` when the credentials are refused.
     async fn authenticate(&self) -> Result<AuthInfo>;
+
+    /// Like [`IdentityApi::authenticate`], but guaranteed to reach Keystone even when a valid
+    /// token is cached: the reachability check before cross-site changes and DR operations.
+    /// The default is `authenticate` (right for clients that contact Keystone every time).
+    async fn probe(&self) -> Result<AuthInfo> {
+        self.authenticate().await
+    }
 }

@@ -206,7 +206,7 @@ impl Protector {
     /// Checks that `site`'s Keystone answers; the reachability test before any cross-site change.
     pub(crate) async fn ensure_reachable(&self, site: &str) -> Result<SiteClients> {
         let clients = self.clients(site).await?;
-        match clients.identity.authenticate().await {
+        match clients.identity.probe().await {
             Ok(_) => Ok(clients),
             Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
                 Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
