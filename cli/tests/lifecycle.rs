@@ -93,6 +93,70 @@ fn consistency_group_shows_the_spec_fields_and_the_replication_lag() {
     assert!((0..=15 * 60).contains(&lag), "{lag}");
 }
 
+#[test]
+fn consistency_group_of_a_sync_group_reports_the_pod() {
+    let env = Env::new().with_sites();
+    env.ok(&[
+        "protection-group",
+        "create",
+        "--name",
+        "ledger",
+        "--replication-type",
+        "sync",
+        "--primary-site",
+        "site-a",
+        "--secondary-site",
+        "site-b",
+        "--volume-type",
+        "replicated-sync",
+    ]);
+    env.ok(&[
+        "protection-group",
+        "member-add",
+        "ledger",
+        "--instance-id",
+        "ledger-db",
+    ]);
+    let sim = env.simulator();
+    let (a, b) = (
+        sim.array_endpoint("site-a").unwrap(),
+        sim.array_endpoint("site-b").unwrap(),
+    );
+    drop(sim);
+    env.cli(&[
+        "protection-group",
+        "policy-create",
+        "ledger",
+        "--primary-fa-url",
+        &a.url,
+        "--secondary-fa-url",
+        &b.url,
+        "--pure-pg-name",
+        "cinder-pod",
+    ])
+    .env("PROTECTOR_PRIMARY_FA_TOKEN", a.api_token.expose())
+    .env("PROTECTOR_SECONDARY_FA_TOKEN", b.api_token.expose())
+    .assert()
+    .success();
+
+    let cg = env.json(&["consistency-group", "show", "ledger"]);
+    assert_eq!(cg["replication_type"], "sync");
+    assert_eq!(cg["pure_pg_name"], "cinder-pod");
+    assert_eq!(cg["volume_count"], 2);
+    assert_eq!(cg["replication_status"], "synchronous", "{cg}");
+    assert_eq!(cg["replication_lag_seconds"], 0);
+    assert_eq!(cg["replication_error"], Value::Null);
+
+    // The array of site-b cannot be asked: the record still shows, the replication is unknown.
+    env.sim_fault(&["--site", "site-b", "--array-down"]);
+    let cg = env.json(&["consistency-group", "show", "ledger"]);
+    assert_eq!(cg["replication_status"], "unknown", "{cg}");
+    assert_eq!(cg["replication_lag_seconds"], Value::Null);
+    let error = cg["replication_error"].as_str().unwrap();
+    assert!(error.contains("of site-b"), "{error}");
+    assert_eq!(cg["volume_count"], 2);
+}
+
 // ---------------------------------------------------------------------------------- refusals
 
 #[test]

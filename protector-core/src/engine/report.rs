@@ -23,8 +23,10 @@ pub enum ReplicationHealth {
     NoReplicatedSnapshot,
     /// No replication policy is attached: nothing replicates.
     NotConfigured,
-    /// Sync replication (ActiveCluster pods): there is no snapshot lag to measure.
+    /// Sync replication (ActiveCluster pod online on both arrays): no lag.
     Synchronous,
+    /// Sync replication, but the pod is not online on every array; see `replication_error`.
+    Degraded,
     /// An array could not be asked; see `replication_error`.
     Unknown,
 }
@@ -38,6 +40,7 @@ impl ReplicationHealth {
             ReplicationHealth::NoReplicatedSnapshot => "no_replicated_snapshot",
             ReplicationHealth::NotConfigured => "not_configured",
             ReplicationHealth::Synchronous => "synchronous",
+            ReplicationHealth::Degraded => "degraded",
             ReplicationHealth::Unknown => "unknown",
         }
     }
@@ -113,6 +116,7 @@ struct ReplicaState {
     array_time: Option<DateTime<Utc>>,
     lag_seconds: Option<i64>,
     clock: Option<LagClock>,
+    problem: Option<String>,
 }
 
 impl Protector {
@@ -159,11 +163,11 @@ impl Protector {
         let Some(policy) = policy else {
             return Ok(report);
         };
-        if group.replication_type == ReplicationType::Sync {
-            report.replication_status = ReplicationHealth::Synchronous;
-            return Ok(report);
-        }
-        match self.replica_state(&group, &policy).await {
+        let state = match group.replication_type {
+            ReplicationType::Async => self.replica_state(&group, &policy).await,
+            ReplicationType::Sync => self.pod_state(&group, &policy).await,
+        };
+        match state {
             Ok(state) => {
                 report.replication_status = state.health;
                 report.last_replicated_snapshot = state.snapshot.as_ref().map(|s| s.name.clone());
@@ -171,6 +175,7 @@ impl Protector {
                 report.array_time = state.array_time;
                 report.replication_lag_seconds = state.lag_seconds;
                 report.lag_clock = state.clock;
+                report.replication_error = state.problem;
             }
             Err(e) => {
                 report.replication_status = ReplicationHealth::Unknown;
@@ -178,6 +183,52 @@ impl Protector {
             }
         }
         Ok(report)
+    }
+
+    /// Sync groups: the pod as the current secondary site's array sees it (the array that
+    /// must hold current data when the primary fails).
+    async fn pod_state(
+        &self,
+        group: &ProtectionGroup,
+        policy: &ReplicationPolicy,
+    ) -> Result<ReplicaState> {
+        let target = group.current_secondary_site();
+        let target_ep = policy.array_on(group, target);
+        let target_array = self.inner.connector.array(target_ep).await?;
+        let info = target_array
+            .array_info()
+            .await
+            .map_err(|e| e.with_prefix(format!("FlashArray {} of {target}", target_ep.url)))?;
+        let pod =
+            super::pods::pod_on(target_array.as_ref(), &info.name, &policy.pure_pg_name).await?;
+        let online = pod.arrays.len() >= 2 && pod.arrays.iter().all(|a| a.status == "online");
+        let statuses: Vec<String> = pod
+            .arrays
+            .iter()
+            .map(|a| format!("{} {}", a.name, a.status))
+            .collect();
+        Ok(ReplicaState {
+            health: if online {
+                ReplicationHealth::Synchronous
+            } else {
+                ReplicationHealth::Degraded
+            },
+            snapshot: None,
+            array_time: info.as_of,
+            lag_seconds: online.then_some(0),
+            clock: online.then_some(if info.as_of.is_some() {
+                LagClock::Array
+            } else {
+                LagClock::Local
+            }),
+            problem: (!online).then(|| {
+                format!(
+                    "pod '{}' is not online on both arrays ({}): check the ActiveCluster connection between the arrays",
+                    policy.pure_pg_name,
+                    statuses.join(", ")
+                )
+            }),
+        })
     }
 
     async fn replica_state(
@@ -224,6 +275,7 @@ impl Protector {
                 array_time: target_info.as_of,
                 lag_seconds: None,
                 clock: None,
+                problem: None,
             });
         };
         let lag = (now - snapshot.created).num_seconds().max(0);
@@ -238,6 +290,7 @@ impl Protector {
             array_time: target_info.as_of,
             lag_seconds: Some(lag),
             clock: Some(clock),
+            problem: None,
         })
     }
 }
