@@ -479,3 +479,47 @@ async fn unplanned_failover_without_a_replicated_snapshot_is_refused() {
     );
     assert_eq!(shape(&env.sim.inspect()), before);
 }
+
+/// spec/001 "stuck at running": a step that never finishes (the array link is down, the final
+/// snapshot cannot arrive) ends in a timeout naming what it waited for, the failback is rolled
+/// back (the DR VMs run again, the group is `failed_over`), and it succeeds once the link is
+/// back.
+#[tokio::test]
+async fn a_stalled_step_times_out_rolls_back_and_the_retry_succeeds() {
+    let env = setup().await;
+    planned_failover(&env).await.unwrap();
+    env.sim.set_partition(true).unwrap();
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    assert_eq!(op.steps_failed, vec!["replicate_snapshot".to_string()]);
+    let message = op.error_message.clone().unwrap();
+    assert!(message.contains("to arrive on site-a"), "{message}");
+    assert!(message.contains("rolled back"), "{message}");
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(group.status, GroupStatus::FailedOver);
+    assert_eq!(group.active_operation_id, None);
+    assert_one_running_copy(&env.sim.inspect(), "site-b");
+
+    env.sim.set_partition(false).unwrap();
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_one_running_copy(&env.sim.inspect(), "site-a");
+}
+
+/// Library users spawn operations (`tokio::spawn`, Python bindings): their futures must be
+/// `Send`. Checked at compile time.
+#[allow(dead_code)]
+fn operation_futures_are_send(engine: &protector_core::Protector) {
+    fn send<T: Send>(_: T) {}
+    send(engine.failover("g", unplanned(), &NoProgress));
+    send(engine.failback("g", reverse(), &NoProgress));
+    send(engine.fence("g"));
+}

@@ -691,16 +691,19 @@ impl Run<'_> {
             .filter(|(_, r)| r.error.is_some())
             .map(|(id, _)| *id)
             .collect();
-        let results: Vec<Result<()>> = stream::iter(
-            self.plan
-                .members
-                .iter()
-                .filter(|m| !skip.contains(&m.member_id)),
-        )
-        .map(f)
-        .buffer_unordered(self.engine.options().member_concurrency.max(1))
-        .collect()
-        .await;
+        // The futures are made up front (they do nothing until polled) so that the stream
+        // holds no closure: that keeps the whole operation's future `Send` for any caller.
+        let futures: Vec<Fut> = self
+            .plan
+            .members
+            .iter()
+            .filter(|m| !skip.contains(&m.member_id))
+            .map(f)
+            .collect();
+        let results: Vec<Result<()>> = stream::iter(futures)
+            .buffer_unordered(self.engine.options().member_concurrency.max(1))
+            .collect()
+            .await;
         results.into_iter().collect()
     }
 
