@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use common::{groups, setup, shape, Env, MEMBERS};
 
 use protector_core::api::{ListPorts, ServerStatus};
-use protector_core::engine::{NoProgress, TestFailoverRequest};
+use protector_core::engine::{NoProgress, ProgressObserver, TestFailoverRequest};
 use protector_core::model::{
     GroupStatus, Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
     TestFailoverRecord, TestFailoverStatus,
@@ -60,6 +60,46 @@ async fn cleanup(env: &Env) -> Operation {
         .test_failover_cleanup(GROUP, None, &NoProgress)
         .await
         .unwrap()
+}
+
+/// Changes the drill record the same way in both stores, behind the engine's back.
+async fn rewrite_record(env: &Env, change: impl Fn(&mut TestFailoverRecord)) {
+    for store in [&env.store_a, &env.store_b] {
+        let mut group = store.list_groups().await.unwrap().remove(0);
+        change(group.test_failover.as_mut().expect("a drill is recorded"));
+        store.put_group(&group).await.unwrap();
+    }
+}
+
+#[track_caller]
+fn assert_completed(op: &Operation) {
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(op.progress, 100);
+}
+
+/// Records every progress the observer sees, and the inventory when `step` is done.
+struct Watcher {
+    sim: protector_mock::Simulator,
+    step: &'static str,
+    progress: Mutex<Vec<u8>>,
+    at_step: Mutex<Option<Inventory>>,
+}
+
+impl ProgressObserver for Watcher {
+    fn on_update(&self, op: &Operation) {
+        self.progress.lock().unwrap().push(op.progress);
+        if op.steps_completed.iter().any(|s| s == self.step) {
+            let mut at_step = self.at_step.lock().unwrap();
+            if at_step.is_none() {
+                *at_step = Some(self.sim.inspect());
+            }
+        }
+    }
 }
 
 /// The drill record, equal on both sites.
@@ -148,37 +188,23 @@ async fn drill_runs_test_copies_on_the_isolated_network_and_leaves_production_un
     let members = env.engine.members(GROUP).await.unwrap();
 
     // Watch progress, and read site-b the moment the copies are imported (before any boot).
-    let progress: Arc<Mutex<Vec<u8>>> = Arc::default();
-    let at_import: Arc<Mutex<Option<Inventory>>> = Arc::default();
-    let observer = {
-        let (sim, progress, at_import) = (env.sim.clone(), progress.clone(), at_import.clone());
-        move |op: &Operation| {
-            progress.lock().unwrap().push(op.progress);
-            if op.steps_completed.last().map(String::as_str) == Some("manage_volumes_site_b") {
-                at_import
-                    .lock()
-                    .unwrap()
-                    .get_or_insert_with(|| sim.inspect());
-            }
-        }
+    let watcher = Watcher {
+        sim: env.sim.clone(),
+        step: "manage_volumes_site_b",
+        progress: Mutex::default(),
+        at_step: Mutex::default(),
     };
     let op = env
         .engine
-        .test_failover(GROUP, request(), &observer)
+        .test_failover(GROUP, request(), &watcher)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.operation_type, OperationType::TestFailover);
     assert_eq!(
         (op.source_site.as_str(), op.target_site.as_str()),
         ("site-a", "site-b")
     );
-    assert_eq!(op.progress, 100);
     assert_eq!((op.instances_created, op.instances_failed), (3, 0));
     assert_eq!(op.error_message, None);
     assert_eq!(
@@ -195,7 +221,7 @@ async fn drill_runs_test_copies_on_the_isolated_network_and_leaves_production_un
             "update_protection_group"
         ]
     );
-    let seen = progress.lock().unwrap().clone();
+    let seen = watcher.progress.lock().unwrap().clone();
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     assert_eq!(seen.last(), Some(&100));
     // The other site keeps the operation too.
@@ -261,12 +287,9 @@ async fn drill_runs_test_copies_on_the_isolated_network_and_leaves_production_un
             assert!(port.fixed_ips[0].ip_address.starts_with("10.99.0."));
         }
         // Volumes: test-<name>, holding the replicated snapshot's data when imported.
-        let snapshot = at_import
-            .lock()
-            .unwrap()
-            .as_ref()
-            .expect("observer saw the import")
-            .arrays["site-b"]
+        let at_import = watcher.at_step.lock().unwrap().clone();
+        let at_import = at_import.expect("the observer saw the import");
+        let snapshot = at_import.arrays["site-b"]
             .snapshots
             .iter()
             .find(|s| s.name == record.snapshot)
@@ -276,7 +299,7 @@ async fn drill_runs_test_copies_on_the_isolated_network_and_leaves_production_un
             assert_eq!(volume.name, format!("test-{}", spec.name));
             assert_eq!(volume.source_volume_id, spec.volume_id);
             let id = volume.volume_id.as_deref().unwrap();
-            let imported = at_import.lock().unwrap().as_ref().unwrap().sites["site-b"]
+            let imported = at_import.sites["site-b"]
                 .volumes
                 .iter()
                 .find(|v| v.id == id)
@@ -337,14 +360,8 @@ async fn cleanup_removes_exactly_what_the_drill_created_and_can_run_again() {
     assert_eq!(op.status, OperationStatus::Completed);
 
     let cleaned = cleanup(&env).await;
-    assert_eq!(
-        cleaned.status,
-        OperationStatus::Completed,
-        "{:?}",
-        cleaned.error_message
-    );
+    assert_completed(&cleaned);
     assert_eq!(cleaned.operation_type, OperationType::TestCleanup);
-    assert_eq!(cleaned.progress, 100);
     assert_eq!(
         cleaned.steps_completed,
         [
@@ -586,13 +603,7 @@ async fn a_cleanup_that_cannot_remove_everything_reports_it_and_the_next_one_fin
     assert_eq!(site_b.servers.len(), 1);
     assert_eq!(site_b.servers[0].name, member.server_name);
 
-    let second = cleanup(&env).await;
-    assert_eq!(
-        second.status,
-        OperationStatus::Completed,
-        "{:?}",
-        second.error_message
-    );
+    assert_completed(&cleanup(&env).await);
     assert_nothing_left(&env, &before);
     assert_eq!(record(&env).await, None);
 }
@@ -631,9 +642,7 @@ async fn cleanup_of_an_interrupted_drill_finds_its_resources_by_their_tags() {
     let op = drill(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
     // As if the engine had died after creating everything but before recording it.
-    for store in [&env.store_a, &env.store_b] {
-        let mut group = store.list_groups().await.unwrap().remove(0);
-        let record = group.test_failover.as_mut().unwrap();
+    rewrite_record(&env, |record| {
         record.status = TestFailoverStatus::Running;
         for member in &mut record.members {
             member.server_id = None;
@@ -643,15 +652,9 @@ async fn cleanup_of_an_interrupted_drill_finds_its_resources_by_their_tags() {
                 volume.array_volumes.truncate(1);
             }
         }
-        store.put_group(&group).await.unwrap();
-    }
-    let cleaned = cleanup(&env).await;
-    assert_eq!(
-        cleaned.status,
-        OperationStatus::Completed,
-        "{:?}",
-        cleaned.error_message
-    );
+    })
+    .await;
+    assert_completed(&cleanup(&env).await);
     assert_nothing_left(&env, &before);
     assert_eq!(record(&env).await, None);
 }
@@ -662,21 +665,15 @@ async fn cleanup_leaves_alone_what_does_not_carry_the_drill_tag() {
     drill(&env).await.unwrap();
     // A record pointing at a production server (a corrupted or forged record).
     let production_server = env.sim.find_server("site-a", "web-server-1").unwrap().id;
-    let web_b = {
-        let mut group = env.store_a.list_groups().await.unwrap().remove(0);
-        let record = group.test_failover.as_mut().unwrap();
+    rewrite_record(&env, |record| {
         record.site = "site-a".into();
-        for member in &mut record.members {
-            member.server_id = None;
-            member.port_ids.clear();
-            member.volumes.clear();
-        }
-        record.members[0].server_id = Some(production_server.clone());
         record.members.truncate(1);
-        group
-    };
-    env.store_a.put_group(&web_b).await.unwrap();
-    env.store_b.put_group(&web_b).await.unwrap();
+        let member = &mut record.members[0];
+        member.server_id = Some(production_server.clone());
+        member.port_ids.clear();
+        member.volumes.clear();
+    })
+    .await;
     let op = cleanup(&env).await;
     assert_eq!(op.status, OperationStatus::Failed, "{op:?}");
     let text = op.error_message.unwrap();

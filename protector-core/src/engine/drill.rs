@@ -41,14 +41,14 @@ use uuid::Uuid;
 
 use self::cleanup::Remover;
 use self::preflight::DrillPlan;
-use self::resources::{wait_server_booted, wait_volume_available};
+use self::resources::{server_request, wait_server_booted, wait_volume_available};
 use self::tracker::{each_bounded, lock, StepSpec, Tracker};
 use super::planner::site_token;
 use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;
-use crate::api::{BlockDevice, CopyVolume, CreatePort, CreateServer, ManageVolume, ServerStatus};
+use crate::api::{CopyVolume, CreatePort, ManageVolume, ServerStatus};
 use crate::error::{Error, Result};
 use crate::model::{
     Operation, OperationStatus, OperationType, Phase, ProtectionGroup, ResourceMappings,
@@ -74,6 +74,17 @@ const TEST_PREFIX: &str = "test-";
 const OPERATION_TAG: &str = "protector:operation";
 /// Server and volume metadata key naming the member a resource belongs to.
 const MEMBER_TAG: &str = "protector:member";
+/// Volume metadata key naming the production volume a test volume copies.
+const SOURCE_VOLUME_TAG: &str = "protector:source_volume";
+
+/// Runs `f` on the entry of one member of a record being filled or emptied.
+fn update_member<R>(
+    record: &Mutex<TestFailoverRecord>,
+    member_id: Uuid,
+    f: impl FnOnce(&mut TestMember) -> R,
+) -> Option<R> {
+    lock(record).member_mut(member_id).map(f)
+}
 
 fn test_name(name: &str) -> String {
     format!("{TEST_PREFIX}{name}")
@@ -200,36 +211,28 @@ impl Drill<'_> {
     }
 
     fn member(&self, member_id: Uuid) -> TestMember {
-        lock(&self.record)
-            .members
-            .iter()
-            .find(|m| m.member_id == member_id)
-            .cloned()
+        update_member(&self.record, member_id, |m| m.clone())
             .expect("every planned member has a record")
     }
 
     fn update(&self, member_id: Uuid, f: impl FnOnce(&mut TestMember)) {
-        if let Some(m) = lock(&self.record)
-            .members
-            .iter_mut()
-            .find(|m| m.member_id == member_id)
-        {
-            f(m);
-        }
+        update_member(&self.record, member_id, f);
     }
 
-    /// Tags of a server or volume: what cleanup checks before removing it.
-    fn tags(&self, member_id: Uuid, step: &str) -> BTreeMap<String, String> {
+    /// Tags of a server or volume: what cleanup checks before removing it; `origin` names
+    /// the production resource it copies.
+    fn tags(&self, member_id: Uuid, step: &str, origin: (&str, &str)) -> BTreeMap<String, String> {
         let operation_id = self.tracker.id();
-        BTreeMap::from([
-            (OPERATION_TAG.to_string(), operation_id.to_string()),
-            (MEMBER_TAG.to_string(), member_id.to_string()),
-            (
-                "protector:step".to_string(),
-                format!("{operation_id}:{step}"),
-            ),
-            ("protector:drill".to_string(), "true".to_string()),
-        ])
+        [
+            (OPERATION_TAG, operation_id.to_string()),
+            (MEMBER_TAG, member_id.to_string()),
+            ("protector:step", format!("{operation_id}:{step}")),
+            ("protector:drill", "true".to_string()),
+            (origin.0, origin.1.to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
     }
 
     /// Runs one phase for every member with the engine's member concurrency.
@@ -323,10 +326,10 @@ impl Drill<'_> {
         let storage = &self.plan.clients.block_storage;
         for (index, volume) in member.volumes.iter().enumerate() {
             let step = format!("manage_volume:{}", volume.copy_name);
-            let mut metadata = self.tags(member.member_id, &step);
-            metadata.insert(
-                "protector:source_volume".to_string(),
-                volume.source_volume_id.clone(),
+            let metadata = self.tags(
+                member.member_id,
+                &step,
+                (SOURCE_VOLUME_TAG, &volume.source_volume_id),
             );
             let request = ManageVolume {
                 host: host.clone(),
@@ -420,38 +423,25 @@ impl Drill<'_> {
 
     async fn create_server(&self, member: &MemberPlan) -> Result<()> {
         let created = self.member(member.member_id);
-        let flavor_id = member.flavor.target_id.clone().ok_or_else(|| {
-            Error::not_found(format!(
-                "flavor '{}' not found on {}: pass --flavor-mapping",
-                member.flavor.source,
-                self.site()
-            ))
-        })?;
         let step = format!("create_server:{}", created.server_name);
-        let mut metadata = self.tags(member.member_id, &step);
-        metadata.insert(
-            "protector:source_instance".to_string(),
-            member.source_instance_id.clone(),
+        let metadata = self.tags(
+            member.member_id,
+            &step,
+            ("protector:source_instance", &member.source_instance_id),
         );
-        let request = CreateServer {
-            name: created.server_name.clone(),
-            flavor_id,
-            key_name: member.key_name.clone(),
-            availability_zone: None,
-            block_devices: member
-                .volumes
-                .iter()
-                .zip(&created.volumes)
-                .map(|(planned, volume)| BlockDevice {
-                    volume_id: volume.volume_id.clone().unwrap_or_default(),
-                    boot_index: planned.boot_index,
-                    device_name: (!planned.device.is_empty()).then(|| planned.device.clone()),
-                    delete_on_termination: false,
-                })
-                .collect(),
-            port_ids: created.port_ids.clone(),
+        let volume_ids: Vec<String> = created
+            .volumes
+            .iter()
+            .map(|v| v.volume_id.clone().unwrap_or_default())
+            .collect();
+        let request = server_request(
+            member,
+            &created.server_name,
+            &volume_ids,
+            created.port_ids.clone(),
             metadata,
-        };
+            self.site(),
+        )?;
         let server = self
             .tracker
             .effect(

@@ -123,4 +123,9 @@ impl TestFailoverRecord {
     pub fn is_removed(&self) -> bool {
         self.members.iter().all(TestMember::is_removed)
     }
+
+    /// The entry of one member, to record what was created or removed for it.
+    pub fn member_mut(&mut self, member_id: Uuid) -> Option<&mut TestMember> {
+        self.members.iter_mut().find(|m| m.member_id == member_id)
+    }
 }

@@ -1,14 +1,16 @@
 //! Removing what a drill record lists: the drill's compensation and its cleanup.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use uuid::Uuid;
 
 use super::resources::{remove_array_volume, remove_server, remove_volume};
-use super::tracker::{each_bounded, lock, StepSpec, Tracker};
-use super::{port_description, MEMBER_TAG, OPERATION_TAG};
+use super::tracker::{lock, StepSpec, Tracker};
+use super::{port_description, update_member, MEMBER_TAG, OPERATION_TAG, SOURCE_VOLUME_TAG};
 use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::engine::planner::site_token;
 use crate::engine::progress::ProgressObserver;
@@ -67,13 +69,7 @@ impl<'a> Remover<'a> {
     }
 
     fn update(&self, member_id: Uuid, f: impl FnOnce(&mut TestMember)) {
-        if let Some(m) = lock(&self.record)
-            .members
-            .iter_mut()
-            .find(|m| m.member_id == member_id)
-        {
-            f(m);
-        }
+        update_member(&self.record, member_id, f);
     }
 
     fn failed(&self, what: String, e: &Error) {
@@ -132,7 +128,7 @@ impl<'a> Remover<'a> {
                 }
                 for volume in &mut m.volumes {
                     let found = volumes.iter().find(|v| {
-                        v.metadata.get("protector:source_volume") == Some(&volume.source_volume_id)
+                        v.metadata.get(SOURCE_VOLUME_TAG) == Some(&volume.source_volume_id)
                     });
                     if let (None, Some(found)) = (&volume.volume_id, found) {
                         volume.volume_id = Some(found.id.clone());
@@ -144,105 +140,126 @@ impl<'a> Remover<'a> {
         Ok(())
     }
 
+    /// Runs `f` on every member's entry as it is now, at most `limit` at once.
+    async fn each_member<F, Fut>(&self, f: F)
+    where
+        F: FnMut(TestMember) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        stream::iter(self.members())
+            .map(f)
+            .buffer_unordered(self.limit.max(1))
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    /// Removes one listed resource if it is still there and the drill's. `found` says whether
+    /// the site still has it (`None`: gone, counts as removed) and whether it carries the
+    /// drill's tag. Returns whether it is gone now; otherwise the reason is kept.
+    async fn remove_tagged(
+        &self,
+        what: String,
+        found: Result<Option<bool>>,
+        remove: impl Future<Output = Result<()>>,
+    ) -> bool {
+        let outcome = match found {
+            Ok(None) => Ok(()),
+            Ok(Some(false)) => Err(self.not_ours(&what)),
+            Ok(Some(true)) => remove.await,
+            Err(e) => Err(e),
+        };
+        outcome.map_err(|e| self.failed(what, &e)).is_ok()
+    }
+
+    fn tagged(&self, metadata: &BTreeMap<String, String>) -> bool {
+        metadata.get(OPERATION_TAG) == Some(&self.tag())
+    }
+
     async fn servers(&self) {
-        let members = self.members();
-        let _ = each_bounded(&members, self.limit, |member| async move {
+        self.each_member(|member| async move {
             let Some(id) = member.server_id.clone() else {
-                return Ok(());
+                return;
             };
-            let what = format!("server {id} ({})", member.server_name);
             let compute = &self.clients.compute;
-            let result = match compute.get_server(&id).await {
-                Ok(None) => Ok(()),
-                Ok(Some(s)) if s.metadata.get(OPERATION_TAG) != Some(&self.tag()) => {
-                    Err(self.not_ours(&what))
-                }
-                Ok(Some(_)) => remove_server(compute, &id, self.poll).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(()) => self.update(member.member_id, |m| m.server_id = None),
-                Err(e) => self.failed(what, &e),
+            let found = compute.get_server(&id).await;
+            let found = found.map(|s| s.map(|s| self.tagged(&s.metadata)));
+            let what = format!("server {id} ({})", member.server_name);
+            let removal = remove_server(compute, &id, self.poll);
+            if self.remove_tagged(what, found, removal).await {
+                self.update(member.member_id, |m| m.server_id = None);
             }
-            Ok(())
         })
         .await;
     }
 
+    /// Ports of members whose server is gone (a live server still uses its ports).
     async fn ports(&self) {
-        let members = self.members();
-        let _ = each_bounded(&members, self.limit, |member| async move {
-            if member.server_id.is_some() {
-                return Ok(());
-            }
-            let prefix = format!("protector:{}:", self.tag());
-            for id in &member.port_ids {
+        let prefix = format!("protector:{}:", self.tag());
+        self.each_member(|member| {
+            let prefix = prefix.clone();
+            async move {
+                if member.server_id.is_some() {
+                    return;
+                }
                 let network = &self.clients.network;
-                let what = format!("port {id} of {}", member.server_name);
-                let result = match network.get_port(id).await {
-                    Ok(None) => Ok(()),
-                    Ok(Some(p)) if !p.description.starts_with(&prefix) => Err(self.not_ours(&what)),
-                    Ok(Some(_)) => network.delete_port(id).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(()) => self.update(member.member_id, |m| m.port_ids.retain(|p| p != id)),
-                    Err(e) => self.failed(what, &e),
+                for id in &member.port_ids {
+                    let found = network.get_port(id).await;
+                    let found = found.map(|p| p.map(|p| p.description.starts_with(&prefix)));
+                    let what = format!("port {id} of {}", member.server_name);
+                    if self
+                        .remove_tagged(what, found, network.delete_port(id))
+                        .await
+                    {
+                        self.update(member.member_id, |m| m.port_ids.retain(|p| p != id));
+                    }
                 }
             }
-            Ok(())
         })
         .await;
     }
 
+    /// Cinder volumes of members whose server is gone (a live server keeps them attached).
     async fn volumes(&self) {
-        let members = self.members();
-        let _ = each_bounded(&members, self.limit, |member| async move {
+        self.each_member(|member| async move {
             if member.server_id.is_some() {
-                return Ok(());
+                return;
             }
+            let storage = &self.clients.block_storage;
             for (index, volume) in member.volumes.iter().enumerate() {
-                let Some(id) = volume.volume_id.clone() else {
+                let Some(id) = volume.volume_id.as_deref() else {
                     continue;
                 };
-                let storage = &self.clients.block_storage;
+                let found = storage.get_volume(id).await;
+                let found = found.map(|v| v.map(|v| self.tagged(&v.metadata)));
                 let what = format!("volume {id} ({})", volume.name);
-                let result = match storage.get_volume(&id).await {
-                    Ok(None) => Ok(()),
-                    Ok(Some(v)) if v.metadata.get(OPERATION_TAG) != Some(&self.tag()) => {
-                        Err(self.not_ours(&what))
-                    }
-                    Ok(Some(_)) => remove_volume(storage, &id, self.poll).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(()) => self.update(member.member_id, |m| m.volumes[index].volume_id = None),
-                    Err(e) => self.failed(what, &e),
+                let removal = remove_volume(storage, id, self.poll);
+                if self.remove_tagged(what, found, removal).await {
+                    self.update(member.member_id, |m| m.volumes[index].volume_id = None);
                 }
             }
-            Ok(())
         })
         .await;
     }
 
+    /// Array volumes no longer in Cinder (Cinder removes the others with their volume).
     async fn array_volumes(&self) {
-        let members = self.members();
-        let _ = each_bounded(&members, self.limit, |member| async move {
+        self.each_member(|member| async move {
             for (index, volume) in member.volumes.iter().enumerate() {
-                // Still in Cinder: its array volume goes with it.
                 if volume.volume_id.is_some() {
                     continue;
                 }
                 for name in &volume.array_volumes {
-                    match remove_array_volume(self.array, name).await {
-                        Ok(()) => self.update(member.member_id, |m| {
+                    let what = format!("array volume {name}");
+                    // Array volumes carry no tags; their names hold the drill's id, or are
+                    // the name Cinder gave the drill's tagged volume.
+                    let removal = remove_array_volume(self.array, name);
+                    if self.remove_tagged(what, Ok(Some(true)), removal).await {
+                        self.update(member.member_id, |m| {
                             m.volumes[index].array_volumes.retain(|n| n != name);
-                        }),
-                        Err(e) => self.failed(format!("array volume {name}"), &e),
+                        });
                     }
                 }
             }
-            Ok(())
         })
         .await;
     }

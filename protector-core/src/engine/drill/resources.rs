@@ -1,11 +1,53 @@
 //! Waiting for and removing servers, Cinder volumes and array volumes, the way every
 //! operation needs it: a resource already gone counts as removed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::{ArrayApi, BlockStorageApi, ComputeApi, Server, ServerStatus, Volume};
+use crate::api::{
+    ArrayApi, BlockDevice, BlockStorageApi, ComputeApi, CreateServer, Server, ServerStatus, Volume,
+};
 use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
 use crate::error::{Error, Result};
+use crate::plan::MemberPlan;
+
+/// The boot request of `member` on `site` under `name`: its mapped flavor and keypair, its
+/// volumes (`volume_ids`, in the plan's order) with their boot order, its pre-created ports.
+pub(in crate::engine) fn server_request(
+    member: &MemberPlan,
+    name: &str,
+    volume_ids: &[String],
+    port_ids: Vec<String>,
+    metadata: BTreeMap<String, String>,
+    site: &str,
+) -> Result<CreateServer> {
+    let flavor_id = member.flavor.target_id.clone().ok_or_else(|| {
+        Error::not_found(format!(
+            "flavor '{}' not found on {site}: pass --flavor-mapping",
+            member.flavor.source
+        ))
+    })?;
+    let block_devices = member
+        .volumes
+        .iter()
+        .zip(volume_ids)
+        .map(|(volume, id)| BlockDevice {
+            volume_id: id.clone(),
+            boot_index: volume.boot_index,
+            device_name: (!volume.device.is_empty()).then(|| volume.device.clone()),
+            delete_on_termination: false,
+        })
+        .collect();
+    Ok(CreateServer {
+        name: name.to_string(),
+        flavor_id,
+        key_name: member.key_name.clone(),
+        availability_zone: None,
+        block_devices,
+        port_ids,
+        metadata,
+    })
+}
 
 /// Waits until server `id` has finished booting, ACTIVE or ERROR, and returns it.
 pub(in crate::engine) async fn wait_server_booted(
