@@ -40,15 +40,16 @@ pub struct GlobalOptions {
     )]
     pub os_cloud: String,
 
-    /// Directory with protector's state: one metadata store per site (`<site>.db`) and the key
-    /// that encrypts FlashArray tokens (`secret.key`).
+    /// Directory with protector's state: one metadata store per site (`<site>.db`), the key
+    /// that encrypts FlashArray tokens (`secret.key`), and the logs of operations run in the
+    /// background (`operations/op-<id>.log`).
     /// [default: $XDG_DATA_HOME/protector or ~/.local/share/protector]
     #[arg(long, env = "PROTECTOR_STATE_DIR", global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
-    /// State file of the simulated OpenStack sites and FlashArrays, used as the transport.
-    /// Until protector's HTTP clients ship, this is the only way to reach OpenStack; commands
-    /// that need OpenStack or a FlashArray fail without it. Created when missing.
+    /// State file of the simulated OpenStack sites and FlashArrays, used in-process as the
+    /// transport instead of clouds.yaml and the FlashArrays' HTTPS endpoints. Created when
+    /// missing.
     #[arg(long, env = "PROTECTOR_SIM_STATE", global = true, value_name = "FILE")]
     pub sim_state: Option<PathBuf>,
 }

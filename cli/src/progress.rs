@@ -4,19 +4,29 @@
 //! (CI logs, pipes): one plain line per finished step, such as
 //! `[ 45%] storage: create_volumes_site_b`.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protector_core::engine::ProgressObserver;
-use protector_core::model::Operation;
+use protector_core::model::{Operation, OperationStatus};
+use uuid::Uuid;
 
 /// Shows an operation's progress while it runs.
 pub struct ProgressDisplay {
     bar: Option<ProgressBar>,
-    /// Steps already reported: (completed, failed).
-    reported: Mutex<(usize, usize)>,
+    reported: Mutex<Reported>,
+}
+
+/// What has been shown already.
+#[derive(Default)]
+struct Reported {
+    steps_completed: usize,
+    steps_failed: usize,
+    /// Site failover: the last status shown per group.
+    groups: BTreeMap<Uuid, OperationStatus>,
 }
 
 impl ProgressDisplay {
@@ -37,7 +47,7 @@ impl ProgressDisplay {
         });
         ProgressDisplay {
             bar,
-            reported: Mutex::new((0, 0)),
+            reported: Mutex::new(Reported::default()),
         }
     }
 
@@ -56,6 +66,32 @@ impl ProgressDisplay {
             if failed { " FAILED" } else { "" }
         )
     }
+
+    /// `[ 40%] group prod-web-app: completed` for every group of a site failover whose status
+    /// changed since the last update.
+    fn group_lines(op: &Operation, shown: &mut BTreeMap<Uuid, OperationStatus>) -> Vec<String> {
+        let mut lines = Vec::new();
+        for result in &op.group_results {
+            if result.status == OperationStatus::Pending
+                || shown.get(&result.group_id) == Some(&result.status)
+            {
+                continue;
+            }
+            shown.insert(result.group_id, result.status);
+            lines.push(format!(
+                "[{:>3}%] group {}: {}{}",
+                op.progress,
+                result.group_name,
+                result.status.as_str(),
+                result
+                    .error_message
+                    .as_deref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ));
+        }
+        lines
+    }
 }
 
 impl ProgressObserver for ProgressDisplay {
@@ -64,7 +100,8 @@ impl ProgressObserver for ProgressDisplay {
             .reported
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (done, failed) = *reported;
+        let (done, failed) = (reported.steps_completed, reported.steps_failed);
+        let groups = Self::group_lines(op, &mut reported.groups);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(u64::from(op.progress));
@@ -79,6 +116,9 @@ impl ProgressObserver for ProgressDisplay {
                 for step in op.steps_failed.iter().skip(failed) {
                     bar.println(Self::line(op, step, true));
                 }
+                for line in groups {
+                    bar.println(line);
+                }
             }
             None => {
                 let mut err = std::io::stderr().lock();
@@ -88,9 +128,13 @@ impl ProgressObserver for ProgressDisplay {
                 for step in op.steps_failed.iter().skip(failed) {
                     let _ = writeln!(err, "{}", Self::line(op, step, true));
                 }
+                for line in groups {
+                    let _ = writeln!(err, "{line}");
+                }
             }
         }
-        *reported = (op.steps_completed.len(), op.steps_failed.len());
+        reported.steps_completed = op.steps_completed.len();
+        reported.steps_failed = op.steps_failed.len();
     }
 }
 
