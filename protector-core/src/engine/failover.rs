@@ -86,6 +86,35 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Deletes servers (waiting until gone), then ports, then volumes (once detached) on the site
+/// of `clients`. Missing ones count as removed. Returns what could not be removed.
+pub(super) async fn remove_resources(
+    clients: &SiteClients,
+    servers: &[String],
+    ports: &[String],
+    volumes: &[String],
+    poll: &super::wait::PollPolicy,
+) -> Vec<String> {
+    use super::drill::resources::{remove_server, remove_volume};
+    let mut leftovers = Vec::new();
+    for id in servers {
+        if let Err(e) = remove_server(&clients.compute, id, poll).await {
+            leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    for id in ports {
+        if let Err(e) = clients.network.delete_port(id).await {
+            leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    for id in volumes {
+        if let Err(e) = remove_volume(&clients.block_storage, id, poll).await {
+            leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    leftovers
+}
+
 /// Stops server `id` through `compute` and waits until it is SHUTOFF (or gone).
 pub(super) async fn stop_server_and_wait(
     compute: &Arc<dyn crate::api::ComputeApi>,
@@ -1079,7 +1108,8 @@ impl Run<'_> {
     }
 
     /// Deletes servers (waiting until gone), then ports, then volumes (once detached) on the
-    /// site of `clients`. Missing ones count as removed. Returns what could not be removed.
+    /// site of `clients`, journaling each. Missing ones count as removed. Returns what could not
+    /// be removed.
     pub(super) async fn remove_site_resources(
         &self,
         clients: &SiteClients,
@@ -1087,65 +1117,20 @@ impl Run<'_> {
         ports: &[String],
         volumes: &[String],
     ) -> Vec<String> {
-        let mut leftovers = Vec::new();
-        let poll = &self.engine.options().poll;
-        let compute = clients.compute.clone();
-        for id in servers {
-            let result = async {
-                compute.delete_server(id).await?;
-                wait_for(&format!("server {id} to be deleted"), poll, || {
-                    let compute = compute.clone();
-                    async move {
-                        Ok(match compute.get_server(id).await? {
-                            None => PollOutcome::Ready(()),
-                            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-                        })
-                    }
-                })
-                .await
-            }
-            .await;
-            self.journal(
-                &format!("delete_server:{}:{id}", clients.site),
-                JournalKind::Compensated,
-                json!({"ok": result.is_ok()}),
-            )
-            .await;
-            if let Err(e) = result {
-                leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
-            }
-        }
-        for id in ports {
-            if let Err(e) = clients.network.delete_port(id).await {
-                leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
-            }
-        }
-        let storage = clients.block_storage.clone();
-        for id in volumes {
-            let result = async {
-                wait_for(&format!("volume {id} to detach"), poll, || {
-                    let storage = storage.clone();
-                    async move {
-                        Ok(match storage.get_volume(id).await? {
-                            Some(v)
-                                if !v.attachments.is_empty()
-                                    || v.status == "detaching"
-                                    || v.status == "creating" =>
-                            {
-                                PollOutcome::Pending(v.status)
-                            }
-                            _ => PollOutcome::Ready(()),
-                        })
-                    }
-                })
-                .await?;
-                storage.delete_volume(id).await
-            }
-            .await;
-            if let Err(e) = result {
-                leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
-            }
-        }
+        let leftovers = remove_resources(
+            clients,
+            servers,
+            ports,
+            volumes,
+            &self.engine.options().poll,
+        )
+        .await;
+        self.journal(
+            &format!("remove_resources:{}", clients.site),
+            JournalKind::Compensated,
+            json!({"servers": servers, "ports": ports, "volumes": volumes, "leftovers": leftovers}),
+        )
+        .await;
         leftovers
     }
 
