@@ -5,11 +5,12 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use common::{groups, setup, shape, Env, MEMBERS};
 
-use protector_core::api::{ListPorts, ServerStatus};
+use protector_core::api::ServerStatus;
 use protector_core::engine::{NoProgress, ProgressObserver, TestFailoverRequest};
 use protector_core::model::{
     GroupStatus, Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
@@ -259,29 +260,22 @@ async fn drill_runs_test_copies_on_the_isolated_network_and_leaves_production_un
             .find(|m| m.member_id == member.id)
             .unwrap();
         assert_eq!(test.server_name, format!("test-{}", member.instance_name));
-        let server = clients_b
-            .compute
-            .get_server(test.server_id.as_deref().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(server.name, test.server_name);
-        assert_eq!(server.status, ServerStatus::Active);
-        assert_eq!(server.flavor_name, "m2.large");
-        let ports = clients_b
-            .network
-            .list_ports(&ListPorts {
-                device_id: Some(server.id.clone()),
-                ..ListPorts::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(ports.len(), member.recovery.networks.len());
-        let mut port_ids: Vec<_> = ports.iter().map(|p| p.id.clone()).collect();
-        let mut recorded = test.port_ids.clone();
-        port_ids.sort();
-        recorded.sort();
-        assert_eq!(port_ids, recorded);
+        let server_id = test.server_id.as_deref().unwrap();
+        let server = env.sim.find_server("site-b", &test.server_name).unwrap();
+        assert_eq!(server.id, server_id);
+        assert_eq!(
+            (server.status, server.flavor_name.as_str()),
+            (ServerStatus::Active, "m2.large")
+        );
+        // Its ports: exactly the recorded ones, one per NIC, all on the isolated network.
+        let ports: Vec<_> = after.sites["site-b"]
+            .ports
+            .iter()
+            .filter(|p| p.device_id == server_id)
+            .collect();
+        let port_ids: BTreeSet<_> = ports.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(port_ids, test.port_ids.iter().cloned().collect());
+        assert_eq!(port_ids.len(), member.recovery.networks.len());
         for port in &ports {
             assert_eq!(port.network_id, test_net.id, "{}", member.instance_name);
             assert!(port.fixed_ips[0].ip_address.starts_with("10.99.0."));

@@ -41,14 +41,14 @@ use uuid::Uuid;
 
 use self::cleanup::Remover;
 use self::preflight::DrillPlan;
-use self::resources::{server_request, wait_server_booted, wait_volume_available};
+use self::resources::{port_request, server_request, wait_server_booted, wait_volume_available};
 use self::tracker::{each_bounded, lock, StepSpec, Tracker};
 use super::planner::site_token;
 use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;
-use crate::api::{CopyVolume, CreatePort, ManageVolume, ServerStatus};
+use crate::api::{CopyVolume, ManageVolume, ServerStatus};
 use crate::error::{Error, Result};
 use crate::model::{
     Operation, OperationStatus, OperationType, Phase, ProtectionGroup, ResourceMappings,
@@ -386,25 +386,13 @@ impl Drill<'_> {
     async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
         let description = port_description(self.tracker.id(), &member.instance_name);
         for (index, nic) in member.nics.iter().enumerate() {
-            let network_id = nic.network.target_id.clone().ok_or_else(|| {
-                Error::not_found(format!(
-                    "network {} of member {} has no isolated network on {}",
-                    nic.network.source,
-                    member.instance_name,
-                    self.site()
-                ))
-            })?;
-            let request = CreatePort {
-                network_id,
-                name: format!("{}-port-{index}", test_name(&member.instance_name)),
-                fixed_ips: nic
-                    .fixed_ips
-                    .iter()
-                    .map(|ip| (ip.subnet_id.clone(), ip.ip_address.clone()))
-                    .collect(),
-                security_group_ids: nic.security_group_ids.clone(),
-                description: description.clone(),
-            };
+            let request = port_request(
+                member,
+                nic,
+                format!("{}-port-{index}", test_name(&member.instance_name)),
+                description.clone(),
+                self.site(),
+            )?;
             let port = self
                 .tracker
                 .effect(

@@ -5,11 +5,41 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::{
-    ArrayApi, BlockDevice, BlockStorageApi, ComputeApi, CreateServer, Server, ServerStatus, Volume,
+    ArrayApi, BlockDevice, BlockStorageApi, ComputeApi, CreatePort, CreateServer, Server,
+    ServerStatus, Volume,
 };
 use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
 use crate::error::{Error, Result};
-use crate::plan::MemberPlan;
+use crate::plan::{MemberPlan, NicPlan};
+
+/// The request for the port of `nic` of `member` on `site`: its mapped network, its fixed IPs
+/// where the target subnet allows them, its security groups.
+pub(in crate::engine) fn port_request(
+    member: &MemberPlan,
+    nic: &NicPlan,
+    name: String,
+    description: String,
+    site: &str,
+) -> Result<CreatePort> {
+    let network_id = nic.network.target_id.clone().ok_or_else(|| {
+        Error::not_found(format!(
+            "network {} of member {} is not mapped to a network on {site}",
+            nic.network.source, member.instance_name
+        ))
+    })?;
+    let fixed_ips = nic
+        .fixed_ips
+        .iter()
+        .map(|ip| (ip.subnet_id.clone(), ip.ip_address.clone()))
+        .collect();
+    Ok(CreatePort {
+        network_id,
+        name,
+        fixed_ips,
+        security_group_ids: nic.security_group_ids.clone(),
+        description,
+    })
+}
 
 /// The boot request of `member` on `site` under `name`: its mapped flavor and keypair, its
 /// volumes (`volume_ids`, in the plan's order) with their boot order, its pre-created ports.
