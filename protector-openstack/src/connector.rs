@@ -13,6 +13,9 @@ use crate::cloud::OpenStackCloud;
 use crate::config::ConfigLoader;
 use crate::transport::ClientOptions;
 
+/// Cloud entry, region, and the project scope when it is not the entry's own.
+type CloudKey = (String, String, Option<String>);
+
 /// The engine's [`SiteConnector`] over clouds.yaml: each registered site gets the clients of
 /// its clouds.yaml entry ([`Site::cloud_name`]), built once and kept, so the engine's many
 /// `site()` calls share one token per site.
@@ -22,8 +25,7 @@ use crate::transport::ClientOptions;
 pub struct OpenStackConnector {
     loader: ConfigLoader,
     options: ClientOptions,
-    /// (cloud, region, project scope if not the entry's own) → clients.
-    clouds: Mutex<HashMap<(String, String, Option<String>), OpenStackCloud>>,
+    clouds: Mutex<HashMap<CloudKey, OpenStackCloud>>,
 }
 
 impl fmt::Debug for OpenStackConnector {

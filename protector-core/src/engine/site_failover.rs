@@ -1,12 +1,27 @@
-//! Site failover (spec/002): every protection group whose current primary is the failed site.
+//! Site failover (spec/002): every protection group whose current primary is the failed site,
+//! across tenants, each through the per-group failover, in parallel under a bound.
+//!
+//! Also the tenant scoping every per-group operation needs: a group's VMs, volumes and ports
+//! belong to the group's project, on each site the project that a tenant mapping pairs with it
+//! (each site has its own Keystone, so project ids differ). [`Protector::group_clients`] hands
+//! out clients acting in that project.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::Protector;
+use crate::api::{AuthInfo, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Operation;
+use crate::model::{
+    GroupResult, Operation, OperationStatus, OperationType, Phase, ProtectionGroup,
+    ResourceMappings,
+};
 use crate::plan::FailoverMode;
 
 /// The role a site failover requires.
@@ -27,18 +42,469 @@ pub struct SiteFailoverRequest {
     pub operation_id: Option<Uuid>,
 }
 
+/// Notes whether a group's failover got as far as recording its operation.
+#[derive(Default)]
+struct ChildStarted(AtomicBool);
+
+impl ProgressObserver for ChildStarted {
+    fn on_update(&self, _operation: &Operation) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The site operation while it runs: every change is saved and reported in order.
+struct SiteRun<'a> {
+    engine: &'a Protector,
+    observer: &'a dyn ProgressObserver,
+    op: tokio::sync::Mutex<Operation>,
+}
+
+impl SiteRun<'_> {
+    /// Applies `change`, recounts, saves to the local store and tells the observer. The lock
+    /// is held across the save so that records reach the store in the order they were made.
+    async fn update(&self, change: impl FnOnce(&mut Operation)) -> Result<()> {
+        let mut op = self.op.lock().await;
+        change(&mut op);
+        recount(&mut op);
+        let result = self.engine.store().put_operation(&op).await;
+        self.observer.on_update(&op);
+        result
+    }
+
+    /// Like [`SiteRun::update`], but a store failure only warns: the groups keep going.
+    async fn record(&self, change: impl FnOnce(&mut Operation)) {
+        if let Err(e) = self.update(change).await {
+            tracing::warn!(error = %e, "could not record the site failover");
+        }
+    }
+
+    async fn set_group(&self, group_id: Uuid, change: impl FnOnce(&mut GroupResult)) {
+        self.record(|op| {
+            if let Some(result) = op.group_results.iter_mut().find(|r| r.group_id == group_id) {
+                change(result);
+            }
+        })
+        .await;
+    }
+
+    /// Fails `group` over and records its result; never fails itself.
+    async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
+        // A group busy with another operation is reported, not touched.
+        if group.status.is_in_flight() || group.active_operation_id.is_some() {
+            let busy = group
+                .active_operation_id
+                .map(|id| format!(" (operation op-{id})"))
+                .unwrap_or_default();
+            let message = format!(
+                "protection group '{}' is {}{busy}: not touched; retry it alone once that operation has finished",
+                group.name, group.status
+            );
+            self.set_group(group.id, |r| {
+                r.status = OperationStatus::Failed;
+                r.error_message = Some(message);
+            })
+            .await;
+            return;
+        }
+        let child_id = Uuid::new_v4();
+        self.set_group(group.id, |r| {
+            r.status = OperationStatus::Running;
+            r.operation_id = Some(child_id);
+        })
+        .await;
+        let started = ChildStarted::default();
+        let request = FailoverRequest {
+            mode,
+            mappings: ResourceMappings::default(),
+            operation_id: Some(child_id),
+        };
+        let outcome = self
+            .engine
+            .failover(&group.id.to_string(), request, &started)
+            .await;
+        let recorded = started.0.load(Ordering::Relaxed);
+        self.set_group(group.id, |r| match outcome {
+            Ok(child) => {
+                r.status = child.status;
+                r.error_message = child.error_message;
+            }
+            Err(error) => {
+                r.status = OperationStatus::Failed;
+                r.error_message = Some(error.to_string());
+                // Refused before it started: there is no operation record to point at.
+                if !recorded {
+                    r.operation_id = None;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Counters, progress and (once every group is done) the final status, from the group results.
+fn recount(op: &mut Operation) {
+    let results = &op.group_results;
+    let total = results.len();
+    let count = |f: &dyn Fn(OperationStatus) -> bool| {
+        u32::try_from(results.iter().filter(|r| f(r.status)).count()).unwrap_or(u32::MAX)
+    };
+    let succeeded = count(&|s| matches!(s, OperationStatus::Completed | OperationStatus::Partial));
+    let failed = count(&|s| s == OperationStatus::Failed);
+    let done = count(&|s| s.is_terminal());
+    op.total_protection_groups = Some(u32::try_from(total).unwrap_or(u32::MAX));
+    op.completed_count = Some(succeeded);
+    op.failed_count = Some(failed);
+    op.progress = if total == 0 {
+        op.progress
+    } else {
+        u8::try_from(u64::from(done) * 100 / u64::from(op.total_protection_groups.unwrap_or(1)))
+            .unwrap_or(100)
+    };
+}
+
+/// The final status and message once every group is done.
+fn settle(op: &mut Operation) {
+    let results = &op.group_results;
+    let all = |s: OperationStatus| results.iter().all(|r| r.status == s);
+    op.status = if results.is_empty() || all(OperationStatus::Completed) {
+        OperationStatus::Completed
+    } else if all(OperationStatus::Failed) {
+        OperationStatus::Failed
+    } else {
+        OperationStatus::Partial
+    };
+    let unfinished: Vec<String> = results
+        .iter()
+        .filter(|r| r.status != OperationStatus::Completed)
+        .map(|r| {
+            format!(
+                "{} {}: {}",
+                r.group_name,
+                r.status.as_str(),
+                r.error_message
+                    .as_deref()
+                    .unwrap_or("no error recorded")
+                    .replace('\n', " ")
+            )
+        })
+        .collect();
+    op.error_message = (!unfinished.is_empty()).then(|| {
+        format!(
+            "{} of {} protection groups did not complete; retry each on its own with `protector dr site failover {} --group <name>` once its cause is fixed: {}",
+            unfinished.len(),
+            results.len(),
+            op.source_site,
+            unfinished.join("; ")
+        )
+    });
+    op.progress = 100;
+    op.phase = Phase::Finalization;
+    op.completed_at = Some(Utc::now());
+}
+
 impl Protector {
-    /// Fails over every protection group whose current primary is `failed_site`.
+    /// Fails over every protection group whose current primary is `failed_site`, across all
+    /// tenants (or only `request.groups`), each through [`Protector::failover`] with the
+    /// group's stored mappings, at most `request.concurrency` at once.
+    ///
+    /// Refused before anything happens (no operation recorded, nothing changed) when the
+    /// caller's credentials on the local site lack the [`DR_SITE_ADMIN_ROLE`]
+    /// (`PermissionDenied`), when `failed_site` is not registered or a named group does not
+    /// exist (`NotFound`), for a concurrency of 0, or for an unplanned failover run from the
+    /// failed site itself (`InvalidInput`).
+    ///
+    /// Otherwise returns the site operation: saved to the local store and reported to
+    /// `observer` at every change, first `pending` with every group in scope `pending`, then
+    /// each group `running` (with its own operation id) and finally `completed`, `partial` or
+    /// `failed` with its error. One group failing does not stop the others; each failed group
+    /// is left as its own failover leaves it (rolled back), so that it can be retried alone
+    /// (`groups: [name]`). The site operation ends `completed` when every group completed,
+    /// `failed` when every group failed, `partial` otherwise; `completed_count` counts groups
+    /// whose workload moved (completed or partial), `failed_count` the failed ones.
+    ///
+    /// Groups whose current primary is not `failed_site` (already failed over, or not
+    /// involving it) are not in scope, even when named. Groups busy with another operation
+    /// are reported failed without being touched.
     pub async fn site_failover(
         &self,
         failed_site: &str,
         request: SiteFailoverRequest,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        let _ = (failed_site, request, observer);
+        if request.concurrency == 0 {
+            return Err(Error::invalid(
+                "site failover concurrency must be at least 1",
+            ));
+        }
+        self.site(failed_site).await?;
+        let local = self.local_site().to_string();
+        if request.mode == FailoverMode::Unplanned && local == failed_site {
+            return Err(Error::invalid(format!(
+                "an unplanned failover of site '{failed_site}' must run from the surviving site: choose it with --os-cloud"
+            )));
+        }
+        self.ensure_dr_site_admin().await?;
+
+        let all = self.groups().await?;
+        let mut wanted = Vec::new();
+        for name in &request.groups {
+            wanted.push(self.group(name).await?.id);
+        }
+        let in_scope: Vec<ProtectionGroup> = all
+            .into_iter()
+            .filter(|g| g.current_primary_site == failed_site)
+            .filter(|g| wanted.is_empty() || wanted.contains(&g.id))
+            .collect();
+        let target = if local != failed_site {
+            local.clone()
+        } else {
+            in_scope
+                .first()
+                .map(|g| g.current_secondary_site().to_string())
+                .unwrap_or_default()
+        };
+
+        let mut op = Operation::start(
+            OperationType::SiteFailover,
+            None,
+            failed_site,
+            &target,
+            Utc::now(),
+        );
+        if let Some(id) = request.operation_id {
+            op.id = id;
+        }
+        op.status = OperationStatus::Pending;
+        op.group_results = in_scope
+            .iter()
+            .map(|g| GroupResult {
+                group_id: g.id,
+                group_name: g.name.clone(),
+                project_id: g.project_id.clone(),
+                operation_id: None,
+                status: OperationStatus::Pending,
+                error_message: None,
+            })
+            .collect();
+        let run = SiteRun {
+            engine: self,
+            observer,
+            op: tokio::sync::Mutex::new(op),
+        };
+        run.update(|_| {}).await?;
+        run.record(|op| op.status = OperationStatus::Running).await;
+
+        stream::iter(in_scope.iter())
+            .for_each_concurrent(request.concurrency, |group| {
+                run.run_group(group, request.mode)
+            })
+            .await;
+
+        run.record(settle).await;
+        let op = run.op.into_inner();
+        // The other site keeps the record too, so `operation show` works from either side.
+        if target != local {
+            if let Ok(peer) = self.store_of(&target) {
+                if let Err(e) = peer.put_operation(&op).await {
+                    tracing::warn!(error = %e, site = %target, "could not copy the site failover record");
+                }
+            }
+        }
+        Ok(op)
+    }
+
+    /// Refuses unless the local site's credentials carry [`DR_SITE_ADMIN_ROLE`].
+    async fn ensure_dr_site_admin(&self) -> Result<AuthInfo> {
+        let local = self.local_site();
+        let clients = self.clients(local).await?;
+        let auth = authenticate(&clients).await?;
+        if auth.has_role(DR_SITE_ADMIN_ROLE) {
+            return Ok(auth);
+        }
         Err(Error::new(
-            ErrorKind::Unsupported,
-            "site failover is not implemented yet",
-        ))
+            ErrorKind::PermissionDenied,
+            format!(
+                "site failover requires the {DR_SITE_ADMIN_ROLE} role: user '{}' in project '{}' on {local} does not have it; \
+                 ask an administrator to grant it (`openstack role add --user {} --project {} {DR_SITE_ADMIN_ROLE}`) or use credentials that have it. Nothing was changed",
+                auth.user_name, auth.project_name, auth.user_name, auth.project_name
+            ),
+        )
+        .with_context("site", local))
+    }
+
+    /// The project of `group` on `site`: its own project on the group's primary site, elsewhere
+    /// the project a tenant mapping pairs with it (either direction). `None` when no mapping
+    /// names it: the site's credentials then act in their own project, which is what a
+    /// single-tenant deployment wants and needs no mapping for.
+    pub async fn group_project_on(
+        &self,
+        group: &ProtectionGroup,
+        site: &str,
+    ) -> Result<Option<String>> {
+        if site == group.primary_site {
+            return Ok(Some(group.project_id.clone()));
+        }
+        let home = group.primary_site.as_str();
+        let mappings = self.store().list_tenant_mappings().await?;
+        Ok(mappings.into_iter().find_map(|m| {
+            if m.local_site == home && m.local_tenant == group.project_id && m.remote_site == site {
+                Some(m.remote_tenant)
+            } else if m.remote_site == home
+                && m.remote_tenant == group.project_id
+                && m.local_site == site
+            {
+                Some(m.local_tenant)
+            } else {
+                None
+            }
+        }))
+    }
+
+    /// OpenStack clients of `site` acting in the project that owns `group` there (see
+    /// [`Protector::group_project_on`]), checked: they authenticate into that project. What
+    /// they create (volumes, ports, servers) belongs to the group's tenant.
+    ///
+    /// The site's own clients when they already act in that project (or no project is known
+    /// there); otherwise the same credentials re-scoped by the connector
+    /// ([`crate::api::Connector::site_for_project`]).
+    ///
+    /// A drop-in for `Protector::ensure_reachable` in per-group operations: `Unavailable`
+    /// ("site X is unreachable") when the site does not answer; `PermissionDenied` when the
+    /// credentials have no role in the group's project there (with the command that grants
+    /// one); `ConfigInvalid` when they cannot be re-scoped (an application credential).
+    pub async fn group_clients(&self, site: &str, group: &ProtectionGroup) -> Result<SiteClients> {
+        let clients = self.clients(site).await?;
+        let own = authenticate(&clients).await?;
+        let Some(project) = self.group_project_on(group, site).await? else {
+            return Ok(clients);
+        };
+        if own.project_id == project {
+            return Ok(clients);
+        }
+        let registered = self.site(site).await?;
+        let scoped = self
+            .inner
+            .connector
+            .site_for_project(&registered, &project)
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!(
+                    "clients of {site} for project {project} of protection group '{}'",
+                    group.name
+                ))
+            })?;
+        let no_role = || {
+            Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the credentials of {site} (user '{}') cannot act in project {project}, which owns protection group '{}' there: \
+                     grant the user a role in it (`openstack role add --user {} --project {project} admin` on {site}) \
+                     or fix the tenant mapping (`protector dr tenant mapping list`)",
+                    own.user_name, group.name, own.user_name
+                ),
+            )
+            .with_context("site", site)
+            .with_context("group", group.name.clone())
+        };
+        match scoped.identity.authenticate().await {
+            Ok(auth) if auth.project_id == project => Ok(scoped),
+            // A connector that cannot re-scope hands back its one project.
+            Ok(_) => Err(no_role()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                ) =>
+            {
+                Err(no_role())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
+                Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
+                    .with_context("site", site),
+            ),
+            Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
+        }
+    }
+}
+
+/// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
+async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
+    let site = clients.site.as_str();
+    match clients.identity.authenticate().await {
+        Ok(auth) => Ok(auth),
+        Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
+            Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
+                .with_context("site", site),
+        ),
+        Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, status: OperationStatus) -> GroupResult {
+        GroupResult {
+            group_id: Uuid::new_v4(),
+            group_name: name.into(),
+            project_id: "p".into(),
+            operation_id: None,
+            status,
+            error_message: (status == OperationStatus::Failed).then(|| "boom".into()),
+        }
+    }
+
+    fn op(statuses: &[OperationStatus]) -> Operation {
+        let mut op = Operation::start(
+            OperationType::SiteFailover,
+            None,
+            "site-a",
+            "site-b",
+            Utc::now(),
+        );
+        op.group_results = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| result(&format!("g{i}"), *s))
+            .collect();
+        op
+    }
+
+    #[test]
+    fn progress_is_the_share_of_finished_groups() {
+        use OperationStatus::*;
+        let mut o = op(&[Completed, Running, Pending, Failed]);
+        recount(&mut o);
+        assert_eq!(o.progress, 50);
+        assert_eq!(o.total_protection_groups, Some(4));
+        assert_eq!(o.completed_count, Some(1));
+        assert_eq!(o.failed_count, Some(1));
+    }
+
+    #[test]
+    fn final_status_follows_the_groups() {
+        use OperationStatus::*;
+        for (groups, expected) in [
+            (vec![], Completed),
+            (vec![Completed, Completed], Completed),
+            (vec![Completed, Failed], Partial),
+            (vec![Completed, Partial], Partial),
+            (vec![Failed, Failed], Failed),
+        ] {
+            let mut o = op(&groups);
+            settle(&mut o);
+            assert_eq!(o.status, expected, "{groups:?}");
+            assert_eq!(o.progress, 100);
+            assert_eq!(o.error_message.is_some(), expected != Completed);
+        }
+        let mut o = op(&[Completed, Failed]);
+        settle(&mut o);
+        let message = o.error_message.unwrap();
+        assert!(
+            message.starts_with("1 of 2 protection groups did not complete"),
+            "{message}"
+        );
+        assert!(message.ends_with("g1 failed: boom"), "{message}");
     }
 }
