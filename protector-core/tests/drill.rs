@@ -392,17 +392,9 @@ async fn a_second_drill_is_refused_until_cleanup() {
     let env = replicated().await;
     let first = drill(&env).await.unwrap();
     assert_eq!(first.status, OperationStatus::Completed);
-    let before = shape(&env.sim.inspect());
-    let groups_before = groups(&env).await;
-    let err = drill(&env).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Conflict);
-    let text = err.to_string();
-    assert!(text.contains("already has a DR drill"), "{text}");
-    assert!(text.contains(&first.id.to_string()), "{text}");
-    assert!(text.contains("cleanup"), "{text}");
-    assert_eq!(shape(&env.sim.inspect()), before);
-    assert_eq!(groups(&env).await, groups_before);
-    assert_eq!(env.store_a.list_operations().await.unwrap().len(), 1);
+    let id = first.id.to_string();
+    let needles = ["already has a DR drill", id.as_str(), "cleanup"];
+    assert_refused(&env, request(), ErrorKind::Conflict, &needles).await;
 }
 
 /// Asserts a refused drill changed nothing on either site or store.
@@ -414,6 +406,7 @@ async fn assert_refused(
 ) {
     let before = shape(&env.sim.inspect());
     let groups_before = groups(env).await;
+    let operations_before = env.store_a.list_operations().await.unwrap();
     let err = env
         .engine
         .test_failover(GROUP, request, &NoProgress)
@@ -433,7 +426,10 @@ async fn assert_refused(
         groups_before,
         "a refused drill changed a store"
     );
-    assert!(env.store_a.list_operations().await.unwrap().is_empty());
+    assert_eq!(
+        env.store_a.list_operations().await.unwrap(),
+        operations_before
+    );
 }
 
 #[tokio::test]
