@@ -323,14 +323,49 @@ fn to_yaml(value: &Value) -> yaml_rust2::Yaml {
     }
 }
 
-/// A value as shown in a table cell: strings bare, `null` for absent (as the spec's tables
-/// show it), lists as a JSON-style list wrapped onto several lines when long.
+/// A value as shown in a table cell: strings bare (long ones wrapped between words), `null`
+/// for absent (as the spec's tables show it), lists as a JSON-style list wrapped onto several
+/// lines when long.
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => "null".to_string(),
         Value::Array(items) => wrap_list(items, 46),
+        Value::String(text) => wrap_text(text, CELL_TEXT_WIDTH),
         other => plain(other),
     }
+}
+
+/// Longest line of text in a table cell: a long error message makes a tall cell rather than a
+/// table wider than any terminal.
+const CELL_TEXT_WIDTH: usize = 100;
+
+/// `text` with every line longer than `width` broken at spaces (a word longer than `width`
+/// stays whole); continuation lines are indented two more spaces than their line.
+fn wrap_text(text: &str, width: usize) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push(line.to_string());
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let continuation = " ".repeat(indent + 2);
+        let mut current = " ".repeat(indent);
+        let mut has_word = false;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            if has_word && current.chars().count() + 1 + word.chars().count() > width {
+                out.push(std::mem::replace(&mut current, continuation.clone()));
+                has_word = false;
+            }
+            if has_word {
+                current.push(' ');
+            }
+            current.push_str(word);
+            has_word = true;
+        }
+        out.push(current);
+    }
+    out.join("\n")
 }
 
 /// A value for `-f value`: strings bare, absent as an empty string.
@@ -536,6 +571,16 @@ mod tests {
             err.to_string(),
             "unknown column 'nope': choose from id, progress, completed_at, steps_failed"
         );
+    }
+
+    #[test]
+    fn long_text_wraps_between_words() {
+        assert_eq!(wrap_text("short", 10), "short");
+        assert_eq!(
+            wrap_text("one two three four\n  - five six seven", 10),
+            "one two\n  three\n  four\n  - five\n    six\n    seven"
+        );
+        assert_eq!(wrap_text("unbreakable-word x", 5), "unbreakable-word\n  x");
     }
 
     #[test]

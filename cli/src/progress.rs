@@ -86,6 +86,7 @@ impl ProgressDisplay {
                 result
                     .error_message
                     .as_deref()
+                    .and_then(|m| m.lines().next())
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default()
             ));

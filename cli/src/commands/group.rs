@@ -346,8 +346,21 @@ pub fn operation_outcome(op: &Operation) -> CliResult {
         op.status.as_str(),
         op.error_message
             .as_deref()
-            .map(|m| format!(" ({m})"))
+            .map(|m| format!(" ({})", summary(m)))
             .unwrap_or_default(),
         op.id
     )))
+}
+
+/// The first line of `message`, cut at about 240 characters: the error line stays readable,
+/// the whole message is in the operation record.
+fn summary(message: &str) -> String {
+    const MAX: usize = 240;
+    let first = message.lines().next().unwrap_or_default().trim_end();
+    let cut: String = first.chars().take(MAX).collect();
+    if cut.len() < first.len() || message.trim_end().lines().count() > 1 {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut
+    }
 }
