@@ -371,6 +371,14 @@ async fn cleanup_removes_exactly_what_the_drill_created_and_can_run_again() {
     assert_production_active(&env, &ids);
     assert_eq!(record(&env).await, None);
     assert!(env.engine.sync_status(GROUP).await.unwrap().in_sync);
+    // Every removal is journaled, intent then outcome.
+    let journal = env.store_a.list_journal(&cleaned.id).await.unwrap();
+    let servers_deleted = journal
+        .iter()
+        .filter(|e| e.step.starts_with("delete:server ") && e.kind == JournalKind::Done)
+        .count();
+    assert_eq!(servers_deleted, 3, "{journal:#?}");
+    assert!(journal.iter().all(|e| e.kind != JournalKind::Failed));
 
     // Again: nothing to do, nothing touched.
     let groups_before = groups(&env).await;
@@ -672,4 +680,26 @@ async fn cleanup_leaves_alone_what_does_not_carry_the_drill_tag() {
     assert_eq!(server.id, production_server);
     assert_eq!(server.status, ServerStatus::Active);
     assert!(record(&env).await.is_some(), "the record is kept");
+}
+
+#[tokio::test]
+async fn cleanup_while_the_drill_site_is_down_removes_nothing_and_keeps_the_record() {
+    let env = replicated().await;
+    let before = shape(&env.sim.inspect());
+    drill(&env).await.unwrap();
+    let drilled = shape(&env.sim.inspect());
+    let kept = record(&env).await;
+    env.sim.set_site_down("site-b", true).unwrap();
+    let op = cleanup(&env).await;
+    assert_eq!(op.status, OperationStatus::Failed);
+    assert_eq!(op.steps_failed, ["validate_sites"]);
+    let text = op.error_message.unwrap();
+    assert!(text.contains("site-b"), "{text}");
+    assert!(text.contains("run the cleanup again"), "{text}");
+    assert_eq!(record(&env).await, kept);
+    env.sim.set_site_down("site-b", false).unwrap();
+    assert_eq!(shape(&env.sim.inspect()), drilled);
+
+    assert_completed(&cleanup(&env).await);
+    assert_nothing_left(&env, &before);
 }

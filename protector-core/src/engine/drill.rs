@@ -542,8 +542,8 @@ impl Drill<'_> {
         let remover = Remover::new(
             &self.plan.clients,
             &self.plan.array,
-            self.poll(),
-            self.engine.options().member_concurrency,
+            &self.tracker,
+            "compensate:delete",
             record,
         );
         remover.all().await;

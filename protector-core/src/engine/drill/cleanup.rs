@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::resources::{remove_array_volume, remove_server, remove_volume};
@@ -28,10 +29,14 @@ use crate::store::{GroupDocument, RemoteSyncStatus};
 /// record whatever could not be removed and why.
 ///
 /// A member whose server could not be removed keeps its ports and volumes (they are still
-/// attached); a volume Cinder could not delete keeps its array volume.
+/// attached); a volume Cinder could not delete keeps its array volume. Every removal is
+/// journaled in the operation of `tracker` (the cleanup, or the drill it compensates).
 pub(super) struct Remover<'a> {
     clients: &'a SiteClients,
     array: &'a Arc<dyn ArrayApi>,
+    tracker: &'a Tracker<'a>,
+    /// Journal step prefix: `delete` for a cleanup, `compensate:delete` for a rollback.
+    step_prefix: &'static str,
     poll: &'a PollPolicy,
     limit: usize,
     record: Mutex<TestFailoverRecord>,
@@ -42,15 +47,18 @@ impl<'a> Remover<'a> {
     pub(super) fn new(
         clients: &'a SiteClients,
         array: &'a Arc<dyn ArrayApi>,
-        poll: &'a PollPolicy,
-        limit: usize,
+        tracker: &'a Tracker<'a>,
+        step_prefix: &'static str,
         record: TestFailoverRecord,
     ) -> Self {
+        let options = tracker.engine().options();
         Remover {
             clients,
             array,
-            poll,
-            limit,
+            tracker,
+            step_prefix,
+            poll: &options.poll,
+            limit: options.member_concurrency,
             record: Mutex::new(record),
             errors: Mutex::new(Vec::new()),
         }
@@ -165,7 +173,10 @@ impl<'a> Remover<'a> {
         let outcome = match found {
             Ok(None) => Ok(()),
             Ok(Some(false)) => Err(self.not_ours(&what)),
-            Ok(Some(true)) => remove.await,
+            Ok(Some(true)) => {
+                let step = format!("{}:{what}", self.step_prefix);
+                self.tracker.effect(&step, json!({}), remove).await
+            }
             Err(e) => Err(e),
         };
         outcome.map_err(|e| self.failed(what, &e)).is_ok()
@@ -418,13 +429,7 @@ impl Protector {
             .array(policy.array_on(group, &record.site))
             .await?;
         let interrupted = record.status == TestFailoverStatus::Running;
-        let remover = Remover::new(
-            &clients,
-            &array,
-            &self.options().poll,
-            self.options().member_concurrency,
-            record,
-        );
+        let remover = Remover::new(&clients, &array, tracker, "delete", record);
         if interrupted {
             remover.discover().await?;
         }

@@ -67,6 +67,11 @@ impl<'a> Tracker<'a> {
         }
     }
 
+    /// The engine running the operation.
+    pub(in crate::engine) fn engine(&self) -> &'a Protector {
+        self.engine
+    }
+
     pub(in crate::engine) fn id(&self) -> Uuid {
         lock(&self.op).id
     }
