@@ -36,8 +36,8 @@ use super::Protector;
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    GroupEvent, GroupStatus, MemberStatus, Operation, OperationType, Phase, ProtectionGroup,
-    ReplicationPolicy, ReplicationType, ResourceMappings,
+    GroupEvent, GroupStatus, Operation, OperationType, Phase, ProtectionGroup, ReplicationPolicy,
+    ReplicationType, ResourceMappings,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -799,15 +799,7 @@ impl Run<'_> {
         document.group.apply(GroupEvent::FailbackCompleted)?;
         document.group.current_primary_site = plan.target_site.clone();
         document.group.active_operation_id = None;
-        for member in &mut document.members {
-            if plan.members.iter().any(|m| m.member_id == member.id) {
-                if let Some(standby) = member.standby.take() {
-                    member.current = standby;
-                }
-            }
-            member.status = MemberStatus::Protected;
-            member.error_message = None;
-        }
+        super::recover::settle_failback(&mut document, &plan.source_site, &plan.target_site);
         let committed = self
             .engine
             .commit(document, "failback", PeerPolicy::BestEffort)

@@ -12,6 +12,7 @@ mod failover;
 mod lifecycle;
 mod planner;
 mod pods;
+mod recover;
 mod progress;
 mod report;
 mod site_failover;

@@ -1,0 +1,350 @@
+//! Recovering an operation whose process ended before it finished (spec/001 "stuck at
+//! running": the engine crashed or was killed).
+//!
+//! Every side effect of a failover or failback is journaled before it is made, and every
+//! resource it creates carries the operation's id (server and volume metadata
+//! `protector:operation`, port description `protector:<op>:<step>`). Recovery reads the
+//! journal and the tags, not the dead process's memory:
+//!
+//! - when the group record already says the operation finished (the process ended while
+//!   syncing metadata), the operation is recorded as completed;
+//! - a failback that already had the original VMs ACTIVE is rolled *forward*: the DR copies
+//!   are removed and the group becomes `active` on its original primary;
+//! - otherwise it is rolled back: everything tagged with the operation is removed from the
+//!   target, original VMs it started are stopped, source VMs it stopped run again, and the
+//!   group returns to the status it had before.
+//!
+//! Run it only once the process that ran the operation is gone.
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::failover::{remove_resources, stop_server_and_wait};
+use super::sync::PeerPolicy;
+use super::wait::{wait_for, PollOutcome};
+use super::Protector;
+use crate::api::{ListPorts, ListServers, ListVolumes, ServerStatus, SiteClients};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType,
+};
+use crate::store::{GroupDocument, JournalEntry, JournalKind};
+
+/// Moves the members that ran on `source` back to their standby placement on `target`
+/// (the end of a failback).
+pub(super) fn settle_failback(document: &mut GroupDocument, source: &str, target: &str) {
+    for member in &mut document.members {
+        if member.current.site == source
+            && member.standby.as_ref().is_some_and(|s| s.site == target)
+        {
+            if let Some(standby) = member.standby.take() {
+                member.current = standby;
+            }
+        }
+        member.status = MemberStatus::Protected;
+        member.error_message = None;
+    }
+}
+
+/// The servers named in the intents of steps starting with `prefix` (`{"server": id}`).
+fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = journal
+        .iter()
+        .filter(|e| e.kind == JournalKind::Intent && e.step.starts_with(prefix))
+        .filter_map(|e| e.detail.get("server").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    out.dedup();
+    out
+}
+
+impl Protector {
+    /// Finishes or rolls back an operation whose process ended before it did. A finished
+    /// operation is returned unchanged.
+    pub async fn recover_operation(&self, id: &str) -> Result<Operation> {
+        let mut op = self.operation(id).await?;
+        if op.status.is_terminal() {
+            return Ok(op);
+        }
+        if !matches!(
+            op.operation_type,
+            OperationType::Failover | OperationType::Failback
+        ) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "operation op-{} is a {}: recover a drill with `protector dr test failover cleanup`, a site failover by recovering the operation of each of its groups",
+                    op.id,
+                    op.operation_type.as_str()
+                ),
+            ));
+        }
+        let group_id = op.group_id.ok_or_else(|| {
+            Error::invalid(format!("operation op-{} names no protection group", op.id))
+        })?;
+        let group = self.group_by_id(&group_id).await?;
+        let failback = op.operation_type == OperationType::Failback;
+        let finished = if failback {
+            group.status == GroupStatus::Active && group.current_primary_site == op.target_site
+        } else {
+            matches!(
+                group.status,
+                GroupStatus::FailedOver | GroupStatus::FailedOverPartial
+            ) && group.current_primary_site == op.target_site
+        };
+        let now = Utc::now();
+        if finished {
+            op.status = if op.instances_failed > 0 {
+                OperationStatus::Partial
+            } else {
+                OperationStatus::Completed
+            };
+            op.progress = 100;
+            op.completed_at = Some(now);
+            op.error_message = Some(
+                "the process ended after the protection group was updated: recovered as finished; check `protector protection-group sync-status`".into(),
+            );
+            return self.record_recovered(op, &group).await;
+        }
+        let target = self.ensure_reachable(&op.target_site).await.map_err(|e| {
+            e.with_prefix(format!(
+                "operation op-{} cannot be recovered while {} is unreachable",
+                op.id, op.target_site
+            ))
+        })?;
+        let source = self.ensure_reachable(&op.source_site).await.ok();
+        let journal = self.store().list_journal(&op.id).await?;
+        let poll = self.options().poll.clone();
+        let mut leftovers = Vec::new();
+        let forward = failback && op.steps_completed.iter().any(|s| s == "verify_instances");
+
+        let mut document = self.document(group.clone()).await?;
+        if forward {
+            // The original VMs run: remove the DR copies and finish.
+            match &source {
+                Some(source) => {
+                    let (mut servers, mut ports, mut volumes) = (vec![], vec![], vec![]);
+                    for m in document
+                        .members
+                        .iter()
+                        .filter(|m| m.current.site == op.source_site)
+                    {
+                        servers.push(m.current.instance_id.clone());
+                        ports.extend(m.current.port_ids.iter().cloned());
+                        volumes.extend(m.current.volume_ids.iter().cloned());
+                    }
+                    leftovers
+                        .extend(remove_resources(source, &servers, &ports, &volumes, &poll).await);
+                }
+                None => leftovers.push(format!(
+                    "{} is unreachable: remove the failover's copies there once it answers",
+                    op.source_site
+                )),
+            }
+            settle_failback(&mut document, &op.source_site, &op.target_site);
+            document.group.apply(GroupEvent::FailbackCompleted)?;
+            document.group.current_primary_site = op.target_site.clone();
+        } else {
+            leftovers.extend(
+                self.roll_back(&op, &journal, &target, source.as_ref())
+                    .await?,
+            );
+            let event = if !leftovers.is_empty() {
+                GroupEvent::OperationFailed
+            } else if failback {
+                GroupEvent::FailbackAborted {
+                    previous: GroupStatus::FailedOver,
+                }
+            } else {
+                GroupEvent::FailoverAborted {
+                    previous: GroupStatus::Active,
+                }
+            };
+            if document.group.status.is_in_flight() {
+                document.group.apply(event)?;
+            }
+        }
+        document.group.active_operation_id = None;
+        let committed = self
+            .commit(document, "recover-operation", PeerPolicy::BestEffort)
+            .await?;
+        op.completed_at = Some(now);
+        let what = if forward {
+            op.status = OperationStatus::Completed;
+            op.progress = 100;
+            format!(
+                "the process ended after the VMs were running on {}: recovered by finishing the failback",
+                op.target_site
+            )
+        } else {
+            op.status = OperationStatus::Failed;
+            op.steps_failed.push("interrupted".into());
+            format!(
+                "the process ended before the operation finished: recovered by rolling back; the workload runs on {}",
+                committed.group.current_primary_site
+            )
+        };
+        op.error_message = Some(if leftovers.is_empty() {
+            what
+        } else {
+            format!(
+                "{what}; not everything could be undone, clean up by hand: {}",
+                leftovers.join("; ")
+            )
+        });
+        self.record_recovered(op, &committed.group).await
+    }
+
+    /// Undoes what the journal and the tags say `op` did. Returns what could not be undone.
+    async fn roll_back(
+        &self,
+        op: &Operation,
+        journal: &[JournalEntry],
+        target: &SiteClients,
+        source: Option<&SiteClients>,
+    ) -> Result<Vec<String>> {
+        let poll = self.options().poll.clone();
+        let mut leftovers = Vec::new();
+        let tag = ("protector:operation".to_string(), op.id.to_string());
+        // Failback: the original VMs it started go back to SHUTOFF.
+        for id in servers_of(journal, "start_server:") {
+            if let Err(e) = stop_server_and_wait(&target.compute, &id, &poll).await {
+                leftovers.push(format!(
+                    "server {id} on {}: {}",
+                    op.target_site,
+                    e.message()
+                ));
+            }
+        }
+        // Failover: what it created on the target, found by tag.
+        let servers: Vec<String> = target
+            .compute
+            .list_servers(&ListServers {
+                name: None,
+                metadata: Some(tag.clone()),
+            })
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let mut ports = Vec::new();
+        for entry in journal
+            .iter()
+            .filter(|e| e.kind == JournalKind::Intent && e.step.starts_with("create_port:"))
+        {
+            let found = target
+                .network
+                .list_ports(&ListPorts {
+                    description: Some(format!("protector:{}:{}", op.id, entry.step)),
+                    ..ListPorts::default()
+                })
+                .await?;
+            ports.extend(found.into_iter().map(|p| p.id));
+        }
+        let volumes: Vec<String> = target
+            .block_storage
+            .list_volumes(&ListVolumes {
+                name: None,
+                metadata: Some(tag),
+            })
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        leftovers.extend(remove_resources(target, &servers, &ports, &volumes, &poll).await);
+        // Array copies that were never managed.
+        let copies: Vec<&str> = journal
+            .iter()
+            .filter(|e| e.kind == JournalKind::Intent)
+            .filter_map(|e| e.step.strip_prefix("copy_volume:"))
+            .collect();
+        if !copies.is_empty() {
+            let group = self.group_by_id(&op.group_id.unwrap_or_default()).await?;
+            let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "protection group '{}' has no replication policy",
+                    group.name
+                ))
+            })?;
+            let array = self
+                .inner
+                .connector
+                .array(policy.array_on(&group, &op.target_site))
+                .await?;
+            for name in copies {
+                let exists = array.get_volume(name).await?.is_some_and(|v| !v.destroyed);
+                if exists {
+                    if let Err(e) = super::drill::resources::remove_array_volume(&array, name).await
+                    {
+                        leftovers.push(format!(
+                            "array volume {name} on {}: {}",
+                            op.target_site,
+                            e.message()
+                        ));
+                    }
+                }
+            }
+        }
+        // The source VMs it stopped run again.
+        let stopped = servers_of(journal, "stop_server:");
+        if !stopped.is_empty() {
+            match source {
+                Some(source) => {
+                    for id in stopped {
+                        let compute = source.compute.clone();
+                        let started = async {
+                            match compute.get_server(&id).await? {
+                                Some(s) if s.status == ServerStatus::Shutoff => {
+                                    compute.start_server(&id).await?
+                                }
+                                _ => return Ok(()),
+                            }
+                            wait_for(&format!("server {id} to start"), &poll, || {
+                                let compute = compute.clone();
+                                let id = id.clone();
+                                async move {
+                                    Ok(match compute.get_server(&id).await? {
+                                        Some(s) if s.status == ServerStatus::Active => {
+                                            PollOutcome::Ready(())
+                                        }
+                                        Some(s) => {
+                                            PollOutcome::Pending(s.status.as_str().to_string())
+                                        }
+                                        None => PollOutcome::Ready(()),
+                                    })
+                                }
+                            })
+                            .await
+                        }
+                        .await;
+                        if let Err(e) = started {
+                            leftovers.push(format!(
+                                "source server {id} on {} was not restarted: {}",
+                                op.source_site,
+                                e.message()
+                            ));
+                        }
+                    }
+                }
+                None => leftovers.push(format!(
+                    "{} is unreachable: start its stopped VMs ({}) once it answers",
+                    op.source_site,
+                    stopped.join(", ")
+                )),
+            }
+        }
+        Ok(leftovers)
+    }
+
+    async fn record_recovered(
+        &self,
+        op: Operation,
+        group: &crate::model::ProtectionGroup,
+    ) -> Result<Operation> {
+        self.store().put_operation(&op).await?;
+        if let Ok(peer) = self.store_of(group.peer_of(self.local_site())) {
+            let _ = peer.put_operation(&op).await;
+        }
+        Ok(op)
+    }
+}
