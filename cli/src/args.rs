@@ -637,4 +637,72 @@ mod tests {
         assert_eq!(args.flavor_mapping, ["m1=m2"]);
         assert_eq!(args.group, "prod-web-app");
     }
+
+    #[test]
+    fn test_failover_and_its_cleanup_share_the_spec_shape() {
+        let cli = Cli::try_parse_from([
+            "protector",
+            "dr",
+            "test",
+            "failover",
+            "prod-ecommerce-db",
+            "--network-mapping",
+            "prod-net=dr-test-net",
+            "--all-projects",
+        ])
+        .unwrap();
+        let Command::Dr(DrCommand::Test(DrTestCommand::Failover(args))) = cli.command else {
+            panic!("parsed into the wrong command");
+        };
+        assert!(args.command.is_none());
+        assert_eq!(args.group.as_deref(), Some("prod-ecommerce-db"));
+        assert_eq!(args.network_mapping, ["prod-net=dr-test-net"]);
+        assert!(!args.run.wait);
+
+        let cli = Cli::try_parse_from([
+            "protector",
+            "dr",
+            "test",
+            "failover",
+            "cleanup",
+            "prod-ecommerce-db",
+            "--wait",
+        ])
+        .unwrap();
+        let Command::Dr(DrCommand::Test(DrTestCommand::Failover(args))) = cli.command else {
+            panic!("parsed into the wrong command");
+        };
+        let Some(TestFailoverCommand::Cleanup(cleanup)) = args.command else {
+            panic!("cleanup not recognised");
+        };
+        assert_eq!(cleanup.group, "prod-ecommerce-db");
+        assert!(cleanup.run.wait);
+    }
+
+    #[test]
+    fn site_failover_as_in_the_spec() {
+        let cli = Cli::try_parse_from([
+            "protector",
+            "dr",
+            "site",
+            "failover",
+            "cluster1",
+            "--failover-type",
+            "unplanned",
+            "--force",
+            "--group",
+            "a",
+            "--group",
+            "b",
+        ])
+        .unwrap();
+        let Command::Dr(DrCommand::Site(DrSiteCommand::Failover(args))) = cli.command else {
+            panic!("parsed into the wrong command");
+        };
+        assert_eq!(args.site, "cluster1");
+        assert_eq!(args.failover_type, FailoverTypeArg::Unplanned);
+        assert!(args.force);
+        assert_eq!(args.concurrency, 4);
+        assert_eq!(args.groups, ["a", "b"]);
+    }
 }
