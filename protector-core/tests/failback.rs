@@ -523,3 +523,52 @@ fn operation_futures_are_send(engine: &protector_core::Protector) {
     send(engine.failback("g", reverse(), &NoProgress));
     send(engine.fence("g"));
 }
+
+#[tokio::test]
+async fn stored_mappings_let_a_failover_run_without_any_and_are_checked_first() {
+    let env = setup().await;
+    let before = env
+        .store_b
+        .list_mappings(&env.engine.group("prod-web-app").await.unwrap().id)
+        .await
+        .unwrap();
+    let bad = ResourceMappings {
+        networks: ResourceMappings::parse_pairs("network", ["net-primary-web=nowhere"]).unwrap(),
+        ..ResourceMappings::default()
+    };
+    let err = env
+        .engine
+        .set_mappings("prod-web-app", "site-a", bad, false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
+    assert!(
+        err.to_string()
+            .contains("network 'nowhere' not found on site-b"),
+        "{err}"
+    );
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(env.store_b.list_mappings(&group.id).await.unwrap(), before);
+
+    let stored = env
+        .engine
+        .set_mappings("prod-web-app", "site-a", mappings(), false)
+        .await
+        .unwrap();
+    assert_eq!(stored.to_site, "site-b");
+    // Both sites hold them, at the same metadata version.
+    assert_eq!(
+        env.store_b.list_mappings(&group.id).await.unwrap(),
+        vec![stored]
+    );
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(ResourceMappings::default()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+}

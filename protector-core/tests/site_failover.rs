@@ -2,9 +2,6 @@
 //! tenants, one failing by an injected boot fault; end states on both sites and both stores;
 //! the retry of the failed group alone; the refusals (no dr_site_admin role, unknown group),
 //! each leaving both sites and both stores unchanged; tenant scoping of the clients.
-//!
-//! Tests marked `#[ignore = "lead: ..."]` wait for the per-group failover to use
-//! `Protector::group_clients` (see the note on [`vms_are_recreated_in_their_tenants_projects`]).
 
 mod common;
 
@@ -850,7 +847,6 @@ async fn group_clients_act_in_the_groups_project_on_each_site() {
 /// (engine/failover.rs and planner.rs, the lead's); until then every VM lands in the project of
 /// the site's own credentials.
 #[tokio::test]
-#[ignore = "lead: failover.rs/planner.rs must use Protector::group_clients for the target (and source) clients"]
 async fn vms_are_recreated_in_their_tenants_projects() {
     let world = build(scenario()).await;
     let env = &world.env;

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::failover::{lock, stop_server_and_wait, MemberResult, Run, Undo};
+use super::failover::{lock, stop_server_and_wait, Run, Undo};
 use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::validate::Finding;
@@ -206,9 +206,13 @@ impl Protector {
         }
         let mut clients = BTreeMap::new();
         for site in [&target, &source] {
-            match self.ensure_reachable(site).await {
+            match self.group_clients(site, &group).await {
                 Ok(c) => {
                     clients.insert(site.clone(), c);
+                }
+                Err(e) if e.kind() != ErrorKind::Unavailable => {
+                    plan.findings
+                        .push(Finding::error(e.kind(), "site_clients", e.message()))
                 }
                 Err(e) => plan.findings.push(Finding::error(
                     ErrorKind::Unavailable,
@@ -432,8 +436,8 @@ impl Protector {
                 group.name
             ))
         })?;
-        let target = self.clients(&plan.target_site).await?;
-        let source = self.clients(&plan.source_site).await?;
+        let target = self.group_clients(&plan.target_site, &group).await?;
+        let source = self.group_clients(&plan.source_site, &group).await?;
         let source_array = self
             .inner
             .connector
@@ -864,7 +868,7 @@ impl Run<'_> {
         }
         lock(&self.results)
             .entry(member.member_id)
-            .or_insert_with(MemberResult::default)
+            .or_default()
             .server_id = Some(id);
         Ok(())
     }

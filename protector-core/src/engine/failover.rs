@@ -185,8 +185,8 @@ impl Protector {
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
         let group = self.group_by_id(&plan.group_id).await?;
-        let target = self.clients(&plan.target_site).await?;
-        let source = self.clients(&plan.source_site).await.ok();
+        let target = self.group_clients(&plan.target_site, &group).await?;
+        let source = self.group_clients(&plan.source_site, &group).await.ok();
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
             Error::invalid(format!(
                 "protection group '{}' has no replication policy",

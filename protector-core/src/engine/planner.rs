@@ -287,9 +287,9 @@ impl Protector {
             ));
         }
         // Both sites must answer for a planned failover; the local one is where the metadata is.
-        let target_clients = match self.ensure_reachable(&target).await {
+        let target_clients = match self.group_clients(&target, &group).await {
             Ok(c) => Some(c),
-            Err(e) => {
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
                 findings.push(Finding::error(
                     ErrorKind::Unavailable,
                     "target_unreachable",
@@ -300,8 +300,12 @@ impl Protector {
                 ));
                 None
             }
+            Err(e) => {
+                findings.push(Finding::error(e.kind(), "target_clients", e.message()));
+                None
+            }
         };
-        let source_clients = match self.ensure_reachable(&source).await {
+        let source_clients = match self.group_clients(&source, &group).await {
             Ok(c) => Some(c),
             Err(e) => {
                 let message = if request.mode == FailoverMode::Planned {

@@ -430,7 +430,7 @@ impl Protector {
 /// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
 async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
     let site = clients.site.as_str();
-    match clients.identity.authenticate().await {
+    match clients.identity.probe().await {
         Ok(auth) => Ok(auth),
         Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
             Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))

@@ -1,0 +1,109 @@
+//! Stored resource mappings of a protection group, one set per direction (spec/002 "resource
+//! mapping": configuration that translates one site's networks, flavors and security groups
+//! to the other's). A failover, failback or drill merges what it is given over them, and a
+//! site failover, which takes no mappings, relies on them.
+
+use super::sync::PeerPolicy;
+use super::Protector;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::ResourceMappings;
+use crate::store::GroupMappings;
+
+impl Protector {
+    /// Stores `mappings` for `group` in the direction `from_site` → its other site, on both
+    /// sites. Every target must exist on the other site. With `replace` the stored set of that
+    /// direction is replaced; otherwise the new entries are merged over it. Returns what is
+    /// stored now.
+    pub async fn set_mappings(
+        &self,
+        group: &str,
+        from_site: &str,
+        mappings: ResourceMappings,
+        replace: bool,
+    ) -> Result<GroupMappings> {
+        let group = self.group(group).await?;
+        if !group.involves(from_site) {
+            return Err(Error::invalid(format!(
+                "site '{from_site}' is not a site of protection group '{}' ({} and {})",
+                group.name, group.primary_site, group.secondary_site
+            )));
+        }
+        if group.status.is_in_flight() {
+            return Err(Error::conflict(format!(
+                "cannot change the mappings of protection group '{}' while it is {}",
+                group.name, group.status
+            )));
+        }
+        self.ensure_peer_in_sync(&group).await?;
+        let to_site = group.peer_of(from_site).to_string();
+        let target = self.group_clients(&to_site, &group).await?;
+        let mut missing = Vec::new();
+        if !mappings.networks.is_empty() {
+            let networks = target.network.list_networks().await?;
+            for wanted in mappings.networks.values() {
+                if !networks
+                    .iter()
+                    .any(|n| &n.id == wanted || &n.name == wanted)
+                {
+                    missing.push(format!("network '{wanted}'"));
+                }
+            }
+        }
+        if !mappings.flavors.is_empty() {
+            let flavors = target.compute.list_flavors().await?;
+            for wanted in mappings.flavors.values() {
+                if !flavors.iter().any(|f| &f.id == wanted || &f.name == wanted) {
+                    missing.push(format!("flavor '{wanted}'"));
+                }
+            }
+        }
+        if !mappings.security_groups.is_empty() {
+            let groups = target.network.list_security_groups().await?;
+            for wanted in mappings.security_groups.values() {
+                if !groups.iter().any(|g| &g.id == wanted || &g.name == wanted) {
+                    missing.push(format!("security group '{wanted}'"));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::new(
+                ErrorKind::ValidationFailed,
+                format!(
+                    "{} not found on {to_site}: map to resources that exist there (nothing was stored)",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        let mut document = self.document(group.clone()).await?;
+        let stored = document
+            .mappings
+            .iter()
+            .find(|m| m.from_site == from_site && m.to_site == to_site)
+            .map(|m| m.mappings.clone())
+            .unwrap_or_default();
+        let merged = if replace {
+            mappings
+        } else {
+            mappings.merged_with(&stored)
+        };
+        document
+            .mappings
+            .retain(|m| !(m.from_site == from_site && m.to_site == to_site));
+        let entry = GroupMappings {
+            group_id: group.id,
+            from_site: from_site.to_string(),
+            to_site,
+            mappings: merged,
+        };
+        document.mappings.push(entry.clone());
+        self.commit(document, "mapping-set", PeerPolicy::Required)
+            .await?;
+        Ok(entry)
+    }
+
+    /// The stored mappings of `group`, one entry per direction.
+    pub async fn mappings(&self, group: &str) -> Result<Vec<GroupMappings>> {
+        let group = self.group(group).await?;
+        self.store().list_mappings(&group.id).await
+    }
+}
