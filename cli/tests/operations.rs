@@ -56,7 +56,7 @@ fn without_wait_the_operation_is_recorded_and_runs_in_the_background() {
 
     // Not an assertion on time: only so that the background run does not outlive the test's
     // directory. When it has ended, it ended well.
-    if let Some(done) = (0..2000)
+    if let Some(done) = (0..600)
         .map(|_| show_from_store(&env, &id))
         .find(|op| !matches!(op["status"].as_str(), Some("pending" | "running")))
     {
