@@ -467,9 +467,9 @@ impl Protector {
         let committed = self
             .record_drill(current, (!done).then_some(record))
             .await?;
+        tracker.done("update_protection_group").await?;
         let mut notes = Vec::new();
         let status = if done {
-            tracker.done("update_protection_group").await?;
             OperationStatus::Completed
         } else {
             notes.push(format!(
