@@ -640,6 +640,9 @@ async fn cleanup_of_an_interrupted_drill_finds_its_resources_by_their_tags() {
     let op = drill(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
     // As if the engine had died after creating everything but before recording it.
+    let mut stuck = op.clone();
+    stuck.status = OperationStatus::Running;
+    env.store_a.put_operation(&stuck).await.unwrap();
     rewrite_record(&env, |record| {
         record.status = TestFailoverStatus::Running;
         for member in &mut record.members {
@@ -652,9 +655,17 @@ async fn cleanup_of_an_interrupted_drill_finds_its_resources_by_their_tags() {
         }
     })
     .await;
-    assert_completed(&cleanup(&env).await);
+    let cleaned = cleanup(&env).await;
+    assert_completed(&cleaned);
     assert_nothing_left(&env, &before);
     assert_eq!(record(&env).await, None);
+    // The drill's operation no longer claims to run.
+    let closed = env.store_a.get_operation(&op.id).await.unwrap().unwrap();
+    assert_eq!(closed.status, OperationStatus::Failed);
+    assert!(closed
+        .error_message
+        .unwrap()
+        .contains(&format!("cleanup op-{}", cleaned.id)));
 }
 
 #[tokio::test]

@@ -416,7 +416,7 @@ impl Protector {
         let t = site_token(&record.site);
         let record_site = record.site.clone();
         tracker.begin("validate_sites").await?;
-        let clients = self.ensure_reachable(&record.site).await?;
+        let clients = self.group_clients(&record.site, group).await?;
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
             Error::invalid(format!(
                 "protection group '{}' has no replication policy: its FlashArrays are unknown",
@@ -428,10 +428,12 @@ impl Protector {
             .connector
             .array(policy.array_on(group, &record.site))
             .await?;
-        let interrupted = record.status == TestFailoverStatus::Running;
+        let interrupted =
+            (record.status == TestFailoverStatus::Running).then_some(record.operation_id);
         let remover = Remover::new(&clients, &array, tracker, "delete", record);
-        if interrupted {
+        if let Some(drill) = interrupted {
             remover.discover().await?;
+            self.close_interrupted_drill(drill, tracker.id()).await;
         }
         tracker.done("validate_sites").await?;
 
@@ -486,6 +488,27 @@ impl Protector {
         };
         notes.extend(self.sync_note(&committed).await);
         Ok((status, (!notes.is_empty()).then(|| notes.join("; "))))
+    }
+}
+
+impl Protector {
+    /// Ends the operation record of a drill whose process died before it finished, so that it
+    /// does not stay `running`.
+    async fn close_interrupted_drill(&self, drill: Uuid, cleanup: Uuid) {
+        let Ok(Some(mut op)) = self.store().get_operation(&drill).await else {
+            return;
+        };
+        if op.status.is_terminal() {
+            return;
+        }
+        op.status = OperationStatus::Failed;
+        op.completed_at = Some(Utc::now());
+        op.error_message = Some(format!(
+            "the drill ended before it finished; cleanup op-{cleanup} removes what it had created"
+        ));
+        if let Err(e) = self.store().put_operation(&op).await {
+            tracing::warn!(error = %e, "could not close the interrupted drill's operation");
+        }
     }
 }
 

@@ -130,7 +130,8 @@ impl Protector {
                 "protection group '{name}' has no replication policy"
             ))
         })?;
-        let clients = self.ensure_reachable(&target).await?;
+        // In the group's own project on the drill site: what the drill creates is the tenant's.
+        let clients = self.group_clients(&target, &group).await?;
         let array = self
             .inner
             .connector
