@@ -111,6 +111,11 @@ fn without_wait_a_refusal_comes_back_at_once_and_records_nothing() {
         "{stderr}"
     );
 
+    // A failback of a group that never failed over (spec/001 issue 3).
+    let (code, stderr) = env.fails(&["protection-group", "failback", "prod-web-app"]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("is not in a failed_over state"), "{stderr}");
+
     let ops = env.json(&["operation", "list"]);
     assert_eq!(ops, serde_json::json!([]));
     let group = env.json(&["protection-group", "show", "prod-web-app"]);

@@ -238,9 +238,28 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.security_group_mapping,
             )?;
             let mode = Mode::of(&args.run)?;
+            let request = FailbackRequest {
+                mappings,
+                reverse_replication: args.reverse_replication,
+                force: args.force,
+                operation_id: None,
+            };
             let engine = ctx.engine_with_transport().await?;
             match mode {
                 Mode::Detach => {
+                    // Refusals come back at once, before anything is recorded or started.
+                    let plan = engine
+                        .protector
+                        .plan_failback(&args.group, &request)
+                        .await?;
+                    engine
+                        .protector
+                        .validate_plan(&plan)
+                        .await?
+                        .into_result(&format!(
+                            "failback of protection group '{}'",
+                            plan.group_name
+                        ))?;
                     let group = engine.protector.group(&args.group).await?;
                     let pending = pending_for(&group, OperationType::Failback);
                     background::detach(ctx, &engine, pending, &args.output).await
@@ -248,10 +267,8 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 Mode::Foreground { operation_id } => {
                     let run = Foreground::new(&format!("failback {}", args.group), operation_id);
                     let request = FailbackRequest {
-                        mappings,
-                        reverse_replication: args.reverse_replication,
-                        force: args.force,
                         operation_id: run.operation_id(),
+                        ..request
                     };
                     let result = engine
                         .protector
