@@ -181,16 +181,13 @@ fn settle(op: &mut Operation) {
                 "{} {}: {}",
                 r.group_name,
                 r.status.as_str(),
-                r.error_message
-                    .as_deref()
-                    .unwrap_or("no error recorded")
-                    .replace('\n', " ")
+                brief(r.error_message.as_deref().unwrap_or("no error recorded"))
             )
         })
         .collect();
     op.error_message = (!unfinished.is_empty()).then(|| {
         format!(
-            "{} of {} protection groups did not complete; retry each on its own with `protector dr site failover {} --group <name>` once its cause is fixed: {}",
+            "{} of {} protection groups did not complete (details in group_results); retry each on its own with `protector dr site failover {} --group <name>` once its cause is fixed: {}",
             unfinished.len(),
             results.len(),
             op.source_site,
@@ -200,6 +197,17 @@ fn settle(op: &mut Operation) {
     op.progress = 100;
     op.phase = Phase::Finalization;
     op.completed_at = Some(Utc::now());
+}
+
+/// The first line of a group's error, at most 160 characters: the full text is in the group's
+/// result and its own operation.
+fn brief(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    if line.chars().count() <= 160 {
+        line.to_string()
+    } else {
+        format!("{}…", line.chars().take(159).collect::<String>())
+    }
 }
 
 impl Protector {
