@@ -241,3 +241,85 @@ async fn unplanned_sync_failover_is_refused_when_the_target_side_of_the_pod_is_o
     assert!(err.to_string().contains("is not online on site-b"), "{err}");
     assert_eq!(shape(&env.sim.inspect()), before);
 }
+
+#[tokio::test]
+async fn a_sync_drill_copies_the_pod_volumes_and_cleanup_removes_them() {
+    let (env, policy) = sync_group(POD).await;
+    policy.unwrap();
+    let before = shape(&env.sim.inspect());
+    let mut drill_mappings = mappings();
+    drill_mappings.networks = protector_core::model::ResourceMappings::parse_pairs(
+        "network",
+        ["net-primary-db=dr-test-net"],
+    )
+    .unwrap();
+    let op = env
+        .engine
+        .test_failover(
+            "ledger",
+            protector_core::engine::TestFailoverRequest {
+                mappings: drill_mappings,
+                operation_id: None,
+            },
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    let during = env.sim.inspect();
+    assert_eq!(
+        running(&during, "ledger-db"),
+        vec!["site-a"],
+        "production untouched"
+    );
+    assert!(during.sites["site-b"]
+        .servers
+        .iter()
+        .any(|s| s.name == "test-ledger-db" && s.status == "ACTIVE"));
+    let op = env
+        .engine
+        .test_failover_cleanup("ledger", None, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_eq!(
+        shape(&env.sim.inspect()),
+        before,
+        "the drill left something"
+    );
+}
+
+#[tokio::test]
+async fn a_group_with_drill_resources_cannot_be_deleted_until_cleanup() {
+    let (env, policy) = sync_group(POD).await;
+    policy.unwrap();
+    let mut drill_mappings = mappings();
+    drill_mappings.networks = protector_core::model::ResourceMappings::parse_pairs(
+        "network",
+        ["net-primary-db=dr-test-net"],
+    )
+    .unwrap();
+    env.engine
+        .test_failover(
+            "ledger",
+            protector_core::engine::TestFailoverRequest {
+                mappings: drill_mappings,
+                operation_id: None,
+            },
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let err = env.engine.delete_group("ledger").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(
+        err.to_string().contains("dr test failover cleanup ledger"),
+        "{err}"
+    );
+    assert!(env.engine.group("ledger").await.is_ok());
+    env.engine
+        .test_failover_cleanup("ledger", None, &NoProgress)
+        .await
+        .unwrap();
+    env.engine.delete_group("ledger").await.unwrap();
+}

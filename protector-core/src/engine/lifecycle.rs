@@ -555,6 +555,12 @@ impl Protector {
         if group.status != GroupStatus::Deleting {
             Self::refuse_in_flight(&group, "delete")?;
             self.refuse_pending_operation(&group, "delete").await?;
+            if let Some(drill) = &group.test_failover {
+                return Err(Error::conflict(format!(
+                    "cannot delete protection group '{}' while its DR drill (op-{}) has test resources on {}: run `protector dr test failover cleanup {}` first",
+                    group.name, drill.operation_id, drill.site, group.name
+                )));
+            }
         }
         let peer = group.peer_of(self.local_site()).to_string();
         if let Err(e) = self.ensure_reachable(&peer).await {

@@ -279,6 +279,15 @@ impl Protector {
                 ),
             ));
         }
+        if let Some(drill) = &group.test_failover {
+            findings.push(Finding::warning(
+                "drill_resources",
+                format!(
+                    "the DR drill op-{} still has test resources on {}: they stay until `protector dr test failover cleanup {}`",
+                    drill.operation_id, drill.site, group.name
+                ),
+            ));
+        }
         if let Some(site) = &group.fence_required_on {
             findings.push(Finding::error(
                 ErrorKind::Conflict,

@@ -11,7 +11,7 @@ use crate::engine::planner::FailoverRequest;
 use crate::engine::validate::{Finding, ValidationReport};
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Member, ProtectionGroup, ResourceMappings};
+use crate::model::{Member, ProtectionGroup, ReplicationType, ResourceMappings};
 use crate::plan::Plan;
 use crate::store::GroupDocument;
 
@@ -137,6 +137,40 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
+        if group.replication_type == ReplicationType::Sync {
+            // The pod holds every acknowledged write on the drill site's array too: the test
+            // copies are taken from the pod volumes there.
+            let target_name = plan.target_array.clone().unwrap_or_default();
+            let pod =
+                crate::engine::pods::pod_on(array.as_ref(), &target_name, &policy.pure_pg_name)
+                    .await?;
+            if !crate::engine::pods::online_on(&pod, &target_name) {
+                return Err(Error::unavailable(format!(
+                    "pod '{}' is not online on {target}'s FlashArray {target_name}: its copy there may be behind; run the drill once the pod is online on both arrays",
+                    pod.name
+                )));
+            }
+            let mut sources = BTreeMap::new();
+            for member in &mut plan.members {
+                for (index, volume) in member.volumes.iter_mut().enumerate() {
+                    volume.copy_name = test_name(&volume.copy_name);
+                    volume.name = if volume.name.is_empty() {
+                        test_name(&format!("{}-volume-{index}", member.instance_name))
+                    } else {
+                        test_name(&volume.name)
+                    };
+                    sources.insert(volume.copy_name.clone(), volume.source_array_volume.clone());
+                }
+            }
+            return Ok(DrillPlan {
+                plan,
+                group,
+                snapshot: format!("pod {}", pod.name),
+                sources,
+                clients,
+                array,
+            });
+        }
         let source_array = plan
             .source_array
             .clone()
