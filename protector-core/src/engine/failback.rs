@@ -27,11 +27,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::drill::resources::wait_server_booted;
 use super::failover::{lock, stop_server_and_wait, Run, Undo};
 use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::validate::Finding;
-use super::wait::{wait_for, PollOutcome};
 use super::Protector;
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
@@ -142,18 +142,7 @@ fn steps(group: &ProtectionGroup, target: &str, source: &str, reverse: bool) -> 
             "push the new metadata version to the other site".into(),
         ),
     ]);
-    let mut out: Vec<Step> = Vec::new();
-    for (name, phase, description) in list {
-        let depends_on = out.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
-        out.push(Step {
-            id: name.clone(),
-            name,
-            phase,
-            description,
-            depends_on,
-        });
-    }
-    out
+    super::planner::chain(list)
 }
 
 impl Protector {
@@ -876,28 +865,14 @@ impl Run<'_> {
     /// Waits for the original server of `member` to be ACTIVE; ERROR fails the failback.
     async fn verify_original(&self, member: &MemberPlan) -> Result<()> {
         let id = member.target_instance_id.clone().unwrap_or_default();
-        let compute = self.target.compute.clone();
-        let server = wait_for(
+        let server = wait_server_booted(
+            &self.target.compute,
+            &id,
             &format!(
-                "instance {} to become ACTIVE on {}",
+                "instance {} on {}",
                 member.instance_name, self.plan.target_site
             ),
             &self.engine.options().poll,
-            || {
-                let compute = compute.clone();
-                let id = id.clone();
-                async move {
-                    Ok(match compute.get_server(&id).await? {
-                        Some(s)
-                            if matches!(s.status, ServerStatus::Active | ServerStatus::Error) =>
-                        {
-                            PollOutcome::Ready(s)
-                        }
-                        Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-                        None => PollOutcome::Pending("not visible".into()),
-                    })
-                }
-            },
         )
         .await?;
         if server.status == ServerStatus::Error {

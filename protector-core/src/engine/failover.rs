@@ -21,16 +21,16 @@ use futures::stream::{self, StreamExt};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::drill::resources::{
+    port_request, server_request, wait_server_booted, wait_volume_available,
+};
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::validate::{Finding, ValidationReport};
 use super::wait::{wait_for, PollOutcome};
 use super::Protector;
-use crate::api::{
-    ArrayApi, BlockDevice, CopyVolume, CreatePgSnapshot, CreatePort, CreateServer, ManageVolume,
-    ServerStatus, SiteClients,
-};
+use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ManageVolume, ServerStatus, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Phase,
@@ -113,6 +113,27 @@ pub(super) async fn remove_resources(
         }
     }
     leftovers
+}
+
+/// Starts server `id` through `compute` (when SHUTOFF) and waits until it is ACTIVE (or gone).
+pub(super) async fn start_server_and_wait(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    match compute.get_server(id).await? {
+        None => return Ok(()),
+        Some(s) if s.status == ServerStatus::Active => return Ok(()),
+        Some(_) => compute.start_server(id).await?,
+    }
+    wait_for(&format!("server {id} to start"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            Some(s) if s.status == ServerStatus::Active => PollOutcome::Ready(()),
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            None => PollOutcome::Ready(()),
+        })
+    })
+    .await
 }
 
 /// Stops server `id` through `compute` and waits until it is SHUTOFF (or gone).
@@ -881,24 +902,11 @@ impl Run<'_> {
             lock(&self.undo).volumes.push(created.id.clone());
             let storage = self.target.block_storage.clone();
             let id = created.id.clone();
-            let ready = wait_for(
-                &format!("volume {} to become available on {}", volume.name, self.plan.target_site),
+            let ready = wait_volume_available(
+                &storage,
+                &id,
+                &format!("volume {} on {}", volume.name, self.plan.target_site),
                 &self.engine.options().poll,
-                || {
-                    let storage = storage.clone();
-                    let id = id.clone();
-                    async move {
-                        match storage.get_volume(&id).await? {
-                            Some(v) if v.status == "available" => Ok(PollOutcome::Ready(v)),
-                            Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
-                                "volume {} went to status {} while being managed on its site: check the cinder-volume log",
-                                v.id, v.status
-                            ))),
-                            Some(v) => Ok(PollOutcome::Pending(v.status)),
-                            None => Ok(PollOutcome::Pending("not visible yet".into())),
-                        }
-                    }
-                },
             )
             .await?;
             lock(&self.undo).copies.retain(|c| c != &volume.copy_name);
@@ -921,24 +929,14 @@ impl Run<'_> {
         let op_id = self.op_id();
         let mut port_ids = Vec::new();
         for (i, nic) in member.nics.iter().enumerate() {
-            let network_id = nic.network.target_id.clone().ok_or_else(|| {
-                Error::not_found(format!(
-                    "Network '{}' not found on {}: member {} has no mapped network",
-                    nic.network.source, self.plan.target_site, member.instance_name
-                ))
-            })?;
             let step = format!("create_port:{}:{i}", member.instance_name);
-            let request = CreatePort {
-                network_id,
-                name: format!("{}-port-{i}", member.instance_name),
-                fixed_ips: nic
-                    .fixed_ips
-                    .iter()
-                    .map(|ip| (ip.subnet_id.clone(), ip.ip_address.clone()))
-                    .collect(),
-                security_group_ids: nic.security_group_ids.clone(),
-                description: format!("protector:{op_id}:{step}"),
-            };
+            let request = port_request(
+                member,
+                nic,
+                format!("{}-port-{i}", member.instance_name),
+                format!("protector:{op_id}:{step}"),
+                &self.plan.target_site,
+            )?;
             let port = self
                 .effect(
                     &step,
@@ -969,12 +967,6 @@ impl Run<'_> {
             let r = results.get(&member.member_id).cloned().unwrap_or_default();
             (r.volume_ids, r.port_ids)
         };
-        let flavor_id = member.flavor.target_id.clone().ok_or_else(|| {
-            Error::not_found(format!(
-                "Flavor '{}' not found on {}: pass --flavor-mapping",
-                member.flavor.source, self.plan.target_site
-            ))
-        })?;
         let step = format!("create_server:{}", member.instance_name);
         let mut metadata = BTreeMap::new();
         metadata.insert("protector:operation".to_string(), op_id.to_string());
@@ -984,25 +976,14 @@ impl Run<'_> {
             "protector:source_instance".to_string(),
             member.source_instance_id.clone(),
         );
-        let request = CreateServer {
-            name: member.instance_name.clone(),
-            flavor_id,
-            key_name: member.key_name.clone(),
-            availability_zone: None,
-            block_devices: member
-                .volumes
-                .iter()
-                .zip(volume_ids.iter())
-                .map(|(v, id)| BlockDevice {
-                    volume_id: id.clone(),
-                    boot_index: v.boot_index,
-                    device_name: (!v.device.is_empty()).then(|| v.device.clone()),
-                    delete_on_termination: false,
-                })
-                .collect(),
+        let request = server_request(
+            member,
+            &member.instance_name,
+            &volume_ids,
             port_ids,
             metadata,
-        };
+            &self.plan.target_site,
+        )?;
         let server = self
             .effect(
                 &step,
@@ -1029,28 +1010,14 @@ impl Run<'_> {
             .get(&member.member_id)
             .and_then(|r| r.server_id.clone())
             .unwrap_or_default();
-        let compute = self.target.compute.clone();
-        let server = wait_for(
+        let server = wait_server_booted(
+            &self.target.compute,
+            &id,
             &format!(
-                "instance {} to become ACTIVE on {}",
+                "instance {} on {}",
                 member.instance_name, self.plan.target_site
             ),
             &self.engine.options().poll,
-            || {
-                let compute = compute.clone();
-                let id = id.clone();
-                async move {
-                    Ok(match compute.get_server(&id).await? {
-                        Some(s)
-                            if matches!(s.status, ServerStatus::Active | ServerStatus::Error) =>
-                        {
-                            PollOutcome::Ready(s)
-                        }
-                        Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-                        None => PollOutcome::Pending("not visible yet".into()),
-                    })
-                }
-            },
         )
         .await?;
         if server.status == ServerStatus::Error {
@@ -1170,26 +1137,7 @@ impl Run<'_> {
             match self.source() {
                 Ok(source) => {
                     for id in &undo.stopped {
-                        let compute = source.compute.clone();
-                        let result = async {
-                            compute.start_server(id).await?;
-                            wait_for(&format!("server {id} to start"), poll, || {
-                                let compute = compute.clone();
-                                async move {
-                                    Ok(match compute.get_server(id).await? {
-                                        Some(s) if s.status == ServerStatus::Active => {
-                                            PollOutcome::Ready(())
-                                        }
-                                        Some(s) => {
-                                            PollOutcome::Pending(s.status.as_str().to_string())
-                                        }
-                                        None => PollOutcome::Ready(()),
-                                    })
-                                }
-                            })
-                            .await
-                        }
-                        .await;
+                        let result = start_server_and_wait(&source.compute, id, poll).await;
                         if let Err(e) = result {
                             leftovers.push(format!(
                                 "source server {id} on {} was not restarted: {}",

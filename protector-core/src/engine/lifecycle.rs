@@ -646,35 +646,12 @@ impl Protector {
         if group.replication_type == ReplicationType::Sync {
             return self.create_sync_policy(group, request).await;
         }
-        let (current_ep, other_ep) = if group.current_primary_site == group.primary_site {
-            (&request.primary_array, &request.secondary_array)
-        } else {
-            (&request.secondary_array, &request.primary_array)
-        };
-        let source = self.inner.connector.array(current_ep).await?;
-        let target = self.inner.connector.array(other_ep).await?;
-        let source_info = source
-            .array_info()
-            .await
-            .map_err(|e| e.with_prefix(format!("FlashArray {}", current_ep.url)))?;
-        let target_info = target
-            .array_info()
-            .await
-            .map_err(|e| e.with_prefix(format!("FlashArray {}", other_ep.url)))?;
-        if source_info.id == target_info.id {
-            return Err(Error::invalid(format!(
-                "primary and secondary FlashArray are the same array ({}): give the DR site's array as the secondary",
-                source_info.name
-            )));
-        }
-        for (array, url) in [(&source, &current_ep.url), (&target, &other_ep.url)] {
-            if !array.capabilities().async_replication {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!("FlashArray {url} does not support async replication"),
-                ));
-            }
-        }
+        let super::pods::PolicyArrays {
+            source,
+            target,
+            source_info,
+            target_info,
+        } = self.policy_arrays(&group, &request).await?;
         let pg = request.pure_pg_name.clone();
         if source.get_protection_group(&pg).await?.is_none() {
             source.create_protection_group(&pg).await?;

@@ -188,6 +188,11 @@ fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool, sync: boo
             "push the new metadata version to the other site".into(),
         ),
     ]);
+    chain(steps)
+}
+
+/// Steps in order, each depending on the one before.
+pub(crate) fn chain(steps: Vec<(String, Phase, String)>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
     for (name, phase, description) in steps {
         let depends_on = out.last().map(|s| vec![s.id.clone()]).unwrap_or_default();

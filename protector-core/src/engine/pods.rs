@@ -36,14 +36,23 @@ pub(crate) async fn pod_on(array: &dyn ArrayApi, array_name: &str, pod: &str) ->
     })
 }
 
+/// The two arrays of a policy request: the current primary's (`source`) and the other one,
+/// both answering, distinct, and able to replicate the group's way.
+pub(super) struct PolicyArrays {
+    pub(super) source: std::sync::Arc<dyn ArrayApi>,
+    pub(super) target: std::sync::Arc<dyn ArrayApi>,
+    pub(super) source_info: crate::api::ArrayInfo,
+    pub(super) target_info: crate::api::ArrayInfo,
+}
+
 impl Protector {
-    /// `policy-create` for a sync group: both arrays answer and support ActiveCluster, the pod
-    /// exists and is stretched over both, and every member volume lives in it.
-    pub(super) async fn create_sync_policy(
+    /// Checks the arrays of a `policy-create` request: both answer, they are two arrays, and
+    /// both can replicate the way the group does.
+    pub(super) async fn policy_arrays(
         &self,
-        group: ProtectionGroup,
-        request: CreatePolicy,
-    ) -> Result<ReplicationPolicy> {
+        group: &ProtectionGroup,
+        request: &CreatePolicy,
+    ) -> Result<PolicyArrays> {
         let (current_ep, other_ep) = if group.current_primary_site == group.primary_site {
             (&request.primary_array, &request.secondary_array)
         } else {
@@ -65,14 +74,45 @@ impl Protector {
                 source_info.name
             )));
         }
+        let sync = group.replication_type == crate::model::ReplicationType::Sync;
         for (array, url) in [(&source, &current_ep.url), (&target, &other_ep.url)] {
-            if !array.capabilities().sync_replication {
+            let capabilities = array.capabilities();
+            let (able, what) = if sync {
+                (
+                    capabilities.sync_replication,
+                    "sync replication (ActiveCluster)",
+                )
+            } else {
+                (capabilities.async_replication, "async replication")
+            };
+            if !able {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("FlashArray {url} does not support sync replication (ActiveCluster)"),
+                    format!("FlashArray {url} does not support {what}"),
                 ));
             }
         }
+        Ok(PolicyArrays {
+            source,
+            target,
+            source_info,
+            target_info,
+        })
+    }
+
+    /// `policy-create` for a sync group: both arrays answer and support ActiveCluster, the pod
+    /// exists and is stretched over both, and every member volume lives in it.
+    pub(super) async fn create_sync_policy(
+        &self,
+        group: ProtectionGroup,
+        request: CreatePolicy,
+    ) -> Result<ReplicationPolicy> {
+        let PolicyArrays {
+            source,
+            target,
+            source_info,
+            target_info,
+        } = self.policy_arrays(&group, &request).await?;
         let pod = request.pure_pg_name.clone();
         let mut document = self.document(group.clone()).await?;
         // Member volumes must already be in the pod: the driver put them there.

@@ -19,11 +19,10 @@
 use chrono::Utc;
 use serde_json::Value;
 
-use super::failover::{remove_resources, stop_server_and_wait};
+use super::failover::{remove_resources, start_server_and_wait, stop_server_and_wait};
 use super::sync::PeerPolicy;
-use super::wait::{wait_for, PollOutcome};
 use super::Protector;
-use crate::api::{ListPorts, ListServers, ListVolumes, ServerStatus, SiteClients};
+use crate::api::{ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType,
@@ -291,32 +290,7 @@ impl Protector {
             match source {
                 Some(source) => {
                     for id in stopped {
-                        let compute = source.compute.clone();
-                        let started = async {
-                            match compute.get_server(&id).await? {
-                                Some(s) if s.status == ServerStatus::Shutoff => {
-                                    compute.start_server(&id).await?
-                                }
-                                _ => return Ok(()),
-                            }
-                            wait_for(&format!("server {id} to start"), &poll, || {
-                                let compute = compute.clone();
-                                let id = id.clone();
-                                async move {
-                                    Ok(match compute.get_server(&id).await? {
-                                        Some(s) if s.status == ServerStatus::Active => {
-                                            PollOutcome::Ready(())
-                                        }
-                                        Some(s) => {
-                                            PollOutcome::Pending(s.status.as_str().to_string())
-                                        }
-                                        None => PollOutcome::Ready(()),
-                                    })
-                                }
-                            })
-                            .await
-                        }
-                        .await;
+                        let started = start_server_and_wait(&source.compute, &id, &poll).await;
                         if let Err(e) = started {
                             leftovers.push(format!(
                                 "source server {id} on {} was not restarted: {}",
