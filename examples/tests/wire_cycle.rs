@@ -4,55 +4,15 @@
 //! failback. After every step: exactly one running copy of each member, nothing leaked on
 //! either site, and the data each step promised.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use protector_core::api::CombinedConnector;
-use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    NoProgress, PollPolicy, RegisterSite, TestFailoverRequest,
-};
-use protector_core::model::{
-    ArrayEndpoint, GroupStatus, Member, Operation, OperationStatus, ReplicationType,
-    ResourceMappings, Secret, SiteType,
-};
+use common::{failover_mappings, mappings, protect_web_app, wire, Wire, GROUP, MEMBERS};
+use protector_core::engine::{FailbackRequest, FailoverRequest, NoProgress, TestFailoverRequest};
+use protector_core::model::{GroupStatus, Member, Operation, OperationStatus};
 use protector_core::plan::FailoverMode;
-use protector_core::store::{SecretKey, SqliteStore, Store};
-use protector_core::Protector;
-use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::{Inventory, Simulator};
-use protector_openstack::{ClientOptions, ConfigLoader, OpenStackConnector};
-use protector_pure::FlashArrayConnector;
-
-const MEMBERS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
-const GROUP: &str = "prod-web-app";
-
-fn arrays(path: &std::path::Path) -> BTreeMap<String, ArrayEndpoint> {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    json.as_object()
-        .unwrap()
-        .iter()
-        .map(|(site, v)| {
-            (
-                site.clone(),
-                ArrayEndpoint {
-                    url: v["url"].as_str().unwrap().to_string(),
-                    api_token: Secret::new(v["api_token"].as_str().unwrap()),
-                    ca_file: v["ca_file"].as_str().map(str::to_string),
-                },
-            )
-        })
-        .collect()
-}
-
-fn mappings(networks: &str) -> ResourceMappings {
-    ResourceMappings {
-        networks: ResourceMappings::parse_pairs("network", [networks]).unwrap(),
-        flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large"]).unwrap(),
-        ..ResourceMappings::default()
-    }
-}
 
 /// Servers, ports, Cinder volumes and array volumes, without what moves on its own (write
 /// fingerprints, replication objects and their snapshots).
@@ -141,88 +101,20 @@ fn assert_failback_lossless(at_promote: &Inventory, failed_over: &[Member], step
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_dr_cycle_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::open(&ServeOptions::state_file(dir.path())).unwrap();
-    let server = SimServer::start(sim.clone(), ServeOptions::new(dir.path()))
-        .await
-        .unwrap();
-    let loader = ConfigLoader::new([(
-        "OS_CLIENT_CONFIG_FILE",
-        server.clouds_yaml().display().to_string(),
-    )]);
-    let connector = CombinedConnector {
-        sites: Arc::new(OpenStackConnector::new(loader, ClientOptions::default())),
-        arrays: Arc::new(FlashArrayConnector::new()),
-    };
-    let key = SecretKey::generate();
-    let store_a: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key.clone()).unwrap());
-    let store_b: Arc<dyn Store> = Arc::new(SqliteStore::in_memory(key).unwrap());
-    let engine = Protector::builder()
-        .with_local_site("site-a")
-        .with_store("site-a", store_a.clone())
-        .with_store("site-b", store_b.clone())
-        .with_connector(Arc::new(connector))
-        .with_options(EngineOptions {
-            poll: PollPolicy::immediate(2_000),
-            member_concurrency: 4,
-        })
-        .build()
-        .unwrap();
+    let w = wire().await;
+    protect_web_app(&w).await;
+    let Wire {
+        sim,
+        server,
+        engine,
+        store_a,
+        store_b,
+        dir: _dir,
+    } = w;
     let engine_b = engine.on_site("site-b").unwrap();
-
-    // create → members → policy.
-    for (site, site_type) in [
-        ("site-a", SiteType::Primary),
-        ("site-b", SiteType::Secondary),
-    ] {
-        engine
-            .register_site(RegisterSite {
-                name: site.into(),
-                description: String::new(),
-                site_type,
-                auth_url: server.auth_url(site).unwrap(),
-                region_name: "RegionOne".into(),
-                cloud: None,
-            })
-            .await
-            .unwrap();
-    }
-    engine
-        .create_group(CreateGroup {
-            name: GROUP.into(),
-            description: String::new(),
-            replication_type: ReplicationType::Async,
-            primary_site: "site-a".into(),
-            secondary_site: "site-b".into(),
-            volume_type: "replicated-ssd".into(),
-        })
-        .await
-        .unwrap();
-    for vm in MEMBERS {
-        let id = sim.find_server("site-a", vm).unwrap().id;
-        engine
-            .add_member(GROUP, AddMember { instance_id: id })
-            .await
-            .unwrap();
-    }
-    let arrays = arrays(&server.arrays_json());
-    engine
-        .create_policy(
-            GROUP,
-            CreatePolicy {
-                primary_array: arrays["site-a"].clone(),
-                secondary_array: arrays["site-b"].clone(),
-                pure_pg_name: "pg-prod-web-app".into(),
-                replication_interval_secs: 300,
-                rpo_minutes: 15,
-            },
-        )
-        .await
-        .unwrap();
     let baseline = resources(&sim.inspect());
     let originals = engine.members(GROUP).await.unwrap();
-    let failover_mappings =
-        mappings("net-primary-web=net-secondary-web net-primary-db=net-secondary-db");
+    let failover_mappings = failover_mappings();
 
     // Planned failover: zero loss.
     let (at_import, observer) = capture_after(&sim, "manage_volumes_site_b");
