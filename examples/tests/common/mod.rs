@@ -157,3 +157,84 @@ pub async fn protect_web_app(w: &Wire) {
         .await
         .unwrap();
 }
+
+/// The entries of a clouds.yaml as `protector sim serve` writes it, by name: each entry's
+/// lines below its name (`    auth:`, `      username: ...`, ...).
+fn clouds_yaml_entries(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut entries: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("    ") {
+            if let Some(name) = &current {
+                entries.get_mut(name).unwrap().push(line.to_string());
+            }
+        } else if let Some(header) = line.strip_prefix("  ") {
+            let name = header.trim_end_matches(':').trim_matches('"').to_string();
+            entries.insert(name.clone(), Vec::new());
+            current = Some(name);
+        } else {
+            current = None;
+        }
+    }
+    entries
+}
+
+/// Writes `file` in the server's directory: a clouds.yaml with, for each `(name, from,
+/// project)`, the server's entry `from` named `name`, with its project name replaced by
+/// `project` when given (the same user and password). The clouds.yaml another user's or
+/// another tenant's engine would read.
+pub fn write_clouds_yaml(
+    w: &Wire,
+    file: &str,
+    entries: &[(&str, &str, Option<&str>)],
+) -> std::path::PathBuf {
+    let served = clouds_yaml_entries(&std::fs::read_to_string(w.server.clouds_yaml()).unwrap());
+    let mut out = String::from("clouds:\n");
+    for (name, from, project) in entries {
+        let lines = served
+            .get(*from)
+            .unwrap_or_else(|| panic!("no entry '{from}' in the served clouds.yaml"));
+        out.push_str(&format!("  {}:\n", serde_json::to_string(name).unwrap()));
+        let mut scoped = project.is_none();
+        for line in lines {
+            match project {
+                Some(project) if line.trim_start().starts_with("project_name:") => {
+                    out.push_str(&format!(
+                        "      project_name: {}\n",
+                        serde_json::to_string(project).unwrap()
+                    ));
+                    scoped = true;
+                }
+                _ => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        assert!(scoped, "entry '{from}' has no project_name to replace");
+    }
+    let path = w.dir.path().join(file);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// An engine on site-a over the same stores as `w.engine`, reaching the sites with the
+/// credentials of `clouds_yaml` (entries `site-a`, `site-b`) and the arrays over HTTPS.
+pub fn engine_with_clouds(w: &Wire, clouds_yaml: &std::path::Path) -> Protector {
+    let loader = ConfigLoader::new([("OS_CLIENT_CONFIG_FILE", clouds_yaml.display().to_string())]);
+    let connector = CombinedConnector {
+        sites: Arc::new(OpenStackConnector::new(loader, ClientOptions::default())),
+        arrays: Arc::new(FlashArrayConnector::new()),
+    };
+    Protector::builder()
+        .with_local_site("site-a")
+        .with_store("site-a", w.store_a.clone())
+        .with_store("site-b", w.store_b.clone())
+        .with_connector(Arc::new(connector))
+        .with_options(EngineOptions {
+            poll: PollPolicy::immediate(2_000),
+            member_concurrency: 4,
+        })
+        .build()
+        .unwrap()
+}
