@@ -755,22 +755,23 @@ fn insert_server(w: &mut World, spec: &ServerPlacement<'_>) -> String {
             } else {
                 Vec::new()
             };
-            w.array_volumes.insert(
-                array_key(&on, &array_volume),
-                ArrayVolumeRec {
-                    array: on,
-                    name: array_volume.clone(),
-                    provisioned_bytes: size_gb * GIB,
-                    serial: serial.clone(),
-                    destroyed: false,
-                    destroyed_at: None,
-                    pod: sync.then(|| SYNC_POD.to_string()),
-                    created: now,
-                    fingerprint,
-                    hosts,
-                    source: None,
-                },
-            );
+            let mut volume = ArrayVolumeRec {
+                array: on,
+                name: array_volume.clone(),
+                provisioned_bytes: size_gb * GIB,
+                serial: serial.clone(),
+                destroyed: false,
+                destroyed_at: None,
+                pod: sync.then(|| SYNC_POD.to_string()),
+                created: now,
+                fingerprint,
+                hosts,
+                source: None,
+                written_blocks: Default::default(),
+            };
+            crate::array::diff::record_write(&mut volume, fingerprint);
+            w.array_volumes
+                .insert(array_key(&volume.array, &array_volume), volume);
         }
         let mut metadata = BTreeMap::new();
         metadata.insert("array_name".to_string(), array.clone());

@@ -5,7 +5,8 @@
 //! 2. Cinder's volume manager finishes manage / unmanage / delete;
 //! 3. pods settle who is online and resync;
 //! 4. every volume attached to an ACTIVE server takes one write
-//!    (`fingerprint = ++write_seq`), mirrored through stretched pods;
+//!    (`fingerprint = ++write_seq`, changing one block: [`crate::array::diff`]), mirrored
+//!    through stretched pods;
 //! 5. replication transfers progress, queued transfers start, schedules fire;
 //! 6. objects destroyed longer than the eradication delay (volumes, protection groups and their
 //!    snapshots, pods) are eradicated.
@@ -177,7 +178,7 @@ fn writes_step(world: &mut World) {
             }
             let fingerprint = world.next_write();
             if let Some(v) = world.array_volumes.get_mut(&key) {
-                v.fingerprint = fingerprint;
+                crate::array::diff::record_write(v, fingerprint);
             }
             if let Some(pod) = pod {
                 pods::mirror_write(world, &array, &name, &pod, fingerprint);

@@ -762,3 +762,84 @@ async fn pods_can_be_created_stretched_and_demoted() {
         "does not exist",
     );
 }
+
+const BLOCK: u64 = 4 << 20;
+
+#[tokio::test]
+async fn changed_bytes_are_the_blocks_written_since_the_snapshot() {
+    let sim = Simulator::in_memory().unwrap();
+    let site_a = clients(&sim, "site-a").await;
+    let web = sim.find_server("site-a", "web-server-1").unwrap();
+    let (_, root) = array_volume_of(&sim, "web-server-1", 0).await;
+    let (a, b) = protect(&sim, "pg-web", std::slice::from_ref(&root), true).await;
+
+    // Quiesced: a fresh snapshot holds everything the volume does.
+    site_a.compute.stop_server(&web.id).await.unwrap();
+    wait_server(&site_a, &web.id, ServerStatus::Shutoff).await;
+    a.create_pg_snapshot("pg-web", &REPLICATE_NOW)
+        .await
+        .unwrap();
+    let first = format!("pg-web.1.{root}");
+    assert_eq!(a.changed_bytes_since(&root, &first).await.unwrap(), 0);
+
+    // Running: every tick writes one 4 MiB block; the ten ticks write ten different ones
+    // (fewer writes than the volume has hot blocks), plus those of the calls themselves.
+    site_a.compute.start_server(&web.id).await.unwrap();
+    wait_server(&site_a, &web.id, ServerStatus::Active).await;
+    sim.tick(10).unwrap();
+    let changed = a.changed_bytes_since(&root, &first).await.unwrap();
+    assert_eq!(changed % BLOCK, 0, "{changed}");
+    assert!(
+        (10 * BLOCK..=20 * BLOCK).contains(&changed),
+        "ten ticks and a few calls of writes, got {} blocks",
+        changed / BLOCK
+    );
+
+    // The next snapshot, replicated, holds what was written; the copy of the first one on
+    // the peer differs from it by exactly what the source wrote in between.
+    site_a.compute.stop_server(&web.id).await.unwrap();
+    wait_server(&site_a, &web.id, ServerStatus::Shutoff).await;
+    let since_first = a.changed_bytes_since(&root, &first).await.unwrap();
+    assert!(since_first >= changed);
+    a.create_pg_snapshot("pg-web", &REPLICATE_NOW)
+        .await
+        .unwrap();
+    let second = format!("pg-web.2.{root}");
+    assert_eq!(a.changed_bytes_since(&root, &second).await.unwrap(), 0);
+    assert_eq!(
+        a.changed_bytes_since(&root, &first).await.unwrap(),
+        since_first
+    );
+    wait_transfer(&b, "flasharray-a:pg-web.1").await;
+    wait_transfer(&b, "flasharray-a:pg-web.2").await;
+    b.copy_volume(&CopyVolume {
+        name: "copy".into(),
+        source: format!("flasharray-a:{first}"),
+        overwrite: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        b.changed_bytes_since("copy", &format!("flasharray-a:{first}"))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.changed_bytes_since("copy", &format!("flasharray-a:{second}"))
+            .await
+            .unwrap(),
+        since_first
+    );
+
+    let err = a
+        .changed_bytes_since("no-such-volume", &first)
+        .await
+        .unwrap_err();
+    assert_error(&err, ErrorKind::NotFound, "no-such-volume does not exist");
+    let err = a
+        .changed_bytes_since(&root, "pg-web.9.x")
+        .await
+        .unwrap_err();
+    assert_error(&err, ErrorKind::NotFound, "pg-web.9.x does not exist");
+}

@@ -110,6 +110,10 @@ impl ArrayApi for FlashArrayClient {
         FlashArrayClient::eradicate_pg_snapshot(self, name).await
     }
 
+    async fn changed_bytes_since(&self, volume: &str, base: &str) -> Result<u64> {
+        FlashArrayClient::changed_bytes_since(self, volume, base).await
+    }
+
     async fn get_pod(&self, name: &str) -> Result<Option<Pod>> {
         FlashArrayClient::get_pod(self, name).await
     }

@@ -298,3 +298,12 @@ mod tests {
         assert_eq!(s.created.timestamp_millis(), 1000);
     }
 }
+
+/// `GET /volumes/diff` item (`VolumeDiff`): one extent that differs from the base. Its
+/// `offset` is not needed: only the lengths are summed.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireVolumeDiff {
+    /// Length of the extent, in bytes.
+    #[serde(default)]
+    pub(crate) length: Option<u64>,
+}

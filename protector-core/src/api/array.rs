@@ -251,6 +251,20 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     /// Destroys and eradicates a pg snapshot. Missing succeeds.
     async fn eradicate_pg_snapshot(&self, name: &str) -> Result<()>;
 
+    /// Bytes of `volume` that differ from `base` (a volume snapshot such as `pg.3.vol`, on this
+    /// array), per `GET /volumes/diff`: the data written to `volume` since `base` was taken,
+    /// for reporting what an unplanned failover from `base` would lose.
+    ///
+    /// # Behavior
+    /// - The sum of the `length` of every extent the array reports as different, over the
+    ///   whole provisioned size of `volume` (every segment, every page). Zero when nothing
+    ///   changed, including for a volume just copied from `base`.
+    /// - The array compares at a block granularity, so a small write counts as a whole block:
+    ///   the result is an upper bound of the bytes written, never more than the volume's size.
+    /// - `NotFound` when `volume` or `base` does not exist on this array.
+    /// - `Unsupported` when the array's REST API has no volume diff (before REST 2.9).
+    async fn changed_bytes_since(&self, volume: &str, base: &str) -> Result<u64>;
+
     /// A pod by name. `Ok(None)` when missing.
     async fn get_pod(&self, name: &str) -> Result<Option<Pod>>;
 

@@ -196,6 +196,16 @@ impl ArrayApi for SimArray {
         .await
     }
 
+    async fn changed_bytes_since(&self, volume: &str, base: &str) -> Result<u64> {
+        self.call("changed_bytes_since", |w, a| {
+            if array::get_volume(w, a, volume).is_none() {
+                return Err(array::does_not_exist("Volume", volume));
+            }
+            array::diff::changed_bytes(w, a, volume, base)
+        })
+        .await
+    }
+
     async fn get_pod(&self, name: &str) -> Result<Option<Pod>> {
         self.call("get_pod", |w, a| Ok(pods::get_pod(w, a, name)))
             .await

@@ -7,6 +7,7 @@
 //! member twice, destroying a destroyed volume) return `Ok(false)` here instead; the trait
 //! adapter treats that as success, and a REST face can turn it into Purity's 400.
 
+pub(crate) mod diff;
 pub(crate) mod pgroups;
 pub(crate) mod pods;
 pub(crate) mod snapshots;
@@ -185,13 +186,26 @@ fn copies_of(world: &World, array: &str, name: &str) -> Vec<String> {
     arrays
 }
 
-/// What a copy reads: (provisioned bytes, fingerprint, the volume the data comes from).
-fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64, String)> {
+/// What a copy reads.
+struct CopySource {
+    provisioned: u64,
+    fingerprint: u64,
+    written_blocks: diff::WrittenBlocks,
+    /// The volume the data comes from.
+    volume: String,
+}
+
+fn copy_source(world: &World, array: &str, source: &str) -> Result<CopySource> {
     if let Some(v) = world.array_volumes.get(&array_key(array, source)) {
         if v.destroyed {
             return Err(destroyed_error("Volume", source));
         }
-        return Ok((v.provisioned_bytes, v.fingerprint, source.to_string()));
+        return Ok(CopySource {
+            provisioned: v.provisioned_bytes,
+            fingerprint: v.fingerprint,
+            written_blocks: v.written_blocks.clone(),
+            volume: source.to_string(),
+        });
     }
     if let Some(snap) = world.volume_snapshots.get(&array_key(array, source)) {
         let pg_snap = world.pg_snapshots.get(&array_key(array, &snap.pg_snapshot));
@@ -208,11 +222,12 @@ fn copy_source(world: &World, array: &str, source: &str) -> Result<(u64, u64, St
                 }
             }
         }
-        return Ok((
-            snap.provisioned_bytes,
-            snap.fingerprint,
-            snapshots::snapshot_source_volume(snap),
-        ));
+        return Ok(CopySource {
+            provisioned: snap.provisioned_bytes,
+            fingerprint: snap.fingerprint,
+            written_blocks: snap.written_blocks.clone(),
+            volume: snapshots::snapshot_source_volume(snap),
+        });
     }
     Err(Error::not_found(format!(
         "Volume or snapshot {source} does not exist."
@@ -227,7 +242,7 @@ pub(crate) fn copy_volume(
     request: &CopyVolume,
 ) -> Result<ArrayVolume> {
     check_volume_name(&request.name)?;
-    let (provisioned, fingerprint, source) = copy_source(world, array, &request.source)?;
+    let source = copy_source(world, array, &request.source)?;
     let (pod, _) = split_pod(&request.name);
     if let Some(pod) = pod {
         pods::check_writable(world, array, pod)?;
@@ -266,15 +281,16 @@ pub(crate) fn copy_volume(
             ArrayVolumeRec {
                 array: on,
                 name: request.name.clone(),
-                provisioned_bytes: provisioned,
+                provisioned_bytes: source.provisioned,
                 serial: serial.clone(),
                 destroyed: false,
                 destroyed_at: None,
                 pod: pod.map(str::to_string),
                 created,
-                fingerprint,
+                fingerprint: source.fingerprint,
                 hosts,
-                source: Some(source.clone()),
+                source: Some(source.volume.clone()),
+                written_blocks: source.written_blocks.clone(),
             },
         );
     }
@@ -335,6 +351,7 @@ pub(crate) fn create_volume(
                 fingerprint: 0,
                 hosts: Vec::new(),
                 source: None,
+                written_blocks: diff::WrittenBlocks::new(),
             },
         );
     }
@@ -390,6 +407,7 @@ pub(crate) fn resize_volume(
     for on in copies_of(world, array, name) {
         if let Some(v) = world.array_volumes.get_mut(&array_key(&on, name)) {
             v.provisioned_bytes = provisioned;
+            diff::truncate(v, provisioned);
         }
     }
     Ok(true)

@@ -351,7 +351,7 @@ pub(crate) fn mirror_write(
     for m in &p.members {
         if m.array != array && m.status == "online" && world.link_up(array, &m.array) {
             if let Some(v) = world.array_volumes.get_mut(&array_key(&m.array, name)) {
-                v.fingerprint = fingerprint;
+                super::diff::record_write(v, fingerprint);
             }
         }
     }

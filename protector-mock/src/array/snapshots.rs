@@ -106,6 +106,7 @@ pub(crate) fn take_snapshot(
                 created: now,
                 provisioned_bytes: v.provisioned_bytes,
                 fingerprint: v.fingerprint,
+                written_blocks: v.written_blocks,
             },
         );
     }
@@ -214,6 +215,7 @@ fn start_transfer(world: &mut World, snap: &PgSnapshotRec, target: &str) -> Star
                 created: v.created,
                 provisioned_bytes: v.provisioned_bytes,
                 fingerprint: v.fingerprint,
+                written_blocks: v.written_blocks,
             },
         );
     }

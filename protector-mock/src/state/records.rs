@@ -385,6 +385,9 @@ pub(crate) struct ArrayVolumeRec {
     /// The volume it was copied from, as named on this array (`source` in REST).
     #[serde(default)]
     pub source: Option<String>,
+    /// Block → sequence number of the last write to it ([`crate::array::diff`]).
+    #[serde(default)]
+    pub written_blocks: BTreeMap<u64, u64>,
 }
 
 /// A protection group. On its source array `name` is `pg`; the replica on a target array is
@@ -472,6 +475,9 @@ pub(crate) struct VolumeSnapshotRec {
     pub created: DateTime<Utc>,
     pub provisioned_bytes: u64,
     pub fingerprint: u64,
+    /// The source volume's written blocks when the snapshot was taken.
+    #[serde(default)]
+    pub written_blocks: BTreeMap<u64, u64>,
 }
 
 /// One array of a pod.

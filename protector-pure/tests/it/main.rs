@@ -1,6 +1,7 @@
 //! wiremock tests of the FlashArray client: one binary, one module per area.
 
 mod common;
+mod diff;
 mod errors;
 mod pagination;
 mod pgroups;

@@ -144,6 +144,7 @@ pub(crate) fn finish_create(world: &mut World, volume_id: &str) {
                 fingerprint: 0,
                 hosts: Vec::new(),
                 source: None,
+                written_blocks: Default::default(),
             },
         );
     }
