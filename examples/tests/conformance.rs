@@ -260,6 +260,7 @@ async fn array_contract(source: &Arc<dyn ArrayApi>, target: &Arc<dyn ArrayApi>, 
         overwrite: false,
     };
     target.copy_volume(&copy).await.unwrap();
+    changed_bytes_contract(source, target, volume, &snap.name, &snaps[0].name).await;
     let err = target.copy_volume(&copy).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
     target
@@ -293,6 +294,46 @@ async fn array_contract(source: &Arc<dyn ArrayApi>, target: &Arc<dyn ArrayApi>, 
         .remove_protection_group_volumes("conformance-pg", &volumes)
         .await
         .unwrap();
+}
+
+/// `changed_bytes_since` after `pg_snapshot` of `volume` replicated and `conformance-copy` was
+/// made on the target from its replica `replica_volume_snapshot`.
+async fn changed_bytes_contract(
+    source: &Arc<dyn ArrayApi>,
+    target: &Arc<dyn ArrayApi>,
+    volume: &str,
+    pg_snapshot: &str,
+    replica_volume_snapshot: &str,
+) {
+    // A copy holds exactly its snapshot.
+    assert_eq!(
+        target
+            .changed_bytes_since("conformance-copy", replica_volume_snapshot)
+            .await
+            .unwrap(),
+        0
+    );
+    // The source volume belongs to a running server: what it wrote since the snapshot shows,
+    // and never more than the volume holds.
+    let local = format!("{pg_snapshot}.{volume}");
+    let changed = source.changed_bytes_since(volume, &local).await.unwrap();
+    let size = source
+        .get_volume(volume)
+        .await
+        .unwrap()
+        .unwrap()
+        .provisioned_bytes;
+    assert!(changed > 0 && changed <= size, "{changed} of {size}");
+    let err = source
+        .changed_bytes_since("no-such-volume", &local)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = source
+        .changed_bytes_since(volume, "no-such-snapshot")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
 
 async fn run_suite(

@@ -1082,3 +1082,164 @@ async fn injected_faults_on_the_wire() {
     // Sessions of the other array live on.
     b.get("volumes").await.expect_ok();
 }
+
+/// The sum of `length` over every item of every page of `path` (a `volumes/diff` query),
+/// following continuation tokens; and the number of items.
+async fn diff_total(array: &Array, path: &str) -> (u64, usize) {
+    let mut total = 0;
+    let mut count = 0;
+    let mut next = path.to_string();
+    loop {
+        let page = array.get(&next).await.expect_ok();
+        for item in page.items() {
+            let offset = item["offset"].as_u64().unwrap();
+            let length = item["length"].as_u64().unwrap();
+            assert_eq!(offset % (4 << 20), 0, "{item}");
+            assert!(length > 0, "{item}");
+            assert_eq!(item["context"]["name"], "flasharray-a");
+            total += length;
+            count += 1;
+        }
+        match page.body["continuation_token"].as_str() {
+            Some(token) => next = format!("{path}&continuation_token={}", urlencode(token)),
+            None => return (total, count),
+        }
+    }
+}
+
+#[tokio::test]
+async fn volume_diff_reports_what_changed_since_a_snapshot() {
+    let TwoArrays { sim, a, _dir, .. } = two_arrays().await;
+    let volume = root_volume(&sim, "web-server-1");
+    let size = a
+        .get(&format!("volumes?names={volume}"))
+        .await
+        .expect_ok()
+        .items()[0]["provisioned"]
+        .as_u64()
+        .unwrap();
+    a.post("protection-groups?names=pg", json!({}))
+        .await
+        .expect_ok();
+    a.post(
+        &format!("protection-groups/volumes?group_names=pg&member_names={volume}"),
+        json!({}),
+    )
+    .await
+    .expect_ok();
+    a.post("protection-group-snapshots?source_names=pg", json!({}))
+        .await
+        .expect_ok();
+    // The server keeps writing: one block a tick.
+    sim.tick(10).unwrap();
+    a.post("protection-group-snapshots?source_names=pg", json!({}))
+        .await
+        .expect_ok();
+    let (first, second) = (format!("pg.1.{volume}"), format!("pg.2.{volume}"));
+    // An unattached copy of the first snapshot takes no writes.
+    a.post("volumes?names=copy", json!({"source": {"name": first}}))
+        .await
+        .expect_ok();
+
+    let query = |names: &str, base: &str| {
+        format!(
+            "volumes/diff?names={names}&base_name={base}&block_size=1048576&segment_length={size}"
+        )
+    };
+    let (changed, extents) = diff_total(&a, &query(&second, &first)).await;
+    assert!(
+        changed >= 10 * (4 << 20) && changed % (4 << 20) == 0,
+        "ten ticks of writes, got {changed}"
+    );
+    assert!(extents >= 2, "{extents} extents");
+    // Paged one extent at a time, the total is the same.
+    let (paged, pages) = diff_total(&a, &format!("{}&limit=1", query(&second, &first))).await;
+    assert_eq!((paged, pages), (changed, extents));
+    // The copy holds the first snapshot: nothing differs from it, and from the second exactly
+    // what the volume wrote in between.
+    assert_eq!(diff_total(&a, &query("copy", &first)).await, (0, 0));
+    assert_eq!(diff_total(&a, &query("copy", &second)).await.0, changed);
+    // Segments: the two halves add up to the whole.
+    let half = size / 2;
+    let (low, _) = diff_total(
+        &a,
+        &format!(
+            "volumes/diff?names=copy&base_name={second}&block_size=1048576&segment_length={half}"
+        ),
+    )
+    .await;
+    let (high, _) = diff_total(
+        &a,
+        &format!("volumes/diff?names=copy&base_name={second}&block_size=1048576&segment_offset={half}&segment_length={half}"),
+    )
+    .await;
+    assert_eq!(low + high, changed);
+    // The base by id.
+    let id = a
+        .get(&format!("volume-snapshots?names={first}"))
+        .await
+        .expect_ok()
+        .items()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        diff_total(
+            &a,
+            &format!(
+                "volumes/diff?names=copy&base_id={id}&block_size=1048576&segment_length={size}"
+            )
+        )
+        .await,
+        (0, 0)
+    );
+
+    // Errors, in Purity's envelope.
+    a.get(&query("no-such-volume", &first))
+        .await
+        .expect_400("no-such-volume does not exist");
+    a.get(&query(&volume, "pg.9.nothing"))
+        .await
+        .expect_400("pg.9.nothing does not exist");
+    a.get(&format!(
+        "volumes/diff?names={volume}&base_name={first}&segment_length=512"
+    ))
+    .await
+    .expect_400("Missing required query parameter block_size");
+    a.get(&format!(
+        "volumes/diff?names={volume}&base_name={first}&block_size=512"
+    ))
+    .await
+    .expect_400("Missing required query parameter segment_length");
+    a.get(&format!(
+        "volumes/diff?base_name={first}&block_size=512&segment_length=512"
+    ))
+    .await
+    .expect_400("Missing required query parameter names");
+    a.get(&format!(
+        "volumes/diff?names={volume}&block_size=512&segment_length=512"
+    ))
+    .await
+    .expect_400("base_name");
+    a.get(&format!(
+        "volumes/diff?names={volume}&base_name={first}&block_size=1000&segment_length=512"
+    ))
+    .await
+    .expect_400("multiple of 512");
+    a.get(&format!("volumes/diff?names={volume}&base_name={first}&block_size=1048576&segment_offset=512&segment_length=512"))
+        .await
+        .expect_400("segment_offset");
+    // Before REST 2.9 the endpoint does not exist.
+    let old = a
+        .client
+        .get(format!(
+            "{}/api/2.8/{}",
+            a.server.url,
+            query(&volume, &first)
+        ))
+        .header("x-auth-token", &a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::NOT_FOUND);
+}

@@ -391,6 +391,10 @@ pub(crate) fn router(sim: Simulator, site: String) -> Router {
                 .delete(volumes::delete_volumes),
         )
         .route(
+            "/api/{version}/volumes/diff",
+            get(volumes::get_volumes_diff),
+        )
+        .route(
             "/api/{version}/volume-snapshots",
             get(volumes::get_volume_snapshots)
                 .post(volumes::volume_snapshots_unsupported)

@@ -1,7 +1,7 @@
 //! The JSON items of the REST face, with the field names of the FA2.56 OpenAPI spec
 //! (`Volume`, `VolumeSnapshot`, `ProtectionGroup`, `ProtectionGroupSnapshot`,
 //! `ProtectionGroupSnapshotTransfer`, `Pod`, `Arrays`, `ArrayConnection`,
-//! `TargetProtectionGroup`, `ProtectionGroupsVolumes`, `Member`).
+//! `TargetProtectionGroup`, `ProtectionGroupsVolumes`, `Member`, `VolumeDiff`).
 //!
 //! Times are milliseconds since the epoch, sizes bytes, ids stable UUIDs derived from the
 //! objects. Fields a client reads are never `null` unless Purity leaves them unset too (no pod,
@@ -83,6 +83,11 @@ impl View<'_> {
     /// `context`: the array that answered.
     fn context(&self) -> Value {
         json!({"id": self.array_id(self.array), "name": self.array, "resource_type": "arrays"})
+    }
+
+    /// A `VolumeDiff` item: one extent that differs from the base.
+    pub(crate) fn volume_diff(&self, offset: u64, length: u64) -> Value {
+        json!({"context": self.context(), "offset": offset, "length": length})
     }
 
     fn time_remaining(&self, destroyed_at: Option<DateTime<Utc>>) -> Value {

@@ -9,11 +9,18 @@
 //! - `PATCH volumes?names=&truncate=`: `destroyed` (destroy / recover), `name` (rename),
 //!   `provisioned` (resize; shrinking needs `truncate=true`).
 //! - `DELETE volumes?names=`: eradicates destroyed volumes.
+//! - `GET volumes/diff?names=&base_name=&block_size=&segment_offset=&segment_length=` (REST
+//!   2.9 and later): the extents of one volume (or volume snapshot) in the segment that differ
+//!   from the base (`base_name` or `base_id`, a volume or volume snapshot), at `block_size`
+//!   granularity, adjacent ones merged, paged like every listing. The simulator knows what
+//!   changed in 4 MiB blocks (`crate::array::diff`), so a finer `block_size` reports whole
+//!   4 MiB blocks. `next_allocated_block_hint` (only meaningful without a base, and a base is
+//!   required) answers 400.
 //! - `GET volume-snapshots`: the volume snapshots inside pg snapshots (`pg.N.vol`, and
 //!   `src:pg.N.vol` on a target); `source_names=` selects by volume. Stand-alone volume
 //!   snapshots are not simulated: `POST`, `PATCH` and `DELETE` answer 400.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
@@ -25,7 +32,7 @@ use super::query::{self, Listing, Naming, Params};
 use super::reply::{Batch, RestError};
 use super::views::View;
 use super::{check_body, field, Body, Face, Session};
-use crate::array::{self, pgroups, snapshots};
+use crate::array::{self, diff, pgroups, snapshots};
 use crate::state::records::array_key;
 use crate::state::World;
 
@@ -36,6 +43,11 @@ const VOLUME: Naming = Naming {
 
 const VOLUME_SNAPSHOT: Naming = Naming {
     noun: "Volume snapshot",
+    group_of: None,
+};
+
+const VOLUME_DIFF: Naming = Naming {
+    noun: "Volume diff",
     group_of: None,
 };
 
@@ -284,6 +296,122 @@ pub(crate) async fn delete_volumes(
     } else {
         super::reply::empty()
     })
+}
+
+/// A required byte count of `volumes/diff`.
+fn required_bytes(params: &Params, key: &str) -> Result<u64, RestError> {
+    params.number(key)?.map(|n| n as u64).ok_or_else(|| {
+        RestError::bad_request(None, format!("Missing required query parameter {key}."))
+    })
+}
+
+/// `[start, end)` intervals rounded out to `block` granularity, clipped to `[low, high)`,
+/// adjacent and overlapping ones merged; as (offset, length).
+fn coarsen(extents: &[(u64, u64)], block: u64, low: u64, high: u64) -> Vec<(u64, u64)> {
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (offset, length) in extents {
+        let start = (offset / block * block).max(low);
+        let end = (offset + length)
+            .div_ceil(block)
+            .saturating_mul(block)
+            .min(high);
+        if start >= end {
+            continue;
+        }
+        match merged.last_mut() {
+            Some((_, last_end)) if start <= *last_end => *last_end = (*last_end).max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(start, end)| (start, end - start))
+        .collect()
+}
+
+pub(crate) async fn get_volumes_diff(
+    State(face): State<Face>,
+    Extension(session): Extension<Session>,
+    Path(version): Path<String>,
+    params: Params,
+) -> Result<Response, RestError> {
+    let minor = version
+        .strip_prefix("2.")
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0);
+    if minor < 9 {
+        return Err(RestError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            None,
+            format!("GET /volumes/diff needs REST API version 2.9 or later, not {version}."),
+        ));
+    }
+    params.refuse(&["ids"])?;
+    let mut listing = Listing::parse(&params)?;
+    let names = params.required_list("names")?;
+    let [name] = names.as_slice() else {
+        return Err(RestError::bad_request(
+            None,
+            "volumes/diff compares one volume at a time: give exactly one name in names.",
+        ));
+    };
+    let name = name.clone();
+    // The base by name, or (Err) by id, resolved on the array.
+    let base: Result<String, String> = match (params.get("base_name"), params.get("base_id")) {
+        (Some(name), None) => Ok(name.to_string()),
+        (None, Some(id)) => Err(id.to_string()),
+        _ => {
+            return Err(RestError::bad_request(
+                None,
+                "Give exactly one of base_name and base_id.",
+            ))
+        }
+    };
+    if params.flag("next_allocated_block_hint")? {
+        return Err(RestError::bad_request(
+            Some("next_allocated_block_hint"),
+            "next_allocated_block_hint cannot be used with base_name or base_id.",
+        ));
+    }
+    let block = required_bytes(&params, "block_size")?;
+    if block == 0 || block % 512 != 0 {
+        return Err(RestError::bad_request(
+            Some("block_size"),
+            format!("Invalid block_size {block}: use a positive multiple of 512."),
+        ));
+    }
+    let segment_length = required_bytes(&params, "segment_length")?;
+    let segment_offset = params.number("segment_offset")?.unwrap_or(0) as u64;
+    if segment_offset % block != 0 {
+        return Err(RestError::bad_request(
+            Some("segment_offset"),
+            format!(
+                "Invalid segment_offset {segment_offset}: use a multiple of block_size ({block})."
+            ),
+        ));
+    }
+    // The items carry no names: selecting by name does not apply to them.
+    listing.names.clear();
+    let items = face
+        .call(&session, "changed_bytes_since", move |world, array| {
+            let base = base.or_else(|id| {
+                name_of_id(world, array, &id).ok_or_else(|| {
+                    protector_core::Error::not_found(format!("No volume or snapshot has id {id}."))
+                })
+            })?;
+            let (provisioned, _) = diff::resolve(world, array, &name)?;
+            let extents = diff::diff(world, array, &name, &base)?;
+            let end = segment_offset
+                .saturating_add(segment_length)
+                .min(provisioned);
+            let view = View { world, array };
+            Ok(coarsen(&extents, block, segment_offset, end)
+                .into_iter()
+                .map(|(offset, length)| view.volume_diff(offset, length))
+                .collect::<Vec<Value>>())
+        })
+        .await?;
+    Ok(query::list(items, &listing, &VOLUME_DIFF)?.into_response())
 }
 
 pub(crate) async fn get_volume_snapshots(
