@@ -26,7 +26,9 @@
 //! - **Data.** Every array volume carries a *fingerprint*: the sequence number of the last write
 //!   it holds. Each tick, every volume attached to an ACTIVE server takes a write. Snapshots,
 //!   replication and copies carry fingerprints, so "no data lost" means a recovered volume's
-//!   fingerprint equals the source's last one.
+//!   fingerprint equals the source's last one. Each write also changes one 4 MiB block, and
+//!   volumes and snapshots remember the last write of each block, so a volume's diff against a
+//!   snapshot (`GET /volumes/diff`) is the blocks written since.
 //! - **Asynchronous like the real services.** Servers BUILD before ACTIVE and stop on a later
 //!   tick; a managed volume is `creating` until Cinder's driver renames the array volume on the
 //!   next tick; replicated snapshots arrive over three ticks while the arrays can see each

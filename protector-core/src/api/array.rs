@@ -262,6 +262,8 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     /// - The array compares at a block granularity, so a small write counts as a whole block:
     ///   the result is an upper bound of the bytes written, never more than the volume's size.
     /// - `NotFound` when `volume` or `base` does not exist on this array.
+    /// - Ask only about a replicated snapshot that has fully arrived: the simulator refuses one
+    ///   in transfer with `Conflict`; what Purity answers then is not documented.
     /// - `Unsupported` when the array's REST API has no volume diff (before REST 2.9).
     async fn changed_bytes_since(&self, volume: &str, base: &str) -> Result<u64>;
 
