@@ -244,6 +244,18 @@ pub enum GroupCommand {
     /// Confirm that the VMs an unplanned failover left on the old primary site are stopped
     /// (stopping them if they run) and clear the group's fence; prints the group.
     Fence(GroupArgs),
+    /// Store network, flavor and security group mappings for one direction of the group.
+    ///
+    /// The direction is FROM-SITE → the group's other site; every target must exist on that
+    /// other site, or nothing is stored. The mappings are written on both sites (both must be
+    /// reachable and in sync). A failover, failback or DR drill in that direction merges the
+    /// mappings it is given over the stored ones (a given pair wins over a stored one for the
+    /// same source); `dr site failover`, which takes no mappings, relies on them. Without
+    /// --replace the given pairs are merged over the stored ones. Prints what is stored now for
+    /// that direction.
+    MappingSet(MappingSetArgs),
+    /// List the group's stored mappings: one row per direction, kind and source.
+    MappingList(GroupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -371,12 +383,14 @@ pub struct FailoverArgs {
     pub group: String,
     /// Network mapping SOURCE=TARGET (name or id); repeat the option or give several pairs
     /// separated by spaces.
+    /// Merged over the mappings stored with `protection-group mapping-set` (a given pair wins).
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub network_mapping: Vec<String>,
-    /// Flavor mapping SOURCE=TARGET; without one a VM keeps its flavor name.
+    /// Flavor mapping SOURCE=TARGET; without one (given or stored) a VM keeps its flavor name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub flavor_mapping: Vec<String>,
-    /// Security group mapping SOURCE=TARGET; without one groups are matched by name.
+    /// Security group mapping SOURCE=TARGET; without one (given or stored) groups are matched by
+    /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
     /// Print the plan as JSON and stop; nothing is changed. Fails when the plan has blocking
@@ -415,12 +429,14 @@ pub struct FailbackArgs {
     pub reverse_replication: bool,
     /// Network mapping ACTIVE=PRIMARY from the site where the VMs run now back to the original
     /// primary (name or id); repeat the option or give several pairs separated by spaces.
+    /// Merged over the mappings stored with `protection-group mapping-set` (a given pair wins).
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub network_mapping: Vec<String>,
-    /// Flavor mapping SOURCE=TARGET; without one a VM keeps its flavor name.
+    /// Flavor mapping SOURCE=TARGET; without one (given or stored) a VM keeps its flavor name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub flavor_mapping: Vec<String>,
-    /// Security group mapping SOURCE=TARGET; without one groups are matched by name.
+    /// Security group mapping SOURCE=TARGET; without one (given or stored) groups are matched by
+    /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
     /// Skip the preflight checks that allow it (never the reachability of both sites).
@@ -428,6 +444,31 @@ pub struct FailbackArgs {
     pub force: bool,
     #[command(flatten)]
     pub run: RunOptions,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct MappingSetArgs {
+    /// Protection group name or id.
+    pub group: String,
+    /// Source site of the direction; the target is the group's other site [default: the
+    /// group's current primary site].
+    #[arg(long, value_name = "SITE")]
+    pub from_site: Option<String>,
+    /// Network mapping SOURCE=TARGET (name or id); repeat the option or give several pairs
+    /// separated by spaces.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub network_mapping: Vec<String>,
+    /// Flavor mapping SOURCE=TARGET (name or id).
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub flavor_mapping: Vec<String>,
+    /// Security group mapping SOURCE=TARGET (name or id).
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub security_group_mapping: Vec<String>,
+    /// Replace the stored mappings of this direction with the given ones (alone: clear them).
+    #[arg(long)]
+    pub replace: bool,
     #[command(flatten)]
     pub output: OutputOptions,
 }
@@ -449,11 +490,27 @@ pub enum OperationCommand {
     /// List operations, newest first.
     List(ListArgs),
     /// Show one operation.
-    Show(OperationShowArgs),
+    Show(OperationArgs),
+    /// Finish or roll back a failover or failback whose process died; prints the operation.
+    ///
+    /// Run it only once the process that ran the operation is gone (it ended, was killed, or
+    /// its machine is down): recovering an operation that still runs undoes its work under it.
+    ///
+    /// From the operation's journal and the tags on what it created, the operation is rolled
+    /// back (what it created on the target site is removed, the VMs it stopped run again, the
+    /// group returns to its previous status; the record ends `failed`), or finished when the
+    /// workload already runs where it was going (`completed`). The target site must be
+    /// reachable. A record left `pending` by a background run that ended before the operation
+    /// started is marked `failed`: nothing had changed. A finished operation is printed
+    /// unchanged. A DR drill is recovered with `protector dr test failover cleanup`.
+    ///
+    /// Exits 0 once the operation is recorded as ended; its status and error_message say how
+    /// (what could not be undone is listed there).
+    Recover(OperationArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct OperationShowArgs {
+pub struct OperationArgs {
     /// Operation id (`op-<uuid>`, or the bare uuid).
     pub id: String,
     #[command(flatten)]
@@ -496,12 +553,15 @@ pub struct TestFailoverArgs {
     pub group: Option<String>,
     /// Network mapping SOURCE=TARGET from the production networks to the isolated test networks
     /// of the DR site; repeat the option or give several pairs separated by spaces.
+    /// A network not given here takes the mapping stored with `protection-group mapping-set`,
+    /// which is the failover's: map every network to an isolated one.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub network_mapping: Vec<String>,
-    /// Flavor mapping SOURCE=TARGET; without one a VM keeps its flavor name.
+    /// Flavor mapping SOURCE=TARGET; without one (given or stored) a VM keeps its flavor name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub flavor_mapping: Vec<String>,
-    /// Security group mapping SOURCE=TARGET; without one groups are matched by name.
+    /// Security group mapping SOURCE=TARGET; without one (given or stored) groups are matched by
+    /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
     /// Accepted as in the openstack CLI; the group is found whichever project owns it.

@@ -8,7 +8,7 @@ use protector_core::engine::{
 use protector_core::model::{
     Member, Operation, OperationType, ProtectionGroup, ReplicationPolicy, Site, TenantMapping,
 };
-use protector_core::store::SyncLogEntry;
+use protector_core::store::{GroupMappings, SyncLogEntry};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -242,6 +242,39 @@ pub fn members(members: &[Member]) -> List {
             json!(m.current.site),
             json!(m.current.instance_id),
         ]);
+    }
+    list
+}
+
+/// `mapping-list` / `mapping-set`: one row per direction, kind (`network`, `flavor`,
+/// `security_group`) and source, by direction then kind then source.
+pub fn mappings(entries: &[GroupMappings]) -> List {
+    let mut entries: Vec<&GroupMappings> = entries.iter().collect();
+    entries.sort_by(|a, b| (&a.from_site, &a.to_site).cmp(&(&b.from_site, &b.to_site)));
+    let mut list = List::new(vec![
+        Column::new("from_site", "From Site"),
+        Column::new("to_site", "To Site"),
+        Column::new("kind", "Kind"),
+        Column::new("source", "Source"),
+        Column::new("target", "Target"),
+    ]);
+    for entry in entries {
+        let m = &entry.mappings;
+        for (kind, pairs) in [
+            ("network", &m.networks),
+            ("flavor", &m.flavors),
+            ("security_group", &m.security_groups),
+        ] {
+            for (source, target) in pairs {
+                list.push(vec![
+                    json!(entry.from_site),
+                    json!(entry.to_site),
+                    json!(kind),
+                    json!(source),
+                    json!(target),
+                ]);
+            }
+        }
     }
     list
 }

@@ -5,9 +5,9 @@
 #[macro_use]
 mod common;
 
-use common::{with_stores, Env};
+use common::{put_running_failover, with_stores, Env};
 use protector_core::api::Connector;
-use protector_core::model::{GroupStatus, Operation, OperationStatus, OperationType};
+use protector_core::model::{Operation, OperationStatus, OperationType};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------- outputs
@@ -384,29 +384,4 @@ fn cinder_groups(env: &Env) -> Vec<(String, Vec<String>)> {
         }
     });
     found
-}
-
-/// Leaves `group` as a failover in flight leaves it on both sites: status failing_over, the
-/// operation recorded as running.
-fn put_running_failover(env: &Env, group: &str) -> uuid::Uuid {
-    let shown = env.json(&["protection-group", "show", group]);
-    let group_id = uuid::Uuid::parse_str(shown["id"].as_str().unwrap()).unwrap();
-    let op = Operation::start(
-        OperationType::Failover,
-        Some((&group_id, group)),
-        "site-a",
-        "site-b",
-        chrono::Utc::now(),
-    );
-    let op_id = op.id;
-    with_stores(env, |stores| async move {
-        for store in &stores {
-            let mut g = store.get_group(&group_id).await.unwrap().unwrap();
-            g.status = GroupStatus::FailingOver;
-            g.active_operation_id = Some(op_id);
-            store.put_group(&g).await.unwrap();
-            store.put_operation(&op).await.unwrap();
-        }
-    });
-    op_id
 }

@@ -1,12 +1,19 @@
 //! Long operations through the `protector` binary: the background run without `--wait`, the
-//! pending record a refused background run leaves failed, and the command lines of failback,
-//! fence, DR drills and site failover (their behaviour is tested with the engine).
+//! pending record a refused background run leaves failed, stored mappings and the failover that
+//! relies on them, recovery of an operation whose process died, and the command lines of
+//! failback, fence, DR drills and site failover (their behaviour is tested with the engine).
 
 #[macro_use]
 mod common;
 
-use common::{stderr_of, with_stores, Env};
-use protector_core::model::{Operation, OperationStatus, OperationType};
+use std::sync::{Arc, Mutex};
+
+use common::{put_running_failover, stderr_of, with_stores, Env};
+use protector_core::api::ServerStatus;
+use protector_core::engine::{EngineOptions, FailoverRequest, PollPolicy, ProgressObserver};
+use protector_core::model::{Operation, OperationStatus, OperationType, ResourceMappings};
+use protector_core::store::{SecretKey, SqliteStore, Store};
+use protector_core::Protector;
 use serde_json::Value;
 
 const MAPPINGS: [&str; 5] = [
@@ -177,6 +184,351 @@ fn show_from_store(env: &Env, id: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+// ---------------------------------------------------------------------------------- mappings
+
+/// Stores the mappings of both directions of prod-web-app: site-a → site-b as [`MAPPINGS`]
+/// plus a security group, site-b → site-a the reverse networks and flavor.
+fn store_mappings(env: &Env) {
+    let mut args = vec!["protection-group", "mapping-set", "prod-web-app"];
+    args.extend(MAPPINGS);
+    args.extend(["--security-group-mapping", "web=web"]);
+    let stored = env.json(&args);
+    assert_eq!(stored.as_array().unwrap().len(), 4, "{stored}");
+    assert!(stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| row["from_site"] == "site-a" && row["to_site"] == "site-b"));
+    env.ok(&[
+        "protection-group",
+        "mapping-set",
+        "prod-web-app",
+        "--from-site",
+        "site-b",
+        "--network-mapping",
+        "net-secondary-web=net-primary-web net-secondary-db=net-primary-db",
+        "--flavor-mapping",
+        "m2.large=m1.large",
+    ]);
+}
+
+#[test]
+fn stored_mappings_are_listed_and_a_failover_without_mapping_options_uses_them() {
+    let env = Env::new().with_sites().with_group();
+    store_mappings(&env);
+    // Both sites hold them.
+    let listed = env.json(&["protection-group", "mapping-list", "prod-web-app"]);
+    assert_eq!(listed.as_array().unwrap().len(), 7, "{listed}");
+    assert_eq!(
+        env.json(&[
+            "--os-cloud",
+            "site-b",
+            "protection-group",
+            "mapping-list",
+            "prod-web-app"
+        ]),
+        listed
+    );
+    snapshot!(
+        "mapping_list",
+        env.ok(&["protection-group", "mapping-list", "prod-web-app"])
+    );
+    // Merged by default; --replace replaces the direction.
+    let stored = env.json(&[
+        "protection-group",
+        "mapping-set",
+        "prod-web-app",
+        "--from-site",
+        "site-b",
+        "--flavor-mapping",
+        "m2.small=m1.small",
+    ]);
+    assert_eq!(stored.as_array().unwrap().len(), 4, "{stored}");
+    let stored = env.json(&[
+        "protection-group",
+        "mapping-set",
+        "prod-web-app",
+        "--from-site",
+        "site-b",
+        "--replace",
+        "--flavor-mapping",
+        "m2.large=m1.large",
+    ]);
+    assert_eq!(
+        stored,
+        serde_json::json!([{"from_site": "site-b", "to_site": "site-a", "kind": "flavor",
+            "source": "m2.large", "target": "m1.large"}])
+    );
+
+    // The failover takes no mapping option: the stored ones map every network and flavor.
+    let out = env
+        .cli(&[
+            "protection-group",
+            "failover",
+            "prod-web-app",
+            "--wait",
+            "-f",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let op: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_eq!(op["instances_created"], 3);
+    let sim = env.simulator();
+    for vm in ["web-server-1", "web-server-2", "db-server-1"] {
+        let server = sim.find_server("site-b", vm).unwrap();
+        assert_eq!(server.status, ServerStatus::Active, "{vm}");
+    }
+    drop(sim);
+
+    // Recovering a finished operation prints it unchanged.
+    let id = op["operation_id"].as_str().unwrap();
+    let shown = env.json(&["operation", "show", id]);
+    assert_eq!(env.json(&["operation", "recover", id]), shown);
+    assert_eq!(env.json(&["operation", "show", id]), shown);
+}
+
+#[test]
+fn a_mapping_to_a_missing_network_is_refused_and_nothing_is_stored() {
+    let env = Env::new().with_sites().with_group();
+    let before = env.records("prod-web-app");
+    let (code, stderr) = env.fails(&[
+        "protection-group",
+        "mapping-set",
+        "prod-web-app",
+        "--network-mapping",
+        "net-primary-web=net-secondary-web",
+        "net-primary-db=no-such-net",
+        "--flavor-mapping",
+        "m1.large=m2.large",
+    ]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(
+        stderr,
+        "Error: network 'no-such-net' not found on site-b: map to resources that exist there (nothing was stored)\n"
+    );
+    // A site that is not one of the group's, and no mapping at all.
+    let (code, stderr) = env.fails(&[
+        "protection-group",
+        "mapping-set",
+        "prod-web-app",
+        "--from-site",
+        "site-x",
+        "--flavor-mapping",
+        "m1.large=m2.large",
+    ]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("site 'site-x' is not a site of protection group 'prod-web-app'"),
+        "{stderr}"
+    );
+    let (code, stderr) = env.fails(&["protection-group", "mapping-set", "prod-web-app"]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("no mapping given"), "{stderr}");
+
+    assert_eq!(env.records("prod-web-app"), before);
+    for site in ["site-a", "site-b"] {
+        assert_eq!(
+            env.json(&[
+                "--os-cloud",
+                site,
+                "protection-group",
+                "mapping-list",
+                "prod-web-app"
+            ]),
+            serde_json::json!([])
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------- recover
+
+#[test]
+fn recover_of_an_unknown_operation_is_not_found() {
+    let env = Env::new().with_sites();
+    let (code, stderr) = env.fails(&[
+        "operation",
+        "recover",
+        "op-1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(
+        stderr,
+        "Error: operation 'op-1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed' not found on site 'site-a': list them with `protector operation list`\n"
+    );
+    let (code, stderr) = env.fails(&["operation", "recover", "op-42"]);
+    assert_eq!(code, Some(4), "{stderr}");
+}
+
+/// The engine the CLI builds for `--sim-state`, standing on site-a, built here so that the test
+/// can stop an operation mid-way.
+fn engine(env: &Env) -> Protector {
+    let key = SecretKey::load_or_create(&env.state_dir().join("secret.key")).unwrap();
+    let mut builder = Protector::builder()
+        .with_local_site("site-a")
+        .with_connector(Arc::new(env.simulator().connector()))
+        .with_options(EngineOptions {
+            poll: PollPolicy::immediate(2000),
+            member_concurrency: 8,
+        });
+    for site in ["site-a", "site-b"] {
+        let path = env.state_dir().join(format!("{site}.db"));
+        let store = Arc::new(SqliteStore::open(&path, key.clone()).unwrap()) as Arc<dyn Store>;
+        builder = builder.with_store(site, store);
+    }
+    builder.build().unwrap()
+}
+
+/// The panic payload that stops the operation in [`kill_failover_after`].
+struct Killed;
+
+/// Runs a planned failover of prod-web-app and stops it dead the moment `step` is done: the
+/// progress observer panics, which unwinds out of the engine without any of its compensation,
+/// the way a killed process stops. Returns the operation id.
+fn kill_failover_after(env: &Env, step: &'static str) -> String {
+    let id = Arc::new(Mutex::new(None));
+    let seen = id.clone();
+    let observer = move |op: &Operation| {
+        *seen.lock().unwrap() = Some(op.id);
+        if op.steps_completed.iter().any(|s| s == step) {
+            std::panic::panic_any(Killed);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let engine = engine(env);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(engine.failover(
+            "prod-web-app",
+            FailoverRequest::planned(ResourceMappings::default()),
+            &observer as &dyn ProgressObserver,
+        ))
+    }));
+    match outcome {
+        Err(payload) if payload.is::<Killed>() => {}
+        other => panic!(
+            "the failover was not stopped after {step}: {:?}",
+            other.map(|r| r.map(|op| op.status))
+        ),
+    }
+    drop(engine);
+    drop(runtime);
+    let id = id.lock().unwrap().expect("the failover reported progress");
+    format!("op-{id}")
+}
+
+/// Both simulated sites and arrays, without what changes while VMs run (write fingerprints,
+/// array snapshots).
+fn shape(env: &Env) -> Value {
+    let mut v = serde_json::to_value(env.simulator().inspect()).unwrap();
+    for site in v["sites"].as_object_mut().unwrap().values_mut() {
+        for volume in site["volumes"].as_array_mut().unwrap() {
+            volume.as_object_mut().unwrap().remove("fingerprint");
+        }
+    }
+    for array in v["arrays"].as_object_mut().unwrap().values_mut() {
+        let array = array.as_object_mut().unwrap();
+        array.remove("snapshots");
+        for volume in array["volumes"].as_array_mut().unwrap() {
+            volume.as_object_mut().unwrap().remove("fingerprint");
+        }
+    }
+    v
+}
+
+#[test]
+fn recover_rolls_back_a_failover_whose_process_died() {
+    let env = Env::new().with_sites().with_group();
+    store_mappings(&env);
+    let before = shape(&env);
+    let id = kill_failover_after(&env, "create_instances_site_b");
+    // The dead process left the group in flight and the source VMs stopped.
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    assert_eq!(group["status"], "failing_over");
+    assert_eq!(env.json(&["operation", "show", &id])["status"], "running");
+    let server = env
+        .simulator()
+        .find_server("site-a", "web-server-1")
+        .unwrap();
+    assert_eq!(server.status, ServerStatus::Shutoff);
+
+    let out = env.cli(&["operation", "recover", &id]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("| id "), "{table}");
+    let op = env.json(&["operation", "show", &id]);
+    assert_eq!(op["status"], "failed", "{op}");
+    assert_eq!(op["steps_failed"], serde_json::json!(["interrupted"]));
+    let message = op["error_message"].as_str().unwrap();
+    assert!(message.contains("recovered by rolling back"), "{message}");
+    assert!(!message.contains("by hand"), "{message}");
+
+    // Nothing of the failover is left on site-b, the VMs run on site-a again, and the group
+    // is active there on both sites.
+    assert_eq!(shape(&env), before, "the rollback left something behind");
+    for record in env.group_lists() {
+        assert_eq!(record[0]["status"], "active", "{record}");
+        assert_eq!(record[0]["current_primary_site"], "site-a", "{record}");
+    }
+    // Recovering again prints the same record; the failover can run now.
+    assert_eq!(env.json(&["operation", "recover", &id]), op);
+    let out = env
+        .cli(&["protection-group", "failover", "prod-web-app", "--wait"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn recover_ends_a_pending_record_whose_background_run_died_before_it_started() {
+    let env = Env::new().with_sites().with_group();
+    // Another failover is in flight when the record is recovered: it must stay untouched.
+    let running = put_running_failover(&env, "prod-web-app");
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    let group_id = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
+    let mut pending = Operation::start(
+        OperationType::Failover,
+        Some((&group_id, "prod-web-app")),
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    pending.status = OperationStatus::Pending;
+    let id = format!("op-{}", pending.id);
+    with_stores(&env, |stores| async move {
+        stores[0].put_operation(&pending).await.unwrap();
+    });
+    let before = env.records("prod-web-app");
+    let inventory = shape(&env);
+
+    let op = env.json(&["operation", "recover", &id]);
+    assert_eq!(op["id"], id.as_str());
+    assert_eq!(op["status"], "failed", "{op}");
+    assert!(op["completed_at"].is_string(), "{op}");
+    let message = op["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the background run ended before the failover started (its output: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "{id}.log): nothing was changed; recovered by marking it failed: start it again"
+        )),
+        "{message}"
+    );
+    assert_eq!(env.json(&["operation", "show", &id]), op);
+    assert_eq!(env.records("prod-web-app"), before);
+    assert_eq!(shape(&env), inventory);
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    assert_eq!(group["status"], "failing_over");
+    let shown = env.json(&["operation", "show", &running.to_string()]);
+    assert_eq!(shown["status"], "running");
+}
+
 // ---------------------------------------------------------------------------------- command lines
 
 #[test]
@@ -200,6 +552,38 @@ fn failback_and_fence_command_lines() {
     let text = help(&["protection-group", "fence"]);
     assert!(
         text.contains("Usage: protector protection-group fence [OPTIONS] <GROUP>"),
+        "{text}"
+    );
+}
+
+#[test]
+fn recover_and_mapping_command_lines() {
+    let text = help(&["operation", "recover"]);
+    assert!(
+        text.contains("Usage: protector operation recover [OPTIONS] <ID>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Run it only once the process that ran the operation is gone"),
+        "{text}"
+    );
+    let text = help(&["protection-group", "mapping-set"]);
+    assert!(
+        text.contains("Usage: protector protection-group mapping-set [OPTIONS] <GROUP>"),
+        "{text}"
+    );
+    for option in [
+        "--from-site <SITE>",
+        "--network-mapping <SOURCE=TARGET>...",
+        "--flavor-mapping <SOURCE=TARGET>...",
+        "--security-group-mapping <SOURCE=TARGET>...",
+        "--replace",
+    ] {
+        assert!(text.contains(option), "{option}: {text}");
+    }
+    let text = help(&["protection-group", "mapping-list"]);
+    assert!(
+        text.contains("Usage: protector protection-group mapping-list [OPTIONS] <GROUP>"),
         "{text}"
     );
 }

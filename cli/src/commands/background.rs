@@ -7,7 +7,8 @@
 //! `protector operation show <id>` follows it. The background run hands the id to the engine,
 //! which records the operation under it; when the engine refuses before the operation starts,
 //! the background run marks the pending record `failed` with the reason, so that no record
-//! stays pending.
+//! stays pending. When the background run dies before the engine begins the operation, the
+//! record stays pending until `protector operation recover` ends it ([`fail_unstarted`]).
 //!
 //! With `--wait` the command runs the operation itself with the live progress display and
 //! prints the final record.
@@ -133,6 +134,49 @@ async fn mark_failed(engine: &Engine, id: &Uuid, message: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ends `op` as `failed` when it is a `pending` record whose background run ended before the
+/// engine began it (killed, or its machine went down): nothing runs it and nothing was changed,
+/// so there is nothing to roll back. Returns the ended record, or `None` when `op` is not such a
+/// record and recovery belongs to the engine.
+///
+/// The engine records an operation as `running` before its first side effect; a record still
+/// `pending` was never begun unless a side effect was journaled under its id or its group
+/// names it (a drill commits its record to the group before it publishes the operation).
+pub async fn fail_unstarted(
+    ctx: &Context,
+    engine: &Engine,
+    mut op: Operation,
+) -> CliResult<Option<Operation>> {
+    if op.status != OperationStatus::Pending {
+        return Ok(None);
+    }
+    let store = engine.protector.store();
+    if !store.list_journal(&op.id).await?.is_empty() {
+        return Ok(None);
+    }
+    if let Some(group_id) = op.group_id {
+        if let Some(group) = store.get_group(&group_id).await? {
+            let drill = group.test_failover.as_ref().map(|r| r.operation_id);
+            if group.active_operation_id == Some(op.id) || drill == Some(op.id) {
+                return Ok(None);
+            }
+        }
+    }
+    let log = ctx
+        .state_dir()?
+        .join("operations")
+        .join(format!("op-{}.log", op.id));
+    op.status = OperationStatus::Failed;
+    op.completed_at = Some(Utc::now());
+    op.error_message = Some(format!(
+        "the background run ended before the {} started (its output: {}): nothing was changed; recovered by marking it failed: start it again",
+        op.operation_type.as_str(),
+        log.display()
+    ));
+    store.put_operation(&op).await?;
+    Ok(Some(op))
 }
 
 /// A foreground run: the progress display, and what to do with the engine's answer.

@@ -285,7 +285,47 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             let group = engine.protector.fence(&args.group).await?;
             Printer::stdout(&args.output).show(&views::group(&group))
         }
+        GroupCommand::MappingSet(args) => {
+            let given = mappings(
+                &args.network_mapping,
+                &args.flavor_mapping,
+                &args.security_group_mapping,
+            )?;
+            if is_empty(&given) && !args.replace {
+                return Err(CliError::invalid(
+                    "no mapping given: add --network-mapping, --flavor-mapping or --security-group-mapping SOURCE=TARGET (or --replace alone to clear the stored mappings of the direction)",
+                ));
+            }
+            let engine = ctx.engine_with_transport().await?;
+            let from_site = match args.from_site {
+                Some(site) => site,
+                None => {
+                    engine
+                        .protector
+                        .group(&args.group)
+                        .await?
+                        .current_primary_site
+                }
+            };
+            let stored = engine
+                .protector
+                .set_mappings(&args.group, &from_site, given, args.replace)
+                .await?;
+            Printer::stdout(&args.output).list(&views::mappings(std::slice::from_ref(&stored)))
+        }
+        GroupCommand::MappingList(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let stored = engine.protector.mappings(&args.group).await?;
+            Printer::stdout(&args.output).list(&views::mappings(&stored))
+        }
     }
+}
+
+/// Whether `mappings` maps nothing.
+fn is_empty(mappings: &ResourceMappings) -> bool {
+    mappings.networks.is_empty()
+        && mappings.flavors.is_empty()
+        && mappings.security_groups.is_empty()
 }
 
 /// The three `--*-mapping` options as resource mappings.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use assert_cmd::Command;
+use protector_core::model::{GroupStatus, Operation, OperationType};
 use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_mock::Simulator;
 use serde_json::Value;
@@ -265,6 +266,31 @@ where
         .build()
         .unwrap()
         .block_on(f(stores));
+}
+
+/// Leaves `group` as a failover in flight leaves it on both sites: status failing_over, the
+/// operation recorded as running.
+pub fn put_running_failover(env: &Env, group: &str) -> uuid::Uuid {
+    let shown = env.json(&["protection-group", "show", group]);
+    let group_id = uuid::Uuid::parse_str(shown["id"].as_str().unwrap()).unwrap();
+    let op = Operation::start(
+        OperationType::Failover,
+        Some((&group_id, group)),
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    let op_id = op.id;
+    with_stores(env, |stores| async move {
+        for store in &stores {
+            let mut g = store.get_group(&group_id).await.unwrap().unwrap();
+            g.status = GroupStatus::FailingOver;
+            g.active_operation_id = Some(op_id);
+            store.put_group(&g).await.unwrap();
+            store.put_operation(&op).await.unwrap();
+        }
+    });
+    op_id
 }
 
 /// Snapshot settings that hide what changes from run to run: ids, times, durations.
