@@ -191,3 +191,62 @@ async fn a_failback_killed_before_the_originals_run_is_rolled_back() {
         .unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
 }
+
+#[tokio::test]
+async fn an_operation_that_died_before_taking_the_group_changes_nothing_when_recovered() {
+    let env = setup().await;
+    let id = kill_after("validate_sites", |observer| {
+        env.engine.failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            observer,
+        )
+    })
+    .await;
+    let before = env.engine.group("prod-web-app").await.unwrap();
+    let inventory = shape(&env.sim.inspect());
+    let op = recover(&env, id).await;
+    assert_eq!(op.status, OperationStatus::Failed);
+    assert!(
+        op.error_message
+            .as_deref()
+            .unwrap()
+            .contains("nothing of it to undo"),
+        "{op:?}"
+    );
+    // Not even a metadata version: the group was never this operation's.
+    assert_eq!(env.engine.group("prod-web-app").await.unwrap(), before);
+    assert_eq!(shape(&env.sim.inspect()), inventory);
+}
+
+#[tokio::test]
+async fn recovering_a_dead_operation_leaves_a_group_locked_by_another_alone() {
+    let env = setup().await;
+    let dead = kill_after("validate_sites", |observer| {
+        env.engine.failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            observer,
+        )
+    })
+    .await;
+    // Another failover took the group since (and died holding it).
+    let holder = kill_after("create_dr_record", |observer| {
+        env.engine.failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            observer,
+        )
+    })
+    .await;
+    let locked = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(locked.active_operation_id, Some(holder));
+    recover(&env, dead).await;
+    assert_eq!(env.engine.group("prod-web-app").await.unwrap(), locked);
+    // Its own recovery releases it.
+    let op = recover(&env, holder).await;
+    assert_eq!(op.status, OperationStatus::Failed);
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(group.status, GroupStatus::Active);
+    assert_eq!(group.active_operation_id, None);
+}

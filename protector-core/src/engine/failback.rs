@@ -792,6 +792,7 @@ impl Run<'_> {
         document.group.apply(GroupEvent::FailbackCompleted)?;
         document.group.current_primary_site = plan.target_site.clone();
         document.group.active_operation_id = None;
+        document.group.last_operation_id = Some(self.op_id());
         super::recover::settle_failback(&mut document, &plan.source_site, &plan.target_site);
         let committed = self
             .engine

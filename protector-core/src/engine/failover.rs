@@ -478,6 +478,7 @@ impl Run<'_> {
         document.group.failover_count += 1;
         document.group.last_failover_at = Some(now);
         document.group.active_operation_id = None;
+        document.group.last_operation_id = Some(self.op_id());
         if plan.mode == FailoverMode::Unplanned && !plan.source_reachable {
             document.group.fence_required_on = Some(plan.source_site.clone());
         }

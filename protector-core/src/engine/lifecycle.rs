@@ -337,6 +337,7 @@ impl Protector {
             metadata: MetadataVersion::default(),
             active_operation_id: None,
             fence_required_on: None,
+            last_operation_id: None,
             test_failover: None,
             created_at: now,
             updated_at: now,

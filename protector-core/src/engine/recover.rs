@@ -83,14 +83,9 @@ impl Protector {
         })?;
         let group = self.group_by_id(&group_id).await?;
         let failback = op.operation_type == OperationType::Failback;
-        let finished = if failback {
-            group.status == GroupStatus::Active && group.current_primary_site == op.target_site
-        } else {
-            matches!(
-                group.status,
-                GroupStatus::FailedOver | GroupStatus::FailedOverPartial
-            ) && group.current_primary_site == op.target_site
-        };
+        // Finished: its last commit names it. Claimed: the group is still locked by it.
+        let finished = group.last_operation_id == Some(op.id);
+        let claimed = group.active_operation_id == Some(op.id);
         let now = Utc::now();
         if finished {
             op.status = if op.instances_failed > 0 {
@@ -103,6 +98,18 @@ impl Protector {
             op.error_message = Some(
                 "the process ended after the protection group was updated: recovered as finished; check `protector protection-group sync-status`".into(),
             );
+            return self.record_recovered(op, &group).await;
+        }
+        if !claimed {
+            // It died before it claimed the group (nothing was changed: every side effect
+            // comes after the claim), or the group has moved on under another operation.
+            op.status = OperationStatus::Failed;
+            op.completed_at = Some(now);
+            op.steps_failed.push("interrupted".into());
+            op.error_message = Some(format!(
+                "the process ended before the operation took protection group '{}' (or the group has moved on since): nothing of it to undo; recovered by marking it failed",
+                group.name
+            ));
             return self.record_recovered(op, &group).await;
         }
         let target = self.ensure_reachable(&op.target_site).await.map_err(|e| {
@@ -159,9 +166,7 @@ impl Protector {
                     previous: GroupStatus::Active,
                 }
             };
-            if document.group.status.is_in_flight() {
-                document.group.apply(event)?;
-            }
+            document.group.apply(event)?;
         }
         document.group.active_operation_id = None;
         let committed = self

@@ -223,6 +223,10 @@ pub struct ProtectionGroup {
     /// operation touches the group again.
     #[serde(default)]
     pub fence_required_on: Option<String>,
+    /// The failover or failback that last changed where the group runs: how a recovered
+    /// operation knows whether it had finished.
+    #[serde(default)]
+    pub last_operation_id: Option<Uuid>,
     /// The DR drill of the group and what it created, until its cleanup removed everything.
     #[serde(default)]
     pub test_failover: Option<TestFailoverRecord>,

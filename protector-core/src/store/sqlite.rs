@@ -850,6 +850,7 @@ mod tests {
             },
             active_operation_id: None,
             fence_required_on: None,
+            last_operation_id: None,
             test_failover: None,
             created_at: at(0),
             updated_at: at(1),

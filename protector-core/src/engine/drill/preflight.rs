@@ -13,7 +13,6 @@ use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Member, ProtectionGroup, ReplicationType, ResourceMappings};
 use crate::plan::Plan;
-use crate::store::GroupDocument;
 
 /// Planner findings that do not concern a drill: it never touches the source site, its array or
 /// its VMs, and it checks the group status itself (a drill may run while failed over).
@@ -33,17 +32,6 @@ pub(super) struct DrillPlan {
     pub(super) sources: BTreeMap<String, String>,
     pub(super) clients: SiteClients,
     pub(super) array: Arc<dyn ArrayApi>,
-}
-
-/// The mappings stored for one direction of a group.
-fn stored_mappings(document: &GroupDocument, from: &str, to: &str) -> ResourceMappings {
-    let mut merged = ResourceMappings::default();
-    for stored in &document.mappings {
-        if stored.from_site == from && stored.to_site == to {
-            merged = merged.merged_with(&stored.mappings);
-        }
-    }
-    merged
 }
 
 /// A finding for every NIC whose network is not mapped: a drill never falls back to a network
@@ -105,11 +93,10 @@ impl Protector {
         let source = group.current_primary_site.clone();
         let target = group.current_secondary_site().to_string();
         let document = self.document(group.clone()).await?;
-        let mappings = request
-            .mappings
-            .merged_with(&stored_mappings(&document, &source, &target));
+        // Networks must be mapped by the drill itself: the stored mappings lead to the DR
+        // site's production networks, where test copies (same addresses) must never land.
         ValidationReport {
-            findings: unmapped_networks(&document.members, &mappings, &target),
+            findings: unmapped_networks(&document.members, &request.mappings, &target),
         }
         .into_result(&format!("DR drill of protection group '{name}'"))?;
 
