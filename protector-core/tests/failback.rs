@@ -314,6 +314,13 @@ async fn unplanned_failover_loses_exactly_what_it_reported_then_fences_and_fails
         .unwrap();
     let point = plan.recovery_point.clone().expect("data at risk reported");
     assert!(point.age_secs > 0, "{point:?}");
+    // site-a's array still answers: its volume diff says how much was written since.
+    let changed = point.changed_bytes.expect("the source array answers");
+    assert!(changed > 0, "{point:?}");
+    assert!(
+        point.data_at_risk.contains("changed since then"),
+        "{point:?}"
+    );
     assert!(point.data_at_risk.contains(&point.snapshot));
     assert!(!plan.source_reachable);
 
@@ -571,4 +578,43 @@ async fn stored_mappings_let_a_failover_run_without_any_and_are_checked_first() 
         .await
         .unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+}
+
+#[tokio::test]
+async fn with_the_source_array_down_too_the_loss_is_its_age_only() {
+    let env = setup().await;
+    env.sim.tick(320).unwrap();
+    let engine_b = env.engine.on_site("site-b").unwrap();
+    env.sim.set_site_down("site-a", true).unwrap();
+    env.sim.set_array_down("site-a", true).unwrap();
+    let plan = engine_b
+        .plan_failover("prod-web-app", &unplanned())
+        .await
+        .unwrap();
+    let point = plan.recovery_point.expect("data at risk reported");
+    assert_eq!(point.changed_bytes, None);
+    assert!(
+        point
+            .data_at_risk
+            .contains("site-a's FlashArray does not answer"),
+        "{point:?}"
+    );
+    let op = engine_b
+        .failover("prod-web-app", unplanned(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_one_running_copy_on_b_only(&env.sim.inspect());
+}
+
+/// site-a cannot be asked: only site-b's servers count.
+fn assert_one_running_copy_on_b_only(inv: &Inventory) {
+    for name in MEMBERS {
+        let running = inv.sites["site-b"]
+            .servers
+            .iter()
+            .filter(|s| s.name == name && s.status == "ACTIVE")
+            .count();
+        assert_eq!(running, 1, "{name}");
+    }
 }

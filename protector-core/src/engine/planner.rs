@@ -76,6 +76,22 @@ pub(crate) fn array_clock(info: &crate::api::ArrayInfo) -> chrono::DateTime<chro
     info.as_of.unwrap_or_else(chrono::Utc::now)
 }
 
+/// `5_242_880` → `5.0 MiB`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// `3725` → `1h 2m 5s`.
 pub(crate) fn human_age(secs: i64) -> String {
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
@@ -511,6 +527,7 @@ impl Protector {
         let target = plan.target_site.clone();
         let source_array = self.inner.connector.array(source_ep).await?;
         let source_info = source_array.array_info().await.ok();
+        let source_array_answers = source_info.is_some();
         if source_site_reachable && source_info.is_some() {
             plan.findings.push(Finding::error(
                 ErrorKind::Conflict,
@@ -537,6 +554,7 @@ impl Protector {
                         replicated_at: None,
                         array_time,
                         age_secs: 0,
+                        changed_bytes: Some(0),
                         data_at_risk: format!(
                             "none: sync replication, pod '{}' is online on {target}'s FlashArray {} and holds every acknowledged write",
                             pod.name, info.name
@@ -619,8 +637,51 @@ impl Protector {
             .unwrap_or(array_clock(&info));
         let array_time = array_clock(&info);
         let age_secs = (array_time - created).num_seconds().max(0);
+        // How much changed since, as the source array's volume diff says (when it answers).
+        let (changed_bytes, changed_note) = if source_array_answers {
+            let local = latest
+                .name
+                .split_once(':')
+                .map_or(latest.name.as_str(), |(_, n)| n);
+            let mut total = 0u64;
+            let mut failure = None;
+            for member in self.store().list_members(&group.id).await? {
+                for volume in &member.current.array_volumes {
+                    match source_array
+                        .changed_bytes_since(volume, &format!("{local}.{volume}"))
+                        .await
+                    {
+                        Ok(bytes) => total += bytes,
+                        Err(e) => {
+                            failure = Some(e.message().to_string());
+                            break;
+                        }
+                    }
+                }
+            }
+            match failure {
+                None => (
+                    Some(total),
+                    format!(
+                        "{source}'s FlashArray reports {} changed since then (at least: VMs there may still be writing)",
+                        human_bytes(total)
+                    ),
+                ),
+                Some(why) => (
+                    None,
+                    format!("{source}'s FlashArray could not say how much changed since ({why})"),
+                ),
+            }
+        } else {
+            (
+                None,
+                format!(
+                    "how much was written since is unknown: {source}'s FlashArray does not answer"
+                ),
+            )
+        };
         let data_at_risk = format!(
-            "writes to the volumes of '{}' on {source} after {} ({}, {} ago by {target}'s FlashArray clock) are lost: the failover recovers from replicated snapshot {}",
+            "writes to the volumes of '{}' on {source} after {} ({}, {} ago by {target}'s FlashArray clock) are lost: the failover recovers from replicated snapshot {}; {changed_note}",
             group.name,
             created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             latest.name,
@@ -643,6 +704,7 @@ impl Protector {
             replicated_at: latest.completed,
             array_time,
             age_secs,
+            changed_bytes,
             data_at_risk,
         });
         Ok(())

@@ -174,6 +174,10 @@ pub struct RecoveryPoint {
     pub array_time: DateTime<Utc>,
     /// `array_time - created_at`: every write in this window is lost.
     pub age_secs: i64,
+    /// Bytes changed since the snapshot on the source array, per its volume diff, when it
+    /// answered (a lower bound: VMs there may still be writing).
+    #[serde(default)]
+    pub changed_bytes: Option<u64>,
     /// The data at risk in words, shown before the failover runs and kept on the operation.
     pub data_at_risk: String,
 }
