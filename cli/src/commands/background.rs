@@ -85,6 +85,46 @@ pub async fn detach(
     Printer::stdout(output).show(&views::operation(&pending, "operation_id"))
 }
 
+/// Keeps `plan` for the background worker of operation `plan.id`
+/// (`<state dir>/operations/op-<id>.plan.json`).
+pub fn save_plan(ctx: &Context, plan: &protector_core::plan::Plan) -> CliResult {
+    let path = plan_path(ctx, &plan.id)?;
+    std::fs::write(&path, plan.to_json()).map_err(|e| {
+        CliError::config(format!(
+            "cannot write the plan to {}: {e}: choose another state directory with --state-dir",
+            path.display()
+        ))
+    })
+}
+
+/// The plan kept for operation `id` by [`save_plan`], removed from disk once read.
+pub fn take_plan(ctx: &Context, id: &Uuid) -> CliResult<Option<protector_core::plan::Plan>> {
+    let path = plan_path(ctx, id)?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CliError::config(format!(
+                "cannot read the plan {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let plan = serde_json::from_str(&text).map_err(|e| {
+        CliError::config(format!(
+            "the plan {} is not a protector plan ({e}): run the failover again",
+            path.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(&path);
+    Ok(Some(plan))
+}
+
+fn plan_path(ctx: &Context, id: &Uuid) -> CliResult<PathBuf> {
+    let log = log_path(ctx, id)?;
+    Ok(log.with_file_name(format!("op-{id}.plan.json")))
+}
+
 /// `<state dir>/operations/<id>.log`, its directory created.
 fn log_path(ctx: &Context, id: &Uuid) -> CliResult<PathBuf> {
     let dir = ctx.state_dir()?.join("operations");

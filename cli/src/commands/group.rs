@@ -188,23 +188,50 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
-            if args.dry_run || matches!(mode, Mode::Detach) {
-                // Refusals come back at once, before anything is recorded or started.
-                let plan = engine
-                    .protector
-                    .plan_failover(&args.group, &request)
-                    .await?;
+            let unplanned = request.mode == FailoverMode::Unplanned;
+            // A plan made by an earlier run: the background worker of an unplanned failover
+            // executes exactly the plan whose data at risk its starter reported.
+            let saved = match &mode {
+                Mode::Foreground {
+                    operation_id: Some(id),
+                } if unplanned => background::take_plan(ctx, id)?,
+                _ => None,
+            };
+            let plan = match saved {
+                Some(plan) => Some(plan),
+                None if args.dry_run || unplanned || matches!(mode, Mode::Detach) => {
+                    let request = FailoverRequest {
+                        operation_id: match &mode {
+                            Mode::Foreground { operation_id } => *operation_id,
+                            Mode::Detach => None,
+                        },
+                        ..request.clone()
+                    };
+                    Some(
+                        engine
+                            .protector
+                            .plan_failover(&args.group, &request)
+                            .await?,
+                    )
+                }
+                None => None,
+            };
+            if let Some(plan) = &plan {
                 if args.dry_run {
                     Printer::stdout(&args.output).text(&format!("{}\n", plan.to_json()))?;
                 }
+                // Refusals come back at once, before anything is recorded or started.
                 engine
                     .protector
-                    .validate_plan(&plan)
+                    .validate_plan(plan)
                     .await?
                     .into_result(&format!(
                         "failover of protection group '{}'",
                         plan.group_name
                     ))?;
+                if let Some(point) = &plan.recovery_point {
+                    eprintln!("Data at risk: {}", point.data_at_risk);
+                }
                 if args.dry_run {
                     return Ok(());
                 }
@@ -213,18 +240,32 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 Mode::Detach => {
                     let group = engine.protector.group(&args.group).await?;
                     let pending = pending_for(&group, OperationType::Failover);
+                    if let Some(mut plan) = plan.filter(|_| unplanned) {
+                        plan.id = pending.id;
+                        background::save_plan(ctx, &plan)?;
+                    }
                     background::detach(ctx, &engine, pending, &args.output).await
                 }
                 Mode::Foreground { operation_id } => {
                     let run = Foreground::new(&format!("failover {}", args.group), operation_id);
-                    let request = FailoverRequest {
-                        operation_id: run.operation_id(),
-                        ..request
+                    let result = match plan.filter(|_| unplanned) {
+                        Some(plan) => {
+                            engine
+                                .protector
+                                .execute_failover(&plan, run.observer())
+                                .await
+                        }
+                        None => {
+                            let request = FailoverRequest {
+                                operation_id: run.operation_id(),
+                                ..request
+                            };
+                            engine
+                                .protector
+                                .failover(&args.group, request, run.observer())
+                                .await
+                        }
                     };
-                    let result = engine
-                        .protector
-                        .failover(&args.group, request, run.observer())
-                        .await;
                     let op = run.finish(&engine, result).await?;
                     Printer::stdout(&args.output).show(&views::operation(&op, "operation_id"))?;
                     operation_outcome(&op)
