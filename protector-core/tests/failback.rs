@@ -618,3 +618,86 @@ fn assert_one_running_copy_on_b_only(inv: &Inventory) {
         assert_eq!(running, 1, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_member_whose_original_vm_was_deleted_is_rebuilt_on_failback() {
+    let env = setup().await;
+    planned_failover(&env).await.unwrap();
+    let failed_over = members(&env).await;
+    let gone = failed_over
+        .iter()
+        .find(|m| m.instance_name == "web-server-1")
+        .unwrap();
+    let original_id = gone.standby.as_ref().unwrap().instance_id.clone();
+    // Someone deleted the stopped original on site-a.
+    let site_a = env.engine.clients("site-a").await.unwrap();
+    site_a.compute.delete_server(&original_id).await.unwrap();
+    env.sim.tick(10).unwrap();
+    assert!(site_a
+        .compute
+        .get_server(&original_id)
+        .await
+        .unwrap()
+        .is_none());
+
+    let plan = env
+        .engine
+        .plan_failback("prod-web-app", &reverse())
+        .await
+        .unwrap();
+    assert!(
+        plan.findings.iter().any(|f| f.code == "original_vm_gone"),
+        "{:?}",
+        plan.findings
+    );
+    let (at_import, observer) = capture_after(&env, "manage_volumes_site_a");
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &observer)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert!(op
+        .steps_completed
+        .iter()
+        .any(|s| s == "create_instances_site_a"));
+
+    let now = env.sim.inspect();
+    assert_one_running_copy(&now, "site-a");
+    assert!(member_servers(&now, "site-b").is_empty(), "DR copies left");
+    let after = members(&env).await;
+    let rebuilt = after
+        .iter()
+        .find(|m| m.instance_name == "web-server-1")
+        .unwrap();
+    assert_eq!(rebuilt.current.site, "site-a");
+    assert_ne!(rebuilt.current.instance_id, original_id);
+    assert!(rebuilt.standby.is_none());
+    // No loss: the rebuilt volume holds what the stopped DR copy held.
+    let at_import = at_import.lock().unwrap().take().unwrap();
+    for (dr, new) in gone
+        .current
+        .volume_ids
+        .iter()
+        .zip(&rebuilt.current.volume_ids)
+    {
+        assert_eq!(
+            fingerprints(&at_import, "site-a")[new],
+            fingerprints(&at_import, "site-b")[dr],
+            "rebuilt volume lost data"
+        );
+    }
+    // The rebuilt member's new port is on its original network with its original address.
+    let ports = &now.sites["site-a"].ports;
+    let port = ports
+        .iter()
+        .find(|p| p.id == rebuilt.current.port_ids[0])
+        .unwrap();
+    assert_eq!(port.network_id, gone.recovery.networks[0].network_id);
+    assert_eq!(
+        port.fixed_ips[0].ip_address,
+        gone.recovery.networks[0].fixed_ips[0].ip_address
+    );
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(group.status, GroupStatus::Active);
+}

@@ -36,8 +36,8 @@ use super::Protector;
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    GroupEvent, GroupStatus, Operation, OperationType, Phase, ProtectionGroup, ReplicationPolicy,
-    ReplicationType, ResourceMappings,
+    GroupEvent, GroupStatus, Operation, OperationType, Phase, Placement, ProtectionGroup,
+    ReplicationPolicy, ReplicationType, ResourceMappings,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -62,7 +62,13 @@ pub struct FailbackRequest {
     pub operation_id: Option<Uuid>,
 }
 
-fn steps(group: &ProtectionGroup, target: &str, source: &str, reverse: bool) -> Vec<Step> {
+fn steps(
+    group: &ProtectionGroup,
+    target: &str,
+    source: &str,
+    reverse: bool,
+    rebuild: bool,
+) -> Vec<Step> {
     let (t, s) = (site_token(target), site_token(source));
     let mut list: Vec<(String, Phase, String)> = vec![(
         "validate_sites".into(),
@@ -107,6 +113,34 @@ fn steps(group: &ProtectionGroup, target: &str, source: &str, reverse: bool) -> 
             Phase::Storage,
             format!("overwrite the original volumes on {target}'s array from the snapshot"),
         ),
+    ]);
+    if rebuild {
+        list.extend([
+            (
+                format!("create_volumes_{t}"),
+                Phase::Storage,
+                format!(
+                    "copy the snapshot's volumes of members whose original VM is gone on {target}"
+                ),
+            ),
+            (
+                format!("manage_volumes_{t}"),
+                Phase::Storage,
+                "import those copies into Cinder (manage existing)".into(),
+            ),
+            (
+                format!("create_ports_{t}"),
+                Phase::Instances,
+                "ports for the rebuilt members on their original networks".into(),
+            ),
+            (
+                format!("create_instances_{t}"),
+                Phase::Instances,
+                "boot the rebuilt members from the imported volumes".into(),
+            ),
+        ]);
+    }
+    list.extend([
         (
             format!("start_instances_{t}"),
             Phase::Instances,
@@ -166,7 +200,7 @@ impl Protector {
             target_volume_type: group.volume_type.clone(),
             manage_host: None,
             members: Vec::new(),
-            steps: steps(&group, &target, &source, request.reverse_replication),
+            steps: steps(&group, &target, &source, request.reverse_replication, false),
             findings: Vec::new(),
             recovery_point: None,
             source_reachable: false,
@@ -307,42 +341,37 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
+        let mut rebuild = Vec::new();
         for member in &document.members {
             let name = member.instance_name.clone();
             if member.current.site == target {
                 // Failed on the DR site during the failover: it never left.
                 continue;
             }
-            let Some(standby) = member.standby.as_ref().filter(|s| s.site == target) else {
-                plan.findings.push(
-                    Finding::error(
-                        ErrorKind::ValidationFailed,
-                        "no_standby",
-                        format!(
-                            "member {name} has no stopped copy on {target} to return to: failback restores the original VM, which protector no longer knows; remove the member, fail back, then re-add it"
-                        ),
-                    )
-                    .for_member(&name),
-                );
+            let standby = member.standby.as_ref().filter(|s| s.site == target);
+            let original = match standby {
+                Some(s) => target_clients.compute.get_server(&s.instance_id).await?,
+                None => None,
+            };
+            let Some(standby) = standby.filter(|_| original.is_some()) else {
+                // The original VM is gone: this member is rebuilt on the original primary
+                // from the replicated data, like a failover builds it.
+                if let Some(s) = standby {
+                    plan.findings.push(
+                        Finding::warning(
+                            "original_vm_gone",
+                            format!(
+                                "the original server {} of member {name} no longer exists on {target}: it is rebuilt there from the replicated data; its old volumes ({}) are left as they are",
+                                s.instance_id,
+                                s.volume_ids.join(", ")
+                            ),
+                        )
+                        .for_member(&name),
+                    );
+                }
+                rebuild.push(member.clone());
                 continue;
             };
-            let original = target_clients
-                .compute
-                .get_server(&standby.instance_id)
-                .await?;
-            if original.is_none() {
-                plan.findings.push(
-                    Finding::error(
-                        ErrorKind::ValidationFailed,
-                        "standby_server_missing",
-                        format!(
-                            "the original server {} of member {name} no longer exists on {target}: failback restores the original VM; remove the member, fail back, then re-add it",
-                            standby.instance_id
-                        ),
-                    )
-                    .for_member(&name),
-                );
-            }
             for array_volume in &standby.array_volumes {
                 match target_array.get_volume(array_volume).await {
                     Ok(Some(v)) if !v.destroyed => {}
@@ -398,6 +427,21 @@ impl Protector {
                 volumes,
                 target_instance_id: Some(standby.instance_id.clone()),
             });
+        }
+        if !rebuild.is_empty() {
+            // Rebuilt members are planned like a failover to the original primary: their
+            // recovery metadata describes their VM there, so its networks, flavor and security
+            // groups resolve without mappings.
+            self.plan_target(
+                &mut plan,
+                &group,
+                &rebuild,
+                &mappings,
+                target_clients,
+                Some(source_clients),
+            )
+            .await?;
+            plan.steps = steps(&group, &target, &source, request.reverse_replication, true);
         }
         Ok(plan)
     }
@@ -690,6 +734,7 @@ impl Run<'_> {
 
         self.step_started("promote_storage_primary").await?;
         let snapshots = self.target_array.list_volume_snapshots(&replica).await?;
+        let mut sources = BTreeMap::new();
         for member in &plan.members {
             for volume in &member.volumes {
                 let wanted = format!("{replica}.{}", volume.source_array_volume);
@@ -699,6 +744,11 @@ impl Run<'_> {
                         plan.target_site, volume.source_array_volume, member.instance_name
                     ))
                 })?;
+                if member.target_instance_id.is_none() {
+                    // Rebuilt below, into new volumes.
+                    sources.insert(volume.copy_name.clone(), found.name.clone());
+                    continue;
+                }
                 let request = CopyVolume {
                     name: volume.copy_name.clone(),
                     source: found.name.clone(),
@@ -714,14 +764,64 @@ impl Run<'_> {
         }
         self.step_done("promote_storage_primary").await?;
 
+        // Members whose original VM is gone are built again, as a failover builds them.
+        let rebuilt = |m: &MemberPlan| m.target_instance_id.is_none();
+        let original = |m: &MemberPlan| m.target_instance_id.is_some();
+        if plan.members.iter().any(rebuilt) {
+            let step = format!("create_volumes_{target_token}");
+            self.step_started(&step).await?;
+            self.for_members_where(rebuilt, |m| self.copy_volumes(m, &sources))
+                .await?;
+            self.step_done(&step).await?;
+            let step = format!("manage_volumes_{target_token}");
+            self.step_started(&step).await?;
+            self.for_members_where(rebuilt, |m| self.manage_volumes(m))
+                .await?;
+            self.step_done(&step).await?;
+            let step = format!("create_ports_{target_token}");
+            self.step_started(&step).await?;
+            let originals = self.original_ports().await?;
+            self.for_members_where(rebuilt, |m| self.ports_for_rebuild(m, &originals))
+                .await?;
+            self.step_done(&step).await?;
+            let step = format!("create_instances_{target_token}");
+            self.step_started(&step).await?;
+            self.for_members_where(rebuilt, |m| self.create_server(m))
+                .await?;
+            self.step_done(&step).await?;
+        }
+
         // Instances.
         let start = format!("start_instances_{target_token}");
         self.step_started(&start).await?;
-        self.for_members(|m| self.start_original(m)).await?;
+        self.for_members_where(original, |m| self.start_original(m))
+            .await?;
         self.step_done(&start).await?;
 
         self.step_started("verify_instances").await?;
-        self.for_members(|m| self.verify_original(m)).await?;
+        self.for_members_where(original, |m| self.verify_original(m))
+            .await?;
+        self.for_members_where(rebuilt, |m| self.verify_server(m))
+            .await?;
+        let failed: Vec<String> = {
+            let results = lock(&self.results);
+            plan.members
+                .iter()
+                .filter_map(|m| {
+                    results
+                        .get(&m.member_id)
+                        .and_then(|r| r.error.as_ref())
+                        .map(|e| format!("{}: {e}", m.instance_name))
+                })
+                .collect()
+        };
+        if !failed.is_empty() {
+            return Err(Error::unexpected(format!(
+                "rebuilt instances did not become ACTIVE on {}: {}",
+                plan.target_site,
+                failed.join("; ")
+            )));
+        }
         self.step_done("verify_instances").await?;
 
         // Finalization: from here on the workload runs on the original primary.
@@ -794,6 +894,25 @@ impl Run<'_> {
         document.group.active_operation_id = None;
         document.group.last_operation_id = Some(self.op_id());
         super::recover::settle_failback(&mut document, &plan.source_site, &plan.target_site);
+        {
+            let results = lock(&self.results);
+            for member in &mut document.members {
+                let rebuilt = plan
+                    .members
+                    .iter()
+                    .any(|m| m.member_id == member.id && m.target_instance_id.is_none());
+                if let Some(result) = results.get(&member.id).filter(|_| rebuilt) {
+                    member.current = Placement {
+                        site: plan.target_site.clone(),
+                        instance_id: result.server_id.clone().unwrap_or_default(),
+                        volume_ids: result.volume_ids.clone(),
+                        array_volumes: result.array_volumes.clone(),
+                        port_ids: result.port_ids.clone(),
+                    };
+                    member.standby = None;
+                }
+            }
+        }
         let committed = self
             .engine
             .commit(document, "failback", PeerPolicy::BestEffort)
@@ -835,6 +954,56 @@ impl Run<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The original server and ports each member had on the target, from the group record.
+    async fn original_ports(&self) -> Result<BTreeMap<uuid::Uuid, (String, Vec<String>)>> {
+        let members = self
+            .engine
+            .store()
+            .list_members(&self.plan.group_id)
+            .await?;
+        Ok(members
+            .into_iter()
+            .filter_map(|m| {
+                let standby = m.standby?;
+                (standby.site == self.plan.target_site)
+                    .then_some((m.id, (standby.instance_id, standby.port_ids)))
+            })
+            .collect())
+    }
+
+    /// Ports for a rebuilt member: its original ports when they all survived the deletion of
+    /// its VM unbound (Neutron keeps pre-created ports, with their addresses), new ones
+    /// otherwise.
+    async fn ports_for_rebuild(
+        &self,
+        member: &MemberPlan,
+        originals: &BTreeMap<uuid::Uuid, (String, Vec<String>)>,
+    ) -> Result<()> {
+        if let Some((server, ports)) = originals.get(&member.member_id) {
+            let mut free = Vec::new();
+            for id in ports {
+                match self.target.network.get_port(id).await? {
+                    Some(p) if p.device_id.is_empty() || &p.device_id == server => free.push(p.id),
+                    _ => break,
+                }
+            }
+            if !ports.is_empty() && free.len() == ports.len() && free.len() == member.nics.len() {
+                self.journal(
+                    &format!("reuse_ports:{}", member.instance_name),
+                    JournalKind::Done,
+                    json!({"ports": free}),
+                )
+                .await;
+                lock(&self.results)
+                    .entry(member.member_id)
+                    .or_default()
+                    .port_ids = free;
+                return Ok(());
+            }
+        }
+        self.create_ports(member).await
     }
 
     /// Starts the original (stopped) server of `member` on the target.

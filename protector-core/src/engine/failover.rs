@@ -737,6 +737,16 @@ impl Run<'_> {
         F: Fn(&'m MemberPlan) -> Fut,
         Fut: std::future::Future<Output = Result<()>> + 'm,
     {
+        self.for_members_where(|_| true, f).await
+    }
+
+    /// [`Run::for_members`] for the members `keep` selects.
+    pub(super) async fn for_members_where<'m, K, F, Fut>(&'m self, keep: K, f: F) -> Result<()>
+    where
+        K: Fn(&MemberPlan) -> bool,
+        F: Fn(&'m MemberPlan) -> Fut,
+        Fut: std::future::Future<Output = Result<()>> + 'm,
+    {
         let skip: Vec<Uuid> = lock(&self.results)
             .iter()
             .filter(|(_, r)| r.error.is_some())
@@ -748,7 +758,7 @@ impl Run<'_> {
             .plan
             .members
             .iter()
-            .filter(|m| !skip.contains(&m.member_id))
+            .filter(|m| !skip.contains(&m.member_id) && keep(m))
             .map(f)
             .collect();
         let results: Vec<Result<()>> = stream::iter(futures)
@@ -833,7 +843,7 @@ impl Run<'_> {
         }
     }
 
-    async fn copy_volumes(
+    pub(super) async fn copy_volumes(
         &self,
         member: &MemberPlan,
         sources: &BTreeMap<String, String>,
@@ -856,7 +866,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
+    pub(super) async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
         let host = self.plan.manage_host.clone().ok_or_else(|| {
             Error::invalid(format!(
                 "no cinder-volume host to manage into on {}",
@@ -926,7 +936,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
+    pub(super) async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
         let op_id = self.op_id();
         let mut port_ids = Vec::new();
         for (i, nic) in member.nics.iter().enumerate() {
@@ -961,7 +971,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn create_server(&self, member: &MemberPlan) -> Result<()> {
+    pub(super) async fn create_server(&self, member: &MemberPlan) -> Result<()> {
         let op_id = self.op_id();
         let (volume_ids, port_ids) = {
             let results = lock(&self.results);
@@ -1006,7 +1016,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn verify_server(&self, member: &MemberPlan) -> Result<()> {
+    pub(super) async fn verify_server(&self, member: &MemberPlan) -> Result<()> {
         let id = lock(&self.results)
             .get(&member.member_id)
             .and_then(|r| r.server_id.clone())

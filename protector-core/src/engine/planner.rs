@@ -710,7 +710,7 @@ impl Protector {
         Ok(())
     }
 
-    async fn plan_target(
+    pub(super) async fn plan_target(
         &self,
         plan: &mut Plan,
         group: &ProtectionGroup,
