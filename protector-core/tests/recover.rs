@@ -250,3 +250,51 @@ async fn recovering_a_dead_operation_leaves_a_group_locked_by_another_alone() {
     assert_eq!(group.status, GroupStatus::Active);
     assert_eq!(group.active_operation_id, None);
 }
+
+#[tokio::test]
+async fn a_failback_that_rebuilt_a_member_is_finished_forward_with_its_new_placement() {
+    let env = setup().await;
+    planned_failover(&env).await.unwrap();
+    let failed_over = env.engine.members("prod-web-app").await.unwrap();
+    let gone = failed_over
+        .iter()
+        .find(|m| m.instance_name == "web-server-2")
+        .unwrap();
+    let site_a = env.engine.clients("site-a").await.unwrap();
+    site_a
+        .compute
+        .delete_server(&gone.standby.as_ref().unwrap().instance_id)
+        .await
+        .unwrap();
+    env.sim.tick(10).unwrap();
+    let id = kill_after("verify_instances", |observer| {
+        env.engine
+            .failback("prod-web-app", FailbackRequest::default(), observer)
+    })
+    .await;
+    let op = recover(&env, id).await;
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    let now = env.sim.inspect();
+    assert_eq!(running_on(&now, "site-a"), 3);
+    assert_eq!(running_on(&now, "site-b"), 0);
+    let rebuilt = env
+        .engine
+        .members("prod-web-app")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.instance_name == "web-server-2")
+        .unwrap();
+    assert_eq!(rebuilt.current.site, "site-a");
+    let server = now.sites["site-a"]
+        .servers
+        .iter()
+        .find(|s| s.id == rebuilt.current.instance_id)
+        .expect("the rebuilt server is the member's current one");
+    assert_eq!(server.status, "ACTIVE");
+    assert_eq!(
+        rebuilt.current.volume_ids.len(),
+        gone.current.volume_ids.len()
+    );
+    assert_eq!(rebuilt.current.port_ids.len(), 1);
+}

@@ -25,7 +25,7 @@ use super::Protector;
 use crate::api::{ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType,
+    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
 };
 use crate::store::{GroupDocument, JournalEntry, JournalKind};
 
@@ -147,7 +147,14 @@ impl Protector {
                     op.source_site
                 )),
             }
+            let rebuilt = self.rebuilt_placements(&op, &document, &target).await?;
             settle_failback(&mut document, &op.source_site, &op.target_site);
+            for member in &mut document.members {
+                if let Some(placement) = rebuilt.get(&member.id) {
+                    member.current = placement.clone();
+                    member.standby = None;
+                }
+            }
             document.group.apply(GroupEvent::FailbackCompleted)?;
             document.group.current_primary_site = op.target_site.clone();
         } else {
@@ -197,6 +204,73 @@ impl Protector {
             )
         });
         self.record_recovered(op, &committed.group).await
+    }
+
+    /// Where the members a dead failback rebuilt (their original VM was gone) run now, read
+    /// from the tags of what it created on the target.
+    async fn rebuilt_placements(
+        &self,
+        op: &Operation,
+        document: &GroupDocument,
+        target: &SiteClients,
+    ) -> Result<std::collections::BTreeMap<uuid::Uuid, Placement>> {
+        let mut out = std::collections::BTreeMap::new();
+        let tagged = |key: &str, value: String| (key.to_string(), value);
+        for member in document
+            .members
+            .iter()
+            .filter(|m| m.current.site == op.source_site)
+        {
+            let servers = target
+                .compute
+                .list_servers(&ListServers {
+                    name: None,
+                    metadata: Some(tagged("protector:member", member.id.to_string())),
+                })
+                .await?;
+            let Some(server) = servers
+                .into_iter()
+                .find(|s| s.metadata.get("protector:operation") == Some(&op.id.to_string()))
+            else {
+                continue;
+            };
+            let volumes = target
+                .block_storage
+                .list_volumes(&ListVolumes {
+                    name: None,
+                    metadata: Some(tagged("protector:operation", op.id.to_string())),
+                })
+                .await?;
+            let mut volume_ids = Vec::new();
+            let mut array_volumes = Vec::new();
+            for source in &member.current.volume_ids {
+                if let Some(v) = volumes
+                    .iter()
+                    .find(|v| v.metadata.get("protector:source_volume") == Some(source))
+                {
+                    volume_ids.push(v.id.clone());
+                    array_volumes.push(v.array_volume.clone().unwrap_or_default());
+                }
+            }
+            let ports = target
+                .network
+                .list_ports(&ListPorts {
+                    device_id: Some(server.id.clone()),
+                    ..ListPorts::default()
+                })
+                .await?;
+            out.insert(
+                member.id,
+                Placement {
+                    site: op.target_site.clone(),
+                    instance_id: server.id,
+                    volume_ids,
+                    array_volumes,
+                    port_ids: ports.into_iter().map(|p| p.id).collect(),
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// Undoes what the journal and the tags say `op` did. Returns what could not be undone.
