@@ -701,3 +701,44 @@ async fn a_member_whose_original_vm_was_deleted_is_rebuilt_on_failback() {
     let group = env.engine.group("prod-web-app").await.unwrap();
     assert_eq!(group.status, GroupStatus::Active);
 }
+
+#[tokio::test]
+async fn an_original_vm_that_cannot_start_rolls_the_failback_back_with_one_copy_running() {
+    let env = setup().await;
+    planned_failover(&env).await.unwrap();
+    env.sim
+        .fail_next(
+            "site-a",
+            Service::Compute,
+            "start_server",
+            ErrorKind::Unexpected,
+            "No valid host was found (injected)",
+            1,
+        )
+        .unwrap();
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed, "{op:?}");
+    assert_eq!(op.steps_failed, vec!["start_instances_site_a".to_string()]);
+    let message = op.error_message.clone().unwrap();
+    assert!(message.contains("No valid host"), "{message}");
+    assert!(message.contains("rolled back"), "{message}");
+    // The VMs that did start on site-a were stopped again; the DR copies run.
+    let inv = env.sim.inspect();
+    assert_one_running_copy(&inv, "site-b");
+    assert!(member_servers(&inv, "site-a")
+        .iter()
+        .all(|(_, status, _)| status == "SHUTOFF"));
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    assert_eq!(group.status, GroupStatus::FailedOver);
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_one_running_copy(&env.sim.inspect(), "site-a");
+}
