@@ -114,6 +114,23 @@ pub fn group(g: &ProtectionGroup) -> Record {
         .field("consistency_group_id", g.consistency_group.id.to_string())
         .field("pure_pg_name", g.consistency_group.array_group.as_str())
         .field("metadata_version", g.metadata.version)
+        .field(
+            "fence_required_on",
+            g.fence_required_on.as_deref().unwrap_or(""),
+        )
+        .field(
+            "test_failover",
+            g.test_failover
+                .as_ref()
+                .map(|d| format!("{} on {} (op-{})", d.status, d.site, d.operation_id))
+                .unwrap_or_default(),
+        )
+        .field(
+            "active_operation_id",
+            g.active_operation_id
+                .map(|id| format!("op-{id}"))
+                .unwrap_or_default(),
+        )
         .field("created_at", time(&g.created_at))
         .field("updated_at", time(&g.updated_at))
 }

@@ -146,6 +146,7 @@ fn the_whole_dr_cycle_from_the_command_line() {
         "prod-web-app",
     ]);
     assert_eq!(group["status"], "failed_over");
+    assert_eq!(group["fence_required_on"], "site-a", "{group}");
 
     env.sim_fault(&["--site", "site-a", "--up"]);
     env.on(
