@@ -742,3 +742,47 @@ async fn an_original_vm_that_cannot_start_rolls_the_failback_back_with_one_copy_
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
     assert_one_running_copy(&env.sim.inspect(), "site-a");
 }
+
+#[tokio::test]
+async fn after_a_failover_the_workload_replicates_back_on_the_policy_schedule() {
+    let env = setup().await;
+    let op = planned_failover(&env).await.unwrap();
+    assert_eq!(op.error_message, None, "{op:?}");
+    let members = members(&env).await;
+    let inv = env.sim.inspect();
+    let pg = inv.arrays["site-b"]
+        .protection_groups
+        .iter()
+        .find(|g| g.name == "pg-prod-web-app")
+        .expect("a protection group on site-b's array");
+    let mut protected: Vec<&String> = pg.volumes.iter().collect();
+    protected.sort();
+    let mut running: Vec<&String> = members
+        .iter()
+        .flat_map(|m| m.current.array_volumes.iter())
+        .collect();
+    running.sort();
+    assert_eq!(protected, running, "the imported volumes are protected");
+    let array_a = env.sim.array_name("site-a").unwrap();
+    assert!(pg.targets.iter().any(|t| t.name == array_a), "{pg:?}");
+    // One interval later a snapshot of them has reached site-a's array.
+    env.sim.tick(320).unwrap();
+    let array_b = env.sim.array_name("site-b").unwrap();
+    let inv = env.sim.inspect();
+    assert!(
+        inv.arrays["site-a"]
+            .snapshots
+            .iter()
+            .any(|s| s.name.starts_with(&format!("{array_b}:pg-prod-web-app.")) && s.complete),
+        "{:?}",
+        inv.arrays["site-a"].snapshots
+    );
+    // The failback still runs as before.
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_one_running_copy(&env.sim.inspect(), "site-a");
+}

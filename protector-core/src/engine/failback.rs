@@ -572,7 +572,7 @@ fn fenced_servers(members: &[crate::model::Member], site: &str) -> Vec<String> {
 }
 
 /// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it.
-async fn ensure_replicating(
+pub(super) async fn ensure_replicating(
     source: &dyn ArrayApi,
     source_name: &str,
     target: &dyn ArrayApi,
@@ -826,7 +826,20 @@ impl Run<'_> {
         let cleanup = format!("cleanup_{source_token}");
         self.step_started(&cleanup).await?;
         let mut notes = Vec::new();
-        let leftovers = self.remove_dr_copies(&source_array, &pg).await;
+        let mut leftovers = self.remove_dr_copies(&source_array, &pg).await;
+        if !sync && policy.replication_interval_secs > 0 {
+            // Nothing left to protect there: the group's volumes are back on the original array.
+            if let Err(e) = source_array
+                .set_replication_schedule(&pg, false, policy.replication_interval_secs)
+                .await
+            {
+                leftovers.push(format!(
+                    "the replication schedule of protection group {pg} on {}'s array is still on: {}",
+                    plan.source_site,
+                    e.message()
+                ));
+            }
+        }
         if leftovers.is_empty() {
             self.step_done(&cleanup).await?;
         } else {

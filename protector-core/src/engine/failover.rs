@@ -548,6 +548,15 @@ impl Run<'_> {
                 ));
             }
         }
+        if plan.replication_type == ReplicationType::Async {
+            if let Some(note) = self.protect_on_target().await {
+                let mut op = lock(&self.op);
+                op.error_message = Some(match op.error_message.take() {
+                    Some(e) => format!("{e}; {note}"),
+                    None => note,
+                });
+            }
+        }
         self.step_done("update_protection_group").await?;
 
         self.step_started("sync_metadata").await?;
@@ -815,6 +824,71 @@ impl Run<'_> {
             }
         })
         .await
+    }
+
+    /// Protects the workload where it now runs: the imported volumes go into the policy's
+    /// protection group on the target array, replicating back to the source array on the
+    /// policy's schedule, so that the RPO holds while failed over and a failback's final
+    /// snapshot has little to send. Best effort (the failover itself is done): returns a note
+    /// when it could not be set up, e.g. while the source array is down; the failback sets it
+    /// up then.
+    async fn protect_on_target(&self) -> Option<String> {
+        let plan = self.plan;
+        let (Some(source_array), Some(source_name), Some(target_name)) = (
+            self.source_array.as_ref(),
+            plan.source_array.as_ref(),
+            plan.target_array.as_ref(),
+        ) else {
+            return Some(format!(
+                "replication {} → {} was not set up (an array name is unknown): the failback sets it up",
+                plan.target_site, plan.source_site
+            ));
+        };
+        let volumes: Vec<String> = lock(&self.results)
+            .values()
+            .filter(|r| r.error.is_none())
+            .flat_map(|r| r.array_volumes.clone())
+            .collect();
+        let interval = match self.engine.store().get_policy(&plan.group_id).await {
+            Ok(Some(policy)) => policy.replication_interval_secs,
+            _ => 0,
+        };
+        let result = async {
+            super::failback::ensure_replicating(
+                self.target_array.as_ref(),
+                target_name,
+                source_array.as_ref(),
+                source_name,
+                &plan.array_group,
+                &volumes,
+            )
+            .await?;
+            if interval > 0 {
+                self.target_array
+                    .set_replication_schedule(&plan.array_group, true, interval)
+                    .await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        self.journal(
+            "protect_on_target",
+            if result.is_ok() {
+                JournalKind::Done
+            } else {
+                JournalKind::Failed
+            },
+            json!({"protection_group": plan.array_group, "array": target_name, "volumes": volumes}),
+        )
+        .await;
+        result.err().map(|e| {
+            format!(
+                "the workload on {} is not replicated to {} yet ({}): the failback sets it up",
+                plan.target_site,
+                plan.source_site,
+                e.message()
+            )
+        })
     }
 
     /// The snapshot the plan reported the data at risk for: recovering from exactly that one
