@@ -32,7 +32,7 @@ use super::progress::ProgressObserver;
 use super::sync::PeerPolicy;
 use super::validate::Finding;
 use super::Protector;
-use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus, SiteClients};
+use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, Operation, OperationType, Phase, Placement, ProtectionGroup,
@@ -603,12 +603,6 @@ pub(super) async fn ensure_replicating(
 }
 
 impl Run<'_> {
-    fn source_clients(&self) -> Result<&SiteClients> {
-        self.source
-            .as_ref()
-            .ok_or_else(|| Error::unavailable(format!("{} is unreachable", self.plan.source_site)))
-    }
-
     fn source_array(&self) -> Result<&Arc<dyn ArrayApi>> {
         self.source_array.as_ref().ok_or_else(|| {
             Error::unavailable(format!(
@@ -1047,31 +1041,19 @@ impl Run<'_> {
     /// its volumes out of the reverse protection group. Returns what could not be removed.
     async fn remove_dr_copies(&self, source_array: &Arc<dyn ArrayApi>, pg: &str) -> Vec<String> {
         let mut leftovers = Vec::new();
-        let Ok(source) = self.source_clients() else {
+        let Ok(source) = self.source() else {
             return vec![format!("{} is unreachable", self.plan.source_site)];
         };
-        let group = match self.engine.group_by_id(&self.plan.group_id).await {
-            Ok(g) => g,
-            Err(e) => return vec![e.message().to_string()],
-        };
-        let members = match self.engine.store().list_members(&group.id).await {
+        let members = match self.engine.store().list_members(&self.plan.group_id).await {
             Ok(m) => m,
             Err(e) => return vec![e.message().to_string()],
         };
-        let mut servers = Vec::new();
-        let mut ports = Vec::new();
-        let mut volumes = Vec::new();
-        let mut array_volumes = Vec::new();
-        for member in &members {
-            if !self.plan.members.iter().any(|m| m.member_id == member.id) {
-                continue;
-            }
-            let copy = &member.current;
-            servers.push(copy.instance_id.clone());
-            ports.extend(copy.port_ids.iter().cloned());
-            volumes.extend(copy.volume_ids.iter().cloned());
-            array_volumes.extend(copy.array_volumes.iter().cloned());
-        }
+        let super::recover::Copies {
+            servers,
+            ports,
+            volumes,
+            array_volumes,
+        } = super::recover::copies_on(&members, &self.plan.source_site);
         if let Err(e) = source_array
             .remove_protection_group_volumes(pg, &array_volumes)
             .await

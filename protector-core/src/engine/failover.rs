@@ -147,15 +147,22 @@ pub(super) async fn stop_server_and_wait(
         Some(s) if s.status == ServerStatus::Shutoff => return Ok(()),
         Some(_) => compute.stop_server(id).await?,
     }
-    wait_for(&format!("server {id} to stop"), poll, || {
-        let compute = compute.clone();
-        async move {
-            Ok(match compute.get_server(id).await? {
-                Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
-                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-                None => PollOutcome::Ready(()),
-            })
-        }
+    wait_stopped(compute, id, &format!("server {id}"), poll).await
+}
+
+/// Waits until server `id` (`what`, for the timeout message) is SHUTOFF or gone.
+pub(super) async fn wait_stopped(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    what: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    wait_for(&format!("{what} to stop"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            None => PollOutcome::Ready(()),
+        })
     })
     .await
 }
@@ -358,7 +365,7 @@ impl Run<'_> {
         }
     }
 
-    fn source(&self) -> Result<&SiteClients> {
+    pub(super) fn source(&self) -> Result<&SiteClients> {
         self.source.as_ref().ok_or_else(|| {
             Error::unavailable(format!(
                 "source site {} is unreachable",
@@ -800,25 +807,14 @@ impl Run<'_> {
                     .await?;
                     lock(&self.undo).stopped.push(id.clone());
                 }
-                wait_for(
+                wait_stopped(
+                    &compute,
+                    &id,
                     &format!(
-                        "server {} to stop on {}",
+                        "server {} on {}",
                         member.instance_name, self.plan.source_site
                     ),
                     &poll,
-                    || {
-                        let compute = compute.clone();
-                        let id = id.clone();
-                        async move {
-                            Ok(match compute.get_server(&id).await? {
-                                Some(s) if s.status == ServerStatus::Shutoff => {
-                                    PollOutcome::Ready(())
-                                }
-                                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-                                None => PollOutcome::Ready(()),
-                            })
-                        }
-                    },
                 )
                 .await
             }

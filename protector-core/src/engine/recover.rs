@@ -45,6 +45,37 @@ pub(super) fn settle_failback(document: &mut GroupDocument, source: &str, target
     }
 }
 
+/// What the members running on one site have there.
+pub(super) struct Copies {
+    pub(super) servers: Vec<String>,
+    pub(super) ports: Vec<String>,
+    pub(super) volumes: Vec<String>,
+    pub(super) array_volumes: Vec<String>,
+}
+
+/// The servers, ports, Cinder volumes and array volumes of the members running on `site`.
+pub(super) fn copies_on(members: &[crate::model::Member], site: &str) -> Copies {
+    let mut copies = Copies {
+        servers: Vec::new(),
+        ports: Vec::new(),
+        volumes: Vec::new(),
+        array_volumes: Vec::new(),
+    };
+    for placement in members
+        .iter()
+        .map(|m| &m.current)
+        .filter(|p| p.site == site)
+    {
+        copies.servers.push(placement.instance_id.clone());
+        copies.ports.extend(placement.port_ids.iter().cloned());
+        copies.volumes.extend(placement.volume_ids.iter().cloned());
+        copies
+            .array_volumes
+            .extend(placement.array_volumes.iter().cloned());
+    }
+    copies
+}
+
 /// The servers named in the intents of steps starting with `prefix` (`{"server": id}`).
 fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
     let mut out: Vec<String> = journal
@@ -129,16 +160,12 @@ impl Protector {
             // The original VMs run: remove the DR copies and finish.
             match &source {
                 Some(source) => {
-                    let (mut servers, mut ports, mut volumes) = (vec![], vec![], vec![]);
-                    for m in document
-                        .members
-                        .iter()
-                        .filter(|m| m.current.site == op.source_site)
-                    {
-                        servers.push(m.current.instance_id.clone());
-                        ports.extend(m.current.port_ids.iter().cloned());
-                        volumes.extend(m.current.volume_ids.iter().cloned());
-                    }
+                    let Copies {
+                        servers,
+                        ports,
+                        volumes,
+                        ..
+                    } = copies_on(&document.members, &op.source_site);
                     leftovers
                         .extend(remove_resources(source, &servers, &ports, &volumes, &poll).await);
                 }

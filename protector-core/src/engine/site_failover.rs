@@ -239,6 +239,52 @@ impl Protector {
         request: SiteFailoverRequest,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
+        let (op, in_scope) = self.site_failover_scope(failed_site, &request).await?;
+        let local = self.local_site().to_string();
+        let target = op.target_site.clone();
+        let run = SiteRun {
+            engine: self,
+            observer,
+            op: tokio::sync::Mutex::new(op),
+        };
+        run.update(|_| {}).await?;
+        run.record(|op| op.status = OperationStatus::Running).await;
+
+        stream::iter(in_scope.iter())
+            .for_each_concurrent(request.concurrency, |group| {
+                run.run_group(group, request.mode)
+            })
+            .await;
+
+        run.record(settle).await;
+        let op = run.op.into_inner();
+        // The other site keeps the record too, so `operation show` works from either side.
+        if target != local {
+            if let Ok(peer) = self.store_of(&target) {
+                if let Err(e) = peer.put_operation(&op).await {
+                    tracing::warn!(error = %e, site = %target, "could not copy the site failover record");
+                }
+            }
+        }
+        Ok(op)
+    }
+
+    /// The pending record of a site failover of `failed_site` (every group in scope
+    /// `pending`), after every refusal [`Protector::site_failover`] makes before it runs:
+    /// what a caller records before starting the run elsewhere. Nothing is saved.
+    pub async fn plan_site_failover(
+        &self,
+        failed_site: &str,
+        request: &SiteFailoverRequest,
+    ) -> Result<Operation> {
+        Ok(self.site_failover_scope(failed_site, request).await?.0)
+    }
+
+    async fn site_failover_scope(
+        &self,
+        failed_site: &str,
+        request: &SiteFailoverRequest,
+    ) -> Result<(Operation, Vec<ProtectionGroup>)> {
         if request.concurrency == 0 {
             return Err(Error::invalid(
                 "site failover concurrency must be at least 1",
@@ -294,31 +340,8 @@ impl Protector {
                 error_message: None,
             })
             .collect();
-        let run = SiteRun {
-            engine: self,
-            observer,
-            op: tokio::sync::Mutex::new(op),
-        };
-        run.update(|_| {}).await?;
-        run.record(|op| op.status = OperationStatus::Running).await;
-
-        stream::iter(in_scope.iter())
-            .for_each_concurrent(request.concurrency, |group| {
-                run.run_group(group, request.mode)
-            })
-            .await;
-
-        run.record(settle).await;
-        let op = run.op.into_inner();
-        // The other site keeps the record too, so `operation show` works from either side.
-        if target != local {
-            if let Ok(peer) = self.store_of(&target) {
-                if let Err(e) = peer.put_operation(&op).await {
-                    tracing::warn!(error = %e, site = %target, "could not copy the site failover record");
-                }
-            }
-        }
-        Ok(op)
+        recount(&mut op);
+        Ok((op, in_scope))
     }
 
     /// Refuses unless the local site's credentials carry [`DR_SITE_ADMIN_ROLE`].
