@@ -503,12 +503,16 @@ impl Protector {
         };
         run.save().await?;
         let outcome = run.execute_failback(&request, &policy).await;
+        let refusal = run.claim_refused(&outcome);
         let op = run.finish(outcome).await;
         let peer = group.peer_of(self.local_site()).to_string();
         if let Ok(store) = self.store_of(&peer) {
             let _ = store.put_operation(&op).await;
         }
-        Ok(op)
+        match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(op),
+        }
     }
 
     /// Confirms that the VMs left on the old primary by an unplanned failover are stopped,

@@ -250,6 +250,7 @@ impl Protector {
         };
         run.save().await?;
         let outcome = run.execute().await;
+        let refusal = run.claim_refused(&outcome);
         let op = run.finish(outcome).await;
         // The other site keeps the record too, so `operation show` works from either side.
         if let Ok(peer) = self.store_of(&plan.target_site) {
@@ -257,7 +258,10 @@ impl Protector {
                 let _ = peer.put_operation(&op).await;
             }
         }
-        Ok(op)
+        match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(op),
+        }
     }
 }
 
@@ -1235,6 +1239,20 @@ impl Run<'_> {
     }
 
     /// Records the outcome: compensates on failure and settles the group status.
+    /// The error to return instead of the operation record when the run stopped because
+    /// another operation claimed the group first (nothing was changed by this run).
+    pub(super) fn claim_refused(&self, outcome: &Result<()>) -> Option<Error> {
+        let Err(error) = outcome else {
+            return None;
+        };
+        let claimed = lock(&self.op)
+            .steps_completed
+            .iter()
+            .any(|s| s == "create_dr_record");
+        (error.kind() == ErrorKind::Conflict && !claimed)
+            .then(|| Error::conflict(error.message().to_string()))
+    }
+
     pub(super) async fn finish(&self, outcome: Result<()>) -> Operation {
         let now = Utc::now();
         match outcome {
@@ -1272,11 +1290,14 @@ impl Run<'_> {
                 } else {
                     GroupStatus::FailingOver
                 };
+                // Only the operation that holds the group may put it back: a run that lost
+                // the claim to another operation must not undo what that one recorded.
+                let op_id = self.op_id();
                 let group_recorded = self
                     .engine
                     .group_by_id(&self.plan.group_id)
                     .await
-                    .is_ok_and(|g| g.status == in_flight);
+                    .is_ok_and(|g| g.status == in_flight && g.active_operation_id == Some(op_id));
                 let note = if leftovers.is_empty() {
                     if changed_world {
                         format!("rolled back: nothing was left on {} and the source VMs run again on {}", self.plan.target_site, self.plan.source_site)

@@ -1,8 +1,10 @@
 //! Metadata sync between the two sites' stores.
 //!
-//! Every modification of a group goes through [`Protector::commit`]: the peer must be reachable
-//! and at the same version; the new version (with its checksum) is written to the peer first and
-//! then locally, so a refused or failed push changes nothing.
+//! Every modification of a group goes through [`Protector::commit`]: the new version (with its
+//! checksum) is written locally as a compare-and-set on the version it was made from (this is
+//! what makes claiming a group for an operation atomic across processes), then pushed to the
+//! peer as a compare-and-set on "older than this"; a refused push undoes the local write, so a
+//! refused change changes nothing.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,8 +13,8 @@ use uuid::Uuid;
 
 use super::Protector;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::ProtectionGroup;
-use crate::store::{GroupDocument, RemoteSyncStatus, SyncLogEntry, SyncState};
+use crate::model::{ProtectionGroup, TestFailoverStatus};
+use crate::store::{GroupDocument, RemoteSyncStatus, SyncLogEntry, SyncState, VersionCheck};
 
 /// Whether a change may be recorded when the peer cannot take it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,11 +142,20 @@ impl Protector {
     }
 
     /// Writes a new version of a group's metadata: bumps the version, computes the checksum,
-    /// pushes to the peer, then writes locally.
+    /// writes it locally if the local store still holds the version the change was made from,
+    /// then pushes it to the peer if the peer holds an older one.
+    ///
+    /// Both writes are compare-and-set in the stores ([`Store::apply_document_if`]): of two
+    /// changes made from the same version (two operators, two processes, two operations claiming
+    /// one group) exactly one is written and the other is refused with
+    /// [`ErrorKind::Conflict`], naming the operation that holds the group when there is one.
     ///
     /// With [`PeerPolicy::Required`] an unreachable peer refuses the change and nothing is
     /// written anywhere. With [`PeerPolicy::BestEffort`] the change is recorded locally and the
-    /// sync state says why the peer is behind.
+    /// sync state says why the peer is behind. A peer that answers with a newer or concurrent
+    /// version refuses the change under either policy, and the local write is undone.
+    ///
+    /// [`Store::apply_document_if`]: crate::store::Store::apply_document_if
     pub(crate) async fn commit(
         &self,
         mut document: GroupDocument,
@@ -153,16 +164,65 @@ impl Protector {
     ) -> Result<GroupDocument> {
         let now = Utc::now();
         let peer = document.group.peer_of(self.local_site()).to_string();
+        let base_version = document.group.metadata.version;
         document.group.metadata.version += 1;
         document.group.metadata.modified_at = Some(now);
         document.group.updated_at = now;
         document.group.metadata.checksum = checksum(&document);
         let version = document.group.metadata.version;
 
-        let pushed = match self.ensure_reachable(&peer).await {
-            Ok(_) => self.store_of(&peer)?.apply_document(&document).await,
+        let reachable = self.ensure_reachable(&peer).await;
+        if let (Err(e), PeerPolicy::Required) = (&reachable, peer_policy) {
+            self.log_sync(&document.group, &peer, reason, Some(e)).await;
+            return Err(Self::unreachable_refusal(&document.group.name, &peer, e));
+        }
+
+        // The claim: the local write applies only over the version this change was made from.
+        let previous = match self.store().get_group(&document.group.id).await? {
+            Some(group) => Some(self.document(group).await?),
+            None => None,
+        };
+        let stored_version = previous.as_ref().map(|d| d.group.metadata.version);
+        if !VersionCheck::Exactly(base_version).admits(stored_version, version) {
+            return Err(self.concurrent_change(&document.group).await);
+        }
+        if let Err(e) = self
+            .store()
+            .apply_document_if(&document, VersionCheck::Exactly(base_version))
+            .await
+        {
+            return Err(if e.kind() == ErrorKind::Conflict {
+                self.concurrent_change(&document.group).await
+            } else {
+                e
+            });
+        }
+
+        let pushed = match reachable {
+            Ok(_) => {
+                self.store_of(&peer)?
+                    .apply_document_if(&document, VersionCheck::Older)
+                    .await
+            }
             Err(e) => Err(e),
         };
+        if let Err(e) = &pushed {
+            if peer_policy == PeerPolicy::Required || e.kind() == ErrorKind::Conflict {
+                self.undo_local_write(&document, previous).await;
+                self.log_sync(&document.group, &peer, reason, Some(e)).await;
+                return Err(if e.kind() == ErrorKind::Conflict {
+                    Error::conflict(format!(
+                        "protection group '{}' was changed on {peer} concurrently (or {peer} holds \
+                         newer metadata): nothing was changed; check `sync-status` and retry",
+                        document.group.name
+                    ))
+                    .with_context("site", peer.clone())
+                    .with_context("group", document.group.name.clone())
+                } else {
+                    Self::unreachable_refusal(&document.group.name, &peer, e)
+                });
+            }
+        }
         let sync_state = match &pushed {
             Ok(()) => SyncState {
                 group_id: document.group.id,
@@ -173,10 +233,6 @@ impl Protector {
                 last_error: None,
             },
             Err(e) => {
-                if peer_policy == PeerPolicy::Required {
-                    self.log_sync(&document.group, &peer, reason, Some(e)).await;
-                    return Err(Self::unreachable_refusal(&document.group.name, &peer, e));
-                }
                 let previous = self.store().get_sync_state(&document.group.id).await?;
                 SyncState {
                     group_id: document.group.id,
@@ -192,7 +248,6 @@ impl Protector {
                 }
             }
         };
-        self.store().apply_document(&document).await?;
         self.store().put_sync_state(&sync_state).await?;
         self.log_sync(&document.group, &peer, reason, pushed.as_ref().err())
             .await;
@@ -207,6 +262,54 @@ impl Protector {
             }
         }
         Ok(document)
+    }
+
+    /// Puts the local store back to `previous` after the peer refused a change written locally
+    /// (only if nothing else wrote in between, which the claim excludes).
+    async fn undo_local_write(&self, written: &GroupDocument, previous: Option<GroupDocument>) {
+        let check = VersionCheck::Exactly(written.group.metadata.version);
+        let undone = match previous {
+            Some(previous) => self.store().apply_document_if(&previous, check).await,
+            None => self.store().delete_group(&written.group.id).await,
+        };
+        if let Err(e) = undone {
+            tracing::warn!(error = %e, group = %written.group.name,
+                "could not undo a local metadata write the peer refused; run sync-force");
+        }
+    }
+
+    /// The refusal of a change made from a version that is no longer the stored one.
+    async fn concurrent_change(&self, group: &ProtectionGroup) -> Error {
+        let stored = self.store().get_group(&group.id).await.ok().flatten();
+        let running = stored.as_ref().and_then(|g| {
+            g.active_operation_id.or_else(|| {
+                g.test_failover
+                    .as_ref()
+                    .filter(|d| d.status == TestFailoverStatus::Running)
+                    .map(|d| d.operation_id)
+            })
+        });
+        let message = match (&stored, running) {
+            (_, Some(op)) => format!(
+                "operation op-{op} is running on protection group '{}': nothing was changed; \
+                 wait for it to finish (or recover it if its process died) and retry",
+                group.name
+            ),
+            (Some(g), None) => format!(
+                "protection group '{}' was changed by another request while this one ran (now at \
+                 version {}): nothing was changed; read it again and retry",
+                group.name, g.metadata.version
+            ),
+            (None, None) => format!(
+                "protection group '{}' was deleted by another request: nothing was changed",
+                group.name
+            ),
+        };
+        let error = Error::conflict(message).with_context("group", group.name.clone());
+        match running {
+            Some(op) => error.with_context("operation", format!("op-{op}")),
+            None => error,
+        }
     }
 
     async fn log_sync(
@@ -325,7 +428,14 @@ impl Protector {
             let doc = self.document(local_group.clone()).await?;
             (doc, self.local_site().to_string(), peer.clone(), peer_store)
         };
-        target_store.apply_document(&document).await?;
+        // Atomic against a change that lands on the target while this push runs.
+        let target_version = target_store
+            .get_group(&document.group.id)
+            .await?
+            .map_or(0, |g| g.metadata.version);
+        target_store
+            .apply_document_if(&document, VersionCheck::Exactly(target_version))
+            .await?;
         let now = Utc::now();
         let version = document.group.metadata.version;
         for (store, peer_site) in [(self.store(), &peer), (&target_store, &source)] {

@@ -105,6 +105,27 @@ pub struct SyncLogEntry {
     pub error: Option<String>,
 }
 
+/// The condition on a group's stored metadata version for [`Store::apply_document_if`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// The stored group must be at exactly this version; `0` means the group must not exist.
+    Exactly(u64),
+    /// The stored group must be older than the document, or absent: a push to the peer site,
+    /// which may lag behind but must never be overwritten with an older or concurrent version.
+    Older,
+}
+
+impl VersionCheck {
+    /// Whether a group stored at `stored` (`None`: absent) passes the check for a document at
+    /// `version`.
+    pub fn admits(self, stored: Option<u64>, version: u64) -> bool {
+        match self {
+            VersionCheck::Exactly(expected) => stored.unwrap_or(0) == expected,
+            VersionCheck::Older => stored.is_none_or(|v| v < version),
+        }
+    }
+}
+
 /// Intent or outcome of one step's side effect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +205,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Replaces everything about `document.group` in one transaction (metadata push).
     async fn apply_document(&self, document: &GroupDocument) -> Result<()>;
+
+    /// Replaces everything about `document.group` in one transaction, only if the stored
+    /// version of the group passes `check`; the check and the write are one atomic step, also
+    /// between processes sharing the store.
+    ///
+    /// This is how an operation claims a group: two writers that read the same version cannot
+    /// both succeed. Returns [`ErrorKind::Conflict`](crate::error::ErrorKind::Conflict) (with
+    /// the stored version in its context as `stored_version`) and writes nothing when the check
+    /// fails.
+    async fn apply_document_if(&self, document: &GroupDocument, check: VersionCheck) -> Result<()>;
 
     /// Inserts or replaces a tenant mapping.
     async fn put_tenant_mapping(&self, mapping: &TenantMapping) -> Result<()>;

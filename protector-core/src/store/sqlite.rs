@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::{
     GroupDocument, GroupMappings, JournalEntry, SecretKey, Store, SyncLogEntry, SyncState,
+    VersionCheck,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -221,6 +222,94 @@ impl SqliteStore {
             tx.commit()
         };
         run().map_err(|err| sql_error(what, err))
+    }
+
+    /// Writes a group document in one immediate transaction, after checking the stored version
+    /// against `check` inside that transaction (so a concurrent writer in another process
+    /// cannot slip in between the check and the write).
+    fn write_document(&self, document: &GroupDocument, check: Option<VersionCheck>) -> Result<()> {
+        let group_id = document.group.id;
+        let what = format!("applying the metadata document of group {group_id}");
+        check_document(document).map_err(|err| err.with_prefix(&what))?;
+
+        // Serialize (and encrypt) everything before taking the lock.
+        let group_json = to_json(&what, &document.group)?;
+        let members = document
+            .members
+            .iter()
+            .map(|m| Ok((m.id.to_string(), to_json(&what, m)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let policy_json = match &document.policy {
+            Some(policy) => Some(to_json(&what, &self.seal_policy(policy))?),
+            None => None,
+        };
+        let mappings = document
+            .mappings
+            .iter()
+            .map(|m| Ok((m, to_json(&what, m)?)))
+            .collect::<Result<Vec<_>>>()?;
+
+        let id = group_id.to_string();
+        let version = document.group.metadata.version;
+        let mut refused: Option<Option<u64>> = None;
+        self.transaction(&what, |tx| {
+            if let Some(check) = check {
+                let stored: Option<i64> = tx
+                    .query_row(
+                        "SELECT json_extract(json, '$.metadata.version') FROM groups WHERE id = ?1",
+                        [&id],
+                        |row| row.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                let stored = stored.map(|v| u64::try_from(v).unwrap_or(0));
+                if !check.admits(stored, version) {
+                    refused = Some(stored);
+                    return Ok(());
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO groups (id, name, json) VALUES (?1, ?2, ?3)",
+                params![id, document.group.name, group_json],
+            )?;
+            tx.execute("DELETE FROM members WHERE group_id = ?1", [&id])?;
+            for (member_id, json) in &members {
+                tx.execute(
+                    "INSERT OR REPLACE INTO members (id, group_id, json) VALUES (?1, ?2, ?3)",
+                    params![member_id, id, json],
+                )?;
+            }
+            tx.execute("DELETE FROM policies WHERE group_id = ?1", [&id])?;
+            if let Some(json) = &policy_json {
+                tx.execute(
+                    "INSERT INTO policies (group_id, json) VALUES (?1, ?2)",
+                    params![id, json],
+                )?;
+            }
+            tx.execute("DELETE FROM mappings WHERE group_id = ?1", [&id])?;
+            for (m, json) in &mappings {
+                tx.execute(
+                    "INSERT OR REPLACE INTO mappings (group_id, from_site, to_site, json) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, m.from_site, m.to_site, json],
+                )?;
+            }
+            Ok(())
+        })?;
+        match refused {
+            None => Ok(()),
+            Some(stored) => Err(Error::conflict(format!(
+                "group {group_id} was changed concurrently: it is at version {} in this store, \
+                 the write of version {version} expected {}",
+                stored.map_or_else(|| "none (absent)".to_string(), |v| v.to_string()),
+                match check {
+                    Some(VersionCheck::Exactly(0)) => "no group".to_string(),
+                    Some(VersionCheck::Exactly(v)) => format!("version {v}"),
+                    _ => "an older version".to_string(),
+                }
+            ))
+            .with_context("stored_version", stored.unwrap_or(0).to_string())),
+        }
     }
 
     /// Reads one record from the `json` column of `sql`'s first row.
@@ -451,57 +540,11 @@ impl Store for SqliteStore {
     }
 
     async fn apply_document(&self, document: &GroupDocument) -> Result<()> {
-        let group_id = document.group.id;
-        let what = format!("applying the metadata document of group {group_id}");
-        check_document(document).map_err(|err| err.with_prefix(&what))?;
+        self.write_document(document, None)
+    }
 
-        // Serialize (and encrypt) everything before taking the lock.
-        let group_json = to_json(&what, &document.group)?;
-        let members = document
-            .members
-            .iter()
-            .map(|m| Ok((m.id.to_string(), to_json(&what, m)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let policy_json = match &document.policy {
-            Some(policy) => Some(to_json(&what, &self.seal_policy(policy))?),
-            None => None,
-        };
-        let mappings = document
-            .mappings
-            .iter()
-            .map(|m| Ok((m, to_json(&what, m)?)))
-            .collect::<Result<Vec<_>>>()?;
-
-        let id = group_id.to_string();
-        self.transaction(&what, |tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO groups (id, name, json) VALUES (?1, ?2, ?3)",
-                params![id, document.group.name, group_json],
-            )?;
-            tx.execute("DELETE FROM members WHERE group_id = ?1", [&id])?;
-            for (member_id, json) in &members {
-                tx.execute(
-                    "INSERT OR REPLACE INTO members (id, group_id, json) VALUES (?1, ?2, ?3)",
-                    params![member_id, id, json],
-                )?;
-            }
-            tx.execute("DELETE FROM policies WHERE group_id = ?1", [&id])?;
-            if let Some(json) = &policy_json {
-                tx.execute(
-                    "INSERT INTO policies (group_id, json) VALUES (?1, ?2)",
-                    params![id, json],
-                )?;
-            }
-            tx.execute("DELETE FROM mappings WHERE group_id = ?1", [&id])?;
-            for (m, json) in &mappings {
-                tx.execute(
-                    "INSERT OR REPLACE INTO mappings (group_id, from_site, to_site, json) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![id, m.from_site, m.to_site, json],
-                )?;
-            }
-            Ok(())
-        })
+    async fn apply_document_if(&self, document: &GroupDocument, check: VersionCheck) -> Result<()> {
+        self.write_document(document, Some(check))
     }
 
     async fn put_tenant_mapping(&self, mapping: &TenantMapping) -> Result<()> {
@@ -1363,6 +1406,82 @@ mod tests {
         assert_eq!(s.get_group(&other.id).await.unwrap(), Some(other.clone()));
         assert_eq!(s.list_members(&other.id).await.unwrap(), vec![other_member]);
         assert!(s.get_policy(&other.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn apply_document_if_is_a_compare_and_set_on_the_version_across_handles() {
+        // Two handles on one file: two processes sharing a site's store.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protector.db");
+        let (one, two) = (
+            SqliteStore::open(&path, key(1)).unwrap(),
+            SqliteStore::open(&path, key(1)).unwrap(),
+        );
+        let mut g = group(1, "web");
+        g.metadata.version = 1;
+        let created = document(g.clone(), vec![member(11, g.id, "web-1")]);
+        one.apply_document_if(&created, VersionCheck::Exactly(0))
+            .await
+            .unwrap();
+        // A second create of the same group is refused.
+        let err = two
+            .apply_document_if(&created, VersionCheck::Exactly(0))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+
+        // Both read version 1 and write version 2: the first wins, the second changes nothing.
+        let mut first = created.clone();
+        first.group.metadata.version = 2;
+        first.group.description = "first".to_string();
+        let mut second = first.clone();
+        second.group.description = "second".to_string();
+        second.members.clear();
+        one.apply_document_if(&first, VersionCheck::Exactly(1))
+            .await
+            .unwrap();
+        let err = two
+            .apply_document_if(&second, VersionCheck::Exactly(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        assert!(err.message().contains("version 2"), "{err}");
+        assert_eq!(
+            two.get_group(&g.id).await.unwrap(),
+            Some(first.group.clone())
+        );
+        assert_eq!(two.list_members(&g.id).await.unwrap(), first.members);
+
+        // A push to a peer applies only over an older version.
+        let err = two
+            .apply_document_if(&first, VersionCheck::Older)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Conflict,
+            "the same version is not older"
+        );
+        let mut third = first.clone();
+        third.group.metadata.version = 3;
+        two.apply_document_if(&third, VersionCheck::Older)
+            .await
+            .unwrap();
+        let err = one
+            .apply_document_if(&first, VersionCheck::Older)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Conflict,
+            "an older version never overwrites"
+        );
+        assert_eq!(one.get_group(&g.id).await.unwrap(), Some(third.group));
+        // Absent counts as older.
+        let other = document(group(2, "db"), Vec::new());
+        one.apply_document_if(&other, VersionCheck::Older)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
