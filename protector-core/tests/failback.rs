@@ -408,7 +408,9 @@ async fn unplanned_failover_loses_exactly_what_it_reported_then_fences_and_fails
         .await
         .unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
-    assert_eq!(op.steps_completed[1], "fence_old_vms");
+    // Claimed first, then fenced: a failback that loses the claim fences nothing.
+    assert_eq!(op.steps_completed[1], "create_dr_record");
+    assert_eq!(op.steps_completed[2], "fence_old_vms");
     let at_promote = at_promote.lock().unwrap().take().unwrap();
     let promoted = fingerprints(&at_promote, "site-a");
     let dr = fingerprints(&at_promote, "site-b");

@@ -74,6 +74,13 @@ fn steps(
         Phase::Preparation,
         "check both sites and arrays answer".into(),
     )];
+    // The group is claimed before anything is touched, fencing included: a failback that
+    // loses the claim to another one must not stop VMs the winner has started.
+    list.push((
+        "create_dr_record".into(),
+        Phase::Preparation,
+        "record the operation; group status failing_back on both sites".into(),
+    ));
     if group.fence_required_on.is_some() {
         list.push((
             "fence_old_vms".into(),
@@ -82,11 +89,6 @@ fn steps(
         ));
     }
     list.extend([
-        (
-            "create_dr_record".into(),
-            Phase::Preparation,
-            "record the operation; group status failing_back on both sites".into(),
-        ),
         (
             "quiesce_vms".into(),
             Phase::Storage,
@@ -647,6 +649,17 @@ impl Run<'_> {
         }
         self.step_done("validate_sites").await?;
 
+        self.step_started("create_dr_record").await?;
+        let group = self.engine.group_by_id(&plan.group_id).await?;
+        Protector::ensure_not_claimed(&group, self.op_id())?;
+        let mut document = self.engine.document(group).await?;
+        document.group.apply(GroupEvent::FailbackStarted)?;
+        document.group.active_operation_id = Some(self.op_id());
+        self.engine
+            .commit(document, "failback-start", PeerPolicy::Required)
+            .await?;
+        self.step_done("create_dr_record").await?;
+
         if plan.steps.iter().any(|s| s.name == "fence_old_vms") {
             self.step_started("fence_old_vms").await?;
             let group = self.engine.group_by_id(&plan.group_id).await?;
@@ -667,18 +680,6 @@ impl Run<'_> {
             }
             self.step_done("fence_old_vms").await?;
         }
-
-        self.step_started("create_dr_record").await?;
-        let group = self.engine.group_by_id(&plan.group_id).await?;
-        let mut document = self.engine.document(group).await?;
-        document.group.apply(GroupEvent::FailbackStarted)?;
-        document.group.active_operation_id = Some(self.op_id());
-        // Fencing is confirmed above: the old VMs are stopped.
-        document.group.fence_required_on = None;
-        self.engine
-            .commit(document, "failback-start", PeerPolicy::Required)
-            .await?;
-        self.step_done("create_dr_record").await?;
 
         // Storage.
         self.step_started("quiesce_vms").await?;
@@ -900,6 +901,8 @@ impl Run<'_> {
         let mut document = self.engine.document(group).await?;
         document.group.apply(GroupEvent::FailbackCompleted)?;
         document.group.current_primary_site = plan.target_site.clone();
+        // The old VMs were confirmed stopped by fence_old_vms.
+        document.group.fence_required_on = None;
         document.group.active_operation_id = None;
         document.group.last_operation_id = Some(self.op_id());
         super::recover::settle_failback(&mut document, &plan.source_site, &plan.target_site);

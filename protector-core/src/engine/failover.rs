@@ -174,13 +174,24 @@ impl Protector {
             findings: plan.findings.clone(),
         };
         let group = self.group_by_id(&plan.group_id).await?;
-        if group.metadata.version != plan.metadata_version {
+        if let Some(running) = group.active_operation_id {
+            // Another operation claimed the group after this plan was made.
+            report.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "operation_running",
+                format!(
+                    "operation op-{running} is running on protection group '{}' (status {}): \
+                     nothing was changed; wait for it to finish and plan again",
+                    group.name, group.status
+                ),
+            ));
+        } else if group.metadata.version != plan.metadata_version {
             report.findings.push(Finding::error(
                 ErrorKind::Conflict,
                 "plan_stale",
                 format!(
-                    "the plan was made from metadata version {} of '{}', which is now at version {}: plan again",
-                    plan.metadata_version, group.name, group.metadata.version
+                    "the plan was made from metadata version {} of '{}', which is now at version {} (status {}): plan again",
+                    plan.metadata_version, group.name, group.metadata.version, group.status
                 ),
             ));
         }
@@ -396,6 +407,7 @@ impl Run<'_> {
 
         self.step_started("create_dr_record").await?;
         let group = self.engine.group_by_id(&plan.group_id).await?;
+        Protector::ensure_not_claimed(&group, self.op_id())?;
         let mut document = self.engine.document(group).await?;
         document.group.apply(GroupEvent::FailoverStarted)?;
         document.group.active_operation_id = Some(self.op_id());

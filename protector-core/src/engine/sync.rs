@@ -278,6 +278,22 @@ impl Protector {
         }
     }
 
+    /// Refuses with [`ErrorKind::Conflict`] when another operation than `mine` holds `group`
+    /// (read before claiming it, so the refusal names the operation rather than a status).
+    pub(crate) fn ensure_not_claimed(group: &ProtectionGroup, mine: Uuid) -> Result<()> {
+        match group.active_operation_id {
+            Some(running) if running != mine => Err(Error::conflict(format!(
+                "operation op-{running} is running on protection group '{}' (status {}): \
+                 nothing was changed; wait for it to finish (or recover it if its process died) \
+                 and retry",
+                group.name, group.status
+            ))
+            .with_context("group", group.name.clone())
+            .with_context("operation", format!("op-{running}"))),
+            _ => Ok(()),
+        }
+    }
+
     /// The refusal of a change made from a version that is no longer the stored one.
     async fn concurrent_change(&self, group: &ProtectionGroup) -> Error {
         let stored = self.store().get_group(&group.id).await.ok().flatten();
