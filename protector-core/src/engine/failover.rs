@@ -37,7 +37,7 @@ use crate::model::{
     Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
-use crate::store::{JournalEntry, JournalKind, RemoteSyncStatus};
+use crate::store::{GroupDocument, JournalEntry, JournalKind, RemoteSyncStatus};
 
 /// What a run created or changed, so that a failure can be undone.
 #[derive(Debug, Default)]
@@ -1251,6 +1251,47 @@ impl Run<'_> {
     }
 
     /// Records the outcome: compensates on failure and settles the group status.
+    /// What the rollback could not record, and how to repair it: the group's end state written
+    /// by the rollback (`recorded`) may have reached only the local site, or neither.
+    async fn unrecorded_rollback(
+        &self,
+        recorded: Result<GroupDocument>,
+        in_flight: GroupStatus,
+    ) -> Option<String> {
+        let group = &self.plan.group_name;
+        let local = self.engine.local_site().to_string();
+        let document = match recorded {
+            Ok(document) => document,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the failed operation on the group");
+                return Some(format!(
+                    "the group could not be set back and is still recorded as {in_flight} ({}): \
+                     recover operation op-{} to settle it",
+                    e.message(),
+                    self.op_id()
+                ));
+            }
+        };
+        let peer = document.group.peer_of(&local).to_string();
+        let synced = self
+            .engine
+            .store()
+            .get_sync_state(&document.group.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| {
+                s.status == RemoteSyncStatus::Synced
+                    && s.remote_version == document.group.metadata.version
+            });
+        (!synced).then(|| {
+            format!(
+                "{peer} could not be told and still records protection group '{group}' as \
+                 {in_flight}: once {peer} is reachable, run sync-force on the group to repair it"
+            )
+        })
+    }
+
     /// The error to return instead of the operation record when the run stopped because
     /// another operation claimed the group first (nothing was changed by this run).
     pub(super) fn claim_refused(&self, outcome: &Result<()>) -> Option<Error> {
@@ -1310,7 +1351,7 @@ impl Run<'_> {
                     .group_by_id(&self.plan.group_id)
                     .await
                     .is_ok_and(|g| g.status == in_flight && g.active_operation_id == Some(op_id));
-                let note = if leftovers.is_empty() {
+                let mut note = if leftovers.is_empty() {
                     if changed_world {
                         format!("rolled back: nothing was left on {} and the source VMs run again on {}", self.plan.target_site, self.plan.source_site)
                     } else {
@@ -1338,7 +1379,7 @@ impl Run<'_> {
                             };
                             if document.group.apply(event).is_ok() {
                                 document.group.active_operation_id = None;
-                                if let Err(e) = self
+                                let recorded = self
                                     .engine
                                     .commit(
                                         document,
@@ -1349,9 +1390,12 @@ impl Run<'_> {
                                         },
                                         PeerPolicy::BestEffort,
                                     )
-                                    .await
+                                    .await;
+                                if let Some(gap) =
+                                    self.unrecorded_rollback(recorded, in_flight).await
                                 {
-                                    tracing::warn!(error = %e, "could not record the failed failover on the group");
+                                    note.push_str("; ");
+                                    note.push_str(&gap);
                                 }
                             }
                         }
