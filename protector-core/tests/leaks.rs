@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{groups, planned_failover, setup, Env, MEMBERS};
+use std::collections::BTreeSet;
+
+use common::{groups, mappings, planned_failover, setup, Env, MEMBERS};
 
 use protector_core::api::ServerStatus;
 use protector_core::engine::FailoverRequest;
@@ -129,4 +131,147 @@ async fn an_array_copy_whose_answer_was_lost_is_removed_by_the_rollback() {
         "{message}"
     );
     assert_back_on_site_a(&env).await;
+}
+
+/// A planned failover during which site-b goes down once the ports are made: the instances
+/// cannot be created, and the rollback cannot reach site-b to remove the volumes and ports.
+async fn failover_losing_site_b_before_the_instances(env: &Env) -> Operation {
+    let sim = env.sim.clone();
+    let observer = move |op: &Operation| {
+        if op
+            .steps_completed
+            .iter()
+            .any(|s| s == "create_ports_site_b")
+        {
+            sim.set_site_down("site-b", true).unwrap();
+        }
+    };
+    let op = env
+        .engine
+        .failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            &observer,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed, "{:?}", op.error_message);
+    let message = op.error_message.clone().unwrap();
+    assert!(!message.contains("nothing was left"), "{message}");
+    assert!(
+        message.contains(&format!("recover the operation op-{}", op.id)),
+        "{message}"
+    );
+    let (servers, volumes, ports, array_volumes) = on_site_b(env);
+    assert_eq!(servers, 0);
+    assert!(
+        volumes > 0 && ports > 0 && array_volumes > 0,
+        "nothing was left on site-b"
+    );
+    for name in MEMBERS {
+        assert_eq!(
+            env.sim.find_server("site-a", name).unwrap().status,
+            ServerStatus::Active,
+            "{name} does not run on site-a"
+        );
+    }
+    env.sim.set_site_down("site-b", false).unwrap();
+    // The group's failed status could not be pushed to site-b while it was down.
+    env.engine.sync_force("prod-web-app").await.unwrap();
+    op
+}
+
+/// Site-b holds exactly what the members' placements there name: one set, nothing extra.
+async fn assert_one_set_on_site_b(env: &Env) {
+    let group = groups(env).await.0;
+    let members = env.store_a.list_members(&group.id).await.unwrap();
+    let placed: Vec<_> = members
+        .iter()
+        .map(|m| &m.current)
+        .filter(|p| p.site == "site-b")
+        .collect();
+    assert_eq!(placed.len(), MEMBERS.len());
+    let inventory = env.sim.inspect();
+    let site = &inventory.sites["site-b"];
+    let set = |ids: Vec<&String>| ids.into_iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        set(site.servers.iter().map(|s| &s.id).collect()),
+        set(placed.iter().map(|p| &p.instance_id).collect())
+    );
+    assert_eq!(
+        set(site.volumes.iter().map(|v| &v.id).collect()),
+        set(placed.iter().flat_map(|p| &p.volume_ids).collect())
+    );
+    assert_eq!(
+        set(site.ports.iter().map(|p| &p.id).collect()),
+        set(placed.iter().flat_map(|p| &p.port_ids).collect())
+    );
+    assert_eq!(
+        set(inventory.arrays["site-b"]
+            .volumes
+            .iter()
+            .filter(|v| v.name.starts_with("protector-") || v.name.starts_with("volume-"))
+            .map(|v| &v.name)
+            .collect()),
+        set(placed.iter().flat_map(|p| &p.array_volumes).collect())
+    );
+    assert_eq!(
+        site.volumes.len(),
+        site.servers.iter().map(|s| s.volumes.len()).sum::<usize>()
+    );
+}
+
+#[tokio::test]
+async fn the_next_failover_removes_what_an_unreachable_rollback_left() {
+    let env = setup().await;
+    failover_losing_site_b_before_the_instances(&env).await;
+    assert_eq!(groups(&env).await.0.status, GroupStatus::Error);
+
+    let op = planned_failover(&env).await.unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_one_set_on_site_b(&env).await;
+}
+
+#[tokio::test]
+async fn recovering_the_failed_failover_removes_what_it_left() {
+    let env = setup().await;
+    let failed = failover_losing_site_b_before_the_instances(&env).await;
+    let id = format!("op-{}", failed.id);
+
+    // Not while site-b is unreachable: refused, nothing changed.
+    env.sim.set_site_down("site-b", true).unwrap();
+    let before = on_site_b(&env);
+    let err = env.engine.recover_operation(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains(&id), "{err}");
+    assert_eq!(on_site_b(&env), before);
+    env.sim.set_site_down("site-b", false).unwrap();
+
+    let op = env.engine.recover_operation(&id).await.unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    assert!(
+        op.error_message
+            .as_deref()
+            .unwrap()
+            .contains("were removed"),
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(on_site_b(&env), (0, 0, 0, 0));
+    // Again: nothing left to do, nothing changes.
+    assert_eq!(env.engine.recover_operation(&id).await.unwrap(), op);
+
+    let op = planned_failover(&env).await.unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_one_set_on_site_b(&env).await;
 }

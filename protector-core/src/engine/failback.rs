@@ -675,6 +675,7 @@ impl Run<'_> {
             .commit(document, "failback-start", PeerPolicy::Required)
             .await?;
         self.step_done("create_dr_record").await?;
+        self.clear_earlier_leftovers().await;
 
         // Storage.
         self.step_started("quiesce_vms").await?;

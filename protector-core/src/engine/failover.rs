@@ -406,6 +406,7 @@ impl Run<'_> {
             .commit(document, "failover-start", peer_policy)
             .await?;
         self.step_done("create_dr_record").await?;
+        self.clear_earlier_leftovers().await;
 
         // Storage.
         let (sources, snapshot) = if plan.replication_type == ReplicationType::Sync {
@@ -1118,6 +1119,38 @@ impl Run<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Before anything is created on the target (the group is claimed, nothing else runs on
+    /// it): removes what earlier failed failovers and failbacks of the group left there, found
+    /// by their tags (a create whose answer was lost, a rollback that could not reach the
+    /// site), so that this run adds the only set. Never what a member of the group uses. Best
+    /// effort: what cannot be removed is journaled, and stays for the next run or for
+    /// recovering the failed operation.
+    pub(super) async fn clear_earlier_leftovers(&self) {
+        let result = async {
+            let group = self.engine.group_by_id(&self.plan.group_id).await?;
+            self.engine
+                .remove_earlier_leftovers(&group, self.op_id(), &self.target, &self.target_array)
+                .await
+        }
+        .await;
+        let (kind, detail) = match &result {
+            Ok((0, _)) => return,
+            Ok((removed, leftovers)) => (
+                if leftovers.is_empty() {
+                    JournalKind::Done
+                } else {
+                    JournalKind::Failed
+                },
+                json!({"found": removed, "leftovers": leftovers}),
+            ),
+            Err(e) => (JournalKind::Failed, json!({"error": e.message()})),
+        };
+        if kind == JournalKind::Failed {
+            tracing::warn!(%detail, site = %self.plan.target_site, "could not remove what earlier failed operations left");
+        }
+        self.journal("remove_earlier_leftovers", kind, detail).await;
     }
 
     /// Undoes one member's target resources and restarts its source VM (partial failover).

@@ -658,20 +658,18 @@ impl Protector {
                 leftovers.join("; ")
             )));
         }
-        let note = if found > 0 {
-            format!(
-                "recovered: {found} resources it left on {} were removed",
-                op.target_site
-            )
-        } else {
-            format!("recovered: nothing of it is left on {}", op.target_site)
-        };
-        if !op.error_message.as_deref().unwrap_or("").ends_with(&note) {
-            op.error_message = Some(match op.error_message.take() {
-                Some(m) => format!("{m}; {note}"),
-                None => note,
-            });
+        if found == 0 {
+            // Nothing of it is left: recovering again changes nothing.
+            return Ok(op);
         }
+        let note = format!(
+            "recovered: {found} resources it left on {} were removed",
+            op.target_site
+        );
+        op.error_message = Some(match op.error_message.take() {
+            Some(m) => format!("{m}; {note}"),
+            None => note,
+        });
         self.record_recovered(op, &group).await
     }
 
