@@ -275,3 +275,54 @@ async fn recovering_the_failed_failover_removes_what_it_left() {
     );
     assert_one_set_on_site_b(&env).await;
 }
+
+/// A DR drill whose `operation` on `service` of site-b takes effect but loses its answer.
+async fn drill_losing_one_answer(service: Service, operation: &str) -> (Env, Operation) {
+    let env = setup().await;
+    // The replication schedule (300 s) fires and its snapshot arrives on site-b.
+    env.sim.tick(320).unwrap();
+    lose_next_answer(&env, service, operation);
+    let request = protector_core::engine::TestFailoverRequest {
+        mappings: protector_core::model::ResourceMappings {
+            networks: protector_core::model::ResourceMappings::parse_pairs(
+                "network",
+                ["net-primary-web=dr-test-net net-primary-db=dr-test-net"],
+            )
+            .unwrap(),
+            flavors: protector_core::model::ResourceMappings::parse_pairs(
+                "flavor",
+                ["m1.large=m2.large"],
+            )
+            .unwrap(),
+            ..Default::default()
+        },
+        operation_id: None,
+    };
+    let op = env
+        .engine
+        .test_failover("prod-web-app", request, &protector_core::engine::NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed, "{:?}", op.error_message);
+    (env, op)
+}
+
+#[tokio::test]
+async fn a_drill_rollback_removes_creates_whose_answer_was_lost() {
+    for (service, operation) in [
+        (Service::Volume, "manage_volume"),
+        (Service::Network, "create_port"),
+        (Service::Compute, "create_server"),
+        (Service::Array, "copy_volume"),
+    ] {
+        let (env, op) = drill_losing_one_answer(service, operation).await;
+        let message = op.error_message.unwrap();
+        assert_eq!(
+            on_site_b(&env),
+            (0, 0, 0, 0),
+            "{operation}: leftovers on site-b: {message}"
+        );
+        assert!(message.contains("nothing was left"), "{message}");
+        assert!(groups(&env).await.0.test_failover.is_none());
+    }
+}
