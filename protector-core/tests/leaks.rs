@@ -326,3 +326,53 @@ async fn a_drill_rollback_removes_creates_whose_answer_was_lost() {
         assert!(groups(&env).await.0.test_failover.is_none());
     }
 }
+
+#[tokio::test]
+async fn random_timeouts_on_site_b_never_leave_a_leak_the_rollback_denies() {
+    for service in [Service::Volume, Service::Network, Service::Compute] {
+        let env = setup().await;
+        env.sim
+            .set_error_rate(
+                "site-b",
+                service,
+                0.2,
+                protector_mock::InjectedError::Timeout,
+            )
+            .unwrap();
+        // Planning reads only: a timeout there refuses the failover before anything changes.
+        let op = loop {
+            match planned_failover(&env).await {
+                Ok(op) => break op,
+                Err(e) => assert_eq!(on_site_b(&env), (0, 0, 0, 0), "{service}: {e}"),
+            }
+        };
+        env.sim
+            .set_error_rate(
+                "site-b",
+                service,
+                0.0,
+                protector_mock::InjectedError::Timeout,
+            )
+            .unwrap();
+        let message = op.error_message.clone().unwrap_or_default();
+        eprintln!("{service}: {:?}: {message}", op.status);
+        if op.status == OperationStatus::Completed {
+            assert_one_set_on_site_b(&env).await;
+            continue;
+        }
+        assert_eq!(op.status, OperationStatus::Failed, "{service}: {message}");
+        if message.contains("nothing was left") {
+            assert_eq!(on_site_b(&env), (0, 0, 0, 0), "{service}: {message}");
+        }
+        // Whatever it left, the next failover removes before it builds the one set.
+        let _ = env.engine.sync_force("prod-web-app").await;
+        let op = planned_failover(&env).await.unwrap();
+        assert_eq!(
+            op.status,
+            OperationStatus::Completed,
+            "{service}: {:?}",
+            op.error_message
+        );
+        assert_one_set_on_site_b(&env).await;
+    }
+}

@@ -1231,7 +1231,8 @@ impl Run<'_> {
 
     /// What the target holds tagged with this operation: servers and volumes by metadata,
     /// ports by description, array copies by the names its journal intended (and `copies`).
-    /// Nothing a member of the group uses is returned.
+    /// Nothing a member of the group uses is returned. The search only reads, so a transient
+    /// failure (the same timeouts that lose answers) is tried again, three times at most.
     async fn tagged_on_target(&self, copies: &[String]) -> Result<super::recover::Copies> {
         let op_id = self.op_id();
         let journal = self.engine.store().list_journal(&op_id).await?;
@@ -1248,14 +1249,22 @@ impl Run<'_> {
             .store()
             .list_members(&self.plan.group_id)
             .await?;
-        super::recover::tagged_on(
-            &self.target,
-            Some(&self.target_array),
-            op_id,
-            &names,
-            &super::recover::in_use(&members),
-        )
-        .await
+        let keep = super::recover::in_use(&members);
+        let mut attempt = 1;
+        loop {
+            let found = super::recover::tagged_on(
+                &self.target,
+                Some(&self.target_array),
+                op_id,
+                &names,
+                &keep,
+            )
+            .await;
+            match found {
+                Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Undoes what `undo` lists (and, with `sweep`, what the target holds tagged with this
