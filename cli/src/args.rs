@@ -501,8 +501,10 @@ pub enum OperationCommand {
     /// group returns to its previous status; the record ends `failed`), or finished when the
     /// workload already runs where it was going (`completed`). The target site must be
     /// reachable. A record left `pending` by a background run that ended before the operation
-    /// started is marked `failed`: nothing had changed. A finished operation is printed
-    /// unchanged. A DR drill is recovered with `protector dr test failover cleanup`.
+    /// started is marked `failed`: nothing had changed. A `failed` failover or failback has
+    /// what it left on its target removed, found by its tags (its rollback could not reach the
+    /// site); any other finished operation is printed unchanged. A DR drill is recovered with
+    /// `protector dr test failover cleanup`.
     ///
     /// Exits 0 once the operation is recorded as ended; its status and error_message say how
     /// (what could not be undone is listed there).

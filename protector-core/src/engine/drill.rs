@@ -546,9 +546,25 @@ impl Drill<'_> {
             "compensate:delete",
             record,
         );
+        // A create whose answer was lost (a timeout after it took effect) is in no record:
+        // find what carries the drill's tags first.
+        let searched = remover.discover().await;
         remover.all().await;
-        let (mut record, leftovers) = remover.into_parts();
-        let note = if record.is_removed() {
+        let (mut record, mut leftovers) = remover.into_parts();
+        if let Err(e) = &searched {
+            // The record stays, so that the drill cleanup searches again.
+            leftovers.insert(
+                0,
+                format!(
+                    "{} could not be searched for what drill op-{} created there ({})",
+                    self.site(),
+                    self.tracker.id(),
+                    e.message()
+                ),
+            );
+        }
+        let clean = record.is_removed() && searched.is_ok();
+        let note = if clean {
             format!("rolled back: nothing was left on {}", self.site())
         } else {
             format!(
@@ -558,7 +574,7 @@ impl Drill<'_> {
         };
         record.status = TestFailoverStatus::Failed;
         record.errors = leftovers;
-        let kept = (!record.is_removed()).then_some(record);
+        let kept = (!clean).then_some(record);
         match self.current_group().await {
             Ok(group) => {
                 if let Err(e) = self.engine.record_drill(group, kept).await {

@@ -659,6 +659,7 @@ impl Run<'_> {
             .commit(document, "failback-start", PeerPolicy::Required)
             .await?;
         self.step_done("create_dr_record").await?;
+        self.clear_earlier_leftovers().await;
 
         if plan.steps.iter().any(|s| s.name == "fence_old_vms") {
             self.step_started("fence_old_vms").await?;

@@ -422,6 +422,7 @@ impl Run<'_> {
             .commit(document, "failover-start", peer_policy)
             .await?;
         self.step_done("create_dr_record").await?;
+        self.clear_earlier_leftovers().await;
 
         // Storage.
         let (sources, snapshot) = if plan.replication_type == ReplicationType::Sync {
@@ -1136,6 +1137,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Before anything is created on the target (the group is claimed, nothing else runs on
+    /// it): removes what earlier failed failovers and failbacks of the group left there, found
+    /// by their tags (a create whose answer was lost, a rollback that could not reach the
+    /// site), so that this run adds the only set. Never what a member of the group uses. Best
+    /// effort: what cannot be removed is journaled, and stays for the next run or for
+    /// recovering the failed operation.
+    pub(super) async fn clear_earlier_leftovers(&self) {
+        let result = async {
+            let group = self.engine.group_by_id(&self.plan.group_id).await?;
+            self.engine
+                .remove_earlier_leftovers(&group, self.op_id(), &self.target, &self.target_array)
+                .await
+        }
+        .await;
+        let (kind, detail) = match &result {
+            Ok((0, _)) => return,
+            Ok((removed, leftovers)) => (
+                if leftovers.is_empty() {
+                    JournalKind::Done
+                } else {
+                    JournalKind::Failed
+                },
+                json!({"found": removed, "leftovers": leftovers}),
+            ),
+            Err(e) => (JournalKind::Failed, json!({"error": e.message()})),
+        };
+        if kind == JournalKind::Failed {
+            tracing::warn!(%detail, site = %self.plan.target_site, "could not remove what earlier failed operations left");
+        }
+        self.journal("remove_earlier_leftovers", kind, detail).await;
+    }
+
     /// Undoes one member's target resources and restarts its source VM (partial failover).
     async fn restore_member(&self, member: &MemberPlan) -> Result<()> {
         let result = lock(&self.results)
@@ -1159,7 +1192,7 @@ impl Run<'_> {
             all.volumes.retain(|s| !undo.volumes.contains(s));
             all.stopped.retain(|s| !undo.stopped.contains(s));
         }
-        let leftovers = self.compensate(undo).await;
+        let leftovers = self.undo_listed(undo).await;
         if leftovers.is_empty() {
             Ok(())
         } else {
@@ -1198,8 +1231,61 @@ impl Run<'_> {
         leftovers
     }
 
-    /// Undoes what `undo` lists, in reverse order of creation. Returns what could not be undone.
+    /// Undoes the whole run: what `undo` lists and everything else on the target tagged with
+    /// this operation (a create whose answer was lost, a timeout or a reset connection after
+    /// the request took effect, left no id in `undo`). Returns what could not be undone; when
+    /// the target could not be searched, that says so and names the recovery.
     pub(super) async fn compensate(&self, undo: Undo) -> Vec<String> {
+        self.undo_all(undo, true).await
+    }
+
+    /// Undoes what `undo` lists and nothing else (one member of a run that goes on). Returns
+    /// what could not be undone.
+    async fn undo_listed(&self, undo: Undo) -> Vec<String> {
+        self.undo_all(undo, false).await
+    }
+
+    /// What the target holds tagged with this operation: servers and volumes by metadata,
+    /// ports by description, array copies by the names its journal intended (and `copies`).
+    /// Nothing a member of the group uses is returned. The search only reads, so a transient
+    /// failure (the same timeouts that lose answers) is tried again, three times at most.
+    async fn tagged_on_target(&self, copies: &[String]) -> Result<super::recover::Copies> {
+        let op_id = self.op_id();
+        let journal = self.engine.store().list_journal(&op_id).await?;
+        let mut names = super::recover::copies_of(&journal);
+        names.extend(
+            copies
+                .iter()
+                .filter(|c| !names.contains(c))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let members = self
+            .engine
+            .store()
+            .list_members(&self.plan.group_id)
+            .await?;
+        let keep = super::recover::in_use(&members);
+        let mut attempt = 1;
+        loop {
+            let found = super::recover::tagged_on(
+                &self.target,
+                Some(&self.target_array),
+                op_id,
+                &names,
+                &keep,
+            )
+            .await;
+            match found {
+                Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Undoes what `undo` lists (and, with `sweep`, what the target holds tagged with this
+    /// operation), in reverse order of creation. Returns what could not be undone.
+    async fn undo_all(&self, undo: Undo, sweep: bool) -> Vec<String> {
         let mut leftovers = Vec::new();
         let poll = &self.engine.options().poll;
         let compute = self.target.compute.clone();
@@ -1212,24 +1298,41 @@ impl Run<'_> {
                 ));
             }
         }
-        leftovers.extend(
-            self.remove_site_resources(&self.target, &undo.servers, &undo.ports, &undo.volumes)
-                .await,
-        );
-        for name in &undo.copies {
-            let result = async {
-                self.target_array.destroy_volume(name).await?;
-                self.target_array.eradicate_volume(name).await
-            }
-            .await;
-            if let Err(e) = result {
-                leftovers.push(format!(
-                    "array volume {name} on {}: {}",
-                    self.plan.target_site,
-                    e.message()
-                ));
+        let mut copies = super::recover::Copies {
+            servers: undo.servers.clone(),
+            ports: undo.ports.clone(),
+            volumes: undo.volumes.clone(),
+            array_volumes: undo.copies.clone(),
+        };
+        if sweep {
+            match self.tagged_on_target(&undo.copies).await {
+                Ok(found) => copies.merge(found),
+                Err(e) => {
+                    let op_id = self.op_id();
+                    leftovers.push(format!(
+                        "{site} could not be searched for what operation op-{op_id} created there ({}): recover the operation op-{op_id} once {site} answers, to remove what it left",
+                        e.message(),
+                        site = self.plan.target_site,
+                    ));
+                }
             }
         }
+        let removed =
+            super::recover::remove_copies(&self.target, Some(&self.target_array), &copies, poll)
+                .await;
+        self.journal(
+            &format!("remove_resources:{}", self.target.site),
+            JournalKind::Compensated,
+            json!({
+                "servers": copies.servers,
+                "ports": copies.ports,
+                "volumes": copies.volumes,
+                "array_volumes": copies.array_volumes,
+                "leftovers": removed,
+            }),
+        )
+        .await;
+        leftovers.extend(removed);
         if !undo.stopped.is_empty() {
             match self.source() {
                 Ok(source) => {

@@ -16,13 +16,17 @@
 //!
 //! Run it only once the process that ran the operation is gone.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::failover::{remove_resources, start_server_and_wait, stop_server_and_wait};
 use super::sync::PeerPolicy;
 use super::Protector;
-use crate::api::{ListPorts, ListServers, ListVolumes, SiteClients};
+use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
@@ -45,7 +49,8 @@ pub(super) fn settle_failback(document: &mut GroupDocument, source: &str, target
     }
 }
 
-/// What the members running on one site have there.
+/// What the members running on one site have there, or what an operation left on one site.
+#[derive(Debug, Default)]
 pub(super) struct Copies {
     pub(super) servers: Vec<String>,
     pub(super) ports: Vec<String>,
@@ -76,6 +81,168 @@ pub(super) fn copies_on(members: &[crate::model::Member], site: &str) -> Copies 
     copies
 }
 
+/// Metadata key naming the operation that created a server or Cinder volume.
+const OPERATION_TAG: &str = "protector:operation";
+
+/// Every server, port, Cinder volume and array volume the members of a group use on any site
+/// (current and standby placements): never removed as something an operation left, whatever
+/// its tags say.
+pub(super) fn in_use(members: &[crate::model::Member]) -> BTreeSet<String> {
+    members
+        .iter()
+        .flat_map(|m| std::iter::once(&m.current).chain(m.standby.as_ref()))
+        .flat_map(|p| {
+            std::iter::once(&p.instance_id)
+                .chain(&p.volume_ids)
+                .chain(&p.array_volumes)
+                .chain(&p.port_ids)
+        })
+        .filter(|id| !id.is_empty())
+        .cloned()
+        .collect()
+}
+
+/// The array volumes an operation's journal says it copied (`copy_volume:<name>` intents,
+/// written before each copy is asked for, so a copy whose answer was lost is named too).
+pub(super) fn copies_of(journal: &[JournalEntry]) -> Vec<String> {
+    let mut out: Vec<String> = journal
+        .iter()
+        .filter(|e| e.kind == JournalKind::Intent)
+        .filter_map(|e| e.step.strip_prefix("copy_volume:"))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What operation `op_id` created on the site of `clients`, found by its tags rather than by
+/// the answers it got (an answer may have been lost after the create took effect): servers and
+/// Cinder volumes by their `protector:operation` metadata, ports by their
+/// `protector:<op>:<step>` description, and those of the array volumes `copy_names` that still
+/// exist on `array` (a managed copy is renamed, and removed with its Cinder volume; without
+/// `array` none). Nothing in `keep` is returned.
+pub(super) async fn tagged_on(
+    clients: &SiteClients,
+    array: Option<&Arc<dyn ArrayApi>>,
+    op_id: Uuid,
+    copy_names: &[String],
+    keep: &BTreeSet<String>,
+) -> Result<Copies> {
+    let tag = (OPERATION_TAG.to_string(), op_id.to_string());
+    let wanted = |id: &String| !keep.contains(id);
+    let servers = clients
+        .compute
+        .list_servers(&ListServers {
+            name: None,
+            metadata: Some(tag.clone()),
+        })
+        .await?
+        .into_iter()
+        .filter(|s| s.metadata.get(OPERATION_TAG) == Some(&tag.1))
+        .map(|s| s.id)
+        .filter(wanted)
+        .collect();
+    let prefix = format!("protector:{op_id}:");
+    let ports = clients
+        .network
+        .list_ports(&ListPorts::default())
+        .await?
+        .into_iter()
+        .filter(|p| p.description.starts_with(&prefix))
+        .map(|p| p.id)
+        .filter(wanted)
+        .collect();
+    let volumes = clients
+        .block_storage
+        .list_volumes(&ListVolumes {
+            name: None,
+            metadata: Some(tag.clone()),
+        })
+        .await?
+        .into_iter()
+        .filter(|v| v.metadata.get(OPERATION_TAG) == Some(&tag.1))
+        .map(|v| v.id)
+        .filter(wanted)
+        .collect();
+    let mut array_volumes = Vec::new();
+    if let Some(array) = array {
+        for name in copy_names.iter().filter(|n| wanted(n)) {
+            if array.get_volume(name).await?.is_some() {
+                array_volumes.push(name.clone());
+            }
+        }
+    }
+    Ok(Copies {
+        servers,
+        ports,
+        volumes,
+        array_volumes,
+    })
+}
+
+/// Removes `copies` from the site of `clients` and from `array`: servers (waiting until gone),
+/// ports, Cinder volumes, then array volumes (a destroyed one is eradicated). Missing ones
+/// count as removed. Returns what could not be removed.
+pub(super) async fn remove_copies(
+    clients: &SiteClients,
+    array: Option<&Arc<dyn ArrayApi>>,
+    copies: &Copies,
+    poll: &super::wait::PollPolicy,
+) -> Vec<String> {
+    let mut leftovers = remove_resources(
+        clients,
+        &copies.servers,
+        &copies.ports,
+        &copies.volumes,
+        poll,
+    )
+    .await;
+    for name in &copies.array_volumes {
+        let removed = async {
+            let array = array.ok_or_else(|| {
+                Error::unavailable(format!("the FlashArray of {} is unknown", clients.site))
+            })?;
+            match array.get_volume(name).await? {
+                None => Ok(()),
+                Some(v) if v.destroyed => array.eradicate_volume(name).await,
+                Some(_) => super::drill::resources::remove_array_volume(array, name).await,
+            }
+        }
+        .await;
+        if let Err(e) = removed {
+            leftovers.push(format!(
+                "array volume {name} on {}: {}",
+                clients.site,
+                e.message()
+            ));
+        }
+    }
+    leftovers
+}
+
+impl Copies {
+    /// Adds what `other` lists and `self` does not.
+    pub(super) fn merge(&mut self, other: Copies) {
+        fn add(to: &mut Vec<String>, from: Vec<String>) {
+            for id in from {
+                if !to.contains(&id) {
+                    to.push(id);
+                }
+            }
+        }
+        add(&mut self.servers, other.servers);
+        add(&mut self.ports, other.ports);
+        add(&mut self.volumes, other.volumes);
+        add(&mut self.array_volumes, other.array_volumes);
+    }
+
+    /// How many resources it lists.
+    pub(super) fn len(&self) -> usize {
+        self.servers.len() + self.ports.len() + self.volumes.len() + self.array_volumes.len()
+    }
+}
+
 /// The servers named in the intents of steps starting with `prefix` (`{"server": id}`).
 fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
     let mut out: Vec<String> = journal
@@ -89,10 +256,19 @@ fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
 }
 
 impl Protector {
-    /// Finishes or rolls back an operation whose process ended before it did. A finished
-    /// operation is returned unchanged.
+    /// Finishes or rolls back an operation whose process ended before it did. A failed
+    /// failover or failback has what it left on its target removed (found by its tags; its
+    /// rollback could not reach the site); any other finished operation is returned unchanged.
     pub async fn recover_operation(&self, id: &str) -> Result<Operation> {
         let mut op = self.operation(id).await?;
+        if op.status == OperationStatus::Failed
+            && matches!(
+                op.operation_type,
+                OperationType::Failover | OperationType::Failback
+            )
+        {
+            return self.remove_leftovers_of(op).await;
+        }
         if op.status.is_terminal() {
             return Ok(op);
         }
@@ -310,7 +486,6 @@ impl Protector {
     ) -> Result<Vec<String>> {
         let poll = self.options().poll.clone();
         let mut leftovers = Vec::new();
-        let tag = ("protector:operation".to_string(), op.id.to_string());
         // Failback: the original VMs it started go back to SHUTOFF.
         for id in servers_of(journal, "start_server:") {
             if let Err(e) = stop_server_and_wait(&target.compute, &id, &poll).await {
@@ -321,75 +496,22 @@ impl Protector {
                 ));
             }
         }
-        // Failover: what it created on the target, found by tag.
-        let servers: Vec<String> = target
-            .compute
-            .list_servers(&ListServers {
-                name: None,
-                metadata: Some(tag.clone()),
-            })
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
-        let mut ports = Vec::new();
-        for entry in journal
-            .iter()
-            .filter(|e| e.kind == JournalKind::Intent && e.step.starts_with("create_port:"))
-        {
-            let found = target
-                .network
-                .list_ports(&ListPorts {
-                    description: Some(format!("protector:{}:{}", op.id, entry.step)),
-                    ..ListPorts::default()
-                })
-                .await?;
-            ports.extend(found.into_iter().map(|p| p.id));
-        }
-        let volumes: Vec<String> = target
-            .block_storage
-            .list_volumes(&ListVolumes {
-                name: None,
-                metadata: Some(tag),
-            })
-            .await?
-            .into_iter()
-            .map(|v| v.id)
-            .collect();
-        leftovers.extend(remove_resources(target, &servers, &ports, &volumes, &poll).await);
-        // Array copies that were never managed.
-        let copies: Vec<&str> = journal
-            .iter()
-            .filter(|e| e.kind == JournalKind::Intent)
-            .filter_map(|e| e.step.strip_prefix("copy_volume:"))
-            .collect();
-        if !copies.is_empty() {
+        // What it created on the target, found by tag (answers lost included).
+        let copies = copies_of(journal);
+        let array = if copies.is_empty() {
+            None
+        } else {
             let group = self.group_by_id(&op.group_id.unwrap_or_default()).await?;
-            let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
-                Error::invalid(format!(
-                    "protection group '{}' has no replication policy",
-                    group.name
-                ))
-            })?;
-            let array = self
-                .inner
-                .connector
-                .array(policy.array_on(&group, &op.target_site))
-                .await?;
-            for name in copies {
-                let exists = array.get_volume(name).await?.is_some_and(|v| !v.destroyed);
-                if exists {
-                    if let Err(e) = super::drill::resources::remove_array_volume(&array, name).await
-                    {
-                        leftovers.push(format!(
-                            "array volume {name} on {}: {}",
-                            op.target_site,
-                            e.message()
-                        ));
-                    }
-                }
-            }
-        }
+            Some(self.group_array(&group, &op.target_site).await?)
+        };
+        let keep = in_use(
+            &self
+                .store()
+                .list_members(&op.group_id.unwrap_or_default())
+                .await?,
+        );
+        let found = tagged_on(target, array.as_ref(), op.id, &copies, &keep).await?;
+        leftovers.extend(remove_copies(target, array.as_ref(), &found, &poll).await);
         // The source VMs it stopped run again.
         let stopped = servers_of(journal, "stop_server:");
         if !stopped.is_empty() {
@@ -414,6 +536,141 @@ impl Protector {
             }
         }
         Ok(leftovers)
+    }
+
+    /// The FlashArray of `group` on `site`, from its policy.
+    pub(super) async fn group_array(
+        &self,
+        group: &crate::model::ProtectionGroup,
+        site: &str,
+    ) -> Result<Arc<dyn ArrayApi>> {
+        let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
+            Error::invalid(format!(
+                "protection group '{}' has no replication policy",
+                group.name
+            ))
+        })?;
+        self.inner
+            .connector
+            .array(policy.array_on(group, site))
+            .await
+    }
+
+    /// The failed failovers and failbacks of group `group_id` towards `site` that may have
+    /// left something there: finished, and owning neither the group's placement nor its lock.
+    async fn failed_towards(
+        &self,
+        group: &crate::model::ProtectionGroup,
+        site: &str,
+    ) -> Result<Vec<Operation>> {
+        Ok(self
+            .store()
+            .list_operations()
+            .await?
+            .into_iter()
+            .filter(|op| {
+                op.group_id == Some(group.id)
+                    && op.status == OperationStatus::Failed
+                    && matches!(
+                        op.operation_type,
+                        OperationType::Failover | OperationType::Failback
+                    )
+                    && op.target_site == site
+                    && group.last_operation_id != Some(op.id)
+                    && group.active_operation_id != Some(op.id)
+            })
+            .collect())
+    }
+
+    /// Removes from `target` (the site of `clients`, array `array`) what the failed operations
+    /// `ops` left there: every resource tagged with one of them that no member of the group
+    /// uses (current and standby placements are kept whatever their tags say). Returns what
+    /// was removed and what could not be.
+    pub(super) async fn remove_left_by(
+        &self,
+        group_id: &Uuid,
+        ops: &[Operation],
+        target: &SiteClients,
+        array: Option<&Arc<dyn ArrayApi>>,
+    ) -> Result<(usize, Vec<String>)> {
+        let keep = in_use(&self.store().list_members(group_id).await?);
+        let mut found = Copies::default();
+        for op in ops {
+            let journal = self.store().list_journal(&op.id).await?;
+            found.merge(tagged_on(target, array, op.id, &copies_of(&journal), &keep).await?);
+        }
+        let leftovers = remove_copies(target, array, &found, &self.options().poll).await;
+        Ok((found.len(), leftovers))
+    }
+
+    /// Removes from `target` what earlier failed failovers and failbacks of `group` left there
+    /// (creates whose answer was lost, rollbacks that could not reach the site), before an
+    /// operation with id `current` creates anything there. Returns what was removed and what
+    /// could not be.
+    pub(super) async fn remove_earlier_leftovers(
+        &self,
+        group: &crate::model::ProtectionGroup,
+        current: Uuid,
+        target: &SiteClients,
+        array: &Arc<dyn ArrayApi>,
+    ) -> Result<(usize, Vec<String>)> {
+        let ops: Vec<Operation> = self
+            .failed_towards(group, &target.site)
+            .await?
+            .into_iter()
+            .filter(|op| op.id != current)
+            .collect();
+        if ops.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        self.remove_left_by(&group.id, &ops, target, Some(array))
+            .await
+    }
+
+    /// Recovering a failed failover or failback: removes what it left on its target (its
+    /// rollback could not reach the site, or an answer was lost), found by its tags.
+    async fn remove_leftovers_of(&self, mut op: Operation) -> Result<Operation> {
+        let group = self.group_by_id(&op.group_id.unwrap_or_default()).await?;
+        let owned = self
+            .failed_towards(&group, &op.target_site)
+            .await?
+            .iter()
+            .all(|o| o.id != op.id);
+        if owned {
+            // Its outcome is the group's (or it never claimed it): nothing of it is a leftover.
+            return Ok(op);
+        }
+        let target = self.ensure_reachable(&op.target_site).await.map_err(|e| {
+            e.with_prefix(format!(
+                "what operation op-{} left on {} cannot be removed while the site is unreachable",
+                op.id, op.target_site
+            ))
+        })?;
+        let array = self.group_array(&group, &op.target_site).await?;
+        let (found, leftovers) = self
+            .remove_left_by(&group.id, std::slice::from_ref(&op), &target, Some(&array))
+            .await?;
+        if !leftovers.is_empty() {
+            return Err(Error::unexpected(format!(
+                "operation op-{} left resources on {} that could not be removed: {}",
+                op.id,
+                op.target_site,
+                leftovers.join("; ")
+            )));
+        }
+        if found == 0 {
+            // Nothing of it is left: recovering again changes nothing.
+            return Ok(op);
+        }
+        let note = format!(
+            "recovered: {found} resources it left on {} were removed",
+            op.target_site
+        );
+        op.error_message = Some(match op.error_message.take() {
+            Some(m) => format!("{m}; {note}"),
+            None => note,
+        });
+        self.record_recovered(op, &group).await
     }
 
     async fn record_recovered(

@@ -91,9 +91,9 @@ impl<'a> Remover<'a> {
         ))
     }
 
-    /// Finds, by their tags, the resources of a drill that was interrupted before it could
-    /// record them.
-    async fn discover(&self) -> Result<()> {
+    /// Finds, by their tags, the resources of a drill that were never recorded: it was
+    /// interrupted before it could, or a create's answer was lost after it took effect.
+    pub(super) async fn discover(&self) -> Result<()> {
         let tag = (OPERATION_TAG.to_string(), self.tag());
         let servers = self
             .clients
@@ -430,9 +430,16 @@ impl Protector {
             .await?;
         let interrupted =
             (record.status == TestFailoverStatus::Running).then_some(record.operation_id);
+        // A failed drill's rollback may not have reached the site: search by tags too.
+        let search = matches!(
+            record.status,
+            TestFailoverStatus::Running | TestFailoverStatus::Failed
+        );
         let remover = Remover::new(&clients, &array, tracker, "delete", record);
-        if let Some(drill) = interrupted {
+        if search {
             remover.discover().await?;
+        }
+        if let Some(drill) = interrupted {
             self.close_interrupted_drill(drill, tracker.id()).await;
         }
         tracker.done("validate_sites").await?;
