@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod output;
 mod progress;
+mod secret_input;
 mod transport;
 mod views;
 
