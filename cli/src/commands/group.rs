@@ -253,7 +253,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                         plan.group_name
                     ))?;
                 if let Some(point) = &plan.recovery_point {
-                    eprintln!("Data at risk: {}", point.data_at_risk);
+                    crate::output::eprint_line(&format!("Data at risk: {}", point.data_at_risk));
                 }
                 if args.dry_run {
                     return Ok(());
