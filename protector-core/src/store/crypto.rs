@@ -141,8 +141,7 @@ impl SecretKey {
                 ErrorKind::ConfigInvalid,
                 format!(
                     "the key file {} does not hold a key (64 hex characters expected): restore \
-                     it from a backup; deleting it creates a new key, but secrets already stored \
-                     cannot be read with it",
+                     it from a backup; the secrets stored with it cannot be read with a new key",
                     path.display()
                 ),
             )
