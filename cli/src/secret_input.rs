@@ -24,7 +24,7 @@ pub struct SecretSource<'a> {
 
 impl SecretSource<'_> {
     /// Whether the secret is to be read from stdin.
-    pub fn from_stdin(&self) -> bool {
+    pub fn reads_stdin(&self) -> bool {
         self.file.is_some_and(|f| f == Path::new("-"))
     }
 
@@ -33,7 +33,7 @@ impl SecretSource<'_> {
     /// control characters inside (several lines), is refused. Messages never hold the secret.
     pub fn read(self) -> CliResult<Secret> {
         if let Some(file) = self.file {
-            let (text, origin) = if self.from_stdin() {
+            let (text, origin) = if self.reads_stdin() {
                 let mut bytes = Vec::new();
                 std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
                     CliError::invalid(format!(

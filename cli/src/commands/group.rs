@@ -112,7 +112,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 value: args.secondary_fa_token,
                 env_var: "PROTECTOR_SECONDARY_FA_TOKEN",
             };
-            if primary.from_stdin() && secondary.from_stdin() {
+            if primary.reads_stdin() && secondary.reads_stdin() {
                 return Err(CliError::invalid(
                     "only one token can be read from stdin: give the other one a file or its \
                      environment variable",
