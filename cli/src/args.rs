@@ -338,18 +338,30 @@ pub struct PolicyCreateArgs {
     /// HTTPS management URL of the FlashArray on the group's primary site.
     #[arg(long)]
     pub primary_fa_url: String,
-    /// API token of that array (stored encrypted, never printed).
-    #[arg(long, env = "PROTECTOR_PRIMARY_FA_TOKEN", hide_env_values = true)]
-    pub primary_fa_token: String,
+    /// API token of that array (stored encrypted, never printed). Given here it shows in `ps`
+    /// and the shell history: prefer --primary-fa-token-file, or PROTECTOR_PRIMARY_FA_TOKEN in the
+    /// environment (used when neither option is given).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "primary_fa_token_file")]
+    pub primary_fa_token: Option<String>,
+    /// File holding the API token of that array (read whole, surrounding whitespace trimmed);
+    /// `-` reads it from stdin.
+    #[arg(long, value_name = "FILE")]
+    pub primary_fa_token_file: Option<PathBuf>,
     /// CA bundle that signs the primary array's certificate, when not a system root.
     #[arg(long, value_name = "PEM")]
     pub primary_fa_ca_file: Option<String>,
     /// HTTPS management URL of the FlashArray on the group's secondary site.
     #[arg(long)]
     pub secondary_fa_url: String,
-    /// API token of that array (stored encrypted, never printed).
-    #[arg(long, env = "PROTECTOR_SECONDARY_FA_TOKEN", hide_env_values = true)]
-    pub secondary_fa_token: String,
+    /// API token of that array (stored encrypted, never printed). Given here it shows in `ps`
+    /// and the shell history: prefer --secondary-fa-token-file, or PROTECTOR_SECONDARY_FA_TOKEN in the
+    /// environment (used when neither option is given).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "secondary_fa_token_file")]
+    pub secondary_fa_token: Option<String>,
+    /// File holding the API token of that array (read whole, surrounding whitespace trimmed);
+    /// `-` reads it from stdin.
+    #[arg(long, value_name = "FILE")]
+    pub secondary_fa_token_file: Option<PathBuf>,
     /// CA bundle that signs the secondary array's certificate, when not a system root.
     #[arg(long, value_name = "PEM")]
     pub secondary_fa_ca_file: Option<String>,

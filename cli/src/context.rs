@@ -25,22 +25,21 @@ impl Engine {
     /// Builds the engine standing on `local`, with a store in `state_dir` for `local`, for each
     /// of `extra_sites`, for every `<site>.db` already there and for every site registered in the
     /// local store.
+    ///
+    /// `local` must be known: a store for it exists, it is one of `extra_sites` (being
+    /// registered), the transport knows a cloud of that name (clouds.yaml), or an existing
+    /// store registers it. Otherwise (a typo in `--os-cloud`) nothing is created. The key file
+    /// is created only while the state directory holds no store: a store whose key is lost
+    /// must not be given a new one.
     pub async fn open(
         state_dir: &Path,
         local: &str,
         transport: Transport,
         extra_sites: &[&str],
     ) -> CliResult<Engine> {
-        std::fs::create_dir_all(state_dir).map_err(|e| {
-            CliError::config(format!(
-                "cannot create the state directory {}: {e}: choose another with --state-dir",
-                state_dir.display()
-            ))
-        })?;
-        let key = SecretKey::load_or_create(&state_dir.join("secret.key"))?;
-
+        let local = checked_site_name(local)?;
         let mut names: BTreeSet<String> = BTreeSet::new();
-        names.insert(checked_site_name(local)?.to_string());
+        names.insert(local.to_string());
         for site in extra_sites {
             names.insert(checked_site_name(site)?.to_string());
         }
@@ -48,19 +47,54 @@ impl Engine {
             Transport::Simulator { path, .. } => Some(path.as_path()),
             Transport::Wire { .. } => None,
         };
-        names.extend(existing_stores(state_dir, skip)?);
+        let existing = if state_dir.is_dir() {
+            existing_stores(state_dir, skip)?
+        } else {
+            Vec::new()
+        };
+        let local_known = existing.iter().any(|s| s == local)
+            || extra_sites.contains(&local)
+            || transport.knows_cloud(local)?;
+        if !local_known && existing.is_empty() {
+            return Err(unknown_site(local, state_dir));
+        }
 
+        std::fs::create_dir_all(state_dir).map_err(|e| {
+            CliError::config(format!(
+                "cannot create the state directory {}: {e}: choose another with --state-dir",
+                state_dir.display()
+            ))
+        })?;
+        let key = load_key(state_dir, &existing)?;
         let open = |site: &str| -> CliResult<Arc<dyn Store>> {
             let path = state_dir.join(format!("{site}.db"));
             Ok(Arc::new(SqliteStore::open(&path, key.clone())?) as Arc<dyn Store>)
         };
-        let local_store = open(local)?;
+
+        let mut stores = BTreeMap::new();
+        if !local_known {
+            // Registered in a store of its peer only: look before creating its own.
+            let mut registered = false;
+            for site in &existing {
+                let store = open(site)?;
+                registered |= store.list_sites().await?.iter().any(|s| s.name == local);
+                stores.insert(site.clone(), store);
+            }
+            if !registered {
+                return Err(unknown_site(local, state_dir));
+            }
+        }
+        names.extend(existing);
+
+        let local_store = match stores.get(local) {
+            Some(store) => store.clone(),
+            None => open(local)?,
+        };
         for site in local_store.list_sites().await? {
             if checked_site_name(&site.name).is_ok() {
                 names.insert(site.name);
             }
         }
-        let mut stores = BTreeMap::new();
         stores.insert(local.to_string(), local_store);
         for site in names {
             if let std::collections::btree_map::Entry::Vacant(slot) = stores.entry(site) {
@@ -182,6 +216,37 @@ pub fn checked_site_name(name: &str) -> CliResult<&str> {
             "site name '{name}' is not usable: use letters, digits, '.', '_' and '-' (e.g. site-a)"
         )))
     }
+}
+
+/// `--os-cloud` names a site protector knows nothing about.
+fn unknown_site(site: &str, state_dir: &Path) -> CliError {
+    CliError::Engine(protector_core::Error::not_found(format!(
+        "site '{site}' is unknown: it has no store in {}, is not registered, and no clouds.yaml \
+         entry has that name: check --os-cloud (OS_CLOUD), or register the site with `protector \
+         site create --name {site} ...`",
+        state_dir.display()
+    )))
+}
+
+/// The key of the stores in `state_dir`; created only when there is no store yet (`stores`),
+/// since a new key cannot read the secrets sealed with a lost one.
+fn load_key(state_dir: &Path, stores: &[String]) -> CliResult<SecretKey> {
+    let path = state_dir.join("secret.key");
+    if stores.is_empty() {
+        return Ok(SecretKey::load_or_create(&path)?);
+    }
+    if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        let mut names: Vec<String> = stores.iter().map(|s| format!("{s}.db")).collect();
+        names.sort();
+        return Err(CliError::config(format!(
+            "the key file {} is missing, but {} holds stores ({}) whose FlashArray tokens it \
+             encrypts: restore it from a backup (a new key could not read them)",
+            path.display(),
+            state_dir.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(SecretKey::load(&path)?)
 }
 
 /// Site names of the `<site>.db` stores in `dir`, leaving out `skip` (the simulator's state

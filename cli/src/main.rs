@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod output;
 mod progress;
+mod secret_input;
 mod transport;
 mod views;
 
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            output::eprint_line(&format!("Error: cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             let code = err.exit_code();
             if code != 0 {
                 let _ = std::io::stdout().flush();
-                eprintln!("Error: {err}");
+                output::eprint_line(&format!("Error: {err}"));
             }
             ExitCode::from(code)
         }

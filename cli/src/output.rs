@@ -13,6 +13,13 @@ use serde_json::Value;
 use crate::args::{Format, OutputOptions};
 use crate::error::{CliError, CliResult};
 
+/// Writes `line` and a newline to stderr. Unlike `eprintln!`, which panics when stderr is a
+/// closed pipe (`protector ... 2>&1 | head -0`), a failed write is dropped: a closed stderr
+/// has nowhere to report it.
+pub fn eprint_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// One resource as named fields in display order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record {

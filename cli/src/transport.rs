@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use protector_core::api::{CombinedConnector, Connector};
 use protector_core::{Error, ErrorKind, Result};
-use protector_mock::Simulator;
-use protector_openstack::OpenStackConnector;
+use protector_mock::{SimConnector, Simulator};
+use protector_openstack::{ConfigLoader, OpenStackConnector};
 use protector_pure::FlashArrayConnector;
 
 /// The transport of one CLI run.
@@ -101,6 +101,24 @@ impl Transport {
                 ErrorKind::ConfigInvalid,
                 "this command needs the in-process simulator: pass --sim-state FILE",
             )),
+        }
+    }
+
+    /// Whether `cloud` names a cloud this transport can reach: an entry of the simulated
+    /// clouds.yaml, or of the clouds.yaml this process finds. `ConfigInvalid` when that
+    /// clouds.yaml cannot be read.
+    pub fn knows_cloud(&self, cloud: &str) -> Result<bool> {
+        match self {
+            Transport::Simulator { .. }
+            | Transport::Wire {
+                simulator: Some(_), ..
+            } => Ok(SimConnector::has_cloud(cloud)),
+            Transport::Wire {
+                simulator: None, ..
+            } => Ok(ConfigLoader::from_process()
+                .cloud_names()?
+                .iter()
+                .any(|name| name == cloud)),
         }
     }
 

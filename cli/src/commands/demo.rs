@@ -303,8 +303,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
     let primary_array = simulator.array(PRIMARY)?;
     let secondary_array = simulator.array(SECONDARY)?;
     demo.command(&format!(
-        "protector protection-group policy-create {GROUP} --primary-fa-url {} --primary-fa-token '***' \
-         --secondary-fa-url {} --secondary-fa-token '***' --pure-pg-name pg-{GROUP} \
+        "protector protection-group policy-create {GROUP} --primary-fa-url {} \
+         --primary-fa-token-file site-a.token --secondary-fa-url {} \
+         --secondary-fa-token-file site-b.token --pure-pg-name pg-{GROUP} \
          --replication-interval 300 --rpo-minutes 15",
         primary_array.url, secondary_array.url
     ))?;

@@ -7,7 +7,7 @@ use protector_core::engine::{
 };
 use protector_core::model::{
     ArrayEndpoint, Operation, OperationStatus, OperationType, ProtectionGroup, ReplicationType,
-    ResourceMappings, Secret,
+    ResourceMappings,
 };
 use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};
@@ -17,6 +17,7 @@ use crate::commands::background::{self, Foreground, Mode};
 use crate::context::{Context, Engine};
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
+use crate::secret_input::SecretSource;
 use crate::views;
 
 pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
@@ -96,6 +97,28 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             Printer::stdout(&args.output).show(&views::member(member))
         }
         GroupCommand::PolicyCreate(args) => {
+            // Tokens first: a bad token source changes nothing.
+            let primary = SecretSource {
+                what: "the primary FlashArray's API token",
+                file: args.primary_fa_token_file.as_deref(),
+                file_option: "--primary-fa-token-file",
+                value: args.primary_fa_token,
+                env_var: "PROTECTOR_PRIMARY_FA_TOKEN",
+            };
+            let secondary = SecretSource {
+                what: "the secondary FlashArray's API token",
+                file: args.secondary_fa_token_file.as_deref(),
+                file_option: "--secondary-fa-token-file",
+                value: args.secondary_fa_token,
+                env_var: "PROTECTOR_SECONDARY_FA_TOKEN",
+            };
+            if primary.reads_stdin() && secondary.reads_stdin() {
+                return Err(CliError::invalid(
+                    "only one token can be read from stdin: give the other one a file or its \
+                     environment variable",
+                ));
+            }
+            let (primary_token, secondary_token) = (primary.read()?, secondary.read()?);
             let engine = ctx.engine_with_transport().await?;
             let policy = engine
                 .protector
@@ -104,12 +127,12 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                     CreatePolicy {
                         primary_array: ArrayEndpoint {
                             url: args.primary_fa_url,
-                            api_token: Secret::new(args.primary_fa_token),
+                            api_token: primary_token,
                             ca_file: args.primary_fa_ca_file,
                         },
                         secondary_array: ArrayEndpoint {
                             url: args.secondary_fa_url,
-                            api_token: Secret::new(args.secondary_fa_token),
+                            api_token: secondary_token,
                             ca_file: args.secondary_fa_ca_file,
                         },
                         pure_pg_name: args.pure_pg_name,
@@ -230,7 +253,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                         plan.group_name
                     ))?;
                 if let Some(point) = &plan.recovery_point {
-                    eprintln!("Data at risk: {}", point.data_at_risk);
+                    crate::output::eprint_line(&format!("Data at risk: {}", point.data_at_risk));
                 }
                 if args.dry_run {
                     return Ok(());

@@ -22,7 +22,7 @@ use protector_mock::{InjectedError, Inventory, Service, Simulator};
 
 use crate::args::{Format, OutputOptions};
 use crate::error::{CliError, CliResult};
-use crate::output::{render_table, Printer};
+use crate::output::{eprint_line, render_table, Printer};
 
 /// Every simulated site, in display order.
 const SITES: [&str; 2] = ["site-a", "site-b"];
@@ -219,19 +219,22 @@ async fn serve(args: ServeArgs) -> CliResult {
     .await?;
 
     let state = if resumed { "resumed" } else { "seeded" };
-    eprintln!("protector sim: state {} ({state})", path.display());
+    eprint_line(&format!(
+        "protector sim: state {} ({state})",
+        path.display()
+    ));
     for site in SITES {
-        eprintln!(
+        eprint_line(&format!(
             "protector sim: {site}: Keystone {}, FlashArray {}",
             server.auth_url(site).unwrap_or_default(),
             server.array_url(site).unwrap_or_default()
-        );
+        ));
     }
-    eprintln!(
+    eprint_line(&format!(
         "protector sim: clouds {}, arrays {}; stop with SIGINT or SIGTERM",
         server.clouds_yaml().display(),
         server.arrays_json().display()
-    );
+    ));
     let mut signals = ShutdownSignals::register()?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "ready")
@@ -239,7 +242,7 @@ async fn serve(args: ServeArgs) -> CliResult {
         .map_err(CliError::from_io)?;
 
     let signal = signals.recv().await;
-    eprintln!("protector sim: {signal}: shutting down");
+    eprint_line(&format!("protector sim: {signal}: shutting down"));
     server.shutdown().await;
     Ok(())
 }

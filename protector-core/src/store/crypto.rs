@@ -55,17 +55,31 @@ impl SecretKey {
     /// Returns [`ErrorKind::ConfigInvalid`] naming the path when the file cannot be read or
     /// written, or does not hold a key.
     pub fn load_or_create(path: &Path) -> Result<SecretKey> {
-        match fs::read_to_string(path) {
-            Ok(text) => Self::parse_key_file(path, &text),
+        match fs::read(path) {
+            Ok(bytes) => Self::parse_key_file(path, &bytes),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Self::create_key_file(path),
-            Err(err) => Err(key_file_error(
+            Err(err) => Err(read_error(path, err)),
+        }
+    }
+
+    /// Reads the key in `path` like [`SecretKey::load_or_create`], but never creates one: for
+    /// stores that already hold secrets sealed with the key that file held.
+    ///
+    /// Returns [`ErrorKind::ConfigInvalid`] naming the path when the file is missing, cannot be
+    /// read, or does not hold a key.
+    pub fn load(path: &Path) -> Result<SecretKey> {
+        match fs::read(path) {
+            Ok(bytes) => Self::parse_key_file(path, &bytes),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(key_file_error(
                 path,
                 format!(
-                    "cannot read the key file {}: {err}: check its permissions",
+                    "the key file {} is missing: restore it from a backup; the secrets stored \
+                     with it cannot be read with a new key",
                     path.display()
                 ),
                 err,
             )),
+            Err(err) => Err(read_error(path, err)),
         }
     }
 
@@ -121,23 +135,24 @@ impl SecretKey {
         ChaCha20Poly1305::new(Key::from_slice(&self.0))
     }
 
-    fn parse_key_file(path: &Path, text: &str) -> Result<SecretKey> {
+    fn parse_key_file(path: &Path, bytes: &[u8]) -> Result<SecretKey> {
         let invalid = || {
             Error::new(
                 ErrorKind::ConfigInvalid,
                 format!(
                     "the key file {} does not hold a key (64 hex characters expected): restore \
-                     it from a backup; deleting it creates a new key, but secrets already stored \
-                     cannot be read with it",
+                     it from a backup; the secrets stored with it cannot be read with a new key",
                     path.display()
                 ),
             )
             .with_context("path", path.display().to_string())
         };
-        let mut bytes = [0u8; KEY_LEN];
-        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| invalid())?;
+        // A binary file is as wrong as a short one: not text, so not a key.
+        let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
+        let mut key = [0u8; KEY_LEN];
+        hex::decode_to_slice(text.trim(), &mut key).map_err(|_| invalid())?;
         warn_if_readable_by_others(path);
-        Ok(SecretKey(bytes))
+        Ok(SecretKey(key))
     }
 
     fn create_key_file(path: &Path) -> Result<SecretKey> {
@@ -179,14 +194,8 @@ impl SecretKey {
                 Ok(key)
             }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-                let text = fs::read_to_string(path).map_err(|err| {
-                    key_file_error(
-                        path,
-                        format!("cannot read the key file {}: {err}", path.display()),
-                        err,
-                    )
-                })?;
-                Self::parse_key_file(path, &text)
+                let bytes = fs::read(path).map_err(|err| read_error(path, err))?;
+                Self::parse_key_file(path, &bytes)
             }
             Err(err) => Err(io_error("publishing it", err)),
         }
@@ -197,6 +206,23 @@ impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey([redacted])")
     }
+}
+
+/// The key file exists but cannot be read; only a refused read is blamed on permissions.
+fn read_error(path: &Path, err: io::Error) -> Error {
+    let advice = if err.kind() == io::ErrorKind::PermissionDenied {
+        "check its permissions"
+    } else {
+        "check that the path names the key file"
+    };
+    key_file_error(
+        path,
+        format!(
+            "cannot read the key file {}: {err}: {advice}",
+            path.display()
+        ),
+        err,
+    )
 }
 
 fn key_file_error(path: &Path, message: String, source: io::Error) -> Error {
@@ -337,6 +363,35 @@ mod tests {
         fs::write(&path, format!("  {}\n", "ab".repeat(KEY_LEN))).unwrap();
         let loaded = SecretKey::load_or_create(&path).unwrap();
         assert_eq!(loaded.0, [0xab; KEY_LEN]);
+    }
+
+    #[test]
+    fn binary_key_file_does_not_blame_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.key");
+        let contents: Vec<u8> = (0..=255u8).cycle().take(2 * KEY_LEN).collect();
+        fs::write(&path, &contents).unwrap();
+        for err in [
+            SecretKey::load_or_create(&path).unwrap_err(),
+            SecretKey::load(&path).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+            assert!(err.message().contains("does not hold a key"), "{err}");
+            assert!(!err.message().contains("permission"), "{err}");
+        }
+        assert_eq!(fs::read(&path).unwrap(), contents);
+    }
+
+    #[test]
+    fn load_never_creates_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.key");
+        let err = SecretKey::load(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+        assert!(err.message().contains("is missing"), "{err}");
+        assert!(!path.exists());
+        let created = SecretKey::load_or_create(&path).unwrap();
+        assert_eq!(SecretKey::load(&path).unwrap().0, created.0);
     }
 
     #[test]

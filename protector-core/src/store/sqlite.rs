@@ -105,11 +105,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the store in `path`, creating the file, its directory and the schema if needed.
+    /// Opens the store in `path`, creating the file (with its schema) and its directory when
+    /// the file does not exist.
     ///
-    /// A new file is readable by its owner only (Unix). Returns [`ErrorKind::ConfigInvalid`]
-    /// when the file cannot be opened, is not a protector store, or was written by a newer
-    /// protector; [`ErrorKind::Unavailable`] when another process holds it locked too long.
+    /// A new file is readable by its owner only (Unix), and appears complete: it is built
+    /// under a temporary name and then published, so an existing file that is empty (0 bytes)
+    /// was truncated, not left half-created. Returns [`ErrorKind::ConfigInvalid`], having
+    /// written nothing to the file, when it cannot be opened, is empty, is not a protector
+    /// store, is damaged (SQLite's `quick_check` fails), or was written by a newer protector;
+    /// [`ErrorKind::Unavailable`] when another process holds it locked too long.
     pub fn open(path: &Path, key: SecretKey) -> Result<Self> {
         let config_error = |what: &str, err: std::io::Error| {
             Error::new(
@@ -127,11 +131,30 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|err| config_error("cannot create its directory", err))?;
         }
-        create_private_file(path).map_err(|err| config_error("cannot create the file", err))?;
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.len() == 0 => {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!(
+                        "the store {} is empty (0 bytes): it was truncated; restore it from a \
+                         backup, or remove it to start this site's store afresh",
+                        path.display()
+                    ),
+                )
+                .with_context("path", path.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Self::create_file(path, &key)?;
+            }
+            Err(err) => return Err(config_error("cannot read its metadata", err)),
+        }
 
         let conn = Connection::open(path).map_err(|err| open_error(path, "opening", err))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|err| open_error(path, "setting the busy timeout", err))?;
+        // Before anything writes: a damaged store is left exactly as it is.
+        check_integrity(&conn, path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(|err| open_error(path, "enabling WAL", err))?;
@@ -139,6 +162,52 @@ impl SqliteStore {
             tracing::warn!(path = %path.display(), mode, "the store is not in WAL mode");
         }
         Self::init(conn, key, Some(path.to_path_buf()))
+    }
+
+    /// Creates the store file in `path` with its schema: built under a temporary name in the
+    /// same directory and published with a hard link, which, unlike a rename, fails when
+    /// another process published its file first (then that one is used).
+    fn create_file(path: &Path, key: &SecretKey) -> Result<()> {
+        let io_error = |what: &str, err: std::io::Error| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "cannot create the store {}: {what}: {err}: check that the state directory \
+                     is writable",
+                    path.display()
+                ),
+            )
+            .with_context("path", path.display().to_string())
+            .with_source(err)
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!(
+            ".{name}.{}-{}.tmp",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        let built = (|| {
+            create_private_file(&temp).map_err(|err| io_error("creating a temporary file", err))?;
+            let conn = Connection::open(&temp).map_err(|err| open_error(&temp, "opening", err))?;
+            let store = Self::init(conn, key.clone(), Some(temp.clone()))?;
+            let conn = store
+                .conn
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner);
+            conn.close()
+                .map_err(|(_, err)| open_error(&temp, "closing", err))
+        })();
+        let published = built.and_then(|()| match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(io_error("publishing it", err)),
+        });
+        for suffix in ["", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+        }
+        published
     }
 
     /// A store in memory, empty, gone when dropped. For tests and dry runs.
@@ -775,9 +844,50 @@ fn sql_error(what: &str, err: rusqlite::Error) -> Error {
             BUSY_TIMEOUT.as_secs()
         ))
         .with_source(err)
+    } else if is_corrupt(&err) {
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("{what}: the store is damaged ({err}): restore it from a backup"),
+        )
+        .with_source(err)
     } else {
         Error::unexpected(format!("{what}: SQLite error: {err}")).with_source(err)
     }
+}
+
+/// Runs SQLite's `quick_check` on the store (read only): a damaged file is local configuration
+/// to restore, refused before anything writes to it.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let findings: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|err| open_error(path, "checking its integrity", err))?;
+    if findings.len() == 1 && findings[0] == "ok" {
+        return Ok(());
+    }
+    let first = findings.first().map_or("no answer", String::as_str);
+    Err(Error::new(
+        ErrorKind::ConfigInvalid,
+        format!(
+            "the store {} is damaged (SQLite integrity check: {}): restore it from a backup; \
+             nothing was written to it",
+            path.display(),
+            first.lines().next().unwrap_or(first)
+        ),
+    )
+    .with_context("path", path.display().to_string()))
+}
+
+/// Whether SQLite found the file damaged or not a database at all.
+fn is_corrupt(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
 }
 
 /// Maps a SQLite error met while opening the store: a file that is not a store is local
@@ -1629,6 +1739,84 @@ mod tests {
                 path.display()
             )
         );
+    }
+
+    #[test]
+    fn a_new_store_is_published_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protector.db");
+        drop(SqliteStore::open(&path, key(1)).unwrap());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["protector.db"], "no temporary file is left");
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn an_empty_store_file_is_refused_and_left_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protector.db");
+        std::fs::write(&path, b"").unwrap();
+        let err = SqliteStore::open(&path, key(1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+        assert_eq!(
+            err.message(),
+            format!(
+                "the store {} is empty (0 bytes): it was truncated; restore it from a backup, or \
+                 remove it to start this site's store afresh",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_store_is_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("protector.db");
+        {
+            let s = SqliteStore::open(&path, key(1)).unwrap();
+            for n in 1..=20 {
+                s.put_group(&group(n, &format!("web-{n}"))).await.unwrap();
+            }
+        }
+        // Page 3 holds the groups table: overwrite it with garbage.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page: usize = 4096;
+        assert!(bytes.len() > 3 * page);
+        bytes[2 * page..3 * page].fill(0xA5);
+        std::fs::write(&path, &bytes).unwrap();
+
+        let err = SqliteStore::open(&path, key(1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+        assert!(
+            err.message()
+                .starts_with(&format!("the store {} is damaged", path.display())),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn damage_found_after_opening_is_config_invalid() {
+        for code in [rusqlite::ffi::SQLITE_CORRUPT, rusqlite::ffi::SQLITE_NOTADB] {
+            let err = sql_error(
+                "reading groups",
+                rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+            );
+            assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+            assert!(
+                err.message()
+                    .starts_with("reading groups: the store is damaged ("),
+                "{err}"
+            );
+        }
     }
 
     #[tokio::test]

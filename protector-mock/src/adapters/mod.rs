@@ -51,6 +51,14 @@ impl SimConnector {
     pub fn simulator(&self) -> &Simulator {
         &self.sim
     }
+
+    /// Whether `cloud` is an entry of the simulated clouds.yaml (the table above, with
+    /// `<site>` a simulated site's name).
+    pub fn has_cloud(cloud: &str) -> bool {
+        SITES
+            .into_iter()
+            .any(|site| credential_for(site, site, cloud).is_some())
+    }
 }
 
 /// The simulated site a registered site points at.
