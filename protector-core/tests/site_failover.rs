@@ -934,3 +934,41 @@ async fn unplanned_site_failover_from_the_surviving_site() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_site_failovers_at_once_move_each_group_exactly_once() {
+    // Two DR admins start the same site failover at the same moment (issue 10): each group is
+    // claimed by one of them; the other reports it busy and touches nothing of it.
+    for round in 0..20 {
+        let world = build(scenario()[1..3].to_vec()).await;
+        let env = &world.env;
+        let other = engine_with(env, Arc::new(env.sim.connector()));
+        for site in ["site-a", "site-b"] {
+            for service in protector_mock::Service::ALL {
+                env.sim.set_latency_ms(site, service, 1).unwrap();
+            }
+        }
+        let (first, second) = tokio::join!(
+            env.engine
+                .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
+            other.site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
+        );
+        let runs: Vec<Operation> = [first, second].into_iter().filter_map(|r| r.ok()).collect();
+        assert!(!runs.is_empty(), "round {round}: one of them runs");
+        for group in ["prod-1", "prod-2"] {
+            let completed = runs
+                .iter()
+                .flat_map(|op| op.group_results.iter())
+                .filter(|r| r.group_name == group && r.status == OperationStatus::Completed)
+                .count();
+            assert_eq!(completed, 1, "round {round}: {group} moved once: {runs:?}");
+            assert_group(&world, group, GroupStatus::FailedOver, "site-b").await;
+        }
+        env.sim.clear().unwrap();
+        let inventory = env.sim.inspect();
+        assert_one_running_copy(&inventory, &["prod-vm-1", "prod-vm-2"]);
+        assert_moved(&inventory, "prod-vm-1");
+        assert_moved(&inventory, "prod-vm-2");
+        assert_eq!(inventory.sites["site-b"].servers.len(), 2, "round {round}");
+    }
+}
