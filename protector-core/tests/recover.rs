@@ -378,7 +378,10 @@ async fn a_killed_drill_cleanup_is_finished_by_recovery_and_the_group_can_be_del
             .contains("recovered by finishing it"),
         "{op:?}"
     );
-    assert_eq!(env.store_b.get_operation(&id).await.unwrap(), Some(op.clone()));
+    assert_eq!(
+        env.store_b.get_operation(&id).await.unwrap(),
+        Some(op.clone())
+    );
     // Recovering again changes nothing.
     assert_eq!(recover(&env, id).await, op);
     assert_cleaned_and_deletable(&env, &before).await;

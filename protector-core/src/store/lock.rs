@@ -8,7 +8,7 @@
 //! in the process.
 
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -124,14 +124,14 @@ pub(crate) fn try_lock_file(dir: &Path, id: &Uuid) -> Result<LockAttempt> {
             .truncate(false)
             .open(&path)
             .map_err(|err| failed("open", err))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        match try_lock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 return Ok(LockAttempt::Held {
                     pid: read_pid(&mut file),
                 })
             }
-            Err(TryLockError::Error(err)) => return Err(failed("take", err)),
+            Err(err) => return Err(failed("take", err)),
         }
         // The previous holder may have removed the file between our open and our lock: the
         // lock is then on a file nobody else will find. Take the one at the path instead.
@@ -146,6 +146,27 @@ pub(crate) fn try_lock_file(dir: &Path, id: &Uuid) -> Result<LockAttempt> {
             id: *id,
             held: Held::File { _file: file, path },
         }));
+    }
+}
+
+/// An exclusive `flock(2)` without waiting: `false` when another open file holds it.
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
+/// Elsewhere std's own lock (Rust 1.89 or newer there).
+#[cfg(not(unix))]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(err)) => Err(err),
     }
 }
 
@@ -192,7 +213,9 @@ mod tests {
             LockAttempt::Acquired(_) => panic!("taken twice"),
         }
         // Another operation is not affected.
-        acquired(try_lock_file(dir.path(), &Uuid::new_v4()).unwrap());
+        drop(acquired(
+            try_lock_file(dir.path(), &Uuid::new_v4()).unwrap(),
+        ));
         drop(lock);
         let again = acquired(try_lock_file(dir.path(), &id).unwrap());
         assert_eq!(again.operation_id(), id);
@@ -214,6 +237,6 @@ mod tests {
             LockAttempt::Held { .. }
         ));
         drop(lock);
-        acquired(locks.try_lock(&id));
+        drop(acquired(locks.try_lock(&id)));
     }
 }
