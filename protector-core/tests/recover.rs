@@ -1,5 +1,7 @@
 //! An operation whose process dies mid-way (the future is dropped after a given step, the way
 //! a killed process stops: no compensation runs) is recovered from its journal and tags.
+//! Recovery and runs respect the operation's lock: nothing acts on an operation whose process
+//! (here: whoever holds the lock) still lives.
 
 mod common;
 
@@ -517,4 +519,80 @@ async fn recovery_of_a_running_failover_is_refused_and_the_run_finishes() {
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
     assert_eq!(running_on(&env.sim.inspect(), "site-b"), 3);
     assert_eq!(running_on(&env.sim.inspect(), "site-a"), 0);
+}
+
+#[tokio::test]
+async fn a_cleanup_is_refused_while_the_drill_it_would_remove_still_runs() {
+    let (env, _) = drilled().await;
+    // The drill is recorded as running, and its process holds its lock.
+    let mut drill_id = None;
+    for store in [&env.store_a, &env.store_b] {
+        let mut group = store.list_groups().await.unwrap().remove(0);
+        let record = group.test_failover.as_mut().unwrap();
+        record.status = protector_core::model::TestFailoverStatus::Running;
+        drill_id = Some(record.operation_id);
+        store.put_group(&group).await.unwrap();
+    }
+    let drill_id = drill_id.unwrap();
+    let LockAttempt::Acquired(drill) = env.store_a.lock_operation(&drill_id).await.unwrap() else {
+        panic!("the drill's lock is held");
+    };
+    let inventory = shape(&env.sim.inspect());
+    let groups_before = groups(&env).await;
+    let refused = env
+        .engine
+        .test_failover_cleanup("prod-web-app", None, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(
+        refused.message().contains(&format!(
+            "operation op-{drill_id} is still running in another process"
+        )),
+        "{refused}"
+    );
+    assert_eq!(shape(&env.sim.inspect()), inventory);
+    assert_eq!(groups(&env).await, groups_before);
+    // Once its process is gone, the cleanup removes it.
+    drop(drill);
+    let op = env
+        .engine
+        .test_failover_cleanup("prod-web-app", None, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+}
+
+#[tokio::test]
+async fn a_run_whose_record_was_ended_meanwhile_does_not_start() {
+    let (env, _) = drilled().await;
+    // A pending cleanup that `operation recover` ended before its background run began.
+    let group = env.engine.group("prod-web-app").await.unwrap();
+    let mut ended = Operation::start(
+        OperationType::TestCleanup,
+        Some((&group.id, &group.name)),
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    ended.status = OperationStatus::Failed;
+    env.store_a.put_operation(&ended).await.unwrap();
+    let inventory = shape(&env.sim.inspect());
+    let groups_before = groups(&env).await;
+    let refused = env
+        .engine
+        .test_failover_cleanup("prod-web-app", Some(ended.id), &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(
+        refused.message().contains("has already ended (failed)"),
+        "{refused}"
+    );
+    assert_eq!(shape(&env.sim.inspect()), inventory);
+    assert_eq!(groups(&env).await, groups_before);
+    assert_eq!(
+        env.store_a.get_operation(&ended.id).await.unwrap(),
+        Some(ended)
+    );
 }
