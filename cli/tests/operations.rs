@@ -12,7 +12,7 @@ use common::{put_running_failover, stderr_of, with_stores, Env};
 use protector_core::api::ServerStatus;
 use protector_core::engine::{EngineOptions, FailoverRequest, PollPolicy, ProgressObserver};
 use protector_core::model::{Operation, OperationStatus, OperationType, ResourceMappings};
-use protector_core::store::{SecretKey, SqliteStore, Store};
+use protector_core::store::{LockAttempt, SecretKey, SqliteStore, Store};
 use protector_core::Protector;
 use serde_json::Value;
 
@@ -388,36 +388,50 @@ struct Killed;
 /// progress observer panics, which unwinds out of the engine without any of its compensation,
 /// the way a killed process stops. Returns the operation id.
 fn kill_failover_after(env: &Env, step: &'static str) -> String {
+    kill_after(env, step, |engine, observer| async move {
+        engine
+            .failover(
+                "prod-web-app",
+                FailoverRequest::planned(ResourceMappings::default()),
+                observer,
+            )
+            .await
+    })
+}
+
+/// Runs `start` with the engine of [`engine`] and stops it dead the moment `step` is done (see
+/// [`kill_failover_after`]). Returns the operation id.
+fn kill_after<F, Fut>(env: &Env, step: &'static str, start: F) -> String
+where
+    F: FnOnce(Protector, &'static dyn ProgressObserver) -> Fut,
+    Fut: std::future::Future<Output = protector_core::Result<Operation>>,
+{
     let id = Arc::new(Mutex::new(None));
     let seen = id.clone();
-    let observer = move |op: &Operation| {
+    let observer: &'static dyn ProgressObserver = Box::leak(Box::new(move |op: &Operation| {
         *seen.lock().unwrap() = Some(op.id);
         if op.steps_completed.iter().any(|s| s == step) {
             std::panic::panic_any(Killed);
         }
-    };
+    }));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let engine = engine(env);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(engine.failover(
-            "prod-web-app",
-            FailoverRequest::planned(ResourceMappings::default()),
-            &observer as &dyn ProgressObserver,
-        ))
+        runtime.block_on(start(engine.clone(), observer))
     }));
     match outcome {
         Err(payload) if payload.is::<Killed>() => {}
         other => panic!(
-            "the failover was not stopped after {step}: {:?}",
+            "the operation was not stopped after {step}: {:?}",
             other.map(|r| r.map(|op| op.status))
         ),
     }
     drop(engine);
     drop(runtime);
-    let id = id.lock().unwrap().expect("the failover reported progress");
+    let id = id.lock().unwrap().expect("the operation reported progress");
     format!("op-{id}")
 }
 
@@ -527,6 +541,134 @@ fn recover_ends_a_pending_record_whose_background_run_died_before_it_started() {
     assert_eq!(group["status"], "failing_over");
     let shown = env.json(&["operation", "show", &running.to_string()]);
     assert_eq!(shown["status"], "running");
+}
+
+/// The environment variable that makes [`hold_operation_lock`] hold a lock: `<store path> <id>`.
+const HOLD_LOCK: &str = "PROTECTOR_TEST_HOLD_OPERATION_LOCK";
+
+/// Not a test of its own: the other process of
+/// [`recover_is_refused_while_another_process_holds_the_operation`]. With [`HOLD_LOCK`] set, it
+/// takes the lock of that operation in that store, says so on stdout and holds it until it is
+/// killed (or its stdin closes).
+#[test]
+#[ignore = "run as a child process by recover_is_refused_while_another_process_holds_the_operation"]
+fn hold_operation_lock() {
+    let Ok(what) = std::env::var(HOLD_LOCK) else {
+        return;
+    };
+    let (path, id) = what.split_once(' ').unwrap();
+    let path = std::path::Path::new(path);
+    let key = SecretKey::load_or_create(&path.with_file_name("secret.key")).unwrap();
+    let store = SqliteStore::open(path, key).unwrap();
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let LockAttempt::Acquired(_lock) = runtime.block_on(store.lock_operation(&id)).unwrap() else {
+        panic!("the lock of op-{id} is held already");
+    };
+    println!("holding the lock of op-{id}");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+#[test]
+fn recover_is_refused_while_another_process_holds_the_operation() {
+    use std::io::BufRead;
+
+    let env = Env::new().with_sites().with_group();
+    store_mappings(&env);
+    let before = shape(&env);
+    let id = kill_failover_after(&env, "create_instances_site_b");
+    let uuid = id.trim_start_matches("op-");
+    // Another process runs it, as far as anyone can tell: it holds the operation's lock.
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_operation_lock", "--ignored", "--nocapture"])
+        .env(
+            HOLD_LOCK,
+            format!("{} {uuid}", env.state_dir().join("site-a.db").display()),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+    let holding = format!("holding the lock of {id}");
+    assert!(
+        lines.by_ref().map(Result::unwrap).any(|l| l == holding),
+        "the holder did not take the lock"
+    );
+    let records = env.records("prod-web-app");
+    let inventory = shape(&env);
+    let shown = env.json(&["operation", "show", &id]);
+
+    let (code, stderr) = env.fails(&["operation", "recover", &id]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "Error: operation {id} is still running in another process (pid {}): wait for it to finish or stop that process first; nothing was changed\n",
+            holder.id()
+        )
+    );
+    assert_eq!(env.records("prod-web-app"), records);
+    assert_eq!(shape(&env), inventory);
+    assert_eq!(env.json(&["operation", "show", &id]), shown);
+    let out = env.cli(&["operation", "show", &id]).output().unwrap();
+    assert_eq!(stderr_of(&out), "", "a live run is not reported orphaned");
+
+    // The holder is killed (SIGKILL): the kernel releases its lock, recovery goes ahead.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = env.cli(&["operation", "show", &id]).output().unwrap();
+    assert!(
+        stderr_of(&out).contains(&format!("`protector operation recover {id}`")),
+        "{}",
+        stderr_of(&out)
+    );
+    let op = env.json(&["operation", "recover", &id]);
+    assert_eq!(op["status"], "failed", "{op}");
+    assert_eq!(shape(&env), before, "the rollback left something behind");
+}
+
+#[test]
+fn a_killed_drill_cleanup_is_recovered_and_the_group_can_be_deleted() {
+    let env = Env::new().with_sites().with_group();
+    env.simulator().tick(320).unwrap();
+    let before = shape(&env);
+    env.ok(&[
+        "dr",
+        "test",
+        "failover",
+        "prod-web-app",
+        "--network-mapping",
+        "net-primary-web=dr-test-net",
+        "net-primary-db=dr-test-net",
+        "--flavor-mapping",
+        "m1.large=m2.large",
+        "--wait",
+    ]);
+    let id = kill_after(
+        &env,
+        "delete_instances_site_b",
+        |engine, observer| async move {
+            engine
+                .test_failover_cleanup("prod-web-app", None, observer)
+                .await
+        },
+    );
+    let (code, stderr) = env.fails(&["protection-group", "delete", "prod-web-app"]);
+    assert_eq!(code, Some(4), "{stderr}");
+
+    let op = env.json(&["operation", "recover", &id]);
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_eq!(op["operation_type"], "test_cleanup", "{op}");
+    assert_eq!(shape(&env), before, "drill resources left");
+    env.ok(&["protection-group", "delete", "prod-web-app"]);
+    assert_eq!(
+        env.json(&["protection-group", "list"]),
+        serde_json::json!([])
+    );
 }
 
 // ---------------------------------------------------------------------------------- command lines

@@ -9,6 +9,8 @@
 //! the background run marks the pending record `failed` with the reason, so that no record
 //! stays pending. When the background run dies before the engine begins the operation, the
 //! record stays pending until `protector operation recover` ends it ([`fail_unstarted`]).
+//! The engine takes the operation's lock before its first side effect and refuses a record
+//! that recovery ended meanwhile; this worker writes the record only under that lock too.
 //!
 //! With `--wait` the command runs the operation itself with the live progress display and
 //! prints the final record.
@@ -19,6 +21,7 @@ use std::process::Stdio;
 use chrono::Utc;
 use protector_core::engine::ProgressObserver;
 use protector_core::model::{Operation, OperationStatus};
+use protector_core::store::LockAttempt;
 use protector_core::Result;
 use uuid::Uuid;
 
@@ -176,6 +179,15 @@ async fn mark_failed(engine: &Engine, id: &Uuid, message: &str) -> Result<()> {
     Ok(())
 }
 
+/// Marks the operation `id`, refused by the engine, failed with `message`, unless another
+/// process holds its lock: that one (a run or a recovery of it) owns the record.
+async fn mark_refused(engine: &Engine, id: &Uuid, message: &str) -> Result<()> {
+    match engine.protector.store().lock_operation(id).await? {
+        LockAttempt::Acquired(_owner) => mark_failed(engine, id, message).await,
+        LockAttempt::Held { .. } => Ok(()),
+    }
+}
+
 /// Ends `op` as `failed` when it is a `pending` record whose background run ended before the
 /// engine began it (killed, or its machine went down): nothing runs it and nothing was changed,
 /// so there is nothing to roll back. Returns the ended record, or `None` when `op` is not such a
@@ -253,7 +265,7 @@ impl Foreground {
             Ok(op) => Ok(op),
             Err(e) => {
                 if let Some(id) = self.operation_id {
-                    if let Err(store_error) = mark_failed(engine, &id, &e.to_string()).await {
+                    if let Err(store_error) = mark_refused(engine, &id, &e.to_string()).await {
                         tracing::error!(error = %store_error, "could not mark operation op-{id} failed");
                     }
                 }

@@ -136,6 +136,7 @@ impl Protector {
     ) -> Result<Operation> {
         let group = self.group(group).await?;
         let operation_id = request.operation_id.unwrap_or_else(Uuid::new_v4);
+        let _owner = self.own_operation(&operation_id).await?;
         let plan = self.plan_drill(group, &request, operation_id).await?;
         let target = plan.plan.target_site.clone();
         let mut op = Operation::start(

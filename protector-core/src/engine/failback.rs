@@ -463,6 +463,7 @@ impl Protector {
             "failback of protection group '{}'",
             plan.group_name
         ))?;
+        let _owner = self.own_operation(&plan.id).await?;
         let group = self.group_by_id(&plan.group_id).await?;
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
             Error::invalid(format!(

@@ -223,6 +223,7 @@ impl Protector {
         plan: &Plan,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
+        let _owner = self.own_operation(&plan.id).await?;
         let group = self.group_by_id(&plan.group_id).await?;
         let target = self.group_clients(&plan.target_site, &group).await?;
         let source = self.group_clients(&plan.source_site, &group).await.ok();

@@ -11,6 +11,7 @@ mod failback;
 mod failover;
 mod lifecycle;
 mod mappings;
+mod ownership;
 mod planner;
 mod pods;
 mod progress;

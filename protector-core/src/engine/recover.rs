@@ -14,7 +14,11 @@
 //!   target, original VMs it started are stopped, source VMs it stopped run again, and the
 //!   group returns to the status it had before.
 //!
-//! Run it only once the process that ran the operation is gone.
+//! A drill cleanup is finished forward: it runs again under its own id, removing what is left
+//! of the drill (found by the record and the drill's tags), and clears the drill record.
+//!
+//! Recovery takes the operation's lock first (see `ownership`): while the process that runs
+//! the operation lives, it is refused and changes nothing.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -259,7 +263,21 @@ impl Protector {
     /// Finishes or rolls back an operation whose process ended before it did. A failed
     /// failover or failback has what it left on its target removed (found by its tags; its
     /// rollback could not reach the site); any other finished operation is returned unchanged.
+    ///
+    /// Refused with `Conflict`, changing nothing, while the process that runs the operation
+    /// still holds its lock.
     pub async fn recover_operation(&self, id: &str) -> Result<Operation> {
+        let found = self.operation(id).await?;
+        let may_have_left_resources = found.status == OperationStatus::Failed
+            && matches!(
+                found.operation_type,
+                OperationType::Failover | OperationType::Failback
+            );
+        if found.status.is_terminal() && !may_have_left_resources {
+            return Ok(found);
+        }
+        let _owner = self.lock_operation(&found.id).await?;
+        // Read again under the lock: its process may have finished it meanwhile.
         let mut op = self.operation(id).await?;
         if op.status == OperationStatus::Failed
             && matches!(
@@ -271,6 +289,9 @@ impl Protector {
         }
         if op.status.is_terminal() {
             return Ok(op);
+        }
+        if op.operation_type == OperationType::TestCleanup {
+            return self.recover_cleanup(op).await;
         }
         if !matches!(
             op.operation_type,
@@ -407,6 +428,44 @@ impl Protector {
             )
         });
         self.record_recovered(op, &committed.group).await
+    }
+
+    /// Finishes a drill cleanup whose process ended: the cleanup runs again under the same
+    /// id (its lock held by the caller).
+    async fn recover_cleanup(&self, op: Operation) -> Result<Operation> {
+        let group_id = op.group_id.ok_or_else(|| {
+            Error::invalid(format!("operation op-{} names no protection group", op.id))
+        })?;
+        let Some(group) = self.store().get_group(&group_id).await? else {
+            let mut op = op;
+            op.status = OperationStatus::Failed;
+            op.completed_at = Some(Utc::now());
+            op.steps_failed.push("interrupted".into());
+            op.error_message = Some(format!(
+                "the process ended before the cleanup finished and protection group '{}' no longer exists: nothing left to clean up; recovered by marking it failed",
+                op.group_name.as_deref().unwrap_or("(unnamed)")
+            ));
+            self.store().put_operation(&op).await?;
+            return Ok(op);
+        };
+        let started_at = op.started_at;
+        let mut finished = self
+            .run_cleanup(group.clone(), op.id, &super::NoProgress)
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!("operation op-{} cannot be recovered yet", op.id))
+            })?;
+        finished.started_at = started_at;
+        let what = if finished.status == OperationStatus::Completed {
+            "the process ended before the cleanup finished: recovered by finishing it"
+        } else {
+            "the process ended before the cleanup finished: recovered by running it again"
+        };
+        finished.error_message = Some(match finished.error_message.take() {
+            Some(message) => format!("{what}; {message}"),
+            None => what.to_string(),
+        });
+        self.record_recovered(finished, &group).await
     }
 
     /// Where the members a dead failback rebuilt (their original VM was gone) run now, read

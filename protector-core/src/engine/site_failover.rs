@@ -240,6 +240,7 @@ impl Protector {
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
         let (op, in_scope) = self.site_failover_scope(failed_site, &request).await?;
+        let _owner = self.own_operation(&op.id).await?;
         let local = self.local_site().to_string();
         let target = op.target_site.clone();
         let run = SiteRun {

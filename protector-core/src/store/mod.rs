@@ -5,9 +5,11 @@
 //! version; see `engine::sync`.
 
 mod crypto;
+mod lock;
 mod sqlite;
 
 pub use crypto::SecretKey;
+pub use lock::{LockAttempt, OperationLock};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -241,4 +243,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn append_sync_log(&self, entry: &SyncLogEntry) -> Result<()>;
     /// A group's sync log, newest first, at most `limit`.
     async fn list_sync_log(&self, group_id: &Uuid, limit: usize) -> Result<Vec<SyncLogEntry>>;
+
+    /// Tries to take the lock of operation `id`, without waiting: `Held` when another holder
+    /// (this process or another one using the same store) has it.
+    ///
+    /// The process running an operation holds its lock until the run ends; whoever would act
+    /// on the operation's behalf (recovery) takes it first. The lock is released when the
+    /// [`OperationLock`] is dropped and when its process ends in any way (killed included), so
+    /// a free lock on a `running` record means that its process is gone. Independent of the
+    /// records: locking an unknown id succeeds.
+    async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt>;
 }

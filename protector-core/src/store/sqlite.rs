@@ -20,9 +20,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::lock::{try_lock_file, MemoryLocks};
 use super::{
-    GroupDocument, GroupMappings, JournalEntry, SecretKey, Store, SyncLogEntry, SyncState,
-    VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, LockAttempt, SecretKey, Store, SyncLogEntry,
+    SyncState, VersionCheck,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -102,6 +103,8 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     key: SecretKey,
     path: Option<PathBuf>,
+    /// Operation locks of a store in memory (a file store locks files next to it).
+    locks: MemoryLocks,
 }
 
 impl SqliteStore {
@@ -258,6 +261,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             key,
             path,
+            locks: MemoryLocks::default(),
         })
     }
 
@@ -767,6 +771,18 @@ impl Store for SqliteStore {
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],
         )
+    }
+
+    /// A file store locks `<database dir>/locks/op-<id>.lock`, shared by every process (and
+    /// every site's store) in that directory.
+    async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt> {
+        match &self.path {
+            Some(path) => {
+                let dir = path.parent().unwrap_or(Path::new(".")).join("locks");
+                try_lock_file(&dir, id)
+            }
+            None => Ok(self.locks.try_lock(id)),
+        }
     }
 }
 

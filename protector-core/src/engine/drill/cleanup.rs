@@ -23,7 +23,7 @@ use crate::model::{
     Operation, OperationStatus, OperationType, Phase, ProtectionGroup, TestFailoverRecord,
     TestFailoverStatus, TestMember,
 };
-use crate::store::{GroupDocument, RemoteSyncStatus};
+use crate::store::{GroupDocument, LockAttempt, RemoteSyncStatus};
 
 /// Removes what a drill record lists from the drill site, phase by phase, keeping in the
 /// record whatever could not be removed and why.
@@ -354,14 +354,30 @@ impl Protector {
     /// succeeds without doing anything. The operation is `completed` when everything is gone
     /// (the drill record is cleared on both sites), `partial` when some resources could not be
     /// removed and `failed` when none could; the message lists each with the reason, and the
-    /// drill record keeps them for the next run.
+    /// drill record keeps them for the next run. A completed cleanup also ends the records of
+    /// earlier cleanups of the group that were left unfinished by a process that is gone.
+    ///
+    /// Refused (`Conflict`, nothing removed) while the group is in flight, while the drill
+    /// itself still runs in another process, and while another process holds `operation_id`.
     pub async fn test_failover_cleanup(
         &self,
         group: &str,
         operation_id: Option<Uuid>,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
+        let id = operation_id.unwrap_or_else(Uuid::new_v4);
+        let _owner = self.own_operation(&id).await?;
         let group = self.group(group).await?;
+        self.run_cleanup(group, id, observer).await
+    }
+
+    /// The cleanup of `group` as operation `id`, whose lock the caller holds.
+    pub(in crate::engine) async fn run_cleanup(
+        &self,
+        group: ProtectionGroup,
+        id: Uuid,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
         if group.status.is_in_flight() {
             return Err(Error::conflict(format!(
                 "cannot clean up the DR drill of protection group '{}' while it is {}: wait for the running operation to finish",
@@ -388,23 +404,42 @@ impl Protector {
             &site,
             Utc::now(),
         );
-        op.id = operation_id.unwrap_or_else(Uuid::new_v4);
+        op.id = id;
+        // A drill recorded as running is removed only once its process is gone; its lock
+        // is held until the cleanup ends, so that it cannot be resumed meanwhile.
+        let _drill = match group.test_failover.as_ref() {
+            Some(r) if r.status == TestFailoverStatus::Running => {
+                let lock = self.lock_operation(&r.operation_id).await.map_err(|e| {
+                    e.with_prefix(format!(
+                        "cannot clean up the DR drill of protection group '{}' while it runs",
+                        group.name
+                    ))
+                })?;
+                Some(lock)
+            }
+            _ => None,
+        };
         let peer = group.peer_of(self.local_site()).to_string();
         let tracker = Tracker::new(self, observer, op, cleanup_steps(&site), Some(peer));
-        let Some(record) = group.test_failover.clone() else {
-            return Ok(tracker.finish(OperationStatus::Completed, None).await);
-        };
-        tracker.publish().await?;
-        let outcome = self.clean_up(&group, record, &tracker).await;
-        Ok(match outcome {
-            Ok((status, message)) => tracker.finish(status, message).await,
-            Err(e) => {
-                let message = format!(
-                    "{e} (the drill record is kept: run the cleanup again once this is fixed)"
-                );
-                tracker.finish(OperationStatus::Failed, Some(message)).await
+        let op = match group.test_failover.clone() {
+            None => tracker.finish(OperationStatus::Completed, None).await,
+            Some(record) => {
+                tracker.publish().await?;
+                match self.clean_up(&group, record, &tracker).await {
+                    Ok((status, message)) => tracker.finish(status, message).await,
+                    Err(e) => {
+                        let message = format!(
+                            "{e} (the drill record is kept: run the cleanup again once this is fixed)"
+                        );
+                        tracker.finish(OperationStatus::Failed, Some(message)).await
+                    }
+                }
             }
-        })
+        };
+        if op.status == OperationStatus::Completed {
+            self.close_superseded_cleanups(&group, op.id).await;
+        }
+        Ok(op)
     }
 
     async fn clean_up(
@@ -499,6 +534,47 @@ impl Protector {
 }
 
 impl Protector {
+    /// Ends the records of earlier cleanups of `group` left unfinished by a process that is
+    /// gone (their lock is free), now that cleanup `by` has removed everything: otherwise
+    /// they would stay `running` and block the group for good.
+    async fn close_superseded_cleanups(&self, group: &ProtectionGroup, by: Uuid) {
+        let Ok(operations) = self.store().list_operations().await else {
+            return;
+        };
+        let stale = operations.into_iter().filter(|op| {
+            op.operation_type == OperationType::TestCleanup
+                && op.group_id == Some(group.id)
+                && op.id != by
+                && !op.status.is_terminal()
+        });
+        for op in stale {
+            let Ok(LockAttempt::Acquired(_owner)) = self.store().lock_operation(&op.id).await
+            else {
+                continue;
+            };
+            // Read again under the lock: its process may have ended it meanwhile.
+            let Ok(Some(mut op)) = self.store().get_operation(&op.id).await else {
+                continue;
+            };
+            if op.status.is_terminal() {
+                continue;
+            }
+            op.status = OperationStatus::Failed;
+            op.completed_at = Some(Utc::now());
+            op.steps_failed.push("interrupted".into());
+            op.error_message = Some(format!(
+                "the process ended before this cleanup finished; cleanup op-{by} superseded it and removed what was left of the DR drill"
+            ));
+            if let Err(e) = self.store().put_operation(&op).await {
+                tracing::warn!(error = %e, operation = %op.id, "could not close a superseded cleanup");
+                continue;
+            }
+            if let Ok(peer) = self.store_of(group.peer_of(self.local_site())) {
+                let _ = peer.put_operation(&op).await;
+            }
+        }
+    }
+
     /// Ends the operation record of a drill whose process died before it finished, so that it
     /// does not stay `running`.
     async fn close_interrupted_drill(&self, drill: Uuid, cleanup: Uuid) {
