@@ -842,3 +842,32 @@ fn consistency_group_show_command_line() {
     );
     assert!(text.contains("-f, --format <FORMAT>"), "{text}");
 }
+
+#[test]
+fn a_planned_failover_during_a_replication_outage_is_refused_and_nothing_stops() {
+    let env = Env::new().with_sites().with_group();
+    let sim = env.simulator();
+    // One replicated snapshot reaches site-b, then the array link is cut (`sim fault --partition`).
+    sim.tick(320).unwrap();
+    sim.set_partition(true).unwrap();
+    drop(sim);
+    let mut args = vec!["protection-group", "failover", "prod-web-app", "--wait"];
+    args.extend(MAPPINGS);
+    let (code, stderr) = env.fails(&args);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("'prod-web-app'")
+            && stderr.contains("replication link")
+            && stderr.contains("unplanned (forced) failover"),
+        "{stderr}"
+    );
+    let sim = env.simulator();
+    for vm in ["web-server-1", "web-server-2", "db-server-1"] {
+        assert_eq!(
+            sim.find_server("site-a", vm).unwrap().status,
+            ServerStatus::Active
+        );
+    }
+    assert!(sim.inspect().sites["site-b"].servers.is_empty());
+}

@@ -489,24 +489,52 @@ async fn unplanned_failover_without_a_replicated_snapshot_is_refused() {
     assert_eq!(shape(&env.sim.inspect()), before);
 }
 
-/// spec/001 "stuck at running": a step that never finishes (the array link is down, the final
-/// snapshot cannot arrive) ends in a timeout naming what it waited for, the failback is rolled
-/// back (the DR VMs run again, the group is `failed_over`), and it succeeds once the link is
-/// back.
+/// A failback during a replication outage is refused before the VMs on the active site stop;
+/// a link cut after they stopped (spec/001 "stuck at running": the final snapshot cannot
+/// arrive) ends the failback at once naming the cause, it is rolled back (the DR VMs run
+/// again, the group is `failed_over`), and it succeeds once the link is back.
 #[tokio::test]
-async fn a_stalled_step_times_out_rolls_back_and_the_retry_succeeds() {
+async fn a_cut_link_refuses_the_failback_or_rolls_it_back_and_the_retry_succeeds() {
     let env = setup().await;
     planned_failover(&env).await.unwrap();
+
     env.sim.set_partition(true).unwrap();
-    let op = env
+    env.sim.tick(2).unwrap();
+    let before = shape(&env.sim.inspect());
+    let err = env
         .engine
         .failback("prod-web-app", reverse(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot fail back from site-b to site-a: the replication link"),
+        "{err}"
+    );
+    assert_eq!(shape(&env.sim.inspect()), before);
+    env.sim.set_partition(false).unwrap();
+
+    let cut = std::sync::atomic::AtomicBool::new(false);
+    let sim = env.sim.clone();
+    let observer = move |op: &Operation| {
+        if op.steps_completed.last().map(String::as_str) == Some("quiesce_vms")
+            && !cut.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            sim.set_partition(true).unwrap();
+        }
+    };
+    let op = env
+        .engine
+        .failback("prod-web-app", reverse(), &observer)
         .await
         .unwrap();
     assert_eq!(op.status, OperationStatus::Failed);
     assert_eq!(op.steps_failed, vec!["replicate_snapshot".to_string()]);
     let message = op.error_message.clone().unwrap();
-    assert!(message.contains("to arrive on site-a"), "{message}");
+    assert!(message.contains("to site-a's FlashArray"), "{message}");
+    assert!(message.contains("stalled"), "{message}");
+    assert!(message.contains("replication link"), "{message}");
     assert!(message.contains("rolled back"), "{message}");
     let group = env.engine.group("prod-web-app").await.unwrap();
     assert_eq!(group.status, GroupStatus::FailedOver);

@@ -178,6 +178,32 @@ async fn planned_sync_failover_and_failback_lose_nothing() {
     assert_eq!(group.current_primary_site, "site-a");
 }
 
+/// With the array link cut the pod is online on one array only: a planned failover, which
+/// would stop the VMs first, is refused before anything stops.
+#[tokio::test]
+async fn planned_sync_failover_is_refused_while_the_pod_is_not_in_sync() {
+    let (env, policy) = sync_group(POD).await;
+    policy.unwrap();
+    env.sim.set_partition(true).unwrap();
+    env.sim.tick(2).unwrap();
+    let before = shape(&env.sim.inspect());
+    let err = env
+        .engine
+        .failover("ledger", FailoverRequest::planned(mappings()), &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("protection group 'ledger' cannot fail over as planned")
+            && message.contains("is not online on both arrays")
+            && message.contains("restore the replication link"),
+        "{message}"
+    );
+    assert_eq!(shape(&env.sim.inspect()), before);
+    assert!(env.store_a.list_operations().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn unplanned_sync_failover_reports_and_loses_nothing() {
     let (env, policy) = sync_group(POD).await;

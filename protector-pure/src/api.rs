@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use protector_core::api::{
-    ArrayApi, ArrayCapabilities, ArrayInfo, ArrayProtectionGroup, ArrayVolume, CopyVolume,
-    CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
+    ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
+    CopyVolume, CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
 };
 use protector_core::Result;
 
@@ -24,6 +24,10 @@ impl ArrayApi for FlashArrayClient {
 
     async fn array_info(&self) -> Result<ArrayInfo> {
         FlashArrayClient::array_info(self).await
+    }
+
+    async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
+        FlashArrayClient::array_connections(self).await
     }
 
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>> {

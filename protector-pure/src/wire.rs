@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use protector_core::api::{
-    ArrayInfo, ArrayVolume, PgSnapshot, PgSnapshotTransfer, Pod, PodArray, VolumeSnapshot,
+    ArrayConnection, ArrayInfo, ArrayVolume, PgSnapshot, PgSnapshotTransfer, Pod, PodArray,
+    VolumeSnapshot,
 };
 use serde::Deserialize;
 
@@ -49,6 +50,27 @@ impl From<WireArray> for ArrayInfo {
             name: a.name,
             version: a.version.unwrap_or_default(),
             as_of: a.as_of.and_then(DateTime::from_timestamp_millis),
+        }
+    }
+}
+
+/// `GET /array-connections` item. The peer's name is `remote.name` (REST 2.x); older answers
+/// carry it as `name` only.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireArrayConnection {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    remote: Option<Reference>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl From<WireArrayConnection> for ArrayConnection {
+    fn from(c: WireArrayConnection) -> Self {
+        ArrayConnection {
+            name: Reference::name(&c.remote).or(c.name).unwrap_or_default(),
+            status: c.status.unwrap_or_default(),
         }
     }
 }

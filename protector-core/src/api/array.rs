@@ -30,6 +30,24 @@ pub struct ArrayInfo {
     pub as_of: Option<DateTime<Utc>>,
 }
 
+/// The connection of this array to a peer array (`GET /array-connections`): the link that
+/// carries replication between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrayConnection {
+    /// The peer array's name.
+    pub name: String,
+    /// `connected` while the link works; `connecting`, `partially_connected`, `unbalanced`, …
+    /// otherwise.
+    pub status: String,
+}
+
+impl ArrayConnection {
+    /// Whether replication can flow over this connection now.
+    pub fn is_connected(&self) -> bool {
+        self.status == "connected"
+    }
+}
+
 /// A volume on the array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArrayVolume {
@@ -173,6 +191,15 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
 
     /// Name, id and version (`GET /arrays`). Also the reachability check.
     async fn array_info(&self) -> Result<ArrayInfo>;
+
+    /// This array's connections to peer arrays (`GET /array-connections`).
+    ///
+    /// # Behavior
+    /// - One entry per connected or configured peer, named after the peer array; an array
+    ///   with no peer answers an empty list.
+    /// - A link that is cut or a peer that is down shows as a status other than `connected`
+    ///   (`connecting` on Purity), not as a missing entry.
+    async fn array_connections(&self) -> Result<Vec<ArrayConnection>>;
 
     /// A volume by name, destroyed or not. `Ok(None)` when missing.
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>>;

@@ -9,8 +9,9 @@ mod identity;
 mod network;
 
 pub use array::{
-    ArrayApi, ArrayCapabilities, ArrayInfo, ArrayProtectionGroup, ArrayVolume, CopyVolume,
-    CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, PgTarget, Pod, PodArray, VolumeSnapshot,
+    ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
+    CopyVolume, CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, PgTarget, Pod, PodArray,
+    VolumeSnapshot,
 };
 pub use block_storage::{
     BlockStorageApi, CreateVolumeGroup, ListVolumes, ManageVolume, Volume, VolumeAttachment,

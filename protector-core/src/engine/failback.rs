@@ -296,6 +296,39 @@ impl Protector {
                 )),
             }
         }
+        // A failback stops the VMs on the active site, then waits for a final snapshot (async)
+        // or relies on the pod (sync) on the original site's array: both need the link.
+        if let (Some(source_name), Some(target_name)) =
+            (plan.source_array.clone(), plan.target_array.clone())
+        {
+            let target_array = self
+                .inner
+                .connector
+                .array(policy.array_on(&group, &target))
+                .await?;
+            match super::report::link_problem(target_array.as_ref(), &target_name, &source_name)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(problem)) => plan.findings.push(Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "replication_interrupted",
+                    format!(
+                        "protection group '{}' cannot fail back from {source} to {target}: {problem}; a failback would stop the VMs on {source} and then wait for data that cannot arrive: restore the replication link between the arrays and retry",
+                        group.name
+                    ),
+                )),
+                Err(e) => plan.findings.push(Finding::error(
+                    e.kind(),
+                    "replication_unknown",
+                    format!(
+                        "the replication link of protection group '{}' between {source} and {target} could not be read ({}): retry when both arrays answer",
+                        group.name,
+                        e.message()
+                    ),
+                )),
+            }
+        }
         let (Some(target_clients), Some(source_clients)) =
             (clients.get(&target), clients.get(&source))
         else {

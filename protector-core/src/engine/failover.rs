@@ -737,32 +737,85 @@ impl Run<'_> {
 
     /// Waits until pg snapshot `replica` (`source-array:pg.N`) has fully arrived on the target
     /// array.
+    /// Waits until snapshot `replica` (`source:pg.N`) has fully arrived on the target array.
+    ///
+    /// The source VMs are stopped while this runs, so the wait is short: it ends at once when
+    /// the target array reports the replication link down, and after
+    /// [`super::wait::final_snapshot_wait`] of the policy's interval otherwise. Either way the
+    /// error names the group, the snapshot and the cause, and the operation's rollback
+    /// restarts the source VMs.
     pub(super) async fn wait_replicated(&self, replica: &str) -> Result<()> {
+        let plan = self.plan;
+        let interval = self
+            .engine
+            .store()
+            .get_policy(&plan.group_id)
+            .await?
+            .map_or(0, |p| p.replication_interval_secs);
+        let bound = super::wait::final_snapshot_wait(interval);
+        let poll = self.engine.options().poll.at_most(bound);
         let target_array = self.target_array.clone();
-        wait_for(
-            &format!("snapshot {replica} to arrive on {}", self.plan.target_site),
-            &self.engine.options().poll,
+        let target_name = plan.target_array.clone().unwrap_or_default();
+        let source_name = replica.split_once(':').map_or("", |(s, _)| s).to_string();
+        let stalled = format!(
+            "replication of snapshot {replica} of protection group '{}' to {}'s FlashArray {target_name} stalled",
+            plan.group_name, plan.target_site
+        );
+        let advice = if lock(&self.op).operation_type == OperationType::Failover {
+            "restore the replication link between the arrays and retry, or run an unplanned (forced) failover, which accepts the data at risk"
+        } else {
+            "restore the replication link between the arrays and retry"
+        };
+        let last = Mutex::new(String::from("not polled yet"));
+        let outcome = wait_for(
+            &format!("snapshot {replica} to arrive on {}", plan.target_site),
+            &poll,
             || {
                 let target_array = target_array.clone();
-                let replica = replica.to_string();
+                let (replica, target_name, source_name) = (replica, &target_name, &source_name);
+                let (stalled, last) = (&stalled, &last);
                 async move {
                     // The target answers "does not exist" until the transfer starts.
-                    let transfers = match target_array.list_pg_snapshot_transfers(&replica).await {
+                    let transfers = match target_array.list_pg_snapshot_transfers(replica).await {
                         Ok(t) => t,
                         Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-                        Err(e) => return Err(e),
-                    };
-                    Ok(match transfers.into_iter().find(|t| t.name == replica) {
-                        Some(t) if t.is_complete() => PollOutcome::Ready(()),
-                        Some(t) => {
-                            PollOutcome::Pending(format!("progress {:.0}%", t.progress * 100.0))
+                        Err(e) => {
+                            *lock(last) = format!("error: {}", e.message());
+                            return Err(e);
                         }
-                        None => PollOutcome::Pending("not on the target array yet".into()),
-                    })
+                    };
+                    let state = match transfers.into_iter().find(|t| t.name == replica) {
+                        Some(t) if t.is_complete() => return Ok(PollOutcome::Ready(())),
+                        Some(t) => format!("progress {:.0}%", t.progress * 100.0),
+                        None => "not on the target array yet".to_string(),
+                    };
+                    *lock(last) = state.clone();
+                    // A cut link will not deliver it: stop waiting now.
+                    if let Some(problem) =
+                        super::report::link_problem(target_array.as_ref(), target_name, source_name)
+                            .await?
+                    {
+                        return Err(Error::unavailable(format!(
+                            "{stalled} ({state}): {problem}; {advice}"
+                        ))
+                        .with_retry(crate::error::RetryStatus::Permanent));
+                    }
+                    Ok(PollOutcome::Pending(state))
                 }
             },
         )
-        .await
+        .await;
+        match outcome {
+            Err(e) if e.kind() == ErrorKind::Timeout => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{stalled}: it had not arrived within {} (the wait allowed by the replication interval of {interval} s; last state: {}); check the replication link and both arrays, then retry",
+                    super::planner::human_age(i64::try_from(poll.timeout.as_secs()).unwrap_or(i64::MAX)),
+                    lock(&last)
+                ),
+            )),
+            other => other,
+        }
     }
 
     /// Runs `f` for every member with bounded concurrency; the first error wins after all ran.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::report::{ReplicaState, ReplicationHealth};
 use super::validate::Finding;
 use super::Protector;
 use crate::api::{ArrayApi, Flavor, Network, SecurityGroup, SiteClients};
@@ -205,6 +206,66 @@ fn failover_steps(target: &str, mode: FailoverMode, stop_source: bool, sync: boo
         ),
     ]);
     chain(steps)
+}
+
+/// A planned failover stops the VMs and then waits for a final snapshot to reach the target:
+/// refuse it, before anything stops, when replication could not deliver that snapshot.
+fn planned_replication_findings(
+    plan: &mut Plan,
+    group: &ProtectionGroup,
+    policy: &ReplicationPolicy,
+    state: Result<ReplicaState>,
+) {
+    let (name, source, target) = (&group.name, &plan.source_site, &plan.target_site);
+    let way_out = "restore the replication link between the arrays and retry, or run an unplanned (forced) failover, which recovers from the last replicated data and accepts the data at risk";
+    let state = match state {
+        Ok(state) => state,
+        Err(e) => {
+            plan.findings.push(Finding::error(
+                e.kind(),
+                "replication_unknown",
+                format!(
+                    "the replication state of protection group '{name}' could not be read ({}): a planned failover needs working replication to {target}; retry when both arrays answer",
+                    e.message()
+                ),
+            ));
+            return;
+        }
+    };
+    let problem = state.problem.unwrap_or_default();
+    match state.health {
+        ReplicationHealth::Interrupted => plan.findings.push(Finding::error(
+            ErrorKind::ValidationFailed,
+            "replication_interrupted",
+            format!(
+                "replication of protection group '{name}' (FlashArray protection group '{}') from {source} to {target} is interrupted: {problem}; a planned failover would stop the VMs and then wait for a final snapshot that cannot arrive: {way_out}",
+                policy.pure_pg_name
+            ),
+        )),
+        ReplicationHealth::Degraded => plan.findings.push(Finding::error(
+            ErrorKind::ValidationFailed,
+            "pod_not_in_sync",
+            format!(
+                "protection group '{name}' cannot fail over as planned to {target}: {problem}; {way_out}"
+            ),
+        )),
+        ReplicationHealth::RpoExceeded => plan.findings.push(Finding::warning(
+            "replication_lagging",
+            format!(
+                "the last snapshot of protection group '{name}' that reached {target} is {} old, beyond the RPO of {} minutes: the final snapshot may take long to arrive while the VMs are stopped",
+                human_age(state.lag_seconds.unwrap_or(0)),
+                policy.rpo_minutes
+            ),
+        )),
+        // No replicated snapshot yet, with a working link and a target that allows the
+        // replica: the final snapshot is the first full copy. It can arrive, so a group may be
+        // moved as soon as it is protected (its wait is bounded like any other).
+        ReplicationHealth::NoReplicatedSnapshot
+        | ReplicationHealth::Ok
+        | ReplicationHealth::Synchronous
+        | ReplicationHealth::NotConfigured
+        | ReplicationHealth::Unknown => {}
+    }
 }
 
 /// Steps in order, each depending on the one before.
@@ -432,7 +493,16 @@ impl Protector {
             )),
         }
         plan.source_reachable = source_clients.is_some();
+        // How replication stands now, read as `consistency-group show` reads it.
+        let replication = match plan.target_array {
+            Some(_) => Some(self.replication_state(&group, &policy).await),
+            None => None,
+        };
         if request.mode == FailoverMode::Unplanned {
+            let replication_broken = matches!(
+                &replication,
+                Some(Ok(state)) if matches!(state.health, ReplicationHealth::Interrupted | ReplicationHealth::Degraded)
+            );
             self.plan_recovery_point(
                 &mut plan,
                 &policy,
@@ -440,6 +510,7 @@ impl Protector {
                 target_array.as_ref(),
                 source_ep,
                 source_clients.is_some(),
+                replication_broken,
             )
             .await?;
             if plan.source_reachable {
@@ -485,6 +556,9 @@ impl Protector {
                     ),
                 )),
             }
+            if let (Some(_), Some(state)) = (&plan.source_array, replication) {
+                planned_replication_findings(&mut plan, &group, &policy, state);
+            }
         }
         plan.array_group = policy.pure_pg_name.clone();
 
@@ -511,9 +585,13 @@ impl Protector {
         Ok(plan)
     }
 
-    /// Unplanned failover: refuses while both the source site and its array answer (a planned
-    /// failover loses nothing then), and finds the replicated snapshot to recover from with the
-    /// data at risk, by the target array's clock.
+    /// Unplanned failover: refuses while both the source site and its array answer and
+    /// replication works (a planned failover loses nothing then), and finds the replicated
+    /// snapshot to recover from with the data at risk, by the target array's clock.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the planner's state, passed as the caller holds it"
+    )]
     async fn plan_recovery_point(
         &self,
         plan: &mut Plan,
@@ -522,13 +600,16 @@ impl Protector {
         target_array: &dyn ArrayApi,
         source_ep: &ArrayEndpoint,
         source_site_reachable: bool,
+        replication_broken: bool,
     ) -> Result<()> {
         let source = plan.source_site.clone();
         let target = plan.target_site.clone();
         let source_array = self.inner.connector.array(source_ep).await?;
         let source_info = source_array.array_info().await.ok();
         let source_array_answers = source_info.is_some();
-        if source_site_reachable && source_info.is_some() {
+        // With replication broken a planned failover cannot finish: the unplanned one is the
+        // way out, and it stops the source VMs first since they answer.
+        if source_site_reachable && source_info.is_some() && !replication_broken {
             plan.findings.push(Finding::error(
                 ErrorKind::Conflict,
                 "source_reachable",

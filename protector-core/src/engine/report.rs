@@ -21,6 +21,10 @@ pub enum ReplicationHealth {
     /// The target array holds no fully replicated snapshot yet (the schedule has not fired,
     /// or the first transfer is still running).
     NoReplicatedSnapshot,
+    /// Async replication cannot deliver snapshots to the target array now: the replication
+    /// link between the arrays is down, or the target does not allow the replica; see
+    /// `replication_error`. The snapshot fields still show the last one that arrived.
+    Interrupted,
     /// No replication policy is attached: nothing replicates.
     NotConfigured,
     /// Sync replication (ActiveCluster pod online on both arrays): no lag.
@@ -38,6 +42,7 @@ impl ReplicationHealth {
             ReplicationHealth::Ok => "ok",
             ReplicationHealth::RpoExceeded => "rpo_exceeded",
             ReplicationHealth::NoReplicatedSnapshot => "no_replicated_snapshot",
+            ReplicationHealth::Interrupted => "interrupted",
             ReplicationHealth::NotConfigured => "not_configured",
             ReplicationHealth::Synchronous => "synchronous",
             ReplicationHealth::Degraded => "degraded",
@@ -109,14 +114,17 @@ pub struct ConsistencyGroupReport {
     pub replication_error: Option<String>,
 }
 
-/// What the target array says about the replicas.
-struct ReplicaState {
-    health: ReplicationHealth,
-    snapshot: Option<PgSnapshot>,
-    array_time: Option<DateTime<Utc>>,
-    lag_seconds: Option<i64>,
-    clock: Option<LagClock>,
-    problem: Option<String>,
+/// What the target array says about the replicas: the one reading of replication health,
+/// shared by `consistency-group show` and the validation of failovers.
+pub(super) struct ReplicaState {
+    pub(super) health: ReplicationHealth,
+    /// The newest snapshot fully replicated to the target array (async).
+    pub(super) snapshot: Option<PgSnapshot>,
+    pub(super) array_time: Option<DateTime<Utc>>,
+    pub(super) lag_seconds: Option<i64>,
+    pub(super) clock: Option<LagClock>,
+    /// Why replication does not work now (`Interrupted`, `Degraded`).
+    pub(super) problem: Option<String>,
 }
 
 impl Protector {
@@ -163,11 +171,7 @@ impl Protector {
         let Some(policy) = policy else {
             return Ok(report);
         };
-        let state = match group.replication_type {
-            ReplicationType::Async => self.replica_state(&group, &policy).await,
-            ReplicationType::Sync => self.pod_state(&group, &policy).await,
-        };
-        match state {
+        match self.replication_state(&group, &policy).await {
             Ok(state) => {
                 report.replication_status = state.health;
                 report.last_replicated_snapshot = state.snapshot.as_ref().map(|s| s.name.clone());
@@ -183,6 +187,20 @@ impl Protector {
             }
         }
         Ok(report)
+    }
+
+    /// How replication of `group` from its current primary to its current secondary site
+    /// stands, as the secondary site's array sees it: the pod (sync) or the replicated
+    /// snapshots and the link (async). `Err` when an array cannot be asked.
+    pub(super) async fn replication_state(
+        &self,
+        group: &ProtectionGroup,
+        policy: &ReplicationPolicy,
+    ) -> Result<ReplicaState> {
+        match group.replication_type {
+            ReplicationType::Async => self.replica_state(group, policy).await,
+            ReplicationType::Sync => self.pod_state(group, policy).await,
+        }
     }
 
     /// Sync groups: the pod as the current secondary site's array sees it (the array that
@@ -264,24 +282,35 @@ impl Protector {
         };
         let replica = format!("{source_name}:{}", policy.pure_pg_name);
         let snapshot = latest_replicated(target_array.as_ref(), &replica).await?;
+        let problem =
+            match link_problem(target_array.as_ref(), &target_info.name, &source_name).await? {
+                Some(problem) => Some(problem),
+                None => replica_refused(target_array.as_ref(), &target_info.name, &replica).await?,
+            };
         let (now, clock) = match target_info.as_of {
             Some(t) => (t, LagClock::Array),
             None => (Utc::now(), LagClock::Local),
         };
         let Some(snapshot) = snapshot else {
             return Ok(ReplicaState {
-                health: ReplicationHealth::NoReplicatedSnapshot,
+                health: if problem.is_some() {
+                    ReplicationHealth::Interrupted
+                } else {
+                    ReplicationHealth::NoReplicatedSnapshot
+                },
                 snapshot: None,
                 array_time: target_info.as_of,
                 lag_seconds: None,
                 clock: None,
-                problem: None,
+                problem,
             });
         };
         let lag = (now - snapshot.created).num_seconds().max(0);
         let rpo = i64::try_from(policy.rpo_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
         Ok(ReplicaState {
-            health: if lag <= rpo {
+            health: if problem.is_some() {
+                ReplicationHealth::Interrupted
+            } else if lag <= rpo {
                 ReplicationHealth::Ok
             } else {
                 ReplicationHealth::RpoExceeded
@@ -290,9 +319,48 @@ impl Protector {
             array_time: target_info.as_of,
             lag_seconds: Some(lag),
             clock: Some(clock),
-            problem: None,
+            problem,
         })
     }
+}
+
+/// Why FlashArray `target` (named `target_name`) cannot receive replicas from the array named
+/// `source_name` now, if it cannot: it has no connection to it, or one that is not
+/// `connected` (the link is cut or the peer is down).
+pub(super) async fn link_problem(
+    target: &dyn ArrayApi,
+    target_name: &str,
+    source_name: &str,
+) -> Result<Option<String>> {
+    let connections = target.array_connections().await?;
+    Ok(match connections.iter().find(|c| c.name == source_name) {
+        Some(c) if c.is_connected() => None,
+        Some(c) => Some(format!(
+            "the replication link between FlashArrays {source_name} and {target_name} is down (array connection status: {})",
+            c.status
+        )),
+        None => Some(format!(
+            "FlashArray {target_name} has no array connection to FlashArray {source_name}"
+        )),
+    })
+}
+
+/// Why `target` refuses the replica group `replica` (`source:pg`), if it does: destroyed, or
+/// not allowed. A replica the target does not list yet is no refusal (nothing was sent).
+async fn replica_refused(
+    target: &dyn ArrayApi,
+    target_name: &str,
+    replica: &str,
+) -> Result<Option<String>> {
+    Ok(match target.get_protection_group(replica).await? {
+        Some(pg) if pg.destroyed => Some(format!(
+            "protection group {replica} is destroyed on FlashArray {target_name}"
+        )),
+        Some(pg) if !pg.targets.iter().any(|t| t.allowed) => Some(format!(
+            "FlashArray {target_name} does not allow replication of protection group {replica}"
+        )),
+        _ => None,
+    })
 }
 
 /// The newest snapshot of `replica` (`source:pg`) on `array` whose transfer completed.

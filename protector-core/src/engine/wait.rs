@@ -46,6 +46,30 @@ impl PollPolicy {
     }
 }
 
+impl PollPolicy {
+    /// This policy, giving up after `limit` at the latest.
+    #[must_use]
+    pub fn at_most(&self, limit: Duration) -> Self {
+        PollPolicy {
+            timeout: self.timeout.min(limit),
+            ..self.clone()
+        }
+    }
+}
+
+/// How long a failover or failback waits for its final snapshot to reach the target array,
+/// given the policy's replication interval: twice the interval (a transfer fits in one
+/// interval when the RPO holds; the second covers a scheduled transfer still ahead of it), at
+/// least 2 minutes, at most 30. The source VMs are stopped meanwhile, so a stalled
+/// replication must end the operation (and restart them) rather than hold production down.
+pub fn final_snapshot_wait(replication_interval_secs: u64) -> Duration {
+    Duration::from_secs(
+        replication_interval_secs
+            .saturating_mul(2)
+            .clamp(120, 30 * 60),
+    )
+}
+
 /// What one poll saw.
 #[derive(Debug)]
 pub enum PollOutcome<T> {
@@ -96,6 +120,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_snapshot_wait_follows_the_interval_within_bounds() {
+        assert_eq!(final_snapshot_wait(300), Duration::from_secs(600));
+        assert_eq!(final_snapshot_wait(10), Duration::from_secs(120));
+        assert_eq!(final_snapshot_wait(86_400), Duration::from_secs(1800));
+        assert_eq!(final_snapshot_wait(u64::MAX), Duration::from_secs(1800));
+        let poll = PollPolicy::default().at_most(final_snapshot_wait(300));
+        assert_eq!(poll.timeout, Duration::from_secs(600));
+        assert_eq!(poll.interval, PollPolicy::default().interval);
+    }
 
     #[tokio::test]
     async fn ready_after_pending() {

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use protector_core::api::{
-    ArrayApi, ArrayCapabilities, ArrayInfo, ArrayProtectionGroup, ArrayVolume, CopyVolume,
-    CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
+    ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
+    CopyVolume, CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
 };
 use protector_core::model::Secret;
 use protector_core::Result;
@@ -60,6 +60,13 @@ impl ArrayApi for SimArray {
     async fn array_info(&self) -> Result<ArrayInfo> {
         self.call("array_info", |w, a| array::array_info(w, a))
             .await
+    }
+
+    async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
+        self.call("list_array_connections", |w, a| {
+            array::array_connections(w, a)
+        })
+        .await
     }
 
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>> {

@@ -15,7 +15,7 @@ pub(crate) mod snapshots;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
+use protector_core::api::{ArrayConnection, ArrayInfo, ArrayVolume, CopyVolume};
 use protector_core::{Error, ErrorKind, Result};
 
 use crate::state::records::{array_key, ArrayVolumeRec};
@@ -137,6 +137,31 @@ pub(crate) fn array_info(world: &World, array: &str) -> Result<ArrayInfo> {
         version: a.version.clone(),
         as_of: Some(world.now()),
     })
+}
+
+/// `GET /array-connections`: every peer of `array`, `connected` while the link is up and
+/// `connecting` while partitioned or the peer is down.
+pub(crate) fn array_connections(world: &World, array: &str) -> Result<Vec<ArrayConnection>> {
+    let a = world
+        .arrays
+        .get(array)
+        .ok_or_else(|| does_not_exist("Array", array))?;
+    Ok(a.connections
+        .iter()
+        .map(|peer| ArrayConnection {
+            name: peer.clone(),
+            status: connection_status(world, array, peer).to_string(),
+        })
+        .collect())
+}
+
+/// The status of the connection between `array` and `peer`, as Purity spells it.
+pub(crate) fn connection_status(world: &World, array: &str, peer: &str) -> &'static str {
+    if world.link_up(array, peer) {
+        "connected"
+    } else {
+        "connecting"
+    }
 }
 
 /// `GET /volumes?names=`, destroyed or not.

@@ -1,13 +1,13 @@
 //! The array itself and its volumes.
 
-use protector_core::api::{ArrayInfo, ArrayVolume, CopyVolume};
+use protector_core::api::{ArrayConnection, ArrayInfo, ArrayVolume, CopyVolume};
 use protector_core::{Error, ErrorKind, Result};
 use serde_json::json;
 
 use crate::client::FlashArrayClient;
 use crate::error::{array_says, is_missing};
 use crate::request::Request;
-use crate::wire::{WireArray, WireVolume};
+use crate::wire::{WireArray, WireArrayConnection, WireVolume};
 
 impl FlashArrayClient {
     /// Name, id and Purity version (`GET /arrays`). Also the reachability check: it always asks
@@ -24,6 +24,14 @@ impl FlashArrayClient {
         })?;
         *self.inner.array_info.lock().await = Some(info.clone());
         Ok(info)
+    }
+
+    /// This array's connections to its peers (`GET /array-connections`).
+    pub async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
+        let connections: Vec<WireArrayConnection> = self
+            .list(&Request::get("array-connections", "list array connections"))
+            .await?;
+        Ok(connections.into_iter().map(Into::into).collect())
     }
 
     /// This array's name, asked once and remembered.

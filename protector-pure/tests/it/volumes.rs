@@ -36,6 +36,39 @@ async fn array_info_decodes_identity() {
 }
 
 #[tokio::test]
+async fn array_connections_name_the_peer_and_its_link_status() {
+    let fake = Fake::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("array-connections")))
+        .and(exact_query(&[("limit", "500")]))
+        .and(authed())
+        .respond_with(items(json!([
+            {
+                "id": "c1", "name": "array-b", "status": "connecting",
+                "remote": {"id": "r1", "name": "array-b", "resource_type": "remote-arrays"},
+                "type": "async-replication", "replication_transport": "ip"
+            },
+            {"id": "c2", "name": "array-c", "status": "connected"}
+        ])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let connections = fake.array().array_connections().await.unwrap();
+    let seen: Vec<(&str, &str, bool)> = connections
+        .iter()
+        .map(|c| (c.name.as_str(), c.status.as_str(), c.is_connected()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("array-b", "connecting", false),
+            ("array-c", "connected", true)
+        ]
+    );
+    fake.check_headers().await;
+}
+
+#[tokio::test]
 async fn get_volume_decodes_and_missing_is_none() {
     let fake = Fake::start().await;
     Mock::given(method("GET"))

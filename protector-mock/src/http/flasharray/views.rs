@@ -385,7 +385,7 @@ impl View<'_> {
             "remote": {"id": peer.id, "name": peer.name, "resource_type": "remote-arrays"},
             "replication_addresses": [host],
             "replication_transport": "ip",
-            "status": if self.world.link_up(self.array, &peer.name) { "connected" } else { "connecting" },
+            "status": array::connection_status(self.world, self.array, &peer.name),
             "throttle": {"default_limit": null, "window": null, "window_limit": null},
             // A synchronous connection carries asynchronous replication too.
             "type": "sync-replication",
