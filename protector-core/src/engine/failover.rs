@@ -173,7 +173,8 @@ impl Protector {
         let mut report = ValidationReport {
             findings: plan.findings.clone(),
         };
-        let group = self.group_by_id(&plan.group_id).await?;
+        // A plan is the caller's data: its group is resolved like a named one.
+        let group = self.group(&plan.group_id.to_string()).await?;
         if group.metadata.version != plan.metadata_version {
             report.findings.push(Finding::error(
                 ErrorKind::Conflict,
@@ -212,7 +213,8 @@ impl Protector {
         plan: &Plan,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        let group = self.group_by_id(&plan.group_id).await?;
+        // A plan is the caller's data: its group is resolved like a named one.
+        let group = self.group(&plan.group_id.to_string()).await?;
         let target = self.group_clients(&plan.target_site, &group).await?;
         let source = self.group_clients(&plan.source_site, &group).await.ok();
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
