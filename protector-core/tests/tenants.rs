@@ -253,6 +253,14 @@ async fn every_group_command_of_a_tenant2_user_on_the_production_group_reads_not
             assert_hidden(&t2, &h("test failover cleanup"), name, cleanup).await;
             assert_hidden(&t2, &h("delete"), name, t2.delete_group(name).await).await;
         }
+        // Adding a production VM to tenant2's own group does not name the production group.
+        let add = AddMember {
+            instance_id: prod_vm.clone(),
+        };
+        let e = t2.add_member("t2-app-group", add).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
+        assert!(!e.message().contains(GROUP), "{e}");
+
         // A plan made by someone who may is still refused when tenant2 runs it.
         let plan_id = failback_plan.group_id.to_string();
         let validated = t2.validate_plan(&failback_plan).await;
