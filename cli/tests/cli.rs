@@ -410,14 +410,21 @@ fn without_clouds_yaml_openstack_commands_fail_clearly() {
     let stderr = stderr_of(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("clouds.yaml"), "{stderr}");
-    // Reading protector's own records needs no transport.
-    env.bare()
+    // Reading protector's records is limited to the caller's project: that needs the
+    // credentials too, and says so the same way.
+    let out = env
+        .bare()
         .arg("--state-dir")
         .arg(env.state_dir())
+        .env("OS_CLIENT_CONFIG_FILE", &missing)
         .args(["protection-group", "list", "-f", "json"])
-        .assert()
-        .success()
-        .stdout("[]\n");
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty());
+    let stderr = stderr_of(&out);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("clouds.yaml"), "{stderr}");
 }
 
 #[test]

@@ -213,6 +213,66 @@ fn unknown_group_is_refused_and_nothing_changes() {
     assert_eq!(env.records("prod-web-app"), before);
 }
 
+/// Points both registered sites at the clouds.yaml entries `<site><suffix>`: whose
+/// credentials the commands run with (`-tenant2`: a member of another project; `""`: back to
+/// the admin of production-project).
+fn sites_as(env: &Env, suffix: &str) {
+    let suffix = suffix.to_string();
+    with_stores(env, |stores| async move {
+        for store in &stores {
+            for mut site in store.list_sites().await.unwrap() {
+                site.cloud = (!suffix.is_empty()).then(|| format!("{}{suffix}", site.name));
+                store.put_site(&site).await.unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn another_projects_user_sees_no_group_and_cannot_change_it() {
+    let env = Env::new().with_sites().with_group();
+    let before = env.records("prod-web-app");
+    let lists = env.group_lists();
+
+    sites_as(&env, "-tenant2");
+    for site in ["site-a", "site-b"] {
+        let out = env
+            .on(site, &["protection-group", "list", "-f", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr_of(&out));
+        let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(listed, serde_json::json!([]), "{site}");
+        for args in [
+            &["protection-group", "show", "prod-web-app"][..],
+            &[
+                "protection-group",
+                "mapping-set",
+                "prod-web-app",
+                "--network-mapping",
+                "net-primary-web=net-secondary-db",
+            ],
+            &["protection-group", "sync-force", "prod-web-app"],
+            &["protection-group", "fence", "prod-web-app"],
+            &["protection-group", "delete", "prod-web-app"],
+        ] {
+            let out = env.on(site, args).output().unwrap();
+            assert_eq!(out.status.code(), Some(3), "{args:?} on {site}");
+            assert_eq!(
+                common::stderr_of(&out),
+                format!(
+                    "Error: protection group 'prod-web-app' not found on site '{site}': list groups with `protector protection-group list`\n"
+                ),
+                "{args:?} on {site}"
+            );
+        }
+    }
+    sites_as(&env, "");
+
+    assert_eq!(env.group_lists(), lists);
+    assert_eq!(env.records("prod-web-app"), before);
+}
+
 #[test]
 fn duplicate_group_name_is_refused_and_nothing_changes() {
     let env = Env::new().with_sites().with_group();

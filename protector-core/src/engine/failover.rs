@@ -173,7 +173,8 @@ impl Protector {
         let mut report = ValidationReport {
             findings: plan.findings.clone(),
         };
-        let group = self.group_by_id(&plan.group_id).await?;
+        // A plan is the caller's data: its group is resolved like a named one.
+        let group = self.group(&plan.group_id.to_string()).await?;
         if let Some(running) = group.active_operation_id {
             // Another operation claimed the group after this plan was made.
             report.findings.push(Finding::error(
@@ -224,7 +225,8 @@ impl Protector {
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
         let _owner = self.own_operation(&plan.id).await?;
-        let group = self.group_by_id(&plan.group_id).await?;
+        // A plan is the caller's data: its group is resolved like a named one.
+        let group = self.group(&plan.group_id.to_string()).await?;
         let target = self.group_clients(&plan.target_site, &group).await?;
         let source = self.group_clients(&plan.source_site, &group).await.ok();
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {

@@ -319,6 +319,7 @@ impl Protector {
             name: request.name.clone(),
             description: request.description,
             project_id: auth.project_id,
+            project_name: auth.project_name,
             primary_site: request.primary_site.clone(),
             secondary_site: request.secondary_site.clone(),
             current_primary_site: request.primary_site.clone(),
@@ -404,18 +405,25 @@ impl Protector {
         Self::refuse_in_flight(&group, "modify")?;
         self.ensure_peer_in_sync(&group).await?;
         let mut document = self.document(group.clone()).await?;
+        let caller = self.caller().await?;
         for g in self.store().list_groups().await? {
             for m in self.store().list_members(&g.id).await? {
                 if m.instance_id == request.instance_id
                     || m.current.instance_id == request.instance_id
                 {
-                    return Err(Error::new(
-                        ErrorKind::AlreadyExists,
+                    // Another project's group is not named.
+                    let message = if caller.sees(&g) {
                         format!(
                             "instance {} ({}) is already a member of protection group '{}'",
                             request.instance_id, m.instance_name, g.name
-                        ),
-                    ));
+                        )
+                    } else {
+                        format!(
+                            "instance {} is already a member of another protection group",
+                            request.instance_id
+                        )
+                    };
+                    return Err(Error::new(ErrorKind::AlreadyExists, message));
                 }
             }
         }
@@ -723,11 +731,49 @@ impl Protector {
         if local_tenant.is_empty() || remote_tenant.is_empty() {
             return Err(Error::invalid("tenant ids must not be empty"));
         }
-        if let Err(e) = self.ensure_reachable(remote_site).await {
-            return Err(Error::unavailable(format!(
-                "Cannot create tenant mapping - remote site '{remote_site}' unreachable ({}): wait for it to recover and retry",
-                e.message()
-            )));
+        let remote = match self.ensure_reachable(remote_site).await {
+            Ok(clients) => clients,
+            Err(e) => {
+                return Err(Error::unavailable(format!(
+                    "Cannot create tenant mapping - remote site '{remote_site}' unreachable ({}): wait for it to recover and retry",
+                    e.message()
+                )))
+            }
+        };
+        // A mapping decides who owns a group on the other site: without the admin role, only
+        // the caller's own project here, paired with one its credentials act in there.
+        let caller = self.caller().await?;
+        if let Some(auth) = caller.auth().filter(|_| !caller.is_admin()) {
+            let in_remote = if remote.identity.authenticate().await?.project_id == remote_tenant {
+                true
+            } else {
+                let site = self.site(remote_site).await?;
+                match self
+                    .inner
+                    .connector
+                    .site_for_project(&site, remote_tenant)
+                    .await
+                {
+                    Ok(scoped) => scoped
+                        .identity
+                        .authenticate()
+                        .await
+                        .is_ok_and(|a| a.project_id == remote_tenant),
+                    Err(_) => false,
+                }
+            };
+            if local_tenant != auth.project_id || !in_remote {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "user '{}' may map only its own project {} on {} to a project it has a role in on {remote_site}: \
+                         {local_tenant} to {remote_tenant} needs the admin role. Nothing was changed",
+                        auth.user_name,
+                        auth.project_id,
+                        self.local_site()
+                    ),
+                ));
+            }
         }
         let existing = self.store().list_tenant_mappings().await?;
         if existing
@@ -754,9 +800,12 @@ impl Protector {
         Ok(mapping)
     }
 
-    /// Every tenant mapping.
+    /// The tenant mappings of the caller's project (every one with the admin role).
     pub async fn tenant_mappings(&self) -> Result<Vec<TenantMapping>> {
-        self.store().list_tenant_mappings().await
+        let caller = self.caller().await?;
+        let mut mappings = self.store().list_tenant_mappings().await?;
+        mappings.retain(|m| caller.sees_mapping(m));
+        Ok(mappings)
     }
 }
 

@@ -6,6 +6,7 @@
 //! caller stands (the `--os-cloud` of the CLI): metadata is read from its store and every
 //! modification is pushed to the peer's store before it counts.
 
+mod access;
 mod drill;
 mod failback;
 mod failover;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use access::ADMIN_ROLE;
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
@@ -42,6 +44,7 @@ use crate::api::{Connector, SiteClients};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Operation, ProtectionGroup, Site};
 use crate::store::Store;
+use access::Access;
 
 /// Tunables of the engine.
 #[derive(Debug, Clone)]
@@ -119,6 +122,7 @@ impl ProtectorBuilder {
                 connector,
                 options: self.options,
             }),
+            access: Access::Caller,
         })
     }
 }
@@ -132,9 +136,13 @@ struct Inner {
 }
 
 /// The DR engine. Cheap to clone; all clones share state.
+///
+/// Every protection group it reads or changes (and every operation of one) is limited to
+/// the caller's: who the local site's credentials authenticate as (see [`Protector::group`]).
 #[derive(Debug, Clone)]
 pub struct Protector {
     inner: Arc<Inner>,
+    access: Access,
 }
 
 impl Protector {
@@ -163,6 +171,7 @@ impl Protector {
                 connector: self.inner.connector.clone(),
                 options: self.inner.options.clone(),
             }),
+            access: self.access,
         })
     }
 
@@ -219,11 +228,19 @@ impl Protector {
         }
     }
 
-    /// A protection group by name or id, from the local store.
+    /// A protection group by name or id, from the local store, if the caller may see it: a
+    /// group of another project is `NotFound` with the same message as one that does not
+    /// exist. The one place a group a caller names is resolved (`engine/access.rs`): the
+    /// caller is who the local site's credentials authenticate as; the [`ADMIN_ROLE`] sees
+    /// every group, any other caller those of its own project (on the group's other site the
+    /// project a tenant mapping pairs with it, without one the project of the same name).
     pub async fn group(&self, name_or_id: &str) -> Result<ProtectionGroup> {
+        let caller = self.caller().await?;
         if let Ok(id) = Uuid::parse_str(name_or_id) {
             if let Some(g) = self.store().get_group(&id).await? {
-                return Ok(g);
+                if caller.sees(&g) {
+                    return Ok(g);
+                }
             }
         }
         let matches: Vec<_> = self
@@ -231,13 +248,10 @@ impl Protector {
             .list_groups()
             .await?
             .into_iter()
-            .filter(|g| g.name == name_or_id)
+            .filter(|g| g.name == name_or_id && caller.sees(g))
             .collect();
         match matches.len() {
-            0 => Err(Error::not_found(format!(
-                "protection group '{name_or_id}' not found on site '{}': list groups with `protector protection-group list`",
-                self.local_site()
-            ))),
+            0 => Err(self.group_not_found(name_or_id)),
             1 => Ok(matches.into_iter().next().expect("one match")),
             _ => Err(Error::invalid(format!(
                 "protection group name '{name_or_id}' is ambiguous across tenants: use its id"
@@ -245,25 +259,65 @@ impl Protector {
         }
     }
 
-    /// Every protection group in the local store.
-    pub async fn groups(&self) -> Result<Vec<ProtectionGroup>> {
-        self.store().list_groups().await
+    fn group_not_found(&self, name_or_id: &str) -> Error {
+        Error::not_found(format!(
+            "protection group '{name_or_id}' not found on site '{}': list groups with `protector protection-group list`",
+            self.local_site()
+        ))
     }
 
-    /// An operation by id.
+    /// The protection groups in the local store the caller may see (all with the `admin` role).
+    pub async fn groups(&self) -> Result<Vec<ProtectionGroup>> {
+        let caller = self.caller().await?;
+        let mut groups = self.store().list_groups().await?;
+        groups.retain(|g| caller.sees(g));
+        Ok(groups)
+    }
+
+    /// An operation by id, if the caller may see it: one of a group it sees ([`Protector::group`]),
+    /// a site failover with the `admin` or `dr_site_admin` role. Any other is `NotFound` like
+    /// one that does not exist.
     pub async fn operation(&self, id: &str) -> Result<Operation> {
         let parsed = Uuid::parse_str(id.trim_start_matches("op-"))
             .map_err(|_| Error::invalid(format!("'{id}' is not an operation id")))?;
-        self.store().get_operation(&parsed).await?.ok_or_else(|| {
+        let caller = self.caller().await?;
+        let not_found = || {
             Error::not_found(format!(
                 "operation '{id}' not found on site '{}': list them with `protector operation list`",
                 self.local_site()
             ))
-        })
+        };
+        let op = self
+            .store()
+            .get_operation(&parsed)
+            .await?
+            .ok_or_else(not_found)?;
+        let group = match op.group_id {
+            Some(group_id) => self.store().get_group(&group_id).await?,
+            None => None,
+        };
+        if caller.sees_operation(&op, group.as_ref()) {
+            Ok(op)
+        } else {
+            Err(not_found())
+        }
     }
 
-    /// Operations, newest first.
+    /// The operations the caller may see, newest first.
     pub async fn operations(&self) -> Result<Vec<Operation>> {
-        self.store().list_operations().await
+        let caller = self.caller().await?;
+        let groups: BTreeMap<Uuid, ProtectionGroup> = self
+            .store()
+            .list_groups()
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
+        let mut operations = self.store().list_operations().await?;
+        operations.retain(|op| {
+            let group = op.group_id.and_then(|id| groups.get(&id));
+            caller.sees_operation(op, group)
+        });
+        Ok(operations)
     }
 }

@@ -484,7 +484,9 @@ impl Protector {
         self.store().list_sync_log(&group.id, limit).await
     }
 
-    /// Records a group whose id is known, by id: used by operations.
+    /// Records a group whose id is known, by id, for any caller: the engine-internal re-read
+    /// of a group this call already resolved with [`Protector::group`] (or an operation on it
+    /// recorded). Never for a group a caller names.
     pub(crate) async fn group_by_id(&self, id: &Uuid) -> Result<ProtectionGroup> {
         self.store()
             .get_group(id)

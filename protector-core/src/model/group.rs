@@ -197,6 +197,10 @@ pub struct ProtectionGroup {
     pub description: String,
     /// The owning project on the group's primary site.
     pub project_id: String,
+    /// Its name there: how the group's project is recognised on the other site when no
+    /// tenant mapping pairs it with one (empty for groups recorded before it was kept).
+    #[serde(default)]
+    pub project_name: String,
     /// Site where the VMs ran when the group was created.
     pub primary_site: String,
     /// DR site chosen at creation.

@@ -997,6 +997,7 @@ mod tests {
             name: name.to_string(),
             description: String::new(),
             project_id: "project-a".to_string(),
+            project_name: "project-a".to_string(),
             primary_site: "site-a".to_string(),
             secondary_site: "site-b".to_string(),
             current_primary_site: "site-a".to_string(),
