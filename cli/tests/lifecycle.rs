@@ -317,7 +317,7 @@ fn peer_down_refuses_member_add_then_recovery_sync_force_and_retry_succeed() {
         &member_id(&env, "web-server-2"),
     ]);
     let before = env.records("prod-web-app");
-    let version = before[0]["metadata_version"].as_u64().unwrap();
+    let version = before[0]["metadata"]["version"].as_u64().unwrap();
 
     env.sim_fault(&["--site", "site-b", "--down"]);
     let (code, stderr) = env.fails(&[

@@ -194,23 +194,32 @@ impl Env {
     }
 
     /// What both sites' stores say about `group`: the group and its members, as JSON, per
-    /// site. Read from the stores only, so it works while a site is down.
+    /// site (`[group on site-a, members on site-a, group on site-b, members on site-b]`). Read
+    /// from the store files directly, so it works while a site (and its Keystone, which the
+    /// CLI needs to authorize a read) is down.
     pub fn records(&self, group: &str) -> Vec<Value> {
-        ["site-a", "site-b"]
-            .iter()
-            .flat_map(|site| {
-                let show = self.on(site, &["protection-group", "show", group, "-f", "json"]);
-                let members = self.on(
-                    site,
-                    &["protection-group", "member-list", group, "-f", "json"],
-                );
-                [show, members].map(|mut cmd| {
-                    let out = cmd.output().unwrap();
-                    assert!(out.status.success(), "{}", stderr_of(&out));
-                    serde_json::from_slice::<Value>(&out.stdout).unwrap()
-                })
-            })
-            .collect()
+        let group = group.to_string();
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = out.clone();
+        with_stores(self, |stores| async move {
+            for store in &stores {
+                let found = store
+                    .list_groups()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|g| g.name == group);
+                let members = match &found {
+                    Some(g) => store.list_members(&g.id).await.unwrap(),
+                    None => Vec::new(),
+                };
+                let mut sink = sink.lock().unwrap();
+                sink.push(serde_json::to_value(&found).unwrap());
+                sink.push(serde_json::to_value(&members).unwrap());
+            }
+        });
+        let records = out.lock().unwrap().clone();
+        records
     }
 
     /// The group list of both sites, as JSON.
