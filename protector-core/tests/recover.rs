@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
-use common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
+use common::{existing, groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
 use protector_core::engine::{
     FailbackRequest, FailoverRequest, NoProgress, ProgressObserver, TestFailoverRequest,
@@ -428,7 +428,7 @@ async fn recovery_is_refused_and_changes_nothing_while_the_operation_lock_is_hel
     let LockAttempt::Acquired(owner) = env.store_a.lock_operation(&id).await.unwrap() else {
         panic!("the killed run released its lock");
     };
-    let inventory = shape(&env.sim.inspect());
+    let inventory = existing(&env.sim.inspect());
     let groups_before = groups(&env).await;
     let record = env.store_a.get_operation(&id).await.unwrap();
     let journal = env.store_a.list_journal(&id).await.unwrap();
@@ -446,7 +446,7 @@ async fn recovery_is_refused_and_changes_nothing_while_the_operation_lock_is_hel
         )),
         "{refused}"
     );
-    assert_eq!(shape(&env.sim.inspect()), inventory);
+    assert_eq!(existing(&env.sim.inspect()), inventory);
     assert_eq!(groups(&env).await, groups_before);
     assert_eq!(env.store_a.get_operation(&id).await.unwrap(), record);
     assert_eq!(env.store_a.list_journal(&id).await.unwrap(), journal);
@@ -503,7 +503,7 @@ async fn recovery_of_a_running_failover_is_refused_and_the_run_finishes() {
         .await
         .unwrap();
     // Mid-flight: the VMs run on site-b, the sources are stopped.
-    let inventory = shape(&env.sim.inspect());
+    let inventory = existing(&env.sim.inspect());
     let groups_before = groups(&env).await;
     let refused = env
         .engine
@@ -511,7 +511,7 @@ async fn recovery_of_a_running_failover_is_refused_and_the_run_finishes() {
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
-    assert_eq!(shape(&env.sim.inspect()), inventory);
+    assert_eq!(existing(&env.sim.inspect()), inventory);
     assert_eq!(groups(&env).await, groups_before);
 
     resume_tx.send(()).unwrap();

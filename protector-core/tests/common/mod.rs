@@ -145,6 +145,20 @@ pub fn shape(inventory: &Inventory) -> serde_json::Value {
     v
 }
 
+/// [`shape`] without the server and volume statuses the simulator advances on its own as
+/// simulated time passes (every call, an authorization included, moves it): what exists.
+pub fn existing(inventory: &Inventory) -> serde_json::Value {
+    let mut v = shape(inventory);
+    for site in v["sites"].as_object_mut().unwrap().values_mut() {
+        for kind in ["servers", "volumes"] {
+            for item in site[kind].as_array_mut().unwrap() {
+                item.as_object_mut().unwrap().remove("status");
+            }
+        }
+    }
+    v
+}
+
 pub async fn groups(env: &Env) -> (ProtectionGroup, ProtectionGroup) {
     let a = env.store_a.list_groups().await.unwrap().remove(0);
     let b = env.store_b.list_groups().await.unwrap().remove(0);
