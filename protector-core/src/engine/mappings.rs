@@ -3,10 +3,12 @@
 //! to the other's). A failover, failback or drill merges what it is given over them, and a
 //! site failover, which takes no mappings, relies on them.
 
+use std::collections::BTreeSet;
+
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::ResourceMappings;
+use crate::model::{ProtectionGroup, ResourceMappings};
 use crate::store::GroupMappings;
 
 impl Protector {
@@ -36,6 +38,8 @@ impl Protector {
         }
         self.ensure_peer_in_sync(&group).await?;
         let to_site = group.peer_of(from_site).to_string();
+        self.check_mapping_sources(&group, from_site, &mappings)
+            .await?;
         let target = self.group_clients(&to_site, &group).await?;
         let mut missing = Vec::new();
         if !mappings.networks.is_empty() {
@@ -99,6 +103,97 @@ impl Protector {
         self.commit(document, "mapping-set", PeerPolicy::Required)
             .await?;
         Ok(entry)
+    }
+
+    /// Refuses mappings whose source no plan would ever look up, so that a typo or a wrong
+    /// group is not stored as if it were configuration. From the group's primary site the
+    /// sources must be networks, flavors or security groups (id or name) of the members'
+    /// recovery metadata, the keys a failover looks up; from the other site, where the members
+    /// have no captured resources, they must at least exist there.
+    async fn check_mapping_sources(
+        &self,
+        group: &ProtectionGroup,
+        from_site: &str,
+        mappings: &ResourceMappings,
+    ) -> Result<()> {
+        let mut unused = Vec::new();
+        if from_site == group.primary_site {
+            let members = self.store().list_members(&group.id).await?;
+            let recovery = || members.iter().map(|m| &m.recovery);
+            let networks: BTreeSet<&str> = recovery()
+                .flat_map(|r| &r.networks)
+                .flat_map(|n| [n.network_id.as_str(), n.network_name.as_str()])
+                .collect();
+            let flavors: BTreeSet<&str> = recovery()
+                .flat_map(|r| [r.flavor.id.as_str(), r.flavor.name.as_str()])
+                .collect();
+            let security_groups: BTreeSet<&str> = recovery()
+                .flat_map(|r| &r.security_groups)
+                .flat_map(|g| [g.id.as_str(), g.name.as_str()])
+                .collect();
+            for (what, given, used) in [
+                ("network", &mappings.networks, &networks),
+                ("flavor", &mappings.flavors, &flavors),
+                (
+                    "security group",
+                    &mappings.security_groups,
+                    &security_groups,
+                ),
+            ] {
+                unused.extend(
+                    given
+                        .keys()
+                        .filter(|k| !used.contains(k.as_str()))
+                        .map(|k| format!("{what} '{k}'")),
+                );
+            }
+            if !unused.is_empty() {
+                return Err(Error::invalid(format!(
+                    "{} not used by any member of protection group '{}' on {from_site}: map the members' own networks, flavors and security groups (nothing was stored)",
+                    unused.join(", "),
+                    group.name
+                )));
+            }
+            return Ok(());
+        }
+        let source = self.group_clients(from_site, group).await?;
+        if !mappings.networks.is_empty() {
+            let networks = source.network.list_networks().await?;
+            unused.extend(
+                mappings
+                    .networks
+                    .keys()
+                    .filter(|k| !networks.iter().any(|n| &n.id == *k || &n.name == *k))
+                    .map(|k| format!("network '{k}'")),
+            );
+        }
+        if !mappings.flavors.is_empty() {
+            let flavors = source.compute.list_flavors().await?;
+            unused.extend(
+                mappings
+                    .flavors
+                    .keys()
+                    .filter(|k| !flavors.iter().any(|f| &f.id == *k || &f.name == *k))
+                    .map(|k| format!("flavor '{k}'")),
+            );
+        }
+        if !mappings.security_groups.is_empty() {
+            let groups = source.network.list_security_groups().await?;
+            unused.extend(
+                mappings
+                    .security_groups
+                    .keys()
+                    .filter(|k| !groups.iter().any(|g| &g.id == *k || &g.name == *k))
+                    .map(|k| format!("security group '{k}'")),
+            );
+        }
+        if !unused.is_empty() {
+            return Err(Error::invalid(format!(
+                "{} not found on {from_site}, the source side of the mapping: map resources that exist there (nothing was stored)",
+                unused.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     /// The stored mappings of `group`, one entry per direction.
