@@ -8,8 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use common::{mappings, setup, shape, sites_only, Env};
-use protector_core::engine::{CreateGroup, CreatePolicy, EngineOptions, PollPolicy, RegisterSite};
-use protector_core::model::{ReplicationType, ResourceMappings, SiteStatus, SiteType};
+use protector_core::engine::{
+    CreateGroup, CreatePolicy, EngineOptions, FailoverRequest, NoProgress, PollPolicy, RegisterSite,
+};
+use protector_core::model::{
+    OperationStatus, ReplicationType, ResourceMappings, SiteStatus, SiteType,
+};
 use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_core::{ErrorKind, Protector};
 use protector_mock::Simulator;
@@ -278,6 +282,41 @@ async fn a_mapping_to_a_network_missing_on_the_target_is_refused_and_nothing_is_
             .contains("network 'net-secundary-web' not found on site-b, the source side"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_failover_mapping_of_an_unused_network_to_a_missing_one_is_refused_before_anything_moves()
+{
+    let env = setup().await;
+    let before = shape(&env.sim.inspect());
+    let mut given = mappings();
+    given
+        .networks
+        .insert("net-unused".into(), "no-such-net".into());
+    let err = env
+        .engine
+        .failover("prod-web-app", FailoverRequest::planned(given), &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
+    assert!(
+        err.to_string().contains(
+            "network 'no-such-net' not found on site-b (mapped from 'net-unused', which no member uses)"
+        ),
+        "{err}"
+    );
+    assert_eq!(shape(&env.sim.inspect()), before);
+    // The same mapping to a network that exists there is harmless.
+    let mut given = mappings();
+    given
+        .networks
+        .insert("net-unused".into(), "net-secondary-db".into());
+    let op = env
+        .engine
+        .failover("prod-web-app", FailoverRequest::planned(given), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
 }
 
 // -------------------------------------------------------------------------- credentials
