@@ -368,12 +368,17 @@ pub struct PolicyCreateArgs {
     /// Name of the FlashArray protection group.
     #[arg(long)]
     pub pure_pg_name: String,
-    /// Seconds between replicated snapshots (async).
+    /// Seconds between replicated snapshots (async): 60 to 86400.
     #[arg(long, default_value_t = 300)]
-    pub replication_interval: u64,
-    /// Recovery point objective in minutes (async).
+    pub replication_interval: u32,
+    /// Recovery point objective in minutes (async): at least one replication interval, at
+    /// most 10080 (seven days).
     #[arg(long, default_value_t = 15)]
-    pub rpo_minutes: u64,
+    pub rpo_minutes: u32,
+    /// Accept plain http:// array URLs, over which the API tokens travel unencrypted. Only for
+    /// a lab array that cannot serve HTTPS.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     #[command(flatten)]
     pub output: OutputOptions,
 }

@@ -17,6 +17,8 @@ use std::fmt;
 
 use protector_core::{Error, ErrorKind};
 
+use crate::output::escape_controls;
+
 /// `Result` of a command.
 pub type CliResult<T = ()> = Result<T, CliError>;
 
@@ -87,12 +89,24 @@ impl From<Error> for CliError {
     }
 }
 
-/// One line of message; a validation failure's findings follow as indented lines.
+/// One line of message; a validation failure's findings follow as indented lines. Control
+/// characters in them (a name or a server's message) are escaped, so each stays one line.
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Engine(e) => write!(f, "{e}"),
-            CliError::OperationNotCompleted(m) | CliError::CheckFailed(m) => f.write_str(m),
+            CliError::Engine(e) => {
+                f.write_str(&escape_controls(e.message(), &[]))?;
+                for finding in e.findings() {
+                    write!(f, "\n  - {}", escape_controls(finding, &[]))?;
+                }
+                if let Some(request) = e.context_value("request_id") {
+                    write!(f, " (request id {})", escape_controls(request, &[]))?;
+                }
+                Ok(())
+            }
+            CliError::OperationNotCompleted(m) | CliError::CheckFailed(m) => {
+                f.write_str(&escape_controls(m, &['\n']))
+            }
             CliError::BrokenPipe => f.write_str("the output was closed"),
         }
     }
@@ -114,5 +128,15 @@ mod tests {
         assert_eq!(code(ErrorKind::ConfigInvalid), 7);
         assert_eq!(CliError::OperationNotCompleted("x".into()).exit_code(), 8);
         assert_eq!(CliError::CheckFailed("x".into()).exit_code(), 9);
+    }
+
+    #[test]
+    fn messages_and_findings_stay_one_line_each() {
+        let e = Error::validation("group 'a\nb\u{1b}[2J' refused", vec!["x\ry".into()])
+            .with_context("request_id", "req-1");
+        assert_eq!(
+            CliError::from(e).to_string(),
+            "group 'a\\nb\\u{1b}[2J' refused\n  - x\\ry (request id req-1)"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! or a [`List`] for several — and hand it to the one [`Printer`]. Values are JSON values, so
 //! `-f json` keeps numbers as numbers and absent values as `null`.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -18,6 +19,37 @@ use crate::error::{CliError, CliResult};
 /// has nowhere to report it.
 pub fn eprint_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `text` with every control character (C0, DEL, C1) and every invisible bidirectional
+/// control (which reorders what a terminal shows) written as its Rust escape: `\n`, `\t`,
+/// `\u{1b}`, `\u{202e}`. Characters in `keep` stay as they are (a table keeps its line
+/// breaks). Names and messages come from stores and servers, which protector does not control:
+/// they are never printed raw, so they cannot move the cursor, recolour or clear a terminal, or
+/// forge a line of output.
+pub fn escape_controls<'a>(text: &'a str, keep: &[char]) -> Cow<'a, str> {
+    let escaped = |c: char| !keep.contains(&c) && is_hidden_control(c);
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A control character, or a bidirectional formatting character.
+fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// One resource as named fields in display order.
@@ -272,9 +304,11 @@ impl Printer {
         self.write(&text)
     }
 
-    /// Prints text as it is (reports laid out by hand, section headers).
+    /// Prints text laid out by hand (reports, section headers): its line breaks as they are,
+    /// any other control character escaped.
     pub fn text(&mut self, text: &str) -> CliResult<()> {
-        self.write(text)
+        let text = escape_controls(text, &['\n']);
+        self.write(&text)
     }
 
     fn write(&mut self, text: &str) -> CliResult<()> {
@@ -286,10 +320,20 @@ impl Printer {
 }
 
 fn json(value: &impl Serialize) -> CliResult<String> {
-    let mut s = serde_json::to_string_pretty(value)
+    let s = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::unexpected(format!("cannot render JSON: {e}")))?;
-    s.push('\n');
-    Ok(s)
+    // serde_json escapes C0 controls but writes DEL, C1 and bidirectional controls raw; they
+    // can only be inside strings, where `\uXXXX` is the same JSON value.
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        if c != '\n' && is_hidden_control(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 fn yaml(value: &yaml_rust2::Yaml) -> CliResult<String> {
@@ -324,7 +368,9 @@ fn to_yaml(value: &Value) -> yaml_rust2::Yaml {
             Some(i) => Yaml::Integer(i),
             None => Yaml::Real(n.to_string()),
         },
-        Value::String(s) => Yaml::String(s.clone()),
+        // The emitter quotes and escapes most C0 controls but writes ESC, BEL, DEL, C1 and
+        // bidirectional controls raw.
+        Value::String(s) => Yaml::String(escape_controls(s, &['\n', '\t', '\r']).into_owned()),
         Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
         Value::Object(map) => yaml_map(map.iter().map(|(k, v)| (k.as_str(), v))),
     }
@@ -337,7 +383,7 @@ fn cell(value: &Value) -> String {
     match value {
         Value::Null => "null".to_string(),
         Value::Array(items) => wrap_list(items, 46),
-        Value::String(text) => wrap_text(text, CELL_TEXT_WIDTH),
+        Value::String(text) => wrap_text(&escape_controls(text, &['\n']), CELL_TEXT_WIDTH),
         other => plain(other),
     }
 }
@@ -379,7 +425,8 @@ fn wrap_text(text: &str, width: usize) -> String {
 fn plain(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        // One value per line: a line break in a value is escaped too.
+        Value::String(s) => escape_controls(s, &[]).into_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => {
@@ -578,6 +625,38 @@ mod tests {
             err.to_string(),
             "unknown column 'nope': choose from id, progress, completed_at, steps_failed"
         );
+    }
+
+    #[test]
+    fn control_characters_are_never_printed_raw() {
+        assert_eq!(escape_controls("prod-web-app", &[]), "prod-web-app");
+        assert_eq!(
+            escape_controls("a\nb\u{1b}[2J\tc\u{7f}\u{9b}\u{202e}d", &[]),
+            "a\\nb\\u{1b}[2J\\tc\\u{7f}\\u{9b}\\u{202e}d"
+        );
+        assert_eq!(escape_controls("a\nb\u{1b}", &['\n']), "a\nb\\u{1b}");
+        let hostile = "evil\u{1b}]0;owned\u{7}\nline\u{9b}2J\u{202e}";
+        let record = Record::new().field("name", hostile);
+        let mut list = List::with_keys(&["name"]);
+        list.push(vec![json!(hostile)]);
+        for format in [Format::Table, Format::Json, Format::Yaml, Format::Value] {
+            let shown = printed(format, &[], |p| p.show(&record).unwrap())
+                + &printed(format, &[], |p| p.list(&list).unwrap());
+            assert!(
+                !shown.chars().any(|c| is_hidden_control(c) && c != '\n'),
+                "{format:?}: {shown:?}"
+            );
+        }
+        // -f value keeps one value per line; JSON keeps the value itself.
+        let value = printed(Format::Value, &[], |p| p.show(&record).unwrap());
+        assert_eq!(value.lines().count(), 1, "{value:?}");
+        let json = printed(Format::Json, &[], |p| p.show(&record).unwrap());
+        let parsed: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["name"], hostile);
+        let text = printed(Format::Table, &[], |p| {
+            p.text("line one\u{1b}[31m\nline two\n").unwrap()
+        });
+        assert_eq!(text, "line one\\u{1b}[31m\nline two\n");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use protector_core::engine::ProgressObserver;
 use protector_core::model::{Operation, OperationStatus};
 use uuid::Uuid;
 
+use crate::output::escape_controls;
+
 /// Shows an operation's progress while it runs.
 pub struct ProgressDisplay {
     bar: Option<ProgressBar>,
@@ -60,9 +62,10 @@ impl ProgressDisplay {
 
     fn line(op: &Operation, step: &str, failed: bool) -> String {
         format!(
-            "[{:>3}%] {}: {step}{}",
+            "[{:>3}%] {}: {}{}",
             op.progress,
             op.phase.as_str(),
+            escape_controls(step, &[]),
             if failed { " FAILED" } else { "" }
         )
     }
@@ -81,13 +84,13 @@ impl ProgressDisplay {
             lines.push(format!(
                 "[{:>3}%] group {}: {}{}",
                 op.progress,
-                result.group_name,
+                escape_controls(&result.group_name, &[]),
                 result.status.as_str(),
                 result
                     .error_message
                     .as_deref()
                     .and_then(|m| m.lines().next())
-                    .map(|m| format!(" ({m})"))
+                    .map(|m| format!(" ({})", escape_controls(m, &[])))
                     .unwrap_or_default()
             ));
         }
@@ -113,7 +116,11 @@ impl ProgressObserver for ProgressDisplay {
                     .map(|s| format!("{s} FAILED"))
                     .or_else(|| op.steps_completed.last().map(|s| format!("done: {s}")))
                     .unwrap_or_else(|| "starting".to_string());
-                bar.set_message(format!("{} ({latest})", op.phase.as_str()));
+                bar.set_message(format!(
+                    "{} ({})",
+                    op.phase.as_str(),
+                    escape_controls(&latest, &[])
+                ));
                 for step in op.steps_failed.iter().skip(failed) {
                     bar.println(Self::line(op, step, true));
                 }

@@ -56,6 +56,7 @@ fn wire(dir: &std::path::Path) -> Result<Target, Box<dyn std::error::Error>> {
                 url: v["url"].as_str().ok_or("array url missing")?.to_string(),
                 api_token: Secret::new(v["api_token"].as_str().ok_or("api_token missing")?),
                 ca_file: v["ca_file"].as_str().map(str::to_string),
+                allow_insecure_http: false,
             },
         );
     }

@@ -388,6 +388,7 @@ async fn http_clients_against_the_wire_face_meet_the_contracts() {
         url: json[s]["url"].as_str().unwrap().to_string(),
         api_token: Secret::new(json[s]["api_token"].as_str().unwrap()),
         ca_file: json[s]["ca_file"].as_str().map(str::to_string),
+        allow_insecure_http: false,
     };
     let auth = |s: &str| server.auth_url(s).unwrap();
     run_suite(connector, &sim, auth, arrays).await;

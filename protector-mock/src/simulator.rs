@@ -144,6 +144,7 @@ impl Simulator {
             url: a.url.clone(),
             api_token: Secret::new(a.api_token.clone()),
             ca_file: None,
+            allow_insecure_http: false,
         })
     }
 

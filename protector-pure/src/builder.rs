@@ -36,6 +36,7 @@ pub struct FlashArrayClientBuilder {
     api_token: Option<Secret>,
     ca_file: Option<PathBuf>,
     insecure: bool,
+    allow_insecure_http: bool,
     retry: RetryConfig,
     timeout: Duration,
     connect_timeout: Duration,
@@ -51,6 +52,7 @@ impl fmt::Debug for FlashArrayClientBuilder {
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
             .field("ca_file", &self.ca_file)
             .field("insecure", &self.insecure)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -65,6 +67,7 @@ impl FlashArrayClientBuilder {
             api_token: None,
             ca_file: None,
             insecure: false,
+            allow_insecure_http: false,
             retry: RetryConfig::default(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -94,6 +97,15 @@ impl FlashArrayClientBuilder {
     #[must_use]
     pub fn with_insecure(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
+        self
+    }
+
+    /// Accepts a plain `http://` URL, refused otherwise: the API token then travels
+    /// unencrypted. Only for a lab array that cannot serve HTTPS (and for tests). Logged as a
+    /// warning when the client is built.
+    #[must_use]
+    pub fn with_allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
         self
     }
 
@@ -146,7 +158,7 @@ impl FlashArrayClientBuilder {
     /// version is unusable.
     pub fn build(self) -> Result<FlashArrayClient> {
         let invalid = |message: String| Error::new(ErrorKind::ConfigInvalid, message);
-        let base = parse_base_url(&self.url).map_err(invalid)?;
+        let base = parse_base_url(&self.url, self.allow_insecure_http).map_err(invalid)?;
         let label = match base.port() {
             Some(port) => format!("{}:{port}", base.host_str().unwrap_or_default()),
             None => base.host_str().unwrap_or_default().to_string(),
@@ -231,9 +243,10 @@ impl FlashArrayClientBuilder {
     }
 }
 
-/// `https://host[:port]`; a bare host gets `https://`. Paths, queries and credentials in the
-/// URL are refused: the client owns the path, and credentials belong in the API token.
-fn parse_base_url(text: &str) -> std::result::Result<Url, String> {
+/// `https://host[:port]`; a bare host gets `https://`; `http://` only when `allow_http`.
+/// Paths, queries and credentials in the URL are refused: the client owns the path, and
+/// credentials belong in the API token.
+fn parse_base_url(text: &str, allow_http: bool) -> std::result::Result<Url, String> {
     let text = text.trim().trim_end_matches('/');
     if text.is_empty() {
         return Err("FlashArray URL is empty".to_string());
@@ -245,6 +258,11 @@ fn parse_base_url(text: &str) -> std::result::Result<Url, String> {
     };
     let url = Url::parse(&with_scheme)
         .map_err(|e| format!("FlashArray URL {text:?} is not a URL: {e}"))?;
+    if url.scheme() == "http" && !allow_http {
+        return Err(format!(
+            "FlashArray URL {text:?} uses plain http, which would send the API token unencrypted: use https, or allow insecure http explicitly for a lab array"
+        ));
+    }
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err(format!("FlashArray URL {text:?} must use https"));
     }
@@ -271,17 +289,29 @@ mod tests {
     #[test]
     fn base_urls() {
         assert_eq!(
-            parse_base_url("array-a.example.com").unwrap().as_str(),
+            parse_base_url("array-a.example.com", false)
+                .unwrap()
+                .as_str(),
             "https://array-a.example.com/"
         );
         assert_eq!(
-            parse_base_url("https://10.0.0.1:8443/").unwrap().as_str(),
+            parse_base_url("https://10.0.0.1:8443/", false)
+                .unwrap()
+                .as_str(),
             "https://10.0.0.1:8443/"
         );
-        assert!(parse_base_url("ftp://a").is_err());
-        assert!(parse_base_url("").is_err());
-        assert!(parse_base_url("https://user:pw@a").is_err());
-        assert!(parse_base_url("https://a/api/2.0").is_err());
+        assert!(parse_base_url("ftp://a", true).is_err());
+        assert!(parse_base_url("", false).is_err());
+        assert!(parse_base_url("https://user:pw@a", false).is_err());
+        assert!(parse_base_url("https://a/api/2.0", false).is_err());
+        // Plain http only when asked for: the API token would travel unencrypted.
+        assert!(parse_base_url("http://a", false)
+            .unwrap_err()
+            .contains("uses plain http"));
+        assert_eq!(
+            parse_base_url("http://a:8080", true).unwrap().as_str(),
+            "http://a:8080/"
+        );
     }
 
     #[test]

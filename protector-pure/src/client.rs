@@ -150,8 +150,9 @@ impl FlashArrayClient {
     /// A client for an array endpoint of a replication policy: its URL, API token and CA bundle,
     /// with default retries and timeouts.
     pub fn from_endpoint(endpoint: &protector_core::model::ArrayEndpoint) -> Result<Self> {
-        let mut builder =
-            Self::builder(endpoint.url.clone()).with_api_token(endpoint.api_token.clone());
+        let mut builder = Self::builder(endpoint.url.clone())
+            .with_api_token(endpoint.api_token.clone())
+            .with_allow_insecure_http(endpoint.allow_insecure_http);
         if let Some(ca) = &endpoint.ca_file {
             builder = builder.with_ca_file(ca);
         }
@@ -237,11 +238,13 @@ impl FlashArrayClient {
                     retry_after(&answer.headers),
                 ),
                 Err(e) => (
-                    Some(match TransportFailure::of(e) {
-                        TransportFailure::Connect => Failure::Connect,
-                        TransportFailure::Timeout => Failure::Timeout,
-                        TransportFailure::Interrupted => Failure::Interrupted,
-                    }),
+                    match TransportFailure::of(e) {
+                        TransportFailure::Connect => Some(Failure::Connect),
+                        TransportFailure::Timeout => Some(Failure::Timeout),
+                        TransportFailure::Interrupted => Some(Failure::Interrupted),
+                        // Trying again meets the same certificate.
+                        TransportFailure::Untrusted => None,
+                    },
                     None,
                 ),
             };

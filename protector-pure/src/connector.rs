@@ -14,8 +14,8 @@ use crate::FlashArrayClient;
 
 /// Builds (and keeps) one [`FlashArrayClient`] per array endpoint.
 ///
-/// The cache key is the URL, the CA file and a hash of the token, so a changed token gets a new
-/// client; the token itself is never kept outside the client.
+/// The cache key is the URL, the CA file, the plain-http allowance and a hash of the token, so
+/// a changed token gets a new client; the token itself is never kept outside the client.
 #[derive(Default)]
 pub struct FlashArrayConnector {
     clients: Mutex<HashMap<String, Arc<FlashArrayClient>>>,
@@ -44,9 +44,10 @@ impl FlashArrayConnector {
 fn key(endpoint: &ArrayEndpoint) -> String {
     let digest = Sha256::digest(endpoint.api_token.expose().as_bytes());
     format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}",
         endpoint.url,
         endpoint.ca_file.as_deref().unwrap_or(""),
+        endpoint.allow_insecure_http,
         hex::encode(&digest[..8])
     )
 }
@@ -75,6 +76,7 @@ mod tests {
             url: "https://array-a.example.com".into(),
             api_token: Secret::new(token),
             ca_file: None,
+            allow_insecure_http: false,
         }
     }
 

@@ -242,11 +242,17 @@ pub enum TransportFailure {
     Timeout,
     /// The connection broke, or the answer could not be read.
     Interrupted,
+    /// The array's certificate failed verification (unknown issuer, expired, wrong name): no
+    /// retry can help, the client needs the CA that signed it. Nothing was sent.
+    Untrusted,
 }
 
 impl TransportFailure {
     /// Classifies a reqwest error.
     pub fn of(error: &reqwest::Error) -> TransportFailure {
+        if certificate_error(error).is_some() {
+            return TransportFailure::Untrusted;
+        }
         // A connect timeout is both: nothing was sent, so it counts as a connect failure.
         if error.is_connect() {
             TransportFailure::Connect
@@ -258,6 +264,21 @@ impl TransportFailure {
     }
 }
 
+/// The certificate verification error in `error`'s chain of causes, if that is why it failed.
+/// rustls words it `invalid peer certificate: <reason>`; reqwest does not expose the type, so
+/// the text is what can be matched.
+fn certificate_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if let Some(at) = text.find("invalid peer certificate") {
+            return Some(text[at..].to_string());
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// Turns a failure without an answer into a protector error. Timeouts of non-idempotent
 /// requests are not retryable: the request may have run, and only observing the array can tell.
 pub fn transport_error(
@@ -265,6 +286,25 @@ pub fn transport_error(
     failure: TransportFailure,
     source: reqwest::Error,
 ) -> Error {
+    if let (TransportFailure::Untrusted, Some(cause)) = (failure, certificate_error(&source)) {
+        let url = source
+            .url()
+            .map(|u| format!("{}://{}", u.scheme(), u.authority()))
+            .unwrap_or_else(|| format!("https://{}", context.array));
+        let message = format!(
+            "{} on FlashArray {}: the certificate of array {url} is not trusted ({cause}): \
+             give the CA bundle that signed it as the array's CA file (ca_file), or add that CA \
+             to the system trust store",
+            context.what(),
+            context.array,
+        );
+        return context
+            .decorate(
+                Error::new(ErrorKind::ConfigInvalid, message).with_retry(RetryStatus::Permanent),
+            )
+            .with_context("request_id", context.request_id)
+            .with_source(source.without_url());
+    }
     let (kind, what, retryable) = match failure {
         TransportFailure::Connect => (
             ErrorKind::Unavailable,
@@ -276,7 +316,7 @@ pub fn transport_error(
             "got no answer in time",
             context.idempotent,
         ),
-        TransportFailure::Interrupted => (
+        TransportFailure::Interrupted | TransportFailure::Untrusted => (
             ErrorKind::Unavailable,
             "lost the connection before the answer arrived",
             context.idempotent,

@@ -624,6 +624,7 @@ fn read_arrays_json(path: &std::path::Path) -> CliResult<BTreeMap<String, ArrayE
                 url: url.to_string(),
                 api_token: Secret::new(token),
                 ca_file: v["ca_file"].as_str().map(str::to_string),
+                allow_insecure_http: false,
             },
         );
     }

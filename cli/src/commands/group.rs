@@ -129,15 +129,17 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                             url: args.primary_fa_url,
                             api_token: primary_token,
                             ca_file: args.primary_fa_ca_file,
+                            allow_insecure_http: args.allow_insecure_http,
                         },
                         secondary_array: ArrayEndpoint {
                             url: args.secondary_fa_url,
                             api_token: secondary_token,
                             ca_file: args.secondary_fa_ca_file,
+                            allow_insecure_http: args.allow_insecure_http,
                         },
                         pure_pg_name: args.pure_pg_name,
-                        replication_interval_secs: args.replication_interval,
-                        rpo_minutes: args.rpo_minutes,
+                        replication_interval_secs: u64::from(args.replication_interval),
+                        rpo_minutes: u64::from(args.rpo_minutes),
                     },
                 )
                 .await?;

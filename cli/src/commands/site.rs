@@ -38,6 +38,20 @@ pub async fn run(ctx: &Context, command: SiteCommand) -> CliResult {
             .filter(|(_, v)| v.as_str() != "ok")
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
+            // Keystone answered and refused the credentials: exit 6, not "not ready for DR".
+            if let Some(kind @ (ErrorKind::Unauthenticated | ErrorKind::PermissionDenied)) =
+                validation.keystone_error
+            {
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "site '{}' refused the credentials of its clouds.yaml entry: {}",
+                        validation.name,
+                        validation.keystone.trim_start_matches("error: ")
+                    ),
+                )
+                .into());
+            }
             match validation.status {
                 SiteStatus::Active => Ok(()),
                 SiteStatus::Unreachable => Err(Error::unavailable(format!(

@@ -47,6 +47,7 @@ pub fn arrays(path: &std::path::Path) -> BTreeMap<String, ArrayEndpoint> {
                     url: v["url"].as_str().unwrap().to_string(),
                     api_token: Secret::new(v["api_token"].as_str().unwrap()),
                     ca_file: v["ca_file"].as_str().map(str::to_string),
+                    allow_insecure_http: false,
                 },
             )
         })

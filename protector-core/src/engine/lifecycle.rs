@@ -11,6 +11,7 @@ use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::{CreateVolumeGroup, ListPorts, SiteClients, VolumeType};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{check_name, check_replication_schedule};
 use crate::model::{
     ArrayEndpoint, ConsistencyGroupBinding, FixedIp, FlavorRef, GroupEvent, GroupStatus, Member,
     MemberStatus, MetadataVersion, NicSpec, Placement, ProtectionGroup, RecoveryMetadata,
@@ -53,6 +54,10 @@ pub struct SiteValidation {
     pub neutron: String,
     /// Whether the credentials may list cinder-volume services (the right volume manage needs).
     pub volume_manage: String,
+    /// The kind of Keystone's error when it failed: `Unauthenticated` when it refused the
+    /// credentials, `Unavailable` when it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keystone_error: Option<ErrorKind>,
 }
 
 /// Create a protection group.
@@ -92,18 +97,6 @@ pub struct CreatePolicy {
 pub struct AddMember {
     /// Nova instance id on the group's current primary site.
     pub instance_id: String,
-}
-
-fn check_name(what: &str, name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid(format!("{what} name must not be empty")));
-    }
-    if name.len() > 255 {
-        return Err(Error::invalid(format!(
-            "{what} name '{name}' is longer than 255 characters"
-        )));
-    }
-    Ok(())
 }
 
 /// Whether `vt` can back a group of `replication_type`; `Err` says why not.
@@ -212,6 +205,7 @@ impl Protector {
             name: site.name,
             status,
             keystone: show(&keystone),
+            keystone_error: keystone.as_ref().err().map(Error::kind),
             nova,
             cinder,
             neutron,
@@ -250,6 +244,12 @@ impl Protector {
         let primary = self.ensure_reachable(&request.primary_site).await?;
         let secondary = match self.ensure_reachable(&request.secondary_site).await {
             Ok(c) => c,
+            // Credentials refused or a wrong clouds.yaml entry: not an outage, say what it is.
+            Err(e) if e.kind() != ErrorKind::Unavailable => {
+                return Err(
+                    e.with_prefix(format!("cannot create protection group '{}'", request.name))
+                )
+            }
             Err(e) => {
                 return Err(Error::unavailable(format!(
                     "Cannot create protection group '{}' - remote site '{}' unreachable ({}): both sites must be reachable",
@@ -573,6 +573,11 @@ impl Protector {
         }
         let peer = group.peer_of(self.local_site()).to_string();
         if let Err(e) = self.ensure_reachable(&peer).await {
+            if e.kind() != ErrorKind::Unavailable {
+                return Err(
+                    e.with_prefix(format!("cannot delete protection group '{}'", group.name))
+                );
+            }
             return Err(Error::unavailable(format!(
                 "Cannot delete protection group '{}' - remote site '{peer}' unreachable ({}): the group exists on both sites; retry when {peer} is back",
                 group.name,
@@ -643,15 +648,13 @@ impl Protector {
     ) -> Result<ReplicationPolicy> {
         let group = self.group(group).await?;
         Self::refuse_in_flight(&group, "modify")?;
-        self.ensure_peer_in_sync(&group).await?;
         check_name("FlashArray protection group", &request.pure_pg_name)?;
-        if group.replication_type == ReplicationType::Async
-            && request.replication_interval_secs == 0
-        {
-            return Err(Error::invalid(
-                "replication interval must be at least 1 second for async replication",
-            ));
+        request.primary_array.check_url()?;
+        request.secondary_array.check_url()?;
+        if group.replication_type == ReplicationType::Async {
+            check_replication_schedule(request.replication_interval_secs, request.rpo_minutes)?;
         }
+        self.ensure_peer_in_sync(&group).await?;
         if group.replication_type == ReplicationType::Sync {
             return self.create_sync_policy(group, request).await;
         }
@@ -733,6 +736,9 @@ impl Protector {
         }
         let remote = match self.ensure_reachable(remote_site).await {
             Ok(clients) => clients,
+            Err(e) if e.kind() != ErrorKind::Unavailable => {
+                return Err(e.with_prefix("cannot create tenant mapping"))
+            }
             Err(e) => {
                 return Err(Error::unavailable(format!(
                     "Cannot create tenant mapping - remote site '{remote_site}' unreachable ({}): wait for it to recover and retry",

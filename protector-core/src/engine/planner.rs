@@ -582,6 +582,13 @@ impl Protector {
             source_clients.as_ref(),
         )
         .await?;
+        super::mappings::check_unused_targets(
+            &mut plan.findings,
+            &document.members,
+            &request.mappings,
+            &target_clients,
+        )
+        .await?;
         Ok(plan)
     }
 

@@ -99,6 +99,19 @@ impl Protector {
     }
 
     fn unreachable_refusal(group: &str, peer: &str, cause: &Error) -> Error {
+        if cause.kind() != ErrorKind::Unavailable {
+            // The peer answered but refused (its credentials, its store): not an outage.
+            return Error::new(
+                cause.kind(),
+                format!(
+                    "cannot modify protection group '{group}': {}",
+                    cause.message()
+                ),
+            )
+            .with_retry(cause.retry_status())
+            .with_context("site", peer)
+            .with_context("group", group);
+        }
         Error::unavailable(format!(
             "Cannot modify protection group '{group}' - remote site '{peer}' unreachable ({}). \
              Modification requires both sites to be reachable to prevent metadata divergence; \
@@ -417,6 +430,12 @@ impl Protector {
         let local_group = self.group(group).await?;
         let peer = local_group.peer_of(self.local_site()).to_string();
         if let Err(e) = self.ensure_reachable(&peer).await {
+            if e.kind() != ErrorKind::Unavailable {
+                return Err(e.with_prefix(format!(
+                    "cannot sync protection group '{}'",
+                    local_group.name
+                )));
+            }
             return Err(Error::unavailable(format!(
                 "cannot sync protection group '{}': remote site '{peer}' is unreachable ({}); wait for it to recover and retry",
                 local_group.name,

@@ -4,6 +4,7 @@ mod drill;
 mod group;
 mod mapping;
 mod member;
+mod name;
 mod operation;
 mod policy;
 mod secret;
@@ -18,6 +19,10 @@ pub use mapping::{ResourceMappings, TenantMapping};
 pub use member::{
     FixedIp, FlavorRef, Member, MemberStatus, NicSpec, Placement, RecoveryMetadata,
     SecurityGroupRef, VolumeSpec,
+};
+pub use name::{
+    check_name, check_replication_schedule, MAX_NAME_LENGTH, MAX_REPLICATION_INTERVAL_SECS,
+    MAX_RPO_MINUTES, MIN_REPLICATION_INTERVAL_SECS,
 };
 pub use operation::{GroupResult, Operation, OperationStatus, OperationType, Phase};
 pub use policy::{ArrayEndpoint, ReplicationPolicy};

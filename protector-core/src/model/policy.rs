@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{ProtectionGroup, Secret};
+use crate::error::{Error, Result};
 
 /// How to reach one FlashArray.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,42 @@ pub struct ArrayEndpoint {
     /// CA bundle to verify the array's certificate, if not the system roots.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// Accepts a plain `http://` URL, over which the API token travels unencrypted. Off by
+    /// default: only for a lab array that cannot serve HTTPS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
+}
+
+impl ArrayEndpoint {
+    /// Checks the URL's scheme before anything is sent: `https://`, or a bare host (which
+    /// means https); `http://` only with [`ArrayEndpoint::allow_insecure_http`], since the API
+    /// token would be readable by anyone on the path.
+    ///
+    /// # Errors
+    /// `InvalidInput` for another scheme, or for `http://` without the explicit allowance.
+    pub fn check_url(&self) -> Result<()> {
+        let url = self.url.trim();
+        let shown = url.escape_debug();
+        let Some((scheme, _)) = url.split_once("://") else {
+            return Ok(());
+        };
+        if scheme.eq_ignore_ascii_case("https") {
+            return Ok(());
+        }
+        if scheme.eq_ignore_ascii_case("http") {
+            if self.allow_insecure_http {
+                return Ok(());
+            }
+            return Err(Error::invalid(format!(
+                "FlashArray URL \"{shown}\" uses plain http, which would send the API token unencrypted: \
+                 give the array's https:// URL (and its CA bundle if its certificate is from a private CA), \
+                 or allow insecure http explicitly for a lab array"
+            )));
+        }
+        Err(Error::invalid(format!(
+            "FlashArray URL \"{shown}\" must use https"
+        )))
+    }
 }
 
 /// The replication policy attached to a protection group.

@@ -1062,6 +1062,7 @@ mod tests {
             url: url.to_string(),
             api_token: Secret::new(token),
             ca_file: None,
+            allow_insecure_http: false,
         }
     }
 

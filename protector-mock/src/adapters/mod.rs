@@ -150,13 +150,24 @@ impl Connector for SimConnector {
     }
 
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
+        // As protector-pure's client: plain http only when the endpoint allows it.
+        endpoint
+            .check_url()
+            .map_err(|e| Error::new(ErrorKind::ConfigInvalid, e.message()))?;
+        // The array answers on either scheme (a lab array reached over http).
+        let host = |url: &str| {
+            let url = url.trim_end_matches('/');
+            url.split_once("://")
+                .map_or(url, |(_, rest)| rest)
+                .to_string()
+        };
         let wanted = endpoint.url.trim_end_matches('/');
         let site = SITES
             .into_iter()
             .find(|s| {
                 self.sim
                     .array_endpoint(s)
-                    .is_some_and(|e| e.url.trim_end_matches('/') == wanted)
+                    .is_some_and(|e| host(&e.url) == host(wanted))
             })
             // The same array as published by this simulator's wire face (`arrays.json`): a
             // loopback URL with the array's own token.

@@ -137,6 +137,30 @@ async fn refused_credentials_are_unauthenticated_and_not_retried() {
 }
 
 #[tokio::test]
+async fn refused_credentials_on_the_reachability_probe_are_unauthenticated_not_unavailable() {
+    // The engine's reachability check (`probe`) must not turn a wrong password into an outage.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"error": {"code": 401,
+            "message": "The request you have made requires authentication.",
+            "title": "Unauthorized"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cloud = OpenStackCloud::with_options(config(&server.uri()), fast_options()).unwrap();
+    let err = cloud.identity().probe().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(!err.is_retryable());
+    assert!(
+        err.message().contains("check the cloud's credentials"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn unreachable_keystone_is_unavailable_after_retries() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

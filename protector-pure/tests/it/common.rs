@@ -118,10 +118,12 @@ pub struct Fake {
     pub client: FlashArrayClient,
 }
 
-/// A builder for the fake array at `server` with the test token and fast retries.
+/// A builder for the fake array at `server` (plain http, allowed explicitly) with the test
+/// token and fast retries.
 pub fn builder(server: &MockServer) -> FlashArrayClientBuilder {
     capture_logs();
     FlashArrayClient::builder(server.uri())
+        .with_allow_insecure_http(true)
         .with_api_token(Secret::new(API_TOKEN))
         .with_retry(fast_retry())
         .with_timeout(Duration::from_secs(10))

@@ -247,6 +247,7 @@ async fn unreachable_array_is_unavailable_after_retries() {
         format!("http://{}", listener.local_addr().unwrap())
     };
     let client = protector_pure::FlashArrayClient::builder(address)
+        .with_allow_insecure_http(true)
         .with_api_token(protector_core::model::Secret::new(API_TOKEN))
         .with_retry(fast_retry())
         .build()

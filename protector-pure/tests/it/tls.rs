@@ -68,16 +68,51 @@ fn builder(url: &str) -> protector_pure::FlashArrayClientBuilder {
 }
 
 #[tokio::test]
-async fn self_signed_certificate_is_refused_by_default() {
+async fn self_signed_certificate_is_refused_by_default_and_named_as_the_cause() {
     let (url, _) = https_array().await;
     let err = builder(&url)
+        .with_retry(RetryConfig::default())
         .build()
         .unwrap()
         .api_version()
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
-    assert!(err.message().contains("could not connect"), "{err}");
+    // Not an outage: no retry helps, the client needs the CA.
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(!err.is_retryable());
+    let message = err.message();
+    assert!(
+        message.contains(&format!(
+            "the certificate of array {url} is not trusted (invalid peer certificate: "
+        )),
+        "{err}"
+    );
+    assert!(message.contains("CA file (ca_file)"), "{err}");
+    assert!(!message.contains('\n'), "{err}");
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_unless_allowed() {
+    let err = builder("http://127.0.0.1:1").build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert!(err.message().contains("uses plain http"), "{err}");
+    assert!(builder("http://127.0.0.1:1")
+        .with_allow_insecure_http(true)
+        .build()
+        .is_ok());
+    let endpoint = |allow| protector_core::model::ArrayEndpoint {
+        url: "http://127.0.0.1:1".to_string(),
+        api_token: Secret::new(API_TOKEN),
+        ca_file: None,
+        allow_insecure_http: allow,
+    };
+    assert_eq!(
+        FlashArrayClient::from_endpoint(&endpoint(false))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ConfigInvalid
+    );
+    assert!(FlashArrayClient::from_endpoint(&endpoint(true)).is_ok());
 }
 
 #[tokio::test]
@@ -125,6 +160,7 @@ async fn from_endpoint_takes_url_token_and_ca_bundle() {
         url: url.clone(),
         api_token: Secret::new(API_TOKEN),
         ca_file: Some(ca.display().to_string()),
+        allow_insecure_http: false,
     };
     let client = FlashArrayClient::from_endpoint(&endpoint).unwrap();
     assert_eq!(client.api_version().await.unwrap().to_string(), "2.56");
