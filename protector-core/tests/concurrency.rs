@@ -13,6 +13,7 @@ use protector_core::engine::{
 };
 use protector_core::error::ErrorKind;
 use protector_core::model::{GroupStatus, Operation, OperationStatus, ResourceMappings};
+use protector_core::plan::FailoverMode;
 use protector_core::{Protector, Result};
 use protector_mock::{Inventory, Service};
 
@@ -21,8 +22,13 @@ const ROUNDS: usize = 20;
 
 /// A second engine on the same stores and simulator: another operator's process.
 fn second_engine(env: &Env) -> Protector {
+    engine_on(env, "site-a")
+}
+
+/// An engine standing on `site`, over the same stores and simulator.
+fn engine_on(env: &Env, site: &str) -> Protector {
     Protector::builder()
-        .with_local_site("site-a")
+        .with_local_site(site)
         .with_store("site-a", env.store_a.clone())
         .with_store("site-b", env.store_b.clone())
         .with_connector(Arc::new(env.sim.connector()))
@@ -226,6 +232,49 @@ async fn two_drills_of_one_group_never_both_run() {
         assert_eq!(a, b, "round {round}");
         let drill = a.test_failover.expect("the winner's drill is recorded");
         assert_eq!(drill.operation_id, winner.id, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_unplanned_failovers_from_the_surviving_site_never_both_run() {
+    for round in 0..ROUNDS {
+        let env = setup().await;
+        env.sim.tick(320).unwrap();
+        env.sim.set_site_down("site-a", true).unwrap();
+        let (one, two) = (engine_on(&env, "site-b"), engine_on(&env, "site-b"));
+        slow_down(&env);
+        let request = || FailoverRequest {
+            mode: FailoverMode::Unplanned,
+            ..FailoverRequest::planned(mappings())
+        };
+        let (first, second) = tokio::join!(
+            one.failover(GROUP, request(), &NoProgress),
+            two.failover(GROUP, request(), &NoProgress),
+        );
+        let winner = one_winner(round, [first, second]);
+        env.sim.clear().unwrap();
+        let inventory = env.sim.inspect();
+        assert_eq!(
+            running(&inventory, "site-b"),
+            all_members(),
+            "round {round}"
+        );
+        let site_b = &inventory.sites["site-b"];
+        assert_eq!(
+            site_b.servers.len(),
+            3,
+            "round {round}: no duplicate server"
+        );
+        assert_eq!(
+            site_b.volumes.len(),
+            4,
+            "round {round}: no duplicate volume"
+        );
+        assert_eq!(site_b.ports.len(), 4, "round {round}: no duplicate port");
+        let group = env.store_b.list_groups().await.unwrap().remove(0);
+        assert_eq!(group.status, GroupStatus::FailedOver, "round {round}");
+        assert_eq!(group.active_operation_id, None, "round {round}");
+        assert_eq!(group.last_operation_id, Some(winner.id), "round {round}");
     }
 }
 
