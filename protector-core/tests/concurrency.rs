@@ -7,12 +7,15 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{mappings, setup, Env, MEMBERS};
+use common::{mappings, setup, sites_only, Env, MEMBERS};
 use protector_core::engine::{
-    EngineOptions, FailbackRequest, FailoverRequest, NoProgress, PollPolicy, TestFailoverRequest,
+    CreateGroup, EngineOptions, FailbackRequest, FailoverRequest, NoProgress, PollPolicy,
+    TestFailoverRequest,
 };
 use protector_core::error::ErrorKind;
-use protector_core::model::{GroupStatus, Operation, OperationStatus, ResourceMappings};
+use protector_core::model::{
+    GroupStatus, Operation, OperationStatus, ProtectionGroup, ReplicationType, ResourceMappings,
+};
 use protector_core::plan::FailoverMode;
 use protector_core::{Protector, Result};
 use protector_mock::{Inventory, Service};
@@ -275,6 +278,83 @@ async fn two_unplanned_failovers_from_the_surviving_site_never_both_run() {
         assert_eq!(group.status, GroupStatus::FailedOver, "round {round}");
         assert_eq!(group.active_operation_id, None, "round {round}");
         assert_eq!(group.last_operation_id, Some(winner.id), "round {round}");
+    }
+}
+
+fn create(name: &str) -> CreateGroup {
+    CreateGroup {
+        name: name.into(),
+        description: String::new(),
+        replication_type: ReplicationType::Async,
+        primary_site: "site-a".into(),
+        secondary_site: "site-b".into(),
+        volume_type: "replicated-ssd".into(),
+    }
+}
+
+/// Groups named `name` in each store.
+async fn named(env: &Env, name: &str) -> (Vec<ProtectionGroup>, Vec<ProtectionGroup>) {
+    let pick = |groups: Vec<ProtectionGroup>| {
+        groups
+            .into_iter()
+            .filter(|g| g.name == name)
+            .collect::<Vec<_>>()
+    };
+    (
+        pick(env.store_a.list_groups().await.unwrap()),
+        pick(env.store_b.list_groups().await.unwrap()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_creates_of_one_name_at_once_make_one_group() {
+    for round in 0..ROUNDS {
+        let env = sites_only().await;
+        let other = second_engine(&env);
+        slow_down(&env);
+        let (first, second) = tokio::join!(
+            env.engine.create_group(create("web")),
+            other.create_group(create("web")),
+        );
+        let created: Vec<_> = [first, second]
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(group) => Some(group),
+                Err(e) => {
+                    assert!(
+                        matches!(e.kind(), ErrorKind::AlreadyExists | ErrorKind::Conflict),
+                        "round {round}: {:?}: {e}",
+                        e.kind()
+                    );
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(created.len(), 1, "round {round}: one create wins");
+        let (a, b) = named(&env, "web").await;
+        assert_eq!(a, created, "round {round}: one group on site-a");
+        assert_eq!(b, created, "round {round}: the same group on site-b");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_of_one_name_on_both_sites_at_once_never_diverge() {
+    for round in 0..ROUNDS {
+        let env = sites_only().await;
+        let on_b = engine_on(&env, "site-b");
+        slow_down(&env);
+        let (first, second) = tokio::join!(
+            env.engine.create_group(create("web")),
+            on_b.create_group(create("web")),
+        );
+        let created = [first, second].into_iter().filter(|r| r.is_ok()).count();
+        assert!(created <= 1, "round {round}");
+        let (a, b) = named(&env, "web").await;
+        assert!(a.len() <= 1, "round {round}: {a:?}");
+        assert_eq!(
+            a, b,
+            "round {round}: both sites hold the same groups of that name"
+        );
     }
 }
 

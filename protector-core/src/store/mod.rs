@@ -215,7 +215,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// This is how an operation claims a group: two writers that read the same version cannot
     /// both succeed. Returns [`ErrorKind::Conflict`](crate::error::ErrorKind::Conflict) (with
     /// the stored version in its context as `stored_version`) and writes nothing when the check
-    /// fails.
+    /// fails. A group new to this store is also refused, with
+    /// [`ErrorKind::AlreadyExists`](crate::error::ErrorKind::AlreadyExists), when another group
+    /// of the same project already has its name (names are unique per project).
     async fn apply_document_if(&self, document: &GroupDocument, check: VersionCheck) -> Result<()>;
 
     /// Inserts or replaces a tenant mapping.

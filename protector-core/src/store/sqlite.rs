@@ -325,6 +325,7 @@ impl SqliteStore {
         let id = group_id.to_string();
         let version = document.group.metadata.version;
         let mut refused: Option<Option<u64>> = None;
+        let mut taken = false;
         self.transaction(&what, |tx| {
             if let Some(check) = check {
                 let stored: Option<i64> = tx
@@ -339,6 +340,23 @@ impl SqliteStore {
                 if !check.admits(stored, version) {
                     refused = Some(stored);
                     return Ok(());
+                }
+                // A group new to this store: its name must be free in its project here, in
+                // the same transaction (two creates of one name at once, on one site or one on
+                // each).
+                if stored.is_none() {
+                    taken = tx
+                        .query_row(
+                            "SELECT 1 FROM groups WHERE name = ?1 AND id != ?2 \
+                             AND json_extract(json, '$.project_id') = ?3",
+                            params![document.group.name, id, document.group.project_id],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    if taken {
+                        return Ok(());
+                    }
                 }
             }
             tx.execute(
@@ -369,6 +387,15 @@ impl SqliteStore {
             }
             Ok(())
         })?;
+        if taken {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "protection group '{}' already exists in project {}: choose another name",
+                    document.group.name, document.group.project_id
+                ),
+            ));
+        }
         match refused {
             None => Ok(()),
             Some(stored) => Err(Error::conflict(format!(
