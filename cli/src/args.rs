@@ -526,6 +526,19 @@ pub enum OperationCommand {
     /// Exits 0 once the operation is recorded as ended; its status and error_message say how
     /// (what could not be undone is listed there).
     Recover(OperationArgs),
+    /// Stop a pending or running operation.
+    ///
+    /// One that has not started ends `failed` at once (nothing was changed). A running one
+    /// stops before its next step and rolls back as a failed run does (the VMs it stopped run
+    /// again, what it created on the target is removed); a site failover starts no further
+    /// group (groups already failing over finish). Prints the record as it is now: follow it
+    /// with `protector operation wait`.
+    Cancel(OperationArgs),
+    /// Wait for an operation (run by any process) to end; prints its final record.
+    ///
+    /// Exits 0 when it completed, 8 when it ended partial or failed, and with the error's
+    /// status when nothing runs it any more (recover it).
+    Wait(OperationArgs),
 }
 
 #[derive(Debug, Args)]

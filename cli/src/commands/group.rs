@@ -3,17 +3,17 @@
 use chrono::Utc;
 use protector_core::api::ListServers;
 use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest,
+    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, OperationRequest,
 };
 use protector_core::model::{
-    ArrayEndpoint, Operation, OperationStatus, OperationType, ProtectionGroup, ReplicationType,
+    ArrayEndpoint, Operation, OperationStatus, OperationType, ReplicationType,
     ResourceMappings,
 };
 use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::{Format, GroupCommand, ReplicationTypeArg};
-use crate::commands::background::{self, Foreground, Mode};
+use crate::commands::background;
 use crate::context::{Context, Engine};
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
@@ -202,7 +202,6 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.flavor_mapping,
                 &args.security_group_mapping,
             )?;
-            let mode = Mode::of(&args.run)?;
             let request = FailoverRequest {
                 mode: if args.force {
                     FailoverMode::Unplanned
@@ -213,42 +212,15 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
-            let unplanned = request.mode == FailoverMode::Unplanned;
-            // A plan made by an earlier run: the background worker of an unplanned failover
-            // executes exactly the plan whose data at risk its starter reported.
-            let saved = match &mode {
-                Mode::Foreground {
-                    operation_id: Some(id),
-                } if unplanned => background::take_plan(ctx, id)?,
-                _ => None,
-            };
-            let plan = match saved {
-                Some(plan) => Some(plan),
-                None if args.dry_run || unplanned || matches!(mode, Mode::Detach) => {
-                    let request = FailoverRequest {
-                        operation_id: match &mode {
-                            Mode::Foreground { operation_id } => *operation_id,
-                            Mode::Detach => None,
-                        },
-                        ..request.clone()
-                    };
-                    Some(
-                        engine
-                            .protector
-                            .plan_failover(&args.group, &request)
-                            .await?,
-                    )
-                }
-                None => None,
-            };
-            if let Some(plan) = &plan {
-                if args.dry_run {
-                    Printer::stdout(&args.output).text(&format!("{}\n", plan.to_json()))?;
-                }
-                // Refusals come back at once, before anything is recorded or started.
+            if args.dry_run {
+                let plan = engine
+                    .protector
+                    .plan_failover(&args.group, &request)
+                    .await?;
+                Printer::stdout(&args.output).text(&format!("{}\n", plan.to_json()))?;
                 engine
                     .protector
-                    .validate_plan(plan)
+                    .validate_plan(&plan)
                     .await?
                     .into_result(&format!(
                         "failover of protection group '{}'",
@@ -257,45 +229,13 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 if let Some(point) = &plan.recovery_point {
                     crate::output::eprint_line(&format!("Data at risk: {}", point.data_at_risk));
                 }
-                if args.dry_run {
-                    return Ok(());
-                }
+                return Ok(());
             }
-            match mode {
-                Mode::Detach => {
-                    let group = engine.protector.group(&args.group).await?;
-                    let pending = pending_for(&group, OperationType::Failover);
-                    if let Some(mut plan) = plan.filter(|_| unplanned) {
-                        plan.id = pending.id;
-                        background::save_plan(ctx, &plan)?;
-                    }
-                    background::detach(ctx, &engine, pending, &args.output).await
-                }
-                Mode::Foreground { operation_id } => {
-                    let run = Foreground::new(&format!("failover {}", args.group), operation_id);
-                    let result = match plan.filter(|_| unplanned) {
-                        Some(plan) => {
-                            engine
-                                .protector
-                                .execute_failover(&plan, run.observer())
-                                .await
-                        }
-                        None => {
-                            let request = FailoverRequest {
-                                operation_id: run.operation_id(),
-                                ..request
-                            };
-                            engine
-                                .protector
-                                .failover(&args.group, request, run.observer())
-                                .await
-                        }
-                    };
-                    let op = run.finish(&engine, result).await?;
-                    Printer::stdout(&args.output).show(&views::operation(&op, "operation_id"))?;
-                    operation_outcome(&op)
-                }
-            }
+            let request = OperationRequest::Failover {
+                group: args.group.clone(),
+                request,
+            };
+            background::launch(ctx, &engine, request, &args.run, &args.output).await
         }
         GroupCommand::Failback(args) => {
             let mappings = mappings(
@@ -303,48 +243,17 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.flavor_mapping,
                 &args.security_group_mapping,
             )?;
-            let mode = Mode::of(&args.run)?;
-            let request = FailbackRequest {
-                mappings,
-                reverse_replication: args.reverse_replication,
-                force: args.force,
-                operation_id: None,
+            let request = OperationRequest::Failback {
+                group: args.group.clone(),
+                request: FailbackRequest {
+                    mappings,
+                    reverse_replication: args.reverse_replication,
+                    force: args.force,
+                    operation_id: None,
+                },
             };
             let engine = ctx.engine_with_transport().await?;
-            match mode {
-                Mode::Detach => {
-                    // Refusals come back at once, before anything is recorded or started.
-                    let plan = engine
-                        .protector
-                        .plan_failback(&args.group, &request)
-                        .await?;
-                    engine
-                        .protector
-                        .validate_plan(&plan)
-                        .await?
-                        .into_result(&format!(
-                            "failback of protection group '{}'",
-                            plan.group_name
-                        ))?;
-                    let group = engine.protector.group(&args.group).await?;
-                    let pending = pending_for(&group, OperationType::Failback);
-                    background::detach(ctx, &engine, pending, &args.output).await
-                }
-                Mode::Foreground { operation_id } => {
-                    let run = Foreground::new(&format!("failback {}", args.group), operation_id);
-                    let request = FailbackRequest {
-                        operation_id: run.operation_id(),
-                        ..request
-                    };
-                    let result = engine
-                        .protector
-                        .failback(&args.group, request, run.observer())
-                        .await;
-                    let op = run.finish(&engine, result).await?;
-                    Printer::stdout(&args.output).show(&views::operation(&op, "operation_id"))?;
-                    operation_outcome(&op)
-                }
-            }
+            background::launch(ctx, &engine, request, &args.run, &args.output).await
         }
         GroupCommand::Fence(args) => {
             let engine = ctx.engine_with_transport().await?;
@@ -408,20 +317,6 @@ pub fn mappings(
             security_groups.iter().map(String::as_str),
         )?,
     })
-}
-
-/// The pending record of an operation of `kind` on `group`, from its current primary to its
-/// current secondary site.
-pub fn pending_for(group: &ProtectionGroup, kind: OperationType) -> Operation {
-    let mut op = Operation::start(
-        kind,
-        Some((&group.id, &group.name)),
-        &group.current_primary_site,
-        group.current_secondary_site(),
-        Utc::now(),
-    );
-    op.status = OperationStatus::Pending;
-    op
 }
 
 /// The Nova id of `id_or_name` on the group's current primary site: ids pass through, a name

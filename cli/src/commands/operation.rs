@@ -29,21 +29,29 @@ pub async fn run(ctx: &Context, command: OperationCommand) -> CliResult {
             }
             Ok(())
         }
+        OperationCommand::Cancel(args) => {
+            let op = engine.protector.cancel(&args.id).await?;
+            views::print_operation(&mut Printer::stdout(&args.output), &op, "id")?;
+            if !op.status.is_terminal() {
+                eprintln!(
+                    "Cancel requested: operation op-{} stops before its next step and rolls back; follow it with `protector operation wait op-{}`",
+                    op.id, op.id
+                );
+            }
+            Ok(())
+        }
+        OperationCommand::Wait(args) => {
+            let op = engine.protector.wait(&args.id, None).await?;
+            views::print_operation(&mut Printer::stdout(&args.output), &op, "id")?;
+            crate::commands::group::operation_outcome(&op)
+        }
         OperationCommand::Recover(args) => {
-            let found = engine.protector.operation(&args.id).await?;
-            let ended = if found.status.is_terminal() {
-                None
-            } else {
-                // Refused while the process that runs it lives; read again under its lock.
-                let _owner = engine.protector.lock_operation(&found.id).await?;
-                let op = engine.protector.operation(&args.id).await?;
-                background::fail_unstarted(ctx, &engine, op).await?
-            };
-            let op = match ended {
-                Some(ended) => ended,
-                None => engine.protector.recover_operation(&args.id).await?,
-            };
-            views::print_operation(&mut Printer::stdout(&args.output), &op, "id")
+            let op = engine.protector.recover_operation(&args.id).await?;
+            views::print_operation(&mut Printer::stdout(&args.output), &op, "id")?;
+            if let Some(log) = background::existing_log(ctx, &op.id) {
+                eprintln!("Its background run's output: {}", log.display());
+            }
+            Ok(())
         }
     }
 }

@@ -309,6 +309,8 @@ impl Run<'_> {
     }
 
     pub(super) async fn step_started(&self, name: &str) -> Result<()> {
+        let id = lock(&self.op).id;
+        self.engine.stop_if_cancelled(&id, name).await?;
         let phase = self
             .plan
             .steps

@@ -18,6 +18,7 @@ mod pods;
 mod progress;
 mod recover;
 mod report;
+mod runs;
 mod site_failover;
 mod sync;
 mod validate;
@@ -35,6 +36,10 @@ pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteVali
 pub use planner::FailoverRequest;
 pub use progress::{NoProgress, ProgressObserver};
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
+pub use runs::{
+    progress_channel, OperationRequest, ProgressReceiver, ProgressSender, RunningOperation,
+    Submitted,
+};
 pub use site_failover::{SiteFailoverRequest, DR_SITE_ADMIN_ROLE};
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};

@@ -279,6 +279,10 @@ impl Protector {
         let _owner = self.lock_operation(&found.id).await?;
         // Read again under the lock: its process may have finished it meanwhile.
         let mut op = self.operation(id).await?;
+        // Submitted, never begun: nothing to undo.
+        if let Some(ended) = self.fail_unstarted(op.clone()).await? {
+            return Ok(ended);
+        }
         if op.status == OperationStatus::Failed
             && matches!(
                 op.operation_type,

@@ -106,6 +106,16 @@ impl SiteRun<'_> {
             .await;
             return;
         }
+        let site_op = self.op.lock().await.id;
+        if let Err(stop) = self.engine.stop_if_cancelled(&site_op, &group.name).await {
+            let message = format!("{stop}: protection group '{}' was not touched", group.name);
+            self.set_group(group.id, |r| {
+                r.status = OperationStatus::Failed;
+                r.error_message = Some(message);
+            })
+            .await;
+            return;
+        }
         let child_id = Uuid::new_v4();
         self.set_group(group.id, |r| {
             r.status = OperationStatus::Running;

@@ -140,6 +140,21 @@ pub enum JournalKind {
     Failed,
     /// A compensation undid the step.
     Compensated,
+    /// The operation was submitted: `detail` holds what to run (`engine::OperationRequest`
+    /// and, for an unplanned failover, the plan whose data at risk was reported). Not a side
+    /// effect.
+    Submitted,
+    /// Someone asked the operation to stop (`operation cancel`): the run stops at its next
+    /// step and rolls back. Not a side effect.
+    CancelRequested,
+}
+
+impl JournalKind {
+    /// Whether the entry records a side effect (intent or outcome), as opposed to the
+    /// operation's lifecycle (submission, cancel requests).
+    pub fn is_side_effect(&self) -> bool {
+        !matches!(self, JournalKind::Submitted | JournalKind::CancelRequested)
+    }
 }
 
 /// One journal record.

@@ -94,6 +94,7 @@ impl<'a> Tracker<'a> {
 
     /// `name` starts: the operation enters its phase.
     pub(in crate::engine) async fn begin(&self, name: &str) -> Result<()> {
+        self.engine.stop_if_cancelled(&self.id(), name).await?;
         if let Some(phase) = self.spec(name).map(|s| s.phase) {
             self.edit(|op| op.phase = phase);
         }
@@ -207,8 +208,11 @@ where
     F: FnMut(&'i T) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
-    let results: Vec<Result<()>> = stream::iter(items)
-        .map(f)
+    // The futures are made up front so that the stream holds no closure: that keeps the
+    // operation's future `Send` for any caller (a closure over references in the stream
+    // trips rustc's higher-ranked `Send` check).
+    let futures: Vec<Fut> = items.iter().map(f).collect();
+    let results: Vec<Result<()>> = stream::iter(futures)
         .buffer_unordered(limit.max(1))
         .collect()
         .await;
