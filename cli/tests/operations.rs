@@ -190,6 +190,77 @@ fn a_background_run_refused_by_the_engine_marks_its_pending_record_failed() {
     assert_eq!(group["status"], "active");
 }
 
+#[test]
+fn operation_cancel_ends_a_submitted_failover_its_worker_then_refuses_and_wait_reports_it() {
+    let env = Env::new().with_sites().with_group();
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    let group_id = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
+    let mut pending = Operation::start(
+        OperationType::Failover,
+        Some((&group_id, "prod-web-app")),
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    pending.status = OperationStatus::Pending;
+    let id = format!("op-{}", pending.id);
+    // Submitted as the engine records it; its background run has not begun.
+    let request = OperationRequest::Failover {
+        group: group_id.to_string(),
+        request: FailoverRequest::planned(ResourceMappings::default()),
+    };
+    let submitted = JournalEntry {
+        operation_id: pending.id,
+        seq: 0,
+        step: "submitted".into(),
+        kind: JournalKind::Submitted,
+        idempotency_key: String::new(),
+        detail: serde_json::json!({ "request": request }),
+        at: chrono::Utc::now(),
+    };
+    with_stores(&env, |stores| async move {
+        stores[0].append_journal(&submitted).await.unwrap();
+        stores[0].put_operation(&pending).await.unwrap();
+    });
+    let inventory = shape(&env);
+
+    let op = env.json(&["operation", "cancel", &id]);
+    assert_eq!(op["status"], "failed", "{op}");
+    assert_eq!(
+        op["error_message"],
+        "cancelled before the failover started: nothing was changed"
+    );
+    // The background run starts late: refused, nothing changes.
+    let (code, stderr) = env.fails(&[
+        "protection-group",
+        "failover",
+        "prod-web-app",
+        "--wait",
+        "--operation-id",
+        &id,
+    ]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("not pending"), "{stderr}");
+    // Waiting reports how it ended (exit 8: not completed); cancelling again is refused.
+    let out = env
+        .cli(&["operation", "wait", &id, "-f", "json"])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("ended failed"), "{stderr}");
+    let waited: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(waited, op);
+    let (code, stderr) = env.fails(&["operation", "cancel", &id]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("has already ended (failed): nothing to cancel"), "{stderr}");
+
+    assert_eq!(shape(&env), inventory);
+    for record in env.group_lists() {
+        assert_eq!(record[0]["status"], "active", "{record}");
+    }
+}
+
 /// The record of operation `id` (`op-<uuid>`) in site-a's store, read from the file without
 /// opening the simulator (a background run may be using it) and without credentials (showing
 /// it through the CLI needs the caller's Keystone). `id` is as displayed.
