@@ -17,6 +17,7 @@ use std::fmt;
 
 use protector_core::{Error, ErrorKind};
 
+use crate::advice::advice;
 use crate::output::escape_controls;
 
 /// `Result` of a command.
@@ -96,8 +97,14 @@ impl fmt::Display for CliError {
         match self {
             CliError::Engine(e) => {
                 f.write_str(&escape_controls(e.message(), &[]))?;
+                if let Some(hint) = e.hint() {
+                    write!(f, ": {}", escape_controls(&advice(hint), &[]))?;
+                }
                 for finding in e.findings() {
-                    write!(f, "\n  - {}", escape_controls(finding, &[]))?;
+                    write!(f, "\n  - {}", escape_controls(&finding.message, &[]))?;
+                    if let Some(hint) = &finding.hint {
+                        write!(f, ": {}", escape_controls(&advice(hint), &[]))?;
+                    }
                 }
                 if let Some(request) = e.context_value("request_id") {
                     write!(f, " (request id {})", escape_controls(request, &[]))?;

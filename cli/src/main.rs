@@ -3,6 +3,7 @@
 //! This file only parses, runs and turns a failure into `Error: ...` on stderr and an exit code
 //! (see [`error`] for the table). Commands live in [`commands`].
 
+mod advice;
 mod args;
 mod commands;
 mod context;

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,13 +93,219 @@ pub enum RetryStatus {
     Persistent,
 }
 
+/// What the operator can do about an error, as data: each front-end (the CLI, the Python
+/// module, the OSC plugin, Horizon) words it as its own command or button. An error's message
+/// says what is wrong in words that suit every front-end; its hint says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Hint {
+    /// Act as (stand on) another site: the site whose credentials the command runs with.
+    /// `site` is the one to use, when there is one answer.
+    UseSite {
+        /// The site to use.
+        site: Option<String>,
+    },
+    /// List the protection groups the caller sees.
+    ListGroups,
+    /// List the operations the caller sees.
+    ListOperations,
+    /// Follow an operation until it ends.
+    FollowOperation {
+        /// `op-<uuid>`.
+        operation: String,
+    },
+    /// Recover an operation whose process is gone (finish or roll it back).
+    RecoverOperation {
+        /// `op-<uuid>`.
+        operation: String,
+    },
+    /// Register a site.
+    RegisterSite {
+        /// Its name.
+        site: String,
+    },
+    /// Show a registered site.
+    ShowSite {
+        /// Its name.
+        site: String,
+    },
+    /// Check a site's endpoints and credentials.
+    ValidateSite {
+        /// Its name.
+        site: String,
+    },
+    /// Push the group's metadata from the site the caller stands on to the other one.
+    SyncForce {
+        /// The protection group.
+        group: String,
+    },
+    /// Look at the group's metadata sync state.
+    SyncStatus {
+        /// The protection group.
+        group: String,
+    },
+    /// (Re)create the group's replication policy.
+    CreatePolicy {
+        /// The protection group.
+        group: String,
+    },
+    /// List the group's members.
+    ListMembers {
+        /// The protection group.
+        group: String,
+    },
+    /// Add VMs to the group.
+    AddMembers {
+        /// The protection group.
+        group: String,
+    },
+    /// Remove a DR drill's test resources.
+    CleanupDrill {
+        /// The protection group.
+        group: String,
+    },
+    /// Map a resource of the source site to one on `site`.
+    MapResource {
+        /// What kind of resource.
+        resource: MappedResource,
+        /// Its name on the source site.
+        source: String,
+        /// Where it must be mapped to.
+        site: String,
+        /// The target must be an isolated network (a DR drill).
+        #[serde(default)]
+        isolated: bool,
+    },
+    /// Check the mappings given for a kind of resource.
+    CheckMapping {
+        /// What kind of resource.
+        resource: MappedResource,
+    },
+    /// Run an unplanned (forced) failover of the group instead.
+    UnplannedFailover {
+        /// The protection group.
+        group: String,
+    },
+    /// Run a planned failover of the group instead (it stops the VMs first, loses no data).
+    PlannedFailover {
+        /// The protection group.
+        group: String,
+    },
+    /// Look at the tenant mappings.
+    ListTenantMappings,
+}
+
+impl Hint {
+    /// The advice in words that suit every front-end (what [`Error`]'s `Display` and the
+    /// operation records use); a front-end words it as its own command instead.
+    pub fn describe(&self) -> String {
+        match self {
+            Hint::UseSite { site: Some(site) } => format!("act as site '{site}'"),
+            Hint::UseSite { site: None } => "act as the other site".into(),
+            Hint::ListGroups => "list the protection groups".into(),
+            Hint::ListOperations => "list the operations".into(),
+            Hint::FollowOperation { operation } => format!("follow operation {operation}"),
+            Hint::RecoverOperation { operation } => {
+                format!("recover operation {operation} (finish or undo it)")
+            }
+            Hint::RegisterSite { site } => format!("register site '{site}'"),
+            Hint::ShowSite { site } => format!("see site '{site}'"),
+            Hint::ValidateSite { site } => format!("validate site '{site}'"),
+            Hint::SyncForce { group } => {
+                format!("force a metadata sync (sync-force) of protection group '{group}'")
+            }
+            Hint::SyncStatus { group } => {
+                format!("check the sync status of protection group '{group}'")
+            }
+            Hint::CreatePolicy { group } => {
+                format!("create the replication policy of protection group '{group}' again")
+            }
+            Hint::ListMembers { group } => {
+                format!("list the members of protection group '{group}'")
+            }
+            Hint::AddMembers { group } => format!("add VMs to protection group '{group}'"),
+            Hint::CleanupDrill { group } => {
+                format!("clean up the DR drill of protection group '{group}'")
+            }
+            Hint::MapResource {
+                resource,
+                source,
+                site,
+                isolated,
+            } => format!(
+                "map {} '{source}' to {}{} on {site}",
+                resource.as_str(),
+                if *isolated { "an isolated " } else { "a " },
+                resource.as_str()
+            ),
+            Hint::CheckMapping { resource } => format!("check the {} mappings", resource.as_str()),
+            Hint::UnplannedFailover { group } => {
+                format!("run an unplanned (forced) failover of protection group '{group}'")
+            }
+            Hint::PlannedFailover { group } => format!(
+                "run a planned failover of protection group '{group}', which stops the VMs first and loses no data"
+            ),
+            Hint::ListTenantMappings => "check the tenant mappings".into(),
+        }
+    }
+}
+
+/// A kind of resource mapped between sites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappedResource {
+    /// Neutron network.
+    Network,
+    /// Nova flavor.
+    Flavor,
+    /// Neutron security group.
+    SecurityGroup,
+}
+
+/// One problem among several of an error (a validation's findings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong, on which resource.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<Hint>,
+}
+
+impl MappedResource {
+    /// The spelling used in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MappedResource::Network => "network",
+            MappedResource::Flavor => "flavor",
+            MappedResource::SecurityGroup => "security group",
+        }
+    }
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Problem {
+            message,
+            hint: None,
+        }
+    }
+}
+
+impl From<&str> for Problem {
+    fn from(message: &str) -> Self {
+        Problem::from(message.to_string())
+    }
+}
+
 /// The error of every protector API.
 pub struct Error {
     kind: ErrorKind,
     retry: RetryStatus,
     message: String,
+    hint: Option<Hint>,
     context: Vec<(&'static str, String)>,
-    findings: Vec<String>,
+    findings: Vec<Problem>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -111,6 +319,7 @@ impl Error {
             kind,
             retry: kind.default_retry(),
             message: message.into(),
+            hint: None,
             context: Vec::new(),
             findings: Vec::new(),
             source: None,
@@ -145,14 +354,21 @@ impl Error {
     /// A validation failure carrying every finding.
     pub fn validation(message: impl Into<String>, findings: Vec<String>) -> Self {
         let mut e = Self::new(ErrorKind::ValidationFailed, message);
-        e.findings = findings;
+        e.findings = findings.into_iter().map(Problem::from).collect();
         e
     }
 
     /// Attaches a list of findings (every problem, not just the first).
     #[must_use]
-    pub fn with_findings(mut self, findings: Vec<String>) -> Self {
+    pub fn with_findings(mut self, findings: Vec<Problem>) -> Self {
         self.findings = findings;
+        self
+    }
+
+    /// Says what the operator can do about it.
+    #[must_use]
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
         self
     }
 
@@ -226,15 +442,36 @@ impl Error {
             .map(|(_, v)| v.as_str())
     }
 
+    /// What the operator can do about it, for the front-end to word.
+    pub fn hint(&self) -> Option<&Hint> {
+        self.hint.as_ref()
+    }
+
     /// The findings of a validation failure (empty otherwise).
-    pub fn findings(&self) -> &[String] {
+    pub fn findings(&self) -> &[Problem] {
         &self.findings
     }
 }
 
+impl fmt::Display for Problem {
+    /// The message, then the hint in words that suit every front-end.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, ": {}", hint.describe())?;
+        }
+        Ok(())
+    }
+}
+
+/// The message and hint (in words that suit every front-end), every finding on a line of its
+/// own, and the request id.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, ": {}", hint.describe())?;
+        }
         for finding in &self.findings {
             write!(f, "\n  - {finding}")?;
         }
@@ -251,6 +488,9 @@ impl fmt::Debug for Error {
         d.field("kind", &self.kind)
             .field("retry", &self.retry)
             .field("message", &self.message);
+        if let Some(hint) = &self.hint {
+            d.field("hint", hint);
+        }
         if !self.context.is_empty() {
             d.field("context", &self.context);
         }

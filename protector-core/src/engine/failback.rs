@@ -33,7 +33,7 @@ use super::sync::PeerPolicy;
 use super::validate::Finding;
 use super::Protector;
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, MappedResource, Result};
 use crate::model::{
     GroupEvent, GroupStatus, Operation, OperationType, Phase, Placement, ProtectionGroup,
     ReplicationPolicy, ReplicationType, ResourceMappings,
@@ -238,15 +238,21 @@ impl Protector {
                     plan.findings
                         .push(Finding::error(e.kind(), "site_clients", e.message()))
                 }
-                Err(e) => plan.findings.push(Finding::error(
-                    ErrorKind::Unavailable,
-                    "site_unreachable",
-                    format!(
-                        "Cannot initiate failback - remote site '{site}' is unreachable ({}). Modifications to a Protection Group require both sites to be reachable: run `protector site validate {site}`, then `protector protection-group sync-force {}`",
-                        e.message(),
-                        group.name
-                    ),
-                )),
+                Err(e) => plan.findings.push(
+                    Finding::error(
+                        ErrorKind::Unavailable,
+                        "site_unreachable",
+                        format!(
+                            "Cannot initiate failback - remote site '{site}' is unreachable ({}). Modifications to a Protection Group require both sites to be reachable; once it answers, {}",
+                            e.message(),
+                            Hint::SyncForce {
+                                group: group.name.clone()
+                            }
+                            .describe()
+                        ),
+                    )
+                    .with_hint(Hint::ValidateSite { site: site.clone() }),
+                ),
             }
         }
         plan.source_reachable = clients.contains_key(&source);
@@ -255,14 +261,14 @@ impl Protector {
                 if request.force {
                     plan.findings.push(Finding::warning(
                         "metadata_out_of_sync",
-                        format!("{} (--force: the local version is pushed)", e.message()),
+                        format!("{} (forced: the local version is pushed)", e.message()),
                     ));
                 } else {
-                    plan.findings.push(Finding::error(
-                        e.kind(),
-                        "metadata_out_of_sync",
-                        e.message(),
-                    ));
+                    let finding = Finding::error(e.kind(), "metadata_out_of_sync", e.message());
+                    plan.findings.push(match e.hint() {
+                        Some(hint) => finding.with_hint(hint.clone()),
+                        None => finding,
+                    });
                 }
             }
         }
@@ -353,8 +359,8 @@ impl Protector {
                     plan.findings.push(Finding::error(
                         ErrorKind::ValidationFailed,
                         "network_mapping_target_missing",
-                        format!("Network '{wanted}' not found on {target}: check --network-mapping (active-site network = {target} network)"),
-                    ));
+                        format!("Network '{wanted}' not found on {target} (a mapping goes from the active site's network to one on {target})"),
+                    ).with_hint(Hint::CheckMapping { resource: MappedResource::Network }));
                 }
             }
         }
@@ -365,8 +371,8 @@ impl Protector {
                     plan.findings.push(Finding::error(
                         ErrorKind::ValidationFailed,
                         "flavor_mapping_target_missing",
-                        format!("Flavor '{wanted}' not found on {target}: check --flavor-mapping"),
-                    ));
+                        format!("Flavor '{wanted}' not found on {target}"),
+                    ).with_hint(Hint::CheckMapping { resource: MappedResource::Flavor }));
                 }
             }
         }
@@ -572,14 +578,14 @@ impl Protector {
                 return Err(Error::new(
                     ErrorKind::OutOfSync,
                     format!(
-                        "{peer} holds a newer version ({}) of protection group '{}' than {} ({}): run the command on {peer}, or `protector protection-group sync-force {}` there",
+                        "{peer} holds a newer version ({}) of protection group '{}' than {} ({}): act as {peer} (or force a metadata sync from there)",
                         remote.metadata.version,
                         group.name,
                         self.local_site(),
                         group.metadata.version,
-                        group.name
                     ),
-                ));
+                )
+                .with_hint(Hint::UseSite { site: Some(peer.clone()) }));
             }
         }
         let mut document = self.document(group.clone()).await?;
@@ -921,11 +927,14 @@ impl Run<'_> {
                         .steps_failed
                         .push("reverse_replication".into());
                     notes.push(format!(
-                        "replication {} → {} could not be enabled ({}): run `protector protection-group policy-create {}` again",
+                        "replication {} → {} could not be enabled ({}): {}",
                         plan.target_site,
                         plan.source_site,
                         e.message(),
-                        plan.group_name
+                        Hint::CreatePolicy {
+                            group: plan.group_name.clone()
+                        }
+                        .describe()
                     ));
                 }
             }
@@ -992,8 +1001,12 @@ impl Run<'_> {
             let mut op = lock(&self.op);
             op.steps_failed.push("sync_metadata".into());
             let note = format!(
-                "metadata version {} could not be pushed to the other site: run `protector protection-group sync-force {}`",
-                committed.group.metadata.version, plan.group_name
+                "metadata version {} could not be pushed to the other site: {}",
+                committed.group.metadata.version,
+                Hint::SyncForce {
+                    group: plan.group_name.clone()
+                }
+                .describe()
             );
             op.error_message = Some(match op.error_message.take() {
                 Some(e) => format!("{e}; {note}"),

@@ -31,7 +31,7 @@ use super::validate::{Finding, ValidationReport};
 use super::wait::{wait_for, PollOutcome};
 use super::Protector;
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ManageVolume, ServerStatus, SiteClients};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Phase,
     Placement, ReplicationType,
@@ -608,8 +608,12 @@ impl Run<'_> {
                 let mut op = lock(&self.op);
                 op.steps_failed.push("sync_metadata".into());
                 let note = format!(
-                    "metadata version {} could not be pushed to the other site ({why}): run `protector protection-group sync-force {}`",
-                    committed.group.metadata.version, plan.group_name
+                    "metadata version {} could not be pushed to the other site ({why}): {}",
+                    committed.group.metadata.version,
+                    Hint::SyncForce {
+                        group: plan.group_name.clone()
+                    }
+                    .describe()
                 );
                 op.error_message = Some(match op.error_message.take() {
                     Some(e) => format!("{e}; {note}"),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::{CreateVolumeGroup, ListPorts, SiteClients, VolumeType};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{check_name, check_replication_schedule};
 use crate::model::{
     ArrayEndpoint, ConsistencyGroupBinding, FixedIp, FlavorRef, GroupEvent, GroupStatus, Member,
@@ -132,11 +132,11 @@ impl Protector {
         if self.store().get_site(&request.name).await?.is_some() {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
-                format!(
-                    "site '{}' is already registered: see `protector site show {}`",
-                    request.name, request.name
-                ),
-            ));
+                format!("site '{}' is already registered", request.name),
+            )
+            .with_hint(Hint::ShowSite {
+                site: request.name.clone(),
+            }));
         }
         let site = Site {
             id: Uuid::new_v4(),
@@ -236,10 +236,12 @@ impl Protector {
         if request.primary_site != self.local_site() && request.secondary_site != self.local_site()
         {
             return Err(Error::invalid(format!(
-                "the local site '{}' is neither the primary nor the secondary site of the new group: run the command with --os-cloud {}",
+                "the local site '{}' is neither the primary nor the secondary site of the new group",
                 self.local_site(),
-                request.primary_site
-            )));
+            ))
+            .with_hint(Hint::UseSite {
+                site: Some(request.primary_site.clone()),
+            }));
         }
         let primary = self.ensure_reachable(&request.primary_site).await?;
         let secondary = match self.ensure_reachable(&request.secondary_site).await {
@@ -387,13 +389,15 @@ impl Protector {
             .find(|op| op.group_id == Some(group.id) && !op.status.is_terminal())
         {
             return Err(Error::conflict(format!(
-                "cannot {what} protection group '{}' while its {} operation op-{} is {}: wait for it to finish (`protector operation show op-{}`)",
+                "cannot {what} protection group '{}' while its {} operation op-{} is {}: wait for it to finish",
                 group.name,
                 op.operation_type.as_str(),
                 op.id,
                 op.status.as_str(),
-                op.id
-            )));
+            ))
+            .with_hint(Hint::FollowOperation {
+                operation: format!("op-{}", op.id),
+            }));
         }
         Ok(())
     }
@@ -518,9 +522,12 @@ impl Protector {
             })
             .ok_or_else(|| {
                 Error::not_found(format!(
-                    "member '{member_id}' not found in protection group '{}': see `protector protection-group member-list {}`",
-                    group.name, group.name
+                    "member '{member_id}' not found in protection group '{}'",
+                    group.name
                 ))
+                .with_hint(Hint::ListMembers {
+                    group: group.name.clone(),
+                })
             })?;
         let member = document.members.remove(position);
         let clients = self.ensure_reachable(&member.current.site).await?;
@@ -566,9 +573,12 @@ impl Protector {
             self.refuse_pending_operation(&group, "delete").await?;
             if let Some(drill) = &group.test_failover {
                 return Err(Error::conflict(format!(
-                    "cannot delete protection group '{}' while its DR drill (op-{}) has test resources on {}: run `protector dr test failover cleanup {}` first",
-                    group.name, drill.operation_id, drill.site, group.name
-                )));
+                    "cannot delete protection group '{}' while its DR drill (op-{}) has test resources on {}: clean them up first",
+                    group.name, drill.operation_id, drill.site
+                ))
+                .with_hint(Hint::CleanupDrill {
+                    group: group.name.clone(),
+                }));
             }
         }
         let peer = group.peer_of(self.local_site()).to_string();

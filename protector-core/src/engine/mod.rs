@@ -46,7 +46,7 @@ pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;
 
 use crate::api::{Connector, SiteClients};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{Operation, ProtectionGroup, Site};
 use crate::store::Store;
 use access::Access;
@@ -106,10 +106,8 @@ impl ProtectorBuilder {
     /// Checks the configuration and builds the engine.
     pub fn build(self) -> Result<Protector> {
         let local = self.local_site.ok_or_else(|| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                "no local site given: set --os-cloud or OS_CLOUD",
-            )
+            Error::new(ErrorKind::ConfigInvalid, "no local site given")
+                .with_hint(Hint::UseSite { site: None })
         })?;
         if !self.stores.contains_key(&local) {
             return Err(Error::new(
@@ -203,9 +201,11 @@ impl Protector {
     /// A registered site by name.
     pub async fn site(&self, name: &str) -> Result<Site> {
         self.store().get_site(name).await?.ok_or_else(|| {
-            Error::not_found(format!(
-                "site '{name}' is not registered: register it with `protector site create --name {name} ...`"
-            ))
+            Error::not_found(format!("site '{name}' is not registered")).with_hint(
+                Hint::RegisterSite {
+                    site: name.to_string(),
+                },
+            )
         })
     }
 
@@ -266,9 +266,10 @@ impl Protector {
 
     fn group_not_found(&self, name_or_id: &str) -> Error {
         Error::not_found(format!(
-            "protection group '{name_or_id}' not found on site '{}': list groups with `protector protection-group list`",
+            "protection group '{name_or_id}' not found on site '{}'",
             self.local_site()
         ))
+        .with_hint(Hint::ListGroups)
     }
 
     /// The protection groups in the local store the caller may see (all with the `admin` role).
@@ -288,9 +289,10 @@ impl Protector {
         let caller = self.caller().await?;
         let not_found = || {
             Error::not_found(format!(
-                "operation '{id}' not found on site '{}': list them with `protector operation list`",
+                "operation '{id}' not found on site '{}'",
                 self.local_site()
             ))
+            .with_hint(Hint::ListOperations)
         };
         let op = self
             .store()

@@ -10,7 +10,7 @@ use super::report::{ReplicaState, ReplicationHealth};
 use super::validate::Finding;
 use super::Protector;
 use crate::api::{ArrayApi, Flavor, Network, SecurityGroup, SiteClients};
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Hint, MappedResource, Result};
 use crate::model::{
     ArrayEndpoint, GroupStatus, Member, MemberStatus, Phase, ProtectionGroup, ReplicationPolicy,
     ReplicationType, ResourceMappings,
@@ -365,10 +365,13 @@ impl Protector {
             findings.push(Finding::warning(
                 "drill_resources",
                 format!(
-                    "the DR drill op-{} still has test resources on {}: they stay until `protector dr test failover cleanup {}`",
-                    drill.operation_id, drill.site, group.name
+                    "the DR drill op-{} still has test resources on {}: they stay until it is cleaned up",
+                    drill.operation_id, drill.site
                 ),
-            ));
+            )
+            .with_hint(Hint::CleanupDrill {
+                group: group.name.clone(),
+            }));
         }
         if let Some(site) = &group.fence_required_on {
             findings.push(Finding::error(
@@ -399,20 +402,20 @@ impl Protector {
         let source_clients = match self.group_clients(&source, &group).await {
             Ok(c) => Some(c),
             Err(e) => {
-                let message = if request.mode == FailoverMode::Planned {
-                    format!(
-                        "Cannot execute failover — remote site unreachable: {}; if {source} is lost, run an unplanned failover with --force",
-                        e.message()
-                    )
-                } else {
-                    e.message().to_string()
-                };
                 if request.mode == FailoverMode::Planned {
-                    findings.push(Finding::error(
-                        ErrorKind::Unavailable,
-                        "source_unreachable",
-                        message,
-                    ));
+                    findings.push(
+                        Finding::error(
+                            ErrorKind::Unavailable,
+                            "source_unreachable",
+                            format!(
+                                "Cannot execute failover — remote site unreachable: {}; if {source} is lost",
+                                e.message()
+                            ),
+                        )
+                        .with_hint(Hint::UnplannedFailover {
+                            group: group.name.clone(),
+                        }),
+                    );
                 }
                 None
             }
@@ -439,18 +442,24 @@ impl Protector {
                 ErrorKind::ValidationFailed,
                 "no_policy",
                 format!(
-                    "protection group '{}' has no replication policy: attach one with `protector protection-group policy-create {}`",
-                    group.name, group.name
+                    "protection group '{}' has no replication policy",
+                    group.name
                 ),
-            ));
+            )
+            .with_hint(Hint::CreatePolicy {
+                group: group.name.clone(),
+            }));
             return Ok(plan);
         };
         if document.members.is_empty() {
             plan.findings.push(Finding::error(
                 ErrorKind::ValidationFailed,
                 "no_members",
-                format!("protection group '{}' has no members: add VMs with `protector protection-group member-add`", group.name),
-            ));
+                format!("protection group '{}' has no members", group.name),
+            )
+            .with_hint(Hint::AddMembers {
+                group: group.name.clone(),
+            }));
         }
         for member in &document.members {
             if member.status != MemberStatus::Protected {
@@ -539,10 +548,13 @@ impl Protector {
                             ErrorKind::ValidationFailed,
                             "array_group_missing",
                             format!(
-                                "FlashArray protection group '{}' does not exist on {}: re-run `protector protection-group policy-create {}`",
-                                policy.pure_pg_name, info.name, group.name
+                                "FlashArray protection group '{}' does not exist on {}",
+                                policy.pure_pg_name, info.name
                             ),
-                        ));
+                        )
+                        .with_hint(Hint::CreatePolicy {
+                            group: group.name.clone(),
+                        }));
                     }
                     plan.source_array = Some(info.name);
                 }
@@ -620,11 +632,11 @@ impl Protector {
             plan.findings.push(Finding::error(
                 ErrorKind::Conflict,
                 "source_reachable",
-                format!(
-                    "{source} and its FlashArray answer: run a planned failover of '{}' (without --force), which stops the VMs first and loses no data",
-                    group.name
-                ),
-            ));
+                format!("{source} and its FlashArray answer"),
+            )
+            .with_hint(Hint::PlannedFailover {
+                group: group.name.clone(),
+            }));
         }
         if group.replication_type == ReplicationType::Sync {
             let info = match target_array.array_info().await {
@@ -682,10 +694,13 @@ impl Protector {
                 ErrorKind::ValidationFailed,
                 "source_array_name_unknown",
                 format!(
-                    "the name of {source}'s FlashArray is not recorded in the policy of '{}' and the array does not answer: re-run `protector protection-group policy-create {}` once, or fail over when it answers",
-                    group.name, group.name
+                    "the name of {source}'s FlashArray is not recorded in the policy of '{}' and the array does not answer (or fail over when it answers)",
+                    group.name
                 ),
-            ));
+            )
+            .with_hint(Hint::CreatePolicy {
+                group: group.name.clone(),
+            }));
             return Ok(());
         };
         plan.source_array = Some(source_name.clone());
@@ -887,8 +902,11 @@ impl Protector {
                             Finding::error(
                                 ErrorKind::ValidationFailed,
                                 "flavor_mapping_target_missing",
-                                format!("Flavor '{wanted}' not found on {site} (mapped from '{}' for member {name}): check --flavor-mapping", rec.flavor.name),
+                                format!("Flavor '{wanted}' not found on {site} (mapped from '{}' for member {name})", rec.flavor.name),
                             )
+                            .with_hint(Hint::CheckMapping {
+                                resource: MappedResource::Flavor,
+                            })
                             .for_member(&name),
                         );
                             None
@@ -906,12 +924,17 @@ impl Protector {
                                     ErrorKind::ValidationFailed,
                                     "flavor_unmapped",
                                     format!(
-                                        "Flavor '{}' of member {name} not found on {site}: pass --flavor-mapping {}=<{site} flavor> (available: {})",
-                                        rec.flavor.name,
+                                        "Flavor '{}' of member {name} not found on {site} (available: {})",
                                         rec.flavor.name,
                                         inventory.flavors.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
                                     ),
                                 )
+                                .with_hint(Hint::MapResource {
+                                    resource: MappedResource::Flavor,
+                                    source: rec.flavor.name.clone(),
+                                    site: site.to_string(),
+                                    isolated: false,
+                                })
                                 .for_member(&name),
                             );
                             None
@@ -952,10 +975,13 @@ impl Protector {
                                     ErrorKind::ValidationFailed,
                                     "network_mapping_target_missing",
                                     format!(
-                                        "Network '{w}' not found on {site} (mapped from {} '{}' of member {name}): check --network-mapping",
+                                        "Network '{w}' not found on {site} (mapped from {} '{}' of member {name})",
                                         nic.network_id, nic.network_name
                                     ),
                                 )
+                                .with_hint(Hint::CheckMapping {
+                                    resource: MappedResource::Network,
+                                })
                                 .for_member(&name),
                             );
                                 None
@@ -992,10 +1018,16 @@ impl Protector {
                                     ErrorKind::ValidationFailed,
                                     "network_unmapped",
                                     format!(
-                                        "network {} ({}) of member {name} has no mapping to {site} and does not exist there{hint}: pass --network-mapping {}=<{site} network>",
-                                        nic.network_name, nic.network_id, nic.network_name
+                                        "network {} ({}) of member {name} has no mapping to {site} and does not exist there{hint}",
+                                        nic.network_name, nic.network_id
                                     ),
                                 )
+                                .with_hint(Hint::MapResource {
+                                    resource: MappedResource::Network,
+                                    source: nic.network_name.clone(),
+                                    site: site.to_string(),
+                                    isolated: false,
+                                })
                                 .for_member(&name),
                             );
                             None

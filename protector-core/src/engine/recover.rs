@@ -31,7 +31,7 @@ use super::failover::{remove_resources, start_server_and_wait, stop_server_and_w
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
 };
@@ -301,14 +301,20 @@ impl Protector {
             op.operation_type,
             OperationType::Failover | OperationType::Failback
         ) {
-            return Err(Error::new(
+            let error = Error::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "operation op-{} is a {}: recover a drill with `protector dr test failover cleanup`, a site failover by recovering the operation of each of its groups",
+                    "operation op-{} is a {}: a drill is recovered by cleaning it up, a site failover by recovering the operation of each of its groups",
                     op.id,
                     op.operation_type.as_str()
                 ),
-            ));
+            );
+            return Err(match (&op.group_name, op.operation_type) {
+                (Some(group), OperationType::TestFailover) => error.with_hint(Hint::CleanupDrill {
+                    group: group.clone(),
+                }),
+                _ => error,
+            });
         }
         let group_id = op.group_id.ok_or_else(|| {
             Error::invalid(format!("operation op-{} names no protection group", op.id))
@@ -327,9 +333,13 @@ impl Protector {
             };
             op.progress = 100;
             op.completed_at = Some(now);
-            op.error_message = Some(
-                "the process ended after the protection group was updated: recovered as finished; check `protector protection-group sync-status`".into(),
-            );
+            op.error_message = Some(format!(
+                "the process ended after the protection group was updated: recovered as finished; {}",
+                Hint::SyncStatus {
+                    group: group.name.clone()
+                }
+                .describe()
+            ));
             return self.record_recovered(op, &group).await;
         }
         if !claimed {

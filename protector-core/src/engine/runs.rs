@@ -29,7 +29,7 @@ use super::{
     FailbackRequest, FailoverRequest, ProgressObserver, Protector, SiteFailoverRequest,
     TestFailoverRequest,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
 use crate::plan::{FailoverMode, Plan};
 use crate::store::{JournalEntry, JournalKind, LockAttempt};
@@ -386,9 +386,12 @@ impl Protector {
         let op = self.operation(&id.to_string()).await?;
         if op.status != OperationStatus::Pending {
             return Err(Error::conflict(format!(
-                "operation op-{id} is {}, not pending: only a submitted operation can be run; follow it with `operation show op-{id}`",
+                "operation op-{id} is {}, not pending: only a submitted operation can be run",
                 op.status.as_str()
-            )));
+            ))
+            .with_hint(Hint::FollowOperation {
+                operation: format!("op-{id}"),
+            }));
         }
         let journal = self.store().list_journal(&id).await?;
         let submitted = journal
@@ -497,21 +500,26 @@ impl Protector {
                     return Ok(again);
                 }
                 return Err(Error::conflict(format!(
-                    "no process runs operation op-{} any more (it was interrupted at {}%): finish or undo it with `operation recover op-{}`",
-                    op.id, op.progress, op.id
-                )));
+                    "no process runs operation op-{} any more (it was interrupted at {}%)",
+                    op.id, op.progress
+                ))
+                .with_hint(Hint::RecoverOperation {
+                    operation: format!("op-{}", op.id),
+                }));
             }
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
-                        "operation op-{} is still {} at {}%: it goes on; follow it with `operation show op-{}`",
+                        "operation op-{} is still {} at {}%: it goes on",
                         op.id,
                         op.status.as_str(),
                         op.progress,
-                        op.id
                     ),
-                ));
+                )
+                .with_hint(Hint::FollowOperation {
+                    operation: format!("op-{}", op.id),
+                }));
             }
             tokio::time::sleep(follow_interval(self)).await;
         }
@@ -547,9 +555,12 @@ impl Protector {
                                     continue;
                                 }
                                 let e = Error::conflict(format!(
-                                    "no process runs operation op-{} any more: finish or undo it with `operation recover op-{}`",
-                                    op.id, op.id
-                                ));
+                                    "no process runs operation op-{} any more",
+                                    op.id
+                                ))
+                                .with_hint(Hint::RecoverOperation {
+                                    operation: format!("op-{}", op.id),
+                                });
                                 return Some((Err(e), (engine, id, last, true)));
                             }
                             Err(e) => return Some((Err(e), (engine, id, last, true))),
@@ -586,9 +597,12 @@ impl Protector {
                         self.finish_cancelled(op).await
                     }
                     OperationStatus::Running => Err(Error::conflict(format!(
-                        "no process runs operation op-{} any more (it was interrupted at {}%): there is nothing to stop; finish or undo it with `operation recover op-{}`",
-                        op.id, op.progress, op.id
-                    ))),
+                        "no process runs operation op-{} any more (it was interrupted at {}%): there is nothing to stop",
+                        op.id, op.progress
+                    ))
+                    .with_hint(Hint::RecoverOperation {
+                        operation: format!("op-{}", op.id),
+                    })),
                     _ => Err(Error::conflict(format!(
                         "operation op-{} has already ended ({}): nothing to cancel",
                         op.id,
@@ -626,7 +640,7 @@ impl Protector {
     pub(super) async fn stop_if_cancelled(&self, id: &Uuid, step: &str) -> Result<()> {
         if self.cancel_requested(id).await? {
             return Err(Error::conflict(format!(
-                "operation op-{id} was cancelled (`operation cancel`) before step '{step}'"
+                "operation op-{id} was cancelled before step '{step}'"
             )));
         }
         Ok(())

@@ -17,7 +17,7 @@ use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::Protector;
 use crate::api::{AuthInfo, SiteClients};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupResult, Operation, OperationStatus, OperationType, Phase, ProtectionGroup,
     ResourceMappings,
@@ -197,7 +197,7 @@ fn settle(op: &mut Operation) {
         .collect();
     op.error_message = (!unfinished.is_empty()).then(|| {
         format!(
-            "{} of {} protection groups did not complete (details in group_results); retry each on its own with `protector dr site failover {} --group <name>` once its cause is fixed: {}",
+            "{} of {} protection groups did not complete (details in group_results); retry each on its own (a site failover of {} limited to that group) once its cause is fixed: {}",
             unfinished.len(),
             results.len(),
             op.source_site,
@@ -307,8 +307,9 @@ impl Protector {
         let local = self.local_site().to_string();
         if request.mode == FailoverMode::Unplanned && local == failed_site {
             return Err(Error::invalid(format!(
-                "an unplanned failover of site '{failed_site}' must run from the surviving site: choose it with --os-cloud"
-            )));
+                "an unplanned failover of site '{failed_site}' must run from the surviving site"
+            ))
+            .with_hint(Hint::UseSite { site: None }));
         }
         self.ensure_dr_site_admin().await?;
 
@@ -430,10 +431,11 @@ impl Protector {
                 format!(
                     "the credentials of {site} (user '{}') cannot act in project {project}, which owns protection group '{}' there: \
                      grant the user a role in it (`openstack role add --user {} --project {project} admin` on {site}) \
-                     or fix the tenant mapping (`protector dr tenant mapping list`)",
+                     or fix the tenant mapping",
                     own.user_name, group.name, own.user_name
                 ),
             )
+            .with_hint(Hint::ListTenantMappings)
             .with_context("site", site)
             .with_context("group", group.name.clone())
         };

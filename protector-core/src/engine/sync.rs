@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Protector;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{ProtectionGroup, TestFailoverStatus};
 use crate::store::{GroupDocument, RemoteSyncStatus, SyncLogEntry, SyncState, VersionCheck};
 
@@ -115,9 +115,12 @@ impl Protector {
         Error::unavailable(format!(
             "Cannot modify protection group '{group}' - remote site '{peer}' unreachable ({}). \
              Modification requires both sites to be reachable to prevent metadata divergence; \
-             wait for {peer} to recover, then run `protector protection-group sync-force {group}`",
+             wait for {peer} to recover",
             cause.message()
         ))
+        .with_hint(Hint::SyncForce {
+            group: group.to_string(),
+        })
         .with_context("site", peer)
         .with_context("group", group)
     }
@@ -139,16 +142,17 @@ impl Protector {
                 ErrorKind::OutOfSync,
                 format!(
                     "Protection group metadata is out of sync with remote site — resolve sync before proceeding \
-                     (group '{}': local version {} on {}, remote version {} on {}); run \
-                     `protector protection-group sync-force {}`",
+                     (group '{}': local version {} on {}, remote version {} on {})",
                     group.name,
                     group.metadata.version,
                     self.local_site(),
                     remote_version.map_or_else(|| "none".to_string(), |v| v.to_string()),
                     peer,
-                    group.name
                 ),
             )
+            .with_hint(Hint::SyncForce {
+                group: group.name.clone(),
+            })
             .with_context("group", group.name.clone()));
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Hint, Problem};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -27,6 +27,9 @@ pub struct Finding {
     pub message: String,
     /// Member (instance name) concerned, if any.
     pub member: Option<String>,
+    /// What to do about it, for the front-end to word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Hint>,
 }
 
 impl Finding {
@@ -38,6 +41,7 @@ impl Finding {
             code: code.to_string(),
             message: message.into(),
             member: None,
+            hint: None,
         }
     }
 
@@ -49,6 +53,22 @@ impl Finding {
             code: code.to_string(),
             message: message.into(),
             member: None,
+            hint: None,
+        }
+    }
+
+    /// Says what the operator can do about it.
+    #[must_use]
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// The finding as one problem of an error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            message: self.message.clone(),
+            hint: self.hint.clone(),
         }
     }
 
@@ -116,13 +136,17 @@ impl ValidationReport {
             kind
         };
         if errors.len() == 1 {
-            return Err(Error::new(kind, errors[0].message.clone()));
+            let error = Error::new(kind, errors[0].message.clone());
+            return Err(match &errors[0].hint {
+                Some(hint) => error.with_hint(hint.clone()),
+                None => error,
+            });
         }
         let first = errors
             .iter()
             .find(|f| f.kind == kind)
             .map_or_else(String::new, |f| f.message.clone());
-        let findings = errors.iter().map(|f| f.message.clone()).collect();
+        let findings = errors.iter().map(|f| f.problem()).collect();
         Err(Error::new(
             kind,
             format!(
@@ -149,7 +173,8 @@ mod tests {
         };
         let err = report.into_result("failover").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable);
-        assert_eq!(err.findings(), ["net", "peer"]);
+        let messages: Vec<&str> = err.findings().iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages, ["net", "peer"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::engine::progress::ProgressObserver;
 use crate::engine::sync::PeerPolicy;
 use crate::engine::wait::PollPolicy;
 use crate::engine::Protector;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     Operation, OperationStatus, OperationType, Phase, ProtectionGroup, TestFailoverRecord,
     TestFailoverStatus, TestMember,
@@ -339,10 +339,13 @@ impl Protector {
                 None
             }
             other => Some(format!(
-                "metadata version {} could not be pushed to the other site ({}): run `protector protection-group sync-force {}`",
+                "metadata version {} could not be pushed to the other site ({}): {}",
                 group.metadata.version,
                 other.and_then(|s| s.last_error).unwrap_or_else(|| "unknown".into()),
-                group.name
+                Hint::SyncForce {
+                    group: group.name.clone()
+                }
+                .describe()
             )),
         }
     }

@@ -10,7 +10,7 @@ use crate::api::{ArrayApi, SiteClients};
 use crate::engine::planner::FailoverRequest;
 use crate::engine::validate::{Finding, ValidationReport};
 use crate::engine::Protector;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Hint, MappedResource, Result};
 use crate::model::{Member, ProtectionGroup, ReplicationType, ResourceMappings};
 use crate::plan::Plan;
 
@@ -50,10 +50,16 @@ fn unmapped_networks(members: &[Member], mappings: &ResourceMappings, site: &str
                     ErrorKind::ValidationFailed,
                     "drill_network_unmapped",
                     format!(
-                        "network {} ({}) of member {} is not mapped to an isolated network on {site}: a drill never attaches test VMs to an unmapped network; pass --network-mapping {}=<isolated network on {site}>",
-                        nic.network_name, nic.network_id, member.instance_name, nic.network_name
+                        "network {} ({}) of member {} is not mapped to an isolated network on {site}: a drill never attaches test VMs to an unmapped network",
+                        nic.network_name, nic.network_id, member.instance_name
                     ),
                 )
+                .with_hint(Hint::MapResource {
+                    resource: MappedResource::Network,
+                    source: nic.network_name.clone(),
+                    site: site.to_string(),
+                    isolated: true,
+                })
                 .for_member(&member.instance_name),
             );
         }
@@ -164,8 +170,9 @@ impl Protector {
             .or_else(|| policy.array_name_on(&group, &source).map(str::to_string))
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "the name of {source}'s FlashArray is not recorded in the policy of '{name}' and the array does not answer: re-run `protector protection-group policy-create {name}` once"
+                    "the name of {source}'s FlashArray is not recorded in the policy of '{name}' and the array does not answer"
                 ))
+                .with_hint(Hint::CreatePolicy { group: name.to_string() })
             })?;
         let replica = format!("{source_array}:{}", policy.pure_pg_name);
         let transfers = match array.list_pg_snapshot_transfers(&replica).await {

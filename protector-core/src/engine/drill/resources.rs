@@ -9,7 +9,7 @@ use crate::api::{
     ServerStatus, Volume,
 };
 use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
-use crate::error::{Error, Result};
+use crate::error::{Error, Hint, MappedResource, Result};
 use crate::plan::{MemberPlan, NicPlan};
 
 /// The request for the port of `nic` of `member` on `site`: its mapped network, its fixed IPs
@@ -53,9 +53,15 @@ pub(in crate::engine) fn server_request(
 ) -> Result<CreateServer> {
     let flavor_id = member.flavor.target_id.clone().ok_or_else(|| {
         Error::not_found(format!(
-            "flavor '{}' not found on {site}: pass --flavor-mapping",
+            "flavor '{}' not found on {site}",
             member.flavor.source
         ))
+        .with_hint(Hint::MapResource {
+            resource: MappedResource::Flavor,
+            source: member.flavor.source.clone(),
+            site: site.to_string(),
+            isolated: false,
+        })
     })?;
     let block_devices = member
         .volumes
