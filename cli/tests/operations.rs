@@ -72,9 +72,13 @@ fn without_wait_the_operation_is_recorded_and_runs_in_the_background() {
         .find(|op| !matches!(op["status"].as_str(), Some("pending" | "running")))
     {
         assert_eq!(done["status"], "completed", "{done}");
-        let log =
-            std::fs::read_to_string(env.state_dir().join("operations").join(format!("{id}.log")))
-                .unwrap();
+        // The worker writes its last progress lines just after the final record.
+        let path = env.state_dir().join("operations").join(format!("{id}.log"));
+        let read = || std::fs::read_to_string(&path).unwrap();
+        let log = (0..600)
+            .map(|_| read())
+            .find(|log| log.contains("[100%] finalization: sync_metadata"))
+            .unwrap_or_else(read);
         assert!(log.contains("[100%] finalization: sync_metadata"), "{log}");
     }
 }

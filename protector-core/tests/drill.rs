@@ -449,7 +449,11 @@ async fn an_unmapped_network_is_refused_naming_it_before_anything_happens() {
         &env,
         partial,
         ErrorKind::ValidationFailed,
-        &["net-primary-db", "db-server-1", "--network-mapping"],
+        &[
+            "net-primary-db",
+            "db-server-1",
+            "map network 'net-primary-db' to an isolated network on site-b",
+        ],
     )
     .await;
 }

@@ -306,7 +306,13 @@ async fn unplanned_failover_loses_exactly_what_it_reported_then_fences_and_fails
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-    assert!(err.to_string().contains("--force"), "{err}");
+    assert_eq!(
+        err.hint(),
+        Some(&protector_core::error::Hint::UnplannedFailover {
+            group: "prod-web-app".into()
+        }),
+        "{err}"
+    );
 
     let plan = engine_b
         .plan_failover("prod-web-app", &unplanned())

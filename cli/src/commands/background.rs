@@ -15,8 +15,9 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 
-use protector_core::engine::{progress_channel, OperationRequest, ProgressObserver};
+use protector_core::engine::{OperationRequest, ProgressObserver};
 use protector_core::model::Operation;
 use uuid::Uuid;
 
@@ -111,18 +112,22 @@ async fn detach(ctx: &Context, engine: &Engine, pending: Operation, output: &Out
 /// Runs the submitted operation `id` here with the progress display titled `title`, prints
 /// its final record and turns an unfinished end into the matching exit status.
 async fn run_here(engine: &Engine, id: Uuid, title: &str, output: &OutputOptions) -> CliResult {
-    let display = ProgressDisplay::new(title);
-    let (sender, mut receiver) = progress_channel();
-    let follow = async {
-        while let Some(op) = receiver.next().await {
-            display.on_update(&op);
-        }
-    };
-    let (result, ()) = tokio::join!(engine.protector.run(id, sender), follow);
+    // The display is the run's observer: every line is printed as its record is stored.
+    let display = Arc::new(ProgressDisplay::new(title));
+    let result = engine.protector.run(id, Shared(display.clone())).await;
     display.finish();
     let op = result?;
     views::print_operation(&mut Printer::stdout(output), &op, "operation_id")?;
     super::group::operation_outcome(&op)
+}
+
+/// The progress display, shared with the run that reports to it.
+struct Shared(Arc<ProgressDisplay>);
+
+impl ProgressObserver for Shared {
+    fn on_update(&self, operation: &Operation) {
+        self.0.on_update(operation);
+    }
 }
 
 /// `<state dir>/operations/<id>.log`, its directory created.
