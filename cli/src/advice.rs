@@ -21,6 +21,10 @@ pub fn advice(hint: &Hint) -> String {
         Hint::RegisterSite { site } => {
             format!("register it with `protector site create --name {site} ...`")
         }
+        Hint::CheckSite { site } => format!(
+            "check --os-cloud (OS_CLOUD), or register the site with `protector site create --name {site} ...`"
+        ),
+        Hint::UseStateDir => "choose another state directory with --state-dir".into(),
         Hint::ShowSite { site } => format!("see `protector site show {site}`"),
         Hint::ValidateSite { site } => format!("run `protector site validate {site}`"),
         Hint::SyncForce { group } => {

@@ -120,6 +120,13 @@ pub enum Hint {
         /// `op-<uuid>`.
         operation: String,
     },
+    /// Check the name of the site the caller acts as, or register that site.
+    CheckSite {
+        /// The name given.
+        site: String,
+    },
+    /// Keep protector's local state in another directory.
+    UseStateDir,
     /// Register a site.
     RegisterSite {
         /// Its name.
@@ -209,6 +216,10 @@ impl Hint {
             Hint::RecoverOperation { operation } => {
                 format!("recover operation {operation} (finish or undo it)")
             }
+            Hint::CheckSite { site } => {
+                format!("check the site you act as, or register site '{site}'")
+            }
+            Hint::UseStateDir => "choose another state directory".into(),
             Hint::RegisterSite { site } => format!("register site '{site}'"),
             Hint::ShowSite { site } => format!("see site '{site}'"),
             Hint::ValidateSite { site } => format!("validate site '{site}'"),
