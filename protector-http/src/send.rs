@@ -1,9 +1,9 @@
 //! The one retry loop: attempts of a call, classified by [`classify`], spaced by `backon`'s
 //! exponential backoff or the service's `Retry-After`, bounded in number and in time.
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use backon::{BackoffBuilder, Retryable};
 use reqwest::header::HeaderMap;
@@ -118,7 +118,8 @@ impl RetryConfig {
         Fut: Future<Output = Result<Answer, reqwest::Error>>,
     {
         let started = tokio::time::Instant::now();
-        let retries = Cell::new(0u32);
+        // Shared by the notify hook and the result; atomic so that the future stays `Send`.
+        let retries = AtomicU32::new(0);
         let outcome = (|| {
             let sending = attempt();
             async move {
@@ -162,14 +163,14 @@ impl RetryConfig {
             (started.elapsed() + delay <= self.retry_timeout).then_some(delay)
         })
         .notify(|attempt: &Attempt, delay| {
-            retries.set(retries.get() + 1);
+            let retry = retries.fetch_add(1, Ordering::Relaxed) + 1;
             let reason = attempt
                 .failure()
                 .map(Failure::reason)
                 .unwrap_or_default();
             let event = RetryEvent {
                 operation: call.operation.to_string(),
-                retry: retries.get(),
+                retry,
                 delay,
                 reason,
             };
@@ -192,7 +193,7 @@ impl RetryConfig {
         };
         Sent {
             result,
-            retries: retries.get(),
+            retries: retries.load(Ordering::Relaxed),
         }
     }
 }
