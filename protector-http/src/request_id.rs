@@ -35,7 +35,10 @@ mod tests {
     fn first_present_header_wins() {
         let mut headers = HeaderMap::new();
         assert_eq!(from_headers(&headers, OPENSTACK_HEADERS), None);
-        headers.insert("x-compute-request-id", HeaderValue::from_static("req-compute"));
+        headers.insert(
+            "x-compute-request-id",
+            HeaderValue::from_static("req-compute"),
+        );
         assert_eq!(
             from_headers(&headers, OPENSTACK_HEADERS).as_deref(),
             Some("req-compute")

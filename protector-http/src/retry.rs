@@ -456,8 +456,7 @@ mod tests {
         );
         assert_eq!(config.delay(0, Some(Duration::from_secs(6))), None);
         for _ in 0..50 {
-            for (retry, low, high) in [(0, 50, 100), (1, 100, 200), (2, 150, 300), (9, 150, 300)]
-            {
+            for (retry, low, high) in [(0, 50, 100), (1, 100, 200), (2, 150, 300), (9, 150, 300)] {
                 let d = config.delay(retry, None).unwrap();
                 assert!(
                     d >= Duration::from_millis(low) && d <= Duration::from_millis(high),

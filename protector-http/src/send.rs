@@ -164,10 +164,7 @@ impl RetryConfig {
         })
         .notify(|attempt: &Attempt, delay| {
             let retry = retries.fetch_add(1, Ordering::Relaxed) + 1;
-            let reason = attempt
-                .failure()
-                .map(Failure::reason)
-                .unwrap_or_default();
+            let reason = attempt.failure().map(Failure::reason).unwrap_or_default();
             let event = RetryEvent {
                 operation: call.operation.to_string(),
                 retry,

@@ -200,7 +200,8 @@ mod tests {
                 .starts_with("cannot read cacert /nonexistent/ca.pem: "),
             "{missing}"
         );
-        let junk = std::env::temp_dir().join(format!("protector-http-junk-{}.pem", std::process::id()));
+        let junk =
+            std::env::temp_dir().join(format!("protector-http-junk-{}.pem", std::process::id()));
         std::fs::write(&junk, "not a certificate").unwrap();
         let err = HttpClientBuilder::new()
             .with_roots(TrustedRoots::BuiltInAnd(junk.clone()))

@@ -132,7 +132,8 @@ mod tests {
 
     #[test]
     fn origin_drops_path_query_and_credentials() {
-        let url = Url::parse("https://user:pw@array-a.example.com:8443/api/2.56/login?x=1").unwrap();
+        let url =
+            Url::parse("https://user:pw@array-a.example.com:8443/api/2.56/login?x=1").unwrap();
         assert_eq!(origin(&url), "https://array-a.example.com:8443");
         let url = Url::parse("https://keystone.example.com/v3").unwrap();
         assert_eq!(origin(&url), "https://keystone.example.com");

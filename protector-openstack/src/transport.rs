@@ -201,9 +201,11 @@ impl Transport {
             .with_user_agent(concat!("protector-openstack/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| match e {
-                protector_http::TlsError::Build(_) => {
-                    config_error(format!("cloud '{}': {}", config.name(), e.describe("cacert")))
-                }
+                protector_http::TlsError::Build(_) => config_error(format!(
+                    "cloud '{}': {}",
+                    config.name(),
+                    e.describe("cacert")
+                )),
                 _ => config.invalid(e.describe("cacert")),
             })?;
         let credential = match config.auth() {
@@ -271,11 +273,11 @@ impl Transport {
                         request.idempotent,
                     )
                 }
-                Err(failed) => request.family.transport_error(
-                    &request.operation,
-                    failed,
-                    request.idempotent,
-                ),
+                Err(failed) => {
+                    request
+                        .family
+                        .transport_error(&request.operation, failed, request.idempotent)
+                }
             };
             return Err(if sent.retries > 0 {
                 error.set_persistent()

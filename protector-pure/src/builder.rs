@@ -203,7 +203,9 @@ impl FlashArrayClientBuilder {
             .with_user_agent(self.user_agent)
             .build()
             .map_err(|e| match e {
-                TlsError::Build(e) => invalid(format!("FlashArray {label}: cannot set up HTTPS: {e}")),
+                TlsError::Build(e) => {
+                    invalid(format!("FlashArray {label}: cannot set up HTTPS: {e}"))
+                }
                 e => invalid(format!("FlashArray {label}: {}", e.describe("CA bundle"))),
             })?;
         Ok(FlashArrayClient {

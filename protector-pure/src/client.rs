@@ -219,11 +219,7 @@ impl FlashArrayClient {
             operation: &exchange.operation,
             idempotent: exchange.idempotent,
         };
-        let sent = self
-            .inner
-            .retry
-            .send(call, || self.attempt(exchange))
-            .await;
+        let sent = self.inner.retry.send(call, || self.attempt(exchange)).await;
         match sent.result {
             Ok(answer) => Ok(Answer {
                 status: answer.status,

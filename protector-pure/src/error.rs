@@ -9,8 +9,7 @@ use protector_core::error::RetryStatus;
 use protector_core::{Error, ErrorKind};
 use protector_http::transport::certificate_error;
 use protector_http::{
-    may_have_run, request_id, retry_after, retry_status, Failure, TransportError,
-    TransportFailure,
+    may_have_run, request_id, retry_after, retry_status, Failure, TransportError, TransportFailure,
 };
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
