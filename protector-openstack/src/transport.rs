@@ -329,3 +329,100 @@ impl Transport {
         Ok(answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use protector_core::ErrorKind;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::TlsAcceptor;
+
+    use super::*;
+    use crate::config::ApplicationCredentialRef;
+    use crate::session::Session;
+
+    /// Keystone behind a self-signed certificate: answers `200 {}` to whoever trusts it.
+    /// Returns its URL, the certificate's PEM and the count of TCP connections.
+    async fn self_signed_keystone() -> (String, String, Arc<AtomicUsize>) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(certified.signing_key.serialize_pem().as_bytes())
+            .unwrap();
+        let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let tls = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let _ = tls.read(&mut [0u8; 8192]).await;
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (url, certified.cert.pem(), connections)
+    }
+
+    fn cloud(url: &str) -> CloudConfig {
+        CloudConfig::new(
+            "tls",
+            format!("{url}/v3"),
+            AuthMethod::ApplicationCredential {
+                credential: ApplicationCredentialRef::Id("id".into()),
+                secret: Secret::new("s"),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_named_never_retried_and_fixed_by_cacert() {
+        let (url, pem, connections) = self_signed_keystone().await;
+        let session = Session::new(cloud(&url), ClientOptions::default()).unwrap();
+        let err = session.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+        assert!(!err.is_retryable());
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "not retried");
+        assert!(
+            err.message().starts_with(&format!(
+                "authenticate to cloud 'tls' failed: the certificate of Keystone at {url} is not trusted (invalid peer certificate: "
+            )),
+            "{err}"
+        );
+        assert!(
+            err.message()
+                .contains("as the cloud's cacert in clouds.yaml"),
+            "{err}"
+        );
+        assert_eq!(err.context_value("cloud"), Some("tls"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pem).unwrap();
+        let trusted = Session::new(cloud(&url).with_cacert(&ca), ClientOptions::default()).unwrap();
+        // Past the handshake: Keystone's (fake) answer lacks the token header.
+        let err = trusted.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unexpected, "{err}");
+        assert!(err.message().contains("X-Subject-Token"), "{err}");
+    }
+}
