@@ -625,6 +625,19 @@ impl Protector {
         Ok(())
     }
 
+    /// What operation `id` was submitted to do, when it was submitted through
+    /// [`Protector::submit`] (and the record is readable).
+    pub(super) async fn submitted_request(&self, id: &Uuid) -> Result<Option<OperationRequest>> {
+        Ok(self
+            .store()
+            .list_journal(id)
+            .await?
+            .into_iter()
+            .find(|e| e.kind == JournalKind::Submitted)
+            .and_then(|e| serde_json::from_value::<SubmittedDetail>(e.detail).ok())
+            .map(|d| d.request))
+    }
+
     /// Whether someone asked operation `id` to stop ([`Protector::cancel`]); checked by runs
     /// before each step.
     pub(super) async fn cancel_requested(&self, id: &Uuid) -> Result<bool> {
