@@ -72,7 +72,11 @@ async fn a_refused_submission_records_nothing() {
     };
     let err = env.engine.submit(request).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
-    assert!(err.to_string().contains("--network-mapping net-primary-db="), "{err}");
+    assert!(
+        err.to_string()
+            .contains("map network 'net-primary-db' to a network on site-b"),
+        "{err}"
+    );
 
     let err = env
         .engine
