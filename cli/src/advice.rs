@@ -91,7 +91,10 @@ mod tests {
             site: "site-b".into(),
             isolated: false,
         };
-        assert_eq!(advice(&hint), "pass --network-mapping net-web=<site-b network>");
+        assert_eq!(
+            advice(&hint),
+            "pass --network-mapping net-web=<site-b network>"
+        );
         let hint = Hint::MapResource {
             resource: MappedResource::Network,
             source: "net-web".into(),
@@ -108,6 +111,9 @@ mod tests {
             site: "site-b".into(),
             isolated: false,
         };
-        assert_eq!(advice(&hint), "pass --flavor-mapping m1.large=<site-b flavor>");
+        assert_eq!(
+            advice(&hint),
+            "pass --flavor-mapping m1.large=<site-b flavor>"
+        );
     }
 }

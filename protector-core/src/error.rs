@@ -314,7 +314,8 @@ pub struct Error {
     kind: ErrorKind,
     retry: RetryStatus,
     message: String,
-    hint: Option<Hint>,
+    // Boxed: errors travel in every `Result`, and most have no hint.
+    hint: Option<Box<Hint>>,
     context: Vec<(&'static str, String)>,
     findings: Vec<Problem>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -379,7 +380,7 @@ impl Error {
     /// Says what the operator can do about it.
     #[must_use]
     pub fn with_hint(mut self, hint: Hint) -> Self {
-        self.hint = Some(hint);
+        self.hint = Some(Box::new(hint));
         self
     }
 
@@ -455,7 +456,7 @@ impl Error {
 
     /// What the operator can do about it, for the front-end to word.
     pub fn hint(&self) -> Option<&Hint> {
-        self.hint.as_ref()
+        self.hint.as_deref()
     }
 
     /// The findings of a validation failure (empty otherwise).

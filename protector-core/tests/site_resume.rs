@@ -144,8 +144,13 @@ async fn a_site_failover_killed_between_groups_is_finished_by_recover() {
     let id = submitted.operation.id;
     // Killed as the second group is about to start: the first has failed over.
     let crash = CrashWhen(|op: &Operation| {
-        op.group_results.iter().any(|r| r.status == OperationStatus::Completed)
-            && op.group_results.iter().any(|r| r.status == OperationStatus::Running)
+        op.group_results
+            .iter()
+            .any(|r| r.status == OperationStatus::Completed)
+            && op
+                .group_results
+                .iter()
+                .any(|r| r.status == OperationStatus::Running)
     });
     let killed = tokio::spawn(env.engine.run(id, crash)).await;
     assert!(killed.unwrap_err().is_panic());
@@ -153,7 +158,12 @@ async fn a_site_failover_killed_between_groups_is_finished_by_recover() {
     assert_eq!(left.status, OperationStatus::Running);
 
     let op = env.engine.recover_operation(&id.to_string()).await.unwrap();
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
     assert_eq!(op.completed_count, Some(2));
     assert_eq!(op.failed_count, Some(0));
     assert!(op

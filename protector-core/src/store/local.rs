@@ -65,12 +65,15 @@ impl StateDir {
             return Ok(StateDir::new(PathBuf::from(data).join("protector")));
         }
         if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-            return Ok(StateDir::new(PathBuf::from(home).join(".local/share/protector")));
+            return Ok(StateDir::new(
+                PathBuf::from(home).join(".local/share/protector"),
+            ));
         }
-        Err(
-            Error::new(ErrorKind::ConfigInvalid, "cannot find a state directory: HOME is not set")
-                .with_hint(Hint::UseStateDir),
+        Err(Error::new(
+            ErrorKind::ConfigInvalid,
+            "cannot find a state directory: HOME is not set",
         )
+        .with_hint(Hint::UseStateDir))
     }
 
     /// Where the background run of operation `id` writes its output
@@ -207,8 +210,7 @@ impl StateDir {
         if stores.is_empty() {
             return SecretKey::load_or_create(&path);
         }
-        if std::fs::symlink_metadata(&path)
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
         {
             let mut names: Vec<String> = stores.iter().map(|s| format!("{s}.db")).collect();
             names.sort();
@@ -273,7 +275,14 @@ mod tests {
     #[test]
     fn stores_are_the_db_files_with_site_names() {
         let dir = tempfile::tempdir().unwrap();
-        for file in ["site-a.db", "site-b.db", "sim.db", ".x.db", "notes.txt", "a b.db"] {
+        for file in [
+            "site-a.db",
+            "site-b.db",
+            "sim.db",
+            ".x.db",
+            "notes.txt",
+            "a b.db",
+        ] {
             std::fs::write(dir.path().join(file), b"").unwrap();
         }
         let state = StateDir::new(dir.path());
