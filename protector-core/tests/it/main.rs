@@ -1,0 +1,16 @@
+//! The integration tests of protector-core: one binary, one module per area.
+
+mod common;
+mod concurrency;
+mod drill;
+mod failback;
+mod failover;
+mod leaks;
+mod lifecycle;
+mod pods;
+mod recover;
+mod replication_outage;
+mod rollback;
+mod site_failover;
+mod tenants;
+mod validation;
