@@ -8,7 +8,8 @@
 # Every check prints PASS or FAIL; the last line is "N passed, M failed" and the exit status is
 # non-zero when anything failed. The server is always stopped.
 #
-# The clients live in a venv at target/acceptance-venv, rebuilt only when requirements.txt,
+# The clients live in a venv at TARGET/acceptance-venv (TARGET: the directory cargo builds
+# into, `target/` unless CARGO_TARGET_DIR or the cargo config says otherwise), rebuilt only when requirements.txt,
 # constraints.txt or the Python version change. py-pure-client ships only as a 16 MB sdist that
 # unpacks to ~800 MB (every FlashArray REST version); installing it with --no-compile skips
 # byte-compiling all of that up front (Python compiles the few modules it imports on first use),
@@ -20,7 +21,12 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 HERE=$ROOT/scripts/acceptance
 PYTHON=${PYTHON:-python3}
-VENV=$ROOT/target/acceptance-venv
+TARGET=$("$ROOT/scripts/target-dir") || {
+    echo "FAIL  setup: cargo metadata (the target directory)"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+VENV=$TARGET/acceptance-venv
 
 passed=0
 failed=0
@@ -74,14 +80,20 @@ OPENSTACK=$VENV/bin/openstack
 # ------------------------------------------------------------------------------ server
 echo "==> building protector"
 started=$SECONDS
-cargo build --quiet --locked -p protector-cli --bin protector 2>"$WORK/build.log" || {
+# The executable where cargo put it (the target directory, the profile, a target triple).
+if ! BIN=$(cargo build --quiet --locked -p protector-cli --bin protector \
+    --message-format=json-render-diagnostics 2>"$WORK/build.log" |
+    "$PYTHON" -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "protector" and m.get("executable"):
+        print(m["executable"])') || [ ! -x "$BIN" ]; then
     tail -30 "$WORK/build.log"
     echo "FAIL  setup: cargo build"
     echo "0 passed, 1 failed"
     exit 1
-}
-echo "    built in $((SECONDS - started)) s"
-BIN=$ROOT/target/debug/protector
+fi
+echo "    built in $((SECONDS - started)) s: $BIN"
 
 # Starts `protector sim serve --dir $SIM` and waits for its `ready` line.
 start_server() {
