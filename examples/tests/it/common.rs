@@ -14,7 +14,8 @@ use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, PollPolicy, RegisterSite,
 };
 use protector_core::model::{
-    ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,
+    ArrayEndpoint, Operation, OperationStatus, ReplicationType, ResourceMappings, Secret, Site,
+    SiteType,
 };
 use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_core::{Protector, Result};
@@ -140,6 +141,18 @@ pub fn shape(inventory: &Inventory) -> serde_json::Value {
         }
     }
     v
+}
+
+/// The operation completed; its error message otherwise.
+pub fn assert_completed(op: &Operation) {
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?} {}: {:?}",
+        op.operation_type,
+        op.id,
+        op.error_message
+    );
 }
 
 /// Clients of the in-process simulator as the seeded `admin` scoped to one project per site.
@@ -410,4 +423,3 @@ fn clouds_yaml_entries(text: &str) -> BTreeMap<String, Vec<String>> {
     }
     entries
 }
-

@@ -6,28 +6,20 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::common::{failover_mappings, mappings, setup, Env, Face, GROUP, MEMBERS};
+use crate::common::{
+    assert_completed, failover_mappings, mappings, setup, shape, Env, Face, GROUP, MEMBERS,
+};
 use protector_core::engine::{FailbackRequest, FailoverRequest, NoProgress, TestFailoverRequest};
-use protector_core::model::{GroupStatus, Member, Operation, OperationStatus};
+use protector_core::model::{GroupStatus, Member, Operation};
 use protector_core::plan::FailoverMode;
 use protector_mock::{Inventory, Simulator};
 
 /// Servers, ports, Cinder volumes and array volumes, without what moves on its own (write
 /// fingerprints, replication objects and their snapshots).
 fn resources(inventory: &Inventory) -> serde_json::Value {
-    let mut v = serde_json::to_value(inventory).unwrap();
-    for site in v["sites"].as_object_mut().unwrap().values_mut() {
-        for volume in site["volumes"].as_array_mut().unwrap() {
-            volume.as_object_mut().unwrap().remove("fingerprint");
-        }
-    }
+    let mut v = shape(inventory);
     for array in v["arrays"].as_object_mut().unwrap().values_mut() {
-        let array = array.as_object_mut().unwrap();
-        array.remove("snapshots");
-        array.remove("protection_groups");
-        for volume in array["volumes"].as_array_mut().unwrap() {
-            volume.as_object_mut().unwrap().remove("fingerprint");
-        }
+        array.as_object_mut().unwrap().remove("protection_groups");
     }
     v
 }
@@ -124,12 +116,7 @@ async fn full_dr_cycle(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     let at_import = at_import.lock().unwrap().take().unwrap();
     let failed_over = engine.members(GROUP).await.unwrap();
     for (before, after) in originals.iter().zip(&failed_over) {
@@ -160,12 +147,7 @@ async fn full_dr_cycle(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_failback_lossless(
         &at_promote.lock().unwrap().take().unwrap(),
         &failed_over,
@@ -201,12 +183,7 @@ async fn full_dr_cycle(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     let during = sim.inspect();
     assert_one_running_copy(&during, "site-a", "drill");
     for name in MEMBERS {
@@ -221,12 +198,7 @@ async fn full_dr_cycle(face: Face) {
         .test_failover_cleanup(GROUP, None, &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(
         resources(&sim.inspect()),
         baseline,
@@ -254,12 +226,7 @@ async fn full_dr_cycle(face: Face) {
         .expect("the data at risk is reported");
     let (at_import, observer) = capture_after(&sim, "manage_volumes_site_b");
     let op = engine_b.execute_failover(&plan, &observer).await.unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.data_loss.as_deref(), Some(point.data_at_risk.as_str()));
     let at_import = at_import.lock().unwrap().take().unwrap();
     let snapshot = at_import.arrays["site-b"]
@@ -307,12 +274,7 @@ async fn full_dr_cycle(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert!(op.steps_completed.iter().any(|s| s == "fence_old_vms"));
     assert_failback_lossless(
         &at_promote.lock().unwrap().take().unwrap(),

@@ -3,11 +3,11 @@
 //! states on both sites, invariants (one running copy of each VM, nothing leaked) and zero data
 //! loss.
 
-use crate::common::{failover_mappings, setup, Face, GROUP, MEMBERS};
+use crate::common::{assert_completed, failover_mappings, setup, Face, GROUP, MEMBERS};
 
 use protector_core::api::{ListPorts, ServerStatus};
 use protector_core::engine::{FailoverRequest, NoProgress};
-use protector_core::model::{GroupStatus, OperationStatus};
+use protector_core::model::GroupStatus;
 
 on_both_faces!(planned_failover_moves_every_member_with_zero_data_loss);
 
@@ -44,12 +44,7 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.progress, 100);
     assert_eq!(op.instances_created, 3);
     assert_eq!(op.instances_failed, 0);
@@ -209,4 +204,3 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
     assert!(leftovers.is_empty(), "copies not managed: {leftovers:?}");
     env.shutdown().await;
 }
-

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{shape, sites_only, Credentials, Env, Face};
+use crate::common::{assert_completed, shape, sites_only, Credentials, Env, Face};
 
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, FailoverRequest, NoProgress, ProgressObserver,
@@ -261,6 +261,15 @@ impl Recorder {
     }
 }
 
+/// (groups in scope, completed, failed) of a site failover record.
+fn counts(op: &Operation) -> (Option<u32>, Option<u32>, Option<u32>) {
+    (
+        op.total_protection_groups,
+        op.completed_count,
+        op.failed_count,
+    )
+}
+
 fn request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
     SiteFailoverRequest {
         mode,
@@ -400,7 +409,9 @@ async fn snapshot(
 
 // ------------------------------------------------------------------ tests
 
-async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_retries_it(face: Face) {
+async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_retries_it(
+    face: Face,
+) {
     let world = build(face, scenario()).await;
     let env = &world.env;
     assert_eq!(world.all_vms().len(), 12);
@@ -429,14 +440,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
         "{:?}",
         op.error_message
     );
-    assert_eq!(
-        (
-            op.total_protection_groups,
-            op.completed_count,
-            op.failed_count
-        ),
-        (Some(10), Some(9), Some(1))
-    );
+    assert_eq!(counts(&op), (Some(10), Some(9), Some(1)));
     assert_eq!(op.progress, 100);
     assert_eq!(
         (op.source_site.as_str(), op.target_site.as_str()),
@@ -551,20 +555,8 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
         )
         .await
         .unwrap();
-    assert_eq!(
-        retry.status,
-        OperationStatus::Completed,
-        "{:?}",
-        retry.error_message
-    );
-    assert_eq!(
-        (
-            retry.total_protection_groups,
-            retry.completed_count,
-            retry.failed_count
-        ),
-        (Some(1), Some(1), Some(0))
-    );
+    assert_completed(&retry);
+    assert_eq!(counts(&retry), (Some(1), Some(1), Some(0)));
     assert_eq!(retry.group_results.len(), 1);
     assert_eq!(retry.group_results[0].group_name, FAILING_GROUP);
     let inventory = env.sim.inspect();
@@ -584,14 +576,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
         .await
         .unwrap();
     assert_eq!(empty.status, OperationStatus::Completed);
-    assert_eq!(
-        (
-            empty.total_protection_groups,
-            empty.completed_count,
-            empty.failed_count
-        ),
-        (Some(0), Some(0), Some(0))
-    );
+    assert_eq!(counts(&empty), (Some(0), Some(0), Some(0)));
     assert!(empty.group_results.is_empty());
     assert_eq!(snapshot(env).await, before);
     world.env.shutdown().await;
@@ -629,7 +614,11 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     }
     // Retrying one group is refused the same way.
     let err = member
-        .site_failover("site-a", request(FailoverMode::Planned, &["t3-1"]), &recorder)
+        .site_failover(
+            "site-a",
+            request(FailoverMode::Planned, &["t3-1"]),
+            &recorder,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
@@ -649,20 +638,8 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
         .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
-    assert_eq!(
-        (
-            op.total_protection_groups,
-            op.completed_count,
-            op.failed_count
-        ),
-        (Some(3), Some(3), Some(0))
-    );
+    assert_completed(&op);
+    assert_eq!(counts(&op), (Some(3), Some(3), Some(0)));
     let inventory = env.sim.inspect();
     assert_one_running_copy(&inventory, &world.all_vms());
     for vm in world.all_vms() {
@@ -748,12 +725,7 @@ async fn a_failed_group_is_left_ready_for_its_own_failover(face: Face) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        retry.status,
-        OperationStatus::Completed,
-        "{:?}",
-        retry.error_message
-    );
+    assert_completed(&retry);
     let inventory = env.sim.inspect();
     assert_one_running_copy(&inventory, &world.all_vms());
     for vm in world.all_vms() {
@@ -856,12 +828,7 @@ async fn vms_are_recreated_in_their_tenants_projects(face: Face) {
         .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     let inventory = env.sim.inspect();
     let b = &inventory.sites["site-b"];
     for group in &world.groups {
@@ -895,24 +862,12 @@ async fn unplanned_site_failover_from_the_surviving_site(face: Face) {
         .site_failover("site-a", request(FailoverMode::Unplanned, &[]), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(
         (op.source_site.as_str(), op.target_site.as_str()),
         ("site-a", "site-b")
     );
-    assert_eq!(
-        (
-            op.total_protection_groups,
-            op.completed_count,
-            op.failed_count
-        ),
-        (Some(5), Some(5), Some(0))
-    );
+    assert_eq!(counts(&op), (Some(5), Some(5), Some(0)));
     let inventory = env.sim.inspect();
     for vm in world.all_vms() {
         assert_eq!(

@@ -11,6 +11,5 @@ mod pods;
 mod recover;
 mod replication_outage;
 mod rollback;
-mod site_failover;
 mod tenants;
 mod validation;

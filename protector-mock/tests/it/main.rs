@@ -1,8 +1,8 @@
 //! The integration tests of protector-mock: one binary, one module per area.
 
-mod common;
 mod array;
 mod block_storage;
+mod common;
 mod compute;
 mod failover_flow;
 mod faults;
