@@ -1,9 +1,7 @@
 //! The `protector` binary end to end: the demo, a whole failover driven command by command
 //! against the simulator, output formats, and error paths with their exit codes.
 
-use crate::common;
-
-use common::{stderr_of, table_value, Env};
+use crate::common::{stderr_of, table_value, Env};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------- demo

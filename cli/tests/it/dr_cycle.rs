@@ -3,9 +3,7 @@
 //! with site-a down (its data at risk printed first) → site-a back → sync-force → failback
 //! (fencing first). After each step the simulator is read back: one running copy of each VM.
 
-use crate::common;
-
-use common::{stderr_of, Env};
+use crate::common::{stderr_of, Env};
 use serde_json::Value;
 
 const VMS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];

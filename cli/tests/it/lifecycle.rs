@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{put_running_failover, with_stores, Env};
+use crate::common::{put_running_failover, with_stores, Env};
 use protector_core::api::Connector;
 use protector_core::model::{Operation, OperationStatus, OperationType};
 use serde_json::Value;

@@ -3,14 +3,12 @@
 //! directory (empty or damaged store, lost or binary key file), refused with exit 7 and left
 //! byte for byte as it was; and output to a closed pipe, which must not panic.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{stderr_of, with_stores, Env};
+use crate::common::{stderr_of, with_stores, Env};
 use protector_core::model::ReplicationPolicy;
 
 /// Every file under `dir` with its bytes (empty when `dir` does not exist).

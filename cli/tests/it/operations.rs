@@ -3,11 +3,9 @@
 //! relies on them, recovery of an operation whose process died, and the command lines of
 //! failback, fence, DR drills and site failover (their behaviour is tested with the engine).
 
-use crate::common;
-
 use std::sync::{Arc, Mutex};
 
-use common::{put_running_failover, stderr_of, with_stores, Env};
+use crate::common::{put_running_failover, stderr_of, with_stores, Env};
 use protector_core::api::ServerStatus;
 use protector_core::engine::{EngineOptions, FailoverRequest, PollPolicy, ProgressObserver};
 use protector_core::model::{Operation, OperationStatus, OperationType, ResourceMappings};

@@ -2,11 +2,9 @@
 //! race of issue 10 over real processes and file stores, with latency injected into the
 //! simulator so both runs plan and validate before either claims the group.
 
-use crate::common;
-
 use std::process::{Output, Stdio};
 
-use common::{stderr_of, Env};
+use crate::common::{stderr_of, Env};
 use serde_json::Value;
 
 const MAPPINGS: [&str; 5] = [

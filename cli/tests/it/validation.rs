@@ -3,9 +3,7 @@
 //! line with nothing created; control characters from stores never reach the terminal raw;
 //! plain-http array URLs and schedules out of range are refused unless allowed.
 
-use crate::common;
-
-use common::{stderr_of, Env};
+use crate::common::{stderr_of, Env};
 use serde_json::Value;
 
 /// site-a registered as usual, site-b under the clouds.yaml entry `site-b-badpassword` (the

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use protector_core::api::{ArrayApi, CombinedConnector, Connector, SiteClients};
@@ -21,7 +22,7 @@ use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_core::{Protector, Result};
 use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::{Inventory, SimConnector, Simulator};
-use protector_openstack::{ClientOptions, ConfigLoader, OpenStackConnector};
+use protector_openstack::{ClientOptions, ConfigLoader, OpenStackConnector, RetryConfig};
 use protector_pure::FlashArrayConnector;
 
 /// Runs each scenario `async fn name(face: Face)` of the calling module against both faces of
@@ -102,11 +103,17 @@ pub fn arrays(path: &std::path::Path) -> BTreeMap<String, ArrayEndpoint> {
         .collect()
 }
 
-/// protector-openstack with the credentials of `clouds_yaml` and protector-pure.
+/// protector-openstack with the credentials of `clouds_yaml` and protector-pure. The OpenStack
+/// clients retry as often as by default but back off for milliseconds, not seconds: a scenario
+/// with a site down would otherwise wait out every backoff of every call to it (protector-openstack's
+/// own tests cover the backoff).
 pub fn wire_connector(clouds_yaml: &std::path::Path) -> Arc<dyn Connector> {
     let loader = ConfigLoader::new([("OS_CLIENT_CONFIG_FILE", clouds_yaml.display().to_string())]);
+    let retry =
+        RetryConfig::default().with_backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let options = ClientOptions::default().with_retry(retry);
     Arc::new(CombinedConnector {
-        sites: Arc::new(OpenStackConnector::new(loader, ClientOptions::default())),
+        sites: Arc::new(OpenStackConnector::new(loader, options)),
         arrays: Arc::new(FlashArrayConnector::new()),
     })
 }
@@ -250,6 +257,7 @@ pub async fn sites_only(face: Face) -> Env {
     }
     env
 }
+
 /// An engine on site-a over `store_a` and `store_b` with `connector`, polling as fits the face.
 fn engine(
     face: Face,
@@ -393,6 +401,23 @@ impl Env {
         let path = self.dir.path().join(file);
         std::fs::write(&path, out).unwrap();
         path
+    }
+
+    /// Takes `site`'s OpenStack services down (or back up), on the wire at once: its listener is
+    /// closed (or listens again) when this returns.
+    pub async fn set_site_down(&self, site: &str, down: bool) {
+        self.sim.set_site_down(site, down).unwrap();
+        if let Some(server) = &self.server {
+            server.sync_faults().await;
+        }
+    }
+
+    /// Powers `site`'s array off (or on), on the wire at once like [`Env::set_site_down`].
+    pub async fn set_array_down(&self, site: &str, down: bool) {
+        self.sim.set_array_down(site, down).unwrap();
+        if let Some(server) = &self.server {
+            server.sync_faults().await;
+        }
     }
 
     /// Stops the wire face's server, if any.

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::common::{
-    assert_completed, failover_mappings, mappings, setup, shape, Env, Face, GROUP, MEMBERS,
+    assert_completed, failover_mappings, mappings, setup, shape, Face, GROUP, MEMBERS,
 };
 use protector_core::engine::{FailbackRequest, FailoverRequest, NoProgress, TestFailoverRequest};
 use protector_core::model::{GroupStatus, Member, Operation};
@@ -92,15 +92,9 @@ fn assert_failback_lossless(at_promote: &Inventory, failed_over: &[Member], step
 on_both_faces!(full_dr_cycle);
 
 async fn full_dr_cycle(face: Face) {
-    let Env {
-        sim,
-        server,
-        engine,
-        store_a,
-        store_b,
-        dir: _dir,
-        ..
-    } = setup(face).await;
+    let env = setup(face).await;
+    let (sim, engine) = (env.sim.clone(), env.engine.clone());
+    let (store_a, store_b) = (&env.store_a, &env.store_b);
     let engine_b = engine.on_site("site-b").unwrap();
     let baseline = resources(&sim.inspect());
     let originals = engine.members(GROUP).await.unwrap();
@@ -207,7 +201,7 @@ async fn full_dr_cycle(face: Face) {
 
     // Unplanned failover with site-a down: loses exactly what it reported.
     sim.tick(320).unwrap();
-    sim.set_site_down("site-a", true).unwrap();
+    env.set_site_down("site-a", true).await;
     let unplanned = FailoverRequest {
         mode: FailoverMode::Unplanned,
         mappings: failover_mappings.clone(),
@@ -260,7 +254,7 @@ async fn full_dr_cycle(face: Face) {
     }
 
     // site-a back: sync, then failback (which fences first).
-    sim.set_site_down("site-a", false).unwrap();
+    env.set_site_down("site-a", false).await;
     engine_b.sync_force(GROUP).await.unwrap();
     let (at_promote, observer) = capture_after(&sim, "promote_storage_primary");
     let op = engine_b
@@ -312,7 +306,5 @@ async fn full_dr_cycle(face: Face) {
             .unwrap()
             .metadata
     );
-    if let Some(server) = server {
-        server.shutdown().await;
-    }
+    env.shutdown().await;
 }

@@ -808,7 +808,7 @@ async fn group_clients_act_in_the_groups_project_on_each_site(face: Face) {
     );
 
     // An unreachable site reads like the reachability check.
-    env.sim.set_site_down("site-b", true).unwrap();
+    env.set_site_down("site-b", true).await;
     let err = env.engine.group_clients("site-b", &t3).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(
@@ -854,8 +854,8 @@ async fn unplanned_site_failover_from_the_surviving_site(face: Face) {
     let env = &world.env;
     // Let the schedule (300 s) replicate a snapshot of every group, then lose site-a.
     env.sim.tick(320).unwrap();
-    env.sim.set_site_down("site-a", true).unwrap();
-    env.sim.set_array_down("site-a", true).unwrap();
+    env.set_site_down("site-a", true).await;
+    env.set_array_down("site-a", true).await;
     let engine_b = env.engine.on_site("site-b").unwrap();
 
     let op = engine_b

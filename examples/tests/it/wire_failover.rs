@@ -1,9 +1,7 @@
 //! The whole stack over the wire: the engine with protector-openstack and protector-pure
 //! talking HTTP(S) to the simulator's wire face, a planned failover with zero data loss.
 
-use crate::common;
-
-use common::{failover_mappings, protect_web_app, wire, Wire, GROUP};
+use crate::common::{failover_mappings, protect_web_app, wire, Wire, GROUP};
 use protector_core::engine::{FailoverRequest, NoProgress};
 use protector_core::model::{GroupStatus, OperationStatus};
 

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use common::{mappings, setup, sites_only, Env, MEMBERS};
+use crate::common::{mappings, setup, sites_only, Env, MEMBERS};
 use protector_core::engine::{
     CreateGroup, EngineOptions, FailbackRequest, FailoverRequest, NoProgress, PollPolicy,
     TestFailoverRequest,

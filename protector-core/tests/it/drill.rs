@@ -3,12 +3,10 @@
 //! snapshot while production and replication stay untouched; cleanup removes exactly what the
 //! drill created, can run again, and reports what it could not remove.
 
-use crate::common;
-
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use common::{groups, setup, shape, Env, MEMBERS};
+use crate::common::{groups, setup, shape, Env, MEMBERS};
 
 use protector_core::api::ServerStatus;
 use protector_core::engine::{NoProgress, ProgressObserver, TestFailoverRequest};

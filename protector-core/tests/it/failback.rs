@@ -1,12 +1,10 @@
 //! Unplanned failover, fencing and failback on the in-process simulator: end states on both
 //! sites, one running copy of each VM, nothing leaked, and data loss exactly as reported.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use common::{mappings, planned_failover, setup, shape, Env, MEMBERS};
+use crate::common::{mappings, planned_failover, setup, shape, Env, MEMBERS};
 
 use protector_core::engine::{FailbackRequest, FailoverRequest, NoProgress};
 use protector_core::model::{GroupStatus, Member, Operation, OperationStatus, ResourceMappings};

@@ -3,13 +3,11 @@
 //! leaves. The end-to-end planned failover (end states on both sites, one running copy of each
 //! VM, nothing leaked, zero data loss) runs against both faces in examples/tests/it/failover.rs.
 
-use crate::common;
-
 use std::sync::Arc;
 
-use common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
+use crate::common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
-use protector_core::api::{ListPorts, ServerStatus};
+use protector_core::api::ServerStatus;
 use protector_core::engine::{FailoverRequest, NoProgress};
 use protector_core::model::{GroupStatus, OperationStatus, ResourceMappings};
 use protector_core::ErrorKind;

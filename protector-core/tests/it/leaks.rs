@@ -2,11 +2,9 @@
 //! timeout is found by its tag and removed by the rollback, and what a rollback could not reach
 //! is removed by the next operation of the group (or by recovering the failed one).
 
-use crate::common;
-
 use std::collections::BTreeSet;
 
-use common::{groups, mappings, planned_failover, setup, Env, MEMBERS};
+use crate::common::{groups, mappings, planned_failover, setup, Env, MEMBERS};
 
 use protector_core::api::ServerStatus;
 use protector_core::engine::FailoverRequest;

@@ -2,9 +2,7 @@
 //! policy, metadata sync, and the refusals of spec/003 and spec/004, each leaving both sites and
 //! both stores unchanged.
 
-use crate::common;
-
-use common::{groups, setup, shape, sites_only, Env};
+use crate::common::{groups, setup, shape, sites_only, Env};
 use protector_core::engine::{AddMember, CreateGroup};
 use protector_core::model::{GroupStatus, ReplicationType};
 use protector_core::store::RemoteSyncStatus;

@@ -6,7 +6,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use common::{shape, sites_only, Env};
+use crate::common::{shape, sites_only, Env};
 
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, NoProgress,

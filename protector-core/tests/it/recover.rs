@@ -3,15 +3,13 @@
 //! Recovery and runs respect the operation's lock: nothing acts on an operation whose process
 //! (here: whoever holds the lock) still lives.
 
-use crate::common;
-
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
 
-use common::{existing, groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
+use crate::common::{existing, groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
 use protector_core::engine::{
     FailbackRequest, FailoverRequest, NoProgress, ProgressObserver, TestFailoverRequest,

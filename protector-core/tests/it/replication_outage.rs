@@ -3,11 +3,9 @@
 //! source VMs were stopped ends the failover at once and the rollback restarts them; an
 //! unplanned failover, the way out of an outage, still runs and says what is at risk.
 
-use crate::common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
+use crate::common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
 use protector_core::api::ServerStatus;
 use protector_core::engine::{FailoverRequest, NoProgress, ReplicationHealth};

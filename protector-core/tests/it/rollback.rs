@@ -1,10 +1,8 @@
 //! What a rollback says when it cannot reach the target site to record its end state.
 
-use crate::common;
-
 use std::sync::Mutex;
 
-use common::{groups, mappings, setup};
+use crate::common::{groups, mappings, setup};
 use protector_core::engine::{FailoverRequest, ProgressObserver};
 use protector_core::model::{GroupStatus, Operation, OperationStatus};
 use protector_mock::Simulator;

@@ -3,12 +3,10 @@
 //! group that does not exist and changes nothing on either site or either store. An admin
 //! sees every group; the owning project keeps working.
 
-use crate::common;
-
 use std::sync::Arc;
 
+use crate::common::{mappings, planned_failover, setup, shape, Env};
 use async_trait::async_trait;
-use common::{mappings, planned_failover, setup, shape, Env};
 
 use protector_core::api::{ArrayApi, Connector, SiteClients};
 use protector_core::engine::{

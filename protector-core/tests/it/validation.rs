@@ -3,11 +3,9 @@
 //! resources no member uses, and credentials a site refuses (reported as such, not as an
 //! outage). Each refusal leaves both sites and both stores as they were.
 
-use crate::common;
-
 use std::sync::Arc;
 
-use common::{mappings, setup, shape, sites_only, Env};
+use crate::common::{mappings, setup, shape, sites_only, Env};
 use protector_core::engine::{
     CreateGroup, CreatePolicy, EngineOptions, FailoverRequest, NoProgress, PollPolicy, RegisterSite,
 };

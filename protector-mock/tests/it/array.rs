@@ -1,14 +1,12 @@
 //! FlashArray: volumes, protection groups, replication (and data it carries), pods.
 
-use crate::common;
-
 use std::sync::Arc;
 
 use protector_core::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
 use protector_core::ErrorKind;
 use protector_mock::Simulator;
 
-use common::*;
+use crate::common::*;
 
 const REPLICATE_NOW: CreatePgSnapshot = CreatePgSnapshot {
     replicate_now: true,

@@ -1,14 +1,12 @@
 //! Cinder: manage / unmanage / delete with the Pure driver's renames, policy, groups.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 
 use protector_core::api::{CopyVolume, CreateVolumeGroup, ListVolumes, ManageVolume, ServerStatus};
 use protector_core::ErrorKind;
 use protector_mock::{Service, Simulator};
 
-use common::*;
+use crate::common::*;
 
 fn manage_request(source: &str, name: &str) -> ManageVolume {
     let mut metadata = BTreeMap::new();

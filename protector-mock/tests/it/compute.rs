@@ -1,7 +1,5 @@
 //! Nova: writes while ACTIVE, boot validation, power actions, delete.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 
 use protector_core::api::{
@@ -11,7 +9,7 @@ use protector_core::api::{
 use protector_core::ErrorKind;
 use protector_mock::Simulator;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn fingerprints_advance_only_while_active() {

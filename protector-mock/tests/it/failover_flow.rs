@@ -1,8 +1,6 @@
 //! The whole planned-failover path through the simulated APIs, by hand, as the engine does it:
 //! the evidence that the simulator can show zero data loss.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 
 use protector_core::api::{
@@ -11,7 +9,7 @@ use protector_core::api::{
 };
 use protector_mock::Simulator;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn planned_failover_of_db_server_1_loses_no_data() {

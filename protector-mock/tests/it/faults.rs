@@ -1,12 +1,10 @@
 //! Fault injection.
 
-use crate::common;
-
 use protector_core::api::{CreatePort, ListPorts, ListServers, ListVolumes};
 use protector_core::ErrorKind;
 use protector_mock::{InjectedError, Service, Simulator};
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn a_site_down_refuses_every_service_but_not_its_array() {

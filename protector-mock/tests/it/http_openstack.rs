@@ -2,11 +2,9 @@
 //! clouds.yaml and arrays.json, microversions, faults on the wire, and state kept across a
 //! restart on the same directory. Nova, Cinder and Neutron are in `http_openstack_services.rs`.
 
-use crate::http_openstack_support;
-
 use std::path::Path;
 
-use http_openstack_support::*;
+use crate::http_openstack_support::*;
 use protector_mock::http::ServeOptions;
 use protector_mock::{InjectedError, Service};
 use reqwest::{Method, StatusCode};

@@ -2,9 +2,7 @@
 //! faults, keypairs), Cinder (manage and its policy, types, services, groups, snapshots),
 //! strict request bodies in each service's words, and Neutron ports and security groups.
 
-use crate::http_openstack_support;
-
-use http_openstack_support::*;
+use crate::http_openstack_support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,12 +1,10 @@
 //! The seeded inventory, determinism and persistence.
 
-use crate::common;
-
 use protector_core::api::{Connector, ListPorts, ListServers, ServerStatus};
 use protector_core::ErrorKind;
 use protector_mock::{InjectedError, Service, Simulator};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn seeded_inventory_has_the_documented_shape() {

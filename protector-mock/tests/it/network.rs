@@ -1,12 +1,10 @@
 //! Neutron: fixed-IP allocation and port validation.
 
-use crate::common;
-
 use protector_core::api::{CreatePort, ListPorts};
 use protector_core::ErrorKind;
 use protector_mock::Simulator;
 
-use common::*;
+use crate::common::*;
 
 fn port(network: &str, subnet: &str, ip: Option<&str>) -> CreatePort {
     CreatePort {

@@ -1,9 +1,7 @@
 //! Inventory beyond the seed (projects, role grants, VMs) and clients scoped to another project
 //! with the same credentials (`Connector::site_for_project`).
 
-use crate::common;
-
-use common::site_model;
+use crate::common::site_model;
 use protector_core::api::{Connector, CreatePort, ServerStatus};
 use protector_core::ErrorKind;
 use protector_mock::{NewServer, Simulator};
