@@ -15,7 +15,9 @@
 # byte-compiling all of that up front (Python compiles the few modules it imports on first use),
 # which is most of its install time.
 #
-# Environment: PYTHON (default python3, >= 3.8), ACCEPTANCE_DEBUG=1 for tracebacks.
+# Environment: PYTHON (default python3, >= 3.8), ACCEPTANCE_DEBUG=1 for tracebacks,
+# PROTECTOR_BIN: the protector executable to serve (scripts/test-all passes the one its cargo
+# test built; by default it is built here).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -78,22 +80,34 @@ PY=$VENV/bin/python
 OPENSTACK=$VENV/bin/openstack
 
 # ------------------------------------------------------------------------------ server
-echo "==> building protector"
-started=$SECONDS
-# The executable where cargo put it (the target directory, the profile, a target triple).
-if ! BIN=$(cargo build --quiet --locked -p protector-cli --bin protector \
-    --message-format=json-render-diagnostics 2>"$WORK/build.log" |
-    "$PYTHON" -c 'import json, sys
+if [ -n "${PROTECTOR_BIN:-}" ]; then
+    BIN=$PROTECTOR_BIN
+    if [ -x "$BIN" ]; then
+        echo "==> protector: $BIN"
+    else
+        echo "FAIL  setup: PROTECTOR_BIN=$BIN is not an executable"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+else
+    echo "==> building protector"
+    started=$SECONDS
+    # The executable where cargo put it (the target directory, the profile, a target triple).
+    find_bin='import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "protector" and m.get("executable"):
-        print(m["executable"])') || [ ! -x "$BIN" ]; then
-    tail -30 "$WORK/build.log"
-    echo "FAIL  setup: cargo build"
-    echo "0 passed, 1 failed"
-    exit 1
+        print(m["executable"])'
+    if ! BIN=$(cargo build --quiet --locked -p protector-cli --bin protector \
+        --message-format=json-render-diagnostics 2>"$WORK/build.log" | "$PYTHON" -c "$find_bin") ||
+        [ ! -x "$BIN" ]; then
+        tail -30 "$WORK/build.log"
+        echo "FAIL  setup: cargo build"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "    built in $((SECONDS - started)) s: $BIN"
 fi
-echo "    built in $((SECONDS - started)) s: $BIN"
 
 # Starts `protector sim serve --dir $SIM` and waits for its `ready` line.
 start_server() {
