@@ -8,19 +8,27 @@
 # Every check prints PASS or FAIL; the last line is "N passed, M failed" and the exit status is
 # non-zero when anything failed. The server is always stopped.
 #
-# The clients live in a venv at target/acceptance-venv, rebuilt only when requirements.txt,
+# The clients live in a venv at TARGET/acceptance-venv (TARGET: the directory cargo builds
+# into, `target/` unless CARGO_TARGET_DIR or the cargo config says otherwise), rebuilt only when requirements.txt,
 # constraints.txt or the Python version change. py-pure-client ships only as a 16 MB sdist that
 # unpacks to ~800 MB (every FlashArray REST version); installing it with --no-compile skips
 # byte-compiling all of that up front (Python compiles the few modules it imports on first use),
 # which is most of its install time.
 #
-# Environment: PYTHON (default python3, >= 3.8), ACCEPTANCE_DEBUG=1 for tracebacks.
+# Environment: PYTHON (default python3, >= 3.8), ACCEPTANCE_DEBUG=1 for tracebacks,
+# PROTECTOR_BIN: the protector executable to serve (scripts/test-all passes the one its cargo
+# test built; by default it is built here).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 HERE=$ROOT/scripts/acceptance
 PYTHON=${PYTHON:-python3}
-VENV=$ROOT/target/acceptance-venv
+TARGET=$("$ROOT/scripts/target-dir") || {
+    echo "FAIL  setup: cargo metadata (the target directory)"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+VENV=$TARGET/acceptance-venv
 
 passed=0
 failed=0
@@ -72,16 +80,34 @@ PY=$VENV/bin/python
 OPENSTACK=$VENV/bin/openstack
 
 # ------------------------------------------------------------------------------ server
-echo "==> building protector"
-started=$SECONDS
-cargo build --quiet --locked -p protector-cli --bin protector 2>"$WORK/build.log" || {
-    tail -30 "$WORK/build.log"
-    echo "FAIL  setup: cargo build"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-echo "    built in $((SECONDS - started)) s"
-BIN=$ROOT/target/debug/protector
+if [ -n "${PROTECTOR_BIN:-}" ]; then
+    BIN=$PROTECTOR_BIN
+    if [ -x "$BIN" ]; then
+        echo "==> protector: $BIN"
+    else
+        echo "FAIL  setup: PROTECTOR_BIN=$BIN is not an executable"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+else
+    echo "==> building protector"
+    started=$SECONDS
+    # The executable where cargo put it (the target directory, the profile, a target triple).
+    find_bin='import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "protector" and m.get("executable"):
+        print(m["executable"])'
+    if ! BIN=$(cargo build --quiet --locked -p protector-cli --bin protector \
+        --message-format=json-render-diagnostics 2>"$WORK/build.log" | "$PYTHON" -c "$find_bin") ||
+        [ ! -x "$BIN" ]; then
+        tail -30 "$WORK/build.log"
+        echo "FAIL  setup: cargo build"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "    built in $((SECONDS - started)) s: $BIN"
+fi
 
 # Starts `protector sim serve --dir $SIM` and waits for its `ready` line.
 start_server() {

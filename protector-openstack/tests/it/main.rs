@@ -9,5 +9,6 @@ mod errors;
 mod identity;
 mod keystone;
 mod network;
+mod secrets;
 mod support;
 mod volume_groups;

@@ -1,7 +1,7 @@
 //! Passwords, secrets and tokens appear in no log line, error, Debug output or URL.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use protector_core::api::ComputeApi;
 use protector_core::model::Secret;
@@ -33,6 +33,28 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+static LOGS: OnceLock<Capture> = OnceLock::new();
+
+/// Installs (once) a global subscriber that keeps every log line of this test binary, at
+/// every level. A thread-local subscriber (`set_default`) is not enough here: tracing caches
+/// each callsite's interest process-wide, and a callsite first reached by a test running in
+/// parallel without a subscriber could be cached as "never" while this test's subscriber is
+/// being set up, so the capture missed lines under load. With a global subscriber interested in
+/// everything, no callsite can be cached as "never"; the interest cache is rebuilt once more
+/// after the flow's set-up, for a callsite that was registering while the subscriber came.
+fn capture_logs() -> &'static Capture {
+    LOGS.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        capture
+    })
+}
+
 const APP_SECRET: &str = "app-cred-secret-value";
 
 fn assert_clean(what: &str, text: &str) {
@@ -43,13 +65,7 @@ fn assert_clean(what: &str, text: &str) {
 
 #[tokio::test]
 async fn no_secret_in_logs_errors_debug_or_urls() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = capture_logs();
 
     // A flow with a token refused once, a failing call, and a refused login.
     let server = MockServer::start().await;
@@ -90,6 +106,7 @@ async fn no_secret_in_logs_errors_debug_or_urls() {
         .mount(&server)
         .await;
 
+    tracing::callsite::rebuild_interest_cache();
     let cloud = OpenStackCloud::with_options(config(&uri), fast_options()).unwrap();
     let error = cloud.compute().get_server("s1").await.unwrap_err();
     assert_clean("a service error", &format!("{error} {error:?}"));
@@ -111,7 +128,8 @@ async fn no_secret_in_logs_errors_debug_or_urls() {
         .unwrap_err();
     assert_clean("a refused login", &format!("{refused} {refused:?}"));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // Every test of this binary logs into the same buffer: none may have logged a secret.
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     assert!(logs.contains("authenticated to Keystone"), "{logs}");
     assert!(logs.contains("token refused (401)"), "{logs}");
     assert!(logs.contains("retrying OpenStack request"), "{logs}");

@@ -1,0 +1,172 @@
+//! Issue 6's cycle through the `protector` binary, command by command as an operator types it:
+//! planned failover → failback with reverse replication → drill → cleanup → unplanned failover
+//! with site-a down (its data at risk printed first) → site-a back → sync-force → failback
+//! (fencing first). After each step the simulator is read back: one running copy of each VM.
+
+use crate::common::{stderr_of, Env};
+use serde_json::Value;
+
+const VMS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
+const NETWORKS: &str = "net-primary-web=net-secondary-web net-primary-db=net-secondary-db";
+const DRILL_NETWORKS: &str = "net-primary-web=dr-test-net net-primary-db=dr-test-net";
+
+/// Where each VM runs (ACTIVE), per the simulator.
+fn running(env: &Env, vm: &str) -> Vec<String> {
+    let inventory = env.simulator().inspect();
+    inventory
+        .sites
+        .iter()
+        .filter(|(_, s)| {
+            s.servers
+                .iter()
+                .any(|v| v.name == vm && v.status == "ACTIVE")
+        })
+        .map(|(site, _)| site.clone())
+        .collect()
+}
+
+fn assert_runs_on(env: &Env, site: &str, step: &str) {
+    for vm in VMS {
+        assert_eq!(running(env, vm), vec![site], "after {step}: {vm}");
+    }
+}
+
+/// Runs a long command with `--wait`; returns its final record.
+fn wait(env: &Env, cloud: &str, args: &[&str]) -> (Value, String) {
+    let mut all = args.to_vec();
+    all.extend(["--wait", "-f", "json"]);
+    let out = env.on(cloud, &all).output().unwrap();
+    let stderr = stderr_of(&out);
+    assert!(
+        out.status.success(),
+        "protector {all:?} failed: {stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
+}
+
+#[test]
+fn the_whole_dr_cycle_from_the_command_line() {
+    let env = Env::new().with_sites().with_group();
+
+    let (op, _) = wait(
+        &env,
+        "site-a",
+        &[
+            "protection-group",
+            "failover",
+            "prod-web-app",
+            "--network-mapping",
+            NETWORKS,
+            "--flavor-mapping",
+            "m1.large=m2.large",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_runs_on(&env, "site-b", "planned failover");
+
+    let (op, _) = wait(
+        &env,
+        "site-b",
+        &[
+            "protection-group",
+            "failback",
+            "prod-web-app",
+            "--reverse-replication",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_eq!(op["operation_type"], "failback");
+    assert_eq!(op["instances_created"], 3);
+    assert_runs_on(&env, "site-a", "failback");
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    assert_eq!(group["status"], "active");
+    assert_eq!(group["current_primary_site"], "site-a");
+
+    env.simulator().tick(320).unwrap();
+    let (op, _) = wait(
+        &env,
+        "site-a",
+        &[
+            "dr",
+            "test",
+            "failover",
+            "prod-web-app",
+            "--network-mapping",
+            DRILL_NETWORKS,
+            "--flavor-mapping",
+            "m1.large=m2.large",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    assert_runs_on(&env, "site-a", "drill");
+    for vm in VMS {
+        assert_eq!(running(&env, &format!("test-{vm}")), vec!["site-b"], "{vm}");
+    }
+    let (op, _) = wait(
+        &env,
+        "site-a",
+        &["dr", "test", "failover", "cleanup", "prod-web-app"],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    for vm in VMS {
+        assert!(running(&env, &format!("test-{vm}")).is_empty(), "{vm}");
+    }
+
+    env.simulator().tick(320).unwrap();
+    env.sim_fault(&["--site", "site-a", "--down"]);
+    let (op, stderr) = wait(
+        &env,
+        "site-b",
+        &[
+            "protection-group",
+            "failover",
+            "prod-web-app",
+            "--force",
+            "--network-mapping",
+            NETWORKS,
+            "--flavor-mapping",
+            "m1.large=m2.large",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    let reported = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Data at risk: "))
+        .unwrap_or_else(|| panic!("no data at risk reported: {stderr}"));
+    assert_eq!(op["data_loss"], reported, "the loss is the one reported");
+    let group = env.json(&[
+        "--os-cloud",
+        "site-b",
+        "protection-group",
+        "show",
+        "prod-web-app",
+    ]);
+    assert_eq!(group["status"], "failed_over");
+    assert_eq!(group["fence_required_on"], "site-a", "{group}");
+
+    env.sim_fault(&["--site", "site-a", "--up"]);
+    env.on(
+        "site-b",
+        &["protection-group", "sync-force", "prod-web-app"],
+    )
+    .assert()
+    .success();
+    let (op, _) = wait(
+        &env,
+        "site-b",
+        &[
+            "protection-group",
+            "failback",
+            "prod-web-app",
+            "--reverse-replication",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    let steps: Vec<&str> = op["steps_completed"]
+        .as_array()
+        .map(|s| s.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(steps.contains(&"fence_old_vms"), "{op}");
+    assert_runs_on(&env, "site-a", "fenced failback");
+}

@@ -1,0 +1,12 @@
+//! The integration tests of cli: one binary, one module per area.
+
+#[macro_use]
+mod common;
+mod cli;
+mod dr_cycle;
+mod lifecycle;
+mod local_state;
+mod operations;
+mod races;
+mod sim;
+mod validation;

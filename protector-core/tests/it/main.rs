@@ -1,0 +1,15 @@
+//! The integration tests of protector-core: one binary, one module per area.
+
+mod common;
+mod concurrency;
+mod drill;
+mod failback;
+mod failover;
+mod leaks;
+mod lifecycle;
+mod pods;
+mod recover;
+mod replication_outage;
+mod rollback;
+mod tenants;
+mod validation;
