@@ -2,11 +2,9 @@
 //! it had not reached are failed over then, a group's failover that was running is recovered
 //! like any interrupted failover, and the record settles. Every VM runs exactly once.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{mappings, setup, Env};
+use crate::common::{mappings, setup, Env};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, OperationRequest, ProgressObserver, SiteFailoverRequest,
 };
@@ -108,7 +106,7 @@ impl<F: Fn(&Operation) -> bool + Send + Sync> ProgressObserver for CrashWhen<F> 
 /// Every member VM runs exactly once, on site-b; nothing of them runs on site-a.
 fn assert_all_on_site_b(env: &Env) {
     let inventory = env.sim.inspect();
-    for vm in common::MEMBERS.iter().chain([&SECOND_VM]) {
+    for vm in crate::common::MEMBERS.iter().chain([&SECOND_VM]) {
         let running = |site: &str| {
             inventory.sites[site]
                 .servers
@@ -213,7 +211,7 @@ async fn a_site_failover_killed_inside_a_groups_failover_ends_with_one_copy_of_e
     // Whatever point the run was cut at: every VM runs exactly once; groups whose failover
     // completed are failed over, the others are back on site-a, free to be retried.
     let inventory = env.sim.inspect();
-    for vm in common::MEMBERS.iter().chain([&SECOND_VM]) {
+    for vm in crate::common::MEMBERS.iter().chain([&SECOND_VM]) {
         let running: usize = ["site-a", "site-b"]
             .iter()
             .map(|site| {

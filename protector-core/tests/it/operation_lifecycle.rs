@@ -3,12 +3,10 @@
 //! operation runs in any engine on the same stores (another process), progress arrives as
 //! owned records, and a cancel stops a run before its next step and rolls it back.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use common::{existing, groups, mappings, setup, Env};
+use crate::common::{existing, groups, mappings, setup, Env};
 use futures::StreamExt;
 use protector_core::engine::{
     progress_channel, EngineOptions, FailoverRequest, OperationRequest, PollPolicy,
@@ -58,7 +56,7 @@ fn running_on(env: &Env, site: &str) -> usize {
         .servers
         .iter()
         .filter(|s| s.status.as_str() == "ACTIVE")
-        .filter(|s| common::MEMBERS.iter().any(|m| s.name.ends_with(m)))
+        .filter(|s| crate::common::MEMBERS.iter().any(|m| s.name.ends_with(m)))
         .count()
 }
 
