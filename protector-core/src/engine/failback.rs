@@ -368,11 +368,16 @@ impl Protector {
             let flavors = target_clients.compute.list_flavors().await?;
             for wanted in mappings.flavors.values() {
                 if !flavors.iter().any(|f| &f.id == wanted || &f.name == wanted) {
-                    plan.findings.push(Finding::error(
-                        ErrorKind::ValidationFailed,
-                        "flavor_mapping_target_missing",
-                        format!("Flavor '{wanted}' not found on {target}"),
-                    ).with_hint(Hint::CheckMapping { resource: MappedResource::Flavor }));
+                    plan.findings.push(
+                        Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "flavor_mapping_target_missing",
+                            format!("Flavor '{wanted}' not found on {target}"),
+                        )
+                        .with_hint(Hint::CheckMapping {
+                            resource: MappedResource::Flavor,
+                        }),
+                    );
                 }
             }
         }

@@ -438,28 +438,32 @@ impl Protector {
 
         let document = self.document(group.clone()).await?;
         let Some(policy) = document.policy.clone() else {
-            plan.findings.push(Finding::error(
-                ErrorKind::ValidationFailed,
-                "no_policy",
-                format!(
-                    "protection group '{}' has no replication policy",
-                    group.name
-                ),
-            )
-            .with_hint(Hint::CreatePolicy {
-                group: group.name.clone(),
-            }));
+            plan.findings.push(
+                Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "no_policy",
+                    format!(
+                        "protection group '{}' has no replication policy",
+                        group.name
+                    ),
+                )
+                .with_hint(Hint::CreatePolicy {
+                    group: group.name.clone(),
+                }),
+            );
             return Ok(plan);
         };
         if document.members.is_empty() {
-            plan.findings.push(Finding::error(
-                ErrorKind::ValidationFailed,
-                "no_members",
-                format!("protection group '{}' has no members", group.name),
-            )
-            .with_hint(Hint::AddMembers {
-                group: group.name.clone(),
-            }));
+            plan.findings.push(
+                Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "no_members",
+                    format!("protection group '{}' has no members", group.name),
+                )
+                .with_hint(Hint::AddMembers {
+                    group: group.name.clone(),
+                }),
+            );
         }
         for member in &document.members {
             if member.status != MemberStatus::Protected {
@@ -544,17 +548,19 @@ impl Protector {
                             .is_none()
                     };
                     if missing {
-                        plan.findings.push(Finding::error(
-                            ErrorKind::ValidationFailed,
-                            "array_group_missing",
-                            format!(
-                                "FlashArray protection group '{}' does not exist on {}",
-                                policy.pure_pg_name, info.name
-                            ),
-                        )
-                        .with_hint(Hint::CreatePolicy {
-                            group: group.name.clone(),
-                        }));
+                        plan.findings.push(
+                            Finding::error(
+                                ErrorKind::ValidationFailed,
+                                "array_group_missing",
+                                format!(
+                                    "FlashArray protection group '{}' does not exist on {}",
+                                    policy.pure_pg_name, info.name
+                                ),
+                            )
+                            .with_hint(Hint::CreatePolicy {
+                                group: group.name.clone(),
+                            }),
+                        );
                     }
                     plan.source_array = Some(info.name);
                 }
@@ -629,14 +635,16 @@ impl Protector {
         // With replication broken a planned failover cannot finish: the unplanned one is the
         // way out, and it stops the source VMs first since they answer.
         if source_site_reachable && source_info.is_some() && !replication_broken {
-            plan.findings.push(Finding::error(
-                ErrorKind::Conflict,
-                "source_reachable",
-                format!("{source} and its FlashArray answer"),
-            )
-            .with_hint(Hint::PlannedFailover {
-                group: group.name.clone(),
-            }));
+            plan.findings.push(
+                Finding::error(
+                    ErrorKind::Conflict,
+                    "source_reachable",
+                    format!("{source} and its FlashArray answer"),
+                )
+                .with_hint(Hint::PlannedFailover {
+                    group: group.name.clone(),
+                }),
+            );
         }
         if group.replication_type == ReplicationType::Sync {
             let info = match target_array.array_info().await {

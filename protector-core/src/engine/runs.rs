@@ -219,10 +219,19 @@ fn pending_for_plan(plan: &Plan, kind: OperationType) -> Operation {
 /// How often [`Protector::wait`] and [`Protector::watch`] read the record: the engine's poll
 /// interval, at least 20 ms (a simulator's engine polls back to back).
 fn follow_interval(engine: &Protector) -> Duration {
-    engine.options().poll.interval.max(Duration::from_millis(20))
+    engine
+        .options()
+        .poll
+        .interval
+        .max(Duration::from_millis(20))
 }
 
-fn entry(operation_id: Uuid, step: &str, kind: JournalKind, detail: serde_json::Value) -> JournalEntry {
+fn entry(
+    operation_id: Uuid,
+    step: &str,
+    kind: JournalKind,
+    detail: serde_json::Value,
+) -> JournalEntry {
     JournalEntry {
         operation_id,
         seq: 0,
@@ -255,11 +264,19 @@ impl Protector {
             plan: plan.clone().filter(|_| exact),
         };
         let detail = serde_json::to_value(&detail).map_err(|e| {
-            Error::unexpected(format!("cannot record the request of op-{}: {e}", operation.id))
+            Error::unexpected(format!(
+                "cannot record the request of op-{}: {e}",
+                operation.id
+            ))
         })?;
         // What to run first: a pending record always has it.
         self.store()
-            .append_journal(&entry(operation.id, SUBMITTED_STEP, JournalKind::Submitted, detail))
+            .append_journal(&entry(
+                operation.id,
+                SUBMITTED_STEP,
+                JournalKind::Submitted,
+                detail,
+            ))
             .await?;
         self.store().put_operation(&operation).await?;
         Ok(Submitted { operation, plan })
@@ -285,7 +302,11 @@ impl Protector {
                 ))?;
                 let pending = pending_for_plan(&plan, kind);
                 let group = plan.group_id.to_string();
-                (pending, OperationRequest::Failover { group, request }, Some(plan))
+                (
+                    pending,
+                    OperationRequest::Failover { group, request },
+                    Some(plan),
+                )
             }
             OperationRequest::Failback { group, request } => {
                 let request = FailbackRequest {
@@ -299,7 +320,11 @@ impl Protector {
                 ))?;
                 let pending = pending_for_plan(&plan, kind);
                 let group = plan.group_id.to_string();
-                (pending, OperationRequest::Failback { group, request }, Some(plan))
+                (
+                    pending,
+                    OperationRequest::Failback { group, request },
+                    Some(plan),
+                )
             }
             OperationRequest::TestFailover { group, request } => {
                 let found = self.group(&group).await?;
@@ -331,7 +356,11 @@ impl Protector {
                 };
                 let mut pending = self.plan_site_failover(&site, &request).await?;
                 pending.status = OperationStatus::Pending;
-                (pending, OperationRequest::SiteFailover { site, request }, None)
+                (
+                    pending,
+                    OperationRequest::SiteFailover { site, request },
+                    None,
+                )
             }
         })
     }
@@ -378,11 +407,7 @@ impl Protector {
         }
     }
 
-    async fn run_submitted(
-        &self,
-        id: Uuid,
-        progress: impl ProgressObserver,
-    ) -> Result<Operation> {
+    async fn run_submitted(&self, id: Uuid, progress: impl ProgressObserver) -> Result<Operation> {
         let op = self.operation(&id.to_string()).await?;
         if op.status != OperationStatus::Pending {
             return Err(Error::conflict(format!(
@@ -415,7 +440,10 @@ impl Protector {
                 return Err(Error::invalid(message));
             }
         };
-        if journal.iter().any(|e| e.kind == JournalKind::CancelRequested) {
+        if journal
+            .iter()
+            .any(|e| e.kind == JournalKind::CancelRequested)
+        {
             return self.end_cancelled(&id).await;
         }
         let result = self.dispatch(id, detail, &progress).await;
@@ -558,9 +586,11 @@ impl Protector {
                                     "no process runs operation op-{} any more",
                                     op.id
                                 ))
-                                .with_hint(Hint::RecoverOperation {
-                                    operation: format!("op-{}", op.id),
-                                });
+                                .with_hint(
+                                    Hint::RecoverOperation {
+                                        operation: format!("op-{}", op.id),
+                                    },
+                                );
                                 return Some((Err(e), (engine, id, last, true)));
                             }
                             Err(e) => return Some((Err(e), (engine, id, last, true))),
@@ -620,7 +650,12 @@ impl Protector {
     async fn request_cancel(&self, id: &Uuid) -> Result<()> {
         let detail = serde_json::json!({ "requested_at": Utc::now() });
         self.store()
-            .append_journal(&entry(*id, CANCEL_STEP, JournalKind::CancelRequested, detail))
+            .append_journal(&entry(
+                *id,
+                CANCEL_STEP,
+                JournalKind::CancelRequested,
+                detail,
+            ))
             .await?;
         Ok(())
     }
@@ -758,9 +793,7 @@ mod tests {
             let engine = engine.clone();
             async move {
                 engine
-                    .submit(OperationRequest::TestFailoverCleanup {
-                        group: "g".into(),
-                    })
+                    .submit(OperationRequest::TestFailoverCleanup { group: "g".into() })
                     .await
             }
         };

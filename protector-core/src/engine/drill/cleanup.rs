@@ -341,7 +341,9 @@ impl Protector {
             other => Some(format!(
                 "metadata version {} could not be pushed to the other site ({}): {}",
                 group.metadata.version,
-                other.and_then(|s| s.last_error).unwrap_or_else(|| "unknown".into()),
+                other
+                    .and_then(|s| s.last_error)
+                    .unwrap_or_else(|| "unknown".into()),
                 Hint::SyncForce {
                     group: group.name.clone()
                 }
