@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::failover::{lock, stop_server_and_wait, Run, Undo};
+use super::failover::{lock, Run, Undo};
 use super::progress::ProgressObserver;
+use super::resources::{ensure_replicating, stop_server_and_wait};
 use super::sync::PeerPolicy;
 use super::validate::Finding;
 use super::Protector;
@@ -622,37 +623,6 @@ fn fenced_servers(members: &[crate::model::Member], site: &str) -> Vec<String> {
         .collect()
 }
 
-/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it.
-pub(super) async fn ensure_replicating(
-    source: &dyn ArrayApi,
-    source_name: &str,
-    target: &dyn ArrayApi,
-    target_name: &str,
-    group: &str,
-    volumes: &[String],
-) -> Result<()> {
-    let existing = match source.get_protection_group(group).await? {
-        Some(pg) => pg,
-        None => source.create_protection_group(group).await?,
-    };
-    let missing: Vec<String> = volumes
-        .iter()
-        .filter(|v| !existing.volumes.contains(v))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        source.add_protection_group_volumes(group, &missing).await?;
-    }
-    if !existing.targets.iter().any(|t| t.name == target_name) {
-        source
-            .add_protection_group_target(group, target_name)
-            .await?;
-    }
-    target
-        .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
-        .await
-}
-
 impl Run<'_> {
     fn source_array(&self) -> Result<&Arc<dyn ArrayApi>> {
         self.source_array.as_ref().ok_or_else(|| {
@@ -954,7 +924,7 @@ impl Run<'_> {
         document.group.fence_required_on = None;
         document.group.active_operation_id = None;
         document.group.last_operation_id = Some(self.op_id());
-        super::recover::settle_failback(&mut document, &plan.source_site, &plan.target_site);
+        super::copies::settle_failback(&mut document, &plan.source_site, &plan.target_site);
         {
             let results = lock(&self.results);
             for member in &mut document.members {
@@ -1108,12 +1078,12 @@ impl Run<'_> {
             Ok(m) => m,
             Err(e) => return vec![e.message().to_string()],
         };
-        let super::recover::Copies {
+        let super::copies::Copies {
             servers,
             ports,
             volumes,
             array_volumes,
-        } = super::recover::copies_on(&members, &self.plan.source_site);
+        } = super::copies::copies_on(&members, &self.plan.source_site);
         if let Err(e) = source_array
             .remove_protection_group_volumes(pg, &array_volumes)
             .await

@@ -21,11 +21,12 @@ use futures::stream::{self, StreamExt};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::drill::resources::{
-    port_request, server_request, wait_server_booted, wait_volume_available,
-};
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
+use super::resources::{
+    port_request, remove_resources, server_request, start_server_and_wait, stop_server_and_wait,
+    wait_server_booted, wait_stopped, wait_volume_available,
+};
 use super::sync::PeerPolicy;
 use super::validate::{Finding, ValidationReport};
 use super::wait::{wait_for, PollOutcome};
@@ -84,87 +85,6 @@ pub(super) struct Run<'a> {
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Deletes servers (waiting until gone), then ports, then volumes (once detached) on the site
-/// of `clients`. Missing ones count as removed. Returns what could not be removed.
-pub(super) async fn remove_resources(
-    clients: &SiteClients,
-    servers: &[String],
-    ports: &[String],
-    volumes: &[String],
-    poll: &super::wait::PollPolicy,
-) -> Vec<String> {
-    use super::drill::resources::{remove_server, remove_volume};
-    let mut leftovers = Vec::new();
-    for id in servers {
-        if let Err(e) = remove_server(&clients.compute, id, poll).await {
-            leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
-        }
-    }
-    for id in ports {
-        if let Err(e) = clients.network.delete_port(id).await {
-            leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
-        }
-    }
-    for id in volumes {
-        if let Err(e) = remove_volume(&clients.block_storage, id, poll).await {
-            leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
-        }
-    }
-    leftovers
-}
-
-/// Starts server `id` through `compute` (when SHUTOFF) and waits until it is ACTIVE (or gone).
-pub(super) async fn start_server_and_wait(
-    compute: &Arc<dyn crate::api::ComputeApi>,
-    id: &str,
-    poll: &super::wait::PollPolicy,
-) -> Result<()> {
-    match compute.get_server(id).await? {
-        None => return Ok(()),
-        Some(s) if s.status == ServerStatus::Active => return Ok(()),
-        Some(_) => compute.start_server(id).await?,
-    }
-    wait_for(&format!("server {id} to start"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
-            Some(s) if s.status == ServerStatus::Active => PollOutcome::Ready(()),
-            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-            None => PollOutcome::Ready(()),
-        })
-    })
-    .await
-}
-
-/// Stops server `id` through `compute` and waits until it is SHUTOFF (or gone).
-pub(super) async fn stop_server_and_wait(
-    compute: &Arc<dyn crate::api::ComputeApi>,
-    id: &str,
-    poll: &super::wait::PollPolicy,
-) -> Result<()> {
-    match compute.get_server(id).await? {
-        None => return Ok(()),
-        Some(s) if s.status == ServerStatus::Shutoff => return Ok(()),
-        Some(_) => compute.stop_server(id).await?,
-    }
-    wait_stopped(compute, id, &format!("server {id}"), poll).await
-}
-
-/// Waits until server `id` (`what`, for the timeout message) is SHUTOFF or gone.
-pub(super) async fn wait_stopped(
-    compute: &Arc<dyn crate::api::ComputeApi>,
-    id: &str,
-    what: &str,
-    poll: &super::wait::PollPolicy,
-) -> Result<()> {
-    wait_for(&format!("{what} to stop"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
-            Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
-            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-            None => PollOutcome::Ready(()),
-        })
-    })
-    .await
 }
 
 impl Protector {
@@ -929,7 +849,7 @@ impl Run<'_> {
             _ => 0,
         };
         let result = async {
-            super::failback::ensure_replicating(
+            super::resources::ensure_replicating(
                 self.target_array.as_ref(),
                 target_name,
                 source_array.as_ref(),
@@ -1311,10 +1231,10 @@ impl Run<'_> {
     /// ports by description, array copies by the names its journal intended (and `copies`).
     /// Nothing a member of the group uses is returned. The search only reads, so a transient
     /// failure (the same timeouts that lose answers) is tried again, three times at most.
-    async fn tagged_on_target(&self, copies: &[String]) -> Result<super::recover::Copies> {
+    async fn tagged_on_target(&self, copies: &[String]) -> Result<super::copies::Copies> {
         let op_id = self.op_id();
         let journal = self.engine.store().list_journal(&op_id).await?;
-        let mut names = super::recover::copies_of(&journal);
+        let mut names = super::copies::copies_of(&journal);
         names.extend(
             copies
                 .iter()
@@ -1327,10 +1247,10 @@ impl Run<'_> {
             .store()
             .list_members(&self.plan.group_id)
             .await?;
-        let keep = super::recover::in_use(&members);
+        let keep = super::copies::in_use(&members);
         let mut attempt = 1;
         loop {
-            let found = super::recover::tagged_on(
+            let found = super::copies::tagged_on(
                 &self.target,
                 Some(&self.target_array),
                 op_id,
@@ -1360,7 +1280,7 @@ impl Run<'_> {
                 ));
             }
         }
-        let mut copies = super::recover::Copies {
+        let mut copies = super::copies::Copies {
             servers: undo.servers.clone(),
             ports: undo.ports.clone(),
             volumes: undo.volumes.clone(),
@@ -1380,7 +1300,7 @@ impl Run<'_> {
             }
         }
         let removed =
-            super::recover::remove_copies(&self.target, Some(&self.target_array), &copies, poll)
+            super::copies::remove_copies(&self.target, Some(&self.target_array), &copies, poll)
                 .await;
         self.journal(
             &format!("remove_resources:{}", self.target.site),

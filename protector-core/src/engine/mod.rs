@@ -7,6 +7,7 @@
 //! modification is pushed to the peer's store before it counts.
 
 mod access;
+mod copies;
 mod drill;
 mod failback;
 mod failover;
@@ -18,6 +19,7 @@ mod pods;
 mod progress;
 mod recover;
 mod report;
+mod resources;
 mod runs;
 mod site_failover;
 mod sync;
