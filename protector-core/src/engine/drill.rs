@@ -27,7 +27,6 @@
 
 mod cleanup;
 mod preflight;
-pub(in crate::engine) mod tracker;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -40,10 +39,10 @@ use uuid::Uuid;
 
 use self::cleanup::Remover;
 use self::preflight::DrillPlan;
-use self::tracker::{each_bounded, lock, StepSpec, Tracker};
 use super::planner::site_token;
 use super::progress::ProgressObserver;
 use super::resources::{port_request, server_request, wait_server_booted, wait_volume_available};
+use super::runner::{each_bounded, lock, StepSpec, Tracker};
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;

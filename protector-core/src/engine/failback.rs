@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::failover::{lock, Run, Undo};
 use super::progress::ProgressObserver;
 use super::resources::{ensure_replicating, stop_server_and_wait};
+use super::runner::{lock, Run, Undo};
 use super::sync::PeerPolicy;
 use super::validate::Finding;
 use super::Protector;

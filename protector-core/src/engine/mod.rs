@@ -20,9 +20,11 @@ mod progress;
 mod recover;
 mod report;
 mod resources;
+mod runner;
 mod runs;
 mod site_failover;
 mod sync;
+mod text;
 mod validate;
 pub mod wait;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::report::{ReplicaState, ReplicationHealth};
+use super::text::{human_age, human_bytes};
 use super::validate::Finding;
 use super::Protector;
 use crate::api::{ArrayApi, Flavor, Network, SecurityGroup, SiteClients};
@@ -75,32 +76,6 @@ pub(crate) fn cidr_contains(cidr: &str, ip: &str) -> bool {
 /// The array's clock (`_as_of` of its answers), the wall clock when it does not say.
 pub(crate) fn array_clock(info: &crate::api::ArrayInfo) -> chrono::DateTime<chrono::Utc> {
     info.as_of.unwrap_or_else(chrono::Utc::now)
-}
-
-/// `5_242_880` → `5.0 MiB`.
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `3725` → `1h 2m 5s`.
-pub(crate) fn human_age(secs: i64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s}s"),
-        _ => format!("{h}h {m}m {s}s"),
-    }
 }
 
 /// Step name part for a site (`site-b` → `site_b`).
