@@ -7,10 +7,13 @@
 //! modification is pushed to the peer's store before it counts.
 
 mod access;
+mod clients;
 mod copies;
 mod drill;
 mod failback;
 mod failover;
+#[cfg(test)]
+mod layers;
 mod lifecycle;
 mod mappings;
 mod ownership;
@@ -33,7 +36,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use access::ADMIN_ROLE;
+pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
@@ -44,7 +47,7 @@ pub use runs::{
     progress_channel, OperationRequest, ProgressReceiver, ProgressSender, RunningOperation,
     Submitted,
 };
-pub use site_failover::{SiteFailoverRequest, DR_SITE_ADMIN_ROLE};
+pub use site_failover::SiteFailoverRequest;
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;
