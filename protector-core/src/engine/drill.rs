@@ -20,10 +20,10 @@
 //! run again; whatever could not be removed stays in the record with the reason.
 //!
 //! Modules: `preflight` (every refusal, before anything changes), `cleanup` (removal of what a
-//! record lists, shared by compensation and cleanup), and two written for any operation, which
-//! failover.rs could use as well: `tracker` (operation record, steps and progress, journal,
-//! bounded member concurrency) and `resources` (waiting for and removing servers, volumes and
-//! array volumes).
+//! record lists, shared by compensation and cleanup). The drill runs on the engine's shared
+//! layer: `runner` (its `Tracker`: operation record, steps and progress, journal; bounded
+//! member concurrency) and `resources` (waiting for and removing servers, volumes and array
+//! volumes).
 
 mod cleanup;
 mod preflight;

@@ -5,6 +5,15 @@
 //! [`Connector`] that hands out clients for sites and arrays. The *local* site is where the
 //! caller stands (the `--os-cloud` of the CLI): metadata is read from its store and every
 //! modification is pushed to the peer's store before it counts.
+//!
+//! The modules come in two layers. The shared one is what operations run on and depends on no
+//! operation: `runner` (a run's record, steps, journal, compensation; the steps failover and
+//! failback share; the drill's tracker; bounded concurrency), `resources` and `copies`
+//! (servers, ports, volumes and array volumes, one by one and as sets), `clients` (per-group
+//! clients), `access`, `ownership`, `sync`, `pods`, `report`, `validate`, `wait`, `progress`
+//! and `text`. The operations build on it (and on `planner`): `failover`, `failback`, `drill`,
+//! `recover`, `site_failover`, `lifecycle`, `mappings`, and `runs`, the lifecycle API over all
+//! of them. No module imports another in a circle; `layers` checks it.
 
 mod access;
 mod clients;
