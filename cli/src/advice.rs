@@ -21,6 +21,10 @@ pub fn advice(hint: &Hint) -> String {
         Hint::RegisterSite { site } => {
             format!("register it with `protector site create --name {site} ...`")
         }
+        Hint::CheckSite { site } => format!(
+            "check --os-cloud (OS_CLOUD), or register the site with `protector site create --name {site} ...`"
+        ),
+        Hint::UseStateDir => "choose another state directory with --state-dir".into(),
         Hint::ShowSite { site } => format!("see `protector site show {site}`"),
         Hint::ValidateSite { site } => format!("run `protector site validate {site}`"),
         Hint::SyncForce { group } => {
@@ -87,7 +91,10 @@ mod tests {
             site: "site-b".into(),
             isolated: false,
         };
-        assert_eq!(advice(&hint), "pass --network-mapping net-web=<site-b network>");
+        assert_eq!(
+            advice(&hint),
+            "pass --network-mapping net-web=<site-b network>"
+        );
         let hint = Hint::MapResource {
             resource: MappedResource::Network,
             source: "net-web".into(),
@@ -104,6 +111,9 @@ mod tests {
             site: "site-b".into(),
             isolated: false,
         };
-        assert_eq!(advice(&hint), "pass --flavor-mapping m1.large=<site-b flavor>");
+        assert_eq!(
+            advice(&hint),
+            "pass --flavor-mapping m1.large=<site-b flavor>"
+        );
     }
 }

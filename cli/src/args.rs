@@ -521,7 +521,9 @@ pub enum OperationCommand {
     /// started is marked `failed`: nothing had changed. A `failed` failover or failback has
     /// what it left on its target removed, found by its tags (its rollback could not reach the
     /// site); any other finished operation is printed unchanged. A DR drill is recovered with
-    /// `protector dr test failover cleanup`.
+    /// `protector dr test failover cleanup`. A site failover is taken to its end: the failover
+    /// of each group that was running is recovered as above, the groups it had not reached yet
+    /// are failed over now, and the record settles as a finished run's does.
     ///
     /// Exits 0 once the operation is recorded as ended; its status and error_message say how
     /// (what could not be undone is listed there).

@@ -462,55 +462,25 @@ fn wrap_list(items: &[Value], width: usize) -> String {
     lines.join("\n")
 }
 
+/// comfy-table's preset for the openstack CLI's style: `+`, `-` and `|` borders, a `+---+`
+/// rule under the header, no rules between rows.
+const TABLE_STYLE: &str = "||--+-++|    ++++++";
+
 /// An ASCII table in the openstack CLI's style: `+---+` borders, a rule under the header, `|`
 /// between columns, multi-line cells.
 pub fn render_table(headings: &[String], rows: &[Vec<String>]) -> String {
-    let width = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-    let mut widths: Vec<usize> = headings.iter().map(|h| width(h)).collect();
+    let mut table = comfy_table::Table::new();
+    table.load_preset(TABLE_STYLE).set_header(headings);
     for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(width(c));
-        }
+        table.add_row(row);
     }
-    let rule = {
-        let mut s = String::from("+");
-        for w in &widths {
-            s.push_str(&"-".repeat(w + 2));
-            s.push('+');
-        }
-        s.push('\n');
-        s
-    };
-    let line = |cells: &[String]| {
-        let height = cells
-            .iter()
-            .map(|c| c.lines().count().max(1))
-            .max()
-            .unwrap_or(1);
-        let mut s = String::new();
-        for n in 0..height {
-            s.push('|');
-            for (w, c) in widths.iter().zip(cells) {
-                let part = c.lines().nth(n).unwrap_or("");
-                let pad = w.saturating_sub(part.chars().count());
-                s.push(' ');
-                s.push_str(part);
-                s.push_str(&" ".repeat(pad + 1));
-                s.push('|');
-            }
-            s.push('\n');
-        }
-        s
-    };
-    let mut out = rule.clone();
-    out.push_str(&line(headings));
-    out.push_str(&rule);
-    for row in rows {
-        out.push_str(&line(row));
+    let mut lines: Vec<String> = table.lines().collect();
+    if rows.is_empty() {
+        // comfy-table closes a table without rows with a second rule under the header's.
+        lines.pop();
     }
-    if !rows.is_empty() {
-        out.push_str(&rule);
-    }
+    let mut out = lines.join("\n");
+    out.push('\n');
     out
 }
 
@@ -611,6 +581,19 @@ mod tests {
             p.list(&list).unwrap()
         });
         assert_eq!(out, "web-server-1 m-1\n");
+    }
+
+    #[test]
+    fn tables_without_rows_and_with_tall_cells() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            render_table(&strings(&["ID", "Name"]), &[]),
+            "+----+------+\n| ID | Name |\n+----+------+\n"
+        );
+        assert_eq!(
+            render_table(&strings(&["A", "B"]), &[strings(&["one\n  two", "x"])]),
+            "+-------+---+\n| A     | B |\n+-------+---+\n| one   | x |\n|   two |   |\n+-------+---+\n"
+        );
     }
 
     #[test]

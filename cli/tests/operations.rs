@@ -257,7 +257,10 @@ fn operation_cancel_ends_a_submitted_failover_its_worker_then_refuses_and_wait_r
     assert_eq!(waited, op);
     let (code, stderr) = env.fails(&["operation", "cancel", &id]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("has already ended (failed): nothing to cancel"), "{stderr}");
+    assert!(
+        stderr.contains("has already ended (failed): nothing to cancel"),
+        "{stderr}"
+    );
 
     assert_eq!(shape(&env), inventory);
     for record in env.group_lists() {

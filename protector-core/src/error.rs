@@ -120,6 +120,13 @@ pub enum Hint {
         /// `op-<uuid>`.
         operation: String,
     },
+    /// Check the name of the site the caller acts as, or register that site.
+    CheckSite {
+        /// The name given.
+        site: String,
+    },
+    /// Keep protector's local state in another directory.
+    UseStateDir,
     /// Register a site.
     RegisterSite {
         /// Its name.
@@ -209,6 +216,10 @@ impl Hint {
             Hint::RecoverOperation { operation } => {
                 format!("recover operation {operation} (finish or undo it)")
             }
+            Hint::CheckSite { site } => {
+                format!("check the site you act as, or register site '{site}'")
+            }
+            Hint::UseStateDir => "choose another state directory".into(),
             Hint::RegisterSite { site } => format!("register site '{site}'"),
             Hint::ShowSite { site } => format!("see site '{site}'"),
             Hint::ValidateSite { site } => format!("validate site '{site}'"),
@@ -303,7 +314,8 @@ pub struct Error {
     kind: ErrorKind,
     retry: RetryStatus,
     message: String,
-    hint: Option<Hint>,
+    // Boxed: errors travel in every `Result`, and most have no hint.
+    hint: Option<Box<Hint>>,
     context: Vec<(&'static str, String)>,
     findings: Vec<Problem>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -368,7 +380,7 @@ impl Error {
     /// Says what the operator can do about it.
     #[must_use]
     pub fn with_hint(mut self, hint: Hint) -> Self {
-        self.hint = Some(hint);
+        self.hint = Some(Box::new(hint));
         self
     }
 
@@ -444,7 +456,7 @@ impl Error {
 
     /// What the operator can do about it, for the front-end to word.
     pub fn hint(&self) -> Option<&Hint> {
-        self.hint.as_ref()
+        self.hint.as_deref()
     }
 
     /// The findings of a validation failure (empty otherwise).

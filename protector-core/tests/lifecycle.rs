@@ -156,7 +156,13 @@ async fn peer_down_refuses_member_changes_until_it_recovers() {
         err.message().contains("Cannot modify protection group"),
         "{err}"
     );
-    assert!(err.message().contains("sync-force"), "{err}");
+    assert_eq!(
+        err.hint(),
+        Some(&protector_core::error::Hint::SyncForce {
+            group: "prod-web-app".into()
+        }),
+        "{err}"
+    );
     assert_eq!(
         snapshot(&env).await,
         before,

@@ -72,7 +72,11 @@ async fn a_refused_submission_records_nothing() {
     };
     let err = env.engine.submit(request).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ValidationFailed, "{err}");
-    assert!(err.to_string().contains("--network-mapping net-primary-db="), "{err}");
+    assert!(
+        err.to_string()
+            .contains("map network 'net-primary-db' to a network on site-b"),
+        "{err}"
+    );
 
     let err = env
         .engine
@@ -91,7 +95,11 @@ async fn a_refused_submission_records_nothing() {
 #[tokio::test]
 async fn a_submitted_failover_runs_in_another_process_with_owned_progress() {
     let env = setup().await;
-    let submitted = env.engine.submit(failover(FailoverMode::Planned)).await.unwrap();
+    let submitted = env
+        .engine
+        .submit(failover(FailoverMode::Planned))
+        .await
+        .unwrap();
     let id = submitted.operation.id;
     assert_eq!(submitted.operation.status, OperationStatus::Pending);
     assert_eq!(submitted.operation.operation_type, OperationType::Failover);
@@ -111,7 +119,12 @@ async fn a_submitted_failover_runs_in_another_process_with_owned_progress() {
     }
     let op = run.await.unwrap().unwrap();
     assert_eq!(op.id, id);
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
     assert_eq!(op.instances_created, 3);
     assert!(seen.len() > 5, "{} progress records", seen.len());
     assert!(seen.iter().all(|o| o.id == id));
@@ -127,11 +140,7 @@ async fn a_submitted_failover_runs_in_another_process_with_owned_progress() {
     assert_eq!(b.status, GroupStatus::FailedOver);
 
     // It ran once: running it again is refused and changes nothing.
-    let err = env
-        .engine
-        .run(id, progress_channel().0)
-        .await
-        .unwrap_err();
+    let err = env.engine.run(id, progress_channel().0).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert_eq!(
         env.engine.operation(&id.to_string()).await.unwrap().status,
@@ -149,10 +158,17 @@ async fn an_unplanned_failover_reports_its_data_at_risk_at_submission() {
         .submit(failover(FailoverMode::Unplanned))
         .await
         .unwrap();
-    let plan = submitted.plan.expect("the plan whose data at risk is reported");
+    let plan = submitted
+        .plan
+        .expect("the plan whose data at risk is reported");
     assert!(plan.recovery_point.is_some());
     let op = survivor.start(submitted.operation.id).wait().await.unwrap();
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
     assert_eq!(op.id, plan.id);
     assert_eq!(running_on(&env, "site-b"), 3);
 }
@@ -184,7 +200,12 @@ async fn watch_and_wait_follow_a_run_to_its_end() {
     assert!(running.take_progress().is_some());
     assert!(running.take_progress().is_none());
     let ran = running.wait().await.unwrap();
-    assert_eq!(ran.status, OperationStatus::Completed, "{:?}", ran.error_message);
+    assert_eq!(
+        ran.status,
+        OperationStatus::Completed,
+        "{:?}",
+        ran.error_message
+    );
 
     let waited = other_process(&env)
         .wait(&ran.id.to_string(), None)
@@ -201,7 +222,11 @@ async fn watch_and_wait_follow_a_run_to_its_end() {
 async fn cancelling_a_submitted_operation_ends_it_and_changes_nothing() {
     let env = setup().await;
     let before = existing(&env.sim.inspect());
-    let submitted = env.engine.submit(failover(FailoverMode::Planned)).await.unwrap();
+    let submitted = env
+        .engine
+        .submit(failover(FailoverMode::Planned))
+        .await
+        .unwrap();
     let id = submitted.operation.id.to_string();
 
     let op = other_process(&env).cancel(&id).await.unwrap();
@@ -224,7 +249,10 @@ async fn cancelling_a_submitted_operation_ends_it_and_changes_nothing() {
 
     assert_eq!(existing(&env.sim.inspect()), before);
     let (a, b) = groups(&env).await;
-    assert_eq!((a.status, b.status), (GroupStatus::Active, GroupStatus::Active));
+    assert_eq!(
+        (a.status, b.status),
+        (GroupStatus::Active, GroupStatus::Active)
+    );
     assert_eq!(a.active_operation_id, None);
 }
 
@@ -252,7 +280,11 @@ impl ProgressObserver for Gate {
 async fn cancelling_a_running_failover_stops_it_and_rolls_it_back() {
     let env = setup().await;
     let before = existing(&env.sim.inspect());
-    let submitted = env.engine.submit(failover(FailoverMode::Planned)).await.unwrap();
+    let submitted = env
+        .engine
+        .submit(failover(FailoverMode::Planned))
+        .await
+        .unwrap();
     let id = submitted.operation.id;
 
     let (reached_tx, reached_rx) = mpsc::channel();
@@ -283,12 +315,24 @@ async fn cancelling_a_running_failover_stops_it_and_rolls_it_back() {
     assert_eq!(running_on(&env, "site-b"), 0);
     assert_eq!(existing(&env.sim.inspect()), before);
     let (a, b) = groups(&env).await;
-    assert_eq!((a.status, b.status), (GroupStatus::Active, GroupStatus::Active));
+    assert_eq!(
+        (a.status, b.status),
+        (GroupStatus::Active, GroupStatus::Active)
+    );
     assert_eq!((a.active_operation_id, b.active_operation_id), (None, None));
     // The group can fail over again.
-    let again = env.engine.submit(failover(FailoverMode::Planned)).await.unwrap();
+    let again = env
+        .engine
+        .submit(failover(FailoverMode::Planned))
+        .await
+        .unwrap();
     let op = env.engine.start(again.operation.id).wait().await.unwrap();
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
 }
 
 #[tokio::test]
@@ -296,7 +340,9 @@ async fn recover_ends_a_submitted_operation_whose_run_never_began() {
     let env = setup().await;
     let submitted = env
         .engine
-        .submit(OperationRequest::TestFailoverCleanup { group: GROUP.into() })
+        .submit(OperationRequest::TestFailoverCleanup {
+            group: GROUP.into(),
+        })
         .await
         .unwrap();
     let op = env

@@ -338,8 +338,11 @@ async fn a_group_with_drill_resources_cannot_be_deleted_until_cleanup() {
         .unwrap();
     let err = env.engine.delete_group("ledger").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    assert!(
-        err.to_string().contains("dr test failover cleanup ledger"),
+    assert_eq!(
+        err.hint(),
+        Some(&protector_core::error::Hint::CleanupDrill {
+            group: "ledger".into()
+        }),
         "{err}"
     );
     assert!(env.engine.group("ledger").await.is_ok());

@@ -1,11 +1,11 @@
 //! HTTP failures as [`protector_core::Error`]: the one `parse_error` of each service family.
 
-use protector_core::error::RetryStatus;
 use protector_core::{Error, ErrorKind};
+use protector_http::transport::root_cause;
+use protector_http::{classify, may_have_run, retry_status, Decision, Failure, TransportError};
+use protector_http::{request_id as ids, TransportFailure};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-
-use crate::retry::{classify, Decision, Outcome};
 
 /// The service families; each writes its error bodies its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,8 @@ impl Family {
             (_, 500..=599) => ErrorKind::Unavailable,
             _ => ErrorKind::Unexpected,
         };
-        let decision = classify(Outcome::Status(status), idempotent);
+        let failure = Failure::Status(status);
+        let decision = classify(failure, idempotent);
         let reason = reqwest::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())
@@ -84,16 +85,11 @@ impl Family {
             }
             _ => {}
         }
-        if status >= 500 && decision == Decision::Fail && !idempotent {
+        if may_have_run(failure, idempotent) {
             message.push_str("; it may have been executed: check before sending it again");
         }
-        let retry = if decision == Decision::Retry {
-            RetryStatus::Temporary
-        } else {
-            RetryStatus::Permanent
-        };
         let mut error = Error::new(kind, message)
-            .with_retry(retry)
+            .with_retry(retry_status(failure, idempotent))
             .with_context("service", self.product())
             .with_context("http_status", status.to_string());
         if let Some(fault_type) = fault.kind {
@@ -102,43 +98,49 @@ impl Family {
         with_request_id(error, headers)
     }
 
-    /// A failure without a response: connection refused, timeout, connection broken.
+    /// A failure without a response: connection refused, timeout, connection broken, or a
+    /// certificate that is not trusted (named as such, never retried: the cloud's `cacert` must
+    /// change).
     pub(crate) fn transport_error(
         self,
         operation: &str,
-        outcome: Outcome,
-        source: reqwest::Error,
+        failed: TransportError,
         idempotent: bool,
     ) -> Error {
         let product = self.product();
-        let cause = root_cause(&source);
-        let (kind, mut message) = match outcome {
-            Outcome::Connect => (
-                ErrorKind::Unavailable,
-                format!("{operation} failed: cannot connect to {product} ({cause}); check that the site is reachable"),
+        let cause = root_cause(&failed.source);
+        let mut message = match failed.failure {
+            TransportFailure::Connect => format!(
+                "{operation} failed: cannot connect to {product} ({cause}); check that the site is reachable"
             ),
-            Outcome::Timeout => (
-                ErrorKind::Timeout,
-                format!("{operation} failed: {product} did not answer in time"),
-            ),
-            _ => (
-                ErrorKind::Unavailable,
-                format!("{operation} failed: the connection to {product} broke ({cause})"),
-            ),
+            TransportFailure::Timeout => {
+                format!("{operation} failed: {product} did not answer in time")
+            }
+            TransportFailure::Interrupted => {
+                format!("{operation} failed: the connection to {product} broke ({cause})")
+            }
+            TransportFailure::Untrusted => {
+                let cause = protector_http::transport::certificate_error(&failed.source)
+                    .unwrap_or(cause);
+                let at = failed
+                    .origin
+                    .as_deref()
+                    .map(|origin| format!(" at {origin}"))
+                    .unwrap_or_default();
+                format!(
+                    "{operation} failed: the certificate of {product}{at} is not trusted ({cause}): \
+                     give the CA bundle that signed it as the cloud's cacert in clouds.yaml, or add \
+                     that CA to the system trust store"
+                )
+            }
         };
-        let decision = classify(outcome, idempotent);
-        if outcome != Outcome::Connect && !idempotent {
+        if failed.failure.may_have_run(idempotent) {
             message.push_str("; it may have been executed: check before sending it again");
         }
-        let retry = if decision == Decision::Retry {
-            RetryStatus::Temporary
-        } else {
-            RetryStatus::Permanent
-        };
-        Error::new(kind, message)
-            .with_retry(retry)
+        Error::new(failed.failure.kind(), message)
+            .with_retry(failed.failure.retry_status(idempotent))
             .with_context("service", product)
-            .with_source(source)
+            .with_source(failed.source)
     }
 
     /// A 2xx answer that is not what the API documents.
@@ -224,11 +226,7 @@ pub(crate) fn with_request_id(error: Error, headers: &HeaderMap) -> Error {
 }
 
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["x-openstack-request-id", "x-compute-request-id"]
-        .iter()
-        .find_map(|h| headers.get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    ids::from_headers(headers, ids::OPENSTACK_HEADERS)
 }
 
 /// Neutron's duplicate faults: `SecurityGroupRuleExists`, `…AlreadyExists`.
@@ -273,14 +271,6 @@ fn clean(text: &str) -> String {
         Some((at, _)) => format!("{}…", &one_line[..at]),
         None => one_line,
     }
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
 }
 
 #[cfg(test)]

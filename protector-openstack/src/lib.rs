@@ -28,13 +28,16 @@
 //!   negotiated against the version document: the call's preferred version, or the service's
 //!   maximum when lower but still sufficient; otherwise `Unsupported` before anything is sent.
 //! - Lists follow `next` links to the end.
-//! - Retries follow one policy (see [`RetryConfig`]): 408, 429 (honouring `Retry-After`) and
-//!   503 always; other 5xx, timeouts and broken connections only for idempotent requests; a
-//!   refused connection always. A create, manage or action that may have run is never re-sent.
+//! - Retries follow the policy both HTTP clients share (`protector-http`, see [`RetryConfig`]):
+//!   408, 429 (honouring `Retry-After`) and 503 always; other 5xx (but 501 and 505), timeouts
+//!   and broken connections only for idempotent requests; a refused connection always; an
+//!   untrusted certificate never (it is a `ConfigInvalid` error naming `cacert`). A create,
+//!   manage or action that may have run is never re-sent.
 //! - Errors are [`protector_core::Error`]s whose context carries `service`, `http_status`,
 //!   `cloud` and the OpenStack `request_id`.
 //! - Passwords, secrets and tokens never reach `Debug`, logs, errors or URLs. TLS is verified
-//!   (built-in roots, or only `cacert`); `verify: false` is obeyed and logged as a warning.
+//!   (built-in and system roots, or only `cacert`); `verify: false` is obeyed and logged as a
+//!   warning.
 #![warn(missing_docs)]
 
 mod auth;
@@ -47,7 +50,6 @@ mod connector;
 mod error;
 mod identity;
 mod network;
-mod retry;
 mod service;
 mod session;
 mod transport;
@@ -60,5 +62,5 @@ pub use config::{CloudConfig, ConfigLoader};
 pub use connector::OpenStackConnector;
 pub use identity::IdentityClient;
 pub use network::NetworkClient;
-pub use retry::{RetryConfig, RetryEvent};
+pub use protector_http::{RetryConfig, RetryEvent};
 pub use transport::ClientOptions;

@@ -2,20 +2,21 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use protector_core::model::Secret;
 use protector_core::{Error, Result};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER};
+use protector_http::redact::{self, redact_json};
+use protector_http::{is_idempotent, Answer, Call, HttpClientBuilder, RetryConfig, TrustedRoots};
+use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Token;
-use crate::config::{config_error, CloudConfig};
+use crate::config::{config_error, AuthMethod, CloudConfig};
 use crate::error::{request_id, Family};
-use crate::retry::{classify, parse_retry_after, Decision, Outcome, RetryConfig, RetryEvent};
 use crate::service::Microversion;
 
 /// HTTP settings of the clients of one cloud.
@@ -65,7 +66,8 @@ impl ClientOptions {
     }
 }
 
-/// One API call, built before it is sent. `Debug` leaves the body out (it may hold a password).
+/// One API call, built before it is sent. `Debug` shows credential headers and body fields
+/// (passwords, secrets, subject tokens) as `[redacted]`.
 pub(crate) struct Request {
     pub(crate) family: Family,
     pub(crate) method: Method,
@@ -88,19 +90,17 @@ impl fmt::Debug for Request {
             .field("operation", &self.operation)
             .field("method", &self.method)
             .field("url", &self.url.as_str())
-            .field("headers", &self.headers)
+            .field("headers", &redact::Headers(&self.headers))
+            .field("body", &self.body.as_ref().map(redact_json))
             .field("idempotent", &self.idempotent)
             .finish_non_exhaustive()
     }
 }
 
 impl Request {
-    /// A request; GET, HEAD, PUT and DELETE are idempotent unless said otherwise.
+    /// A request; GET, HEAD, PUT, DELETE and OPTIONS are idempotent unless said otherwise.
     pub(crate) fn new(family: Family, method: Method, url: Url, operation: String) -> Self {
-        let idempotent = matches!(
-            method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        );
+        let idempotent = is_idempotent(&method);
         Request {
             family,
             method,
@@ -142,7 +142,6 @@ impl Request {
 
 /// A successful answer.
 pub(crate) struct Response {
-    pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     family: Family,
@@ -174,164 +173,144 @@ pub(crate) trait TokenSource: Send + Sync {
 pub(crate) struct Transport {
     client: reqwest::Client,
     options: ClientOptions,
+    /// The cloud's password or application credential secret, scrubbed from every answer
+    /// quoted in an error.
+    credential: Secret,
 }
 
 impl Transport {
-    /// Builds the client: TLS verified with the built-in roots, or only the `cacert` bundle;
-    /// verification off only with `verify: false`, logged. Redirects are not followed, so the
-    /// token header is never sent to another host.
+    /// Builds the client: TLS verified with the built-in and system roots, or only the `cacert`
+    /// bundle; verification off only with `verify: false`, logged. Redirects are not followed,
+    /// so the token header is never sent to another host.
     pub(crate) fn new(config: &CloudConfig, options: ClientOptions) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("protector-openstack/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = config.cacert() {
-            let pem = std::fs::read(path).map_err(|e| {
-                config.invalid(format!("cannot read cacert {}: {e}", path.display()))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    config.invalid(format!(
-                        "cacert {} holds no PEM certificate",
-                        path.display()
-                    ))
-                })?;
-            builder = builder.tls_built_in_root_certs(false);
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
+        let roots = match config.cacert() {
+            Some(path) => TrustedRoots::Only(path.clone()),
+            None => TrustedRoots::BuiltIn,
+        };
         if !config.verify() {
             tracing::warn!(
                 cloud = config.name(),
                 "TLS certificate verification is disabled for this cloud (verify: false / OS_INSECURE); use only in a lab"
             );
-            builder = builder.danger_accept_invalid_certs(true);
         }
-        let client = builder.build().map_err(|e| {
-            config_error(format!(
-                "cloud '{}': cannot build the HTTP client: {e}",
-                config.name()
-            ))
-        })?;
-        Ok(Transport { client, options })
+        let client = HttpClientBuilder::new()
+            .with_roots(roots)
+            .with_insecure(!config.verify())
+            .with_timeout(options.timeout)
+            .with_connect_timeout(options.connect_timeout)
+            .with_user_agent(concat!("protector-openstack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| match e {
+                protector_http::TlsError::Build(_) => config_error(format!(
+                    "cloud '{}': {}",
+                    config.name(),
+                    e.describe("cacert")
+                )),
+                _ => config.invalid(e.describe("cacert")),
+            })?;
+        let credential = match config.auth() {
+            AuthMethod::Password { password, .. } => password.clone(),
+            AuthMethod::ApplicationCredential { secret, .. } => secret.clone(),
+        };
+        Ok(Transport {
+            client,
+            options,
+            credential,
+        })
     }
 
-    /// Sends `request`, retrying per [`classify`] and re-authenticating once after a 401.
+    /// Sends `request`, retrying per the shared policy ([`protector_http::classify`]) and
+    /// re-authenticating once after a 401.
     pub(crate) async fn execute(
         &self,
         request: &Request,
         tokens: Option<&dyn TokenSource>,
     ) -> Result<Response> {
-        let retry = &self.options.retry;
-        let started = Instant::now();
-        let mut retries = 0u32;
         let mut reauthenticated = false;
         loop {
             let token = match tokens {
                 Some(source) if request.authenticated => Some(source.token().await?),
                 _ => None,
             };
-            let (outcome, error, retry_after) =
-                match self.send_once(request, token.as_deref()).await {
-                    Ok(response) => {
-                        let outcome = Outcome::Status(response.status);
-                        if classify(outcome, request.idempotent) == Decision::Done {
-                            return Ok(response);
-                        }
-                        let retry_after = response
-                            .headers
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| parse_retry_after(v, Utc::now()));
-                        let error = request.family.parse_error(
-                            &request.operation,
-                            response.status,
-                            &response.headers,
-                            &response.body,
-                            request.idempotent,
-                        );
-                        (outcome, error, retry_after)
-                    }
-                    Err((outcome, source)) => {
-                        let error = request.family.transport_error(
-                            &request.operation,
-                            outcome,
-                            source,
-                            request.idempotent,
-                        );
-                        (outcome, error, None)
-                    }
-                };
-            match classify(outcome, request.idempotent) {
-                Decision::Reauthenticate => match (tokens, token) {
-                    (Some(source), Some(token)) if !reauthenticated => {
-                        tracing::info!(operation = %request.operation, "token refused (401); authenticating again");
-                        source.invalidate(&token);
-                        reauthenticated = true;
-                    }
-                    _ => return Err(error),
-                },
-                Decision::Retry => {
-                    let delay = (retries < retry.max_retries)
-                        .then(|| retry.delay(retries, retry_after))
-                        .flatten()
-                        .filter(|d| started.elapsed() + *d <= retry.retry_timeout);
-                    let Some(delay) = delay else {
-                        return Err(if retries > 0 {
-                            error.set_persistent()
-                        } else {
-                            error
-                        });
-                    };
-                    retries += 1;
-                    let event = RetryEvent {
+            let call = Call {
+                service: "OpenStack",
+                operation: &request.operation,
+                idempotent: request.idempotent,
+            };
+            let sent = self
+                .options
+                .retry
+                .send(call, || self.send_once(request, token.as_deref()))
+                .await;
+            let error = match sent.result {
+                Ok(answer) if answer.is_success() => {
+                    return Ok(Response {
+                        headers: answer.headers,
+                        body: answer.body,
+                        family: request.family,
                         operation: request.operation.clone(),
-                        retry: retries,
-                        delay,
-                        reason: match outcome {
-                            Outcome::Status(s) => format!("HTTP {s}"),
-                            Outcome::Connect => "connection failed".into(),
-                            Outcome::Timeout => "timed out".into(),
-                            Outcome::Interrupted => "connection broken".into(),
-                        },
-                    };
-                    tracing::warn!(
-                        operation = %event.operation,
-                        retry = event.retry,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        reason = %event.reason,
-                        "retrying OpenStack request"
-                    );
-                    retry.notify(&event);
-                    tokio::time::sleep(delay).await;
+                    })
                 }
-                Decision::Done | Decision::Fail => return Err(error),
-            }
+                Ok(answer) => {
+                    let status = answer.status.as_u16();
+                    if status == 401 && !reauthenticated {
+                        if let (Some(source), Some(token)) = (tokens, &token) {
+                            tracing::info!(operation = %request.operation, "token refused (401); authenticating again");
+                            source.invalidate(token);
+                            reauthenticated = true;
+                            continue;
+                        }
+                    }
+                    let mut secrets = vec![self.credential.expose()];
+                    if let Some(token) = &token {
+                        secrets.push(token.secret().expose());
+                    }
+                    request.family.parse_error(
+                        &request.operation,
+                        status,
+                        &answer.headers,
+                        &redact::redact_body(&answer.body, &secrets),
+                        request.idempotent,
+                    )
+                }
+                Err(failed) => {
+                    request
+                        .family
+                        .transport_error(&request.operation, failed, request.idempotent)
+                }
+            };
+            return Err(if sent.retries > 0 {
+                error.set_persistent()
+            } else {
+                error
+            });
         }
     }
 
+    /// One attempt, body read to the end.
     async fn send_once(
         &self,
         request: &Request,
         token: Option<&Token>,
-    ) -> Result<Response, (Outcome, reqwest::Error)> {
+    ) -> std::result::Result<Answer, reqwest::Error> {
         let mut builder = self
             .client
             .request(request.method.clone(), request.url.clone())
             .header(ACCEPT, "application/json");
         for (name, value) in &request.headers {
-            builder = builder.header(*name, value.as_str());
+            builder = match redact::is_sensitive_header(name) {
+                // Marked sensitive, out of reqwest's and hyper's Debug output; a value that
+                // cannot be a header is not sent and the service answers 401.
+                true => match redact::sensitive_header(value) {
+                    Ok(value) => builder.header(*name, value),
+                    Err(_) => builder,
+                },
+                false => builder.header(*name, value.as_str()),
+            };
         }
         if let Some(token) = token {
-            // A token that came out of a header is a valid header value; marking it sensitive
-            // keeps it out of reqwest's and hyper's Debug output.
-            if let Ok(mut value) = HeaderValue::from_str(token.secret().expose()) {
-                value.set_sensitive(true);
+            // A token that came out of a header is a valid header value.
+            if let Ok(value) = redact::sensitive_header(token.secret().expose()) {
                 builder = builder.header("X-Auth-Token", value);
             }
         }
@@ -339,39 +318,111 @@ impl Transport {
             builder = builder.json(body);
         }
         tracing::debug!(method = %request.method, url = %request.url, operation = %request.operation, "sending OpenStack request");
-        let response = builder.send().await.map_err(|e| {
-            let outcome = if e.is_connect() {
-                Outcome::Connect
-            } else if e.is_timeout() {
-                Outcome::Timeout
-            } else {
-                Outcome::Interrupted
-            };
-            (outcome, e)
-        })?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| {
-            let outcome = if e.is_timeout() {
-                Outcome::Timeout
-            } else {
-                Outcome::Interrupted
-            };
-            (outcome, e)
-        })?;
+        let answer = Answer::read(builder).await?;
         tracing::debug!(
             method = %request.method,
             url = %request.url,
-            status,
-            request_id = request_id(&headers).as_deref().unwrap_or(""),
+            status = answer.status.as_u16(),
+            request_id = request_id(&answer.headers).as_deref().unwrap_or(""),
             "OpenStack answered"
         );
-        Ok(Response {
-            status,
-            headers,
-            body: body.to_vec(),
-            family: request.family,
-            operation: request.operation.clone(),
-        })
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use protector_core::ErrorKind;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::TlsAcceptor;
+
+    use super::*;
+    use crate::config::ApplicationCredentialRef;
+    use crate::session::Session;
+
+    /// Keystone behind a self-signed certificate: answers `200 {}` to whoever trusts it.
+    /// Returns its URL, the certificate's PEM and the count of TCP connections.
+    async fn self_signed_keystone() -> (String, String, Arc<AtomicUsize>) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(certified.signing_key.serialize_pem().as_bytes())
+            .unwrap();
+        let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let tls = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let _ = tls.read(&mut [0u8; 8192]).await;
+                    let answer =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = tls.write_all(answer.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (url, certified.cert.pem(), connections)
+    }
+
+    fn cloud(url: &str) -> CloudConfig {
+        CloudConfig::new(
+            "tls",
+            format!("{url}/v3"),
+            AuthMethod::ApplicationCredential {
+                credential: ApplicationCredentialRef::Id("id".into()),
+                secret: Secret::new("s"),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_named_never_retried_and_fixed_by_cacert() {
+        let (url, pem, connections) = self_signed_keystone().await;
+        let session = Session::new(cloud(&url), ClientOptions::default()).unwrap();
+        let err = session.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+        assert!(!err.is_retryable());
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "not retried");
+        assert!(
+            err.message().starts_with(&format!(
+                "authenticate to cloud 'tls' failed: the certificate of Keystone at {url} is not trusted (invalid peer certificate: "
+            )),
+            "{err}"
+        );
+        assert!(
+            err.message()
+                .contains("as the cloud's cacert in clouds.yaml"),
+            "{err}"
+        );
+        assert_eq!(err.context_value("cloud"), Some("tls"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pem).unwrap();
+        let trusted = Session::new(cloud(&url).with_cacert(&ca), ClientOptions::default()).unwrap();
+        // Past the handshake: Keystone's (fake) answer lacks the token header.
+        let err = trusted.token().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unexpected, "{err}");
+        assert!(err.message().contains("X-Subject-Token"), "{err}");
     }
 }

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use protector_core::model::Secret;
 use protector_core::{Error, ErrorKind, Result};
+use protector_http::{HttpClientBuilder, RetryConfig, TlsError, TrustedRoots};
 use reqwest::header::HeaderValue;
 use reqwest::Url;
 use tokio::sync::Mutex;
 
 use crate::auth::ApiVersion;
 use crate::client::{FlashArrayClient, Inner};
-use crate::retry::RetryConfig;
 
 /// Default time limit of one HTTP exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -182,48 +182,32 @@ impl FlashArrayClientBuilder {
                 })?),
                 None => None,
             };
-        let mut http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            // A redirect would carry x-auth-token to wherever it points.
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                invalid(format!(
-                    "FlashArray {label}: cannot read CA bundle {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                invalid(format!(
-                    "FlashArray {label}: CA bundle {} is not PEM: {e}",
-                    path.display()
-                ))
-            })?;
-            if certificates.is_empty() {
-                return Err(invalid(format!(
-                    "FlashArray {label}: CA bundle {} holds no certificate",
-                    path.display()
-                )));
-            }
-            for certificate in certificates {
-                http = http.add_root_certificate(certificate);
-            }
-        }
         if self.insecure {
             tracing::warn!(
                 array = %label,
                 "TLS certificate verification is OFF for this FlashArray: the API token can be intercepted; use a CA bundle instead"
             );
-            http = http.danger_accept_invalid_certs(true);
         }
         if base.scheme() == "http" {
             tracing::warn!(array = %label, "FlashArray URL is plain http: the API token travels unencrypted");
         }
-        let http = http
+        let roots = match &self.ca_file {
+            Some(path) => TrustedRoots::BuiltInAnd(path.clone()),
+            None => TrustedRoots::BuiltIn,
+        };
+        let http = HttpClientBuilder::new()
+            .with_roots(roots)
+            .with_insecure(self.insecure)
+            .with_timeout(self.timeout)
+            .with_connect_timeout(self.connect_timeout)
+            .with_user_agent(self.user_agent)
             .build()
-            .map_err(|e| invalid(format!("FlashArray {label}: cannot set up HTTPS: {e}")))?;
+            .map_err(|e| match e {
+                TlsError::Build(e) => {
+                    invalid(format!("FlashArray {label}: cannot set up HTTPS: {e}"))
+                }
+                e => invalid(format!("FlashArray {label}: {}", e.describe("CA bundle"))),
+            })?;
         Ok(FlashArrayClient {
             inner: Arc::new(Inner {
                 base,
@@ -235,7 +219,6 @@ impl FlashArrayClientBuilder {
                 insecure: self.insecure,
                 page_size: self.page_size,
                 pinned_version,
-                user_agent: self.user_agent,
                 session: Mutex::default(),
                 array_info: Mutex::default(),
             }),

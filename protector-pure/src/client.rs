@@ -8,7 +8,10 @@ use std::time::Duration;
 use protector_core::api::ArrayInfo;
 use protector_core::model::Secret;
 use protector_core::{Error, Result};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
+use protector_http::redact;
+use protector_http::request_id::new_request_id;
+use protector_http::{is_idempotent, Call, RetryConfig};
+use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -16,11 +19,8 @@ use tokio::sync::Mutex;
 
 use crate::auth::{ApiVersion, Session, SessionState};
 use crate::builder::FlashArrayClientBuilder;
-use crate::error::{
-    decode_error, parse_error, retry_after, transport_error, ErrorContext, TransportFailure,
-};
+use crate::error::{decode_error, parse_error, transport_error, ErrorContext};
 use crate::request::{resource_url, Request};
-use crate::retry::{should_retry, Failure, RetryConfig};
 
 /// Pages followed at most in one listing; a guard against an array that never stops paging.
 const MAX_PAGES: usize = 10_000;
@@ -63,7 +63,6 @@ pub(crate) struct Inner {
     pub(crate) insecure: bool,
     pub(crate) page_size: u32,
     pub(crate) pinned_version: Option<ApiVersion>,
-    pub(crate) user_agent: String,
     pub(crate) session: Mutex<SessionState>,
     pub(crate) array_info: Mutex<Option<ArrayInfo>>,
 }
@@ -99,7 +98,7 @@ pub(crate) struct Exchange {
 impl Exchange {
     pub(crate) fn new(method: Method, url: Url, operation: impl Into<String>) -> Exchange {
         Exchange {
-            idempotent: method == Method::GET || method == Method::DELETE,
+            idempotent: is_idempotent(&method),
             method,
             url,
             operation: operation.into(),
@@ -135,10 +134,6 @@ struct Page<T> {
     continuation_token: Option<String>,
     #[serde(default)]
     more_items_remaining: Option<bool>,
-}
-
-fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 impl FlashArrayClient {
@@ -184,101 +179,62 @@ impl FlashArrayClient {
     }
 
     /// One attempt, body read to the end.
-    async fn attempt(&self, exchange: &Exchange) -> std::result::Result<Answer, reqwest::Error> {
+    async fn attempt(
+        &self,
+        exchange: &Exchange,
+    ) -> std::result::Result<protector_http::Answer, reqwest::Error> {
         let mut builder = self
             .inner
             .http
             .request(exchange.method.clone(), exchange.url.clone())
             .header(ACCEPT, "application/json")
-            .header(USER_AGENT, self.inner.user_agent.as_str())
             .header("X-Request-ID", exchange.request_id.as_str());
         if let Some((name, secret)) = &exchange.token {
             // Checked when the token was accepted (builder, login answer); an invalid one is
             // simply not sent and the array answers 401.
-            if let Ok(mut value) = HeaderValue::from_str(secret.expose()) {
-                value.set_sensitive(true);
+            if let Ok(value) = redact::sensitive_header(secret.expose()) {
                 builder = builder.header(*name, value);
             }
         }
         if let Some(body) = &exchange.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
+        let answer = protector_http::Answer::read(builder).await?;
         tracing::debug!(
             array = %self.inner.label,
             method = %exchange.method,
             path = exchange.url.path(),
-            status = status.as_u16(),
+            status = answer.status.as_u16(),
             request_id = %exchange.request_id,
             "FlashArray answered"
         );
-        Ok(Answer {
-            status,
-            headers,
-            body,
-            request_id: exchange.request_id.clone(),
-            retries: 0,
-        })
+        Ok(answer)
     }
 
-    /// Sends `exchange`, retrying as [`should_retry`] says. Returns the final answer whatever
-    /// its status; fails only when no answer came.
+    /// Sends `exchange`, retrying per the shared policy ([`protector_http::classify`]). Returns
+    /// the final answer whatever its status; fails only when no answer came.
     pub(crate) async fn send(&self, exchange: &Exchange) -> Result<Answer> {
-        let policy = &self.inner.retry;
-        let mut retry = 0;
-        loop {
-            let outcome = self.attempt(exchange).await;
-            let (failure, wait_hint) = match &outcome {
-                Ok(answer) if answer.status.is_success() => (None, None),
-                Ok(answer) => (
-                    Some(Failure::Status(answer.status.as_u16())),
-                    retry_after(&answer.headers),
-                ),
-                Err(e) => (
-                    match TransportFailure::of(e) {
-                        TransportFailure::Connect => Some(Failure::Connect),
-                        TransportFailure::Timeout => Some(Failure::Timeout),
-                        TransportFailure::Interrupted => Some(Failure::Interrupted),
-                        // Trying again meets the same certificate.
-                        TransportFailure::Untrusted => None,
-                    },
-                    None,
-                ),
-            };
-            let delay = failure
-                .filter(|f| retry < policy.max_retries && should_retry(*f, exchange.idempotent))
-                .and_then(|_| policy.delay(retry, wait_hint));
-            match (outcome, delay) {
-                (Ok(mut answer), None) => {
-                    answer.retries = retry;
-                    return Ok(answer);
-                }
-                (Err(e), None) => {
-                    let failure = TransportFailure::of(&e);
-                    let error = transport_error(&self.context(exchange), failure, e);
-                    return Err(if retry > 0 {
-                        error.set_persistent()
-                    } else {
-                        error
-                    });
-                }
-                (_, Some(delay)) => {
-                    tracing::warn!(
-                        array = %self.inner.label,
-                        method = %exchange.method,
-                        path = exchange.url.path(),
-                        failure = ?failure,
-                        retry = retry + 1,
-                        of = policy.max_retries,
-                        delay_ms = delay.as_millis() as u64,
-                        "FlashArray call failed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    retry += 1;
-                }
+        let call = Call {
+            service: "FlashArray",
+            operation: &exchange.operation,
+            idempotent: exchange.idempotent,
+        };
+        let sent = self.inner.retry.send(call, || self.attempt(exchange)).await;
+        match sent.result {
+            Ok(answer) => Ok(Answer {
+                status: answer.status,
+                headers: answer.headers,
+                body: answer.body,
+                request_id: exchange.request_id.clone(),
+                retries: sent.retries,
+            }),
+            Err(failed) => {
+                let error = transport_error(&self.context(exchange), failed);
+                Err(if sent.retries > 0 {
+                    error.set_persistent()
+                } else {
+                    error
+                })
             }
         }
     }
@@ -290,17 +246,16 @@ impl FlashArrayClient {
         answer: Answer,
         session: Option<&Secret>,
     ) -> Error {
-        let mut body = String::from_utf8_lossy(&answer.body).into_owned();
-        for secret in [Some(&self.inner.api_token), session].into_iter().flatten() {
-            if !secret.is_empty() {
-                body = body.replace(secret.expose(), "[redacted]");
-            }
-        }
+        let secrets: Vec<&str> = [Some(&self.inner.api_token), session]
+            .into_iter()
+            .flatten()
+            .map(Secret::expose)
+            .collect();
         let error = parse_error(
             &self.context(exchange),
             answer.status,
             &answer.headers,
-            body.as_bytes(),
+            &redact::redact_body(&answer.body, &secrets),
         );
         if answer.retries > 0 {
             error.set_persistent()

@@ -5,15 +5,15 @@
 //! `object`, `http_status`, `request_id` (the `X-Request-ID` of the exchange) and
 //! `array_error` (Purity's own messages, which the calls match for "already done" cases).
 
-use std::time::Duration;
-
 use protector_core::error::RetryStatus;
 use protector_core::{Error, ErrorKind};
+use protector_http::transport::certificate_error;
+use protector_http::{
+    may_have_run, request_id, retry_after, retry_status, Failure, TransportError, TransportFailure,
+};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::Deserialize;
-
-use crate::retry::parse_retry_after;
 
 /// What a failed exchange was about, for messages and context.
 #[derive(Debug, Clone, Copy)]
@@ -153,8 +153,11 @@ fn hint(kind: ErrorKind, status: u16, may_have_run: bool) -> &'static str {
 /// | 408 | `Timeout` | yes |
 /// | 409 | `Conflict` | no |
 /// | 429 | `RateLimited`, `retry_after_secs` in context | yes |
+/// | 501, 505 | `Unsupported` | no |
 /// | 503 | `Unavailable` | yes |
 /// | other 5xx | `Unavailable` | only if idempotent (else it may have run) |
+///
+/// Retryability is the shared policy's ([`protector_http::classify`]).
 /// | anything else | `Unexpected` | no |
 ///
 /// The message names the operation, the object and the array, and quotes Purity's message. The
@@ -189,26 +192,21 @@ pub fn parse_error(
         409 => ErrorKind::Conflict,
         422 => ErrorKind::InvalidInput,
         429 => ErrorKind::RateLimited,
+        501 | 505 => ErrorKind::Unsupported,
         500..=599 => ErrorKind::Unavailable,
         _ => ErrorKind::Unexpected,
     };
-    let may_have_run = code >= 500 && code != 503 && !context.idempotent;
-    let retry = match code {
-        408 | 429 | 503 => RetryStatus::Temporary,
-        500..=599 if context.idempotent => RetryStatus::Temporary,
-        _ => RetryStatus::Permanent,
-    };
+    let failure = Failure::Status(code);
+    let may_have_run = may_have_run(failure, context.idempotent);
+    let retry = retry_status(failure, context.idempotent);
     let message = format!(
         "{} on FlashArray {} failed (HTTP {code}): {detail}{}",
         context.what(),
         context.array,
         hint(kind, code, may_have_run)
     );
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or(context.request_id);
+    let request_id = request_id::from_headers(headers, &[request_id::FLASHARRAY_HEADER])
+        .unwrap_or_else(|| context.request_id.to_string());
     let mut error = context
         .decorate(Error::new(kind, message).with_retry(retry))
         .with_context("http_status", code.to_string())
@@ -225,72 +223,17 @@ pub fn parse_error(
     error
 }
 
-/// The `Retry-After` of an answer, if it has a valid one.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after)
-}
-
-/// How a request failed before an answer arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportFailure {
-    /// No connection: nothing was sent.
-    Connect,
-    /// No answer in time.
-    Timeout,
-    /// The connection broke, or the answer could not be read.
-    Interrupted,
-    /// The array's certificate failed verification (unknown issuer, expired, wrong name): no
-    /// retry can help, the client needs the CA that signed it. Nothing was sent.
-    Untrusted,
-}
-
-impl TransportFailure {
-    /// Classifies a reqwest error.
-    pub fn of(error: &reqwest::Error) -> TransportFailure {
-        if certificate_error(error).is_some() {
-            return TransportFailure::Untrusted;
-        }
-        // A connect timeout is both: nothing was sent, so it counts as a connect failure.
-        if error.is_connect() {
-            TransportFailure::Connect
-        } else if error.is_timeout() {
-            TransportFailure::Timeout
-        } else {
-            TransportFailure::Interrupted
-        }
-    }
-}
-
-/// The certificate verification error in `error`'s chain of causes, if that is why it failed.
-/// rustls words it `invalid peer certificate: <reason>`; reqwest does not expose the type, so
-/// the text is what can be matched.
-fn certificate_error(error: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if let Some(at) = text.find("invalid peer certificate") {
-            return Some(text[at..].to_string());
-        }
-        current = e.source();
-    }
-    None
-}
-
 /// Turns a failure without an answer into a protector error. Timeouts of non-idempotent
 /// requests are not retryable: the request may have run, and only observing the array can tell.
-pub fn transport_error(
-    context: &ErrorContext<'_>,
-    failure: TransportFailure,
-    source: reqwest::Error,
-) -> Error {
+/// An untrusted certificate is `ConfigInvalid`, named as such: no retry can help.
+pub(crate) fn transport_error(context: &ErrorContext<'_>, failed: TransportError) -> Error {
+    let TransportError {
+        failure,
+        origin,
+        source,
+    } = failed;
     if let (TransportFailure::Untrusted, Some(cause)) = (failure, certificate_error(&source)) {
-        let url = source
-            .url()
-            .map(|u| format!("{}://{}", u.scheme(), u.authority()))
-            .unwrap_or_else(|| format!("https://{}", context.array));
+        let url = origin.unwrap_or_else(|| format!("https://{}", context.array));
         let message = format!(
             "{} on FlashArray {}: the certificate of array {url} is not trusted ({cause}): \
              give the CA bundle that signed it as the array's CA file (ca_file), or add that CA \
@@ -303,26 +246,18 @@ pub fn transport_error(
                 Error::new(ErrorKind::ConfigInvalid, message).with_retry(RetryStatus::Permanent),
             )
             .with_context("request_id", context.request_id)
-            .with_source(source.without_url());
+            .with_source(source);
     }
-    let (kind, what, retryable) = match failure {
-        TransportFailure::Connect => (
-            ErrorKind::Unavailable,
-            "could not connect (check the URL, the network and the certificate)",
-            true,
-        ),
-        TransportFailure::Timeout => (
-            ErrorKind::Timeout,
-            "got no answer in time",
-            context.idempotent,
-        ),
-        TransportFailure::Interrupted | TransportFailure::Untrusted => (
-            ErrorKind::Unavailable,
-            "lost the connection before the answer arrived",
-            context.idempotent,
-        ),
+    let what = match failure {
+        TransportFailure::Connect => {
+            "could not connect (check the URL, the network and the certificate)"
+        }
+        TransportFailure::Timeout => "got no answer in time",
+        TransportFailure::Interrupted | TransportFailure::Untrusted => {
+            "lost the connection before the answer arrived"
+        }
     };
-    let may_have_run = failure != TransportFailure::Connect && !context.idempotent;
+    let may_have_run = failure.may_have_run(context.idempotent);
     let message = format!(
         "{} on FlashArray {}: {what}{}",
         context.what(),
@@ -333,15 +268,15 @@ pub fn transport_error(
             ""
         }
     );
-    let retry = if retryable {
-        RetryStatus::Temporary
-    } else {
-        RetryStatus::Permanent
+    let kind = match failure {
+        // Without the certificate error in its causes, treated as a broken connection.
+        TransportFailure::Untrusted => ErrorKind::Unavailable,
+        other => other.kind(),
     };
     let mut error = context
-        .decorate(Error::new(kind, message).with_retry(retry))
+        .decorate(Error::new(kind, message).with_retry(failure.retry_status(context.idempotent)))
         .with_context("request_id", context.request_id)
-        .with_source(source.without_url());
+        .with_source(source);
     if may_have_run {
         error = error.with_context("may_have_run", "true");
     }

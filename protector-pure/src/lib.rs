@@ -8,7 +8,8 @@
 //!   401, logout on [`FlashArrayClient::close`].
 //! - Errors: [`parse_error`] turns every HTTP error into a [`protector_core::Error`] with a kind,
 //!   a retry status, and the array, object and request id in its context.
-//! - Retries: one policy, [`should_retry`] with [`RetryConfig`]'s backoff.
+//! - Retries: the policy both HTTP clients share (`protector-http`): [`should_retry`] with
+//!   [`RetryConfig`]'s backoff and `Retry-After`.
 //! - Listings follow pages; [`Filter`] and [`Sort`] render the query grammar.
 //!
 //! Secrets (the API token and the session token) travel only in request headers marked
@@ -25,7 +26,6 @@ mod connector;
 mod error;
 mod filter;
 mod request;
-mod retry;
 mod wire;
 
 pub use auth::{supported_api_versions, ApiVersion, MAX_API_VERSION, MIN_API_VERSION};
@@ -36,4 +36,4 @@ pub use client::FlashArrayClient;
 pub use connector::FlashArrayConnector;
 pub use error::{parse_error, ErrorContext};
 pub use filter::{Filter, FilterValue, Sort};
-pub use retry::{should_retry, Failure, RetryConfig};
+pub use protector_http::{should_retry, Failure, RetryConfig};

@@ -1,13 +1,18 @@
 //! Requests as data: method, resource path, query, body and whether sending twice is harmless.
 //! Building one is pure; [`crate::FlashArrayClient`] sends it.
 
+use std::fmt;
+
+use protector_http::is_idempotent;
+use protector_http::redact::redact_json;
 use reqwest::{Method, Url};
 
 use crate::auth::ApiVersion;
 use crate::filter::{Filter, Sort};
 
-/// One authenticated REST call, before the version and session are known.
-#[derive(Debug, Clone, PartialEq)]
+/// One authenticated REST call, before the version and session are known. `Debug` shows
+/// credential fields of the body (a connection key) as `[redacted]`.
+#[derive(Clone, PartialEq)]
 pub(crate) struct Request {
     pub(crate) method: Method,
     /// Resource path after `/api/<version>/` (`volumes`, `protection-groups/targets`).
@@ -22,10 +27,24 @@ pub(crate) struct Request {
     pub(crate) object: Option<String>,
 }
 
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body", &self.body.as_ref().map(redact_json))
+            .field("idempotent", &self.idempotent)
+            .field("operation", &self.operation)
+            .field("object", &self.object)
+            .finish()
+    }
+}
+
 impl Request {
-    /// A request; GET and DELETE are idempotent, POST and PATCH are not.
+    /// A request; GET and DELETE are idempotent (and PUT, HEAD), POST and PATCH are not.
     pub(crate) fn new(method: Method, path: &'static str, operation: &'static str) -> Request {
-        let idempotent = method == Method::GET || method == Method::DELETE;
+        let idempotent = is_idempotent(&method);
         Request {
             method,
             path,

@@ -97,7 +97,12 @@ pub async fn launch(
 
 /// Starts this command again detached to run the submitted operation `pending`, and prints
 /// the record with `operation_id` first.
-async fn detach(ctx: &Context, engine: &Engine, pending: Operation, output: &OutputOptions) -> CliResult {
+async fn detach(
+    ctx: &Context,
+    engine: &Engine,
+    pending: Operation,
+    output: &OutputOptions,
+) -> CliResult {
     let log = log_path(ctx, &pending.id)?;
     if let Err(e) = spawn_worker(&pending.id, &log) {
         let message = format!("could not start the background run: {e}");

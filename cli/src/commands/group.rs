@@ -6,8 +6,7 @@ use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, OperationRequest,
 };
 use protector_core::model::{
-    ArrayEndpoint, Operation, OperationStatus, OperationType, ReplicationType,
-    ResourceMappings,
+    ArrayEndpoint, Operation, OperationStatus, OperationType, ReplicationType, ResourceMappings,
 };
 use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};

@@ -47,7 +47,8 @@ fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
 }
 
 impl Protector {
-    /// Finishes or rolls back an operation whose process ended before it did. A failed
+    /// Finishes or rolls back an operation whose process ended before it did; a site
+    /// failover is taken to its end (see `resume_site_failover`). A failed
     /// failover or failback has what it left on its target removed (found by its tags; its
     /// rollback could not reach the site); any other finished operation is returned unchanged.
     ///
@@ -83,6 +84,9 @@ impl Protector {
         }
         if op.operation_type == OperationType::TestCleanup {
             return self.recover_cleanup(op).await;
+        }
+        if op.operation_type == OperationType::SiteFailover {
+            return self.resume_site_failover(op).await;
         }
         if !matches!(
             op.operation_type,

@@ -660,6 +660,19 @@ impl Protector {
         Ok(())
     }
 
+    /// What operation `id` was submitted to do, when it was submitted through
+    /// [`Protector::submit`] (and the record is readable).
+    pub(super) async fn submitted_request(&self, id: &Uuid) -> Result<Option<OperationRequest>> {
+        Ok(self
+            .store()
+            .list_journal(id)
+            .await?
+            .into_iter()
+            .find(|e| e.kind == JournalKind::Submitted)
+            .and_then(|e| serde_json::from_value::<SubmittedDetail>(e.detail).ok())
+            .map(|d| d.request))
+    }
+
     /// Ends the pending operation `id` cancelled before it started, under its lock.
     async fn end_cancelled(&self, id: &Uuid) -> Result<Operation> {
         match self.store().lock_operation(id).await? {

@@ -5,10 +5,12 @@
 //! version; see `engine::sync`.
 
 mod crypto;
+mod local;
 mod lock;
 mod sqlite;
 
 pub use crypto::SecretKey;
+pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
 pub use lock::{LockAttempt, OperationLock};
 pub use sqlite::SqliteStore;
 

@@ -1,0 +1,295 @@
+//! Protector's metadata in a local state directory: one SQLite store per site
+//! (`<site>.db`) and the key that encrypts the secrets in them (`secret.key`). What the CLI
+//! and the Python module open when a caller stands on a site from one machine.
+//!
+//! [`StateDir::open`] finds the stores there, opens the local site's and those of every site
+//! it knows, and builds the engine over them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::Connector;
+use crate::engine::EngineOptions;
+use crate::error::{Error, ErrorKind, Hint, Result};
+use crate::store::{SecretKey, SqliteStore, Store};
+use crate::Protector;
+
+/// A state directory (it need not exist yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    path: PathBuf,
+}
+
+/// What [`StateDir::open`] needs besides the directory.
+#[derive(Debug, Clone)]
+pub struct OpenState {
+    /// The site the caller stands on.
+    pub local_site: String,
+    /// Stores to open besides those found (created when missing): sites about to be
+    /// registered.
+    pub extra_sites: Vec<String>,
+    /// Whether the transport has credentials for `local_site` (a clouds.yaml entry of that
+    /// name): then its store may be created before the site is registered anywhere.
+    pub local_site_configured: bool,
+    /// A file in the directory that is not a store although it ends in `.db` (a simulator's
+    /// state kept beside the stores).
+    pub skip: Option<PathBuf>,
+    /// Engine tunables.
+    pub options: EngineOptions,
+}
+
+/// An engine over a state directory, with the stores it opened.
+#[derive(Debug, Clone)]
+pub struct LocalEngine {
+    /// The engine.
+    pub protector: Protector,
+    /// Every store opened, by site.
+    pub stores: BTreeMap<String, Arc<dyn Store>>,
+}
+
+impl StateDir {
+    /// The state directory at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> StateDir {
+        StateDir { path: path.into() }
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The default location: `$XDG_DATA_HOME/protector`, else `~/.local/share/protector`.
+    pub fn default_location() -> Result<StateDir> {
+        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(StateDir::new(PathBuf::from(data).join("protector")));
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return Ok(StateDir::new(
+                PathBuf::from(home).join(".local/share/protector"),
+            ));
+        }
+        Err(Error::new(
+            ErrorKind::ConfigInvalid,
+            "cannot find a state directory: HOME is not set",
+        )
+        .with_hint(Hint::UseStateDir))
+    }
+
+    /// Where the background run of operation `id` writes its output
+    /// (`<dir>/operations/op-<id>.log`).
+    pub fn operation_log(&self, id: &uuid::Uuid) -> PathBuf {
+        self.path.join("operations").join(format!("op-{id}.log"))
+    }
+
+    /// Opens the stores and builds the engine standing on `request.local_site`.
+    ///
+    /// `NotFound` when the local site has no store here, is registered in none, and the
+    /// transport has no credentials of that name; `ConfigInvalid` when the directory cannot
+    /// be created or read, or the key is missing while stores exist (a new key could not
+    /// read their secrets); `InvalidInput` for a site name that cannot name a file.
+    pub async fn open(
+        &self,
+        request: OpenState,
+        connector: Arc<dyn Connector>,
+    ) -> Result<LocalEngine> {
+        let local = check_site_name(&request.local_site)?.to_string();
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        names.insert(local.clone());
+        for site in &request.extra_sites {
+            names.insert(check_site_name(site)?.to_string());
+        }
+        let existing = if self.path.is_dir() {
+            self.site_stores(request.skip.as_deref())?
+        } else {
+            Vec::new()
+        };
+        let local_known = existing.contains(&local)
+            || request.extra_sites.contains(&local)
+            || request.local_site_configured;
+        if !local_known && existing.is_empty() {
+            return Err(self.unknown_site(&local));
+        }
+
+        std::fs::create_dir_all(&self.path).map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "cannot create the state directory {}: {e}",
+                    self.path.display()
+                ),
+            )
+            .with_hint(Hint::UseStateDir)
+        })?;
+        let key = self.load_key(&existing)?;
+        let open = |site: &str| -> Result<Arc<dyn Store>> {
+            let path = self.path.join(format!("{site}.db"));
+            Ok(Arc::new(SqliteStore::open(&path, key.clone())?) as Arc<dyn Store>)
+        };
+
+        let mut stores = BTreeMap::new();
+        if !local_known {
+            // Registered in a store of its peer only: look before creating its own.
+            let mut registered = false;
+            for site in &existing {
+                let store = open(site)?;
+                registered |= store.list_sites().await?.iter().any(|s| s.name == local);
+                stores.insert(site.clone(), store);
+            }
+            if !registered {
+                return Err(self.unknown_site(&local));
+            }
+        }
+        names.extend(existing);
+
+        let local_store = match stores.get(&local) {
+            Some(store) => store.clone(),
+            None => open(&local)?,
+        };
+        for site in local_store.list_sites().await? {
+            if check_site_name(&site.name).is_ok() {
+                names.insert(site.name);
+            }
+        }
+        stores.insert(local.clone(), local_store);
+        for site in names {
+            if let std::collections::btree_map::Entry::Vacant(slot) = stores.entry(site) {
+                let store = open(slot.key())?;
+                slot.insert(store);
+            }
+        }
+
+        let mut builder = Protector::builder()
+            .with_local_site(local)
+            .with_connector(connector)
+            .with_options(request.options);
+        for (site, store) in &stores {
+            builder = builder.with_store(site.clone(), store.clone());
+        }
+        Ok(LocalEngine {
+            protector: builder.build()?,
+            stores,
+        })
+    }
+
+    /// Site names of the `<site>.db` stores in the directory, leaving out `skip`.
+    pub fn site_stores(&self, skip: Option<&Path>) -> Result<Vec<String>> {
+        let skip = skip.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+        let entries = std::fs::read_dir(&self.path).map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "cannot read the state directory {}: {e}",
+                    self.path.display()
+                ),
+            )
+        })?;
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("db") {
+                continue;
+            }
+            if skip.is_some() && std::fs::canonicalize(&path).ok() == skip {
+                continue;
+            }
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                if check_site_name(stem).is_ok() {
+                    names.push(stem.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The key of the stores here; created only when there is no store yet (`stores`), since
+    /// a new key cannot read the secrets sealed with a lost one.
+    fn load_key(&self, stores: &[String]) -> Result<SecretKey> {
+        let path = self.path.join("secret.key");
+        if stores.is_empty() {
+            return SecretKey::load_or_create(&path);
+        }
+        if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            let mut names: Vec<String> = stores.iter().map(|s| format!("{s}.db")).collect();
+            names.sort();
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "the key file {} is missing, but {} holds stores ({}) whose FlashArray tokens it \
+                     encrypts: restore it from a backup (a new key could not read them)",
+                    path.display(),
+                    self.path.display(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        SecretKey::load(&path)
+    }
+
+    /// The caller stands on a site protector knows nothing about.
+    fn unknown_site(&self, site: &str) -> Error {
+        Error::not_found(format!(
+            "site '{site}' is unknown: it has no store in {}, is not registered, and no clouds.yaml \
+             entry has that name",
+            self.path.display()
+        ))
+        .with_hint(Hint::CheckSite {
+            site: site.to_string(),
+        })
+    }
+}
+
+/// `name` when it can name a site's store file: letters, digits, `.`, `_` and `-`, not
+/// starting with a dot, at most 255 bytes.
+pub fn check_site_name(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::invalid(format!(
+            "site name '{name}' is not usable: use letters, digits, '.', '_' and '-' (e.g. site-a)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_names_are_file_safe() {
+        assert!(check_site_name("site-a").is_ok());
+        assert!(check_site_name("dc1.east_2").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(check_site_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stores_are_the_db_files_with_site_names() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [
+            "site-a.db",
+            "site-b.db",
+            "sim.db",
+            ".x.db",
+            "notes.txt",
+            "a b.db",
+        ] {
+            std::fs::write(dir.path().join(file), b"").unwrap();
+        }
+        let state = StateDir::new(dir.path());
+        let skip = dir.path().join("sim.db");
+        assert_eq!(
+            state.site_stores(Some(&skip)).unwrap(),
+            ["site-a", "site-b"]
+        );
+    }
+}
