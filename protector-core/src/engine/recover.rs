@@ -15,18 +15,23 @@
 //!   group returns to the status it had before.
 //!
 //! A drill cleanup is finished forward: it runs again under its own id, removing what is left
-//! of the drill (found by the record and the drill's tags), and clears the drill record.
+//! of the drill (found by the record and the drill's tags), and clears the drill record. A
+//! site failover is taken to its end (`resume_site_failover`): each group's interrupted
+//! failover is recovered, the groups it had not reached are failed over.
 //!
 //! Recovery takes the operation's lock first (see `ownership`): while the process that runs
 //! the operation lives, it is refused and changes nothing.
 
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::copies::{
     copies_of, copies_on, in_use, remove_copies, settle_failback, tagged_on, Copies,
 };
 use super::resources::{remove_resources, start_server_and_wait, stop_server_and_wait};
+use super::runs::OperationRequest;
+use super::site_failover::{settle, SiteRun};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::{ListPorts, ListServers, ListVolumes, SiteClients};
@@ -456,6 +461,112 @@ impl Protector {
         self.store().put_operation(&op).await?;
         if let Ok(peer) = self.store_of(group.peer_of(self.local_site())) {
             let _ = peer.put_operation(&op).await;
+        }
+        Ok(op)
+    }
+}
+
+impl Protector {
+    /// Takes a site failover whose process ended before it did to its end (by
+    /// [`Protector::recover_operation`], under the operation's lock). Each group's own failover
+    /// that was running is recovered like any interrupted failover (finished, or rolled back so
+    /// that the group can be retried alone); groups it had not started yet are failed over now
+    /// with the submitted request's mode and concurrency. When the request is not recorded
+    /// (the site failover was run directly, not submitted), groups not started are reported
+    /// failed, untouched, to be retried alone. The record then settles as a finished run does.
+    ///
+    /// Boxed: it recovers each group's failover through [`Protector::recover_operation`],
+    /// which calls it.
+    pub(super) fn resume_site_failover(
+        &self,
+        op: Operation,
+    ) -> futures::future::BoxFuture<'_, Result<Operation>> {
+        Box::pin(self.resume_site_failover_now(op))
+    }
+
+    async fn resume_site_failover_now(&self, mut op: Operation) -> Result<Operation> {
+        let request = match self.submitted_request(&op.id).await? {
+            Some(OperationRequest::SiteFailover { request, .. }) => Some(request),
+            _ => None,
+        };
+        let engine = self.unscoped();
+        let mut to_start = Vec::new();
+        for result in &mut op.group_results {
+            if result.status.is_terminal() {
+                continue;
+            }
+            let child = match result.operation_id {
+                Some(id) => engine.store().get_operation(&id).await?,
+                None => None,
+            };
+            let Some(child) = child else {
+                // Never started (or stopped before its failover recorded anything).
+                result.operation_id = None;
+                to_start.push(result.group_id);
+                continue;
+            };
+            match engine.recover_operation(&format!("op-{}", child.id)).await {
+                Ok(child) => {
+                    result.status = child.status;
+                    result.error_message = child.error_message;
+                }
+                Err(e) => {
+                    result.status = OperationStatus::Failed;
+                    result.error_message = Some(format!(
+                        "its failover op-{} could not be recovered: {e}",
+                        child.id
+                    ));
+                }
+            }
+        }
+        let run = SiteRun {
+            engine: &engine,
+            observer: &super::NoProgress,
+            op: tokio::sync::Mutex::new(op),
+        };
+        run.record(|op| op.status = OperationStatus::Running).await;
+        match request {
+            Some(request) => {
+                let mut groups = Vec::new();
+                for id in to_start {
+                    match engine.group_by_id(&id).await {
+                        Ok(group) => groups.push(group),
+                        Err(e) => {
+                            run.set_group(id, |r| {
+                                r.status = OperationStatus::Failed;
+                                r.error_message = Some(e.to_string());
+                            })
+                            .await
+                        }
+                    }
+                }
+                stream::iter(groups.iter())
+                    .for_each_concurrent(request.concurrency.max(1), |group| {
+                        run.run_group(group, request.mode)
+                    })
+                    .await;
+            }
+            None => {
+                for id in to_start {
+                    run.set_group(id, |r| {
+                        r.status = OperationStatus::Failed;
+                        r.error_message = Some(
+                            "not started: the site failover was interrupted before it reached this group; fail it over on its own"
+                                .into(),
+                        );
+                    })
+                    .await;
+                }
+            }
+        }
+        run.record(settle).await;
+        let op = run.op.into_inner();
+        if op.target_site != self.local_site() {
+            if let Ok(peer) = self.store_of(&op.target_site) {
+                if let Err(e) = peer.put_operation(&op).await {
+                    tracing::warn!(error = %e, site = %op.target_site, "could not copy the site failover record");
+                }
+            }
         }
         Ok(op)
     }

@@ -47,10 +47,10 @@ impl ProgressObserver for ChildStarted {
 }
 
 /// The site operation while it runs: every change is saved and reported in order.
-struct SiteRun<'a> {
-    engine: &'a Protector,
-    observer: &'a dyn ProgressObserver,
-    op: tokio::sync::Mutex<Operation>,
+pub(super) struct SiteRun<'a> {
+    pub(super) engine: &'a Protector,
+    pub(super) observer: &'a dyn ProgressObserver,
+    pub(super) op: tokio::sync::Mutex<Operation>,
 }
 
 impl SiteRun<'_> {
@@ -66,13 +66,13 @@ impl SiteRun<'_> {
     }
 
     /// Like [`SiteRun::update`], but a store failure only warns: the groups keep going.
-    async fn record(&self, change: impl FnOnce(&mut Operation)) {
+    pub(super) async fn record(&self, change: impl FnOnce(&mut Operation)) {
         if let Err(e) = self.update(change).await {
             tracing::warn!(error = %e, "could not record the site failover");
         }
     }
 
-    async fn set_group(&self, group_id: Uuid, change: impl FnOnce(&mut GroupResult)) {
+    pub(super) async fn set_group(&self, group_id: Uuid, change: impl FnOnce(&mut GroupResult)) {
         self.record(|op| {
             if let Some(result) = op.group_results.iter_mut().find(|r| r.group_id == group_id) {
                 change(result);
@@ -82,7 +82,7 @@ impl SiteRun<'_> {
     }
 
     /// Fails `group` over and records its result; never fails itself.
-    async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
+    pub(super) async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
         // A group busy with another operation is reported, not touched.
         if group.status.is_in_flight() || group.active_operation_id.is_some() {
             let busy = group
@@ -167,7 +167,7 @@ fn recount(op: &mut Operation) {
 }
 
 /// The final status and message once every group is done.
-fn settle(op: &mut Operation) {
+pub(super) fn settle(op: &mut Operation) {
     let results = &op.group_results;
     let all = |s: OperationStatus| results.iter().all(|r| r.status == s);
     op.status = if results.is_empty() || all(OperationStatus::Completed) {
@@ -371,112 +371,6 @@ impl Protector {
             ),
         )
         .with_context("site", local))
-    }
-}
-
-impl Protector {
-    /// Takes a site failover whose process ended before it did to its end (by
-    /// [`Protector::recover_operation`], under the operation's lock). Each group's own failover
-    /// that was running is recovered like any interrupted failover (finished, or rolled back so
-    /// that the group can be retried alone); groups it had not started yet are failed over now
-    /// with the submitted request's mode and concurrency. When the request is not recorded
-    /// (the site failover was run directly, not submitted), groups not started are reported
-    /// failed, untouched, to be retried alone. The record then settles as a finished run does.
-    ///
-    /// Boxed: it recovers each group's failover through [`Protector::recover_operation`],
-    /// which calls it.
-    pub(super) fn resume_site_failover(
-        &self,
-        op: Operation,
-    ) -> futures::future::BoxFuture<'_, Result<Operation>> {
-        Box::pin(self.resume_site_failover_now(op))
-    }
-
-    async fn resume_site_failover_now(&self, mut op: Operation) -> Result<Operation> {
-        let request = match self.submitted_request(&op.id).await? {
-            Some(super::OperationRequest::SiteFailover { request, .. }) => Some(request),
-            _ => None,
-        };
-        let engine = self.unscoped();
-        let mut to_start = Vec::new();
-        for result in &mut op.group_results {
-            if result.status.is_terminal() {
-                continue;
-            }
-            let child = match result.operation_id {
-                Some(id) => engine.store().get_operation(&id).await?,
-                None => None,
-            };
-            let Some(child) = child else {
-                // Never started (or stopped before its failover recorded anything).
-                result.operation_id = None;
-                to_start.push(result.group_id);
-                continue;
-            };
-            match engine.recover_operation(&format!("op-{}", child.id)).await {
-                Ok(child) => {
-                    result.status = child.status;
-                    result.error_message = child.error_message;
-                }
-                Err(e) => {
-                    result.status = OperationStatus::Failed;
-                    result.error_message = Some(format!(
-                        "its failover op-{} could not be recovered: {e}",
-                        child.id
-                    ));
-                }
-            }
-        }
-        let run = SiteRun {
-            engine: &engine,
-            observer: &super::NoProgress,
-            op: tokio::sync::Mutex::new(op),
-        };
-        run.record(|op| op.status = OperationStatus::Running).await;
-        match request {
-            Some(request) => {
-                let mut groups = Vec::new();
-                for id in to_start {
-                    match engine.group_by_id(&id).await {
-                        Ok(group) => groups.push(group),
-                        Err(e) => {
-                            run.set_group(id, |r| {
-                                r.status = OperationStatus::Failed;
-                                r.error_message = Some(e.to_string());
-                            })
-                            .await
-                        }
-                    }
-                }
-                stream::iter(groups.iter())
-                    .for_each_concurrent(request.concurrency.max(1), |group| {
-                        run.run_group(group, request.mode)
-                    })
-                    .await;
-            }
-            None => {
-                for id in to_start {
-                    run.set_group(id, |r| {
-                        r.status = OperationStatus::Failed;
-                        r.error_message = Some(
-                            "not started: the site failover was interrupted before it reached this group; fail it over on its own"
-                                .into(),
-                        );
-                    })
-                    .await;
-                }
-            }
-        }
-        run.record(settle).await;
-        let op = run.op.into_inner();
-        if op.target_site != self.local_site() {
-            if let Ok(peer) = self.store_of(&op.target_site) {
-                if let Err(e) = peer.put_operation(&op).await {
-                    tracing::warn!(error = %e, site = %op.target_site, "could not copy the site failover record");
-                }
-            }
-        }
-        Ok(op)
     }
 }
 
