@@ -12,7 +12,6 @@
 //! resolved or an operation recorded) or run on [`Protector::unscoped`] (a site failover, once
 //! its own `dr_site_admin` check passed).
 
-use super::site_failover::DR_SITE_ADMIN_ROLE;
 use super::Protector;
 use crate::api::AuthInfo;
 use crate::error::{Error, ErrorKind, Result};
@@ -20,6 +19,9 @@ use crate::model::{Operation, ProtectionGroup, TenantMapping};
 
 /// The role that sees and acts on the groups of every project.
 pub const ADMIN_ROLE: &str = "admin";
+
+/// The role a site failover requires.
+pub const DR_SITE_ADMIN_ROLE: &str = "dr_site_admin";
 
 /// Whose groups an engine may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,15 +20,13 @@
 //! run again; whatever could not be removed stays in the record with the reason.
 //!
 //! Modules: `preflight` (every refusal, before anything changes), `cleanup` (removal of what a
-//! record lists, shared by compensation and cleanup), and two written for any operation, which
-//! failover.rs could use as well: `tracker` (operation record, steps and progress, journal,
-//! bounded member concurrency) and `resources` (waiting for and removing servers, volumes and
-//! array volumes).
+//! record lists, shared by compensation and cleanup). The drill runs on the engine's shared
+//! layer: `runner` (its `Tracker`: operation record, steps and progress, journal; bounded
+//! member concurrency) and `resources` (waiting for and removing servers, volumes and array
+//! volumes).
 
 mod cleanup;
 mod preflight;
-pub(in crate::engine) mod resources;
-pub(in crate::engine) mod tracker;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -41,10 +39,10 @@ use uuid::Uuid;
 
 use self::cleanup::Remover;
 use self::preflight::DrillPlan;
-use self::resources::{port_request, server_request, wait_server_booted, wait_volume_available};
-use self::tracker::{each_bounded, lock, StepSpec, Tracker};
 use super::planner::site_token;
 use super::progress::ProgressObserver;
+use super::resources::{port_request, server_request, wait_server_booted, wait_volume_available};
+use super::runner::{each_bounded, lock, StepSpec, Tracker};
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;

@@ -5,11 +5,24 @@
 //! [`Connector`] that hands out clients for sites and arrays. The *local* site is where the
 //! caller stands (the `--os-cloud` of the CLI): metadata is read from its store and every
 //! modification is pushed to the peer's store before it counts.
+//!
+//! The modules come in two layers. The shared one is what operations run on and depends on no
+//! operation: `runner` (a run's record, steps, journal, compensation; the steps failover and
+//! failback share; the drill's tracker; bounded concurrency), `resources` and `copies`
+//! (servers, ports, volumes and array volumes, one by one and as sets), `clients` (per-group
+//! clients), `access`, `ownership`, `sync`, `pods`, `report`, `validate`, `wait`, `progress`
+//! and `text`. The operations build on it (and on `planner`): `failover`, `failback`, `drill`,
+//! `recover`, `site_failover`, `lifecycle`, `mappings`, and `runs`, the lifecycle API over all
+//! of them. No module imports another in a circle; `layers` checks it.
 
 mod access;
+mod clients;
+mod copies;
 mod drill;
 mod failback;
 mod failover;
+#[cfg(test)]
+mod layers;
 mod lifecycle;
 mod mappings;
 mod ownership;
@@ -18,9 +31,12 @@ mod pods;
 mod progress;
 mod recover;
 mod report;
+mod resources;
+mod runner;
 mod runs;
 mod site_failover;
 mod sync;
+mod text;
 mod validate;
 pub mod wait;
 
@@ -29,7 +45,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use access::ADMIN_ROLE;
+pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
@@ -40,7 +56,7 @@ pub use runs::{
     progress_channel, OperationRequest, ProgressReceiver, ProgressSender, RunningOperation,
     Submitted,
 };
-pub use site_failover::{SiteFailoverRequest, DR_SITE_ADMIN_ROLE};
+pub use site_failover::SiteFailoverRequest;
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;

@@ -15,237 +15,29 @@
 //!   group returns to the status it had before.
 //!
 //! A drill cleanup is finished forward: it runs again under its own id, removing what is left
-//! of the drill (found by the record and the drill's tags), and clears the drill record.
+//! of the drill (found by the record and the drill's tags), and clears the drill record. A
+//! site failover is taken to its end (`resume_site_failover`): each group's interrupted
+//! failover is recovered, the groups it had not reached are failed over.
 //!
 //! Recovery takes the operation's lock first (see `ownership`): while the process that runs
 //! the operation lives, it is refused and changes nothing.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::failover::{remove_resources, start_server_and_wait, stop_server_and_wait};
+use super::copies::{
+    copies_of, copies_on, in_use, remove_copies, settle_failback, tagged_on, Copies,
+};
+use super::resources::{remove_resources, start_server_and_wait, stop_server_and_wait};
+use super::runs::OperationRequest;
+use super::site_failover::{settle, SiteRun};
 use super::sync::PeerPolicy;
 use super::Protector;
-use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
+use crate::api::{ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::model::{
-    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
-};
+use crate::model::{GroupEvent, GroupStatus, Operation, OperationStatus, OperationType, Placement};
 use crate::store::{GroupDocument, JournalEntry, JournalKind};
-
-/// Moves the members that ran on `source` back to their standby placement on `target`
-/// (the end of a failback).
-pub(super) fn settle_failback(document: &mut GroupDocument, source: &str, target: &str) {
-    for member in &mut document.members {
-        if member.current.site == source
-            && member.standby.as_ref().is_some_and(|s| s.site == target)
-        {
-            if let Some(standby) = member.standby.take() {
-                member.current = standby;
-            }
-        }
-        member.status = MemberStatus::Protected;
-        member.error_message = None;
-    }
-}
-
-/// What the members running on one site have there, or what an operation left on one site.
-#[derive(Debug, Default)]
-pub(super) struct Copies {
-    pub(super) servers: Vec<String>,
-    pub(super) ports: Vec<String>,
-    pub(super) volumes: Vec<String>,
-    pub(super) array_volumes: Vec<String>,
-}
-
-/// The servers, ports, Cinder volumes and array volumes of the members running on `site`.
-pub(super) fn copies_on(members: &[crate::model::Member], site: &str) -> Copies {
-    let mut copies = Copies {
-        servers: Vec::new(),
-        ports: Vec::new(),
-        volumes: Vec::new(),
-        array_volumes: Vec::new(),
-    };
-    for placement in members
-        .iter()
-        .map(|m| &m.current)
-        .filter(|p| p.site == site)
-    {
-        copies.servers.push(placement.instance_id.clone());
-        copies.ports.extend(placement.port_ids.iter().cloned());
-        copies.volumes.extend(placement.volume_ids.iter().cloned());
-        copies
-            .array_volumes
-            .extend(placement.array_volumes.iter().cloned());
-    }
-    copies
-}
-
-/// Metadata key naming the operation that created a server or Cinder volume.
-const OPERATION_TAG: &str = "protector:operation";
-
-/// Every server, port, Cinder volume and array volume the members of a group use on any site
-/// (current and standby placements): never removed as something an operation left, whatever
-/// its tags say.
-pub(super) fn in_use(members: &[crate::model::Member]) -> BTreeSet<String> {
-    members
-        .iter()
-        .flat_map(|m| std::iter::once(&m.current).chain(m.standby.as_ref()))
-        .flat_map(|p| {
-            std::iter::once(&p.instance_id)
-                .chain(&p.volume_ids)
-                .chain(&p.array_volumes)
-                .chain(&p.port_ids)
-        })
-        .filter(|id| !id.is_empty())
-        .cloned()
-        .collect()
-}
-
-/// The array volumes an operation's journal says it copied (`copy_volume:<name>` intents,
-/// written before each copy is asked for, so a copy whose answer was lost is named too).
-pub(super) fn copies_of(journal: &[JournalEntry]) -> Vec<String> {
-    let mut out: Vec<String> = journal
-        .iter()
-        .filter(|e| e.kind == JournalKind::Intent)
-        .filter_map(|e| e.step.strip_prefix("copy_volume:"))
-        .map(str::to_string)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// What operation `op_id` created on the site of `clients`, found by its tags rather than by
-/// the answers it got (an answer may have been lost after the create took effect): servers and
-/// Cinder volumes by their `protector:operation` metadata, ports by their
-/// `protector:<op>:<step>` description, and those of the array volumes `copy_names` that still
-/// exist on `array` (a managed copy is renamed, and removed with its Cinder volume; without
-/// `array` none). Nothing in `keep` is returned.
-pub(super) async fn tagged_on(
-    clients: &SiteClients,
-    array: Option<&Arc<dyn ArrayApi>>,
-    op_id: Uuid,
-    copy_names: &[String],
-    keep: &BTreeSet<String>,
-) -> Result<Copies> {
-    let tag = (OPERATION_TAG.to_string(), op_id.to_string());
-    let wanted = |id: &String| !keep.contains(id);
-    let servers = clients
-        .compute
-        .list_servers(&ListServers {
-            name: None,
-            metadata: Some(tag.clone()),
-        })
-        .await?
-        .into_iter()
-        .filter(|s| s.metadata.get(OPERATION_TAG) == Some(&tag.1))
-        .map(|s| s.id)
-        .filter(wanted)
-        .collect();
-    let prefix = format!("protector:{op_id}:");
-    let ports = clients
-        .network
-        .list_ports(&ListPorts::default())
-        .await?
-        .into_iter()
-        .filter(|p| p.description.starts_with(&prefix))
-        .map(|p| p.id)
-        .filter(wanted)
-        .collect();
-    let volumes = clients
-        .block_storage
-        .list_volumes(&ListVolumes {
-            name: None,
-            metadata: Some(tag.clone()),
-        })
-        .await?
-        .into_iter()
-        .filter(|v| v.metadata.get(OPERATION_TAG) == Some(&tag.1))
-        .map(|v| v.id)
-        .filter(wanted)
-        .collect();
-    let mut array_volumes = Vec::new();
-    if let Some(array) = array {
-        for name in copy_names.iter().filter(|n| wanted(n)) {
-            if array.get_volume(name).await?.is_some() {
-                array_volumes.push(name.clone());
-            }
-        }
-    }
-    Ok(Copies {
-        servers,
-        ports,
-        volumes,
-        array_volumes,
-    })
-}
-
-/// Removes `copies` from the site of `clients` and from `array`: servers (waiting until gone),
-/// ports, Cinder volumes, then array volumes (a destroyed one is eradicated). Missing ones
-/// count as removed. Returns what could not be removed.
-pub(super) async fn remove_copies(
-    clients: &SiteClients,
-    array: Option<&Arc<dyn ArrayApi>>,
-    copies: &Copies,
-    poll: &super::wait::PollPolicy,
-) -> Vec<String> {
-    let mut leftovers = remove_resources(
-        clients,
-        &copies.servers,
-        &copies.ports,
-        &copies.volumes,
-        poll,
-    )
-    .await;
-    for name in &copies.array_volumes {
-        let removed = async {
-            let array = array.ok_or_else(|| {
-                Error::unavailable(format!("the FlashArray of {} is unknown", clients.site))
-            })?;
-            match array.get_volume(name).await? {
-                None => Ok(()),
-                Some(v) if v.destroyed => array.eradicate_volume(name).await,
-                Some(_) => super::drill::resources::remove_array_volume(array, name).await,
-            }
-        }
-        .await;
-        if let Err(e) = removed {
-            leftovers.push(format!(
-                "array volume {name} on {}: {}",
-                clients.site,
-                e.message()
-            ));
-        }
-    }
-    leftovers
-}
-
-impl Copies {
-    /// Adds what `other` lists and `self` does not.
-    pub(super) fn merge(&mut self, other: Copies) {
-        fn add(to: &mut Vec<String>, from: Vec<String>) {
-            for id in from {
-                if !to.contains(&id) {
-                    to.push(id);
-                }
-            }
-        }
-        add(&mut self.servers, other.servers);
-        add(&mut self.ports, other.ports);
-        add(&mut self.volumes, other.volumes);
-        add(&mut self.array_volumes, other.array_volumes);
-    }
-
-    /// How many resources it lists.
-    pub(super) fn len(&self) -> usize {
-        self.servers.len() + self.ports.len() + self.volumes.len() + self.array_volumes.len()
-    }
-}
 
 /// The servers named in the intents of steps starting with `prefix` (`{"server": id}`).
 fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
@@ -615,95 +407,6 @@ impl Protector {
         Ok(leftovers)
     }
 
-    /// The FlashArray of `group` on `site`, from its policy.
-    pub(super) async fn group_array(
-        &self,
-        group: &crate::model::ProtectionGroup,
-        site: &str,
-    ) -> Result<Arc<dyn ArrayApi>> {
-        let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
-            Error::invalid(format!(
-                "protection group '{}' has no replication policy",
-                group.name
-            ))
-        })?;
-        self.inner
-            .connector
-            .array(policy.array_on(group, site))
-            .await
-    }
-
-    /// The failed failovers and failbacks of group `group_id` towards `site` that may have
-    /// left something there: finished, and owning neither the group's placement nor its lock.
-    async fn failed_towards(
-        &self,
-        group: &crate::model::ProtectionGroup,
-        site: &str,
-    ) -> Result<Vec<Operation>> {
-        Ok(self
-            .store()
-            .list_operations()
-            .await?
-            .into_iter()
-            .filter(|op| {
-                op.group_id == Some(group.id)
-                    && op.status == OperationStatus::Failed
-                    && matches!(
-                        op.operation_type,
-                        OperationType::Failover | OperationType::Failback
-                    )
-                    && op.target_site == site
-                    && group.last_operation_id != Some(op.id)
-                    && group.active_operation_id != Some(op.id)
-            })
-            .collect())
-    }
-
-    /// Removes from `target` (the site of `clients`, array `array`) what the failed operations
-    /// `ops` left there: every resource tagged with one of them that no member of the group
-    /// uses (current and standby placements are kept whatever their tags say). Returns what
-    /// was removed and what could not be.
-    pub(super) async fn remove_left_by(
-        &self,
-        group_id: &Uuid,
-        ops: &[Operation],
-        target: &SiteClients,
-        array: Option<&Arc<dyn ArrayApi>>,
-    ) -> Result<(usize, Vec<String>)> {
-        let keep = in_use(&self.store().list_members(group_id).await?);
-        let mut found = Copies::default();
-        for op in ops {
-            let journal = self.store().list_journal(&op.id).await?;
-            found.merge(tagged_on(target, array, op.id, &copies_of(&journal), &keep).await?);
-        }
-        let leftovers = remove_copies(target, array, &found, &self.options().poll).await;
-        Ok((found.len(), leftovers))
-    }
-
-    /// Removes from `target` what earlier failed failovers and failbacks of `group` left there
-    /// (creates whose answer was lost, rollbacks that could not reach the site), before an
-    /// operation with id `current` creates anything there. Returns what was removed and what
-    /// could not be.
-    pub(super) async fn remove_earlier_leftovers(
-        &self,
-        group: &crate::model::ProtectionGroup,
-        current: Uuid,
-        target: &SiteClients,
-        array: &Arc<dyn ArrayApi>,
-    ) -> Result<(usize, Vec<String>)> {
-        let ops: Vec<Operation> = self
-            .failed_towards(group, &target.site)
-            .await?
-            .into_iter()
-            .filter(|op| op.id != current)
-            .collect();
-        if ops.is_empty() {
-            return Ok((0, Vec::new()));
-        }
-        self.remove_left_by(&group.id, &ops, target, Some(array))
-            .await
-    }
-
     /// Recovering a failed failover or failback: removes what it left on its target (its
     /// rollback could not reach the site, or an answer was lost), found by its tags.
     async fn remove_leftovers_of(&self, mut op: Operation) -> Result<Operation> {
@@ -758,6 +461,112 @@ impl Protector {
         self.store().put_operation(&op).await?;
         if let Ok(peer) = self.store_of(group.peer_of(self.local_site())) {
             let _ = peer.put_operation(&op).await;
+        }
+        Ok(op)
+    }
+}
+
+impl Protector {
+    /// Takes a site failover whose process ended before it did to its end (by
+    /// [`Protector::recover_operation`], under the operation's lock). Each group's own failover
+    /// that was running is recovered like any interrupted failover (finished, or rolled back so
+    /// that the group can be retried alone); groups it had not started yet are failed over now
+    /// with the submitted request's mode and concurrency. When the request is not recorded
+    /// (the site failover was run directly, not submitted), groups not started are reported
+    /// failed, untouched, to be retried alone. The record then settles as a finished run does.
+    ///
+    /// Boxed: it recovers each group's failover through [`Protector::recover_operation`],
+    /// which calls it.
+    pub(super) fn resume_site_failover(
+        &self,
+        op: Operation,
+    ) -> futures::future::BoxFuture<'_, Result<Operation>> {
+        Box::pin(self.resume_site_failover_now(op))
+    }
+
+    async fn resume_site_failover_now(&self, mut op: Operation) -> Result<Operation> {
+        let request = match self.submitted_request(&op.id).await? {
+            Some(OperationRequest::SiteFailover { request, .. }) => Some(request),
+            _ => None,
+        };
+        let engine = self.unscoped();
+        let mut to_start = Vec::new();
+        for result in &mut op.group_results {
+            if result.status.is_terminal() {
+                continue;
+            }
+            let child = match result.operation_id {
+                Some(id) => engine.store().get_operation(&id).await?,
+                None => None,
+            };
+            let Some(child) = child else {
+                // Never started (or stopped before its failover recorded anything).
+                result.operation_id = None;
+                to_start.push(result.group_id);
+                continue;
+            };
+            match engine.recover_operation(&format!("op-{}", child.id)).await {
+                Ok(child) => {
+                    result.status = child.status;
+                    result.error_message = child.error_message;
+                }
+                Err(e) => {
+                    result.status = OperationStatus::Failed;
+                    result.error_message = Some(format!(
+                        "its failover op-{} could not be recovered: {e}",
+                        child.id
+                    ));
+                }
+            }
+        }
+        let run = SiteRun {
+            engine: &engine,
+            observer: &super::NoProgress,
+            op: tokio::sync::Mutex::new(op),
+        };
+        run.record(|op| op.status = OperationStatus::Running).await;
+        match request {
+            Some(request) => {
+                let mut groups = Vec::new();
+                for id in to_start {
+                    match engine.group_by_id(&id).await {
+                        Ok(group) => groups.push(group),
+                        Err(e) => {
+                            run.set_group(id, |r| {
+                                r.status = OperationStatus::Failed;
+                                r.error_message = Some(e.to_string());
+                            })
+                            .await
+                        }
+                    }
+                }
+                stream::iter(groups.iter())
+                    .for_each_concurrent(request.concurrency.max(1), |group| {
+                        run.run_group(group, request.mode)
+                    })
+                    .await;
+            }
+            None => {
+                for id in to_start {
+                    run.set_group(id, |r| {
+                        r.status = OperationStatus::Failed;
+                        r.error_message = Some(
+                            "not started: the site failover was interrupted before it reached this group; fail it over on its own"
+                                .into(),
+                        );
+                    })
+                    .await;
+                }
+            }
+        }
+        run.record(settle).await;
+        let op = run.op.into_inner();
+        if op.target_site != self.local_site() {
+            if let Ok(peer) = self.store_of(&op.target_site) {
+                if let Err(e) = peer.put_operation(&op).await {
+                    tracing::warn!(error = %e, site = %op.target_site, "could not copy the site failover record");
+                }
+            }
         }
         Ok(op)
     }

@@ -673,27 +673,6 @@ impl Protector {
             .map(|d| d.request))
     }
 
-    /// Whether someone asked operation `id` to stop ([`Protector::cancel`]); checked by runs
-    /// before each step.
-    pub(super) async fn cancel_requested(&self, id: &Uuid) -> Result<bool> {
-        Ok(self
-            .store()
-            .list_journal(id)
-            .await?
-            .iter()
-            .any(|e| e.kind == JournalKind::CancelRequested))
-    }
-
-    /// `Err` that stops a run whose cancel was requested, before `step`.
-    pub(super) async fn stop_if_cancelled(&self, id: &Uuid, step: &str) -> Result<()> {
-        if self.cancel_requested(id).await? {
-            return Err(Error::conflict(format!(
-                "operation op-{id} was cancelled before step '{step}'"
-            )));
-        }
-        Ok(())
-    }
-
     /// Ends the pending operation `id` cancelled before it started, under its lock.
     async fn end_cancelled(&self, id: &Uuid) -> Result<Operation> {
         match self.store().lock_operation(id).await? {

@@ -1,10 +1,5 @@
 //! Site failover (spec/002): every protection group whose current primary is the failed site,
 //! across tenants, each through the per-group failover, in parallel under a bound.
-//!
-//! Also the tenant scoping every per-group operation needs: a group's VMs, volumes and ports
-//! belong to the group's project, on each site the project that a tenant mapping pairs with it
-//! (each site has its own Keystone, so project ids differ). [`Protector::group_clients`] hands
-//! out clients acting in that project.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -13,19 +8,18 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::access::DR_SITE_ADMIN_ROLE;
+use super::clients::authenticate;
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::Protector;
-use crate::api::{AuthInfo, SiteClients};
+use crate::api::AuthInfo;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupResult, Operation, OperationStatus, OperationType, Phase, ProtectionGroup,
     ResourceMappings,
 };
 use crate::plan::FailoverMode;
-
-/// The role a site failover requires.
-pub const DR_SITE_ADMIN_ROLE: &str = "dr_site_admin";
 
 /// Ask for a site failover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,10 +47,10 @@ impl ProgressObserver for ChildStarted {
 }
 
 /// The site operation while it runs: every change is saved and reported in order.
-struct SiteRun<'a> {
-    engine: &'a Protector,
-    observer: &'a dyn ProgressObserver,
-    op: tokio::sync::Mutex<Operation>,
+pub(super) struct SiteRun<'a> {
+    pub(super) engine: &'a Protector,
+    pub(super) observer: &'a dyn ProgressObserver,
+    pub(super) op: tokio::sync::Mutex<Operation>,
 }
 
 impl SiteRun<'_> {
@@ -72,13 +66,13 @@ impl SiteRun<'_> {
     }
 
     /// Like [`SiteRun::update`], but a store failure only warns: the groups keep going.
-    async fn record(&self, change: impl FnOnce(&mut Operation)) {
+    pub(super) async fn record(&self, change: impl FnOnce(&mut Operation)) {
         if let Err(e) = self.update(change).await {
             tracing::warn!(error = %e, "could not record the site failover");
         }
     }
 
-    async fn set_group(&self, group_id: Uuid, change: impl FnOnce(&mut GroupResult)) {
+    pub(super) async fn set_group(&self, group_id: Uuid, change: impl FnOnce(&mut GroupResult)) {
         self.record(|op| {
             if let Some(result) = op.group_results.iter_mut().find(|r| r.group_id == group_id) {
                 change(result);
@@ -88,7 +82,7 @@ impl SiteRun<'_> {
     }
 
     /// Fails `group` over and records its result; never fails itself.
-    async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
+    pub(super) async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
         // A group busy with another operation is reported, not touched.
         if group.status.is_in_flight() || group.active_operation_id.is_some() {
             let busy = group
@@ -173,7 +167,7 @@ fn recount(op: &mut Operation) {
 }
 
 /// The final status and message once every group is done.
-fn settle(op: &mut Operation) {
+pub(super) fn settle(op: &mut Operation) {
     let results = &op.group_results;
     let all = |s: OperationStatus| results.iter().all(|r| r.status == s);
     op.status = if results.is_empty() || all(OperationStatus::Completed) {
@@ -377,205 +371,6 @@ impl Protector {
             ),
         )
         .with_context("site", local))
-    }
-
-    /// The project of `group` on `site`: its own project on the group's primary site, elsewhere
-    /// the project a tenant mapping pairs with it (either direction). `None` when no mapping
-    /// names it: the site's credentials then act in their own project, which is what a
-    /// single-tenant deployment wants and needs no mapping for.
-    pub async fn group_project_on(
-        &self,
-        group: &ProtectionGroup,
-        site: &str,
-    ) -> Result<Option<String>> {
-        let mappings = self.store().list_tenant_mappings().await?;
-        Ok(super::access::project_on(&mappings, group, site))
-    }
-
-    /// OpenStack clients of `site` acting in the project that owns `group` there (see
-    /// [`Protector::group_project_on`]), checked: they authenticate into that project. What
-    /// they create (volumes, ports, servers) belongs to the group's tenant.
-    ///
-    /// The site's own clients when they already act in that project (or no project is known
-    /// there); otherwise the same credentials re-scoped by the connector
-    /// ([`crate::api::Connector::site_for_project`]).
-    ///
-    /// A drop-in for `Protector::ensure_reachable` in per-group operations: `Unavailable`
-    /// ("site X is unreachable") when the site does not answer; `PermissionDenied` when the
-    /// credentials have no role in the group's project there (with the command that grants
-    /// one); `ConfigInvalid` when they cannot be re-scoped (an application credential).
-    pub async fn group_clients(&self, site: &str, group: &ProtectionGroup) -> Result<SiteClients> {
-        let clients = self.clients(site).await?;
-        let own = authenticate(&clients).await?;
-        let Some(project) = self.group_project_on(group, site).await? else {
-            return Ok(clients);
-        };
-        if own.project_id == project {
-            return Ok(clients);
-        }
-        let registered = self.site(site).await?;
-        let scoped = self
-            .inner
-            .connector
-            .site_for_project(&registered, &project)
-            .await
-            .map_err(|e| {
-                e.with_prefix(format!(
-                    "clients of {site} for project {project} of protection group '{}'",
-                    group.name
-                ))
-            })?;
-        let no_role = || {
-            Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "the credentials of {site} (user '{}') cannot act in project {project}, which owns protection group '{}' there: \
-                     grant the user a role in it (`openstack role add --user {} --project {project} admin` on {site}) \
-                     or fix the tenant mapping",
-                    own.user_name, group.name, own.user_name
-                ),
-            )
-            .with_hint(Hint::ListTenantMappings)
-            .with_context("site", site)
-            .with_context("group", group.name.clone())
-        };
-        match scoped.identity.authenticate().await {
-            Ok(auth) if auth.project_id == project => Ok(scoped),
-            // A connector that cannot re-scope hands back its one project.
-            Ok(_) => Err(no_role()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
-                ) =>
-            {
-                Err(no_role())
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
-                Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
-                    .with_context("site", site),
-            ),
-            Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
-        }
-    }
-}
-
-/// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
-async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
-    let site = clients.site.as_str();
-    match clients.identity.probe().await {
-        Ok(auth) => Ok(auth),
-        Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
-            Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
-                .with_context("site", site),
-        ),
-        Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
-    }
-}
-
-impl Protector {
-    /// Takes a site failover whose process ended before it did to its end (by
-    /// [`Protector::recover_operation`], under the operation's lock). Each group's own failover
-    /// that was running is recovered like any interrupted failover (finished, or rolled back so
-    /// that the group can be retried alone); groups it had not started yet are failed over now
-    /// with the submitted request's mode and concurrency. When the request is not recorded
-    /// (the site failover was run directly, not submitted), groups not started are reported
-    /// failed, untouched, to be retried alone. The record then settles as a finished run does.
-    ///
-    /// Boxed: it recovers each group's failover through [`Protector::recover_operation`],
-    /// which calls it.
-    pub(super) fn resume_site_failover(
-        &self,
-        op: Operation,
-    ) -> futures::future::BoxFuture<'_, Result<Operation>> {
-        Box::pin(self.resume_site_failover_now(op))
-    }
-
-    async fn resume_site_failover_now(&self, mut op: Operation) -> Result<Operation> {
-        let request = match self.submitted_request(&op.id).await? {
-            Some(super::OperationRequest::SiteFailover { request, .. }) => Some(request),
-            _ => None,
-        };
-        let engine = self.unscoped();
-        let mut to_start = Vec::new();
-        for result in &mut op.group_results {
-            if result.status.is_terminal() {
-                continue;
-            }
-            let child = match result.operation_id {
-                Some(id) => engine.store().get_operation(&id).await?,
-                None => None,
-            };
-            let Some(child) = child else {
-                // Never started (or stopped before its failover recorded anything).
-                result.operation_id = None;
-                to_start.push(result.group_id);
-                continue;
-            };
-            match engine.recover_operation(&format!("op-{}", child.id)).await {
-                Ok(child) => {
-                    result.status = child.status;
-                    result.error_message = child.error_message;
-                }
-                Err(e) => {
-                    result.status = OperationStatus::Failed;
-                    result.error_message = Some(format!(
-                        "its failover op-{} could not be recovered: {e}",
-                        child.id
-                    ));
-                }
-            }
-        }
-        let run = SiteRun {
-            engine: &engine,
-            observer: &super::NoProgress,
-            op: tokio::sync::Mutex::new(op),
-        };
-        run.record(|op| op.status = OperationStatus::Running).await;
-        match request {
-            Some(request) => {
-                let mut groups = Vec::new();
-                for id in to_start {
-                    match engine.group_by_id(&id).await {
-                        Ok(group) => groups.push(group),
-                        Err(e) => {
-                            run.set_group(id, |r| {
-                                r.status = OperationStatus::Failed;
-                                r.error_message = Some(e.to_string());
-                            })
-                            .await
-                        }
-                    }
-                }
-                stream::iter(groups.iter())
-                    .for_each_concurrent(request.concurrency.max(1), |group| {
-                        run.run_group(group, request.mode)
-                    })
-                    .await;
-            }
-            None => {
-                for id in to_start {
-                    run.set_group(id, |r| {
-                        r.status = OperationStatus::Failed;
-                        r.error_message = Some(
-                            "not started: the site failover was interrupted before it reached this group; fail it over on its own"
-                                .into(),
-                        );
-                    })
-                    .await;
-                }
-            }
-        }
-        run.record(settle).await;
-        let op = run.op.into_inner();
-        if op.target_site != self.local_site() {
-            if let Ok(peer) = self.store_of(&op.target_site) {
-                if let Err(e) = peer.put_operation(&op).await {
-                    tracing::warn!(error = %e, site = %op.target_site, "could not copy the site failover record");
-                }
-            }
-        }
-        Ok(op)
     }
 }
 

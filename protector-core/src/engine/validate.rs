@@ -1,8 +1,10 @@
-//! Validation: every finding, not the first.
+//! Validation: every finding, not the first; and the re-check of a plan before it runs.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Hint, Problem};
+use super::Protector;
+use crate::error::{Error, ErrorKind, Hint, Problem, Result};
+use crate::plan::Plan;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,6 +157,39 @@ impl ValidationReport {
             ),
         )
         .with_findings(findings))
+    }
+}
+
+impl Protector {
+    /// Re-checks a plan against the current group: its findings plus staleness.
+    pub async fn validate_plan(&self, plan: &Plan) -> Result<ValidationReport> {
+        let mut report = ValidationReport {
+            findings: plan.findings.clone(),
+        };
+        // A plan is the caller's data: its group is resolved like a named one.
+        let group = self.group(&plan.group_id.to_string()).await?;
+        if let Some(running) = group.active_operation_id {
+            // Another operation claimed the group after this plan was made.
+            report.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "operation_running",
+                format!(
+                    "operation op-{running} is running on protection group '{}' (status {}): \
+                     nothing was changed; wait for it to finish and plan again",
+                    group.name, group.status
+                ),
+            ));
+        } else if group.metadata.version != plan.metadata_version {
+            report.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "plan_stale",
+                format!(
+                    "the plan was made from metadata version {} of '{}', which is now at version {} (status {}): plan again",
+                    plan.metadata_version, group.name, group.metadata.version, group.status
+                ),
+            ));
+        }
+        Ok(report)
     }
 }
 

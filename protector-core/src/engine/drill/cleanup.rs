@@ -9,12 +9,12 @@ use futures::stream::{self, StreamExt};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::resources::{remove_array_volume, remove_server, remove_volume};
-use super::tracker::{lock, StepSpec, Tracker};
 use super::{port_description, update_member, MEMBER_TAG, OPERATION_TAG, SOURCE_VOLUME_TAG};
 use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::engine::planner::site_token;
 use crate::engine::progress::ProgressObserver;
+use crate::engine::resources::{remove_array_volume, remove_server, remove_volume};
+use crate::engine::runner::{lock, StepSpec, Tracker};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::wait::PollPolicy;
 use crate::engine::Protector;

@@ -1,25 +1,20 @@
 //! Bookkeeping of a running operation: its record, steps with phase and progress, the journal
-//! of side effects, the progress observer; and bounded concurrency over members.
+//! of side effects, the progress observer.
 
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use chrono::Utc;
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::lock;
 use crate::engine::progress::ProgressObserver;
 use crate::engine::Protector;
 use crate::error::Result;
 use crate::model::{Operation, OperationStatus, Phase};
 use crate::store::{JournalEntry, JournalKind};
-
-/// Locks `m`, whatever a panicking holder left behind.
-pub(in crate::engine) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// One step of an operation: its name, its phase and the progress reached once it is done.
 #[derive(Debug, Clone)]
@@ -196,25 +191,4 @@ impl<'a> Tracker<'a> {
         self.observer.on_update(&op);
         op
     }
-}
-
-/// Runs `f` on every item, at most `limit` at once. Every item runs; the first error wins.
-pub(in crate::engine) async fn each_bounded<'i, T, F, Fut>(
-    items: &'i [T],
-    limit: usize,
-    f: F,
-) -> Result<()>
-where
-    F: FnMut(&'i T) -> Fut,
-    Fut: Future<Output = Result<()>>,
-{
-    // The futures are made up front so that the stream holds no closure: that keeps the
-    // operation's future `Send` for any caller (a closure over references in the stream
-    // trips rustc's higher-ranked `Send` check).
-    let futures: Vec<Fut> = items.iter().map(f).collect();
-    let results: Vec<Result<()>> = stream::iter(futures)
-        .buffer_unordered(limit.max(1))
-        .collect()
-        .await;
-    results.into_iter().collect()
 }

@@ -1,12 +1,14 @@
 //! Waiting for and removing servers, Cinder volumes and array volumes, the way every
-//! operation needs it: a resource already gone counts as removed.
+//! operation needs it: a resource already gone counts as removed. Also the requests that
+//! create ports and servers, starting and stopping servers, and making a FlashArray
+//! protection group replicate.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::api::{
     ArrayApi, BlockDevice, BlockStorageApi, ComputeApi, CreatePort, CreateServer, Server,
-    ServerStatus, Volume,
+    ServerStatus, SiteClients, Volume,
 };
 use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
 use crate::error::{Error, Hint, MappedResource, Result};
@@ -195,4 +197,115 @@ pub(in crate::engine) async fn remove_array_volume(
 ) -> Result<()> {
     array.destroy_volume(name).await?;
     array.eradicate_volume(name).await
+}
+
+/// Deletes servers (waiting until gone), then ports, then volumes (once detached) on the site
+/// of `clients`. Missing ones count as removed. Returns what could not be removed.
+pub(super) async fn remove_resources(
+    clients: &SiteClients,
+    servers: &[String],
+    ports: &[String],
+    volumes: &[String],
+    poll: &super::wait::PollPolicy,
+) -> Vec<String> {
+    let mut leftovers = Vec::new();
+    for id in servers {
+        if let Err(e) = remove_server(&clients.compute, id, poll).await {
+            leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    for id in ports {
+        if let Err(e) = clients.network.delete_port(id).await {
+            leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    for id in volumes {
+        if let Err(e) = remove_volume(&clients.block_storage, id, poll).await {
+            leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
+        }
+    }
+    leftovers
+}
+
+/// Starts server `id` through `compute` (when SHUTOFF) and waits until it is ACTIVE (or gone).
+pub(super) async fn start_server_and_wait(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    match compute.get_server(id).await? {
+        None => return Ok(()),
+        Some(s) if s.status == ServerStatus::Active => return Ok(()),
+        Some(_) => compute.start_server(id).await?,
+    }
+    wait_for(&format!("server {id} to start"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            Some(s) if s.status == ServerStatus::Active => PollOutcome::Ready(()),
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            None => PollOutcome::Ready(()),
+        })
+    })
+    .await
+}
+
+/// Stops server `id` through `compute` and waits until it is SHUTOFF (or gone).
+pub(super) async fn stop_server_and_wait(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    match compute.get_server(id).await? {
+        None => return Ok(()),
+        Some(s) if s.status == ServerStatus::Shutoff => return Ok(()),
+        Some(_) => compute.stop_server(id).await?,
+    }
+    wait_stopped(compute, id, &format!("server {id}"), poll).await
+}
+
+/// Waits until server `id` (`what`, for the timeout message) is SHUTOFF or gone.
+pub(super) async fn wait_stopped(
+    compute: &Arc<dyn crate::api::ComputeApi>,
+    id: &str,
+    what: &str,
+    poll: &super::wait::PollPolicy,
+) -> Result<()> {
+    wait_for(&format!("{what} to stop"), poll, || async move {
+        Ok(match compute.get_server(id).await? {
+            Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
+            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            None => PollOutcome::Ready(()),
+        })
+    })
+    .await
+}
+
+/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it.
+pub(super) async fn ensure_replicating(
+    source: &dyn ArrayApi,
+    source_name: &str,
+    target: &dyn ArrayApi,
+    target_name: &str,
+    group: &str,
+    volumes: &[String],
+) -> Result<()> {
+    let existing = match source.get_protection_group(group).await? {
+        Some(pg) => pg,
+        None => source.create_protection_group(group).await?,
+    };
+    let missing: Vec<String> = volumes
+        .iter()
+        .filter(|v| !existing.volumes.contains(v))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        source.add_protection_group_volumes(group, &missing).await?;
+    }
+    if !existing.targets.iter().any(|t| t.name == target_name) {
+        source
+            .add_protection_group_target(group, target_name)
+            .await?;
+    }
+    target
+        .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
+        .await
 }

@@ -1,0 +1,104 @@
+//! The tenant scoping every per-group operation needs: a group's VMs, volumes and ports
+//! belong to the group's project, on each site the project that a tenant mapping pairs with it
+//! (each site has its own Keystone, so project ids differ). [`Protector::group_clients`] hands
+//! out clients acting in that project.
+
+use super::Protector;
+use crate::api::{AuthInfo, SiteClients};
+use crate::error::{Error, ErrorKind, Hint, Result};
+use crate::model::ProtectionGroup;
+
+impl Protector {
+    /// The project of `group` on `site`: its own project on the group's primary site, elsewhere
+    /// the project a tenant mapping pairs with it (either direction). `None` when no mapping
+    /// names it: the site's credentials then act in their own project, which is what a
+    /// single-tenant deployment wants and needs no mapping for.
+    pub async fn group_project_on(
+        &self,
+        group: &ProtectionGroup,
+        site: &str,
+    ) -> Result<Option<String>> {
+        let mappings = self.store().list_tenant_mappings().await?;
+        Ok(super::access::project_on(&mappings, group, site))
+    }
+
+    /// OpenStack clients of `site` acting in the project that owns `group` there (see
+    /// [`Protector::group_project_on`]), checked: they authenticate into that project. What
+    /// they create (volumes, ports, servers) belongs to the group's tenant.
+    ///
+    /// The site's own clients when they already act in that project (or no project is known
+    /// there); otherwise the same credentials re-scoped by the connector
+    /// ([`crate::api::Connector::site_for_project`]).
+    ///
+    /// A drop-in for `Protector::ensure_reachable` in per-group operations: `Unavailable`
+    /// ("site X is unreachable") when the site does not answer; `PermissionDenied` when the
+    /// credentials have no role in the group's project there (with the command that grants
+    /// one); `ConfigInvalid` when they cannot be re-scoped (an application credential).
+    pub async fn group_clients(&self, site: &str, group: &ProtectionGroup) -> Result<SiteClients> {
+        let clients = self.clients(site).await?;
+        let own = authenticate(&clients).await?;
+        let Some(project) = self.group_project_on(group, site).await? else {
+            return Ok(clients);
+        };
+        if own.project_id == project {
+            return Ok(clients);
+        }
+        let registered = self.site(site).await?;
+        let scoped = self
+            .inner
+            .connector
+            .site_for_project(&registered, &project)
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!(
+                    "clients of {site} for project {project} of protection group '{}'",
+                    group.name
+                ))
+            })?;
+        let no_role = || {
+            Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the credentials of {site} (user '{}') cannot act in project {project}, which owns protection group '{}' there: \
+                     grant the user a role in it (`openstack role add --user {} --project {project} admin` on {site}) \
+                     or fix the tenant mapping",
+                    own.user_name, group.name, own.user_name
+                ),
+            )
+            .with_hint(Hint::ListTenantMappings)
+            .with_context("site", site)
+            .with_context("group", group.name.clone())
+        };
+        match scoped.identity.authenticate().await {
+            Ok(auth) if auth.project_id == project => Ok(scoped),
+            // A connector that cannot re-scope hands back its one project.
+            Ok(_) => Err(no_role()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                ) =>
+            {
+                Err(no_role())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
+                Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
+                    .with_context("site", site),
+            ),
+            Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
+        }
+    }
+}
+
+/// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
+pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
+    let site = clients.site.as_str();
+    match clients.identity.probe().await {
+        Ok(auth) => Ok(auth),
+        Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
+            Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
+                .with_context("site", site),
+        ),
+        Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
+    }
+}

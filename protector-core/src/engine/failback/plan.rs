@@ -1,0 +1,445 @@
+//! Planning a failback: what returns to the original primary (each member's original VM, or
+//! a rebuild where it is gone) and every problem found.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::FailbackRequest;
+use crate::engine::planner::site_token;
+use crate::engine::validate::Finding;
+use crate::engine::Protector;
+use crate::error::{ErrorKind, Hint, MappedResource, Result};
+use crate::model::{GroupStatus, Phase, ProtectionGroup, ResourceMappings};
+use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
+
+fn steps(
+    group: &ProtectionGroup,
+    target: &str,
+    source: &str,
+    reverse: bool,
+    rebuild: bool,
+) -> Vec<Step> {
+    let (t, s) = (site_token(target), site_token(source));
+    let mut list: Vec<(String, Phase, String)> = vec![(
+        "validate_sites".into(),
+        Phase::Preparation,
+        "check both sites and arrays answer".into(),
+    )];
+    // The group is claimed before anything is touched, fencing included: a failback that
+    // loses the claim to another one must not stop VMs the winner has started.
+    list.push((
+        "create_dr_record".into(),
+        Phase::Preparation,
+        "record the operation; group status failing_back on both sites".into(),
+    ));
+    if group.fence_required_on.is_some() {
+        list.push((
+            "fence_old_vms".into(),
+            Phase::Preparation,
+            format!("stop the VMs an unplanned failover left running on {target} and confirm"),
+        ));
+    }
+    list.extend([
+        (
+            "quiesce_vms".into(),
+            Phase::Storage,
+            format!("stop the VMs on {source} so that no write is lost"),
+        ),
+        (
+            "prepare_reverse_replication".into(),
+            Phase::Storage,
+            format!("protection group on {source}'s array with the active volumes, replicating to {target}"),
+        ),
+        (
+            "final_snapshot".into(),
+            Phase::Storage,
+            "take a protection-group snapshot with replicate_now".into(),
+        ),
+        (
+            "replicate_snapshot".into(),
+            Phase::Storage,
+            format!("wait until the snapshot has fully arrived on {target}'s array"),
+        ),
+        (
+            "promote_storage_primary".into(),
+            Phase::Storage,
+            format!("overwrite the original volumes on {target}'s array from the snapshot"),
+        ),
+    ]);
+    if rebuild {
+        list.extend([
+            (
+                format!("create_volumes_{t}"),
+                Phase::Storage,
+                format!(
+                    "copy the snapshot's volumes of members whose original VM is gone on {target}"
+                ),
+            ),
+            (
+                format!("manage_volumes_{t}"),
+                Phase::Storage,
+                "import those copies into Cinder (manage existing)".into(),
+            ),
+            (
+                format!("create_ports_{t}"),
+                Phase::Instances,
+                "ports for the rebuilt members on their original networks".into(),
+            ),
+            (
+                format!("create_instances_{t}"),
+                Phase::Instances,
+                "boot the rebuilt members from the imported volumes".into(),
+            ),
+        ]);
+    }
+    list.extend([
+        (
+            format!("start_instances_{t}"),
+            Phase::Instances,
+            format!("start the original VMs on {target}"),
+        ),
+        (
+            "verify_instances".into(),
+            Phase::Instances,
+            "wait for every server to be ACTIVE".into(),
+        ),
+        (
+            format!("cleanup_{s}"),
+            Phase::Finalization,
+            format!("remove the servers, ports and volumes the failover created on {source}"),
+        ),
+    ]);
+    if reverse {
+        list.push((
+            "reverse_replication".into(),
+            Phase::Finalization,
+            format!("enable replication {target} → {source} again"),
+        ));
+    }
+    list.extend([
+        (
+            "update_protection_group".into(),
+            Phase::Finalization,
+            "status active, current primary back to the original".into(),
+        ),
+        (
+            "sync_metadata".into(),
+            Phase::Finalization,
+            "push the new metadata version to the other site".into(),
+        ),
+    ]);
+    crate::engine::planner::chain(list)
+}
+
+impl Protector {
+    /// Builds a failback plan: what returns to the original primary and every problem found.
+    pub async fn plan_failback(&self, group: &str, request: &FailbackRequest) -> Result<Plan> {
+        let group = self.group(group).await?;
+        let source = group.current_primary_site.clone();
+        let target = group.primary_site.clone();
+        let mut plan = Plan {
+            id: request.operation_id.unwrap_or_else(Uuid::new_v4),
+            mode: FailoverMode::Planned,
+            group_id: group.id,
+            group_name: group.name.clone(),
+            metadata_version: group.metadata.version,
+            source_site: source.clone(),
+            target_site: target.clone(),
+            replication_type: group.replication_type,
+            array_group: group.consistency_group.array_group.clone(),
+            source_array: None,
+            target_array: None,
+            target_volume_type: group.volume_type.clone(),
+            manage_host: None,
+            members: Vec::new(),
+            steps: steps(&group, &target, &source, request.reverse_replication, false),
+            findings: Vec::new(),
+            recovery_point: None,
+            source_reachable: false,
+        };
+        if !matches!(
+            group.status,
+            GroupStatus::FailedOver | GroupStatus::FailedOverPartial
+        ) || source == target
+        {
+            plan.findings.push(Finding::error(
+                ErrorKind::Conflict,
+                "group_not_failed_over",
+                format!(
+                    "Protection Group '{}' is not in a failed_over state. Current status: {} (current primary: {}){}",
+                    group.name,
+                    group.status,
+                    group.current_primary_site,
+                    if group.status == GroupStatus::Active {
+                        ": its workload already runs on its primary site, no failback is needed"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+            return Ok(plan);
+        }
+        let mut clients = BTreeMap::new();
+        for site in [&target, &source] {
+            match self.group_clients(site, &group).await {
+                Ok(c) => {
+                    clients.insert(site.clone(), c);
+                }
+                Err(e) if e.kind() != ErrorKind::Unavailable => {
+                    plan.findings
+                        .push(Finding::error(e.kind(), "site_clients", e.message()))
+                }
+                Err(e) => plan.findings.push(
+                    Finding::error(
+                        ErrorKind::Unavailable,
+                        "site_unreachable",
+                        format!(
+                            "Cannot initiate failback - remote site '{site}' is unreachable ({}). Modifications to a Protection Group require both sites to be reachable; once it answers, {}",
+                            e.message(),
+                            Hint::SyncForce {
+                                group: group.name.clone()
+                            }
+                            .describe()
+                        ),
+                    )
+                    .with_hint(Hint::ValidateSite { site: site.clone() }),
+                ),
+            }
+        }
+        plan.source_reachable = clients.contains_key(&source);
+        if clients.len() == 2 {
+            if let Err(e) = self.ensure_peer_in_sync(&group).await {
+                if request.force {
+                    plan.findings.push(Finding::warning(
+                        "metadata_out_of_sync",
+                        format!("{} (forced: the local version is pushed)", e.message()),
+                    ));
+                } else {
+                    let finding = Finding::error(e.kind(), "metadata_out_of_sync", e.message());
+                    plan.findings.push(match e.hint() {
+                        Some(hint) => finding.with_hint(hint.clone()),
+                        None => finding,
+                    });
+                }
+            }
+        }
+        let document = self.document(group.clone()).await?;
+        let Some(policy) = document.policy.clone() else {
+            plan.findings.push(Finding::error(
+                ErrorKind::ValidationFailed,
+                "no_policy",
+                format!(
+                    "protection group '{}' has no replication policy",
+                    group.name
+                ),
+            ));
+            return Ok(plan);
+        };
+        plan.array_group = policy.pure_pg_name.clone();
+        for (site, slot) in [(&source, 0), (&target, 1)] {
+            let endpoint = policy.array_on(&group, site);
+            let array = self.inner.connector.array(endpoint).await?;
+            match array.array_info().await {
+                Ok(info) if slot == 0 => plan.source_array = Some(info.name),
+                Ok(info) => plan.target_array = Some(info.name),
+                Err(e) => plan.findings.push(Finding::error(
+                    ErrorKind::Unavailable,
+                    "array_unreachable",
+                    format!(
+                        "FlashArray {} of {site} is unreachable: {}",
+                        endpoint.url,
+                        e.message()
+                    ),
+                )),
+            }
+        }
+        // A failback stops the VMs on the active site, then waits for a final snapshot (async)
+        // or relies on the pod (sync) on the original site's array: both need the link.
+        if let (Some(source_name), Some(target_name)) =
+            (plan.source_array.clone(), plan.target_array.clone())
+        {
+            let target_array = self
+                .inner
+                .connector
+                .array(policy.array_on(&group, &target))
+                .await?;
+            match crate::engine::report::link_problem(target_array.as_ref(), &target_name, &source_name)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(problem)) => plan.findings.push(Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "replication_interrupted",
+                    format!(
+                        "protection group '{}' cannot fail back from {source} to {target}: {problem}; a failback would stop the VMs on {source} and then wait for data that cannot arrive: restore the replication link between the arrays and retry",
+                        group.name
+                    ),
+                )),
+                Err(e) => plan.findings.push(Finding::error(
+                    e.kind(),
+                    "replication_unknown",
+                    format!(
+                        "the replication link of protection group '{}' between {source} and {target} could not be read ({}): retry when both arrays answer",
+                        group.name,
+                        e.message()
+                    ),
+                )),
+            }
+        }
+        let (Some(target_clients), Some(source_clients)) =
+            (clients.get(&target), clients.get(&source))
+        else {
+            return Ok(plan);
+        };
+        // Mappings are only checked: the original VMs keep their own ports and flavors.
+        let stored = document
+            .mappings
+            .iter()
+            .filter(|m| m.from_site == source && m.to_site == target)
+            .fold(ResourceMappings::default(), |acc, m| {
+                acc.merged_with(&m.mappings)
+            });
+        let mappings = request.mappings.merged_with(&stored);
+        if !mappings.networks.is_empty() {
+            let networks = target_clients.network.list_networks().await?;
+            for wanted in mappings.networks.values() {
+                if !networks
+                    .iter()
+                    .any(|n| &n.id == wanted || &n.name == wanted)
+                {
+                    plan.findings.push(Finding::error(
+                        ErrorKind::ValidationFailed,
+                        "network_mapping_target_missing",
+                        format!("Network '{wanted}' not found on {target} (a mapping goes from the active site's network to one on {target})"),
+                    ).with_hint(Hint::CheckMapping { resource: MappedResource::Network }));
+                }
+            }
+        }
+        if !mappings.flavors.is_empty() {
+            let flavors = target_clients.compute.list_flavors().await?;
+            for wanted in mappings.flavors.values() {
+                if !flavors.iter().any(|f| &f.id == wanted || &f.name == wanted) {
+                    plan.findings.push(
+                        Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "flavor_mapping_target_missing",
+                            format!("Flavor '{wanted}' not found on {target}"),
+                        )
+                        .with_hint(Hint::CheckMapping {
+                            resource: MappedResource::Flavor,
+                        }),
+                    );
+                }
+            }
+        }
+        let target_array = self
+            .inner
+            .connector
+            .array(policy.array_on(&group, &target))
+            .await?;
+        let mut rebuild = Vec::new();
+        for member in &document.members {
+            let name = member.instance_name.clone();
+            if member.current.site == target {
+                // Failed on the DR site during the failover: it never left.
+                continue;
+            }
+            let standby = member.standby.as_ref().filter(|s| s.site == target);
+            let original = match standby {
+                Some(s) => target_clients.compute.get_server(&s.instance_id).await?,
+                None => None,
+            };
+            let Some(standby) = standby.filter(|_| original.is_some()) else {
+                // The original VM is gone: this member is rebuilt on the original primary
+                // from the replicated data, like a failover builds it.
+                if let Some(s) = standby {
+                    plan.findings.push(
+                        Finding::warning(
+                            "original_vm_gone",
+                            format!(
+                                "the original server {} of member {name} no longer exists on {target}: it is rebuilt there from the replicated data; its old volumes ({}) are left as they are",
+                                s.instance_id,
+                                s.volume_ids.join(", ")
+                            ),
+                        )
+                        .for_member(&name),
+                    );
+                }
+                rebuild.push(member.clone());
+                continue;
+            };
+            for array_volume in &standby.array_volumes {
+                match target_array.get_volume(array_volume).await {
+                    Ok(Some(v)) if !v.destroyed => {}
+                    Ok(_) => plan.findings.push(
+                        Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "standby_volume_missing",
+                            format!(
+                                "array volume {array_volume} of member {name} no longer exists on {target}'s FlashArray: failback restores into the original volumes"
+                            ),
+                        )
+                        .for_member(&name),
+                    ),
+                    Err(e) if e.kind() == ErrorKind::Unavailable => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let source_status = source_clients
+                .compute
+                .get_server(&member.current.instance_id)
+                .await?
+                .map(|s| s.status.as_str().to_string());
+            let volumes = member
+                .recovery
+                .volumes
+                .iter()
+                .zip(&member.current.volume_ids)
+                .zip(&member.current.array_volumes)
+                .zip(&standby.array_volumes)
+                .map(|(((spec, volume_id), array_volume), original)| VolumePlan {
+                    source_volume_id: volume_id.clone(),
+                    source_array_volume: array_volume.clone(),
+                    copy_name: original.clone(),
+                    name: spec.name.clone(),
+                    size_gb: spec.size_gb,
+                    bootable: spec.bootable,
+                    boot_index: spec.boot_index.unwrap_or(-1),
+                    device: spec.device.clone(),
+                })
+                .collect();
+            plan.members.push(MemberPlan {
+                member_id: member.id,
+                instance_name: name,
+                source_instance_id: member.current.instance_id.clone(),
+                source_status,
+                flavor: Resolved {
+                    source: member.recovery.flavor.name.clone(),
+                    target_id: Some(member.recovery.flavor.id.clone()),
+                    target_name: Some(member.recovery.flavor.name.clone()),
+                },
+                key_name: member.recovery.key_name.clone(),
+                nics: Vec::new(),
+                volumes,
+                target_instance_id: Some(standby.instance_id.clone()),
+            });
+        }
+        if !rebuild.is_empty() {
+            // Rebuilt members are planned like a failover to the original primary: their
+            // recovery metadata describes their VM there, so its networks, flavor and security
+            // groups resolve without mappings.
+            self.plan_target(
+                &mut plan,
+                &group,
+                &rebuild,
+                &mappings,
+                target_clients,
+                Some(source_clients),
+            )
+            .await?;
+            plan.steps = steps(&group, &target, &source, request.reverse_replication, true);
+        }
+        Ok(plan)
+    }
+}

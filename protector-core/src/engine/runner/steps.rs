@@ -1,0 +1,351 @@
+//! The steps a failover and a failback share: stopping the source VMs, waiting for the final
+//! snapshot, copying and managing volumes, creating ports and servers, checking they boot.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::{lock, Run};
+use crate::api::{CopyVolume, ManageVolume, ServerStatus};
+use crate::engine::resources::{
+    port_request, server_request, wait_server_booted, wait_stopped, wait_volume_available,
+};
+use crate::engine::wait::{wait_for, PollOutcome};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::OperationType;
+use crate::plan::MemberPlan;
+use crate::store::JournalKind;
+
+impl Run<'_> {
+    /// Waits until pg snapshot `replica` (`source-array:pg.N`) has fully arrived on the target
+    /// array.
+    /// Waits until snapshot `replica` (`source:pg.N`) has fully arrived on the target array.
+    ///
+    /// The source VMs are stopped while this runs, so the wait is short: it ends at once when
+    /// the target array reports the replication link down, and after
+    /// [`crate::engine::wait::final_snapshot_wait`] of the policy's interval otherwise. Either way the
+    /// error names the group, the snapshot and the cause, and the operation's rollback
+    /// restarts the source VMs.
+    pub(in crate::engine) async fn wait_replicated(&self, replica: &str) -> Result<()> {
+        let plan = self.plan;
+        let interval = self
+            .engine
+            .store()
+            .get_policy(&plan.group_id)
+            .await?
+            .map_or(0, |p| p.replication_interval_secs);
+        let bound = crate::engine::wait::final_snapshot_wait(interval);
+        let poll = self.engine.options().poll.at_most(bound);
+        let target_array = self.target_array.clone();
+        let target_name = plan.target_array.clone().unwrap_or_default();
+        let source_name = replica.split_once(':').map_or("", |(s, _)| s).to_string();
+        let stalled = format!(
+            "replication of snapshot {replica} of protection group '{}' to {}'s FlashArray {target_name} stalled",
+            plan.group_name, plan.target_site
+        );
+        let advice = if lock(&self.op).operation_type == OperationType::Failover {
+            "restore the replication link between the arrays and retry, or run an unplanned (forced) failover, which accepts the data at risk"
+        } else {
+            "restore the replication link between the arrays and retry"
+        };
+        let last = Mutex::new(String::from("not polled yet"));
+        let outcome = wait_for(
+            &format!("snapshot {replica} to arrive on {}", plan.target_site),
+            &poll,
+            || {
+                let target_array = target_array.clone();
+                let (replica, target_name, source_name) = (replica, &target_name, &source_name);
+                let (stalled, last) = (&stalled, &last);
+                async move {
+                    // The target answers "does not exist" until the transfer starts.
+                    let transfers = match target_array.list_pg_snapshot_transfers(replica).await {
+                        Ok(t) => t,
+                        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                        Err(e) => {
+                            *lock(last) = format!("error: {}", e.message());
+                            return Err(e);
+                        }
+                    };
+                    let state = match transfers.into_iter().find(|t| t.name == replica) {
+                        Some(t) if t.is_complete() => return Ok(PollOutcome::Ready(())),
+                        Some(t) => format!("progress {:.0}%", t.progress * 100.0),
+                        None => "not on the target array yet".to_string(),
+                    };
+                    *lock(last) = state.clone();
+                    // A cut link will not deliver it: stop waiting now.
+                    if let Some(problem) = crate::engine::report::link_problem(
+                        target_array.as_ref(),
+                        target_name,
+                        source_name,
+                    )
+                    .await?
+                    {
+                        return Err(Error::unavailable(format!(
+                            "{stalled} ({state}): {problem}; {advice}"
+                        ))
+                        .with_retry(crate::error::RetryStatus::Permanent));
+                    }
+                    Ok(PollOutcome::Pending(state))
+                }
+            },
+        )
+        .await;
+        match outcome {
+            Err(e) if e.kind() == ErrorKind::Timeout => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{stalled}: it had not arrived within {} (the wait allowed by the replication interval of {interval} s; last state: {}); check the replication link and both arrays, then retry",
+                    crate::engine::text::human_age(i64::try_from(poll.timeout.as_secs()).unwrap_or(i64::MAX)),
+                    lock(&last)
+                ),
+            )),
+            other => other,
+        }
+    }
+
+    pub(in crate::engine) async fn quiesce(&self) -> Result<()> {
+        let compute = self.source()?.compute.clone();
+        let poll = self.engine.options().poll.clone();
+        self.for_members(|member| {
+            let compute = compute.clone();
+            let poll = poll.clone();
+            async move {
+                let id = member.source_instance_id.clone();
+                let server = compute.get_server(&id).await?.ok_or_else(|| {
+                    Error::not_found(format!(
+                        "server {id} of member {} disappeared from {}",
+                        member.instance_name, self.plan.source_site
+                    ))
+                })?;
+                if server.status != ServerStatus::Shutoff {
+                    self.effect(
+                        &format!("stop_server:{}", member.instance_name),
+                        json!({"server": id}),
+                        compute.stop_server(&id),
+                    )
+                    .await?;
+                    lock(&self.undo).stopped.push(id.clone());
+                }
+                wait_stopped(
+                    &compute,
+                    &id,
+                    &format!(
+                        "server {} on {}",
+                        member.instance_name, self.plan.source_site
+                    ),
+                    &poll,
+                )
+                .await
+            }
+        })
+        .await
+    }
+
+    pub(in crate::engine) async fn copy_volumes(
+        &self,
+        member: &MemberPlan,
+        sources: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        for volume in &member.volumes {
+            let source = sources[&volume.copy_name].clone();
+            let request = CopyVolume {
+                name: volume.copy_name.clone(),
+                source: source.clone(),
+                overwrite: false,
+            };
+            self.effect(
+                &format!("copy_volume:{}", volume.copy_name),
+                json!({"source": source, "name": volume.copy_name}),
+                self.target_array.copy_volume(&request),
+            )
+            .await?;
+            lock(&self.undo).copies.push(volume.copy_name.clone());
+        }
+        Ok(())
+    }
+
+    pub(in crate::engine) async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
+        let host = self.plan.manage_host.clone().ok_or_else(|| {
+            Error::invalid(format!(
+                "no cinder-volume host to manage into on {}",
+                self.plan.target_site
+            ))
+        })?;
+        let op_id = self.op_id();
+        let mut volume_ids = Vec::new();
+        let mut array_volumes = Vec::new();
+        for volume in &member.volumes {
+            let step = format!("manage_volume:{}", volume.copy_name);
+            let mut metadata = BTreeMap::new();
+            metadata.insert("protector:operation".to_string(), op_id.to_string());
+            metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
+            metadata.insert(
+                "protector:source_volume".to_string(),
+                volume.source_volume_id.clone(),
+            );
+            let request = ManageVolume {
+                host: host.clone(),
+                source_name: volume.copy_name.clone(),
+                name: volume.name.clone(),
+                volume_type: self.plan.target_volume_type.clone(),
+                bootable: volume.bootable,
+                description: format!(
+                    "Imported by protector failover {op_id} from volume {} on {}",
+                    volume.source_volume_id, self.plan.source_site
+                ),
+                metadata,
+            };
+            let created = self
+                .effect(
+                    &step,
+                    json!({"source_name": volume.copy_name}),
+                    self.target.block_storage.manage_volume(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.with_prefix(format!(
+                        "Failed to manage volume {} on {}",
+                        volume.copy_name, self.plan.target_site
+                    ))
+                })?;
+            lock(&self.undo).volumes.push(created.id.clone());
+            let storage = self.target.block_storage.clone();
+            let id = created.id.clone();
+            let ready = wait_volume_available(
+                &storage,
+                &id,
+                &format!("volume {} on {}", volume.name, self.plan.target_site),
+                &self.engine.options().poll,
+            )
+            .await?;
+            lock(&self.undo).copies.retain(|c| c != &volume.copy_name);
+            volume_ids.push(ready.id.clone());
+            array_volumes.push(
+                ready
+                    .array_volume
+                    .clone()
+                    .unwrap_or_else(|| format!("volume-{}-cinder", ready.id)),
+            );
+        }
+        let mut results = lock(&self.results);
+        let entry = results.entry(member.member_id).or_default();
+        entry.volume_ids = volume_ids;
+        entry.array_volumes = array_volumes;
+        Ok(())
+    }
+
+    pub(in crate::engine) async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
+        let op_id = self.op_id();
+        let mut port_ids = Vec::new();
+        for (i, nic) in member.nics.iter().enumerate() {
+            let step = format!("create_port:{}:{i}", member.instance_name);
+            let request = port_request(
+                member,
+                nic,
+                format!("{}-port-{i}", member.instance_name),
+                format!("protector:{op_id}:{step}"),
+                &self.plan.target_site,
+            )?;
+            let port = self
+                .effect(
+                    &step,
+                    json!({"network": request.network_id}),
+                    self.target.network.create_port(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.with_prefix(format!(
+                        "creating a port for {} on {}",
+                        member.instance_name, self.plan.target_site
+                    ))
+                })?;
+            lock(&self.undo).ports.push(port.id.clone());
+            port_ids.push(port.id);
+        }
+        lock(&self.results)
+            .entry(member.member_id)
+            .or_default()
+            .port_ids = port_ids;
+        Ok(())
+    }
+
+    pub(in crate::engine) async fn create_server(&self, member: &MemberPlan) -> Result<()> {
+        let op_id = self.op_id();
+        let (volume_ids, port_ids) = {
+            let results = lock(&self.results);
+            let r = results.get(&member.member_id).cloned().unwrap_or_default();
+            (r.volume_ids, r.port_ids)
+        };
+        let step = format!("create_server:{}", member.instance_name);
+        let mut metadata = BTreeMap::new();
+        metadata.insert("protector:operation".to_string(), op_id.to_string());
+        metadata.insert("protector:member".to_string(), member.member_id.to_string());
+        metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
+        metadata.insert(
+            "protector:source_instance".to_string(),
+            member.source_instance_id.clone(),
+        );
+        let request = server_request(
+            member,
+            &member.instance_name,
+            &volume_ids,
+            port_ids,
+            metadata,
+            &self.plan.target_site,
+        )?;
+        let server = self
+            .effect(
+                &step,
+                json!({"name": request.name}),
+                self.target.compute.create_server(&request),
+            )
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!(
+                    "Failed to create instance '{}' on {}",
+                    member.instance_name, self.plan.target_site
+                ))
+            })?;
+        lock(&self.undo).servers.push(server.id.clone());
+        lock(&self.results)
+            .entry(member.member_id)
+            .or_default()
+            .server_id = Some(server.id);
+        Ok(())
+    }
+
+    pub(in crate::engine) async fn verify_server(&self, member: &MemberPlan) -> Result<()> {
+        let id = lock(&self.results)
+            .get(&member.member_id)
+            .and_then(|r| r.server_id.clone())
+            .unwrap_or_default();
+        let server = wait_server_booted(
+            &self.target.compute,
+            &id,
+            &format!(
+                "instance {} on {}",
+                member.instance_name, self.plan.target_site
+            ),
+            &self.engine.options().poll,
+        )
+        .await?;
+        if server.status == ServerStatus::Error {
+            let fault = server.fault.unwrap_or_else(|| "no fault recorded".into());
+            self.journal(
+                &format!("verify_server:{}", member.instance_name),
+                JournalKind::Failed,
+                json!({"fault": fault}),
+            )
+            .await;
+            lock(&self.results)
+                .entry(member.member_id)
+                .or_default()
+                .error = Some(format!(
+                "instance went to ERROR on {}: {fault}",
+                self.plan.target_site
+            ));
+        }
+        Ok(())
+    }
+}

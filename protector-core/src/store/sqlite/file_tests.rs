@@ -1,0 +1,269 @@
+//! The store's file: private, in WAL mode, shared between processes, refused when damaged,
+//! never holding a token in clear.
+
+use super::fixtures::*;
+use super::*;
+use crate::store::{JournalKind, Store};
+
+#[tokio::test]
+async fn file_store_keeps_data_and_never_writes_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/site-a/protector.db");
+    let g = group(1, "web");
+    let doc = document(g.clone(), vec![member(11, g.id, "web-1")]);
+    {
+        let s = SqliteStore::open(&path, key(1)).unwrap();
+        s.apply_document(&doc).await.unwrap();
+        s.put_policy(&policy(g.id)).await.unwrap();
+        s.put_site(&site("site-a")).await.unwrap();
+        s.append_journal(&journal(id(5), "step", JournalKind::Intent))
+            .await
+            .unwrap();
+        // While open, the latest pages may live in the WAL file: check every file.
+        let bytes = bytes_on_disk(path.parent().unwrap());
+        assert!(contains(&bytes, "pg-web"), "the policy was written");
+        assert!(!contains(&bytes, TOKEN_A) && !contains(&bytes, TOKEN_B));
+    }
+    let bytes = bytes_on_disk(path.parent().unwrap());
+    assert!(!contains(&bytes, TOKEN_A) && !contains(&bytes, TOKEN_B));
+
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    assert_eq!(s.get_group(&g.id).await.unwrap(), Some(g.clone()));
+    assert_eq!(s.list_members(&g.id).await.unwrap(), doc.members);
+    assert_eq!(s.get_policy(&g.id).await.unwrap(), doc.policy);
+    assert_eq!(s.list_mappings(&g.id).await.unwrap(), doc.mappings);
+    assert_eq!(s.list_sites().await.unwrap().len(), 1);
+    // Numbering continues after a reopen.
+    assert_eq!(
+        s.append_journal(&journal(id(5), "step", JournalKind::Done))
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn file_store_is_private_and_in_wal_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    let mode: String = s
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let permissions = std::fs::metadata(&path).unwrap().permissions();
+    assert_eq!(permissions.mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn two_stores_share_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    let first = SqliteStore::open(&path, key(1)).unwrap();
+    let second = SqliteStore::open(&path, key(1)).unwrap();
+    first.put_group(&group(1, "web")).await.unwrap();
+    second.put_policy(&policy(id(1))).await.unwrap();
+    assert_eq!(second.list_groups().await.unwrap().len(), 1);
+    assert_eq!(first.get_policy(&id(1)).await.unwrap(), Some(policy(id(1))));
+    let op = id(3);
+    assert_eq!(
+        first
+            .append_journal(&journal(op, "a", JournalKind::Intent))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        second
+            .append_journal(&journal(op, "a", JournalKind::Done))
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn wrong_key_fails_on_reading_the_policy_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    {
+        let s = SqliteStore::open(&path, key(1)).unwrap();
+        s.put_group(&group(1, "web")).await.unwrap();
+        s.put_policy(&policy(id(1))).await.unwrap();
+    }
+    let s = SqliteStore::open(&path, key(2)).unwrap();
+    let err = s.get_policy(&id(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert!(err.message().starts_with(&format!(
+        "reading the policy of group {}: cannot decrypt stored secret: the key file does not \
+         match the store (",
+        id(1)
+    )));
+    assert_eq!(
+        err.context_value("group_id"),
+        Some(id(1).to_string().as_str())
+    );
+    assert!(!format!("{err} {err:?}").contains(TOKEN_A));
+    // Everything else stays readable.
+    assert!(s.get_group(&id(1)).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    drop(SqliteStore::open(&path, key(1)).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 2)
+        .unwrap();
+
+    let err = SqliteStore::open(&path, key(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert_eq!(
+        err.message(),
+        format!(
+            "the store {} has schema version 2, newer than this protector supports (1): \
+             upgrade protector on this host",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_new_store_is_published_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    drop(SqliteStore::open(&path, key(1)).unwrap());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["protector.db"], "no temporary file is left");
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn an_empty_store_file_is_refused_and_left_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    std::fs::write(&path, b"").unwrap();
+    let err = SqliteStore::open(&path, key(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert_eq!(
+        err.message(),
+        format!(
+            "the store {} is empty (0 bytes): it was truncated; restore it from a backup, or \
+             remove it to start this site's store afresh",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_damaged_store_is_refused_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    {
+        let s = SqliteStore::open(&path, key(1)).unwrap();
+        for n in 1..=20 {
+            s.put_group(&group(n, &format!("web-{n}"))).await.unwrap();
+        }
+    }
+    // Page 3 holds the groups table: overwrite it with garbage.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page: usize = 4096;
+    assert!(bytes.len() > 3 * page);
+    bytes[2 * page..3 * page].fill(0xA5);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let err = SqliteStore::open(&path, key(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(
+        err.message()
+            .starts_with(&format!("the store {} is damaged", path.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn damage_found_after_opening_is_config_invalid() {
+    for code in [rusqlite::ffi::SQLITE_CORRUPT, rusqlite::ffi::SQLITE_NOTADB] {
+        let err = sql_error(
+            "reading groups",
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        );
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+        assert!(
+            err.message()
+                .starts_with("reading groups: the store is damaged ("),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_store_is_config_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let err = SqliteStore::open(&path, key(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+    assert!(err
+        .message()
+        .starts_with(&format!("cannot open the store {}", path.display())));
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[tokio::test]
+async fn a_locked_store_is_unavailable_and_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    // Do not wait for the lock: the mapping is what is tested, not the timeout.
+    s.conn().busy_timeout(Duration::ZERO).unwrap();
+    let holder = Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let err = s.put_site(&site("site-a")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(err.is_retryable());
+    assert!(err
+        .message()
+        .starts_with("writing site 'site-a' to table sites: the store is locked"));
+    let err = s.delete_group(&id(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+
+    holder.execute_batch("COMMIT").unwrap();
+    s.put_site(&site("site-a")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_corrupt_record_names_its_table() {
+    let s = store();
+    s.conn()
+        .execute(
+            "INSERT INTO groups (id, name, json) VALUES (?1, 'web', '{not json')",
+            [id(1).to_string()],
+        )
+        .unwrap();
+    let err = s.get_group(&id(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unexpected);
+    assert!(err.message().starts_with(&format!(
+        "reading group {} from table groups: the stored record",
+        id(1)
+    )));
+    assert_eq!(
+        s.list_groups().await.unwrap_err().kind(),
+        ErrorKind::Unexpected
+    );
+}

@@ -1,0 +1,647 @@
+//! The [`Store`](super::Store) on SQLite: one database file per site.
+//!
+//! Each record is kept as JSON next to the few columns used to find and order it, so adding a
+//! field to a model type needs no migration. Several CLI processes may open the same file: the
+//! database runs in WAL mode and waits up to [`BUSY_TIMEOUT`] for another writer before failing
+//! with [`ErrorKind::Unavailable`]. Policy API tokens are encrypted with the site's
+//! [`SecretKey`] before they reach the database.
+
+mod records;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{
+    params, Connection, ErrorCode, OptionalExtension, Params, Transaction, TransactionBehavior,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::lock::{try_lock_file, MemoryLocks};
+use super::{GroupDocument, SecretKey, VersionCheck};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{ReplicationPolicy, Secret};
+
+/// Schema version this code writes, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a call waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Version 1 of the schema. `CREATE … IF NOT EXISTS` lets two processes that open a new file at
+/// the same time both run it.
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS sites (
+    name TEXT PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    id   TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS groups_by_name ON groups (name);
+CREATE TABLE IF NOT EXISTS members (
+    id       TEXT PRIMARY KEY NOT NULL,
+    group_id TEXT NOT NULL,
+    json     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS members_by_group ON members (group_id);
+CREATE TABLE IF NOT EXISTS policies (
+    group_id TEXT PRIMARY KEY NOT NULL,
+    json     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mappings (
+    group_id  TEXT NOT NULL,
+    from_site TEXT NOT NULL,
+    to_site   TEXT NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (group_id, from_site, to_site)
+);
+CREATE TABLE IF NOT EXISTS tenant_mappings (
+    id   TEXT PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operations (
+    id         TEXT PRIMARY KEY NOT NULL,
+    started_at TEXT NOT NULL,
+    json       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operations_by_start ON operations (started_at);
+CREATE TABLE IF NOT EXISTS journal (
+    operation_id TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    json         TEXT NOT NULL,
+    PRIMARY KEY (operation_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sync_state (
+    group_id TEXT PRIMARY KEY NOT NULL,
+    json     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_log (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    json     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_log_by_group ON sync_log (group_id, at);
+";
+
+/// Protector's metadata in a SQLite database, secrets encrypted with a [`SecretKey`].
+///
+/// The connection sits behind a mutex that is never held across an `.await`: every call is one
+/// short statement or transaction. `Debug` shows the path, never the key.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    key: SecretKey,
+    path: Option<PathBuf>,
+    /// Operation locks of a store in memory (a file store locks files next to it).
+    locks: MemoryLocks,
+}
+
+impl SqliteStore {
+    /// Opens the store in `path`, creating the file (with its schema) and its directory when
+    /// the file does not exist.
+    ///
+    /// A new file is readable by its owner only (Unix), and appears complete: it is built
+    /// under a temporary name and then published, so an existing file that is empty (0 bytes)
+    /// was truncated, not left half-created. Returns [`ErrorKind::ConfigInvalid`], having
+    /// written nothing to the file, when it cannot be opened, is empty, is not a protector
+    /// store, is damaged (SQLite's `quick_check` fails), or was written by a newer protector;
+    /// [`ErrorKind::Unavailable`] when another process holds it locked too long.
+    pub fn open(path: &Path, key: SecretKey) -> Result<Self> {
+        let config_error = |what: &str, err: std::io::Error| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "cannot open the store {}: {what}: {err}: check the state directory and its \
+                     permissions",
+                    path.display()
+                ),
+            )
+            .with_context("path", path.display().to_string())
+            .with_source(err)
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|err| config_error("cannot create its directory", err))?;
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.len() == 0 => {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!(
+                        "the store {} is empty (0 bytes): it was truncated; restore it from a \
+                         backup, or remove it to start this site's store afresh",
+                        path.display()
+                    ),
+                )
+                .with_context("path", path.display().to_string()));
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Self::create_file(path, &key)?;
+            }
+            Err(err) => return Err(config_error("cannot read its metadata", err)),
+        }
+
+        let conn = Connection::open(path).map_err(|err| open_error(path, "opening", err))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|err| open_error(path, "setting the busy timeout", err))?;
+        // Before anything writes: a damaged store is left exactly as it is.
+        check_integrity(&conn, path)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(|err| open_error(path, "enabling WAL", err))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "the store is not in WAL mode");
+        }
+        Self::init(conn, key, Some(path.to_path_buf()))
+    }
+
+    /// Creates the store file in `path` with its schema: built under a temporary name in the
+    /// same directory and published with a hard link, which, unlike a rename, fails when
+    /// another process published its file first (then that one is used).
+    fn create_file(path: &Path, key: &SecretKey) -> Result<()> {
+        let io_error = |what: &str, err: std::io::Error| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "cannot create the store {}: {what}: {err}: check that the state directory \
+                     is writable",
+                    path.display()
+                ),
+            )
+            .with_context("path", path.display().to_string())
+            .with_source(err)
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "store".into(), |n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!(
+            ".{name}.{}-{}.tmp",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        let built = (|| {
+            create_private_file(&temp).map_err(|err| io_error("creating a temporary file", err))?;
+            let conn = Connection::open(&temp).map_err(|err| open_error(&temp, "opening", err))?;
+            let store = Self::init(conn, key.clone(), Some(temp.clone()))?;
+            let conn = store
+                .conn
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner);
+            conn.close()
+                .map_err(|(_, err)| open_error(&temp, "closing", err))
+        })();
+        let published = built.and_then(|()| match std::fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(io_error("publishing it", err)),
+        });
+        for suffix in ["", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+        }
+        published
+    }
+
+    /// A store in memory, empty, gone when dropped. For tests and dry runs.
+    pub fn in_memory(key: SecretKey) -> Result<Self> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|err| open_error(path, "opening", err))?;
+        Self::init(conn, key, None)
+    }
+
+    /// Creates or checks the schema.
+    fn init(mut conn: Connection, key: SecretKey, path: Option<PathBuf>) -> Result<Self> {
+        let shown = path
+            .as_deref()
+            .unwrap_or(Path::new(":memory:"))
+            .to_path_buf();
+        let fail = |what: &str, err: rusqlite::Error| open_error(&shown, what, err);
+        // Immediate: read the version and create the schema under one write lock, so two
+        // processes opening a new file do not both decide to create it half-way.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| fail("locking", err))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|err| fail("reading the schema version", err))?;
+        match version {
+            0 => {
+                tx.execute_batch(SCHEMA_V1)
+                    .map_err(|err| fail("creating the schema", err))?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                    .map_err(|err| fail("writing the schema version", err))?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!(
+                        "the store {} has schema version {newer}, newer than this protector \
+                         supports ({SCHEMA_VERSION}): upgrade protector on this host",
+                        shown.display()
+                    ),
+                )
+                .with_context("path", shown.display().to_string()));
+            }
+        }
+        tx.commit()
+            .map_err(|err| fail("committing the schema", err))?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            key,
+            path,
+            locks: MemoryLocks::default(),
+        })
+    }
+
+    /// The connection. A panic while it was held leaves nothing half-done (an open transaction
+    /// rolls back when dropped), so a poisoned lock is taken over.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one statement.
+    fn execute(&self, what: impl Fn() -> String, sql: &str, params: impl Params) -> Result<()> {
+        self.conn()
+            .execute(sql, params)
+            .map(|_| ())
+            .map_err(|err| sql_error(&what(), err))
+    }
+
+    /// Runs `body` in one write transaction, committed when it returns `Ok`.
+    ///
+    /// Immediate: the write lock is taken up front, so the busy timeout applies to it instead
+    /// of failing when a read would have to be upgraded after another process wrote.
+    fn transaction(
+        &self,
+        what: &str,
+        body: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let run = || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            body(&tx)?;
+            tx.commit()
+        };
+        run().map_err(|err| sql_error(what, err))
+    }
+
+    /// Writes a group document in one immediate transaction, after checking the stored version
+    /// against `check` inside that transaction (so a concurrent writer in another process
+    /// cannot slip in between the check and the write).
+    fn write_document(&self, document: &GroupDocument, check: Option<VersionCheck>) -> Result<()> {
+        let group_id = document.group.id;
+        let what = format!("applying the metadata document of group {group_id}");
+        check_document(document).map_err(|err| err.with_prefix(&what))?;
+
+        // Serialize (and encrypt) everything before taking the lock.
+        let group_json = to_json(&what, &document.group)?;
+        let members = document
+            .members
+            .iter()
+            .map(|m| Ok((m.id.to_string(), to_json(&what, m)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let policy_json = match &document.policy {
+            Some(policy) => Some(to_json(&what, &self.seal_policy(policy))?),
+            None => None,
+        };
+        let mappings = document
+            .mappings
+            .iter()
+            .map(|m| Ok((m, to_json(&what, m)?)))
+            .collect::<Result<Vec<_>>>()?;
+
+        let id = group_id.to_string();
+        let version = document.group.metadata.version;
+        let mut refused: Option<Option<u64>> = None;
+        let mut taken = false;
+        self.transaction(&what, |tx| {
+            if let Some(check) = check {
+                let stored: Option<i64> = tx
+                    .query_row(
+                        "SELECT json_extract(json, '$.metadata.version') FROM groups WHERE id = ?1",
+                        [&id],
+                        |row| row.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                let stored = stored.map(|v| u64::try_from(v).unwrap_or(0));
+                if !check.admits(stored, version) {
+                    refused = Some(stored);
+                    return Ok(());
+                }
+                // A group new to this store: its name must be free in its project here, in
+                // the same transaction (two creates of one name at once, on one site or one on
+                // each).
+                if stored.is_none() {
+                    taken = tx
+                        .query_row(
+                            "SELECT 1 FROM groups WHERE name = ?1 AND id != ?2 \
+                             AND json_extract(json, '$.project_id') = ?3",
+                            params![document.group.name, id, document.group.project_id],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    if taken {
+                        return Ok(());
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO groups (id, name, json) VALUES (?1, ?2, ?3)",
+                params![id, document.group.name, group_json],
+            )?;
+            tx.execute("DELETE FROM members WHERE group_id = ?1", [&id])?;
+            for (member_id, json) in &members {
+                tx.execute(
+                    "INSERT OR REPLACE INTO members (id, group_id, json) VALUES (?1, ?2, ?3)",
+                    params![member_id, id, json],
+                )?;
+            }
+            tx.execute("DELETE FROM policies WHERE group_id = ?1", [&id])?;
+            if let Some(json) = &policy_json {
+                tx.execute(
+                    "INSERT INTO policies (group_id, json) VALUES (?1, ?2)",
+                    params![id, json],
+                )?;
+            }
+            tx.execute("DELETE FROM mappings WHERE group_id = ?1", [&id])?;
+            for (m, json) in &mappings {
+                tx.execute(
+                    "INSERT OR REPLACE INTO mappings (group_id, from_site, to_site, json) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, m.from_site, m.to_site, json],
+                )?;
+            }
+            Ok(())
+        })?;
+        if taken {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "protection group '{}' already exists in project {}: choose another name",
+                    document.group.name, document.group.project_id
+                ),
+            ));
+        }
+        match refused {
+            None => Ok(()),
+            Some(stored) => Err(Error::conflict(format!(
+                "group {group_id} was changed concurrently: it is at version {} in this store, \
+                 the write of version {version} expected {}",
+                stored.map_or_else(|| "none (absent)".to_string(), |v| v.to_string()),
+                match check {
+                    Some(VersionCheck::Exactly(0)) => "no group".to_string(),
+                    Some(VersionCheck::Exactly(v)) => format!("version {v}"),
+                    _ => "an older version".to_string(),
+                }
+            ))
+            .with_context("stored_version", stored.unwrap_or(0).to_string())),
+        }
+    }
+
+    /// Reads one record from the `json` column of `sql`'s first row.
+    fn query_one<T: DeserializeOwned>(
+        &self,
+        what: impl Fn() -> String,
+        sql: &str,
+        params: impl Params,
+    ) -> Result<Option<T>> {
+        let json: Option<String> = self
+            .conn()
+            .query_row(sql, params, |row| row.get(0))
+            .optional()
+            .map_err(|err| sql_error(&what(), err))?;
+        json.map(|json| from_json(&what(), &json)).transpose()
+    }
+
+    /// Reads the records in the `json` column of `sql`'s rows, in order.
+    fn query_all<T: DeserializeOwned>(
+        &self,
+        what: impl Fn() -> String,
+        sql: &str,
+        params: impl Params,
+    ) -> Result<Vec<T>> {
+        let rows = {
+            let conn = self.conn();
+            let mut statement = conn.prepare(sql).map_err(|err| sql_error(&what(), err))?;
+            let rows = statement
+                .query_map(params, |row| row.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|err| sql_error(&what(), err))?;
+            rows
+        };
+        rows.iter().map(|json| from_json(&what(), json)).collect()
+    }
+
+    /// `policy` with both API tokens replaced by their encrypted form.
+    fn seal_policy(&self, policy: &ReplicationPolicy) -> ReplicationPolicy {
+        let mut sealed = policy.clone();
+        for endpoint in [&mut sealed.primary_array, &mut sealed.secondary_array] {
+            endpoint.api_token = Secret::new(self.key.encrypt(endpoint.api_token.expose()));
+        }
+        sealed
+    }
+
+    /// A stored policy with both API tokens decrypted.
+    fn open_policy(&self, mut policy: ReplicationPolicy) -> Result<ReplicationPolicy> {
+        let group_id = policy.group_id;
+        for endpoint in [&mut policy.primary_array, &mut policy.secondary_array] {
+            let plain = self
+                .key
+                .decrypt(endpoint.api_token.expose())
+                .map_err(|err| {
+                    err.with_prefix(format_args!("reading the policy of group {group_id}"))
+                        .with_context("group_id", group_id.to_string())
+                })?;
+            endpoint.api_token = Secret::new(plain);
+        }
+        Ok(policy)
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = match &self.path {
+            Some(path) => path.display().to_string(),
+            None => ":memory:".to_string(),
+        };
+        f.debug_struct("SqliteStore")
+            .field("path", &path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Refuses a document whose parts belong to another group: applying it would move them.
+fn check_document(document: &GroupDocument) -> Result<()> {
+    let group_id = document.group.id;
+    let mut findings = Vec::new();
+    for member in &document.members {
+        if member.group_id != group_id {
+            findings.push(format!(
+                "member {} belongs to group {}",
+                member.id, member.group_id
+            ));
+        }
+    }
+    if let Some(policy) = &document.policy {
+        if policy.group_id != group_id {
+            findings.push(format!("the policy belongs to group {}", policy.group_id));
+        }
+    }
+    for m in &document.mappings {
+        if m.group_id != group_id {
+            findings.push(format!(
+                "mappings {} -> {} belong to group {}",
+                m.from_site, m.to_site, m.group_id
+            ));
+        }
+    }
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "the document mixes records of other groups: rebuild it from one group",
+            findings,
+        ))
+    }
+}
+
+/// A timestamp as text that sorts like the time: fixed width, nanoseconds, UTC.
+fn sortable_time(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|err| {
+        Error::unexpected(format!("{what}: cannot encode the record as JSON: {err}"))
+            .with_source(err)
+    })
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|err| {
+        Error::unexpected(format!(
+            "{what}: the stored record is not valid ({err}): the store was altered or written \
+             by an incompatible protector"
+        ))
+        .with_source(err)
+    })
+}
+
+/// Whether SQLite gave up waiting for another connection's lock.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Maps a SQLite error met while doing `what` (which names the table and record).
+fn sql_error(what: &str, err: rusqlite::Error) -> Error {
+    if is_busy(&err) {
+        Error::unavailable(format!(
+            "{what}: the store is locked by another protector process (waited {} s): retry \
+             when it has finished",
+            BUSY_TIMEOUT.as_secs()
+        ))
+        .with_source(err)
+    } else if is_corrupt(&err) {
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            format!("{what}: the store is damaged ({err}): restore it from a backup"),
+        )
+        .with_source(err)
+    } else {
+        Error::unexpected(format!("{what}: SQLite error: {err}")).with_source(err)
+    }
+}
+
+/// Runs SQLite's `quick_check` on the store (read only): a damaged file is local configuration
+/// to restore, refused before anything writes to it.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let findings: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|err| open_error(path, "checking its integrity", err))?;
+    if findings.len() == 1 && findings[0] == "ok" {
+        return Ok(());
+    }
+    let first = findings.first().map_or("no answer", String::as_str);
+    Err(Error::new(
+        ErrorKind::ConfigInvalid,
+        format!(
+            "the store {} is damaged (SQLite integrity check: {}): restore it from a backup; \
+             nothing was written to it",
+            path.display(),
+            first.lines().next().unwrap_or(first)
+        ),
+    )
+    .with_context("path", path.display().to_string()))
+}
+
+/// Whether SQLite found the file damaged or not a database at all.
+fn is_corrupt(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
+}
+
+/// Maps a SQLite error met while opening the store: a file that is not a store is local
+/// configuration, not a bug.
+fn open_error(path: &Path, what: &str, err: rusqlite::Error) -> Error {
+    let error = if is_busy(&err) {
+        sql_error(
+            &format!("opening the store {}: {what}", path.display()),
+            err,
+        )
+    } else {
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            format!(
+                "cannot open the store {}: {what}: {err}: check that the path names a protector \
+                 store and is writable",
+                path.display()
+            ),
+        )
+        .with_source(err)
+    };
+    error.with_context("path", path.display().to_string())
+}
+
+/// Creates an empty database file readable by its owner only, unless it exists. SQLite gives
+/// its `-wal` and `-shm` files the same permissions.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod file_tests;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! Every record kind of the [`Store`] in its table.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::params;
+use uuid::Uuid;
+
+use super::{from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteStore};
+use crate::error::{Error, Result};
+use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
+use crate::store::{
+    GroupDocument, GroupMappings, JournalEntry, LockAttempt, Store, SyncLogEntry, SyncState,
+    VersionCheck,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_site(&self, site: &Site) -> Result<()> {
+        let what = || format!("writing site '{}' to table sites", site.name);
+        let json = to_json(&what(), site)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO sites (name, json) VALUES (?1, ?2)",
+            params![site.name, json],
+        )
+    }
+
+    async fn get_site(&self, name: &str) -> Result<Option<Site>> {
+        self.query_one(
+            || format!("reading site '{name}' from table sites"),
+            "SELECT json FROM sites WHERE name = ?1",
+            [name],
+        )
+    }
+
+    async fn list_sites(&self) -> Result<Vec<Site>> {
+        self.query_all(
+            || "listing table sites".to_string(),
+            "SELECT json FROM sites ORDER BY name",
+            [],
+        )
+    }
+
+    async fn delete_site(&self, name: &str) -> Result<()> {
+        self.execute(
+            || format!("deleting site '{name}' from table sites"),
+            "DELETE FROM sites WHERE name = ?1",
+            [name],
+        )
+    }
+
+    async fn put_group(&self, group: &ProtectionGroup) -> Result<()> {
+        let what = || format!("writing group {} to table groups", group.id);
+        let json = to_json(&what(), group)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO groups (id, name, json) VALUES (?1, ?2, ?3)",
+            params![group.id.to_string(), group.name, json],
+        )
+    }
+
+    async fn get_group(&self, id: &Uuid) -> Result<Option<ProtectionGroup>> {
+        self.query_one(
+            || format!("reading group {id} from table groups"),
+            "SELECT json FROM groups WHERE id = ?1",
+            [id.to_string()],
+        )
+    }
+
+    async fn list_groups(&self) -> Result<Vec<ProtectionGroup>> {
+        self.query_all(
+            || "listing table groups".to_string(),
+            "SELECT json FROM groups ORDER BY name, id",
+            [],
+        )
+    }
+
+    async fn delete_group(&self, id: &Uuid) -> Result<()> {
+        let what = format!("deleting group {id} with its members, policy, mappings and sync state");
+        let id = id.to_string();
+        self.transaction(&what, |tx| {
+            // Operations, the journal and the sync log stay: they are history.
+            tx.execute("DELETE FROM members WHERE group_id = ?1", [&id])?;
+            tx.execute("DELETE FROM policies WHERE group_id = ?1", [&id])?;
+            tx.execute("DELETE FROM mappings WHERE group_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sync_state WHERE group_id = ?1", [&id])?;
+            tx.execute("DELETE FROM groups WHERE id = ?1", [&id])?;
+            Ok(())
+        })
+    }
+
+    async fn put_member(&self, member: &Member) -> Result<()> {
+        let what = || format!("writing member {} to table members", member.id);
+        let json = to_json(&what(), member)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO members (id, group_id, json) VALUES (?1, ?2, ?3)",
+            params![member.id.to_string(), member.group_id.to_string(), json],
+        )
+    }
+
+    async fn list_members(&self, group_id: &Uuid) -> Result<Vec<Member>> {
+        self.query_all(
+            || format!("listing members of group {group_id} in table members"),
+            "SELECT json FROM members WHERE group_id = ?1 ORDER BY id",
+            [group_id.to_string()],
+        )
+    }
+
+    async fn delete_member(&self, id: &Uuid) -> Result<()> {
+        self.execute(
+            || format!("deleting member {id} from table members"),
+            "DELETE FROM members WHERE id = ?1",
+            [id.to_string()],
+        )
+    }
+
+    async fn put_policy(&self, policy: &ReplicationPolicy) -> Result<()> {
+        let what = || {
+            format!(
+                "writing the policy of group {} to table policies",
+                policy.group_id
+            )
+        };
+        let json = to_json(&what(), &self.seal_policy(policy))?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO policies (group_id, json) VALUES (?1, ?2)",
+            params![policy.group_id.to_string(), json],
+        )
+    }
+
+    async fn get_policy(&self, group_id: &Uuid) -> Result<Option<ReplicationPolicy>> {
+        let stored: Option<ReplicationPolicy> = self.query_one(
+            || format!("reading the policy of group {group_id} from table policies"),
+            "SELECT json FROM policies WHERE group_id = ?1",
+            [group_id.to_string()],
+        )?;
+        stored.map(|policy| self.open_policy(policy)).transpose()
+    }
+
+    async fn put_mappings(&self, mappings: &GroupMappings) -> Result<()> {
+        let what = || {
+            format!(
+                "writing mappings {} -> {} of group {} to table mappings",
+                mappings.from_site, mappings.to_site, mappings.group_id
+            )
+        };
+        let json = to_json(&what(), mappings)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO mappings (group_id, from_site, to_site, json) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                mappings.group_id.to_string(),
+                mappings.from_site,
+                mappings.to_site,
+                json
+            ],
+        )
+    }
+
+    async fn list_mappings(&self, group_id: &Uuid) -> Result<Vec<GroupMappings>> {
+        self.query_all(
+            || format!("listing mappings of group {group_id} in table mappings"),
+            "SELECT json FROM mappings WHERE group_id = ?1 ORDER BY from_site, to_site",
+            [group_id.to_string()],
+        )
+    }
+
+    async fn apply_document(&self, document: &GroupDocument) -> Result<()> {
+        self.write_document(document, None)
+    }
+
+    async fn apply_document_if(&self, document: &GroupDocument, check: VersionCheck) -> Result<()> {
+        self.write_document(document, Some(check))
+    }
+
+    async fn put_tenant_mapping(&self, mapping: &TenantMapping) -> Result<()> {
+        let what = || {
+            format!(
+                "writing tenant mapping {} to table tenant_mappings",
+                mapping.id
+            )
+        };
+        let json = to_json(&what(), mapping)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO tenant_mappings (id, json) VALUES (?1, ?2)",
+            params![mapping.id.to_string(), json],
+        )
+    }
+
+    async fn list_tenant_mappings(&self) -> Result<Vec<TenantMapping>> {
+        self.query_all(
+            || "listing table tenant_mappings".to_string(),
+            "SELECT json FROM tenant_mappings ORDER BY id",
+            [],
+        )
+    }
+
+    async fn put_operation(&self, operation: &Operation) -> Result<()> {
+        let what = || format!("writing operation {} to table operations", operation.id);
+        let json = to_json(&what(), operation)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO operations (id, started_at, json) VALUES (?1, ?2, ?3)",
+            params![
+                operation.id.to_string(),
+                sortable_time(&operation.started_at),
+                json
+            ],
+        )
+    }
+
+    async fn get_operation(&self, id: &Uuid) -> Result<Option<Operation>> {
+        self.query_one(
+            || format!("reading operation {id} from table operations"),
+            "SELECT json FROM operations WHERE id = ?1",
+            [id.to_string()],
+        )
+    }
+
+    async fn list_operations(&self) -> Result<Vec<Operation>> {
+        self.query_all(
+            || "listing table operations".to_string(),
+            "SELECT json FROM operations ORDER BY started_at DESC, id DESC",
+            [],
+        )
+    }
+
+    async fn append_journal(&self, entry: &JournalEntry) -> Result<u64> {
+        let operation_id = entry.operation_id;
+        let what = || {
+            format!(
+                "appending step '{}' of operation {operation_id} to table journal",
+                entry.step
+            )
+        };
+        let json = to_json(&what(), entry)?;
+        // One statement: the next number is computed and taken under the same write lock, so
+        // two writers of one operation cannot get the same number. The `seq` column is the
+        // truth; the one inside the JSON is replaced on read.
+        let seq: i64 = self
+            .conn()
+            .query_row(
+                "INSERT INTO journal (operation_id, seq, json) \
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM journal WHERE operation_id = ?1 \
+                 RETURNING seq",
+                params![operation_id.to_string(), json],
+                |row| row.get(0),
+            )
+            .map_err(|err| sql_error(&what(), err))?;
+        u64::try_from(seq).map_err(|_| {
+            Error::unexpected(format!("{}: the store returned sequence {seq}", what()))
+        })
+    }
+
+    async fn list_journal(&self, operation_id: &Uuid) -> Result<Vec<JournalEntry>> {
+        let what = || format!("reading the journal of operation {operation_id}");
+        let rows = {
+            let conn = self.conn();
+            let mut statement = conn
+                .prepare("SELECT seq, json FROM journal WHERE operation_id = ?1 ORDER BY seq")
+                .map_err(|err| sql_error(&what(), err))?;
+            let rows = statement
+                .query_map([operation_id.to_string()], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|err| sql_error(&what(), err))?;
+            rows
+        };
+        rows.into_iter()
+            .map(|(seq, json)| {
+                let mut entry: JournalEntry = from_json(&what(), &json)?;
+                entry.seq = u64::try_from(seq).unwrap_or_default();
+                Ok(entry)
+            })
+            .collect()
+    }
+
+    async fn put_sync_state(&self, state: &SyncState) -> Result<()> {
+        let what = || {
+            format!(
+                "writing the sync state of group {} to table sync_state",
+                state.group_id
+            )
+        };
+        let json = to_json(&what(), state)?;
+        self.execute(
+            what,
+            "INSERT OR REPLACE INTO sync_state (group_id, json) VALUES (?1, ?2)",
+            params![state.group_id.to_string(), json],
+        )
+    }
+
+    async fn get_sync_state(&self, group_id: &Uuid) -> Result<Option<SyncState>> {
+        self.query_one(
+            || format!("reading the sync state of group {group_id} from table sync_state"),
+            "SELECT json FROM sync_state WHERE group_id = ?1",
+            [group_id.to_string()],
+        )
+    }
+
+    async fn append_sync_log(&self, entry: &SyncLogEntry) -> Result<()> {
+        let what = || {
+            format!(
+                "appending to the sync log of group {} in table sync_log",
+                entry.group_id
+            )
+        };
+        let json = to_json(&what(), entry)?;
+        self.execute(
+            what,
+            "INSERT INTO sync_log (group_id, at, json) VALUES (?1, ?2, ?3)",
+            params![entry.group_id.to_string(), sortable_time(&entry.at), json],
+        )
+    }
+
+    async fn list_sync_log(&self, group_id: &Uuid, limit: usize) -> Result<Vec<SyncLogEntry>> {
+        self.query_all(
+            || format!("reading the sync log of group {group_id} from table sync_log"),
+            "SELECT json FROM sync_log WHERE group_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+            params![
+                group_id.to_string(),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
+    }
+
+    /// A file store locks `<database dir>/locks/op-<id>.lock`, shared by every process (and
+    /// every site's store) in that directory.
+    async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt> {
+        match &self.path {
+            Some(path) => {
+                let dir = path.parent().unwrap_or(Path::new(".")).join("locks");
+                try_lock_file(&dir, id)
+            }
+            None => Ok(self.locks.try_lock(id)),
+        }
+    }
+}
