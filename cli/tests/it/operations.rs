@@ -137,36 +137,9 @@ fn without_wait_a_refusal_comes_back_at_once_and_records_nothing() {
 #[test]
 fn a_background_run_refused_by_the_engine_marks_its_pending_record_failed() {
     let env = Env::new().with_sites().with_group();
-    let group = env.json(&["protection-group", "show", "prod-web-app"]);
-    let group_id = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
-    let mut pending = Operation::start(
-        OperationType::Failover,
-        Some((&group_id, "prod-web-app")),
-        "site-a",
-        "site-b",
-        chrono::Utc::now(),
-    );
-    pending.status = OperationStatus::Pending;
-    let id = format!("op-{}", pending.id);
-    // Submitted as the engine records it (what to run is in its journal); the submission's
-    // checks are passed by, as when the group changed between the submission and the run.
-    let request = OperationRequest::Failover {
-        group: group_id.to_string(),
-        request: FailoverRequest::planned(ResourceMappings::default()),
-    };
-    let submitted = JournalEntry {
-        operation_id: pending.id,
-        seq: 0,
-        step: "submitted".into(),
-        kind: JournalKind::Submitted,
-        idempotency_key: String::new(),
-        detail: serde_json::json!({ "request": request }),
-        at: chrono::Utc::now(),
-    };
-    with_stores(&env, |stores| async move {
-        stores[0].append_journal(&submitted).await.unwrap();
-        stores[0].put_operation(&pending).await.unwrap();
-    });
+    // The submission's checks are passed by, as when the group changed between the
+    // submission and the run.
+    let id = put_submitted_failover(&env);
 
     // What the background run does, run here: the plan is refused (no network mapping).
     let out = env
@@ -194,35 +167,8 @@ fn a_background_run_refused_by_the_engine_marks_its_pending_record_failed() {
 #[test]
 fn operation_cancel_ends_a_submitted_failover_its_worker_then_refuses_and_wait_reports_it() {
     let env = Env::new().with_sites().with_group();
-    let group = env.json(&["protection-group", "show", "prod-web-app"]);
-    let group_id = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
-    let mut pending = Operation::start(
-        OperationType::Failover,
-        Some((&group_id, "prod-web-app")),
-        "site-a",
-        "site-b",
-        chrono::Utc::now(),
-    );
-    pending.status = OperationStatus::Pending;
-    let id = format!("op-{}", pending.id);
-    // Submitted as the engine records it; its background run has not begun.
-    let request = OperationRequest::Failover {
-        group: group_id.to_string(),
-        request: FailoverRequest::planned(ResourceMappings::default()),
-    };
-    let submitted = JournalEntry {
-        operation_id: pending.id,
-        seq: 0,
-        step: "submitted".into(),
-        kind: JournalKind::Submitted,
-        idempotency_key: String::new(),
-        detail: serde_json::json!({ "request": request }),
-        at: chrono::Utc::now(),
-    };
-    with_stores(&env, |stores| async move {
-        stores[0].append_journal(&submitted).await.unwrap();
-        stores[0].put_operation(&pending).await.unwrap();
-    });
+    // Its background run has not begun.
+    let id = put_submitted_failover(&env);
     let inventory = shape(&env);
 
     let op = env.json(&["operation", "cancel", &id]);
@@ -263,6 +209,41 @@ fn operation_cancel_ends_a_submitted_failover_its_worker_then_refuses_and_wait_r
     for record in env.group_lists() {
         assert_eq!(record[0]["status"], "active", "{record}");
     }
+}
+
+/// Records a planned failover of `prod-web-app` (no mappings) as the engine's submission
+/// records it (what to run in its journal, then the `pending` record), without its checks and
+/// without running it. Returns its id as displayed.
+fn put_submitted_failover(env: &Env) -> String {
+    let group = env.json(&["protection-group", "show", "prod-web-app"]);
+    let group_id = uuid::Uuid::parse_str(group["id"].as_str().unwrap()).unwrap();
+    let mut pending = Operation::start(
+        OperationType::Failover,
+        Some((&group_id, "prod-web-app")),
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    pending.status = OperationStatus::Pending;
+    let id = format!("op-{}", pending.id);
+    let request = OperationRequest::Failover {
+        group: group_id.to_string(),
+        request: FailoverRequest::planned(ResourceMappings::default()),
+    };
+    let submitted = JournalEntry {
+        operation_id: pending.id,
+        seq: 0,
+        step: "submitted".into(),
+        kind: JournalKind::Submitted,
+        idempotency_key: String::new(),
+        detail: serde_json::json!({ "request": request }),
+        at: chrono::Utc::now(),
+    };
+    with_stores(env, |stores| async move {
+        stores[0].append_journal(&submitted).await.unwrap();
+        stores[0].put_operation(&pending).await.unwrap();
+    });
+    id
 }
 
 /// The record of operation `id` (`op-<uuid>`) in site-a's store, read from the file without

@@ -50,12 +50,11 @@ pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
 pub use planner::FailoverRequest;
-pub use progress::{NoProgress, ProgressObserver};
-pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
-pub use runs::{
-    progress_channel, OperationRequest, ProgressReceiver, ProgressSender, RunningOperation,
-    Submitted,
+pub use progress::{
+    progress_channel, NoProgress, ProgressObserver, ProgressReceiver, ProgressSender,
 };
+pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
+pub use runs::{OperationRequest, RunningOperation, Submitted};
 pub use site_failover::SiteFailoverRequest;
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};

@@ -22,9 +22,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::progress::{progress_channel, ProgressReceiver};
 use super::{
     FailbackRequest, FailoverRequest, ProgressObserver, Protector, SiteFailoverRequest,
     TestFailoverRequest,
@@ -121,42 +121,6 @@ struct SubmittedDetail {
 
 const SUBMITTED_STEP: &str = "submitted";
 const CANCEL_STEP: &str = "cancel_requested";
-
-/// The sending half of a progress channel: hand it to [`Protector::run`].
-#[derive(Debug, Clone)]
-pub struct ProgressSender(mpsc::UnboundedSender<Operation>);
-
-/// The receiving half of a progress channel: the operation record every time it changes, in
-/// order (a record a step, so a run sends a few hundred at most; sending never blocks the run).
-#[derive(Debug)]
-pub struct ProgressReceiver(mpsc::UnboundedReceiver<Operation>);
-
-/// A new progress channel.
-pub fn progress_channel() -> (ProgressSender, ProgressReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (ProgressSender(tx), ProgressReceiver(rx))
-}
-
-impl ProgressSender {
-    /// A sender nobody listens to (what it is sent is dropped at once).
-    pub fn discard() -> ProgressSender {
-        progress_channel().0
-    }
-}
-
-impl ProgressObserver for ProgressSender {
-    fn on_update(&self, operation: &Operation) {
-        // Nobody listens any more: the run goes on regardless.
-        let _ = self.0.send(operation.clone());
-    }
-}
-
-impl ProgressReceiver {
-    /// The next record; `None` once the run has ended and every record was read.
-    pub async fn next(&mut self) -> Option<Operation> {
-        self.0.recv().await
-    }
-}
 
 /// An operation running on a task of its own ([`Protector::start`]).
 #[derive(Debug)]
@@ -772,7 +736,7 @@ mod tests {
     /// The lifecycle's futures and streams can be spawned or held by a binding across awaits.
     #[allow(dead_code)]
     fn lifecycle_futures_are_send_and_static(engine: &Protector) {
-        let run = engine.run(Uuid::nil(), ProgressSender::discard());
+        let run = engine.run(Uuid::nil(), super::super::ProgressSender::discard());
         assert_send_static(&run);
         let watch = engine.watch("op-x");
         assert_send_static(&watch);
