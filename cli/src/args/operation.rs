@@ -1,0 +1,54 @@
+//! `protector operation ...` arguments.
+
+use clap::{Args, Subcommand};
+
+use super::{ListArgs, OutputOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum OperationCommand {
+    /// List operations, newest first.
+    List(ListArgs),
+    /// Show one operation.
+    Show(OperationArgs),
+    /// Finish or roll back a failover or failback whose process died; prints the operation.
+    ///
+    /// Run it only once the process that ran the operation is gone (it ended, was killed, or
+    /// its machine is down): recovering an operation that still runs undoes its work under it.
+    ///
+    /// From the operation's journal and the tags on what it created, the operation is rolled
+    /// back (what it created on the target site is removed, the VMs it stopped run again, the
+    /// group returns to its previous status; the record ends `failed`), or finished when the
+    /// workload already runs where it was going (`completed`). The target site must be
+    /// reachable. A record left `pending` by a background run that ended before the operation
+    /// started is marked `failed`: nothing had changed. A `failed` failover or failback has
+    /// what it left on its target removed, found by its tags (its rollback could not reach the
+    /// site); any other finished operation is printed unchanged. A DR drill is recovered with
+    /// `protector dr test failover cleanup`. A site failover is taken to its end: the failover
+    /// of each group that was running is recovered as above, the groups it had not reached yet
+    /// are failed over now, and the record settles as a finished run's does.
+    ///
+    /// Exits 0 once the operation is recorded as ended; its status and error_message say how
+    /// (what could not be undone is listed there).
+    Recover(OperationArgs),
+    /// Stop a pending or running operation.
+    ///
+    /// One that has not started ends `failed` at once (nothing was changed). A running one
+    /// stops before its next step and rolls back as a failed run does (the VMs it stopped run
+    /// again, what it created on the target is removed); a site failover starts no further
+    /// group (groups already failing over finish). Prints the record as it is now: follow it
+    /// with `protector operation wait`.
+    Cancel(OperationArgs),
+    /// Wait for an operation (run by any process) to end; prints its final record.
+    ///
+    /// Exits 0 when it completed, 8 when it ended partial or failed, and with the error's
+    /// status when nothing runs it any more (recover it).
+    Wait(OperationArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OperationArgs {
+    /// Operation id (`op-<uuid>`, or the bare uuid).
+    pub id: String,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
