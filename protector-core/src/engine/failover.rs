@@ -21,13 +21,14 @@ use serde_json::json;
 
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
-use super::runner::{lock, Run, Undo};
+use super::runner::{lock, Resumed, Run, Undo};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::CreatePgSnapshot;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
-    GroupEvent, MemberStatus, Operation, OperationType, Placement, ReplicationType,
+    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
+    ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -59,6 +60,17 @@ impl Protector {
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
         let _owner = self.own_operation(&plan.id).await?;
+        self.run_failover(plan, observer, None).await
+    }
+
+    /// Runs failover `plan` (its lock held by the caller): afresh, or continuing the run of
+    /// the same operation that `resumed` observed (recovery; its record is `op`).
+    pub(super) async fn run_failover(
+        &self,
+        plan: &Plan,
+        observer: &dyn ProgressObserver,
+        resumed: Option<(Operation, Resumed, GroupStatus)>,
+    ) -> Result<Operation> {
         // A plan is the caller's data: its group is resolved like a named one.
         let group = self.group(&plan.group_id.to_string()).await?;
         let target = self.group_clients(&plan.target_site, &group).await?;
@@ -75,14 +87,23 @@ impl Protector {
         );
         let target_array = self.inner.connector.array(target_ep).await?;
         let source_array = Some(self.inner.connector.array(source_ep).await?);
-        let mut op = Operation::start(
-            OperationType::Failover,
-            Some((&group.id, &group.name)),
-            &plan.source_site,
-            &plan.target_site,
-            Utc::now(),
-        );
-        op.id = plan.id;
+        let (op, resumed, previous_status) = match resumed {
+            Some((mut op, resumed, previous)) => {
+                op.status = OperationStatus::Running;
+                (op, Some(resumed), previous)
+            }
+            None => {
+                let mut op = Operation::start(
+                    OperationType::Failover,
+                    Some((&group.id, &group.name)),
+                    &plan.source_site,
+                    &plan.target_site,
+                    Utc::now(),
+                );
+                op.id = plan.id;
+                (op, None, group.status)
+            }
+        };
         let run = Run {
             engine: self,
             plan,
@@ -94,9 +115,12 @@ impl Protector {
             target_array,
             undo: Mutex::new(Undo::default()),
             results: Mutex::new(BTreeMap::new()),
-            previous_status: group.status,
+            previous_status,
+            resumed,
         };
         run.save().await?;
+        run.record_plan(false).await;
+        run.inherit_undo();
         let outcome = run.execute().await;
         let refusal = run.claim_refused(&outcome);
         let op = run.finish(outcome).await;
@@ -129,19 +153,21 @@ impl Run<'_> {
         self.step_started("create_dr_record").await?;
         let group = self.engine.group_by_id(&plan.group_id).await?;
         Protector::ensure_not_claimed(&group, self.op_id())?;
-        let mut document = self.engine.document(group).await?;
-        document.group.apply(GroupEvent::FailoverStarted)?;
-        document.group.active_operation_id = Some(self.op_id());
-        // An unplanned failover runs because the other site is lost: it records the change
-        // here and the other site catches up with sync-force when it returns.
-        let peer_policy = if plan.mode == FailoverMode::Planned {
-            PeerPolicy::Required
-        } else {
-            PeerPolicy::BestEffort
-        };
-        self.engine
-            .commit(document, "failover-start", peer_policy)
-            .await?;
+        if !self.claimed_before(&group) {
+            let mut document = self.engine.document(group).await?;
+            document.group.apply(GroupEvent::FailoverStarted)?;
+            document.group.active_operation_id = Some(self.op_id());
+            // An unplanned failover runs because the other site is lost: it records the
+            // change here and the other site catches up with sync-force when it returns.
+            let peer_policy = if plan.mode == FailoverMode::Planned {
+                PeerPolicy::Required
+            } else {
+                PeerPolicy::BestEffort
+            };
+            self.engine
+                .commit(document, "failover-start", peer_policy)
+                .await?;
+        }
         self.step_done("create_dr_record").await?;
         self.clear_earlier_leftovers().await;
 
@@ -354,25 +380,35 @@ impl Run<'_> {
                 .source_array
                 .as_ref()
                 .expect("planned has a source array");
-            let snap = self
-                .effect(
-                    "final_snapshot",
-                    json!({"protection_group": plan.array_group}),
-                    source_array.create_pg_snapshot(
-                        &plan.array_group,
-                        &CreatePgSnapshot {
-                            replicate_now: true,
-                            apply_retention: true,
-                            suffix: None,
-                        },
-                    ),
-                )
-                .await?;
+            // Resumed: the snapshot the interrupted run took (the VMs were stopped before
+            // it), else a new one (they are stopped now: it holds every write).
+            let taken = self
+                .output_before("final_snapshot")
+                .and_then(|o| o.get("name").and_then(|n| n.as_str()).map(str::to_string));
+            let snap = match taken {
+                Some(name) => name,
+                None => {
+                    self.effect(
+                        "final_snapshot",
+                        json!({"protection_group": plan.array_group}),
+                        source_array.create_pg_snapshot(
+                            &plan.array_group,
+                            &CreatePgSnapshot {
+                                replicate_now: true,
+                                apply_retention: true,
+                                suffix: None,
+                            },
+                        ),
+                    )
+                    .await?
+                    .name
+                }
+            };
             self.step_done("final_snapshot").await?;
 
             self.step_started("replicate_snapshot").await?;
             let source_name = plan.source_array.clone().unwrap_or_default();
-            let replica = format!("{source_name}:{}", snap.name);
+            let replica = format!("{source_name}:{snap}");
             self.wait_replicated(&replica).await?;
             self.step_done("replicate_snapshot").await?;
             Some(replica)

@@ -53,6 +53,7 @@ pub use planner::FailoverRequest;
 pub use progress::{
     progress_channel, NoProgress, ProgressObserver, ProgressReceiver, ProgressSender,
 };
+pub use recover::RecoverMode;
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
 pub use runs::{OperationRequest, RunningOperation, Submitted};
 pub use site_failover::SiteFailoverRequest;

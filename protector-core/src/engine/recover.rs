@@ -10,9 +10,15 @@
 //!   syncing metadata), the operation is recorded as completed;
 //! - a failback that already had the original VMs ACTIVE is rolled *forward*: the DR copies
 //!   are removed and the group becomes `active` on its original primary;
-//! - otherwise it is rolled back: everything tagged with the operation is removed from the
-//!   target, original VMs it started are stopped, source VMs it stopped run again, and the
-//!   group returns to the status it had before.
+//! - otherwise a failover or failback is *continued* (the default, [`RecoverMode::Continue`]):
+//!   its run goes through its steps again under the same id, and every step whose resource
+//!   the dead run made (found on the target by its tags) keeps it instead of making it again
+//!   (see `runner::resume`). A run that died before it claimed its group is continued only
+//!   while its plan is still valid;
+//! - on request ([`RecoverMode::RollBack`]), or when it cannot be continued (no run record),
+//!   it is rolled back: everything tagged with the operation is removed from the target,
+//!   original VMs it started are stopped, source VMs it stopped run again, and the group
+//!   returns to the status it had before.
 //!
 //! A drill cleanup is finished forward: it runs again under its own id, removing what is left
 //! of the drill (found by the record and the drill's tags), and clears the drill record. A
@@ -30,6 +36,7 @@ use super::copies::{
     copies_of, copies_on, in_use, remove_copies, settle_failback, tagged_on, Copies,
 };
 use super::resources::{remove_resources, start_server_and_wait, stop_server_and_wait};
+use super::runner::{Resumed, RunRecord};
 use super::runs::OperationRequest;
 use super::site_failover::{settle, SiteRun};
 use super::sync::PeerPolicy;
@@ -51,6 +58,19 @@ fn servers_of(journal: &[JournalEntry], prefix: &str) -> Vec<String> {
     out
 }
 
+/// What recovery does with a failover or failback whose process ended while it ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RecoverMode {
+    /// Continue it to its end from where it stopped (what it made is found by its tags and
+    /// kept); a run that fails then rolls back as any failed run does.
+    #[default]
+    Continue,
+    /// Undo what it did: the workload runs where it ran before the operation.
+    RollBack,
+}
+
 impl Protector {
     /// Finishes or rolls back an operation whose process ended before it did; a site
     /// failover is taken to its end (see `resume_site_failover`). A failed
@@ -60,6 +80,13 @@ impl Protector {
     /// Refused with `Conflict`, changing nothing, while the process that runs the operation
     /// still holds its lock.
     pub async fn recover_operation(&self, id: &str) -> Result<Operation> {
+        self.recover_operation_with(id, RecoverMode::Continue).await
+    }
+
+    /// [`Protector::recover_operation`], choosing what happens to a failover or failback
+    /// that was running: continued to its end ([`RecoverMode::Continue`], the default) or
+    /// rolled back ([`RecoverMode::RollBack`]).
+    pub async fn recover_operation_with(&self, id: &str, mode: RecoverMode) -> Result<Operation> {
         let found = self.operation(id).await?;
         let may_have_left_resources = found.status == OperationStatus::Failed
             && matches!(
@@ -117,6 +144,8 @@ impl Protector {
         })?;
         let group = self.group_by_id(&group_id).await?;
         let failback = op.operation_type == OperationType::Failback;
+        let journal = self.store().list_journal(&op.id).await?;
+        let record = RunRecord::of(&journal).filter(|_| mode == RecoverMode::Continue);
         // Finished: its last commit names it. Claimed: the group is still locked by it.
         let finished = group.last_operation_id == Some(op.id);
         let claimed = group.active_operation_id == Some(op.id);
@@ -138,6 +167,16 @@ impl Protector {
             ));
             return self.record_recovered(op, &group).await;
         }
+        if let Some(record) = record.filter(|_| {
+            let free = !claimed && group.active_operation_id.is_none();
+            let original_vms_run =
+                failback && op.steps_completed.iter().any(|s| s == "verify_instances");
+            (claimed && !original_vms_run) || free
+        }) {
+            if claimed || self.still_valid(&record).await {
+                return self.continue_run(op, record, journal).await;
+            }
+        }
         if !claimed {
             // It died before it claimed the group (nothing was changed: every side effect
             // comes after the claim), or the group has moved on under another operation.
@@ -157,7 +196,6 @@ impl Protector {
             ))
         })?;
         let source = self.ensure_reachable(&op.source_site).await.ok();
-        let journal = self.store().list_journal(&op.id).await?;
         let poll = self.options().poll.clone();
         let mut leftovers = Vec::new();
         let forward = failback && op.steps_completed.iter().any(|s| s == "verify_instances");
@@ -238,6 +276,77 @@ impl Protector {
             )
         });
         self.record_recovered(op, &committed.group).await
+    }
+
+    /// Whether the plan of a run that died before it claimed its group may still run: the
+    /// group has not changed since it was planned and nothing blocks it.
+    async fn still_valid(&self, record: &RunRecord) -> bool {
+        self.validate_plan(&record.plan)
+            .await
+            .is_ok_and(|report| report.into_result("").is_ok())
+    }
+
+    /// Continues a failover or failback whose process ended (its lock held by the caller):
+    /// what the dead run made is observed on the target by its tags and adopted, and the run
+    /// goes on from there to its end (or fails and rolls back like any run).
+    async fn continue_run(
+        &self,
+        op: Operation,
+        record: RunRecord,
+        journal: Vec<JournalEntry>,
+    ) -> Result<Operation> {
+        let plan = &record.plan;
+        let group = self.group_by_id(&plan.group_id).await?;
+        let unreachable = |e: Error| {
+            e.with_prefix(format!(
+                "operation op-{} cannot be continued while {} is unreachable",
+                op.id, plan.target_site
+            ))
+        };
+        let target = self
+            .group_clients(&plan.target_site, &group)
+            .await
+            .map_err(unreachable)?;
+        let array = self
+            .group_array(&group, &plan.target_site)
+            .await
+            .map_err(unreachable)?;
+        let at = op
+            .steps_completed
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "its start".to_string());
+        let resumed =
+            Resumed::observe(op.id, op.steps_completed.clone(), journal, &target, &array).await?;
+        let found = resumed.found();
+        let previous = record.previous_status;
+        let mut finished = match op.operation_type {
+            OperationType::Failback => {
+                self.run_failback(
+                    plan,
+                    record.reverse_replication,
+                    &super::NoProgress,
+                    Some((op, resumed, previous)),
+                )
+                .await?
+            }
+            _ => {
+                self.run_failover(plan, &super::NoProgress, Some((op, resumed, previous)))
+                    .await?
+            }
+        };
+        let how = match finished.status {
+            OperationStatus::Failed => "recovered by continuing it, which failed and rolled back",
+            _ => "recovered by continuing it to its end",
+        };
+        let note = format!(
+            "the process ended after step '{at}': {how} ({found} resources it had made were found and kept)"
+        );
+        finished.error_message = Some(match finished.error_message.take() {
+            Some(message) => format!("{note}; {message}"),
+            None => note,
+        });
+        self.record_recovered(finished, &group).await
     }
 
     /// Finishes a drill cleanup whose process ended: the cleanup runs again under the same

@@ -149,13 +149,20 @@ pub enum JournalKind {
     /// Someone asked the operation to stop (`operation cancel`): the run stops at its next
     /// step and rolls back. Not a side effect.
     CancelRequested,
+    /// A run began executing: `detail` holds what it executes (the plan, and what else its
+    /// recovery needs to continue it), written before its first side effect. Not a side
+    /// effect.
+    Planned,
 }
 
 impl JournalKind {
     /// Whether the entry records a side effect (intent or outcome), as opposed to the
     /// operation's lifecycle (submission, cancel requests).
     pub fn is_side_effect(&self) -> bool {
-        !matches!(self, JournalKind::Submitted | JournalKind::CancelRequested)
+        !matches!(
+            self,
+            JournalKind::Submitted | JournalKind::CancelRequested | JournalKind::Planned
+        )
     }
 }
 

@@ -12,7 +12,8 @@ use futures::FutureExt;
 use crate::common::{existing, groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
 
 use protector_core::engine::{
-    FailbackRequest, FailoverRequest, NoProgress, ProgressObserver, TestFailoverRequest,
+    FailbackRequest, FailoverRequest, NoProgress, ProgressObserver, RecoverMode,
+    TestFailoverRequest,
 };
 use protector_core::model::{
     GroupStatus, Operation, OperationStatus, OperationType, ResourceMappings,
@@ -69,6 +70,14 @@ async fn recover(env: &Env, id: uuid::Uuid) -> Operation {
         .unwrap()
 }
 
+/// Recovery asked to undo what the operation did instead of continuing it.
+async fn roll_back(env: &Env, id: uuid::Uuid) -> Operation {
+    env.engine
+        .recover_operation_with(&format!("op-{id}"), RecoverMode::RollBack)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_failover_killed_while_booting_is_rolled_back_completely() {
     let env = setup().await;
@@ -86,7 +95,7 @@ async fn a_failover_killed_while_booting_is_rolled_back_completely() {
     assert_eq!(group.status, GroupStatus::FailingOver);
     assert_eq!(running_on(&env.sim.inspect(), "site-a"), 0);
 
-    let op = recover(&env, id).await;
+    let op = roll_back(&env, id).await;
     assert_eq!(op.status, OperationStatus::Failed);
     assert!(
         op.error_message
@@ -106,7 +115,7 @@ async fn a_failover_killed_while_booting_is_rolled_back_completely() {
     assert_eq!(group.status, GroupStatus::Active);
     assert_eq!(group.active_operation_id, None);
     // Recovering again changes nothing; the failover can run now.
-    assert_eq!(recover(&env, id).await, op);
+    assert_eq!(roll_back(&env, id).await, op);
     let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
 }
@@ -170,7 +179,7 @@ async fn a_failback_killed_before_the_originals_run_is_rolled_back() {
             .failback("prod-web-app", FailbackRequest::default(), observer)
     })
     .await;
-    let op = recover(&env, id).await;
+    let op = roll_back(&env, id).await;
     assert_eq!(op.status, OperationStatus::Failed, "{op:?}");
     let now = env.sim.inspect();
     assert_eq!(running_on(&now, "site-b"), 3);
@@ -199,7 +208,7 @@ async fn a_failback_killed_before_the_originals_run_is_rolled_back() {
 }
 
 #[tokio::test]
-async fn an_operation_that_died_before_taking_the_group_changes_nothing_when_recovered() {
+async fn an_operation_that_died_before_taking_the_group_changes_nothing_when_rolled_back() {
     let env = setup().await;
     let id = kill_after("validate_sites", |observer| {
         env.engine.failover(
@@ -211,7 +220,7 @@ async fn an_operation_that_died_before_taking_the_group_changes_nothing_when_rec
     .await;
     let before = env.engine.group("prod-web-app").await.unwrap();
     let inventory = shape(&env.sim.inspect());
-    let op = recover(&env, id).await;
+    let op = roll_back(&env, id).await;
     assert_eq!(op.status, OperationStatus::Failed);
     assert!(
         op.error_message
@@ -250,7 +259,7 @@ async fn recovering_a_dead_operation_leaves_a_group_locked_by_another_alone() {
     recover(&env, dead).await;
     assert_eq!(env.engine.group("prod-web-app").await.unwrap(), locked);
     // Its own recovery releases it.
-    let op = recover(&env, holder).await;
+    let op = roll_back(&env, holder).await;
     assert_eq!(op.status, OperationStatus::Failed);
     let group = env.engine.group("prod-web-app").await.unwrap();
     assert_eq!(group.status, GroupStatus::Active);

@@ -17,7 +17,7 @@ use crate::store::{JournalKind, RemoteSyncStatus};
 
 use crate::engine::planner::site_token;
 
-use super::{fenced_servers, FailbackRequest};
+use super::fenced_servers;
 
 impl Run<'_> {
     fn source_array(&self) -> Result<&Arc<dyn ArrayApi>> {
@@ -31,7 +31,7 @@ impl Run<'_> {
 
     pub(super) async fn execute_failback(
         &self,
-        request: &FailbackRequest,
+        reverse_replication: bool,
         policy: &ReplicationPolicy,
     ) -> Result<()> {
         let plan = self.plan;
@@ -63,12 +63,14 @@ impl Run<'_> {
         self.step_started("create_dr_record").await?;
         let group = self.engine.group_by_id(&plan.group_id).await?;
         Protector::ensure_not_claimed(&group, self.op_id())?;
-        let mut document = self.engine.document(group).await?;
-        document.group.apply(GroupEvent::FailbackStarted)?;
-        document.group.active_operation_id = Some(self.op_id());
-        self.engine
-            .commit(document, "failback-start", PeerPolicy::Required)
-            .await?;
+        if !self.claimed_before(&group) {
+            let mut document = self.engine.document(group).await?;
+            document.group.apply(GroupEvent::FailbackStarted)?;
+            document.group.active_operation_id = Some(self.op_id());
+            self.engine
+                .commit(document, "failback-start", PeerPolicy::Required)
+                .await?;
+        }
         self.step_done("create_dr_record").await?;
         self.clear_earlier_leftovers().await;
 
@@ -121,24 +123,34 @@ impl Run<'_> {
         self.step_done("prepare_reverse_replication").await?;
 
         self.step_started("final_snapshot").await?;
-        let snap = self
-            .effect(
-                "final_snapshot",
-                json!({"protection_group": pg, "array": source_name}),
-                source_array.create_pg_snapshot(
-                    &pg,
-                    &CreatePgSnapshot {
-                        replicate_now: true,
-                        apply_retention: true,
-                        suffix: None,
-                    },
-                ),
-            )
-            .await?;
+        // Resumed: the snapshot the interrupted run took (the DR VMs were stopped before it),
+        // else a new one (they are stopped now: it holds every write).
+        let taken = self
+            .output_before("final_snapshot")
+            .and_then(|o| o.get("name").and_then(|n| n.as_str()).map(str::to_string));
+        let snap = match taken {
+            Some(name) => name,
+            None => {
+                self.effect(
+                    "final_snapshot",
+                    json!({"protection_group": pg, "array": source_name}),
+                    source_array.create_pg_snapshot(
+                        &pg,
+                        &CreatePgSnapshot {
+                            replicate_now: true,
+                            apply_retention: true,
+                            suffix: None,
+                        },
+                    ),
+                )
+                .await?
+                .name
+            }
+        };
         self.step_done("final_snapshot").await?;
 
         self.step_started("replicate_snapshot").await?;
-        let replica = format!("{source_name}:{}", snap.name);
+        let replica = format!("{source_name}:{snap}");
         self.wait_replicated(&replica).await?;
         self.step_done("replicate_snapshot").await?;
 
@@ -157,6 +169,11 @@ impl Run<'_> {
                 if member.target_instance_id.is_none() {
                     // Rebuilt below, into new volumes.
                     sources.insert(volume.copy_name.clone(), found.name.clone());
+                    continue;
+                }
+                if self.completed_before("promote_storage_primary") {
+                    // The interrupted run overwrote them and may have started the original
+                    // VMs since: overwriting again would lose what they wrote.
                     continue;
                 }
                 let request = CopyVolume {
@@ -263,7 +280,7 @@ impl Run<'_> {
             ));
         }
 
-        if request.reverse_replication {
+        if reverse_replication {
             self.step_started("reverse_replication").await?;
             let target_array = self.target_array.clone();
             let result = async {

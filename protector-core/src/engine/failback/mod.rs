@@ -33,11 +33,14 @@ use uuid::Uuid;
 
 use super::progress::ProgressObserver;
 use super::resources::stop_server_and_wait;
-use super::runner::{Run, Undo};
+use super::runner::{Resumed, Run, Undo};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::model::{Operation, OperationType, ProtectionGroup, ResourceMappings};
+use crate::model::{
+    GroupStatus, Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
+};
+use crate::plan::Plan;
 
 /// Ask for a failback to the group's original primary site.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,19 @@ impl Protector {
             plan.group_name
         ))?;
         let _owner = self.own_operation(&plan.id).await?;
+        self.run_failback(&plan, request.reverse_replication, observer, None)
+            .await
+    }
+
+    /// Runs failback `plan` (its lock held by the caller): afresh, or continuing the run of
+    /// the same operation that `resumed` observed (recovery; its record is `op`).
+    pub(in crate::engine) async fn run_failback(
+        &self,
+        plan: &Plan,
+        reverse_replication: bool,
+        observer: &dyn ProgressObserver,
+        resumed: Option<(Operation, Resumed, GroupStatus)>,
+    ) -> Result<Operation> {
         let group = self.group_by_id(&plan.group_id).await?;
         let policy = self.store().get_policy(&group.id).await?.ok_or_else(|| {
             Error::invalid(format!(
@@ -94,17 +110,26 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &plan.target_site))
             .await?;
-        let mut op = Operation::start(
-            OperationType::Failback,
-            Some((&group.id, &group.name)),
-            &plan.source_site,
-            &plan.target_site,
-            Utc::now(),
-        );
-        op.id = plan.id;
+        let (op, resumed, previous_status) = match resumed {
+            Some((mut op, resumed, previous)) => {
+                op.status = OperationStatus::Running;
+                (op, Some(resumed), previous)
+            }
+            None => {
+                let mut op = Operation::start(
+                    OperationType::Failback,
+                    Some((&group.id, &group.name)),
+                    &plan.source_site,
+                    &plan.target_site,
+                    Utc::now(),
+                );
+                op.id = plan.id;
+                (op, None, group.status)
+            }
+        };
         let run = Run {
             engine: self,
-            plan: &plan,
+            plan,
             op: Mutex::new(op),
             observer,
             source: Some(source),
@@ -113,10 +138,13 @@ impl Protector {
             target_array,
             undo: Mutex::new(Undo::default()),
             results: Mutex::new(BTreeMap::new()),
-            previous_status: group.status,
+            previous_status,
+            resumed,
         };
         run.save().await?;
-        let outcome = run.execute_failback(&request, &policy).await;
+        run.record_plan(reverse_replication).await;
+        run.inherit_undo();
+        let outcome = run.execute_failback(reverse_replication, &policy).await;
         let refusal = run.claim_refused(&outcome);
         let op = run.finish(outcome).await;
         let peer = group.peer_of(self.local_site()).to_string();

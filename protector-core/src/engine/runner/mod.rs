@@ -6,10 +6,13 @@
 //!   and how a run ends, compensation included (`rollback`);
 //! - [`Tracker`] (`tracker`): the same bookkeeping for operations without a plan (the DR
 //!   drill and its cleanup), with its own step list ([`StepSpec`]);
+//! - continuing an interrupted run (`resume`): what it did observed by its journal and
+//!   tags, steps adopting what it made ([`Resumed`], [`RunRecord`]);
 //! - [`each_bounded`] (`bounded`): bounded concurrency over members;
 //! - [`lock`], and the check for a requested cancel that every step makes.
 
 mod bounded;
+mod resume;
 mod rollback;
 mod run;
 mod steps;
@@ -20,6 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
 pub(in crate::engine) use bounded::each_bounded;
+pub(in crate::engine) use resume::{Made, Resumed, RunRecord};
 pub(in crate::engine) use run::{Run, Undo};
 pub(in crate::engine) use tracker::{StepSpec, Tracker};
 

@@ -59,6 +59,9 @@ pub(in crate::engine) struct Run<'a> {
     pub(in crate::engine) undo: Mutex<Undo>,
     pub(in crate::engine) results: Mutex<BTreeMap<Uuid, MemberResult>>,
     pub(in crate::engine) previous_status: GroupStatus,
+    /// What the interrupted run this one continues had done (recovery), or `None` for a
+    /// fresh run.
+    pub(in crate::engine) resumed: Option<super::resume::Resumed>,
 }
 
 impl Run<'_> {
@@ -110,7 +113,9 @@ impl Run<'_> {
     pub(in crate::engine) async fn step_done(&self, name: &str) -> Result<()> {
         {
             let mut op = lock(&self.op);
-            op.steps_completed.push(name.to_string());
+            if !op.steps_completed.iter().any(|s| s == name) {
+                op.steps_completed.push(name.to_string());
+            }
             let phase = op.phase;
             op.progress = op.progress.max(self.phase_progress(&op, phase));
         }

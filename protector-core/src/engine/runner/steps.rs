@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use super::{lock, Run};
+use super::{lock, Made, Run};
 use crate::api::{CopyVolume, ManageVolume, ServerStatus};
 use crate::engine::resources::{
     port_request, server_request, wait_server_booted, wait_stopped, wait_volume_available,
@@ -149,13 +149,22 @@ impl Run<'_> {
     ) -> Result<()> {
         for volume in &member.volumes {
             let source = sources[&volume.copy_name].clone();
+            let step = format!("copy_volume:{}", volume.copy_name);
+            // Resumed: made already, or already managed into Cinder (which renamed it).
+            let managed = format!("manage_volume:{}", volume.copy_name);
+            if self.made_before(Made::Volume, &managed).is_some()
+                || self.adopted(Made::Copy, &step).await.is_some()
+            {
+                lock(&self.undo).copies.push(volume.copy_name.clone());
+                continue;
+            }
             let request = CopyVolume {
                 name: volume.copy_name.clone(),
                 source: source.clone(),
                 overwrite: false,
             };
             self.effect(
-                &format!("copy_volume:{}", volume.copy_name),
+                &step,
                 json!({"source": source, "name": volume.copy_name}),
                 self.target_array.copy_volume(&request),
             )
@@ -196,22 +205,26 @@ impl Run<'_> {
                 ),
                 metadata,
             };
-            let created = self
-                .effect(
-                    &step,
-                    json!({"source_name": volume.copy_name}),
-                    self.target.block_storage.manage_volume(&request),
-                )
-                .await
-                .map_err(|e| {
-                    e.with_prefix(format!(
-                        "Failed to manage volume {} on {}",
-                        volume.copy_name, self.plan.target_site
-                    ))
-                })?;
-            lock(&self.undo).volumes.push(created.id.clone());
+            let id = match self.adopted(Made::Volume, &step).await {
+                Some(id) => id,
+                None => {
+                    self.effect(
+                        &step,
+                        json!({"source_name": volume.copy_name}),
+                        self.target.block_storage.manage_volume(&request),
+                    )
+                    .await
+                    .map_err(|e| {
+                        e.with_prefix(format!(
+                            "Failed to manage volume {} on {}",
+                            volume.copy_name, self.plan.target_site
+                        ))
+                    })?
+                    .id
+                }
+            };
+            lock(&self.undo).volumes.push(id.clone());
             let storage = self.target.block_storage.clone();
-            let id = created.id.clone();
             let ready = wait_volume_available(
                 &storage,
                 &id,
@@ -247,21 +260,26 @@ impl Run<'_> {
                 format!("protector:{op_id}:{step}"),
                 &self.plan.target_site,
             )?;
-            let port = self
-                .effect(
-                    &step,
-                    json!({"network": request.network_id}),
-                    self.target.network.create_port(&request),
-                )
-                .await
-                .map_err(|e| {
-                    e.with_prefix(format!(
-                        "creating a port for {} on {}",
-                        member.instance_name, self.plan.target_site
-                    ))
-                })?;
-            lock(&self.undo).ports.push(port.id.clone());
-            port_ids.push(port.id);
+            let port = match self.adopted(Made::Port, &step).await {
+                Some(id) => id,
+                None => {
+                    self.effect(
+                        &step,
+                        json!({"network": request.network_id}),
+                        self.target.network.create_port(&request),
+                    )
+                    .await
+                    .map_err(|e| {
+                        e.with_prefix(format!(
+                            "creating a port for {} on {}",
+                            member.instance_name, self.plan.target_site
+                        ))
+                    })?
+                    .id
+                }
+            };
+            lock(&self.undo).ports.push(port.clone());
+            port_ids.push(port);
         }
         lock(&self.results)
             .entry(member.member_id)
@@ -294,24 +312,29 @@ impl Run<'_> {
             metadata,
             &self.plan.target_site,
         )?;
-        let server = self
-            .effect(
-                &step,
-                json!({"name": request.name}),
-                self.target.compute.create_server(&request),
-            )
-            .await
-            .map_err(|e| {
-                e.with_prefix(format!(
-                    "Failed to create instance '{}' on {}",
-                    member.instance_name, self.plan.target_site
-                ))
-            })?;
-        lock(&self.undo).servers.push(server.id.clone());
+        let server = match self.adopted(Made::Server, &step).await {
+            Some(id) => id,
+            None => {
+                self.effect(
+                    &step,
+                    json!({"name": request.name}),
+                    self.target.compute.create_server(&request),
+                )
+                .await
+                .map_err(|e| {
+                    e.with_prefix(format!(
+                        "Failed to create instance '{}' on {}",
+                        member.instance_name, self.plan.target_site
+                    ))
+                })?
+                .id
+            }
+        };
+        lock(&self.undo).servers.push(server.clone());
         lock(&self.results)
             .entry(member.member_id)
             .or_default()
-            .server_id = Some(server.id);
+            .server_id = Some(server);
         Ok(())
     }
 
