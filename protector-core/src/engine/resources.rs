@@ -106,8 +106,9 @@ pub(in crate::engine) async fn wait_server_booted(
     .await
 }
 
-/// Waits until Cinder volume `id` is `available` (after a manage); an `error*` status fails at
-/// once.
+/// Waits until Cinder volume `id` is `available` (after a manage), or `in-use` (a volume an
+/// interrupted run managed and attached, adopted when it is continued); an `error*` status
+/// fails at once.
 pub(in crate::engine) async fn wait_volume_available(
     storage: &Arc<dyn BlockStorageApi>,
     id: &str,
@@ -119,7 +120,9 @@ pub(in crate::engine) async fn wait_volume_available(
         poll,
         || async move {
             match storage.get_volume(id).await? {
-                Some(v) if v.status == "available" => Ok(PollOutcome::Ready(v)),
+                Some(v) if v.status == "available" || v.status == "in-use" => {
+                    Ok(PollOutcome::Ready(v))
+                }
                 Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
                     "{what} went to status {}: check the cinder-volume log",
                     v.status

@@ -2,6 +2,7 @@
 
 mod common;
 mod concurrency;
+mod crash;
 mod drill;
 mod failback;
 mod failover;
