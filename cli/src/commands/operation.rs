@@ -1,5 +1,6 @@
 //! `protector operation ...`
 
+use protector_core::engine::RecoverMode;
 use protector_core::model::OperationStatus;
 
 use crate::args::OperationCommand;
@@ -46,7 +47,15 @@ pub async fn run(ctx: &Context, command: OperationCommand) -> CliResult {
             crate::commands::group::operation_outcome(&op)
         }
         OperationCommand::Recover(args) => {
-            let op = engine.protector.recover_operation(&args.id).await?;
+            let mode = if args.rollback {
+                RecoverMode::RollBack
+            } else {
+                RecoverMode::Continue
+            };
+            let op = engine
+                .protector
+                .recover_operation_with(&args.id, mode)
+                .await?;
             views::print_operation(&mut Printer::stdout(&args.output), &op, "id")?;
             if let Some(log) = background::existing_log(ctx, &op.id) {
                 eprintln!("Its background run's output: {}", log.display());

@@ -566,7 +566,10 @@ fn recover_rolls_back_a_failover_whose_process_died() {
         .unwrap();
     assert_eq!(server.status, ServerStatus::Shutoff);
 
-    let out = env.cli(&["operation", "recover", &id]).output().unwrap();
+    let out = env
+        .cli(&["operation", "recover", &id, "--rollback"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("| id "), "{table}");
@@ -585,12 +588,47 @@ fn recover_rolls_back_a_failover_whose_process_died() {
         assert_eq!(record[0]["current_primary_site"], "site-a", "{record}");
     }
     // Recovering again prints the same record; the failover can run now.
-    assert_eq!(env.json(&["operation", "recover", &id]), op);
+    assert_eq!(env.json(&["operation", "recover", &id, "--rollback"]), op);
     let out = env
         .cli(&["protection-group", "failover", "prod-web-app", "--wait"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn recover_continues_a_failover_whose_process_died_to_its_end() {
+    let env = Env::new().with_sites().with_group();
+    store_mappings(&env);
+    let id = kill_failover_after(&env, "create_instances_site_b");
+    assert_eq!(env.json(&["operation", "show", &id])["status"], "running");
+
+    let op = env.json(&["operation", "recover", &id]);
+    assert_eq!(op["status"], "completed", "{op}");
+    let message = op["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("the process ended after step 'create_instances_site_b': recovered by continuing it to its end"),
+        "{message}"
+    );
+    // Each VM runs once, on site-b, from what the dead process had made there.
+    let sim = env.simulator();
+    let inventory = sim.inspect();
+    for vm in ["web-server-1", "web-server-2", "db-server-1"] {
+        let running = |site: &str| {
+            inventory.sites[site]
+                .servers
+                .iter()
+                .filter(|s| s.name == vm && s.status == "ACTIVE")
+                .count()
+        };
+        assert_eq!((running("site-a"), running("site-b")), (0, 1), "{vm}");
+    }
+    assert_eq!(inventory.sites["site-b"].servers.len(), 3, "no second copy");
+    for record in env.group_lists() {
+        assert_eq!(record[0]["status"], "failed_over", "{record}");
+        assert_eq!(record[0]["current_primary_site"], "site-b", "{record}");
+    }
+    assert_eq!(env.json(&["operation", "recover", &id]), op);
 }
 
 #[test]
@@ -721,7 +759,7 @@ fn recover_is_refused_while_another_process_holds_the_operation() {
         "{}",
         stderr_of(&out)
     );
-    let op = env.json(&["operation", "recover", &id]);
+    let op = env.json(&["operation", "recover", &id, "--rollback"]);
     assert_eq!(op["status"], "failed", "{op}");
     assert_eq!(shape(&env), before, "the rollback left something behind");
 }
@@ -797,7 +835,8 @@ fn failback_and_fence_command_lines() {
 fn recover_and_mapping_command_lines() {
     let text = help(&["operation", "recover"]);
     assert!(
-        text.contains("Usage: protector operation recover [OPTIONS] <ID>"),
+        text.contains("Usage: protector operation recover [OPTIONS] <ID>")
+            && text.contains("--rollback"),
         "{text}"
     );
     assert!(

@@ -27,6 +27,7 @@
 
 mod cleanup;
 mod preflight;
+mod resume;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -135,16 +136,40 @@ impl Protector {
         let group = self.group(group).await?;
         let operation_id = request.operation_id.unwrap_or_else(Uuid::new_v4);
         let _owner = self.own_operation(&operation_id).await?;
-        let plan = self.plan_drill(group, &request, operation_id).await?;
+        self.run_drill(group, &request, operation_id, observer, None)
+            .await
+    }
+
+    /// Plans and runs drill `operation_id` of `group` (its lock held by the caller); `resumed`
+    /// is the record of a run of the same operation whose process ended (recovery), which
+    /// this run continues under the same id.
+    pub(in crate::engine) async fn run_drill(
+        &self,
+        group: ProtectionGroup,
+        request: &TestFailoverRequest,
+        operation_id: Uuid,
+        observer: &dyn ProgressObserver,
+        resumed: Option<Operation>,
+    ) -> Result<Operation> {
+        let plan = self.plan_drill(group, request, operation_id).await?;
         let target = plan.plan.target_site.clone();
-        let mut op = Operation::start(
-            OperationType::TestFailover,
-            Some((&plan.group.id, &plan.group.name)),
-            &plan.plan.source_site,
-            &target,
-            Utc::now(),
-        );
-        op.id = operation_id;
+        let op = match resumed {
+            Some(mut op) => {
+                op.status = OperationStatus::Running;
+                op
+            }
+            None => {
+                let mut op = Operation::start(
+                    OperationType::TestFailover,
+                    Some((&plan.group.id, &plan.group.name)),
+                    &plan.plan.source_site,
+                    &target,
+                    Utc::now(),
+                );
+                op.id = operation_id;
+                op
+            }
+        };
         let record = TestFailoverRecord {
             operation_id,
             status: TestFailoverStatus::Running,

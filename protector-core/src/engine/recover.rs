@@ -20,7 +20,8 @@
 //!   original VMs it started are stopped, source VMs it stopped run again, and the group
 //!   returns to the status it had before.
 //!
-//! A drill cleanup is finished forward: it runs again under its own id, removing what is left
+//! A drill is continued by removing what the dead run made and running it again under the
+//! same id (`drill::resume`). A drill cleanup is finished forward: it runs again under its own id, removing what is left
 //! of the drill (found by the record and the drill's tags), and clears the drill record. A
 //! site failover is taken to its end (`resume_site_failover`): each group's interrupted
 //! failover is recovered, the groups it had not reached are failed over.
@@ -120,24 +121,21 @@ impl Protector {
         if op.operation_type == OperationType::SiteFailover {
             return self.resume_site_failover(op).await;
         }
+        if op.operation_type == OperationType::TestFailover {
+            return self.recover_drill(op, mode == RecoverMode::Continue).await;
+        }
         if !matches!(
             op.operation_type,
             OperationType::Failover | OperationType::Failback
         ) {
-            let error = Error::new(
+            return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "operation op-{} is a {}: a drill is recovered by cleaning it up, a site failover by recovering the operation of each of its groups",
+                    "operation op-{} is a {}: it cannot be recovered",
                     op.id,
                     op.operation_type.as_str()
                 ),
-            );
-            return Err(match (&op.group_name, op.operation_type) {
-                (Some(group), OperationType::TestFailover) => error.with_hint(Hint::CleanupDrill {
-                    group: group.clone(),
-                }),
-                _ => error,
-            });
+            ));
         }
         let group_id = op.group_id.ok_or_else(|| {
             Error::invalid(format!("operation op-{} names no protection group", op.id))

@@ -458,11 +458,14 @@ async fn recovery_is_refused_and_changes_nothing_while_the_operation_lock_is_hel
     assert_eq!(env.store_a.get_operation(&id).await.unwrap(), record);
     assert_eq!(env.store_a.list_journal(&id).await.unwrap(), journal);
 
-    // Its process ends: recovery goes ahead.
+    // Its process ends: recovery goes ahead and continues the failover to its end.
     drop(owner);
     let op = recover(&env, id).await;
-    assert_eq!(op.status, OperationStatus::Failed, "{op:?}");
-    assert_eq!(running_on(&env.sim.inspect(), "site-a"), 3);
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    let inventory = env.sim.inspect();
+    assert_eq!(running_on(&inventory, "site-a"), 0);
+    assert_eq!(running_on(&inventory, "site-b"), 3);
+    assert_eq!(inventory.sites["site-b"].servers.len(), 3, "no second copy");
 }
 
 /// Stops the run in its observer once `step` is done, until the test lets it go on.
