@@ -3,6 +3,7 @@
 #[macro_use]
 mod common;
 mod cli;
+mod crash;
 mod dr_cycle;
 mod lifecycle;
 mod local_state;
