@@ -3,6 +3,7 @@
 mod common;
 mod concurrency;
 mod drill;
+mod dry_run;
 mod failback;
 mod failover;
 mod leaks;
