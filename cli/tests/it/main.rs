@@ -4,6 +4,7 @@
 mod common;
 mod cli;
 mod dr_cycle;
+mod dry_run;
 mod lifecycle;
 mod local_state;
 mod operations;
