@@ -69,6 +69,10 @@ fn unmapped_networks(members: &[Member], mappings: &ResourceMappings, site: &str
 }
 
 /// A drill's plan as far as it could be made: ready to run, or refused by its findings.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per drill and moved once; boxing buys nothing"
+)]
 pub(super) enum Prepared {
     /// Nothing blocks: everything the drill needs.
     Ready(DrillPlan),
