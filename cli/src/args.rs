@@ -413,10 +413,8 @@ pub struct FailoverArgs {
     /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
-    /// Print the plan as JSON and stop; nothing is changed. Fails when the plan has blocking
-    /// findings.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub plan: PlanOptions,
     /// Unplanned failover: the source site is lost; recover from the latest replicated
     /// snapshot.
     #[arg(long)]
@@ -425,6 +423,15 @@ pub struct FailoverArgs {
     pub run: RunOptions,
     #[command(flatten)]
     pub output: OutputOptions,
+}
+
+/// `--dry-run`, shared by every operation command.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOptions {
+    /// Print the plan as JSON and stop; nothing is changed. Fails when the plan has blocking
+    /// findings.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How a long operation runs: in the background (default) or in the foreground with `--wait`.
@@ -462,6 +469,8 @@ pub struct FailbackArgs {
     /// Skip the preflight checks that allow it (never the reachability of both sites).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub plan: PlanOptions,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
@@ -554,6 +563,8 @@ pub struct TestFailoverArgs {
     #[arg(long)]
     pub all_projects: bool,
     #[command(flatten)]
+    pub plan: PlanOptions,
+    #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
     pub output: OutputOptions,
@@ -569,6 +580,8 @@ pub enum TestFailoverCommand {
 pub struct TestCleanupArgs {
     /// Protection group name or id.
     pub group: String,
+    #[command(flatten)]
+    pub plan: PlanOptions,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
@@ -611,6 +624,8 @@ pub struct SiteFailoverArgs {
     /// Only this group (name or id), e.g. to retry one that failed; repeat for several.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
+    #[command(flatten)]
+    pub plan: PlanOptions,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]

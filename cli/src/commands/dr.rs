@@ -7,8 +7,8 @@ use crate::args::{
     DrSiteCommand, DrTestCommand, FailoverTypeArg, SiteFailoverArgs, TestFailoverArgs,
     TestFailoverCommand,
 };
-use crate::commands::background;
 use crate::commands::group::mappings;
+use crate::commands::{background, dry_run};
 use crate::context::Context;
 use crate::error::{CliError, CliResult};
 
@@ -17,6 +17,9 @@ pub async fn run_test(ctx: &Context, command: DrTestCommand) -> CliResult {
         DrTestCommand::Failover(args) => match args.command {
             Some(TestFailoverCommand::Cleanup(cleanup)) => {
                 let engine = ctx.engine_with_transport().await?;
+                if cleanup.plan.dry_run {
+                    return dry_run::test_cleanup(&engine, &cleanup.group, &cleanup.output).await;
+                }
                 let request = OperationRequest::TestFailoverCleanup {
                     group: cleanup.group.clone(),
                 };
@@ -38,13 +41,14 @@ async fn test_failover(ctx: &Context, args: TestFailoverArgs) -> CliResult {
         &args.security_group_mapping,
     )?;
     let engine = ctx.engine_with_transport().await?;
-    let request = OperationRequest::TestFailover {
-        group,
-        request: TestFailoverRequest {
-            mappings,
-            operation_id: None,
-        },
+    let request = TestFailoverRequest {
+        mappings,
+        operation_id: None,
     };
+    if args.plan.dry_run {
+        return dry_run::test_failover(&engine, &group, &request, &args.output).await;
+    }
+    let request = OperationRequest::TestFailover { group, request };
     background::launch(ctx, &engine, request, &args.run, &args.output).await
 }
 
@@ -66,14 +70,18 @@ async fn site_failover(ctx: &Context, args: SiteFailoverArgs) -> CliResult {
         }
     };
     let engine = ctx.engine_with_transport().await?;
+    let request = SiteFailoverRequest {
+        mode,
+        concurrency: usize::from(args.concurrency),
+        groups: args.groups.clone(),
+        operation_id: None,
+    };
+    if args.plan.dry_run {
+        return dry_run::site_failover(&engine, &args.site, &request, &args.output).await;
+    }
     let request = OperationRequest::SiteFailover {
         site: args.site.clone(),
-        request: SiteFailoverRequest {
-            mode,
-            concurrency: usize::from(args.concurrency),
-            groups: args.groups.clone(),
-            operation_id: None,
-        },
+        request,
     };
     background::launch(ctx, &engine, request, &args.run, &args.output).await
 }

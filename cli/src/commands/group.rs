@@ -12,7 +12,7 @@ use protector_core::plan::FailoverMode;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::{Format, GroupCommand, ReplicationTypeArg};
-use crate::commands::background;
+use crate::commands::{background, dry_run};
 use crate::context::{Context, Engine};
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
@@ -211,7 +211,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
-            if args.dry_run {
+            if args.plan.dry_run {
                 let plan = engine
                     .protector
                     .plan_failover(&args.group, &request)
@@ -242,16 +242,20 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.flavor_mapping,
                 &args.security_group_mapping,
             )?;
-            let request = OperationRequest::Failback {
-                group: args.group.clone(),
-                request: FailbackRequest {
-                    mappings,
-                    reverse_replication: args.reverse_replication,
-                    force: args.force,
-                    operation_id: None,
-                },
+            let request = FailbackRequest {
+                mappings,
+                reverse_replication: args.reverse_replication,
+                force: args.force,
+                operation_id: None,
             };
             let engine = ctx.engine_with_transport().await?;
+            if args.plan.dry_run {
+                return dry_run::failback(&engine, &args.group, &request, &args.output).await;
+            }
+            let request = OperationRequest::Failback {
+                group: args.group.clone(),
+                request,
+            };
             background::launch(ctx, &engine, request, &args.run, &args.output).await
         }
         GroupCommand::Fence(args) => {

@@ -4,6 +4,7 @@ mod background;
 mod consistency_group;
 mod demo;
 mod dr;
+mod dry_run;
 mod group;
 mod operation;
 pub mod sim;

@@ -5,6 +5,7 @@ mod common;
 mod cli;
 mod crash;
 mod dr_cycle;
+mod dry_run;
 mod lifecycle;
 mod local_state;
 mod operations;

@@ -26,6 +26,7 @@
 //! volumes).
 
 mod cleanup;
+mod plan;
 mod preflight;
 mod resume;
 
@@ -39,18 +40,19 @@ use serde_json::json;
 use uuid::Uuid;
 
 use self::cleanup::Remover;
+use self::plan::drill_steps;
 use self::preflight::DrillPlan;
 use super::planner::site_token;
 use super::progress::ProgressObserver;
 use super::resources::{port_request, server_request, wait_server_booted, wait_volume_available};
-use super::runner::{each_bounded, lock, StepSpec, Tracker};
+use super::runner::{each_bounded, lock, Tracker};
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;
 use crate::api::{CopyVolume, ManageVolume, ServerStatus};
 use crate::error::{Error, Result};
 use crate::model::{
-    Operation, OperationStatus, OperationType, Phase, ProtectionGroup, ResourceMappings,
+    Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
     TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume,
 };
 use crate::plan::MemberPlan;
@@ -101,21 +103,6 @@ struct Drill<'a> {
     tracker: Tracker<'a>,
     plan: DrillPlan,
     record: Mutex<TestFailoverRecord>,
-}
-
-fn drill_steps(site: &str) -> Vec<StepSpec> {
-    let t = site_token(site);
-    vec![
-        StepSpec::new("validate_sites", Phase::Preparation, 10),
-        StepSpec::new("create_test_record", Phase::Preparation, 20),
-        StepSpec::new("identify_snapshot", Phase::Storage, 25),
-        StepSpec::new(format!("create_volumes_{t}"), Phase::Storage, 40),
-        StepSpec::new(format!("manage_volumes_{t}"), Phase::Storage, 60),
-        StepSpec::new(format!("create_ports_{t}"), Phase::Instances, 70),
-        StepSpec::new(format!("create_instances_{t}"), Phase::Instances, 80),
-        StepSpec::new("verify_instances", Phase::Instances, 90),
-        StepSpec::new("update_protection_group", Phase::Finalization, 100),
-    ]
 }
 
 impl Protector {

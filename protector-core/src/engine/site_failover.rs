@@ -19,7 +19,7 @@ use crate::model::{
     GroupResult, Operation, OperationStatus, OperationType, Phase, ProtectionGroup,
     ResourceMappings,
 };
-use crate::plan::FailoverMode;
+use crate::plan::{FailoverMode, SiteFailoverPlan, SiteGroupAction, SiteGroupPlan};
 
 /// Ask for a site failover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,15 +84,7 @@ impl SiteRun<'_> {
     /// Fails `group` over and records its result; never fails itself.
     pub(super) async fn run_group(&self, group: &ProtectionGroup, mode: FailoverMode) {
         // A group busy with another operation is reported, not touched.
-        if group.status.is_in_flight() || group.active_operation_id.is_some() {
-            let busy = group
-                .active_operation_id
-                .map(|id| format!(" (operation op-{id})"))
-                .unwrap_or_default();
-            let message = format!(
-                "protection group '{}' is {}{busy}: not touched; retry it alone once that operation has finished",
-                group.name, group.status
-            );
+        if let Some(message) = busy(group) {
             self.set_group(group.id, |r| {
                 r.status = OperationStatus::Failed;
                 r.error_message = Some(message);
@@ -117,11 +109,7 @@ impl SiteRun<'_> {
         })
         .await;
         let started = ChildStarted::default();
-        let request = FailoverRequest {
-            mode,
-            mappings: ResourceMappings::default(),
-            operation_id: Some(child_id),
-        };
+        let request = group_request(mode, Some(child_id));
         let outcome = self
             .engine
             .failover(&group.id.to_string(), request, &started)
@@ -142,6 +130,31 @@ impl SiteRun<'_> {
             }
         })
         .await;
+    }
+}
+
+/// Why a site failover leaves `group` alone: it is busy with another operation.
+fn busy(group: &ProtectionGroup) -> Option<String> {
+    if !group.status.is_in_flight() && group.active_operation_id.is_none() {
+        return None;
+    }
+    let busy = group
+        .active_operation_id
+        .map(|id| format!(" (operation op-{id})"))
+        .unwrap_or_default();
+    Some(format!(
+        "protection group '{}' is {}{busy}: not touched; retry it alone once that operation has finished",
+        group.name, group.status
+    ))
+}
+
+/// The failover request a site failover makes for each group: its mode, the group's stored
+/// mappings.
+fn group_request(mode: FailoverMode, operation_id: Option<Uuid>) -> FailoverRequest {
+    FailoverRequest {
+        mode,
+        mappings: ResourceMappings::default(),
+        operation_id,
     }
 }
 
@@ -285,6 +298,57 @@ impl Protector {
         request: &SiteFailoverRequest,
     ) -> Result<Operation> {
         Ok(self.site_failover_scope(failed_site, request).await?.0)
+    }
+
+    /// What a site failover of `failed_site` will do, group by group: every group in scope
+    /// (the one [`Protector::site_failover`] takes, in the order it starts them), whether it
+    /// is failed over or skipped as busy, in which mode, and its failover plan as it stands
+    /// now, made with the request the site failover makes for it. Refused like
+    /// [`Protector::site_failover`] before it runs; nothing is changed.
+    ///
+    /// The site failover plans each group again when its turn comes (its plan must not be
+    /// stale by then); a group whose plan has a blocking finding is refused then and reported
+    /// failed, the others go on.
+    pub async fn plan_site_failover_groups(
+        &self,
+        failed_site: &str,
+        request: &SiteFailoverRequest,
+    ) -> Result<SiteFailoverPlan> {
+        let (op, in_scope) = self.site_failover_scope(failed_site, request).await?;
+        let engine = self.unscoped();
+        let mut groups = Vec::new();
+        for group in &in_scope {
+            let reason = busy(group);
+            let plan = match reason {
+                Some(_) => None,
+                None => Some(
+                    engine
+                        .plan_failover(&group.id.to_string(), &group_request(request.mode, None))
+                        .await?,
+                ),
+            };
+            groups.push(SiteGroupPlan {
+                group_id: group.id,
+                group_name: group.name.clone(),
+                project_id: group.project_id.clone(),
+                mode: request.mode,
+                action: if reason.is_some() {
+                    SiteGroupAction::Skip
+                } else {
+                    SiteGroupAction::Failover
+                },
+                reason,
+                plan,
+            });
+        }
+        Ok(SiteFailoverPlan {
+            id: op.id,
+            mode: request.mode,
+            failed_site: op.source_site,
+            target_site: op.target_site,
+            concurrency: request.concurrency,
+            groups,
+        })
     }
 
     async fn site_failover_scope(

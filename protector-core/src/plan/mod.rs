@@ -4,13 +4,19 @@
 //! inventories, with every mapping resolved. It can be printed (`--dry-run`), saved, diffed and
 //! snapshot-tested. Problems found while resolving are kept as [`crate::engine::Finding`]s in
 //! the plan, so that validation can report all of them at once.
+//!
+//! Every operation kind has one, built by the same function its executor runs from, so that a
+//! dry run shows what runs: [`Plan`] for a failover (`Protector::plan_failover`), a failback
+//! (`Protector::plan_failback`) and a DR drill (`Protector::plan_test_failover`);
+//! [`CleanupPlan`] for a drill cleanup (`Protector::plan_test_cleanup`); [`SiteFailoverPlan`]
+//! for a site failover (`Protector::plan_site_failover_groups`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::engine::Finding;
-use crate::model::{Phase, ReplicationType};
+use crate::model::{Phase, ReplicationType, TestFailoverStatus};
 
 /// Planned (source reachable, VMs stopped first, final replication) or unplanned (source down,
 /// latest replicated snapshot).
@@ -73,6 +79,10 @@ pub struct VolumePlan {
     pub boot_index: i32,
     /// Guest device.
     pub device: String,
+    /// The volume snapshot (or pod volume) the copy is made from, when known at planning: a
+    /// drill copies an already replicated snapshot; a failover's is taken when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot: Option<String>,
 }
 
 /// What happens to one member.
@@ -159,6 +169,10 @@ pub struct Plan {
     /// stopped.
     #[serde(default)]
     pub source_reachable: bool,
+    /// A drill: the replicated protection-group snapshot (`array:pg.N`) or the pod its test
+    /// copies are taken from, chosen when planning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot: Option<String>,
 }
 
 /// The recovery point of an unplanned failover, as the target array reports it.
@@ -186,5 +200,164 @@ impl Plan {
     /// The plan as pretty JSON (`--dry-run`).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("plans serialize")
+    }
+}
+
+/// What kind of resource a drill cleanup removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalKind {
+    /// A test server (removed first: it holds its ports and volumes).
+    Server,
+    /// A test server's port (only once its server is gone).
+    Port,
+    /// A test Cinder volume (only once its server is gone).
+    Volume,
+    /// A test array volume (Cinder removes the managed ones with their volume; the others,
+    /// copies never managed, are removed from the array directly).
+    ArrayVolume,
+}
+
+/// Where a cleanup learnt of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// The drill record lists it.
+    Record,
+    /// Found on the drill site by the drill's tags, not in the record (a drill interrupted
+    /// before it recorded it, or a create whose answer was lost).
+    Tags,
+}
+
+/// One resource a drill cleanup removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedRemoval {
+    /// Server, port, volume or array volume.
+    pub kind: RemovalKind,
+    /// Its id (the name, for an array volume).
+    pub id: String,
+    /// Its name, when known.
+    pub name: Option<String>,
+    /// The member (instance name) it is a test copy of.
+    pub member: String,
+    /// From the record or from the tag sweep.
+    pub found_by: FoundBy,
+}
+
+/// What a drill cleanup will remove, and where.
+///
+/// A drill creates servers, ports, Cinder volumes and array volumes on its site, never
+/// networks (it attaches to the mapped isolated networks). The cleanup removes exactly
+/// `removals`, in the order of their kinds, each only if it still carries the drill's tag,
+/// plus what the tag sweep finds when it runs again (`tag_sweep`: a drill recorded as running
+/// or failed may have created something it could not record); then it clears the drill record
+/// on both sites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupPlan {
+    /// Plan id; becomes the cleanup's operation id when executed.
+    pub id: Uuid,
+    /// Group id.
+    pub group_id: Uuid,
+    /// Group name.
+    pub group_name: String,
+    /// The site everything is removed from (the drill's site).
+    pub site: String,
+    /// The site production runs on (untouched).
+    pub source_site: String,
+    /// The drill whose resources are removed; `None` when there is none (nothing to do).
+    pub drill_operation_id: Option<Uuid>,
+    /// Where the drill stands.
+    pub drill_status: Option<TestFailoverStatus>,
+    /// Whether the cleanup searches the site by the drill's tags before removing.
+    pub tag_sweep: bool,
+    /// What is removed, servers first.
+    pub removals: Vec<PlannedRemoval>,
+    /// Steps in order (none when there is no drill).
+    pub steps: Vec<Step>,
+    /// Problems found while planning.
+    pub findings: Vec<Finding>,
+}
+
+/// What a site failover does with one protection group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteGroupAction {
+    /// Failed over through its own failover.
+    Failover,
+    /// Busy with another operation: reported failed, not touched.
+    Skip,
+}
+
+/// One protection group of a site failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteGroupPlan {
+    /// Group id.
+    pub group_id: Uuid,
+    /// Group name.
+    pub group_name: String,
+    /// Project owning the group.
+    pub project_id: String,
+    /// Planned or unplanned (the site failover's mode).
+    pub mode: FailoverMode,
+    /// Failed over or skipped.
+    pub action: SiteGroupAction,
+    /// Why it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its failover plan as it stands now (steps, members, findings; a blocking finding
+    /// means its failover will be refused and the group reported failed). The site failover
+    /// plans each group again when its turn comes, with the same request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+/// What a site failover will do: every protection group in scope, in the order they start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteFailoverPlan {
+    /// Plan id; becomes the site operation's id when executed.
+    pub id: Uuid,
+    /// Planned or unplanned.
+    pub mode: FailoverMode,
+    /// The site the workloads leave.
+    pub failed_site: String,
+    /// The site they go to.
+    pub target_site: String,
+    /// At most this many groups fail over at once.
+    pub concurrency: usize,
+    /// Every group in scope.
+    pub groups: Vec<SiteGroupPlan>,
+}
+
+impl CleanupPlan {
+    /// The plan as pretty JSON (`--dry-run`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plans serialize")
+    }
+}
+
+impl SiteFailoverPlan {
+    /// The plan as pretty JSON (`--dry-run`).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plans serialize")
+    }
+
+    /// Every blocking finding of every group's plan and every skipped group, as one
+    /// `(group, finding)` list: what would keep the site failover from completing.
+    pub fn blocking(&self) -> Vec<(String, Finding)> {
+        let mut out = Vec::new();
+        for group in &self.groups {
+            if let Some(reason) = &group.reason {
+                out.push((
+                    group.group_name.clone(),
+                    Finding::error(crate::ErrorKind::Conflict, "group_busy", reason.clone()),
+                ));
+            }
+            for finding in group.plan.iter().flat_map(|p| &p.findings) {
+                if finding.severity == crate::engine::Severity::Error {
+                    out.push((group.group_name.clone(), finding.clone()));
+                }
+            }
+        }
+        out
     }
 }

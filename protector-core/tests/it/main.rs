@@ -4,6 +4,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod drill;
+mod dry_run;
 mod failback;
 mod failover;
 mod leaks;

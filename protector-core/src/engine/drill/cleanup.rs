@@ -9,18 +9,19 @@ use futures::stream::{self, StreamExt};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::plan::{cleanup_sites, cleanup_steps, sweeps_tags};
 use super::{port_description, update_member, MEMBER_TAG, OPERATION_TAG, SOURCE_VOLUME_TAG};
 use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::engine::planner::site_token;
 use crate::engine::progress::ProgressObserver;
 use crate::engine::resources::{remove_array_volume, remove_server, remove_volume};
-use crate::engine::runner::{lock, StepSpec, Tracker};
+use crate::engine::runner::{lock, Tracker};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::wait::PollPolicy;
 use crate::engine::Protector;
-use crate::error::{Error, ErrorKind, Hint, Result};
+use crate::error::{Error, Hint, Result};
 use crate::model::{
-    Operation, OperationStatus, OperationType, Phase, ProtectionGroup, TestFailoverRecord,
+    Operation, OperationStatus, OperationType, ProtectionGroup, TestFailoverRecord,
     TestFailoverStatus, TestMember,
 };
 use crate::store::{GroupDocument, LockAttempt, RemoteSyncStatus};
@@ -297,18 +298,6 @@ impl<'a> Remover<'a> {
     }
 }
 
-fn cleanup_steps(site: &str) -> Vec<StepSpec> {
-    let t = site_token(site);
-    vec![
-        StepSpec::new("validate_sites", Phase::Preparation, 15),
-        StepSpec::new(format!("delete_instances_{t}"), Phase::Instances, 40),
-        StepSpec::new(format!("delete_ports_{t}"), Phase::Instances, 55),
-        StepSpec::new(format!("delete_volumes_{t}"), Phase::Storage, 75),
-        StepSpec::new(format!("delete_array_volumes_{t}"), Phase::Storage, 90),
-        StepSpec::new("update_protection_group", Phase::Finalization, 100),
-    ]
-}
-
 impl Protector {
     /// Writes (or clears) the drill record of `group` on both sites. The world already
     /// changed, so the peer being unreachable does not stop it (see [`Protector::sync_note`]).
@@ -383,25 +372,10 @@ impl Protector {
         id: Uuid,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        if group.status.is_in_flight() {
-            return Err(Error::conflict(format!(
-                "cannot clean up the DR drill of protection group '{}' while it is {}: wait for the running operation to finish",
-                group.name, group.status
-            )));
-        }
-        // A reachable peer must agree on the record; an unreachable one catches up later.
-        match self.ensure_peer_in_sync(&group).await {
-            Err(e) if e.kind() != ErrorKind::Unavailable => return Err(e),
-            _ => {}
-        }
-        let site = group.test_failover.as_ref().map_or_else(
-            || group.current_secondary_site().to_string(),
-            |r| r.site.clone(),
-        );
-        let source = group.test_failover.as_ref().map_or_else(
-            || group.current_primary_site.clone(),
-            |r| r.source_site.clone(),
-        );
+        // A drill recorded as running is removed only once its process is gone; its lock
+        // is held until the cleanup ends, so that it cannot be resumed meanwhile.
+        let _drill = self.cleanup_preflight(&group).await?;
+        let (site, source) = cleanup_sites(&group);
         let mut op = Operation::start(
             OperationType::TestCleanup,
             Some((&group.id, &group.name)),
@@ -410,20 +384,6 @@ impl Protector {
             Utc::now(),
         );
         op.id = id;
-        // A drill recorded as running is removed only once its process is gone; its lock
-        // is held until the cleanup ends, so that it cannot be resumed meanwhile.
-        let _drill = match group.test_failover.as_ref() {
-            Some(r) if r.status == TestFailoverStatus::Running => {
-                let lock = self.lock_operation(&r.operation_id).await.map_err(|e| {
-                    e.with_prefix(format!(
-                        "cannot clean up the DR drill of protection group '{}' while it runs",
-                        group.name
-                    ))
-                })?;
-                Some(lock)
-            }
-            _ => None,
-        };
         let peer = group.peer_of(self.local_site()).to_string();
         let tracker = Tracker::new(self, observer, op, cleanup_steps(&site), Some(peer));
         let op = match group.test_failover.clone() {
@@ -471,10 +431,7 @@ impl Protector {
         let interrupted =
             (record.status == TestFailoverStatus::Running).then_some(record.operation_id);
         // A failed drill's rollback may not have reached the site: search by tags too.
-        let search = matches!(
-            record.status,
-            TestFailoverStatus::Running | TestFailoverStatus::Failed
-        );
+        let search = sweeps_tags(&record);
         let remover = Remover::new(&clients, &array, tracker, "delete", record);
         if search {
             remover.discover().await?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::plan::drill_plan_steps;
 use super::{test_name, TestFailoverRequest};
 use crate::api::{ArrayApi, SiteClients};
 use crate::engine::planner::FailoverRequest;
@@ -67,8 +68,67 @@ fn unmapped_networks(members: &[Member], mappings: &ResourceMappings, site: &str
     findings
 }
 
+/// A drill's plan as far as it could be made: ready to run, or refused by its findings.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per drill and moved once; boxing buys nothing"
+)]
+pub(super) enum Prepared {
+    /// Nothing blocks: everything the drill needs.
+    Ready(DrillPlan),
+    /// The findings of the first check that refused it (the plan holds them).
+    Blocked(Plan),
+}
+
+/// The refusals that come first: a drill never runs next to another operation, before a fence
+/// or over an earlier drill.
+fn conflicts(group: &ProtectionGroup) -> Vec<Finding> {
+    let name = &group.name;
+    let mut findings = Vec::new();
+    if group.status.is_in_flight() {
+        findings.push(Finding::error(
+            ErrorKind::Conflict,
+            "group_in_flight",
+            format!(
+                "cannot run a DR drill of protection group '{name}' while it is {}: wait for the running operation to finish",
+                group.status
+            ),
+        ));
+    } else if let Some(site) = &group.fence_required_on {
+        findings.push(Finding::error(
+            ErrorKind::Conflict,
+            "group_fenced",
+            format!(
+                "cannot run a DR drill of protection group '{name}': its VMs on {site} must first be confirmed stopped (fence the old primary)"
+            ),
+        ));
+    } else if let Some(existing) = &group.test_failover {
+        findings.push(Finding::error(
+            ErrorKind::Conflict,
+            "drill_exists",
+            format!(
+                "protection group '{name}' already has a DR drill (operation {}, {} on {}, started {}): run the drill cleanup of '{name}' first",
+                existing.operation_id,
+                existing.status,
+                existing.site,
+                existing.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    findings
+}
+
+/// Whether `findings` block.
+fn blocks(findings: &[Finding]) -> bool {
+    !ValidationReport {
+        findings: findings.to_vec(),
+    }
+    .is_ok()
+}
+
 impl Protector {
-    /// Everything that can refuse a drill before it changes anything.
+    /// Everything that can refuse a drill before it changes anything: the drill's plan, or
+    /// the refusal (the findings of the first check that failed, as one error).
     pub(super) async fn plan_drill(
         &self,
         group: ProtectionGroup,
@@ -76,47 +136,56 @@ impl Protector {
         operation_id: Uuid,
     ) -> Result<DrillPlan> {
         let name = group.name.clone();
-        if group.status.is_in_flight() {
-            return Err(Error::conflict(format!(
-                "cannot run a DR drill of protection group '{name}' while it is {}: wait for the running operation to finish",
-                group.status
-            )));
+        match self.prepare_drill(group, request, operation_id).await? {
+            Prepared::Ready(plan) => Ok(plan),
+            Prepared::Blocked(plan) => Err(ValidationReport {
+                findings: plan.findings,
+            }
+            .into_result(&format!("DR drill of protection group '{name}'"))
+            .expect_err("a blocked plan has a blocking finding")),
         }
-        if let Some(site) = &group.fence_required_on {
-            return Err(Error::conflict(format!(
-                "cannot run a DR drill of protection group '{name}': its VMs on {site} must first be confirmed stopped (fence the old primary)"
-            )));
-        }
-        if let Some(existing) = &group.test_failover {
-            return Err(Error::conflict(format!(
-                "protection group '{name}' already has a DR drill (operation {}, {} on {}, started {}): run the drill cleanup of '{name}' first",
-                existing.operation_id,
-                existing.status,
-                existing.site,
-                existing.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            )));
-        }
+    }
+
+    /// The drill's plan, checked in this order, the first check with a blocking finding
+    /// ending it: the group (not in flight, not fenced, no drill yet), every network mapped
+    /// by the drill itself, the failover planner's findings that concern a drill. Then the
+    /// snapshot the copies come from; the failures there (no policy, the pod not online,
+    /// nothing replicated yet) are errors, as there is no plan to show without them.
+    pub(super) async fn prepare_drill(
+        &self,
+        group: ProtectionGroup,
+        request: &TestFailoverRequest,
+        operation_id: Uuid,
+    ) -> Result<Prepared> {
+        let name = group.name.clone();
         let source = group.current_primary_site.clone();
         let target = group.current_secondary_site().to_string();
-        let document = self.document(group.clone()).await?;
-        // Networks must be mapped by the drill itself: the stored mappings lead to the DR
-        // site's production networks, where test copies (same addresses) must never land.
-        ValidationReport {
-            findings: unmapped_networks(&document.members, &request.mappings, &target),
-        }
-        .into_result(&format!("DR drill of protection group '{name}'"))?;
-
         let failover = FailoverRequest {
             operation_id: Some(operation_id),
             ..FailoverRequest::planned(request.mappings.clone())
         };
         let mut plan = self.plan_failover(&group.id.to_string(), &failover).await?;
+        plan.steps = drill_plan_steps(&target);
+        let planner_findings = std::mem::take(&mut plan.findings);
+        let conflicts = conflicts(&group);
+        if blocks(&conflicts) {
+            plan.findings = conflicts;
+            return Ok(Prepared::Blocked(plan));
+        }
+        let document = self.document(group.clone()).await?;
+        // Networks must be mapped by the drill itself: the stored mappings lead to the DR
+        // site's production networks, where test copies (same addresses) must never land.
+        let unmapped = unmapped_networks(&document.members, &request.mappings, &target);
+        if blocks(&unmapped) {
+            plan.findings = unmapped;
+            return Ok(Prepared::Blocked(plan));
+        }
+        plan.findings = planner_findings;
         plan.findings
             .retain(|f| !NOT_FOR_DRILLS.contains(&f.code.as_str()));
-        ValidationReport {
-            findings: plan.findings.clone(),
+        if blocks(&plan.findings) {
+            return Ok(Prepared::Blocked(plan));
         }
-        .into_result(&format!("DR drill of protection group '{name}'"))?;
 
         let policy = document.policy.clone().ok_or_else(|| {
             Error::invalid(format!(
@@ -130,7 +199,7 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
-        if group.replication_type == ReplicationType::Sync {
+        let (snapshot, volume_snapshots) = if group.replication_type == ReplicationType::Sync {
             // The pod holds every acknowledged write on the drill site's array too: the test
             // copies are taken from the pod volumes there.
             let target_name = plan.target_array.clone().unwrap_or_default();
@@ -143,82 +212,77 @@ impl Protector {
                     pod.name
                 )));
             }
-            let mut sources = BTreeMap::new();
-            for member in &mut plan.members {
-                for (index, volume) in member.volumes.iter_mut().enumerate() {
-                    volume.copy_name = test_name(&volume.copy_name);
-                    volume.name = if volume.name.is_empty() {
-                        test_name(&format!("{}-volume-{index}", member.instance_name))
-                    } else {
-                        test_name(&volume.name)
-                    };
-                    sources.insert(volume.copy_name.clone(), volume.source_array_volume.clone());
-                }
-            }
-            return Ok(DrillPlan {
-                plan,
-                group,
-                snapshot: format!("pod {}", pod.name),
-                sources,
-                clients,
-                array,
-            });
-        }
-        let source_array = plan
-            .source_array
-            .clone()
-            .or_else(|| policy.array_name_on(&group, &source).map(str::to_string))
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "the name of {source}'s FlashArray is not recorded in the policy of '{name}' and the array does not answer"
-                ))
-                .with_hint(Hint::CreatePolicy { group: name.to_string() })
-            })?;
-        let replica = format!("{source_array}:{}", policy.pure_pg_name);
-        let transfers = match array.list_pg_snapshot_transfers(&replica).await {
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-            other => other?,
+            (format!("pod {}", pod.name), None)
+        } else {
+            let source_array = plan
+                .source_array
+                .clone()
+                .or_else(|| policy.array_name_on(&group, &source).map(str::to_string))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "the name of {source}'s FlashArray is not recorded in the policy of '{name}' and the array does not answer"
+                    ))
+                    .with_hint(Hint::CreatePolicy { group: name.to_string() })
+                })?;
+            let replica = format!("{source_array}:{}", policy.pure_pg_name);
+            let transfers = match array.list_pg_snapshot_transfers(&replica).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                other => other?,
+            };
+            let snapshot = transfers
+                .into_iter()
+                .find(|t| t.is_complete())
+                .map(|t| t.name)
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "no fully replicated snapshot of {replica} exists on {target}'s FlashArray yet: a DR drill copies the latest one; wait for the next scheduled replication (every {} s) and run the drill again",
+                        policy.replication_interval_secs
+                    ))
+                })?;
+            let volume_snapshots = array.list_volume_snapshots(&snapshot).await?;
+            (snapshot, Some(volume_snapshots))
         };
-        let snapshot = transfers
-            .into_iter()
-            .find(|t| t.is_complete())
-            .map(|t| t.name)
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no fully replicated snapshot of {replica} exists on {target}'s FlashArray yet: a DR drill copies the latest one; wait for the next scheduled replication (every {} s) and run the drill again",
-                    policy.replication_interval_secs
-                ))
-            })?;
-        let volume_snapshots = array.list_volume_snapshots(&snapshot).await?;
         let mut sources = BTreeMap::new();
         for member in &mut plan.members {
             for (index, volume) in member.volumes.iter_mut().enumerate() {
-                let wanted = format!("{snapshot}.{}", volume.source_array_volume);
-                let found = volume_snapshots
-                    .iter()
-                    .find(|s| s.name == wanted || s.source_volume == volume.source_array_volume)
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "replicated snapshot {snapshot} on {target} holds no copy of volume {} of member {}: it was added after that snapshot was taken; wait for the next scheduled replication and run the drill again",
-                            volume.source_array_volume, member.instance_name
-                        ))
-                    })?;
+                let source = match &volume_snapshots {
+                    // Sync: each copy is made from the pod volume itself.
+                    None => volume.source_array_volume.clone(),
+                    Some(volume_snapshots) => {
+                        let wanted = format!("{snapshot}.{}", volume.source_array_volume);
+                        volume_snapshots
+                            .iter()
+                            .find(|s| {
+                                s.name == wanted || s.source_volume == volume.source_array_volume
+                            })
+                            .ok_or_else(|| {
+                                Error::not_found(format!(
+                                    "replicated snapshot {snapshot} on {target} holds no copy of volume {} of member {}: it was added after that snapshot was taken; wait for the next scheduled replication and run the drill again",
+                                    volume.source_array_volume, member.instance_name
+                                ))
+                            })?
+                            .name
+                            .clone()
+                    }
+                };
                 volume.copy_name = test_name(&volume.copy_name);
                 volume.name = if volume.name.is_empty() {
                     test_name(&format!("{}-volume-{index}", member.instance_name))
                 } else {
                     test_name(&volume.name)
                 };
-                sources.insert(volume.copy_name.clone(), found.name.clone());
+                volume.source_snapshot = Some(source.clone());
+                sources.insert(volume.copy_name.clone(), source);
             }
         }
-        Ok(DrillPlan {
+        plan.source_snapshot = Some(snapshot.clone());
+        Ok(Prepared::Ready(DrillPlan {
             plan,
             group,
             snapshot,
             sources,
             clients,
             array,
-        })
+        }))
     }
 }

@@ -157,6 +157,7 @@ impl Protector {
             findings: Vec::new(),
             recovery_point: None,
             source_reachable: false,
+            source_snapshot: None,
         };
         if !matches!(
             group.status,
@@ -407,6 +408,7 @@ impl Protector {
                     bootable: spec.bootable,
                     boot_index: spec.boot_index.unwrap_or(-1),
                     device: spec.device.clone(),
+                    source_snapshot: None,
                 })
                 .collect();
             plan.members.push(MemberPlan {

@@ -195,6 +195,7 @@ impl Protector {
             findings: Vec::new(),
             recovery_point: None,
             source_reachable: false,
+            source_snapshot: None,
         };
         let findings = &mut plan.findings;
 

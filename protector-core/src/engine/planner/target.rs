@@ -373,6 +373,7 @@ impl Protector {
                     bootable: spec.bootable,
                     boot_index: spec.boot_index.unwrap_or(-1),
                     device: spec.device.clone(),
+                    source_snapshot: None,
                 })
                 .collect();
             plan.members.push(MemberPlan {
