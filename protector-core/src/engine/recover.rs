@@ -122,7 +122,13 @@ impl Protector {
             return self.resume_site_failover(op).await;
         }
         if op.operation_type == OperationType::TestFailover {
-            return self.recover_drill(op, mode == RecoverMode::Continue).await;
+            let request = match self.submitted_request(&op.id).await? {
+                Some(OperationRequest::TestFailover { request, .. }) => Some(request),
+                _ => None,
+            };
+            return self
+                .recover_drill(op, request, mode == RecoverMode::Continue)
+                .await;
         }
         if !matches!(
             op.operation_type,

@@ -11,19 +11,19 @@
 use chrono::Utc;
 
 use super::cleanup::Remover;
-use super::drill_steps;
+use super::{drill_steps, TestFailoverRequest};
 use crate::engine::runner::Tracker;
-use crate::engine::runs::OperationRequest;
 use crate::engine::{NoProgress, Protector};
 use crate::error::{Error, Result};
 use crate::model::{Operation, OperationStatus, ProtectionGroup, TestFailoverStatus};
 
 impl Protector {
-    /// Continues (`continue_run`) or rolls back drill `op`, whose process ended; its lock is
-    /// held by the caller.
+    /// Continues drill `op`, whose process ended, with the request it was submitted with
+    /// (`continue_with`), or rolls it back (`None`); its lock is held by the caller.
     pub(in crate::engine) async fn recover_drill(
         &self,
         mut op: Operation,
+        continue_with: Option<TestFailoverRequest>,
         continue_run: bool,
     ) -> Result<Operation> {
         let group_id = op.group_id.ok_or_else(|| {
@@ -55,10 +55,7 @@ impl Protector {
             );
             return self.record_drill_recovered(op, &group).await;
         }
-        let request = match self.submitted_request(&op.id).await? {
-            Some(OperationRequest::TestFailover { request, .. }) if continue_run => Some(request),
-            _ => None,
-        };
+        let request = continue_with.filter(|_| continue_run);
         let found = match record {
             Some(record) => {
                 let site = record.site.clone();
