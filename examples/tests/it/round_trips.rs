@@ -55,6 +55,11 @@ fn report(what: &str, log: &RequestLog) -> (usize, usize) {
         keystone_calls(&before)
     );
     eprintln!("  in all: {:?}", keystone_calls(&all));
+    if std::env::var_os("ROUND_TRIPS_TRACE").is_some() {
+        for r in &all {
+            eprintln!("    {:>4} {} {:?} {} {}", r.seq, r.site, r.service, r.call(), r.status);
+        }
+    }
     (before_count, total)
 }
 

@@ -2,6 +2,17 @@
 //! belong to the group's project, on each site the project that a tenant mapping pairs with it
 //! (each site has its own Keystone, so project ids differ). [`Protector::group_clients`] hands
 //! out clients acting in that project.
+//!
+//! And how often an operation asks Keystone whether a site answers: once per site, at its
+//! start. [`Protector::for_operation`] gives the engine of one operation a record of the
+//! sites whose Keystone answered ([`Reached`]); every later reachability check of the same
+//! site in that operation (`ensure_reachable`, `group_clients`, the caller's authentication)
+//! reuses the token the connector keeps, without a round trip. A site that stops answering
+//! later fails the operation's next call to it with `Unavailable` all the same; a check per
+//! step would only add a Keystone round trip to each.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::Protector;
 use crate::api::{AuthInfo, SiteClients};
@@ -36,7 +47,7 @@ impl Protector {
     /// one); `ConfigInvalid` when they cannot be re-scoped (an application credential).
     pub async fn group_clients(&self, site: &str, group: &ProtectionGroup) -> Result<SiteClients> {
         let clients = self.clients(site).await?;
-        let own = authenticate(&clients).await?;
+        let own = self.reach(&clients).await?;
         let Some(project) = self.group_project_on(group, site).await? else {
             return Ok(clients);
         };
@@ -90,10 +101,74 @@ impl Protector {
     }
 }
 
-/// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
-pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
+/// The sites whose Keystone answered during one operation (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Reached(Mutex<BTreeSet<String>>);
+
+impl Reached {
+    fn contains(&self, site: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(site)
+    }
+
+    fn insert(&self, site: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(site.to_string());
+    }
+}
+
+impl Protector {
+    /// This engine for one operation: each site's reachability is checked with Keystone the
+    /// first time the operation needs it, and trusted for the rest of the operation.
+    pub(crate) fn for_operation(&self) -> Protector {
+        Protector {
+            inner: self.inner.clone(),
+            access: self.access,
+            reached: Some(Arc::new(Reached::default())),
+        }
+    }
+
+    /// Who `clients` authenticate as, with `Unavailable` ("site X is unreachable") when the
+    /// site does not answer. A round trip to Keystone even with a cached token
+    /// ([`crate::api::IdentityApi::probe`]), unless this engine's operation has reached the
+    /// site already.
+    pub(crate) async fn reach(&self, clients: &SiteClients) -> Result<AuthInfo> {
+        let reached = self.reached.as_deref();
+        if reached.is_some_and(|r| r.contains(&clients.site)) {
+            return identify(clients, false).await;
+        }
+        let auth = identify(clients, true).await?;
+        if let Some(reached) = reached {
+            reached.insert(&clients.site);
+        }
+        Ok(auth)
+    }
+
+    /// Who `clients` authenticate as: within an operation, the operation's reachability check
+    /// of their site ([`Protector::reach`]); otherwise the cached token when there is one.
+    pub(crate) async fn identify(&self, clients: &SiteClients) -> Result<AuthInfo> {
+        if self.reached.is_some() {
+            self.reach(clients).await
+        } else {
+            identify(clients, false).await
+        }
+    }
+}
+
+/// Authenticates, with a round trip to Keystone (probe) or with the cached token, an
+/// unreachable site reported like `Protector::ensure_reachable` does.
+async fn identify(clients: &SiteClients, probe: bool) -> Result<AuthInfo> {
     let site = clients.site.as_str();
-    match clients.identity.probe().await {
+    let auth = if probe {
+        clients.identity.probe().await
+    } else {
+        clients.identity.authenticate().await
+    };
+    match auth {
         Ok(auth) => Ok(auth),
         Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
             Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
@@ -101,4 +176,10 @@ pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
         ),
         Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
     }
+}
+
+/// Authenticates with a round trip to Keystone, with an unreachable site reported like
+/// `Protector::ensure_reachable` does.
+pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
+    identify(clients, true).await
 }

@@ -122,9 +122,11 @@ impl SiteRun<'_> {
             mappings: ResourceMappings::default(),
             operation_id: Some(child_id),
         };
+        // Each group's failover is an operation of its own: it checks both sites once.
         let outcome = self
             .engine
-            .failover(&group.id.to_string(), request, &started)
+            .for_operation()
+            .failover_of(&group.id, request, &started)
             .await;
         let recorded = started.0.load(Ordering::Relaxed);
         self.set_group(group.id, |r| match outcome {
@@ -142,6 +144,25 @@ impl SiteRun<'_> {
             }
         })
         .await;
+    }
+}
+
+impl Protector {
+    /// [`Protector::failover`] of a group held by id (read again: another operation may have
+    /// changed it since the site failover listed it).
+    async fn failover_of(
+        &self,
+        group: &Uuid,
+        request: FailoverRequest,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
+        let group = self.group_by_id(group).await?;
+        let plan = self.plan_failover_of(group, &request).await?;
+        self.validate_plan(&plan).await?.into_result(&format!(
+            "failover of protection group '{}'",
+            plan.group_name
+        ))?;
+        self.execute_failover(&plan, observer).await
     }
 }
 

@@ -6,6 +6,9 @@ use super::Protector;
 use crate::error::{Error, ErrorKind, Hint, Problem, Result};
 use crate::plan::Plan;
 
+/// The code of the finding that a plan was made from an older version of its group.
+pub(crate) const PLAN_STALE: &str = "plan_stale";
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -182,7 +185,7 @@ impl Protector {
         } else if group.metadata.version != plan.metadata_version {
             report.findings.push(Finding::error(
                 ErrorKind::Conflict,
-                "plan_stale",
+                PLAN_STALE,
                 format!(
                     "the plan was made from metadata version {} of '{}', which is now at version {} (status {}): plan again",
                     plan.metadata_version, group.name, group.metadata.version, group.status
