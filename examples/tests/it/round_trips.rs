@@ -2,8 +2,12 @@
 //! operation's first side effect (the first POST/PUT/PATCH/DELETE to Nova, Cinder, Neutron or
 //! an array, server actions included), counted by the simulator's HTTP face. Each scenario runs
 //! with a fresh engine (no token cached, as a new `protector` process starts) and prints its
-//! numbers, so that the note can quote them; the bounds are the numbers reached, so a
-//! regression fails here.
+//! numbers (`cargo test -p examples --test it round_trips -- --nocapture`; set
+//! `ROUND_TRIPS_TRACE=1` for every request), so that the note can quote them; the bounds are
+//! the numbers reached, so a regression fails here.
+//!
+//! Before this work (main at 716a9f6): 13 Keystone round trips before a planned failover's
+//! first side effect (14 in all), 24 before a ten-group site failover's (97 in all).
 
 use std::collections::BTreeMap;
 
@@ -17,15 +21,20 @@ use protector_mock::http::{RequestLog, ServedRequest};
 use protector_mock::Service;
 
 /// The most Keystone requests a planned failover of the README's three-VM group makes before
-/// it stops the first VM, submitted and run as `protector dr failover` does.
-const PLANNED_FAILOVER_BEFORE_SIDE_EFFECT: usize = 99;
+/// it stops the first VM, submitted and run as `protector dr failover` does: at submit one
+/// token per site (issuing it is the reachability check), at run one check per site.
+const PLANNED_FAILOVER_BEFORE_SIDE_EFFECT: usize = 4;
 /// The most Keystone requests of the whole planned failover.
-const PLANNED_FAILOVER_TOTAL: usize = 99;
+const PLANNED_FAILOVER_TOTAL: usize = 4;
 /// The most Keystone requests a planned site failover of ten groups in three tenants makes
-/// before its first side effect.
-const SITE_FAILOVER_BEFORE_SIDE_EFFECT: usize = 999;
-/// The most Keystone requests of the whole ten-group site failover.
-const SITE_FAILOVER_TOTAL: usize = 999;
+/// before its first side effect: the dr_site_admin check issues site-a's token, then the four
+/// groups that fail over at once each check both sites before they plan (site-b's token is
+/// issued by the first, which answers that check).
+const SITE_FAILOVER_BEFORE_SIDE_EFFECT: usize = 9;
+/// The most Keystone requests of the whole ten-group site failover: a token per site and per
+/// tenant project (2 + 4 issued), the dr_site_admin check, then each group's failover checks
+/// both sites once (20, less the ones a token just issued answers).
+const SITE_FAILOVER_TOTAL: usize = 25;
 
 /// What the Keystone requests of `requests` were, by site and call, for the report.
 fn keystone_calls(requests: &[ServedRequest]) -> BTreeMap<String, usize> {
@@ -57,7 +66,14 @@ fn report(what: &str, log: &RequestLog) -> (usize, usize) {
     eprintln!("  in all: {:?}", keystone_calls(&all));
     if std::env::var_os("ROUND_TRIPS_TRACE").is_some() {
         for r in &all {
-            eprintln!("    {:>4} {} {:?} {} {}", r.seq, r.site, r.service, r.call(), r.status);
+            eprintln!(
+                "    {:>4} {} {:?} {} {}",
+                r.seq,
+                r.site,
+                r.service,
+                r.call(),
+                r.status
+            );
         }
     }
     (before_count, total)
@@ -90,6 +106,13 @@ async fn planned_failover_keystone_round_trips() {
     assert_eq!(op.instances_created, 3);
 
     let (before, total) = report("planned failover of prod-web-app (3 VMs)", log);
+    // Planned once, at submit: the run executes the submitted plan (the group is unchanged).
+    let flavor_reads = log
+        .requests()
+        .iter()
+        .filter(|r| r.site == "site-b" && r.call() == "GET /v2.1/flavors/detail")
+        .count();
+    assert_eq!(flavor_reads, 1, "the target's flavors are read by one plan");
     assert!(
         before <= PLANNED_FAILOVER_BEFORE_SIDE_EFFECT,
         "{before} Keystone round trips before the first side effect (at most {PLANNED_FAILOVER_BEFORE_SIDE_EFFECT})"
@@ -134,4 +157,51 @@ async fn site_failover_of_ten_groups_keystone_round_trips() {
         total <= SITE_FAILOVER_TOTAL,
         "{total} Keystone round trips in all (at most {SITE_FAILOVER_TOTAL})"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_failover_plans_again_when_its_group_changed_after_submit() {
+    let env = setup(Face::Wire).await;
+    let engine = env.engine_as(Credentials::Sites);
+    let submitted = engine
+        .submit(OperationRequest::Failover {
+            group: GROUP.into(),
+            request: FailoverRequest::planned(failover_mappings()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(submitted.plan.as_ref().unwrap().members.len(), 3);
+    // The group changes before the run: one member leaves it (a new metadata version).
+    let leaving = engine
+        .members(GROUP)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.instance_name == "web-server-2")
+        .unwrap();
+    engine
+        .remove_member(GROUP, &leaving.id.to_string())
+        .await
+        .unwrap();
+
+    let op = engine
+        .run(submitted.operation.id, NoProgress)
+        .await
+        .unwrap();
+    assert_completed(&op);
+    // The run planned again: the member that left stays where it is.
+    assert_eq!(op.instances_created, 2);
+    let inventory = env.sim.inspect();
+    let on = |site: &str, name: &str| {
+        inventory.sites[site]
+            .servers
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.status.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(on("site-a", "web-server-2"), ["ACTIVE"]);
+    assert!(on("site-b", "web-server-2").is_empty());
+    assert_eq!(on("site-b", "web-server-1"), ["ACTIVE"]);
+    env.shutdown().await;
 }
