@@ -17,6 +17,7 @@ use crate::site_failover::{build, scenario, site_failover_request};
 use protector_core::engine::{FailoverRequest, NoProgress, OperationRequest};
 use protector_core::model::OperationStatus;
 use protector_core::plan::FailoverMode;
+use protector_core::ErrorKind;
 use protector_mock::http::{RequestLog, ServedRequest};
 use protector_mock::Service;
 
@@ -203,5 +204,48 @@ async fn a_planned_failover_plans_again_when_its_group_changed_after_submit() {
     assert_eq!(on("site-a", "web-server-2"), ["ACTIVE"]);
     assert!(on("site-b", "web-server-2").is_empty());
     assert_eq!(on("site-b", "web-server-1"), ["ACTIVE"]);
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_lost_between_submit_and_run_is_found_by_the_runs_own_check() {
+    let env = setup(Face::Wire).await;
+    let engine = env.engine_as(Credentials::Sites);
+    let submitted = engine
+        .submit(OperationRequest::Failover {
+            group: GROUP.into(),
+            request: FailoverRequest::planned(failover_mappings()),
+        })
+        .await
+        .unwrap();
+    // The tokens of both sites are cached now; the target stops answering before the run.
+    env.set_site_down("site-b", true).await;
+    let log = server(&env).requests();
+    log.clear();
+
+    let err = engine
+        .run(submitted.operation.id, NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.message().starts_with(
+            "Cannot execute failover — remote site unreachable: site 'site-b' is unreachable"
+        ),
+        "{err}"
+    );
+    assert!(
+        !log.requests().iter().any(|r| r.is_side_effect()),
+        "nothing changed: {:?}",
+        log.requests()
+    );
+    let op = engine
+        .operation(&submitted.operation.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    let group = engine.group(GROUP).await.unwrap();
+    assert_eq!(group.current_primary_site, "site-a");
+    assert!(group.active_operation_id.is_none());
     env.shutdown().await;
 }

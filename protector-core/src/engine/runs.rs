@@ -25,14 +25,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::progress::{progress_channel, ProgressReceiver};
-use super::validate::PLAN_STALE;
 use super::{
     FailbackRequest, FailoverRequest, ProgressObserver, Protector, SiteFailoverRequest,
     TestFailoverRequest,
 };
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
-use crate::plan::{FailoverMode, Plan};
+use crate::plan::Plan;
 use crate::store::{JournalEntry, JournalKind, LockAttempt};
 
 /// A long operation to run, with everything it needs (owned, serializable: it is what the
@@ -432,26 +431,20 @@ impl Protector {
         let operation_id = Some(id);
         match detail.request {
             OperationRequest::Failover { group, request } => {
-                if let Some(mut plan) = detail.plan {
-                    plan.id = id;
-                    let report = self.validate_plan(&plan).await?;
-                    // A planned failover whose group changed since it was submitted plans
-                    // again; an unplanned one runs exactly what was reported, or nothing.
-                    let stale = request.mode == FailoverMode::Planned
-                        && report.findings.iter().any(|f| f.code == PLAN_STALE);
-                    if !stale {
-                        report.into_result(&format!(
-                            "failover of protection group '{}'",
-                            plan.group_name
-                        ))?;
-                        return self.execute_failover(&plan, observer).await;
+                let submitted = match detail.plan {
+                    Some(plan) => self.recheck_submitted(plan, id).await?,
+                    None => None,
+                };
+                match submitted {
+                    Some(plan) => self.execute_failover(&plan, observer).await,
+                    None => {
+                        let request = FailoverRequest {
+                            operation_id,
+                            ..request
+                        };
+                        self.failover(&group, request, observer).await
                     }
                 }
-                let request = FailoverRequest {
-                    operation_id,
-                    ..request
-                };
-                self.failover(&group, request, observer).await
             }
             OperationRequest::Failback { group, request } => {
                 let request = FailbackRequest {
@@ -736,6 +729,7 @@ impl Protector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::FailoverMode;
 
     fn assert_send_static<T: Send + 'static>(_: &T) {}
 
