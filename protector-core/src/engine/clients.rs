@@ -11,8 +11,10 @@
 //! later fails the operation's next call to it with `Unavailable` all the same; a check per
 //! step would only add a Keystone round trip to each.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
 
 use super::Protector;
 use crate::api::{AuthInfo, SiteClients};
@@ -103,21 +105,21 @@ impl Protector {
 
 /// The sites whose Keystone answered during one operation (see the module documentation).
 #[derive(Debug, Default)]
-pub(crate) struct Reached(Mutex<BTreeSet<String>>);
+pub(crate) struct Reached(Mutex<BTreeMap<String, Check>>);
+
+/// Where the operation's check of one site stands.
+#[derive(Debug, Clone)]
+enum Check {
+    /// Keystone answered.
+    Answered,
+    /// A check is under way; it sends whether Keystone answered. Concurrent checks of the
+    /// site (a site failover's groups) wait for it instead of each asking Keystone.
+    Asking(watch::Receiver<Option<bool>>),
+}
 
 impl Reached {
-    fn contains(&self, site: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(site)
-    }
-
-    fn insert(&self, site: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(site.to_string());
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Check>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -137,14 +139,47 @@ impl Protector {
     /// ([`crate::api::IdentityApi::probe`]), unless this engine's operation has reached the
     /// site already.
     pub(crate) async fn reach(&self, clients: &SiteClients) -> Result<AuthInfo> {
-        let reached = self.reached.as_deref();
-        if reached.is_some_and(|r| r.contains(&clients.site)) {
+        let Some(reached) = self.reached.as_deref() else {
+            return identify(clients, true).await;
+        };
+        let site = clients.site.as_str();
+        let mut ask = None;
+        let check = {
+            let mut checks = reached.lock();
+            let check = checks.get(site).cloned();
+            if check.is_none() {
+                let (tell, answer) = watch::channel(None);
+                checks.insert(site.to_string(), Check::Asking(answer));
+                ask = Some(tell);
+            }
+            check
+        };
+        let answered = match (check, ask) {
+            (Some(Check::Answered), _) => true,
+            // Another check of the site is under way: its answer, or (when it failed or
+            // was abandoned) a check of our own, so that failures are not serialised.
+            (Some(Check::Asking(mut answer)), _) => answer
+                .wait_for(Option::is_some)
+                .await
+                .is_ok_and(|answer| *answer == Some(true)),
+            (None, tell) => {
+                let auth = identify(clients, true).await;
+                if auth.is_ok() {
+                    reached.lock().insert(site.to_string(), Check::Answered);
+                } else {
+                    reached.lock().remove(site);
+                }
+                if let Some(tell) = tell {
+                    let _ = tell.send(Some(auth.is_ok()));
+                }
+                return auth;
+            }
+        };
+        if answered {
             return identify(clients, false).await;
         }
         let auth = identify(clients, true).await?;
-        if let Some(reached) = reached {
-            reached.insert(&clients.site);
-        }
+        reached.lock().insert(site.to_string(), Check::Answered);
         Ok(auth)
     }
 
@@ -176,10 +211,4 @@ async fn identify(clients: &SiteClients, probe: bool) -> Result<AuthInfo> {
         ),
         Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
     }
-}
-
-/// Authenticates with a round trip to Keystone, with an unreachable site reported like
-/// `Protector::ensure_reachable` does.
-pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
-    identify(clients, true).await
 }

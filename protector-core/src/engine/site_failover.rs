@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::access::DR_SITE_ADMIN_ROLE;
-use super::clients::authenticate;
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::Protector;
@@ -122,12 +121,7 @@ impl SiteRun<'_> {
             mappings: ResourceMappings::default(),
             operation_id: Some(child_id),
         };
-        // Each group's failover is an operation of its own: it checks both sites once.
-        let outcome = self
-            .engine
-            .for_operation()
-            .failover_of(&group.id, request, &started)
-            .await;
+        let outcome = self.engine.failover_of(&group.id, request, &started).await;
         let recorded = started.0.load(Ordering::Relaxed);
         self.set_group(group.id, |r| match outcome {
             Ok(child) => {
@@ -264,12 +258,15 @@ impl Protector {
         request: SiteFailoverRequest,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        let (op, in_scope) = self.site_failover_scope(failed_site, &request).await?;
+        // One operation: each site's Keystone is asked once whether it answers, and every
+        // group's planning, validation and execution reuses the answer and the tokens.
+        let this = self.for_operation();
+        let (op, in_scope) = this.site_failover_scope(failed_site, &request).await?;
         let _owner = self.own_operation(&op.id).await?;
         let local = self.local_site().to_string();
         let target = op.target_site.clone();
         // Past the dr_site_admin check: the groups of every tenant, each failed over as such.
-        let engine = self.unscoped();
+        let engine = this.unscoped();
         let run = SiteRun {
             engine: &engine,
             observer,
@@ -379,7 +376,7 @@ impl Protector {
     async fn ensure_dr_site_admin(&self) -> Result<AuthInfo> {
         let local = self.local_site();
         let clients = self.clients(local).await?;
-        let auth = authenticate(&clients).await?;
+        let auth = self.reach(&clients).await?;
         if auth.has_role(DR_SITE_ADMIN_ROLE) {
             return Ok(auth);
         }
