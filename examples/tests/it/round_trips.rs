@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::{assert_completed, failover_mappings, setup, Credentials, Env, Face, GROUP};
-use crate::site_failover::{build, scenario, site_failover_request};
+use crate::site_failover::{build, request as site_failover_request, scenario};
 
 use protector_core::engine::{FailoverRequest, NoProgress, OperationRequest};
 use protector_core::model::OperationStatus;

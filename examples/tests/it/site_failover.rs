@@ -270,7 +270,7 @@ fn counts(op: &Operation) -> (Option<u32>, Option<u32>, Option<u32>) {
     )
 }
 
-pub(crate) fn site_failover_request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
+pub(crate) fn request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
     SiteFailoverRequest {
         mode,
         concurrency: 4,
@@ -428,11 +428,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
     let recorder = Recorder::default();
     let op = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &recorder,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &recorder)
         .await
         .unwrap();
 
@@ -554,7 +550,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
         .engine
         .site_failover(
             "site-a",
-            site_failover_request(FailoverMode::Planned, &[FAILING_GROUP]),
+            request(FailoverMode::Planned, &[FAILING_GROUP]),
             &NoProgress,
         )
         .await
@@ -576,11 +572,7 @@ async fn site_failover_of_ten_groups_in_three_tenants_survives_one_failure_and_r
     let before = snapshot(env).await;
     let empty = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_eq!(empty.status, OperationStatus::Completed);
@@ -603,11 +595,7 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     let before = snapshot(env).await;
     let recorder = Recorder::default();
     let err = member
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &recorder,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &recorder)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
@@ -628,7 +616,7 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     let err = member
         .site_failover(
             "site-a",
-            site_failover_request(FailoverMode::Planned, &["t3-1"]),
+            request(FailoverMode::Planned, &["t3-1"]),
             &recorder,
         )
         .await
@@ -647,11 +635,7 @@ async fn without_dr_site_admin_the_site_failover_is_refused_and_nothing_changes(
     // The same with the role: every group moves.
     let op = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_completed(&op);
@@ -673,7 +657,7 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
         .engine
         .site_failover(
             "site-a",
-            site_failover_request(FailoverMode::Planned, &["prod-1", "no-such-group"]),
+            request(FailoverMode::Planned, &["prod-1", "no-such-group"]),
             &NoProgress,
         )
         .await
@@ -683,16 +667,12 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
 
     let site = env
         .engine
-        .site_failover(
-            "site-x",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-x", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap_err();
     assert_eq!(site.kind(), ErrorKind::NotFound, "{site}");
 
-    let mut zero = site_failover_request(FailoverMode::Planned, &[]);
+    let mut zero = request(FailoverMode::Planned, &[]);
     zero.concurrency = 0;
     let zero = env
         .engine
@@ -704,11 +684,7 @@ async fn refusals_before_anything_runs_change_nothing(face: Face) {
     // Unplanned from the failed site itself: it must run where the workloads go.
     let own = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Unplanned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Unplanned, &[]), &NoProgress)
         .await
         .unwrap_err();
     assert_eq!(own.kind(), ErrorKind::InvalidInput, "{own}");
@@ -726,11 +702,7 @@ async fn a_failed_group_is_left_ready_for_its_own_failover(face: Face) {
         .unwrap();
     let op = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_eq!(
@@ -773,11 +745,7 @@ async fn a_group_busy_with_another_operation_is_reported_not_touched(face: Face)
 
     let op = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_eq!(
@@ -857,11 +825,7 @@ async fn vms_are_recreated_in_their_tenants_projects(face: Face) {
     let env = &world.env;
     let op = env
         .engine
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Planned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_completed(&op);
@@ -895,11 +859,7 @@ async fn unplanned_site_failover_from_the_surviving_site(face: Face) {
     let engine_b = env.engine.on_site("site-b").unwrap();
 
     let op = engine_b
-        .site_failover(
-            "site-a",
-            site_failover_request(FailoverMode::Unplanned, &[]),
-            &NoProgress,
-        )
+        .site_failover("site-a", request(FailoverMode::Unplanned, &[]), &NoProgress)
         .await
         .unwrap();
     assert_completed(&op);
@@ -943,16 +903,9 @@ async fn two_site_failovers_at_once_move_each_group_exactly_once(face: Face) {
             }
         }
         let (first, second) = tokio::join!(
-            env.engine.site_failover(
-                "site-a",
-                site_failover_request(FailoverMode::Planned, &[]),
-                &NoProgress
-            ),
-            other.site_failover(
-                "site-a",
-                site_failover_request(FailoverMode::Planned, &[]),
-                &NoProgress
-            ),
+            env.engine
+                .site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
+            other.site_failover("site-a", request(FailoverMode::Planned, &[]), &NoProgress),
         );
         let runs: Vec<Operation> = [first, second].into_iter().filter_map(|r| r.ok()).collect();
         assert!(!runs.is_empty(), "round {round}: one of them runs");
