@@ -107,7 +107,8 @@ pub struct Submitted {
     pub operation: Operation,
     /// The plan made and validated now (failover and failback), for display: its recovery
     /// point is the data at risk. An unplanned failover runs exactly this plan, a planned one
-    /// too unless the group's metadata changed before it runs; a failback plans again.
+    /// too unless, when it runs, the group's metadata changed or a site does not answer (it
+    /// plans again then); a failback plans again.
     pub plan: Option<Plan>,
 }
 
