@@ -60,9 +60,13 @@ impl Session {
 
     /// A round trip to Keystone with the session's token (`HEAD /v3/auth/tokens`), so that a
     /// cached token does not hide a site that stopped answering. A token Keystone no longer
-    /// knows is dropped and a new one issued.
+    /// knows is dropped and a new one issued. A token issued by this call is answer enough:
+    /// Keystone was just reached.
     pub(crate) async fn probe(&self) -> Result<Arc<Token>> {
-        let token = self.token().await?;
+        let (token, issued) = self.current_or_issue().await?;
+        if issued {
+            return Ok(token);
+        }
         let request = Request::new(
             Family::Identity,
             Method::HEAD,
@@ -80,6 +84,20 @@ impl Session {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The cached token, or a new one; `true` when this call had Keystone issue it.
+    async fn current_or_issue(&self) -> Result<(Arc<Token>, bool)> {
+        if let Some(token) = self.cached() {
+            return Ok((token, false));
+        }
+        let _guard = self.refresh.lock().await;
+        if let Some(token) = self.cached() {
+            return Ok((token, false));
+        }
+        let token = self.authenticate().await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&token));
+        Ok((token, true))
     }
 
     fn cached(&self) -> Option<Arc<Token>> {
@@ -128,16 +146,7 @@ impl Session {
 #[async_trait]
 impl TokenSource for Session {
     async fn token(&self) -> Result<Arc<Token>> {
-        if let Some(token) = self.cached() {
-            return Ok(token);
-        }
-        let _guard = self.refresh.lock().await;
-        if let Some(token) = self.cached() {
-            return Ok(token);
-        }
-        let token = self.authenticate().await?;
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&token));
-        Ok(token)
+        Ok(self.current_or_issue().await?.0)
     }
 
     fn invalidate(&self, token: &Arc<Token>) {

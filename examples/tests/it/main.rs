@@ -7,4 +7,5 @@ mod common;
 mod conformance;
 mod cycle;
 mod failover;
+mod round_trips;
 mod site_failover;

@@ -43,7 +43,7 @@ on_both_faces!(
 
 /// One protection group of the scenario.
 #[derive(Debug, Clone)]
-struct GroupSpec {
+pub(crate) struct GroupSpec {
     name: &'static str,
     tenant: &'static str,
     vms: Vec<&'static str>,
@@ -52,7 +52,7 @@ struct GroupSpec {
 /// Ten groups in three tenants: `production-project` (the admin's own; no tenant mapping, so
 /// its VMs go to the admin's project on site-b), `tenant2` and `tenant3` (mapped). Three
 /// seeded VMs, the seeded tenant2 VM and eight added ones.
-fn scenario() -> Vec<GroupSpec> {
+pub(crate) fn scenario() -> Vec<GroupSpec> {
     let g = |name, tenant, vms: &[&'static str]| GroupSpec {
         name,
         tenant,
@@ -96,8 +96,8 @@ fn stored_mappings() -> ResourceMappings {
     }
 }
 
-struct World {
-    env: Env,
+pub(crate) struct World {
+    pub(crate) env: Env,
     groups: Vec<GroupSpec>,
     /// tenant → (project id on site-a, project id on site-b).
     projects: BTreeMap<&'static str, (String, String)>,
@@ -129,7 +129,7 @@ impl World {
 /// Sets up `groups` (a subset of [`scenario`] or all of it): tenants, role grants for the
 /// DR admin in every tenant on both sites, tenant mappings, VMs, groups with members, policies
 /// and stored mappings (site-a → site-b) on both stores.
-async fn build(face: Face, groups: Vec<GroupSpec>) -> World {
+pub(crate) async fn build(face: Face, groups: Vec<GroupSpec>) -> World {
     let env = sites_only(face).await;
     env.sim.add_project("tenant3").unwrap();
     let mut projects = BTreeMap::new();
@@ -270,7 +270,7 @@ fn counts(op: &Operation) -> (Option<u32>, Option<u32>, Option<u32>) {
     )
 }
 
-fn request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
+pub(crate) fn request(mode: FailoverMode, groups: &[&str]) -> SiteFailoverRequest {
     SiteFailoverRequest {
         mode,
         concurrency: 4,

@@ -14,7 +14,7 @@
 
 use super::Protector;
 use crate::api::AuthInfo;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::model::{Operation, ProtectionGroup, TenantMapping};
 
 /// The role that sees and acts on the groups of every project.
@@ -141,7 +141,8 @@ fn project_on_site(
 
 impl Protector {
     /// The caller of this engine call: who the local site's credentials authenticate as
-    /// (a cached token does; no Keystone round trip per group), with the tenant mappings.
+    /// (a cached token does; no Keystone round trip per group; within an operation, the
+    /// operation's check of the local site), with the tenant mappings.
     /// `Unavailable` when the local site does not answer: nobody is authorized then.
     pub(crate) async fn caller(&self) -> Result<Caller> {
         let local = self.local_site().to_string();
@@ -153,17 +154,7 @@ impl Protector {
             });
         }
         let clients = self.clients(&local).await?;
-        let auth = match clients.identity.authenticate().await {
-            Ok(auth) => auth,
-            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => {
-                return Err(Error::unavailable(format!(
-                    "site '{local}' is unreachable: {}",
-                    e.message()
-                ))
-                .with_context("site", local));
-            }
-            Err(e) => return Err(e.with_prefix(format!("site '{local}'"))),
-        };
+        let auth = self.identify(&clients).await?;
         Ok(Caller {
             auth: Some(auth),
             mappings: self.store().list_tenant_mappings().await?,
@@ -177,6 +168,7 @@ impl Protector {
         Protector {
             inner: self.inner.clone(),
             access: Access::All,
+            reached: self.reached.clone(),
         }
     }
 }

@@ -2,6 +2,19 @@
 //! belong to the group's project, on each site the project that a tenant mapping pairs with it
 //! (each site has its own Keystone, so project ids differ). [`Protector::group_clients`] hands
 //! out clients acting in that project.
+//!
+//! And how often an operation asks Keystone whether a site answers: once per site, at its
+//! start. [`Protector::for_operation`] gives the engine of one operation a record of the
+//! sites whose Keystone answered ([`Reached`]); every later reachability check of the same
+//! site in that operation (`ensure_reachable`, `group_clients`, the caller's authentication)
+//! reuses the token the connector keeps, without a round trip. A site that stops answering
+//! later fails the operation's next call to it with `Unavailable` all the same; a check per
+//! step would only add a Keystone round trip to each.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
 
 use super::Protector;
 use crate::api::{AuthInfo, SiteClients};
@@ -36,7 +49,7 @@ impl Protector {
     /// one); `ConfigInvalid` when they cannot be re-scoped (an application credential).
     pub async fn group_clients(&self, site: &str, group: &ProtectionGroup) -> Result<SiteClients> {
         let clients = self.clients(site).await?;
-        let own = authenticate(&clients).await?;
+        let own = self.reach(&clients).await?;
         let Some(project) = self.group_project_on(group, site).await? else {
             return Ok(clients);
         };
@@ -90,10 +103,107 @@ impl Protector {
     }
 }
 
-/// Authenticates, with an unreachable site reported like `Protector::ensure_reachable` does.
-pub(super) async fn authenticate(clients: &SiteClients) -> Result<AuthInfo> {
+/// The sites whose Keystone answered during one operation (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Reached(Mutex<BTreeMap<String, Check>>);
+
+/// Where the operation's check of one site stands.
+#[derive(Debug, Clone)]
+enum Check {
+    /// Keystone answered.
+    Answered,
+    /// A check is under way; it sends whether Keystone answered. Concurrent checks of the
+    /// site (a site failover's groups) wait for it instead of each asking Keystone.
+    Asking(watch::Receiver<Option<bool>>),
+}
+
+impl Reached {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Check>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Protector {
+    /// This engine for one operation: each site's reachability is checked with Keystone the
+    /// first time the operation needs it, and trusted for the rest of the operation.
+    pub(crate) fn for_operation(&self) -> Protector {
+        Protector {
+            inner: self.inner.clone(),
+            access: self.access,
+            reached: Some(Arc::new(Reached::default())),
+        }
+    }
+
+    /// Who `clients` authenticate as, with `Unavailable` ("site X is unreachable") when the
+    /// site does not answer. A round trip to Keystone even with a cached token
+    /// ([`crate::api::IdentityApi::probe`]), unless this engine's operation has reached the
+    /// site already.
+    pub(crate) async fn reach(&self, clients: &SiteClients) -> Result<AuthInfo> {
+        let Some(reached) = self.reached.as_deref() else {
+            return identify(clients, true).await;
+        };
+        let site = clients.site.as_str();
+        let mut ask = None;
+        let check = {
+            let mut checks = reached.lock();
+            let check = checks.get(site).cloned();
+            if check.is_none() {
+                let (tell, answer) = watch::channel(None);
+                checks.insert(site.to_string(), Check::Asking(answer));
+                ask = Some(tell);
+            }
+            check
+        };
+        let answered = match (check, ask) {
+            (Some(Check::Answered), _) => true,
+            // Another check of the site is under way: its answer, or (when it failed or
+            // was abandoned) a check of our own, so that failures are not serialised.
+            (Some(Check::Asking(mut answer)), _) => answer
+                .wait_for(Option::is_some)
+                .await
+                .is_ok_and(|answer| *answer == Some(true)),
+            (None, tell) => {
+                let auth = identify(clients, true).await;
+                if auth.is_ok() {
+                    reached.lock().insert(site.to_string(), Check::Answered);
+                } else {
+                    reached.lock().remove(site);
+                }
+                if let Some(tell) = tell {
+                    let _ = tell.send(Some(auth.is_ok()));
+                }
+                return auth;
+            }
+        };
+        if answered {
+            return identify(clients, false).await;
+        }
+        let auth = identify(clients, true).await?;
+        reached.lock().insert(site.to_string(), Check::Answered);
+        Ok(auth)
+    }
+
+    /// Who `clients` authenticate as: within an operation, the operation's reachability check
+    /// of their site ([`Protector::reach`]); otherwise the cached token when there is one.
+    pub(crate) async fn identify(&self, clients: &SiteClients) -> Result<AuthInfo> {
+        if self.reached.is_some() {
+            self.reach(clients).await
+        } else {
+            identify(clients, false).await
+        }
+    }
+}
+
+/// Authenticates, with a round trip to Keystone (probe) or with the cached token, an
+/// unreachable site reported like `Protector::ensure_reachable` does.
+async fn identify(clients: &SiteClients, probe: bool) -> Result<AuthInfo> {
     let site = clients.site.as_str();
-    match clients.identity.probe().await {
+    let auth = if probe {
+        clients.identity.probe().await
+    } else {
+        clients.identity.authenticate().await
+    };
+    match auth {
         Ok(auth) => Ok(auth),
         Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
             Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))

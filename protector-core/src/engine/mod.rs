@@ -142,6 +142,7 @@ impl ProtectorBuilder {
                 options: self.options,
             }),
             access: Access::Caller,
+            reached: None,
         })
     }
 }
@@ -162,6 +163,8 @@ struct Inner {
 pub struct Protector {
     inner: Arc<Inner>,
     access: Access,
+    /// Within one operation, the sites whose Keystone answered (`clients.rs`).
+    reached: Option<Arc<clients::Reached>>,
 }
 
 impl Protector {
@@ -191,6 +194,7 @@ impl Protector {
                 options: self.inner.options.clone(),
             }),
             access: self.access,
+            reached: self.reached.clone(),
         })
     }
 
@@ -237,16 +241,11 @@ impl Protector {
     }
 
     /// Checks that `site`'s Keystone answers; the reachability test before any cross-site change.
+    /// Within an operation, once per site (see `clients.rs`).
     pub(crate) async fn ensure_reachable(&self, site: &str) -> Result<SiteClients> {
         let clients = self.clients(site).await?;
-        match clients.identity.probe().await {
-            Ok(_) => Ok(clients),
-            Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) => Err(
-                Error::unavailable(format!("site '{site}' is unreachable: {}", e.message()))
-                    .with_context("site", site),
-            ),
-            Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
-        }
+        self.reach(&clients).await?;
+        Ok(clients)
     }
 
     /// A protection group by name or id, from the local store, if the caller may see it: a

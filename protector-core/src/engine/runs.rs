@@ -31,7 +31,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
-use crate::plan::{FailoverMode, Plan};
+use crate::plan::Plan;
 use crate::store::{JournalEntry, JournalKind, LockAttempt};
 
 /// A long operation to run, with everything it needs (owned, serializable: it is what the
@@ -106,8 +106,9 @@ pub struct Submitted {
     /// The `pending` record.
     pub operation: Operation,
     /// The plan made and validated now (failover and failback), for display: its recovery
-    /// point is the data at risk. An unplanned failover runs exactly this plan; the others
-    /// plan again when they start.
+    /// point is the data at risk. An unplanned failover runs exactly this plan, a planned one
+    /// too unless, when it runs, the group's metadata changed or a site does not answer (it
+    /// plans again then); a failback plans again.
     pub plan: Option<Plan>,
 }
 
@@ -216,16 +217,15 @@ impl Protector {
     /// plan has errors, replication is not healthy for a planned failover, the role is
     /// missing for a site failover), and nothing is recorded then.
     pub async fn submit(&self, request: OperationRequest) -> Result<Submitted> {
-        let (operation, request, plan) = self.admit(request).await?;
-        // An unplanned failover runs exactly the plan whose data at risk was reported; the
-        // others plan again when they start (nothing is lost meanwhile).
-        let exact = matches!(
-            &request,
-            OperationRequest::Failover { request, .. } if request.mode == FailoverMode::Unplanned
-        );
+        // One operation: each site's Keystone is asked once whether it answers.
+        let (operation, request, plan) = self.for_operation().admit(request).await?;
+        // A failover runs the plan checked now: an unplanned one exactly (its data at risk was
+        // reported), a planned one unless the group changed meanwhile (then it plans again).
         let detail = SubmittedDetail {
             request,
-            plan: plan.clone().filter(|_| exact),
+            plan: plan
+                .clone()
+                .filter(|_| operation.operation_type == OperationType::Failover),
         };
         let detail = serde_json::to_value(&detail).map_err(|e| {
             Error::unexpected(format!(
@@ -410,7 +410,8 @@ impl Protector {
         {
             return self.end_cancelled(&id).await;
         }
-        let result = self.dispatch(id, detail, &progress).await;
+        // One operation: each site's Keystone is asked once, at the start, whether it answers.
+        let result = self.for_operation().dispatch(id, detail, &progress).await;
         match result {
             Ok(op) => Ok(op),
             Err(e) => {
@@ -430,23 +431,22 @@ impl Protector {
     ) -> Result<Operation> {
         let operation_id = Some(id);
         match detail.request {
-            OperationRequest::Failover { group, request } => match detail.plan {
-                Some(mut plan) => {
-                    plan.id = id;
-                    self.validate_plan(&plan).await?.into_result(&format!(
-                        "failover of protection group '{}'",
-                        plan.group_name
-                    ))?;
-                    self.execute_failover(&plan, observer).await
+            OperationRequest::Failover { group, request } => {
+                let submitted = match detail.plan {
+                    Some(plan) => self.recheck_submitted(plan, id).await?,
+                    None => None,
+                };
+                match submitted {
+                    Some(plan) => self.execute_failover(&plan, observer).await,
+                    None => {
+                        let request = FailoverRequest {
+                            operation_id,
+                            ..request
+                        };
+                        self.failover(&group, request, observer).await
+                    }
                 }
-                None => {
-                    let request = FailoverRequest {
-                        operation_id,
-                        ..request
-                    };
-                    self.failover(&group, request, observer).await
-                }
-            },
+            }
             OperationRequest::Failback { group, request } => {
                 let request = FailbackRequest {
                     operation_id,
@@ -730,6 +730,7 @@ impl Protector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::FailoverMode;
 
     fn assert_send_static<T: Send + 'static>(_: &T) {}
 

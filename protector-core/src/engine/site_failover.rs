@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::access::DR_SITE_ADMIN_ROLE;
-use super::clients::authenticate;
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
 use super::Protector;
@@ -110,10 +109,7 @@ impl SiteRun<'_> {
         .await;
         let started = ChildStarted::default();
         let request = group_request(mode, Some(child_id));
-        let outcome = self
-            .engine
-            .failover(&group.id.to_string(), request, &started)
-            .await;
+        let outcome = self.engine.failover_of(&group.id, request, &started).await;
         let recorded = started.0.load(Ordering::Relaxed);
         self.set_group(group.id, |r| match outcome {
             Ok(child) => {
@@ -155,6 +151,25 @@ fn group_request(mode: FailoverMode, operation_id: Option<Uuid>) -> FailoverRequ
         mode,
         mappings: ResourceMappings::default(),
         operation_id,
+    }
+}
+
+impl Protector {
+    /// [`Protector::failover`] of a group held by id (read again: another operation may have
+    /// changed it since the site failover listed it).
+    async fn failover_of(
+        &self,
+        group: &Uuid,
+        request: FailoverRequest,
+        observer: &dyn ProgressObserver,
+    ) -> Result<Operation> {
+        let group = self.group_by_id(group).await?;
+        let plan = self.plan_failover_of(group, &request).await?;
+        self.validate_plan(&plan).await?.into_result(&format!(
+            "failover of protection group '{}'",
+            plan.group_name
+        ))?;
+        self.execute_failover(&plan, observer).await
     }
 }
 
@@ -256,12 +271,15 @@ impl Protector {
         request: SiteFailoverRequest,
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
-        let (op, in_scope) = self.site_failover_scope(failed_site, &request).await?;
+        // One operation: each site's Keystone is asked once whether it answers, and every
+        // group's planning, validation and execution reuses the answer and the tokens.
+        let this = self.for_operation();
+        let (op, in_scope) = this.site_failover_scope(failed_site, &request).await?;
         let _owner = self.own_operation(&op.id).await?;
         let local = self.local_site().to_string();
         let target = op.target_site.clone();
         // Past the dr_site_admin check: the groups of every tenant, each failed over as such.
-        let engine = self.unscoped();
+        let engine = this.unscoped();
         let run = SiteRun {
             engine: &engine,
             observer,
@@ -422,7 +440,7 @@ impl Protector {
     async fn ensure_dr_site_admin(&self) -> Result<AuthInfo> {
         let local = self.local_site();
         let clients = self.clients(local).await?;
-        let auth = authenticate(&clients).await?;
+        let auth = self.reach(&clients).await?;
         if auth.has_role(DR_SITE_ADMIN_ROLE) {
             return Ok(auth);
         }

@@ -2,9 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use uuid::Uuid;
+
 use super::Protector;
 use crate::error::{Error, ErrorKind, Hint, Problem, Result};
-use crate::plan::Plan;
+use crate::plan::{FailoverMode, Plan};
+
+/// The code of the finding that a plan was made from an older version of its group.
+const PLAN_STALE: &str = "plan_stale";
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -182,7 +187,7 @@ impl Protector {
         } else if group.metadata.version != plan.metadata_version {
             report.findings.push(Finding::error(
                 ErrorKind::Conflict,
-                "plan_stale",
+                PLAN_STALE,
                 format!(
                     "the plan was made from metadata version {} of '{}', which is now at version {} (status {}): plan again",
                     plan.metadata_version, group.name, group.metadata.version, group.status
@@ -190,6 +195,33 @@ impl Protector {
             ));
         }
         Ok(report)
+    }
+
+    /// The failover plan submitted as operation `id`, re-checked when the operation runs:
+    /// `Some` to run it as it is, `None` to plan again, `Err` when it is refused.
+    ///
+    /// An unplanned failover runs exactly the plan whose data at risk was reported, or
+    /// nothing. A planned one runs its plan while the group's metadata version is the one it
+    /// was made from and both sites answer (this operation's reachability check of each); else
+    /// it plans again, so that what changed meanwhile (members, a site lost, with the
+    /// planner's advice) is seen.
+    pub(crate) async fn recheck_submitted(&self, mut plan: Plan, id: Uuid) -> Result<Option<Plan>> {
+        plan.id = id;
+        let report = self.validate_plan(&plan).await?;
+        if plan.mode == FailoverMode::Planned {
+            let stale = report.findings.iter().any(|f| f.code == PLAN_STALE);
+            if stale
+                || self.ensure_reachable(&plan.target_site).await.is_err()
+                || self.ensure_reachable(&plan.source_site).await.is_err()
+            {
+                return Ok(None);
+            }
+        }
+        report.into_result(&format!(
+            "failover of protection group '{}'",
+            plan.group_name
+        ))?;
+        Ok(Some(plan))
     }
 }
 

@@ -13,7 +13,9 @@ mod connection;
 #[doc(hidden)]
 pub mod flasharray;
 pub(crate) mod openstack;
+mod requests;
 mod server;
 pub(crate) mod tls;
 
+pub use requests::{RequestLog, ServedRequest};
 pub use server::{ServeOptions, ServePorts, SimServer, SitePorts};

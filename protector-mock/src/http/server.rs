@@ -17,6 +17,7 @@ use protector_core::{Error, ErrorKind, Result};
 
 use super::connection::{ConnectionInfo, SimListener};
 use super::openstack::{self, SiteContext};
+use super::requests::{self, Recorder, RequestLog};
 use crate::state::SITES;
 use crate::Simulator;
 
@@ -132,6 +133,7 @@ struct Shared {
     host: String,
     tls: Arc<rustls::ServerConfig>,
     sites: Mutex<BTreeMap<String, SiteListeners>>,
+    requests: RequestLog,
 }
 
 /// Both simulated sites served on loopback until [`SimServer::shutdown`] (or drop).
@@ -238,6 +240,7 @@ impl SimServer {
             host,
             tls,
             sites: Mutex::new(BTreeMap::new()),
+            requests: RequestLog::default(),
         });
         let mut ports = BTreeMap::new();
         {
@@ -338,6 +341,12 @@ impl SimServer {
     pub fn array_url(&self, site: &str) -> Option<String> {
         let ports = self.ports.site(site)?;
         Some(format!("https://{}:{}", self.shared.host, ports.array))
+    }
+
+    /// The requests served so far, both sites, every service, in arrival order (see
+    /// [`RequestLog`]): how a test counts round trips.
+    pub fn requests(&self) -> &RequestLog {
+        &self.shared.requests
     }
 
     /// Opens or closes listeners to match the current faults (site down: its OpenStack
@@ -514,13 +523,24 @@ fn local_port(listener: &TcpListener) -> Result<u16> {
 }
 
 impl Shared {
+    fn recorder(&self, site: &str, array: bool) -> Recorder {
+        Recorder {
+            log: self.requests.clone(),
+            site: site.to_string(),
+            array,
+        }
+    }
+
     fn serve_openstack(&self, site: &str, listener: TcpListener, port: u16) -> HttpListener {
         let ctx = SiteContext {
             sim: self.sim.clone(),
             site: site.to_string(),
             base_url: format!("http://{}:{port}", self.host),
         };
-        let app = openstack::router(ctx);
+        let app = openstack::router(ctx).layer(axum::middleware::from_fn_with_state(
+            self.recorder(site, false),
+            requests::record,
+        ));
         let (listener, closed) = SimListener::new(listener);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -540,7 +560,9 @@ impl Shared {
     }
 
     fn serve_array(&self, site: &str, listener: TcpListener) -> Result<HttpsListener> {
-        let router = super::flasharray::router(self.sim.clone(), site.to_string());
+        let router = super::flasharray::router(self.sim.clone(), site.to_string()).layer(
+            axum::middleware::from_fn_with_state(self.recorder(site, true), requests::record),
+        );
         let listener = listener
             .into_std()
             .map_err(|e| io_error("array listener", e))?;

@@ -161,6 +161,32 @@ async fn refused_credentials_on_the_reachability_probe_are_unauthenticated_not_u
 }
 
 #[tokio::test]
+async fn a_probe_checks_a_cached_token_but_not_one_it_just_had_issued() {
+    // Issuing the token is a round trip to Keystone already: no HEAD right after it. A cached
+    // token is checked with Keystone (HEAD /v3/auth/tokens) on every probe.
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(token_response(TOKEN, token_body(catalog(&uri))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path(TOKENS_PATH))
+        .and(header("X-Subject-Token", TOKEN))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let cloud = OpenStackCloud::with_options(config(&uri), fast_options()).unwrap();
+    for _ in 0..3 {
+        let info = cloud.identity().probe().await.unwrap();
+        assert_eq!(info.project_id, PROJECT);
+    }
+}
+
+#[tokio::test]
 async fn unreachable_keystone_is_unavailable_after_retries() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -13,7 +13,9 @@ use super::report::ReplicationHealth;
 use super::validate::Finding;
 use super::Protector;
 use crate::error::{ErrorKind, Hint, Result};
-use crate::model::{GroupStatus, MemberStatus, Phase, ReplicationType, ResourceMappings};
+use crate::model::{
+    GroupStatus, MemberStatus, Phase, ProtectionGroup, ReplicationType, ResourceMappings,
+};
 use crate::plan::{FailoverMode, Plan, Step};
 
 /// Ask for a failover.
@@ -169,6 +171,15 @@ impl Protector {
     /// them; an `Err` means the plan could not be built at all (unknown group, store failure).
     pub async fn plan_failover(&self, group: &str, request: &FailoverRequest) -> Result<Plan> {
         let group = self.group(group).await?;
+        self.plan_failover_of(group, request).await
+    }
+
+    /// [`Protector::plan_failover`] of a group the caller already holds (a site failover's).
+    pub(crate) async fn plan_failover_of(
+        &self,
+        group: ProtectionGroup,
+        request: &FailoverRequest,
+    ) -> Result<Plan> {
         let source = group.current_primary_site.clone();
         let target = group.current_secondary_site().to_string();
         let mut plan = Plan {
