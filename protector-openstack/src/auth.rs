@@ -59,6 +59,11 @@ impl Token {
         now + margin >= expires_at
     }
 
+    /// Whether the token has expired: the limit for a token protector cannot renew.
+    pub(crate) fn has_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expires_at| now >= expires_at)
+    }
+
     /// The scope, as `IdentityApi::authenticate` reports it.
     pub(crate) fn auth_info(&self) -> AuthInfo {
         AuthInfo {
@@ -71,8 +76,8 @@ impl Token {
         }
     }
 
-    /// Reads a `POST /v3/auth/tokens` answer: the token from `X-Subject-Token`, the rest from
-    /// the body.
+    /// Reads a `POST` or `GET /v3/auth/tokens` answer: the token from `X-Subject-Token`, the
+    /// rest from the body.
     pub(crate) fn from_response(subject_token: Option<&str>, body: &[u8]) -> Result<Self, String> {
         let value = subject_token
             .filter(|t| !t.is_empty())
@@ -149,7 +154,7 @@ pub(crate) fn tokens_url(config: &CloudConfig) -> Result<reqwest::Url> {
     Ok(url)
 }
 
-/// The body of `POST /v3/auth/tokens`. It carries the password or secret: never log it.
+/// The body of `POST /v3/auth/tokens`. It carries the password, secret or token: never log it.
 pub(crate) fn token_request(method: &AuthMethod) -> Value {
     match method {
         AuthMethod::Password {
@@ -159,18 +164,13 @@ pub(crate) fn token_request(method: &AuthMethod) -> Value {
         } => {
             let mut user = user_json(user);
             user["password"] = json!(password.expose());
-            let mut auth =
-                json!({"identity": {"methods": ["password"], "password": {"user": user}}});
-            if let Some(project) = project {
-                let project = match project {
-                    ProjectRef::Id(id) => json!({"id": id}),
-                    ProjectRef::Name { name, domain } => {
-                        json!({"name": name, "domain": domain_json(domain)})
-                    }
-                };
-                auth["scope"] = json!({"project": project});
-            }
-            json!({"auth": auth})
+            let auth = json!({"identity": {"methods": ["password"], "password": {"user": user}}});
+            with_scope(auth, project.as_ref())
+        }
+        // Exchanges the token for one scoped to the project (Keystone "rescoping").
+        AuthMethod::Token { token, project } => {
+            let auth = json!({"identity": {"methods": ["token"], "token": {"id": token.expose()}}});
+            with_scope(auth, project.as_ref())
         }
         AuthMethod::ApplicationCredential { credential, secret } => {
             let mut credential = match credential {
@@ -185,6 +185,20 @@ pub(crate) fn token_request(method: &AuthMethod) -> Value {
                 "application_credential": credential}}})
         }
     }
+}
+
+/// `{"auth": auth}`, with `auth.scope.project` when a project is given.
+fn with_scope(mut auth: Value, project: Option<&ProjectRef>) -> Value {
+    if let Some(project) = project {
+        let project = match project {
+            ProjectRef::Id(id) => json!({"id": id}),
+            ProjectRef::Name { name, domain } => {
+                json!({"name": name, "domain": domain_json(domain)})
+            }
+        };
+        auth["scope"] = json!({"project": project});
+    }
+    json!({"auth": auth})
 }
 
 fn user_json(user: &UserRef) -> Value {

@@ -60,11 +60,11 @@ impl fmt::Display for ServiceType {
 }
 
 /// The catalog of a token.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Catalog(Vec<CatalogEntry>);
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 struct CatalogEntry {
     #[serde(rename = "type")]
     service_type: String,
@@ -72,7 +72,7 @@ struct CatalogEntry {
     endpoints: Vec<CatalogEndpoint>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 struct CatalogEndpoint {
     #[serde(default)]
     interface: String,

@@ -1,6 +1,6 @@
 //! [`OpenStackConnector`]: OpenStack clients for the engine's registered sites.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
@@ -10,20 +10,50 @@ use protector_core::model::Site;
 use protector_core::Result;
 
 use crate::cloud::OpenStackCloud;
-use crate::config::ConfigLoader;
+use crate::config::{config_error, CloudConfig, ConfigLoader};
 use crate::transport::ClientOptions;
 
-/// Cloud entry, region, and the project scope when it is not the entry's own.
-type CloudKey = (String, String, Option<String>);
+/// Where a site's credentials come from, its region, and the project scope when it is not
+/// the credentials' own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CloudKey {
+    source: Source,
+    region: String,
+    project_id: Option<String>,
+}
 
-/// The engine's [`SiteConnector`] over clouds.yaml: each registered site gets the clients of
-/// its clouds.yaml entry ([`Site::cloud_name`]), built once and kept, so the engine's many
-/// `site()` calls share one token per site.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    /// Given with [`OpenStackConnector::with_site`], by site name.
+    Given(String),
+    /// A clouds.yaml entry, by cloud name.
+    CloudsYaml(String),
+}
+
+/// The engine's [`SiteConnector`] over clouds.yaml, or over credentials given per site: each
+/// registered site gets the clients of its clouds.yaml entry ([`Site::cloud_name`]) or of the
+/// [`CloudConfig`] given for it with [`OpenStackConnector::with_site`], built once and kept,
+/// so the engine's many `site()` calls share one token per site.
 ///
 /// Pair it with `protector-pure`'s array connector in a
 /// [`CombinedConnector`](protector_core::api::CombinedConnector).
+///
+/// A front-end that holds a Keystone token and no clouds.yaml (Horizon, an OSC plugin):
+///
+/// ```no_run
+/// use protector_openstack::{ClientOptions, CloudConfig, OpenStackConnector};
+///
+/// # fn run(token: String, catalog: serde_json::Value) -> protector_core::Result<()> {
+/// let site_a = CloudConfig::from_token("site-a", "https://keystone-a:5000/v3", token, Some("5f8c0d6c"))
+///     .with_region("RegionOne")
+///     .with_catalog(catalog)?;
+/// let connector = OpenStackConnector::for_sites(ClientOptions::default()).with_site("site-a", site_a);
+/// # Ok(())
+/// # }
+/// ```
 pub struct OpenStackConnector {
-    loader: ConfigLoader,
+    loader: Option<ConfigLoader>,
+    given: BTreeMap<String, CloudConfig>,
     options: ClientOptions,
     clouds: Mutex<HashMap<CloudKey, OpenStackCloud>>,
 }
@@ -33,6 +63,7 @@ impl fmt::Debug for OpenStackConnector {
         let clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("OpenStackConnector")
             .field("loader", &self.loader)
+            .field("given_sites", &self.given.keys().collect::<Vec<_>>())
             .field("clouds", &clouds.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -42,7 +73,8 @@ impl OpenStackConnector {
     /// A connector reading clouds.yaml with `loader`.
     pub fn new(loader: ConfigLoader, options: ClientOptions) -> Self {
         OpenStackConnector {
-            loader,
+            loader: Some(loader),
+            given: BTreeMap::new(),
             options,
             clouds: Mutex::new(HashMap::new()),
         }
@@ -51,6 +83,27 @@ impl OpenStackConnector {
     /// A connector over this process's environment, as the openstack CLI would read it.
     pub fn from_process() -> Self {
         Self::new(ConfigLoader::from_process(), ClientOptions::default())
+    }
+
+    /// A connector that reads no clouds.yaml: it knows only the sites given with
+    /// [`with_site`](Self::with_site); any other site is `ConfigInvalid`.
+    pub fn for_sites(options: ClientOptions) -> Self {
+        OpenStackConnector {
+            loader: None,
+            given: BTreeMap::new(),
+            options,
+            clouds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Uses `config` for the site named `site` (its [`Site::name`]) instead of clouds.yaml.
+    /// When `config` names no region the site's registered region is used. For
+    /// [`site_for_project`](SiteConnector::site_for_project) the same credentials are scoped
+    /// to the tenant's project ([`CloudConfig::scoped_to_project`]).
+    #[must_use]
+    pub fn with_site(mut self, site: impl Into<String>, config: CloudConfig) -> Self {
+        self.given.insert(site.into(), config);
+        self
     }
 }
 
@@ -62,9 +115,9 @@ impl SiteConnector for OpenStackConnector {
         self.clients(site, None)
     }
 
-    /// The site's clouds.yaml user and password scoped to `project_id` (one token per project,
-    /// kept like the site's own). `ConfigInvalid` for an application credential, which cannot
-    /// act outside its project. Does not contact the site.
+    /// The site's clouds.yaml user and password (or given token) scoped to `project_id` (one
+    /// token per project, kept like the site's own). `ConfigInvalid` for an application
+    /// credential, which cannot act outside its project. Does not contact the site.
     async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
         self.clients(site, Some(project_id))
     }
@@ -72,11 +125,15 @@ impl SiteConnector for OpenStackConnector {
 
 impl OpenStackConnector {
     fn clients(&self, site: &Site, project_id: Option<&str>) -> Result<SiteClients> {
-        let key = (
-            site.cloud_name().to_string(),
-            site.region_name.clone(),
-            project_id.map(str::to_string),
-        );
+        let source = match self.given.contains_key(&site.name) {
+            true => Source::Given(site.name.clone()),
+            false => Source::CloudsYaml(site.cloud_name().to_string()),
+        };
+        let key = CloudKey {
+            source,
+            region: site.region_name.clone(),
+            project_id: project_id.map(str::to_string),
+        };
         let mut clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
         let cloud = match clouds.get(&key) {
             Some(cloud) => cloud.clone(),
@@ -92,13 +149,31 @@ impl OpenStackConnector {
     }
 
     fn build(&self, site: &Site, project_id: Option<&str>) -> Result<OpenStackCloud> {
-        let cloud = OpenStackCloud::for_site(site, &self.loader, self.options.clone())?;
-        match project_id {
-            None => Ok(cloud),
-            Some(project_id) => OpenStackCloud::with_options(
-                cloud.config().scoped_to_project(project_id)?,
-                self.options.clone(),
-            ),
-        }
+        let config = match (self.given.get(&site.name), &self.loader) {
+            (Some(config), _) => with_site_region(config.clone(), site),
+            (None, Some(loader)) => with_site_region(loader.load(Some(site.cloud_name()))?, site),
+            (None, None) => {
+                let known: Vec<&str> = self.given.keys().map(String::as_str).collect();
+                return Err(config_error(format!(
+                    "site '{}' has no credentials: this connector reads no clouds.yaml and was given credentials for {} only; give the site's credentials too",
+                    site.name,
+                    if known.is_empty() { "no site".to_string() } else { known.join(", ") }
+                )));
+            }
+        };
+        let config = match project_id {
+            None => config,
+            Some(project_id) => config.scoped_to_project(project_id)?,
+        };
+        OpenStackCloud::with_options(config, self.options.clone())
+    }
+}
+
+/// The site's registered region when the configuration names none.
+fn with_site_region(config: CloudConfig, site: &Site) -> CloudConfig {
+    if config.region_name().is_none() && !site.region_name.trim().is_empty() {
+        config.with_region(site.region_name.clone())
+    } else {
+        config
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! Start from [`OpenStackCloud`]: it reads a clouds.yaml entry ([`ConfigLoader`]), and gives
 //! the four clients, or a [`SiteClients`](protector_core::api::SiteClients) for the engine.
-//! [`OpenStackConnector`] is the engine's `SiteConnector` over clouds.yaml.
+//! [`OpenStackConnector`] is the engine's `SiteConnector` over clouds.yaml, or over
+//! credentials given per site ([`CloudConfig::from_token`] for a front-end that holds a
+//! Keystone token and catalog, such as Horizon or an OSC plugin).
 //!
 //! # Why hand-written clients on reqwest, not `openstack_sdk`
 //!
@@ -23,7 +25,8 @@
 //! # Behaviour common to all clients
 //!
 //! - One token per cloud, reused until two minutes before it expires; a 401 drops it and the
-//!   call is sent once more with a new one.
+//!   call is sent once more with a new one. A token given with token auth cannot be renewed:
+//!   it is used until it expires, and once Keystone refuses it calls fail `Unauthenticated`.
 //! - Every Nova and Cinder call carries an explicit microversion (Nova in both headers),
 //!   negotiated against the version document: the call's preferred version, or the service's
 //!   maximum when lower but still sufficient; otherwise `Unsupported` before anything is sent.

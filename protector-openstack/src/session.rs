@@ -4,12 +4,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use protector_core::{ErrorKind, Result};
+use protector_core::model::Secret;
+use protector_core::{Error, ErrorKind, Result};
 use reqwest::{Method, Url};
 
 use crate::auth::{token_request, tokens_url, Token};
-use crate::config::CloudConfig;
-use crate::error::Family;
+use crate::config::{AuthMethod, CloudConfig, ProjectRef};
+use crate::error::{recast, Family};
 use crate::transport::{ClientOptions, Request, Response, TokenSource, Transport};
 
 /// Credentials, HTTP client and the current token of one cloud, shared by its four clients.
@@ -101,37 +102,30 @@ impl Session {
     }
 
     fn cached(&self) -> Option<Arc<Token>> {
+        let now = Utc::now();
+        // A token protector was given cannot be renewed: use it to its last second rather than
+        // asking Keystone for the same token again and again near its end.
+        let renewable = !matches!(self.config.auth(), AuthMethod::Token { .. });
         self.current
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .filter(|t| !t.needs_refresh(Utc::now()))
+            .filter(|t| match renewable {
+                true => !t.needs_refresh(now),
+                false => !t.has_expired(now),
+            })
             .cloned()
     }
 
     async fn authenticate(&self) -> Result<Arc<Token>> {
         let cloud = self.config.name();
-        let request = Request::new(
-            Family::Identity,
-            Method::POST,
-            self.tokens_url.clone(),
-            format!("authenticate to cloud '{cloud}'"),
-        )
-        .json(token_request(self.config.auth()))
-        // Issuing a token twice is harmless.
-        .idempotent(true)
-        .anonymous();
-        let response = self
-            .transport
-            .execute(&request, None)
-            .await
-            .map_err(|e| e.with_context("cloud", cloud))?;
-        let subject = response
-            .headers
-            .get("x-subject-token")
-            .and_then(|v| v.to_str().ok());
-        let token = Token::from_response(subject, &response.body)
-            .map_err(|e| response.decode_error(e).with_context("cloud", cloud))?;
+        let token = match self.config.auth() {
+            AuthMethod::Token { token, project } => self
+                .adopt(token, project.as_ref())
+                .await
+                .map_err(|e| self.token_refused(e, project.as_ref()))?,
+            method => self.issue(token_request(method)).await?,
+        };
         tracing::info!(
             cloud,
             user_id = %token.user_id,
@@ -140,6 +134,107 @@ impl Session {
             "authenticated to Keystone"
         );
         Ok(Arc::new(token))
+    }
+
+    /// `POST /v3/auth/tokens` with `body`.
+    async fn issue(&self, body: serde_json::Value) -> Result<Token> {
+        let request = Request::new(
+            Family::Identity,
+            Method::POST,
+            self.tokens_url.clone(),
+            format!("authenticate to cloud '{}'", self.config.name()),
+        )
+        .json(body)
+        // Issuing a token twice is harmless.
+        .idempotent(true)
+        .anonymous();
+        self.token_call(&request).await
+    }
+
+    /// The token given in the configuration: as it is when it is unscoped by request or
+    /// already scoped to the project asked for, otherwise rescoped to that project.
+    async fn adopt(&self, given: &Secret, project: Option<&ProjectRef>) -> Result<Token> {
+        if let None | Some(ProjectRef::Id(_)) = project {
+            let token = self.validate(given).await?;
+            let as_is = match project {
+                Some(ProjectRef::Id(id)) => token.project_id.as_deref() == Some(id),
+                _ => true,
+            };
+            if as_is {
+                return Ok(token);
+            }
+        }
+        self.issue(token_request(self.config.auth())).await
+    }
+
+    /// `GET /v3/auth/tokens` for `given` itself: its user, scope, roles, expiry, and its
+    /// catalog unless the caller gave one.
+    async fn validate(&self, given: &Secret) -> Result<Token> {
+        let mut request = Request::new(
+            Family::Identity,
+            Method::GET,
+            self.tokens_url.clone(),
+            format!(
+                "validate the token given for cloud '{}'",
+                self.config.name()
+            ),
+        )
+        .header("X-Auth-Token", given.expose())
+        .header("X-Subject-Token", given.expose())
+        .anonymous();
+        let given_catalog = self.config.catalog();
+        if given_catalog.is_some() {
+            request = request.query("nocatalog", "");
+        }
+        let mut token = self.token_call(&request).await?;
+        if let Some(catalog) = given_catalog {
+            token.catalog = catalog.clone();
+        }
+        Ok(token)
+    }
+
+    /// Sends a tokens request and reads the token it answers.
+    async fn token_call(&self, request: &Request) -> Result<Token> {
+        let cloud = self.config.name();
+        let response = self
+            .transport
+            .execute(request, None)
+            .await
+            .map_err(|e| e.with_context("cloud", cloud))?;
+        let subject = response
+            .headers
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok());
+        Token::from_response(subject, &response.body)
+            .map_err(|e| response.decode_error(e).with_context("cloud", cloud))
+    }
+
+    /// Keystone refusing a given token (401, or 404 "could not find token") means the caller
+    /// must log in again: protector holds nothing to get a new token with.
+    fn token_refused(&self, error: Error, project: Option<&ProjectRef>) -> Error {
+        if !matches!(
+            error.kind(),
+            ErrorKind::Unauthenticated | ErrorKind::NotFound
+        ) {
+            return error;
+        }
+        let cloud = self.config.name();
+        let why = match project {
+            Some(ProjectRef::Id(id)) => {
+                format!("it has expired or was revoked, or its user has no role in project {id}")
+            }
+            Some(ProjectRef::Name { name, .. }) => {
+                format!("it has expired or was revoked, or its user has no role in project {name}")
+            }
+            None => "it has expired or was revoked".to_string(),
+        };
+        recast(
+            &error,
+            ErrorKind::Unauthenticated,
+            format!(
+                "cloud '{cloud}': Keystone refused the token protector was given ({why}); protector cannot renew a token it did not issue: log in again and pass the new token"
+            ),
+        )
     }
 }
 

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Token;
-use crate::config::{config_error, AuthMethod, CloudConfig};
+use crate::config::{config_error, CloudConfig};
 use crate::error::{request_id, Family};
 use crate::service::Microversion;
 
@@ -173,7 +173,7 @@ pub(crate) trait TokenSource: Send + Sync {
 pub(crate) struct Transport {
     client: reqwest::Client,
     options: ClientOptions,
-    /// The cloud's password or application credential secret, scrubbed from every answer
+    /// The cloud's password, application credential secret or given token, scrubbed from every answer
     /// quoted in an error.
     credential: Secret,
 }
@@ -208,10 +208,7 @@ impl Transport {
                 )),
                 _ => config.invalid(e.describe("cacert")),
             })?;
-        let credential = match config.auth() {
-            AuthMethod::Password { password, .. } => password.clone(),
-            AuthMethod::ApplicationCredential { secret, .. } => secret.clone(),
-        };
+        let credential = config.auth().secret().clone();
         Ok(Transport {
             client,
             options,
@@ -343,7 +340,7 @@ mod tests {
     use tokio_rustls::TlsAcceptor;
 
     use super::*;
-    use crate::config::ApplicationCredentialRef;
+    use crate::config::{ApplicationCredentialRef, AuthMethod};
     use crate::session::Session;
 
     /// Keystone behind a self-signed certificate: answers `200 {}` to whoever trusts it.

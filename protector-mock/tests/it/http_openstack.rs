@@ -207,6 +207,109 @@ async fn keystone_refuses_bad_credentials_like_keystone() {
 }
 
 #[tokio::test]
+async fn keystone_rescopes_a_token_with_the_token_method_like_keystone() {
+    let env = env().await;
+    let base = env.base("site-a");
+    let tokens = format!("{base}/identity/v3/auth/tokens");
+    let clouds = clouds(&env.server.clouds_yaml());
+    let admin = &clouds["site-a"];
+    // An unscoped password token (what a login page holds before a project is chosen).
+    let unscoped = send(env.http.post(&tokens).json(&json!({"auth": {"identity": {
+        "methods": ["password"],
+        "password": {"user": {"name": "admin", "domain": {"name": "Default"},
+                              "password": admin["password"]}}}}})))
+    .await;
+    assert_eq!(unscoped.status, StatusCode::CREATED);
+    assert!(unscoped.body["token"].get("project").is_none());
+    assert!(unscoped.body["token"].get("catalog").is_none());
+    let unscoped_token = unscoped.header("x-subject-token").unwrap().to_string();
+
+    let rescope = |token: &str, project: Value| {
+        env.http.post(&tokens).json(&json!({"auth": {
+            "identity": {"methods": ["token"], "token": {"id": token}},
+            "scope": {"project": project}}}))
+    };
+    let scoped = send(rescope(
+        &unscoped_token,
+        json!({"name": "production-project", "domain": {"id": "default"}}),
+    ))
+    .await;
+    assert_eq!(scoped.status, StatusCode::CREATED, "{}", scoped.body);
+    let token = &scoped.body["token"];
+    assert_eq!(token["methods"], json!(["token", "password"]));
+    assert_eq!(token["project"]["name"], "production-project");
+    assert!(token["catalog"].as_array().is_some_and(|c| !c.is_empty()));
+    // A rescoped token never outlives the one it came from, and carries its audit chain.
+    assert_eq!(token["expires_at"], unscoped.body["token"]["expires_at"]);
+    assert_eq!(
+        token["audit_ids"][1],
+        unscoped.body["token"]["audit_ids"][0]
+    );
+    let scoped_token = scoped.header("x-subject-token").unwrap().to_string();
+    assert_ne!(scoped_token, unscoped_token);
+    let project_id = token["project"]["id"].as_str().unwrap().to_string();
+
+    // The scoped token works on the services and can itself be rescoped (by id).
+    let servers = send(
+        env.http
+            .get(format!("{base}/compute/v2.1/servers"))
+            .header("x-auth-token", &scoped_token),
+    )
+    .await;
+    assert_eq!(servers.status, StatusCode::OK);
+    let again = send(rescope(&scoped_token, json!({"id": project_id}))).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+
+    // A project without a role, a token that is not one, and a token of another site are
+    // refused with Keystone's one 401.
+    for (token, project) in [
+        (
+            unscoped_token.as_str(),
+            json!({"name": "tenant2", "domain": {"id": "default"}}),
+        ),
+        ("gAAAAAnotatoken", json!({"id": project_id})),
+    ] {
+        let refused = send(rescope(token, project)).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.body["error"]["message"],
+            "The request you have made requires authentication."
+        );
+    }
+    let other_site = send(
+        env.http
+            .post(format!("{}/identity/v3/auth/tokens", env.base("site-b")))
+            .json(&json!({"auth": {
+                "identity": {"methods": ["token"], "token": {"id": scoped_token}},
+                "scope": {"project": {"id": project_id}}}})),
+    )
+    .await;
+    assert_eq!(other_site.status, StatusCode::UNAUTHORIZED);
+    // The token method needs the token's id (Keystone's schema).
+    let no_id = send(env.http.post(&tokens).json(&json!({"auth": {
+        "identity": {"methods": ["token"], "token": {}}}})))
+    .await;
+    assert_eq!(no_id.status, StatusCode::BAD_REQUEST);
+
+    // Revoking the token it came from revokes the rescoped one too.
+    let revoke = send(
+        env.http
+            .delete(&tokens)
+            .header("x-auth-token", &unscoped_token)
+            .header("x-subject-token", &unscoped_token),
+    )
+    .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    let after = send(
+        env.http
+            .get(format!("{base}/compute/v2.1/servers"))
+            .header("x-auth-token", &scoped_token),
+    )
+    .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn clouds_yaml_and_arrays_json_describe_the_running_server() {
     let env = env().await;
     let clouds = clouds(&env.server.clouds_yaml());

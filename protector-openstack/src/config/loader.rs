@@ -21,6 +21,7 @@ const ENV_AUTH_KEYS: &[(&str, &str)] = &[
     ("OS_USERNAME", "username"),
     ("OS_USER_ID", "user_id"),
     ("OS_PASSWORD", "password"),
+    ("OS_TOKEN", "token"),
     ("OS_PROJECT_NAME", "project_name"),
     ("OS_PROJECT_ID", "project_id"),
     ("OS_TENANT_NAME", "tenant_name"),
@@ -318,6 +319,14 @@ fn normalize_keys(value: &Value) -> Value {
     }
 }
 
+/// The auth methods an entry can name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AuthKind {
+    Password,
+    ApplicationCredential,
+    Token,
+}
+
 /// One cloud entry being read.
 struct Entry<'a> {
     name: &'a str,
@@ -412,16 +421,36 @@ impl Entry<'_> {
 
     fn auth_method(&self) -> Result<AuthMethod> {
         let auth_type = self.top("auth_type").map(|t| t.to_ascii_lowercase());
-        let application_credential = match auth_type.as_deref() {
-            None => self.auth("application_credential_secret").is_some(),
-            Some("password" | "v3password") => false,
-            Some("v3applicationcredential" | "applicationcredential") => true,
+        // Without auth_type, as osc-lib guesses: a credential secret, else a token with no
+        // password, else a password.
+        let kind = match auth_type.as_deref() {
+            None if self.auth("application_credential_secret").is_some() => {
+                AuthKind::ApplicationCredential
+            }
+            None if self.auth("token").is_some() && self.auth("password").is_none() => {
+                AuthKind::Token
+            }
+            None | Some("password" | "v3password") => AuthKind::Password,
+            Some("v3applicationcredential" | "applicationcredential") => {
+                AuthKind::ApplicationCredential
+            }
+            Some("token" | "v3token") => AuthKind::Token,
             Some(other) => {
                 return Err(self.error(format!(
-                    "auth_type '{other}' is not supported; use password or v3applicationcredential"
+                    "auth_type '{other}' is not supported; use password, v3applicationcredential or token"
                 )))
             }
         };
+        if kind == AuthKind::Token {
+            let token = self.auth("token").ok_or_else(|| {
+                self.error("auth.token is missing; put it in secure.yaml or OS_TOKEN")
+            })?;
+            return Ok(AuthMethod::Token {
+                token: Secret::new(token),
+                project: self.project()?,
+            });
+        }
+        let application_credential = kind == AuthKind::ApplicationCredential;
         if application_credential {
             let secret = self.auth("application_credential_secret").ok_or_else(|| {
                 self.error(

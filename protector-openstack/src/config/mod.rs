@@ -16,7 +16,7 @@ use protector_core::{Error, Result};
 
 pub use loader::ConfigLoader;
 
-use crate::catalog::ServiceType;
+use crate::catalog::{Catalog, ServiceType};
 
 /// A Keystone domain, by id or by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub enum UserRef {
     },
 }
 
-/// The project a password token is scoped to, by id or by name within a domain.
+/// The project a token is scoped to, by id or by name within a domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectRef {
     /// `project_id`.
@@ -91,6 +91,40 @@ pub enum AuthMethod {
         /// The credential secret.
         secret: Secret,
     },
+    /// `auth_type: token` (or `v3token`): a Keystone token obtained by someone else, such as
+    /// Horizon's `request.user.token` or an OSC plugin's session.
+    ///
+    /// protector cannot renew such a token: when Keystone refuses it (expired or revoked), calls
+    /// fail with `Unauthenticated` until the caller logs in again and passes a new one.
+    Token {
+        /// The token id.
+        token: Secret,
+        /// The project to act in. `None` uses the token as it is (Keystone is asked for its
+        /// scope, roles, expiry and catalog). A project the token is already scoped to (by id)
+        /// also uses it as it is; any other project gets a token rescoped to it (`POST
+        /// /v3/auth/tokens` with the `token` method), which Keystone lets live no longer than
+        /// the token it came from.
+        project: Option<ProjectRef>,
+    },
+}
+
+impl AuthMethod {
+    /// Token auth with `token`, used as it is (`project: None`) or for `project`.
+    pub fn token(token: impl Into<Secret>, project: Option<ProjectRef>) -> Self {
+        AuthMethod::Token {
+            token: token.into(),
+            project,
+        }
+    }
+
+    /// The password, credential secret or token: what must never be shown.
+    pub(crate) fn secret(&self) -> &Secret {
+        match self {
+            AuthMethod::Password { password, .. } => password,
+            AuthMethod::ApplicationCredential { secret, .. } => secret,
+            AuthMethod::Token { token, .. } => token,
+        }
+    }
 }
 
 /// Which endpoint of a service to use (`interface` / `OS_INTERFACE`).
@@ -147,6 +181,7 @@ pub struct CloudConfig {
     cacert: Option<PathBuf>,
     verify: bool,
     endpoint_overrides: BTreeMap<ServiceType, String>,
+    catalog: Option<Catalog>,
 }
 
 impl CloudConfig {
@@ -162,7 +197,41 @@ impl CloudConfig {
             cacert: None,
             verify: true,
             endpoint_overrides: BTreeMap::new(),
+            catalog: None,
         }
+    }
+
+    /// A cloud reached with a Keystone token the caller already holds, for front-ends that
+    /// have no clouds.yaml (Horizon, an OSC plugin): `name` is the site's name (used in
+    /// messages), `auth_url` its Keystone v3, and `project_id` the project to act in (`None`:
+    /// the token's own scope). See [`AuthMethod::Token`] for what is sent.
+    pub fn from_token(
+        name: impl Into<String>,
+        auth_url: impl Into<String>,
+        token: impl Into<Secret>,
+        project_id: Option<&str>,
+    ) -> Self {
+        let project = project_id
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| ProjectRef::Id(p.to_string()));
+        Self::new(name, auth_url, AuthMethod::token(token, project))
+    }
+
+    /// Uses `catalog`, a Keystone v3 service catalog (the `catalog` list of a token, as
+    /// Horizon's `request.user.service_catalog` and keystoneauth's `AccessInfo` hold it),
+    /// instead of asking Keystone for one. Only for [`AuthMethod::Token`] used as it is:
+    /// Keystone is then asked only to validate the token (`?nocatalog`); a token rescoped to
+    /// another project gets that project's catalog from Keystone.
+    ///
+    /// `ConfigInvalid` when `catalog` is not a list of services with endpoints.
+    pub fn with_catalog(mut self, catalog: serde_json::Value) -> Result<Self> {
+        let parsed: Catalog = serde_json::from_value(catalog).map_err(|e| {
+            self.invalid(format!(
+                "the service catalog given is not a Keystone v3 catalog ({e}); pass the token's catalog list: [{{\"type\", \"endpoints\": [{{\"interface\", \"region_id\", \"url\"}}]}}]"
+            ))
+        })?;
+        self.catalog = Some(parsed);
+        Ok(self)
     }
 
     /// Picks endpoints of this region (`region_name`).
@@ -194,8 +263,9 @@ impl CloudConfig {
         self
     }
 
-    /// The same user and password with tokens scoped to project `project_id` instead: what
-    /// `--os-project-id` does to a clouds.yaml entry. The user needs a role in that project.
+    /// The same user and password, or the same token, with tokens scoped to project
+    /// `project_id` instead: what `--os-project-id` does to a clouds.yaml entry. The user needs
+    /// a role in that project.
     ///
     /// `ConfigInvalid` for an application credential, which Keystone binds to the project it
     /// was created in.
@@ -208,6 +278,14 @@ impl CloudConfig {
                     password: password.clone(),
                     project: Some(ProjectRef::Id(project_id.to_string())),
                 };
+                Ok(scoped)
+            }
+            AuthMethod::Token { token, .. } => {
+                let mut scoped = self.clone();
+                scoped.auth = AuthMethod::token(
+                    token.clone(),
+                    Some(ProjectRef::Id(project_id.to_string())),
+                );
                 Ok(scoped)
             }
             AuthMethod::ApplicationCredential { .. } => Err(self.invalid(format!(
@@ -262,6 +340,11 @@ impl CloudConfig {
     /// The override URL for `service`, if any.
     pub fn endpoint_override(&self, service: ServiceType) -> Option<&str> {
         self.endpoint_overrides.get(&service).map(String::as_str)
+    }
+
+    /// The service catalog given with [`CloudConfig::with_catalog`].
+    pub(crate) fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.as_ref()
     }
 
     pub(crate) fn invalid(&self, what: impl fmt::Display) -> Error {

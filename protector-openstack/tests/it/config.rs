@@ -284,7 +284,7 @@ fn configuration_errors_name_the_file_the_cloud_and_the_fix() {
             .to_string()
     };
     assert!(message("c1").ends_with(
-        "auth_type 'oidcpassword' is not supported; use password or v3applicationcredential"
+        "auth_type 'oidcpassword' is not supported; use password, v3applicationcredential or token"
     ));
     assert!(message("c2")
         .ends_with("username needs user_domain_name or user_domain_id (OS_USER_DOMAIN_NAME)"));

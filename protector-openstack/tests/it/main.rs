@@ -11,4 +11,5 @@ mod keystone;
 mod network;
 mod secrets;
 mod support;
+mod token_auth;
 mod volume_groups;

@@ -56,9 +56,11 @@ fn capture_logs() -> &'static Capture {
 }
 
 const APP_SECRET: &str = "app-cred-secret-value";
+/// A Keystone token handed to protector (token auth).
+const GIVEN_TOKEN: &str = "gAAAAABgiven-token-value";
 
 fn assert_clean(what: &str, text: &str) {
-    for secret in [PASSWORD, TOKEN, TOKEN_2, APP_SECRET] {
+    for secret in [PASSWORD, TOKEN, TOKEN_2, APP_SECRET, GIVEN_TOKEN] {
         assert!(!text.contains(secret), "{what} shows a secret: {text}");
     }
 }
@@ -128,6 +130,33 @@ async fn no_secret_in_logs_errors_debug_or_urls() {
         .unwrap_err();
     assert_clean("a refused login", &format!("{refused} {refused:?}"));
 
+    // A given token that Keystone no longer knows: its 404 quotes the token.
+    let keystone = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(TOKENS_PATH))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {
+            "code": 404, "message": format!("Could not find token: {GIVEN_TOKEN}"),
+            "title": "Not Found"}})))
+        .mount(&keystone)
+        .await;
+    let given = CloudConfig::from_token(
+        "horizon-site",
+        format!("{}/identity/v3", keystone.uri()),
+        GIVEN_TOKEN,
+        Some("p1"),
+    );
+    let expired = OpenStackCloud::with_options(given.clone(), fast_options())
+        .unwrap()
+        .compute()
+        .get_server("s1")
+        .await
+        .unwrap_err();
+    assert_eq!(expired.kind(), protector_core::ErrorKind::Unauthenticated);
+    assert_clean("a refused token", &format!("{expired} {expired:?}"));
+    for request in keystone.received_requests().await.unwrap() {
+        assert_clean("a URL", request.url.as_str());
+    }
+
     // Every test of this binary logs into the same buffer: none may have logged a secret.
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     assert!(logs.contains("authenticated to Keystone"), "{logs}");
@@ -140,14 +169,25 @@ async fn no_secret_in_logs_errors_debug_or_urls() {
     assert_clean("the logs", &logs);
 
     let loader = ConfigLoader::new([("OS_PASSWORD", PASSWORD), ("OS_AUTH_URL", "https://k/v3")]);
+    let token_loader = ConfigLoader::new([
+        ("OS_AUTH_TYPE", "v3token"),
+        ("OS_TOKEN", GIVEN_TOKEN),
+        ("OS_AUTH_URL", "https://k/v3"),
+    ]);
     for (what, debug) in [
         ("CloudConfig", format!("{:?}", config(&uri))),
         (
             "an app credential CloudConfig",
             format!("{app_credential:?}"),
         ),
+        ("a token CloudConfig", format!("{given:?}")),
+        (
+            "a token CloudConfig loaded from OS_TOKEN",
+            format!("{:?}", token_loader.load(None).unwrap()),
+        ),
         ("OpenStackCloud", format!("{cloud:?}")),
         ("ConfigLoader", format!("{loader:?}")),
+        ("a ConfigLoader with OS_TOKEN", format!("{token_loader:?}")),
         ("ClientOptions", format!("{:?}", ClientOptions::default())),
         ("a compute client", format!("{:?}", cloud.compute())),
     ] {
