@@ -87,7 +87,7 @@ fn failover_mode(unplanned: bool) -> FailoverMode {
     }
 }
 
-fn replication_type(value: &str) -> Result<ReplicationType> {
+fn parse_replication_type(value: &str) -> Result<ReplicationType> {
     match value {
         "async" => Ok(ReplicationType::Async),
         "sync" => Ok(ReplicationType::Sync),
@@ -149,8 +149,48 @@ fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {
     Ok(StateDir::default_location()?.path().to_path_buf())
 }
 
-#[pymethods]
-impl PyProtector {
+fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBuf> {
+    state_dir(given).map_err(|e| engine_error(py, &e))
+}
+
+/// Declares each engine call twice: `name` (blocking, GIL released) and `name_async`.
+macro_rules! engine_calls {
+    ({ $($extra:item)* } $(
+        $(#[doc = $doc:literal])*
+        fn $name:ident / $name_async:ident ($($arg:ident : $ty:ty),*) signature ($($sig:tt)*)
+            -> $convert:expr, |$engine:ident| $body:expr;
+    )*) => {
+        #[pymethods]
+        impl PyProtector {
+            $($extra)*
+        $(
+            $(#[doc = $doc])*
+            #[pyo3(signature = ($($sig)*))]
+            fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
+                let $engine = self.engine.clone();
+                let result = block_on(py, guarded(async move { $body }))?;
+                finish(py, result, $convert)
+            }
+
+            $(#[doc = $doc])*
+            ///
+            /// Awaitable twin of the blocking call.
+            #[pyo3(signature = ($($sig)*))]
+            fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+                let $engine = self.engine.clone();
+                awaitable(py, async move {
+                    let result = guarded(async move { $body }).await;
+                    Python::attach(|py| finish(py, result, $convert))
+                })
+            }
+        )* }
+    };
+}
+
+type Names = Option<BTreeMap<String, String>>;
+
+engine_calls! {
+    {
     /// The engine standing on `site` (the clouds.yaml entry whose credentials it uses), with
     /// its state in `state_dir` (default: `$PROTECTOR_STATE_DIR`, else
     /// `$XDG_DATA_HOME/protector`, else `~/.local/share/protector`). `poll_interval` (seconds)
@@ -181,47 +221,8 @@ impl PyProtector {
     fn __repr__(&self) -> String {
         format!("<Protector site={:?}>", self.engine.local_site())
     }
-}
+    }
 
-fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBuf> {
-    state_dir(given).map_err(|e| engine_error(py, &e))
-}
-
-/// Declares each engine call twice: `name` (blocking, GIL released) and `name_async`.
-macro_rules! engine_calls {
-    ($(
-        $(#[doc = $doc:literal])*
-        fn $name:ident / $name_async:ident ($($arg:ident : $ty:ty),*) signature ($($sig:tt)*)
-            -> $convert:expr, |$engine:ident| $body:expr;
-    )*) => {
-        #[pymethods]
-        impl PyProtector { $(
-            $(#[doc = $doc])*
-            #[pyo3(signature = ($($sig)*))]
-            fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
-                let $engine = self.engine.clone();
-                let result = block_on(py, guarded(async move { $body }))?;
-                finish(py, result, $convert)
-            }
-
-            $(#[doc = $doc])*
-            ///
-            /// Awaitable twin of the blocking call.
-            #[pyo3(signature = ($($sig)*))]
-            fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
-                let $engine = self.engine.clone();
-                awaitable(py, async move {
-                    let result = guarded(async move { $body }).await;
-                    Python::attach(|py| finish(py, result, $convert))
-                })
-            }
-        )* }
-    };
-}
-
-type Names = Option<BTreeMap<String, String>>;
-
-engine_calls! {
     /// Every registered site.
     fn sites / sites_async () signature () -> record("Site"), |e| e.sites().await;
     /// One site by name.
@@ -249,7 +250,7 @@ engine_calls! {
             let request = CreateGroup {
                 name,
                 description,
-                replication_type: replication_type(&replication_type)?,
+                replication_type: parse_replication_type(&replication_type)?,
                 primary_site,
                 secondary_site,
                 volume_type,
