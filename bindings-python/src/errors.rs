@@ -75,11 +75,9 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     kwargs.set_item("context", &context)?;
     let resource = RESOURCE_KEYS.iter().find_map(|k| error.context_value(k));
     kwargs.set_item("resource", resource)?;
-    let operation = error.context_value("operation").map(|op| {
-        op.strip_prefix("op-")
-            .unwrap_or(op)
-            .to_string()
-    });
+    let operation = error
+        .context_value("operation")
+        .map(|op| op.strip_prefix("op-").unwrap_or(op).to_string());
     kwargs.set_item("operation_id", operation)?;
     let hint = match error.hint() {
         Some(hint) => {

@@ -223,7 +223,11 @@ impl OperationHandle {
 
     /// `wait` as an awaitable.
     #[pyo3(signature = (timeout=None))]
-    fn wait_async<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    fn wait_async<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut rx = self.state.clone();
         let timeout_error = self.timeout_error(&rx.borrow().latest);
         let limit = timeout.map(Duration::from_secs_f64);

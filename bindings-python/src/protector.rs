@@ -98,7 +98,10 @@ fn parse_replication_type(value: &str) -> Result<ReplicationType> {
 }
 
 /// Submits `request` and runs it on the runtime: the handle comes back at once.
-async fn start(engine: protector_core::Protector, request: OperationRequest) -> Result<OperationHandle> {
+async fn start(
+    engine: protector_core::Protector,
+    request: OperationRequest,
+) -> Result<OperationHandle> {
     let submitted = engine.submit(request).await?;
     Ok(OperationHandle::run(engine, submitted))
 }
@@ -120,7 +123,11 @@ fn options(poll_interval: Option<f64>) -> PyResult<EngineOptions> {
 
 /// Opens the engine like the CLI: the stores in `state_dir`, the credentials of each site
 /// from clouds.yaml and `OS_*`, the FlashArrays through each policy's endpoints.
-async fn open(site: String, state_dir: PathBuf, options: EngineOptions) -> Result<protector_core::Protector> {
+async fn open(
+    site: String,
+    state_dir: PathBuf,
+    options: EngineOptions,
+) -> Result<protector_core::Protector> {
     let configured = ConfigLoader::from_process()
         .cloud_names()?
         .iter()
@@ -136,7 +143,10 @@ async fn open(site: String, state_dir: PathBuf, options: EngineOptions) -> Resul
         skip: None,
         options,
     };
-    Ok(StateDir::new(state_dir).open(request, connector).await?.protector)
+    Ok(StateDir::new(state_dir)
+        .open(request, connector)
+        .await?
+        .protector)
 }
 
 fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {

@@ -26,7 +26,9 @@ static RUNTIME: Mutex<Option<(u32, Arc<tokio::runtime::Runtime>)>> = Mutex::new(
 /// The process's runtime, created now if this process (this pid) has none yet.
 pub fn runtime() -> Arc<tokio::runtime::Runtime> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((owner, runtime)) = slot.as_ref() {
         if *owner == pid {
             return runtime.clone();
