@@ -183,7 +183,7 @@ class Record:
         return sorted(set(super().__dir__()) | set(self._data))
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._data == other._data  # type: ignore[attr-defined]
+        return type(self) is type(other) and self._data == other._data
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._data.get("id")))
