@@ -1,18 +1,18 @@
 //! The Python module `protector` (built by maturin as `protector._protector`).
 //!
-//! This first version exposes the package version and the exception base class that every
-//! later binding raises; the engine API arrives with the Python bindings issue. It exports
-//! nothing that pretends to work.
+//! `protector.Protector` drives the engine of protector-core: blocking calls that release the
+//! GIL and `_async` twins, on one lazily created, fork-aware runtime ([`runtime`]). Results
+//! become the typed records of `protector._types`; errors the exception of their kind in
+//! `protector.exceptions` ([`errors`]). The bindings parse, call and convert: no logic of
+//! their own.
 
-use pyo3::create_exception;
+mod convert;
+mod errors;
+mod operation;
+mod protector;
+mod runtime;
+
 use pyo3::prelude::*;
-
-create_exception!(
-    _protector,
-    ProtectorError,
-    pyo3::exceptions::PyException,
-    "Base class of every error raised by protector."
-);
 
 /// The version of the Rust engine behind the module.
 #[pyfunction]
@@ -20,11 +20,47 @@ fn engine_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
+/// Raises the exception of error kind `kind` (its stable name, such as `not_found`) with
+/// `message`: how tests and callers see the mapping of every kind.
+#[pyfunction]
+fn _raise_error(py: Python<'_>, kind: &str, message: &str) -> PyResult<()> {
+    let Some(kind) = protector::kind_from_name(kind) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "'{kind}' is not an error kind of protector"
+        )));
+    };
+    Err(errors::engine_error(
+        py,
+        &protector_core::Error::new(kind, message.to_string())
+            .with_context("operation", "op-00000000-0000-0000-0000-000000000000")
+            .with_context("group", "g"),
+    ))
+}
+
+/// A panic inside the engine: how tests see that one becomes an exception.
+#[pyfunction]
+fn _panic(py: Python<'_>) -> PyResult<()> {
+    let result = runtime::block_on(py, async {
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+            panic!("a deliberate panic")
+        }))
+        .await
+    })?;
+    match result {
+        Ok(()) => Ok(()),
+        Err(payload) => Err(errors::engine_error(py, &errors::panic_error(payload))),
+    }
+}
+
 /// The `protector._protector` extension module.
-#[pymodule]
+#[pymodule(gil_used = false)]
 fn _protector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("ProtectorError", m.py().get_type::<ProtectorError>())?;
+    m.add_class::<protector::PyProtector>()?;
+    m.add_class::<operation::OperationHandle>()?;
+    m.add_class::<operation::ProgressIterator>()?;
     m.add_function(wrap_pyfunction!(engine_version, m)?)?;
+    m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic, m)?)?;
     Ok(())
 }

@@ -1,0 +1,532 @@
+//! `protector.Protector`: the engine, standing on one site, for Python.
+//!
+//! Every call has a blocking form, which releases the GIL while the engine works, and an
+//! `_async` twin returning an awaitable; both run on the process's one runtime
+//! ([`crate::runtime`]). Each method parses its arguments into the core's request, calls the
+//! core and converts the result: no orchestration happens here.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use pyo3::prelude::*;
+use serde::Serialize;
+
+use protector_core::api::CombinedConnector;
+use protector_core::engine::{
+    AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
+    OperationRequest, RecoverMode, SiteFailoverRequest, TestFailoverRequest,
+};
+use protector_core::model::{ArrayEndpoint, ReplicationType, ResourceMappings, Secret};
+use protector_core::plan::FailoverMode;
+use protector_core::store::{OpenState, StateDir};
+use protector_core::{Error, ErrorKind, Result};
+use protector_openstack::{ConfigLoader, OpenStackConnector};
+use protector_pure::FlashArrayConnector;
+
+use crate::convert::to_record;
+use crate::errors::{engine_error, panic_error};
+use crate::operation::OperationHandle;
+use crate::runtime::{awaitable, block_on};
+
+/// The engine standing on one site.
+#[pyclass(frozen, name = "Protector", module = "protector._protector")]
+pub struct PyProtector {
+    engine: protector_core::Protector,
+}
+
+/// `future`, with a panic turned into an `unexpected` error.
+async fn guarded<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(panic_error(panic)),
+    }
+}
+
+/// Converts results into records of `protector._types`.
+fn record<T: Serialize>(name: &'static str) -> impl Fn(Python<'_>, T) -> PyResult<Py<PyAny>> {
+    move |py, value| to_record(py, name, &value)
+}
+
+fn started(py: Python<'_>, handle: OperationHandle) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, handle)?.into_any())
+}
+
+fn finish<T>(
+    py: Python<'_>,
+    result: Result<T>,
+    convert: impl Fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    match result {
+        Ok(value) => convert(py, value),
+        Err(e) => Err(engine_error(py, &e)),
+    }
+}
+
+fn mappings(
+    networks: Option<BTreeMap<String, String>>,
+    flavors: Option<BTreeMap<String, String>>,
+    security_groups: Option<BTreeMap<String, String>>,
+) -> ResourceMappings {
+    ResourceMappings {
+        networks: networks.unwrap_or_default(),
+        flavors: flavors.unwrap_or_default(),
+        security_groups: security_groups.unwrap_or_default(),
+    }
+}
+
+fn failover_mode(unplanned: bool) -> FailoverMode {
+    if unplanned {
+        FailoverMode::Unplanned
+    } else {
+        FailoverMode::Planned
+    }
+}
+
+fn parse_replication_type(value: &str) -> Result<ReplicationType> {
+    match value {
+        "async" => Ok(ReplicationType::Async),
+        "sync" => Ok(ReplicationType::Sync),
+        other => Err(Error::invalid(format!(
+            "replication_type '{other}' is not one of 'async', 'sync'"
+        ))),
+    }
+}
+
+/// Submits `request` and runs it on the runtime: the handle comes back at once.
+async fn start(
+    engine: protector_core::Protector,
+    request: OperationRequest,
+) -> Result<OperationHandle> {
+    let submitted = engine.submit(request).await?;
+    Ok(OperationHandle::run(engine, submitted))
+}
+
+/// The engine's options: the defaults, with `poll_interval` (seconds) when given.
+fn options(poll_interval: Option<f64>) -> PyResult<EngineOptions> {
+    let mut options = EngineOptions::default();
+    if let Some(seconds) = poll_interval {
+        if !seconds.is_finite() || seconds <= 0.0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "poll_interval must be a positive number of seconds, got {seconds}"
+            )));
+        }
+        options.poll.interval = Duration::from_secs_f64(seconds);
+        options.poll.max_interval = options.poll.interval.max(options.poll.max_interval / 4);
+    }
+    Ok(options)
+}
+
+/// Opens the engine like the CLI: the stores in `state_dir`, the credentials of each site
+/// from clouds.yaml and `OS_*`, the FlashArrays through each policy's endpoints.
+async fn open(
+    site: String,
+    state_dir: PathBuf,
+    options: EngineOptions,
+) -> Result<protector_core::Protector> {
+    let configured = ConfigLoader::from_process()
+        .cloud_names()?
+        .iter()
+        .any(|name| *name == site);
+    let connector = Arc::new(CombinedConnector {
+        sites: Arc::new(OpenStackConnector::from_process()),
+        arrays: Arc::new(FlashArrayConnector::new()),
+    });
+    let request = OpenState {
+        local_site: site,
+        extra_sites: Vec::new(),
+        local_site_configured: configured,
+        skip: None,
+        options,
+    };
+    Ok(StateDir::new(state_dir)
+        .open(request, connector)
+        .await?
+        .protector)
+}
+
+fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    if let Some(dir) = std::env::var_os("PROTECTOR_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(StateDir::default_location()?.path().to_path_buf())
+}
+
+fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBuf> {
+    state_dir(given).map_err(|e| engine_error(py, &e))
+}
+
+/// Declares each engine call twice: `name` (blocking, GIL released) and `name_async`.
+macro_rules! engine_calls {
+    ({ $($extra:item)* } $(
+        $(#[doc = $doc:literal])*
+        fn $name:ident / $name_async:ident ($($arg:ident : $ty:ty),*) signature ($($sig:tt)*)
+            -> $convert:expr, |$engine:ident| $body:expr;
+    )*) => {
+        #[pymethods]
+        impl PyProtector {
+            $($extra)*
+        $(
+            $(#[doc = $doc])*
+            #[pyo3(signature = ($($sig)*))]
+            fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
+                let $engine = self.engine.clone();
+                let result = block_on(py, guarded(async move { $body }))?;
+                finish(py, result, $convert)
+            }
+
+            $(#[doc = $doc])*
+            ///
+            /// Awaitable twin of the blocking call.
+            #[pyo3(signature = ($($sig)*))]
+            fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+                let $engine = self.engine.clone();
+                awaitable(py, async move {
+                    let result = guarded(async move { $body }).await;
+                    Python::attach(|py| finish(py, result, $convert))
+                })
+            }
+        )* }
+    };
+}
+
+type Names = Option<BTreeMap<String, String>>;
+
+engine_calls! {
+    {
+    /// The engine standing on `site` (the clouds.yaml entry whose credentials it uses), with
+    /// its state in `state_dir` (default: `$PROTECTOR_STATE_DIR`, else
+    /// `$XDG_DATA_HOME/protector`, else `~/.local/share/protector`). `poll_interval` (seconds)
+    /// shortens the engine's polling, for simulators.
+    #[new]
+    #[pyo3(signature = (site, state_dir=None, *, poll_interval=None))]
+    fn new(
+        py: Python<'_>,
+        site: String,
+        state_dir: Option<PathBuf>,
+        poll_interval: Option<f64>,
+    ) -> PyResult<Self> {
+        let options = options(poll_interval)?;
+        let dir = state_dir_or_error(py, state_dir)?;
+        let engine = block_on(py, guarded(open(site, dir, options)))?;
+        match engine {
+            Ok(engine) => Ok(PyProtector { engine }),
+            Err(e) => Err(engine_error(py, &e)),
+        }
+    }
+
+    /// The site this engine stands on.
+    #[getter]
+    fn local_site(&self) -> &str {
+        self.engine.local_site()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Protector site={:?}>", self.engine.local_site())
+    }
+    }
+
+    /// Every registered site.
+    fn sites / sites_async () signature () -> record("Site"), |e| e.sites().await;
+    /// One site by name.
+    fn site / site_async (name: String) signature (name) -> record("Site"),
+        |e| e.site(&name).await;
+    /// Checks a site's endpoints and credentials (Keystone, Nova, Cinder, Neutron, rights).
+    fn validate_site / validate_site_async (name: String) signature (name)
+        -> record("SiteValidation"), |e| e.validate_site(&name).await;
+    /// The volume types of `site` eligible for replication.
+    fn volume_types / volume_types_async (site: String) signature (site)
+        -> record("VolumeType"), |e| e.list_replication_volume_types(&site).await;
+
+    /// The protection groups the caller sees.
+    fn groups / groups_async () signature () -> record("ProtectionGroup"), |e| e.groups().await;
+    /// One protection group by name or id.
+    fn group / group_async (group: String) signature (group) -> record("ProtectionGroup"),
+        |e| e.group(&group).await;
+    /// Creates a protection group (and its consistency group on both sites).
+    fn create_group / create_group_async (
+        name: String, primary_site: String, secondary_site: String, volume_type: String,
+        replication_type: String, description: String
+    ) signature (name, *, primary_site, secondary_site, volume_type, replication_type="async".to_string(), description=String::new())
+        -> record("ProtectionGroup"),
+        |e| {
+            let request = CreateGroup {
+                name,
+                description,
+                replication_type: parse_replication_type(&replication_type)?,
+                primary_site,
+                secondary_site,
+                volume_type,
+            };
+            e.create_group(request).await
+        };
+    /// Deletes a protection group with no members left.
+    fn delete_group / delete_group_async (group: String) signature (group)
+        -> record("ProtectionGroup"), |e| e.delete_group(&group).await;
+
+    /// Adds a VM (Nova id) to the group.
+    fn add_member / add_member_async (group: String, instance_id: String)
+        signature (group, instance_id) -> record("Member"),
+        |e| e.add_member(&group, AddMember { instance_id }).await;
+    /// The group's members.
+    fn members / members_async (group: String) signature (group) -> record("Member"),
+        |e| e.members(&group).await;
+    /// Removes a member (member id or instance id).
+    fn remove_member / remove_member_async (group: String, member: String)
+        signature (group, member) -> record("Member"),
+        |e| e.remove_member(&group, &member).await;
+
+    /// Creates the group's replication policy (the FlashArray protection group, its target
+    /// and schedule on both arrays). API tokens are kept encrypted and never returned.
+    fn create_policy / create_policy_async (
+        group: String, pure_pg_name: String,
+        primary_array_url: String, primary_array_token: String,
+        secondary_array_url: String, secondary_array_token: String,
+        primary_array_ca_file: Option<String>, secondary_array_ca_file: Option<String>,
+        allow_insecure_http: bool, replication_interval: u64, rpo_minutes: u64
+    ) signature (group, *, pure_pg_name, primary_array_url, primary_array_token,
+        secondary_array_url, secondary_array_token, primary_array_ca_file=None,
+        secondary_array_ca_file=None, allow_insecure_http=false, replication_interval=300,
+        rpo_minutes=15)
+        -> record("ReplicationPolicy"),
+        |e| {
+            let request = CreatePolicy {
+                primary_array: ArrayEndpoint {
+                    url: primary_array_url,
+                    api_token: Secret::new(primary_array_token),
+                    ca_file: primary_array_ca_file,
+                    allow_insecure_http,
+                },
+                secondary_array: ArrayEndpoint {
+                    url: secondary_array_url,
+                    api_token: Secret::new(secondary_array_token),
+                    ca_file: secondary_array_ca_file,
+                    allow_insecure_http,
+                },
+                pure_pg_name,
+                replication_interval_secs: replication_interval,
+                rpo_minutes,
+            };
+            e.create_policy(&group, request).await
+        };
+    /// The group's replication policy, or `None`.
+    fn policy / policy_async (group: String) signature (group)
+        -> record("ReplicationPolicy"), |e| e.policy(&group).await;
+
+    /// Stores resource mappings of the group for the direction from `from_site` (default:
+    /// its current primary), merged over the stored ones (`replace=True` replaces them).
+    fn set_mappings / set_mappings_async (
+        group: String, from_site: Option<String>, networks: Names, flavors: Names,
+        security_groups: Names, replace: bool
+    ) signature (group, *, from_site=None, networks=None, flavors=None, security_groups=None, replace=false)
+        -> record("GroupMappings"),
+        |e| {
+            let from_site = match from_site {
+                Some(site) => site,
+                None => e.group(&group).await?.current_primary_site,
+            };
+            e.set_mappings(&group, &from_site, mappings(networks, flavors, security_groups), replace).await
+        };
+    /// The group's stored mappings, per direction.
+    fn mappings / mappings_async (group: String) signature (group)
+        -> record("GroupMappings"), |e| e.mappings(&group).await;
+
+    /// Maps a tenant (project) of this site to one on `remote_site`.
+    fn create_tenant_mapping / create_tenant_mapping_async (
+        local_tenant: String, remote_site: String, remote_tenant: String, description: String
+    ) signature (local_tenant, remote_site, remote_tenant, *, description=String::new())
+        -> record("TenantMapping"),
+        |e| e.create_tenant_mapping(&local_tenant, &remote_site, &remote_tenant, &description).await;
+    /// Every tenant mapping.
+    fn tenant_mappings / tenant_mappings_async () signature () -> record("TenantMapping"),
+        |e| e.tenant_mappings().await;
+
+    /// Whether the group's metadata is the same on both sites.
+    fn sync_status / sync_status_async (group: String) signature (group)
+        -> record("SyncStatus"), |e| e.sync_status(&group).await;
+    /// Pushes the group's metadata from this site to the other.
+    fn sync_force / sync_force_async (group: String) signature (group)
+        -> record("SyncForceResult"), |e| e.sync_force(&group).await;
+    /// The group's latest metadata pushes.
+    fn sync_log / sync_log_async (group: String, limit: usize) signature (group, *, limit=10)
+        -> record("SyncLogEntry"), |e| e.sync_log(&group, limit).await;
+
+    /// The group's consistency group, with replication health and lag.
+    fn consistency_group / consistency_group_async (group: String) signature (group)
+        -> record("ConsistencyGroup"), |e| e.consistency_group(&group).await;
+
+    /// The plan of a failover (nothing runs). Its `recovery_point` is the data at risk of an
+    /// unplanned one.
+    fn plan_failover / plan_failover_async (
+        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None)
+        -> record("Plan"),
+        |e| {
+            let request = FailoverRequest {
+                mode: failover_mode(unplanned),
+                mappings: mappings(networks, flavors, security_groups),
+                operation_id: None,
+            };
+            e.plan_failover(&group, &request).await
+        };
+    /// Plans a failover and validates the plan: every finding at once (nothing runs).
+    fn validate_failover / validate_failover_async (
+        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None)
+        -> record("ValidationReport"),
+        |e| {
+            let request = FailoverRequest {
+                mode: failover_mode(unplanned),
+                mappings: mappings(networks, flavors, security_groups),
+                operation_id: None,
+            };
+            let plan = e.plan_failover(&group, &request).await?;
+            e.validate_plan(&plan).await
+        };
+    /// The plan of a failback (nothing runs).
+    fn plan_failback / plan_failback_async (
+        group: String, reverse_replication: bool, force: bool,
+        networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, reverse_replication=true, force=false, networks=None, flavors=None, security_groups=None)
+        -> record("Plan"),
+        |e| {
+            let request = FailbackRequest {
+                mappings: mappings(networks, flavors, security_groups),
+                reverse_replication,
+                force,
+                operation_id: None,
+            };
+            e.plan_failback(&group, &request).await
+        };
+
+    /// Fails the group over to its other site; returns its `OperationHandle` at once.
+    /// `unplanned=True` recovers from the last replicated snapshot without the source (the
+    /// handle's `plan.recovery_point` is the data at risk) and fences the group.
+    fn failover / failover_async (
+        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None)
+        -> started,
+        |e| {
+            let request = FailoverRequest {
+                mode: failover_mode(unplanned),
+                mappings: mappings(networks, flavors, security_groups),
+                operation_id: None,
+            };
+            start(e, OperationRequest::Failover { group, request }).await
+        };
+    /// Fails the group back to its original primary; returns its `OperationHandle`.
+    fn failback / failback_async (
+        group: String, reverse_replication: bool, force: bool,
+        networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, reverse_replication=true, force=false, networks=None, flavors=None, security_groups=None)
+        -> started,
+        |e| {
+            let request = FailbackRequest {
+                mappings: mappings(networks, flavors, security_groups),
+                reverse_replication,
+                force,
+                operation_id: None,
+            };
+            start(e, OperationRequest::Failback { group, request }).await
+        };
+    /// Confirms the group's VMs are stopped on the site that came back after an unplanned
+    /// failover (stops them when they run).
+    fn fence / fence_async (group: String) signature (group) -> record("ProtectionGroup"),
+        |e| e.fence(&group).await;
+    /// A DR drill: `test-` copies of the latest replicated snapshot; returns its handle.
+    fn test_failover / test_failover_async (
+        group: String, networks: Names, flavors: Names, security_groups: Names
+    ) signature (group, *, networks=None, flavors=None, security_groups=None)
+        -> started,
+        |e| {
+            let request = TestFailoverRequest {
+                mappings: mappings(networks, flavors, security_groups),
+                operation_id: None,
+            };
+            start(e, OperationRequest::TestFailover { group, request }).await
+        };
+    /// Removes a drill's copies; returns its handle.
+    fn test_failover_cleanup / test_failover_cleanup_async (group: String) signature (group)
+        -> started,
+        |e| start(e, OperationRequest::TestFailoverCleanup { group }).await;
+    /// Fails over every group whose current primary is the failed `site` (role
+    /// `dr_site_admin`); returns its handle.
+    fn site_failover / site_failover_async (
+        site: String, unplanned: bool, concurrency: usize, groups: Vec<String>
+    ) signature (site, *, unplanned=false, concurrency=4, groups=Vec::new())
+        -> started,
+        |e| {
+            let request = SiteFailoverRequest {
+                mode: failover_mode(unplanned),
+                concurrency,
+                groups,
+                operation_id: None,
+            };
+            start(e, OperationRequest::SiteFailover { site, request }).await
+        };
+
+    /// The operations the caller sees.
+    fn operations / operations_async () signature () -> record("Operation"),
+        |e| e.operations().await;
+    /// One operation (`op-<uuid>` or the uuid).
+    fn operation / operation_async (id: String) signature (id) -> record("Operation"),
+        |e| e.operation(&id).await;
+    /// A handle following operation `id`, run by this or any other process.
+    fn follow / follow_async (id: String) signature (id) -> started,
+        |e| {
+            let current = e.operation(&id).await?;
+            Ok(OperationHandle::follow(e, current))
+        };
+    /// Waits until operation `id` ends (`timeout` in seconds) and returns its final record.
+    fn wait_operation / wait_operation_async (id: String, timeout: Option<f64>)
+        signature (id, *, timeout=None) -> record("Operation"),
+        |e| {
+            let timeout = match timeout {
+                Some(t) if !t.is_finite() || t < 0.0 => {
+                    return Err(Error::invalid(format!("timeout must be a non-negative number of seconds, got {t}")));
+                }
+                Some(t) => Some(Duration::from_secs_f64(t)),
+                None => None,
+            };
+            e.wait(&id, timeout).await
+        };
+    /// Asks operation `id` to stop.
+    fn cancel_operation / cancel_operation_async (id: String) signature (id)
+        -> record("Operation"), |e| e.cancel(&id).await;
+    /// Finishes (or, with `roll_back=True`, rolls back) an operation whose process died.
+    fn recover_operation / recover_operation_async (id: String, roll_back: bool)
+        signature (id, *, roll_back=false) -> record("Operation"),
+        |e| {
+            let mode = if roll_back { RecoverMode::RollBack } else { RecoverMode::Continue };
+            e.recover_operation_with(&id, mode).await
+        };
+}
+
+/// `ErrorKind` by its stable name (for tests and callers that raise protector's errors).
+pub fn kind_from_name(name: &str) -> Option<ErrorKind> {
+    [
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Conflict,
+        ErrorKind::PermissionDenied,
+        ErrorKind::Unauthenticated,
+        ErrorKind::InvalidInput,
+        ErrorKind::ValidationFailed,
+        ErrorKind::Unsupported,
+        ErrorKind::RateLimited,
+        ErrorKind::Unavailable,
+        ErrorKind::Timeout,
+        ErrorKind::OutOfSync,
+        ErrorKind::ConfigInvalid,
+        ErrorKind::Unexpected,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == name)
+}

@@ -1,0 +1,149 @@
+"""The whole DR cycle from Python against `protector sim serve`, sync and async; each end
+state checked on both sites through the simulator's inspect view."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+import protector
+from protector.types import GroupStatus, OperationStatus, OperationType
+
+from conftest import (
+    GROUP, MEMBERS, NETWORKS, Sim, assert_one_running_copy, protect, resources,
+)
+
+DRILL_NETWORKS = {"net-primary-web": "dr-test-net", "net-primary-db": "dr-test-net"}
+
+
+def completed(op: protector.types.Operation) -> None:
+    assert op.status is OperationStatus.COMPLETED, (op.operation_type, op.error_message)
+
+
+def test_dr_cycle(sim: Sim) -> None:
+    site_a = sim.engine("site-a")
+    site_b = sim.engine("site-b")
+    group = protect(sim, site_a)
+    assert group.status is GroupStatus.ACTIVE
+    assert isinstance(group.created_at, datetime)
+    assert [m.instance_name for m in site_a.members(GROUP)] == list(MEMBERS)
+    assert site_a.sync_status(GROUP).in_sync
+    baseline = resources(sim.inspect())
+
+    # Planned failover, with progress on this thread.
+    plan = site_a.plan_failover(GROUP)
+    assert plan.source_site == "site-a" and plan.target_site == "site-b"
+    assert site_a.validate_failover(GROUP).ok
+    handle = site_a.failover(GROUP)
+    seen: list[protector.types.Operation] = []
+    op = handle.wait(on_progress=seen.append)
+    completed(op)
+    assert op.operation_type is OperationType.FAILOVER
+    assert seen and seen[-1] == op
+    assert [s.progress for s in seen] == sorted(s.progress for s in seen)
+    assert_one_running_copy(sim, "site-b")
+    group = site_b.group(GROUP)
+    assert (group.status, group.current_primary_site) == (GroupStatus.FAILED_OVER, "site-b")
+
+    # Failback with reverse replication: nothing left on site-b.
+    completed(site_b.failback(GROUP).wait())
+    assert_one_running_copy(sim, "site-a")
+    assert resources(sim.inspect()) == baseline, "failback leaked something"
+    group = site_a.group(GROUP)
+    assert (group.status, group.current_primary_site, group.failover_count) == (
+        GroupStatus.ACTIVE, "site-a", 1)
+
+    # Drill, then cleanup: production untouched, then nothing left.
+    completed(site_a.test_failover(GROUP, networks=DRILL_NETWORKS).wait())
+    during = sim.inspect()
+    for name in MEMBERS:
+        tests = [s for s in during["sites"]["site-b"]["servers"] if s["name"] == f"test-{name}"]
+        assert [s["status"] for s in tests] == ["ACTIVE"], name
+    assert_one_running_copy(sim, "site-a")
+    completed(site_a.test_failover_cleanup(GROUP).wait())
+    assert resources(sim.inspect()) == baseline, "the drill leaked something"
+
+    # Unplanned failover with site-a down: the data at risk is reported first.
+    sim.fault("--site", "site-a", "--down", "--array-down")
+    unplanned = site_b.plan_failover(GROUP, unplanned=True)
+    assert unplanned.recovery_point is not None
+    handle = site_b.failover(GROUP, unplanned=True)
+    assert handle.plan is not None and handle.plan.recovery_point is not None
+    op = handle.wait()
+    completed(op)
+    assert op.data_loss == handle.plan.recovery_point.data_at_risk
+    assert site_b.group(GROUP).fence_required_on == "site-a"
+    inventory = sim.inspect()
+    for name in MEMBERS:
+        assert sum(1 for s in inventory["sites"]["site-b"]["servers"]
+                   if s["name"] == name and s["status"] == "ACTIVE") == 1
+
+    # site-a is back: fence, sync, failback.
+    sim.fault("--site", "site-a", "--up", "--array-up")
+    assert site_b.fence(GROUP).fence_required_on is None
+    site_b.sync_force(GROUP)
+    completed(site_b.failback(GROUP).wait())
+    assert_one_running_copy(sim, "site-a")
+    assert resources(sim.inspect()) == baseline
+
+    # The operations are all on record.
+    kinds = [o.operation_type for o in site_a.operations()]
+    assert kinds.count(OperationType.FAILOVER) >= 1
+    assert all(o.status.is_terminal for o in site_a.operations())
+
+
+def test_dr_cycle_async(sim: Sim) -> None:
+    async def cycle() -> None:
+        site_a = sim.engine("site-a")
+        site_b = sim.engine("site-b")
+        await site_a.create_group_async(GROUP, primary_site="site-a", secondary_site="site-b",
+                                        volume_type="replicated-ssd")
+        ids = [sim.server_id("site-a", name) for name in MEMBERS]
+        members = await asyncio.gather(*(site_a.add_member_async(GROUP, i) for i in ids[:1]))
+        for i in ids[1:]:
+            members.append(await site_a.add_member_async(GROUP, i))
+        assert {m.instance_id for m in members} == set(ids)
+        arrays = sim.arrays()
+        await site_a.create_policy_async(
+            GROUP, pure_pg_name="pg-prod-web-app",
+            primary_array_url=arrays["site-a"]["url"],
+            primary_array_token=arrays["site-a"]["api_token"],
+            primary_array_ca_file=arrays["site-a"]["ca_file"],
+            secondary_array_url=arrays["site-b"]["url"],
+            secondary_array_token=arrays["site-b"]["api_token"],
+            secondary_array_ca_file=arrays["site-b"]["ca_file"],
+        )
+        await site_a.set_mappings_async(GROUP, networks=NETWORKS, flavors={"m1.large": "m2.large"})
+        baseline = resources(sim.inspect())
+
+        handle = await site_a.failover_async(GROUP)
+        seen = [op async for op in handle]
+        assert seen[-1].status is OperationStatus.COMPLETED
+        op = await handle.wait_async()
+        assert op == seen[-1]
+        assert_one_running_copy(sim, "site-b")
+
+        handle = await site_b.failback_async(GROUP)
+        op = await handle.wait_async(timeout=600)
+        assert op.status is OperationStatus.COMPLETED
+        assert_one_running_copy(sim, "site-a")
+        assert resources(sim.inspect()) == baseline
+        groups = await site_a.groups_async()
+        assert [g.name for g in groups] == [GROUP]
+
+    asyncio.run(cycle())
+
+
+def test_sync_progress_iterator_ends_with_the_final_record(sim: Sim) -> None:
+    site_a = sim.engine("site-a")
+    protect(sim, site_a)
+    handle = site_a.failover(GROUP)
+    records = list(handle.progress())
+    assert records[-1].status is OperationStatus.COMPLETED
+    assert handle.done()
+    assert handle.wait(timeout=0) == records[-1]
+    followed = site_a.follow(handle.id)
+    assert followed.wait(timeout=60).status is OperationStatus.COMPLETED
+    assert site_a.wait_operation(handle.id).id == handle.id
