@@ -1,5 +1,5 @@
 //! Engine values to Python: serde's data model to `dict`/`list`/`str`/`int`, timestamps to
-//! `datetime`, then wrapped into the typed records of `protector._types` (immutable objects
+//! `datetime`, then wrapped into the typed records of `protector.types` (immutable objects
 //! with attributes, `str`-valued enums, `to_dict()`).
 
 use chrono::{DateTime, Utc};
@@ -33,7 +33,7 @@ const SECRET_FIELDS: &[&str] = &["api_token", "password", "token", "secret"];
 
 static WRAP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// `value` as the record type `record` of `protector._types` (a list of them when `value`
+/// `value` as the record type `record` of `protector.types` (a list of them when `value`
 /// is a list; `"raw"` for plain data).
 pub fn to_record(py: Python<'_>, record: &str, value: &impl Serialize) -> PyResult<Py<PyAny>> {
     let value = serde_json::to_value(value).map_err(|e| {
@@ -46,7 +46,7 @@ pub fn to_record(py: Python<'_>, record: &str, value: &impl Serialize) -> PyResu
     })?;
     let data = to_python(py, &value, None)?;
     let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.import("protector._types")?.getattr("_wrap")?.unbind())
+        Ok(py.import("protector.types")?.getattr("_wrap")?.unbind())
     })?;
     Ok(wrap.bind(py).call1((record, data))?.unbind())
 }

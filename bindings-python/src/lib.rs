@@ -2,7 +2,7 @@
 //!
 //! `protector.Protector` drives the engine of protector-core: blocking calls that release the
 //! GIL and `_async` twins, on one lazily created, fork-aware runtime ([`runtime`]). Results
-//! become the typed records of `protector._types`; errors the exception of their kind in
+//! become the typed records of `protector.types`; errors the exception of their kind in
 //! `protector.exceptions` ([`errors`]). The bindings parse, call and convert: no logic of
 //! their own.
 

@@ -47,7 +47,7 @@ async fn guarded<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     }
 }
 
-/// Converts results into records of `protector._types`.
+/// Converts results into records of `protector.types`.
 fn record<T: Serialize>(name: &'static str) -> impl Fn(Python<'_>, T) -> PyResult<Py<PyAny>> {
     move |py, value| to_record(py, name, &value)
 }

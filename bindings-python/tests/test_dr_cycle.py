@@ -28,7 +28,7 @@ def test_dr_cycle(sim: Sim) -> None:
     group = protect(sim, site_a)
     assert group.status is GroupStatus.ACTIVE
     assert isinstance(group.created_at, datetime)
-    assert [m.instance_name for m in site_a.members(GROUP)] == list(MEMBERS)
+    assert sorted(m.instance_name for m in site_a.members(GROUP)) == sorted(MEMBERS)
     assert site_a.sync_status(GROUP).in_sync
     baseline = resources(sim.inspect())
 

@@ -10,7 +10,7 @@ Create ``Protector`` objects in the process that uses them, not at import or set
 of a server that forks: each process gets its own runtime on its first call.
 """
 
-from . import _types as types
+from . import types
 from ._protector import OperationHandle, ProgressIterator, Protector, __version__, engine_version
 from .exceptions import (
     AlreadyExistsError,

@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import final
 
-from . import _types as types
+from . import types
 
 __version__: str
 
