@@ -215,7 +215,7 @@ impl OperationHandle {
                 }
                 None => Duration::MAX,
             };
-            let _ = block_on(py, async {
+            block_on(py, async {
                 let _ = tokio::time::timeout(slice, rx.changed()).await;
             })?;
         }

@@ -130,8 +130,7 @@ async fn open(
 ) -> Result<protector_core::Protector> {
     let configured = ConfigLoader::from_process()
         .cloud_names()?
-        .iter()
-        .any(|name| *name == site);
+        .contains(&site);
     let connector = Arc::new(CombinedConnector {
         sites: Arc::new(OpenStackConnector::from_process()),
         arrays: Arc::new(FlashArrayConnector::new()),
@@ -176,6 +175,8 @@ macro_rules! engine_calls {
         $(
             $(#[doc = $doc])*
             #[pyo3(signature = ($($sig)*))]
+            // The Python signature (keyword arguments) decides the arity.
+            #[allow(clippy::too_many_arguments)]
             fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
                 let $engine = self.engine.clone();
                 let result = block_on(py, guarded(async move { $body }))?;
@@ -186,6 +187,7 @@ macro_rules! engine_calls {
             ///
             /// Awaitable twin of the blocking call.
             #[pyo3(signature = ($($sig)*))]
+            #[allow(clippy::too_many_arguments)]
             fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
                 let $engine = self.engine.clone();
                 awaitable(py, async move {
