@@ -16,16 +16,21 @@ use futures::FutureExt;
 use pyo3::prelude::*;
 use serde::Serialize;
 
-use protector_core::api::CombinedConnector;
+use std::sync::RwLock;
+
+use protector_core::api::{CombinedConnector, Connector};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    OperationRequest, RecoverMode, SiteFailoverRequest, TestFailoverRequest,
+    OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest, TestFailoverRequest,
 };
-use protector_core::model::{ArrayEndpoint, ReplicationType, ResourceMappings, Secret};
+use protector_core::model::{
+    ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,
+};
 use protector_core::plan::FailoverMode;
 use protector_core::store::{OpenState, StateDir};
 use protector_core::{Error, ErrorKind, Result};
-use protector_openstack::{ConfigLoader, OpenStackConnector};
+use protector_openstack::config::Interface;
+use protector_openstack::{CloudConfig, ConfigLoader, OpenStackConnector};
 use protector_pure::FlashArrayConnector;
 
 use crate::convert::to_record;
@@ -36,7 +41,83 @@ use crate::runtime::{awaitable, block_on};
 /// The engine standing on one site.
 #[pyclass(frozen, name = "Protector", module = "protector._protector")]
 pub struct PyProtector {
-    engine: protector_core::Protector,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Replaced when a site is registered (the engine then holds its store too).
+    engine: RwLock<protector_core::Protector>,
+    opener: Opener,
+}
+
+/// How the engine was opened: to open it again with a newly registered site's store.
+#[derive(Clone)]
+struct Opener {
+    dir: PathBuf,
+    site: String,
+    /// Whether the connector has credentials for `site` (a clouds.yaml entry or a token).
+    configured: bool,
+    options: EngineOptions,
+    connector: Arc<dyn Connector>,
+}
+
+impl Opener {
+    fn request(&self) -> OpenState {
+        OpenState {
+            local_site: self.site.clone(),
+            extra_sites: Vec::new(),
+            local_site_configured: self.configured,
+            skip: None,
+            options: self.options.clone(),
+        }
+    }
+
+    async fn open(self) -> Result<PyProtector> {
+        let engine = StateDir::new(&self.dir)
+            .open(self.request(), self.connector.clone())
+            .await?
+            .protector;
+        Ok(PyProtector {
+            inner: Arc::new(Inner {
+                engine: RwLock::new(engine),
+                opener: self,
+            }),
+        })
+    }
+}
+
+impl PyProtector {
+    fn engine(&self) -> protector_core::Protector {
+        // A panic while the lock was held cannot leave the engine half-replaced.
+        self.inner
+            .engine
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// Registers a site and puts the engine reopened with its store into `inner`.
+async fn register(inner: Arc<Inner>, request: RegisterSite) -> Result<Site> {
+    let opener = &inner.opener;
+    let (site, opened) = StateDir::new(&opener.dir)
+        .register_site(opener.request(), request, opener.connector.clone())
+        .await?;
+    *inner
+        .engine
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = opened.protector;
+    Ok(site)
+}
+
+fn parse_site_type(value: &str) -> Result<SiteType> {
+    match value {
+        "primary" => Ok(SiteType::Primary),
+        "secondary" => Ok(SiteType::Secondary),
+        other => Err(Error::invalid(format!(
+            "site_type '{other}' is not one of 'primary', 'secondary'"
+        ))),
+    }
 }
 
 /// `future`, with a panic turned into an `unexpected` error.
@@ -123,29 +204,96 @@ fn options(poll_interval: Option<f64>) -> PyResult<EngineOptions> {
 
 /// Opens the engine like the CLI: the stores in `state_dir`, the credentials of each site
 /// from clouds.yaml and `OS_*`, the FlashArrays through each policy's endpoints.
-async fn open(
-    site: String,
-    state_dir: PathBuf,
-    options: EngineOptions,
-) -> Result<protector_core::Protector> {
-    let configured = ConfigLoader::from_process()
-        .cloud_names()?
-        .contains(&site);
+async fn open(site: String, dir: PathBuf, options: EngineOptions) -> Result<PyProtector> {
+    let configured = ConfigLoader::from_process().cloud_names()?.contains(&site);
     let connector = Arc::new(CombinedConnector {
         sites: Arc::new(OpenStackConnector::from_process()),
         arrays: Arc::new(FlashArrayConnector::new()),
     });
-    let request = OpenState {
-        local_site: site,
-        extra_sites: Vec::new(),
-        local_site_configured: configured,
-        skip: None,
+    Opener {
+        dir,
+        site,
+        configured,
         options,
-    };
-    Ok(StateDir::new(state_dir)
-        .open(request, connector)
-        .await?
-        .protector)
+        connector,
+    }
+    .open()
+    .await
+}
+
+/// What `Protector.from_token` was given for the site it stands on.
+struct TokenLogin {
+    site: String,
+    auth_url: String,
+    token: Secret,
+    project_id: Option<String>,
+    catalog: Option<serde_json::Value>,
+    region_name: Option<String>,
+    interface: Option<String>,
+    cacert: Option<PathBuf>,
+    insecure: bool,
+}
+
+/// Opens the engine with a Keystone token for the site it stands on (the peer site's
+/// credentials still come from clouds.yaml, as for the CLI).
+async fn open_with_token(
+    login: TokenLogin,
+    dir: PathBuf,
+    options: EngineOptions,
+) -> Result<PyProtector> {
+    let mut config = CloudConfig::from_token(
+        login.site.clone(),
+        login.auth_url,
+        login.token,
+        login.project_id.as_deref(),
+    );
+    if let Some(catalog) = login.catalog {
+        config = config.with_catalog(catalog)?;
+    }
+    if let Some(region) = login.region_name {
+        config = config.with_region(region);
+    }
+    if let Some(interface) = login.interface {
+        let parsed = Interface::parse(&interface).ok_or_else(|| {
+            Error::invalid(format!(
+                "interface '{interface}' is not one of 'public', 'internal', 'admin'"
+            ))
+        })?;
+        config = config.with_interface(parsed);
+    }
+    if let Some(cacert) = login.cacert {
+        config = config.with_cacert(cacert);
+    }
+    config = config.with_insecure(login.insecure);
+    let connector = Arc::new(CombinedConnector {
+        sites: Arc::new(OpenStackConnector::from_process().with_site(login.site.clone(), config)),
+        arrays: Arc::new(FlashArrayConnector::new()),
+    });
+    Opener {
+        dir,
+        site: login.site,
+        configured: true,
+        options,
+        connector,
+    }
+    .open()
+    .await
+}
+
+/// A Python value (a Keystone catalog: lists and dicts) as JSON.
+fn json_value(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let text: String = py
+        .import("json")?
+        .call_method1("dumps", (value,))
+        .map_err(|e| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "catalog must be the token's catalog, a list of dicts as Keystone returns it: {e}"
+            ))
+        })?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| {
+        pyo3::exceptions::PyValueError::new_err(format!("catalog is not valid JSON data: {e}"))
+    })
 }
 
 fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {
@@ -178,7 +326,7 @@ macro_rules! engine_calls {
             // The Python signature (keyword arguments) decides the arity.
             #[allow(clippy::too_many_arguments)]
             fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
-                let $engine = self.engine.clone();
+                let $engine = self.engine();
                 let result = block_on(py, guarded(async move { $body }))?;
                 finish(py, result, $convert)
             }
@@ -189,7 +337,7 @@ macro_rules! engine_calls {
             #[pyo3(signature = ($($sig)*))]
             #[allow(clippy::too_many_arguments)]
             fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
-                let $engine = self.engine.clone();
+                let $engine = self.engine();
                 awaitable(py, async move {
                     let result = guarded(async move { $body }).await;
                     Python::attach(|py| finish(py, result, $convert))
@@ -217,21 +365,122 @@ engine_calls! {
     ) -> PyResult<Self> {
         let options = options(poll_interval)?;
         let dir = state_dir_or_error(py, state_dir)?;
-        let engine = block_on(py, guarded(open(site, dir, options)))?;
-        match engine {
-            Ok(engine) => Ok(PyProtector { engine }),
-            Err(e) => Err(engine_error(py, &e)),
-        }
+        let opened = block_on(py, guarded(open(site, dir, options)))?;
+        opened.map_err(|e| engine_error(py, &e))
+    }
+
+    /// The engine standing on `site` with a Keystone token the caller already holds (Horizon's
+    /// `request.user.token.id`, an OSC plugin's session token) instead of clouds.yaml
+    /// credentials: `auth_url` is the site's Keystone v3, `project_id` the project to act in
+    /// (default: the token's own scope), `catalog` the token's service catalog (then Keystone
+    /// is only asked to validate the token). The peer site's credentials come from its
+    /// clouds.yaml entry. Nothing is stored: the token lives in this object only.
+    #[staticmethod]
+    #[pyo3(signature = (site, *, token, auth_url, project_id=None, catalog=None, region_name=None, interface=None, cacert=None, insecure=false, state_dir=None, poll_interval=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_token(
+        py: Python<'_>,
+        site: String,
+        token: String,
+        auth_url: String,
+        project_id: Option<String>,
+        catalog: Option<Bound<'_, PyAny>>,
+        region_name: Option<String>,
+        interface: Option<String>,
+        cacert: Option<PathBuf>,
+        insecure: bool,
+        state_dir: Option<PathBuf>,
+        poll_interval: Option<f64>,
+    ) -> PyResult<Self> {
+        let options = options(poll_interval)?;
+        let dir = state_dir_or_error(py, state_dir)?;
+        let catalog = catalog.map(|c| json_value(py, &c)).transpose()?;
+        let login = TokenLogin {
+            site,
+            auth_url,
+            token: Secret::new(token),
+            project_id,
+            catalog,
+            region_name,
+            interface,
+            cacert,
+            insecure,
+        };
+        let opened = block_on(py, guarded(open_with_token(login, dir, options)))?;
+        opened.map_err(|e| engine_error(py, &e))
+    }
+
+    /// Registers a site (`site create`) in the stores of this engine's state directory;
+    /// the engine then holds the new site's store too.
+    #[pyo3(signature = (name, *, site_type, auth_url, region_name="RegionOne".to_string(), cloud=None, description=String::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_site(
+        &self,
+        py: Python<'_>,
+        name: String,
+        site_type: String,
+        auth_url: String,
+        region_name: String,
+        cloud: Option<String>,
+        description: String,
+    ) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        let result = block_on(
+            py,
+            guarded(async move {
+                let request = RegisterSite {
+                    name,
+                    description,
+                    site_type: parse_site_type(&site_type)?,
+                    auth_url,
+                    region_name,
+                    cloud,
+                };
+                register(inner, request).await
+            }),
+        )?;
+        finish(py, result, record("Site"))
+    }
+
+    /// Awaitable twin of `create_site`.
+    #[pyo3(signature = (name, *, site_type, auth_url, region_name="RegionOne".to_string(), cloud=None, description=String::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_site_async<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        site_type: String,
+        auth_url: String,
+        region_name: String,
+        cloud: Option<String>,
+        description: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let result = guarded(async move {
+                let request = RegisterSite {
+                    name,
+                    description,
+                    site_type: parse_site_type(&site_type)?,
+                    auth_url,
+                    region_name,
+                    cloud,
+                };
+                register(inner, request).await
+            })
+            .await;
+            Python::attach(|py| finish(py, result, record("Site")))
+        })
     }
 
     /// The site this engine stands on.
     #[getter]
     fn local_site(&self) -> &str {
-        self.engine.local_site()
+        &self.inner.opener.site
     }
 
     fn __repr__(&self) -> String {
-        format!("<Protector site={:?}>", self.engine.local_site())
+        format!("<Protector site={:?}>", self.inner.opener.site)
     }
     }
 

@@ -64,50 +64,71 @@ class Sim:
         return servers[0]["id"]
 
 
-def _auth_url(clouds: str, cloud: str) -> str:
-    # clouds.yaml as sim serve writes it: `  "<cloud>":`, then `      auth_url: "<url>"`.
-    lines = clouds.splitlines()
-    start = next(i for i, line in enumerate(lines)
-                 if line.startswith("  ") and not line.startswith("   ")
-                 and line.strip().rstrip(":").strip('"') == cloud)
-    for line in lines[start + 1:]:
-        if line.strip().startswith("auth_url:"):
-            return line.split(":", 1)[1].strip().strip('"')
-    raise AssertionError(f"no auth_url for {cloud} in clouds.yaml")
+def cloud_entry(clouds: str, cloud: str) -> dict[str, str]:
+    """The scalar settings of one clouds.yaml entry as `sim serve` writes it (two-space
+    indented entry names, `auth:` fields one level deeper), flattened: auth_url, username, ..."""
+    entry: dict[str, str] = {}
+    inside = False
+    for line in clouds.splitlines():
+        depth = len(line) - len(line.lstrip(" "))
+        if depth == 2:
+            inside = line.strip().rstrip(":").strip('"') == cloud
+        elif inside and depth > 2 and ":" in line:
+            key, value = line.strip().split(":", 1)
+            if value.strip():
+                entry[key] = value.strip().strip('"')
+    assert entry, f"no {cloud} in clouds.yaml"
+    return entry
+
+
+def serve(binary: str, root: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> subprocess.Popen[str]:
+    """`protector sim serve` in `root/sim`, with the environment pointed at its clouds.yaml."""
+    directory = root / "sim"
+    for var in [v for v in os.environ if v.startswith("OS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(root))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(directory / "clouds.yaml"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("PROTECTOR_POLL_INTERVAL_MS", "20")
+    server = subprocess.Popen(
+        [binary, "sim", "serve", "--dir", str(directory)],
+        stdout=subprocess.PIPE, stderr=open(root / "serve.log", "w"), text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline().strip()
+    if line != "ready":
+        server.terminate()
+        server.wait(timeout=30)
+        raise AssertionError(f"sim serve said {line!r}: {(root / 'serve.log').read_text()}")
+    return server
 
 
 @pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sim]:
+    """A served simulator with no site registered yet."""
     binary = os.environ.get("PROTECTOR_BIN")
     if not binary:
         pytest.fail("PROTECTOR_BIN is not set: run scripts/test-python")
     with tempfile.TemporaryDirectory(prefix="protector-py-") as work:
         root = pathlib.Path(work)
-        directory = root / "sim"
-        for var in [v for v in os.environ if v.startswith("OS_")]:
-            monkeypatch.delenv(var)
-        monkeypatch.setenv("HOME", str(root))
-        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(directory / "clouds.yaml"))
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-        monkeypatch.setenv("PROTECTOR_POLL_INTERVAL_MS", "20")
-        server = subprocess.Popen(
-            [binary, "sim", "serve", "--dir", str(directory)],
-            stdout=subprocess.PIPE, stderr=open(root / "serve.log", "w"), text=True,
-        )
+        server = serve(binary, root, monkeypatch)
         try:
-            assert server.stdout is not None
-            line = server.stdout.readline().strip()
-            assert line == "ready", f"sim serve said {line!r}: {(root / 'serve.log').read_text()}"
-            s = Sim(dir=directory, state_dir=root / "state", bin=binary)
-            clouds = (directory / "clouds.yaml").read_text()
-            for site, kind in (("site-a", "primary"), ("site-b", "secondary")):
-                s.cli("site", "create", "--name", site, "--site-type", kind,
-                      "--auth-url", _auth_url(clouds, site), "--region-name", "RegionOne")
-            yield s
+            yield Sim(dir=root / "sim", state_dir=root / "state", bin=binary)
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+@pytest.fixture
+def sim(served: Sim) -> Sim:
+    """A served simulator with both sites registered with the CLI."""
+    clouds = (served.dir / "clouds.yaml").read_text()
+    for site, kind in (("site-a", "primary"), ("site-b", "secondary")):
+        served.cli("site", "create", "--name", site, "--site-type", kind,
+                   "--auth-url", cloud_entry(clouds, site)["auth_url"],
+                   "--region-name", "RegionOne")
+    return served
 
 
 def protect(sim: Sim, engine: protector.Protector) -> protector.types.ProtectionGroup:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import _thread
 import builtins
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -14,7 +16,7 @@ from protector import exceptions
 from protector._protector import _panic, _raise_error
 from protector.types import OperationStatus
 
-from conftest import GROUP, Sim, protect
+from conftest import GROUP, Sim, assert_one_running_copy, protect, resources
 
 KINDS = {
     "not_found": (exceptions.NotFoundError, LookupError),
@@ -146,6 +148,37 @@ def test_ctrl_c_interrupts_a_wait_and_the_operation_goes_on(sim: Sim) -> None:
     op = engine.follow(handle.id).wait()
     assert op.status is OperationStatus.COMPLETED
     assert handle.wait().status is OperationStatus.COMPLETED
+
+
+CHILD = """
+import _thread, sys
+import protector
+engine = protector.Protector("site-a", sys.argv[1], poll_interval=0.02)
+handle = engine.failover(sys.argv[2])
+print(handle.id, flush=True)
+# Ctrl-C at the first progress event; nothing catches it: the interpreter exits.
+handle.wait(on_progress=lambda op: _thread.interrupt_main())
+"""
+
+
+def test_ctrl_c_that_ends_the_process_leaves_a_recoverable_operation(sim: Sim) -> None:
+    engine = sim.engine()
+    protect(sim, engine)
+    baseline = resources(sim.inspect())
+    child = subprocess.run([sys.executable, "-c", CHILD, str(sim.state_dir), GROUP],
+                           capture_output=True, text=True, timeout=300)
+    assert "KeyboardInterrupt" in child.stderr, child.stderr
+    op_id = child.stdout.strip()
+    left = engine.operation(op_id)
+    assert left.status is OperationStatus.RUNNING, left  # its process is gone mid-run
+
+    op = engine.recover_operation(op_id)
+    assert op.status is OperationStatus.COMPLETED, op.error_message
+    assert_one_running_copy(sim, "site-b")
+    after = resources(sim.inspect())
+    # Nothing leaked on site-a; site-b holds exactly one more copy of each volume and port.
+    for kind in ("servers", "volumes", "ports"):
+        assert after[f"site-a/{kind}"] == baseline[f"site-a/{kind}"], kind
 
 
 def test_a_wait_that_times_out(sim: Sim) -> None:

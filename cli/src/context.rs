@@ -1,91 +1,70 @@
 //! Builds the engine from the global options: the state directory with one store per site, the
 //! key that encrypts secrets, and the transport.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use protector_core::engine::{EngineOptions, PollPolicy};
-use protector_core::store::{check_site_name, OpenState, StateDir, Store};
-use protector_core::Protector;
+use protector_core::store::{check_site_name, LocalEngine, OpenState, StateDir};
 
 use crate::args::GlobalOptions;
 use crate::error::CliResult;
 use crate::transport::Transport;
 
-/// The engine of one CLI run, with what it was built from.
-pub struct Engine {
-    pub protector: Protector,
-    pub stores: BTreeMap<String, Arc<dyn Store>>,
+/// The engine of one CLI run, with the stores it was built from (the core's [`LocalEngine`]).
+pub type Engine = LocalEngine;
+
+/// What the core's [`StateDir`] needs to open the engine of a CLI run standing on `local`: the
+/// transport's credentials and poll policy.
+pub fn open_request(
+    local: &str,
+    transport: &Transport,
+    extra_sites: &[&str],
+) -> CliResult<OpenState> {
+    let local_site = check_site_name(local)?.to_string();
+    let skip = match transport {
+        Transport::Simulator { path, .. } => Some(path.clone()),
+        Transport::Wire { .. } => None,
+    };
+    let options = if transport.is_simulated() {
+        // The simulator's clock advances with every call: polling does not need to sleep.
+        EngineOptions {
+            poll: PollPolicy::immediate(2000),
+            member_concurrency: 8,
+        }
+    } else {
+        let mut options = EngineOptions::default();
+        // Against a served simulator a short interval keeps operations quick; real clouds
+        // keep the default back-off.
+        if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            options.poll.interval = std::time::Duration::from_millis(ms);
+            options.poll.max_interval = options.poll.interval.max(options.poll.max_interval / 4);
+        }
+        options
+    };
+    Ok(OpenState {
+        local_site_configured: transport.knows_cloud(&local_site)?,
+        local_site,
+        extra_sites: extra_sites.iter().map(|s| s.to_string()).collect(),
+        skip,
+        options,
+    })
 }
 
-impl Engine {
-    /// The engine over the stores in `state_dir`, standing on `local` (the core's
-    /// [`StateDir::open`], with the transport's credentials and poll policy).
-    pub async fn open(
-        state_dir: &Path,
-        local: &str,
-        transport: Transport,
-        extra_sites: &[&str],
-    ) -> CliResult<Engine> {
-        let local_site = check_site_name(local)?.to_string();
-        let skip = match &transport {
-            Transport::Simulator { path, .. } => Some(path.clone()),
-            Transport::Wire { .. } => None,
-        };
-        let options = if transport.is_simulated() {
-            // The simulator's clock advances with every call: polling does not need to sleep.
-            EngineOptions {
-                poll: PollPolicy::immediate(2000),
-                member_concurrency: 8,
-            }
-        } else {
-            let mut options = EngineOptions::default();
-            // Against a served simulator a short interval keeps operations quick; real clouds
-            // keep the default back-off.
-            if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                options.poll.interval = std::time::Duration::from_millis(ms);
-                options.poll.max_interval =
-                    options.poll.interval.max(options.poll.max_interval / 4);
-            }
-            options
-        };
-        let request = OpenState {
-            local_site_configured: transport.knows_cloud(&local_site)?,
-            local_site,
-            extra_sites: extra_sites.iter().map(|s| s.to_string()).collect(),
-            skip,
-            options,
-        };
-        let opened = StateDir::new(state_dir)
-            .open(request, transport.connector())
-            .await?;
-        Ok(Engine {
-            protector: opened.protector,
-            stores: opened.stores,
-        })
-    }
-
-    pub async fn share_site_registrations(&self) -> CliResult<()> {
-        let sites = self.protector.sites().await?;
-        for store in self.stores.values() {
-            let known: BTreeSet<String> = store
-                .list_sites()
-                .await?
-                .into_iter()
-                .map(|s| s.name)
-                .collect();
-            for site in &sites {
-                if !known.contains(&site.name) {
-                    store.put_site(site).await?;
-                }
-            }
-        }
-        Ok(())
-    }
+/// The engine over the stores in `state_dir`, standing on `local` (the core's
+/// [`StateDir::open`], with the transport's credentials and poll policy).
+pub async fn open_engine(
+    state_dir: &Path,
+    local: &str,
+    transport: Transport,
+    extra_sites: &[&str],
+) -> CliResult<Engine> {
+    let request = open_request(local, &transport, extra_sites)?;
+    Ok(StateDir::new(state_dir)
+        .open(request, transport.connector())
+        .await?)
 }
 
 /// The global options, resolved.
@@ -114,7 +93,7 @@ impl Context {
     /// The engine standing on `--os-cloud`; `extra_sites` get a store too.
     pub async fn engine(&self, extra_sites: &[&str]) -> CliResult<Engine> {
         let dir = self.state_dir()?;
-        Engine::open(&dir, &self.global.os_cloud, self.transport()?, extra_sites).await
+        open_engine(&dir, &self.global.os_cloud, self.transport()?, extra_sites).await
     }
 
     /// Like [`Context::engine`]; for commands that reach OpenStack or a FlashArray.

@@ -23,7 +23,7 @@ use protector_pure::FlashArrayConnector;
 
 use crate::args::{DemoArgs, Format, OutputOptions};
 use crate::commands::group::operation_outcome;
-use crate::context::Engine;
+use crate::context::open_engine;
 use crate::error::{CliError, CliResult};
 use crate::output::{render_table, Printer};
 use crate::progress::ProgressDisplay;
@@ -154,7 +154,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
             .filter_map(|site| server.auth_url(site).map(|url| (site.to_string(), url)))
             .collect(),
     };
-    let engine = Engine::open(&state_dir, PRIMARY, transport, &[PRIMARY, SECONDARY]).await?;
+    let engine = open_engine(&state_dir, PRIMARY, transport, &[PRIMARY, SECONDARY]).await?;
     let protector = &engine.protector;
     demo.out.text(&format!(
         "simulator state: {}\nstores:          {}\nsite-a:          {}\nsite-b:          {}\n",

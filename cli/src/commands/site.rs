@@ -2,10 +2,11 @@
 
 use protector_core::engine::RegisterSite;
 use protector_core::model::{SiteStatus, SiteType};
+use protector_core::store::StateDir;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::{SiteCommand, SiteCreateArgs, SiteTypeArg};
-use crate::context::{checked_site_name, Context};
+use crate::context::{checked_site_name, open_request, Context};
 use crate::error::CliResult;
 use crate::output::Printer;
 use crate::views;
@@ -79,11 +80,10 @@ pub async fn run(ctx: &Context, command: SiteCommand) -> CliResult {
 
 async fn create(ctx: &Context, args: SiteCreateArgs) -> CliResult {
     let name = checked_site_name(&args.name)?.to_string();
-    let store_path = ctx.state_dir()?.join(format!("{name}.db"));
-    let store_existed = store_path.exists();
-    let engine = ctx.engine(&[&name]).await?;
+    let transport = ctx.transport()?;
+    let open = open_request(&ctx.global.os_cloud, &transport, &[])?;
     let request = RegisterSite {
-        name: name.clone(),
+        name,
         description: args.description,
         site_type: match args.site_type {
             SiteTypeArg::Primary => SiteType::Primary,
@@ -93,19 +93,8 @@ async fn create(ctx: &Context, args: SiteCreateArgs) -> CliResult {
         region_name: args.region_name,
         cloud: args.cloud,
     };
-    let site = match engine.protector.register_site(request).await {
-        Ok(site) => site,
-        Err(e) => {
-            drop(engine);
-            // Leave no empty store behind for a site that was not registered.
-            if !store_existed && e.kind() != ErrorKind::AlreadyExists {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-                }
-            }
-            return Err(e.into());
-        }
-    };
-    engine.share_site_registrations().await?;
+    let (site, _) = StateDir::new(ctx.state_dir()?)
+        .register_site(open, request, transport.connector())
+        .await?;
     Printer::stdout(&args.output).show(&views::site(&site))
 }

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::api::Connector;
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, RegisterSite};
 use crate::error::{Error, ErrorKind, Hint, Result};
+use crate::model::Site;
 use crate::store::{SecretKey, SqliteStore, Store};
 use crate::Protector;
 
@@ -172,6 +173,42 @@ impl StateDir {
         })
     }
 
+    /// Registers a site (`site create`) in the stores of this directory, standing on
+    /// `open.local_site`: opens the engine with the new site's store, registers it, and copies
+    /// every registration into each store that lacks it, so that each site's store lists both
+    /// sites. Returns the site and the engine reopened with its store.
+    ///
+    /// A registration that fails leaves no store behind that it created (an `AlreadyExists`
+    /// refusal leaves the existing one alone): nothing changes.
+    pub async fn register_site(
+        &self,
+        mut open: OpenState,
+        request: RegisterSite,
+        connector: Arc<dyn Connector>,
+    ) -> Result<(Site, LocalEngine)> {
+        let name = check_site_name(&request.name)?.to_string();
+        let store_path = self.path.join(format!("{name}.db"));
+        let store_existed = store_path.exists();
+        open.extra_sites.push(name);
+        let engine = self.open(open, connector).await?;
+        match engine.protector.register_site(request).await {
+            Ok(site) => {
+                engine.share_site_registrations().await?;
+                Ok((site, engine))
+            }
+            Err(e) => {
+                // Close every store first: the files are removed below.
+                drop(engine);
+                if !store_existed && e.kind() != ErrorKind::AlreadyExists {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Site names of the `<site>.db` stores in the directory, leaving out `skip`.
     pub fn site_stores(&self, skip: Option<&Path>) -> Result<Vec<String>> {
         let skip = skip.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
@@ -238,6 +275,28 @@ impl StateDir {
         .with_hint(Hint::CheckSite {
             site: site.to_string(),
         })
+    }
+}
+
+impl LocalEngine {
+    /// Copies every site the engine knows into each store that lacks it: each site's store
+    /// lists both sites, whichever one a site was registered on.
+    pub async fn share_site_registrations(&self) -> Result<()> {
+        let sites = self.protector.sites().await?;
+        for store in self.stores.values() {
+            let known: BTreeSet<String> = store
+                .list_sites()
+                .await?
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            for site in &sites {
+                if !known.contains(&site.name) {
+                    store.put_site(site).await?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
