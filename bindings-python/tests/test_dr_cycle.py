@@ -4,6 +4,10 @@ state checked on both sites through the simulator's inspect view."""
 from __future__ import annotations
 
 import asyncio
+import os
+import pathlib
+import subprocess
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -174,3 +178,16 @@ def test_sync_progress_iterator_ends_with_the_final_record(sim: Sim) -> None:
     followed = site_a.follow(handle.id)
     assert followed.wait(timeout=60).status is OperationStatus.COMPLETED
     assert site_a.wait_operation(handle.id).id == handle.id
+
+
+def test_the_example_runs(served: Sim) -> None:
+    example = pathlib.Path(__file__).parents[2] / "examples" / "python" / "dr_cycle.py"
+    env = dict(os.environ, PROTECTOR_STATE_DIR=str(served.state_dir),
+               PATH=f"{pathlib.Path(served.bin).parent}{os.pathsep}{os.environ['PATH']}")
+    run = subprocess.run([sys.executable, str(example), str(served.dir)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "registered site-a (primary)" in run.stdout
+    assert "failover completed; group on site-b" in run.stdout
+    assert "failback completed; group on site-a" in run.stdout
+    assert_one_running_copy(served, "site-a")

@@ -2,12 +2,10 @@
 
     protector sim serve --dir /tmp/sim &                 # wait for `ready`
     export OS_CLIENT_CONFIG_FILE=/tmp/sim/clouds.yaml PROTECTOR_STATE_DIR=/tmp/dr
-    protector site create --name site-a --site-type primary --auth-url <site-a auth_url> --region-name RegionOne
-    protector site create --name site-b --site-type secondary --auth-url <site-b auth_url> --region-name RegionOne
     python examples/python/dr_cycle.py /tmp/sim
 
-It protects web-server-1, web-server-2 and db-server-1 of site-a, fails them over to site-b
-(printing progress), and fails them back.
+It registers the two sites (when they are not yet), protects web-server-1, web-server-2 and
+db-server-1 of site-a, fails them over to site-b (printing progress), and fails them back.
 """
 
 from __future__ import annotations
@@ -20,6 +18,14 @@ import sys
 import protector
 
 GROUP = "prod-web-app"
+
+
+def auth_url(sim_dir: pathlib.Path, site: str) -> str:
+    """The Keystone URL of `site`'s entry in the simulator's clouds.yaml."""
+    lines = (sim_dir / "clouds.yaml").read_text().splitlines()
+    start = lines.index(f'  "{site}":')
+    return next(line.split(":", 1)[1].strip().strip('"') for line in lines[start:]
+                if line.strip().startswith("auth_url:"))
 
 
 def server_ids(sim_dir: pathlib.Path, names: list[str]) -> list[str]:
@@ -36,6 +42,11 @@ def show(op: protector.types.Operation) -> None:
 
 def main(sim_dir: pathlib.Path) -> None:
     site_a = protector.Protector("site-a", poll_interval=0.02)
+    registered = {site.name for site in site_a.sites()}
+    for site, role in (("site-a", "primary"), ("site-b", "secondary")):
+        if site not in registered:
+            site_a.create_site(site, site_type=role, auth_url=auth_url(sim_dir, site))
+            print(f"registered {site} ({role})")
     site_b = protector.Protector("site-b", poll_interval=0.02)
     arrays = json.loads((sim_dir / "arrays.json").read_text())
 
