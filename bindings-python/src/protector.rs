@@ -529,6 +529,9 @@ engine_calls! {
     /// The group's members.
     fn members / members_async (group: String) signature (group) -> record("Member"),
         |e| e.members(&group).await;
+    /// One member (member id, original instance id or the instance id it runs as now).
+    fn member / member_async (group: String, member: String) signature (group, member)
+        -> record("Member"), |e| e.member(&group, &member).await;
     /// Removes a member (member id or instance id).
     fn remove_member / remove_member_async (group: String, member: String)
         signature (group, member) -> record("Member"),

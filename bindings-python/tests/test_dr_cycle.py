@@ -57,7 +57,14 @@ def test_dr_cycle(sim: Sim) -> None:
     group = protect(sim, site_a)
     assert group.status is GroupStatus.ACTIVE
     assert isinstance(group.created_at, datetime)
-    assert sorted(m.instance_name for m in site_a.members(GROUP)) == sorted(MEMBERS)
+    members = site_a.members(GROUP)
+    assert sorted(m.instance_name for m in members) == sorted(MEMBERS)
+    first = members[0]
+    assert site_a.member(GROUP, first.id) == first
+    assert site_a.member(GROUP, first.instance_id) == first
+    with pytest.raises(protector.NotFoundError, match="member 'no-such-vm'") as missing:
+        site_a.member(GROUP, "no-such-vm")
+    assert missing.value.hint == {"action": "list_members", "group": GROUP}
     assert site_a.sync_status(GROUP).in_sync
     baseline = resources(sim.inspect())
 

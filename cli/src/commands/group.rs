@@ -78,22 +78,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
         }
         GroupCommand::MemberShow(args) => {
             let engine = ctx.engine(&[]).await?;
-            let group = engine.protector.group(&args.group).await?;
-            let members = engine.protector.members(&group.id.to_string()).await?;
-            let member = members
-                .iter()
-                .find(|m| {
-                    m.id.to_string() == args.member_id
-                        || m.instance_id == args.member_id
-                        || m.current.instance_id == args.member_id
-                })
-                .ok_or_else(|| {
-                    Error::not_found(format!(
-                        "member '{}' not found in protection group '{}': see `protector protection-group member-list {}`",
-                        args.member_id, group.name, group.name
-                    ))
-                })?;
-            Printer::stdout(&args.output).show(&views::member(member))
+            let member = engine
+                .protector
+                .member(&args.group, &args.member_id)
+                .await?;
+            Printer::stdout(&args.output).show(&views::member(&member))
         }
         GroupCommand::PolicyCreate(args) => {
             // Tokens first: a bad token source changes nothing.

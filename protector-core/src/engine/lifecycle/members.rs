@@ -136,20 +136,8 @@ impl Protector {
         let position = document
             .members
             .iter()
-            .position(|m| {
-                m.id.to_string() == member_id
-                    || m.instance_id == member_id
-                    || m.current.instance_id == member_id
-            })
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "member '{member_id}' not found in protection group '{}'",
-                    group.name
-                ))
-                .with_hint(Hint::ListMembers {
-                    group: group.name.clone(),
-                })
-            })?;
+            .position(|m| answers_to(m, member_id))
+            .ok_or_else(|| member_not_found(member_id, &group.name))?;
         let member = document.members.remove(position);
         let clients = self.ensure_reachable(&member.current.site).await?;
         let cg_id = group.cinder_group_on(&member.current.site);
@@ -184,6 +172,35 @@ impl Protector {
         let group = self.group(group).await?;
         self.store().list_members(&group.id).await
     }
+
+    /// One member of a group, by member id, original instance id or the instance id it runs
+    /// as now (`member-show`).
+    pub async fn member(&self, group: &str, member: &str) -> Result<Member> {
+        let group = self.group(group).await?;
+        self.store()
+            .list_members(&group.id)
+            .await?
+            .into_iter()
+            .find(|m| answers_to(m, member))
+            .ok_or_else(|| member_not_found(member, &group.name))
+    }
+}
+
+/// Whether `reference` names `member`: its id, its original instance id, or the instance id it
+/// runs as now.
+fn answers_to(member: &Member, reference: &str) -> bool {
+    member.id.to_string() == reference
+        || member.instance_id == reference
+        || member.current.instance_id == reference
+}
+
+fn member_not_found(reference: &str, group: &str) -> Error {
+    Error::not_found(format!(
+        "member '{reference}' not found in protection group '{group}'"
+    ))
+    .with_hint(Hint::ListMembers {
+        group: group.to_string(),
+    })
 }
 
 async fn recovery_name(clients: &SiteClients, instance_id: &str) -> Result<String> {
