@@ -110,14 +110,32 @@ async fn register(inner: Arc<Inner>, request: RegisterSite) -> Result<Site> {
     Ok(site)
 }
 
-fn parse_site_type(value: &str) -> Result<SiteType> {
-    match value {
-        "primary" => Ok(SiteType::Primary),
-        "secondary" => Ok(SiteType::Secondary),
-        other => Err(Error::invalid(format!(
-            "site_type '{other}' is not one of 'primary', 'secondary'"
-        ))),
-    }
+/// The registration `create_site` asks for.
+fn site_request(
+    name: String,
+    site_type: &str,
+    auth_url: String,
+    region_name: String,
+    cloud: Option<String>,
+    description: String,
+) -> Result<RegisterSite> {
+    let site_type = match site_type {
+        "primary" => SiteType::Primary,
+        "secondary" => SiteType::Secondary,
+        other => {
+            return Err(Error::invalid(format!(
+                "site_type '{other}' is not one of 'primary', 'secondary'"
+            )))
+        }
+    };
+    Ok(RegisterSite {
+        name,
+        description,
+        site_type,
+        auth_url,
+        region_name,
+        cloud,
+    })
 }
 
 /// `future`, with a panic turned into an `unexpected` error.
@@ -424,21 +442,9 @@ engine_calls! {
         cloud: Option<String>,
         description: String,
     ) -> PyResult<Py<PyAny>> {
-        let inner = self.inner.clone();
-        let result = block_on(
-            py,
-            guarded(async move {
-                let request = RegisterSite {
-                    name,
-                    description,
-                    site_type: parse_site_type(&site_type)?,
-                    auth_url,
-                    region_name,
-                    cloud,
-                };
-                register(inner, request).await
-            }),
-        )?;
+        let request = site_request(name, &site_type, auth_url, region_name, cloud, description)
+            .map_err(|e| engine_error(py, &e))?;
+        let result = block_on(py, guarded(register(self.inner.clone(), request)))?;
         finish(py, result, record("Site"))
     }
 
@@ -455,20 +461,11 @@ engine_calls! {
         cloud: Option<String>,
         description: String,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let request = site_request(name, &site_type, auth_url, region_name, cloud, description)
+            .map_err(|e| engine_error(py, &e))?;
         let inner = self.inner.clone();
         awaitable(py, async move {
-            let result = guarded(async move {
-                let request = RegisterSite {
-                    name,
-                    description,
-                    site_type: parse_site_type(&site_type)?,
-                    auth_url,
-                    region_name,
-                    cloud,
-                };
-                register(inner, request).await
-            })
-            .await;
+            let result = guarded(register(inner, request)).await;
             Python::attach(|py| finish(py, result, record("Site")))
         })
     }

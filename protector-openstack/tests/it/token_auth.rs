@@ -37,6 +37,24 @@ fn site(name: &str) -> Site {
 }
 
 /// `GET /v3/auth/tokens` validating the given token with itself; answers `body`.
+/// Keystone validates the given token once, then rescopes it once to `tenant-project-id`
+/// (answering with TOKEN_2).
+async fn mount_validated_then_rescoped(server: &MockServer) {
+    let uri = server.uri();
+    validate_given()
+        .respond_with(validated(token_body(catalog(&uri))))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .and(body_json(rescope_body(json!({"id": "tenant-project-id"}))))
+        .respond_with(token_response(TOKEN_2, token_body(catalog(&uri))))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 fn validate_given() -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path(TOKENS_PATH))
@@ -189,18 +207,7 @@ async fn os_token_and_os_auth_type_describe_a_token_cloud() {
     let server = MockServer::start().await;
     let uri = server.uri();
     // The token is scoped to PROJECT: checked, then rescoped to the project asked for.
-    validate_given()
-        .respond_with(validated(token_body(catalog(&uri))))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TOKENS_PATH))
-        .and(body_json(rescope_body(json!({"id": "tenant-project-id"}))))
-        .respond_with(token_response(TOKEN_2, token_body(catalog(&uri))))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_validated_then_rescoped(&server).await;
     let auth_url = format!("{uri}/identity/v3");
     let dir = tempfile::tempdir().unwrap();
     let env = [
@@ -307,18 +314,7 @@ async fn site_for_project_rescopes_the_given_token_once_per_project() {
     let server = MockServer::start().await;
     let uri = server.uri();
     // The given token is scoped to PROJECT; the tenant's project needs a rescoped token.
-    validate_given()
-        .respond_with(validated(token_body(catalog(&uri))))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(TOKENS_PATH))
-        .and(body_json(rescope_body(json!({"id": "tenant-project-id"}))))
-        .respond_with(token_response(TOKEN_2, token_body(catalog(&uri))))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_validated_then_rescoped(&server).await;
     mount_versions(&server, "2.100", "3.71").await;
     mount_keypair(&server, TOKEN_2, 2).await;
     let config =
