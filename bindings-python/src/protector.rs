@@ -36,7 +36,7 @@ use protector_pure::FlashArrayConnector;
 use crate::convert::to_record;
 use crate::errors::{engine_error, panic_error};
 use crate::operation::OperationHandle;
-use crate::runtime::{awaitable, block_on};
+use crate::runtime::{awaitable, block_on, detached};
 
 /// The engine standing on one site.
 #[pyclass(frozen, name = "Protector", module = "protector._protector")]
@@ -345,7 +345,7 @@ macro_rules! engine_calls {
             #[allow(clippy::too_many_arguments)]
             fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
                 let $engine = self.engine();
-                let result = block_on(py, guarded(async move { $body }))?;
+                let result = block_on(py, detached(guarded(async move { $body })))?;
                 finish(py, result, $convert)
             }
 
@@ -357,7 +357,7 @@ macro_rules! engine_calls {
             fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
                 let $engine = self.engine();
                 awaitable(py, async move {
-                    let result = guarded(async move { $body }).await;
+                    let result = detached(guarded(async move { $body })).await;
                     Python::attach(|py| finish(py, result, $convert))
                 })
             }
@@ -444,7 +444,7 @@ engine_calls! {
     ) -> PyResult<Py<PyAny>> {
         let request = site_request(name, &site_type, auth_url, region_name, cloud, description)
             .map_err(|e| engine_error(py, &e))?;
-        let result = block_on(py, guarded(register(self.inner.clone(), request)))?;
+        let result = block_on(py, detached(guarded(register(self.inner.clone(), request))))?;
         finish(py, result, record("Site"))
     }
 
@@ -465,7 +465,7 @@ engine_calls! {
             .map_err(|e| engine_error(py, &e))?;
         let inner = self.inner.clone();
         awaitable(py, async move {
-            let result = guarded(register(inner, request)).await;
+            let result = detached(guarded(register(inner, request))).await;
             Python::attach(|py| finish(py, result, record("Site")))
         })
     }

@@ -69,6 +69,23 @@ where
     }
 }
 
+/// Runs `future` as a task of its own and waits for it. When the caller stops waiting (Ctrl-C
+/// in a blocking call, a cancelled asyncio task) the engine's work still goes on to its end:
+/// a call is never dropped halfway through its side effects (a Cinder group made on one site
+/// and no record of it). A task that ends abnormally is an `unexpected` error.
+pub async fn detached<T, F>(future: F) -> protector_core::Result<T>
+where
+    F: Future<Output = protector_core::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    match runtime().spawn(future).await {
+        Ok(result) => result,
+        Err(e) => Err(protector_core::Error::unexpected(format!(
+            "protector's engine task ended abnormally: {e}"
+        ))),
+    }
+}
+
 /// The runtime as pyo3-async-runtimes sees it (for `future_into_py`).
 pub struct ProtectorRuntime;
 
