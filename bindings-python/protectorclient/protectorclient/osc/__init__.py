@@ -1,0 +1,2 @@
+"""The OpenStackClient plugin: ``plugin`` (registration and authentication) and ``v1``
+(the commands)."""

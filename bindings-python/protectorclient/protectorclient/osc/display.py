@@ -1,0 +1,174 @@
+"""What the commands print, from ``protector.views``: the one definition of each list's
+columns and each record's fields, shared with the Rust CLI (``protector ... -f json`` shows the
+same keys and values).
+
+Values come JSON-plain from the views. Lists, mappings, ``None`` and booleans are wrapped in a
+cliff ``FormattableColumn``: a table shows them as the CLI's tables do (``["a", "b"]``,
+``null``, ``true``), ``-f json|yaml`` keeps the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cliff import columns
+
+
+class ValueColumn(columns.FormattableColumn):
+    """A list, mapping, boolean or absent value: JSON words in a table, data otherwise."""
+
+    def human_readable(self) -> str:
+        return json.dumps(self._value, ensure_ascii=False)
+
+    def machine_readable(self) -> Any:
+        return self._value
+
+
+def cell(value: Any) -> Any:
+    """``value`` as cliff shows it."""
+    if value is None or isinstance(value, bool | list | tuple | dict):
+        return ValueColumn(list(value) if isinstance(value, tuple) else value)
+    return value
+
+
+def views() -> Any:
+    """``protector.views`` (imported when a command first prints)."""
+    from protector import views as protector_views
+
+    return protector_views
+
+
+def list_view(kind: str, records: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The headings and rows of list view ``kind`` over ``records``, for a ``Lister``."""
+    v = views()
+    headings = [heading for _, heading in v.columns(kind)]
+    rows = [tuple(cell(value) for value in row) for row in v.rows(kind, list(records))]
+    return headings, rows
+
+
+def show_pairs(kind: str, record: Any, **context: Any) -> list[tuple[str, Any]]:
+    """The (field, value) pairs of show view ``kind``, JSON-plain."""
+    return [(field, value) for field, value in views().show(kind, record, **context)]
+
+
+def show_view(pairs: Iterable[tuple[str, Any]]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """``pairs`` as the columns and values a ``ShowOne`` returns."""
+    pairs = list(pairs)
+    return tuple(f for f, _ in pairs), tuple(cell(v) for _, v in pairs)
+
+
+def group_result_rows(operation: Any) -> list[dict[str, Any]]:
+    """A site failover's per-group results as the list of objects ``-f json`` shows in its
+    ``group_results`` field (keys from the ``group_results`` view)."""
+    v = views()
+    keys = [key for key, _ in v.columns("group_results")]
+    return [dict(zip(keys, row, strict=False)) for row in v.rows("group_results", [operation])]
+
+
+# ---------------------------------------------------------------------------------- sync
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """"5 seconds ago", "4 hours ago"."""
+    secs = int((now - then).total_seconds())
+    if secs < 0:
+        return "just now"
+    if secs < 60:
+        n, unit = secs, "second"
+    elif secs < 3600:
+        n, unit = secs // 60, "minute"
+    elif secs < 86_400:
+        n, unit = secs // 3600, "hour"
+    else:
+        n, unit = secs // 86_400, "day"
+    return f"{n} {unit}{'' if n == 1 else 's'} ago"
+
+
+def sync_status_text(fields: dict[str, Any], now: datetime | None = None) -> str:
+    """``sync-status`` as the spec's text (spec/003 example 4, spec/001), from the fields of
+    the ``sync_status`` view; the advice names ``openstack`` commands."""
+    now = now or datetime.now(UTC)
+    in_sync = bool(fields.get("in_sync"))
+
+    def mark(ok: bool) -> str:
+        return "✅" if ok else "❌"
+
+    local_version = fields.get("local_version")
+    remote_version = fields.get("remote_version")
+    remote = "unknown" if remote_version is None else str(remote_version)
+    remote_status = str(fields.get("remote_status") or "")
+    last_modified = fields.get("last_modified")
+    last_sync = fields.get("last_sync")
+    sync_at = _time(last_sync)
+    lines = [
+        f"Sync Status: {mark(in_sync)} {'IN SYNC' if in_sync else 'OUT OF SYNC'}",
+        "",
+        "Local Metadata:",
+        f"  Version: {local_version}",
+        f"  Current Site: {fields.get('current_site')}",
+        f"  Last Modified: {last_modified or 'never'}",
+        "",
+        "Remote Sync:",
+        f"  Status: {remote_status}",
+        f"  Remote Version: {remote}",
+        "  Last Sync: "
+        + (f"{last_sync} ({ago(sync_at, now)})" if sync_at else str(last_sync or "never")),
+    ]
+    if fields.get("error") and not in_sync:
+        lines.append(f"  Error: {fields['error']}")
+    lines.append("")
+    versions_match = remote_version is not None and remote_version == local_version
+    synced = remote_status == "SYNCED"
+    modified_at = _time(last_modified)
+    # The last sync is recent when it covers the last local change.
+    recent = sync_at is not None and (modified_at is None or sync_at >= modified_at)
+    lines += [
+        "Validation:",
+        f"  {mark(versions_match)} Versions {'match' if versions_match else 'differ'} "
+        f"({local_version} {'=' if versions_match else '≠'} {remote})",
+        f"  {mark(synced)} Sync status is '{remote_status.lower()}'",
+        f"  {mark(recent)} Last sync is {'recent' if recent else 'older than the last change'}",
+        "",
+    ]
+    if in_sync:
+        lines.append("Both sites have identical metadata.")
+    else:
+        lines += [
+            "Action Required:",
+            "  1. Check remote site connectivity: "
+            f"openstack protector site validate {fields.get('remote_site')}",
+            "  2. Force sync once remote site is available: "
+            f"openstack protector protection-group sync-force {fields.get('protection_group')}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def sync_force_text(fields: dict[str, Any], local_site: str) -> str:
+    """``sync-force`` as the spec's text (spec/003 example 5), from the fields of the
+    ``sync_force`` view. The site checked for reachability is the group's other site."""
+    pushed_to = fields.get("pushed_to")
+    peer = fields.get("source_site") if pushed_to == local_site else pushed_to
+    version = fields.get("version")
+    return (
+        "Force Sync Initiated...\n\n"
+        f"Checking remote site connectivity...\n  ✅ {peer} is reachable\n\n"
+        f"Syncing metadata (version {version})...\n"
+        "  Gathering current metadata... ✓\n  Calculating checksum... ✓\n"
+        f"  Pushing to {pushed_to}... ✓\n\n"
+        "Remote Site Response:\n  Status: success\n"
+        f"  Version: {version}\n  Duration: {fields.get('duration_ms')}ms\n\n"
+        f"✅ Sync completed successfully\nBoth sites now at version {version}\n"
+    )

@@ -1,0 +1,1 @@
+"""The commands of the plugin (API version 1)."""
