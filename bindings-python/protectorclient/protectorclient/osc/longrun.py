@@ -185,8 +185,9 @@ def run_detached(
     if report.get("data_at_risk"):
         stderr.write(f"Data at risk: {escape_controls(str(report['data_at_risk']))}\n")
     ref = operation_ref(str(report["operation_id"]))
+    output = f" (output: {report['log']})" if report.get("log") else ""
     stderr.write(
-        f"Operation {ref} runs in the background (output: {report.get('log')}): follow it with "
+        f"Operation {ref} runs in the background{output}: follow it with "
         f"`openstack protector operation show {ref}` or `openstack protector operation wait {ref}`\n"
     )
     pairs = [(str(f), v) for f, v in report["pairs"]]
@@ -208,11 +209,18 @@ class _ReportedError:
 
 
 def _send(fd: int, report: dict[str, Any]) -> None:
+    """Writes ``report`` to the command and closes the pipe; a command that went away
+    (Ctrl-C) is no error."""
     data = json.dumps(report, default=str).encode("utf-8")
     view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _error_report(error: BaseException) -> dict[str, Any]:
@@ -244,7 +252,8 @@ def _worker(
     report_fd: int,
 ) -> None:
     """The background process: starts the operation, reports, runs it to its end. Never
-    returns."""
+    returns. Once the operation has started nothing stops this process before the operation
+    ends: not a failure to report, nor a caller that went away."""
     status = 1
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -254,48 +263,49 @@ def _worker(
             handle = start(client.reopen())
         except Exception as error:  # reported to the command, which prints it
             _send(report_fd, _error_report(error))
-            os.close(report_fd)
             os._exit(4)
         ref = operation_ref(str(handle.id))
         log_path = client.operation_log(str(handle.id))
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
         except OSError:
-            log_path = None  # the run goes on without its log
-        current = handle.status()
-        pairs, group_results = base.operation_pairs(current, "operation_id")
-        _send(
-            report_fd,
-            {
-                "operation_id": str(handle.id),
-                "pairs": pairs,
-                "group_results": group_results,
-                "data_at_risk": data_at_risk(handle),
-                "log": str(log_path) if log_path else None,
-            },
-        )
-        os.close(report_fd)
-        out = sys.stdout
-        out.write(f"Background run of operation {ref}\n")
-        out.flush()
+            log, log_path = devnull, None  # the run goes on without its log
+        # Everything this process prints goes to the log from now on: Python's streams, the
+        # command's, and the raw descriptors (the engine's own warnings).
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        stream = open(log, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = sys.stderr = stream
+        command.app.stdout = command.app.stderr = stream
+        stream.write(f"Background run of operation {ref}\n")
+        report: dict[str, Any] = {
+            "operation_id": str(handle.id),
+            "log": str(log_path) if log_path else None,
+        }
         try:
-            final = handle.wait(on_progress=ProgressPrinter(sys.stderr))
+            pairs, group_results = base.operation_pairs(handle.status(), "operation_id")
+            report |= {"pairs": pairs, "group_results": group_results,
+                       "data_at_risk": data_at_risk(handle)}
+        except Exception:
+            traceback.print_exc()
+            report["pairs"] = [("operation_id", ref)]
+        _send(report_fd, report)
+        try:
+            final = handle.wait(on_progress=ProgressPrinter(stream))
         except Exception as error:
             text = describe(error) if is_engine_error(error) else f"{type(error).__name__}: {error}"
-            sys.stderr.write(f"Error: {text}\n")
-            sys.stderr.flush()
+            stream.write(f"Error: {text}\n")
+            stream.flush()
             os._exit(1)
         pairs, group_results = base.operation_pairs(final, "operation_id")
         columns, data = command.operation_view(parsed_args, pairs, group_results)
         command.produce_output(parsed_args, columns, data)
         failure = base.outcome_failure(final)
         if failure:
-            out.write(f"Error: {failure}\n")
+            stream.write(f"Error: {failure}\n")
         status = 0 if failure is None else 8
-        out.flush()
+        stream.flush()
     except BaseException:
         try:
             traceback.print_exc()
