@@ -6,6 +6,9 @@
      "groups": [{...}, ...],         # groups() returns these (record fields over defaults)
      "error": {"method": "groups", "class": "ConflictError", "message": "...", "hint": {...}},
      "operation_log": "<file>"}      # failover(): a handle; its run appends lines here
+
+``PROTECTOR_FAKE_GATE_FD`` (an inherited pipe's read end) holds a handle's run until the test
+writes a byte to the pipe.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ class ScenarioHandle:
         return records.operation(group_name=self.group, status="pending")
 
     def wait(self, timeout: float | None = None, on_progress: Any = None) -> Any:
+        gate = os.environ.get("PROTECTOR_FAKE_GATE_FD")
+        if gate:
+            os.read(int(gate), 1)
         step = records.operation(group_name=self.group, progress=40, phase="storage",
                                  steps_completed=["validate_sites", "create_volumes_site_b"])
         if on_progress is not None:
