@@ -25,12 +25,26 @@ class TestSite(CommandTest):
         self.engine.create_site.return_value = records.site()
         out = self.run_json(
             site.CreateSite,
-            ["--name", "site-a", "--description", "Primary datacenter - Boston", "--site-type",
-             "primary", "--auth-url", "http://10.0.1.10:5000/v3", "--region-name", "RegionOne"],
+            [
+                "--name",
+                "site-a",
+                "--description",
+                "Primary datacenter - Boston",
+                "--site-type",
+                "primary",
+                "--auth-url",
+                "http://10.0.1.10:5000/v3",
+                "--region-name",
+                "RegionOne",
+            ],
         )
         self.engine.create_site.assert_called_once_with(
-            "site-a", site_type="primary", auth_url="http://10.0.1.10:5000/v3",
-            region_name="RegionOne", cloud=None, description="Primary datacenter - Boston",
+            "site-a",
+            site_type="primary",
+            auth_url="http://10.0.1.10:5000/v3",
+            region_name="RegionOne",
+            cloud=None,
+            description="Primary datacenter - Boston",
         )
         self.assertEqual(dict(views.show("site", records.site())), out)
 
@@ -44,13 +58,16 @@ class TestSite(CommandTest):
         # The table shows the spec's headings (spec/004 example 1: `type`).
         self.run_command(site.ListSite, [])
         header = self.stdout.splitlines()[1]
-        self.assertEqual(["id", "name", "type", "auth_url", "region_name", "status"],
-                         [h.strip() for h in header.strip("|").split("|")])
+        self.assertEqual(
+            ["id", "name", "type", "auth_url", "region_name", "status"],
+            [h.strip() for h in header.strip("|").split("|")],
+        )
 
     def test_show_and_list_volume_types(self):
         self.engine.site.return_value = records.site()
-        self.assertEqual(dict(views.show("site", records.site())),
-                         self.run_json(site.ShowSite, ["site-a"]))
+        self.assertEqual(
+            dict(views.show("site", records.site())), self.run_json(site.ShowSite, ["site-a"])
+        )
         self.engine.site.assert_called_once_with("site-a")
 
         self.app.stdout.seek(0)
@@ -77,13 +94,18 @@ class TestSite(CommandTest):
         self.engine.validate_site.return_value = records.site_validation(
             status="unreachable", keystone="error: connection refused"
         )
-        error = self.assertRaises(exceptions.CommandError, self.run_command, site.ValidateSite, ["site-a"])
+        error = self.assertRaises(
+            exceptions.CommandError, self.run_command, site.ValidateSite, ["site-a"]
+        )
         self.assertEqual("site 'site-a' is unreachable: error: connection refused", str(error))
         self.engine.validate_site.return_value = records.site_validation(
-            status="error", keystone="error: 401 The request you have made requires authentication",
+            status="error",
+            keystone="error: 401 The request you have made requires authentication",
             keystone_error="unauthenticated",
         )
-        error = self.assertRaises(exceptions.CommandError, self.run_command, site.ValidateSite, ["site-a"])
+        error = self.assertRaises(
+            exceptions.CommandError, self.run_command, site.ValidateSite, ["site-a"]
+        )
         self.assertEqual(
             "site 'site-a' refused the credentials of its clouds.yaml entry: 401 The request you "
             "have made requires authentication",
@@ -100,28 +122,57 @@ class TestProtectionGroup(CommandTest):
         self.engine.create_group.return_value = records.group(status="creating")
         out = self.run_json(
             protection_group.CreateProtectionGroup,
-            ["--name", "prod-web-app", "--description", "Production web application tier",
-             "--replication-type", "async", "--primary-site", "site-a", "--secondary-site",
-             "site-b", "--volume-type", "replicated-ssd"],
+            [
+                "--name",
+                "prod-web-app",
+                "--description",
+                "Production web application tier",
+                "--replication-type",
+                "async",
+                "--primary-site",
+                "site-a",
+                "--secondary-site",
+                "site-b",
+                "--volume-type",
+                "replicated-ssd",
+            ],
         )
         self.engine.create_group.assert_called_once_with(
-            "prod-web-app", primary_site="site-a", secondary_site="site-b",
-            volume_type="replicated-ssd", replication_type="async",
+            "prod-web-app",
+            primary_site="site-a",
+            secondary_site="site-b",
+            volume_type="replicated-ssd",
+            replication_type="async",
             description="Production web application tier",
         )
         self.assertEqual("creating", out["status"])
         self.assertEqual(dict(views.show("group", records.group(status="creating"))), out)
 
     def test_replication_type_is_one_of_the_spec_values(self):
-        self.assertRaises(SystemExit, self.parse, protection_group.CreateProtectionGroup,
-                          ["--name", "a", "--replication-type", "semi", "--primary-site", "a",
-                           "--secondary-site", "b", "--volume-type", "t"])
+        self.assertRaises(
+            SystemExit,
+            self.parse,
+            protection_group.CreateProtectionGroup,
+            [
+                "--name",
+                "a",
+                "--replication-type",
+                "semi",
+                "--primary-site",
+                "a",
+                "--secondary-site",
+                "b",
+                "--volume-type",
+                "t",
+            ],
+        )
 
     def test_list_show_delete_fence(self):
         groups = [records.group(), records.group(name="db", id="g2")]
         self.engine.groups.return_value = groups
-        self.assertEqual(as_objects("groups", groups),
-                         self.run_json(protection_group.ListProtectionGroup, []))
+        self.assertEqual(
+            as_objects("groups", groups), self.run_json(protection_group.ListProtectionGroup, [])
+        )
         for cls, method in (
             (protection_group.ShowProtectionGroup, "group"),
             (protection_group.DeleteProtectionGroup, "delete_group"),
@@ -145,13 +196,17 @@ class TestProtectionGroup(CommandTest):
             "prod-web-app", "a1b2c3d4-1111-2222-3333-aabbccddeeff"
         )
         # spec/003 example 2's fields.
-        self.assertEqual(["id", "instance_id", "instance_name", "status", "volumes_added"], list(out))
+        self.assertEqual(
+            ["id", "instance_id", "instance_name", "status", "volumes_added"], list(out)
+        )
         self.assertEqual(dict(views.show("member_added", member)), out)
 
         self.engine.members.return_value = [member]
         command, parsed = self.parse(protection_group.ListMember, ["prod-web-app"])
         columns, rows = command.take_action(parsed)
-        self.assertEqual(["ID", "Instance Name", "Instance ID", "Status", "Volumes"], list(columns)[:5])
+        self.assertEqual(
+            ["ID", "Instance Name", "Instance ID", "Status", "Volumes"], list(columns)[:5]
+        )
         self.assertEqual(views.rows("members", [member]), [tuple(r) for r in rows])
 
         self.engine.member.return_value = member
@@ -160,7 +215,9 @@ class TestProtectionGroup(CommandTest):
         self.engine.member.assert_called_once_with("prod-web-app", "m-1")
 
         self.engine.remove_member.return_value = member
-        command, parsed = self.parse(protection_group.RemoveMember, ["prod-web-app", "--member-id", "m-1"])
+        command, parsed = self.parse(
+            protection_group.RemoveMember, ["prod-web-app", "--member-id", "m-1"]
+        )
         fields, values = command.take_action(parsed)
         self.engine.remove_member.assert_called_once_with("prod-web-app", "m-1")
         self.assertEqual([f for f, _ in views.show("member", member)], list(fields))
@@ -177,13 +234,23 @@ class TestProtectionGroup(CommandTest):
         self.engine.add_member.assert_called_once_with("prod-web-app", server.id)
 
         compute.servers = lambda **query: [server, server]
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  protection_group.AddMember, ["prod-web-app", "--instance-id", "web"])
-        self.assertEqual("2 servers are named 'web' on site-a: give the Nova id instead", str(error))
+        error = self.assertRaises(
+            exceptions.CommandError,
+            self.run_command,
+            protection_group.AddMember,
+            ["prod-web-app", "--instance-id", "web"],
+        )
+        self.assertEqual(
+            "2 servers are named 'web' on site-a: give the Nova id instead", str(error)
+        )
 
         self.engine.group.return_value = records.group(current_primary_site="site-b")
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  protection_group.AddMember, ["prod-web-app", "--instance-id", "web"])
+        error = self.assertRaises(
+            exceptions.CommandError,
+            self.run_command,
+            protection_group.AddMember,
+            ["prod-web-app", "--instance-id", "web"],
+        )
         self.assertIn("run the command with --os-cloud site-b", str(error))
 
     def test_policy_create_with_the_spec_options(self):
@@ -191,18 +258,36 @@ class TestProtectionGroup(CommandTest):
         self.engine.group.return_value = records.group()
         out = self.run_json(
             protection_group.CreatePolicy,
-            ["prod-web-app", "--primary-fa-url", "https://flasharray-a.example.com",
-             "--primary-fa-token", "T-1234", "--secondary-fa-url",
-             "https://flasharray-b.example.com", "--secondary-fa-token", "T-8765",
-             "--pure-pg-name", "pg-prod-web-app", "--replication-interval", "300",
-             "--rpo-minutes", "15"],
+            [
+                "prod-web-app",
+                "--primary-fa-url",
+                "https://flasharray-a.example.com",
+                "--primary-fa-token",
+                "T-1234",
+                "--secondary-fa-url",
+                "https://flasharray-b.example.com",
+                "--secondary-fa-token",
+                "T-8765",
+                "--pure-pg-name",
+                "pg-prod-web-app",
+                "--replication-interval",
+                "300",
+                "--rpo-minutes",
+                "15",
+            ],
         )
         self.engine.create_policy.assert_called_once_with(
-            "prod-web-app", pure_pg_name="pg-prod-web-app",
-            primary_array_url="https://flasharray-a.example.com", primary_array_token="T-1234",
-            secondary_array_url="https://flasharray-b.example.com", secondary_array_token="T-8765",
-            primary_array_ca_file=None, secondary_array_ca_file=None, allow_insecure_http=False,
-            replication_interval=300, rpo_minutes=15,
+            "prod-web-app",
+            pure_pg_name="pg-prod-web-app",
+            primary_array_url="https://flasharray-a.example.com",
+            primary_array_token="T-1234",
+            secondary_array_url="https://flasharray-b.example.com",
+            secondary_array_token="T-8765",
+            primary_array_ca_file=None,
+            secondary_array_ca_file=None,
+            allow_insecure_http=False,
+            replication_interval=300,
+            rpo_minutes=15,
         )
         self.assertEqual(dict(views.show("policy", records.policy(), group=records.group())), out)
         self.assertNotIn("T-1234", self.stdout)
@@ -213,34 +298,57 @@ class TestProtectionGroup(CommandTest):
         token_file = f"{self.state_dir}/a.token"
         with open(token_file, "w") as f:
             f.write("  T-from-file\n")
-        self.useFixture(__import__("fixtures").EnvironmentVariable("PROTECTOR_SECONDARY_FA_TOKEN", "T-env"))
-        base = ["prod-web-app", "--primary-fa-url", "https://a", "--secondary-fa-url", "https://b",
-                "--pure-pg-name", "pg"]
-        self.run_command(protection_group.CreatePolicy, [*base, "--primary-fa-token-file", token_file])
+        self.useFixture(
+            __import__("fixtures").EnvironmentVariable("PROTECTOR_SECONDARY_FA_TOKEN", "T-env")
+        )
+        base = [
+            "prod-web-app",
+            "--primary-fa-url",
+            "https://a",
+            "--secondary-fa-url",
+            "https://b",
+            "--pure-pg-name",
+            "pg",
+        ]
+        self.run_command(
+            protection_group.CreatePolicy, [*base, "--primary-fa-token-file", token_file]
+        )
         kwargs = self.engine.create_policy.call_args.kwargs
-        self.assertEqual(("T-from-file", "T-env"),
-                         (kwargs["primary_array_token"], kwargs["secondary_array_token"]))
+        self.assertEqual(
+            ("T-from-file", "T-env"),
+            (kwargs["primary_array_token"], kwargs["secondary_array_token"]),
+        )
 
         self.engine.create_policy.reset_mock()
         error = self.assertRaises(
-            exceptions.CommandError, self.run_command, protection_group.CreatePolicy,
+            exceptions.CommandError,
+            self.run_command,
+            protection_group.CreatePolicy,
             [*base, "--primary-fa-token-file", "-", "--secondary-fa-token-file", "-"],
         )
         self.assertIn("only one token can be read from stdin", str(error))
         empty = f"{self.state_dir}/empty.token"
         open(empty, "w").close()
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  protection_group.CreatePolicy, [*base, "--primary-fa-token-file", empty])
-        self.assertIn(f"the primary FlashArray's API token from --primary-fa-token-file {empty} is empty",
-                      str(error))
+        error = self.assertRaises(
+            exceptions.CommandError,
+            self.run_command,
+            protection_group.CreatePolicy,
+            [*base, "--primary-fa-token-file", empty],
+        )
+        self.assertIn(
+            f"the primary FlashArray's API token from --primary-fa-token-file {empty} is empty",
+            str(error),
+        )
         self.engine.create_policy.assert_not_called()
 
     def test_sync_status_prints_the_spec_text_and_fails_when_out_of_sync(self):
         self.engine.sync_status.return_value = records.sync_status()
         self.run_command(protection_group.SyncStatus, ["prod-web-app"])
         self.engine.sync_status.assert_called_once_with("prod-web-app")
-        self.assertTrue(self.stdout.startswith("Sync Status: ✅ IN SYNC\n\nLocal Metadata:\n  Version: 4\n"),
-                        self.stdout)
+        self.assertTrue(
+            self.stdout.startswith("Sync Status: ✅ IN SYNC\n\nLocal Metadata:\n  Version: 4\n"),
+            self.stdout,
+        )
         self.assertIn("  Last Sync: 2025-01-15T09:15:05Z (", self.stdout)
         self.assertIn("  ✅ Versions match (4 = 4)\n", self.stdout)
         self.assertTrue(self.stdout.endswith("Both sites have identical metadata.\n"))
@@ -250,14 +358,16 @@ class TestProtectionGroup(CommandTest):
         self.engine.sync_status.return_value = records.sync_status(
             in_sync=False, remote_status="FAILED", remote_version=3, error="Connection timeout"
         )
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  protection_group.SyncStatus, ["prod-web-app"])
+        error = self.assertRaises(
+            exceptions.CommandError, self.run_command, protection_group.SyncStatus, ["prod-web-app"]
+        )
         self.assertIn("Sync Status: ❌ OUT OF SYNC\n", self.stdout)
         self.assertIn("  Error: Connection timeout\n", self.stdout)
         self.assertIn("openstack protector protection-group sync-force prod-web-app\n", self.stdout)
         self.assertEqual(
             "protection group 'prod-web-app' is OUT OF SYNC (local version 4 on site-a, remote "
-            "version 3 on site-b): run `openstack protector protection-group sync-force prod-web-app`",
+            "version 3 on site-b): run "
+            "`openstack protector protection-group sync-force prod-web-app`",
             str(error),
         )
 
@@ -289,31 +399,48 @@ class TestProtectionGroup(CommandTest):
         self.engine.set_mappings.return_value = stored
         out = self.run_json(
             protection_group.SetMapping,
-            ["prod-web-app", "--network-mapping", "net-primary-web=net-secondary-web",
-             "net-primary-db=net-secondary-db", "--flavor-mapping", "m1.large=m2.large"],
+            [
+                "prod-web-app",
+                "--network-mapping",
+                "net-primary-web=net-secondary-web",
+                "net-primary-db=net-secondary-db",
+                "--flavor-mapping",
+                "m1.large=m2.large",
+            ],
         )
         self.engine.set_mappings.assert_called_once_with(
-            "prod-web-app", from_site=None, replace=False,
+            "prod-web-app",
+            from_site=None,
+            replace=False,
             networks={"net-primary-web": "net-secondary-web", "net-primary-db": "net-secondary-db"},
-            flavors={"m1.large": "m2.large"}, security_groups={},
+            flavors={"m1.large": "m2.large"},
+            security_groups={},
         )
         self.assertEqual(as_objects("mappings", [stored]), out)
 
         self.engine.mappings.return_value = [stored]
         self.app.stdout.seek(0)
         self.app.stdout.truncate()
-        self.assertEqual(as_objects("mappings", [stored]),
-                         self.run_json(protection_group.ListMapping, ["prod-web-app"]))
+        self.assertEqual(
+            as_objects("mappings", [stored]),
+            self.run_json(protection_group.ListMapping, ["prod-web-app"]),
+        )
 
     def test_mapping_set_needs_a_mapping_or_replace(self):
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  protection_group.SetMapping, ["prod-web-app"])
+        error = self.assertRaises(
+            exceptions.CommandError, self.run_command, protection_group.SetMapping, ["prod-web-app"]
+        )
         self.assertIn("no mapping given", str(error))
         self.engine.set_mappings.return_value = records.group_mappings()
-        self.run_command(protection_group.SetMapping,
-                         ["prod-web-app", "--replace", "--from-site", "site-b"])
+        self.run_command(
+            protection_group.SetMapping, ["prod-web-app", "--replace", "--from-site", "site-b"]
+        )
         self.engine.set_mappings.assert_called_once_with(
-            "prod-web-app", from_site="site-b", replace=True, networks={}, flavors={},
+            "prod-web-app",
+            from_site="site-b",
+            replace=True,
+            networks={},
+            flavors={},
             security_groups={},
         )
 
@@ -329,8 +456,16 @@ class TestConsistencyGroupAndTenants(CommandTest):
         self.engine.create_tenant_mapping.return_value = records.tenant_mapping()
         out = self.run_json(
             dr.CreateTenantMapping,
-            ["--local-tenant", "p-a", "--remote-site", "site-b", "--remote-tenant", "p-b",
-             "--description", "Production tenant mapping"],
+            [
+                "--local-tenant",
+                "p-a",
+                "--remote-site",
+                "site-b",
+                "--remote-tenant",
+                "p-b",
+                "--description",
+                "Production tenant mapping",
+            ],
         )
         self.engine.create_tenant_mapping.assert_called_once_with(
             "p-a", "site-b", "p-b", description="Production tenant mapping"
@@ -339,8 +474,10 @@ class TestConsistencyGroupAndTenants(CommandTest):
         self.engine.tenant_mappings.return_value = [records.tenant_mapping()]
         self.app.stdout.seek(0)
         self.app.stdout.truncate()
-        self.assertEqual(as_objects("tenant_mappings", [records.tenant_mapping()]),
-                         self.run_json(dr.ListTenantMapping, []))
+        self.assertEqual(
+            as_objects("tenant_mappings", [records.tenant_mapping()]),
+            self.run_json(dr.ListTenantMapping, []),
+        )
 
 
 class TestOperation(CommandTest):
@@ -349,8 +486,9 @@ class TestOperation(CommandTest):
         self.engine.operations.return_value = ops
         self.assertEqual(as_objects("operations", ops), self.run_json(operation.ListOperation, []))
 
-        op = records.operation(status="running", progress=45,
-                               steps_completed=["validate_sites", "create_dr_record"])
+        op = records.operation(
+            status="running", progress=45, steps_completed=["validate_sites", "create_dr_record"]
+        )
         self.engine.operation.return_value = op
         self.app.stdout.seek(0)
         self.app.stdout.truncate()
@@ -366,16 +504,24 @@ class TestOperation(CommandTest):
 
     def test_site_failover_record_has_one_row_per_group(self):
         op = records.operation(
-            operation_type="site_failover", group_id=None, group_name=None, status="partial",
-            group_results=[records.group_result(status="completed", operation_id="o1"),
-                           records.group_result(group_name="db", group_id="g2", status="failed",
-                                                error_message="boom")],
+            operation_type="site_failover",
+            group_id=None,
+            group_name=None,
+            status="partial",
+            group_results=[
+                records.group_result(status="completed", operation_id="o1"),
+                records.group_result(
+                    group_name="db", group_id="g2", status="failed", error_message="boom"
+                ),
+            ],
         )
         self.engine.operation.return_value = op
         out = self.run_json(operation.ShowOperation, ["x"])
         self.assertEqual(
-            [dict(zip([k for k, _ in views.columns("group_results")], row, strict=True))
-             for row in views.rows("group_results", [op])],
+            [
+                dict(zip([k for k, _ in views.columns("group_results")], row, strict=True))
+                for row in views.rows("group_results", [op])
+            ],
             out["group_results"],
         )
         # The table form prints the groups as a table after the record.
@@ -391,7 +537,9 @@ class TestOperation(CommandTest):
         self.engine.cancel_operation.return_value = records.operation(status="running")
         self.run_command(operation.CancelOperation, ["op-1"])
         self.engine.cancel_operation.assert_called_once_with("op-1")
-        self.assertIn(f"follow it with `openstack protector operation wait op-{records.OP_ID}`", self.stderr)
+        self.assertIn(
+            f"follow it with `openstack protector operation wait op-{records.OP_ID}`", self.stderr
+        )
 
         self.engine.recover_operation.return_value = records.operation(status="completed")
         self.run_command(operation.RecoverOperation, ["op-1", "--rollback"])
@@ -401,12 +549,15 @@ class TestOperation(CommandTest):
         handle = self.engine.follow.return_value
 
         def wait(timeout=None, on_progress=None):
-            on_progress(records.operation(progress=20, phase="storage", steps_completed=["validate_sites"]))
+            on_progress(
+                records.operation(progress=20, phase="storage", steps_completed=["validate_sites"])
+            )
             return records.operation(status="failed", error_message="volume manage denied\nmore")
 
         handle.wait.side_effect = wait
-        error = self.assertRaises(exceptions.CommandError, self.run_command,
-                                  operation.WaitOperation, ["op-1"])
+        error = self.assertRaises(
+            exceptions.CommandError, self.run_command, operation.WaitOperation, ["op-1"]
+        )
         self.engine.follow.assert_called_once_with("op-1")
         self.assertEqual("[ 20%] storage: validate_sites\n", self.stderr)
         self.assertIn("| status ", self.stdout)
@@ -431,7 +582,11 @@ class TestViewsAreTheOnlySource(CommandTest):
         original_rows = protector.views.rows
 
         def rows(kind, recs):
-            return [(*r, "x") for r in original_rows(kind, recs)] if kind == "groups" else original_rows(kind, recs)
+            return (
+                [(*r, "x") for r in original_rows(kind, recs)]
+                if kind == "groups"
+                else original_rows(kind, recs)
+            )
 
         self.useFixture(__import__("fixtures").MonkeyPatch("protector.views.columns", columns))
         self.useFixture(__import__("fixtures").MonkeyPatch("protector.views.rows", rows))

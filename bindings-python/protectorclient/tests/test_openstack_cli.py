@@ -22,22 +22,41 @@ OPENSTACK = Path(sys.executable).parent / "openstack"
 TOKEN = "gAAAAA-subject-token"
 
 PROTECTOR_COMMANDS = [
-    "protector site create", "protector site list", "protector site show", "protector site validate",
-    "protector site list-volume-types", "protector protection-group create",
-    "protector protection-group list", "protector protection-group show",
-    "protector protection-group delete", "protector protection-group fence",
-    "protector protection-group member-add", "protector protection-group member-list",
-    "protector protection-group member-show", "protector protection-group member-remove",
-    "protector protection-group policy-create", "protector protection-group sync-status",
-    "protector protection-group sync-force", "protector protection-group sync-log",
-    "protector protection-group mapping-set", "protector protection-group mapping-list",
-    "protector protection-group failover", "protector protection-group failback",
-    "protector consistency-group show", "protector operation list", "protector operation show",
-    "protector operation wait", "protector operation cancel", "protector operation recover",
+    "protector site create",
+    "protector site list",
+    "protector site show",
+    "protector site validate",
+    "protector site list-volume-types",
+    "protector protection-group create",
+    "protector protection-group list",
+    "protector protection-group show",
+    "protector protection-group delete",
+    "protector protection-group fence",
+    "protector protection-group member-add",
+    "protector protection-group member-list",
+    "protector protection-group member-show",
+    "protector protection-group member-remove",
+    "protector protection-group policy-create",
+    "protector protection-group sync-status",
+    "protector protection-group sync-force",
+    "protector protection-group sync-log",
+    "protector protection-group mapping-set",
+    "protector protection-group mapping-list",
+    "protector protection-group failover",
+    "protector protection-group failback",
+    "protector consistency-group show",
+    "protector operation list",
+    "protector operation show",
+    "protector operation wait",
+    "protector operation cancel",
+    "protector operation recover",
 ]
 DR_COMMANDS = [
-    "dr test failover", "dr test failover cleanup", "dr site failover",
-    "dr tenant mapping create", "dr tenant mapping list",
+    "dr test failover",
+    "dr test failover cleanup",
+    "dr site failover",
+    "dr tenant mapping create",
+    "dr tenant mapping list",
 ]
 
 
@@ -62,26 +81,58 @@ class FakeKeystone(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         FakeKeystone.requests.append(("GET", self.path))
         base = f"http://{self.headers['Host']}/v3/"
-        self._json(200, {"version": {"id": "v3.14", "status": "stable",
-                                     "links": [{"rel": "self", "href": base}],
-                                     "media-types": [{"base": "application/json",
-                                                      "type": "application/vnd.openstack.identity-v3+json"}]}})
+        self._json(
+            200,
+            {
+                "version": {
+                    "id": "v3.14",
+                    "status": "stable",
+                    "links": [{"rel": "self", "href": base}],
+                    "media-types": [
+                        {
+                            "base": "application/json",
+                            "type": "application/vnd.openstack.identity-v3+json",
+                        }
+                    ],
+                }
+            },
+        )
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         self.rfile.read(length)
         FakeKeystone.requests.append(("POST", self.path))
         domain = {"id": "default", "name": "Default"}
-        self._json(201, {"token": {
-            "methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-            "issued_at": "2025-01-01T00:00:00.000000Z",
-            "user": {"id": "u-1", "name": "admin", "domain": domain},
-            "project": {"id": "p-1", "name": "production-project", "domain": domain},
-            "roles": [{"id": "r-1", "name": "member"}],
-            "catalog": [{"type": "compute", "name": "nova", "id": "s-1", "endpoints": [
-                {"id": "e-1", "interface": "public", "region": "RegionOne", "region_id": "RegionOne",
-                 "url": "http://127.0.0.1:9/compute/v2.1"}]}],
-        }}, headers=[("X-Subject-Token", TOKEN)])
+        self._json(
+            201,
+            {
+                "token": {
+                    "methods": ["password"],
+                    "expires_at": "2099-01-01T00:00:00.000000Z",
+                    "issued_at": "2025-01-01T00:00:00.000000Z",
+                    "user": {"id": "u-1", "name": "admin", "domain": domain},
+                    "project": {"id": "p-1", "name": "production-project", "domain": domain},
+                    "roles": [{"id": "r-1", "name": "member"}],
+                    "catalog": [
+                        {
+                            "type": "compute",
+                            "name": "nova",
+                            "id": "s-1",
+                            "endpoints": [
+                                {
+                                    "id": "e-1",
+                                    "interface": "public",
+                                    "region": "RegionOne",
+                                    "region_id": "RegionOne",
+                                    "url": "http://127.0.0.1:9/compute/v2.1",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            },
+            headers=[("X-Subject-Token", TOKEN)],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +175,13 @@ def world(tmp_path, keystone):
 def openstack(world, *args, pass_fds=(), extra_env=None):
     assert OPENSTACK.exists(), f"{OPENSTACK} missing: run the tests with scripts/test-osc-unit"
     return subprocess.run(
-        [str(OPENSTACK), *args], env={**world["env"], **(extra_env or {})}, cwd=world["dir"],
-        capture_output=True, text=True, timeout=120, pass_fds=pass_fds,
+        [str(OPENSTACK), *args],
+        env={**world["env"], **(extra_env or {})},
+        cwd=world["dir"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        pass_fds=pass_fds,
     )
 
 
@@ -154,7 +210,9 @@ def test_command_help_shows_the_spec_options(world):
 
 def test_a_command_authenticates_through_osc_and_stands_on_the_cloud_it_names(world, keystone):
     world["scenario"](groups=[{"name": "prod-web-app"}, {"name": "db", "id": "g2"}])
-    result = openstack(world, "--os-cloud", "site-a", "protector", "protection-group", "list", "-f", "json")
+    result = openstack(
+        world, "--os-cloud", "site-a", "protector", "protection-group", "list", "-f", "json"
+    )
     assert result.returncode == 0, result.stderr
     assert [g["name"] for g in json.loads(result.stdout)] == ["prod-web-app", "db"]
     [engine] = opened(world)
@@ -172,12 +230,16 @@ def test_a_command_authenticates_through_osc_and_stands_on_the_cloud_it_names(wo
 
 
 def test_a_refusal_is_one_line_on_stderr_and_a_non_zero_exit(world):
-    world["scenario"](error={
-        "method": "groups", "class": "UnavailableError", "kind": "unavailable",
-        "message": "Cannot modify protection group - remote site unreachable: force a metadata "
-                   "sync (sync-force) of protection group 'web'",
-        "hint": {"action": "sync_force", "group": "web"},
-    })
+    world["scenario"](
+        error={
+            "method": "groups",
+            "class": "UnavailableError",
+            "kind": "unavailable",
+            "message": "Cannot modify protection group - remote site unreachable: force a metadata "
+            "sync (sync-force) of protection group 'web'",
+            "hint": {"action": "sync_force", "group": "web"},
+        }
+    )
     result = openstack(world, "--os-cloud", "site-a", "protector", "protection-group", "list")
     assert result.returncode == 1
     assert result.stdout == ""
@@ -188,14 +250,21 @@ def test_a_refusal_is_one_line_on_stderr_and_a_non_zero_exit(world):
 
 
 def test_credentials_from_os_variables_need_the_site(world, keystone):
-    env = {"OS_AUTH_URL": keystone, "OS_USERNAME": "admin", "OS_PASSWORD": "secret",
-           "OS_PROJECT_NAME": "p", "OS_USER_DOMAIN_NAME": "Default",
-           "OS_PROJECT_DOMAIN_NAME": "Default", "OS_CLIENT_CONFIG_FILE": "/nonexistent"}
+    env = {
+        "OS_AUTH_URL": keystone,
+        "OS_USERNAME": "admin",
+        "OS_PASSWORD": "secret",
+        "OS_PROJECT_NAME": "p",
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_CLIENT_CONFIG_FILE": "/nonexistent",
+    }
     result = openstack(world, "protector", "protection-group", "list", extra_env=env)
     assert result.returncode == 1
     assert "--protector-site SITE" in result.stderr
-    result = openstack(world, "--protector-site", "site-b", "protector", "protection-group", "list",
-                       extra_env=env)
+    result = openstack(
+        world, "--protector-site", "site-b", "protector", "protection-group", "list", extra_env=env
+    )
     assert result.returncode == 0, result.stderr
     assert opened(world)[-1]["site"] == "site-b"
 
@@ -210,8 +279,17 @@ def test_a_failover_without_wait_outlives_the_command(world):
     done_read, done_write = os.pipe()
     try:
         result = openstack(
-            world, "--os-cloud", "site-a", "protector", "protection-group", "failover",
-            "prod-web-app", "--network-mapping", "a=b", "-f", "json",
+            world,
+            "--os-cloud",
+            "site-a",
+            "protector",
+            "protection-group",
+            "failover",
+            "prod-web-app",
+            "--network-mapping",
+            "a=b",
+            "-f",
+            "json",
             pass_fds=(gate_read, done_write),
             extra_env={"PROTECTOR_FAKE_GATE_FD": str(gate_read)},
         )
@@ -231,7 +309,9 @@ def test_a_failover_without_wait_outlives_the_command(world):
     assert ran["group"] == "prod-web-app" and ran["networks"] == {"a": "b"}
     [engine] = opened(world)
     assert engine["pid"] == ran["pid"]  # the background process opened its own engine
-    operation_log = world["dir"] / "state" / "operations" / "op-a1b2c3d4-0000-0000-0000-000000000001.log"
+    operation_log = (
+        world["dir"] / "state" / "operations" / "op-a1b2c3d4-0000-0000-0000-000000000001.log"
+    )
     text = operation_log.read_text()
     assert "[ 40%] storage: create_volumes_site_b" in text
-    assert json.loads(text[text.index("{"):])["status"] == "completed"
+    assert json.loads(text[text.index("{") :])["status"] == "completed"

@@ -13,16 +13,28 @@ from osc_lib import exceptions
 
 from protectorclient.osc import plugin
 
-CATALOG = [{"type": "compute", "name": "nova", "endpoints": [
-    {"interface": "public", "region": "RegionOne", "url": "http://nova.a/compute"}]}]
+CATALOG = [
+    {
+        "type": "compute",
+        "name": "nova",
+        "endpoints": [
+            {"interface": "public", "region": "RegionOne", "url": "http://nova.a/compute"}
+        ],
+    }
+]
 
 
 def client_manager(name="site-a", verify=True, **config):
     """What ``make_client`` reads from OSC's ClientManager."""
     return SimpleNamespace(
-        _cli_options=SimpleNamespace(name=name, config={"auth": {"auth_url": "http://ks.a/v3"}, **config}),
-        auth_ref=SimpleNamespace(auth_token="gAAAA-token", project_id="p-1",
-                                 service_catalog=SimpleNamespace(catalog=CATALOG)),
+        _cli_options=SimpleNamespace(
+            name=name, config={"auth": {"auth_url": "http://ks.a/v3"}, **config}
+        ),
+        auth_ref=SimpleNamespace(
+            auth_token="gAAAA-token",
+            project_id="p-1",
+            service_catalog=SimpleNamespace(catalog=CATALOG),
+        ),
         auth=SimpleNamespace(auth_url="http://ks.a:5000/v3"),
         region_name="RegionOne",
         interface="public",
@@ -53,9 +65,17 @@ def test_make_client_reuses_the_osc_session_and_opens_the_engine_on_first_use(fr
     assert client.engine is from_token.return_value
     assert client.engine is from_token.return_value  # opened once
     from_token.assert_called_once_with(
-        "site-a", token="gAAAA-token", auth_url="http://ks.a:5000/v3", project_id="p-1",
-        catalog=CATALOG, region_name="RegionOne", interface="public",
-        cacert="/etc/ssl/site-a-ca.pem", insecure=False, state_dir=None, poll_interval=None,
+        "site-a",
+        token="gAAAA-token",
+        auth_url="http://ks.a:5000/v3",
+        project_id="p-1",
+        catalog=CATALOG,
+        region_name="RegionOne",
+        interface="public",
+        cacert="/etc/ssl/site-a-ca.pem",
+        insecure=False,
+        state_dir=None,
+        poll_interval=None,
     )
     assert "gAAAA" not in repr(client)
     assert client.site == "site-a"
@@ -63,10 +83,12 @@ def test_make_client_reuses_the_osc_session_and_opens_the_engine_on_first_use(fr
 
 def test_plugin_options_reach_make_client(from_token, monkeypatch):
     monkeypatch.setenv("PROTECTOR_POLL_INTERVAL_MS", "20")
-    client = plugin.make_client(client_manager(
-        name="envvars", verify=False, protector_site="site-b", protector_state_dir="/tmp/dr"
-    ))
-    client.engine
+    client = plugin.make_client(
+        client_manager(
+            name="envvars", verify=False, protector_site="site-b", protector_state_dir="/tmp/dr"
+        )
+    )
+    assert client.engine is from_token.return_value
     args, kwargs = from_token.call_args
     assert args == ("site-b",)
     assert kwargs["insecure"] is True and kwargs["cacert"] is None
@@ -77,7 +99,7 @@ def test_plugin_options_reach_make_client(from_token, monkeypatch):
 def test_legacy_interface_names(from_token):
     manager = client_manager()
     manager.interface = "internalURL"
-    plugin.make_client(manager).engine
+    assert plugin.make_client(manager).engine is from_token.return_value
     assert from_token.call_args.kwargs["interface"] == "internal"
 
 
@@ -100,7 +122,7 @@ def test_no_token_no_client(from_token):
 def test_auth_url_from_the_cloud_config_when_the_auth_plugin_has_none(from_token):
     manager = client_manager()
     manager.auth = SimpleNamespace()
-    plugin.make_client(manager).engine
+    assert plugin.make_client(manager).engine is from_token.return_value
     assert from_token.call_args.kwargs["auth_url"] == "http://ks.a/v3"
 
 
@@ -110,10 +132,21 @@ def test_build_option_parser(monkeypatch):
     parser = plugin.build_option_parser(argparse.ArgumentParser())
     parsed = parser.parse_args([])
     assert (parsed.protector_state_dir, parsed.protector_site) == ("/var/lib/dr", "site-b")
-    parsed = parser.parse_args(["--protector-state-dir", "/x", "--protector-site", "site-a",
-                                "--os-protector-api-version", "1"])
+    parsed = parser.parse_args(
+        [
+            "--protector-state-dir",
+            "/x",
+            "--protector-site",
+            "site-a",
+            "--os-protector-api-version",
+            "1",
+        ]
+    )
     assert (parsed.protector_state_dir, parsed.protector_site, parsed.os_protector_api_version) == (
-        "/x", "site-a", "1")
+        "/x",
+        "site-a",
+        "1",
+    )
 
 
 def test_state_dir_for_operation_logs_resolves_like_the_engine(monkeypatch, tmp_path):

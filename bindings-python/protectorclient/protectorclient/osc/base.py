@@ -146,7 +146,9 @@ def outcome_failure(operation: Any) -> str | None:
     elif kind == "site_failover":
         subject = f"site '{getattr(operation, 'source_site', '')}'"
     else:
-        subject = f"{getattr(operation, 'source_site', '')} → {getattr(operation, 'target_site', '')}"
+        subject = (
+            f"{getattr(operation, 'source_site', '')} → {getattr(operation, 'target_site', '')}"
+        )
     error = getattr(operation, "error_message", None)
     detail = f" ({summary(error)})" if error else ""
     ref = operation_ref(str(operation.id))

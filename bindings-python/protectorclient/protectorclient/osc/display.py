@@ -82,7 +82,7 @@ def _time(value: Any) -> datetime | None:
 
 
 def ago(then: datetime, now: datetime) -> str:
-    """"5 seconds ago", "4 hours ago"."""
+    """ "5 seconds ago", "4 hours ago"."""
     secs = int((now - then).total_seconds())
     if secs < 0:
         return "just now"

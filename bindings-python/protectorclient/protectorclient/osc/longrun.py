@@ -19,6 +19,7 @@ how to recover it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -66,9 +67,8 @@ class ProgressPrinter:
             self.groups[key] = status
             error = getattr(result, "error_message", None)
             detail = f" ({escape_controls(error.splitlines()[0])})" if error else ""
-            lines.append(
-                f"[{progress:>3}%] group {escape_controls(str(result.group_name))}: {status}{detail}"
-            )
+            name = escape_controls(str(result.group_name))
+            lines.append(f"[{progress:>3}%] group {name}: {status}{detail}")
         self.steps_completed = len(completed)
         self.steps_failed = len(failed)
         if lines:
@@ -142,10 +142,8 @@ def run_detached(
     returns the pending record it reports; its refusal is raised here."""
     client = command.client
     for stream in (sys.stdout, sys.stderr, command.app.stdout, command.app.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
@@ -188,7 +186,8 @@ def run_detached(
     output = f" (output: {report['log']})" if report.get("log") else ""
     stderr.write(
         f"Operation {ref} runs in the background{output}: follow it with "
-        f"`openstack protector operation show {ref}` or `openstack protector operation wait {ref}`\n"
+        f"`openstack protector operation show {ref}` or "
+        f"`openstack protector operation wait {ref}`\n"
     )
     pairs = [(str(f), v) for f, v in report["pairs"]]
     return command.operation_view(parsed_args, pairs, report.get("group_results"))
@@ -285,8 +284,11 @@ def _worker(
         }
         try:
             pairs, group_results = base.operation_pairs(handle.status(), "operation_id")
-            report |= {"pairs": pairs, "group_results": group_results,
-                       "data_at_risk": data_at_risk(handle)}
+            report |= {
+                "pairs": pairs,
+                "group_results": group_results,
+                "data_at_risk": data_at_risk(handle),
+            }
         except Exception:
             traceback.print_exc()
             report["pairs"] = [("operation_id", ref)]

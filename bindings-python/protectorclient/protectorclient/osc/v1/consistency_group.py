@@ -15,7 +15,9 @@ class ShowConsistencyGroup(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("group", metavar="<protection-group>", help="Protection group name or id")
+        parser.add_argument(
+            "group", metavar="<protection-group>", help="Protection group name or id"
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:

@@ -22,7 +22,9 @@ class TestFailover(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("group", metavar="<protection-group>", help="Protection group name or id")
+        parser.add_argument(
+            "group", metavar="<protection-group>", help="Protection group name or id"
+        )
         options.add_mapping_options(
             parser,
             network_mapping="Network mapping <source>=<target> from the production networks to "
@@ -53,15 +55,15 @@ class TestFailoverCleanup(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("group", metavar="<protection-group>", help="Protection group name or id")
+        parser.add_argument(
+            "group", metavar="<protection-group>", help="Protection group name or id"
+        )
         options.add_wait_option(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
         group = parsed_args.group
-        return longrun.launch(
-            self, parsed_args, lambda engine: engine.test_failover_cleanup(group)
-        )
+        return longrun.launch(self, parsed_args, lambda engine: engine.test_failover_cleanup(group))
 
 
 class SiteFailover(base.ShowOne):
@@ -137,10 +139,20 @@ class CreateTenantMapping(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("--local-tenant", metavar="<project-id>", required=True, help="Project id on the local site")
-        parser.add_argument("--remote-site", metavar="<site>", required=True, help="The remote site")
         parser.add_argument(
-            "--remote-tenant", metavar="<project-id>", required=True, help="Project id on the remote site"
+            "--local-tenant",
+            metavar="<project-id>",
+            required=True,
+            help="Project id on the local site",
+        )
+        parser.add_argument(
+            "--remote-site", metavar="<site>", required=True, help="The remote site"
+        )
+        parser.add_argument(
+            "--remote-tenant",
+            metavar="<project-id>",
+            required=True,
+            help="Project id on the remote site",
         )
         parser.add_argument("--description", metavar="<description>", default="", help="Free text")
         return parser

@@ -10,7 +10,9 @@ from protectorclient.osc import base, display, longrun
 
 
 def _id_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("operation", metavar="<operation-id>", help="Operation id (op-<uuid>, or the bare uuid)")
+    parser.add_argument(
+        "operation", metavar="<operation-id>", help="Operation id (op-<uuid>, or the bare uuid)"
+    )
 
 
 class ListOperation(base.Lister):
@@ -88,12 +90,16 @@ class RecoverOperation(base.ShowOne):
         parser = super().get_parser(prog_name)
         _id_argument(parser)
         parser.add_argument(
-            "--rollback", action="store_true", help="Undo what the operation did instead of continuing it"
+            "--rollback",
+            action="store_true",
+            help="Undo what the operation did instead of continuing it",
         )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
-        operation = self.engine.recover_operation(parsed_args.operation, roll_back=parsed_args.rollback)
+        operation = self.engine.recover_operation(
+            parsed_args.operation, roll_back=parsed_args.rollback
+        )
         log = self.client.operation_log(str(operation.id))
         if log.exists():
             self.app.stderr.write(f"Its background run's output: {log}\n")

@@ -26,7 +26,9 @@ class CreateProtectionGroup(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("--name", metavar="<name>", required=True, help="Group name, unique per tenant")
+        parser.add_argument(
+            "--name", metavar="<name>", required=True, help="Group name, unique per tenant"
+        )
         parser.add_argument("--description", metavar="<description>", default="", help="Free text")
         parser.add_argument(
             "--replication-type",
@@ -35,13 +37,16 @@ class CreateProtectionGroup(base.ShowOne):
             required=True,
             help="Replication mode: async (replicated snapshots) or sync (ActiveCluster pods)",
         )
-        parser.add_argument("--primary-site", metavar="<site>", required=True, help="Site where the VMs run now")
+        parser.add_argument(
+            "--primary-site", metavar="<site>", required=True, help="Site where the VMs run now"
+        )
         parser.add_argument("--secondary-site", metavar="<site>", required=True, help="The DR site")
         parser.add_argument(
             "--volume-type",
             metavar="<volume-type>",
             required=True,
-            help="Cinder volume type of every member volume; must be replication-enabled on both sites",
+            help="Cinder volume type of every member volume; must be replication-enabled on "
+            "both sites",
         )
         return parser
 
@@ -182,7 +187,9 @@ class ShowMember(base.ShowOne):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         _group_argument(parser)
-        parser.add_argument("member", metavar="<member-id>", help="Member id (or the VM's instance id)")
+        parser.add_argument(
+            "member", metavar="<member-id>", help="Member id (or the VM's instance id)"
+        )
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
@@ -197,7 +204,10 @@ class RemoveMember(base.ShowOne):
         parser = super().get_parser(prog_name)
         _group_argument(parser)
         parser.add_argument(
-            "--member-id", metavar="<member-id>", required=True, help="Member id (or the VM's instance id)"
+            "--member-id",
+            metavar="<member-id>",
+            required=True,
+            help="Member id (or the VM's instance id)",
         )
         return parser
 
@@ -244,7 +254,10 @@ class CreatePolicy(base.ShowOne):
                 help=f"CA bundle that signs the {side} array's certificate, when not a system root",
             )
         parser.add_argument(
-            "--pure-pg-name", metavar="<name>", required=True, help="Name of the FlashArray protection group"
+            "--pure-pg-name",
+            metavar="<name>",
+            required=True,
+            help="Name of the FlashArray protection group",
         )
         parser.add_argument(
             "--replication-interval",
@@ -271,7 +284,11 @@ class CreatePolicy(base.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
         # Tokens first: a bad token source changes nothing.
         sources = [
-            (side, getattr(parsed_args, f"{side}_fa_token"), getattr(parsed_args, f"{side}_fa_token_file"))
+            (
+                side,
+                getattr(parsed_args, f"{side}_fa_token"),
+                getattr(parsed_args, f"{side}_fa_token_file"),
+            )
             for side in ("primary", "secondary")
         ]
         if all(file == "-" for _, _, file in sources):
@@ -379,7 +396,11 @@ class SyncLog(base.Lister):
         parser = super().get_parser(prog_name)
         _group_argument(parser)
         parser.add_argument(
-            "--limit", metavar="<n>", type=int, default=10, help="At most this many entries (default: 10)"
+            "--limit",
+            metavar="<n>",
+            type=int,
+            default=10,
+            help="At most this many entries (default: 10)",
         )
         return parser
 
@@ -418,7 +439,8 @@ class SetMapping(base.Lister):
         parser.add_argument(
             "--replace",
             action="store_true",
-            help="Replace the stored mappings of this direction with the given ones (alone: clear them)",
+            help="Replace the stored mappings of this direction with the given ones (alone: "
+            "clear them)",
         )
         return parser
 

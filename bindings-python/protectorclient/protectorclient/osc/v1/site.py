@@ -14,7 +14,9 @@ class CreateSite(base.ShowOne):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument("--name", metavar="<name>", required=True, help="Unique site name, such as site-a")
+        parser.add_argument(
+            "--name", metavar="<name>", required=True, help="Unique site name, such as site-a"
+        )
         parser.add_argument("--description", metavar="<description>", default="", help="Free text")
         parser.add_argument(
             "--site-type",
@@ -24,15 +26,21 @@ class CreateSite(base.ShowOne):
             help="Registered role: primary or secondary (informational: a group's primary "
             "swaps on failover)",
         )
-        parser.add_argument("--auth-url", metavar="<auth-url>", required=True, help="Keystone v3 URL of the site")
         parser.add_argument(
-            "--region-name", metavar="<region-name>", default="RegionOne", help="Region of the site's endpoints (default: RegionOne)"
+            "--auth-url", metavar="<auth-url>", required=True, help="Keystone v3 URL of the site"
+        )
+        parser.add_argument(
+            "--region-name",
+            metavar="<region-name>",
+            default="RegionOne",
+            help="Region of the site's endpoints (default: RegionOne)",
         )
         parser.add_argument(
             "--cloud",
             metavar="<cloud>",
             default=None,
-            help="clouds.yaml entry with the site's credentials (default: the entry named like the site)",
+            help="clouds.yaml entry with the site's credentials (default: the entry named like "
+            "the site)",
         )
         return parser
 

@@ -29,7 +29,9 @@ def _signature_only(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     if node.name == "__new__":
         args.args[0].arg = "self"
     prefix = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
-    decorators = "".join(f"@{ast.unparse(d)}\n" for d in node.decorator_list if ast.unparse(d) != "final")
+    decorators = "".join(
+        f"@{ast.unparse(d)}\n" for d in node.decorator_list if ast.unparse(d) != "final"
+    )
     body = "raise NotImplementedError" if name != "__init__" else "_refuse()"
     if name == "from_token":
         body = "return _open('from_token', locals())"
@@ -48,7 +50,9 @@ def _classes() -> dict[str, type]:
             )
             namespace: dict[str, Any] = {"_refuse": _refuse, "_open": _open}
             exec(compile(source or "pass\n", str(_STUBS), "exec"), namespace)  # noqa: S102
-            members = {k: v for k, v in namespace.items() if k not in ("_refuse", "_open", "__builtins__")}
+            members = {
+                k: v for k, v in namespace.items() if k not in ("_refuse", "_open", "__builtins__")
+            }
             out[node.name] = type(node.name, (), members)
     return out
 

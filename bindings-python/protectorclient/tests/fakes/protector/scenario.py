@@ -23,7 +23,9 @@ from . import exceptions, records
 def _scenario() -> dict[str, Any]:
     path = os.environ.get("PROTECTOR_FAKE_SCENARIO")
     if not path:
-        raise NotImplementedError("the fake protector module has no engine: use a scenario or a mock")
+        raise NotImplementedError(
+            "the fake protector module has no engine: use a scenario or a mock"
+        )
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -44,7 +46,9 @@ class ScenarioEngine:
         error = self.scenario.get("error")
         if error and error.get("method") == method:
             cls = getattr(exceptions, error.get("class", "ProtectorError"))
-            raise cls(error["message"], kind=error.get("kind", "unexpected"), hint=error.get("hint"))
+            raise cls(
+                error["message"], kind=error.get("kind", "unexpected"), hint=error.get("hint")
+            )
 
     def groups(self) -> list[Any]:
         self._fail_if_scripted("groups")
@@ -70,13 +74,21 @@ class ScenarioHandle:
         gate = os.environ.get("PROTECTOR_FAKE_GATE_FD")
         if gate:
             os.read(int(gate), 1)
-        step = records.operation(group_name=self.group, progress=40, phase="storage",
-                                 steps_completed=["validate_sites", "create_volumes_site_b"])
+        step = records.operation(
+            group_name=self.group,
+            progress=40,
+            phase="storage",
+            steps_completed=["validate_sites", "create_volumes_site_b"],
+        )
         if on_progress is not None:
             on_progress(step)
-        final = records.operation(group_name=self.group, status="completed", progress=100,
-                                  phase="finalization", steps_completed=["validate_sites",
-                                  "create_volumes_site_b", "finalize"])
+        final = records.operation(
+            group_name=self.group,
+            status="completed",
+            progress=100,
+            phase="finalization",
+            steps_completed=["validate_sites", "create_volumes_site_b", "finalize"],
+        )
         log = self.scenario.get("operation_log")
         if log:
             with open(log, "a", encoding="utf-8") as f:

@@ -46,61 +46,176 @@ def _field(record: Any, name: str, default: Any = None) -> Any:
 _LISTS: dict[str, tuple[type, list[tuple[str, str]], Callable[[Any], list[Any]]]] = {
     "sites": (
         types.Site,
-        [("id", "id"), ("name", "name"), ("site_type", "type"), ("auth_url", "auth_url"),
-         ("region_name", "region_name"), ("status", "status")],
-        lambda s: [_field(s, k) for k in ("id", "name", "site_type", "auth_url", "region_name", "status")],
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("site_type", "type"),
+            ("auth_url", "auth_url"),
+            ("region_name", "region_name"),
+            ("status", "status"),
+        ],
+        lambda s: [
+            _field(s, k) for k in ("id", "name", "site_type", "auth_url", "region_name", "status")
+        ],
     ),
     "volume_types": (
         types.VolumeType,
-        [("id", "id"), ("name", "name"), ("replication_enabled", "replication_enabled"),
-         ("replication_type", "replication_type")],
-        lambda t: [t.id, t.name, t.extra_specs.get("replication_enabled", ""),
-                   t.extra_specs.get("replication_type", "")],
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("replication_enabled", "replication_enabled"),
+            ("replication_type", "replication_type"),
+        ],
+        lambda t: [
+            t.id,
+            t.name,
+            t.extra_specs.get("replication_enabled", ""),
+            t.extra_specs.get("replication_type", ""),
+        ],
     ),
     "groups": (
         types.ProtectionGroup,
-        [(k, k) for k in ("id", "name", "status", "replication_type", "primary_site",
-                          "secondary_site", "current_primary_site", "failover_count")],
-        lambda g: [_field(g, k) for k in ("id", "name", "status", "replication_type", "primary_site",
-                                          "secondary_site", "current_primary_site", "failover_count")],
+        [
+            (k, k)
+            for k in (
+                "id",
+                "name",
+                "status",
+                "replication_type",
+                "primary_site",
+                "secondary_site",
+                "current_primary_site",
+                "failover_count",
+            )
+        ],
+        lambda g: [
+            _field(g, k)
+            for k in (
+                "id",
+                "name",
+                "status",
+                "replication_type",
+                "primary_site",
+                "secondary_site",
+                "current_primary_site",
+                "failover_count",
+            )
+        ],
     ),
     "members": (
         types.Member,
-        [("id", "ID"), ("instance_name", "Instance Name"), ("instance_id", "Instance ID"),
-         ("status", "Status"), ("volumes", "Volumes"), ("current_site", "Current Site"),
-         ("current_instance_id", "Current Instance ID")],
-        lambda m: [m.id, m.instance_name, m.instance_id, _plain(m.status),
-                   len(m.current.volume_ids), m.current.site, m.current.instance_id],
+        [
+            ("id", "ID"),
+            ("instance_name", "Instance Name"),
+            ("instance_id", "Instance ID"),
+            ("status", "Status"),
+            ("volumes", "Volumes"),
+            ("current_site", "Current Site"),
+            ("current_instance_id", "Current Instance ID"),
+        ],
+        lambda m: [
+            m.id,
+            m.instance_name,
+            m.instance_id,
+            _plain(m.status),
+            len(m.current.volume_ids),
+            m.current.site,
+            m.current.instance_id,
+        ],
     ),
     "sync_log": (
         types.SyncLogEntry,
         [(k, k) for k in ("at", "version", "peer_site", "result", "reason", "error")],
-        lambda e: [_field(e, k) for k in ("at", "version", "peer_site", "result", "reason", "error")],
+        lambda e: [
+            _field(e, k) for k in ("at", "version", "peer_site", "result", "reason", "error")
+        ],
     ),
     "operations": (
         types.Operation,
-        [(k, k) for k in ("id", "operation_type", "protection_group", "status", "progress",
-                          "source_site", "target_site", "started_at")],
-        lambda o: [_op(o.id), _plain(o.operation_type), o.group_name, _plain(o.status), o.progress,
-                   o.source_site, o.target_site, _time(o.started_at)],
+        [
+            (k, k)
+            for k in (
+                "id",
+                "operation_type",
+                "protection_group",
+                "status",
+                "progress",
+                "source_site",
+                "target_site",
+                "started_at",
+            )
+        ],
+        lambda o: [
+            _op(o.id),
+            _plain(o.operation_type),
+            o.group_name,
+            _plain(o.status),
+            o.progress,
+            o.source_site,
+            o.target_site,
+            _time(o.started_at),
+        ],
     ),
     "tenant_mappings": (
         types.TenantMapping,
-        [(k, k) for k in ("id", "local_site", "local_tenant", "remote_site", "remote_tenant",
-                          "description")],
-        lambda t: [_field(t, k) for k in ("id", "local_site", "local_tenant", "remote_site",
-                                          "remote_tenant", "description")],
+        [
+            (k, k)
+            for k in (
+                "id",
+                "local_site",
+                "local_tenant",
+                "remote_site",
+                "remote_tenant",
+                "description",
+            )
+        ],
+        lambda t: [
+            _field(t, k)
+            for k in (
+                "id",
+                "local_site",
+                "local_tenant",
+                "remote_site",
+                "remote_tenant",
+                "description",
+            )
+        ],
     ),
 }
 
-_MAPPING_COLUMNS = [("from_site", "From Site"), ("to_site", "To Site"), ("kind", "Kind"),
-                    ("source", "Source"), ("target", "Target")]
-_GROUP_RESULT_COLUMNS = [(k, k) for k in ("protection_group", "group_id", "project_id", "status",
-                                          "operation_id", "error_message")]
+_MAPPING_COLUMNS = [
+    ("from_site", "From Site"),
+    ("to_site", "To Site"),
+    ("kind", "Kind"),
+    ("source", "Source"),
+    ("target", "Target"),
+]
+_GROUP_RESULT_COLUMNS = [
+    (k, k)
+    for k in (
+        "protection_group",
+        "group_id",
+        "project_id",
+        "status",
+        "operation_id",
+        "error_message",
+    )
+]
 
 LIST_KINDS = (*_LISTS, "mappings", "group_results")
-SHOW_KINDS = ("site", "site_validation", "group", "member", "member_added", "consistency_group",
-              "policy", "sync_status", "sync_force", "operation", "tenant_mapping")
+SHOW_KINDS = (
+    "site",
+    "site_validation",
+    "group",
+    "member",
+    "member_added",
+    "consistency_group",
+    "policy",
+    "sync_status",
+    "sync_force",
+    "operation",
+    "tenant_mapping",
+)
 
 
 def columns(kind: str) -> list[tuple[str, str]]:
@@ -125,8 +240,11 @@ def rows(kind: str, records: Sequence[Any]) -> list[tuple[Any, ...]]:
         for entry in sorted(records, key=lambda e: (e.from_site, e.to_site)):
             _check(entry, types.GroupMappings)
             m = entry.mappings
-            for name, pairs in (("network", m.networks), ("flavor", m.flavors),
-                                ("security_group", m.security_groups)):
+            for name, pairs in (
+                ("network", m.networks),
+                ("flavor", m.flavors),
+                ("security_group", m.security_groups),
+            ):
                 for source, target in sorted(pairs.items()):
                     out.append((entry.from_site, entry.to_site, name, source, target))
         return out
@@ -134,8 +252,16 @@ def rows(kind: str, records: Sequence[Any]) -> list[tuple[Any, ...]]:
         for op in records:
             _check(op, types.Operation)
             for r in op.group_results:
-                out.append((r.group_name, r.group_id, r.project_id, _plain(r.status),
-                            _op(r.operation_id), r.error_message))
+                out.append(
+                    (
+                        r.group_name,
+                        r.group_id,
+                        r.project_id,
+                        _plain(r.status),
+                        _op(r.operation_id),
+                        r.error_message,
+                    )
+                )
         return out
     expected, _, row = _LISTS[kind]
     for record in records:
@@ -147,68 +273,143 @@ def rows(kind: str, records: Sequence[Any]) -> list[tuple[Any, ...]]:
 def show(kind: str, record: Any, **context: Any) -> list[tuple[str, Any]]:
     if kind == "site":
         _check(record, types.Site)
-        return [(k, _field(record, k)) for k in ("id", "name", "description", "site_type", "auth_url",
-                                                  "region_name", "status", "cloud", "created_at")]
+        return [
+            (k, _field(record, k))
+            for k in (
+                "id",
+                "name",
+                "description",
+                "site_type",
+                "auth_url",
+                "region_name",
+                "status",
+                "cloud",
+                "created_at",
+            )
+        ]
     if kind == "site_validation":
         _check(record, types.SiteValidation)
-        return [(k, _field(record, k, "ok")) for k in ("name", "status", "keystone", "nova", "cinder",
-                                                       "neutron", "volume_manage")]
+        return [
+            (k, _field(record, k, "ok"))
+            for k in ("name", "status", "keystone", "nova", "cinder", "neutron", "volume_manage")
+        ]
     if kind == "group":
         _check(record, types.ProtectionGroup)
-        return [(k, _field(record, k)) for k in ("id", "name", "status", "current_primary_site",
-                                                  "primary_site", "secondary_site", "failover_count",
-                                                  "last_failover_at", "replication_type")]
+        return [
+            (k, _field(record, k))
+            for k in (
+                "id",
+                "name",
+                "status",
+                "current_primary_site",
+                "primary_site",
+                "secondary_site",
+                "failover_count",
+                "last_failover_at",
+                "replication_type",
+            )
+        ]
     if kind == "member_added":
         _check(record, types.Member)
-        return [("id", record.id), ("instance_id", record.instance_id),
-                ("instance_name", record.instance_name), ("status", _plain(record.status)),
-                ("volumes_added", len(record.current.volume_ids))]
+        return [
+            ("id", record.id),
+            ("instance_id", record.instance_id),
+            ("instance_name", record.instance_name),
+            ("status", _plain(record.status)),
+            ("volumes_added", len(record.current.volume_ids)),
+        ]
     if kind == "member":
         _check(record, types.Member)
-        return [("id", record.id), ("instance_id", record.instance_id),
-                ("instance_name", record.instance_name), ("status", _plain(record.status)),
-                ("current_site", record.current.site), ("volumes", list(record.current.volume_ids)),
-                ("error_message", record.error_message)]
+        return [
+            ("id", record.id),
+            ("instance_id", record.instance_id),
+            ("instance_name", record.instance_name),
+            ("status", _plain(record.status)),
+            ("current_site", record.current.site),
+            ("volumes", list(record.current.volume_ids)),
+            ("error_message", record.error_message),
+        ]
     if kind == "consistency_group":
         _check(record, types.ConsistencyGroup)
-        return [(k, _field(record, k)) for k in ("id", "protection_group_id", "volume_type_name",
-                                                  "status", "volume_count", "replication_lag_seconds")]
+        return [
+            (k, _field(record, k))
+            for k in (
+                "id",
+                "protection_group_id",
+                "volume_type_name",
+                "status",
+                "volume_count",
+                "replication_lag_seconds",
+            )
+        ]
     if kind == "policy":
         _check(record, types.ReplicationPolicy)
         group = context.get("group")
         _check(group, types.ProtectionGroup)
-        return [("protection_group", group.name), ("primary_fa_url", record.primary_array.url),
-                ("secondary_fa_url", record.secondary_array.url), ("pure_pg_name", record.pure_pg_name),
-                ("replication_interval", record.replication_interval_secs),
-                ("rpo_minutes", record.rpo_minutes)]
+        return [
+            ("protection_group", group.name),
+            ("primary_fa_url", record.primary_array.url),
+            ("secondary_fa_url", record.secondary_array.url),
+            ("pure_pg_name", record.pure_pg_name),
+            ("replication_interval", record.replication_interval_secs),
+            ("rpo_minutes", record.rpo_minutes),
+        ]
     if kind == "sync_status":
         _check(record, types.SyncStatus)
-        return [("protection_group", record.group),
-                ("sync_status", "IN SYNC" if record.in_sync else "OUT OF SYNC"),
-                ("in_sync", record.in_sync), ("local_site", record.local_site),
-                ("local_version", record.local_version), ("current_site", record.current_site),
-                ("last_modified", _time(record.last_modified)), ("remote_site", record.remote_site),
-                ("remote_status", record.remote_status), ("remote_version", record.remote_version),
-                ("last_sync", _time(record.last_sync)), ("error", record.error)]
+        return [
+            ("protection_group", record.group),
+            ("sync_status", "IN SYNC" if record.in_sync else "OUT OF SYNC"),
+            ("in_sync", record.in_sync),
+            ("local_site", record.local_site),
+            ("local_version", record.local_version),
+            ("current_site", record.current_site),
+            ("last_modified", _time(record.last_modified)),
+            ("remote_site", record.remote_site),
+            ("remote_status", record.remote_status),
+            ("remote_version", record.remote_version),
+            ("last_sync", _time(record.last_sync)),
+            ("error", record.error),
+        ]
     if kind == "sync_force":
         _check(record, types.SyncForceResult)
-        return [("protection_group", record.group), ("status", "success"),
-                ("source_site", record.source_site), ("pushed_to", record.pushed_to),
-                ("version", record.version), ("checksum", record.checksum),
-                ("duration_ms", record.duration_ms)]
+        return [
+            ("protection_group", record.group),
+            ("status", "success"),
+            ("source_site", record.source_site),
+            ("pushed_to", record.pushed_to),
+            ("version", record.version),
+            ("checksum", record.checksum),
+            ("duration_ms", record.duration_ms),
+        ]
     if kind == "operation":
         _check(record, types.Operation)
         id_field = context.get("id_field", "id")
-        return [(id_field, _op(record.id)), ("operation_type", _plain(record.operation_type)),
-                ("protection_group", record.group_name), ("status", _plain(record.status)),
-                ("progress", record.progress), ("phase", _plain(record.phase)),
-                ("steps_completed", _plain(record.steps_completed)),
-                ("steps_failed", _plain(record.steps_failed)),
-                ("started_at", _time(record.started_at)), ("completed_at", _time(record.completed_at)),
-                ("error_message", record.error_message), ("source_site", record.source_site),
-                ("target_site", record.target_site)]
+        return [
+            (id_field, _op(record.id)),
+            ("operation_type", _plain(record.operation_type)),
+            ("protection_group", record.group_name),
+            ("status", _plain(record.status)),
+            ("progress", record.progress),
+            ("phase", _plain(record.phase)),
+            ("steps_completed", _plain(record.steps_completed)),
+            ("steps_failed", _plain(record.steps_failed)),
+            ("started_at", _time(record.started_at)),
+            ("completed_at", _time(record.completed_at)),
+            ("error_message", record.error_message),
+            ("source_site", record.source_site),
+            ("target_site", record.target_site),
+        ]
     if kind == "tenant_mapping":
         _check(record, types.TenantMapping)
-        return [(k, _field(record, k)) for k in ("id", "local_site", "local_tenant", "remote_site",
-                                                  "remote_tenant", "description")]
+        return [
+            (k, _field(record, k))
+            for k in (
+                "id",
+                "local_site",
+                "local_tenant",
+                "remote_site",
+                "remote_tenant",
+                "description",
+            )
+        ]
     raise ValueError(f"unknown show view {kind!r}: one of {', '.join(SHOW_KINDS)}")
