@@ -594,3 +594,62 @@ class TestViewsAreTheOnlySource(CommandTest):
         out = self.run_json(protection_group.ListProtectionGroup, [])
         self.assertEqual("x", out[0]["Extra"])
         json.dumps(out)
+
+
+class TestSiteFailoverResultsFromEitherViewShape(CommandTest):
+    """The views contract leaves two details open for a site failover's groups: whether
+    `rows("group_results", ...)` takes the operation or its results, and whether the
+    `operation` view already carries them as a field. The plugin shows them once either way."""
+
+    def setUp(self):
+        super().setUp()
+        self.op = records.operation(
+            operation_type="site_failover",
+            group_name=None,
+            group_results=[records.group_result(status="completed")],
+        )
+        self.engine.operation.return_value = self.op
+        self.expected = [
+            dict(zip([k for k, _ in views.columns("group_results")], row, strict=True))
+            for row in views.rows("group_results", [self.op])
+        ]
+
+    def test_rows_over_the_results_themselves(self):
+        import fixtures
+        import protector
+
+        original = protector.views.rows
+
+        def rows(kind, recs):
+            if kind == "group_results":
+                if any(isinstance(r, protector.types.Operation) for r in recs):
+                    raise TypeError("expected GroupResult records")
+                return [
+                    (r.group_name, r.group_id, r.project_id, str(r.status), None, None)
+                    for r in recs
+                ]
+            return original(kind, recs)
+
+        self.useFixture(fixtures.MonkeyPatch("protector.views.rows", rows))
+        out = self.run_json(operation.ShowOperation, ["x"])
+        self.assertEqual(self.expected, out["group_results"])
+
+    def test_an_operation_view_that_carries_the_results(self):
+        import fixtures
+        import protector
+
+        original = protector.views.show
+
+        def show(kind, record, **context):
+            pairs = original(kind, record, **context)
+            return [*pairs, ("group_results", self.expected)] if kind == "operation" else pairs
+
+        self.useFixture(fixtures.MonkeyPatch("protector.views.show", show))
+        out = self.run_json(operation.ShowOperation, ["x"])
+        self.assertEqual(self.expected, out["group_results"])
+        self.app.stdout.seek(0)
+        self.app.stdout.truncate()
+        self.run_command(operation.ShowOperation, ["x"])
+        record, groups = self.stdout.split("\n\n")
+        self.assertNotIn("group_results", record)
+        self.assertIn("| prod-web-app ", groups)

@@ -315,3 +315,12 @@ def test_a_failover_without_wait_outlives_the_command(world):
     text = operation_log.read_text()
     assert "[ 40%] storage: create_volumes_site_b" in text
     assert json.loads(text[text.index("{") :])["status"] == "completed"
+
+
+def test_openstack_protector_help_lists_the_command_groups(world):
+    # spec/000, spec/001: "openstack protector --help ... You should see protection-group,
+    # operation, site".
+    result = openstack(world, "protector", "--help")
+    assert result.returncode == 0, result.stderr
+    for group in ("protector protection-group", "protector operation", "protector site"):
+        assert group in result.stdout

@@ -128,9 +128,15 @@ def operation_pairs(
     """The ``operation`` view of ``operation`` and, for a site failover, its per-group
     results."""
     pairs = display.show_pairs("operation", operation, id_field=id_field)
-    if str(getattr(operation, "operation_type", "")) == "site_failover":
-        return pairs, display.group_result_rows(operation)
-    return pairs, None
+    if str(getattr(operation, "operation_type", "")) != "site_failover":
+        return pairs, None
+    # The view may already carry the results as a field (what every form but a table shows):
+    # keep them once, shown as the form asks.
+    given = [value for field, value in pairs if field == "group_results"]
+    if given:
+        pairs = [(field, value) for field, value in pairs if field != "group_results"]
+        return pairs, list(given[0] or [])
+    return pairs, display.group_result_rows(operation)
 
 
 def outcome_failure(operation: Any) -> str | None:

@@ -65,7 +65,13 @@ def group_result_rows(operation: Any) -> list[dict[str, Any]]:
     ``group_results`` field (keys from the ``group_results`` view)."""
     v = views()
     keys = [key for key, _ in v.columns("group_results")]
-    return [dict(zip(keys, row, strict=False)) for row in v.rows("group_results", [operation])]
+    try:
+        rows = v.rows("group_results", [operation])
+    except TypeError:
+        # A views module whose `group_results` takes the results themselves (as the core's
+        # view does) rather than the operation.
+        rows = v.rows("group_results", list(operation.group_results))
+    return [dict(zip(keys, row, strict=False)) for row in rows]
 
 
 # ---------------------------------------------------------------------------------- sync
