@@ -172,11 +172,12 @@ def world(tmp_path, keystone):
     return {"dir": tmp_path, "env": env, "scenario": write_scenario}
 
 
-def openstack(world, *args, pass_fds=(), extra_env=None):
+def openstack(world, *args, pass_fds=(), extra_env=None, without=()):
     assert OPENSTACK.exists(), f"{OPENSTACK} missing: run the tests with scripts/test-osc-unit"
+    env = {k: v for k, v in {**world["env"], **(extra_env or {})}.items() if k not in without}
     return subprocess.run(
         [str(OPENSTACK), *args],
-        env={**world["env"], **(extra_env or {})},
+        env=env,
         cwd=world["dir"],
         capture_output=True,
         text=True,
@@ -324,3 +325,17 @@ def test_openstack_protector_help_lists_the_command_groups(world):
     assert result.returncode == 0, result.stderr
     for group in ("protector protection-group", "protector operation", "protector site"):
         assert group in result.stdout
+
+
+def test_the_state_dir_from_the_option_the_environment_or_the_cloud_entry(world):
+    clouds = world["dir"] / "clouds.yaml"
+    clouds.write_text(clouds.read_text() + "    protector_state_dir: /srv/from-clouds-yaml\n")
+    args = ("--os-cloud", "site-a", "protector", "protection-group", "list")
+    assert openstack(world, *args, without=("PROTECTOR_STATE_DIR",)).returncode == 0
+    assert openstack(world, *args).returncode == 0
+    assert openstack(world, "--protector-state-dir", "/srv/option", *args).returncode == 0
+    assert [e["state_dir"] for e in opened(world)] == [
+        "/srv/from-clouds-yaml",
+        str(world["dir"] / "state"),
+        "/srv/option",
+    ]

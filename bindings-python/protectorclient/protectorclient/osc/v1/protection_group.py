@@ -481,7 +481,8 @@ class Failover(base.ShowOne):
     with the mapped networks and flavors: no data is lost. With --force (or --unplanned) the
     source site is taken as lost: the VMs are recovered from the last replicated snapshot (the
     data written since is lost, as printed); the engine refuses it while the source site and
-    its array still answer. Without --wait the command prints the pending operation at once.
+    its array still answer and replication works. Without --wait the command prints the
+    pending operation at once.
     """
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -496,7 +497,7 @@ class Failover(base.ShowOne):
             help="Unplanned failover: the source site is lost; recover from the latest "
             "replicated snapshot. It never skips the pre-flight checks of a planned failover "
             "(see the plugin's README), and it is refused while the source site and its "
-            "FlashArray answer",
+            "FlashArray answer and replication works",
         )
         options.add_wait_option(parser)
         return parser
