@@ -397,3 +397,14 @@ class TestBackground(OperationTest):
             exceptions.CommandError, self.run_in_background, dr.TestFailoverCleanup, ["g"]
         )
         self.assertIn("ended before it reported whether the operation started", str(error))
+
+    def test_where_fork_is_missing_the_operation_runs_in_the_foreground(self):
+        import fixtures
+
+        self.useFixture(
+            fixtures.MonkeyPatch("protectorclient.osc.longrun.can_detach", lambda: False)
+        )
+        out = self.run_json(protection_group.Failover, ["prod-web-app"])
+        self.engine.failover.assert_called_once_with("prod-web-app", unplanned=False, **NO_MAPPINGS)
+        self.assertEqual("completed", out["status"])
+        self.assertIn("cannot run the operation in the background", self.stderr)
