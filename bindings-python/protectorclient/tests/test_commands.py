@@ -547,10 +547,13 @@ class TestOperation(CommandTest):
 
     def test_wait_shows_progress_and_fails_when_the_operation_failed(self):
         handle = self.engine.follow.return_value
+        handle.status.return_value = records.operation(steps_completed=["validate_sites"])
 
         def wait(timeout=None, on_progress=None):
             on_progress(
-                records.operation(progress=20, phase="storage", steps_completed=["validate_sites"])
+                records.operation(
+                    progress=20, phase="storage", steps_completed=["validate_sites", "identify"]
+                )
             )
             return records.operation(status="failed", error_message="volume manage denied\nmore")
 
@@ -559,7 +562,8 @@ class TestOperation(CommandTest):
             exceptions.CommandError, self.run_command, operation.WaitOperation, ["op-1"]
         )
         self.engine.follow.assert_called_once_with("op-1")
-        self.assertEqual("[ 20%] storage: validate_sites\n", self.stderr)
+        # Only what happened after the command started following it.
+        self.assertEqual("[ 20%] storage: identify\n", self.stderr)
         self.assertIn("| status ", self.stdout)
         self.assertEqual(
             "failover of protection group 'prod-web-app' ended failed (volume manage denied…): "
@@ -653,3 +657,17 @@ class TestSiteFailoverResultsFromEitherViewShape(CommandTest):
         record, groups = self.stdout.split("\n\n")
         self.assertNotIn("group_results", record)
         self.assertIn("| prod-web-app ", groups)
+
+
+def test_lists_in_a_table_wrap_between_items_as_in_spec_000():
+    from protectorclient.osc.display import ValueColumn, wrap_list
+
+    steps = ["validate_sites", "create_dr_record", "identify_snapshot", "create_volumes_site_b"]
+    assert wrap_list(steps) == (
+        '["validate_sites", "create_dr_record",\n "identify_snapshot", "create_volumes_site_b"]'
+    )
+    assert wrap_list([]) == "[]"
+    assert ValueColumn(None).human_readable() == "null"
+    assert ValueColumn(True).human_readable() == "true"
+    assert ValueColumn({"a": 1}).human_readable() == '{"a":1}'
+    assert ValueColumn(steps).machine_readable() == steps

@@ -18,13 +18,42 @@ from cliff import columns
 
 
 class ValueColumn(columns.FormattableColumn):
-    """A list, mapping, boolean or absent value: JSON words in a table, data otherwise."""
+    """A list, mapping, boolean or absent value: JSON words in a table (a list wrapped between
+    items, as the CLI's tables and spec/000 example 3 show it), data otherwise."""
 
     def human_readable(self) -> str:
-        return json.dumps(self._value, ensure_ascii=False)
+        if isinstance(self._value, list):
+            return wrap_list(self._value)
+        return _json(self._value)
 
     def machine_readable(self) -> Any:
         return self._value
+
+
+def _json(value: Any) -> str:
+    # Compact, as the CLI (serde_json) writes a value in a cell.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def wrap_list(items: list[Any], width: int = 46) -> str:
+    """``["a", "b", "c"]``, broken between items so that no line is longer than ``width``
+    (unless one item alone is); continuation lines start with a space."""
+    if not items:
+        return "[]"
+    lines: list[str] = []
+    line = "["
+    for i, item in enumerate(items):
+        token = _json(item) + ("]" if i + 1 == len(items) else ",")
+        fresh = line in ("[", " ")
+        needed = len(token) if fresh else len(token) + 1
+        if not fresh and len(line) + needed > width:
+            lines.append(line)
+            line = " "
+        if line not in ("[", " "):
+            line += " "
+        line += token
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def cell(value: Any) -> Any:
@@ -137,7 +166,7 @@ def sync_status_text(fields: dict[str, Any], now: datetime | None = None) -> str
         lines.append(f"  Error: {fields['error']}")
     lines.append("")
     versions_match = remote_version is not None and remote_version == local_version
-    synced = remote_status == "SYNCED"
+    synced = remote_status.upper() == "SYNCED"
     modified_at = _time(last_modified)
     # The last sync is recent when it covers the last local change.
     recent = sync_at is not None and (modified_at is None or sync_at >= modified_at)

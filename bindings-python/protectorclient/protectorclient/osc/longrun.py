@@ -46,6 +46,15 @@ class ProgressPrinter:
         self.steps_failed = 0
         self.groups: dict[str, str] = {}
 
+    def skip(self, operation: Any) -> ProgressPrinter:
+        """Takes what ``operation`` shows as already reported (following an operation that
+        has run for a while prints only what happens next)."""
+        self.steps_completed = len(getattr(operation, "steps_completed", ()) or ())
+        self.steps_failed = len(getattr(operation, "steps_failed", ()) or ())
+        for result in getattr(operation, "group_results", ()) or ():
+            self.groups[str(result.group_id)] = str(result.status)
+        return self
+
     def __call__(self, operation: Any) -> None:
         progress = int(getattr(operation, "progress", 0) or 0)
         phase = str(getattr(operation, "phase", ""))

@@ -47,7 +47,8 @@ class WaitOperation(base.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
         handle = self.engine.follow(parsed_args.operation)
-        final = handle.wait(on_progress=longrun.ProgressPrinter(self.app.stderr))
+        progress = longrun.ProgressPrinter(self.app.stderr).skip(handle.status())
+        final = handle.wait(on_progress=progress)
         failure = base.outcome_failure(final)
         if failure:
             self.fail_after_output(failure)

@@ -365,7 +365,7 @@ def show(kind: str, record: Any, **context: Any) -> list[tuple[str, Any]]:
             ("current_site", record.current_site),
             ("last_modified", _time(record.last_modified)),
             ("remote_site", record.remote_site),
-            ("remote_status", record.remote_status),
+            ("remote_status", str(record.remote_status).upper()),
             ("remote_version", record.remote_version),
             ("last_sync", _time(record.last_sync)),
             ("error", record.error),
