@@ -3,7 +3,8 @@
 //! Disaster recovery for OpenStack VMs whose volumes live on replicated Pure Storage
 //! FlashArrays. This crate holds the domain model ([`model`]), one trait per external system
 //! ([`api`]), protector's metadata store ([`store`]), plans ([`plan`]) and the engine that turns
-//! a plan into running VMs on the other site ([`engine`]).
+//! a plan into running VMs on the other site ([`engine`]). [`views`] says what each resource
+//! looks like to a person, for every front-end.
 //!
 //! The crate has no HTTP: transports implement the [`api`] traits (`protector-openstack`,
 //! `protector-pure`, or the simulator in `protector-mock`) and are handed to the engine through a
@@ -16,6 +17,7 @@ pub mod error;
 pub mod model;
 pub mod plan;
 pub mod store;
+pub mod views;
 
 pub use engine::Protector;
 pub use error::{Error, ErrorKind, Result};
