@@ -1,14 +1,14 @@
 //! Printing results the way the openstack CLI does: `-f table|json|yaml|value` and `-c COLUMN`.
 //!
-//! Commands build plain data — a [`Record`] for one resource (the Field/Value table of `show`)
-//! or a [`List`] for several — and hand it to the one [`Printer`]. Values are JSON values, so
-//! `-f json` keeps numbers as numbers and absent values as `null`.
+//! Commands build plain data with `protector_core::views` — a [`Record`] for one resource (the
+//! Field/Value table of `show`) or a [`List`] for several — and hand it to the one [`Printer`].
+//! Values are JSON values, so `-f json` keeps numbers as numbers and absent values as `null`.
 
 use std::borrow::Cow;
 use std::io::Write;
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use protector_core::views::{List, Record};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::args::{Format, OutputOptions};
@@ -50,158 +50,6 @@ fn is_hidden_control(c: char) -> bool {
             c,
             '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
         )
-}
-
-/// One resource as named fields in display order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Record {
-    fields: Vec<(String, Value)>,
-}
-
-impl Record {
-    /// An empty record.
-    pub fn new() -> Self {
-        Record::default()
-    }
-
-    /// Appends a field.
-    #[must_use]
-    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.fields.push((name.to_string(), value.into()));
-        self
-    }
-
-    /// Field names in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|(k, _)| k.as_str())
-    }
-
-    /// Only the named fields, in the order given.
-    pub fn select(&self, names: &[&str]) -> CliResult<Record> {
-        let columns: Vec<Column> = self.names().map(|n| Column::new(n, n)).collect();
-        let picked = pick(&columns, names)?;
-        Ok(Record {
-            fields: picked.iter().map(|&i| self.fields[i].clone()).collect(),
-        })
-    }
-}
-
-impl Serialize for Record {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
-        for (k, v) in &self.fields {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-/// A column of a list: the field name (JSON/YAML key) and the table heading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    /// Field name, used as the key in JSON and YAML.
-    pub key: String,
-    /// Table heading (the spec's spelling, e.g. `Instance Name`).
-    pub heading: String,
-}
-
-impl Column {
-    /// A column whose heading differs from its key.
-    pub fn new(key: &str, heading: &str) -> Self {
-        Column {
-            key: key.to_string(),
-            heading: heading.to_string(),
-        }
-    }
-}
-
-/// Several resources as rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct List {
-    columns: Vec<Column>,
-    rows: Vec<Vec<Value>>,
-}
-
-impl List {
-    /// An empty list with these columns.
-    pub fn new(columns: Vec<Column>) -> Self {
-        List {
-            columns,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Columns whose heading is their key.
-    pub fn with_keys(keys: &[&str]) -> Self {
-        List::new(keys.iter().map(|k| Column::new(k, k)).collect())
-    }
-
-    /// Appends a row; values in column order.
-    pub fn push(&mut self, mut row: Vec<Value>) {
-        debug_assert_eq!(row.len(), self.columns.len(), "row width");
-        row.resize(self.columns.len(), Value::Null);
-        self.rows.push(row);
-    }
-
-    fn select(&self, names: &[&str]) -> CliResult<List> {
-        let picked = pick(&self.columns, names)?;
-        Ok(List {
-            columns: picked.iter().map(|&i| self.columns[i].clone()).collect(),
-            rows: self
-                .rows
-                .iter()
-                .map(|row| picked.iter().map(|&i| row[i].clone()).collect())
-                .collect(),
-        })
-    }
-}
-
-/// Serializes one row as an object keyed by field name.
-struct Row<'a>(&'a [Column], &'a [Value]);
-
-impl Serialize for Row<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (c, v) in self.0.iter().zip(self.1) {
-            map.serialize_entry(&c.key, v)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for List {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
-        for row in &self.rows {
-            seq.serialize_element(&Row(&self.columns, row))?;
-        }
-        seq.end()
-    }
-}
-
-/// Indices of the requested columns, matched on key or heading (case-insensitive), in the order
-/// requested; an empty request keeps every column.
-fn pick(columns: &[Column], names: &[&str]) -> CliResult<Vec<usize>> {
-    if names.is_empty() {
-        return Ok((0..columns.len()).collect());
-    }
-    names
-        .iter()
-        .map(|name| {
-            columns
-                .iter()
-                .position(|c| {
-                    c.key.eq_ignore_ascii_case(name) || c.heading.eq_ignore_ascii_case(name)
-                })
-                .ok_or_else(|| {
-                    let valid: Vec<&str> = columns.iter().map(|c| c.key.as_str()).collect();
-                    CliError::invalid(format!(
-                        "unknown column '{name}': choose from {}",
-                        valid.join(", ")
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// Prints records and lists in the chosen format to stdout.
@@ -246,7 +94,7 @@ impl Printer {
         let text = match self.format {
             Format::Table => {
                 let rows: Vec<Vec<String>> = record
-                    .fields
+                    .fields()
                     .iter()
                     .map(|(k, v)| vec![k.clone(), cell(v)])
                     .collect();
@@ -254,11 +102,11 @@ impl Printer {
             }
             Format::Json => json(&record)?,
             Format::Yaml => yaml(&yaml_map(
-                record.fields.iter().map(|(k, v)| (k.as_str(), v)),
+                record.fields().iter().map(|(k, v)| (k.as_str(), v)),
             ))?,
             Format::Value => {
                 let mut s = String::new();
-                for (_, v) in &record.fields {
+                for (_, v) in record.fields() {
                     s.push_str(&plain(v));
                     s.push('\n');
                 }
@@ -274,9 +122,9 @@ impl Printer {
         let text = match self.format {
             Format::Table => {
                 let headings: Vec<String> =
-                    list.columns.iter().map(|c| c.heading.clone()).collect();
+                    list.columns().iter().map(|c| c.heading.clone()).collect();
                 let rows: Vec<Vec<String>> = list
-                    .rows
+                    .rows()
                     .iter()
                     .map(|row| row.iter().map(cell).collect())
                     .collect();
@@ -284,16 +132,21 @@ impl Printer {
             }
             Format::Json => json(&list)?,
             Format::Yaml => yaml(&yaml_rust2::Yaml::Array(
-                list.rows
+                list.rows()
                     .iter()
                     .map(|row| {
-                        yaml_map(list.columns.iter().map(|c| c.key.as_str()).zip(row.iter()))
+                        yaml_map(
+                            list.columns()
+                                .iter()
+                                .map(|c| c.key.as_str())
+                                .zip(row.iter()),
+                        )
                     })
                     .collect(),
             ))?,
             Format::Value => {
                 let mut s = String::new();
-                for row in &list.rows {
+                for row in list.rows() {
                     let values: Vec<String> = row.iter().map(plain).collect();
                     s.push_str(&values.join(" "));
                     s.push('\n');
@@ -487,6 +340,7 @@ pub fn render_table(headings: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protector_core::views::Column;
     use serde_json::json;
     use std::sync::{Arc, Mutex};
 
