@@ -11,6 +11,7 @@ mod errors;
 mod operation;
 mod protector;
 mod runtime;
+mod views;
 
 use pyo3::prelude::*;
 
@@ -62,5 +63,6 @@ fn _protector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine_version, m)?)?;
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    views::register(m)?;
     Ok(())
 }

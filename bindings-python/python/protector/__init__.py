@@ -10,7 +10,7 @@ Create ``Protector`` objects in the process that uses them, not at import or set
 of a server that forks: each process gets its own runtime on its first call.
 """
 
-from . import types
+from . import types, views
 from ._protector import OperationHandle, ProgressIterator, Protector, __version__, engine_version
 from .exceptions import (
     AlreadyExistsError,
@@ -50,4 +50,5 @@ __all__ = [
     "__version__",
     "engine_version",
     "types",
+    "views",
 ]

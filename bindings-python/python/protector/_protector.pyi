@@ -1,9 +1,9 @@
 """Stubs of the extension module ``protector._protector`` (kept by hand, checked by
 ``python -m mypy.stubtest protector``)."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
-from typing import final
+from typing import Any, final
 
 from . import types
 
@@ -12,6 +12,13 @@ __version__: str
 def engine_version() -> str: ...
 def _raise_error(kind: str, message: str) -> None: ...
 def _panic() -> None: ...
+
+# The functions behind ``protector.views``.
+_VIEW_LIST_KINDS: list[str]
+_VIEW_SHOW_KINDS: list[str]
+def _view_columns(kind: str) -> list[tuple[str, str]]: ...
+def _view_rows(kind: str, records: Iterable[types.Record] | types.Operation) -> list[tuple[Any, ...]]: ...
+def _view_show(kind: str, record: types.Record, context: Mapping[str, Any] | None = None) -> list[tuple[str, Any]]: ...
 
 @final
 class ProgressIterator:
