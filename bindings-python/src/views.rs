@@ -372,20 +372,18 @@ fn _view_rows<'py>(
         // One operation's results: the record itself is accepted as well as a sequence.
         values.push(record_data(records)?);
     } else {
-        if records.is_instance_of::<PyString>() || records.hasattr("to_dict")? {
-            return Err(PyTypeError::new_err(format!(
-                "{call} takes a sequence of {} records, got a {}",
-                view.record,
-                type_name(records)
-            )));
-        }
-        let items = records.try_iter().map_err(|_| {
+        let not_a_sequence = || {
             PyTypeError::new_err(format!(
                 "{call} takes a sequence of {} records, got a {}",
                 view.record,
                 type_name(records)
             ))
-        })?;
+        };
+        // A str, or one record, iterates (or fails to) as something else entirely.
+        if records.is_instance_of::<PyString>() || records.hasattr(intern!(py, "to_dict"))? {
+            return Err(not_a_sequence());
+        }
+        let items = records.try_iter().map_err(|_| not_a_sequence())?;
         for (i, item) in items.enumerate() {
             let item = item?;
             if !item.is_instance(&class)? {
