@@ -37,8 +37,10 @@ def main() -> None:
     print(f"{'openstack server list':<52} {server * 1000:>7.0f} ms")
     print(f"{'openstack protector protection-group list':<52} {plugin * 1000:>7.0f} ms")
     verdict = "met" if added <= 100 else "NOT met"
-    print(f"plugin adds {added:.0f} ms to OSC's start-up "
-          f"(ratio {plugin / server:.2f}x; budget 100 ms: {verdict}); {runs} runs each")
+    print(
+        f"plugin adds {added:.0f} ms to OSC's start-up "
+        f"(ratio {plugin / server:.2f}x; budget 100 ms: {verdict}); {runs} runs each"
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,14 @@ class Sim:
         """`openstack --os-cloud <cloud> <args>` as an operator types it."""
         openstack = shutil.which("openstack", path=os.path.dirname(sys.executable))
         assert openstack, "the openstack command is not installed in this venv"
-        done = subprocess.run([openstack, "--os-cloud", cloud, *args], env=self.env,
-                              capture_output=True, text=True, input=input, timeout=600)
+        done = subprocess.run(
+            [openstack, "--os-cloud", cloud, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=600,
+        )
         return Run(done.returncode, done.stdout, done.stderr)
 
     def ok(self, cloud: str, *args: str, input: str | None = None) -> Run:
@@ -57,18 +63,32 @@ class Sim:
 
     def protector(self, *args: str) -> Run:
         """The Rust CLI over the same state, for comparison."""
-        done = subprocess.run([self.bin, "--state-dir", str(self.state_dir), *args],
-                              env=self.env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [self.bin, "--state-dir", str(self.state_dir), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         return Run(done.returncode, done.stdout, done.stderr)
 
     def inspect(self) -> dict[str, Any]:
-        done = subprocess.run([self.bin, "sim", "inspect", "--dir", str(self.dir), "-f", "json"],
-                              check=True, capture_output=True, text=True, env=self.env)
+        done = subprocess.run(
+            [self.bin, "sim", "inspect", "--dir", str(self.dir), "-f", "json"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
         return json.loads(done.stdout)
 
     def fault(self, *args: str) -> None:
-        subprocess.run([self.bin, "sim", "fault", "--dir", str(self.dir), *args],
-                       check=True, capture_output=True, env=self.env)
+        subprocess.run(
+            [self.bin, "sim", "fault", "--dir", str(self.dir), *args],
+            check=True,
+            capture_output=True,
+            env=self.env,
+        )
 
     def arrays(self) -> dict[str, Any]:
         return json.loads((self.dir / "arrays.json").read_text())
@@ -76,8 +96,11 @@ class Sim:
     def auth_url(self, cloud: str) -> str:
         lines = (self.dir / "clouds.yaml").read_text().splitlines()
         start = lines.index(f'  "{cloud}":')
-        return next(line.split(":", 1)[1].strip().strip('"') for line in lines[start:]
-                    if line.strip().startswith("auth_url:"))
+        return next(
+            line.split(":", 1)[1].strip().strip('"')
+            for line in lines[start:]
+            if line.strip().startswith("auth_url:")
+        )
 
     def server_id(self, site: str, name: str) -> str:
         servers = [s for s in self.inspect()["sites"][site]["servers"] if s["name"] == name]
@@ -94,12 +117,21 @@ def sim() -> Iterator[Sim]:
         root = pathlib.Path(work)
         directory = root / "sim"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        env.update(HOME=str(root), OS_CLIENT_CONFIG_FILE=str(directory / "clouds.yaml"),
-                   PROTECTOR_STATE_DIR=str(root / "state"), PROTECTOR_POLL_INTERVAL_MS="20",
-                   NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-        server = subprocess.Popen([binary, "sim", "serve", "--dir", str(directory)], env=env,
-                                  stdout=subprocess.PIPE, stderr=open(root / "serve.log", "w"),
-                                  text=True)
+        env.update(
+            HOME=str(root),
+            OS_CLIENT_CONFIG_FILE=str(directory / "clouds.yaml"),
+            PROTECTOR_STATE_DIR=str(root / "state"),
+            PROTECTOR_POLL_INTERVAL_MS="20",
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
+        )
+        server = subprocess.Popen(
+            [binary, "sim", "serve", "--dir", str(directory)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=open(root / "serve.log", "w"),  # noqa: SIM115 (lives as long as the server)
+            text=True,
+        )
         try:
             assert server.stdout is not None
             line = server.stdout.readline().strip()
@@ -111,8 +143,11 @@ def sim() -> Iterator[Sim]:
 
 
 def running(inventory: dict[str, Any], site: str, name: str) -> int:
-    return sum(1 for s in inventory["sites"][site]["servers"]
-               if s["name"] == name and s["status"] == "ACTIVE")
+    return sum(
+        1
+        for s in inventory["sites"][site]["servers"]
+        if s["name"] == name and s["status"] == "ACTIVE"
+    )
 
 
 def assert_one_running_copy(sim: Sim, on: str) -> None:

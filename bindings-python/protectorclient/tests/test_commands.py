@@ -13,9 +13,10 @@ from protectorclient.osc.v1 import consistency_group, dr, operation, protection_
 
 
 def as_objects(kind, records_):
+    """What `-f json` prints for a list: objects keyed by field name, as the CLI's."""
     keys_and_headings = views.columns(kind)
     return [
-        {heading: value for (_, heading), value in zip(keys_and_headings, row, strict=True)}
+        {key: value for (key, _), value in zip(keys_and_headings, row, strict=True)}
         for row in views.rows(kind, records_)
     ]
 
@@ -596,8 +597,30 @@ class TestViewsAreTheOnlySource(CommandTest):
         self.useFixture(__import__("fixtures").MonkeyPatch("protector.views.rows", rows))
         self.engine.groups.return_value = [records.group()]
         out = self.run_json(protection_group.ListProtectionGroup, [])
-        self.assertEqual("x", out[0]["Extra"])
+        self.assertEqual("x", out[0]["extra"])
         json.dumps(out)
+
+    def test_a_table_shows_headings_and_c_takes_a_key_or_a_heading(self):
+        import protector
+
+        self.engine.members.return_value = [records.member()]
+        columns = protector.views.columns("members")
+        (key, heading) = next((k, h) for k, h in columns if k != h)
+        self.run_command(protection_group.ListMember, ["prod-web-app"])
+        self.assertIn(heading, self.stdout)
+        self.assertNotIn(key, self.stdout)
+        for name in (key, heading, heading.upper()):
+            self.app.stdout.seek(0)
+            self.app.stdout.truncate()
+            out = self.run_json(protection_group.ListMember, ["prod-web-app", "-c", name])
+            self.assertEqual([key], list(out[0]))
+        error = self.assertRaises(
+            exceptions.CommandError,
+            self.run_command,
+            protection_group.ListMember,
+            ["prod-web-app", "-c", "no-such-column"],
+        )
+        self.assertIn("no column 'no-such-column'", str(error))
 
 
 class TestSiteFailoverResultsFromEitherViewShape(CommandTest):

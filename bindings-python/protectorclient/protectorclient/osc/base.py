@@ -61,7 +61,22 @@ class Command(EngineCommand, command.Command):
 
 
 class Lister(EngineCommand, command.Lister):
-    """A protector list: its columns and rows from a list view of ``protector.views``."""
+    """A protector list: its columns and rows from a list view of ``protector.views``; a table
+    shows the headings, ``-f json|yaml|value|csv`` the field names, as the CLI does."""
+
+    def produce_output(self, parsed_args: argparse.Namespace, column_names: Any, data: Any) -> int:
+        if isinstance(column_names, display.Headings):
+            table = getattr(parsed_args, "formatter", "table") == "table"
+            try:
+                names, picked = display.pick_columns(
+                    column_names, getattr(parsed_args, "columns", None) or [], table
+                )
+            except ValueError as error:
+                raise exceptions.CommandError(str(error)) from None
+            data = [tuple(row[i] for i in picked) for row in data]
+            column_names = names
+            parsed_args.columns = []
+        return super().produce_output(parsed_args, column_names, data)  # type: ignore[no-any-return]
 
 
 class ShowOne(EngineCommand, command.ShowOne):

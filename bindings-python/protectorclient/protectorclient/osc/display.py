@@ -70,12 +70,47 @@ def views() -> Any:
     return protector_views
 
 
-def list_view(kind: str, records: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The headings and rows of list view ``kind`` over ``records``, for a ``Lister``."""
+class Headings(list[str]):
+    """A list view's table headings, with the field names ``-f json|yaml|value|csv`` use as
+    keys (``keys``), as the CLI prints them: ``Instance Name`` in a table, ``instance_name``
+    in JSON."""
+
+    def __init__(self, columns: Sequence[tuple[str, str]]) -> None:
+        super().__init__(heading for _, heading in columns)
+        self.keys = [key for key, _ in columns]
+
+
+def list_view(kind: str, records: Sequence[Any]) -> tuple[Headings, list[tuple[Any, ...]]]:
+    """The headings (with their keys) and rows of list view ``kind`` over ``records``, for a
+    ``Lister``."""
     v = views()
-    headings = [heading for _, heading in v.columns(kind)]
     rows = [tuple(cell(value) for value in row) for row in v.rows(kind, list(records))]
-    return headings, rows
+    return Headings(v.columns(kind)), rows
+
+
+def pick_columns(
+    headings: Headings, requested: Sequence[str], table: bool
+) -> tuple[list[str], list[int]]:
+    """The column names to print (headings for a table, keys otherwise) and the indices of the
+    requested ones (``-c``, matched on key or heading, case-insensitive, as the CLI does; all
+    when none)."""
+    if requested:
+        picked = []
+        for name in requested:
+            matches = [
+                i
+                for i, (key, heading) in enumerate(zip(headings.keys, headings, strict=True))
+                if name.lower() in (key.lower(), heading.lower())
+            ]
+            if not matches:
+                raise ValueError(
+                    f"no column '{name}' in this list: choose from {', '.join(headings.keys)}"
+                )
+            picked.append(matches[0])
+    else:
+        picked = list(range(len(headings)))
+    names = list(headings) if table else headings.keys
+    return [names[i] for i in picked], picked
 
 
 def show_pairs(kind: str, record: Any, **context: Any) -> list[tuple[str, Any]]:
