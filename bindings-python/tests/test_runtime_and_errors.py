@@ -156,8 +156,11 @@ import protector
 engine = protector.Protector("site-a", sys.argv[1], poll_interval=0.02)
 handle = engine.failover(sys.argv[2])
 print(handle.id, flush=True)
-# Ctrl-C at the first progress event; nothing catches it: the interpreter exits.
-handle.wait(on_progress=lambda op: _thread.interrupt_main())
+# Ctrl-C once the run has done a step; nothing catches it: the interpreter exits.
+def on_progress(op):
+    if op.status == "running" and op.steps_completed:
+        _thread.interrupt_main()
+handle.wait(on_progress=on_progress)
 """
 
 
