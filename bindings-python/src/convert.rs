@@ -1,15 +1,28 @@
-//! Engine values to Python: serde's data model to `dict`/`list`/`str`/`int`, timestamps to
-//! `datetime`, then wrapped into the typed records of `protector.types` (immutable objects
-//! with attributes, `str`-valued enums, `to_dict()`).
+//! Engine values to Python: serde's data model straight to `dict`/`list`/`str`/`int`
+//! ([`PythonSerializer`]), timestamps to `datetime`, then wrapped into the typed records of
+//! `protector.types` (immutable objects with attributes, `str`-valued enums, `to_dict()`).
+//!
+//! The serializer builds the Python objects as serde walks the value, with no intermediate
+//! `serde_json::Value`: a list of a thousand groups is the cost of its Python objects. The
+//! field names of structs are `&'static str`: each becomes one Python string per call, shared
+//! by every dict that has the field. The result is the data `serde_json::to_value` would give
+//! (the same rules for enums, options, maps and non-finite floats), with each dict's keys in
+//! field order.
 
-use chrono::{DateTime, Utc};
+mod key;
+mod record;
+mod serializer;
+mod session;
+mod timestamp;
+
+use std::fmt;
+
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList};
-use serde::Serialize;
-use serde_json::Value;
+use serde::ser::{self, Serialize};
 
 use crate::errors::engine_error;
+use serializer::PythonSerializer;
+use session::Session;
 
 /// Fields that hold a timestamp (RFC 3339 in serde's model), given to Python as `datetime`.
 const DATETIME_FIELDS: &[&str] = &[
@@ -31,66 +44,90 @@ const DATETIME_FIELDS: &[&str] = &[
 /// for the encrypted store).
 const SECRET_FIELDS: &[&str] = &["api_token", "password", "token", "secret"];
 
-static WRAP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `value` as the record type `record` of `protector.types` (a list of them when `value`
 /// is a list; `"raw"` for plain data).
 pub fn to_record(py: Python<'_>, record: &str, value: &impl Serialize) -> PyResult<Py<PyAny>> {
-    let value = serde_json::to_value(value).map_err(|e| {
-        engine_error(
-            py,
-            &protector_core::Error::unexpected(format!(
-                "a result could not be converted for Python: {e}"
-            )),
-        )
-    })?;
-    let data = to_python(py, &value, None)?;
-    let wrap = WRAP.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.import("protector.types")?.getattr("_wrap")?.unbind())
-    })?;
-    Ok(wrap.bind(py).call1((record, data))?.unbind())
+    let data = to_python(py, value)?;
+    Ok(record::wrap(py, record, data)?.unbind())
 }
 
-fn to_python(py: Python<'_>, value: &Value, key: Option<&str>) -> PyResult<Py<PyAny>> {
-    Ok(match value {
-        Value::Null => py.None(),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any().unbind()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any().unbind()
-            } else {
-                n.as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-                    .unbind()
-            }
-        }
-        Value::String(s) => match key {
-            Some(k) if DATETIME_FIELDS.contains(&k) => match s.parse::<DateTime<Utc>>() {
-                Ok(at) => at.into_pyobject(py)?.into_any().unbind(),
-                Err(_) => s.into_pyobject(py)?.into_any().unbind(),
-            },
-            _ => s.into_pyobject(py)?.into_any().unbind(),
-        },
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_python(py, item, None)?)?;
-            }
-            list.into_any().unbind()
-        }
-        Value::Object(fields) => {
-            let dict = PyDict::new(py);
-            for (k, v) in fields {
-                if SECRET_FIELDS.contains(&k.as_str()) {
-                    continue;
-                }
-                dict.set_item(k, to_python(py, v, Some(k))?)?;
-            }
-            dict.into_any().unbind()
-        }
+/// `value` as plain Python data.
+pub fn to_python<'py>(py: Python<'py>, value: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
+    serialize(py, value).map_err(|e| match e {
+        ConvertError::Python(e) => e,
+        ConvertError::Unsupported(message) => engine_error(
+            py,
+            &protector_core::Error::unexpected(format!(
+                "a result could not be converted for Python: {message}"
+            )),
+        ),
     })
 }
+
+fn serialize<'py>(py: Python<'py>, value: &impl Serialize) -> Converted<'py> {
+    value.serialize(PythonSerializer::new(&Session::new(py)))
+}
+
+/// How the value of a field is converted, by the field's name.
+#[derive(Clone, Copy, PartialEq)]
+enum Field {
+    Plain,
+    /// A string that parses as a timestamp becomes a `datetime`.
+    Timestamp,
+}
+
+impl Field {
+    fn of(name: &str) -> Field {
+        if DATETIME_FIELDS.contains(&name) {
+            Field::Timestamp
+        } else {
+            Field::Plain
+        }
+    }
+}
+
+fn is_secret(name: &str) -> bool {
+    SECRET_FIELDS.contains(&name)
+}
+
+#[derive(Debug)]
+enum ConvertError {
+    Python(PyErr),
+    /// Something serde's data model allows that Python data cannot be (a map key that is
+    /// not a string, number or boolean), or the value's own `Serialize` refused.
+    Unsupported(String),
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConvertError::Python(e) => write!(f, "{e}"),
+            ConvertError::Unsupported(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {}
+
+impl ser::Error for ConvertError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        ConvertError::Unsupported(message.to_string())
+    }
+}
+
+impl From<std::convert::Infallible> for ConvertError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+impl From<PyErr> for ConvertError {
+    fn from(e: PyErr) -> Self {
+        ConvertError::Python(e)
+    }
+}
+
+type Converted<'py> = Result<Bound<'py, PyAny>, ConvertError>;
+
+#[cfg(test)]
+mod tests;

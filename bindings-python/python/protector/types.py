@@ -124,48 +124,64 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(inner) == 1:
             convert = _converter(inner[0])
+            if convert is _identity:
+                return _identity
             return lambda v: None if v is None else convert(v)
         return _identity
     if origin is tuple:
         args = typing.get_args(annotation)
         convert = _converter(args[0]) if args else _identity
+        if convert is _identity:
+            return lambda v: tuple(v) if isinstance(v, list) else v
         return lambda v: tuple(convert(x) for x in v) if isinstance(v, list) else v
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        def to_enum(v: Any, cls: type[enum.Enum] = annotation) -> Any:
-            try:
-                return cls(v)
-            except ValueError:  # a value newer than this module: keep the str
-                return v
-        return to_enum
+        return _EnumConverter(annotation)
     if isinstance(annotation, type) and issubclass(annotation, Record):
         return lambda v: annotation(v) if isinstance(v, dict) else v
     return _identity
+
+
+class _EnumConverter:
+    """A value as a member of an enum; a value newer than this module stays the ``str``.
+    Records look values up in ``members`` themselves rather than through a call."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, cls: type[enum.Enum]) -> None:
+        self.members: dict[Any, Any] = cls._value2member_map_
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self.members.get(value, value)
+        except TypeError:  # unhashable: not a value of the enum
+            return value
 
 
 class Record:
     """An immutable result: attributes for every field, ``to_dict()`` for plain data."""
 
     __slots__ = ("_data",)
-    _converters: ClassVar[dict[str, Callable[[Any], Any]] | None] = None
+    # Per class, built on first use: enum fields (name, the members by value), then the other
+    # fields that need converting (name, converter).
+    _enums: ClassVar[tuple[tuple[str, dict[Any, Any]], ...]]
+    _converters: ClassVar[tuple[tuple[str, Callable[[Any], Any]], ...]]
     _data: dict[str, Any]
 
     def __init__(self, data: dict[str, Any]) -> None:
-        cls = type(self)
-        converters = cls.__dict__.get("_converters")
-        if converters is None:
-            hints = typing.get_type_hints(cls)
-            converters = {
-                name: _converter(hint)
-                for name, hint in hints.items()
-                if not name.startswith("_") and typing.get_origin(hint) is not ClassVar
-            }
-            converters = {k: c for k, c in converters.items() if c is not _identity}
-            cls._converters = converters
-        values = dict(data)
-        for name, convert in converters.items():
-            if name in values:
-                values[name] = convert(values[name])
-        object.__setattr__(self, "_data", values)
+        _set_data(self, _convert(type(self), dict(data)))
+
+    @classmethod
+    def _prepare(cls) -> None:
+        enums, converters = [], []
+        for name, hint in typing.get_type_hints(cls).items():
+            if name.startswith("_") or typing.get_origin(hint) is ClassVar:
+                continue
+            convert = _converter(hint)
+            if isinstance(convert, _EnumConverter):
+                enums.append((name, convert.members))
+            elif convert is not _identity:
+                converters.append((name, convert))
+        cls._enums, cls._converters = tuple(enums), tuple(converters)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -198,6 +214,26 @@ class Record:
         """The record as plain data: nested records as dicts, tuples as lists, enums as their
         ``str`` value; datetimes stay ``datetime``."""
         return {k: _plain(v) for k, v in self._data.items()}
+
+
+_set_data = Record._data.__set__  # type: ignore[attr-defined]  # the slot's descriptor
+
+
+def _convert(cls: type[Record], values: dict[str, Any]) -> dict[str, Any]:
+    """Converts the annotated fields of ``values``, in place."""
+    if "_converters" not in cls.__dict__:
+        cls._prepare()
+    for name, members in cls._enums:
+        if name in values:
+            value = values[name]
+            try:
+                values[name] = members.get(value, value)
+            except TypeError:  # unhashable: not a value of the enum
+                pass
+    for name, convert in cls._converters:
+        if name in values:
+            values[name] = convert(values[name])
+    return values
 
 
 def _plain(value: Any) -> Any:
@@ -527,11 +563,15 @@ _RECORDS: dict[str, type[Record]] = {
 }
 
 
-def _wrap(name: str, data: Any) -> Any:
-    """Called by the extension: ``data`` as record type ``name`` (a list of them for a list)."""
-    if name == "raw" or data is None:
-        return data
+def _record_class(name: str) -> tuple[
+    type[Record], tuple[tuple[str, dict[Any, Any]], ...], tuple[tuple[str, Callable[[Any], Any]], ...]
+]:
+    """Called by the extension, once per record type: the class of record type ``name``, its
+    enum fields (name, the members by value) and its other converted fields (name,
+    converter). The extension converts the dicts it made itself, in place, and makes each
+    record with ``object.__new__`` and ``_set_data``: what ``Record.__init__`` does, without
+    the copy and the Python-level loop."""
     cls = _RECORDS[name]
-    if isinstance(data, list):
-        return [cls(item) for item in data]
-    return cls(data)
+    if "_converters" not in cls.__dict__:
+        cls._prepare()
+    return cls, cls._enums, cls._converters
