@@ -216,7 +216,8 @@ class Record:
         return {k: _plain(v) for k, v in self._data.items()}
 
 
-_set_data = Record._data.__set__  # type: ignore[attr-defined]  # the slot's descriptor
+# The `_data` slot's setter: how records are filled, `__setattr__` refusing every change.
+_set_data: Callable[[Record, dict[str, Any]], None] = Record.__dict__["_data"].__set__
 
 
 def _convert(cls: type[Record], values: dict[str, Any]) -> dict[str, Any]:
