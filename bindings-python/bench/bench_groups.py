@@ -127,7 +127,7 @@ def main() -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(f"profile {args.profile}")
     print(f"import: median wall time of {args.import_runs} fresh interpreters running "
-          f"`import protector` minus that of `pass` ({imports['empty_ms']:.1f} ms); "
+          f"`import protector` minus that of `pass` (itself {imports['empty_ms']:.1f} ms); "
           f"-X importtime's cumulative figure for protector: {imports['importtime_ms']:.1f} ms")
     print(f"groups(): median of {len(python_samples)} calls per side, in {args.rounds} rounds "
           f"taking turns, after {args.warmup} untimed; one engine per side, same state directory")

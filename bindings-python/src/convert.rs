@@ -1,13 +1,14 @@
 //! Engine values to Python: serde's data model straight to `dict`/`list`/`str`/`int`
-//! ([`PythonSerializer`]), timestamps to `datetime`, then wrapped into the typed records of
+//! ([`PythonSerializer`]), timestamps to `datetime`, then made into the typed records of
 //! `protector.types` (immutable objects with attributes, `str`-valued enums, `to_dict()`).
 //!
 //! The serializer builds the Python objects as serde walks the value, with no intermediate
-//! `serde_json::Value`: a list of a thousand groups is the cost of its Python objects. The
-//! field names of structs are `&'static str`: each becomes one Python string per call, shared
-//! by every dict that has the field. The result is the data `serde_json::to_value` would give
-//! (the same rules for enums, options, maps and non-finite floats), with each dict's keys in
-//! field order.
+//! `serde_json::Value`: a list of a thousand groups costs its Python objects and little else
+//! ([`session`]: each struct's dict is copied from a template of its type, field names are
+//! Python strings made once per call, equal timestamps share one `datetime`). The data is what
+//! `serde_json::to_value` would give (the same rules for enums, options, maps and non-finite
+//! floats), secrets dropped, with each dict's keys in field order; [`record`] then makes the
+//! records from it without a Python-level loop.
 
 mod key;
 mod record;
