@@ -694,3 +694,15 @@ def test_lists_in_a_table_wrap_between_items_as_in_spec_000():
     assert ValueColumn(True).human_readable() == "true"
     assert ValueColumn({"a": 1}).human_readable() == '{"a":1}'
     assert ValueColumn(steps).machine_readable() == steps
+
+
+class TestValueFormat(CommandTest):
+    """`-f value` writes what the CLI's does: nothing for an absent value, `true`/`false`."""
+
+    def test_absent_values_and_booleans_as_the_cli_writes_them(self):
+        self.engine.group.return_value = records.group()
+        self.run_command(protection_group.ShowProtectionGroup, ["prod-web-app", "-f", "value"])
+        lines = self.stdout.splitlines()
+        self.assertNotIn("None", lines)
+        self.assertNotIn("True", lines)
+        self.assertNotIn("False", lines)

@@ -76,6 +76,8 @@ class Lister(EngineCommand, command.Lister):
             data = [tuple(row[i] for i in picked) for row in data]
             column_names = names
             parsed_args.columns = []
+        if getattr(parsed_args, "formatter", None) == "value":
+            data = [tuple(display.plain(v) for v in row) for row in data]
         return super().produce_output(parsed_args, column_names, data)  # type: ignore[no-any-return]
 
 
@@ -105,6 +107,8 @@ class ShowOne(EngineCommand, command.ShowOne):
         if self._text is not None and is_table(parsed_args):
             self.app.stdout.write(self._text)
             return 0
+        if getattr(parsed_args, "formatter", None) == "value":
+            data = tuple(display.plain(v) for v in data)
         result = super().produce_output(parsed_args, column_names, data)
         if self._table_after is not None and is_table(parsed_args):
             headings, rows = self._table_after

@@ -56,6 +56,22 @@ def wrap_list(items: list[Any], width: int = 46) -> str:
     return "\n".join(lines)
 
 
+def plain(value: Any) -> Any:
+    """``value`` as the CLI's ``-f value`` writes it: nothing for an absent value, ``true`` /
+    ``false``, a list as ``["a", "b"]`` items joined by ``, ``, a mapping as compact JSON."""
+    if isinstance(value, ValueColumn):
+        value = value.machine_readable()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return _json(value)
+    return value
+
+
 def cell(value: Any) -> Any:
     """``value`` as cliff shows it."""
     if value is None or isinstance(value, bool | list | tuple | dict):
