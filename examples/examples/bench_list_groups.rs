@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! bench_list_groups seed --state-dir DIR --site SITE --groups N
-//! bench_list_groups time --state-dir DIR --site SITE --calls N --warmup W
+//! bench_list_groups time --state-dir DIR --site SITE --calls N --warmup W [--call site]
 //! ```
 //!
 //! `seed` creates protection groups through the engine (`create_group`: both sites' Cinder
 //! and stores) until the site sees `N`. `time` calls `groups()` `W` times untimed, then `N`
 //! times each timed alone (the list is dropped outside the timing), and prints one JSON line:
-//! the number of groups and each call's time in nanoseconds.
+//! the number of groups and each call's time in nanoseconds. `--call site` times `site(SITE)`
+//! instead: one small record, the fixed cost of a call.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use protector_core::api::CombinedConnector;
 use protector_core::engine::{CreateGroup, EngineOptions};
-use protector_core::model::ReplicationType;
+use protector_core::model::{ProtectionGroup, ReplicationType, Site};
 use protector_core::store::{OpenState, StateDir};
 use protector_core::Protector;
 use protector_openstack::{ConfigLoader, OpenStackConnector};
@@ -26,8 +27,8 @@ use protector_pure::FlashArrayConnector;
 
 type BoxError = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: bench_list_groups (seed --groups N | time --calls N --warmup W) \
-                     --state-dir DIR --site SITE";
+const USAGE: &str = "usage: bench_list_groups (seed --groups N | time --calls N --warmup W \
+                     [--call groups|site]) --state-dir DIR --site SITE";
 
 /// The command line: a mode and `--name value` pairs.
 struct Args {
@@ -37,6 +38,30 @@ struct Args {
     groups: usize,
     calls: usize,
     warmup: usize,
+    call: Call,
+}
+
+/// The call `time` times: `groups()`, or `site(SITE)` (one small record: the fixed cost of a
+/// call).
+#[derive(Clone, Copy)]
+enum Call {
+    Groups,
+    Site,
+}
+
+/// A call's result, dropped after the timing.
+enum Answer {
+    Groups(Vec<ProtectionGroup>),
+    Sites(Vec<Site>),
+}
+
+impl Answer {
+    fn len(&self) -> usize {
+        match self {
+            Answer::Groups(groups) => groups.len(),
+            Answer::Sites(sites) => sites.len(),
+        }
+    }
 }
 
 fn parse(args: &[String]) -> Result<Args, BoxError> {
@@ -48,6 +73,7 @@ fn parse(args: &[String]) -> Result<Args, BoxError> {
         groups: 0,
         calls: 0,
         warmup: 0,
+        call: Call::Groups,
     };
     for pair in pairs.chunks(2) {
         let [name, value] = pair else {
@@ -64,6 +90,9 @@ fn parse(args: &[String]) -> Result<Args, BoxError> {
             "--groups" => parsed.groups = number()?,
             "--calls" => parsed.calls = number()?,
             "--warmup" => parsed.warmup = number()?,
+            "--call" if value == "groups" => parsed.call = Call::Groups,
+            "--call" if value == "site" => parsed.call = Call::Site,
+            "--call" => return Err(format!("--call {value} is not groups or site; {USAGE}").into()),
             _ => return Err(format!("unknown option {name}; {USAGE}").into()),
         }
     }
@@ -119,22 +148,29 @@ async fn seed(engine: &Protector, site: &str, wanted: usize) -> Result<(), BoxEr
     Ok(())
 }
 
-async fn time(engine: &Protector, calls: usize, warmup: usize) -> Result<(), BoxError> {
-    let mut groups = 0;
-    for _ in 0..warmup {
-        groups = engine.groups().await?.len();
+async fn call(engine: &Protector, call: Call, site: &str) -> Result<Answer, BoxError> {
+    Ok(match call {
+        Call::Groups => Answer::Groups(engine.groups().await?),
+        Call::Site => Answer::Sites(vec![engine.site(site).await?]),
+    })
+}
+
+async fn time(engine: &Protector, args: &Args) -> Result<(), BoxError> {
+    let mut items = 0;
+    for _ in 0..args.warmup {
+        items = call(engine, args.call, &args.site).await?.len();
     }
-    let mut samples = Vec::with_capacity(calls);
-    for _ in 0..calls {
+    let mut samples = Vec::with_capacity(args.calls);
+    for _ in 0..args.calls {
         let started = Instant::now();
-        let listed = engine.groups().await?;
+        let answer = call(engine, args.call, &args.site).await?;
         samples.push(started.elapsed().as_nanos());
-        groups = listed.len();
-        drop(listed); // outside the timing, as Python frees its list
+        items = answer.len();
+        drop(answer); // outside the timing, as Python frees its result
     }
     println!(
         "{}",
-        serde_json::json!({ "groups": groups, "samples_ns": samples })
+        serde_json::json!({ "items": items, "samples_ns": samples })
     );
     Ok(())
 }
@@ -142,10 +178,10 @@ async fn time(engine: &Protector, calls: usize, warmup: usize) -> Result<(), Box
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), BoxError> {
     let args = parse(&std::env::args().skip(1).collect::<Vec<_>>())?;
-    let engine = open(&args.site, args.state_dir).await?;
+    let engine = open(&args.site, args.state_dir.clone()).await?;
     match args.mode.as_str() {
         "seed" => seed(&engine, &args.site, args.groups).await,
-        "time" => time(&engine, args.calls, args.warmup).await,
+        "time" => time(&engine, &args).await,
         other => Err(format!("unknown mode {other}; {USAGE}").into()),
     }
 }

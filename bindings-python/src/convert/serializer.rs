@@ -186,6 +186,10 @@ impl<'s, 'py> ser::Serializer for PythonSerializer<'s, 'py> {
         variant: &'static str,
         value: &T,
     ) -> Converted<'py> {
+        if is_secret(variant) {
+            // Dropped like a secret field: not even made into a Python object first.
+            return Ok(PyDict::new(self.py()).into_any());
+        }
         let inner = value.serialize(self.nested(Field::of(variant)))?;
         self.tagged(variant, inner)
     }
