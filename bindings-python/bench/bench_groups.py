@@ -143,7 +143,7 @@ def main() -> int:
     print(f"import: median wall time of {args.import_runs} fresh interpreters running "
           f"`import protector` minus that of `pass` (itself {imports['empty_ms']:.1f} ms); "
           f"-X importtime's cumulative figure for protector: {imports['importtime_ms']:.1f} ms")
-    print(f"calls: median of {args.calls // args.rounds * args.rounds} per side, in "
+    print(f"calls: median of {max(1, args.calls // args.rounds) * args.rounds} per side, in "
           f"{args.rounds} rounds taking turns, each after {args.warmup} untimed; one engine per "
           f"side over the same state directory; site() shows the fixed cost of a call")
     for r in table:
