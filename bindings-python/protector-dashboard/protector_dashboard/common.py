@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib import messages
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-
 from horizon import exceptions
+
 from protector_dashboard.api import protector as api
 
 
@@ -78,8 +78,11 @@ def started(request, what: str, handle: Any) -> str:
     operation_id = str(handle.id)
     messages.success(
         request,
-        _("%(what)s started: operation %(id)s. It runs on; its progress is on the group's "
-          "Operations tab and in DR Operations.") % {"what": what, "id": operation_id},
+        _(
+            "%(what)s started: operation %(id)s. It runs on; its progress is on the group's "
+            "Operations tab and in DR Operations."
+        )
+        % {"what": what, "id": operation_id},
     )
     return operation_id
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from unittest import mock
 
 from openstack_dashboard.test import helpers
-
 from protector import exceptions
+
 from protector_dashboard.api import protector as api
 
 MEMBER_ROLES = [{"id": "2", "name": "member"}, {"id": "3", "name": "reader"}]

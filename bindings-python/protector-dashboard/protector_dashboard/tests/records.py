@@ -162,10 +162,16 @@ def policy(group_record: types.ProtectionGroup) -> types.ReplicationPolicy:
     return types.ReplicationPolicy(
         {
             "group_id": str(group_record.id),
-            "primary_array": {"url": "https://array-a.example.com", "ca_file": None,
-                              "allow_insecure_http": False},
-            "secondary_array": {"url": "https://array-b.example.com", "ca_file": None,
-                                "allow_insecure_http": False},
+            "primary_array": {
+                "url": "https://array-a.example.com",
+                "ca_file": None,
+                "allow_insecure_http": False,
+            },
+            "secondary_array": {
+                "url": "https://array-b.example.com",
+                "ca_file": None,
+                "allow_insecure_http": False,
+            },
             "pure_pg_name": f"pg-{group_record.name}",
             "replication_interval_secs": 300,
             "rpo_minutes": 15,
@@ -177,15 +183,25 @@ def policy(group_record: types.ProtectionGroup) -> types.ReplicationPolicy:
 
 def volume_type(name: str = "pure-replicated") -> types.VolumeType:
     return types.VolumeType(
-        {"id": uid("vt:" + name), "name": name,
-         "extra_specs": {"volume_backend_name": "pure", "replication_enabled": "<is> True"}}
+        {
+            "id": uid("vt:" + name),
+            "name": name,
+            "extra_specs": {"volume_backend_name": "pure", "replication_enabled": "<is> True"},
+        }
     )
 
 
 def validation(name: str = "site-a") -> types.SiteValidation:
     return types.SiteValidation(
-        {"name": name, "status": "active", "keystone": "ok", "nova": "ok", "cinder": "ok",
-         "neutron": "ok", "volume_manage": "ok"}
+        {
+            "name": name,
+            "status": "active",
+            "keystone": "ok",
+            "nova": "ok",
+            "cinder": "ok",
+            "neutron": "ok",
+            "volume_manage": "ok",
+        }
     )
 
 
@@ -195,8 +211,11 @@ def mappings(group_record: types.ProtectionGroup) -> types.GroupMappings:
             "group_id": str(group_record.id),
             "from_site": "site-a",
             "to_site": "site-b",
-            "mappings": {"networks": {"web-net": "web-net-dr"}, "flavors": {},
-                         "security_groups": {}},
+            "mappings": {
+                "networks": {"web-net": "web-net-dr"},
+                "flavors": {},
+                "security_groups": {},
+            },
         }
     )
 
@@ -223,14 +242,30 @@ def plan(group_record: types.ProtectionGroup, unplanned: bool = False) -> types.
             "target_site": "site-b",
             "replication_type": "async",
             "steps": [
-                {"id": "s1", "name": "validate", "phase": "preparation",
-                 "description": "Check both sites", "depends_on": []},
-                {"id": "s2", "name": "promote_snapshot", "phase": "storage",
-                 "description": "Promote the latest replicated snapshot", "depends_on": ["s1"]},
+                {
+                    "id": "s1",
+                    "name": "validate",
+                    "phase": "preparation",
+                    "description": "Check both sites",
+                    "depends_on": [],
+                },
+                {
+                    "id": "s2",
+                    "name": "promote_snapshot",
+                    "phase": "storage",
+                    "description": "Promote the latest replicated snapshot",
+                    "depends_on": ["s1"],
+                },
             ],
             "findings": [
-                {"severity": "warning", "kind": "flavor", "code": "flavor_mapped",
-                 "message": "flavor m1.small is mapped by name", "member": None, "hint": None}
+                {
+                    "severity": "warning",
+                    "kind": "flavor",
+                    "code": "flavor_mapped",
+                    "message": "flavor m1.small is mapped by name",
+                    "member": None,
+                    "hint": None,
+                }
             ],
             "recovery_point": recovery_point,
             "source_reachable": not unplanned,

@@ -2,10 +2,9 @@
 (openstack_dashboard.test.settings) with the plugin's enabled files added the way a deployment
 adds them (openstack_dashboard.utils.settings.update_dashboards)."""
 
+import openstack_dashboard.enabled
 from horizon.test.settings import *  # noqa: F403
 from openstack_dashboard.test.settings import *  # noqa: F403
-
-import openstack_dashboard.enabled
 from openstack_dashboard.utils import settings as dashboard_settings
 
 import protector_dashboard.enabled

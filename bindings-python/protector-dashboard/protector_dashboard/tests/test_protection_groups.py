@@ -4,8 +4,8 @@ create workflow and every action, with the api module mocked."""
 from unittest import mock
 
 from django.urls import reverse
-
 from protector import exceptions
+
 from protector_dashboard.api import protector as api
 from protector_dashboard.tests import records as r
 from protector_dashboard.tests.base import TestCase, refusal
@@ -29,21 +29,30 @@ class IndexTests(TestCase):
     @mock.patch.object(api, "group_overviews")
     def test_index_shows_the_engine_columns_and_values(self, group_overviews):
         op = r.operation("last", WEB, status="completed")
-        group_overviews.return_value = [r.overview(WEB, member_count=3, last_operation=op),
-                                        r.overview(DB, sync_status="FAILED")]
+        group_overviews.return_value = [
+            r.overview(WEB, member_count=3, last_operation=op),
+            r.overview(DB, sync_status="FAILED"),
+        ]
         res = self.client.get(INDEX)
         self.assertEqual(res.status_code, 200)
         self.assertTemplateUsed(res, "project/protection_groups/index.html")
         group_overviews.assert_called_once_with(mock.ANY)
         table = res.context["table"]
-        shown = [str(c.verbose_name) for c in table.columns.values()
-                 if c.name not in ("multi_select", "actions") and not getattr(c, "hidden", False)]
+        shown = [
+            str(c.verbose_name)
+            for c in table.columns.values()
+            if c.name not in ("multi_select", "actions") and not getattr(c, "hidden", False)
+        ]
         expected = [h for k, h in api.columns("group_overviews") if k != "id"]
         self.assertEqual(shown, expected)
         rows = {row.id: row for row in table.data}
-        values = dict(zip((k for k, _ in api.columns("group_overviews")),
-                          api.rows("group_overviews", [r.overview(DB, sync_status="FAILED")])[0]
-                          .values(), strict=True))
+        values = dict(
+            zip(
+                (k for k, _ in api.columns("group_overviews")),
+                api.rows("group_overviews", [r.overview(DB, sync_status="FAILED")])[0].values(),
+                strict=True,
+            )
+        )
         self.assertEqual(rows[str(DB.id)].values, values)
         self.assertContains(res, f'href="{url("detail", WEB)}"')
         self.assertContains(res, "FAILED")
@@ -70,8 +79,14 @@ class IndexTests(TestCase):
         row = res.context["table"].get_rows()[0]
         self.assertIn("ajax-update", row.classes)
         self.assertIsNone(row.status)  # in flight: polled until it settles
-        for name in ("failover", "failback", "add_members", "remove_members", "create_policy",
-                     "test_failover"):
+        for name in (
+            "failover",
+            "failback",
+            "add_members",
+            "remove_members",
+            "create_policy",
+            "test_failover",
+        ):
             self.assertNotContains(res, url(name, MOVING))
         self.assertNotContains(res, action("delete", MOVING))
         self.assertNotContains(res, action("sync_force", MOVING))
@@ -80,9 +95,10 @@ class IndexTests(TestCase):
     def test_the_ajax_row_update_reads_one_group(self, group_overview):
         group_overview.return_value = r.overview(r.group("moving", status="failed_over"))
         res = self.client.get(
-            INDEX, {"action": "row_update", "table": "protection_groups",
-                    "obj_id": str(MOVING.id)},
-            HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+            INDEX,
+            {"action": "row_update", "table": "protection_groups", "obj_id": str(MOVING.id)},
+            HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+        )
         self.assertEqual(res.status_code, 200)
         group_overview.assert_called_once_with(mock.ANY, str(MOVING.id))
         self.assertContains(res, "failed_over")
@@ -225,8 +241,7 @@ class DetailTests(TestCase):
     def test_a_missing_group_goes_back_to_the_index(self):
         message = "protection group nope not found: list them with the Protection Groups panel"
         self.mocks["group"].side_effect = refusal(exceptions.NotFoundError, message)
-        res = self.client.get(reverse("horizon:project:protection_groups:detail",
-                                      args=["nope"]))
+        res = self.client.get(reverse("horizon:project:protection_groups:detail", args=["nope"]))
         self.assertRedirectsNoFollow(res, INDEX)
         self.assertMessage(res, "error", message)
 
@@ -242,9 +257,14 @@ class CreateTests(TestCase):
         ).start()
 
     def form(self, **changes):
-        data = {"name": "web", "description": "web tier", "replication_type": "async",
-                "primary_site": "site-a", "secondary_site": "site-b",
-                "volume_type": "pure-replicated"}
+        data = {
+            "name": "web",
+            "description": "web tier",
+            "replication_type": "async",
+            "primary_site": "site-a",
+            "secondary_site": "site-b",
+            "volume_type": "pure-replicated",
+        }
         data.update(changes)
         return data
 
@@ -254,8 +274,14 @@ class CreateTests(TestCase):
         self.volume_types.assert_called_once_with(mock.ANY, "site-a")
         self.assertContains(res, '<option value="pure-replicated"')
         self.assertContains(res, '<option value="site-b"')
-        for field in ("name", "description", "replication_type", "primary_site",
-                      "secondary_site", "volume_type"):
+        for field in (
+            "name",
+            "description",
+            "replication_type",
+            "primary_site",
+            "secondary_site",
+            "volume_type",
+        ):
             self.assertContains(res, f'name="{field}"')
 
     @mock.patch.object(api, "group_create")
@@ -265,8 +291,14 @@ class CreateTests(TestCase):
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, INDEX)
         group_create.assert_called_once_with(
-            mock.ANY, "web", primary_site="site-a", secondary_site="site-b",
-            volume_type="pure-replicated", replication_type="sync", description="web tier")
+            mock.ANY,
+            "web",
+            primary_site="site-a",
+            secondary_site="site-b",
+            volume_type="pure-replicated",
+            replication_type="sync",
+            description="web tier",
+        )
         self.assertMessage(res, "success", 'Created protection group "web".')
 
     @mock.patch.object(api, "group_create")
@@ -288,11 +320,14 @@ class AddMembersTests(TestCase):
         self.ok1 = r.candidate("app-1")
         self.ok2 = r.candidate("app-2")
         self.bad = r.candidate(
-            "legacy", eligible=False,
+            "legacy",
+            eligible=False,
             reason="instance legacy has volume legacy-boot of type lvm, not pure-replicated: "
-                   "retype it first")
+            "retype it first",
+        )
         self.candidates = mock.patch.object(
-            api, "member_candidates", return_value=[self.ok1, self.ok2, self.bad]).start()
+            api, "member_candidates", return_value=[self.ok1, self.ok2, self.bad]
+        ).start()
 
     def test_candidates_are_listed_and_ineligible_ones_disabled_with_the_reason(self):
         res = self.client.get(url("add_members"))
@@ -302,30 +337,39 @@ class AddMembersTests(TestCase):
         self.assertEqual(choices.disabled, {str(self.bad.instance_id)})
         self.assertContains(res, self.bad.reason)
         content = res.content.decode()
-        bad_input = content[content.index(f'value="{self.bad.instance_id}"') - 200:]
+        bad_input = content[content.index(f'value="{self.bad.instance_id}"') - 200 :]
         self.assertIn("disabled", bad_input[:400])
-        ok_input = content[content.index(f'value="{self.ok1.instance_id}"'):]
-        self.assertNotIn("disabled", ok_input[:ok_input.index(">")])
+        ok_input = content[content.index(f'value="{self.ok1.instance_id}"') :]
+        self.assertNotIn("disabled", ok_input[: ok_input.index(">")])
 
     @mock.patch.object(api, "member_add")
     def test_each_chosen_instance_is_added(self, member_add):
-        res = self.client.post(url("add_members"), {
-            "instances": [str(self.ok1.instance_id), str(self.ok2.instance_id)]})
+        res = self.client.post(
+            url("add_members"),
+            {"instances": [str(self.ok1.instance_id), str(self.ok2.instance_id)]},
+        )
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, url("detail"))
-        self.assertEqual(member_add.call_args_list, [
-            mock.call(mock.ANY, str(WEB.id), str(self.ok1.instance_id)),
-            mock.call(mock.ANY, str(WEB.id), str(self.ok2.instance_id)),
-        ])
+        self.assertEqual(
+            member_add.call_args_list,
+            [
+                mock.call(mock.ANY, str(WEB.id), str(self.ok1.instance_id)),
+                mock.call(mock.ANY, str(WEB.id), str(self.ok2.instance_id)),
+            ],
+        )
         self.assertMessage(res, "success", "Added to the group: app-1, app-2")
 
     @mock.patch.object(api, "member_add")
     def test_a_partial_failure_is_reported_per_instance(self, member_add):
         message = "instance app-2 is already protected by group db: remove it there first"
-        member_add.side_effect = [r.member("app-1", WEB),
-                                  refusal(exceptions.ConflictError, message)]
-        res = self.client.post(url("add_members"), {
-            "instances": [str(self.ok1.instance_id), str(self.ok2.instance_id)]})
+        member_add.side_effect = [
+            r.member("app-1", WEB),
+            refusal(exceptions.ConflictError, message),
+        ]
+        res = self.client.post(
+            url("add_members"),
+            {"instances": [str(self.ok1.instance_id), str(self.ok2.instance_id)]},
+        )
         self.assertRedirectsNoFollow(res, url("detail"))
         self.assertEqual(member_add.call_count, 2)
         self.assertMessage(res, "success", "Added to the group: app-1")
@@ -342,8 +386,10 @@ class AddMembersTests(TestCase):
 
     @mock.patch.object(api, "member_add")
     def test_an_ineligible_instance_cannot_be_chosen(self, member_add):
-        res = self.client.post(url("add_members"), {
-            "instances": [str(self.ok1.instance_id), str(self.bad.instance_id)]})
+        res = self.client.post(
+            url("add_members"),
+            {"instances": [str(self.ok1.instance_id), str(self.bad.instance_id)]},
+        )
         self.assertEqual(res.status_code, 200)
         self.assertFormErrors(res, 1)
         self.assertContains(res, self.bad.reason)
@@ -380,10 +426,12 @@ class PolicyTests(TestCase):
         super().setUp()
         mock.patch.object(api, "group", return_value=WEB).start()
         self.data = {
-            "pure_pg_name": "pg-web", "primary_array_url": "https://array-a.example.com",
+            "pure_pg_name": "pg-web",
+            "primary_array_url": "https://array-a.example.com",
             "primary_array_token": "secret-token-a",
             "secondary_array_url": "https://array-b.example.com",
-            "secondary_array_token": "secret-token-b", "replication_interval": "600",
+            "secondary_array_token": "secret-token-b",
+            "replication_interval": "600",
             "rpo_minutes": "30",
         }
 
@@ -400,16 +448,24 @@ class PolicyTests(TestCase):
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, url("detail"))
         policy_create.assert_called_once_with(
-            mock.ANY, str(WEB.id), pure_pg_name="pg-web",
-            primary_array_url="https://array-a.example.com", primary_array_token="secret-token-a",
+            mock.ANY,
+            str(WEB.id),
+            pure_pg_name="pg-web",
+            primary_array_url="https://array-a.example.com",
+            primary_array_token="secret-token-a",
             secondary_array_url="https://array-b.example.com",
-            secondary_array_token="secret-token-b", allow_insecure_http=True,
-            replication_interval=600, rpo_minutes=30)
+            secondary_array_token="secret-token-b",
+            allow_insecure_http=True,
+            replication_interval=600,
+            rpo_minutes=30,
+        )
 
     @mock.patch.object(api, "policy_create")
     def test_a_refused_policy_keeps_the_form_and_never_renders_the_tokens(self, policy_create):
-        message = ("array https://array-a.example.com refused the API token: check the token "
-                   "of the array's user")
+        message = (
+            "array https://array-a.example.com refused the API token: check the token "
+            "of the array's user"
+        )
         policy_create.side_effect = refusal(exceptions.PermissionDeniedError, message)
         res = self.client.post(url("create_policy"), self.data)
         self.assertEqual(res.status_code, 200)
@@ -441,8 +497,10 @@ class FailoverTests(TestCase):
         res = self.client.post(url("failover"), {"confirm": "on"})
         self.assertRedirectsNoFollow(res, url("detail"))
         failover.assert_called_once_with(mock.ANY, str(WEB.id), unplanned=False)
-        self.assertTrue(any(self.op_id in t for lvl, t in self.messages(res)
-                            if lvl == "success"), self.messages(res))
+        self.assertTrue(
+            any(self.op_id in t for lvl, t in self.messages(res) if lvl == "success"),
+            self.messages(res),
+        )
 
     @mock.patch.object(api, "failover")
     def test_a_planned_failover_needs_the_confirmation(self, failover):
@@ -453,8 +511,7 @@ class FailoverTests(TestCase):
 
     @mock.patch.object(api, "failover")
     def test_a_refused_failover_keeps_the_form(self, failover):
-        message = ("protection group web has no replication policy: create one before failing "
-                   "over")
+        message = "protection group web has no replication policy: create one before failing over"
         failover.side_effect = refusal(exceptions.ValidationFailedError, message)
         res = self.client.post(url("failover"), {"confirm": "on"})
         self.assertEqual(res.status_code, 200)
@@ -473,8 +530,12 @@ class FailoverTests(TestCase):
     def test_an_unplanned_failover_without_the_confirmation_is_refused(self, failover):
         res = self.client.post(url("unplanned_failover"), {})
         self.assertEqual(res.status_code, 200)
-        self.assertFormErrors(res, 1, "An unplanned failover loses the data written after the "
-                                      "recovery point: check the box to accept it.")
+        self.assertFormErrors(
+            res,
+            1,
+            "An unplanned failover loses the data written after the "
+            "recovery point: check the box to accept it.",
+        )
         failover.assert_not_called()
 
     @mock.patch.object(api, "failover")
@@ -501,15 +562,17 @@ class FailbackAndTestTests(TestCase):
         failback.return_value = r.Handle(self.op_id)
         res = self.client.post(url("failback", DB), {"reverse_replication": "on"})
         self.assertRedirectsNoFollow(res, url("detail", DB))
-        failback.assert_called_once_with(mock.ANY, str(DB.id), reverse_replication=True,
-                                         force=False)
+        failback.assert_called_once_with(
+            mock.ANY, str(DB.id), reverse_replication=True, force=False
+        )
 
     @mock.patch.object(api, "failback")
     def test_failback_without_reverse_replication_and_forced(self, failback):
         failback.return_value = r.Handle(self.op_id)
         self.client.post(url("failback", DB), {"force": "on"})
-        failback.assert_called_once_with(mock.ANY, str(DB.id), reverse_replication=False,
-                                         force=True)
+        failback.assert_called_once_with(
+            mock.ANY, str(DB.id), reverse_replication=False, force=True
+        )
 
     @mock.patch.object(api, "failback")
     def test_a_refused_failback_keeps_the_form(self, failback):

@@ -1,8 +1,7 @@
 """Admin > Site Recovery > DR Sites."""
 
-from django.utils.translation import gettext_lazy as _
-
 import horizon
+from django.utils.translation import gettext_lazy as _
 
 
 class DrSites(horizon.Panel):

@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from horizon import tables
+
 from protector_dashboard import common
 
 KIND = "sites"

@@ -10,6 +10,9 @@ urlpatterns = [
     re_path(r"^$", views.IndexView.as_view(), name="index"),
     re_path(SITE + r"$", views.DetailView.as_view(), name="detail"),
     re_path(SITE + r"site_failover/$", views.SiteFailoverView.as_view(), name="site_failover"),
-    re_path(SITE + r"operations/(?P<operation_id>[^/]+)/$", views.OperationView.as_view(),
-            name="operation"),
+    re_path(
+        SITE + r"operations/(?P<operation_id>[^/]+)/$",
+        views.OperationView.as_view(),
+        name="operation",
+    ),
 ]

@@ -4,9 +4,9 @@ site failover (role ``dr_site_admin``) and its per-group results."""
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from horizon import forms, tables, views
 from horizon.utils import memoized
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 from protector_dashboard.dashboards.admin.dr_sites import forms as site_forms
@@ -44,17 +44,18 @@ class DetailView(views.HorizonTemplateView):
         context["fields"] = common.view_show("site", site)
         try:
             context["validation"] = common.view_show(
-                "site_validation", api.validate_site(self.request, name))
+                "site_validation", api.validate_site(self.request, name)
+            )
         except api.ProtectorError:
             common.engine_error(self.request)
         try:
             context["volume_types"] = common.view_table(
-                "volume_types", api.volume_types(self.request, name))
+                "volume_types", api.volume_types(self.request, name)
+            )
         except api.ProtectorError:
             common.engine_error(self.request)
         context["site_admin"] = site_tables.is_site_admin(self.request)
-        context["site_failover_url"] = reverse(
-            "horizon:admin:dr_sites:site_failover", args=[name])
+        context["site_failover_url"] = reverse("horizon:admin:dr_sites:site_failover", args=[name])
         context["url"] = reverse(INDEX_URL)
         return context
 
@@ -80,13 +81,15 @@ class SiteFailoverView(forms.ModalFormView):
         context = super().get_context_data(**kwargs)
         context["site_name"] = self.kwargs["site_name"]
         context["submit_url"] = reverse(
-            "horizon:admin:dr_sites:site_failover", args=[self.kwargs["site_name"]])
+            "horizon:admin:dr_sites:site_failover", args=[self.kwargs["site_name"]]
+        )
         context["cancel_url"] = reverse(INDEX_URL)
         return context
 
     def get_success_url_from_handled(self, operation_id):
         return reverse(
-            "horizon:admin:dr_sites:operation", args=[self.kwargs["site_name"], operation_id])
+            "horizon:admin:dr_sites:operation", args=[self.kwargs["site_name"], operation_id]
+        )
 
     def get_success_url(self):
         return reverse(INDEX_URL)

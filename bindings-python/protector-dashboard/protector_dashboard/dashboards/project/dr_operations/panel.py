@@ -1,8 +1,7 @@
 """Project > Site Recovery > DR Operations."""
 
-from django.utils.translation import gettext_lazy as _
-
 import horizon
+from django.utils.translation import gettext_lazy as _
 
 
 class DrOperations(horizon.Panel):

@@ -2,8 +2,8 @@
 operation is pending or running."""
 
 from django.utils.translation import gettext_lazy as _
-
 from horizon import tables
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 

@@ -3,9 +3,9 @@
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from horizon import tables, views
 from horizon.utils import memoized
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 from protector_dashboard.dashboards.project.dr_operations import tables as operation_tables
@@ -45,7 +45,8 @@ def operation_context(request, operation, group_link=True):
     }
     if group_link and operation.group_id:
         context["group_url"] = reverse(
-            "horizon:project:protection_groups:detail", args=[str(operation.group_id)])
+            "horizon:project:protection_groups:detail", args=[str(operation.group_id)]
+        )
     return context
 
 

@@ -5,8 +5,8 @@ named in the success message, and the page goes to the group's detail."""
 from django import forms as django_forms
 from django.contrib import messages
 from django.utils.translation import gettext_lazy as _
-
 from horizon import forms
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 
@@ -37,8 +37,10 @@ class AddMembersForm(GroupForm):
     instances = django_forms.MultipleChoiceField(
         label=_("Instances"),
         required=True,
-        help_text=_("This project's instances on the group's current primary site. An "
-                    "instance that cannot be protected is shown with the engine's reason."),
+        help_text=_(
+            "This project's instances on the group's current primary site. An "
+            "instance that cannot be protected is shown with the engine's reason."
+        ),
     )
 
     def __init__(self, request, *args, **kwargs):
@@ -61,9 +63,7 @@ class AddMembersForm(GroupForm):
         chosen = self.cleaned_data["instances"]
         refused = [self.candidates[i] for i in chosen if not self.candidates[i].eligible]
         if refused:
-            raise django_forms.ValidationError(
-                [f"{c.name}: {c.reason}" for c in refused]
-            )
+            raise django_forms.ValidationError([f"{c.name}: {c.reason}" for c in refused])
         return chosen
 
     def handle(self, request, data):
@@ -77,8 +77,10 @@ class AddMembersForm(GroupForm):
             except api.ProtectorError as error:
                 # One message per instance, in the engine's words.
                 failed += 1
-                messages.error(request, _("%(name)s was not added: %(error)s")
-                               % {"name": name, "error": str(error)})
+                messages.error(
+                    request,
+                    _("%(name)s was not added: %(error)s") % {"name": name, "error": str(error)},
+                )
         if added:
             messages.success(request, _("Added to the group: %s") % ", ".join(added))
         return bool(added)
@@ -107,8 +109,10 @@ class RemoveMembersForm(GroupForm):
                 api.member_remove(request, self.group_id, member_id)
                 removed.append(name)
             except api.ProtectorError as error:
-                messages.error(request, _("%(name)s was not removed: %(error)s")
-                               % {"name": name, "error": str(error)})
+                messages.error(
+                    request,
+                    _("%(name)s was not removed: %(error)s") % {"name": name, "error": str(error)},
+                )
         if removed:
             messages.success(request, _("Removed from the group: %s") % ", ".join(removed))
         return bool(removed)
@@ -116,21 +120,26 @@ class RemoveMembersForm(GroupForm):
 
 class CreatePolicyForm(GroupForm):
     pure_pg_name = django_forms.CharField(
-        label=_("FlashArray protection group"), max_length=63,
-        help_text=_("The name of the protection group (or pod, for sync replication) on the "
-                    "arrays."))
+        label=_("FlashArray protection group"),
+        max_length=63,
+        help_text=_(
+            "The name of the protection group (or pod, for sync replication) on the arrays."
+        ),
+    )
     primary_array_url = django_forms.CharField(label=_("Primary array URL"), max_length=255)
     primary_array_token = django_forms.CharField(
-        label=_("Primary array API token"),
-        widget=django_forms.PasswordInput(render_value=False))
+        label=_("Primary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
     secondary_array_url = django_forms.CharField(label=_("Secondary array URL"), max_length=255)
     secondary_array_token = django_forms.CharField(
-        label=_("Secondary array API token"),
-        widget=django_forms.PasswordInput(render_value=False))
+        label=_("Secondary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
     allow_insecure_http = django_forms.BooleanField(
-        label=_("Allow plain HTTP to the arrays"), required=False, initial=False)
+        label=_("Allow plain HTTP to the arrays"), required=False, initial=False
+    )
     replication_interval = django_forms.IntegerField(
-        label=_("Replication interval (seconds)"), min_value=1, initial=300)
+        label=_("Replication interval (seconds)"), min_value=1, initial=300
+    )
     rpo_minutes = django_forms.IntegerField(label=_("RPO (minutes)"), min_value=1, initial=15)
 
     def handle(self, request, data):
@@ -158,7 +167,8 @@ class FailoverForm(GroupForm):
     """Planned failover: the plan is shown; ``confirm`` starts it."""
 
     confirm = django_forms.BooleanField(
-        label=_("Fail the group over to its other site"), required=True)
+        label=_("Fail the group over to its other site"), required=True
+    )
 
     def handle(self, request, data):
         try:
@@ -174,9 +184,15 @@ class UnplannedFailoverForm(GroupForm):
     shown and ``confirm_data_loss`` must be checked."""
 
     confirm_data_loss = django_forms.BooleanField(
-        label=_("I accept losing the data written after the recovery point"), required=True,
-        error_messages={"required": _("An unplanned failover loses the data written after "
-                                      "the recovery point: check the box to accept it.")})
+        label=_("I accept losing the data written after the recovery point"),
+        required=True,
+        error_messages={
+            "required": _(
+                "An unplanned failover loses the data written after "
+                "the recovery point: check the box to accept it."
+            )
+        },
+    )
 
     def handle(self, request, data):
         try:
@@ -189,18 +205,26 @@ class UnplannedFailoverForm(GroupForm):
 
 class FailbackForm(GroupForm):
     reverse_replication = django_forms.BooleanField(
-        label=_("Reverse replication first"), required=False, initial=True,
-        help_text=_("Replicates the changes made on the failover site back before moving "
-                    "the VMs."))
+        label=_("Reverse replication first"),
+        required=False,
+        initial=True,
+        help_text=_("Replicates the changes made on the failover site back before moving the VMs."),
+    )
     force = django_forms.BooleanField(
-        label=_("Force"), required=False, initial=False,
-        help_text=_("Proceeds even when the plan's checks warn."))
+        label=_("Force"),
+        required=False,
+        initial=False,
+        help_text=_("Proceeds even when the plan's checks warn."),
+    )
 
     def handle(self, request, data):
         try:
             handle = api.failback(
-                request, self.group_id,
-                reverse_replication=data["reverse_replication"], force=data["force"])
+                request,
+                self.group_id,
+                reverse_replication=data["reverse_replication"],
+                force=data["force"],
+            )
         except api.ProtectorError:
             common.engine_error(request)
             return False

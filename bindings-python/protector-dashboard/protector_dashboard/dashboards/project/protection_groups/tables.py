@@ -4,8 +4,8 @@ refresh while an operation is in flight, and the group's actions."""
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
-
 from horizon import tables
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 
@@ -155,8 +155,9 @@ class SyncForce(tables.BatchAction):
 
 class DeleteGroup(tables.DeleteAction):
     name = "delete"
-    help_text = _("The group's consistency groups and replication are removed; its VMs keep "
-                  "running.")
+    help_text = _(
+        "The group's consistency groups and replication are removed; its VMs keep running."
+    )
 
     @staticmethod
     def action_present(count):
@@ -226,4 +227,3 @@ class ProtectionGroupsTable(tables.DataTable):
             TestCleanup,
             DeleteGroup,
         )
-

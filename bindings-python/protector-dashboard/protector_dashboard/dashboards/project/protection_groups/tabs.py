@@ -3,8 +3,8 @@ operations. Each tab shows the CLI's view of its records."""
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from horizon import tabs
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 
@@ -25,8 +25,9 @@ class OverviewTab(tabs.Tab):
         sections = [{"title": _("Protection Group"), "fields": common.view_show("group", group)}]
         try:
             sync = api.sync_status(request, str(group.id))
-            sections.append({"title": _("Metadata Sync"),
-                             "fields": common.view_show("sync_status", sync)})
+            sections.append(
+                {"title": _("Metadata Sync"), "fields": common.view_show("sync_status", sync)}
+            )
         except api.ProtectorError:
             common.engine_error(request)
         return {"sections": sections}
@@ -44,8 +45,15 @@ class MembersTab(tabs.Tab):
         except api.ProtectorError:
             common.engine_error(request)
             members = []
-        return {"tables": [{"table": common.view_table("members", members),
-                            "id": "members", "empty": _("No members yet.")}]}
+        return {
+            "tables": [
+                {
+                    "table": common.view_table("members", members),
+                    "id": "members",
+                    "empty": _("No members yet."),
+                }
+            ]
+        }
 
 
 class PolicyTab(tabs.Tab):
@@ -63,15 +71,24 @@ class PolicyTab(tabs.Tab):
             common.engine_error(request)
             policy = None
         if policy is None:
-            notes.append(_("The group has no replication policy yet: create one to replicate "
-                           "its volumes."))
+            notes.append(
+                _("The group has no replication policy yet: create one to replicate its volumes.")
+            )
         else:
-            sections.append({"title": _("Replication Policy"),
-                             "fields": common.view_show("policy", policy, group=group)})
+            sections.append(
+                {
+                    "title": _("Replication Policy"),
+                    "fields": common.view_show("policy", policy, group=group),
+                }
+            )
             try:
                 cg = api.consistency_group(request, str(group.id))
-                sections.append({"title": _("Consistency Group"),
-                                 "fields": common.view_show("consistency_group", cg)})
+                sections.append(
+                    {
+                        "title": _("Consistency Group"),
+                        "fields": common.view_show("consistency_group", cg),
+                    }
+                )
             except api.ProtectorError:
                 common.engine_error(request)
         return {"sections": sections, "notes": notes}
@@ -89,9 +106,15 @@ class MappingsTab(tabs.Tab):
         except api.ProtectorError:
             common.engine_error(request)
             mappings = []
-        return {"tables": [{"table": common.view_table("mappings", mappings),
-                            "id": "mappings",
-                            "empty": _("No resource mappings: names are kept as they are.")}]}
+        return {
+            "tables": [
+                {
+                    "table": common.view_table("mappings", mappings),
+                    "id": "mappings",
+                    "empty": _("No resource mappings: names are kept as they are."),
+                }
+            ]
+        }
 
 
 class OperationsTab(tabs.Tab):
@@ -106,8 +129,15 @@ class OperationsTab(tabs.Tab):
         except api.ProtectorError:
             common.engine_error(request)
             ops = []
-        return {"tables": [{"table": common.view_table("operations", ops, link=operation_url),
-                            "id": "operations", "empty": _("No operations yet.")}]}
+        return {
+            "tables": [
+                {
+                    "table": common.view_table("operations", ops, link=operation_url),
+                    "id": "operations",
+                    "empty": _("No operations yet."),
+                }
+            ]
+        }
 
 
 class GroupDetailTabs(tabs.TabGroup):

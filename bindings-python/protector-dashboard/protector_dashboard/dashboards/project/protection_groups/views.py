@@ -2,9 +2,9 @@
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from horizon import forms, tables, tabs, workflows
 from horizon.utils import memoized
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 from protector_dashboard.dashboards.project.protection_groups import forms as group_forms
@@ -198,7 +198,8 @@ class FailbackView(PlanFormView):
 
     def plan(self):
         return api.plan_failback(
-            self.request, self.kwargs["group_id"], reverse_replication=True, force=False)
+            self.request, self.kwargs["group_id"], reverse_replication=True, force=False
+        )
 
     def get_initial(self):
         return {**super().get_initial(), "reverse_replication": True, "force": False}
@@ -212,8 +213,10 @@ class TestFailoverView(GroupFormView):
     modal_header = page_title = _("Test Failover")
     submit_label = _("Start Test Failover")
     url_name = "horizon:project:protection_groups:test_failover"
-    description = _("Boots copies of the group's VMs on the other site from the latest "
-                    "replicated snapshot, on isolated networks; production keeps running.")
+    description = _(
+        "Boots copies of the group's VMs on the other site from the latest "
+        "replicated snapshot, on isolated networks; production keeps running."
+    )
 
 
 class TestCleanupView(GroupFormView):
@@ -225,5 +228,3 @@ class TestCleanupView(GroupFormView):
     submit_label = _("Clean Up")
     url_name = "horizon:project:protection_groups:test_cleanup"
     description = _("Deletes the test copies and their volumes on the other site.")
-
-

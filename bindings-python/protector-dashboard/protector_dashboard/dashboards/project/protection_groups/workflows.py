@@ -2,8 +2,8 @@
 
 from django import forms as django_forms
 from django.utils.translation import gettext_lazy as _
-
 from horizon import forms, workflows
+
 from protector_dashboard import common
 from protector_dashboard.api import protector as api
 
@@ -11,19 +11,27 @@ from protector_dashboard.api import protector as api
 class GroupInfoAction(workflows.Action):
     name = forms.CharField(label=_("Name"), max_length=255)
     description = forms.CharField(
-        label=_("Description"), required=False, max_length=1024,
-        widget=django_forms.Textarea(attrs={"rows": 3}))
+        label=_("Description"),
+        required=False,
+        max_length=1024,
+        widget=django_forms.Textarea(attrs={"rows": 3}),
+    )
     replication_type = forms.ChoiceField(
         label=_("Replication type"),
-        choices=(("async", _("Asynchronous (snapshots every interval)")),
-                 ("sync", _("Synchronous (ActiveCluster pod)"))),
-        initial="async")
+        choices=(
+            ("async", _("Asynchronous (snapshots every interval)")),
+            ("sync", _("Synchronous (ActiveCluster pod)")),
+        ),
+        initial="async",
+    )
 
     class Meta:
         name = _("Protection Group")
         slug = "group_info"
-        help_text = _("A protection group is a set of VMs that fail over together, with their "
-                      "volumes in one consistency group replicated to the other site.")
+        help_text = _(
+            "A protection group is a set of VMs that fail over together, with their "
+            "volumes in one consistency group replicated to the other site."
+        )
 
 
 class GroupInfo(workflows.Step):
@@ -36,8 +44,11 @@ class SitesAction(workflows.Action):
     secondary_site = forms.ThemableChoiceField(label=_("Secondary site"))
     volume_type = forms.ThemableChoiceField(
         label=_("Volume type"),
-        help_text=_("The primary site's volume types that can be replicated; the members' "
-                    "volumes must be of this type."))
+        help_text=_(
+            "The primary site's volume types that can be replicated; the members' "
+            "volumes must be of this type."
+        ),
+    )
 
     class Meta:
         name = _("Sites and Storage")
