@@ -495,6 +495,13 @@ engine_calls! {
 
     /// The protection groups the caller sees.
     fn groups / groups_async () signature () -> record("ProtectionGroup"), |e| e.groups().await;
+    /// The groups the caller sees, each with its member count, replication health and lag,
+    /// metadata sync state and last operation (a dashboard's table).
+    fn group_overviews / group_overviews_async () signature () -> record("GroupOverview"),
+        |e| e.group_overviews().await;
+    /// One group's overview, by name or id.
+    fn group_overview / group_overview_async (group: String) signature (group)
+        -> record("GroupOverview"), |e| e.group_overview(&group).await;
     /// One protection group by name or id.
     fn group / group_async (group: String) signature (group) -> record("ProtectionGroup"),
         |e| e.group(&group).await;
@@ -526,6 +533,10 @@ engine_calls! {
     /// The group's members.
     fn members / members_async (group: String) signature (group) -> record("Member"),
         |e| e.members(&group).await;
+    /// This project's instances on the group's current primary site, each eligible or not
+    /// with the reason `add_member` would refuse it for.
+    fn member_candidates / member_candidates_async (group: String) signature (group)
+        -> record("MemberCandidate"), |e| e.member_candidates(&group).await;
     /// One member (member id, original instance id or the instance id it runs as now).
     fn member / member_async (group: String, member: String) signature (group, member)
         -> record("Member"), |e| e.member(&group, &member).await;

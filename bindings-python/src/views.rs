@@ -8,7 +8,8 @@
 
 use protector_core::api::VolumeType;
 use protector_core::engine::{
-    ConsistencyGroupReport, SiteValidation, SyncForceReport, SyncStatusReport,
+    ConsistencyGroupReport, GroupOverview, MemberCandidate, SiteValidation, SyncForceReport,
+    SyncStatusReport,
 };
 use protector_core::model::{
     GroupResult, Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping,
@@ -122,6 +123,16 @@ const LIST_VIEWS: &[ListView] = &[
         kind: "groups",
         record: "ProtectionGroup",
         render: |v| Ok(views::groups(&read_all::<ProtectionGroup>(v)?)),
+    },
+    ListView {
+        kind: "group_overviews",
+        record: "GroupOverview",
+        render: |v| Ok(views::group_overviews(&read_all::<GroupOverview>(v)?)),
+    },
+    ListView {
+        kind: "member_candidates",
+        record: "MemberCandidate",
+        render: |v| Ok(views::member_candidates(&read_all::<MemberCandidate>(v)?)),
     },
     ListView {
         kind: "members",

@@ -126,8 +126,9 @@ def test_a_site_failover_shows_its_groups(sim: Sim) -> None:
 
 
 def test_every_kind_is_known_and_an_unknown_one_is_named() -> None:
-    assert views.LIST_KINDS == ("sites", "volume_types", "groups", "members", "mappings",
-                                "sync_log", "operations", "group_results", "tenant_mappings")
+    assert views.LIST_KINDS == ("sites", "volume_types", "groups", "group_overviews",
+                                "member_candidates", "members", "mappings", "sync_log",
+                                "operations", "group_results", "tenant_mappings")
     assert views.SHOW_KINDS == ("site", "site_validation", "group", "member", "member_added",
                                 "consistency_group", "policy", "sync_status", "sync_force",
                                 "operation", "tenant_mapping")

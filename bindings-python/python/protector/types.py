@@ -18,12 +18,12 @@ __all__ = [
     "Record",
     "SiteType", "SiteStatus", "GroupStatus", "ReplicationType", "MemberStatus",
     "OperationType", "OperationStatus", "Phase", "FailoverMode", "Severity",
-    "ReplicationHealth", "TestFailoverStatus",
+    "ReplicationHealth", "OverviewSync", "TestFailoverStatus",
     "Site", "SiteValidation", "VolumeType", "ProtectionGroup", "Placement", "Member",
     "ArrayEndpoint", "ReplicationPolicy", "ResourceMappings", "GroupMappings",
     "TenantMapping", "SyncStatus", "SyncForceResult", "SyncLogEntry", "ConsistencyGroup",
     "RecoveryPoint", "Step", "Finding", "Plan", "ValidationReport", "GroupResult",
-    "Operation",
+    "Operation", "GroupOverview", "MemberCandidate",
 ]
 
 
@@ -104,6 +104,19 @@ class ReplicationHealth(enum.StrEnum):
     NO_REPLICATED_SNAPSHOT = "no_replicated_snapshot"
     INTERRUPTED = "interrupted"
     NOT_CONFIGURED = "not_configured"
+    SYNCHRONOUS = "synchronous"
+    DEGRADED = "degraded"
+    UNKNOWN = "unknown"
+
+
+class OverviewSync(enum.StrEnum):
+    """Metadata sync with the peer site as the last push recorded it."""
+
+    SYNCED = "SYNCED"
+    PENDING = "PENDING"
+    FAILED = "FAILED"
+    UNREACHABLE = "UNREACHABLE"
+    NEVER = "NEVER"
 
 
 class TestFailoverStatus(enum.StrEnum):
@@ -554,12 +567,37 @@ class Operation(Record):
     group_results: tuple[GroupResult, ...]
 
 
+class GroupOverview(Record):
+    """A protection group with its health at a glance (a dashboard's table row)."""
+
+    __slots__ = ()
+    group: ProtectionGroup
+    member_count: int
+    replication_status: ReplicationHealth
+    replication_lag_seconds: int | None
+    rpo_minutes: int | None
+    replication_error: str | None
+    sync_status: OverviewSync
+    last_operation: Operation | None
+
+
+class MemberCandidate(Record):
+    """An instance of the caller's project that could join a group, or why it cannot."""
+
+    __slots__ = ()
+    instance_id: str
+    name: str
+    status: str
+    eligible: bool
+    reason: str | None
+
+
 _RECORDS: dict[str, type[Record]] = {
     cls.__name__: cls
     for cls in (
         Site, SiteValidation, VolumeType, ProtectionGroup, Member, ReplicationPolicy,
         GroupMappings, TenantMapping, SyncStatus, SyncForceResult, SyncLogEntry,
-        ConsistencyGroup, Plan, ValidationReport, Operation,
+        ConsistencyGroup, Plan, ValidationReport, Operation, GroupOverview, MemberCandidate,
     )
 }
 

@@ -25,8 +25,9 @@ from .types import Operation, Record
 
 __all__ = ["LIST_KINDS", "SHOW_KINDS", "columns", "rows", "show"]
 
-#: The list views: ``sites``, ``volume_types``, ``groups``, ``members``, ``mappings``,
-#: ``sync_log``, ``operations``, ``group_results`` and ``tenant_mappings``.
+#: The list views: ``sites``, ``volume_types``, ``groups``, ``group_overviews``,
+#: ``member_candidates``, ``members``, ``mappings``, ``sync_log``, ``operations``,
+#: ``group_results`` and ``tenant_mappings``.
 LIST_KINDS: tuple[str, ...] = tuple(_protector._VIEW_LIST_KINDS)
 #: The show views: ``site``, ``site_validation``, ``group``, ``member``, ``member_added``,
 #: ``consistency_group``, ``policy``, ``sync_status``, ``sync_force``, ``operation`` and
@@ -47,7 +48,9 @@ def rows(kind: str, records: Iterable[Record] | Operation) -> list[tuple[Any, ..
     :func:`columns`: what ``protector <...> list -f json`` shows, row for row.
 
     Each view takes the records its listing call returns: ``sites`` takes ``Site`` records,
-    ``groups`` ``ProtectionGroup``, ``members`` ``Member`` (rows by instance name),
+    ``groups`` ``ProtectionGroup``, ``group_overviews`` ``GroupOverview`` (the lag as
+    ``5m 03s``, the last operation as ``failover completed (op-...)``), ``member_candidates``
+    ``MemberCandidate`` (eligible ones first), ``members`` ``Member`` (rows by instance name),
     ``mappings`` ``GroupMappings`` (one row per direction, kind and source), ``sync_log``
     ``SyncLogEntry``, ``operations`` ``Operation``, ``tenant_mappings`` ``TenantMapping``,
     ``volume_types`` ``VolumeType``. ``group_results`` takes a site failover's ``Operation``

@@ -25,6 +25,7 @@ mod failover;
 mod layers;
 mod lifecycle;
 mod mappings;
+mod overview;
 mod ownership;
 mod planner;
 mod pods;
@@ -48,7 +49,10 @@ use uuid::Uuid;
 pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
-pub use lifecycle::{AddMember, CreateGroup, CreatePolicy, RegisterSite, SiteValidation};
+pub use lifecycle::{
+    AddMember, CreateGroup, CreatePolicy, MemberCandidate, RegisterSite, SiteValidation,
+};
+pub use overview::{GroupOverview, OverviewSync};
 pub use planner::FailoverRequest;
 pub use progress::{
     progress_channel, NoProgress, ProgressObserver, ProgressReceiver, ProgressSender,

@@ -136,6 +136,14 @@ impl Protector {
     /// report: the replication fields say `unknown` and `replication_error` says why.
     pub async fn consistency_group(&self, group: &str) -> Result<ConsistencyGroupReport> {
         let group = self.group(group).await?;
+        self.consistency_group_of(&group).await
+    }
+
+    /// [`Protector::consistency_group`] of a group the caller was authorized for.
+    pub(super) async fn consistency_group_of(
+        &self,
+        group: &ProtectionGroup,
+    ) -> Result<ConsistencyGroupReport> {
         let members = self.store().list_members(&group.id).await?;
         let policy = self.store().get_policy(&group.id).await?;
         let volume_count = members.iter().map(|m| m.current.volume_ids.len()).sum();
@@ -150,7 +158,7 @@ impl Protector {
             backend_name: binding.backend_name.clone(),
             primary_cg_id: binding.primary_cg_id.clone(),
             secondary_cg_id: binding.secondary_cg_id.clone(),
-            status: cg_status(&group).to_string(),
+            status: cg_status(group).to_string(),
             volume_count,
             replication_type: group.replication_type,
             pure_pg_name: policy
@@ -171,7 +179,7 @@ impl Protector {
         let Some(policy) = policy else {
             return Ok(report);
         };
-        match self.replication_state(&group, &policy).await {
+        match self.replication_state(group, &policy).await {
             Ok(state) => {
                 report.replication_status = state.health;
                 report.last_replicated_snapshot = state.snapshot.as_ref().map(|s| s.name.clone());

@@ -9,6 +9,7 @@
 mod data;
 mod groups;
 mod operations;
+mod overview;
 mod sites;
 mod sync;
 mod tenants;
@@ -25,6 +26,7 @@ pub use operations::{
     group_results, operation, operation_id, operation_with_results, operations,
     OPERATION_SHOW_SPEC_FIELDS,
 };
+pub use overview::{group_overviews, lag, member_candidates};
 pub use sites::{site, site_validation, sites, volume_types};
 pub use sync::{sync_force, sync_log, sync_status};
 pub use tenants::{tenant_mapping, tenant_mappings};

@@ -10,6 +10,7 @@ mod failover;
 mod leaks;
 mod lifecycle;
 mod operation_lifecycle;
+mod overview;
 mod pods;
 mod recover;
 mod replication_outage;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::{ListPorts, SiteClients};
+use crate::engine::access::Caller;
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
@@ -31,41 +32,17 @@ impl Protector {
         self.ensure_peer_in_sync(&group).await?;
         let mut document = self.document(group.clone()).await?;
         let caller = self.caller().await?;
-        for g in self.store().list_groups().await? {
-            for m in self.store().list_members(&g.id).await? {
-                if m.instance_id == request.instance_id
-                    || m.current.instance_id == request.instance_id
-                {
-                    // Another project's group is not named.
-                    let message = if caller.sees(&g) {
-                        format!(
-                            "instance {} ({}) is already a member of protection group '{}'",
-                            request.instance_id, m.instance_name, g.name
-                        )
-                    } else {
-                        format!(
-                            "instance {} is already a member of another protection group",
-                            request.instance_id
-                        )
-                    };
-                    return Err(Error::new(ErrorKind::AlreadyExists, message));
-                }
-            }
+        if let Some(refusal) = self
+            .memberships(&caller)
+            .await?
+            .remove(&request.instance_id)
+        {
+            return Err(refusal);
         }
         let site = group.current_primary_site.clone();
         let clients = self.ensure_reachable(&site).await?;
         let (recovery, placement, backend) =
-            capture_member(&clients, &group, &request.instance_id).await?;
-        if let Some(expected) = &group.consistency_group.backend_name {
-            if let Some(found) = &backend {
-                if found != expected {
-                    return Err(Error::invalid(format!(
-                        "instance {} has volumes on backend '{found}', but protection group '{}' uses '{expected}': all volumes of a consistency group must share one backend",
-                        request.instance_id, group.name
-                    )));
-                }
-            }
-        }
+            eligible_member(&clients, &group, &request.instance_id).await?;
         let cg_id = group.cinder_group_on(&site);
         if let Some(cg) = &cg_id {
             clients
@@ -184,6 +161,55 @@ impl Protector {
             .find(|m| answers_to(m, member))
             .ok_or_else(|| member_not_found(member, &group.name))
     }
+}
+
+impl Protector {
+    /// Every instance that is a member of a protection group (by its original and its
+    /// current instance id), with the refusal `add_member` gives for it. Another project's
+    /// group is not named.
+    pub(super) async fn memberships(&self, caller: &Caller) -> Result<BTreeMap<String, Error>> {
+        let mut taken = BTreeMap::new();
+        for g in self.store().list_groups().await? {
+            for m in self.store().list_members(&g.id).await? {
+                for instance in [&m.instance_id, &m.current.instance_id] {
+                    let message = if caller.sees(&g) {
+                        format!(
+                            "instance {instance} ({}) is already a member of protection group '{}'",
+                            m.instance_name, g.name
+                        )
+                    } else {
+                        format!(
+                            "instance {instance} is already a member of another protection group"
+                        )
+                    };
+                    taken.insert(
+                        instance.clone(),
+                        Error::new(ErrorKind::AlreadyExists, message),
+                    );
+                }
+            }
+        }
+        Ok(taken)
+    }
+}
+
+/// Whether the instance can join `group` from `clients`' site: its recovery metadata
+/// (read-only), refused when its volumes cannot be replicated with the group's.
+pub(super) async fn eligible_member(
+    clients: &SiteClients,
+    group: &ProtectionGroup,
+    instance_id: &str,
+) -> Result<(RecoveryMetadata, Placement, Option<String>)> {
+    let (recovery, placement, backend) = capture_member(clients, group, instance_id).await?;
+    if let (Some(expected), Some(found)) = (&group.consistency_group.backend_name, &backend) {
+        if found != expected {
+            return Err(Error::invalid(format!(
+                "instance {instance_id} has volumes on backend '{found}', but protection group '{}' uses '{expected}': all volumes of a consistency group must share one backend",
+                group.name
+            )));
+        }
+    }
+    Ok((recovery, placement, backend))
 }
 
 /// Whether `reference` names `member`: its id, its original instance id, or the instance id it

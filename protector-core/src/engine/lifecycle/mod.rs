@@ -1,12 +1,14 @@
 //! Sites, protection groups, members, policies and tenant mappings: everything before and
 //! around a failover.
 
+mod candidates;
 mod groups;
 mod members;
 mod policy;
 mod sites;
 mod tenants;
 
+pub use candidates::MemberCandidate;
 pub use groups::CreateGroup;
 pub use members::AddMember;
 pub use policy::CreatePolicy;

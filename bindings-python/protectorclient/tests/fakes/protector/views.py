@@ -202,7 +202,31 @@ _GROUP_RESULT_COLUMNS = [
     )
 ]
 
-LIST_KINDS = (*_LISTS, "mappings", "group_results")
+# The dashboard's lists: the plugin shows neither, so only their columns are faked.
+_DASHBOARD_COLUMNS = {
+    "group_overviews": [
+        ("id", "ID"),
+        ("name", "Name"),
+        ("status", "Status"),
+        ("replication_type", "Replication"),
+        ("primary_site", "Primary Site"),
+        ("current_primary_site", "Current Site"),
+        ("member_count", "Members"),
+        ("replication_lag", "Replication Lag"),
+        ("replication_status", "RPO State"),
+        ("sync_status", "Metadata Sync"),
+        ("last_operation", "Last Operation"),
+    ],
+    "member_candidates": [
+        ("instance_id", "Instance ID"),
+        ("name", "Name"),
+        ("status", "Status"),
+        ("eligible", "Eligible"),
+        ("reason", "Reason"),
+    ],
+}
+
+LIST_KINDS = (*_LISTS, "mappings", "group_results", *_DASHBOARD_COLUMNS)
 SHOW_KINDS = (
     "site",
     "site_validation",
@@ -225,6 +249,8 @@ def columns(kind: str) -> list[tuple[str, str]]:
         return list(_MAPPING_COLUMNS)
     if kind == "group_results":
         return list(_GROUP_RESULT_COLUMNS)
+    if kind in _DASHBOARD_COLUMNS:
+        return list(_DASHBOARD_COLUMNS[kind])
     raise ValueError(f"unknown list view {kind!r}: one of {', '.join(LIST_KINDS)}")
 
 
