@@ -308,6 +308,20 @@ def candidate(name: str, eligible: bool = True, reason: str | None = None) -> An
     )
 
 
+def drill(group_name: str, status: str = "ready") -> dict[str, Any]:
+    """A group's ``test_failover`` record (a test failover in progress or done)."""
+    return {
+        "operation_id": uid("operation:drill:" + group_name),
+        "status": status,
+        "source_site": "site-a",
+        "site": "site-b",
+        "snapshot": f"pg-{group_name}.41",
+        "started_at": NOW,
+        "completed_at": NOW,
+        "members": [],
+    }
+
+
 class Handle:
     """What a long operation's call returns (the engine's ``OperationHandle``): its id."""
 

@@ -73,6 +73,27 @@ class IndexTests(TestCase):
         self.assertContains(res, f'value="{action("delete", DB)}"')
 
     @mock.patch.object(api, "group_overviews")
+    def test_cleanup_is_offered_while_a_test_failover_is_recorded(self, group_overviews):
+        drilled = r.group("drilled", test_failover=r.drill("drilled"))
+        group_overviews.return_value = [r.overview(WEB), r.overview(drilled)]
+        res = self.client.get(INDEX)
+        self.assertContains(res, url("test_failover", WEB))
+        self.assertNotContains(res, url("test_cleanup", WEB))
+        self.assertContains(res, url("test_cleanup", drilled))
+        self.assertNotContains(res, url("test_failover", drilled))
+
+    @mock.patch.object(api, "group_overviews")
+    def test_refused_credentials_are_horizons_not_authorized(self, group_overviews):
+        # UnauthenticatedError is registered as "unauthorized": Horizon's own handling (its
+        # not-authorized page, from which the user logs in again), not a table error.
+        group_overviews.side_effect = refusal(
+            exceptions.UnauthenticatedError, "Keystone of site site-a refused the token"
+        )
+        res = self.client.get(INDEX)
+        self.assertEqual(res.status_code, 403)
+        self.assertTemplateUsed(res, "not_authorized.html")
+
+    @mock.patch.object(api, "group_overviews")
     def test_an_in_flight_group_refreshes_and_offers_no_action(self, group_overviews):
         group_overviews.return_value = [r.overview(MOVING)]
         res = self.client.get(INDEX)

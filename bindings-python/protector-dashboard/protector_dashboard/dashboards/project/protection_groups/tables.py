@@ -41,6 +41,11 @@ def _status(row):
     return str(row.record.group.status)
 
 
+def _drill(row):
+    """The group's test failover record (``None`` when there is none)."""
+    return getattr(row.record.group, "test_failover", None)
+
+
 def _settled(row):
     return row is not None and not api.in_flight(_status(row))
 
@@ -120,7 +125,10 @@ class TestFailover(GroupLink):
     name = "test_failover"
     verbose_name = _("Test Failover")
     url = "horizon:project:protection_groups:test_failover"
-    allowed_from = ("active",)
+
+    def allowed(self, request, datum=None):
+        # One drill at a time: offered while no test failover is recorded on the group.
+        return datum is None or (_status(datum) == "active" and not _drill(datum))
 
 
 class TestCleanup(GroupLink):
@@ -128,7 +136,10 @@ class TestCleanup(GroupLink):
     name = "test_cleanup"
     verbose_name = _("Clean Up Test Failover")
     url = "horizon:project:protection_groups:test_cleanup"
-    allowed_from = ("active",)
+
+    def allowed(self, request, datum=None):
+        # Offered while a test failover is recorded (running, ready, failed or left over).
+        return datum is None or (_settled(datum) and bool(_drill(datum)))
 
 
 class SyncForce(tables.BatchAction):
