@@ -616,6 +616,10 @@ class FailbackAndTestTests(TestCase):
     @mock.patch.object(api, "test_failover_cleanup")
     def test_test_cleanup_starts(self, cleanup):
         cleanup.return_value = r.Handle(self.op_id)
+        res = self.client.get(url("test_cleanup", DB))
+        self.assertEqual(res.status_code, 200)
+        self.assertContains(res, "Deletes the test copies")
+        cleanup.assert_not_called()
         res = self.client.post(url("test_cleanup", DB), {})
         self.assertRedirectsNoFollow(res, url("detail", DB))
         cleanup.assert_called_once_with(mock.ANY, str(DB.id))

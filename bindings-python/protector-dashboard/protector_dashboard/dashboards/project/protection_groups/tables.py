@@ -26,7 +26,8 @@ STATUS_CHOICES = (
 
 FAILOVER_FROM = ("active", "error")
 FAILBACK_FROM = ("failed_over", "failed_over_partial", "error")
-DELETE_FROM = ("active", "error", "failed_over", "failed_over_partial")
+# `deleting` too: running the deletion again finishes one that was interrupted.
+DELETE_FROM = ("active", "error", "failed_over", "failed_over_partial", "deleting")
 
 
 def group_rows(request, overviews):
@@ -167,7 +168,8 @@ class SyncForce(tables.BatchAction):
 class DeleteGroup(tables.DeleteAction):
     name = "delete"
     help_text = _(
-        "The group's consistency groups and replication are removed; its VMs keep running."
+        "Removes the group's consistency groups and array protection group on both sites; "
+        "the VMs and their volumes are untouched."
     )
 
     @staticmethod
