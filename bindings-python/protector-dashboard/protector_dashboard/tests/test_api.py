@@ -63,21 +63,119 @@ class EngineTests(TestCase):
         self.assertEqual(raised.exception.kind, "config_invalid")
         from_token.assert_not_called()
 
-    def test_long_operations_return_the_handle_at_once(self):
-        engine = mock.Mock()
+    def test_every_call_matches_the_real_engines_signature(self):
+        # An engine specced on the real protector.Protector: a wrong name, argument or
+        # keyword raises TypeError, as the real engine would.
+        engine = mock.create_autospec(protector.Protector, instance=True)
         api.engine.side_effect = None
         api.engine.return_value = engine
-        request = self.make_request()
-        handle = api.failover(request, "web", unplanned=True)
-        engine.failover.assert_called_once_with("web", unplanned=True)
-        self.assertIs(handle, engine.failover.return_value)
-        api.failback(request, "web", reverse_replication=False, force=True)
-        engine.failback.assert_called_once_with("web", reverse_replication=False, force=True)
-        api.site_failover(request, "site-a", unplanned=False, concurrency=3)
-        engine.site_failover.assert_called_once_with("site-a", unplanned=False, concurrency=3)
-        api.test_failover_cleanup(request, "web")
-        engine.test_failover_cleanup.assert_called_once_with("web")
-        engine.wait.assert_not_called()
+        req = self.make_request()
+        calls = [
+            (lambda: api.sites(req), "sites", (), {}),
+            (lambda: api.site(req, "site-a"), "site", ("site-a",), {}),
+            (lambda: api.validate_site(req, "site-a"), "validate_site", ("site-a",), {}),
+            (lambda: api.volume_types(req, "site-a"), "volume_types", ("site-a",), {}),
+            (lambda: api.group_overviews(req), "group_overviews", (), {}),
+            (lambda: api.group_overview(req, "web"), "group_overview", ("web",), {}),
+            (lambda: api.group(req, "web"), "group", ("web",), {}),
+            (
+                lambda: api.group_create(
+                    req,
+                    "web",
+                    primary_site="site-a",
+                    secondary_site="site-b",
+                    volume_type="pure",
+                    replication_type="sync",
+                    description="d",
+                ),
+                "create_group",
+                ("web",),
+                {
+                    "primary_site": "site-a",
+                    "secondary_site": "site-b",
+                    "volume_type": "pure",
+                    "replication_type": "sync",
+                    "description": "d",
+                },
+            ),
+            (lambda: api.group_delete(req, "web"), "delete_group", ("web",), {}),
+            (lambda: api.members(req, "web"), "members", ("web",), {}),
+            (lambda: api.member_candidates(req, "web"), "member_candidates", ("web",), {}),
+            (lambda: api.member_add(req, "web", "i-1"), "add_member", ("web", "i-1"), {}),
+            (lambda: api.member_remove(req, "web", "m-1"), "remove_member", ("web", "m-1"), {}),
+            (lambda: api.policy(req, "web"), "policy", ("web",), {}),
+            (
+                lambda: api.policy_create(
+                    req,
+                    "web",
+                    pure_pg_name="pg",
+                    primary_array_url="https://a",
+                    primary_array_token="ta",
+                    secondary_array_url="https://b",
+                    secondary_array_token="tb",
+                    allow_insecure_http=False,
+                    replication_interval=300,
+                    rpo_minutes=15,
+                ),
+                "create_policy",
+                ("web",),
+                {
+                    "pure_pg_name": "pg",
+                    "primary_array_url": "https://a",
+                    "primary_array_token": "ta",
+                    "secondary_array_url": "https://b",
+                    "secondary_array_token": "tb",
+                    "allow_insecure_http": False,
+                    "replication_interval": 300,
+                    "rpo_minutes": 15,
+                },
+            ),
+            (lambda: api.consistency_group(req, "web"), "consistency_group", ("web",), {}),
+            (lambda: api.mappings(req, "web"), "mappings", ("web",), {}),
+            (lambda: api.sync_status(req, "web"), "sync_status", ("web",), {}),
+            (lambda: api.sync_force(req, "web"), "sync_force", ("web",), {}),
+            (
+                lambda: api.plan_failover(req, "web", unplanned=True),
+                "plan_failover",
+                ("web",),
+                {"unplanned": True},
+            ),
+            (
+                lambda: api.plan_failback(req, "web", reverse_replication=True, force=False),
+                "plan_failback",
+                ("web",),
+                {"reverse_replication": True, "force": False},
+            ),
+            (
+                lambda: api.failover(req, "web", unplanned=True),
+                "failover",
+                ("web",),
+                {"unplanned": True},
+            ),
+            (
+                lambda: api.failback(req, "web", reverse_replication=False, force=True),
+                "failback",
+                ("web",),
+                {"reverse_replication": False, "force": True},
+            ),
+            (lambda: api.test_failover(req, "web"), "test_failover", ("web",), {}),
+            (lambda: api.test_failover_cleanup(req, "web"), "test_failover_cleanup", ("web",), {}),
+            (
+                lambda: api.site_failover(req, "site-a", unplanned=False, concurrency=3),
+                "site_failover",
+                ("site-a",),
+                {"unplanned": False, "concurrency": 3},
+            ),
+            (lambda: api.operations(req), "operations", (), {}),
+            (lambda: api.operation(req, "op-1"), "operation", ("op-1",), {}),
+        ]
+        for call, method, args, kwargs in calls:
+            with self.subTest(method=method):
+                result = call()
+                getattr(engine, method).assert_called_once_with(*args, **kwargs)
+                # Long operations hand back the engine's handle at once, never waiting.
+                self.assertIs(result, getattr(engine, method).return_value)
+        engine.wait_operation.assert_not_called()
 
 
 class RegistrationTests(TestCase):
