@@ -148,13 +148,12 @@ class MemberTests(TestCase):
     @mock.patch.object(api, "sites")
     def test_a_member_cannot_open_the_admin_panel(self, sites):
         res = self.client.get(INDEX)
-        self.assertNotEqual(res.status_code, 200)
+        self.assertEqual(res.status_code, 403)  # Horizon's not-authorized page
+        self.assertTemplateUsed(res, "not_authorized.html")
         sites.assert_not_called()
 
     @mock.patch.object(api, "site_failover")
     def test_a_member_is_refused_on_the_site_failover_url(self, site_failover):
         res = self.client.post(FAILOVER_A, {"concurrency": "2", "confirm": "on"})
-        self.assertIn(res.status_code, (302, 403))
-        if res.status_code == 302:
-            self.assertIn("login", res["location"])
+        self.assertEqual(res.status_code, 403)
         site_failover.assert_not_called()
