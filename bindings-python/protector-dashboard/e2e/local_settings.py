@@ -68,6 +68,8 @@ LOGGING = {
         "django.request": {"level": "INFO"},
         "openstack_auth": {"level": "DEBUG"},
         "keystoneauth": {"level": "DEBUG"},
+        "cinderclient": {"level": "DEBUG"},
+        "novaclient": {"level": "DEBUG"},
         "horizon": {"level": "INFO"},
         "openstack_dashboard": {"level": "DEBUG"},
     },

@@ -186,3 +186,32 @@ async fn horizons_login_sequence_ends_with_a_project_scoped_token_and_its_catalo
         Some(format!("{base}/network").as_str())
     );
 }
+
+#[tokio::test]
+async fn groups_and_credentials_are_listed_empty_with_keystones_policy() {
+    let env = env().await;
+    let base = env.base("site-a");
+    let admin = env.login("site-a").await;
+    let member = env.login("site-a-member").await;
+    for (path, key) in [("groups", "groups"), ("credentials", "credentials")] {
+        let listed = admin.get(&format!("/identity/v3/{path}"), None).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert_eq!(
+            listed.body,
+            json!({key: [], "links": {"self": format!("{base}/identity/v3/{path}"),
+                                      "previous": null, "next": null}})
+        );
+    }
+    // Anyone may list their own credentials; groups are an admin's.
+    let own = member.get("/identity/v3/credentials", None).await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(own.body["credentials"], json!([]));
+    let refused = member.get("/identity/v3/groups", None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "You are not authorized to perform the requested action: identity:list_groups."
+    );
+    let anonymous = send(env.http.get(format!("{base}/identity/v3/credentials"))).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

@@ -1,5 +1,6 @@
 //! Keystone's read calls around tokens: the caller's projects (`/v3/auth/projects`,
-//! `/v3/users/{id}/projects`), projects, users, roles, role assignments and the one domain.
+//! `/v3/users/{id}/projects`), projects, users, roles, role assignments, the one domain, and
+//! the (empty) lists of groups and credentials.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +29,8 @@ pub(super) fn router() -> Router<SiteContext> {
         .route("/identity/v3/role_assignments", get(role_assignments))
         .route("/identity/v3/domains", get(list_domains))
         .route("/identity/v3/domains/{id}", get(show_domain))
+        .route("/identity/v3/groups", get(list_groups))
+        .route("/identity/v3/credentials", get(list_credentials))
 }
 
 pub(super) fn require_admin(caller: &Caller, rule: &str) -> Result<(), ApiError> {
@@ -396,6 +399,27 @@ async fn show_domain(
             StatusCode::OK,
             &json!({"domain": default_domain(&context)}),
         ))
+    })
+    .await
+}
+
+/// `GET /v3/groups`: the simulated Keystone has no groups (Horizon's Identity → Groups panel
+/// lists them).
+async fn list_groups(State(ctx): State<SiteContext>, headers: HeaderMap) -> Response {
+    let context = ctx.clone();
+    ctx.call(F, "list_groups", &headers, move |_, caller| {
+        require_admin(caller, "identity:list_groups")?;
+        list_json(&context, "groups", Vec::new(), "groups")
+    })
+    .await
+}
+
+/// `GET /v3/credentials`: Keystone lists an admin every credential and anyone else their own;
+/// the simulated Keystone holds none (Horizon's Identity → User Credentials panel).
+async fn list_credentials(State(ctx): State<SiteContext>, headers: HeaderMap) -> Response {
+    let context = ctx.clone();
+    ctx.call(F, "list_credentials", &headers, move |_, _| {
+        list_json(&context, "credentials", Vec::new(), "credentials")
     })
     .await
 }
