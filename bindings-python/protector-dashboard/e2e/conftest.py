@@ -75,7 +75,10 @@ class Sim:
     def cli(self, *args: str) -> str:
         done = subprocess.run(
             [self.bin, "--state-dir", str(self.state_dir), *args],
-            env=self.env, capture_output=True, text=True, timeout=600,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert done.returncode == 0, f"protector {' '.join(args)}: {done.stderr}"
         return done.stdout
@@ -83,7 +86,10 @@ class Sim:
     def inspect(self) -> dict[str, Any]:
         done = subprocess.run(
             [self.bin, "sim", "inspect", "--dir", str(self.dir), "-f", "json"],
-            env=self.env, check=True, capture_output=True, text=True,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return json.loads(done.stdout)
 
@@ -113,16 +119,31 @@ def sim() -> Iterator[Sim]:
         log = open(out / "sim-serve.log", "w")  # noqa: SIM115 (lives as long as the server)
         server = subprocess.Popen(
             [binary, "sim", "serve", "--dir", str(directory)],
-            env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
         try:
             assert server.stdout is not None
             line = server.stdout.readline().strip()
-            assert line == "ready", f"sim serve said {line!r}: {(out / 'sim-serve.log').read_text()}"
+            assert line == "ready", (
+                f"sim serve said {line!r}: {(out / 'sim-serve.log').read_text()}"
+            )
             sim = Sim(dir=directory, state_dir=root / "state", bin=binary, env=env)
             for site, kind in (("site-a", "primary"), ("site-b", "secondary")):
-                sim.cli("site", "create", "--name", site, "--site-type", kind,
-                        "--auth-url", sim.cloud(site)["auth_url"], "--region-name", "RegionOne")
+                sim.cli(
+                    "site",
+                    "create",
+                    "--name",
+                    site,
+                    "--site-type",
+                    kind,
+                    "--auth-url",
+                    sim.cloud(site)["auth_url"],
+                    "--region-name",
+                    "RegionOne",
+                )
             yield sim
         finally:
             server.terminate()
@@ -149,8 +170,10 @@ def wait_until_answering(url: str, server: subprocess.Popen[bytes], log: pathlib
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"Horizon did not answer {url} in {HORIZON_START_TIMEOUT}s: "
-                        f"{log.read_text()[-4000:]}")
+            pytest.fail(
+                f"Horizon did not answer {url} in {HORIZON_START_TIMEOUT}s: "
+                f"{log.read_text()[-4000:]}"
+            )
         time.sleep(0.2)  # the poll interval of the readiness check, not a synchronisation
 
 
@@ -180,7 +203,9 @@ def horizon(sim: Sim) -> Iterator[Horizon]:
     log = open(log_path, "w")  # noqa: SIM115 (lives as long as the server)
     server = subprocess.Popen(
         [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -204,9 +229,17 @@ def browser() -> Iterator[WebDriver]:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for flag in (
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={profile}",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
         service = Service(executable_path=CHROMEDRIVER, log_output=str(out / "chromedriver.log"))

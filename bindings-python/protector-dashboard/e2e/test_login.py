@@ -5,11 +5,12 @@ Horizon's message."""
 
 from __future__ import annotations
 
-from conftest import PAGE_TIMEOUT, Horizon, Sim, out_dir
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import PAGE_TIMEOUT, Horizon, Sim, out_dir
 
 
 def log_in(browser: WebDriver, horizon: Horizon, username: str, password: str) -> None:
@@ -30,8 +31,7 @@ def test_the_seeded_admin_logs_in_and_lands_on_the_user_home(
     wait = WebDriverWait(browser, PAGE_TIMEOUT)
     wait.until(lambda b: "/auth/login" not in b.current_url)
     # The header names the project the token is scoped to and the user.
-    wait.until(ec.text_to_be_present_in_element(
-        (By.CSS_SELECTOR, "nav"), admin["project_name"]))
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "nav"), admin["project_name"]))
     header = browser.find_element(By.CSS_SELECTOR, "nav").text
     assert admin["username"] in header, header
     browser.save_screenshot(str(out_dir() / "01-after-login.png"))
@@ -41,7 +41,11 @@ def test_the_seeded_admin_logs_in_and_lands_on_the_user_home(
         base = admin["auth_url"].removesuffix("/identity/v3")
         wait.until(ec.presence_of_element_located((By.ID, "endpoints")))
         table = browser.find_element(By.ID, "endpoints").text
-        for url in (f"{base}/compute/v2.1", f"{base}/network", admin["auth_url"].removesuffix("/v3")):
+        for url in (
+            f"{base}/compute/v2.1",
+            f"{base}/network",
+            admin["auth_url"].removesuffix("/v3"),
+        ):
             assert url in table, table
     else:
         assert browser.current_url.endswith("/project/protection_groups/"), browser.current_url
