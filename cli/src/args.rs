@@ -220,6 +220,9 @@ pub enum GroupCommand {
     MemberRemove(MemberRemoveArgs),
     /// List the members of a group.
     MemberList(GroupArgs),
+    /// List this project's VMs on the group's current primary site that could join it: each
+    /// eligible or not, with the reason `member-add` would refuse it for.
+    MemberCandidates(GroupArgs),
     /// Show one member with its recovery metadata.
     MemberShow(MemberShowArgs),
     /// Attach the replication policy: FlashArray endpoints, protection group, schedule, RPO.

@@ -76,6 +76,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             let members = engine.protector.members(&args.group).await?;
             Printer::stdout(&args.output).list(&views::members(&members))
         }
+        GroupCommand::MemberCandidates(args) => {
+            let engine = ctx.engine(&[]).await?;
+            let candidates = engine.protector.member_candidates(&args.group).await?;
+            Printer::stdout(&args.output).list(&views::member_candidates(&candidates))
+        }
         GroupCommand::MemberShow(args) => {
             let engine = ctx.engine(&[]).await?;
             let member = engine

@@ -33,6 +33,48 @@ fn group_outputs() {
 }
 
 #[test]
+fn member_candidates_give_the_reason_each_vm_cannot_join() {
+    let env = Env::new().with_sites().with_group();
+    let list = env.json(&["protection-group", "member-candidates", "prod-web-app"]);
+    let reasons: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["eligible"], Value::Bool(false), "{c}");
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = reasons.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "db-server-1",
+            "ledger-db",
+            "legacy-app",
+            "web-server-1",
+            "web-server-2"
+        ]
+    );
+    for (name, reason) in &reasons {
+        let expected = match name.as_str() {
+            "legacy-app" | "ledger-db" => "volume type mismatch",
+            _ => "is already a member of protection group 'prod-web-app'",
+        };
+        assert!(reason.contains(expected), "{name}: {reason}");
+    }
+    let (code, stderr) = env.fails(&["protection-group", "member-candidates", "nope"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("protection group 'nope' not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn consistency_group_shows_the_spec_fields_and_the_replication_lag() {
     let env = Env::new().with_sites().with_group();
 

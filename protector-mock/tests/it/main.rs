@@ -7,6 +7,7 @@ mod compute;
 mod failover_flow;
 mod faults;
 mod http_flasharray;
+mod http_identity;
 mod http_openstack;
 mod http_openstack_services;
 mod http_openstack_support;
