@@ -465,7 +465,10 @@ class PolicyTests(TestCase):
     @mock.patch.object(api, "policy_create")
     def test_create_policy_calls_the_engine(self, policy_create):
         policy_create.return_value = r.policy(WEB)
-        res = self.client.post(url("create_policy"), {**self.data, "allow_insecure_http": "on"})
+        res = self.client.post(
+            url("create_policy"),
+            {**self.data, "allow_insecure_http": "on", "primary_array_ca_file": "/etc/pki/a.pem"},
+        )
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, url("detail"))
         policy_create.assert_called_once_with(
@@ -476,6 +479,8 @@ class PolicyTests(TestCase):
             primary_array_token="secret-token-a",
             secondary_array_url="https://array-b.example.com",
             secondary_array_token="secret-token-b",
+            primary_array_ca_file="/etc/pki/a.pem",
+            secondary_array_ca_file=None,
             allow_insecure_http=True,
             replication_interval=600,
             rpo_minutes=30,

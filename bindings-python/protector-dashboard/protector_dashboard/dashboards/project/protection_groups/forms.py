@@ -130,9 +130,24 @@ class CreatePolicyForm(GroupForm):
     primary_array_token = django_forms.CharField(
         label=_("Primary array API token"), widget=django_forms.PasswordInput(render_value=False)
     )
+    primary_array_ca_file = django_forms.CharField(
+        label=_("Primary array CA file"),
+        max_length=4096,
+        required=False,
+        help_text=_(
+            "A PEM bundle on the Horizon host to verify the array's certificate with, when a "
+            "private CA signed it; empty: the system's CAs."
+        ),
+    )
     secondary_array_url = django_forms.CharField(label=_("Secondary array URL"), max_length=255)
     secondary_array_token = django_forms.CharField(
         label=_("Secondary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
+    secondary_array_ca_file = django_forms.CharField(
+        label=_("Secondary array CA file"),
+        max_length=4096,
+        required=False,
+        help_text=_("As for the primary array."),
     )
     allow_insecure_http = django_forms.BooleanField(
         label=_("Allow plain HTTP to the arrays"), required=False, initial=False
@@ -152,6 +167,8 @@ class CreatePolicyForm(GroupForm):
                 primary_array_token=data["primary_array_token"],
                 secondary_array_url=data["secondary_array_url"],
                 secondary_array_token=data["secondary_array_token"],
+                primary_array_ca_file=data["primary_array_ca_file"] or None,
+                secondary_array_ca_file=data["secondary_array_ca_file"] or None,
                 allow_insecure_http=data["allow_insecure_http"],
                 replication_interval=data["replication_interval"],
                 rpo_minutes=data["rpo_minutes"],
