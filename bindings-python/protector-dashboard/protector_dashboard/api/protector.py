@@ -51,6 +51,7 @@ __all__ = [
     "policy",
     "policy_create",
     "rows",
+    "set_mappings",
     "show",
     "site",
     "site_failover",
@@ -283,6 +284,26 @@ def consistency_group(request: Any, group_id: str) -> types.ConsistencyGroup:
 
 def mappings(request: Any, group_id: str) -> list[types.GroupMappings]:
     return engine(request).mappings(group_id)
+
+
+def set_mappings(
+    request: Any,
+    group_id: str,
+    *,
+    networks: dict[str, str],
+    flavors: dict[str, str],
+    security_groups: dict[str, str],
+    replace: bool,
+) -> types.GroupMappings:
+    """Stores the group's resource mappings for the direction from its current primary site
+    (merged over the stored ones, or replacing them)."""
+    return engine(request).set_mappings(
+        group_id,
+        networks=networks,
+        flavors=flavors,
+        security_groups=security_groups,
+        replace=replace,
+    )
 
 
 def sync_status(request: Any, group_id: str) -> types.SyncStatus:

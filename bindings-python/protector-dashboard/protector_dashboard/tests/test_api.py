@@ -136,6 +136,14 @@ class EngineTests(TestCase):
             ),
             (lambda: api.consistency_group(req, "web"), "consistency_group", ("web",), {}),
             (lambda: api.mappings(req, "web"), "mappings", ("web",), {}),
+            (
+                lambda: api.set_mappings(
+                    req, "web", networks={"a": "b"}, flavors={}, security_groups={}, replace=True
+                ),
+                "set_mappings",
+                ("web",),
+                {"networks": {"a": "b"}, "flavors": {}, "security_groups": {}, "replace": True},
+            ),
             (lambda: api.sync_status(req, "web"), "sync_status", ("web",), {}),
             (lambda: api.sync_force(req, "web"), "sync_force", ("web",), {}),
             (

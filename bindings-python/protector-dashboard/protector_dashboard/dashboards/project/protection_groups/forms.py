@@ -180,6 +180,86 @@ class CreatePolicyForm(GroupForm):
         return True
 
 
+def mapping_text(names: dict[str, str]) -> str:
+    """Mappings as the form shows them: one ``source=target`` a line."""
+    return "\n".join(f"{source}={target}" for source, target in sorted(names.items()))
+
+
+def parse_mappings(text: str, what: str) -> dict[str, str]:
+    names = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        source, sep, target = line.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise django_forms.ValidationError(
+                _("%(what)s, line %(n)d: %(line)r is not source=target (one mapping a line).")
+                % {"what": what, "n": number, "line": line}
+            )
+        names[source.strip()] = target.strip()
+    return names
+
+
+class SetMappingsForm(GroupForm):
+    """The names a failover uses on the other site for the group's networks, flavors and
+    security groups (those that exist there by the same name need none)."""
+
+    networks = django_forms.CharField(
+        label=_("Networks"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One source=target a line, e.g. net-primary-web=net-secondary-web."),
+    )
+    flavors = django_forms.CharField(
+        label=_("Flavors"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One source=target a line, e.g. m1.large=m2.large."),
+    )
+    security_groups = django_forms.CharField(
+        label=_("Security groups"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One source=target a line."),
+    )
+    replace = django_forms.BooleanField(
+        label=_("Replace the stored mappings"),
+        required=False,
+        initial=False,
+        help_text=_("Unchecked: these are merged over the stored ones."),
+    )
+
+    def clean_networks(self):
+        return parse_mappings(self.cleaned_data["networks"], _("Networks"))
+
+    def clean_flavors(self):
+        return parse_mappings(self.cleaned_data["flavors"], _("Flavors"))
+
+    def clean_security_groups(self):
+        return parse_mappings(self.cleaned_data["security_groups"], _("Security groups"))
+
+    def handle(self, request, data):
+        try:
+            stored = api.set_mappings(
+                request,
+                self.group_id,
+                networks=data["networks"],
+                flavors=data["flavors"],
+                security_groups=data["security_groups"],
+                replace=data["replace"],
+            )
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        messages.success(
+            request,
+            _("Mappings from %(from)s to %(to)s stored.")
+            % {"from": stored.from_site, "to": stored.to_site},
+        )
+        return True
+
+
 class FailoverForm(GroupForm):
     """Planned failover: the plan is shown; ``confirm`` starts it."""
 
