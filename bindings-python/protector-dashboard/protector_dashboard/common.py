@@ -75,8 +75,11 @@ def engine_error(request, redirect: str | None = None, escalate: bool = False) -
 
 
 def started(request, what: str, handle: Any) -> str:
-    """The success message of a long operation that started: names its id."""
+    """The success message of a long operation that started: names its id as the CLI shows
+    it (``op-<uuid>``), which it returns."""
     operation_id = str(handle.id)
+    if not operation_id.startswith("op-"):
+        operation_id = f"op-{operation_id}"
     messages.success(
         request,
         _(

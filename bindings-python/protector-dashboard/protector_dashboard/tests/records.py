@@ -323,10 +323,11 @@ def drill(group_name: str, status: str = "ready") -> dict[str, Any]:
 
 
 class Handle:
-    """What a long operation's call returns (the engine's ``OperationHandle``): its id."""
+    """What a long operation's call returns (the engine's ``OperationHandle``): its id, a bare
+    UUID as the real handle's (the pages show ``op-<uuid>``)."""
 
     def __init__(self, operation_id: str) -> None:
-        self.id = operation_id
+        self.id = operation_id.removeprefix("op-")
 
 
 def consistency_group(group_record: types.ProtectionGroup) -> types.ConsistencyGroup:
