@@ -302,16 +302,23 @@ class UnplannedFailoverForm(GroupForm):
 
 class FailbackForm(GroupForm):
     reverse_replication = django_forms.BooleanField(
-        label=_("Reverse replication first"),
+        label=_("Re-enable replication afterwards"),
         required=False,
         initial=True,
-        help_text=_("Replicates the changes made on the failover site back before moving the VMs."),
+        help_text=_(
+            "Once the VMs run on the original primary again, replication from it to the "
+            "secondary site is enabled again."
+        ),
     )
     force = django_forms.BooleanField(
         label=_("Force"),
         required=False,
         initial=False,
-        help_text=_("Proceeds even when the plan's checks warn."),
+        help_text=_(
+            "Proceeds although the two sites' metadata differs (this site's version is pushed). "
+            "Both sites must still answer, and the VMs are still stopped before the last "
+            "replication: nothing is lost."
+        ),
     )
 
     def handle(self, request, data):
