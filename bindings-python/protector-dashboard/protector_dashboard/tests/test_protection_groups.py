@@ -678,7 +678,7 @@ class FailbackAndTestTests(TestCase):
         cleanup.return_value = r.Handle(self.op_id)
         res = self.client.get(url("test_cleanup", DB))
         self.assertEqual(res.status_code, 200)
-        self.assertContains(res, "Deletes the test copies")
+        self.assertContains(res, "Removes the test VMs, volumes and ports")
         cleanup.assert_not_called()
         res = self.client.post(url("test_cleanup", DB), {})
         self.assertRedirectsNoFollow(res, url("detail", DB))

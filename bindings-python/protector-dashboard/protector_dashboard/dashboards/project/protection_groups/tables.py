@@ -135,7 +135,7 @@ class TestFailover(GroupLink):
 
     def allowed(self, request, datum=None):
         # One drill at a time: offered while no test failover is recorded on the group.
-        return datum is None or (_status(datum) == "active" and not _drill(datum))
+        return datum is None or (_settled(datum) and not _drill(datum))
 
 
 class TestCleanup(GroupLink):

@@ -256,4 +256,7 @@ class TestCleanupView(GroupFormView):
     modal_header = page_title = _("Clean Up Test Failover")
     submit_label = _("Clean Up")
     url_name = "horizon:project:protection_groups:test_cleanup"
-    description = _("Deletes the test copies and their volumes on the other site.")
+    description = _(
+        "Removes the test VMs, volumes and ports the test failover created on the other site, "
+        "and nothing else; what cannot be removed is listed and stays for the next cleanup."
+    )
