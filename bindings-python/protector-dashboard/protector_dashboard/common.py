@@ -119,7 +119,14 @@ def view_table(kind: str, records: list[Any], link: Any = None) -> dict[str, Any
     return {"headings": headings, "rows": rows}
 
 
-def view_show(kind: str, record: Any, **context: Any) -> list[tuple[str, str]]:
+def view_show(
+    kind: str, record: Any, skip: tuple[str, ...] = (), **context: Any
+) -> list[tuple[str, str]]:
     """Show view ``kind`` of ``record`` as ``(field, text)`` pairs for the template
-    ``protector_dashboard/_view_show.html``."""
-    return [(field, _text(value)) for field, value in api.show(kind, record, **context)]
+    ``protector_dashboard/_view_show.html``; the fields in ``skip`` are left out (a page that
+    shows them as a table of their own)."""
+    return [
+        (field, _text(value))
+        for field, value in api.show(kind, record, **context)
+        if field not in skip
+    ]

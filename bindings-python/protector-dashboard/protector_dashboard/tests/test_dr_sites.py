@@ -139,6 +139,7 @@ class SitesTests(AdminTestCase):
         for _, heading in api.columns("group_results"):
             self.assertContains(res, f"<th>{heading}</th>")
         self.assertContains(res, "<td>array b is full</td>")
+        self.assertNotContains(res, "<dt>group_results</dt>")  # the table shows them
         self.assertNotContains(res, 'http-equiv="refresh"')
 
 

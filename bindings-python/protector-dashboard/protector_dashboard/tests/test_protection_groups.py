@@ -357,6 +357,8 @@ class AddMembersTests(TestCase):
         self.candidates.assert_called_once_with(mock.ANY, str(WEB.id))
         choices = res.context["form"].fields["instances"].widget
         self.assertEqual(choices.disabled, {str(self.bad.instance_id)})
+        self.assertContains(res, "legacy (")
+        self.assertContains(res, "ACTIVE): not eligible</span>")
         self.assertContains(res, self.bad.reason)
         content = res.content.decode()
         bad_input = content[content.index(f'value="{self.bad.instance_id}"') - 200 :]

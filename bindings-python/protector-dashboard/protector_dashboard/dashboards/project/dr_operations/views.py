@@ -35,7 +35,8 @@ def operation_context(request, operation, group_link=True):
     results = list(getattr(operation, "group_results", ()) or ())
     context = {
         "operation": operation,
-        "fields": common.view_show("operation", operation, id_field="id"),
+        # A site failover's per-group results are their own table below.
+        "fields": common.view_show("operation", operation, skip=("group_results",), id_field="id"),
         "steps_completed": list(operation.steps_completed or ()),
         "steps_failed": list(operation.steps_failed or ()),
         "error_message": operation.error_message,
