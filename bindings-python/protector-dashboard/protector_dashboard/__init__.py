@@ -1,0 +1,1 @@
+"""protector-dashboard: the Horizon panels of protector (Site Recovery)."""

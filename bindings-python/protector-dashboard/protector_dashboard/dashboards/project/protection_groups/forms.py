@@ -1,0 +1,255 @@
+"""The protection group's action forms. Each calls the engine through the api module; a
+refusal keeps the form open with the engine's message; a long operation starts, its id is
+named in the success message, and the page goes to the group's detail."""
+
+from django import forms as django_forms
+from django.contrib import messages
+from django.utils.translation import gettext_lazy as _
+from horizon import forms
+
+from protector_dashboard import common
+from protector_dashboard.api import protector as api
+
+
+class GroupForm(forms.SelfHandlingForm):
+    """A form about one group: ``group_id`` comes from the URL (the view's initial data)."""
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.group_id = self.initial["group_id"]
+
+
+class CandidateSelect(django_forms.CheckboxSelectMultiple):
+    """Checkboxes of the candidates; an ineligible one is shown disabled."""
+
+    def __init__(self, *args, disabled=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disabled = set(disabled)
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if str(value) in self.disabled:
+            option["attrs"]["disabled"] = "disabled"
+        return option
+
+
+class AddMembersForm(GroupForm):
+    instances = django_forms.MultipleChoiceField(
+        label=_("Instances"),
+        required=True,
+        help_text=_(
+            "This project's instances on the group's current primary site. An "
+            "instance that cannot be protected is shown with the engine's reason."
+        ),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        candidates = kwargs.get("initial", {}).get("candidates") or []
+        self.candidates = {str(c.instance_id): c for c in candidates}
+        choices = []
+        ineligible = []
+        for c in candidates:
+            label = f"{c.name} ({c.instance_id}, {c.status})"
+            if not c.eligible:
+                label = f"{label}: {c.reason}"
+                ineligible.append(str(c.instance_id))
+            choices.append((str(c.instance_id), label))
+        field = self.fields["instances"]
+        field.choices = choices
+        field.widget = CandidateSelect(choices=choices, disabled=ineligible)
+
+    def clean_instances(self):
+        chosen = self.cleaned_data["instances"]
+        refused = [self.candidates[i] for i in chosen if not self.candidates[i].eligible]
+        if refused:
+            raise django_forms.ValidationError([f"{c.name}: {c.reason}" for c in refused])
+        return chosen
+
+    def handle(self, request, data):
+        added = []
+        failed = 0
+        for instance_id in data["instances"]:
+            name = self.candidates[instance_id].name
+            try:
+                api.member_add(request, self.group_id, instance_id)
+                added.append(name)
+            except api.ProtectorError as error:
+                # One message per instance, in the engine's words.
+                failed += 1
+                messages.error(
+                    request,
+                    _("%(name)s was not added: %(error)s") % {"name": name, "error": str(error)},
+                )
+        if added:
+            messages.success(request, _("Added to the group: %s") % ", ".join(added))
+        return bool(added)
+
+
+class RemoveMembersForm(GroupForm):
+    members = django_forms.MultipleChoiceField(
+        label=_("Members"),
+        widget=django_forms.CheckboxSelectMultiple,
+        help_text=_("The VMs keep running; they are no longer protected."),
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        members = kwargs.get("initial", {}).get("members") or []
+        self.names = {str(m.id): m.instance_name for m in members}
+        self.fields["members"].choices = [
+            (str(m.id), f"{m.instance_name} ({m.instance_id})") for m in members
+        ]
+
+    def handle(self, request, data):
+        removed = []
+        for member_id in data["members"]:
+            name = self.names.get(member_id, member_id)
+            try:
+                api.member_remove(request, self.group_id, member_id)
+                removed.append(name)
+            except api.ProtectorError as error:
+                messages.error(
+                    request,
+                    _("%(name)s was not removed: %(error)s") % {"name": name, "error": str(error)},
+                )
+        if removed:
+            messages.success(request, _("Removed from the group: %s") % ", ".join(removed))
+        return bool(removed)
+
+
+class CreatePolicyForm(GroupForm):
+    pure_pg_name = django_forms.CharField(
+        label=_("FlashArray protection group"),
+        max_length=63,
+        help_text=_(
+            "The name of the protection group (or pod, for sync replication) on the arrays."
+        ),
+    )
+    primary_array_url = django_forms.CharField(label=_("Primary array URL"), max_length=255)
+    primary_array_token = django_forms.CharField(
+        label=_("Primary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
+    secondary_array_url = django_forms.CharField(label=_("Secondary array URL"), max_length=255)
+    secondary_array_token = django_forms.CharField(
+        label=_("Secondary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
+    allow_insecure_http = django_forms.BooleanField(
+        label=_("Allow plain HTTP to the arrays"), required=False, initial=False
+    )
+    replication_interval = django_forms.IntegerField(
+        label=_("Replication interval (seconds)"), min_value=1, initial=300
+    )
+    rpo_minutes = django_forms.IntegerField(label=_("RPO (minutes)"), min_value=1, initial=15)
+
+    def handle(self, request, data):
+        try:
+            api.policy_create(
+                request,
+                self.group_id,
+                pure_pg_name=data["pure_pg_name"],
+                primary_array_url=data["primary_array_url"],
+                primary_array_token=data["primary_array_token"],
+                secondary_array_url=data["secondary_array_url"],
+                secondary_array_token=data["secondary_array_token"],
+                allow_insecure_http=data["allow_insecure_http"],
+                replication_interval=data["replication_interval"],
+                rpo_minutes=data["rpo_minutes"],
+            )
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        messages.success(request, _("Replication policy %s created.") % data["pure_pg_name"])
+        return True
+
+
+class FailoverForm(GroupForm):
+    """Planned failover: the plan is shown; ``confirm`` starts it."""
+
+    confirm = django_forms.BooleanField(
+        label=_("Fail the group over to its other site"), required=True
+    )
+
+    def handle(self, request, data):
+        try:
+            handle = api.failover(request, self.group_id, unplanned=False)
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        return common.started(request, _("Failover"), handle)
+
+
+class UnplannedFailoverForm(GroupForm):
+    """Unplanned failover: recovers from the last replicated snapshot; the data at risk is
+    shown and ``confirm_data_loss`` must be checked."""
+
+    confirm_data_loss = django_forms.BooleanField(
+        label=_("I accept losing the data written after the recovery point"),
+        required=True,
+        error_messages={
+            "required": _(
+                "An unplanned failover loses the data written after "
+                "the recovery point: check the box to accept it."
+            )
+        },
+    )
+
+    def handle(self, request, data):
+        try:
+            handle = api.failover(request, self.group_id, unplanned=True)
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        return common.started(request, _("Unplanned failover"), handle)
+
+
+class FailbackForm(GroupForm):
+    reverse_replication = django_forms.BooleanField(
+        label=_("Reverse replication first"),
+        required=False,
+        initial=True,
+        help_text=_("Replicates the changes made on the failover site back before moving the VMs."),
+    )
+    force = django_forms.BooleanField(
+        label=_("Force"),
+        required=False,
+        initial=False,
+        help_text=_("Proceeds even when the plan's checks warn."),
+    )
+
+    def handle(self, request, data):
+        try:
+            handle = api.failback(
+                request,
+                self.group_id,
+                reverse_replication=data["reverse_replication"],
+                force=data["force"],
+            )
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        return common.started(request, _("Failback"), handle)
+
+
+class TestFailoverForm(GroupForm):
+    __test__ = False
+
+    def handle(self, request, data):
+        try:
+            handle = api.test_failover(request, self.group_id)
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        return common.started(request, _("Test failover"), handle)
+
+
+class TestCleanupForm(GroupForm):
+    __test__ = False
+
+    def handle(self, request, data):
+        try:
+            handle = api.test_failover_cleanup(request, self.group_id)
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        return common.started(request, _("Test failover cleanup"), handle)
