@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -197,6 +200,11 @@ def horizon(sim: Sim) -> Iterator[Horizon]:
         HORIZON_E2E_SECRET_KEY=secrets.token_urlsafe(32),
         HORIZON_E2E_SESSION_DIR=str(sessions),
         PROTECTOR_SITE="site-a",
+        # The simulator's FlashArrays serve HTTPS with a certificate of its own CA: the
+        # engine's array clients trust the system store (rustls' native roots, which honour
+        # SSL_CERT_FILE), as a deployment adds its arrays' CA to the system trust store. The
+        # policy form has no CA file field.
+        SSL_CERT_FILE=sim.arrays()["site-a"]["ca_file"],
         PYTHONUNBUFFERED="1",
     )
     log_path = out / "horizon.log"
@@ -249,3 +257,13 @@ def browser() -> Iterator[WebDriver]:
             yield driver
         finally:
             driver.quit()
+
+
+def log_in(browser: WebDriver, horizon: Horizon, username: str, password: str) -> None:
+    browser.get(f"{horizon.url}/auth/login/")
+    form = WebDriverWait(browser, PAGE_TIMEOUT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "form input[name=username]"))
+    )
+    form.send_keys(username)
+    browser.find_element(By.CSS_SELECTOR, "form input[name=password]").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
