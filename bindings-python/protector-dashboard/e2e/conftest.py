@@ -250,7 +250,13 @@ def browser() -> Iterator[WebDriver]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
-        service = Service(executable_path=CHROMEDRIVER, log_output=str(out / "chromedriver.log"))
+        # WARNING and above only: at its default level chromedriver logs every command with
+        # its arguments, the password and array tokens typed into the forms among them.
+        service = Service(
+            executable_path=CHROMEDRIVER,
+            log_output=str(out / "chromedriver.log"),
+            service_args=["--log-level=WARNING"],
+        )
         driver = webdriver.Chrome(options=options, service=service)
         driver.set_page_load_timeout(PAGE_TIMEOUT)
         try:

@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from conftest import PAGE_TIMEOUT, Horizon, Sim, log_in, out_dir
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-
-from conftest import PAGE_TIMEOUT, Horizon, Sim, log_in, out_dir
 
 GROUP = "prod-web-app"
 MEMBERS = ("web-server-1", "web-server-2")
@@ -202,8 +201,10 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     submit_modal(
         browser,
         form,
-        lambda b: b.current_url.endswith("/project/protection_groups/")
-        and GROUP in b.find_element(By.ID, TABLE).text,
+        lambda b: (
+            b.current_url.endswith("/project/protection_groups/")
+            and GROUP in b.find_element(By.ID, TABLE).text
+        ),
     )
     assert f'Created protection group "{GROUP}".' in messages(browser)
     link = browser.find_element(By.LINK_TEXT, GROUP)
@@ -213,7 +214,9 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
 
     # Add members: the picker lists this project's VMs on site-a; the ineligible ones carry
     # the engine's reason and cannot be checked.
-    form = open_modal(browser, row_action(browser, group_id, "add_members"), "form#add_members_form")
+    form = open_modal(
+        browser, row_action(browser, group_id, "add_members"), "form#add_members_form"
+    )
     boxes = {
         label_of(form, b): b for b in form.find_elements(By.CSS_SELECTOR, "input[name=instances]")
     }
@@ -225,7 +228,9 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
         label = next(text for text in boxes if text.startswith(f"{name} ("))
         assert boxes[label].is_enabled(), label
         check(form, boxes[label])
-    submit_modal(browser, form, lambda b: f"/project/protection_groups/{group_id}/" in b.current_url)
+    submit_modal(
+        browser, form, lambda b: f"/project/protection_groups/{group_id}/" in b.current_url
+    )
     assert "Added to the group: " + ", ".join(MEMBERS) in messages(browser), messages(browser)
 
     # The policy: the simulator's arrays, their tokens typed into password fields.
@@ -245,7 +250,9 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
         form.find_element(By.ID, f"id_{field}").send_keys(value)
     for token in ("primary_array_token", "secondary_array_token"):
         assert form.find_element(By.ID, f"id_{token}").get_attribute("type") == "password"
-    submit_modal(browser, form, lambda b: f"/project/protection_groups/{group_id}/" in b.current_url)
+    submit_modal(
+        browser, form, lambda b: f"/project/protection_groups/{group_id}/" in b.current_url
+    )
     assert "Replication policy pg-prod-web-app created." in messages(browser), messages(browser)
     for token in (arrays["site-a"]["api_token"], arrays["site-b"]["api_token"]):
         assert token not in browser.page_source
@@ -266,14 +273,16 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     index(browser, horizon)
     shot(browser, "02-group-table-protected.png")
     form = open_modal(browser, row_action(browser, group_id, "failover"), "form#failover_form")
-    plan = form.find_element(By.CSS_SELECTOR, ".protector-steps").text
-    assert plan, "the failover form shows no plan"
+    plan = form.find_element(By.CSS_SELECTOR, ".modal-body").text
+    assert "Plan: site-a" in plan and "site-b" in plan, plan
+    assert form.find_elements(By.CSS_SELECTOR, ".protector-steps li"), plan
     check(form, form.find_element(By.ID, "id_confirm"))
     submit_modal(browser, form, lambda b: "Failover started: operation " in messages(b))
     seen: list[str] = []
     index(browser, horizon)
     wait_for_status(browser, horizon, group_id, "failed_over", seen)
     assert cell(browser, group_id, "Current Site") == "site-b"
+    assert cell(browser, group_id, "Metadata Sync") == "SYNCED"
     shot(browser, "03-group-table-failed-over.png")
     inventory = sim.inspect()
     for name in MEMBERS:
@@ -288,6 +297,9 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     wait_for_status(browser, horizon, group_id, "active", seen)
     assert cell(browser, group_id, "Current Site") == "site-a"
     assert cell(browser, group_id, "Members") == str(len(MEMBERS))
+    assert cell(browser, group_id, "Metadata Sync") == "SYNCED"
+    # Reverse replication left a fresh snapshot on the way back: within the RPO.
+    assert cell(browser, group_id, "RPO State") == "ok"
     shot(browser, "04-group-table-failed-back.png")
     print(f"statuses seen in the table: {seen}")
 
@@ -298,6 +310,8 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     shot(browser, "05-group-detail-overview.png")
     for tab, expected in (
         ("members", MEMBERS),
+        ("policy", ("pg-prod-web-app", arrays["site-a"]["url"], arrays["site-b"]["url"])),
+        ("mappings", ("net-primary-web", "net-secondary-web", "m1.large", "m2.large")),
         ("operations", ("failover", "failback", "completed")),
     ):
         browser.find_element(By.CSS_SELECTOR, f"a[data-target$='__{tab}']").click()

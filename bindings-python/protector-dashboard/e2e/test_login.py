@@ -5,12 +5,11 @@ Horizon's message."""
 
 from __future__ import annotations
 
+from conftest import PAGE_TIMEOUT, Horizon, Sim, log_in, out_dir
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-
-from conftest import PAGE_TIMEOUT, Horizon, Sim, log_in, out_dir
 
 
 def test_the_seeded_admin_logs_in_and_lands_on_the_user_home(
