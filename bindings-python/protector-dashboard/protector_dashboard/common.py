@@ -43,9 +43,10 @@ class ViewRow:
 
 
 def view_rows(kind: str, records: list[Any], id_field: str = "id") -> list[ViewRow]:
-    """``records`` as table rows of list view ``kind``."""
-    values = api.rows(kind, records)
-    return [ViewRow(r, v, id_field) for r, v in zip(records, values, strict=True)]
+    """``records`` as table rows of list view ``kind``, each record with its own values (one
+    view call per record: some views order their rows, e.g. members by name, so rows and
+    records are never paired by position)."""
+    return [ViewRow(record, api.rows(kind, [record])[0], id_field) for record in records]
 
 
 def cell(key: str):

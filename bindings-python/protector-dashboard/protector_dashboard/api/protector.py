@@ -51,6 +51,7 @@ __all__ = [
     "policy",
     "policy_create",
     "rows",
+    "set_mappings",
     "show",
     "site",
     "site_failover",
@@ -256,6 +257,8 @@ def policy_create(
     primary_array_token: str,
     secondary_array_url: str,
     secondary_array_token: str,
+    primary_array_ca_file: str | None,
+    secondary_array_ca_file: str | None,
     allow_insecure_http: bool,
     replication_interval: int,
     rpo_minutes: int,
@@ -267,6 +270,8 @@ def policy_create(
         primary_array_token=primary_array_token,
         secondary_array_url=secondary_array_url,
         secondary_array_token=secondary_array_token,
+        primary_array_ca_file=primary_array_ca_file,
+        secondary_array_ca_file=secondary_array_ca_file,
         allow_insecure_http=allow_insecure_http,
         replication_interval=replication_interval,
         rpo_minutes=rpo_minutes,
@@ -279,6 +284,26 @@ def consistency_group(request: Any, group_id: str) -> types.ConsistencyGroup:
 
 def mappings(request: Any, group_id: str) -> list[types.GroupMappings]:
     return engine(request).mappings(group_id)
+
+
+def set_mappings(
+    request: Any,
+    group_id: str,
+    *,
+    networks: dict[str, str],
+    flavors: dict[str, str],
+    security_groups: dict[str, str],
+    replace: bool,
+) -> types.GroupMappings:
+    """Stores the group's resource mappings for the direction from its current primary site
+    (merged over the stored ones, or replacing them)."""
+    return engine(request).set_mappings(
+        group_id,
+        networks=networks,
+        flavors=flavors,
+        security_groups=security_groups,
+        replace=replace,
+    )
 
 
 def sync_status(request: Any, group_id: str) -> types.SyncStatus:

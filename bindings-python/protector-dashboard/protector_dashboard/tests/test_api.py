@@ -113,6 +113,8 @@ class EngineTests(TestCase):
                     primary_array_token="ta",
                     secondary_array_url="https://b",
                     secondary_array_token="tb",
+                    primary_array_ca_file="/etc/pki/a.pem",
+                    secondary_array_ca_file=None,
                     allow_insecure_http=False,
                     replication_interval=300,
                     rpo_minutes=15,
@@ -125,6 +127,8 @@ class EngineTests(TestCase):
                     "primary_array_token": "ta",
                     "secondary_array_url": "https://b",
                     "secondary_array_token": "tb",
+                    "primary_array_ca_file": "/etc/pki/a.pem",
+                    "secondary_array_ca_file": None,
                     "allow_insecure_http": False,
                     "replication_interval": 300,
                     "rpo_minutes": 15,
@@ -132,6 +136,14 @@ class EngineTests(TestCase):
             ),
             (lambda: api.consistency_group(req, "web"), "consistency_group", ("web",), {}),
             (lambda: api.mappings(req, "web"), "mappings", ("web",), {}),
+            (
+                lambda: api.set_mappings(
+                    req, "web", networks={"a": "b"}, flavors={}, security_groups={}, replace=True
+                ),
+                "set_mappings",
+                ("web",),
+                {"networks": {"a": "b"}, "flavors": {}, "security_groups": {}, "replace": True},
+            ),
             (lambda: api.sync_status(req, "web"), "sync_status", ("web",), {}),
             (lambda: api.sync_force(req, "web"), "sync_force", ("web",), {}),
             (

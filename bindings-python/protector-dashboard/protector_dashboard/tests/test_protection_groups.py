@@ -69,6 +69,7 @@ class IndexTests(TestCase):
         self.assertNotContains(res, url("failover", DB))
         self.assertContains(res, url("test_failover", WEB))
         self.assertContains(res, url("add_members", WEB))
+        self.assertContains(res, url("set_mappings", WEB))
         self.assertContains(res, f'value="{action("sync_force", WEB)}"')
         self.assertContains(res, f'value="{action("delete", DB)}"')
 
@@ -465,7 +466,10 @@ class PolicyTests(TestCase):
     @mock.patch.object(api, "policy_create")
     def test_create_policy_calls_the_engine(self, policy_create):
         policy_create.return_value = r.policy(WEB)
-        res = self.client.post(url("create_policy"), {**self.data, "allow_insecure_http": "on"})
+        res = self.client.post(
+            url("create_policy"),
+            {**self.data, "allow_insecure_http": "on", "primary_array_ca_file": "/etc/pki/a.pem"},
+        )
         self.assertNoFormErrors(res)
         self.assertRedirectsNoFollow(res, url("detail"))
         policy_create.assert_called_once_with(
@@ -476,6 +480,8 @@ class PolicyTests(TestCase):
             primary_array_token="secret-token-a",
             secondary_array_url="https://array-b.example.com",
             secondary_array_token="secret-token-b",
+            primary_array_ca_file="/etc/pki/a.pem",
+            secondary_array_ca_file=None,
             allow_insecure_http=True,
             replication_interval=600,
             rpo_minutes=30,
@@ -494,6 +500,60 @@ class PolicyTests(TestCase):
         self.assertNotContains(res, "secret-token-a")
         self.assertNotContains(res, "secret-token-b")
         self.assertContains(res, 'value="pg-web"')
+
+
+class MappingsTests(TestCase):
+    def setUp(self):
+        super().setUp()
+        mock.patch.object(api, "group", return_value=WEB).start()
+        self.stored = mock.patch.object(api, "mappings", return_value=[r.mappings(WEB)]).start()
+
+    def test_the_form_shows_the_stored_mappings(self):
+        res = self.client.get(url("set_mappings"))
+        self.assertEqual(res.status_code, 200)
+        self.stored.assert_called_once_with(mock.ANY, str(WEB.id))
+        self.assertEqual(res.context["form"].initial["networks"], "web-net=web-net-dr")
+        self.assertContains(res, "web-net=web-net-dr")
+
+    @mock.patch.object(api, "set_mappings")
+    def test_the_mappings_are_parsed_and_stored(self, set_mappings):
+        set_mappings.return_value = r.mappings(WEB)
+        res = self.client.post(
+            url("set_mappings"),
+            {
+                "networks": "net-a = net-b\r\n\r\nnet-c=net-d",
+                "flavors": "m1.large=m2.large",
+                "security_groups": "",
+                "replace": "on",
+            },
+        )
+        self.assertNoFormErrors(res)
+        self.assertRedirectsNoFollow(res, url("detail"))
+        set_mappings.assert_called_once_with(
+            mock.ANY,
+            str(WEB.id),
+            networks={"net-a": "net-b", "net-c": "net-d"},
+            flavors={"m1.large": "m2.large"},
+            security_groups={},
+            replace=True,
+        )
+        self.assertMessage(res, "success", "Mappings from site-a to site-b stored.")
+
+    @mock.patch.object(api, "set_mappings")
+    def test_a_line_without_a_target_is_refused(self, set_mappings):
+        res = self.client.post(url("set_mappings"), {"networks": "net-a"})
+        self.assertEqual(res.status_code, 200)
+        self.assertFormErrors(res, 1)
+        set_mappings.assert_not_called()
+
+    @mock.patch.object(api, "set_mappings")
+    def test_refused_mappings_keep_the_form(self, set_mappings):
+        message = "network net-zz does not exist on site-b: create it or map to another one"
+        set_mappings.side_effect = refusal(exceptions.InvalidInputError, message)
+        res = self.client.post(url("set_mappings"), {"networks": "net-a=net-zz"})
+        self.assertEqual(res.status_code, 200)
+        self.assertMessage(res, "error", message)
+        self.assertNoMessage(res, "success")
 
 
 class FailoverTests(TestCase):

@@ -130,9 +130,24 @@ class CreatePolicyForm(GroupForm):
     primary_array_token = django_forms.CharField(
         label=_("Primary array API token"), widget=django_forms.PasswordInput(render_value=False)
     )
+    primary_array_ca_file = django_forms.CharField(
+        label=_("Primary array CA file"),
+        max_length=4096,
+        required=False,
+        help_text=_(
+            "A PEM bundle on the Horizon host to verify the array's certificate with, when a "
+            "private CA signed it; empty: the system's CAs."
+        ),
+    )
     secondary_array_url = django_forms.CharField(label=_("Secondary array URL"), max_length=255)
     secondary_array_token = django_forms.CharField(
         label=_("Secondary array API token"), widget=django_forms.PasswordInput(render_value=False)
+    )
+    secondary_array_ca_file = django_forms.CharField(
+        label=_("Secondary array CA file"),
+        max_length=4096,
+        required=False,
+        help_text=_("As for the primary array."),
     )
     allow_insecure_http = django_forms.BooleanField(
         label=_("Allow plain HTTP to the arrays"), required=False, initial=False
@@ -152,6 +167,8 @@ class CreatePolicyForm(GroupForm):
                 primary_array_token=data["primary_array_token"],
                 secondary_array_url=data["secondary_array_url"],
                 secondary_array_token=data["secondary_array_token"],
+                primary_array_ca_file=data["primary_array_ca_file"] or None,
+                secondary_array_ca_file=data["secondary_array_ca_file"] or None,
                 allow_insecure_http=data["allow_insecure_http"],
                 replication_interval=data["replication_interval"],
                 rpo_minutes=data["rpo_minutes"],
@@ -160,6 +177,86 @@ class CreatePolicyForm(GroupForm):
             common.engine_error(request)
             return False
         messages.success(request, _("Replication policy %s created.") % data["pure_pg_name"])
+        return True
+
+
+def mapping_text(names: dict[str, str]) -> str:
+    """Mappings as the form shows them: one ``source=target`` a line."""
+    return "\n".join(f"{source}={target}" for source, target in sorted(names.items()))
+
+
+def parse_mappings(text: str, what: str) -> dict[str, str]:
+    names = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        source, sep, target = line.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise django_forms.ValidationError(
+                _("%(what)s, line %(n)d: %(line)r is not source=target (one mapping a line).")
+                % {"what": what, "n": number, "line": line}
+            )
+        names[source.strip()] = target.strip()
+    return names
+
+
+class SetMappingsForm(GroupForm):
+    """The names a failover uses on the other site for the group's networks, flavors and
+    security groups (those that exist there by the same name need none)."""
+
+    networks = django_forms.CharField(
+        label=_("Networks"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One source=target a line, e.g. net-primary-web=net-secondary-web."),
+    )
+    flavors = django_forms.CharField(
+        label=_("Flavors"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One source=target a line, e.g. m1.large=m2.large."),
+    )
+    security_groups = django_forms.CharField(
+        label=_("Security groups"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One source=target a line."),
+    )
+    replace = django_forms.BooleanField(
+        label=_("Replace the stored mappings"),
+        required=False,
+        initial=False,
+        help_text=_("Unchecked: these are merged over the stored ones."),
+    )
+
+    def clean_networks(self):
+        return parse_mappings(self.cleaned_data["networks"], _("Networks"))
+
+    def clean_flavors(self):
+        return parse_mappings(self.cleaned_data["flavors"], _("Flavors"))
+
+    def clean_security_groups(self):
+        return parse_mappings(self.cleaned_data["security_groups"], _("Security groups"))
+
+    def handle(self, request, data):
+        try:
+            stored = api.set_mappings(
+                request,
+                self.group_id,
+                networks=data["networks"],
+                flavors=data["flavors"],
+                security_groups=data["security_groups"],
+                replace=data["replace"],
+            )
+        except api.ProtectorError:
+            common.engine_error(request)
+            return False
+        messages.success(
+            request,
+            _("Mappings from %(from)s to %(to)s stored.")
+            % {"from": stored.from_site, "to": stored.to_site},
+        )
         return True
 
 

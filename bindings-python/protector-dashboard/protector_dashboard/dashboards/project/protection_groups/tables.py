@@ -99,6 +99,12 @@ class CreatePolicy(GroupLink):
     url = "horizon:project:protection_groups:create_policy"
 
 
+class SetMappings(GroupLink):
+    name = "set_mappings"
+    verbose_name = _("Set Resource Mappings")
+    url = "horizon:project:protection_groups:set_mappings"
+
+
 class Failover(GroupLink):
     name = "failover"
     verbose_name = _("Failover")
@@ -232,6 +238,7 @@ class ProtectionGroupsTable(tables.DataTable):
             AddMembers,
             RemoveMembers,
             CreatePolicy,
+            SetMappings,
             SyncForce,
             Failover,
             UnplannedFailover,

@@ -13,6 +13,7 @@ urlpatterns = [
     re_path(GROUP + r"add_members/$", views.AddMembersView.as_view(), name="add_members"),
     re_path(GROUP + r"remove_members/$", views.RemoveMembersView.as_view(), name="remove_members"),
     re_path(GROUP + r"policy/$", views.CreatePolicyView.as_view(), name="create_policy"),
+    re_path(GROUP + r"mappings/$", views.SetMappingsView.as_view(), name="set_mappings"),
     re_path(GROUP + r"failover/$", views.FailoverView.as_view(), name="failover"),
     re_path(
         GROUP + r"unplanned_failover/$",

@@ -137,6 +137,35 @@ class CreatePolicyView(GroupFormView):
     url_name = "horizon:project:protection_groups:create_policy"
 
 
+class SetMappingsView(GroupFormView):
+    form_class = group_forms.SetMappingsForm
+    form_id = "set_mappings_form"
+    modal_id = "set_mappings_modal"
+    modal_header = page_title = _("Set Resource Mappings")
+    submit_label = _("Save Mappings")
+    url_name = "horizon:project:protection_groups:set_mappings"
+    description = _(
+        "The names a failover uses on the other site for the group's networks, flavors and "
+        "security groups, for the direction from the group's current primary site; a name "
+        "that exists there as it is needs no mapping. The failover form's plan lists what is "
+        "missing."
+    )
+
+    def get_initial(self):
+        initial = super().get_initial()
+        group = self.get_group()
+        try:
+            stored = api.mappings(self.request, self.kwargs["group_id"])
+        except api.ProtectorError:
+            common.engine_error(self.request)
+            stored = []
+        for entry in stored:
+            if entry.from_site == group.current_primary_site:
+                for kind in ("networks", "flavors", "security_groups"):
+                    initial[kind] = group_forms.mapping_text(getattr(entry.mappings, kind))
+        return initial
+
+
 class PlanFormView(GroupFormView):
     """A DR operation's form showing its plan (steps, findings, recovery point)."""
 
