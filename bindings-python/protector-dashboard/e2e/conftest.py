@@ -200,11 +200,6 @@ def horizon(sim: Sim) -> Iterator[Horizon]:
         HORIZON_E2E_SECRET_KEY=secrets.token_urlsafe(32),
         HORIZON_E2E_SESSION_DIR=str(sessions),
         PROTECTOR_SITE="site-a",
-        # The simulator's FlashArrays serve HTTPS with a certificate of its own CA: the
-        # engine's array clients trust the system store (rustls' native roots, which honour
-        # SSL_CERT_FILE), as a deployment adds its arrays' CA to the system trust store. The
-        # policy form has no CA file field.
-        SSL_CERT_FILE=sim.arrays()["site-a"]["ca_file"],
         PYTHONUNBUFFERED="1",
     )
     log_path = out / "horizon.log"

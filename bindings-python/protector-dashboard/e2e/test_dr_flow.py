@@ -1,7 +1,8 @@
 """Issue 14's flow in the browser, nothing mocked: the seeded admin logs in to Horizon, creates
 a protection group with the Create workflow, adds two VMs with the member picker (the
 ineligible VMs shown with the engine's reason, not selectable), creates the replication policy
-with the simulator's FlashArray URLs and tokens, runs a planned failover and sees the table's
+with the simulator's FlashArray URLs, tokens and CA file, stores the network and flavor
+mappings the failover needs, runs a planned failover and sees the table's
 status cell reach `failed_over`, fails back and sees it return to `active`. Screenshots of the
 group table and of the detail page go to the output directory; the end state is read from
 the simulator's inspect view: one running copy of each VM on site-a, nothing left on site-b,
@@ -25,8 +26,8 @@ GROUP = "prod-web-app"
 MEMBERS = ("web-server-1", "web-server-2")
 # The seeded VMs the picker must refuse, and the words of the engine's reason.
 INELIGIBLE = {"legacy-app": "replicated-ssd", "ledger-db": "replicated-ssd"}
-# The stored mappings of the direction site-a -> site-b (set with the CLI: the plugin has no
-# form for them, see e2e/README.md).
+# The mappings of the direction site-a -> site-b: the simulator's sites name their networks and
+# flavors differently.
 NETWORKS = "net-primary-web=net-secondary-web"
 FLAVORS = "m1.large=m2.large"
 # Bound of a DR operation in the simulator, seen through the table's refreshing status cell.
@@ -246,6 +247,9 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
         ("primary_array_token", arrays["site-a"]["api_token"]),
         ("secondary_array_url", arrays["site-b"]["url"]),
         ("secondary_array_token", arrays["site-b"]["api_token"]),
+        # The simulator's arrays serve HTTPS with a certificate of its own CA.
+        ("primary_array_ca_file", arrays["site-a"]["ca_file"]),
+        ("secondary_array_ca_file", arrays["site-b"]["ca_file"]),
     ):
         form.find_element(By.ID, f"id_{field}").send_keys(value)
     for token in ("primary_array_token", "secondary_array_token"):
@@ -257,16 +261,17 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     for token in (arrays["site-a"]["api_token"], arrays["site-b"]["api_token"]):
         assert token not in browser.page_source
 
-    # The failover's network and flavor mappings, stored on the group with the CLI.
-    sim.cli(
-        "protection-group",
-        "mapping-set",
-        GROUP,
-        "--network-mapping",
-        NETWORKS,
-        "--flavor-mapping",
-        FLAVORS,
+    # The failover's network and flavor mappings, stored on the group.
+    index(browser, horizon)
+    form = open_modal(
+        browser, row_action(browser, group_id, "set_mappings"), "form#set_mappings_form"
     )
+    form.find_element(By.ID, "id_networks").send_keys(NETWORKS)
+    form.find_element(By.ID, "id_flavors").send_keys(FLAVORS)
+    submit_modal(
+        browser, form, lambda b: f"/project/protection_groups/{group_id}/" in b.current_url
+    )
+    assert "Mappings from site-a to site-b stored." in messages(browser), messages(browser)
 
     # Planned failover: the plan is shown, the confirmation starts it, the page redirects
     # with the operation id at once, and the table follows the status to failed_over.
