@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -242,10 +245,26 @@ def browser() -> Iterator[WebDriver]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
-        service = Service(executable_path=CHROMEDRIVER, log_output=str(out / "chromedriver.log"))
+        # WARNING and above only: at its default level chromedriver logs every command with
+        # its arguments, the password and array tokens typed into the forms among them.
+        service = Service(
+            executable_path=CHROMEDRIVER,
+            log_output=str(out / "chromedriver.log"),
+            service_args=["--log-level=WARNING"],
+        )
         driver = webdriver.Chrome(options=options, service=service)
         driver.set_page_load_timeout(PAGE_TIMEOUT)
         try:
             yield driver
         finally:
             driver.quit()
+
+
+def log_in(browser: WebDriver, horizon: Horizon, username: str, password: str) -> None:
+    browser.get(f"{horizon.url}/auth/login/")
+    form = WebDriverWait(browser, PAGE_TIMEOUT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "form input[name=username]"))
+    )
+    form.send_keys(username)
+    browser.find_element(By.CSS_SELECTOR, "form input[name=password]").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()

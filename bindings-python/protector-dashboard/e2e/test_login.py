@@ -5,22 +5,11 @@ Horizon's message."""
 
 from __future__ import annotations
 
+from conftest import PAGE_TIMEOUT, Horizon, Sim, log_in, out_dir
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-
-from conftest import PAGE_TIMEOUT, Horizon, Sim, out_dir
-
-
-def log_in(browser: WebDriver, horizon: Horizon, username: str, password: str) -> None:
-    browser.get(f"{horizon.url}/auth/login/")
-    form = WebDriverWait(browser, PAGE_TIMEOUT).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, "form input[name=username]"))
-    )
-    form.send_keys(username)
-    browser.find_element(By.CSS_SELECTOR, "form input[name=password]").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
 
 def test_the_seeded_admin_logs_in_and_lands_on_the_user_home(
