@@ -358,7 +358,7 @@ class AddMembersTests(TestCase):
         choices = res.context["form"].fields["instances"].widget
         self.assertEqual(choices.disabled, {str(self.bad.instance_id)})
         self.assertContains(res, "legacy (")
-        self.assertContains(res, "ACTIVE): not eligible</span>")
+        self.assertContains(res, f"ACTIVE): not eligible: {self.bad.reason}</span>")
         self.assertContains(res, self.bad.reason)
         content = res.content.decode()
         bad_input = content[content.index(f'value="{self.bad.instance_id}"') - 200 :]

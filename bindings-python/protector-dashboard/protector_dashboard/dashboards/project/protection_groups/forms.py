@@ -52,7 +52,7 @@ class AddMembersForm(GroupForm):
         for c in candidates:
             label = f"{c.name} ({c.instance_id}, {c.status})"
             if not c.eligible:
-                label = f"{label}: not eligible"
+                label = f"{label}: not eligible: {c.reason}"
                 ineligible.append(str(c.instance_id))
             choices.append((str(c.instance_id), label))
         field = self.fields["instances"]

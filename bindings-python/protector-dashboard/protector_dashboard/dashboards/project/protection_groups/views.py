@@ -106,11 +106,6 @@ class AddMembersView(GroupFormView):
     def get_initial(self):
         return {**super().get_initial(), "candidates": self.get_candidates()}
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["ineligible"] = [c for c in self.get_candidates() if not c.eligible]
-        return context
-
 
 class RemoveMembersView(GroupFormView):
     form_class = group_forms.RemoveMembersForm
