@@ -1,8 +1,11 @@
 //! One line per protection group with what a dashboard shows beside it: member count,
 //! replication health and lag against the RPO, metadata sync, the last operation.
 
+use std::collections::BTreeMap;
+
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::report::ReplicationHealth;
 use super::Protector;
@@ -62,7 +65,7 @@ pub struct GroupOverview {
     pub replication_error: Option<String>,
     /// Metadata sync with the peer site.
     pub sync_status: OverviewSync,
-    /// The running operation, else the last one.
+    /// The group's newest operation (running or ended).
     pub last_operation: Option<Operation>,
 }
 
@@ -72,8 +75,12 @@ impl Protector {
     /// not answer makes that group's replication `unknown`, not the listing fail.
     pub async fn group_overviews(&self) -> Result<Vec<GroupOverview>> {
         let groups = self.groups().await?;
+        let latest = self.latest_operations().await?;
         stream::iter(groups)
-            .map(|g| self.overview_of(g))
+            .map(|g| {
+                let last = latest.get(&g.id).cloned();
+                self.overview_of(g, last)
+            })
             .buffered(CONCURRENCY)
             .try_collect()
             .await
@@ -82,10 +89,28 @@ impl Protector {
     /// The [`GroupOverview`] of one group, by name or id.
     pub async fn group_overview(&self, group: &str) -> Result<GroupOverview> {
         let group = self.group(group).await?;
-        self.overview_of(group).await
+        let last = self.latest_operations().await?.remove(&group.id);
+        self.overview_of(group, last).await
     }
 
-    async fn overview_of(&self, group: ProtectionGroup) -> Result<GroupOverview> {
+    /// Each group's newest operation of its own (failover, failback, drill, cleanup; a site
+    /// failover is the site's, not the group's).
+    async fn latest_operations(&self) -> Result<BTreeMap<Uuid, Operation>> {
+        let mut latest = BTreeMap::new();
+        // Newest first: the first one seen of a group is its latest.
+        for op in self.store().list_operations().await? {
+            if let Some(group) = op.group_id {
+                latest.entry(group).or_insert(op);
+            }
+        }
+        Ok(latest)
+    }
+
+    async fn overview_of(
+        &self,
+        group: ProtectionGroup,
+        last_operation: Option<Operation>,
+    ) -> Result<GroupOverview> {
         let member_count = self.store().list_members(&group.id).await?.len();
         let replication = self.consistency_group_of(&group).await?;
         let sync_status = match self.store().get_sync_state(&group.id).await? {
@@ -98,10 +123,6 @@ impl Protector {
                 RemoteSyncStatus::Failed => OverviewSync::Failed,
                 RemoteSyncStatus::Unreachable => OverviewSync::Unreachable,
             },
-        };
-        let last_operation = match group.active_operation_id.or(group.last_operation_id) {
-            Some(id) => self.store().get_operation(&id).await?,
-            None => None,
         };
         Ok(GroupOverview {
             member_count,

@@ -215,7 +215,8 @@ impl Protector {
     /// Every refusal the operation makes before it starts comes back here (the group or
     /// site does not exist or is not the caller's, another operation runs on the group, the
     /// plan has errors, replication is not healthy for a planned failover, the role is
-    /// missing for a site failover), and nothing is recorded then.
+    /// missing for a site failover, a drill's pre-flight refuses: an unmapped network,
+    /// nothing replicated yet), and nothing is recorded then.
     pub async fn submit(&self, request: OperationRequest) -> Result<Submitted> {
         // One operation: each site's Keystone is asked once whether it answers.
         let (operation, request, plan) = self.for_operation().admit(request).await?;
@@ -297,6 +298,10 @@ impl Protector {
                     operation_id: None,
                     ..request
                 };
+                // Every refusal of the drill's pre-flight (unmapped networks, nothing
+                // replicated yet, ...) comes back to the caller, and nothing is recorded. The
+                // run plans again: the snapshot may be newer by then.
+                self.check_drill(found.clone(), &request).await?;
                 let group = found.id.to_string();
                 (
                     pending_for(&found, kind),

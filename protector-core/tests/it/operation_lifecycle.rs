@@ -85,6 +85,35 @@ async fn a_refused_submission_records_nothing() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 
+    // A drill's pre-flight refusals too: nothing has replicated yet, and a drill given no
+    // isolated network must not land on production networks.
+    for (request, expected) in [
+        (
+            TestFailoverRequest {
+                mappings: mappings(),
+                operation_id: None,
+            },
+            "no fully replicated snapshot",
+        ),
+        (
+            TestFailoverRequest {
+                mappings: Default::default(),
+                operation_id: None,
+            },
+            "net-primary-web",
+        ),
+    ] {
+        let err = env
+            .engine
+            .submit(OperationRequest::TestFailover {
+                group: GROUP.into(),
+                request,
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+
     assert!(env.engine.operations().await.unwrap().is_empty());
     assert!(env.store_b.list_operations().await.unwrap().is_empty());
     assert_eq!(existing(&env.sim.inspect()), before);
