@@ -653,7 +653,7 @@ mod tests {
             assert!(!list.columns().is_empty(), "{}", view.kind);
         }
         let kinds: Vec<&str> = LIST_VIEWS.iter().map(|v| v.kind).collect();
-        assert_eq!(kinds.len(), 9);
+        assert_eq!(kinds.len(), 11);
     }
 
     #[test]
