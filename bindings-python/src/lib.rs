@@ -64,5 +64,22 @@ fn _protector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     views::register(m)?;
+    // The engine's own classification of statuses, for `protector.types`.
+    m.add(
+        "_GROUP_STATUSES_IN_FLIGHT",
+        protector_core::model::GroupStatus::ALL
+            .iter()
+            .filter(|s| s.is_in_flight())
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    m.add(
+        "_OPERATION_STATUSES_TERMINAL",
+        protector_core::model::OperationStatus::ALL
+            .iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    )?;
     Ok(())
 }

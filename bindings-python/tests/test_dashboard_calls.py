@@ -68,3 +68,13 @@ def test_overviews_show_members_sync_lag_and_the_last_operation(sim: Sim) -> Non
     assert fields["status"] == "failed_over"
     assert fields["last_operation"] == f"failover completed (op-{op.id})"
     assert fields["sync_status"] == "SYNCED"
+
+
+def test_statuses_are_classified_by_the_engine() -> None:
+    assert {s for s in GroupStatus if s.is_in_flight} == {
+        GroupStatus.CREATING, GroupStatus.FAILING_OVER, GroupStatus.FAILING_BACK,
+        GroupStatus.DELETING,
+    }
+    assert {s for s in OperationStatus if s.is_terminal} == {
+        OperationStatus.COMPLETED, OperationStatus.FAILED, OperationStatus.PARTIAL,
+    }

@@ -14,6 +14,13 @@ import typing
 from datetime import datetime
 from typing import Any, ClassVar, Callable
 
+from . import _protector
+
+# The engine's own classification of statuses (GroupStatus::is_in_flight,
+# OperationStatus::is_terminal), so that no front-end keeps a copy.
+_GROUP_IN_FLIGHT = frozenset(_protector._GROUP_STATUSES_IN_FLIGHT)
+_OPERATION_TERMINAL = frozenset(_protector._OPERATION_STATUSES_TERMINAL)
+
 __all__ = [
     "Record",
     "SiteType", "SiteStatus", "GroupStatus", "ReplicationType", "MemberStatus",
@@ -48,6 +55,12 @@ class GroupStatus(enum.StrEnum):
     ERROR = "error"
     DELETING = "deleting"
 
+    @property
+    def is_in_flight(self) -> bool:
+        """Whether an operation is in flight on a group in this status (the engine refuses
+        modifications and deletion then)."""
+        return self.value in _GROUP_IN_FLIGHT
+
 
 class ReplicationType(enum.StrEnum):
     ASYNC = "async"
@@ -78,7 +91,7 @@ class OperationStatus(enum.StrEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether an operation in this status has ended."""
-        return self in (OperationStatus.COMPLETED, OperationStatus.FAILED, OperationStatus.PARTIAL)
+        return self.value in _OPERATION_TERMINAL
 
 
 class Phase(enum.StrEnum):

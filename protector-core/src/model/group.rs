@@ -63,6 +63,18 @@ pub enum GroupStatus {
 }
 
 impl GroupStatus {
+    /// Every status, in lifecycle order (for front-ends that tabulate them).
+    pub const ALL: [GroupStatus; 8] = [
+        GroupStatus::Creating,
+        GroupStatus::Active,
+        GroupStatus::FailingOver,
+        GroupStatus::FailedOver,
+        GroupStatus::FailedOverPartial,
+        GroupStatus::FailingBack,
+        GroupStatus::Error,
+        GroupStatus::Deleting,
+    ];
+
     /// The spelling used in output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -287,6 +299,24 @@ mod tests {
     use super::*;
     use GroupEvent as E;
     use GroupStatus as S;
+
+    #[test]
+    fn all_lists_every_status_once_in_order() {
+        // A new status fails to compile here until it has a place in `ALL`.
+        let position = |s: S| match s {
+            S::Creating => 0,
+            S::Active => 1,
+            S::FailingOver => 2,
+            S::FailedOver => 3,
+            S::FailedOverPartial => 4,
+            S::FailingBack => 5,
+            S::Error => 6,
+            S::Deleting => 7,
+        };
+        for (i, s) in S::ALL.iter().enumerate() {
+            assert_eq!(position(*s), i, "{s}");
+        }
+    }
 
     #[test]
     fn planned_cycle() {

@@ -53,6 +53,15 @@ pub enum OperationStatus {
 }
 
 impl OperationStatus {
+    /// Every status, in lifecycle order (for front-ends that tabulate them).
+    pub const ALL: [OperationStatus; 5] = [
+        OperationStatus::Pending,
+        OperationStatus::Running,
+        OperationStatus::Completed,
+        OperationStatus::Failed,
+        OperationStatus::Partial,
+    ];
+
     /// The spelling used in output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -210,6 +219,26 @@ impl Operation {
             failed_count: None,
             data_loss: None,
             group_results: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::OperationStatus as S;
+
+    #[test]
+    fn all_lists_every_status_once_in_order() {
+        // A new status fails to compile here until it has a place in `ALL`.
+        let position = |s: S| match s {
+            S::Pending => 0,
+            S::Running => 1,
+            S::Completed => 2,
+            S::Failed => 3,
+            S::Partial => 4,
+        };
+        for (i, s) in S::ALL.iter().enumerate() {
+            assert_eq!(position(*s), i, "{}", s.as_str());
         }
     }
 }

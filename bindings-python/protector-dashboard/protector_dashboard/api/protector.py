@@ -72,21 +72,14 @@ NOT_FOUND: tuple[type[Exception], ...] = (exceptions.NotFoundError,)
 UNAUTHORIZED: tuple[type[Exception], ...] = (exceptions.UnauthenticatedError,)
 RECOVERABLE: tuple[type[Exception], ...] = (exceptions.ProtectorError,)
 
-#: Group statuses during which an operation is in flight (``GroupStatus::is_in_flight``):
-#: the table refreshes these rows until they settle.
-IN_FLIGHT_STATUSES = frozenset(
-    {
-        types.GroupStatus.CREATING.value,
-        types.GroupStatus.FAILING_OVER.value,
-        types.GroupStatus.FAILING_BACK.value,
-        types.GroupStatus.DELETING.value,
-    }
-)
-
 
 def in_flight(status: Any) -> bool:
-    """Whether a group in ``status`` has an operation in flight."""
-    return str(status) in IN_FLIGHT_STATUSES
+    """Whether a group in ``status`` has an operation in flight (the engine's
+    ``GroupStatus.is_in_flight``): the table refreshes these rows until they settle."""
+    try:
+        return types.GroupStatus(str(status)).is_in_flight
+    except ValueError:
+        return False
 
 
 def is_terminal(status: Any) -> bool:
