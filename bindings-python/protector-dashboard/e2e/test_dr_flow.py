@@ -3,7 +3,8 @@ a protection group with the Create workflow, adds two VMs with the member picker
 ineligible VMs shown with the engine's reason, not selectable), creates the replication policy
 with the simulator's FlashArray URLs, tokens and CA file, stores the network and flavor
 mappings the failover needs, runs a planned failover and sees the table's
-status cell reach `failed_over`, fails back and sees it return to `active`. Screenshots of the
+status cell reach `failed_over`, fails back and sees it return to `active`, then runs a DR
+drill on an isolated network and cleans it up. Screenshots of the
 group table and of the detail page go to the output directory; the end state is read from
 the simulator's inspect view: one running copy of each VM on site-a, nothing left on site-b,
 no volume or port leaked."""
@@ -30,6 +31,8 @@ INELIGIBLE = {"legacy-app": "replicated-ssd", "ledger-db": "replicated-ssd"}
 # flavors differently.
 NETWORKS = "net-primary-web=net-secondary-web"
 FLAVORS = "m1.large=m2.large"
+# A drill maps its networks itself, to an isolated network on the other site.
+DRILL_NETWORKS = "net-primary-web=dr-test-net"
 # Bound of a DR operation in the simulator, seen through the table's refreshing status cell.
 OPERATION_TIMEOUT = 180.0
 TABLE = "protection_groups"
@@ -176,6 +179,24 @@ def wait_for_status(
         raise AssertionError(f"{GROUP} never reached {wanted}: statuses seen {seen}") from None
 
 
+def wait_for_last_operation(
+    browser: WebDriver, horizon: Horizon, group_id: str, wanted: str
+) -> None:
+    """Waits until the group's Last Operation cell starts with `wanted` (a drill leaves the
+    group's status alone, so the table is reloaded to follow it)."""
+
+    def reached(b: WebDriver) -> bool:
+        index(b, horizon)
+        return cell(b, group_id, "Last Operation").startswith(wanted)
+
+    try:
+        wait(browser, OPERATION_TIMEOUT).until(reached)
+    except Exception:
+        shot(browser, "timeout-last-operation.png")
+        last = cell(browser, group_id, "Last Operation")
+        raise AssertionError(f"{GROUP}'s last operation never read {wanted!r}: {last!r}") from None
+
+
 def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: WebDriver) -> None:
     started = time.monotonic()
     baseline = resources(sim.inspect())
@@ -308,6 +329,24 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
     shot(browser, "04-group-table-failed-back.png")
     print(f"statuses seen in the table: {seen}")
 
+    # A DR drill on an isolated network, then its cleanup: production untouched throughout.
+    form = open_modal(
+        browser, row_action(browser, group_id, "test_failover"), "form#test_failover_form"
+    )
+    form.find_element(By.ID, "id_networks").send_keys(DRILL_NETWORKS)
+    submit_modal(browser, form, lambda b: "Test failover started: operation " in messages(b))
+    wait_for_last_operation(browser, horizon, group_id, "test_failover completed")
+    assert cell(browser, group_id, "Status") == "active"
+    inventory = sim.inspect()
+    for name in MEMBERS:
+        assert running(inventory, "site-b", f"test-{name}") == 1, f"test-{name} on site-b"
+        assert running(inventory, "site-a", name) == 1, f"{name} on site-a"
+    form = open_modal(
+        browser, row_action(browser, group_id, "test_cleanup"), "form#test_cleanup_form"
+    )
+    submit_modal(browser, form, lambda b: "started: operation " in messages(b))
+    wait_for_last_operation(browser, horizon, group_id, "test_cleanup completed")
+
     # The detail page: overview, the members, the operations (both completed).
     browser.find_element(By.LINK_TEXT, GROUP).click()
     wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".detail, .nav-tabs")))
@@ -317,7 +356,7 @@ def test_protect_fail_over_and_fail_back(sim: Sim, horizon: Horizon, browser: We
         ("members", MEMBERS),
         ("policy", ("pg-prod-web-app", arrays["site-a"]["url"], arrays["site-b"]["url"])),
         ("mappings", ("net-primary-web", "net-secondary-web", "m1.large", "m2.large")),
-        ("operations", ("failover", "failback", "completed")),
+        ("operations", ("failover", "failback", "test_failover", "test_cleanup", "completed")),
     ):
         browser.find_element(By.CSS_SELECTOR, f"a[data-target$='__{tab}']").click()
         pane = browser.find_element(By.CSS_SELECTOR, f"[id$='__{tab}']")

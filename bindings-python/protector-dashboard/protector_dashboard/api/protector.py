@@ -332,8 +332,16 @@ def failback(
     return engine(request).failback(group_id, reverse_replication=reverse_replication, force=force)
 
 
-def test_failover(request: Any, group_id: str) -> protector.OperationHandle:
-    return engine(request).test_failover(group_id)
+def test_failover(
+    request: Any,
+    group_id: str,
+    *,
+    networks: dict[str, str],
+    flavors: dict[str, str] | None = None,
+) -> protector.OperationHandle:
+    """Starts a DR drill; its pre-flight refusals (an unmapped network, nothing replicated
+    yet) are raised here, before anything is recorded."""
+    return engine(request).test_failover(group_id, networks=networks, flavors=flavors)
 
 
 def test_failover_cleanup(request: Any, group_id: str) -> protector.OperationHandle:

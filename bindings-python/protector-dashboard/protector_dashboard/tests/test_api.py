@@ -170,7 +170,12 @@ class EngineTests(TestCase):
                 ("web",),
                 {"reverse_replication": False, "force": True},
             ),
-            (lambda: api.test_failover(req, "web"), "test_failover", ("web",), {}),
+            (
+                lambda: api.test_failover(req, "web", networks={"n": "iso"}),
+                "test_failover",
+                ("web",),
+                {"networks": {"n": "iso"}, "flavors": None},
+            ),
             (lambda: api.test_failover_cleanup(req, "web"), "test_failover_cleanup", ("web",), {}),
             (
                 lambda: api.site_failover(req, "site-a", unplanned=False, concurrency=3),

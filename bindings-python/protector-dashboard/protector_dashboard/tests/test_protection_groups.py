@@ -670,10 +670,28 @@ class FailbackAndTestTests(TestCase):
         test_failover.return_value = r.Handle(self.op_id)
         res = self.client.get(url("test_failover", DB))
         self.assertEqual(res.status_code, 200)
-        res = self.client.post(url("test_failover", DB), {})
+        res = self.client.post(
+            url("test_failover", DB),
+            {"networks": "net-primary-db = dr-test-net\n\nnet-primary-web=dr-test-net\n"},
+        )
         self.assertRedirectsNoFollow(res, url("detail", DB))
-        test_failover.assert_called_once_with(mock.ANY, str(DB.id))
+        test_failover.assert_called_once_with(
+            mock.ANY,
+            str(DB.id),
+            networks={"net-primary-db": "dr-test-net", "net-primary-web": "dr-test-net"},
+            flavors=None,
+        )
         self.assertTrue(any(self.op_id in t for _, t in self.messages(res)))
+
+    @mock.patch.object(api, "test_failover")
+    def test_a_test_failover_needs_its_isolated_networks(self, test_failover):
+        res = self.client.post(url("test_failover", DB), {"networks": ""})
+        self.assertEqual(res.status_code, 200)
+        self.assertFormErrors(res, 1)
+        res = self.client.post(url("test_failover", DB), {"networks": "net-primary-db"})
+        self.assertEqual(res.status_code, 200)
+        self.assertContains(res, "is not source=target")
+        test_failover.assert_not_called()
 
     @mock.patch.object(api, "test_failover_cleanup")
     def test_test_cleanup_starts(self, cleanup):
@@ -690,7 +708,7 @@ class FailbackAndTestTests(TestCase):
     def test_a_refused_test_failover_keeps_the_form(self, test_failover):
         message = "a test failover of group db is already running: clean it up first"
         test_failover.side_effect = refusal(exceptions.ConflictError, message)
-        res = self.client.post(url("test_failover", DB), {})
+        res = self.client.post(url("test_failover", DB), {"networks": "a=b"})
         self.assertEqual(res.status_code, 200)
         self.assertMessage(res, "error", message)
         self.assertNoMessage(res, "success")

@@ -336,11 +336,40 @@ class FailbackForm(GroupForm):
 
 
 class TestFailoverForm(GroupForm):
+    """A DR drill: the drill maps every network of the members to an isolated network on the
+    other site itself (never the stored mappings, which lead to production networks)."""
+
     __test__ = False
+    networks = django_forms.CharField(
+        label=_("Isolated networks"),
+        required=True,
+        widget=django_forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "One source=target a line for every network of the group's VMs, the target an "
+            "isolated network on the other site, e.g. net-primary-web=dr-test-net."
+        ),
+    )
+    flavors = django_forms.CharField(
+        label=_("Flavors"),
+        required=False,
+        widget=django_forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One source=target a line; the stored mappings fill in the rest."),
+    )
+
+    def clean_networks(self):
+        return parse_mappings(self.cleaned_data["networks"], _("Isolated networks"))
+
+    def clean_flavors(self):
+        return parse_mappings(self.cleaned_data["flavors"], _("Flavors"))
 
     def handle(self, request, data):
         try:
-            handle = api.test_failover(request, self.group_id)
+            handle = api.test_failover(
+                request,
+                self.group_id,
+                networks=data["networks"],
+                flavors=data["flavors"] or None,
+            )
         except api.ProtectorError:
             common.engine_error(request)
             return False
