@@ -7,11 +7,20 @@
 mod crypto;
 mod local;
 mod lock;
+#[cfg(feature = "mariadb")]
+pub mod mysql;
 mod sqlite;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 pub use crypto::SecretKey;
 pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
 pub use lock::{LockAttempt, OperationLock};
+#[cfg(feature = "mariadb")]
+pub use mysql::MySqlStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -1,0 +1,1 @@
+//! MariaDB-only behaviour (needs PROTECTOR_TEST_MYSQL_URL).
