@@ -18,7 +18,7 @@ use crate::model::{
 use crate::store::fixtures::*;
 use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Store, VersionCheck};
 
-mod backends;
+pub(crate) mod backends;
 
 /// A backend under test.
 pub(crate) struct Fixture {

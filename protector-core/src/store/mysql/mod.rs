@@ -25,7 +25,9 @@ use std::str::FromStr;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
+};
 use sqlx::{Connection, Row};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -44,7 +46,7 @@ const SYNC_COMMAND: &str = "protector-manage db sync";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many times a transaction that lost a deadlock is run again.
-const DEADLOCK_ATTEMPTS: u32 = 5;
+const DEADLOCK_ATTEMPTS: u32 = 8;
 
 /// Table options of every table. The `json` columns have a text collation: sqlx reads a
 /// binary-collated `LONGTEXT` as a `BLOB`.
@@ -93,6 +95,11 @@ fn migrations() -> Vec<Vec<String>> {
             seq          BIGINT UNSIGNED NOT NULL,
             json         LONGTEXT NOT NULL COLLATE utf8mb4_unicode_ci,
             PRIMARY KEY (operation_id, seq))",
+        // The last sequence number of each operation's journal: the row an append locks, so
+        // appends to one operation queue up instead of deadlocking on the journal's gaps.
+        "CREATE TABLE IF NOT EXISTS journal_seq (
+            operation_id VARCHAR(36) NOT NULL PRIMARY KEY,
+            seq          BIGINT UNSIGNED NOT NULL)",
         "CREATE TABLE IF NOT EXISTS sync_state (
             group_id VARCHAR(36) NOT NULL PRIMARY KEY,
             json     LONGTEXT NOT NULL COLLATE utf8mb4_unicode_ci)",
@@ -282,13 +289,13 @@ impl MySqlStore {
                  runs there and is reachable from this host, then retry",
                 self.host
             )),
-            sqlx::Error::Database(db) => match db.code().as_deref() {
-                Some("1213" | "1205") | Some("40001") => Error::unavailable(format!(
+            sqlx::Error::Database(db) => match error_number(&err) {
+                Some(1213 | 1205) => Error::unavailable(format!(
                     "{what}: the database {} kept refusing the write for concurrent ones \
                      ({DEADLOCK_ATTEMPTS} attempts): retry",
                     self.target
                 )),
-                Some("1045" | "1044" | "1049" | "1698") => Error::new(
+                Some(1045 | 1044 | 1049 | 1698) => Error::new(
                     ErrorKind::ConfigInvalid,
                     format!(
                         "{what}: the database {} refused the connection ({}): check the user, \
@@ -297,7 +304,7 @@ impl MySqlStore {
                         db.message()
                     ),
                 ),
-                Some("1146") => self.schema_error(format!(
+                Some(1146) => self.schema_error(format!(
                     "{what}: the database {} lacks a protector table ({}): run \
                      `{SYNC_COMMAND}`",
                     self.target,
@@ -392,7 +399,7 @@ async fn read_version(conn: &mut MySqlConnection) -> std::result::Result<u32, sq
     match row {
         Ok(Some(row)) => row.try_get::<u32, _>(0),
         Ok(None) => Ok(0),
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("1146") => Ok(0),
+        Err(err) if error_number(&err) == Some(1146) => Ok(0),
         Err(err) => Err(err),
     }
 }
@@ -400,7 +407,25 @@ async fn read_version(conn: &mut MySqlConnection) -> std::result::Result<u32, sq
 /// Whether `err` is a lost deadlock (or a Galera certification failure), worth running the
 /// transaction again.
 fn is_deadlock(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("1213" | "40001")))
+    error_number(err) == Some(1213)
+}
+
+/// MariaDB's error number (`ER_LOCK_DEADLOCK` is 1213), for a database error.
+fn error_number(err: &sqlx::Error) -> Option<u16> {
+    match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .map(MySqlDatabaseError::number),
+        _ => None,
+    }
+}
+
+/// A short random pause before running a transaction that lost a deadlock again, so the
+/// writers that collided do not collide again in step.
+async fn deadlock_backoff(attempt: u32) {
+    use rand::Rng;
+    let millis = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
+    tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
 /// The server-wide name of the lock of operation `id` (at most 64 characters).

@@ -10,7 +10,7 @@ use sqlx::query::Query;
 use sqlx::{MySql, MySqlConnection, Row};
 use uuid::Uuid;
 
-use super::{is_deadlock, MySqlStore, DEADLOCK_ATTEMPTS};
+use super::{deadlock_backoff, is_deadlock, MySqlStore, DEADLOCK_ATTEMPTS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::sqlite::{
@@ -117,7 +117,10 @@ impl MySqlStore {
             }
             .await;
             match result {
-                Err(err) if is_deadlock(&err) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+                Err(err) if is_deadlock(&err) && attempt < DEADLOCK_ATTEMPTS => {
+                    deadlock_backoff(attempt).await;
+                    attempt += 1;
+                }
                 other => break other.map_err(|err| self.db_error(&what, err))?,
             }
         };
@@ -162,7 +165,10 @@ impl MySqlStore {
             }
             .await;
             match result {
-                Err(err) if is_deadlock(&err) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+                Err(err) if is_deadlock(&err) && attempt < DEADLOCK_ATTEMPTS => {
+                    deadlock_backoff(attempt).await;
+                    attempt += 1;
+                }
                 other => return other.map_err(|err| self.db_error(what, err)),
             }
         }
@@ -473,29 +479,32 @@ impl Store for MySqlStore {
             entry.step
         );
         let json = to_json(&what, entry)?;
-        // The next number is computed and taken in one statement; the row it inserts (and the
-        // range it read) stay locked until the commit, so two writers of one operation cannot
-        // get the same number (the loser of the deadlock runs again). The `seq` column is the
-        // truth; the one inside the JSON is replaced on read.
+        // The operation's counter row is incremented (and so locked) first: a second append to
+        // the same operation waits for this transaction's commit and takes the next number.
+        // The `seq` column is the truth; the one inside the JSON is replaced on read.
         let seq = Arc::new(AtomicU64::new(0));
         self.transaction(&what, |tx| {
             let (operation_id, json, seq) = (operation_id.clone(), json.clone(), seq.clone());
             Box::pin(async move {
                 sqlx::query(
-                    "INSERT INTO journal (operation_id, seq, json) \
-                     SELECT ?, COALESCE(MAX(seq), 0) + 1, ? FROM journal WHERE operation_id = ?",
+                    "INSERT INTO journal_seq (operation_id, seq) VALUES (?, 1) \
+                     ON DUPLICATE KEY UPDATE seq = seq + 1",
                 )
-                .bind(&operation_id)
-                .bind(&json)
                 .bind(&operation_id)
                 .execute(&mut *tx)
                 .await?;
-                let last: u64 =
-                    sqlx::query_scalar("SELECT MAX(seq) FROM journal WHERE operation_id = ?")
+                let next: u64 =
+                    sqlx::query_scalar("SELECT seq FROM journal_seq WHERE operation_id = ?")
                         .bind(&operation_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                seq.store(last, Ordering::SeqCst);
+                sqlx::query("INSERT INTO journal (operation_id, seq, json) VALUES (?, ?, ?)")
+                    .bind(&operation_id)
+                    .bind(next)
+                    .bind(&json)
+                    .execute(&mut *tx)
+                    .await?;
+                seq.store(next, Ordering::SeqCst);
                 Sql::Ok(())
             })
         })
