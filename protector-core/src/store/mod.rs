@@ -3,6 +3,11 @@
 //! Each site keeps its own store (no shared database). A modification is written to the local
 //! store and pushed to the peer's store as a whole [`GroupDocument`], so both sites hold the same
 //! version; see `engine::sync`.
+//!
+//! Two backends: [`SqliteStore`], a file on the host (the embedded default), and, with the
+//! feature `mariadb`, `MySqlStore` in the site's MariaDB/MySQL database, shared by the site's
+//! services (its schema created by `MySqlStore::migrate`). Both pass one conformance suite
+//! (`store/conformance`).
 
 mod crypto;
 mod local;

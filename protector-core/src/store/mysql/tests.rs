@@ -28,7 +28,10 @@ async fn a_malformed_url_is_config_invalid_without_echoing_it() {
     ] {
         let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
-        assert!(err.message().contains("mysql://user:password@host"), "{err}");
+        assert!(
+            err.message().contains("mysql://user:password@host"),
+            "{err}"
+        );
         assert!(!format!("{err:?}").contains(PASSWORD), "{err:?}");
     }
 }
@@ -38,7 +41,10 @@ async fn wrong_credentials_are_config_invalid_and_debug_hides_the_password() {
     let Some(url) = server_url() else { return };
     let store = MySqlStore::connect_unchecked(&url, key(1)).await.unwrap();
     let shown = format!("{store:?}");
-    assert!(shown.starts_with("MySqlStore { database: \"mysql://"), "{shown}");
+    assert!(
+        shown.starts_with("MySqlStore { database: \"mysql://"),
+        "{shown}"
+    );
     assert!(shown.contains("@127.0.0.1:"), "{shown}");
     let password = url
         .split_once("://")
@@ -150,7 +156,9 @@ async fn a_lock_is_released_when_its_connection_dies() {
         .await
         .unwrap();
     // The holder's session ends as it would when its process is killed.
-    other.execute_raw(&format!("KILL CONNECTION {holder}")).await;
+    other
+        .execute_raw(&format!("KILL CONNECTION {holder}"))
+        .await;
     // The server frees the lock once it has ended the session: wait for that on its side.
     let mut probe = other.pool().acquire().await.unwrap();
     let got: i64 = sqlx::query_scalar("SELECT GET_LOCK(?, 10)")
