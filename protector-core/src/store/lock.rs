@@ -31,6 +31,10 @@ enum Held {
         path: PathBuf,
     },
     Memory(Arc<Mutex<BTreeSet<Uuid>>>),
+    /// A database connection holds a named lock; dropping it releases the lock and closes the
+    /// connection, and the server releases it when the connection ends in any other way.
+    #[cfg(feature = "mariadb")]
+    Connection(super::mysql::HeldLock),
 }
 
 impl OperationLock {
@@ -38,14 +42,30 @@ impl OperationLock {
     pub fn operation_id(&self) -> Uuid {
         self.id
     }
+
+    /// The lock of operation `id`, held by a database connection.
+    #[cfg(feature = "mariadb")]
+    pub(crate) fn on_connection(id: Uuid, held: super::mysql::HeldLock) -> Self {
+        OperationLock {
+            id,
+            held: Held::Connection(held),
+        }
+    }
 }
 
 impl std::fmt::Debug for OperationLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = f.debug_struct("OperationLock");
         s.field("id", &self.id);
-        if let Held::File { path, .. } = &self.held {
-            s.field("path", path);
+        match &self.held {
+            Held::File { path, .. } => {
+                s.field("path", path);
+            }
+            #[cfg(feature = "mariadb")]
+            Held::Connection(held) => {
+                s.field("held", held);
+            }
+            Held::Memory(_) => {}
         }
         s.finish()
     }
@@ -66,6 +86,9 @@ impl Drop for OperationLock {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&self.id);
             }
+            // Released by its own drop.
+            #[cfg(feature = "mariadb")]
+            Held::Connection(_) => {}
         }
     }
 }

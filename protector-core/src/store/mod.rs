@@ -3,15 +3,29 @@
 //! Each site keeps its own store (no shared database). A modification is written to the local
 //! store and pushed to the peer's store as a whole [`GroupDocument`], so both sites hold the same
 //! version; see `engine::sync`.
+//!
+//! Two backends: [`SqliteStore`], a file on the host (the embedded default), and, with the
+//! feature `mariadb`, `MySqlStore` in the site's MariaDB/MySQL database, shared by the site's
+//! services (its schema created by `MySqlStore::migrate`). Both pass one conformance suite
+//! (`store/conformance`).
 
 mod crypto;
 mod local;
 mod lock;
+#[cfg(feature = "mariadb")]
+pub mod mysql;
 mod sqlite;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 pub use crypto::SecretKey;
 pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
 pub use lock::{LockAttempt, OperationLock};
+#[cfg(feature = "mariadb")]
+pub use mysql::MySqlStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

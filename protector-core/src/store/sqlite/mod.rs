@@ -444,27 +444,51 @@ impl SqliteStore {
 
     /// `policy` with both API tokens replaced by their encrypted form.
     fn seal_policy(&self, policy: &ReplicationPolicy) -> ReplicationPolicy {
-        let mut sealed = policy.clone();
-        for endpoint in [&mut sealed.primary_array, &mut sealed.secondary_array] {
-            endpoint.api_token = Secret::new(self.key.encrypt(endpoint.api_token.expose()));
-        }
-        sealed
+        seal_policy(&self.key, policy)
     }
 
     /// A stored policy with both API tokens decrypted.
-    fn open_policy(&self, mut policy: ReplicationPolicy) -> Result<ReplicationPolicy> {
-        let group_id = policy.group_id;
-        for endpoint in [&mut policy.primary_array, &mut policy.secondary_array] {
-            let plain = self
-                .key
-                .decrypt(endpoint.api_token.expose())
-                .map_err(|err| {
-                    err.with_prefix(format_args!("reading the policy of group {group_id}"))
-                        .with_context("group_id", group_id.to_string())
-                })?;
-            endpoint.api_token = Secret::new(plain);
-        }
-        Ok(policy)
+    fn open_policy(&self, policy: ReplicationPolicy) -> Result<ReplicationPolicy> {
+        open_policy(&self.key, policy)
+    }
+}
+
+/// `policy` with both API tokens replaced by their encryption with `key` (every backend).
+pub(crate) fn seal_policy(key: &SecretKey, policy: &ReplicationPolicy) -> ReplicationPolicy {
+    let mut sealed = policy.clone();
+    for endpoint in [&mut sealed.primary_array, &mut sealed.secondary_array] {
+        endpoint.api_token = Secret::new(key.encrypt(endpoint.api_token.expose()));
+    }
+    sealed
+}
+
+/// A stored policy with both API tokens decrypted with `key` (every backend).
+pub(crate) fn open_policy(
+    key: &SecretKey,
+    mut policy: ReplicationPolicy,
+) -> Result<ReplicationPolicy> {
+    let group_id = policy.group_id;
+    for endpoint in [&mut policy.primary_array, &mut policy.secondary_array] {
+        let plain = key.decrypt(endpoint.api_token.expose()).map_err(|err| {
+            err.with_prefix(format_args!("reading the policy of group {group_id}"))
+                .with_context("group_id", group_id.to_string())
+        })?;
+        endpoint.api_token = Secret::new(plain);
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// The raw `json` column of the policy of `group_id`, as it is at rest.
+    pub(crate) fn raw_policy_json(&self, group_id: Uuid) -> String {
+        self.conn()
+            .query_row(
+                "SELECT json FROM policies WHERE group_id = ?1",
+                [group_id.to_string()],
+                |row| row.get(0),
+            )
+            .unwrap()
     }
 }
 
@@ -481,7 +505,7 @@ impl fmt::Debug for SqliteStore {
 }
 
 /// Refuses a document whose parts belong to another group: applying it would move them.
-fn check_document(document: &GroupDocument) -> Result<()> {
+pub(crate) fn check_document(document: &GroupDocument) -> Result<()> {
     let group_id = document.group.id;
     let mut findings = Vec::new();
     for member in &document.members {
@@ -516,18 +540,18 @@ fn check_document(document: &GroupDocument) -> Result<()> {
 }
 
 /// A timestamp as text that sorts like the time: fixed width, nanoseconds, UTC.
-fn sortable_time(at: &DateTime<Utc>) -> String {
+pub(crate) fn sortable_time(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String> {
+pub(crate) fn to_json<T: Serialize>(what: &str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|err| {
         Error::unexpected(format!("{what}: cannot encode the record as JSON: {err}"))
             .with_source(err)
     })
 }
 
-fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|err| {
         Error::unexpected(format!(
             "{what}: the stored record is not valid ({err}): the store was altered or written \

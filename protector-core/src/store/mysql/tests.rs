@@ -1,0 +1,181 @@
+//! What only the MariaDB store does: its URL, schema versions, tables and named locks. What
+//! every store does is in `store::conformance`. Tests that need a server skip without
+//! `PROTECTOR_TEST_MYSQL_URL`.
+
+use super::*;
+use crate::store::conformance::backends::mysql::{fresh_database, server_url};
+use crate::store::fixtures::key;
+use crate::store::Store;
+
+const PASSWORD: &str = "pw-4e1f9a7c-never-shown";
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_naming_the_host_not_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let url = format!("mysql://protector:{PASSWORD}@127.0.0.1:1/protector");
+    let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("127.0.0.1:1"), "{err}");
+    assert!(err.message().contains("check that MariaDB runs"), "{err}");
+    assert!(!format!("{err:?}").contains(PASSWORD), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_url_is_config_invalid_without_echoing_it() {
+    for url in [
+        format!("mysql://protector:{PASSWORD}@127.0.0.1:notaport/protector"),
+        format!("mysql://protector:{PASSWORD}@127.0.0.1:3306"),
+    ] {
+        let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+        assert!(
+            err.message().contains("mysql://user:password@host"),
+            "{err}"
+        );
+        assert!(!format!("{err:?}").contains(PASSWORD), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_config_invalid_and_debug_hides_the_password() {
+    let Some(url) = server_url() else { return };
+    let store = MySqlStore::connect_unchecked(&url, key(1)).await.unwrap();
+    let shown = format!("{store:?}");
+    assert!(
+        shown.starts_with("MySqlStore { database: \"mysql://"),
+        "{shown}"
+    );
+    assert!(shown.contains("@127.0.0.1:"), "{shown}");
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| password.to_string())
+        .unwrap();
+    assert!(!shown.contains(&password), "{shown}");
+
+    let wrong = url.replacen(&format!(":{password}@"), &format!(":{PASSWORD}@"), 1);
+    let err = MySqlStore::connect(&wrong, key(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("check the user, password"), "{err}");
+    assert!(!format!("{err:?}").contains(PASSWORD), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
+    let Some((url, store, _)) = fresh_database().await else {
+        return;
+    };
+    // `fresh_database` migrated it; again is a no-op.
+    assert_eq!(store.migrate().await.unwrap(), (1, 1));
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+
+    // An empty database: refused until `db sync`.
+    store.execute_raw("DROP TABLE protector_schema").await;
+    let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("protector-manage db sync"), "{err}");
+    assert_eq!(store.migrate().await.unwrap(), (0, 1));
+    MySqlStore::connect(&url, key(1)).await.unwrap();
+
+    // Written by a newer protector: refused, and not downgraded.
+    store
+        .execute_raw("UPDATE protector_schema SET version = 99")
+        .await;
+    let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("upgrade protector"), "{err}");
+    let err = store.migrate().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert_eq!(store.schema_version().await.unwrap(), 99);
+}
+
+#[tokio::test]
+async fn tables_are_innodb_utf8mb4() {
+    let Some((_, store, _)) = fresh_database().await else {
+        return;
+    };
+    let tables: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "groups",
+            "journal",
+            "journal_seq",
+            "mappings",
+            "members",
+            "operations",
+            "policies",
+            "protector_schema",
+            "sites",
+            "sync_log",
+            "sync_state",
+            "tenant_mappings"
+        ]
+    );
+    for (name, engine, collation) in &tables {
+        assert_eq!(engine, "InnoDB", "{name}");
+        assert_eq!(collation, "utf8mb4_bin", "{name}");
+    }
+    // Names are compared byte-wise, as in SQLite: "Web" and "web" are two sites.
+    let mut site = crate::store::fixtures::site("web");
+    store.put_site(&site).await.unwrap();
+    site.name = "Web".to_string();
+    store.put_site(&site).await.unwrap();
+    let names: Vec<String> = store
+        .list_sites()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["Web", "web"]);
+}
+
+#[tokio::test]
+async fn a_lock_is_released_when_its_connection_dies() {
+    let Some((_, store, other)) = fresh_database().await else {
+        return;
+    };
+    let id = Uuid::new_v4();
+    let lock = match store.lock_operation(&id).await.unwrap() {
+        LockAttempt::Acquired(lock) => lock,
+        LockAttempt::Held { .. } => panic!("a free lock is held"),
+    };
+    assert!(format!("{lock:?}").contains(&lock_name(&id)), "{lock:?}");
+    let holder: i64 = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+        .bind(lock_name(&id))
+        .fetch_one(other.pool())
+        .await
+        .unwrap();
+    // The holder's session ends as it would when its process is killed.
+    other
+        .execute_raw(&format!("KILL CONNECTION {holder}"))
+        .await;
+    // The server frees the lock once it has ended the session: wait for that on its side.
+    let mut probe = other.pool().acquire().await.unwrap();
+    let got: i64 = sqlx::query_scalar("SELECT GET_LOCK(?, 10)")
+        .bind(lock_name(&id))
+        .fetch_one(&mut *probe)
+        .await
+        .unwrap();
+    assert_eq!(got, 1, "the dead holder's lock was not released");
+    sqlx::query("DO RELEASE_LOCK(?)")
+        .bind(lock_name(&id))
+        .execute(&mut *probe)
+        .await
+        .unwrap();
+    assert!(matches!(
+        other.lock_operation(&id).await.unwrap(),
+        LockAttempt::Acquired(_)
+    ));
+    // Dropping the lock whose connection is gone is harmless.
+    drop(lock);
+}
