@@ -40,12 +40,19 @@ if ! server=$(find_server); then
   echo "installing mariadb-server with apt-get (no mariadbd found)" >&2
   export DEBIAN_FRONTEND=noninteractive
   # Debian's maintainer scripts would start the system service: forbid it.
+  # Removed right after the install, whatever its outcome: left behind, it would stop every
+  # service of the machine from starting.
+  ours=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    ours=1
   fi
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >&2
+  installed=0
+  apt-get update -qq >&2 &&
+    apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >&2 &&
+    installed=1
+  [ "$ours" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ "$installed" = 1 ] || { echo "apt-get could not install mariadb-server" >&2; exit 1; }
   server=$(find_server) || { echo "mariadb-server installed but no mariadbd found" >&2; exit 1; }
 fi
 client=$(command -v mariadb || command -v mysql)
