@@ -1,0 +1,94 @@
+//! `protector-manage` as an operator runs it: the configuration file, its errors, and `db sync`
+//! on the embedded store. (On MariaDB it runs in scripts/test-all against a real server.)
+
+use assert_cmd::Command;
+
+fn manage() -> Command {
+    let mut cmd = Command::cargo_bin("protector-manage").unwrap();
+    cmd.env_remove("PROTECTOR_DATABASE_CONNECTION");
+    cmd
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn db_sync_reads_the_connection_from_protector_conf() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("protector.db");
+    let conf = dir.path().join("protector.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[DEFAULT]\ndebug = False\n\n[api]\nbind_port = 8788\n\n[database]\nconnection = sqlite:///{}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let out = manage()
+        .args(["--config-file", conf.to_str().unwrap(), "db", "sync"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(db.exists(), "db sync made no store");
+    let again = manage()
+        .args(["--config-file", conf.to_str().unwrap(), "db", "sync"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+}
+
+#[test]
+fn a_missing_file_or_setting_is_a_configuration_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.conf");
+    let out = manage()
+        .args(["--config-file", missing.to_str().unwrap(), "db", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not found: give it with --config-file"),
+        "{}",
+        stderr(&out)
+    );
+
+    let conf = dir.path().join("protector.conf");
+    std::fs::write(&conf, "[DEFAULT]\ndebug = False\n").unwrap();
+    let out = manage()
+        .args(["--config-file", conf.to_str().unwrap(), "db", "version"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("has no [database] connection"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_reported_without_its_password() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = manage()
+        .env(
+            "PROTECTOR_DATABASE_CONNECTION",
+            format!("mysql+pymysql://protector:hunter2-secret@127.0.0.1:{port}/protector"),
+        )
+        .args(["db", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+}
