@@ -33,27 +33,37 @@ class OverviewTab(tabs.Tab):
         return {"sections": sections}
 
 
-class MembersTab(tabs.Tab):
-    name = _("Members")
-    slug = "members"
+class ListTab(tabs.Tab):
+    """A tab showing one list view of ``protector.views`` over what :meth:`records` fetches;
+    an engine error shows as a message and an empty list."""
+
     template_name = TEMPLATE
+    kind = ""
+    empty = ""
+    link = None
+
+    def records(self, request, group):
+        raise NotImplementedError
 
     def get_context_data(self, request):
         group = self.tab_group.kwargs["group"]
         try:
-            members = api.members(request, str(group.id))
+            records = self.records(request, group)
         except api.ProtectorError:
             common.engine_error(request)
-            members = []
-        return {
-            "tables": [
-                {
-                    "table": common.view_table("members", members),
-                    "id": "members",
-                    "empty": _("No members yet."),
-                }
-            ]
-        }
+            records = []
+        table = common.view_table(self.kind, records, link=self.link)
+        return {"tables": [{"table": table, "id": self.kind, "empty": self.empty}]}
+
+
+class MembersTab(ListTab):
+    name = _("Members")
+    slug = "members"
+    kind = "members"
+    empty = _("No members yet.")
+
+    def records(self, request, group):
+        return api.members(request, str(group.id))
 
 
 class PolicyTab(tabs.Tab):
@@ -94,50 +104,25 @@ class PolicyTab(tabs.Tab):
         return {"sections": sections, "notes": notes}
 
 
-class MappingsTab(tabs.Tab):
+class MappingsTab(ListTab):
     name = _("Mappings")
     slug = "mappings"
-    template_name = TEMPLATE
+    kind = "mappings"
+    empty = _("No resource mappings: names are kept as they are.")
 
-    def get_context_data(self, request):
-        group = self.tab_group.kwargs["group"]
-        try:
-            mappings = api.mappings(request, str(group.id))
-        except api.ProtectorError:
-            common.engine_error(request)
-            mappings = []
-        return {
-            "tables": [
-                {
-                    "table": common.view_table("mappings", mappings),
-                    "id": "mappings",
-                    "empty": _("No resource mappings: names are kept as they are."),
-                }
-            ]
-        }
+    def records(self, request, group):
+        return api.mappings(request, str(group.id))
 
 
-class OperationsTab(tabs.Tab):
+class OperationsTab(ListTab):
     name = _("Operations")
     slug = "operations"
-    template_name = TEMPLATE
+    kind = "operations"
+    empty = _("No operations yet.")
+    link = staticmethod(operation_url)
 
-    def get_context_data(self, request):
-        group = self.tab_group.kwargs["group"]
-        try:
-            ops = [o for o in api.operations(request) if str(o.group_id) == str(group.id)]
-        except api.ProtectorError:
-            common.engine_error(request)
-            ops = []
-        return {
-            "tables": [
-                {
-                    "table": common.view_table("operations", ops, link=operation_url),
-                    "id": "operations",
-                    "empty": _("No operations yet."),
-                }
-            ]
-        }
+    def records(self, request, group):
+        return [o for o in api.operations(request) if str(o.group_id) == str(group.id)]
 
 
 class GroupDetailTabs(tabs.TabGroup):
