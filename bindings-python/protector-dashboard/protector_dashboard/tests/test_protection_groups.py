@@ -642,6 +642,10 @@ class FailbackAndTestTests(TestCase):
         self.assertEqual(res.status_code, 200)
         self.assertTrue(res.context["form"].initial["reverse_replication"])
         self.assertContains(res, 'name="force"')
+        self.assertContains(res, "The plan is that of the default choices")
+        self.plan.assert_called_once_with(
+            mock.ANY, str(DB.id), reverse_replication=True, force=False
+        )
         failback.return_value = r.Handle(self.op_id)
         res = self.client.post(url("failback", DB), {"reverse_replication": "on"})
         self.assertRedirectsNoFollow(res, url("detail", DB))

@@ -219,6 +219,10 @@ class FailbackView(PlanFormView):
     modal_header = page_title = _("Failback")
     submit_label = _("Start Failback")
     url_name = "horizon:project:protection_groups:failback"
+    plan_note = _(
+        "The plan is that of the default choices (replication re-enabled, no force); the "
+        "failback runs with the choices below, and the engine checks them again when it starts."
+    )
 
     def plan(self):
         return api.plan_failback(
