@@ -2,7 +2,7 @@
 //! under `/volume/v3/{project_id}/…` and, as Cinder does from Yoga (3.67), under
 //! `/volume/v3/…`. Volumes (create, list, detail, show, update, delete, `os-unmanage`,
 //! `os-set_bootable`) are here; types, services, manage, groups and snapshots in
-//! `resources.rs`.
+//! `resources/`.
 
 mod resources;
 mod schemas;
