@@ -35,12 +35,25 @@ enum Held {
     /// connection, and the server releases it when the connection ends in any other way.
     #[cfg(feature = "mariadb")]
     Connection(super::mysql::HeldLock),
+    /// A store outside this crate (a remote store's lease): dropping the guard releases it.
+    Guard(#[allow(dead_code)] Box<dyn Send + Sync>),
 }
 
 impl OperationLock {
     /// The operation it locks.
     pub fn operation_id(&self) -> Uuid {
         self.id
+    }
+
+    /// The lock of operation `id` held by `guard`, for a [`Store`](super::Store) implemented
+    /// outside this crate: the lock is released when `guard` is dropped (its `Drop` releases
+    /// it), and it must also end when its process ends (a lease that expires, a connection
+    /// that closes).
+    pub fn with_guard(id: Uuid, guard: impl Send + Sync + 'static) -> Self {
+        OperationLock {
+            id,
+            held: Held::Guard(Box::new(guard)),
+        }
     }
 
     /// The lock of operation `id`, held by a database connection.
@@ -65,7 +78,7 @@ impl std::fmt::Debug for OperationLock {
             Held::Connection(held) => {
                 s.field("held", held);
             }
-            Held::Memory(_) => {}
+            Held::Memory(_) | Held::Guard(_) => {}
         }
         s.finish()
     }
@@ -89,6 +102,7 @@ impl Drop for OperationLock {
             // Released by its own drop.
             #[cfg(feature = "mariadb")]
             Held::Connection(_) => {}
+            Held::Guard(_) => {}
         }
     }
 }

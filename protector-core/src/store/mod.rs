@@ -180,6 +180,28 @@ impl JournalKind {
     }
 }
 
+/// Who owns an operation for a while: a worker of the site's protector-engine (or a front-end
+/// acting on its behalf) holds it from its claim until it gives it up or stops renewing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The operation.
+    pub operation_id: Uuid,
+    /// Who holds it (`<host>:<pid>:<worker>`).
+    pub holder: String,
+    /// When it lapses unless renewed, by the store's clock (the database server's).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The outcome of [`Store::acquire_lease`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "lease")]
+pub enum LeaseAttempt {
+    /// The caller holds the lease now (taken, taken over after it lapsed, or renewed).
+    Acquired(Lease),
+    /// Another holder has a live lease.
+    Held(Lease),
+}
+
 /// One journal record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
@@ -293,4 +315,49 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// a free lock on a `running` record means that its process is gone. Independent of the
     /// records: locking an unknown id succeeds.
     async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt>;
+
+    /// Takes the lease of operation `id` for `holder` for `ttl`: when nobody holds it, when its
+    /// lease lapsed (judged by the store's own clock, so hosts' clocks do not matter), or when
+    /// `holder` already holds it (then it is renewed). Atomic between processes and hosts
+    /// sharing the store: of two claimants exactly one gets it.
+    async fn acquire_lease(
+        &self,
+        id: &Uuid,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<LeaseAttempt> {
+        let _ = (id, holder, ttl);
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("{self:?} keeps no operation leases"),
+        ))
+    }
+
+    /// Extends `holder`'s lease of `id` by `ttl` from now; `Ok(false)` when the lease is no
+    /// longer `holder`'s (it lapsed and was taken, or was released): stop acting on it.
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        let _ = (id, holder, ttl);
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("{self:?} keeps no operation leases"),
+        ))
+    }
+
+    /// Gives up `holder`'s lease of `id`; nothing happens when `holder` does not hold it.
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
+        let _ = (id, holder);
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("{self:?} keeps no operation leases"),
+        ))
+    }
+
+    /// The lease of `id`, live or lapsed, if one was ever taken and not released.
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
+        let _ = id;
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("{self:?} keeps no operation leases"),
+        ))
+    }
 }
