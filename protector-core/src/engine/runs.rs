@@ -490,7 +490,10 @@ impl Protector {
             if op.status.is_terminal() {
                 return Ok(op);
             }
-            if op.status == OperationStatus::Running && self.is_orphaned(&op.id).await? {
+            if op.status == OperationStatus::Running
+                && !self.store().resumes_operations()
+                && self.is_orphaned(&op.id).await?
+            {
                 // Read again: it may have ended just before its lock was released.
                 let again = self.operation(id).await?;
                 if again.status.is_terminal() {
@@ -543,7 +546,9 @@ impl Protector {
                         let ended = op.status.is_terminal();
                         return Some((Ok(op.clone()), (engine, id, Some(op), ended)));
                     }
-                    if op.status == OperationStatus::Running {
+                    // A site's workers take over an operation whose worker died.
+                    if op.status == OperationStatus::Running && !engine.store().resumes_operations()
+                    {
                         match engine.is_orphaned(&op.id).await {
                             Ok(false) => {}
                             Ok(true) => {

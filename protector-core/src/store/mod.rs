@@ -316,6 +316,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// records: locking an unknown id succeeds.
     async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt>;
 
+    /// Whether a service behind this store resumes an operation whose runner died (a site's
+    /// protector-engine workers take it over once its lease lapses): then a follower waits
+    /// for that instead of asking for `operation recover`. `false` for a store the caller's
+    /// own processes run operations on.
+    fn resumes_operations(&self) -> bool {
+        false
+    }
+
     /// Takes the lease of operation `id` for `holder` for `ttl`: when nobody holds it, when its
     /// lease lapsed (judged by the store's own clock, so hosts' clocks do not matter), or when
     /// `holder` already holds it (then it is renewed). Atomic between processes and hosts
