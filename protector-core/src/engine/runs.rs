@@ -209,6 +209,14 @@ fn entry(
 }
 
 impl Protector {
+    /// Whether operations submitted here are run by the local site's protector-engine
+    /// workers (the local store is the site's protector-api), so that a front-end follows
+    /// them ([`Protector::watch`], [`Protector::wait`]) instead of running them
+    /// ([`Protector::run`]).
+    pub fn operations_run_on_site(&self) -> bool {
+        self.store().resumes_operations()
+    }
+
     /// Validates `request` and records it as a `pending` operation in the local store, with
     /// what to run: [`Protector::run`] (here or in another process) runs it by id.
     ///

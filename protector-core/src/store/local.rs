@@ -56,7 +56,7 @@ impl LocalEngine {
     /// Whether operations submitted here are run by the local site's protector-engine
     /// workers (its store is its protector-api), rather than by the caller's process.
     pub fn operations_run_on_site(&self) -> bool {
-        self.services.contains_key(self.protector.local_site())
+        self.protector.operations_run_on_site()
     }
 }
 
