@@ -14,12 +14,13 @@ mod local;
 mod lock;
 #[cfg(feature = "mariadb")]
 pub mod mysql;
+pub mod remote;
 mod sqlite;
 
-#[cfg(test)]
-mod conformance;
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod fixtures;
 
 pub use crypto::SecretKey;
 pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
@@ -124,7 +125,10 @@ pub struct SyncLogEntry {
 }
 
 /// The condition on a group's stored metadata version for [`Store::apply_document_if`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// On the wire (`store::remote`): `{"exactly": 3}` or `"older"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VersionCheck {
     /// The stored group must be at exactly this version; `0` means the group must not exist.
     Exactly(u64),

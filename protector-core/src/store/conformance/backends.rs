@@ -9,13 +9,6 @@ use super::{Fixture, Raw};
 use crate::store::fixtures::key;
 use crate::store::SqliteStore;
 
-#[async_trait]
-impl Raw for Arc<SqliteStore> {
-    async fn raw_policy(&self, group_id: Uuid) -> String {
-        self.raw_policy_json(group_id)
-    }
-}
-
 /// SQLite in memory: one handle (a store in memory is not shared between processes).
 mod sqlite_memory {
     use super::*;
