@@ -255,12 +255,34 @@ pub struct Appended {
 }
 
 /// `POST` (acquire) and `PUT` (renew) of `operations/{id}/lease`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaseRequest {
     /// Who takes or renews it.
     pub holder: String,
-    /// For how long, from the store's now.
-    pub ttl_seconds: u64,
+    /// For how long, from the store's now (fractions allowed).
+    pub ttl_seconds: f64,
+}
+
+impl LeaseRequest {
+    /// A request for `holder` for `ttl`.
+    pub fn new(holder: impl Into<String>, ttl: std::time::Duration) -> Self {
+        LeaseRequest {
+            holder: holder.into(),
+            ttl_seconds: ttl.as_secs_f64(),
+        }
+    }
+
+    /// The time to live asked for; `InvalidInput` unless positive and finite (at most a day).
+    pub fn ttl(&self) -> crate::error::Result<std::time::Duration> {
+        if !(self.ttl_seconds.is_finite() && self.ttl_seconds > 0.0 && self.ttl_seconds <= 86_400.0)
+        {
+            return Err(Error::invalid(format!(
+                "lease ttl_seconds {} is not valid: give a number of seconds above 0, at most 86400",
+                self.ttl_seconds
+            )));
+        }
+        Ok(std::time::Duration::from_secs_f64(self.ttl_seconds))
+    }
 }
 
 /// `PUT operations/{id}/lease`'s answer: `false` when the lease is no longer the holder's.
