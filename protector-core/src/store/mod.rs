@@ -329,39 +329,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: &Uuid,
         holder: &str,
         ttl: std::time::Duration,
-    ) -> Result<LeaseAttempt> {
-        let _ = (id, holder, ttl);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    ) -> Result<LeaseAttempt>;
 
     /// Extends `holder`'s lease of `id` by `ttl` from now; `Ok(false)` when the lease is no
-    /// longer `holder`'s (it lapsed and was taken, or was released): stop acting on it.
-    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
-        let _ = (id, holder, ttl);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    /// longer `holder`'s (it lapsed and was taken, or was released): stop acting on it. A
+    /// lease that lapsed but that nobody took is still `holder`'s, and is renewed.
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool>;
 
     /// Gives up `holder`'s lease of `id`; nothing happens when `holder` does not hold it.
-    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
-        let _ = (id, holder);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()>;
 
     /// The lease of `id`, live or lapsed, if one was ever taken and not released.
-    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
-        let _ = id;
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>>;
 }

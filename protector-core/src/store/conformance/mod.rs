@@ -28,6 +28,9 @@ use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Sto
 
 #[cfg(test)]
 pub(crate) mod backends;
+mod leases;
+
+pub(crate) use leases::*;
 
 /// A backend under test.
 pub struct Fixture {
@@ -79,6 +82,9 @@ macro_rules! __store_conformance_suite {
             two_concurrent_creates_of_one_name_let_exactly_one_win,
             apply_document_refuses_records_of_other_groups,
             operation_locks_are_exclusive_across_handles_and_released_on_drop,
+            leases_are_taken_held_renewed_and_released,
+            a_lapsed_lease_is_taken_over_and_lost_by_its_old_holder,
+            of_concurrent_claimants_exactly_one_gets_the_lease,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
