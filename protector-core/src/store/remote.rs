@@ -272,12 +272,11 @@ impl LeaseRequest {
         }
     }
 
-    /// The time to live asked for; `InvalidInput` unless positive and finite (at most a day).
+    /// The time to live asked for; `InvalidInput` unless finite, from 0 to a day.
     pub fn ttl(&self) -> crate::error::Result<std::time::Duration> {
-        if !(self.ttl_seconds.is_finite() && self.ttl_seconds > 0.0 && self.ttl_seconds <= 86_400.0)
-        {
+        if !(self.ttl_seconds.is_finite() && (0.0..=86_400.0).contains(&self.ttl_seconds)) {
             return Err(Error::invalid(format!(
-                "lease ttl_seconds {} is not valid: give a number of seconds above 0, at most 86400",
+                "lease ttl_seconds {} is not valid: give a number of seconds from 0 to 86400",
                 self.ttl_seconds
             )));
         }

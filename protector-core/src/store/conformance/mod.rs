@@ -30,7 +30,7 @@ use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Sto
 pub(crate) mod backends;
 mod leases;
 
-pub(crate) use leases::*;
+pub use leases::*;
 
 /// A backend under test.
 pub struct Fixture {
