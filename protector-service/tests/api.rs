@@ -2,6 +2,8 @@
 //! through protector-openstack's `RemoteStore`), with Keystone simulated (wiremock for its edge
 //! cases, the simulator for real tokens).
 
+#[path = "api/binary.rs"]
+mod binary;
 #[path = "api/conformance.rs"]
 mod conformance;
 #[path = "api/database.rs"]

@@ -363,3 +363,42 @@ pub async fn serve(
         .await
         .map_err(|e| Error::unavailable(format!("protector-api stopped serving: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn settings_are_read_with_their_defaults_and_required_keys_named() {
+        let conf = ServiceConfig::from_text(
+            Path::new("protector.conf"),
+            "[DEFAULT]\nsite_name = site-a\n[keystone_authtoken]\nauth_url = http://controller:5000\nusername = protector\npassword = s3cret-pw\n",
+        )
+        .unwrap();
+        let settings = ApiSettings::from_config(&conf).unwrap();
+        assert_eq!(settings.site_name, "site-a");
+        assert_eq!(settings.bind_host, "0.0.0.0");
+        assert_eq!(settings.bind_port, 8788);
+        assert_eq!(settings.workers, 4);
+        assert!(!settings.debug);
+        let keystone = &settings.keystone;
+        assert_eq!(keystone.www_authenticate_uri, "http://controller:5000");
+        assert_eq!(keystone.project_name, "service");
+        assert_eq!(keystone.token_cache_time, Duration::from_secs(300));
+        assert!(!format!("{settings:?}").contains("s3cret-pw"));
+
+        let missing = ServiceConfig::from_text(
+            Path::new("protector.conf"),
+            "[DEFAULT]\nsite_name = site-a\n[keystone_authtoken]\nauth_url = http://k:5000\nusername = protector\n",
+        )
+        .unwrap();
+        let err = ApiSettings::from_config(&missing).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+        assert!(
+            err.message().contains("[keystone_authtoken] password"),
+            "{err}"
+        );
+    }
+}

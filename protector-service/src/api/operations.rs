@@ -269,7 +269,19 @@ pub(crate) async fn put_tenant_mapping(
 ) -> Reply {
     let mapping: TenantMapping = unwrap_body(&bytes, keys::TENANT_MAPPING, "tenant mapping")?;
     let scope = Scope::of(&state, &caller).await?;
-    if !scope.may_write_mapping(&mapping) {
+    // A member may neither record another project's pairing nor replace one by its id.
+    let replaced = match caller.is_admin() {
+        true => None,
+        false => state
+            .store()
+            .list_tenant_mappings()
+            .await?
+            .into_iter()
+            .find(|m| m.id == mapping.id),
+    };
+    if !scope.may_write_mapping(&mapping)
+        || replaced.is_some_and(|old| !scope.may_write_mapping(&old))
+    {
         return Err(Error::new(
             ErrorKind::PermissionDenied,
             format!(
