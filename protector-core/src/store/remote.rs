@@ -52,8 +52,10 @@ pub const DEFAULT_PORT: u16 = 8788;
 /// | `operations/{id}/journal` | GET, POST | `{"journal": [JournalEntry]}` / in `{"entry": JournalEntry}`, out [`Appended`] |
 /// | `operations/{id}/lease` | GET, POST (acquire), PUT (renew), DELETE `?holder=` (release) | [`LeaseRequest`]; out `{"lease": Lease}`, [`LeaseAttempt`](super::LeaseAttempt), [`Renewed`] |
 ///
-/// A PUT inserts or replaces (200 with the record); a DELETE answers 204, also for a missing
-/// record; a GET of a missing record (or of another project's group) is 404.
+/// A PUT inserts or replaces (200 with the record, but 204 for a document and a policy, whose
+/// array tokens are not echoed); a POST that appends answers 204 (the journal: its `seq`); a
+/// DELETE answers 204, also for a missing record; a GET of a missing record (or of another
+/// project's group) is 404.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
     /// `sites`
