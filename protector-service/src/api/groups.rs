@@ -101,10 +101,10 @@ pub(crate) async fn put_document(
     let id = group_id(path)?;
     let write: DocumentWrite = body(&bytes, "document write ({document, check})")?;
     same_id(&id, &write.document.group.id, "protection group id")?;
-    Scope::of(&state, &caller)
-        .await?
-        .require_group_write(&write.document.group)
-        .await?;
+    let scope = Scope::of(&state, &caller).await?;
+    scope.require_group_write(&write.document.group).await?;
+    let member_ids: Vec<uuid::Uuid> = write.document.members.iter().map(|m| m.id).collect();
+    scope.require_own_members(&member_ids).await?;
     match write.check {
         Some(check) => {
             state
@@ -139,10 +139,9 @@ pub(crate) async fn put_member(
     let id = uuid(&id, "member")?;
     let member: Member = unwrap_body(&bytes, keys::MEMBER, "member")?;
     same_id(&id, &member.id, "member id")?;
-    Scope::of(&state, &caller)
-        .await?
-        .require_group(&member.group_id)
-        .await?;
+    let scope = Scope::of(&state, &caller).await?;
+    scope.require_group(&member.group_id).await?;
+    scope.require_own_members(&[member.id]).await?;
     state.store().put_member(&member).await?;
     wrapped(keys::MEMBER, &member)
 }

@@ -100,6 +100,31 @@ impl<'a> Scope<'a> {
         Ok(())
     }
 
+    /// That none of `member_ids` is the id of a member of a group the caller does not see: a
+    /// write by id must not take over another project's record (`PermissionDenied`). Nothing
+    /// to check for an admin.
+    pub(crate) async fn require_own_members(&self, member_ids: &[Uuid]) -> Result<()> {
+        if self.caller.is_admin() || member_ids.is_empty() {
+            return Ok(());
+        }
+        for group in self.state.store().list_groups().await? {
+            if self.sees(&group) {
+                continue;
+            }
+            let members = self.state.store().list_members(&group.id).await?;
+            if let Some(taken) = members.iter().find(|m| member_ids.contains(&m.id)) {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "member {} belongs to a protection group of another project: give the member a new id",
+                        taken.id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Operation `id` when the caller sees it.
     pub(crate) async fn operation(&self, id: &Uuid) -> Result<Option<Operation>> {
         let Some(op) = self.state.store().get_operation(id).await? else {

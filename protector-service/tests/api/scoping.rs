@@ -145,12 +145,39 @@ async fn another_projects_member_gets_404_for_a_group_and_403_to_create_one_for_
     assert_error(status, &headers, &body, 403, "permission_denied");
     assert_eq!(w.store.get_group(&intruder.id).await.unwrap(), None);
 
-    // Its own project's group is fine.
+    // Its own project's group is fine; taking over a production member by its id is not.
     let mut own = group(3, "tenant2-app");
     own.project_id = tenant2.clone();
     own.project_name = "tenant2".into();
     tenant2_store.put_group(&own).await.unwrap();
-    assert_eq!(tenant2_store.list_groups().await.unwrap(), vec![own]);
+    assert_eq!(
+        tenant2_store.list_groups().await.unwrap(),
+        vec![own.clone()]
+    );
+    let hijack = member(11, own.id, "stolen");
+    let err = tenant2_store.put_member(&hijack).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let mut next = own.clone();
+    next.metadata.version += 1;
+    let err = tenant2_store
+        .apply_document(&GroupDocument {
+            group: next,
+            members: vec![hijack],
+            policy: None,
+            mappings: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(
+        w.store.list_members(&w.web.id).await.unwrap()[0].instance_name,
+        "web-1"
+    );
+    tenant2_store
+        .put_member(&member(31, own.id, "mine"))
+        .await
+        .unwrap();
+    assert_eq!(tenant2_store.list_members(&own.id).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
