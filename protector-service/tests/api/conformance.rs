@@ -1,20 +1,21 @@
-//! The store conformance suite on RemoteStore → protector-api → SqliteStore, as an admin of
-//! the simulator's site A: what the front-ends' site mode relies on is what the embedded store
-//! does.
+//! The store conformance suite on RemoteStore → protector-api → the site's store, as an admin
+//! of the simulator's site A: what the front-ends' site mode relies on is what the embedded
+//! store does. Over SQLite always; over MariaDB when `PROTECTOR_TEST_MYSQL_URL` names a server
+//! (`scripts/mariadb.sh start DIR PORT`), else those tests say they are skipped and pass.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use protector_core::store::conformance::{Fixture, Raw};
-use protector_core::store::SqliteStore;
+use protector_core::store::Store;
 use protector_openstack::RemoteStore;
 use uuid::Uuid;
 
-use crate::support::{remote, sqlite, ApiServer, Sim};
+use crate::support::{remote, ApiServer, Sim};
 
-/// What is at rest (the API's SQLite file), holding the servers for the test's duration.
+/// What is at rest (the API's own store), holding the servers for the test's duration.
 struct AtRest {
-    sqlite: Arc<SqliteStore>,
+    raw: Box<dyn Raw>,
     _api: ApiServer,
     _sim: Sim,
 }
@@ -22,25 +23,47 @@ struct AtRest {
 #[async_trait]
 impl Raw for AtRest {
     async fn raw_policy(&self, group_id: Uuid) -> String {
-        self.sqlite.raw_policy_json(group_id)
+        self.raw.raw_policy(group_id).await
     }
 }
 
-async fn open() -> Option<Fixture> {
-    let sim = Sim::start().await;
-    let sqlite = sqlite(sim.dir.path(), "site-a");
-    let (api, store) = remote(&sim, "site-a", sqlite.clone(), "site-a").await;
-    // Another front-end process: its own session and token.
+/// Site A's API over `store` (at rest: `raw`); two front-ends' RemoteStores on it, each with
+/// its own session.
+async fn fixture(sim: Sim, store: Arc<dyn Store>, raw: Box<dyn Raw>) -> Fixture {
+    let (api, one) = remote(&sim, "site-a", store, "site-a").await;
     let other = RemoteStore::with_endpoint(&sim.cloud("site-a"), "site-a", api.url.clone());
-    Some(Fixture {
-        store: Arc::new(store),
+    Fixture {
+        store: Arc::new(one),
         other: Arc::new(other),
         raw: Box::new(AtRest {
-            sqlite,
+            raw,
             _api: api,
             _sim: sim,
         }),
-    })
+    }
 }
 
-protector_core::store::conformance::suite!(open);
+mod sqlite {
+    use super::*;
+
+    async fn open() -> Option<Fixture> {
+        let sim = Sim::start().await;
+        let store = crate::support::sqlite(sim.dir.path(), "site-a");
+        Some(fixture(sim, store.clone(), Box::new(store)).await)
+    }
+
+    protector_core::store::conformance::suite!(open);
+}
+
+mod mariadb {
+    use super::*;
+
+    async fn open() -> Option<Fixture> {
+        let (_, store, _) = protector_core::store::conformance::mariadb::fresh_database().await?;
+        let store = Arc::new(store);
+        let sim = Sim::start().await;
+        Some(fixture(sim, store.clone(), Box::new(store)).await)
+    }
+
+    protector_core::store::conformance::suite!(open);
+}

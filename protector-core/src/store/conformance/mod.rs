@@ -29,6 +29,8 @@ use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Sto
 #[cfg(test)]
 pub(crate) mod backends;
 mod leases;
+#[cfg(feature = "mariadb")]
+pub mod mariadb;
 
 pub use leases::*;
 

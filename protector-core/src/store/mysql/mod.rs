@@ -398,7 +398,7 @@ impl MySqlStore {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 impl MySqlStore {
     /// The raw `json` column of the policy of `group_id`, as it is at rest.
     pub(crate) async fn raw_policy_json(&self, group_id: Uuid) -> String {
@@ -415,6 +415,7 @@ impl MySqlStore {
     }
 
     /// The pool, for tests that look behind the store.
+    #[cfg(test)]
     pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
     }
