@@ -70,8 +70,9 @@ impl LeaseGuard {
 
 impl Drop for LeaseGuard {
     /// Releases the lease before returning when a multi-threaded runtime can wait for it (so
-    /// that whoever locks next finds it free), else in a task on the current runtime; without a
-    /// runtime the lease lapses after [`LOCK_TTL`].
+    /// that whoever locks next finds it free), else in a task on the current runtime, which the
+    /// store's next lock of the operation waits for; without a runtime the lease lapses after
+    /// [`LOCK_TTL`].
     fn drop(&mut self) {
         self.renewal.abort();
         let Ok(handle) = Handle::try_current() else {
@@ -88,7 +89,8 @@ impl Drop for LeaseGuard {
                 tokio::task::block_in_place(|| handle.block_on(release));
             }
             _ => {
-                handle.spawn(release);
+                let task = handle.spawn(release);
+                self.store.releasing(self.id, task);
             }
         }
     }

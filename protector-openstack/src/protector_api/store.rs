@@ -51,6 +51,9 @@ pub struct RemoteStore {
 pub(super) struct Inner {
     site: String,
     client: ServiceClient,
+    /// Releases of dropped locks still under way (a single-threaded runtime cannot wait for
+    /// them in `Drop`): a later lock of the same operation waits for its release first.
+    releasing: std::sync::Mutex<std::collections::HashMap<Uuid, tokio::task::JoinHandle<()>>>,
 }
 
 impl fmt::Debug for RemoteStore {
@@ -91,6 +94,7 @@ impl RemoteStore {
             inner: Arc::new(Inner {
                 site: site.into(),
                 client,
+                releasing: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -102,6 +106,27 @@ impl RemoteStore {
 }
 
 impl Inner {
+    /// Records the release of a dropped lock of `id`, running in the background.
+    pub(super) fn releasing(&self, id: Uuid, release: tokio::task::JoinHandle<()>) {
+        self.releasing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, release);
+    }
+
+    /// Waits for the release of a dropped lock of `id`, if one is under way.
+    async fn released(&self, id: &Uuid) {
+        let pending = self
+            .releasing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+        if let Some(release) = pending {
+            // Its failure was logged; the lease lapses by itself then.
+            let _ = release.await;
+        }
+    }
+
     /// The endpoint, without credentials, once known.
     fn endpoint(&self) -> String {
         match self.client.resolved_base() {
@@ -239,6 +264,7 @@ impl Inner {
         holder: &str,
         ttl: Duration,
     ) -> Result<LeaseAttempt> {
+        self.released(id).await;
         let body = to_value(&LeaseRequest::new(holder, ttl))?;
         // Taking a lease one holds again renews it: harmless to send twice.
         let response = self

@@ -67,3 +67,32 @@ mod mariadb {
 
     protector_core::store::conformance::suite!(open);
 }
+
+// A single-threaded runtime cannot wait for the release in `Drop`: the store's next lock of
+// the operation waits for it instead.
+#[tokio::test]
+async fn on_one_thread_a_dropped_lock_is_free_for_the_stores_next_lock() {
+    use protector_core::store::LockAttempt;
+
+    let sim = Sim::start().await;
+    let sqlite = crate::support::sqlite(sim.dir.path(), "site-a");
+    let (_api, store) = remote(&sim, "site-a", sqlite.clone(), "site-a").await;
+    let op = Uuid::new_v4();
+    for round in 0..3 {
+        let lock = match store.lock_operation(&op).await.unwrap() {
+            LockAttempt::Acquired(lock) => lock,
+            LockAttempt::Held { .. } => panic!("round {round}: a dropped lock is still held"),
+        };
+        assert!(matches!(
+            store.lock_operation(&op).await.unwrap(),
+            LockAttempt::Held { pid: None }
+        ));
+        let lease = sqlite.get_lease(&op).await.unwrap().unwrap();
+        assert!(lease.holder.starts_with("client:"), "{lease:?}");
+        assert!(
+            lease.holder.contains(&format!(":{}:", std::process::id())),
+            "{lease:?}"
+        );
+        drop(lock);
+    }
+}
