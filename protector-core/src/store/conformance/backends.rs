@@ -2,10 +2,7 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use uuid::Uuid;
-
-use super::{Fixture, Raw};
+use super::Fixture;
 use crate::store::fixtures::key;
 use crate::store::SqliteStore;
 
@@ -49,7 +46,6 @@ mod sqlite_file {
 #[cfg(feature = "mariadb")]
 pub(crate) mod mysql {
     use super::*;
-    use crate::store::MySqlStore;
 
     pub(crate) use crate::store::conformance::mariadb::{fresh_database, server_url};
 
