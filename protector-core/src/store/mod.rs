@@ -14,12 +14,13 @@ mod local;
 mod lock;
 #[cfg(feature = "mariadb")]
 pub mod mysql;
+pub mod remote;
 mod sqlite;
 
-#[cfg(test)]
-mod conformance;
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod fixtures;
 
 pub use crypto::SecretKey;
 pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
@@ -124,7 +125,10 @@ pub struct SyncLogEntry {
 }
 
 /// The condition on a group's stored metadata version for [`Store::apply_document_if`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// On the wire (`store::remote`): `{"exactly": 3}` or `"older"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VersionCheck {
     /// The stored group must be at exactly this version; `0` means the group must not exist.
     Exactly(u64),
@@ -333,39 +337,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: &Uuid,
         holder: &str,
         ttl: std::time::Duration,
-    ) -> Result<LeaseAttempt> {
-        let _ = (id, holder, ttl);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    ) -> Result<LeaseAttempt>;
 
     /// Extends `holder`'s lease of `id` by `ttl` from now; `Ok(false)` when the lease is no
-    /// longer `holder`'s (it lapsed and was taken, or was released): stop acting on it.
-    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
-        let _ = (id, holder, ttl);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    /// longer `holder`'s (it lapsed and was taken, or was released): stop acting on it. A
+    /// lease that lapsed but that nobody took is still `holder`'s, and is renewed.
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool>;
 
     /// Gives up `holder`'s lease of `id`; nothing happens when `holder` does not hold it.
-    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
-        let _ = (id, holder);
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()>;
 
     /// The lease of `id`, live or lapsed, if one was ever taken and not released.
-    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
-        let _ = id;
-        Err(crate::error::Error::new(
-            crate::error::ErrorKind::Unsupported,
-            format!("{self:?} keeps no operation leases"),
-        ))
-    }
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>>;
 }

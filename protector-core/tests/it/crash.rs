@@ -28,8 +28,8 @@ use protector_core::model::{
 };
 use protector_core::plan::FailoverMode;
 use protector_core::store::{
-    GroupDocument, GroupMappings, JournalEntry, LockAttempt, Store, SyncLogEntry, SyncState,
-    VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, Store,
+    SyncLogEntry, SyncState, VersionCheck,
 };
 use protector_core::{Protector, Result};
 use protector_mock::Inventory;
@@ -223,6 +223,31 @@ impl Store for Mortal {
         let seq = self.inner.append_journal(entry).await?;
         self.trip.wrote().await;
         Ok(seq)
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: &Uuid,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<LeaseAttempt> {
+        self.trip.alive().await;
+        self.inner.acquire_lease(id, holder, ttl).await
+    }
+
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        self.trip.alive().await;
+        self.inner.renew_lease(id, holder, ttl).await
+    }
+
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
+        self.trip.alive().await;
+        self.inner.release_lease(id, holder).await
+    }
+
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
+        self.trip.alive().await;
+        self.inner.get_lease(id).await
     }
 }
 

@@ -15,8 +15,16 @@
 //! connection ends, however its process ends. On Galera, named locks are local to one node:
 //! two hosts writing through different nodes do not see each other's locks.
 //!
+//! A host that vanishes (power loss, network cut) closes nothing: the server would keep its
+//! connection, and so its locks, until `wait_timeout` (8 hours by default). The connection of
+//! a lock therefore gets a `wait_timeout` of [`LOCK_WAIT_TIMEOUT`], and a task owned by the
+//! lock pings it every [`LOCK_PING_INTERVAL`] while it is held: a live holder keeps its lock,
+//! the locks of a vanished host are free within [`LOCK_WAIT_TIMEOUT`]. Operation leases
+//! (`leases`) are compare-and-set statements on the server's clock, safe on Galera.
+//!
 //! The URL's password is never shown: `Debug`, errors and logs name `user@host:port/database`.
 
+mod leases;
 mod records;
 
 use std::collections::HashMap;
@@ -29,7 +37,7 @@ use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
 };
 use sqlx::{Connection, Row};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use super::lock::OperationLock;
@@ -37,13 +45,20 @@ use super::{LockAttempt, SecretKey};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The command that creates or upgrades a site's database.
 const SYNC_COMMAND: &str = "protector-manage db sync";
 
 /// How long a call waits for a connection (and so for an unreachable server).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The idle time after which the server ends the connection holding an operation lock (its
+/// session's `wait_timeout`), and so frees the lock of a host that vanished.
+pub const LOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a held lock pings its connection, well within [`LOCK_WAIT_TIMEOUT`].
+pub const LOCK_PING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How many times a transaction that lost a deadlock is run again.
 const DEADLOCK_ATTEMPTS: u32 = 8;
@@ -110,7 +125,15 @@ fn migrations() -> Vec<Vec<String>> {
             json     LONGTEXT NOT NULL COLLATE utf8mb4_unicode_ci,
             KEY sync_log_by_group (group_id, at))",
     ];
-    vec![v1.iter().map(|s| format!("{s} {TABLE}")).collect()]
+    // Operation leases: who works on an operation until when, by the server's clock.
+    let v2 = ["CREATE TABLE IF NOT EXISTS operation_leases (
+            operation_id VARCHAR(36) NOT NULL PRIMARY KEY,
+            holder       VARCHAR(255) NOT NULL,
+            expires_at   DATETIME(6) NOT NULL)"];
+    [&v1[..], &v2[..]]
+        .iter()
+        .map(|version| version.iter().map(|s| format!("{s} {TABLE}")).collect())
+        .collect()
 }
 
 /// Protector's metadata in a MariaDB/MySQL database, secrets encrypted with a [`SecretKey`].
@@ -344,6 +367,15 @@ impl MySqlStore {
         let what = format!("taking the lock of operation {id} ({name})");
         let fail = |err| self.db_error(&what, err);
         let mut conn = self.pool.acquire().await.map_err(fail)?.detach();
+        // The server ends this connection (freeing the lock) once it is idle that long: the
+        // held lock pings it meanwhile.
+        sqlx::query(&format!(
+            "SET SESSION wait_timeout = {}",
+            LOCK_WAIT_TIMEOUT.as_secs()
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(fail)?;
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
             .bind(&name)
             .fetch_one(&mut conn)
@@ -352,11 +384,7 @@ impl MySqlStore {
         match got {
             Some(1) => Ok(LockAttempt::Acquired(OperationLock::on_connection(
                 *id,
-                HeldLock {
-                    conn: Some(conn),
-                    name,
-                    key,
-                },
+                HeldLock::keep(conn, name, key),
             ))),
             Some(0) => {
                 let _ = conn.close().await;
@@ -370,7 +398,7 @@ impl MySqlStore {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 impl MySqlStore {
     /// The raw `json` column of the policy of `group_id`, as it is at rest.
     pub(crate) async fn raw_policy_json(&self, group_id: Uuid) -> String {
@@ -387,6 +415,7 @@ impl MySqlStore {
     }
 
     /// The pool, for tests that look behind the store.
+    #[cfg(test)]
     pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
     }
@@ -439,13 +468,72 @@ fn releases() -> &'static Mutex<HashMap<String, watch::Receiver<bool>>> {
     RELEASES.get_or_init(Default::default)
 }
 
-/// A named lock and the connection that holds it. Dropping it releases the lock
-/// (`RELEASE_LOCK`, best effort) and closes the connection; when its process dies the server
-/// sees the connection end and releases the lock itself.
+/// A named lock and the connection that holds it, kept by a task of its own that pings the
+/// connection every [`LOCK_PING_INTERVAL`] (so that the server, which ends it after
+/// [`LOCK_WAIT_TIMEOUT`] idle, keeps it while its holder lives). Dropping it tells the task to
+/// release the lock (`RELEASE_LOCK`, best effort) and close the connection; when its process
+/// dies, or its runtime ends, the connection closes and the server releases the lock itself.
 pub(crate) struct HeldLock {
-    conn: Option<MySqlConnection>,
+    /// Given the sender of "released" when the lock is dropped.
+    release: Option<oneshot::Sender<watch::Sender<bool>>>,
     name: String,
     key: String,
+}
+
+impl HeldLock {
+    /// Holds the lock `name` taken on `conn`, pinging from a task of the current runtime.
+    fn keep(conn: MySqlConnection, name: String, key: String) -> Self {
+        let (release, released) = oneshot::channel();
+        tokio::spawn(hold(conn, name.clone(), released));
+        HeldLock {
+            release: Some(release),
+            name,
+            key,
+        }
+    }
+}
+
+/// Keeps `conn` (holding lock `name`) alive until `release` answers, then releases the lock.
+async fn hold(
+    mut conn: MySqlConnection,
+    name: String,
+    mut release: oneshot::Receiver<watch::Sender<bool>>,
+) {
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + LOCK_PING_INTERVAL,
+        LOCK_PING_INTERVAL,
+    );
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut alive = true;
+    let done = loop {
+        tokio::select! {
+            done = &mut release => break done.ok(),
+            _ = ping.tick(), if alive => {
+                if let Err(err) = conn.ping().await {
+                    // The server ended the session (it was idle past its timeout, or killed):
+                    // the lock is free, and the operation no longer protected from a second
+                    // runner. Nothing to do but say so.
+                    tracing::warn!(
+                        lock = %name,
+                        error = %err,
+                        "lost the database connection holding an operation lock: the lock \
+                         is free"
+                    );
+                    alive = false;
+                }
+            }
+        }
+    };
+    if alive {
+        let _ = sqlx::query("DO RELEASE_LOCK(?)")
+            .bind(&name)
+            .execute(&mut conn)
+            .await;
+        let _ = conn.close().await;
+    }
+    if let Some(done) = done {
+        let _ = done.send(true);
+    }
 }
 
 impl fmt::Debug for HeldLock {
@@ -458,29 +546,18 @@ impl fmt::Debug for HeldLock {
 
 impl Drop for HeldLock {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // No runtime to talk to the server: closing the socket ends the session, and the
-            // server releases its locks.
-            drop(conn);
+        let Some(release) = self.release.take() else {
             return;
         };
         let (done, released) = watch::channel(false);
-        releases()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(self.key.clone(), released);
-        let name = std::mem::take(&mut self.name);
-        runtime.spawn(async move {
-            let _ = sqlx::query("DO RELEASE_LOCK(?)")
-                .bind(name)
-                .execute(&mut conn)
-                .await;
-            let _ = conn.close().await;
-            let _ = done.send(true);
-        });
+        // When the task is gone (its runtime ended) `done` is dropped with the message, which
+        // also ends a wait on `released`.
+        if release.send(done).is_ok() {
+            releases()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(self.key.clone(), released);
+        }
     }
 }
 

@@ -17,8 +17,8 @@ use crate::store::sqlite::{
     check_document, from_json, open_policy, seal_policy, sortable_time, to_json,
 };
 use crate::store::{
-    GroupDocument, GroupMappings, JournalEntry, LockAttempt, Store, SyncLogEntry, SyncState,
-    VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, Store,
+    SyncLogEntry, SyncState, VersionCheck,
 };
 
 type Sql = std::result::Result<(), sqlx::Error>;
@@ -581,5 +581,27 @@ impl Store for MySqlStore {
     /// A named lock (`GET_LOCK`) on a connection of its own, server-wide.
     async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt> {
         self.try_lock(id).await
+    }
+
+    /// Compare-and-set statements on the server's clock (see `leases`).
+    async fn acquire_lease(
+        &self,
+        id: &Uuid,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<LeaseAttempt> {
+        self.take_lease(id, holder, ttl).await
+    }
+
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        self.extend_lease(id, holder, ttl).await
+    }
+
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
+        self.drop_lease(id, holder).await
+    }
+
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
+        self.find_lease(id).await
     }
 }

@@ -67,7 +67,7 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
         return;
     };
     // `fresh_database` migrated it; again is a no-op.
-    assert_eq!(store.migrate().await.unwrap(), (1, 1));
+    assert_eq!(store.migrate().await.unwrap(), (2, 2));
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
 
     // An empty database: refused until `db sync`.
@@ -75,8 +75,34 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
     let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
     assert!(err.message().contains("protector-manage db sync"), "{err}");
-    assert_eq!(store.migrate().await.unwrap(), (0, 1));
+    assert_eq!(store.migrate().await.unwrap(), (0, 2));
     MySqlStore::connect(&url, key(1)).await.unwrap();
+
+    // A version 1 database (before operation leases): refused until `db sync`, which adds them
+    // and keeps the records.
+    store
+        .put_site(&crate::store::fixtures::site("site-a"))
+        .await
+        .unwrap();
+    store.execute_raw("DROP TABLE operation_leases").await;
+    store
+        .execute_raw("UPDATE protector_schema SET version = 1")
+        .await;
+    let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
+    assert!(err.message().contains("version 1, older"), "{err}");
+    assert!(err.message().contains("protector-manage db sync"), "{err}");
+    assert_eq!(store.migrate().await.unwrap(), (1, 2));
+    let upgraded = MySqlStore::connect(&url, key(1)).await.unwrap();
+    assert!(upgraded.get_site("site-a").await.unwrap().is_some());
+    let op = Uuid::new_v4();
+    assert!(matches!(
+        upgraded
+            .acquire_lease(&op, "host:1:w", Duration::from_secs(30))
+            .await
+            .unwrap(),
+        crate::store::LeaseAttempt::Acquired(_)
+    ));
 
     // Written by a newer protector: refused, and not downgraded.
     store
@@ -112,6 +138,7 @@ async fn tables_are_innodb_utf8mb4() {
             "mappings",
             "members",
             "operations",
+            "operation_leases",
             "policies",
             "protector_schema",
             "sites",

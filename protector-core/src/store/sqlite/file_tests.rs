@@ -118,7 +118,7 @@ async fn newer_schema_is_refused() {
     drop(SqliteStore::open(&path, key(1)).unwrap());
     Connection::open(&path)
         .unwrap()
-        .pragma_update(None, "user_version", 2)
+        .pragma_update(None, "user_version", 3)
         .unwrap();
 
     let err = SqliteStore::open(&path, key(1)).unwrap_err();
@@ -126,11 +126,43 @@ async fn newer_schema_is_refused() {
     assert_eq!(
         err.message(),
         format!(
-            "the store {} has schema version 2, newer than this protector supports (1): \
+            "the store {} has schema version 3, newer than this protector supports (2): \
              upgrade protector on this host",
             path.display()
         )
     );
+}
+
+#[tokio::test]
+async fn a_version_1_store_is_upgraded_on_open_keeping_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    let kept = site("site-a");
+    s.put_site(&kept).await.unwrap();
+    drop(s);
+    // As version 1 left it: no lease table.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE operation_leases; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    assert_eq!(s.get_site("site-a").await.unwrap(), Some(kept));
+    let op = id(7);
+    let attempt = s
+        .acquire_lease(&op, "host:1:w", std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        matches!(attempt, crate::store::LeaseAttempt::Acquired(_)),
+        "{attempt:?}"
+    );
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
 }
 
 #[test]

@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ReplicationPolicy, Secret};
 
 /// Schema version this code writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a call waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,6 +90,20 @@ CREATE TABLE IF NOT EXISTS sync_log (
 );
 CREATE INDEX IF NOT EXISTS sync_log_by_group ON sync_log (group_id, at);
 ";
+
+/// Version 2: operation leases (who works on an operation, until when). `expires_at` is
+/// [`sortable_time`] text, so the store compares times as strings.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS operation_leases (
+    operation_id TEXT PRIMARY KEY NOT NULL,
+    holder       TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+);
+";
+
+/// The statements that make each schema version, in order: `SCHEMAS[n - 1]` makes version
+/// `n` from version `n - 1`.
+const SCHEMAS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
 
 /// Protector's metadata in a SQLite database, secrets encrypted with a [`SecretKey`].
 ///
@@ -232,11 +246,22 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(|err| fail("reading the schema version", err))?;
         match version {
-            0 => {
-                tx.execute_batch(SCHEMA_V1)
-                    .map_err(|err| fail("creating the schema", err))?;
+            older @ 0..SCHEMA_VERSION => {
+                // `older` is non-negative and below `SCHEMAS.len()`.
+                for schema in SCHEMAS.iter().skip(older as usize) {
+                    tx.execute_batch(schema)
+                        .map_err(|err| fail("creating the schema", err))?;
+                }
                 tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                     .map_err(|err| fail("writing the schema version", err))?;
+                if older > 0 {
+                    tracing::info!(
+                        path = %shown.display(),
+                        from = older,
+                        to = SCHEMA_VERSION,
+                        "upgraded the store's schema"
+                    );
+                }
             }
             SCHEMA_VERSION => {}
             newer => {
@@ -478,10 +503,11 @@ pub(crate) fn open_policy(
     Ok(policy)
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 impl SqliteStore {
-    /// The raw `json` column of the policy of `group_id`, as it is at rest.
-    pub(crate) fn raw_policy_json(&self, group_id: Uuid) -> String {
+    /// The raw `json` column of the policy of `group_id`, as it is at rest (the conformance
+    /// suite's check that tokens are encrypted).
+    pub fn raw_policy_json(&self, group_id: Uuid) -> String {
         self.conn()
             .query_row(
                 "SELECT json FROM policies WHERE group_id = ?1",

@@ -1,17 +1,19 @@
 //! Every record kind of the [`Store`] in its table.
 
 use std::path::Path;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::params;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::{from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteStore};
 use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::{
-    GroupDocument, GroupMappings, JournalEntry, LockAttempt, Store, SyncLogEntry, SyncState,
-    VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, Store,
+    SyncLogEntry, SyncState, VersionCheck,
 };
 
 #[async_trait]
@@ -341,4 +343,116 @@ impl Store for SqliteStore {
             None => Ok(self.locks.try_lock(id)),
         }
     }
+
+    /// One upsert under SQLite's write lock: it takes the row only when it is free, lapsed
+    /// (by this host's clock: a file store is shared by the processes of one host) or
+    /// `holder`'s own.
+    async fn acquire_lease(&self, id: &Uuid, holder: &str, ttl: Duration) -> Result<LeaseAttempt> {
+        let what =
+            format!("taking the lease of operation {id} for {holder} in table operation_leases");
+        let now = Utc::now();
+        let expires = sortable_time(&lease_end(&what, now, ttl)?);
+        let mut found = None;
+        self.transaction(&what, |tx| {
+            tx.execute(
+                "INSERT INTO operation_leases (operation_id, holder, expires_at) \
+                 VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (operation_id) DO UPDATE \
+                 SET holder = excluded.holder, expires_at = excluded.expires_at \
+                 WHERE operation_leases.holder = excluded.holder \
+                    OR operation_leases.expires_at <= ?4",
+                params![id.to_string(), holder, expires, sortable_time(&now)],
+            )?;
+            found = read_lease(tx, id)?;
+            Ok(())
+        })?;
+        let lease = lease_from_row(&what, id, found)?.ok_or_else(|| {
+            Error::unexpected(format!("{what}: the lease row is missing after its upsert"))
+        })?;
+        Ok(if lease.holder == holder {
+            LeaseAttempt::Acquired(lease)
+        } else {
+            LeaseAttempt::Held(lease)
+        })
+    }
+
+    async fn renew_lease(&self, id: &Uuid, holder: &str, ttl: Duration) -> Result<bool> {
+        let what =
+            format!("renewing the lease of operation {id} for {holder} in table operation_leases");
+        let expires = sortable_time(&lease_end(&what, Utc::now(), ttl)?);
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE operation_leases SET expires_at = ?3 \
+                 WHERE operation_id = ?1 AND holder = ?2",
+                params![id.to_string(), holder, expires],
+            )
+            .map_err(|err| sql_error(&what, err))?;
+        Ok(changed == 1)
+    }
+
+    async fn release_lease(&self, id: &Uuid, holder: &str) -> Result<()> {
+        self.execute(
+            || {
+                format!(
+                    "releasing the lease of operation {id} for {holder} in table operation_leases"
+                )
+            },
+            "DELETE FROM operation_leases WHERE operation_id = ?1 AND holder = ?2",
+            params![id.to_string(), holder],
+        )
+    }
+
+    async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>> {
+        let what = format!("reading the lease of operation {id} from table operation_leases");
+        let found = {
+            let conn = self.conn();
+            read_lease(&conn, id).map_err(|err| sql_error(&what, err))?
+        };
+        lease_from_row(&what, id, found)
+    }
+}
+
+/// When a lease taken at `now` for `ttl` lapses.
+fn lease_end(what: &str, now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
+    chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{what}: a lease of {ttl:?} is too long: give a ttl of at most a few hours"
+            ))
+        })
+}
+
+/// The holder and end (as stored) of the lease of `id`.
+fn read_lease(
+    conn: &rusqlite::Connection,
+    id: &Uuid,
+) -> rusqlite::Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT holder, expires_at FROM operation_leases WHERE operation_id = ?1",
+        [id.to_string()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
+fn lease_from_row(what: &str, id: &Uuid, row: Option<(String, String)>) -> Result<Option<Lease>> {
+    row.map(|(holder, expires_at)| {
+        let expires_at = DateTime::parse_from_rfc3339(&expires_at)
+            .map_err(|err| {
+                Error::unexpected(format!(
+                    "{what}: the stored end of the lease ({expires_at}) is not a time ({err}): the \
+                     store was altered"
+                ))
+            })?
+            .with_timezone(&Utc);
+        Ok(Lease {
+            operation_id: *id,
+            holder,
+            expires_at,
+        })
+    })
+    .transpose()
 }
