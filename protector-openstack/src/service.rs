@@ -112,6 +112,13 @@ impl ServiceClient {
         }
     }
 
+    /// The endpoint's base URL, resolved now if no request did yet (from the caller's URL,
+    /// the configuration's override or the token's catalog: contacts Keystone for a token).
+    /// `Unsupported` when the catalog has no such service.
+    pub(crate) async fn base(&self) -> Result<&Url> {
+        Ok(&self.endpoint.get_or_try_init(|| self.resolve()).await?.base)
+    }
+
     /// The endpoint's base URL once resolved (by the first request).
     pub(crate) fn resolved_base(&self) -> Option<&Url> {
         self.endpoint.get().map(|e| &e.base)

@@ -103,6 +103,27 @@ impl RemoteStore {
     pub fn site(&self) -> &str {
         &self.inner.site
     }
+
+    /// The root URL of the protector-api this store talks to (`http://controller:8788`), or
+    /// `None` when the cloud has none: its catalog lists no service type `protector` and its
+    /// configuration overrides none. Contacts Keystone (a token) the first time.
+    pub async fn discover(&self) -> Result<Option<String>> {
+        match self.inner.client.base().await {
+            Ok(base) => {
+                // Everything before `/v1/<project>`: a prefix of a proxied API is kept.
+                let mut root = base.clone();
+                let prefix: Vec<&str> = base
+                    .path_segments()
+                    .map(|segments| segments.take_while(|s| *s != "v1").collect())
+                    .unwrap_or_default();
+                root.set_path(&prefix.join("/"));
+                root.set_query(None);
+                Ok(Some(root.as_str().trim_end_matches('/').to_string()))
+            }
+            Err(e) if e.kind() == protector_core::ErrorKind::Unsupported => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Inner {
@@ -589,6 +610,11 @@ impl Store for RemoteStore {
                 format!("read the sync log of protection group {group_id}"),
             )
             .await
+    }
+
+    fn resumes_operations(&self) -> bool {
+        // The site's protector-engine workers take over an operation whose worker died.
+        true
     }
 
     async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt> {

@@ -206,3 +206,55 @@ async fn a_protector_api_out_of_reach_is_unavailable_named_by_its_url() {
         assert!(!shown.contains(TOKEN), "{shown}");
     }
 }
+
+/// Keystone whose catalog has no protector service.
+async fn keystone_without_protector() -> MockServer {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(method("POST"))
+        .and(path(TOKENS_PATH))
+        .respond_with(token_response(TOKEN, token_body(catalog(&uri))))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn the_connector_finds_a_sites_protector_api_in_its_catalog_or_none() {
+    use protector_core::api::SiteConnector;
+    use protector_openstack::OpenStackConnector;
+
+    let with = keystone().await;
+    let without = keystone_without_protector().await;
+    let connector = OpenStackConnector::for_sites(fast_options())
+        .with_site("site-a", config(&with.uri()))
+        .with_site("site-b", config(&without.uri()));
+    // The root before `/v1/<project>`, the proxy prefix kept.
+    assert_eq!(
+        connector.metadata_service("site-a").await.unwrap(),
+        Some(format!("{}/protector", with.uri()))
+    );
+    assert_eq!(connector.metadata_service("site-b").await.unwrap(), None);
+    // A site this connector has no credentials for keeps its embedded store.
+    assert_eq!(connector.metadata_service("site-c").await.unwrap(), None);
+    // The store at that root talks to `<root>/v1/<token's project>`.
+    Mock::given(method("GET"))
+        .and(path(format!("/protector/v1/{PROJECT}/sites")))
+        .and(header("X-Auth-Token", TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"sites": []})))
+        .expect(1)
+        .mount(&with)
+        .await;
+    let store = connector
+        .metadata_store("site-a", &format!("{}/protector", with.uri()))
+        .await
+        .unwrap();
+    assert!(store.list_sites().await.unwrap().is_empty());
+    assert!(store.resumes_operations());
+    let missing = connector
+        .metadata_store("site-c", "http://nowhere:8788")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::ConfigInvalid);
+    assert!(missing.to_string().contains("clouds.yaml"), "{missing}");
+}
