@@ -5,3 +5,4 @@
 //! `/etc/protector/protector.conf` ([`config`]).
 
 pub mod config;
+pub mod engine;
