@@ -17,6 +17,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use protector_core::engine::{EngineOptions, PollPolicy};
 use protector_core::store::{check_site_name, SecretKey};
 use protector_core::{Error, ErrorKind, Result};
 use protector_openstack::ConfigLoader;
@@ -49,6 +50,9 @@ pub struct EngineConfig {
     pub clouds_file: PathBuf,
     /// `[DEFAULT] debug`: log at debug level.
     pub debug: bool,
+    /// The core engine's tunables: the defaults for real clouds, with waits polled every
+    /// `PROTECTOR_POLL_INTERVAL_MS` when set (as for the CLI: a simulator needs no pause).
+    pub engine: EngineOptions,
     /// The worker's tunables (`[engine] workers`, `lease_seconds`, `poll_interval`,
     /// `shutdown_timeout`).
     pub worker: WorkerOptions,
@@ -125,6 +129,7 @@ impl EngineConfig {
             secret_key,
             clouds_file,
             debug,
+            engine: engine_options(),
             worker: WorkerOptions {
                 workers,
                 lease: Duration::from_secs(lease_seconds),
@@ -181,6 +186,23 @@ fn check_clouds_file(file: &str, clouds_file: &std::path::Path, site: &str) -> R
         ));
     }
     Ok(())
+}
+
+/// The defaults, with `PROTECTOR_POLL_INTERVAL_MS` applied.
+fn engine_options() -> EngineOptions {
+    let mut options = EngineOptions::default();
+    if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let interval = Duration::from_millis(ms);
+        options.poll = PollPolicy {
+            interval,
+            max_interval: interval.max(options.poll.max_interval / 4),
+            ..options.poll
+        };
+    }
+    options
 }
 
 /// oslo.config's booleans.

@@ -18,10 +18,8 @@ mod config;
 mod worker;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use protector_core::api::CombinedConnector;
-use protector_core::engine::{EngineOptions, PollPolicy};
 use protector_core::store::Store;
 use protector_core::{Protector, Result};
 use protector_openstack::{ClientOptions, OpenStackConnector};
@@ -37,9 +35,6 @@ pub use worker::{ShutdownReport, Worker, WorkerOptions};
 /// Without `peer_store` the peer is treated as unreachable for metadata: a change that needs
 /// both sites is refused, an operation that must record what it did marks the peer out of
 /// sync (`sync-force` catches it up).
-///
-/// `PROTECTOR_POLL_INTERVAL_MS`, as for the CLI, shortens the waits on OpenStack and the arrays
-/// (for a simulator).
 pub fn build_protector(
     config: &EngineConfig,
     store: Arc<dyn Store>,
@@ -52,22 +47,11 @@ pub fn build_protector(
         )),
         arrays: Arc::new(FlashArrayConnector::new()),
     };
-    let mut options = EngineOptions::default();
-    if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        options.poll = PollPolicy {
-            interval: Duration::from_millis(ms),
-            max_interval: Duration::from_millis(ms).max(options.poll.max_interval / 4),
-            ..options.poll
-        };
-    }
     let mut builder = Protector::builder()
         .with_local_site(&config.site_name)
         .with_store(&config.site_name, store)
         .with_connector(Arc::new(connector))
-        .with_options(options);
+        .with_options(config.engine.clone());
     if let Some((site, peer)) = peer_store {
         builder = builder.with_store(site, peer);
     }

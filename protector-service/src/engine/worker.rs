@@ -234,12 +234,18 @@ impl Worker {
             if claimed.len() == room {
                 break;
             }
-            match self
+            let attempt = self
                 .store
                 .acquire_lease(&op.id, &self.options.holder, self.options.lease)
-                .await?
-            {
-                LeaseAttempt::Acquired(_) => {
+                .await;
+            match attempt {
+                // What is claimed already runs; the rest waits for the next scan.
+                Err(e) if !claimed.is_empty() => {
+                    tracing::warn!(error = %e, "cannot claim more operations now");
+                    break;
+                }
+                Err(e) => return Err(e),
+                Ok(LeaseAttempt::Acquired(_)) => {
                     tracing::info!(
                         operation = %format!("op-{}", op.id),
                         status = op.status.as_str(),
@@ -247,7 +253,7 @@ impl Worker {
                     );
                     claimed.push(op);
                 }
-                LeaseAttempt::Held(_) => {}
+                Ok(LeaseAttempt::Held(_)) => {}
             }
         }
         Ok(claimed)
