@@ -100,6 +100,14 @@ impl ServiceConfig {
             .filter(|v| !v.is_empty())
     }
 
+    /// The keys set in `section` (not `DEFAULT`), in file order: for refusing unknown ones.
+    pub fn keys(&self, section: &str) -> Vec<&str> {
+        self.ini
+            .section(Some(section))
+            .map(|props| props.iter().map(|(key, _)| key).collect())
+            .unwrap_or_default()
+    }
+
     /// `key` of `section`, or a `ConfigInvalid` error naming them and showing `example`.
     pub fn require(&self, section: &str, key: &str, example: &str) -> Result<&str> {
         self.get(section, key).ok_or_else(|| {

@@ -212,13 +212,17 @@ impl Protector {
         &self.inner.stores[&self.inner.local_site]
     }
 
-    /// The store of `site`.
+    /// The store of `site`. A site whose store this engine was not given (a site's service
+    /// that has no way to its peer's metadata) is treated like a peer whose store does not
+    /// answer: [`ErrorKind::Unavailable`], so metadata pushes to it are refused or marked out
+    /// of sync exactly as when it is unreachable.
     fn store_of(&self, site: &str) -> Result<&Arc<dyn Store>> {
         self.inner.stores.get(site).ok_or_else(|| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!("no metadata store configured for site '{site}'"),
-            )
+            Error::unavailable(format!(
+                "the metadata store of site '{site}' is not reachable from here (none is \
+                 configured for it)"
+            ))
+            .with_context("site", site)
         })
     }
 

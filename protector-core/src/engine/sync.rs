@@ -6,6 +6,8 @@
 //! peer as a compare-and-set on "older than this"; a refused push undoes the local write, so a
 //! refused change changes nothing.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -14,7 +16,7 @@ use uuid::Uuid;
 use super::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{ProtectionGroup, TestFailoverStatus};
-use crate::store::{GroupDocument, RemoteSyncStatus, SyncLogEntry, SyncState, VersionCheck};
+use crate::store::{GroupDocument, RemoteSyncStatus, Store, SyncLogEntry, SyncState, VersionCheck};
 
 /// Whether a change may be recorded when the peer cannot take it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,13 +127,21 @@ impl Protector {
         .with_context("group", group)
     }
 
+    /// The store of `peer` once its Keystone answered: `Unavailable` when it does not, or when
+    /// this engine has no store of `peer` (an unreachable peer either way).
+    async fn reach_peer_store(&self, peer: &str) -> Result<Arc<dyn Store>> {
+        self.ensure_reachable(peer).await?;
+        Ok(self.store_of(peer)?.clone())
+    }
+
     /// Refuses unless the peer of `group` is reachable and holds the same metadata version.
     pub(crate) async fn ensure_peer_in_sync(&self, group: &ProtectionGroup) -> Result<()> {
         let peer = group.peer_of(self.local_site()).to_string();
-        if let Err(e) = self.ensure_reachable(&peer).await {
-            return Err(Self::unreachable_refusal(&group.name, &peer, &e));
-        }
-        let remote = self.store_of(&peer)?.get_group(&group.id).await?;
+        let peer_store = match self.reach_peer_store(&peer).await {
+            Ok(store) => store,
+            Err(e) => return Err(Self::unreachable_refusal(&group.name, &peer, &e)),
+        };
+        let remote = peer_store.get_group(&group.id).await?;
         let remote_version = remote.as_ref().map(|g| g.metadata.version);
         let same = remote.as_ref().is_some_and(|g| {
             g.metadata.version == group.metadata.version
@@ -188,7 +198,7 @@ impl Protector {
         document.group.metadata.checksum = checksum(&document);
         let version = document.group.metadata.version;
 
-        let reachable = self.ensure_reachable(&peer).await;
+        let reachable = self.reach_peer_store(&peer).await;
         if let (Err(e), PeerPolicy::Required) = (&reachable, peer_policy) {
             self.log_sync(&document.group, &peer, reason, Some(e)).await;
             return Err(Self::unreachable_refusal(&document.group.name, &peer, e));
@@ -215,13 +225,14 @@ impl Protector {
             });
         }
 
-        let pushed = match reachable {
-            Ok(_) => {
-                self.store_of(&peer)?
+        let (peer_store, pushed) = match reachable {
+            Ok(peer_store) => {
+                let pushed = peer_store
                     .apply_document_if(&document, VersionCheck::Older)
-                    .await
+                    .await;
+                (Some(peer_store), pushed)
             }
-            Err(e) => Err(e),
+            Err(e) => (None, Err(e)),
         };
         if let Err(e) = &pushed {
             if peer_policy == PeerPolicy::Required || e.kind() == ErrorKind::Conflict {
@@ -274,7 +285,7 @@ impl Protector {
                 peer_site: self.local_site().to_string(),
                 ..sync_state
             };
-            if let Ok(store) = self.store_of(&peer) {
+            if let Some(store) = &peer_store {
                 let _ = store.put_sync_state(&mirrored).await;
             }
         }
@@ -375,8 +386,8 @@ impl Protector {
         let group = self.group(group).await?;
         let peer = group.peer_of(self.local_site()).to_string();
         let state = self.store().get_sync_state(&group.id).await?;
-        let live = match self.ensure_reachable(&peer).await {
-            Ok(_) => Ok(self.store_of(&peer)?.get_group(&group.id).await?),
+        let live = match self.reach_peer_store(&peer).await {
+            Ok(peer_store) => Ok(peer_store.get_group(&group.id).await?),
             Err(e) => Err(e),
         };
         let (remote_status, remote_version, error) = match &live {
@@ -433,21 +444,21 @@ impl Protector {
     pub async fn sync_force(&self, group: &str) -> Result<SyncForceReport> {
         let local_group = self.group(group).await?;
         let peer = local_group.peer_of(self.local_site()).to_string();
-        if let Err(e) = self.ensure_reachable(&peer).await {
-            if e.kind() != ErrorKind::Unavailable {
+        let peer_store = match self.reach_peer_store(&peer).await {
+            Ok(store) => store,
+            Err(e) if e.kind() != ErrorKind::Unavailable => {
                 return Err(e.with_prefix(format!(
                     "cannot sync protection group '{}'",
                     local_group.name
                 )));
             }
-            return Err(Error::unavailable(format!(
+            Err(e) => return Err(Error::unavailable(format!(
                 "cannot sync protection group '{}': remote site '{peer}' is unreachable ({}); wait for it to recover and retry",
                 local_group.name,
                 e.message()
-            )));
-        }
+            ))),
+        };
         let started = std::time::Instant::now();
-        let peer_store = self.store_of(&peer)?.clone();
         let remote = peer_store.get_group(&local_group.id).await?;
         let remote_newer = remote
             .as_ref()

@@ -11,6 +11,7 @@ mod leaks;
 mod lifecycle;
 mod operation_lifecycle;
 mod overview;
+mod peer_store;
 mod pods;
 mod recover;
 mod replication_outage;
