@@ -141,22 +141,31 @@ class Deployment:
             **extra,
         }
 
-    def protector(self, *args, cloud="site-a", check=True, stdin=None):
+    def tenant2_workstation(self):
+        """Another operator's workstation: a clouds.yaml whose entries site-a and site-b are
+        tenant2-user's (a member of tenant2), and a state directory of its own."""
+        clouds = {"clouds": {site: self.clouds[f"{site}-tenant2"] for site in SITES}}
+        path = os.path.join(self.work, "tenant2-clouds.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(clouds, f)
+        return {"OS_CLIENT_CONFIG_FILE": path, "PROTECTOR_STATE_DIR": os.path.join(self.work, "tenant2-state")}
+
+    def protector(self, *args, cloud="site-a", check=True, stdin=None, env=None):
         """Runs the workstation's CLI; returns the CompletedProcess."""
         done = subprocess.run(
             [self.bins["protector"], "--os-cloud", cloud, *args],
             capture_output=True,
             text=True,
             input=stdin,
-            env={**os.environ, **self.cli_env()},
+            env={**os.environ, **self.cli_env(), **(env or {})},
             timeout=600,
         )
         if check and done.returncode != 0:
             raise Failed(f"protector {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-600:]}")
         return done
 
-    def protector_json(self, *args, cloud="site-a"):
-        return json.loads(self.protector(*args, "-f", "json", cloud=cloud).stdout)
+    def protector_json(self, *args, cloud="site-a", env=None):
+        return json.loads(self.protector(*args, "-f", "json", cloud=cloud, env=env).stdout)
 
     def openstack(self, *args, cloud="site-a"):
         venv_bin = os.path.dirname(sys.executable)
@@ -343,7 +352,7 @@ def run(checks, d):
                     "--secondary-fa-url", b["url"], "--secondary-fa-token", b["api_token"],
                     "--secondary-fa-ca-file", b["ca_file"], stdin=a["api_token"])
         d.protector("protection-group", "mapping-set", GROUP, "--network-mapping",
-                    "net-primary-web=net-secondary-web", "net-primary-db=net-secondary-db",
+                    "net-primary-web=net-secondary-web",
                     "--flavor-mapping", "m1.large=m2.large")
         status = d.protector_json("protection-group", "sync-status", GROUP)
         expect(status.get("in_sync") is True, f"sync-status: {status}")
@@ -434,12 +443,15 @@ def run(checks, d):
 
     # ------------------------------------------------------------------ tenants and tokens
     def another_tenant():
-        listed = d.protector_json("protection-group", "list", cloud="site-a-tenant2")
+        tenant2 = d.tenant2_workstation()
+        listed = d.protector_json("protection-group", "list", env=tenant2)
         expect(listed == [], f"tenant2 lists {listed}")
-        shown = d.protector("protection-group", "show", GROUP, cloud="site-a-tenant2", check=False)
+        expect(os.path.exists(os.path.join(tenant2["PROTECTOR_STATE_DIR"], "site-a.api")),
+               "tenant2's workstation did not find site-a's protector-api")
+        shown = d.protector("protection-group", "show", GROUP, env=tenant2, check=False)
         expect(shown.returncode != 0 and "not found" in shown.stderr.lower(), f"tenant2 show: {shown.stderr}")
         added = d.protector("protection-group", "member-add", GROUP, "--instance-id", "legacy-app",
-                            cloud="site-a-tenant2", check=False)
+                            env=tenant2, check=False)
         expect(added.returncode != 0 and "not found" in added.stderr.lower(), f"tenant2 member-add: {added.stderr}")
         token, project = d.token("site-a-tenant2")
         admin_token, admin_project = d.token("site-a")
@@ -510,7 +522,9 @@ def run(checks, d):
     checks.run("SIGTERM stops a protector-engine cleanly (exit 0)", sigterm, deployed)
 
     def no_secret_in_logs():
-        secrets = [d.clouds[c]["auth"]["password"] for c in d.clouds] + [a["api_token"] for a in d.arrays.values()]
+        secrets = [d.clouds[c]["auth"].get(k) for c in d.clouds
+                   for k in ("password", "application_credential_secret")]
+        secrets = [s for s in secrets if s] + [a["api_token"] for a in d.arrays.values()]
         for name in d.logs:
             with open(d.logs[name], errors="replace") as f:
                 text = f.read()

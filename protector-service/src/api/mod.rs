@@ -140,7 +140,7 @@ impl ApiSettings {
             cafile: config
                 .get("keystone_authtoken", "cafile")
                 .map(PathBuf::from),
-            insecure: config.parse_or("keystone_authtoken", "insecure", false)?,
+            insecure: config.bool_or("keystone_authtoken", "insecure", false)?,
             auth_url,
         };
         Ok(ApiSettings {
@@ -151,7 +151,7 @@ impl ApiSettings {
                 .to_string(),
             bind_port: config.parse_or("api", "bind_port", DEFAULT_PORT)?,
             workers: config.parse_or("api", "workers", 4usize)?.max(1),
-            debug: config.parse_or("DEFAULT", "debug", false)?,
+            debug: config.bool_or("DEFAULT", "debug", false)?,
             keystone,
         })
     }

@@ -40,6 +40,47 @@ pub(super) fn router() -> Router<SiteContext> {
             "/identity/v3/endpoints/{id}",
             get(show_endpoint).delete(delete_endpoint),
         )
+        .route("/identity/v3/regions", get(list_regions))
+        .route("/identity/v3/regions/{id}", get(show_region))
+}
+
+fn region_json(ctx: &SiteContext) -> Value {
+    json!({
+        "id": REGION,
+        "description": "",
+        "parent_region_id": null,
+        "links": {"self": format!("{}/v3/regions/{REGION}", ctx.identity_url())},
+    })
+}
+
+/// The one region every simulated site has (`openstack endpoint create --region` looks it up).
+async fn list_regions(State(ctx): State<SiteContext>, headers: HeaderMap) -> Response {
+    let context = ctx.clone();
+    ctx.call(F, "list_regions", &headers, move |_world, _caller| {
+        list_json(&context, "regions", vec![region_json(&context)], "regions")
+    })
+    .await
+}
+
+async fn show_region(
+    State(ctx): State<SiteContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let context = ctx.clone();
+    ctx.call(F, "get_region", &headers, move |_world, _caller| {
+        if id != REGION {
+            return Err(ApiError::not_found(
+                F,
+                format!("Could not find region: {id}."),
+            ));
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({"region": region_json(&context)}),
+        ))
+    })
+    .await
 }
 
 const INTERFACES: [&str; 3] = ["public", "internal", "admin"];
