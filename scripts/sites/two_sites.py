@@ -397,7 +397,9 @@ def run(checks, d):
     def worker_killed_mid_failover():
         before = d.inspect()
         # Slow every call down so that the failover is still running when its worker dies.
-        subprocess.run([d.bins["protector"], "sim", "fault", "--dir", d.sim, "--latency-ms", "40"], check=True)
+        for site in SITES:
+            subprocess.run([d.bins["protector"], "sim", "fault", "--dir", d.sim, "--site", site,
+                            "--latency-ms", "40"], check=True, capture_output=True)
         pending = d.protector_json("protection-group", "failover", GROUP)
         op_id = pending["operation_id"]
         token, project = d.token("site-a")
@@ -420,7 +422,7 @@ def run(checks, d):
         expect(victims, f"lease holder {holder} is none of site-a's workers")
         os.kill(pid, signal.SIGKILL)
         d.procs[victims[0]].wait(timeout=30)
-        subprocess.run([d.bins["protector"], "sim", "fault", "--dir", d.sim, "--clear"], check=True)
+        subprocess.run([d.bins["protector"], "sim", "fault", "--dir", d.sim, "--clear"], check=True, capture_output=True)
         final = json.loads(d.protector("operation", "wait", op_id, "-f", "json").stdout)
         expect(final["status"] == "completed", f"after the kill: {final}")
         after = d.inspect()
@@ -492,10 +494,11 @@ def run(checks, d):
         headers = {"X-Auth-Token": token}
         before = groups_of(requests.get(url, headers=headers, timeout=10).json())
         d.stop_database("site-a")
-        answer = wait_for("503 while site-a's database is down",
-                          lambda: (lambda r: r if r.status_code == 503 else None)(
-                              requests.get(url, headers=headers, timeout=30)), timeout=60)
-        body = answer.json()["error"]
+        # (A requests.Response is false for an error status: wait for its body instead.)
+        body = wait_for("503 while site-a's database is down",
+                        lambda: (lambda r: r.json()["error"] if r.status_code == 503 else None)(
+                            requests.get(url, headers=headers, timeout=30)), timeout=60)
+        expect(answer_retry_after(url, headers), "no Retry-After on the 503")
         expect(body["code"] == 503 and "database" in body["message"].lower(), f"503 body: {body}")
         cli = d.protector("protection-group", "list", check=False)
         expect(cli.returncode != 0 and "503" not in cli.stdout, f"CLI while the database is down: {cli.stderr}")
@@ -531,6 +534,11 @@ def run(checks, d):
             for secret in secrets:
                 expect(secret not in text, f"{name}'s log holds a secret")
     checks.run("no password or array token in any service log", no_secret_in_logs, deployed)
+
+
+def answer_retry_after(url, headers):
+    answer = requests.get(url, headers=headers, timeout=30)
+    return answer.status_code == 503 and answer.headers.get("Retry-After")
 
 
 def groups_of(body):
