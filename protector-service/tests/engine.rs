@@ -55,27 +55,29 @@ impl Lab {
         self.dir.path().join(name)
     }
 
-    /// Writes `<site>.conf` for an engine of `site` with `engine` lines under `[engine]`.
-    fn write_config(&self, site: &str, engine: &str) -> PathBuf {
-        let path = self.path(&format!("{site}.conf"));
-        std::fs::write(
-            &path,
-            format!(
-                "[DEFAULT]\nsite_name = {site}\nstate_path = {state}\n[database]\n\
-                 connection = sqlite:///{db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
-                state = self.dir.path().display(),
-                db = self.path(&format!("{site}.db")).display(),
-                clouds = self.server.clouds_yaml().display(),
-            ),
+    /// protector.conf of an engine of `site`, with `engine` lines under `[engine]`.
+    fn config_text(&self, site: &str, engine: &str) -> String {
+        format!(
+            "[DEFAULT]\nsite_name = {site}\nstate_path = {state}\n[database]\n\
+             connection = sqlite:///{db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
+            state = self.dir.path().display(),
+            db = self.path(&format!("{site}.db")).display(),
+            clouds = self.server.clouds_yaml().display(),
         )
-        .unwrap();
+    }
+
+    /// Writes `<name>.conf` for an engine process of `site` (written once: the process reads it).
+    fn write_config(&self, name: &str, site: &str, engine: &str) -> PathBuf {
+        let path = self.path(&format!("{name}.conf"));
+        std::fs::write(&path, self.config_text(site, engine)).unwrap();
         path
     }
 
-    /// The engine configuration of `site`, polling the simulator back to back.
+    /// The engine configuration of `site` in this process, polling the simulator back to back.
     fn config(&self, site: &str, engine: &str) -> EngineConfig {
-        let path = self.write_config(site, engine);
-        let mut config = EngineConfig::from_config(&ServiceConfig::load(&path).unwrap()).unwrap();
+        let text = self.config_text(site, engine);
+        let conf = ServiceConfig::from_text(&self.path(&format!("{site}.conf")), &text).unwrap();
+        let mut config = EngineConfig::from_config(&conf).unwrap();
         config.engine.poll = PollPolicy::immediate(2000);
         config
     }
@@ -217,14 +219,19 @@ async fn wait_for(
     id: Uuid,
     what: &str,
     done: impl Fn(&Operation) -> bool,
+    context: impl Fn() -> String,
 ) -> Operation {
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         if let Some(op) = store.get_operation(&id).await.unwrap() {
             if done(&op) {
                 return op;
             }
-            assert!(Instant::now() < deadline, "op-{id} never {what}: {op:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "op-{id} never {what}: {op:?}\n{}",
+                context()
+            );
         }
         // Polling interval, not a synchronisation.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -282,7 +289,14 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
     ];
     let store = lab.store("site-a");
     for id in &ids {
-        let op = wait_for(&*store, *id, "ended", |op| op.status.is_terminal()).await;
+        let op = wait_for(
+            &*store,
+            *id,
+            "ended",
+            |op| op.status.is_terminal(),
+            String::new,
+        )
+        .await;
         assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
     }
     let mut finished = 0;
@@ -378,6 +392,7 @@ async fn failover_survives_its_engine(stop: Stop) {
         .unwrap();
 
     let config = lab.write_config(
+        "engine-process",
         "site-b",
         "workers = 1\nlease_seconds = 2\npoll_interval = 0.1\nshutdown_timeout = 0.2",
     );
@@ -390,9 +405,13 @@ async fn failover_survives_its_engine(stop: Stop) {
         .unwrap()
         .operation
         .id;
-    let seen = wait_for(&*store, id, "ran", |op| {
-        op.status.is_terminal() || (op.status == OperationStatus::Running && op.progress > 0)
-    })
+    let seen = wait_for(
+        &*store,
+        id,
+        "ran",
+        |op| op.status.is_terminal() || (op.status == OperationStatus::Running && op.progress > 0),
+        || format!("engine log:\n{}", engine.log()),
+    )
     .await;
     assert_eq!(
         seen.status,
@@ -430,7 +449,14 @@ async fn failover_survives_its_engine(stop: Stop) {
     assert!(!log.contains("password"), "{log}");
 
     let (stop_worker, task) = spawn_worker(lab.worker("site-b", false, "host-3:3:resumer"));
-    let op = wait_for(&*store, id, "ended", |op| op.status.is_terminal()).await;
+    let op = wait_for(
+        &*store,
+        id,
+        "ended",
+        |op| op.status.is_terminal(),
+        || format!("killed engine's log:\n{log}"),
+    )
+    .await;
     stop_worker.send(()).unwrap();
     task.await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:#?}\n{log}");
