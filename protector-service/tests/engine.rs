@@ -335,6 +335,49 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_does_not_answer_is_waited_for_and_nothing_is_lost() {
+    let lab = Lab::start().await;
+    lab.seed(&[("prod-db", &["db-server-1"])]).await;
+    let id = lab
+        .protector("site-a", true)
+        .submit(failover("prod-db", FailoverMode::Planned))
+        .await
+        .unwrap()
+        .operation
+        .id;
+    // Another process holds the database's write lock longer than the store waits for it
+    // (5 s): every claim fails with `Unavailable` until it lets go.
+    let worker = lab.worker("site-a", true, "host-4:4:patient");
+    let store = lab.store("site-a");
+    let blocker = rusqlite::Connection::open(lab.path("site-a.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (stop, task) = spawn_worker(worker);
+    // Long enough for the worker's first claim to give up (not a synchronisation: the report
+    // below says whether it did).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        store.get_operation(&id).await.unwrap().unwrap().status,
+        OperationStatus::Pending
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+
+    let op = wait_for(
+        &*store,
+        id,
+        "ended",
+        |op| op.status.is_terminal(),
+        String::new,
+    )
+    .await;
+    assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
+    stop.send(()).unwrap();
+    let report = task.await.unwrap();
+    assert!(report.store_errors >= 1, "{report:?}");
+    assert_eq!(report.finished, 1, "{report:?}");
+}
+
 /// A `protector-engine` child process, killed when dropped.
 struct EngineProcess {
     child: Child,
