@@ -3,6 +3,7 @@
 //! resumed by another once its lease lapses, SIGTERM leaves everything resumable, and bad
 //! configurations are refused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,38 +18,67 @@ use protector_core::model::{
     Secret, SiteType,
 };
 use protector_core::plan::FailoverMode;
-use protector_core::store::{JournalKind, SqliteStore, Store};
+use protector_core::store::{JournalKind, MySqlStore, SecretKey, Store};
 use protector_core::Protector;
 use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::{Inventory, Service, Simulator};
 use protector_service::config::ServiceConfig;
 use protector_service::engine::{build_protector, EngineConfig, Worker, WorkerOptions};
+use sqlx::Connection;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_protector-engine");
 
+/// Where the sites' stores live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A SQLite file per site.
+    Sqlite,
+    /// A database per site on the MariaDB server of `PROTECTOR_TEST_MYSQL_URL`.
+    MariaDb,
+}
+
 /// The simulator served on loopback, and where each site's store and configuration live.
 struct Lab {
     dir: tempfile::TempDir,
     sim: Simulator,
     server: SimServer,
+    /// `[database] connection` by site.
+    connections: BTreeMap<&'static str, String>,
 }
 
 impl Lab {
-    async fn start() -> Lab {
+    /// A lab on `backend`; `None` (having said why) when MariaDB is asked for and not given.
+    async fn start(backend: Backend) -> Option<Lab> {
         // The workers of this process log to the test's output (shown when it fails).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().unwrap();
+        let mut connections = BTreeMap::new();
+        for site in ["site-a", "site-b"] {
+            let connection = match backend {
+                Backend::Sqlite => format!(
+                    "sqlite:///{}",
+                    dir.path().join(format!("{site}.db")).display()
+                ),
+                Backend::MariaDb => fresh_mariadb_database().await?,
+            };
+            connections.insert(site, connection);
+        }
         let sim = Simulator::in_memory().unwrap();
         let server = SimServer::start(sim.clone(), ServeOptions::new(dir.path().join("sim")))
             .await
             .unwrap();
-        Lab { dir, sim, server }
+        Some(Lab {
+            dir,
+            sim,
+            server,
+            connections,
+        })
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -59,9 +89,9 @@ impl Lab {
     fn config_text(&self, site: &str, engine: &str) -> String {
         format!(
             "[DEFAULT]\nsite_name = {site}\nstate_path = {state}\n[database]\n\
-             connection = sqlite:///{db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
+             connection = {db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
             state = self.dir.path().display(),
-            db = self.path(&format!("{site}.db")).display(),
+            db = self.connections[site],
             clouds = self.server.clouds_yaml().display(),
         )
     }
@@ -83,23 +113,34 @@ impl Lab {
     }
 
     /// A new handle on `site`'s store, as another process opens it.
-    fn store(&self, site: &str) -> Arc<dyn Store> {
-        let key = self.config(site, "").secret_key;
-        Arc::new(SqliteStore::open(&self.path(&format!("{site}.db")), key).unwrap())
+    async fn store(&self, site: &str) -> Arc<dyn Store> {
+        let config = self.config(site, "");
+        config.database.open(config.secret_key).await.unwrap()
     }
 
     /// An engine standing on `site`, with the peer's store when `with_peer`.
-    fn protector(&self, site: &str, with_peer: bool) -> Protector {
+    async fn protector(&self, site: &str, with_peer: bool) -> Protector {
+        let store = self.store(site).await;
+        build_protector(
+            &self.config(site, ""),
+            store,
+            self.peer(site, with_peer).await,
+        )
+        .unwrap()
+    }
+
+    async fn peer(&self, site: &str, with_peer: bool) -> Option<(String, Arc<dyn Store>)> {
         let peer = if site == "site-a" { "site-b" } else { "site-a" };
-        let peer_store = with_peer.then(|| (peer.to_string(), self.store(peer)));
-        build_protector(&self.config(site, ""), self.store(site), peer_store).unwrap()
+        match with_peer {
+            true => Some((peer.to_string(), self.store(peer).await)),
+            false => None,
+        }
     }
 
     /// A worker of `site` in this process.
-    fn worker(&self, site: &str, with_peer: bool, holder: &str) -> Worker {
-        let store = self.store(site);
-        let peer = if site == "site-a" { "site-b" } else { "site-a" };
-        let peer_store = with_peer.then(|| (peer.to_string(), self.store(peer)));
+    async fn worker(&self, site: &str, with_peer: bool, holder: &str) -> Worker {
+        let store = self.store(site).await;
+        let peer_store = self.peer(site, with_peer).await;
         let protector = build_protector(&self.config(site, ""), store.clone(), peer_store).unwrap();
         Worker::new(
             protector,
@@ -131,7 +172,7 @@ impl Lab {
     /// Both sites registered, and one protection group per `(name, members)`, each with a
     /// policy, made from site-a.
     async fn seed(&self, groups: &[(&str, &[&str])]) {
-        let engine = self.protector("site-a", true);
+        let engine = self.protector("site-a", true).await;
         for (site, site_type) in [
             ("site-a", SiteType::Primary),
             ("site-b", SiteType::Secondary),
@@ -189,6 +230,40 @@ impl Lab {
         self.sim.set_site_down(site, down).unwrap();
         self.server.sync_faults().await;
     }
+}
+
+/// A new, migrated database on the server of `PROTECTOR_TEST_MYSQL_URL` (its connection URL);
+/// `None`, having said so, without one.
+async fn fresh_mariadb_database() -> Option<String> {
+    let url = match std::env::var("PROTECTOR_TEST_MYSQL_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!(
+                "real MariaDB test skipped: set PROTECTOR_TEST_MYSQL_URL \
+                 (scripts/mariadb.sh start DIR PORT prints one)"
+            );
+            return None;
+        }
+    };
+    let name = format!("protector_engine_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let server = url
+        .rsplit_once('/')
+        .map_or(url.as_str(), |(server, _)| server);
+    let url = format!("{server}/{name}");
+    // What `protector-manage db sync` does.
+    MySqlStore::connect_unchecked(&url, SecretKey::generate())
+        .await
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
+    Some(url)
 }
 
 fn mappings() -> ResourceMappings {
@@ -266,13 +341,24 @@ fn spawn_worker(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
-    let lab = Lab::start().await;
+    two_workers_share_the_queue(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_mariadb_two_workers_share_the_queue_and_run_each_operation_exactly_once() {
+    two_workers_share_the_queue(Backend::MariaDb).await;
+}
+
+async fn two_workers_share_the_queue(backend: Backend) {
+    let Some(lab) = Lab::start(backend).await else {
+        return;
+    };
     lab.seed(&[
         ("prod-web", &["web-server-1", "web-server-2"]),
         ("prod-db", &["db-server-1"]),
     ])
     .await;
-    let submitter = lab.protector("site-a", true);
+    let submitter = lab.protector("site-a", true).await;
     let mut ids = Vec::new();
     for group in ["prod-web", "prod-db"] {
         let submitted = submitter
@@ -284,10 +370,10 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
     }
 
     let workers = [
-        spawn_worker(lab.worker("site-a", true, "host-1:1:one")),
-        spawn_worker(lab.worker("site-a", true, "host-2:2:two")),
+        spawn_worker(lab.worker("site-a", true, "host-1:1:one").await),
+        spawn_worker(lab.worker("site-a", true, "host-2:2:two").await),
     ];
-    let store = lab.store("site-a");
+    let store = lab.store("site-a").await;
     for id in &ids {
         let op = wait_for(
             &*store,
@@ -337,10 +423,11 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_that_does_not_answer_is_waited_for_and_nothing_is_lost() {
-    let lab = Lab::start().await;
+    let lab = Lab::start(Backend::Sqlite).await.unwrap();
     lab.seed(&[("prod-db", &["db-server-1"])]).await;
     let id = lab
         .protector("site-a", true)
+        .await
         .submit(failover("prod-db", FailoverMode::Planned))
         .await
         .unwrap()
@@ -348,8 +435,8 @@ async fn a_store_that_does_not_answer_is_waited_for_and_nothing_is_lost() {
         .id;
     // Another process holds the database's write lock longer than the store waits for it
     // (5 s): every claim fails with `Unavailable` until it lets go.
-    let worker = lab.worker("site-a", true, "host-4:4:patient");
-    let store = lab.store("site-a");
+    let worker = lab.worker("site-a", true, "host-4:4:patient").await;
+    let store = lab.store("site-a").await;
     let blocker = rusqlite::Connection::open(lab.path("site-a.db")).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (stop, task) = spawn_worker(worker);
@@ -419,8 +506,10 @@ enum Stop {
 /// An unplanned failover of `prod-web-app` run by site-b's `protector-engine` (site-a is
 /// lost), stopped by `stop` once it runs and made progress, then finished by a worker of this
 /// process once the dead one's lease lapsed.
-async fn failover_survives_its_engine(stop: Stop) {
-    let lab = Lab::start().await;
+async fn failover_survives_its_engine(backend: Backend, stop: Stop) {
+    let Some(lab) = Lab::start(backend).await else {
+        return;
+    };
     lab.seed(&[(
         "prod-web-app",
         &["web-server-1", "web-server-2", "db-server-1"],
@@ -440,9 +529,10 @@ async fn failover_survives_its_engine(stop: Stop) {
         "workers = 1\nlease_seconds = 2\npoll_interval = 0.1\nshutdown_timeout = 0.2",
     );
     let engine = EngineProcess::start(&config, lab.path("engine.log"));
-    let store = lab.store("site-b");
+    let store = lab.store("site-b").await;
     let id = lab
         .protector("site-b", false)
+        .await
         .submit(failover("prod-web-app", FailoverMode::Unplanned))
         .await
         .unwrap()
@@ -491,7 +581,7 @@ async fn failover_survives_its_engine(stop: Stop) {
     let log = engine.log();
     assert!(!log.contains("password"), "{log}");
 
-    let (stop_worker, task) = spawn_worker(lab.worker("site-b", false, "host-3:3:resumer"));
+    let (stop_worker, task) = spawn_worker(lab.worker("site-b", false, "host-3:3:resumer").await);
     let op = wait_for(
         &*store,
         id,
@@ -527,12 +617,17 @@ async fn failover_survives_its_engine(stop: Stop) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_failover_is_resumed_by_another_once_its_lease_lapses() {
-    failover_survives_its_engine(Stop::Kill).await;
+    failover_survives_its_engine(Backend::Sqlite, Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_mariadb_a_worker_killed_mid_failover_is_resumed_by_another_once_its_lease_lapses() {
+    failover_survives_its_engine(Backend::MariaDb, Stop::Kill).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_exits_zero_and_leaves_the_running_operation_resumable() {
-    failover_survives_its_engine(Stop::Terminate).await;
+    failover_survives_its_engine(Backend::Sqlite, Stop::Terminate).await;
 }
 
 #[test]
