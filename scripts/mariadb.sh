@@ -6,6 +6,7 @@
 #   scripts/mariadb.sh start DIR PORT   # prints mysql://protector:PASSWORD@127.0.0.1:PORT/protector
 #   scripts/mariadb.sh stop DIR
 #
+# `start` on a DIR whose server was stopped starts it again with its data and password.
 # Then: PROTECTOR_TEST_MYSQL_URL=<that URL> cargo test -p protector-core --features mariadb mysql
 # The user "protector" (random password, kept in DIR/url, mode 600) may create databases: each
 # conformance test makes one of its own. The first start installs mariadb-server with apt-get
@@ -85,7 +86,10 @@ done
 "$admin" --no-defaults --socket="$sock" -uroot ping >/dev/null 2>&1 \
   || { echo "mariadbd did not answer within 30 s; see $D/mariadb.log" >&2; exit 1; }
 
-password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# A restart on the same DIR keeps the user's password (services configured with the URL
+# reconnect); a first start makes a random one.
+password=$(sed -n 's|^mysql://protector:\([0-9a-f]*\)@.*|\1|p' "$D/url" 2>/dev/null || true)
+[ -n "$password" ] || password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 "$client" --no-defaults --socket="$sock" -uroot <<SQL
 CREATE DATABASE IF NOT EXISTS protector CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE USER IF NOT EXISTS 'protector'@'127.0.0.1' IDENTIFIED BY '$password';

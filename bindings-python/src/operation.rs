@@ -81,6 +81,13 @@ impl OperationHandle {
         }
     }
 
+    /// Follows the submitted operation, run by the site's protector-engine workers.
+    pub fn follow_submitted(engine: Protector, submitted: Submitted) -> OperationHandle {
+        let mut handle = OperationHandle::follow(engine, submitted.operation);
+        handle.plan = submitted.plan;
+        handle
+    }
+
     /// Follows operation `current` (run by this or any other process) through the store.
     pub fn follow(engine: Protector, current: Operation) -> OperationHandle {
         let id = current.id;

@@ -202,6 +202,10 @@ async fn start(
     request: OperationRequest,
 ) -> Result<OperationHandle> {
     let submitted = engine.submit(request).await?;
+    if engine.operations_run_on_site() {
+        // Site mode: the site's protector-engine workers run it; the handle follows it.
+        return Ok(OperationHandle::follow_submitted(engine, submitted));
+    }
     Ok(OperationHandle::run(engine, submitted))
 }
 

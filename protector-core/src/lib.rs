@@ -19,5 +19,6 @@ pub mod plan;
 pub mod store;
 pub mod views;
 
+pub use engine::access;
 pub use engine::Protector;
 pub use error::{Error, ErrorKind, Result};

@@ -18,6 +18,8 @@ pub enum ServiceType {
     BlockStorage,
     /// Neutron (`network`).
     Network,
+    /// protector-api (`protector`, endpoint `/v1/%(tenant_id)s`, spec/004).
+    Protector,
 }
 
 impl ServiceType {
@@ -35,6 +37,7 @@ impl ServiceType {
             ServiceType::Compute => &["compute"],
             ServiceType::BlockStorage => &["block-storage", "volumev3", "volume", "block-store"],
             ServiceType::Network => &["network"],
+            ServiceType::Protector => &["protector"],
         }
     }
 
@@ -47,6 +50,7 @@ impl ServiceType {
             ServiceType::Compute,
             ServiceType::BlockStorage,
             ServiceType::Network,
+            ServiceType::Protector,
         ]
         .into_iter()
         .find(|s| s.catalog_types().contains(&wanted.as_str()))
@@ -246,6 +250,10 @@ mod tests {
         assert_eq!(
             ServiceType::from_config_key("volumev3"),
             Some(ServiceType::BlockStorage)
+        );
+        assert_eq!(
+            ServiceType::from_config_key("protector"),
+            Some(ServiceType::Protector)
         );
         assert_eq!(ServiceType::from_config_key("image"), None);
     }

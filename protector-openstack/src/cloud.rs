@@ -86,6 +86,11 @@ impl OpenStackCloud {
         Self::with_options(config, options)
     }
 
+    /// The session its clients share (token, HTTP client).
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &CloudConfig {
         self.session.config()

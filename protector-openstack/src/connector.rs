@@ -2,15 +2,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use protector_core::api::{SiteClients, SiteConnector};
 use protector_core::model::Site;
+use protector_core::store::Store;
 use protector_core::Result;
 
 use crate::cloud::OpenStackCloud;
 use crate::config::{config_error, CloudConfig, ConfigLoader};
+use crate::protector_api::RemoteStore;
 use crate::transport::ClientOptions;
 
 /// Where a site's credentials come from, its region, and the project scope when it is not
@@ -121,9 +123,60 @@ impl SiteConnector for OpenStackConnector {
     async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
         self.clients(site, Some(project_id))
     }
+
+    /// The protector-api of the clouds.yaml entry named `site`: its catalog's `protector`
+    /// service or its `protector_endpoint_override`, as a root URL. `None` for a site with no
+    /// entry, or whose catalog has no protector service. Contacts the site's Keystone.
+    async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
+        match self.cloud_named(site)? {
+            Some(cloud) => RemoteStore::new(&cloud, site).discover().await,
+            None => Ok(None),
+        }
+    }
+
+    /// A [`RemoteStore`] of `site` at `endpoint`, with the credentials of the clouds.yaml
+    /// entry named `site`. Does not contact the site.
+    async fn metadata_store(&self, site: &str, endpoint: &str) -> Result<Arc<dyn Store>> {
+        let cloud = self.cloud_named(site)?.ok_or_else(|| {
+            config_error(format!(
+                "site '{site}' keeps its metadata in its protector-api ({endpoint}), but no clouds.yaml entry is named '{site}': add one with your credentials on that site"
+            ))
+        })?;
+        Ok(Arc::new(RemoteStore::with_endpoint(&cloud, site, endpoint)))
+    }
 }
 
 impl OpenStackConnector {
+    /// The cloud of the clouds.yaml entry (or given site) named `name` with its own scope and
+    /// region, built once and kept; `None` when there is no such entry.
+    fn cloud_named(&self, name: &str) -> Result<Option<OpenStackCloud>> {
+        let config = match (self.given.get(name), &self.loader) {
+            (Some(config), _) => config.clone(),
+            (None, Some(loader)) => {
+                if !loader.cloud_names()?.iter().any(|c| c == name) {
+                    return Ok(None);
+                }
+                loader.load(Some(name))?
+            }
+            (None, None) => return Ok(None),
+        };
+        let key = CloudKey {
+            source: match self.given.contains_key(name) {
+                true => Source::Given(name.to_string()),
+                false => Source::CloudsYaml(name.to_string()),
+            },
+            region: config.region_name().unwrap_or_default().to_string(),
+            project_id: None,
+        };
+        let mut clouds = self.clouds.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cloud) = clouds.get(&key) {
+            return Ok(Some(cloud.clone()));
+        }
+        let cloud = OpenStackCloud::with_options(config, self.options.clone())?;
+        clouds.insert(key, cloud.clone());
+        Ok(Some(cloud))
+    }
+
     fn clients(&self, site: &Site, project_id: Option<&str>) -> Result<SiteClients> {
         let source = match self.given.contains_key(&site.name) {
             true => Source::Given(site.name.clone()),

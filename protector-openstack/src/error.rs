@@ -18,6 +18,9 @@ pub(crate) enum Family {
     BlockStorage,
     /// Neutron: `{"NeutronError": {"type", "message", "detail"}}`.
     Network,
+    /// protector-api: `{"error": {"code", "title", "kind", "message", ...}}`
+    /// (`protector_core::store::remote`), read back into the core error it was made from.
+    Protector,
 }
 
 impl Family {
@@ -27,6 +30,7 @@ impl Family {
             Family::Compute => "Nova",
             Family::BlockStorage => "Cinder",
             Family::Network => "Neutron",
+            Family::Protector => "protector-api",
         }
     }
 
@@ -41,6 +45,9 @@ impl Family {
         body: &[u8],
         idempotent: bool,
     ) -> Error {
+        if self == Family::Protector {
+            return protector_error(status, headers, body, idempotent);
+        }
         let fault = self.fault(body);
         let kind = match (self, status) {
             (_, 400) => ErrorKind::InvalidInput,
@@ -189,6 +196,10 @@ impl Family {
                     },
                 }
             }
+            Family::Protector => Fault {
+                kind: text(json.get("error").and_then(|e| e.get("kind"))),
+                message: text(json.get("error").and_then(|e| e.get("message"))),
+            },
             Family::Network => match json.get("NeutronError") {
                 Some(Value::String(s)) => Fault {
                     kind: None,
@@ -205,6 +216,33 @@ impl Family {
             },
         }
     }
+}
+
+/// A failure of protector-api: the core error the server answered (kind, message, hint,
+/// findings, context), or for a body that is not protector's (a proxy's page) the status's
+/// kind with the page's text. Retry status from the status, as for every service.
+fn protector_error(status: u16, headers: &HeaderMap, body: &[u8], idempotent: bool) -> Error {
+    use protector_core::store::remote;
+    let failure = Failure::Status(status);
+    let error = match remote::parse_error_body(body) {
+        Some(parsed) => parsed.into_error(status),
+        None => {
+            let detail = Fault::from_text(body).message.unwrap_or_default();
+            let error = Error::new(
+                remote::kind_of_status(status),
+                format!("protector-api answered {status}: {detail}"),
+            );
+            with_request_id(error, headers)
+        }
+    };
+    let mut error = error
+        .with_retry(retry_status(failure, idempotent))
+        .with_context("service", "protector-api")
+        .with_context("http_status", status.to_string());
+    if may_have_run(failure, idempotent) {
+        error = error.with_context("may_have_run", "true");
+    }
+    error
 }
 
 /// The same failure under another kind and message, keeping its context (request id, …).

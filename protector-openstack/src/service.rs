@@ -74,6 +74,8 @@ struct Endpoint {
 pub(crate) struct ServiceClient {
     session: Arc<Session>,
     service: ServiceType,
+    /// An endpoint given by the caller, before the configuration's override and the catalog.
+    explicit: Option<String>,
     endpoint: OnceCell<Endpoint>,
 }
 
@@ -92,8 +94,34 @@ impl ServiceClient {
         ServiceClient {
             session,
             service,
+            explicit: None,
             endpoint: OnceCell::new(),
         }
+    }
+
+    /// A client of `service` at `url` (its `%(tenant_id)s`/`%(project_id)s` replaced by the
+    /// token's project), whatever the catalog says.
+    pub(crate) fn with_endpoint(
+        session: Arc<Session>,
+        service: ServiceType,
+        url: impl Into<String>,
+    ) -> Self {
+        ServiceClient {
+            explicit: Some(url.into()),
+            ..ServiceClient::new(session, service)
+        }
+    }
+
+    /// The endpoint's base URL, resolved now if no request did yet (from the caller's URL,
+    /// the configuration's override or the token's catalog: contacts Keystone for a token).
+    /// `Unsupported` when the catalog has no such service.
+    pub(crate) async fn base(&self) -> Result<&Url> {
+        Ok(&self.endpoint.get_or_try_init(|| self.resolve()).await?.base)
+    }
+
+    /// The endpoint's base URL once resolved (by the first request).
+    pub(crate) fn resolved_base(&self) -> Option<&Url> {
+        self.endpoint.get().map(|e| &e.base)
     }
 
     fn family(&self) -> Family {
@@ -102,6 +130,7 @@ impl ServiceClient {
             ServiceType::Compute => Family::Compute,
             ServiceType::BlockStorage => Family::BlockStorage,
             ServiceType::Network => Family::Network,
+            ServiceType::Protector => Family::Protector,
         }
     }
 
@@ -148,7 +177,7 @@ impl ServiceClient {
                 ServiceType::BlockStorage => {
                     request.header("OpenStack-API-Version", format!("volume {version}"))
                 }
-                ServiceType::Identity | ServiceType::Network => request,
+                ServiceType::Identity | ServiceType::Network | ServiceType::Protector => request,
             };
         }
         Ok(request)
@@ -242,10 +271,21 @@ impl ServiceClient {
         let config = self.session.config();
         let token = self.session.token().await?;
         let project_id = token.project_id.clone().unwrap_or_default();
-        let raw = match config.endpoint_override(self.service) {
-            Some(url) => url
-                .replace("$(project_id)s", &project_id)
-                .replace("%(project_id)s", &project_id),
+        let raw = match self
+            .explicit
+            .as_deref()
+            .or_else(|| config.endpoint_override(self.service))
+        {
+            Some(url) => [
+                "$(project_id)s",
+                "%(project_id)s",
+                "$(tenant_id)s",
+                "%(tenant_id)s",
+            ]
+            .iter()
+            .fold(url.to_string(), |url, pattern| {
+                url.replace(pattern, &project_id)
+            }),
             None => {
                 require_catalog(&token, config.name())?;
                 token
@@ -259,12 +299,17 @@ impl ServiceClient {
         if self.service == ServiceType::Network && segments.last().is_none_or(|s| s != "v2.0") {
             segments.push("v2.0".into());
         }
+        // protector-api's root (`http://host:8788`) is as good as its catalog endpoint.
+        if self.service == ServiceType::Protector && !segments.iter().any(|s| s == "v1") {
+            segments.push("v1".into());
+            segments.push(project_id.clone());
+        }
         set_path(&mut base, &segments);
         let max_version = match self.service {
             ServiceType::Compute | ServiceType::BlockStorage => {
                 self.discover(&base, &project_id).await?
             }
-            ServiceType::Identity | ServiceType::Network => None,
+            ServiceType::Identity | ServiceType::Network | ServiceType::Protector => None,
         };
         tracing::debug!(cloud = config.name(), service = %self.service, endpoint = %base, max_version = ?max_version, "resolved endpoint");
         Ok(Endpoint { base, max_version })

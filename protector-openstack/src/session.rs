@@ -87,6 +87,40 @@ impl Session {
         }
     }
 
+    /// Keystone's word on someone else's token (`GET /v3/auth/tokens?nocatalog` with
+    /// `X-Subject-Token`, sent with the session's own token): its user, scope, roles and
+    /// expiry, or `None` when Keystone does not know it (404: unknown, expired or revoked).
+    /// keystonemiddleware's check, for a service that authenticates its callers.
+    pub(crate) async fn validate_subject(&self, subject: &Secret) -> Result<Option<Token>> {
+        let request = Request::new(
+            Family::Identity,
+            Method::GET,
+            self.tokens_url.clone(),
+            format!(
+                "validate a caller's token with cloud '{}'",
+                self.config.name()
+            ),
+        )
+        .header("X-Subject-Token", subject.expose())
+        .query("nocatalog", "")
+        .idempotent(true);
+        match self.send(&request).await {
+            Ok(response) => {
+                let header = response
+                    .headers
+                    .get("x-subject-token")
+                    .and_then(|v| v.to_str().ok())
+                    // Some Keystones do not repeat the subject token on GET.
+                    .unwrap_or(subject.expose());
+                Token::from_response(Some(header), &response.body)
+                    .map(Some)
+                    .map_err(|e| response.decode_error(e))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The cached token, or a new one; `true` when this call had Keystone issue it.
     async fn current_or_issue(&self) -> Result<(Arc<Token>, bool)> {
         if let Some(token) = self.cached() {

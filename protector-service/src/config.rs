@@ -146,6 +146,25 @@ impl ServiceConfig {
         }
     }
 
+    /// `key` of `section` as oslo.config reads a boolean (`True`/`False`, `yes`/`no`,
+    /// `on`/`off`, `1`/`0`, any case), `default` when absent.
+    pub fn bool_or(&self, section: &str, key: &str, default: bool) -> Result<bool> {
+        match self.get(section, key) {
+            None => Ok(default),
+            Some(raw) => match raw.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(true),
+                "false" | "no" | "off" | "0" => Ok(false),
+                _ => Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!(
+                        "{}: [{section}] {key} = {raw} is not valid: give True or False",
+                        self.path.display()
+                    ),
+                )),
+            },
+        }
+    }
+
     /// `[DEFAULT] state_path` (default `/var/lib/protector`).
     pub fn state_path(&self) -> PathBuf {
         PathBuf::from(
@@ -286,6 +305,18 @@ mod tests {
         assert_eq!(conf.state_path(), PathBuf::from("/srv/p"));
         assert_eq!(conf.parse_or("api", "bind_port", 8788u16).unwrap(), 9999);
         assert_eq!(conf.parse_or("api", "workers", 4u32).unwrap(), 4);
+        let flags = ServiceConfig::from_text(
+            Path::new("p.conf"),
+            "debug = False\n[keystone_authtoken]\ninsecure = yes\n[api]\nx = maybe\n",
+        )
+        .unwrap();
+        assert!(!flags.bool_or("DEFAULT", "debug", true).unwrap());
+        assert!(flags
+            .bool_or("keystone_authtoken", "insecure", false)
+            .unwrap());
+        assert!(flags.bool_or("api", "missing", true).unwrap());
+        let bad = flags.bool_or("api", "x", false).unwrap_err();
+        assert!(bad.to_string().contains("[api] x = maybe"), "{bad}");
         let err = conf.database().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
         assert!(err.to_string().contains("[database] connection"), "{err}");

@@ -4,5 +4,6 @@
 //! the site's own database and protector-core's lifecycle API. Configured by
 //! `/etc/protector/protector.conf` ([`config`]).
 
+pub mod api;
 pub mod config;
 pub mod engine;

@@ -23,12 +23,6 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 HERE=$ROOT/scripts/acceptance
 PYTHON=${PYTHON:-python3}
-TARGET=$("$ROOT/scripts/target-dir") || {
-    echo "FAIL  setup: cargo metadata (the target directory)"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-VENV=$TARGET/acceptance-venv
 
 passed=0
 failed=0
@@ -53,28 +47,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------------------ clients
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 8))' || {
-    echo "FAIL  setup: $PYTHON is missing or older than 3.8"
+if ! VENV=$("$ROOT/scripts/acceptance/venv"); then
+    echo "FAIL  setup: pip install of scripts/acceptance/requirements.txt"
     echo "0 passed, 1 failed"
     exit 1
-}
-stamp=$( (cat "$HERE/requirements.txt" "$HERE/constraints.txt"; "$PYTHON" --version) | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$stamp" ]; then
-    echo "==> installing the pinned clients into $VENV"
-    rm -rf "$VENV"
-    started=$SECONDS
-    if "$PYTHON" -m venv "$VENV" &&
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-compile \
-            -r "$HERE/requirements.txt" -c "$HERE/constraints.txt"; then
-        echo "$stamp" >"$VENV/.installed"
-        echo "    installed in $((SECONDS - started)) s"
-    else
-        echo "FAIL  setup: pip install of scripts/acceptance/requirements.txt"
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-else
-    echo "==> clients already installed in $VENV"
 fi
 PY=$VENV/bin/python
 OPENSTACK=$VENV/bin/openstack

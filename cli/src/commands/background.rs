@@ -89,10 +89,56 @@ pub async fn launch(
     {
         crate::output::eprint_line(&format!("Data at risk: {}", point.data_at_risk));
     }
+    if engine.operations_run_on_site() {
+        // Site mode: the local site's protector-engine workers claim the pending record.
+        let site = engine.protector.local_site().to_string();
+        return match mode {
+            Mode::Detach => {
+                crate::output::eprint_line(&format!(
+                    "Queued on {site}: its protector-engine runs it; follow it with `protector operation show op-{}`",
+                    submitted.operation.id
+                ));
+                Printer::stdout(output)
+                    .show(&views::operation(&submitted.operation, "operation_id"))
+            }
+            Mode::Foreground { .. } => {
+                follow_here(engine, submitted.operation.id, &title, output).await
+            }
+        };
+    }
     match mode {
         Mode::Detach => detach(ctx, engine, submitted.operation, output).await,
         Mode::Foreground { .. } => run_here(engine, submitted.operation.id, &title, output).await,
     }
+}
+
+/// Follows operation `id`, run by the site's protector-engine, with the progress display
+/// titled `title`, prints its final record and turns an unfinished end into the matching exit
+/// status.
+async fn follow_here(engine: &Engine, id: Uuid, title: &str, output: &OutputOptions) -> CliResult {
+    use futures::StreamExt;
+    let display = ProgressDisplay::new(title);
+    let mut updates = Box::pin(engine.protector.watch(&id.to_string()));
+    let mut last = None;
+    while let Some(update) = updates.next().await {
+        match update {
+            Ok(op) => {
+                display.on_update(&op);
+                last = Some(op);
+            }
+            Err(e) => {
+                display.finish();
+                return Err(e.into());
+            }
+        }
+    }
+    display.finish();
+    let op = match last {
+        Some(op) => op,
+        None => engine.protector.operation(&id.to_string()).await?,
+    };
+    views::print_operation(&mut Printer::stdout(output), &op, "operation_id")?;
+    super::group::operation_outcome(&op)
 }
 
 /// Starts this command again detached to run the submitted operation `pending`, and prints

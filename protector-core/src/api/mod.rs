@@ -32,6 +32,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::{ArrayEndpoint, Site};
+use crate::store::Store;
 
 /// The OpenStack clients of one site.
 #[derive(Debug, Clone)]
@@ -74,6 +75,26 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
 
     /// A client for the array at `endpoint`. Must not contact the array.
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>>;
+
+    /// The protector-api of the site named `site` (a clouds.yaml entry of that name), when it
+    /// has one: its endpoint URL (project substituted), from the site's Keystone catalog
+    /// (service type `protector`) or the transport's configuration. `Ok(None)`: the site keeps
+    /// its metadata in the caller's embedded store. May contact the site's Keystone.
+    async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
+        let _ = site;
+        Ok(None)
+    }
+
+    /// The metadata store of `site` served by its protector-api at `endpoint` (a URL that
+    /// [`Connector::metadata_service`] returned, possibly on an earlier run): a `Store` whose
+    /// every call goes to that API with the site's credentials. Must not contact the site.
+    async fn metadata_store(&self, site: &str, endpoint: &str) -> Result<Arc<dyn Store>> {
+        let _ = endpoint;
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("this transport cannot reach site '{site}''s protector-api"),
+        ))
+    }
 }
 
 /// Hands out OpenStack clients for registered sites: one half of a [`Connector`].
@@ -86,6 +107,26 @@ pub trait SiteConnector: Send + Sync + std::fmt::Debug + 'static {
     async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
         let _ = project_id;
         self.site(site).await
+    }
+
+    /// The protector-api of the site named `site` (a clouds.yaml entry of that name), when it
+    /// has one: its endpoint URL (project substituted), from the site's Keystone catalog
+    /// (service type `protector`) or the transport's configuration. `Ok(None)`: the site keeps
+    /// its metadata in the caller's embedded store. May contact the site's Keystone.
+    async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
+        let _ = site;
+        Ok(None)
+    }
+
+    /// The metadata store of `site` served by its protector-api at `endpoint` (a URL that
+    /// [`SiteConnector::metadata_service`] returned, possibly on an earlier run): a `Store` whose
+    /// every call goes to that API with the site's credentials. Must not contact the site.
+    async fn metadata_store(&self, site: &str, endpoint: &str) -> Result<Arc<dyn Store>> {
+        let _ = endpoint;
+        Err(crate::error::Error::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("this transport cannot reach site '{site}''s protector-api"),
+        ))
     }
 }
 
@@ -118,5 +159,13 @@ impl Connector for CombinedConnector {
 
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
         self.arrays.array(endpoint).await
+    }
+
+    async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
+        self.sites.metadata_service(site).await
+    }
+
+    async fn metadata_store(&self, site: &str, endpoint: &str) -> Result<Arc<dyn Store>> {
+        self.sites.metadata_store(site, endpoint).await
     }
 }

@@ -55,56 +55,78 @@ impl Caller {
 
     /// Whether the caller may see (and so act on) `group`.
     pub(crate) fn sees(&self, group: &ProtectionGroup) -> bool {
-        let Some(auth) = &self.auth else {
-            return true;
-        };
-        if auth.has_role(ADMIN_ROLE) {
-            return true;
-        }
-        match project_on(&self.mappings, group, &self.local_site) {
-            Some(project) => auth.project_id == project,
-            // No mapping pairs the group's project with one here: the project of the same
-            // name, unless a mapping pairs the caller's project with another one there.
-            None => {
-                !group.project_name.is_empty()
-                    && auth.project_name == group.project_name
-                    && project_on_site(
-                        &self.mappings,
-                        &self.local_site,
-                        &auth.project_id,
-                        &group.primary_site,
-                    )
-                    .is_none()
-            }
-        }
+        self.auth
+            .as_ref()
+            .is_none_or(|auth| sees(auth, &self.local_site, &self.mappings, group))
     }
 
-    /// Whether the caller may see `op`: an operation of a group when it sees the group
-    /// (`group`, `None` when it no longer exists: then only an admin), a site operation
-    /// with the `admin` or [`DR_SITE_ADMIN_ROLE`] role.
+    /// Whether the caller may see `op` (see [`sees_operation`]).
     pub(crate) fn sees_operation(&self, op: &Operation, group: Option<&ProtectionGroup>) -> bool {
-        if self.is_admin() {
-            return true;
-        }
-        match (op.group_id, group) {
-            (Some(_), Some(group)) => self.sees(group),
-            (Some(_), None) => false,
-            (None, _) => self
-                .auth
-                .as_ref()
-                .is_some_and(|a| a.has_role(DR_SITE_ADMIN_ROLE)),
-        }
+        self.auth
+            .as_ref()
+            .is_none_or(|auth| sees_operation(auth, &self.local_site, &self.mappings, op, group))
     }
 
-    /// Whether `mapping` pairs projects the caller sees: its own on the local site.
+    /// Whether `mapping` pairs projects the caller sees (see [`sees_mapping`]).
     pub(crate) fn sees_mapping(&self, mapping: &TenantMapping) -> bool {
-        let Some(auth) = &self.auth else {
-            return true;
-        };
-        auth.has_role(ADMIN_ROLE)
-            || (mapping.local_site == self.local_site && mapping.local_tenant == auth.project_id)
-            || (mapping.remote_site == self.local_site && mapping.remote_tenant == auth.project_id)
+        self.auth
+            .as_ref()
+            .is_none_or(|auth| sees_mapping(auth, &self.local_site, mapping))
     }
+}
+
+/// Whether `auth` (a caller on `local_site`, whose tenant mappings are `mappings`) may see,
+/// and so act on, `group`: always with the [`ADMIN_ROLE`]; otherwise when the group belongs
+/// to the caller's project on this site (see the module documentation). The rule of every
+/// front-end: the engine's calls and protector-api's resources apply this same function.
+pub fn sees(
+    auth: &AuthInfo,
+    local_site: &str,
+    mappings: &[TenantMapping],
+    group: &ProtectionGroup,
+) -> bool {
+    if auth.has_role(ADMIN_ROLE) {
+        return true;
+    }
+    match project_on(mappings, group, local_site) {
+        Some(project) => auth.project_id == project,
+        // No mapping pairs the group's project with one here: the project of the same
+        // name, unless a mapping pairs the caller's project with another one there.
+        None => {
+            !group.project_name.is_empty()
+                && auth.project_name == group.project_name
+                && project_on_site(mappings, local_site, &auth.project_id, &group.primary_site)
+                    .is_none()
+        }
+    }
+}
+
+/// Whether `auth` may see `op`: an operation of a group when it sees the group (`group`,
+/// `None` when it no longer exists: then only an admin), a site operation (no group) with the
+/// [`ADMIN_ROLE`] or [`DR_SITE_ADMIN_ROLE`] role.
+pub fn sees_operation(
+    auth: &AuthInfo,
+    local_site: &str,
+    mappings: &[TenantMapping],
+    op: &Operation,
+    group: Option<&ProtectionGroup>,
+) -> bool {
+    if auth.has_role(ADMIN_ROLE) {
+        return true;
+    }
+    match (op.group_id, group) {
+        (Some(_), Some(group)) => sees(auth, local_site, mappings, group),
+        (Some(_), None) => false,
+        (None, _) => auth.has_role(DR_SITE_ADMIN_ROLE),
+    }
+}
+
+/// Whether `mapping` pairs projects `auth` sees: its own on `local_site` (or any, with the
+/// [`ADMIN_ROLE`]). A caller may record the mappings of its own project.
+pub fn sees_mapping(auth: &AuthInfo, local_site: &str, mapping: &TenantMapping) -> bool {
+    auth.has_role(ADMIN_ROLE)
+        || (mapping.local_site == local_site && mapping.local_tenant == auth.project_id)
+        || (mapping.remote_site == local_site && mapping.remote_tenant == auth.project_id)
 }
 
 /// The project of `group` on `site` by `mappings`: its own project on the group's primary

@@ -15,7 +15,7 @@
 //! `recover`, `site_failover`, `lifecycle`, `mappings`, and `runs`, the lifecycle API over all
 //! of them. No module imports another in a circle; `layers` checks it.
 
-mod access;
+pub mod access;
 mod clients;
 mod copies;
 mod drill;

@@ -209,6 +209,14 @@ fn entry(
 }
 
 impl Protector {
+    /// Whether operations submitted here are run by the local site's protector-engine
+    /// workers (the local store is the site's protector-api), so that a front-end follows
+    /// them ([`Protector::watch`], [`Protector::wait`]) instead of running them
+    /// ([`Protector::run`]).
+    pub fn operations_run_on_site(&self) -> bool {
+        self.store().resumes_operations()
+    }
+
     /// Validates `request` and records it as a `pending` operation in the local store, with
     /// what to run: [`Protector::run`] (here or in another process) runs it by id.
     ///
@@ -490,7 +498,10 @@ impl Protector {
             if op.status.is_terminal() {
                 return Ok(op);
             }
-            if op.status == OperationStatus::Running && self.is_orphaned(&op.id).await? {
+            if op.status == OperationStatus::Running
+                && !self.store().resumes_operations()
+                && self.is_orphaned(&op.id).await?
+            {
                 // Read again: it may have ended just before its lock was released.
                 let again = self.operation(id).await?;
                 if again.status.is_terminal() {
@@ -543,7 +554,9 @@ impl Protector {
                         let ended = op.status.is_terminal();
                         return Some((Ok(op.clone()), (engine, id, Some(op), ended)));
                     }
-                    if op.status == OperationStatus::Running {
+                    // A site's workers take over an operation whose worker died.
+                    if op.status == OperationStatus::Running && !engine.store().resumes_operations()
+                    {
                         match engine.is_orphaned(&op.id).await {
                             Ok(false) => {}
                             Ok(true) => {

@@ -1,4 +1,9 @@
-//! Records the store's tests share, on every backend.
+//! Records the store's tests share, on every backend (public with the feature `conformance`).
+
+#![expect(
+    missing_docs,
+    reason = "test code, public only for store backends in other crates; each test's name says what it checks"
+)]
 
 use std::collections::BTreeMap;
 
@@ -16,23 +21,23 @@ use crate::store::{
     GroupMappings, JournalEntry, JournalKind, RemoteSyncStatus, SyncLogEntry, SyncState,
 };
 
-pub(crate) const TOKEN_A: &str = "T-primary-0f3c9e1a-token";
-pub(crate) const TOKEN_B: &str = "T-secondary-77d2b4c8-token";
+pub const TOKEN_A: &str = "T-primary-0f3c9e1a-token";
+pub const TOKEN_B: &str = "T-secondary-77d2b4c8-token";
 
-pub(crate) fn key(byte: u8) -> SecretKey {
+pub fn key(byte: u8) -> SecretKey {
     SecretKey::from_bytes([byte; 32])
 }
 
-pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
+pub fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
 }
 
 /// A uuid whose text sorts by `n`.
-pub(crate) fn id(n: u128) -> Uuid {
+pub fn id(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
 
-pub(crate) fn site(name: &str) -> Site {
+pub fn site(name: &str) -> Site {
     Site {
         id: Uuid::new_v4(),
         name: name.to_string(),
@@ -46,7 +51,7 @@ pub(crate) fn site(name: &str) -> Site {
     }
 }
 
-pub(crate) fn group(n: u128, name: &str) -> ProtectionGroup {
+pub fn group(n: u128, name: &str) -> ProtectionGroup {
     ProtectionGroup {
         id: id(n),
         name: name.to_string(),
@@ -82,7 +87,7 @@ pub(crate) fn group(n: u128, name: &str) -> ProtectionGroup {
     }
 }
 
-pub(crate) fn member(n: u128, group_id: Uuid, name: &str) -> Member {
+pub fn member(n: u128, group_id: Uuid, name: &str) -> Member {
     Member {
         id: id(n),
         group_id,
@@ -112,7 +117,7 @@ pub(crate) fn member(n: u128, group_id: Uuid, name: &str) -> Member {
     }
 }
 
-pub(crate) fn endpoint(url: &str, token: &str) -> ArrayEndpoint {
+pub fn endpoint(url: &str, token: &str) -> ArrayEndpoint {
     ArrayEndpoint {
         url: url.to_string(),
         api_token: Secret::new(token),
@@ -121,7 +126,7 @@ pub(crate) fn endpoint(url: &str, token: &str) -> ArrayEndpoint {
     }
 }
 
-pub(crate) fn policy(group_id: Uuid) -> ReplicationPolicy {
+pub fn policy(group_id: Uuid) -> ReplicationPolicy {
     ReplicationPolicy {
         group_id,
         primary_array: endpoint("https://fa-a.example", TOKEN_A),
@@ -134,7 +139,7 @@ pub(crate) fn policy(group_id: Uuid) -> ReplicationPolicy {
     }
 }
 
-pub(crate) fn mappings(group_id: Uuid, from: &str, to: &str) -> GroupMappings {
+pub fn mappings(group_id: Uuid, from: &str, to: &str) -> GroupMappings {
     GroupMappings {
         group_id,
         from_site: from.to_string(),
@@ -146,7 +151,7 @@ pub(crate) fn mappings(group_id: Uuid, from: &str, to: &str) -> GroupMappings {
     }
 }
 
-pub(crate) fn tenant_mapping(n: u128) -> TenantMapping {
+pub fn tenant_mapping(n: u128) -> TenantMapping {
     TenantMapping {
         id: id(n),
         local_site: "site-a".to_string(),
@@ -157,7 +162,7 @@ pub(crate) fn tenant_mapping(n: u128) -> TenantMapping {
     }
 }
 
-pub(crate) fn operation(n: u128, started_at: DateTime<Utc>) -> Operation {
+pub fn operation(n: u128, started_at: DateTime<Utc>) -> Operation {
     let mut op = Operation::start(
         OperationType::Failover,
         Some((&id(1), "web")),
@@ -169,7 +174,7 @@ pub(crate) fn operation(n: u128, started_at: DateTime<Utc>) -> Operation {
     op
 }
 
-pub(crate) fn journal(operation_id: Uuid, step: &str, kind: JournalKind) -> JournalEntry {
+pub fn journal(operation_id: Uuid, step: &str, kind: JournalKind) -> JournalEntry {
     JournalEntry {
         operation_id,
         seq: 0,
@@ -181,7 +186,7 @@ pub(crate) fn journal(operation_id: Uuid, step: &str, kind: JournalKind) -> Jour
     }
 }
 
-pub(crate) fn sync_state(group_id: Uuid, status: RemoteSyncStatus) -> SyncState {
+pub fn sync_state(group_id: Uuid, status: RemoteSyncStatus) -> SyncState {
     SyncState {
         group_id,
         peer_site: "site-b".to_string(),
@@ -192,7 +197,7 @@ pub(crate) fn sync_state(group_id: Uuid, status: RemoteSyncStatus) -> SyncState 
     }
 }
 
-pub(crate) fn sync_log(group_id: Uuid, version: u64, when: DateTime<Utc>) -> SyncLogEntry {
+pub fn sync_log(group_id: Uuid, version: u64, when: DateTime<Utc>) -> SyncLogEntry {
     SyncLogEntry {
         group_id,
         at: when,
@@ -204,7 +209,7 @@ pub(crate) fn sync_log(group_id: Uuid, version: u64, when: DateTime<Utc>) -> Syn
     }
 }
 
-pub(crate) fn document(group: ProtectionGroup, members: Vec<Member>) -> GroupDocument {
+pub fn document(group: ProtectionGroup, members: Vec<Member>) -> GroupDocument {
     let group_id = group.id;
     GroupDocument {
         group,

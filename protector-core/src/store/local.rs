@@ -47,6 +47,17 @@ pub struct LocalEngine {
     pub protector: Protector,
     /// Every store opened, by site.
     pub stores: BTreeMap<String, Arc<dyn Store>>,
+    /// The sites whose store is their protector-api (site mode), with its URL; the others'
+    /// stores are files in the state directory.
+    pub services: BTreeMap<String, String>,
+}
+
+impl LocalEngine {
+    /// Whether operations submitted here are run by the local site's protector-engine
+    /// workers (its store is its protector-api), rather than by the caller's process.
+    pub fn operations_run_on_site(&self) -> bool {
+        self.protector.operations_run_on_site()
+    }
 }
 
 impl StateDir {
@@ -123,12 +134,23 @@ impl StateDir {
             .with_hint(Hint::UseStateDir)
         })?;
         let key = self.load_key(&existing)?;
+        let mut services = BTreeMap::new();
+        // Site mode: a site without a store file here whose protector-api is known or found.
+        for site in &names {
+            if let Some(url) = self.service_of(site, &existing, connector.as_ref()).await? {
+                services.insert(site.clone(), url);
+            }
+        }
+        let local_known = local_known || services.contains_key(&local);
         let open = |site: &str| -> Result<Arc<dyn Store>> {
             let path = self.path.join(format!("{site}.db"));
             Ok(Arc::new(SqliteStore::open(&path, key.clone())?) as Arc<dyn Store>)
         };
-
         let mut stores = BTreeMap::new();
+        for (site, url) in &services {
+            stores.insert(site.clone(), connector.metadata_store(site, url).await?);
+        }
+
         if !local_known {
             // Registered in a store of its peer only: look before creating its own.
             let mut registered = false;
@@ -141,18 +163,26 @@ impl StateDir {
                 return Err(self.unknown_site(&local));
             }
         }
-        names.extend(existing);
+        names.extend(existing.iter().cloned());
 
         let local_store = match stores.get(&local) {
             Some(store) => store.clone(),
             None => open(&local)?,
         };
+        let mut registered = BTreeSet::new();
         for site in local_store.list_sites().await? {
-            if check_site_name(&site.name).is_ok() {
-                names.insert(site.name);
+            if check_site_name(&site.name).is_ok() && !names.contains(&site.name) {
+                registered.insert(site.name);
             }
         }
         stores.insert(local.clone(), local_store);
+        for site in &registered {
+            if let Some(url) = self.service_of(site, &existing, connector.as_ref()).await? {
+                stores.insert(site.clone(), connector.metadata_store(site, &url).await?);
+                services.insert(site.clone(), url);
+            }
+        }
+        names.extend(registered);
         for site in names {
             if let std::collections::btree_map::Entry::Vacant(slot) = stores.entry(site) {
                 let store = open(slot.key())?;
@@ -170,7 +200,53 @@ impl StateDir {
         Ok(LocalEngine {
             protector: builder.build()?,
             stores,
+            services,
         })
+    }
+
+    /// The protector-api URL of `site` when its metadata lives there (site mode): the one
+    /// remembered in `<site>.api` here, else, for a site with no store file here (`existing`),
+    /// the one the connector finds (its Keystone catalog), then remembered. A site with a
+    /// store file here keeps it (embedded mode). A site whose Keystone cannot be asked now is
+    /// taken as embedded only while it was never found to have an API.
+    async fn service_of(
+        &self,
+        site: &str,
+        existing: &[String],
+        connector: &dyn Connector,
+    ) -> Result<Option<String>> {
+        let remembered = self.path.join(format!("{site}.api"));
+        match std::fs::read_to_string(&remembered) {
+            Ok(url) if !url.trim().is_empty() => return Ok(Some(url.trim().to_string())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("cannot read {}: {e}", remembered.display()),
+                ))
+            }
+        }
+        if existing.iter().any(|s| s == site) {
+            return Ok(None);
+        }
+        let found = match connector.metadata_service(site).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(site, error = %e, "cannot look for the site's protector-api; using the embedded store");
+                None
+            }
+        };
+        if let Some(url) = &found {
+            std::fs::write(&remembered, format!("{url}\n")).map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("cannot write {}: {e}", remembered.display()),
+                )
+                .with_hint(Hint::UseStateDir)
+            })?;
+        }
+        Ok(found)
     }
 
     /// Registers a site (`site create`) in the stores of this directory, standing on

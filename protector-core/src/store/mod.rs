@@ -14,12 +14,13 @@ mod local;
 mod lock;
 #[cfg(feature = "mariadb")]
 pub mod mysql;
+pub mod remote;
 mod sqlite;
 
-#[cfg(test)]
-mod conformance;
-#[cfg(test)]
-pub(crate) mod fixtures;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod fixtures;
 
 pub use crypto::SecretKey;
 pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
@@ -124,7 +125,10 @@ pub struct SyncLogEntry {
 }
 
 /// The condition on a group's stored metadata version for [`Store::apply_document_if`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// On the wire (`store::remote`): `{"exactly": 3}` or `"older"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VersionCheck {
     /// The stored group must be at exactly this version; `0` means the group must not exist.
     Exactly(u64),
@@ -315,6 +319,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// a free lock on a `running` record means that its process is gone. Independent of the
     /// records: locking an unknown id succeeds.
     async fn lock_operation(&self, id: &Uuid) -> Result<LockAttempt>;
+
+    /// Whether a service behind this store resumes an operation whose runner died (a site's
+    /// protector-engine workers take it over once its lease lapses): then a follower waits
+    /// for that instead of asking for `operation recover`. `false` for a store the caller's
+    /// own processes run operations on.
+    fn resumes_operations(&self) -> bool {
+        false
+    }
 
     /// Takes the lease of operation `id` for `holder` for `ttl`: when nobody holds it, when its
     /// lease lapsed (judged by the store's own clock, so hosts' clocks do not matter), or when

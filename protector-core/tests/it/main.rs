@@ -16,6 +16,7 @@ mod pods;
 mod recover;
 mod replication_outage;
 mod rollback;
+mod site_mode;
 mod site_resume;
 mod tenants;
 mod validation;

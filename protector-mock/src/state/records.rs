@@ -49,6 +49,33 @@ pub(crate) struct ApplicationCredentialRec {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A service registered in Keystone's catalog (`openstack service create`), beside the
+/// simulator's own services, which are always there. Key: its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeystoneServiceRec {
+    pub id: String,
+    pub site: String,
+    /// The service type (`protector`).
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// An endpoint of a registered service (`openstack endpoint create`). Key: its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeystoneEndpointRec {
+    pub id: String,
+    pub site: String,
+    pub service_id: String,
+    /// `public`, `internal` or `admin`.
+    pub interface: String,
+    /// As registered: `%(tenant_id)s` and the like are expanded in a token's catalog.
+    pub url: String,
+    pub region_id: String,
+    pub enabled: bool,
+}
+
 /// A revoked Keystone token, by its audit id. Key: `site/audit_id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RevokedTokenRec {

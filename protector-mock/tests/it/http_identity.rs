@@ -3,7 +3,7 @@
 //! token, a domain scope it may be refused, the rescoping to a project).
 
 use crate::http_openstack_support::*;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// An unscoped password token of `cloud`'s user: (token, user id).
@@ -214,4 +214,131 @@ async fn groups_and_credentials_are_listed_empty_with_keystones_policy() {
     );
     let anonymous = send(env.http.get(format!("{base}/identity/v3/credentials"))).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_registered_service_joins_the_catalog_with_its_project_expanded() {
+    let env = env().await;
+    let admin = env.login("site-a").await;
+    let member = env.login("site-a-member").await;
+    // What `openstack service create` and `openstack endpoint create` send (spec/004).
+    let refused = member
+        .post(
+            "/identity/v3/services",
+            None,
+            json!({"service": {"type": "protector", "name": "protector"}}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let created = admin
+        .post(
+            "/identity/v3/services",
+            None,
+            json!({"service": {"type": "protector", "name": "protector",
+                               "description": "OpenStack Disaster Recovery", "enabled": true}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let service_id = created.body["service"]["id"].as_str().unwrap().to_string();
+    // No endpoint yet: not in the catalog.
+    let scoped = admin.get("/identity/v3/auth/catalog", None).await;
+    assert!(!scoped.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["type"] == "protector"));
+    for interface in ["public", "internal", "admin"] {
+        let endpoint = admin
+            .post(
+                "/identity/v3/endpoints",
+                None,
+                json!({"endpoint": {"service_id": service_id, "interface": interface,
+                                    "url": "http://controller:8788/v1/%(tenant_id)s",
+                                    "region_id": "RegionOne"}}),
+            )
+            .await;
+        assert_eq!(endpoint.status, StatusCode::CREATED, "{}", endpoint.body);
+        assert_eq!(
+            endpoint.body["endpoint"]["url"],
+            "http://controller:8788/v1/%(tenant_id)s"
+        );
+    }
+    let bad = admin
+        .post(
+            "/identity/v3/endpoints",
+            None,
+            json!({"endpoint": {"service_id": service_id, "interface": "private",
+                                "url": "http://controller:8788/v1"}}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let listed = member
+        .get(
+            &format!("/identity/v3/endpoints?service_id={service_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["endpoints"].as_array().unwrap().len(), 3);
+    let services = member
+        .get("/identity/v3/services?type=protector", None)
+        .await;
+    assert_eq!(services.body["services"][0]["id"], service_id.as_str());
+    // A member's token now carries the endpoint, with its own project substituted.
+    let catalog = member.get("/identity/v3/auth/catalog", None).await;
+    let protector = catalog.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "protector")
+        .expect("protector in the catalog")
+        .clone();
+    let project = member.project_id.clone();
+    let public = protector["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["interface"] == "public")
+        .unwrap();
+    assert_eq!(
+        public["url"],
+        format!("http://controller:8788/v1/{project}")
+    );
+    // The simulator's own services are listed too, and cannot be removed.
+    let all = admin.get("/identity/v3/services", None).await;
+    let compute = all.body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "compute")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept = admin
+        .call(
+            Method::DELETE,
+            &format!("/identity/v3/services/{compute}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::FORBIDDEN);
+    // Deleting the service removes its endpoints.
+    let deleted = admin
+        .call(
+            Method::DELETE,
+            &format!("/identity/v3/services/{service_id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let none = admin
+        .get(
+            &format!("/identity/v3/endpoints?service_id={service_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(none.body["endpoints"], json!([]));
 }

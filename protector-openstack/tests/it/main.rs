@@ -9,6 +9,7 @@ mod errors;
 mod identity;
 mod keystone;
 mod network;
+mod protector_api;
 mod secrets;
 mod support;
 mod token_auth;

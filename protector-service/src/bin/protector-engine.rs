@@ -21,7 +21,7 @@ use clap::Parser;
 use protector_core::store::Store;
 use protector_core::{Error, ErrorKind, Result};
 use protector_service::config::{ServiceConfig, DEFAULT_CONFIG_FILE};
-use protector_service::engine::{build_protector, EngineConfig, Worker};
+use protector_service::engine::{build_with_peers, peer_discovery, EngineConfig, Worker};
 
 /// A site's protector worker: claims and runs the site's operations.
 #[derive(Debug, Parser)]
@@ -66,8 +66,9 @@ fn run(args: Args) -> Result<()> {
         let Some(store) = opened else {
             return Ok(());
         };
-        let protector = build_protector(&config, store.clone(), None)?;
-        let worker = Worker::new(protector, store, config.worker.clone());
+        let protector = build_with_peers(&config, store.clone()).await?;
+        let worker = Worker::new(protector, store.clone(), config.worker.clone())
+            .with_engine_source(peer_discovery(&config, store));
         let report = worker
             .run_until(async {
                 let signal = signals.recv().await;

@@ -80,14 +80,7 @@ impl EngineConfig {
         check_site_name(site_name)
             .map_err(|e| invalid(format!("{file}: [DEFAULT] site_name: {}", e.message())))?;
         let database = config.database()?;
-        let debug = match config.get("DEFAULT", "debug") {
-            None => false,
-            Some(raw) => parse_bool(raw).ok_or_else(|| {
-                invalid(format!(
-                    "{file}: [DEFAULT] debug = {raw} is not valid: give True or False"
-                ))
-            })?,
-        };
+        let debug = config.bool_or("DEFAULT", "debug", false)?;
 
         let workers: usize = config.parse_or("engine", "workers", 4)?;
         if workers == 0 {
@@ -203,15 +196,6 @@ fn engine_options() -> EngineOptions {
         };
     }
     options
-}
-
-/// oslo.config's booleans.
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Some(true),
-        "false" | "no" | "off" | "0" => Some(false),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

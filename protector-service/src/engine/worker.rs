@@ -72,12 +72,30 @@ pub struct ShutdownReport {
     pub store_errors: usize,
 }
 
+/// Builds the engine an operation runs with, when it is claimed (so that sites registered
+/// since the worker started, and their protector-api, are known).
+pub type EngineSource = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<Protector>> + Send>> + Send + Sync,
+>;
+
 /// One worker process's loop over the site's store: see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Worker {
     protector: Protector,
     store: Arc<dyn Store>,
     options: WorkerOptions,
+    source: Option<EngineSource>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("protector", &self.protector)
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .field("source", &self.source.is_some())
+            .finish()
+    }
 }
 
 /// What came of one claimed operation.
@@ -100,7 +118,16 @@ impl Worker {
             protector,
             store,
             options,
+            source: None,
         }
+    }
+
+    /// Builds the engine of each claimed operation with `source` (falling back to the one
+    /// given to [`Worker::new`] when it fails).
+    #[must_use]
+    pub fn with_engine_source(mut self, source: EngineSource) -> Worker {
+        self.source = Some(source);
+        self
     }
 
     /// Who this worker claims as.
@@ -273,12 +300,22 @@ impl Worker {
             self.options.holder.clone(),
             self.options.lease,
         ));
+        let protector = match &self.source {
+            Some(source) => match source().await {
+                Ok(protector) => protector,
+                Err(e) => {
+                    tracing::warn!(operation = %name, error = %e, "cannot refresh the engine; running with the one built at start");
+                    self.protector.clone()
+                }
+            },
+            None => self.protector.clone(),
+        };
         let result = if op.status == OperationStatus::Pending {
             tracing::info!(operation = %name, "running");
-            self.protector.run(id, NoProgress).await
+            protector.run(id, NoProgress).await
         } else {
             tracing::info!(operation = %name, "resuming: its worker stopped renewing its lease");
-            self.protector.recover_operation(&name).await
+            protector.recover_operation(&name).await
         };
         renewing.abort();
         let outcome = match result {

@@ -42,7 +42,7 @@ async fn take_when_lapsed(s: &dyn Store, id: &Uuid, holder: &str) -> Lease {
     }
 }
 
-pub(crate) async fn leases_are_taken_held_renewed_and_released(f: Fixture) {
+pub async fn leases_are_taken_held_renewed_and_released(f: Fixture) {
     let (s, other) = (&*f.store, &*f.other);
     let (op, unrelated) = (Uuid::new_v4(), Uuid::new_v4());
     assert_eq!(s.get_lease(&op).await.unwrap(), None);
@@ -104,7 +104,7 @@ pub(crate) async fn leases_are_taken_held_renewed_and_released(f: Fixture) {
     );
 }
 
-pub(crate) async fn a_lapsed_lease_is_taken_over_and_lost_by_its_old_holder(f: Fixture) {
+pub async fn a_lapsed_lease_is_taken_over_and_lost_by_its_old_holder(f: Fixture) {
     let (s, other) = (&*f.store, &*f.other);
 
     // A lease of no duration lapses at once: deterministic.
@@ -147,7 +147,7 @@ pub(crate) async fn a_lapsed_lease_is_taken_over_and_lost_by_its_old_holder(f: F
     );
 }
 
-pub(crate) async fn of_concurrent_claimants_exactly_one_gets_the_lease(f: Fixture) {
+pub async fn of_concurrent_claimants_exactly_one_gets_the_lease(f: Fixture) {
     for round in 0..5 {
         let op = Uuid::new_v4();
         let mut tasks = Vec::new();

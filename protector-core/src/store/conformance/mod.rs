@@ -5,6 +5,14 @@
 //! `#[tokio::test]` of each for a backend. SQLite runs in memory and in a file, always;
 //! MariaDB when `PROTECTOR_TEST_MYSQL_URL` names a server (each test in a database of its own),
 //! and otherwise prints "real MariaDB test skipped" and passes.
+//!
+//! With the (dev-only) feature `conformance` the suite is public, for backends outside this
+//! crate (a remote store over protector-api): they build a [`Fixture`] and call [`suite!`].
+
+#![expect(
+    missing_docs,
+    reason = "test code, public only for store backends in other crates; each test's name says what it checks"
+)]
 
 use std::sync::Arc;
 
@@ -18,13 +26,16 @@ use crate::model::{
 use crate::store::fixtures::*;
 use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Store, VersionCheck};
 
+#[cfg(test)]
 pub(crate) mod backends;
 mod leases;
+#[cfg(feature = "mariadb")]
+pub mod mariadb;
 
-pub(crate) use leases::*;
+pub use leases::*;
 
 /// A backend under test.
-pub(crate) struct Fixture {
+pub struct Fixture {
     /// An empty store.
     pub store: Arc<dyn Store>,
     /// A second handle on the same data, as another process opens it.
@@ -35,16 +46,26 @@ pub(crate) struct Fixture {
 
 /// Reads what a backend keeps at rest, bypassing the [`Store`].
 #[async_trait]
-pub(crate) trait Raw: Send + Sync {
+pub trait Raw: Send + Sync {
     /// The stored `json` column of the policy of `group_id`.
     async fn raw_policy(&self, group_id: Uuid) -> String;
 }
 
+#[async_trait]
+impl Raw for Arc<crate::store::SqliteStore> {
+    async fn raw_policy(&self, group_id: Uuid) -> String {
+        self.raw_policy_json(group_id)
+    }
+}
+
 /// One `#[tokio::test]` per conformance test, on the fixtures `$open().await` gives (`None`:
-/// the backend is not available here; the test passes having said so).
-macro_rules! suite {
+/// the backend is not available here; the test passes having said so). Other crates use it as
+/// `protector_core::store::conformance::suite!(open)` with the feature `conformance`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_suite {
     ($open:path) => {
-        $crate::store::conformance::suite!(@tests $open;
+        $crate::__store_conformance_suite!(@tests $open;
             missing_records_are_none_and_deletes_succeed,
             sites_round_trip_replace_and_delete,
             groups_round_trip_replace_and_list_by_name,
@@ -79,9 +100,9 @@ macro_rules! suite {
         )*
     };
 }
-pub(crate) use suite;
+pub use crate::__store_conformance_suite as suite;
 
-pub(crate) async fn missing_records_are_none_and_deletes_succeed(f: Fixture) {
+pub async fn missing_records_are_none_and_deletes_succeed(f: Fixture) {
     let s = &*f.store;
     assert_eq!(s.get_site("nope").await.unwrap(), None);
     assert_eq!(s.get_group(&id(1)).await.unwrap(), None);
@@ -101,7 +122,7 @@ pub(crate) async fn missing_records_are_none_and_deletes_succeed(f: Fixture) {
     s.delete_member(&id(1)).await.unwrap();
 }
 
-pub(crate) async fn sites_round_trip_replace_and_delete(f: Fixture) {
+pub async fn sites_round_trip_replace_and_delete(f: Fixture) {
     let s = &*f.store;
     let b = site("site-b");
     let mut a = site("site-a");
@@ -120,7 +141,7 @@ pub(crate) async fn sites_round_trip_replace_and_delete(f: Fixture) {
     assert_eq!(s.list_sites().await.unwrap(), vec![b]);
 }
 
-pub(crate) async fn groups_round_trip_replace_and_list_by_name(f: Fixture) {
+pub async fn groups_round_trip_replace_and_list_by_name(f: Fixture) {
     let s = &*f.store;
     let web = group(1, "web");
     let mut db = group(2, "db");
@@ -138,7 +159,7 @@ pub(crate) async fn groups_round_trip_replace_and_list_by_name(f: Fixture) {
     assert_eq!(s.list_groups().await.unwrap(), vec![db, web]);
 }
 
-pub(crate) async fn members_round_trip_per_group_by_id(f: Fixture) {
+pub async fn members_round_trip_per_group_by_id(f: Fixture) {
     let s = &*f.store;
     let (g1, g2) = (id(1), id(2));
     let m3 = member(13, g1, "web-3");
@@ -163,7 +184,7 @@ pub(crate) async fn members_round_trip_per_group_by_id(f: Fixture) {
     assert_eq!(s.list_members(&g1).await.unwrap(), vec![m3]);
 }
 
-pub(crate) async fn policy_round_trips_with_tokens_encrypted_at_rest(f: Fixture) {
+pub async fn policy_round_trips_with_tokens_encrypted_at_rest(f: Fixture) {
     let s = &*f.store;
     let mut p = policy(id(1));
     s.put_policy(&p).await.unwrap();
@@ -193,7 +214,7 @@ pub(crate) async fn policy_round_trips_with_tokens_encrypted_at_rest(f: Fixture)
     assert_eq!(policy(id(1)).primary_array.api_token.expose(), TOKEN_A);
 }
 
-pub(crate) async fn mappings_replace_per_direction(f: Fixture) {
+pub async fn mappings_replace_per_direction(f: Fixture) {
     let s = &*f.store;
     let g = id(1);
     let back = mappings(g, "site-b", "site-a");
@@ -216,7 +237,7 @@ pub(crate) async fn mappings_replace_per_direction(f: Fixture) {
     assert_eq!(s.list_mappings(&g).await.unwrap(), vec![forth, back]);
 }
 
-pub(crate) async fn tenant_mappings_round_trip_and_replace(f: Fixture) {
+pub async fn tenant_mappings_round_trip_and_replace(f: Fixture) {
     let s = &*f.store;
     let mut t2 = tenant_mapping(2);
     let t1 = tenant_mapping(1);
@@ -232,7 +253,7 @@ pub(crate) async fn tenant_mappings_round_trip_and_replace(f: Fixture) {
     assert_eq!(s.list_tenant_mappings().await.unwrap(), vec![t1, t2]);
 }
 
-pub(crate) async fn operations_round_trip_newest_first(f: Fixture) {
+pub async fn operations_round_trip_newest_first(f: Fixture) {
     let s = &*f.store;
     let old = operation(1, at(10));
     let tie_low = operation(2, at(20));
@@ -259,7 +280,7 @@ pub(crate) async fn operations_round_trip_newest_first(f: Fixture) {
     assert_eq!(s.list_operations().await.unwrap().len(), 4);
 }
 
-pub(crate) async fn journal_numbers_each_operation_from_one(f: Fixture) {
+pub async fn journal_numbers_each_operation_from_one(f: Fixture) {
     let s = &*f.store;
     let (op1, op2) = (id(1), id(2));
     let mut intent = journal(op1, "create_server:web-1", JournalKind::Intent);
@@ -289,7 +310,7 @@ pub(crate) async fn journal_numbers_each_operation_from_one(f: Fixture) {
     assert_eq!(s.list_journal(&op2).await.unwrap().len(), 1);
 }
 
-pub(crate) async fn sync_state_and_log(f: Fixture) {
+pub async fn sync_state_and_log(f: Fixture) {
     let s = &*f.store;
     let g = id(1);
     s.put_sync_state(&sync_state(g, RemoteSyncStatus::Synced))
@@ -321,7 +342,7 @@ pub(crate) async fn sync_state_and_log(f: Fixture) {
     assert_eq!(s.list_sync_log(&g, usize::MAX).await.unwrap().len(), 3);
 }
 
-pub(crate) async fn delete_group_cascades_but_keeps_history(f: Fixture) {
+pub async fn delete_group_cascades_but_keeps_history(f: Fixture) {
     let s = &*f.store;
     let doomed = group(1, "web");
     let kept = group(2, "db");
@@ -365,7 +386,7 @@ pub(crate) async fn delete_group_cascades_but_keeps_history(f: Fixture) {
     assert!(s.get_sync_state(&kept.id).await.unwrap().is_some());
 }
 
-pub(crate) async fn apply_document_replaces_everything_about_the_group(f: Fixture) {
+pub async fn apply_document_replaces_everything_about_the_group(f: Fixture) {
     let s = &*f.store;
     let g = group(1, "web");
     let (stale, kept) = (member(11, g.id, "web-1"), member(12, g.id, "web-2"));
@@ -416,9 +437,7 @@ pub(crate) async fn apply_document_replaces_everything_about_the_group(f: Fixtur
     assert!(s.get_policy(&other.id).await.unwrap().is_some());
 }
 
-pub(crate) async fn apply_document_if_is_a_compare_and_set_on_the_version_across_handles(
-    f: Fixture,
-) {
+pub async fn apply_document_if_is_a_compare_and_set_on_the_version_across_handles(f: Fixture) {
     // Two handles on one store: two processes sharing a site's store.
     let (one, two) = (&*f.store, &*f.other);
     let mut g = group(1, "web");
@@ -488,7 +507,7 @@ pub(crate) async fn apply_document_if_is_a_compare_and_set_on_the_version_across
         .unwrap();
 }
 
-pub(crate) async fn apply_document_refuses_records_of_other_groups(f: Fixture) {
+pub async fn apply_document_refuses_records_of_other_groups(f: Fixture) {
     let s = &*f.store;
     let g = group(1, "web");
     let before = document(g.clone(), vec![member(11, g.id, "web-1")]);
@@ -506,7 +525,7 @@ pub(crate) async fn apply_document_refuses_records_of_other_groups(f: Fixture) {
     assert_eq!(s.get_policy(&g.id).await.unwrap(), before.policy);
 }
 
-pub(crate) async fn concurrent_journal_appends_get_distinct_numbers(f: Fixture) {
+pub async fn concurrent_journal_appends_get_distinct_numbers(f: Fixture) {
     let op = id(1);
     let mut tasks = Vec::new();
     for n in 0..8 {
@@ -531,7 +550,7 @@ pub(crate) async fn concurrent_journal_appends_get_distinct_numbers(f: Fixture) 
     assert_eq!(listed.iter().map(|e| e.seq).collect::<Vec<_>>(), numbers);
 }
 
-pub(crate) async fn apply_document_if_lets_exactly_one_of_two_concurrent_writers_win(f: Fixture) {
+pub async fn apply_document_if_lets_exactly_one_of_two_concurrent_writers_win(f: Fixture) {
     let mut g = group(1, "web");
     g.metadata.version = 1;
     let created = document(g.clone(), vec![member(11, g.id, "web-1")]);
@@ -570,7 +589,7 @@ pub(crate) async fn apply_document_if_lets_exactly_one_of_two_concurrent_writers
     }
 }
 
-pub(crate) async fn two_concurrent_creates_of_one_name_let_exactly_one_win(f: Fixture) {
+pub async fn two_concurrent_creates_of_one_name_let_exactly_one_win(f: Fixture) {
     for round in 0..5u128 {
         let name = format!("web-{round}");
         let create = |s: Arc<dyn Store>, n: u128| {
@@ -588,7 +607,7 @@ pub(crate) async fn two_concurrent_creates_of_one_name_let_exactly_one_win(f: Fi
     assert_eq!(f.store.list_groups().await.unwrap().len(), 5);
 }
 
-pub(crate) async fn operation_locks_are_exclusive_across_handles_and_released_on_drop(f: Fixture) {
+pub async fn operation_locks_are_exclusive_across_handles_and_released_on_drop(f: Fixture) {
     let (op, other_op) = (Uuid::new_v4(), Uuid::new_v4());
     let lock = match f.store.lock_operation(&op).await.unwrap() {
         LockAttempt::Acquired(lock) => lock,

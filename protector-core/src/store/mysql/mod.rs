@@ -403,7 +403,7 @@ impl MySqlStore {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 impl MySqlStore {
     /// The raw `json` column of the policy of `group_id`, as it is at rest.
     pub(crate) async fn raw_policy_json(&self, group_id: Uuid) -> String {
@@ -421,6 +421,7 @@ impl MySqlStore {
 
     /// The same store with operation locks whose connections the server ends after
     /// `wait_timeout` idle, pinged every `ping_interval`.
+    #[cfg(test)]
     pub(crate) fn with_lock_keepalive(
         mut self,
         wait_timeout: Duration,
@@ -431,6 +432,7 @@ impl MySqlStore {
     }
 
     /// The pool, for tests that look behind the store.
+    #[cfg(test)]
     pub(crate) fn pool(&self) -> &MySqlPool {
         &self.pool
     }

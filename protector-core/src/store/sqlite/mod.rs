@@ -503,10 +503,11 @@ pub(crate) fn open_policy(
     Ok(policy)
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 impl SqliteStore {
-    /// The raw `json` column of the policy of `group_id`, as it is at rest.
-    pub(crate) fn raw_policy_json(&self, group_id: Uuid) -> String {
+    /// The raw `json` column of the policy of `group_id`, as it is at rest (the conformance
+    /// suite's check that tokens are encrypted).
+    pub fn raw_policy_json(&self, group_id: Uuid) -> String {
         self.conn()
             .query_row(
                 "SELECT json FROM policies WHERE group_id = ?1",

@@ -1,7 +1,8 @@
 //! Keystone v3 under `/identity`: version discovery, tokens (password, application credential,
 //! token rescoping; project scope), token validation and revocation and the catalog. The read
 //! calls clients make around them are in [`directory`] (projects, users, roles, domains, role
-//! assignments) and [`app_credentials`].
+//! assignments), [`app_credentials`] and [`catalog`] (the service catalog: the simulator's own
+//! services and those registered with `openstack service create` / `endpoint create`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::header::{HeaderName, HeaderValue};
@@ -23,7 +24,10 @@ use crate::cloud::identity::{
 use crate::state::World;
 
 mod app_credentials;
+mod catalog;
 mod directory;
+
+use catalog::catalog;
 
 pub(super) const F: Family = Family::Identity;
 
@@ -44,6 +48,7 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route("/identity/v3/auth/catalog", get(auth_catalog))
         .merge(directory::router())
         .merge(app_credentials::router())
+        .merge(catalog::router())
 }
 
 /// The roles every simulated Keystone has.
@@ -257,47 +262,6 @@ fn parse_auth(body: &Value) -> Result<AuthRequest, ApiError> {
         },
     };
     Ok(AuthRequest { proof, scope })
-}
-
-fn endpoint(world: &World, site: &str, service: &str, interface: &str, url: &str) -> Value {
-    json!({
-        "id": hex_id(world, &["keystone-endpoint", site, service, interface]),
-        "interface": interface,
-        "region_id": "RegionOne",
-        "region": "RegionOne",
-        "url": url,
-    })
-}
-
-/// The catalog of a project-scoped token: identity, compute, volumev3 and block-storage (the
-/// project id expanded), network; public, internal and admin endpoints in RegionOne.
-fn catalog(ctx: &SiteContext, world: &World, project_id: &str) -> Value {
-    let base = &ctx.base_url;
-    let volume = format!("{base}/volume/v3/{project_id}");
-    let services = [
-        ("identity", "keystone", ctx.identity_url()),
-        ("compute", "nova", format!("{base}/compute/v2.1")),
-        ("volumev3", "cinderv3", volume.clone()),
-        ("block-storage", "cinder", volume),
-        ("network", "neutron", format!("{base}/network")),
-    ];
-    Value::Array(
-        services
-            .iter()
-            .map(|(kind, name, url)| {
-                let endpoints: Vec<Value> = ["public", "internal", "admin"]
-                    .iter()
-                    .map(|i| endpoint(world, &ctx.site, kind, i, url))
-                    .collect();
-                json!({
-                    "type": kind,
-                    "name": name,
-                    "id": hex_id(world, &["keystone-service", &ctx.site, kind]),
-                    "endpoints": endpoints,
-                })
-            })
-            .collect(),
-    )
 }
 
 fn token_body(ctx: &SiteContext, world: &World, token: &ValidToken, with_catalog: bool) -> Value {
