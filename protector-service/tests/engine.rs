@@ -3,6 +3,7 @@
 //! resumed by another once its lease lapses, SIGTERM leaves everything resumable, and bad
 //! configurations are refused.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,87 +18,129 @@ use protector_core::model::{
     Secret, SiteType,
 };
 use protector_core::plan::FailoverMode;
-use protector_core::store::{JournalKind, SqliteStore, Store};
+use protector_core::store::{JournalKind, MySqlStore, SecretKey, Store};
 use protector_core::Protector;
 use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::{Inventory, Service, Simulator};
 use protector_service::config::ServiceConfig;
 use protector_service::engine::{build_protector, EngineConfig, Worker, WorkerOptions};
+use sqlx::Connection;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 const ENGINE: &str = env!("CARGO_BIN_EXE_protector-engine");
 
+/// Where the sites' stores live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A SQLite file per site.
+    Sqlite,
+    /// A database per site on the MariaDB server of `PROTECTOR_TEST_MYSQL_URL`.
+    MariaDb,
+}
+
 /// The simulator served on loopback, and where each site's store and configuration live.
 struct Lab {
     dir: tempfile::TempDir,
     sim: Simulator,
     server: SimServer,
+    /// `[database] connection` by site.
+    connections: BTreeMap<&'static str, String>,
 }
 
 impl Lab {
-    async fn start() -> Lab {
+    /// A lab on `backend`; `None` (having said why) when MariaDB is asked for and not given.
+    async fn start(backend: Backend) -> Option<Lab> {
         // The workers of this process log to the test's output (shown when it fails).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().unwrap();
+        let mut connections = BTreeMap::new();
+        for site in ["site-a", "site-b"] {
+            let connection = match backend {
+                Backend::Sqlite => format!(
+                    "sqlite:///{}",
+                    dir.path().join(format!("{site}.db")).display()
+                ),
+                Backend::MariaDb => fresh_mariadb_database().await?,
+            };
+            connections.insert(site, connection);
+        }
         let sim = Simulator::in_memory().unwrap();
         let server = SimServer::start(sim.clone(), ServeOptions::new(dir.path().join("sim")))
             .await
             .unwrap();
-        Lab { dir, sim, server }
+        Some(Lab {
+            dir,
+            sim,
+            server,
+            connections,
+        })
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    /// Writes `<site>.conf` for an engine of `site` with `engine` lines under `[engine]`.
-    fn write_config(&self, site: &str, engine: &str) -> PathBuf {
-        let path = self.path(&format!("{site}.conf"));
-        std::fs::write(
-            &path,
-            format!(
-                "[DEFAULT]\nsite_name = {site}\nstate_path = {state}\n[database]\n\
-                 connection = sqlite:///{db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
-                state = self.dir.path().display(),
-                db = self.path(&format!("{site}.db")).display(),
-                clouds = self.server.clouds_yaml().display(),
-            ),
+    /// protector.conf of an engine of `site`, with `engine` lines under `[engine]`.
+    fn config_text(&self, site: &str, engine: &str) -> String {
+        format!(
+            "[DEFAULT]\nsite_name = {site}\nstate_path = {state}\n[database]\n\
+             connection = {db}\n[engine]\nclouds_file = {clouds}\n{engine}\n",
+            state = self.dir.path().display(),
+            db = self.connections[site],
+            clouds = self.server.clouds_yaml().display(),
         )
-        .unwrap();
+    }
+
+    /// Writes `<name>.conf` for an engine process of `site` (written once: the process reads it).
+    fn write_config(&self, name: &str, site: &str, engine: &str) -> PathBuf {
+        let path = self.path(&format!("{name}.conf"));
+        std::fs::write(&path, self.config_text(site, engine)).unwrap();
         path
     }
 
-    /// The engine configuration of `site`, polling the simulator back to back.
+    /// The engine configuration of `site` in this process, polling the simulator back to back.
     fn config(&self, site: &str, engine: &str) -> EngineConfig {
-        let path = self.write_config(site, engine);
-        let mut config = EngineConfig::from_config(&ServiceConfig::load(&path).unwrap()).unwrap();
+        let text = self.config_text(site, engine);
+        let conf = ServiceConfig::from_text(&self.path(&format!("{site}.conf")), &text).unwrap();
+        let mut config = EngineConfig::from_config(&conf).unwrap();
         config.engine.poll = PollPolicy::immediate(2000);
         config
     }
 
     /// A new handle on `site`'s store, as another process opens it.
-    fn store(&self, site: &str) -> Arc<dyn Store> {
-        let key = self.config(site, "").secret_key;
-        Arc::new(SqliteStore::open(&self.path(&format!("{site}.db")), key).unwrap())
+    async fn store(&self, site: &str) -> Arc<dyn Store> {
+        let config = self.config(site, "");
+        config.database.open(config.secret_key).await.unwrap()
     }
 
     /// An engine standing on `site`, with the peer's store when `with_peer`.
-    fn protector(&self, site: &str, with_peer: bool) -> Protector {
+    async fn protector(&self, site: &str, with_peer: bool) -> Protector {
+        let store = self.store(site).await;
+        build_protector(
+            &self.config(site, ""),
+            store,
+            self.peer(site, with_peer).await,
+        )
+        .unwrap()
+    }
+
+    async fn peer(&self, site: &str, with_peer: bool) -> Option<(String, Arc<dyn Store>)> {
         let peer = if site == "site-a" { "site-b" } else { "site-a" };
-        let peer_store = with_peer.then(|| (peer.to_string(), self.store(peer)));
-        build_protector(&self.config(site, ""), self.store(site), peer_store).unwrap()
+        match with_peer {
+            true => Some((peer.to_string(), self.store(peer).await)),
+            false => None,
+        }
     }
 
     /// A worker of `site` in this process.
-    fn worker(&self, site: &str, with_peer: bool, holder: &str) -> Worker {
-        let store = self.store(site);
-        let peer = if site == "site-a" { "site-b" } else { "site-a" };
-        let peer_store = with_peer.then(|| (peer.to_string(), self.store(peer)));
+    async fn worker(&self, site: &str, with_peer: bool, holder: &str) -> Worker {
+        let store = self.store(site).await;
+        let peer_store = self.peer(site, with_peer).await;
         let protector = build_protector(&self.config(site, ""), store.clone(), peer_store).unwrap();
         Worker::new(
             protector,
@@ -129,7 +172,7 @@ impl Lab {
     /// Both sites registered, and one protection group per `(name, members)`, each with a
     /// policy, made from site-a.
     async fn seed(&self, groups: &[(&str, &[&str])]) {
-        let engine = self.protector("site-a", true);
+        let engine = self.protector("site-a", true).await;
         for (site, site_type) in [
             ("site-a", SiteType::Primary),
             ("site-b", SiteType::Secondary),
@@ -189,6 +232,40 @@ impl Lab {
     }
 }
 
+/// A new, migrated database on the server of `PROTECTOR_TEST_MYSQL_URL` (its connection URL);
+/// `None`, having said so, without one.
+async fn fresh_mariadb_database() -> Option<String> {
+    let url = match std::env::var("PROTECTOR_TEST_MYSQL_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!(
+                "real MariaDB test skipped: set PROTECTOR_TEST_MYSQL_URL \
+                 (scripts/mariadb.sh start DIR PORT prints one)"
+            );
+            return None;
+        }
+    };
+    let name = format!("protector_engine_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let server = url
+        .rsplit_once('/')
+        .map_or(url.as_str(), |(server, _)| server);
+    let url = format!("{server}/{name}");
+    // What `protector-manage db sync` does.
+    MySqlStore::connect_unchecked(&url, SecretKey::generate())
+        .await
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
+    Some(url)
+}
+
 fn mappings() -> ResourceMappings {
     ResourceMappings {
         networks: ResourceMappings::parse_pairs(
@@ -217,14 +294,19 @@ async fn wait_for(
     id: Uuid,
     what: &str,
     done: impl Fn(&Operation) -> bool,
+    context: impl Fn() -> String,
 ) -> Operation {
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         if let Some(op) = store.get_operation(&id).await.unwrap() {
             if done(&op) {
                 return op;
             }
-            assert!(Instant::now() < deadline, "op-{id} never {what}: {op:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "op-{id} never {what}: {op:?}\n{}",
+                context()
+            );
         }
         // Polling interval, not a synchronisation.
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -259,13 +341,24 @@ fn spawn_worker(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
-    let lab = Lab::start().await;
+    two_workers_share_the_queue(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_mariadb_two_workers_share_the_queue_and_run_each_operation_exactly_once() {
+    two_workers_share_the_queue(Backend::MariaDb).await;
+}
+
+async fn two_workers_share_the_queue(backend: Backend) {
+    let Some(lab) = Lab::start(backend).await else {
+        return;
+    };
     lab.seed(&[
         ("prod-web", &["web-server-1", "web-server-2"]),
         ("prod-db", &["db-server-1"]),
     ])
     .await;
-    let submitter = lab.protector("site-a", true);
+    let submitter = lab.protector("site-a", true).await;
     let mut ids = Vec::new();
     for group in ["prod-web", "prod-db"] {
         let submitted = submitter
@@ -277,12 +370,19 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
     }
 
     let workers = [
-        spawn_worker(lab.worker("site-a", true, "host-1:1:one")),
-        spawn_worker(lab.worker("site-a", true, "host-2:2:two")),
+        spawn_worker(lab.worker("site-a", true, "host-1:1:one").await),
+        spawn_worker(lab.worker("site-a", true, "host-2:2:two").await),
     ];
-    let store = lab.store("site-a");
+    let store = lab.store("site-a").await;
     for id in &ids {
-        let op = wait_for(&*store, *id, "ended", |op| op.status.is_terminal()).await;
+        let op = wait_for(
+            &*store,
+            *id,
+            "ended",
+            |op| op.status.is_terminal(),
+            String::new,
+        )
+        .await;
         assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
     }
     let mut finished = 0;
@@ -319,6 +419,50 @@ async fn two_workers_share_the_queue_and_run_each_operation_exactly_once() {
         assert_eq!(group.status, GroupStatus::FailedOver, "{}", group.name);
         assert_eq!(group.active_operation_id, None, "{}", group.name);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_does_not_answer_is_waited_for_and_nothing_is_lost() {
+    let lab = Lab::start(Backend::Sqlite).await.unwrap();
+    lab.seed(&[("prod-db", &["db-server-1"])]).await;
+    let id = lab
+        .protector("site-a", true)
+        .await
+        .submit(failover("prod-db", FailoverMode::Planned))
+        .await
+        .unwrap()
+        .operation
+        .id;
+    // Another process holds the database's write lock longer than the store waits for it
+    // (5 s): every claim fails with `Unavailable` until it lets go.
+    let worker = lab.worker("site-a", true, "host-4:4:patient").await;
+    let store = lab.store("site-a").await;
+    let blocker = rusqlite::Connection::open(lab.path("site-a.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (stop, task) = spawn_worker(worker);
+    // Long enough for the worker's first claim to give up (not a synchronisation: the report
+    // below says whether it did).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        store.get_operation(&id).await.unwrap().unwrap().status,
+        OperationStatus::Pending
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+
+    let op = wait_for(
+        &*store,
+        id,
+        "ended",
+        |op| op.status.is_terminal(),
+        String::new,
+    )
+    .await;
+    assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
+    stop.send(()).unwrap();
+    let report = task.await.unwrap();
+    assert!(report.store_errors >= 1, "{report:?}");
+    assert_eq!(report.finished, 1, "{report:?}");
 }
 
 /// A `protector-engine` child process, killed when dropped.
@@ -362,8 +506,10 @@ enum Stop {
 /// An unplanned failover of `prod-web-app` run by site-b's `protector-engine` (site-a is
 /// lost), stopped by `stop` once it runs and made progress, then finished by a worker of this
 /// process once the dead one's lease lapsed.
-async fn failover_survives_its_engine(stop: Stop) {
-    let lab = Lab::start().await;
+async fn failover_survives_its_engine(backend: Backend, stop: Stop) {
+    let Some(lab) = Lab::start(backend).await else {
+        return;
+    };
     lab.seed(&[(
         "prod-web-app",
         &["web-server-1", "web-server-2", "db-server-1"],
@@ -378,21 +524,27 @@ async fn failover_survives_its_engine(stop: Stop) {
         .unwrap();
 
     let config = lab.write_config(
+        "engine-process",
         "site-b",
         "workers = 1\nlease_seconds = 2\npoll_interval = 0.1\nshutdown_timeout = 0.2",
     );
     let engine = EngineProcess::start(&config, lab.path("engine.log"));
-    let store = lab.store("site-b");
+    let store = lab.store("site-b").await;
     let id = lab
         .protector("site-b", false)
+        .await
         .submit(failover("prod-web-app", FailoverMode::Unplanned))
         .await
         .unwrap()
         .operation
         .id;
-    let seen = wait_for(&*store, id, "ran", |op| {
-        op.status.is_terminal() || (op.status == OperationStatus::Running && op.progress > 0)
-    })
+    let seen = wait_for(
+        &*store,
+        id,
+        "ran",
+        |op| op.status.is_terminal() || (op.status == OperationStatus::Running && op.progress > 0),
+        || format!("engine log:\n{}", engine.log()),
+    )
     .await;
     assert_eq!(
         seen.status,
@@ -429,8 +581,15 @@ async fn failover_survives_its_engine(stop: Stop) {
     let log = engine.log();
     assert!(!log.contains("password"), "{log}");
 
-    let (stop_worker, task) = spawn_worker(lab.worker("site-b", false, "host-3:3:resumer"));
-    let op = wait_for(&*store, id, "ended", |op| op.status.is_terminal()).await;
+    let (stop_worker, task) = spawn_worker(lab.worker("site-b", false, "host-3:3:resumer").await);
+    let op = wait_for(
+        &*store,
+        id,
+        "ended",
+        |op| op.status.is_terminal(),
+        || format!("killed engine's log:\n{log}"),
+    )
+    .await;
     stop_worker.send(()).unwrap();
     task.await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:#?}\n{log}");
@@ -458,12 +617,17 @@ async fn failover_survives_its_engine(stop: Stop) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_failover_is_resumed_by_another_once_its_lease_lapses() {
-    failover_survives_its_engine(Stop::Kill).await;
+    failover_survives_its_engine(Backend::Sqlite, Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_mariadb_a_worker_killed_mid_failover_is_resumed_by_another_once_its_lease_lapses() {
+    failover_survives_its_engine(Backend::MariaDb, Stop::Kill).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_exits_zero_and_leaves_the_running_operation_resumable() {
-    failover_survives_its_engine(Stop::Terminate).await;
+    failover_survives_its_engine(Backend::Sqlite, Stop::Terminate).await;
 }
 
 #[test]

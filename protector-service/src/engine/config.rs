@@ -10,7 +10,8 @@
 //! clouds_file = /etc/protector/clouds.yaml   # the service user's credentials for both sites
 //! workers = 4                 # operations run at once by this process
 //! lease_seconds = 30          # how long a claim lives without renewal
-//! poll_interval = 2           # seconds between scans for work
+//! poll_interval = 2           # seconds between scans for work: the latency of a claim,
+//!                             # not a synchronisation (claims are atomic in the store)
 //! shutdown_timeout = 60       # seconds SIGTERM waits for running operations
 //! ```
 

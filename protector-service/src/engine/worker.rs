@@ -67,6 +67,9 @@ pub struct ShutdownReport {
     /// Operations still running at the shutdown timeout: left to their leases, another worker
     /// resumes them from their journals.
     pub abandoned: Vec<Uuid>,
+    /// Scans for work that failed because the store did not answer (each followed by a
+    /// longer pause, then another scan).
+    pub store_errors: usize,
 }
 
 /// Builds the engine an operation runs with, when it is claimed (so that sites registered
@@ -163,6 +166,7 @@ impl Worker {
                         }
                     }
                     Err(e) => {
+                        report.store_errors += 1;
                         pause = (pause * 2).min(MAX_STORE_BACKOFF.max(self.options.poll_interval));
                         tracing::warn!(
                             error = %e,

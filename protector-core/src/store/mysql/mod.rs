@@ -146,6 +146,9 @@ pub struct MySqlStore {
     target: String,
     /// `host:port`, for messages about an unreachable server.
     host: String,
+    /// The `wait_timeout` of an operation lock's connection and how often the lock pings it
+    /// ([`LOCK_WAIT_TIMEOUT`], [`LOCK_PING_INTERVAL`]; shorter in tests).
+    lock_keepalive: (Duration, Duration),
 }
 
 impl MySqlStore {
@@ -204,6 +207,7 @@ impl MySqlStore {
             key,
             target,
             host,
+            lock_keepalive: (LOCK_WAIT_TIMEOUT, LOCK_PING_INTERVAL),
         };
         // One round trip now: a wrong host, user or database is reported here.
         sqlx::query("SELECT 1")
@@ -369,9 +373,10 @@ impl MySqlStore {
         let mut conn = self.pool.acquire().await.map_err(fail)?.detach();
         // The server ends this connection (freeing the lock) once it is idle that long: the
         // held lock pings it meanwhile.
+        let (wait_timeout, ping_interval) = self.lock_keepalive;
         sqlx::query(&format!(
             "SET SESSION wait_timeout = {}",
-            LOCK_WAIT_TIMEOUT.as_secs()
+            wait_timeout.as_secs().max(1)
         ))
         .execute(&mut conn)
         .await
@@ -384,7 +389,7 @@ impl MySqlStore {
         match got {
             Some(1) => Ok(LockAttempt::Acquired(OperationLock::on_connection(
                 *id,
-                HeldLock::keep(conn, name, key),
+                HeldLock::keep(conn, name, key, ping_interval),
             ))),
             Some(0) => {
                 let _ = conn.close().await;
@@ -412,6 +417,18 @@ impl MySqlStore {
     /// Runs `sql` (test set-up), panicking on an error.
     pub(crate) async fn execute_raw(&self, sql: &str) {
         sqlx::query(sql).execute(&self.pool).await.unwrap();
+    }
+
+    /// The same store with operation locks whose connections the server ends after
+    /// `wait_timeout` idle, pinged every `ping_interval`.
+    #[cfg(test)]
+    pub(crate) fn with_lock_keepalive(
+        mut self,
+        wait_timeout: Duration,
+        ping_interval: Duration,
+    ) -> Self {
+        self.lock_keepalive = (wait_timeout, ping_interval);
+        self
     }
 
     /// The pool, for tests that look behind the store.
@@ -481,10 +498,11 @@ pub(crate) struct HeldLock {
 }
 
 impl HeldLock {
-    /// Holds the lock `name` taken on `conn`, pinging from a task of the current runtime.
-    fn keep(conn: MySqlConnection, name: String, key: String) -> Self {
+    /// Holds the lock `name` taken on `conn`, pinging it every `ping_interval` from a task of
+    /// the current runtime.
+    fn keep(conn: MySqlConnection, name: String, key: String, ping_interval: Duration) -> Self {
         let (release, released) = oneshot::channel();
-        tokio::spawn(hold(conn, name.clone(), released));
+        tokio::spawn(hold(conn, name.clone(), ping_interval, released));
         HeldLock {
             release: Some(release),
             name,
@@ -497,12 +515,11 @@ impl HeldLock {
 async fn hold(
     mut conn: MySqlConnection,
     name: String,
+    ping_interval: Duration,
     mut release: oneshot::Receiver<watch::Sender<bool>>,
 ) {
-    let mut ping = tokio::time::interval_at(
-        tokio::time::Instant::now() + LOCK_PING_INTERVAL,
-        LOCK_PING_INTERVAL,
-    );
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut alive = true;
     let done = loop {

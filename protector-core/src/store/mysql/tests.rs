@@ -5,6 +5,7 @@
 use super::*;
 use crate::store::conformance::backends::mysql::{fresh_database, server_url};
 use crate::store::fixtures::key;
+use crate::store::OperationLock;
 use crate::store::Store;
 
 const PASSWORD: &str = "pw-4e1f9a7c-never-shown";
@@ -204,5 +205,70 @@ async fn a_lock_is_released_when_its_connection_dies() {
         LockAttempt::Acquired(_)
     ));
     // Dropping the lock whose connection is gone is harmless.
+    drop(lock);
+}
+
+/// Takes the lock of `id` on `store`, which must be free.
+async fn take(store: &MySqlStore, id: &Uuid) -> OperationLock {
+    match store.lock_operation(id).await.unwrap() {
+        LockAttempt::Acquired(lock) => lock,
+        LockAttempt::Held { .. } => panic!("a free lock is held"),
+    }
+}
+
+/// `GET_LOCK(name, seconds)` on a connection of its own: the server waits up to `seconds` for
+/// the lock (1: taken, then released; 0: still held by someone else when time ran out).
+async fn probe(other: &MySqlStore, id: &Uuid, seconds: u32) -> i64 {
+    let mut probe = other.pool().acquire().await.unwrap();
+    let got: i64 = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+        .bind(lock_name(id))
+        .bind(seconds)
+        .fetch_one(&mut *probe)
+        .await
+        .unwrap();
+    if got == 1 {
+        sqlx::query("DO RELEASE_LOCK(?)")
+            .bind(lock_name(id))
+            .execute(&mut *probe)
+            .await
+            .unwrap();
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_held_lock_outlives_its_connections_idle_timeout_by_pinging_it() {
+    let Some((_, store, other)) = fresh_database().await else {
+        return;
+    };
+    let store = store.with_lock_keepalive(Duration::from_secs(1), Duration::from_millis(200));
+    let id = Uuid::new_v4();
+    let lock = take(&store, &id).await;
+    // The server waits 3 s for the lock, three times the holder's idle timeout: the pings keep
+    // the holder's connection, so the lock stays held.
+    assert_eq!(
+        probe(&other, &id, 3).await,
+        0,
+        "the live holder lost its lock"
+    );
+    drop(lock);
+    assert_eq!(probe(&other, &id, 10).await, 1);
+}
+
+#[tokio::test]
+async fn the_lock_of_a_holder_that_stops_answering_is_freed_by_the_servers_idle_timeout() {
+    let Some((_, store, other)) = fresh_database().await else {
+        return;
+    };
+    // A holder whose pings never come (its host vanished): the server ends the idle
+    // connection after 1 s, which frees the lock; the probe waits for that on the server.
+    let store = store.with_lock_keepalive(Duration::from_secs(1), Duration::from_secs(3600));
+    let id = Uuid::new_v4();
+    let lock = take(&store, &id).await;
+    assert_eq!(
+        probe(&other, &id, 20).await,
+        1,
+        "the silent holder's lock was kept"
+    );
     drop(lock);
 }
