@@ -92,3 +92,40 @@ fn an_unreachable_database_is_reported_without_its_password() {
     );
     assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }
+
+/// The sample configuration the README installs is read by every service as shipped (only
+/// the paths of this machine changed).
+#[test]
+fn the_sample_protector_conf_is_read_by_every_service() {
+    use protector_service::api::ApiSettings;
+    use protector_service::config::ServiceConfig;
+    use protector_service::engine::EngineConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/etc/protector.conf.sample"
+    ))
+    .unwrap();
+    let clouds = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &clouds,
+        "clouds:\n  site-a:\n    auth:\n      auth_url: http://controller:5000/v3\n      username: protector\n      password: x\n      project_name: service\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n",
+    )
+    .unwrap();
+    let text = sample
+        .replace("/var/lib/protector", &dir.path().display().to_string())
+        .replace("/etc/protector/clouds.yaml", &clouds.display().to_string());
+    let path = dir.path().join("protector.conf");
+    std::fs::write(&path, &text).unwrap();
+    let config = ServiceConfig::load(&path).unwrap();
+    let api = ApiSettings::from_config(&config).unwrap();
+    let shown = format!("{api:?}");
+    assert!(!shown.contains("PROTECTOR_PASS"), "{shown}");
+    let engine = EngineConfig::from_config(&config).unwrap();
+    assert_eq!(engine.site_name, "site-a");
+    assert!(matches!(
+        config.database().unwrap(),
+        protector_service::config::Database::MySql(_)
+    ));
+}
