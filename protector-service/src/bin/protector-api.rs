@@ -17,6 +17,7 @@ use protector_core::{Error, ErrorKind, Result};
 use protector_openstack::ClientOptions;
 use protector_service::api::{serve, Api, ApiSettings};
 use protector_service::config::{ServiceConfig, DEFAULT_CONFIG_FILE};
+use protector_service::process::{exit_with, init_logging, Signals};
 
 /// protector's REST service of one site.
 #[derive(Debug, Parser)]
@@ -31,36 +32,21 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("protector-api: {e}");
-            ExitCode::from(match e.kind() {
-                ErrorKind::ConfigInvalid | ErrorKind::InvalidInput => 2,
-                ErrorKind::Unavailable | ErrorKind::Timeout => 3,
-                _ => 1,
-            })
-        }
+        Err(e) => exit_with("protector-api", &e),
     }
 }
 
 fn run(args: Args) -> Result<()> {
     let config = ServiceConfig::load(&args.config_file)?;
     let settings = ApiSettings::from_config(&config)?;
-    let filter = if settings.debug { "debug" } else { "info" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PROTECTOR_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: journald and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(settings.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.workers)
         .enable_all()
         .build()
         .map_err(|e| Error::unexpected(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
+        let signals = Signals::register()?;
         let store = config.database()?.open(config.secret_key()?).await?;
         let auth = settings.keystone.authenticator(ClientOptions::default())?;
         let api = Api::new(settings.site_name.clone(), store, auth);
@@ -75,34 +61,14 @@ fn run(args: Args) -> Result<()> {
             )
         })?;
         tracing::info!(site = %settings.site_name, address = %address, workers = settings.workers, "protector-api serving");
-        serve(listener, api.router(), shutdown_signal()).await?;
+        serve(listener, api.router(), shutdown_signal(signals)).await?;
         tracing::info!("protector-api stopped");
         Ok(())
     })
 }
 
-/// SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing the requests in flight");
+/// SIGTERM or SIGINT, watched from the start.
+async fn shutdown_signal(mut signals: Signals) {
+    let signal = signals.recv().await;
+    tracing::info!(signal, "shutting down: finishing the requests in flight");
 }

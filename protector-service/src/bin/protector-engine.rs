@@ -22,6 +22,7 @@ use protector_core::store::Store;
 use protector_core::{Error, ErrorKind, Result};
 use protector_service::config::{ServiceConfig, DEFAULT_CONFIG_FILE};
 use protector_service::engine::{build_with_peers, peer_discovery, EngineConfig, Worker};
+use protector_service::process::{exit_with, init_logging, Signals};
 
 /// A site's protector worker: claims and runs the site's operations.
 #[derive(Debug, Parser)]
@@ -36,13 +37,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("protector-engine: {e}");
-            ExitCode::from(match e.kind() {
-                ErrorKind::ConfigInvalid | ErrorKind::InvalidInput => 2,
-                _ => 1,
-            })
-        }
+        Err(e) => exit_with("protector-engine", &e),
     }
 }
 
@@ -99,60 +94,6 @@ async fn open_store(
                 pause = (pause * 2).min(Duration::from_secs(30));
             }
             Err(e) => return Err(e),
-        }
-    }
-}
-
-fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PROTECTOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: journald and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
-/// SIGTERM and SIGINT, registered before any work starts.
-struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn register() -> Result<Signals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let watch = |kind: SignalKind, name: &str| {
-                signal(kind).map_err(|e| Error::unexpected(format!("cannot watch {name}: {e}")))
-            };
-            Ok(Signals {
-                interrupt: watch(SignalKind::interrupt(), "SIGINT")?,
-                terminate: watch(SignalKind::terminate(), "SIGTERM")?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Signals {})
-    }
-
-    async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => "SIGINT",
-                _ = self.terminate.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
         }
     }
 }
