@@ -89,6 +89,18 @@ pub async fn launch(
     {
         crate::output::eprint_line(&format!("Data at risk: {}", point.data_at_risk));
     }
+    // An unplanned site failover: each group's recovery point, before anything runs.
+    for (group, point) in submitted
+        .site_plan
+        .as_ref()
+        .map(|p| p.recovery_points())
+        .unwrap_or_default()
+    {
+        crate::output::eprint_line(&format!(
+            "Data at risk for {group}: {} (recovery point {}, {} s old)",
+            point.data_at_risk, point.snapshot, point.age_secs
+        ));
+    }
     if engine.operations_run_on_site() {
         // Site mode: the local site's protector-engine workers claim the pending record.
         let site = engine.protector.local_site().to_string();

@@ -170,3 +170,67 @@ fn the_whole_dr_cycle_from_the_command_line() {
     assert!(steps.contains(&"fence_old_vms"), "{op}");
     assert_runs_on(&env, "site-a", "fenced failback");
 }
+
+/// Issue 16, item 5: an unplanned site failover states each group's recovery point and its age
+/// before anything runs, like a single group's unplanned failover, and recovers from it.
+#[test]
+fn an_unplanned_site_failover_reports_each_groups_data_at_risk_first() {
+    let env = Env::new().with_sites().with_group();
+    env.on(
+        "site-a",
+        &[
+            "protection-group",
+            "mapping-set",
+            "prod-web-app",
+            "--network-mapping",
+            NETWORKS,
+            "--flavor-mapping",
+            "m1.large=m2.large",
+        ],
+    )
+    .assert()
+    .success();
+    env.simulator().tick(320).unwrap();
+    env.sim_fault(&["--site", "site-a", "--down"]);
+    let (op, stderr) = wait(
+        &env,
+        "site-b",
+        &[
+            "dr",
+            "site",
+            "failover",
+            "site-a",
+            "--failover-type",
+            "unplanned",
+            "--force",
+        ],
+    );
+    assert_eq!(op["status"], "completed", "{op}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("Data at risk for prod-web-app: "))
+        .unwrap_or_else(|| panic!("no data at risk reported per group: {stderr}"));
+    assert!(
+        line.contains("recovery point ") && line.ends_with(" s old)"),
+        "{line}"
+    );
+    // Reported before the run's progress: the first line of stderr that names the group.
+    let first = stderr
+        .lines()
+        .find(|l| l.contains("prod-web-app"))
+        .unwrap_or_default();
+    assert_eq!(first, line, "{stderr}");
+    // Each VM now runs on site-b; the copies on site-a (down) wait to be fenced.
+    for vm in VMS {
+        assert!(running(&env, vm).contains(&"site-b".to_string()), "{vm}");
+    }
+    let group = env.json(&[
+        "--os-cloud",
+        "site-b",
+        "protection-group",
+        "show",
+        "prod-web-app",
+    ]);
+    assert_eq!(group["status"], "failed_over", "{group}");
+    assert_eq!(group["fence_required_on"], "site-a", "{group}");
+}

@@ -31,7 +31,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
-use crate::plan::Plan;
+use crate::plan::{FailoverMode, Plan, SiteFailoverPlan};
 use crate::store::{JournalEntry, JournalKind, LockAttempt};
 
 /// A long operation to run, with everything it needs (owned, serializable: it is what the
@@ -110,6 +110,10 @@ pub struct Submitted {
     /// too unless, when it runs, the group's metadata changed or a site does not answer (it
     /// plans again then); a failback plans again.
     pub plan: Option<Plan>,
+    /// For an unplanned site failover, every group's plan made now: each one's recovery point
+    /// is that group's data at risk, reported before anything runs (the site failover plans
+    /// each group again when its turn comes).
+    pub site_plan: Option<SiteFailoverPlan>,
 }
 
 /// The journal detail of a [`JournalKind::Submitted`] entry.
@@ -227,7 +231,7 @@ impl Protector {
     /// nothing replicated yet), and nothing is recorded then.
     pub async fn submit(&self, request: OperationRequest) -> Result<Submitted> {
         // One operation: each site's Keystone is asked once whether it answers.
-        let (operation, request, plan) = self.for_operation().admit(request).await?;
+        let (operation, request, plan, site_plan) = self.for_operation().admit(request).await?;
         // A failover runs the plan checked now: an unplanned one exactly (its data at risk was
         // reported), a planned one unless the group changed meanwhile (then it plans again).
         let detail = SubmittedDetail {
@@ -252,12 +256,52 @@ impl Protector {
             ))
             .await?;
         self.store().put_operation(&operation).await?;
-        Ok(Submitted { operation, plan })
+        Ok(Submitted {
+            operation,
+            plan,
+            site_plan,
+        })
     }
 
     /// The checks of [`Protector::submit`]: the pending record, the request to keep (groups
     /// named by id, so a rename meanwhile changes nothing) and the plan to run exactly.
     async fn admit(
+        &self,
+        request: OperationRequest,
+    ) -> Result<(
+        Operation,
+        OperationRequest,
+        Option<Plan>,
+        Option<SiteFailoverPlan>,
+    )> {
+        if let OperationRequest::SiteFailover { site, request } = request {
+            let request = SiteFailoverRequest {
+                operation_id: None,
+                ..request
+            };
+            let (mut pending, site_plan) = match request.mode {
+                // Every group's recovery point, before anything runs.
+                FailoverMode::Unplanned => {
+                    let (pending, plan) =
+                        self.plan_site_failover_with_groups(&site, &request).await?;
+                    (pending, Some(plan))
+                }
+                FailoverMode::Planned => (self.plan_site_failover(&site, &request).await?, None),
+            };
+            pending.status = OperationStatus::Pending;
+            return Ok((
+                pending,
+                OperationRequest::SiteFailover { site, request },
+                None,
+                site_plan,
+            ));
+        }
+        let (operation, request, plan) = self.admit_group(request).await?;
+        Ok((operation, request, plan, None))
+    }
+
+    /// [`Protector::admit`] of an operation on one group.
+    async fn admit_group(
         &self,
         request: OperationRequest,
     ) -> Result<(Operation, OperationRequest, Option<Plan>)> {
@@ -326,18 +370,10 @@ impl Protector {
                     None,
                 )
             }
-            OperationRequest::SiteFailover { site, request } => {
-                let request = SiteFailoverRequest {
-                    operation_id: None,
-                    ..request
-                };
-                let mut pending = self.plan_site_failover(&site, &request).await?;
-                pending.status = OperationStatus::Pending;
-                (
-                    pending,
-                    OperationRequest::SiteFailover { site, request },
-                    None,
-                )
+            OperationRequest::SiteFailover { .. } => {
+                return Err(Error::unexpected(
+                    "a site failover is admitted by admit, not admit_group",
+                ))
             }
         })
     }
@@ -748,7 +784,6 @@ impl Protector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::FailoverMode;
 
     fn assert_send_static<T: Send + 'static>(_: &T) {}
 

@@ -332,6 +332,18 @@ impl Protector {
         failed_site: &str,
         request: &SiteFailoverRequest,
     ) -> Result<SiteFailoverPlan> {
+        Ok(self
+            .plan_site_failover_with_groups(failed_site, request)
+            .await?
+            .1)
+    }
+
+    /// [`Protector::plan_site_failover`] and [`Protector::plan_site_failover_groups`] at once.
+    pub(super) async fn plan_site_failover_with_groups(
+        &self,
+        failed_site: &str,
+        request: &SiteFailoverRequest,
+    ) -> Result<(Operation, SiteFailoverPlan)> {
         let (op, in_scope) = self.site_failover_scope(failed_site, request).await?;
         let engine = self.unscoped();
         let mut groups = Vec::new();
@@ -359,14 +371,15 @@ impl Protector {
                 plan,
             });
         }
-        Ok(SiteFailoverPlan {
+        let plan = SiteFailoverPlan {
             id: op.id,
             mode: request.mode,
-            failed_site: op.source_site,
-            target_site: op.target_site,
+            failed_site: op.source_site.clone(),
+            target_site: op.target_site.clone(),
             concurrency: request.concurrency,
             groups,
-        })
+        };
+        Ok((op, plan))
     }
 
     async fn site_failover_scope(

@@ -341,6 +341,18 @@ impl SiteFailoverPlan {
         serde_json::to_string_pretty(self).expect("plans serialize")
     }
 
+    /// Each group that fails over from a replicated snapshot, with that recovery point: its
+    /// data at risk, in the order the groups start.
+    pub fn recovery_points(&self) -> Vec<(&str, &RecoveryPoint)> {
+        self.groups
+            .iter()
+            .filter_map(|g| {
+                let point = g.plan.as_ref()?.recovery_point.as_ref()?;
+                Some((g.group_name.as_str(), point))
+            })
+            .collect()
+    }
+
     /// Every blocking finding of every group's plan and every skipped group, as one
     /// `(group, finding)` list: what would keep the site failover from completing.
     pub fn blocking(&self) -> Vec<(String, Finding)> {
