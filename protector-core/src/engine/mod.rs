@@ -12,10 +12,12 @@
 //! (servers, ports, volumes and array volumes, one by one and as sets), `clients` (per-group
 //! clients), `access`, `ownership`, `sync`, `pods`, `report`, `validate`, `wait`, `progress`
 //! and `text`. The operations build on it (and on `planner`): `failover`, `failback`, `drill`,
-//! `recover`, `site_failover`, `lifecycle`, `mappings`, and `runs`, the lifecycle API over all
+//! `recover`, `site_failover`, `lifecycle`, `mappings`, `admission` (what `submit` checks) and
+//! `runs`, the lifecycle API over all
 //! of them. No module imports another in a circle; `layers` checks it.
 
 pub mod access;
+mod admission;
 mod clients;
 mod copies;
 mod drill;

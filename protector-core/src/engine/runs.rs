@@ -30,8 +30,8 @@ use super::{
     TestFailoverRequest,
 };
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
-use crate::plan::{FailoverMode, Plan, SiteFailoverPlan};
+use crate::model::{Operation, OperationStatus, OperationType};
+use crate::plan::{Plan, SiteFailoverPlan};
 use crate::store::{JournalEntry, JournalKind, LockAttempt};
 
 /// A long operation to run, with everything it needs (owned, serializable: it is what the
@@ -158,33 +158,6 @@ impl RunningOperation {
     }
 }
 
-/// A `pending` record of `kind` about `group`, from its primary to its secondary.
-fn pending_for(group: &ProtectionGroup, kind: OperationType) -> Operation {
-    let mut op = Operation::start(
-        kind,
-        Some((&group.id, &group.name)),
-        &group.current_primary_site,
-        group.current_secondary_site(),
-        Utc::now(),
-    );
-    op.status = OperationStatus::Pending;
-    op
-}
-
-/// A `pending` record of what `plan` does.
-fn pending_for_plan(plan: &Plan, kind: OperationType) -> Operation {
-    let mut op = Operation::start(
-        kind,
-        Some((&plan.group_id, &plan.group_name)),
-        &plan.source_site,
-        &plan.target_site,
-        Utc::now(),
-    );
-    op.id = plan.id;
-    op.status = OperationStatus::Pending;
-    op
-}
-
 /// How often [`Protector::wait`] and [`Protector::watch`] read the record: the engine's poll
 /// interval, at least 20 ms (a simulator's engine polls back to back).
 fn follow_interval(engine: &Protector) -> Duration {
@@ -261,134 +234,6 @@ impl Protector {
             plan,
             site_plan,
         })
-    }
-
-    /// The checks of [`Protector::submit`]: the pending record, the request to keep (groups
-    /// named by id, so a rename meanwhile changes nothing) and the plan to run exactly.
-    async fn admit(
-        &self,
-        request: OperationRequest,
-    ) -> Result<(
-        Operation,
-        OperationRequest,
-        Option<Plan>,
-        Option<SiteFailoverPlan>,
-    )> {
-        if let OperationRequest::SiteFailover { site, request } = request {
-            let request = SiteFailoverRequest {
-                operation_id: None,
-                ..request
-            };
-            let (mut pending, site_plan) = match request.mode {
-                // Every group's recovery point, before anything runs.
-                FailoverMode::Unplanned => {
-                    let (pending, plan) =
-                        self.plan_site_failover_with_groups(&site, &request).await?;
-                    (pending, Some(plan))
-                }
-                FailoverMode::Planned => (self.plan_site_failover(&site, &request).await?, None),
-            };
-            pending.status = OperationStatus::Pending;
-            return Ok((
-                pending,
-                OperationRequest::SiteFailover { site, request },
-                None,
-                site_plan,
-            ));
-        }
-        let (operation, request, plan) = self.admit_group(request).await?;
-        Ok((operation, request, plan, None))
-    }
-
-    /// [`Protector::admit`] of an operation on one group.
-    async fn admit_group(
-        &self,
-        request: OperationRequest,
-    ) -> Result<(Operation, OperationRequest, Option<Plan>)> {
-        let kind = request.operation_type();
-        Ok(match request {
-            OperationRequest::Failover { group, request } => {
-                let request = FailoverRequest {
-                    operation_id: None,
-                    ..request
-                };
-                let plan = self.plan_failover(&group, &request).await?;
-                self.validate_plan(&plan).await?.into_result(&format!(
-                    "failover of protection group '{}'",
-                    plan.group_name
-                ))?;
-                let pending = pending_for_plan(&plan, kind);
-                let group = plan.group_id.to_string();
-                (
-                    pending,
-                    OperationRequest::Failover { group, request },
-                    Some(plan),
-                )
-            }
-            OperationRequest::Failback { group, request } => {
-                let request = FailbackRequest {
-                    operation_id: None,
-                    ..request
-                };
-                let plan = self.plan_failback(&group, &request).await?;
-                self.validate_plan(&plan).await?.into_result(&format!(
-                    "failback of protection group '{}'",
-                    plan.group_name
-                ))?;
-                let pending = pending_for_plan(&plan, kind);
-                let group = plan.group_id.to_string();
-                (
-                    pending,
-                    OperationRequest::Failback { group, request },
-                    Some(plan),
-                )
-            }
-            OperationRequest::TestFailover { group, request } => {
-                let found = self.group(&group).await?;
-                self.ensure_not_claimed_for(&found, kind)?;
-                let request = TestFailoverRequest {
-                    operation_id: None,
-                    ..request
-                };
-                // Every refusal of the drill's pre-flight (unmapped networks, nothing
-                // replicated yet, ...) comes back to the caller, and nothing is recorded. The
-                // run plans again: the snapshot may be newer by then.
-                self.check_drill(found.clone(), &request).await?;
-                let group = found.id.to_string();
-                (
-                    pending_for(&found, kind),
-                    OperationRequest::TestFailover { group, request },
-                    None,
-                )
-            }
-            OperationRequest::TestFailoverCleanup { group } => {
-                let found = self.group(&group).await?;
-                let group = found.id.to_string();
-                (
-                    pending_for(&found, kind),
-                    OperationRequest::TestFailoverCleanup { group },
-                    None,
-                )
-            }
-            OperationRequest::SiteFailover { .. } => {
-                return Err(Error::unexpected(
-                    "a site failover is admitted by admit, not admit_group",
-                ))
-            }
-        })
-    }
-
-    /// A drill is refused at once while another operation runs on the group.
-    fn ensure_not_claimed_for(&self, group: &ProtectionGroup, kind: OperationType) -> Result<()> {
-        match group.active_operation_id {
-            Some(running) => Err(Error::conflict(format!(
-                "operation op-{running} is running on protection group '{}' (status {}): nothing was changed; wait for it to finish, then start the {} again",
-                group.name,
-                group.status,
-                kind.as_str()
-            ))),
-            None => Ok(()),
-        }
     }
 
     /// Runs the submitted operation `id` to its end and returns its final record
@@ -784,6 +629,7 @@ impl Protector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::FailoverMode;
 
     fn assert_send_static<T: Send + 'static>(_: &T) {}
 
