@@ -26,6 +26,7 @@
 //! volumes).
 
 mod cleanup;
+mod evidence;
 mod plan;
 mod preflight;
 mod resume;
@@ -274,6 +275,7 @@ impl Drill<'_> {
                 json!({"snapshot": self.plan.snapshot, "volumes": self.plan.sources}),
             )
             .await;
+        self.record_evidence().await;
         let t = site_token(self.site());
         self.phase(&format!("create_volumes_{t}"), |m| self.copy_volumes(m))
             .await?;
@@ -480,6 +482,8 @@ impl Drill<'_> {
                 )
                 .await;
             self.update(member.member_id, |m| m.error = Some(fault));
+        } else {
+            self.record_boot(&created.server_name, &id).await;
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ mod admission;
 mod clients;
 mod copies;
 mod drill;
+mod drill_report;
 mod failback;
 mod failover;
 #[cfg(test)]
@@ -50,6 +51,10 @@ use uuid::Uuid;
 
 pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
+pub use drill_report::{
+    Check, CheckOutcome, CleanupReport, DrillReport, InstanceReport, RecoveryPointUsed, RtoReport,
+    TimelineStep,
+};
 pub use failback::FailbackRequest;
 pub use lifecycle::{
     AddMember, CreateGroup, CreatePolicy, MemberCandidate, RegisterSite, SiteValidation,

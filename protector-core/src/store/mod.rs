@@ -171,6 +171,11 @@ pub enum JournalKind {
     /// recovery needs to continue it), written before its first side effect. Not a side
     /// effect.
     Planned,
+    /// A step of the operation began (`step` names it): the timeline of a drill report. Not
+    /// a side effect.
+    StepStarted,
+    /// A step of the operation ended (`step` names it). Not a side effect.
+    StepDone,
 }
 
 impl JournalKind {
@@ -179,7 +184,11 @@ impl JournalKind {
     pub fn is_side_effect(&self) -> bool {
         !matches!(
             self,
-            JournalKind::Submitted | JournalKind::CancelRequested | JournalKind::Planned
+            JournalKind::Submitted
+                | JournalKind::CancelRequested
+                | JournalKind::Planned
+                | JournalKind::StepStarted
+                | JournalKind::StepDone
         )
     }
 }

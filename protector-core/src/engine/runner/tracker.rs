@@ -93,6 +93,7 @@ impl<'a> Tracker<'a> {
         if let Some(phase) = self.spec(name).map(|s| s.phase) {
             self.edit(|op| op.phase = phase);
         }
+        self.journal(name, JournalKind::StepStarted, json!({})).await;
         self.publish().await
     }
 
@@ -103,6 +104,7 @@ impl<'a> Tracker<'a> {
             op.steps_completed.push(name.to_string());
             op.progress = op.progress.max(done_at);
         });
+        self.journal(name, JournalKind::StepDone, json!({})).await;
         self.publish().await
     }
 
