@@ -4,6 +4,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod drill;
+mod drill_report;
 mod dry_run;
 mod failback;
 mod failover;
