@@ -34,6 +34,10 @@ impl ArrayApi for FlashArrayClient {
         FlashArrayClient::get_volume(self, name).await
     }
 
+    async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
+        FlashArrayClient::list_volumes(self, name_prefix).await
+    }
+
     async fn copy_volume(&self, request: &CopyVolume) -> Result<ArrayVolume> {
         FlashArrayClient::copy_volume(self, request).await
     }

@@ -204,6 +204,13 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     /// A volume by name, destroyed or not. `Ok(None)` when missing.
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>>;
 
+    /// Volumes whose name starts with `name_prefix`, destroyed or not, by name (`GET /volumes`
+    /// with a name filter): how a leak scan finds the copies protector named.
+    ///
+    /// # Behavior
+    /// - An empty list when none matches; the prefix is matched literally.
+    async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>>;
+
     /// Creates a volume from a snapshot or volume (`POST /volumes` with `source`).
     ///
     /// # Behavior

@@ -26,6 +26,7 @@ mod failback;
 mod failover;
 #[cfg(test)]
 mod layers;
+mod leak_scan;
 mod lifecycle;
 mod mappings;
 mod overview;
@@ -56,6 +57,7 @@ pub use drill_report::{
     TimelineStep,
 };
 pub use failback::FailbackRequest;
+pub use leak_scan::{Leak, LeakKind, LeakScan, NotScanned, ScanPlace};
 pub use lifecycle::{
     AddMember, CreateGroup, CreatePolicy, MemberCandidate, RegisterSite, SiteValidation,
 };

@@ -8,6 +8,7 @@ mod drill_report;
 mod dry_run;
 mod failback;
 mod failover;
+mod leak_scan;
 mod leaks;
 mod lifecycle;
 mod operation_lifecycle;

@@ -74,6 +74,11 @@ impl ArrayApi for SimArray {
             .await
     }
 
+    async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
+        self.call("list_volumes", |w, a| Ok(array::list_volumes(w, a, name_prefix)))
+            .await
+    }
+
     async fn copy_volume(&self, request: &CopyVolume) -> Result<ArrayVolume> {
         self.call("copy_volume", |w, a| array::copy_volume(w, a, request))
             .await

@@ -172,6 +172,16 @@ pub(crate) fn get_volume(world: &World, array: &str, name: &str) -> Option<Array
         .map(volume_view)
 }
 
+/// `GET /volumes?filter=name='<prefix>*'`, destroyed or not, by name.
+pub(crate) fn list_volumes(world: &World, array: &str, name_prefix: &str) -> Vec<ArrayVolume> {
+    let mut out: Vec<ArrayVolume> = volumes(world, array)
+        .filter(|v| v.name.starts_with(name_prefix))
+        .map(volume_view)
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// Whether an array volume is connected to a host (its Cinder volume is attached).
 pub(crate) fn is_connected(world: &World, array: &str, name: &str) -> bool {
     world

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::client::FlashArrayClient;
 use crate::error::{array_says, is_missing};
+use crate::filter::Filter;
 use crate::request::Request;
 use crate::wire::{WireArray, WireArrayConnection, WireVolume};
 
@@ -52,6 +53,22 @@ impl FlashArrayClient {
             Err(e) if is_missing(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Volumes whose name starts with `name_prefix`, destroyed or not, by name
+    /// (`GET /volumes?filter=name='<prefix>*'`).
+    pub async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
+        let request = Request::get("volumes", "list volumes")
+            .filter(&Filter::like("name", &format!("{name_prefix}*")))
+            .object(format!("{name_prefix}*"));
+        let volumes: Vec<WireVolume> = self.list(&request).await?;
+        let mut volumes: Vec<ArrayVolume> = volumes
+            .into_iter()
+            .map(Into::<ArrayVolume>::into)
+            .filter(|v| v.name.starts_with(name_prefix))
+            .collect();
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(volumes)
     }
 
     /// Creates volume `request.name` from a snapshot or volume (`POST /volumes?names=` with
