@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod evidence;
 mod operation;
+pub use evidence::{DrillReportArgs, LeakScanArgs, ReportFormat, ScanFormat};
 pub use operation::OperationCommand;
 
 /// Disaster recovery for OpenStack VMs whose volumes live on replicated Pure Storage
@@ -114,6 +116,14 @@ pub enum Command {
     /// `dr site failover ...`, `dr tenant mapping ...`).
     #[command(subcommand)]
     Dr(DrCommand),
+
+    /// List every resource protector tagged or named, on every site and FlashArray, that no
+    /// protection group and no unfinished operation owns. Read-only: it never deletes
+    /// anything; each finding names the command that removes it.
+    ///
+    /// Exit status: 0 nothing found, 4 leaks found, 5 nothing found but a site or array could
+    /// not be read (the scan is incomplete; the others are scanned all the same).
+    LeakScan(LeakScanArgs),
 
     /// The two-site simulator on its own: serve it over the real wire APIs, inject faults,
     /// inspect it.
@@ -539,6 +549,11 @@ pub enum DrTestCommand {
     /// either command records the operation, runs it in the background and prints its id at
     /// once; with --wait it shows the progress and prints the final record.
     Failover(TestFailoverArgs),
+    /// The report of a group's latest DR drill (or of one drill): timeline, boot time of each
+    /// test VM, what was checked, the recovery point used, the RTO achieved against the
+    /// estimate, and the cleanup once it ran. JSON on stdout by default; --format html writes
+    /// one printable page. Also after the cleanup.
+    Report(DrillReportArgs),
 }
 
 #[derive(Debug, Args)]

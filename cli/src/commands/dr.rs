@@ -27,6 +27,7 @@ pub async fn run_test(ctx: &Context, command: DrTestCommand) -> CliResult {
             }
             None => test_failover(ctx, args).await,
         },
+        DrTestCommand::Report(args) => crate::commands::evidence::drill_report(ctx, args).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod consistency_group;
 mod demo;
 mod dr;
 mod dry_run;
+mod evidence;
 mod group;
 mod operation;
 pub mod sim;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Dr(DrCommand::Test(command)) => dr::run_test(&ctx, command).await,
         Command::Dr(DrCommand::Site(command)) => dr::run_site(&ctx, command).await,
+        Command::LeakScan(args) => evidence::leak_scan(&ctx, args).await,
         Command::Sim(command) => sim::run(command).await,
         Command::Completion { shell } => {
             let mut out = Vec::new();
