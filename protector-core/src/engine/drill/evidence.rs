@@ -26,13 +26,24 @@ impl Drill<'_> {
                 group.name, group.status
             ),
         )];
+        // Production network names, for the reader: the plan keeps their ids.
+        let names: std::collections::BTreeMap<String, String> = self
+            .engine
+            .store()
+            .list_members(&group.id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|m| m.recovery.networks)
+            .map(|n| (n.network_id, n.network_name))
+            .collect();
         let mut networks = Vec::new();
         for member in &plan.members {
             for nic in &member.nics {
                 networks.push(format!(
                     "{}: {} -> {}",
                     member.instance_name,
-                    nic.network.source,
+                    names.get(&nic.network.source).unwrap_or(&nic.network.source),
                     nic.network
                         .target_name
                         .as_deref()
@@ -41,6 +52,7 @@ impl Drill<'_> {
                 ));
             }
         }
+        networks.sort();
         checks.push(Check::passed(
             "networks_isolated",
             if networks.is_empty() {
@@ -82,7 +94,12 @@ impl Drill<'_> {
                 plan.source_site, plan.target_site
             ),
         ));
-        let now = Utc::now();
+        // Ages are measured on the array's clock (`_as_of`), as replication lag is: the
+        // caller's clock may differ from the arrays'.
+        let now = match self.plan.array.array_info().await {
+            Ok(info) => info.as_of.unwrap_or_else(Utc::now),
+            Err(_) => Utc::now(),
+        };
         let created_at = if group.replication_type == ReplicationType::Sync {
             // The pod holds every acknowledged write: the copies are as of now.
             Some(now)
@@ -107,7 +124,7 @@ impl Drill<'_> {
             recovery_point: Some(RecoveryPointUsed {
                 snapshot: self.plan.snapshot.clone(),
                 created_at,
-                age_secs: created_at.map(|at| (self.tracker.edit(|op| op.started_at) - at).num_seconds()),
+                age_secs: created_at.map(|at| (now - at).num_seconds().max(0)),
             }),
             members: lock_members(self),
         };

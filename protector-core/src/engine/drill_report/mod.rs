@@ -86,7 +86,7 @@ pub struct RecoveryPointUsed {
     pub snapshot: String,
     /// When the data was taken on the source array (for a pod: when the drill started).
     pub created_at: Option<DateTime<Utc>>,
-    /// Its age when the drill started, in seconds.
+    /// Its age when the drill started, in seconds, by the drill site's array clock.
     pub age_secs: Option<i64>,
 }
 
