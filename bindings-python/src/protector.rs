@@ -28,7 +28,7 @@ use protector_core::model::{
 };
 use protector_core::plan::FailoverMode;
 use protector_core::store::{OpenState, StateDir};
-use protector_core::{Error, ErrorKind, Result};
+use protector_core::{Error, Result};
 use protector_openstack::config::Interface;
 use protector_openstack::{CloudConfig, ConfigLoader, OpenStackConnector};
 use protector_pure::FlashArrayConnector;
@@ -763,6 +763,15 @@ engine_calls! {
             };
             e.wait(&id, timeout).await
         };
+    /// The report of the group's latest DR drill (or of drill `operation`) as a dict, or as
+    /// one self-contained HTML page (`html=True`); also after the drill's cleanup.
+    fn drill_report / drill_report_async (group: String, operation: Option<String>, html: bool)
+        signature (group, *, operation=None, html=false) -> record("raw"),
+        |e| crate::evidence::drill_report(&e, &group, operation.as_deref(), html).await;
+    /// Every resource protector tagged on `sites` (default: all) and their FlashArrays that
+    /// no group and no unfinished operation owns, as a dict. Read-only: removes nothing.
+    fn leak_scan / leak_scan_async (sites: Vec<String>) signature (*, sites=Vec::new())
+        -> record("raw"), |e| e.leak_scan(&sites).await;
     /// Asks operation `id` to stop.
     fn cancel_operation / cancel_operation_async (id: String) signature (id)
         -> record("Operation"), |e| e.cancel(&id).await;
@@ -773,26 +782,4 @@ engine_calls! {
             let mode = if roll_back { RecoverMode::RollBack } else { RecoverMode::Continue };
             e.recover_operation_with(&id, mode).await
         };
-}
-
-/// `ErrorKind` by its stable name (for tests and callers that raise protector's errors).
-pub fn kind_from_name(name: &str) -> Option<ErrorKind> {
-    [
-        ErrorKind::NotFound,
-        ErrorKind::AlreadyExists,
-        ErrorKind::Conflict,
-        ErrorKind::PermissionDenied,
-        ErrorKind::Unauthenticated,
-        ErrorKind::InvalidInput,
-        ErrorKind::ValidationFailed,
-        ErrorKind::Unsupported,
-        ErrorKind::RateLimited,
-        ErrorKind::Unavailable,
-        ErrorKind::Timeout,
-        ErrorKind::OutOfSync,
-        ErrorKind::ConfigInvalid,
-        ErrorKind::Unexpected,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == name)
 }
