@@ -18,7 +18,10 @@ pub async fn drill_report(ctx: &Context, args: DrillReportArgs) -> CliResult {
         .map(parse_operation_id)
         .transpose()?;
     let engine = ctx.engine_with_transport().await?;
-    let report = engine.protector.drill_report(&args.group, operation).await?;
+    let report = engine
+        .protector
+        .drill_report(&args.group, operation)
+        .await?;
     let text = match args.format {
         ReportFormat::Json => {
             let mut json = serde_json::to_string_pretty(&report).map_err(|e| {
@@ -79,7 +82,9 @@ fn table(scan: &LeakScan) -> String {
                     l.kind.as_str().to_string(),
                     l.id.clone(),
                     l.name.clone(),
-                    l.operation_id.map(|o| format!("op-{o}")).unwrap_or_default(),
+                    l.operation_id
+                        .map(|o| format!("op-{o}"))
+                        .unwrap_or_default(),
                     l.group.clone().unwrap_or_default(),
                     l.reason.clone(),
                     l.remove_with.clone(),
@@ -114,7 +119,11 @@ pub async fn leak_scan(ctx: &Context, args: LeakScanArgs) -> CliResult {
     let incomplete = if scan.is_complete() {
         String::new()
     } else {
-        let places: Vec<String> = scan.not_scanned.iter().map(|n| n.place.to_string()).collect();
+        let places: Vec<String> = scan
+            .not_scanned
+            .iter()
+            .map(|n| n.place.to_string())
+            .collect();
         format!(" (incomplete: {} could not be read)", places.join(", "))
     };
     if !scan.leaks.is_empty() {

@@ -165,7 +165,9 @@ impl Owners {
         let group_id = op
             .and_then(|op| op.group_id)
             .or_else(|| member.and_then(|m| self.members.get(&m).copied()));
-        let group = group_id.and_then(|g| self.groups.get(&g)).map(|g| g.name.clone());
+        let group = group_id
+            .and_then(|g| self.groups.get(&g))
+            .map(|g| g.name.clone());
         let mut reason = match (operation, op) {
             (Some(_), Some(op)) => format!(
                 "its operation ({}) ended {}{} and no protection group uses it",
@@ -188,11 +190,15 @@ impl Owners {
 }
 
 fn operation_tag(metadata: &BTreeMap<String, String>) -> Option<Uuid> {
-    metadata.get(OPERATION_TAG).and_then(|v| Uuid::parse_str(v).ok())
+    metadata
+        .get(OPERATION_TAG)
+        .and_then(|v| Uuid::parse_str(v).ok())
 }
 
 fn member_tag(metadata: &BTreeMap<String, String>) -> Option<Uuid> {
-    metadata.get(MEMBER_TAG).and_then(|v| Uuid::parse_str(v).ok())
+    metadata
+        .get(MEMBER_TAG)
+        .and_then(|v| Uuid::parse_str(v).ok())
 }
 
 fn protector_tags(metadata: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -279,9 +285,8 @@ impl Protector {
                 }),
             }
         }
-        scan.leaks.sort_by(|a, b| {
-            (&a.place, a.kind, &a.id).cmp(&(&b.place, b.kind, &b.id))
-        });
+        scan.leaks
+            .sort_by(|a, b| (&a.place, a.kind, &a.id).cmp(&(&b.place, b.kind, &b.id)));
         Ok(scan)
     }
 
@@ -358,7 +363,10 @@ impl Protector {
 async fn scan_site(clients: &SiteClients, place: &ScanPlace, owners: &Owners) -> Result<Vec<Leak>> {
     let site = &place.site;
     let mut leaks = Vec::new();
-    let servers = clients.compute.list_servers(&ListServers::default()).await?;
+    let servers = clients
+        .compute
+        .list_servers(&ListServers::default())
+        .await?;
     for server in servers {
         let tags = protector_tags(&server.metadata);
         if tags.is_empty() {
@@ -453,7 +461,10 @@ async fn scan_array(array: &dyn ArrayApi, place: &ScanPlace, owners: &Owners) ->
             }
             let array_name = place.array.as_deref().unwrap_or("?");
             let remove_with = if volume.destroyed {
-                format!("purevol eradicate {} (on FlashArray {array_name}: already destroyed)", volume.name)
+                format!(
+                    "purevol eradicate {} (on FlashArray {array_name}: already destroyed)",
+                    volume.name
+                )
             } else {
                 format!(
                     "purevol destroy {name} && purevol eradicate {name} (on FlashArray {array_name})",
@@ -483,7 +494,10 @@ mod tests {
     #[test]
     fn a_port_description_names_its_operation() {
         let id = uuid::Uuid::new_v4();
-        assert_eq!(port_operation(&format!("protector:{id}:create_port:web-1")), Some(id));
+        assert_eq!(
+            port_operation(&format!("protector:{id}:create_port:web-1")),
+            Some(id)
+        );
         assert_eq!(port_operation("protector:not-an-id:x"), None);
         assert_eq!(port_operation("something else"), None);
     }

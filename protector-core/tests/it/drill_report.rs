@@ -33,7 +33,12 @@ async fn drilled() -> (Env, uuid::Uuid) {
         .test_failover(GROUP, request(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
     (env, op.id)
 }
 
@@ -81,7 +86,10 @@ fn assert_complete(report: &DrillReport) {
     assert_eq!(report.instances.len(), 3, "{:#?}", report.instances);
     for instance in &report.instances {
         assert_eq!(instance.status, "ACTIVE");
-        assert_eq!(instance.server_name, format!("test-{}", instance.instance_name));
+        assert_eq!(
+            instance.server_name,
+            format!("test-{}", instance.instance_name)
+        );
         assert!(instance.server_id.is_some());
         let boot = instance.boot_secs.expect("a boot time");
         assert!(boot >= 0.0);
@@ -107,7 +115,10 @@ fn assert_complete(report: &DrillReport) {
     for step in &report.timeline {
         assert_eq!(step.status, "done", "{step:?}");
         let end = step.completed_at.unwrap();
-        assert!(previous <= step.started_at && step.started_at <= end, "{step:?}");
+        assert!(
+            previous <= step.started_at && step.started_at <= end,
+            "{step:?}"
+        );
         previous = step.started_at;
     }
     let point = report.recovery_point.as_ref().expect("a recovery point");
@@ -177,7 +188,11 @@ async fn a_real_drill_is_reported_in_json_and_html_also_after_its_cleanup() {
         .await
         .unwrap();
     assert_eq!(cleaned.status, OperationStatus::Completed);
-    let after = env.engine.drill_report(GROUP, Some(drill_id)).await.unwrap();
+    let after = env
+        .engine
+        .drill_report(GROUP, Some(drill_id))
+        .await
+        .unwrap();
     assert_complete(&after);
     assert!(!after.resources_present);
     let cleanup = after.cleanup.as_ref().expect("the cleanup is reported");
@@ -207,6 +222,10 @@ async fn a_group_without_a_drill_has_no_report() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     // Nor a group that does not exist.
-    let e = env.engine.drill_report("no-such-group", None).await.unwrap_err();
+    let e = env
+        .engine
+        .drill_report("no-such-group", None)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }

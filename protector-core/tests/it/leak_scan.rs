@@ -42,7 +42,12 @@ async fn drill(env: &Env) -> uuid::Uuid {
         .test_failover(GROUP, request, &NoProgress)
         .await
         .unwrap();
-    assert_eq!(op.status, OperationStatus::Completed, "{:?}", op.error_message);
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
     op.id
 }
 
@@ -134,7 +139,9 @@ async fn leaks_are_found_and_what_is_owned_is_not() {
     assert_eq!(copy.place.site, "site-b");
     assert!(copy.place.array.is_some());
     assert_eq!(copy.operation_id, None);
-    assert!(copy.remove_with.starts_with("purevol destroy protector-0badc0de-leaked"));
+    assert!(copy
+        .remove_with
+        .starts_with("purevol destroy protector-0badc0de-leaked"));
     // Nothing on production: the members' servers, volumes and ports are owned.
     assert!(found.leaks.iter().all(|l| l.place.site == "site-b"));
     // Read-only: the scan removed nothing.
@@ -147,7 +154,10 @@ async fn leaks_are_found_and_what_is_owned_is_not() {
     assert_eq!(partial.not_scanned.len(), 1, "{:?}", partial.not_scanned);
     assert_eq!(partial.not_scanned[0].place.site, "site-b");
     assert!(partial.not_scanned[0].place.array.is_some());
-    assert!(partial.leaks.iter().all(|l| l.kind != LeakKind::ArrayVolume));
+    assert!(partial
+        .leaks
+        .iter()
+        .all(|l| l.kind != LeakKind::ArrayVolume));
     assert_eq!(
         partial
             .leaks

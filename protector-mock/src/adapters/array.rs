@@ -75,8 +75,10 @@ impl ArrayApi for SimArray {
     }
 
     async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
-        self.call("list_volumes", |w, a| Ok(array::list_volumes(w, a, name_prefix)))
-            .await
+        self.call("list_volumes", |w, a| {
+            Ok(array::list_volumes(w, a, name_prefix))
+        })
+        .await
     }
 
     async fn copy_volume(&self, request: &CopyVolume) -> Result<ArrayVolume> {

@@ -43,7 +43,9 @@ impl Drill<'_> {
                 networks.push(format!(
                     "{}: {} -> {}",
                     member.instance_name,
-                    names.get(&nic.network.source).unwrap_or(&nic.network.source),
+                    names
+                        .get(&nic.network.source)
+                        .unwrap_or(&nic.network.source),
                     nic.network
                         .target_name
                         .as_deref()
@@ -110,7 +112,12 @@ impl Drill<'_> {
         {
             Some(point.created_at)
         } else {
-            match self.plan.array.list_volume_snapshots(&self.plan.snapshot).await {
+            match self
+                .plan
+                .array
+                .list_volume_snapshots(&self.plan.snapshot)
+                .await
+            {
                 Ok(snapshots) => snapshots.iter().map(|s| s.created).min(),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read when the drill's snapshot was taken");

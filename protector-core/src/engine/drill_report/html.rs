@@ -69,14 +69,22 @@ impl DrillReport {
         );
         out.push_str("<h2>Summary</h2>");
         let summary: Vec<Vec<String>> = [
-            ("Protection group", format!("{} ({})", self.group, self.group_id)),
-            ("Project", format!("{} ({})", self.project_name, self.project_id)),
+            (
+                "Protection group",
+                format!("{} ({})", self.group, self.group_id),
+            ),
+            (
+                "Project",
+                format!("{} ({})", self.project_name, self.project_id),
+            ),
             ("Drill operation", self.operation_id.to_string()),
             ("Production site", self.source_site.clone()),
             ("Drill site", self.drill_site.clone()),
             (
                 "Run from site",
-                self.run_from_site.clone().unwrap_or_else(|| "not recorded".into()),
+                self.run_from_site
+                    .clone()
+                    .unwrap_or_else(|| "not recorded".into()),
             ),
             ("Outcome", self.status.as_str().to_string()),
             ("Started", utc(&self.started_at)),
@@ -110,11 +118,18 @@ impl DrillReport {
                     s.status.clone(),
                     utc(&s.started_at),
                     time(s.completed_at.as_ref()),
-                    secs(s.completed_at.map(|end| super::seconds_between(s.started_at, end))),
+                    secs(
+                        s.completed_at
+                            .map(|end| super::seconds_between(s.started_at, end)),
+                    ),
                 ]
             })
             .collect();
-        table(&mut out, &["Step", "Status", "Started", "Ended", "Duration"], &rows);
+        table(
+            &mut out,
+            &["Step", "Status", "Started", "Ended", "Duration"],
+            &rows,
+        );
 
         out.push_str("<h2>Test instances</h2>");
         let rows: Vec<Vec<String>> = self
@@ -204,7 +219,10 @@ impl DrillReport {
                     vec!["Removed".to_string(), cleanup.removed.join(", ")],
                     vec![
                         "Error".to_string(),
-                        cleanup.error_message.clone().unwrap_or_else(|| "none".into()),
+                        cleanup
+                            .error_message
+                            .clone()
+                            .unwrap_or_else(|| "none".into()),
                     ],
                 ];
                 table(&mut out, &["Item", "Value"], &rows);

@@ -355,7 +355,9 @@ fn rto(op: &Operation, journal: &[JournalEntry], instances: &[InstanceReport]) -
         .map(|at| seconds_between(op.started_at, at));
     let estimated_secs = estimated_rto(op, journal);
     let achieved = match achieved_secs {
-        Some(secs) => format!("{secs:.1} s from the drill's start to its last test instance ACTIVE"),
+        Some(secs) => {
+            format!("{secs:.1} s from the drill's start to its last test instance ACTIVE")
+        }
         None => "not achieved: not every test instance became ACTIVE".to_string(),
     };
     let summary = match (achieved_secs, estimated_secs) {
@@ -418,11 +420,7 @@ impl Protector {
     ///
     /// `NotFound` when the group never ran a drill recorded here, or `operation` is not one of
     /// its drills.
-    pub async fn drill_report(
-        &self,
-        group: &str,
-        operation: Option<Uuid>,
-    ) -> Result<DrillReport> {
+    pub async fn drill_report(&self, group: &str, operation: Option<Uuid>) -> Result<DrillReport> {
         let group = self.group(group).await?;
         let operations = self.store().list_operations().await?;
         let of_group = |op: &&Operation, kind: OperationType| {
@@ -470,7 +468,9 @@ impl Protector {
         let mut cleanups: Vec<&Operation> = operations
             .iter()
             .filter(|c| of_group(c, OperationType::TestCleanup))
-            .filter(|c| c.started_at >= op.started_at && next_drill.is_none_or(|n| c.started_at < n))
+            .filter(|c| {
+                c.started_at >= op.started_at && next_drill.is_none_or(|n| c.started_at < n)
+            })
             .collect();
         cleanups.sort_by_key(|c| c.started_at);
         let cleanup = match cleanups
@@ -502,7 +502,10 @@ impl Protector {
         })
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site, the parts of one report")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site, the parts of one report"
+    )]
     fn assemble(
         &self,
         group: &ProtectionGroup,

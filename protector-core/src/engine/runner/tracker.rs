@@ -93,7 +93,8 @@ impl<'a> Tracker<'a> {
         if let Some(phase) = self.spec(name).map(|s| s.phase) {
             self.edit(|op| op.phase = phase);
         }
-        self.journal(name, JournalKind::StepStarted, json!({})).await;
+        self.journal(name, JournalKind::StepStarted, json!({}))
+            .await;
         self.publish().await
     }
 
