@@ -255,3 +255,34 @@ async fn eradicate_volume_looks_first_then_deletes() {
     assert_eq!(fake.requests_to("DELETE", &api("volumes")).await.len(), 1);
     fake.check_headers().await;
 }
+
+#[tokio::test]
+async fn list_volumes_by_name_prefix() {
+    let fake = Fake::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("volumes")))
+        .and(exact_query(&[
+            ("filter", "name='protector-*'"),
+            ("limit", "500"),
+        ]))
+        .and(authed())
+        .respond_with(items(json!([
+            {"name": "protector-0badc0de-b", "provisioned": 1024, "serial": "S2",
+             "destroyed": true, "created": 2},
+            {"name": "protector-0badc0de-a", "provisioned": 1024, "serial": "S1",
+             "destroyed": false, "created": 1}
+        ])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let volumes = fake.array().list_volumes("protector-").await.unwrap();
+    let seen: Vec<(&str, bool)> = volumes
+        .iter()
+        .map(|v| (v.name.as_str(), v.destroyed))
+        .collect();
+    assert_eq!(
+        seen,
+        [("protector-0badc0de-a", false), ("protector-0badc0de-b", true)]
+    );
+    fake.check_headers().await;
+}
