@@ -5,8 +5,12 @@
 //! `protector:operation` names the operation that created them), ports whose description
 //! begins with `protector:<operation id>:`, and array volumes named `protector-<8 hex of the
 //! operation>-…` (a failover's copies) or `test-protector-…` (a drill's). Owned: what a
-//! member uses on any site (current and standby placements), what a drill record lists, and
-//! whatever an operation still pending or running created. Read-only: nothing is removed;
+//! member uses on any site (current and standby placements), what a drill record lists (and
+//! whatever carries its drill's tag), and whatever an operation still pending or running
+//! created: per the operation records of every store this engine reads (the other site's
+//! too) and the operation each group is locked by. protector takes no pg snapshot under a
+//! name of its own (they are the schedule's and the failovers' recovery points), so array
+//! snapshots are not scanned. Read-only: nothing is removed;
 //! each finding says how to remove it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,6 +134,9 @@ struct Owners {
     /// Ids and array names in use by members or listed by drill records.
     used: BTreeSet<String>,
     operations: BTreeMap<Uuid, Operation>,
+    /// Operations a group is locked by or whose drill record it holds (synced metadata: also
+    /// those run from the other site).
+    active: BTreeSet<Uuid>,
     groups: BTreeMap<Uuid, ProtectionGroup>,
     /// Member id → its group.
     members: BTreeMap<Uuid, Uuid>,
@@ -158,6 +165,9 @@ impl Owners {
         if self.used.contains(id) {
             return None;
         }
+        if operation.is_some_and(|o| self.active.contains(&o)) {
+            return None;
+        }
         let op = operation.and_then(|o| self.operations.get(&o));
         if op.is_some_and(|op| !op.status.is_terminal()) {
             return None;
@@ -178,7 +188,7 @@ impl Owners {
                     .unwrap_or_default()
             ),
             (Some(o), None) => format!(
-                "its operation {o} is not recorded in this site's store (the record was deleted, or the operation ran against another store) and no protection group uses it"
+                "its operation {o} is recorded in no store read (the record was deleted, or the operation ran against another store) and no protection group uses it"
             ),
             (None, _) => "it names no operation and no protection group uses it".to_string(),
         };
@@ -300,16 +310,36 @@ impl Protector {
                 .into_iter()
                 .map(|op| (op.id, op))
                 .collect(),
+            active: BTreeSet::new(),
             groups: BTreeMap::new(),
             members: BTreeMap::new(),
         };
+        // An operation run from another site is recorded there until it ends: read the other
+        // stores too (one that does not answer is skipped; its groups' locks still count).
+        for (site, store) in &self.inner.stores {
+            if site.as_str() == self.local_site() {
+                continue;
+            }
+            match store.list_operations().await {
+                Ok(operations) => {
+                    for op in operations {
+                        owners.operations.entry(op.id).or_insert(op);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(site = %site, error = %e, "leak scan: could not read the operations of a peer store")
+                }
+            }
+        }
         for group in self.store().list_groups().await? {
             let members = self.store().list_members(&group.id).await?;
             owners.used.extend(in_use(&members));
             owners
                 .members
                 .extend(members.iter().map(|m| (m.id, group.id)));
+            owners.active.extend(group.active_operation_id);
             if let Some(record) = &group.test_failover {
+                owners.active.insert(record.operation_id);
                 for member in &record.members {
                     owners.used.extend(member.server_id.iter().cloned());
                     owners.used.extend(member.port_ids.iter().cloned());
@@ -456,7 +486,7 @@ async fn scan_array(array: &dyn ArrayApi, place: &ScanPlace, owners: &Owners) ->
             };
             if op.is_none() {
                 reason = format!(
-                    "it is named like protector's copies but no operation recorded in this site's store matches its name; {reason}"
+                    "it is named like protector's copies but no operation recorded in the stores read matches its name; {reason}"
                 );
             }
             let array_name = place.array.as_deref().unwrap_or("?");

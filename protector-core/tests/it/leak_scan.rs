@@ -9,7 +9,7 @@ use crate::common::{setup, Env};
 
 use protector_core::api::CopyVolume;
 use protector_core::engine::{LeakKind, LeakScan, NoProgress, ScanPlace, TestFailoverRequest};
-use protector_core::model::{OperationStatus, ResourceMappings};
+use protector_core::model::{Operation, OperationStatus, OperationType, ResourceMappings};
 
 const GROUP: &str = "prod-web-app";
 
@@ -146,6 +146,40 @@ async fn leaks_are_found_and_what_is_owned_is_not() {
     assert!(found.leaks.iter().all(|l| l.place.site == "site-b"));
     // Read-only: the scan removed nothing.
     assert_eq!(scan(&env).await.leaks, found.leaks);
+
+    // The copy's name points at an operation run from site-b, still running there (recorded
+    // only in site-b's store): owned. Once it ended, the copy is its leak.
+    let peer_op_id = uuid::Uuid::parse_str("0badc0de-0000-4000-8000-000000000001").unwrap();
+    let mut peer_op = Operation::start(
+        OperationType::Failover,
+        None,
+        "site-a",
+        "site-b",
+        chrono::Utc::now(),
+    );
+    peer_op.id = peer_op_id;
+    env.store_b.put_operation(&peer_op).await.unwrap();
+    let owned = scan(&env).await;
+    assert!(
+        owned.leaks.iter().all(|l| l.kind != LeakKind::ArrayVolume),
+        "{:#?}",
+        owned.leaks
+    );
+    peer_op.status = OperationStatus::Failed;
+    peer_op.completed_at = Some(chrono::Utc::now());
+    env.store_b.put_operation(&peer_op).await.unwrap();
+    let ended = scan(&env).await;
+    let copy = ended
+        .leaks
+        .iter()
+        .find(|l| l.id == "protector-0badc0de-leaked")
+        .expect("the copy of the ended operation");
+    assert_eq!(copy.operation_id, Some(peer_op_id));
+    assert!(
+        copy.reason.contains("(failover) ended failed"),
+        "{}",
+        copy.reason
+    );
 
     // An array that cannot be read: reported, the rest scanned all the same.
     env.sim.set_array_down("site-b", true).unwrap();

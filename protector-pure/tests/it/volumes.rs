@@ -282,7 +282,10 @@ async fn list_volumes_by_name_prefix() {
         .collect();
     assert_eq!(
         seen,
-        [("protector-0badc0de-a", false), ("protector-0badc0de-b", true)]
+        [
+            ("protector-0badc0de-a", false),
+            ("protector-0badc0de-b", true)
+        ]
     );
     fake.check_headers().await;
 }
