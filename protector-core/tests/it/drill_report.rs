@@ -229,3 +229,49 @@ async fn a_group_without_a_drill_has_no_report() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }
+
+#[tokio::test]
+async fn a_failed_drill_is_reported_with_the_step_that_failed() {
+    let env = setup().await;
+    env.sim.tick(320).unwrap();
+    env.sim
+        .fail_next(
+            "site-b",
+            protector_mock::Service::Compute,
+            "create_server",
+            ErrorKind::InvalidInput,
+            "Invalid block device mapping (simulated).",
+            1,
+        )
+        .unwrap();
+    let op = env
+        .engine
+        .test_failover(GROUP, request(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed);
+    let report = env.engine.drill_report(GROUP, None).await.unwrap();
+    assert_eq!(report.operation_id, op.id);
+    assert_eq!(report.status, OperationStatus::Failed);
+    assert!(report
+        .error_message
+        .as_deref()
+        .unwrap()
+        .contains("simulated"));
+    let last = report.timeline.last().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.status.as_str()),
+        ("create_instances_site_b", "failed")
+    );
+    assert!(last.started_at <= last.completed_at.unwrap());
+    // No instance became ACTIVE: no RTO achieved, and the rollback removed everything.
+    assert!(report.instances.iter().all(|i| i.active_at.is_none()));
+    assert!(report
+        .instances
+        .iter()
+        .any(|i| i.error.as_deref().is_some_and(|e| e.contains("simulated"))));
+    assert_eq!(report.rto.achieved_secs, None);
+    assert!(report.rto.summary.contains("not achieved"));
+    assert!(!report.resources_present);
+    assert_well_formed(&report.to_html());
+}
