@@ -143,6 +143,7 @@ fn assert_complete(report: &DrillReport) {
     assert!(rto >= 0.0);
     assert_eq!(report.rto.estimated_secs, None);
     assert!(report.rto.summary.contains("no estimate recorded"));
+    assert_eq!(report.notes, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -205,6 +206,15 @@ async fn a_real_drill_is_reported_in_json_and_html_also_after_its_cleanup() {
         .count();
     assert_eq!(servers, 3, "{:?}", cleanup.removed);
     assert_well_formed(&after.to_html());
+
+    // From the other site: the operation record is there, its journal is not; said so.
+    let from_b = env.engine.on_site("site-b").unwrap();
+    let there = from_b.drill_report(GROUP, None).await.unwrap();
+    assert_eq!(there.operation_id, drill_id);
+    assert!(there.timeline.is_empty());
+    assert_eq!(there.notes.len(), 1, "{:?}", there.notes);
+    assert!(there.notes[0].contains("ask for the report there"));
+    assert_well_formed(&there.to_html());
 }
 
 #[tokio::test]

@@ -107,6 +107,9 @@ impl DrillReport {
         .map(|(k, v)| vec![k.to_string(), v])
         .collect();
         table(&mut out, &["Item", "Value"], &summary);
+        for note in &self.notes {
+            let _ = write!(out, "<p class=\"warning\">{}</p>", escape(note));
+        }
 
         out.push_str("<h2>Timeline</h2>");
         let rows: Vec<Vec<String>> = self

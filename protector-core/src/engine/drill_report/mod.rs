@@ -215,6 +215,9 @@ pub struct DrillReport {
     pub resources_present: bool,
     /// The cleanup, once it ran.
     pub cleanup: Option<CleanupReport>,
+    /// What the report could not establish, and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// When this report was made.
     pub generated_at: DateTime<Utc>,
     /// The protector version that made it.
@@ -517,6 +520,18 @@ impl Protector {
         cleanup: Option<CleanupReport>,
     ) -> DrillReport {
         let rto = rto(op, journal, &instances);
+        let mut notes = Vec::new();
+        if journal.is_empty() {
+            notes.push(format!(
+                "the journal of drill {} is not in the store of {}: its timeline, boot times and checks are kept by the site that ran it; ask for the report there",
+                op.id,
+                self.local_site()
+            ));
+        } else if evidence.checks.is_empty() {
+            notes.push(
+                "this drill ran before protector recorded its checks and recovery point: only its journal's steps and instances are reported".to_string(),
+            );
+        }
         DrillReport {
             group: group.name.clone(),
             group_id: group.id,
@@ -540,6 +555,7 @@ impl Protector {
                 .as_ref()
                 .is_some_and(|r| r.operation_id == op.id),
             cleanup,
+            notes,
             generated_at: Utc::now(),
             protector_version: env!("CARGO_PKG_VERSION").to_string(),
         }
