@@ -19,6 +19,7 @@
 pub mod access;
 mod admission;
 mod clients;
+mod commit_window;
 mod copies;
 mod drill;
 mod failback;
@@ -33,6 +34,7 @@ mod planner;
 mod pods;
 mod progress;
 mod recover;
+mod recovery_points;
 mod report;
 mod resources;
 mod runner;
@@ -49,6 +51,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
+pub use commit_window::{FailoverCommitted, FailoverRollbackRequest};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{
@@ -60,6 +63,7 @@ pub use progress::{
     progress_channel, NoProgress, ProgressObserver, ProgressReceiver, ProgressSender,
 };
 pub use recover::RecoverMode;
+pub use recovery_points::{RecoveryPointEntry, RecoveryPoints, DEFAULT_COMMIT_WINDOW_SECS};
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
 pub use runs::{OperationRequest, RunningOperation, Submitted};
 pub use site_failover::SiteFailoverRequest;
