@@ -639,6 +639,8 @@ engine_calls! {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: Some(0),
             };
             e.plan_failover(&group, &request).await
         };
@@ -652,6 +654,8 @@ engine_calls! {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: Some(0),
             };
             let plan = e.plan_failover(&group, &request).await?;
             e.validate_plan(&plan).await
@@ -684,6 +688,8 @@ engine_calls! {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: Some(0),
             };
             start(e, OperationRequest::Failover { group, request }).await
         };
@@ -715,6 +721,7 @@ engine_calls! {
             let request = TestFailoverRequest {
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point: None,
             };
             start(e, OperationRequest::TestFailover { group, request }).await
         };

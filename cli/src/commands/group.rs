@@ -203,6 +203,8 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 },
                 mappings,
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: Some(0),
             };
             let engine = ctx.engine_with_transport().await?;
             if args.plan.dry_run {

@@ -8,7 +8,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::planner::FailoverRequest;
 use super::validate::Finding;
 use super::Protector;
 use crate::api::{ArrayApi, PgSnapshotTransfer};
@@ -102,11 +101,16 @@ pub(crate) fn choose(
 /// A recovery point asked for where there is no choice: a planned failover (it recovers from
 /// the final snapshot it takes) or a sync group (the pod holds every write). A finding, so
 /// that the failover is refused before anything runs.
-pub(super) fn check_choice(plan: &mut Plan, group: &ProtectionGroup, request: &FailoverRequest) {
-    let Some(wanted) = &request.recovery_point else {
+pub(super) fn check_choice(
+    plan: &mut Plan,
+    group: &ProtectionGroup,
+    mode: FailoverMode,
+    wanted: Option<&str>,
+) {
+    let Some(wanted) = wanted else {
         return;
     };
-    let (why, hint) = if request.mode == FailoverMode::Planned {
+    let (why, hint) = if mode == FailoverMode::Planned {
         (
             "a planned failover stops the VMs and recovers from the final snapshot it takes, losing nothing: a recovery point can only be chosen for an unplanned (forced) failover or a drill",
             Some(Hint::UnplannedFailover {

@@ -17,6 +17,8 @@ fn unplanned() -> FailoverRequest {
         mode: FailoverMode::Unplanned,
         mappings: mappings(),
         operation_id: None,
+        recovery_point: None,
+        commit_window_secs: Some(0),
     }
 }
 

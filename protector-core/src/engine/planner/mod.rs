@@ -220,7 +220,12 @@ impl Protector {
             source_snapshot: None,
             commit_window_secs: request.commit_window_secs,
         };
-        super::recovery_points::check_choice(&mut plan, &group, request);
+        super::recovery_points::check_choice(
+            &mut plan,
+            &group,
+            request.mode,
+            request.recovery_point.as_deref(),
+        );
         let findings = &mut plan.findings;
 
         if !matches!(group.status, GroupStatus::Active | GroupStatus::Error) {
