@@ -315,7 +315,11 @@ impl Protector {
     ) -> Result<Operation> {
         let group = self.group(group).await?;
         let now = Utc::now();
-        if let Some(point) = group.recovery_point.clone().filter(|p| p.commit_overdue(now)) {
+        if let Some(point) = group
+            .recovery_point
+            .clone()
+            .filter(|p| p.commit_overdue(now))
+        {
             pending_point(&group, "roll back")?;
             self.record_commit(group.clone()).await?;
             return Err(Error::conflict(format!(

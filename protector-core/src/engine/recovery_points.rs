@@ -64,8 +64,12 @@ pub(crate) fn names(name: &str, wanted: &str) -> bool {
     let wanted = wanted.trim();
     !wanted.is_empty()
         && (name == wanted
-            || name.split_once(':').is_some_and(|(_, local)| local == wanted)
-            || name.rsplit_once('.').is_some_and(|(_, suffix)| suffix == wanted))
+            || name
+                .split_once(':')
+                .is_some_and(|(_, local)| local == wanted)
+            || name
+                .rsplit_once('.')
+                .is_some_and(|(_, suffix)| suffix == wanted))
 }
 
 /// The snapshot to recover from among `transfers` (newest first): the one `wanted` names,
@@ -159,9 +163,8 @@ pub(super) fn running_point(
             .unwrap_or(DEFAULT_COMMIT_WINDOW_SECS),
         _ => 0,
     };
-    let deadline = (window > 0).then(|| {
-        now + chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 1000))
-    });
+    let deadline = (window > 0)
+        .then(|| now + chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 1000)));
     RunningPoint {
         snapshot: snapshot.to_string(),
         created_at,
@@ -258,7 +261,11 @@ impl Protector {
         let from_name = match policy.array_name_on(group, &from) {
             Some(name) => name.to_string(),
             None => {
-                let other = self.inner.connector.array(policy.array_on(group, &from)).await?;
+                let other = self
+                    .inner
+                    .connector
+                    .array(policy.array_on(group, &from))
+                    .await?;
                 other.array_info().await.map(|i| i.name).map_err(|e| {
                     e.with_prefix(format!(
                         "the name of {from}'s FlashArray is not recorded in the policy of '{}' and the array does not answer",
@@ -292,7 +299,9 @@ impl Protector {
                 replicated_at: t.completed,
             });
         }
-        listed.points.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        listed
+            .points
+            .sort_by(|a, b| b.created_at.cmp(&a.created_at));
         if listed.points.is_empty() {
             listed.note = Some(format!(
                 "no snapshot of {replica} is on {site}'s FlashArray {} yet: replication has not delivered one",
@@ -305,5 +314,58 @@ impl Protector {
             ));
         }
         Ok(listed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(name: &str, progress: f64) -> PgSnapshotTransfer {
+        PgSnapshotTransfer {
+            name: name.into(),
+            progress,
+            started: Some(Utc::now()),
+            completed: (progress >= 1.0).then(Utc::now),
+            data_transferred: 0,
+        }
+    }
+
+    #[test]
+    fn a_point_is_named_by_its_full_name_local_name_or_suffix() {
+        for wanted in ["fa-a:pg.12", "pg.12", "12"] {
+            assert!(names("fa-a:pg.12", wanted), "{wanted}");
+        }
+        for wanted in ["", "1", "pg.1", "fa-b:pg.12"] {
+            assert!(!names("fa-a:pg.12", wanted), "{wanted}");
+        }
+    }
+
+    #[test]
+    fn choosing_takes_the_latest_arrived_or_the_named_one_if_it_arrived() {
+        let listed = || {
+            vec![
+                transfer("fa-a:pg.3", 0.33),
+                transfer("fa-a:pg.2", 1.0),
+                transfer("fa-a:pg.1", 1.0),
+            ]
+        };
+        let latest = choose(listed(), None, "g", "site-b").unwrap().unwrap();
+        assert_eq!(latest.name, "fa-a:pg.2");
+        let named = choose(listed(), Some("1"), "g", "site-b").unwrap().unwrap();
+        assert_eq!(named.name, "fa-a:pg.1");
+        let arriving = choose(listed(), Some("3"), "g", "site-b").unwrap_err();
+        assert_eq!(arriving.kind(), ErrorKind::InvalidInput);
+        assert!(
+            arriving.message().contains("has not fully arrived"),
+            "{arriving}"
+        );
+        let unknown = choose(listed(), Some("9"), "g", "site-b").unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            unknown.hint(),
+            Some(&Hint::ListRecoveryPoints { group: "g".into() })
+        );
+        assert!(choose(Vec::new(), None, "g", "site-b").unwrap().is_none());
     }
 }

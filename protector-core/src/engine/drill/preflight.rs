@@ -210,7 +210,9 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
-        if let (Some(wanted), ReplicationType::Sync) = (&request.recovery_point, group.replication_type) {
+        if let (Some(wanted), ReplicationType::Sync) =
+            (&request.recovery_point, group.replication_type)
+        {
             return Err(Error::invalid(format!(
                 "recovery point '{wanted}' cannot be used for a DR drill of protection group '{name}': it replicates synchronously (pod, RPO 0) and the drill copies the pod volumes themselves"
             )));

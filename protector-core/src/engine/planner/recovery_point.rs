@@ -194,7 +194,8 @@ impl Protector {
             }
             (Err(e), _) | (_, Err(e)) => return Err(e),
         };
-        let chosen = crate::engine::recovery_points::choose(transfers, wanted, &group.name, &target);
+        let chosen =
+            crate::engine::recovery_points::choose(transfers, wanted, &group.name, &target);
         let chosen = match chosen {
             Ok(chosen) => chosen,
             Err(e) => {
