@@ -44,7 +44,7 @@ async fn test_failover(ctx: &Context, args: TestFailoverArgs) -> CliResult {
     let request = TestFailoverRequest {
         mappings,
         operation_id: None,
-        recovery_point: None,
+        recovery_point: args.point.recovery_point.clone(),
     };
     if args.plan.dry_run {
         return dry_run::test_failover(&engine, &group, &request, &args.output).await;

@@ -7,6 +7,7 @@ mod dr;
 mod dry_run;
 mod group;
 mod operation;
+mod recovery;
 pub mod sim;
 mod site;
 mod tenant;
