@@ -6,6 +6,8 @@
 //! `protector.exceptions` ([`errors`]). The bindings parse, call and convert: no logic of
 //! their own.
 
+#[macro_use]
+mod calls;
 mod convert;
 mod errors;
 mod operation;
@@ -25,7 +27,7 @@ fn engine_version() -> &'static str {
 /// `message`: how tests and callers see the mapping of every kind.
 #[pyfunction]
 fn _raise_error(py: Python<'_>, kind: &str, message: &str) -> PyResult<()> {
-    let Some(kind) = protector::kind_from_name(kind) else {
+    let Some(kind) = errors::kind_from_name(kind) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "'{kind}' is not an error kind of protector"
         )));
