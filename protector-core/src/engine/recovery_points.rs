@@ -301,7 +301,7 @@ impl Protector {
         }
         listed
             .points
-            .sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            .sort_by_key(|p| std::cmp::Reverse(p.created_at));
         if listed.points.is_empty() {
             listed.note = Some(format!(
                 "no snapshot of {replica} is on {site}'s FlashArray {} yet: replication has not delivered one",
