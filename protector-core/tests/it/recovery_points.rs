@@ -512,3 +512,77 @@ async fn a_drill_copies_the_older_point_it_is_given() {
     assert_eq!(copied, snapshot_data(&at_import, &points[2].name));
     assert_ne!(copied, snapshot_data(&at_import, &points[0].name));
 }
+
+#[tokio::test]
+async fn a_rollback_whose_recovery_fails_leaves_nothing_behind_and_the_failover_can_run_again() {
+    let env = three_points().await;
+    let engine_b = env.engine.on_site("site-b").unwrap();
+    env.sim.set_site_down("site-a", true).unwrap();
+    let points = listed(&engine_b).await.points;
+    let before = crate::common::existing(&env.sim.inspect());
+    engine_b
+        .failover(
+            GROUP,
+            unplanned_at(Some(&points[0].name), None),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let first = engine_b.members(GROUP).await.unwrap();
+
+    // Every port creation on site-b fails: the recovery from the older point fails and is
+    // compensated after the previous point's copies were removed.
+    env.sim
+        .fail_next(
+            "site-b",
+            protector_mock::Service::Network,
+            "create_port",
+            ErrorKind::InvalidInput,
+            "port quota exceeded (simulated)",
+            50,
+        )
+        .unwrap();
+    let op = engine_b
+        .failover_rollback(GROUP, FailoverRollbackRequest::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Failed, "{op:?}");
+    let inv = env.sim.inspect();
+    for id in placement_ids(&first) {
+        assert!(
+            !exists_on_b(&inv, &id),
+            "{id} of the rolled-back point leaked"
+        );
+    }
+    assert_eq!(
+        crate::common::existing(&inv)["sites"]["site-b"],
+        before["sites"]["site-b"],
+        "the failed rollback left something on site-b"
+    );
+    assert_eq!(
+        crate::common::existing(&inv)["arrays"]["site-b"]["volumes"],
+        before["arrays"]["site-b"]["volumes"],
+        "the failed rollback left an array copy"
+    );
+    let group = engine_b.group(GROUP).await.unwrap();
+    assert_eq!(group.status, GroupStatus::Active, "{group:?}");
+    assert_eq!(group.current_primary_site, "site-a");
+    assert_eq!(group.recovery_point, None);
+    assert_eq!(group.active_operation_id, None);
+
+    // The group is where it was before the first failover: an unplanned one runs again.
+    env.sim.clear().unwrap();
+    env.sim.set_site_down("site-a", true).unwrap();
+    let op = engine_b
+        .failover(
+            GROUP,
+            unplanned_at(Some(&points[2].name), Some(0)),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    assert_one_copy_on_b(&env.sim.inspect());
+    let group = engine_b.group(GROUP).await.unwrap();
+    assert_eq!(group.recovery_point.unwrap().snapshot, points[2].name);
+}
