@@ -39,6 +39,8 @@ const DATETIME_FIELDS: &[&str] = &[
     "last_replicated_at",
     "replicated_at",
     "array_time",
+    "commit_deadline",
+    "committed_at",
 ];
 
 /// Fields that hold a secret: never handed to Python (serializing a `Secret` writes its value

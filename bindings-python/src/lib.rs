@@ -6,6 +6,8 @@
 //! `protector.exceptions` ([`errors`]). The bindings parse, call and convert: no logic of
 //! their own.
 
+#[macro_use]
+mod calls;
 mod convert;
 mod errors;
 mod evidence;

@@ -21,7 +21,8 @@ use std::sync::RwLock;
 use protector_core::api::{CombinedConnector, Connector};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest, TestFailoverRequest,
+    FailoverRollbackRequest, OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest,
+    TestFailoverRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,
@@ -332,43 +333,6 @@ fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBu
     state_dir(given).map_err(|e| engine_error(py, &e))
 }
 
-/// Declares each engine call twice: `name` (blocking, GIL released) and `name_async`.
-macro_rules! engine_calls {
-    ({ $($extra:item)* } $(
-        $(#[doc = $doc:literal])*
-        fn $name:ident / $name_async:ident ($($arg:ident : $ty:ty),*) signature ($($sig:tt)*)
-            -> $convert:expr, |$engine:ident| $body:expr;
-    )*) => {
-        #[pymethods]
-        impl PyProtector {
-            $($extra)*
-        $(
-            $(#[doc = $doc])*
-            #[pyo3(signature = ($($sig)*))]
-            // The Python signature (keyword arguments) decides the arity.
-            #[allow(clippy::too_many_arguments)]
-            fn $name(&self, py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
-                let $engine = self.engine();
-                let result = block_on(py, detached(guarded(async move { $body })))?;
-                finish(py, result, $convert)
-            }
-
-            $(#[doc = $doc])*
-            ///
-            /// Awaitable twin of the blocking call.
-            #[pyo3(signature = ($($sig)*))]
-            #[allow(clippy::too_many_arguments)]
-            fn $name_async<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
-                let $engine = self.engine();
-                awaitable(py, async move {
-                    let result = detached(guarded(async move { $body })).await;
-                    Python::attach(|py| finish(py, result, $convert))
-                })
-            }
-        )* }
-    };
-}
-
 type Names = Option<BTreeMap<String, String>>;
 
 engine_calls! {
@@ -631,14 +595,18 @@ engine_calls! {
     /// The plan of a failover (nothing runs). Its `recovery_point` is the data at risk of an
     /// unplanned one.
     fn plan_failover / plan_failover_async (
-        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names
-    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None)
+        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names,
+        recovery_point: Option<String>
+    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None,
+        recovery_point=None)
         -> record("Plan"),
         |e| {
             let request = FailoverRequest {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point,
+                commit_window_secs: None,
             };
             e.plan_failover(&group, &request).await
         };
@@ -652,6 +620,8 @@ engine_calls! {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: None,
             };
             let plan = e.plan_failover(&group, &request).await?;
             e.validate_plan(&plan).await
@@ -675,15 +645,21 @@ engine_calls! {
     /// Fails the group over to its other site; returns its `OperationHandle` at once.
     /// `unplanned=True` recovers from the last replicated snapshot without the source (the
     /// handle's `plan.recovery_point` is the data at risk) and fences the group.
+    /// `recovery_point` (unplanned): an older snapshot `recovery_points` lists; the failover
+    /// then awaits `failover_commit` for `commit_window` seconds (default 3600, 0: at once).
     fn failover / failover_async (
-        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names
-    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None)
+        group: String, unplanned: bool, networks: Names, flavors: Names, security_groups: Names,
+        recovery_point: Option<String>, commit_window: Option<u64>
+    ) signature (group, *, unplanned=false, networks=None, flavors=None, security_groups=None,
+        recovery_point=None, commit_window=None)
         -> started,
         |e| {
             let request = FailoverRequest {
                 mode: failover_mode(unplanned),
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point,
+                commit_window_secs: commit_window,
             };
             start(e, OperationRequest::Failover { group, request }).await
         };
@@ -708,15 +684,32 @@ engine_calls! {
         |e| e.fence(&group).await;
     /// A DR drill: `test-` copies of the latest replicated snapshot; returns its handle.
     fn test_failover / test_failover_async (
-        group: String, networks: Names, flavors: Names, security_groups: Names
-    ) signature (group, *, networks=None, flavors=None, security_groups=None)
+        group: String, networks: Names, flavors: Names, security_groups: Names,
+        recovery_point: Option<String>
+    ) signature (group, *, networks=None, flavors=None, security_groups=None, recovery_point=None)
         -> started,
         |e| {
             let request = TestFailoverRequest {
                 mappings: mappings(networks, flavors, security_groups),
                 operation_id: None,
+                recovery_point,
             };
             start(e, OperationRequest::TestFailover { group, request }).await
+        };
+    /// The replicated snapshots the group can recover from, newest first, with their age.
+    fn recovery_points / recovery_points_async (group: String) signature (group)
+        -> record("RecoveryPoints"), |e| e.recovery_points(&group).await;
+    /// Commits the group's unplanned failover: reverse replication starts.
+    fn failover_commit / failover_commit_async (group: String) signature (group)
+        -> record("FailoverCommitted"), |e| e.failover_commit(&group).await;
+    /// Rolls the uncommitted failover back to an older point (default: the next older one)
+    /// and recovers from it; runs to its end and returns the operation record.
+    fn failover_rollback / failover_rollback_async (
+        group: String, recovery_point: Option<String>, commit_window: Option<u64>
+    ) signature (group, *, recovery_point=None, commit_window=None) -> record("Operation"),
+        |e| {
+            let request = FailoverRollbackRequest { recovery_point, commit_window_secs: commit_window, operation_id: None };
+            e.failover_rollback(&group, request, &protector_core::engine::NoProgress).await
         };
     /// Removes a drill's copies; returns its handle.
     fn test_failover_cleanup / test_failover_cleanup_async (group: String) signature (group)

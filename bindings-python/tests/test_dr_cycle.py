@@ -105,6 +105,9 @@ def test_dr_cycle(sim: Sim) -> None:
 
     # Unplanned failover with site-a down: the data at risk is reported first.
     sim.fault("--site", "site-a", "--down", "--array-down")
+    points = site_b.recovery_points(GROUP)
+    assert points.site == "site-b" and points.points, points
+    assert all(p.usable for p in points.points)
     unplanned = site_b.plan_failover(GROUP, unplanned=True)
     assert unplanned.recovery_point is not None
     handle = site_b.failover(GROUP, unplanned=True)
@@ -113,6 +116,16 @@ def test_dr_cycle(sim: Sim) -> None:
     completed(op)
     assert op.data_loss == handle.plan.recovery_point.data_at_risk
     assert site_b.group(GROUP).fence_required_on == "site-a"
+    # Uncommitted: no failback until the failover is committed (or rolled back).
+    running = site_b.group(GROUP).recovery_point
+    assert running is not None and running.committed_at is None
+    assert running.snapshot == handle.plan.recovery_point.snapshot
+    with pytest.raises(protector.ConflictError, match="awaits its commit"):
+        site_b.failback(GROUP)
+    committed = site_b.failover_commit(GROUP)
+    assert committed.group.recovery_point.committed_at is not None
+    # site-a's array is down: the reverse replication waits for the failback.
+    assert committed.replication_note is not None
     inventory = sim.inspect()
     for name in MEMBERS:
         assert sum(1 for s in inventory["sites"]["site-b"]["servers"]

@@ -65,6 +65,12 @@ pub fn advice(hint: &Hint) -> String {
             "run a planned failover of '{group}' (without --force), which stops the VMs first and loses no data"
         ),
         Hint::ListTenantMappings => "see `protector dr tenant mapping list`".into(),
+        Hint::ListRecoveryPoints { group } => {
+            format!("list them with `protector protection-group recovery-points {group}`")
+        }
+        Hint::CommitOrRollBack { group } => format!(
+            "run `protector protection-group failover-commit {group}`, or `protector protection-group failover-rollback {group}`"
+        ),
         // A hint added to the engine after this CLI: its neutral wording.
         other => other.describe(),
     }

@@ -7,8 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod evidence;
 mod operation;
+mod recovery;
 pub use evidence::{DrillReportArgs, LeakScanArgs, ReportFormat, ScanFormat};
 pub use operation::OperationCommand;
+pub use recovery::{CommitWindowOptions, FailoverRollbackArgs, RecoveryPointOptions};
 
 /// Disaster recovery for OpenStack VMs whose volumes live on replicated Pure Storage
 /// FlashArrays.
@@ -257,6 +259,17 @@ pub enum GroupCommand {
     /// operation, runs it in the background and prints its id at once; with --wait it shows the
     /// progress and prints the final record.
     Failback(FailbackArgs),
+    /// List the replicated snapshots an unplanned failover or a drill can recover from, newest
+    /// first, with their age by the target array's clock (while a failover awaits its commit:
+    /// those a rollback can use, the current one marked).
+    RecoveryPoints(GroupArgs),
+    /// Commit an unplanned failover: keep the point it recovered from and start the reverse
+    /// replication; prints the group.
+    FailoverCommit(GroupArgs),
+    /// Roll an uncommitted unplanned failover back and recover from an older point: what it
+    /// created on the target is removed, the VMs boot from the older snapshot, and the group
+    /// awaits its commit again. Prints the operation.
+    FailoverRollback(FailoverRollbackArgs),
     /// Confirm that the VMs an unplanned failover left on the old primary site are stopped
     /// (stopping them if they run) and clear the group's fence; prints the group.
     Fence(GroupArgs),
@@ -433,6 +446,10 @@ pub struct FailoverArgs {
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
+    pub point: RecoveryPointOptions,
+    #[command(flatten)]
+    pub window: CommitWindowOptions,
+    #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]
     pub output: OutputOptions,
@@ -548,7 +565,7 @@ pub enum DrTestCommand {
     /// `dr test failover cleanup <group>` removes exactly what the drill created. Without --wait
     /// either command records the operation, runs it in the background and prints its id at
     /// once; with --wait it shows the progress and prints the final record.
-    Failover(TestFailoverArgs),
+    Failover(Box<TestFailoverArgs>),
     /// The report of a group's latest DR drill (or of one drill): timeline, boot time of each
     /// test VM, what was checked, the recovery point used, the RTO achieved against the
     /// estimate, and the cleanup once it ran. JSON on stdout by default; --format html writes
@@ -582,6 +599,8 @@ pub struct TestFailoverArgs {
     pub all_projects: bool,
     #[command(flatten)]
     pub plan: PlanOptions,
+    #[command(flatten)]
+    pub point: RecoveryPointOptions,
     #[command(flatten)]
     pub run: RunOptions,
     #[command(flatten)]

@@ -201,6 +201,16 @@ pub enum Hint {
     },
     /// Look at the tenant mappings.
     ListTenantMappings,
+    /// List the replicated snapshots the group can recover from.
+    ListRecoveryPoints {
+        /// The protection group.
+        group: String,
+    },
+    /// Commit the group's failover, or roll it back to an older recovery point.
+    CommitOrRollBack {
+        /// The protection group.
+        group: String,
+    },
 }
 
 impl Hint {
@@ -258,6 +268,12 @@ impl Hint {
                 "run a planned failover of protection group '{group}', which stops the VMs first and loses no data"
             ),
             Hint::ListTenantMappings => "check the tenant mappings".into(),
+            Hint::ListRecoveryPoints { group } => {
+                format!("list the recovery points of protection group '{group}'")
+            }
+            Hint::CommitOrRollBack { group } => format!(
+                "commit the failover of protection group '{group}', or roll it back to an older recovery point"
+            ),
         }
     }
 }

@@ -31,6 +31,7 @@ __all__ = [
     "TenantMapping", "SyncStatus", "SyncForceResult", "SyncLogEntry", "ConsistencyGroup",
     "RecoveryPoint", "Step", "Finding", "Plan", "ValidationReport", "GroupResult",
     "Operation", "GroupOverview", "MemberCandidate",
+    "RunningPoint", "RecoveryPointEntry", "RecoveryPoints", "FailoverCommitted",
 ]
 
 
@@ -334,6 +335,61 @@ class ProtectionGroup(Record):
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def recovery_point(self) -> RunningPoint | None:
+        """The recovery point the group runs on after a failover and its commit window;
+        ``None`` when it runs on its original volumes."""
+        value = self._data.get("recovery_point")
+        return RunningPoint(value) if isinstance(value, dict) else value
+
+
+class RunningPoint(Record):
+    """The snapshot a failed-over group runs on; an unplanned failover awaits its commit
+    until ``commit_deadline`` (``committed_at`` is set once committed)."""
+
+    __slots__ = ()
+    snapshot: str
+    created_at: datetime
+    operation_id: str
+    commit_deadline: datetime | None
+    committed_at: datetime | None
+
+
+class RecoveryPointEntry(Record):
+    """A replicated snapshot on the target array: its age by that array's clock, and whether
+    a failover or a drill can recover from it (fully arrived)."""
+
+    __slots__ = ()
+    name: str
+    created_at: datetime
+    progress: float
+    replicated_at: datetime | None
+    age_secs: int
+    usable: bool
+    current: bool
+
+
+class RecoveryPoints(Record):
+    """``Protector.recovery_points``: the points on ``site``'s array, newest first."""
+
+    __slots__ = ()
+    group: str
+    site: str
+    array: str
+    array_time: datetime
+    replication_type: ReplicationType
+    note: str | None
+    points: tuple[RecoveryPointEntry, ...]
+
+
+class FailoverCommitted(Record):
+    """``Protector.failover_commit``: the group, and why the reverse replication could not be
+    set up (``None``: it runs)."""
+
+    __slots__ = ()
+    group: ProtectionGroup
+    replication_note: str | None
+
 
 class Placement(Record):
     """Where a member's VM runs: its site, instance, volumes and ports there."""
@@ -611,6 +667,7 @@ _RECORDS: dict[str, type[Record]] = {
         Site, SiteValidation, VolumeType, ProtectionGroup, Member, ReplicationPolicy,
         GroupMappings, TenantMapping, SyncStatus, SyncForceResult, SyncLogEntry,
         ConsistencyGroup, Plan, ValidationReport, Operation, GroupOverview, MemberCandidate,
+        RecoveryPoints, FailoverCommitted,
     )
 }
 

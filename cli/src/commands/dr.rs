@@ -25,7 +25,7 @@ pub async fn run_test(ctx: &Context, command: DrTestCommand) -> CliResult {
                 };
                 background::launch(ctx, &engine, request, &cleanup.run, &cleanup.output).await
             }
-            None => test_failover(ctx, args).await,
+            None => test_failover(ctx, *args).await,
         },
         DrTestCommand::Report(args) => crate::commands::evidence::drill_report(ctx, args).await,
     }
@@ -45,6 +45,7 @@ async fn test_failover(ctx: &Context, args: TestFailoverArgs) -> CliResult {
     let request = TestFailoverRequest {
         mappings,
         operation_id: None,
+        recovery_point: args.point.recovery_point.clone(),
     };
     if args.plan.dry_run {
         return dry_run::test_failover(&engine, &group, &request, &args.output).await;

@@ -203,6 +203,8 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 },
                 mappings,
                 operation_id: None,
+                recovery_point: args.point.recovery_point.clone(),
+                commit_window_secs: args.window.commit_window,
             };
             let engine = ctx.engine_with_transport().await?;
             if args.plan.dry_run {
@@ -252,6 +254,9 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             };
             background::launch(ctx, &engine, request, &args.run, &args.output).await
         }
+        GroupCommand::RecoveryPoints(args) => super::recovery::recovery_points(ctx, args).await,
+        GroupCommand::FailoverCommit(args) => super::recovery::failover_commit(ctx, args).await,
+        GroupCommand::FailoverRollback(args) => super::recovery::failover_rollback(ctx, args).await,
         GroupCommand::Fence(args) => {
             let engine = ctx.engine_with_transport().await?;
             let group = engine.protector.fence(&args.group).await?;

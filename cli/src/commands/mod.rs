@@ -8,6 +8,7 @@ mod dry_run;
 mod evidence;
 mod group;
 mod operation;
+mod recovery;
 pub mod sim;
 mod site;
 mod tenant;

@@ -123,6 +123,8 @@ fn the_whole_dr_cycle_from_the_command_line() {
             "failover",
             "prod-web-app",
             "--force",
+            "--commit-window",
+            "0",
             "--network-mapping",
             NETWORKS,
             "--flavor-mapping",

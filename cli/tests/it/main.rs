@@ -11,5 +11,6 @@ mod lifecycle;
 mod local_state;
 mod operations;
 mod races;
+mod recovery_points;
 mod sim;
 mod validation;

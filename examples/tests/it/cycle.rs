@@ -172,6 +172,7 @@ async fn full_dr_cycle(face: Face) {
             TestFailoverRequest {
                 mappings: mappings("net-primary-web=dr-test-net net-primary-db=dr-test-net"),
                 operation_id: None,
+                recovery_point: None,
             },
             &NoProgress,
         )
@@ -206,6 +207,8 @@ async fn full_dr_cycle(face: Face) {
         mode: FailoverMode::Unplanned,
         mappings: failover_mappings.clone(),
         operation_id: None,
+        recovery_point: None,
+        commit_window_secs: Some(0),
     };
     let plan = engine_b.plan_failover(GROUP, &unplanned).await.unwrap();
     engine_b

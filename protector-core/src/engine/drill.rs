@@ -68,6 +68,11 @@ pub struct TestFailoverRequest {
     /// Use this id for the operation; a fresh one otherwise.
     #[serde(default)]
     pub operation_id: Option<Uuid>,
+    /// The replicated snapshot to copy from (full name `array:pg.N`, `pg.N` or the suffix
+    /// `N`, as [`Protector::recovery_points`] lists them); the latest fully replicated one
+    /// when `None`. Refused for a sync (pod) group.
+    #[serde(default)]
+    pub recovery_point: Option<String>,
 }
 
 /// Prefix of every name a drill gives (array volumes, Cinder volumes, ports, servers).

@@ -253,6 +253,14 @@ impl Run<'_> {
         if plan.mode == FailoverMode::Unplanned && !plan.source_reachable {
             document.group.fence_required_on = Some(plan.source_site.clone());
         }
+        document.group.recovery_point = Some(super::recovery_points::running_point(
+            plan,
+            self.op_id(),
+            &snapshot,
+            now,
+        ));
+        // Uncommitted: the re-protection waits for the commit (a rollback removes the copies).
+        let awaits_commit = super::recovery_points::awaits_commit(&document.group, now);
         {
             let results = lock(&self.results);
             for member in &mut document.members {
@@ -319,7 +327,7 @@ impl Run<'_> {
                 ));
             }
         }
-        if plan.replication_type == ReplicationType::Async {
+        if plan.replication_type == ReplicationType::Async && !awaits_commit {
             if let Some(note) = self.protect_on_target().await {
                 let mut op = lock(&self.op);
                 op.error_message = Some(match op.error_message.take() {

@@ -19,6 +19,7 @@
 pub mod access;
 mod admission;
 mod clients;
+mod commit_window;
 mod copies;
 mod drill;
 mod drill_report;
@@ -35,6 +36,7 @@ mod planner;
 mod pods;
 mod progress;
 mod recover;
+mod recovery_points;
 mod report;
 mod resources;
 mod runner;
@@ -51,6 +53,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
+pub use commit_window::{FailoverCommitted, FailoverRollbackRequest};
 pub use drill::TestFailoverRequest;
 pub use drill_report::{
     Check, CheckOutcome, CleanupReport, DrillReport, InstanceReport, RecoveryPointUsed, RtoReport,
@@ -67,6 +70,7 @@ pub use progress::{
     progress_channel, NoProgress, ProgressObserver, ProgressReceiver, ProgressSender,
 };
 pub use recover::RecoverMode;
+pub use recovery_points::{RecoveryPointEntry, RecoveryPoints, DEFAULT_COMMIT_WINDOW_SECS};
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
 pub use runs::{OperationRequest, RunningOperation, Submitted};
 pub use site_failover::SiteFailoverRequest;

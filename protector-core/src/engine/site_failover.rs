@@ -151,6 +151,9 @@ fn group_request(mode: FailoverMode, operation_id: Option<Uuid>) -> FailoverRequ
         mode,
         mappings: ResourceMappings::default(),
         operation_id,
+        recovery_point: None,
+        // A site failover commits each group at once: it has no per-group window.
+        commit_window_secs: Some(0),
     }
 }
 

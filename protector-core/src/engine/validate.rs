@@ -119,7 +119,8 @@ impl ValidationReport {
     /// The error's kind is the most fundamental blocking kind found: a wrong group status
     /// (`Conflict`) before an unreachable site (`Unavailable`) before metadata out of sync
     /// (`OutOfSync`) before missing rights (`PermissionDenied`) before everything else
-    /// (`ValidationFailed`). A single finding becomes the message itself.
+    /// (`ValidationFailed`; `InvalidInput` when every blocking finding is the request's own
+    /// fault). A single finding becomes the message itself.
     pub fn into_result(self, what: &str) -> Result<(), Error> {
         let errors: Vec<&Finding> = self.errors().collect();
         if errors.is_empty() {
@@ -137,7 +138,10 @@ impl ValidationReport {
             .map(|f| f.kind)
             .min_by_key(|k| rank(*k))
             .unwrap_or(ErrorKind::ValidationFailed);
-        let kind = if rank(kind) == 4 {
+        // A request that is itself wrong (a recovery point that cannot be used) says so.
+        let kind = if rank(kind) == 4 && errors.iter().all(|f| f.kind == ErrorKind::InvalidInput) {
+            ErrorKind::InvalidInput
+        } else if rank(kind) == 4 {
             ErrorKind::ValidationFailed
         } else {
             kind

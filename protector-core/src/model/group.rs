@@ -137,6 +137,8 @@ pub enum GroupEvent {
     },
     /// Deletion starts.
     DeleteStarted,
+    /// An uncommitted failover is rolled back to recover again from an older point.
+    RollbackStarted,
 }
 
 /// Applies `event` to `status`: the only place where group status changes.
@@ -155,6 +157,7 @@ pub fn transition(status: GroupStatus, event: GroupEvent) -> Result<GroupStatus>
         (S::FailedOver | S::FailedOverPartial | S::Error, E::FailbackStarted) => S::FailingBack,
         (S::FailingBack, E::FailbackCompleted) => S::Active,
         (S::FailingBack, E::FailbackAborted { previous }) => previous,
+        (S::FailedOver | S::FailedOverPartial, E::RollbackStarted) => S::FailingOver,
         (S::Creating | S::FailingOver | S::FailingBack | S::Deleting, E::OperationFailed) => {
             S::Error
         }
@@ -246,6 +249,9 @@ pub struct ProtectionGroup {
     /// The DR drill of the group and what it created, until its cleanup removed everything.
     #[serde(default)]
     pub test_failover: Option<TestFailoverRecord>,
+    /// The recovery point the group runs on after a failover, and its commit window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point: Option<super::RunningPoint>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

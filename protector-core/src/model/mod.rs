@@ -7,6 +7,7 @@ mod member;
 mod name;
 mod operation;
 mod policy;
+mod recovery;
 mod secret;
 mod site;
 
@@ -26,5 +27,6 @@ pub use name::{
 };
 pub use operation::{GroupResult, Operation, OperationStatus, OperationType, Phase};
 pub use policy::{ArrayEndpoint, ReplicationPolicy};
+pub use recovery::RunningPoint;
 pub use secret::Secret;
 pub use site::{Site, SiteStatus, SiteType};

@@ -173,6 +173,10 @@ pub struct Plan {
     /// copies are taken from, chosen when planning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_snapshot: Option<String>,
+    /// Unplanned failover: its commit window in seconds (one hour when `None`, `0`: committed
+    /// at once); see [`crate::model::RunningPoint`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_window_secs: Option<u64>,
 }
 
 /// The recovery point of an unplanned failover, as the target array reports it.

@@ -9,7 +9,7 @@ use crate::store::GroupMappings;
 
 /// `protection-group show` / `create`: spec/000 example 4's fields first, then the rest.
 pub fn group(g: &ProtectionGroup) -> Record {
-    Record::new()
+    let record = Record::new()
         .field("id", g.id.to_string())
         .field("name", g.name.as_str())
         .field("status", g.status.as_str())
@@ -42,7 +42,8 @@ pub fn group(g: &ProtectionGroup) -> Record {
                 .unwrap_or_default(),
         )
         .field("created_at", time(&g.created_at))
-        .field("updated_at", time(&g.updated_at))
+        .field("updated_at", time(&g.updated_at));
+    super::recovery_points::with_running_point(record, g, chrono::Utc::now())
 }
 
 /// The fields of spec/000 example 4.

@@ -10,6 +10,7 @@ mod data;
 mod groups;
 mod operations;
 mod overview;
+mod recovery_points;
 mod sites;
 mod sync;
 mod tenants;
@@ -27,6 +28,7 @@ pub use operations::{
     OPERATION_SHOW_SPEC_FIELDS,
 };
 pub use overview::{group_overviews, lag, member_candidates};
+pub use recovery_points::{failover_committed, recovery_points, recovery_points_heading};
 pub use sites::{site, site_validation, sites, volume_types};
 pub use sync::{sync_force, sync_log, sync_status};
 pub use tenants::{tenant_mapping, tenant_mappings};

@@ -197,6 +197,7 @@ async fn two_failbacks_of_one_group_never_both_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_drills_of_one_group_never_both_run() {
     let request = || TestFailoverRequest {
+        recovery_point: None,
         mappings: ResourceMappings {
             networks: ResourceMappings::parse_pairs(
                 "network",

@@ -379,6 +379,7 @@ impl Kind {
 /// Both production networks onto site-b's isolated `dr-test-net`.
 fn drill_request() -> TestFailoverRequest {
     TestFailoverRequest {
+        recovery_point: None,
         mappings: ResourceMappings {
             networks: ResourceMappings::parse_pairs(
                 "network",

@@ -37,6 +37,7 @@ fn request() -> TestFailoverRequest {
     TestFailoverRequest {
         mappings: drill_mappings(),
         operation_id: None,
+        recovery_point: None,
     }
 }
 

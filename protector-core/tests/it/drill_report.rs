@@ -22,6 +22,7 @@ fn request() -> TestFailoverRequest {
             ..ResourceMappings::default()
         },
         operation_id: None,
+        recovery_point: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn all_members() -> BTreeSet<String> {
 
 fn drill_request() -> TestFailoverRequest {
     TestFailoverRequest {
+        recovery_point: None,
         mappings: ResourceMappings {
             networks: ResourceMappings::parse_pairs(
                 "network",

@@ -15,8 +15,8 @@ use protector_mock::{Inventory, Service};
 fn unplanned() -> FailoverRequest {
     FailoverRequest {
         mode: FailoverMode::Unplanned,
-        mappings: mappings(),
-        operation_id: None,
+        commit_window_secs: Some(0),
+        ..FailoverRequest::planned(mappings())
     }
 }
 

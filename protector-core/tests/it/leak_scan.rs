@@ -36,6 +36,7 @@ async fn drill(env: &Env) -> uuid::Uuid {
             ..ResourceMappings::default()
         },
         operation_id: None,
+        recovery_point: None,
     };
     let op = env
         .engine

@@ -281,6 +281,7 @@ async fn drill_losing_one_answer(service: Service, operation: &str) -> (Env, Ope
     env.sim.tick(320).unwrap();
     lose_next_answer(&env, service, operation);
     let request = protector_core::engine::TestFailoverRequest {
+        recovery_point: None,
         mappings: protector_core::model::ResourceMappings {
             networks: protector_core::model::ResourceMappings::parse_pairs(
                 "network",

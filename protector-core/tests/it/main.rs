@@ -16,6 +16,7 @@ mod overview;
 mod peer_store;
 mod pods;
 mod recover;
+mod recovery_points;
 mod replication_outage;
 mod rollback;
 mod site_mode;

@@ -46,6 +46,8 @@ fn failover(mode: FailoverMode) -> OperationRequest {
             mode,
             mappings: mappings(),
             operation_id: None,
+            recovery_point: None,
+            commit_window_secs: Some(0),
         },
     }
 }
@@ -92,6 +94,7 @@ async fn a_refused_submission_records_nothing() {
             TestFailoverRequest {
                 mappings: mappings(),
                 operation_id: None,
+                recovery_point: None,
             },
             "no fully replicated snapshot",
         ),
@@ -99,6 +102,7 @@ async fn a_refused_submission_records_nothing() {
             TestFailoverRequest {
                 mappings: Default::default(),
                 operation_id: None,
+                recovery_point: None,
             },
             "net-primary-web",
         ),
@@ -211,6 +215,7 @@ async fn watch_and_wait_follow_a_run_to_its_end() {
             request: TestFailoverRequest {
                 mappings: mappings(),
                 operation_id: None,
+                recovery_point: None,
             },
         })
         .await

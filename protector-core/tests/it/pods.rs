@@ -216,6 +216,8 @@ async fn unplanned_sync_failover_reports_and_loses_nothing() {
         mode: FailoverMode::Unplanned,
         mappings: mappings(),
         operation_id: None,
+        recovery_point: None,
+        commit_window_secs: Some(0),
     };
     let plan = engine_b.plan_failover("ledger", &request).await.unwrap();
     let point = plan.recovery_point.clone().unwrap();
@@ -258,6 +260,8 @@ async fn unplanned_sync_failover_is_refused_when_the_target_side_of_the_pod_is_o
                 mode: FailoverMode::Unplanned,
                 mappings: mappings(),
                 operation_id: None,
+                recovery_point: None,
+                commit_window_secs: Some(0),
             },
             &NoProgress,
         )
@@ -286,6 +290,7 @@ async fn a_sync_drill_copies_the_pod_volumes_and_cleanup_removes_them() {
             protector_core::engine::TestFailoverRequest {
                 mappings: drill_mappings,
                 operation_id: None,
+                recovery_point: None,
             },
             &NoProgress,
         )
@@ -331,6 +336,7 @@ async fn a_group_with_drill_resources_cannot_be_deleted_until_cleanup() {
             protector_core::engine::TestFailoverRequest {
                 mappings: drill_mappings,
                 operation_id: None,
+                recovery_point: None,
             },
             &NoProgress,
         )

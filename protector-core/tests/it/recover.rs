@@ -317,6 +317,7 @@ async fn a_failback_that_rebuilt_a_member_is_finished_forward_with_its_new_place
 /// A DR drill's request: both production networks onto site-b's isolated `dr-test-net`.
 fn drill_request() -> TestFailoverRequest {
     TestFailoverRequest {
+        recovery_point: None,
         mappings: ResourceMappings {
             networks: ResourceMappings::parse_pairs(
                 "network",

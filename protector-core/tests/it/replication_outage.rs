@@ -238,6 +238,8 @@ async fn unplanned_failover_runs_during_a_replication_outage_and_says_what_is_at
         mode: FailoverMode::Unplanned,
         mappings: mappings(),
         operation_id: None,
+        recovery_point: None,
+        commit_window_secs: Some(0),
     };
     let plan = env
         .engine

@@ -244,6 +244,7 @@ async fn every_group_command_of_a_tenant2_user_on_the_production_group_reads_not
             let drill = TestFailoverRequest {
                 mappings: mappings(),
                 operation_id: None,
+                recovery_point: None,
             };
             let drill = t2.test_failover(name, drill, &NoProgress).await;
             assert_hidden(&t2, &h("test failover"), name, drill).await;

@@ -210,6 +210,13 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
+        if let (Some(wanted), ReplicationType::Sync) =
+            (&request.recovery_point, group.replication_type)
+        {
+            return Err(Error::invalid(format!(
+                "recovery point '{wanted}' cannot be used for a DR drill of protection group '{name}': it replicates synchronously (pod, RPO 0) and the drill copies the pod volumes themselves"
+            )));
+        }
         let (snapshot, volume_snapshots) = if group.replication_type == ReplicationType::Sync {
             // The pod holds every acknowledged write on the drill site's array too: the test
             // copies are taken from the pod volumes there.
@@ -240,11 +247,14 @@ impl Protector {
                 Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
                 other => other?,
             };
-            let snapshot = transfers
-                .into_iter()
-                .find(|t| t.is_complete())
-                .map(|t| t.name)
-                .ok_or_else(|| {
+            let snapshot = crate::engine::recovery_points::choose(
+                transfers,
+                request.recovery_point.as_deref(),
+                &name,
+                &target,
+            )?
+            .map(|t| t.name)
+            .ok_or_else(|| {
                     Error::not_found(format!(
                         "no fully replicated snapshot of {replica} exists on {target}'s FlashArray yet: a DR drill copies the latest one; wait for the next scheduled replication (every {} s) and run the drill again",
                         policy.replication_interval_secs

@@ -335,6 +335,8 @@ impl Run<'_> {
         document.group.current_primary_site = plan.target_site.clone();
         // The old VMs were confirmed stopped by fence_old_vms.
         document.group.fence_required_on = None;
+        // Back on the original volumes: no longer on a recovery point.
+        document.group.recovery_point = None;
         document.group.active_operation_id = None;
         document.group.last_operation_id = Some(self.op_id());
         crate::engine::copies::settle_failback(&mut document, &plan.source_site, &plan.target_site);

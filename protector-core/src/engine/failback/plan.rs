@@ -158,6 +158,7 @@ impl Protector {
             recovery_point: None,
             source_reachable: false,
             source_snapshot: None,
+            commit_window_secs: None,
         };
         if !matches!(
             group.status,
@@ -179,6 +180,24 @@ impl Protector {
                     }
                 ),
             ));
+            return Ok(plan);
+        }
+        if crate::engine::recovery_points::awaits_commit(&group, chrono::Utc::now()) {
+            plan.findings.push(
+                Finding::error(
+                    ErrorKind::Conflict,
+                    "failover_not_committed",
+                    format!(
+                        "the failover of protection group '{}' to {} awaits its commit (recovery point {}): a failback is possible once it is committed, or rolled back to an older point and then committed",
+                        group.name,
+                        group.current_primary_site,
+                        group.recovery_point.as_ref().map(|p| p.snapshot.as_str()).unwrap_or_default()
+                    ),
+                )
+                .with_hint(Hint::CommitOrRollBack {
+                    group: group.name.clone(),
+                }),
+            );
             return Ok(plan);
         }
         let mut clients = BTreeMap::new();

@@ -29,6 +29,15 @@ pub struct FailoverRequest {
     /// a fresh one otherwise.
     #[serde(default)]
     pub operation_id: Option<Uuid>,
+    /// Unplanned failover: the replicated snapshot to recover from (its full name
+    /// `array:pg.N` or its suffix `N`, as [`Protector::recovery_points`] lists them); the
+    /// latest fully replicated one when `None`.
+    #[serde(default)]
+    pub recovery_point: Option<String>,
+    /// Unplanned failover: seconds during which it may be rolled back to an older point before
+    /// it counts as committed (`Some(0)`: committed at once); one hour when `None`.
+    #[serde(default)]
+    pub commit_window_secs: Option<u64>,
 }
 
 impl FailoverRequest {
@@ -38,6 +47,8 @@ impl FailoverRequest {
             mode: FailoverMode::Planned,
             mappings,
             operation_id: None,
+            recovery_point: None,
+            commit_window_secs: None,
         }
     }
 }
@@ -207,7 +218,14 @@ impl Protector {
             recovery_point: None,
             source_reachable: false,
             source_snapshot: None,
+            commit_window_secs: request.commit_window_secs,
         };
+        super::recovery_points::check_choice(
+            &mut plan,
+            &group,
+            request.mode,
+            request.recovery_point.as_deref(),
+        );
         let findings = &mut plan.findings;
 
         if !matches!(group.status, GroupStatus::Active | GroupStatus::Error) {
@@ -389,6 +407,7 @@ impl Protector {
                 source_ep,
                 source_clients.is_some(),
                 replication_broken,
+                request.recovery_point.as_deref(),
             )
             .await?;
             if plan.source_reachable {

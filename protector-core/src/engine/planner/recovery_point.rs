@@ -92,6 +92,7 @@ impl Protector {
         source_ep: &ArrayEndpoint,
         source_site_reachable: bool,
         replication_broken: bool,
+        wanted: Option<&str>,
     ) -> Result<()> {
         let source = plan.source_site.clone();
         let target = plan.target_site.clone();
@@ -193,7 +194,20 @@ impl Protector {
             }
             (Err(e), _) | (_, Err(e)) => return Err(e),
         };
-        let Some(latest) = transfers.into_iter().find(|t| t.is_complete()) else {
+        let chosen =
+            crate::engine::recovery_points::choose(transfers, wanted, &group.name, &target);
+        let chosen = match chosen {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                let finding = Finding::error(e.kind(), "recovery_point_unusable", e.message());
+                plan.findings.push(match e.hint() {
+                    Some(hint) => finding.with_hint(hint.clone()),
+                    None => finding,
+                });
+                return Ok(());
+            }
+        };
+        let Some(latest) = chosen else {
             plan.findings.push(Finding::error(
                 ErrorKind::NotFound,
                 "no_replicated_snapshot",
