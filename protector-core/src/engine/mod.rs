@@ -18,9 +18,11 @@
 
 pub mod access;
 mod admission;
+mod boot_order;
 mod clients;
 mod copies;
 mod drill;
+mod estimate;
 mod failback;
 mod failover;
 #[cfg(test)]
@@ -52,7 +54,8 @@ pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{
-    AddMember, CreateGroup, CreatePolicy, MemberCandidate, RegisterSite, SiteValidation,
+    AddMember, CreateGroup, CreatePolicy, MemberCandidate, MemberOrder, RegisterSite,
+    SiteValidation,
 };
 pub use overview::{GroupOverview, OverviewSync};
 pub use planner::FailoverRequest;
