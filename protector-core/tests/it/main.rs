@@ -1,5 +1,6 @@
 //! The integration tests of protector-core: one binary, one module per area.
 
+mod boot_order;
 mod common;
 mod concurrency;
 mod crash;

@@ -27,7 +27,8 @@ pub struct MemberOrder {
 }
 
 impl Protector {
-    /// Sets the priority and/or the dependencies of `member` of `group` and syncs (the
+    /// Sets the priority and/or the dependencies of `member` (instance name, member id or
+    /// instance id) of `group` and syncs (the
     /// metadata version goes up). Refused with `InvalidInput`, nothing changed, for a
     /// priority outside 1-5, an unknown or ambiguous dependency, a dependency on itself, on a
     /// member with a later priority, or a cycle; `NotFound` for an unknown member; `Conflict`
@@ -42,12 +43,13 @@ impl Protector {
         Self::refuse_in_flight(&group, "modify")?;
         self.ensure_peer_in_sync(&group).await?;
         let mut document = self.document(group.clone()).await?;
+        let id = resolve(&group.name, &document.members, member)
+            .map_err(|_| member_not_found(member, &group.name))?;
         let index = document
             .members
             .iter()
-            .position(|m| answers_to(m, member))
+            .position(|m| m.id == id)
             .ok_or_else(|| member_not_found(member, &group.name))?;
-        let id = document.members[index].id;
         apply_order(&group.name, &mut document.members, index, &order)?;
         let committed = self
             .commit(document, "member-order", PeerPolicy::Required)
