@@ -6,6 +6,7 @@ mod concurrency;
 mod crash;
 mod drill;
 mod dry_run;
+mod estimate;
 mod failback;
 mod failover;
 mod leaks;
