@@ -121,11 +121,12 @@ fn resolve(group: &str, members: &[Member], reference: &str) -> Result<uuid::Uui
 /// Refuses (`Conflict`) to remove `members[index]` while other members depend on it.
 pub(super) fn refuse_depended_on(group: &str, members: &[Member], index: usize) -> Result<()> {
     let removed = &members[index];
-    let dependents: Vec<&str> = members
+    let mut dependents: Vec<&str> = members
         .iter()
         .filter(|m| m.depends_on.contains(&removed.id))
         .map(|m| m.instance_name.as_str())
         .collect();
+    dependents.sort_unstable();
     if dependents.is_empty() {
         return Ok(());
     }
