@@ -131,10 +131,15 @@ pub(crate) fn plan_boot_order(members: &[MemberPlan]) -> Vec<BootWave> {
         .collect();
     waves(&nodes)
         .into_iter()
-        .map(|w| BootWave {
-            priority: w.priority,
-            level: w.level,
-            members: w.members.iter().map(|id| names[id].to_string()).collect(),
+        .map(|w| {
+            let mut members: Vec<String> =
+                w.members.iter().map(|id| names[id].to_string()).collect();
+            members.sort();
+            BootWave {
+                priority: w.priority,
+                level: w.level,
+                members,
+            }
         })
         .collect()
 }
@@ -292,6 +297,9 @@ where
                 None => ready.push(member),
             }
         }
+        // By name: the order the plan shows, and one that does not change from run to run.
+        ready.sort_by(|a, b| a.instance_name.cmp(&b.instance_name));
+        not_started.sort();
         let mut run = WaveRun {
             priority: wave.priority,
             level: wave.level,
