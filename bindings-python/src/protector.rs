@@ -21,7 +21,8 @@ use std::sync::RwLock;
 use protector_core::api::{CombinedConnector, Connector};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    MemberOrder, OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest, TestFailoverRequest,
+    MemberOrder, OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest,
+    TestFailoverRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,

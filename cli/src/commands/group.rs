@@ -3,8 +3,8 @@
 use chrono::Utc;
 use protector_core::api::ListServers;
 use protector_core::engine::{
-    MemberOrder,
-    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, OperationRequest,
+    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, MemberOrder,
+    OperationRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, Operation, OperationStatus, OperationType, ReplicationType, ResourceMappings,

@@ -20,7 +20,14 @@ fn member<'a>(list: &'a Value, name: &str) -> &'a Value {
 fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
     let env = Env::new().with_sites().with_group();
     let g = "prod-web-app";
-    env.ok(&["protection-group", "member-set", g, "db-server-1", "--priority", "1"]);
+    env.ok(&[
+        "protection-group",
+        "member-set",
+        g,
+        "db-server-1",
+        "--priority",
+        "1",
+    ]);
     let web1 = env.json(&[
         "protection-group",
         "member-set",
@@ -34,8 +41,17 @@ fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
     assert_eq!(web1["priority"], 2);
     // web-server-2 leaves and comes back last, after the database.
     let list = env.json(&["protection-group", "member-list", g]);
-    let web2_id = member(&list, "web-server-2")["id"].as_str().unwrap().to_string();
-    env.ok(&["protection-group", "member-remove", g, "--member-id", &web2_id]);
+    let web2_id = member(&list, "web-server-2")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&[
+        "protection-group",
+        "member-remove",
+        g,
+        "--member-id",
+        &web2_id,
+    ]);
     env.ok(&[
         "protection-group",
         "member-add",
@@ -50,7 +66,12 @@ fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
     let list = env.json(&["protection-group", "member-list", g]);
     let got: Vec<(Value, Value)> = ["db-server-1", "web-server-1", "web-server-2"]
         .iter()
-        .map(|n| (member(&list, n)["priority"].clone(), member(&list, n)["depends_on"].clone()))
+        .map(|n| {
+            (
+                member(&list, n)["priority"].clone(),
+                member(&list, n)["depends_on"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -72,14 +93,32 @@ fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
         "3",
     ]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("raise the priority of db-server-1"), "{stderr}");
-    let db_id = member(&list, "db-server-1")["id"].as_str().unwrap().to_string();
-    let (code, stderr) = env.fails(&["protection-group", "member-remove", g, "--member-id", &db_id]);
+    assert!(
+        stderr.contains("raise the priority of db-server-1"),
+        "{stderr}"
+    );
+    let db_id = member(&list, "db-server-1")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, stderr) = env.fails(&[
+        "protection-group",
+        "member-remove",
+        g,
+        "--member-id",
+        &db_id,
+    ]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("web-server-1, web-server-2 depend on it"), "{stderr}");
+    assert!(
+        stderr.contains("web-server-1, web-server-2 depend on it"),
+        "{stderr}"
+    );
     let (code, stderr) = env.fails(&["protection-group", "member-set", g, "db-server-1"]);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("changes nothing without --priority"), "{stderr}");
+    assert!(
+        stderr.contains("changes nothing without --priority"),
+        "{stderr}"
+    );
     assert_eq!(env.json(&["protection-group", "member-list", g]), list);
 
     // The dry run states the order and the (default) estimate.
@@ -107,11 +146,20 @@ fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
         ])
     );
     assert!(
-        plan["estimate"]["basis"].as_str().unwrap().starts_with("default"),
+        plan["estimate"]["basis"]
+            .as_str()
+            .unwrap()
+            .starts_with("default"),
         "{plan}"
     );
-    assert!(stderr.contains("  1. priority 1: db-server-1\n"), "{stderr}");
-    assert!(stderr.contains("  3. priority 5: web-server-2\n"), "{stderr}");
+    assert!(
+        stderr.contains("  1. priority 1: db-server-1\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  3. priority 5: web-server-2\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Estimated recovery time:"), "{stderr}");
 
     // The failover boots in that order and reports its estimate against the actual time.
@@ -133,7 +181,10 @@ fn tiers_set_on_the_command_line_order_the_failover_and_its_estimate() {
     let shown = env.json(&["operation", "show", id]);
     assert_eq!(shown["rto"], op["rto"]);
     let rto = shown["rto"].as_str().unwrap();
-    assert!(rto.starts_with("RTO: estimated 16m 0s to the last server ACTIVE"), "{rto}");
+    assert!(
+        rto.starts_with("RTO: estimated 16m 0s to the last server ACTIVE"),
+        "{rto}"
+    );
     assert!(rto.contains("; actual "), "{rto}");
     let servers: Vec<String> = env.simulator().inspect().sites["site-b"]
         .servers

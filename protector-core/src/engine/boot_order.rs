@@ -310,13 +310,13 @@ where
             finished_at: None,
         };
         record(run.clone()).await?;
-        each_bounded(&ready, limit, |m| boot(*m)).await?;
+        each_bounded(&ready, limit, |m| boot(m)).await?;
         let booted: Vec<&'m MemberPlan> = ready
             .iter()
             .copied()
             .filter(|m| outcomes.failure(m.member_id).is_none())
             .collect();
-        each_bounded(&booted, limit, |m| verify(*m)).await?;
+        each_bounded(&booted, limit, |m| verify(m)).await?;
         run.failed = ready
             .iter()
             .filter(|m| outcomes.failure(m.member_id).is_some())

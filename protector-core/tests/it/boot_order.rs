@@ -172,7 +172,10 @@ async fn a_failover_boots_tier_by_tier_each_active_before_the_next() {
     tier(&env).await;
     let plan = env
         .engine
-        .plan_failover(GROUP, &protector_core::engine::FailoverRequest::planned(mappings()))
+        .plan_failover(
+            GROUP,
+            &protector_core::engine::FailoverRequest::planned(mappings()),
+        )
         .await
         .unwrap();
     let planned: Vec<(u8, Vec<String>)> = plan
@@ -191,7 +194,10 @@ async fn a_failover_boots_tier_by_tier_each_active_before_the_next() {
         .iter()
         .find(|m| m.instance_name == "db-server-1")
         .unwrap();
-    assert_eq!((web1.priority, web1.depends_on.clone()), (2, vec![db.member_id]));
+    assert_eq!(
+        (web1.priority, web1.depends_on.clone()),
+        (2, vec![db.member_id])
+    );
 
     let watcher = WaveWatcher::new(&env, "site-b", "");
     let op = env
@@ -245,7 +251,9 @@ async fn a_member_whose_dependency_failed_is_not_started_and_later_tiers_still_b
     assert_eq!(web1.status, MemberStatus::Error);
     let why = web1.error_message.clone().unwrap();
     assert!(
-        why.starts_with("not started: it depends on db-server-1, which failed: instance went to ERROR"),
+        why.starts_with(
+            "not started: it depends on db-server-1, which failed: instance went to ERROR"
+        ),
         "{why}"
     );
     // Never created on site-b, restored on site-a; the tier after it runs on site-b.
@@ -320,11 +328,7 @@ async fn a_drill_and_a_failback_follow_the_boot_order() {
         .collect();
     assert_eq!(planned, expected_waves());
     let watcher = WaveWatcher::new(&env, "site-a", "");
-    let op = env
-        .engine
-        .failback(GROUP, request, &watcher)
-        .await
-        .unwrap();
+    let op = env.engine.failback(GROUP, request, &watcher).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
     assert_eq!(waves(&op), expected_waves());
     let (seen, violations) = watcher.result();
@@ -350,8 +354,18 @@ async fn orders_the_group_cannot_boot_in_are_refused_and_change_nothing() {
     tier(&env).await;
     let before = both_sites(&env).await;
     let refused: [(&str, MemberOrder, ErrorKind, &str); 7] = [
-        ("db-server-1", order(0, &[]), ErrorKind::InvalidInput, "outside 1-5"),
-        ("db-server-1", order(6, &[]), ErrorKind::InvalidInput, "outside 1-5"),
+        (
+            "db-server-1",
+            order(0, &[]),
+            ErrorKind::InvalidInput,
+            "outside 1-5",
+        ),
+        (
+            "db-server-1",
+            order(6, &[]),
+            ErrorKind::InvalidInput,
+            "outside 1-5",
+        ),
         (
             "web-server-2",
             order(3, &["no-such-vm"]),
@@ -379,7 +393,12 @@ async fn orders_the_group_cannot_boot_in_are_refused_and_change_nothing() {
             ErrorKind::InvalidInput,
             "form a cycle",
         ),
-        ("no-such-member", order(1, &[]), ErrorKind::NotFound, "not found"),
+        (
+            "no-such-member",
+            order(1, &[]),
+            ErrorKind::NotFound,
+            "not found",
+        ),
     ];
     for (member, order, kind, needle) in refused {
         let err = env
@@ -389,7 +408,11 @@ async fn orders_the_group_cannot_boot_in_are_refused_and_change_nothing() {
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{member} {order:?}: {err}");
         assert!(err.message().contains(needle), "'{err}' lacks '{needle}'");
-        assert_eq!(both_sites(&env).await, before, "{member} {order:?} changed something");
+        assert_eq!(
+            both_sites(&env).await,
+            before,
+            "{member} {order:?} changed something"
+        );
     }
     // Lowering db-server-1 to priority 3 leaves web-server-1 (priority 2) depending on a
     // later tier: refused too.
@@ -414,7 +437,10 @@ async fn orders_the_group_cannot_boot_in_are_refused_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    assert!(err.message().contains("web-server-1 depends on it"), "{err}");
+    assert!(
+        err.message().contains("web-server-1 depends on it"),
+        "{err}"
+    );
     assert_eq!(both_sites(&env).await, before);
 
     // A valid change bumps the version once, on both sites alike.
@@ -434,7 +460,10 @@ async fn orders_the_group_cannot_boot_in_are_refused_and_change_nothing() {
     assert_eq!(member.priority, 2);
     let after = both_sites(&env).await;
     let version = before["versions"][0].as_u64().unwrap();
-    assert_eq!(after["versions"], serde_json::json!([version + 1, version + 1]));
+    assert_eq!(
+        after["versions"],
+        serde_json::json!([version + 1, version + 1])
+    );
     assert_eq!(after["members"][0], after["members"][1]);
     // Now nothing depends on db-server-1: it can leave.
     env.engine
@@ -534,10 +563,8 @@ async fn member_add_takes_an_order_and_refuses_a_bad_one_before_anything_changes
 async fn records_written_before_priorities_load_with_priority_three() {
     let env = setup().await;
     let (group, _) = groups(&env).await;
-    let mut member = serde_json::to_value(
-        env.store_a.list_members(&group.id).await.unwrap().remove(0),
-    )
-    .unwrap();
+    let mut member =
+        serde_json::to_value(env.store_a.list_members(&group.id).await.unwrap().remove(0)).unwrap();
     let object = member.as_object_mut().unwrap();
     object.remove("priority");
     object.remove("depends_on");

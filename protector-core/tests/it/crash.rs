@@ -604,5 +604,8 @@ async fn a_tiered_failover_killed_mid_wave_is_finished_by_recovery_in_order() {
     for n in &points {
         crash_and_recover_with(Kind::Planned, Some(*n), true).await;
     }
-    eprintln!("crash injection: tiered failover: {} crash points in its waves", points.len());
+    eprintln!(
+        "crash injection: tiered failover: {} crash points in its waves",
+        points.len()
+    );
 }

@@ -48,7 +48,10 @@ async fn the_estimate_is_default_first_then_measured_and_close_to_the_actual_run
     assert_eq!(op.status, OperationStatus::Completed, "{op:#?}");
     assert_eq!(op.estimate.as_ref(), Some(&first));
     let summary = op.rto_summary().unwrap();
-    assert!(summary.contains("estimated 16m 0s to the last server ACTIVE"), "{summary}");
+    assert!(
+        summary.contains("estimated 16m 0s to the last server ACTIVE"),
+        "{summary}"
+    );
     assert!(summary.contains("; actual "), "{summary}");
 
     env.engine

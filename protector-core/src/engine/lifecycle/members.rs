@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::order::MemberOrder;
 use crate::api::{ListPorts, SiteClients};
 use crate::engine::access::Caller;
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
-use super::order::MemberOrder;
 use crate::model::{
-    FixedIp, DEFAULT_PRIORITY, FlavorRef, Member, MemberStatus, NicSpec, Placement, ProtectionGroup,
-    RecoveryMetadata, ReplicationType, SecurityGroupRef, VolumeSpec,
+    FixedIp, FlavorRef, Member, MemberStatus, NicSpec, Placement, ProtectionGroup,
+    RecoveryMetadata, ReplicationType, SecurityGroupRef, VolumeSpec, DEFAULT_PRIORITY,
 };
 
 /// Add a VM to a group.

@@ -14,7 +14,8 @@ use super::validate::Finding;
 use super::Protector;
 use crate::error::{ErrorKind, Hint, Result};
 use crate::model::{
-    GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationType, ResourceMappings,
+    GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationType,
+    ResourceMappings,
 };
 use crate::plan::{FailoverMode, Plan, Step};
 
