@@ -115,12 +115,18 @@ fn sample(op: &Operation) -> Option<Sample> {
     })
 }
 
-fn kind_words(kind: OperationType) -> &'static str {
-    match kind {
-        OperationType::Failover => "failovers",
-        OperationType::Failback => "failbacks",
-        OperationType::TestFailover => "DR drills",
-        _ => "operations",
+/// `kind` in words, plural unless `n` is 1.
+fn kind_words(kind: OperationType, n: usize) -> String {
+    let one = match kind {
+        OperationType::Failover => "failover",
+        OperationType::Failback => "failback",
+        OperationType::TestFailover => "DR drill",
+        _ => "operation",
+    };
+    if n == 1 {
+        one.to_string()
+    } else {
+        format!("{one}s")
     }
 }
 
@@ -173,7 +179,7 @@ pub(crate) fn estimate(
         })
         .collect();
     let recovery = preparation + storage + waves.iter().map(|w| w.secs).sum::<f64>();
-    let words = kind_words(kind);
+    let words = kind_words(kind, samples.len());
     let basis = if samples.is_empty() {
         format!(
             "default: no completed {words} into {} measured yet",

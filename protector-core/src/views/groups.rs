@@ -351,7 +351,9 @@ mod tests {
                 "status",
                 "volumes",
                 "current_site",
-                "current_instance_id"
+                "current_instance_id",
+                "priority",
+                "depends_on"
             ]
         );
         let order: Vec<(&Value, &Value, &Value)> =

@@ -64,7 +64,7 @@ async fn the_estimate_is_default_first_then_measured_and_close_to_the_actual_run
     assert_eq!(measured.measured_runs, 1, "{measured:?}");
     assert_eq!(
         measured.basis,
-        "measured over 1 earlier failovers into site-b"
+        "measured over 1 earlier failover into site-b"
     );
     let op = env
         .engine
