@@ -457,7 +457,6 @@ impl Run<'_> {
         self.create_ports(member).await
     }
 
-    /// Starts the original (stopped) server of `member` on the target.
     /// Boots `member` on the target: builds its VM again, or starts the original one.
     async fn boot_member(&self, member: &MemberPlan) -> Result<()> {
         if member.target_instance_id.is_none() {
@@ -467,6 +466,7 @@ impl Run<'_> {
         }
     }
 
+    /// Starts the original (stopped) server of `member` on the target.
     async fn start_original(&self, member: &MemberPlan) -> Result<()> {
         let id = member.target_instance_id.clone().unwrap_or_default();
         let compute = self.target.compute.clone();
