@@ -131,11 +131,12 @@ impl RtoEstimate {
         )];
         for wave in &self.waves {
             out.push(format!(
-                "priority {} wave {}: {} ({} servers)",
+                "priority {} wave {}: {} ({} server{})",
                 wave.priority,
                 wave.level + 1,
                 duration(wave.secs),
-                wave.servers
+                wave.servers,
+                if wave.servers == 1 { "" } else { "s" }
             ));
         }
         out.push(format!(
