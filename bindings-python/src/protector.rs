@@ -21,7 +21,8 @@ use std::sync::RwLock;
 use protector_core::api::{CombinedConnector, Connector};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    FailoverRollbackRequest, OperationRequest, RecoverMode, RegisterSite, SiteFailoverRequest,
+    FailoverRollbackRequest, MemberOrder, OperationRequest, RecoverMode, RegisterSite,
+    SiteFailoverRequest,
     TestFailoverRequest,
 };
 use protector_core::model::{
@@ -494,10 +495,17 @@ engine_calls! {
     fn delete_group / delete_group_async (group: String) signature (group)
         -> record("ProtectionGroup"), |e| e.delete_group(&group).await;
 
-    /// Adds a VM (Nova id) to the group.
-    fn add_member / add_member_async (group: String, instance_id: String)
-        signature (group, instance_id) -> record("Member"),
-        |e| e.add_member(&group, AddMember { instance_id }).await;
+    /// Adds a VM (Nova id) to the group; `priority` (1-5, default 3) and `depends_on` (member
+    /// names or ids) place it in the boot order.
+    fn add_member / add_member_async (group: String, instance_id: String, priority: Option<u8>,
+        depends_on: Option<Vec<String>>) signature (group, instance_id, *, priority=None,
+        depends_on=None) -> record("Member"), |e| e.add_member_ordered(&group,
+        AddMember { instance_id }, MemberOrder { priority, depends_on }).await;
+    /// Sets a member's boot priority and/or dependencies (`[]` removes them).
+    fn set_member_order / set_member_order_async (group: String, member: String, priority:
+        Option<u8>, depends_on: Option<Vec<String>>) signature (group, member, *, priority=None,
+        depends_on=None) -> record("Member"), |e| e.set_member_order(&group, &member,
+        MemberOrder { priority, depends_on }).await;
     /// The group's members.
     fn members / members_async (group: String) signature (group) -> record("Member"),
         |e| e.members(&group).await;

@@ -7,9 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod evidence;
 mod operation;
+mod order;
 mod recovery;
 pub use evidence::{DrillReportArgs, LeakScanArgs, ReportFormat, ScanFormat};
 pub use operation::OperationCommand;
+pub use order::{MemberOrderArgs, MemberSetArgs};
 pub use recovery::{CommitWindowOptions, FailoverRollbackArgs, RecoveryPointOptions};
 
 /// Disaster recovery for OpenStack VMs whose volumes live on replicated Pure Storage
@@ -237,6 +239,9 @@ pub enum GroupCommand {
     MemberCandidates(GroupArgs),
     /// Show one member with its recovery metadata.
     MemberShow(MemberShowArgs),
+    /// Set a member's boot priority and the members it depends on (its place in the boot
+    /// order that failover, failback and drills follow).
+    MemberSet(MemberSetArgs),
     /// Attach the replication policy: FlashArray endpoints, protection group, schedule, RPO.
     PolicyCreate(PolicyCreateArgs),
     /// Compare the group's metadata on both sites. Fails (exit 4) when out of sync.
@@ -335,6 +340,8 @@ pub struct MemberAddArgs {
     /// Nova id of the VM on the group's current primary site (a unique server name works too).
     #[arg(long)]
     pub instance_id: String,
+    #[command(flatten)]
+    pub order: MemberOrderArgs,
     #[command(flatten)]
     pub output: OutputOptions,
 }

@@ -414,6 +414,8 @@ class Member(Record):
     error_message: str | None
     current: Placement
     standby: Placement | None
+    priority: int
+    depends_on: tuple[str, ...]
 
 
 class ArrayEndpoint(Record):
@@ -571,6 +573,54 @@ class Finding(Record):
     hint: dict[str, Any] | None
 
 
+class BootWave(Record):
+    """Members booted together, once every earlier wave is ACTIVE."""
+
+    __slots__ = ()
+    priority: int
+    level: int
+    members: tuple[str, ...]
+
+
+class WaveEstimate(Record):
+    """The expected duration of one boot wave."""
+
+    __slots__ = ()
+    priority: int
+    level: int
+    servers: int
+    secs: float
+
+
+class RtoEstimate(Record):
+    """The recovery time a plan expects, per wave and in total, and where it comes from."""
+
+    __slots__ = ()
+    basis: str
+    measured_runs: int
+    volumes: int
+    concurrency: int
+    preparation_secs: float
+    storage_secs: float
+    waves: tuple[WaveEstimate, ...]
+    finalization_secs: float
+    recovery_secs: float
+    total_secs: float
+
+
+class WaveRun(Record):
+    """One boot wave as it ran."""
+
+    __slots__ = ()
+    priority: int
+    level: int
+    members: tuple[str, ...]
+    not_started: tuple[str, ...]
+    failed: tuple[str, ...]
+    started_at: datetime
+    finished_at: datetime | None
+
+
 class Plan(Record):
     """A failover or failback plan."""
 
@@ -586,6 +636,8 @@ class Plan(Record):
     findings: tuple[Finding, ...]
     recovery_point: RecoveryPoint | None
     source_reachable: bool
+    boot_order: tuple[BootWave, ...]
+    estimate: RtoEstimate | None
 
 
 class ValidationReport(Record):
@@ -634,6 +686,8 @@ class Operation(Record):
     instances_failed: int
     data_loss: str | None
     group_results: tuple[GroupResult, ...]
+    boot_waves: tuple[WaveRun, ...]
+    estimate: RtoEstimate | None
 
 
 class GroupOverview(Record):

@@ -4,6 +4,7 @@
 use protector_core::engine::{
     FailbackRequest, Finding, SiteFailoverRequest, TestFailoverRequest, ValidationReport,
 };
+use protector_core::plan::Plan;
 use protector_core::{Error, ErrorKind};
 
 use crate::args::OutputOptions;
@@ -13,6 +14,28 @@ use crate::output::Printer;
 
 fn print(output: &OutputOptions, json: &str) -> CliResult {
     Printer::stdout(output).text(&format!("{json}\n"))
+}
+
+/// The plan's boot order and recovery-time estimate in words, on stderr (stdout is the
+/// plan's JSON, which holds both as `boot_order` and `estimate`).
+pub fn explain(plan: &Plan) {
+    if !plan.boot_order.is_empty() {
+        eprintln!("Boot order (each wave starts once the one before is ACTIVE):");
+        for (index, wave) in plan.boot_order.iter().enumerate() {
+            eprintln!(
+                "  {}. priority {}: {}",
+                index + 1,
+                wave.priority,
+                wave.members.join(", ")
+            );
+        }
+    }
+    if let Some(estimate) = &plan.estimate {
+        eprintln!("Estimated recovery time:");
+        for line in estimate.lines() {
+            eprintln!("  {line}");
+        }
+    }
 }
 
 fn refuse(findings: Vec<Finding>, what: &str) -> CliResult {
@@ -28,6 +51,7 @@ pub async fn failback(
 ) -> CliResult {
     let plan = engine.protector.plan_failback(group, request).await?;
     print(output, &plan.to_json())?;
+    explain(&plan);
     let report = engine.protector.validate_plan(&plan).await?;
     refuse(
         report.findings,
@@ -44,6 +68,7 @@ pub async fn test_failover(
 ) -> CliResult {
     let plan = engine.protector.plan_test_failover(group, request).await?;
     print(output, &plan.to_json())?;
+    explain(&plan);
     refuse(
         plan.findings,
         &format!("DR drill of protection group '{}'", plan.group_name),

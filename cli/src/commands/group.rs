@@ -3,7 +3,8 @@
 use chrono::Utc;
 use protector_core::api::ListServers;
 use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, OperationRequest,
+    AddMember, CreateGroup, CreatePolicy, FailbackRequest, FailoverRequest, MemberOrder,
+    OperationRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, Operation, OperationStatus, OperationType, ReplicationType, ResourceMappings,
@@ -57,9 +58,13 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
         GroupCommand::MemberAdd(args) => {
             let engine = ctx.engine_with_transport().await?;
             let instance_id = resolve_instance(&engine, &args.group, &args.instance_id).await?;
+            let order = MemberOrder {
+                priority: args.order.priority,
+                depends_on: Some(args.order.depends_on).filter(|d| !d.is_empty()),
+            };
             let member = engine
                 .protector
-                .add_member(&args.group, AddMember { instance_id })
+                .add_member_ordered(&args.group, AddMember { instance_id }, order)
                 .await?;
             Printer::stdout(&args.output).show(&views::member_added(&member))
         }
@@ -86,6 +91,31 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             let member = engine
                 .protector
                 .member(&args.group, &args.member_id)
+                .await?;
+            Printer::stdout(&args.output).show(&views::member(&member))
+        }
+        GroupCommand::MemberSet(args) => {
+            let engine = ctx.engine_with_transport().await?;
+            let depends_on = if args.no_depends_on || !args.order.depends_on.is_empty() {
+                Some(args.order.depends_on)
+            } else {
+                None
+            };
+            if args.order.priority.is_none() && depends_on.is_none() {
+                return Err(CliError::invalid(
+                    "member-set changes nothing without --priority, --depends-on or --no-depends-on",
+                ));
+            }
+            let member = engine
+                .protector
+                .set_member_order(
+                    &args.group,
+                    &args.member,
+                    MemberOrder {
+                        priority: args.order.priority,
+                        depends_on,
+                    },
+                )
                 .await?;
             Printer::stdout(&args.output).show(&views::member(&member))
         }
@@ -213,6 +243,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                     .plan_failover(&args.group, &request)
                     .await?;
                 Printer::stdout(&args.output).text(&format!("{}\n", plan.to_json()))?;
+                dry_run::explain(&plan);
                 engine
                     .protector
                     .validate_plan(&plan)

@@ -315,6 +315,11 @@ pub fn filters() -> insta::Settings {
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "YYYY-MM-DDTHH:MM:SSZ");
     settings.add_filter(r"\(\d+ \w+ ago\)", "([ago])");
     settings.add_filter(r"Duration: \d+ms", "Duration: [ms]");
+    // An operation's actual recovery time (`rto`), with the padding of its table cell.
+    settings.add_filter(
+        r"actual [0-9hms. ]+? to the last server ACTIVE, [0-9hms. ]+? in total *\|",
+        "actual [t] to the last server ACTIVE, [t] in total |",
+    );
     settings
 }
 

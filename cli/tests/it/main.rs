@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
+mod boot_order;
 mod cli;
 mod crash;
 mod dr_cycle;

@@ -165,5 +165,6 @@ fn pending_for_plan(plan: &Plan, kind: OperationType) -> Operation {
     );
     op.id = plan.id;
     op.status = OperationStatus::Pending;
+    op.estimate = plan.estimate.clone();
     op
 }

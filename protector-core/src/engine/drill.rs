@@ -30,6 +30,7 @@ mod evidence;
 mod plan;
 mod preflight;
 mod resume;
+mod waves;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -160,6 +161,7 @@ impl Protector {
                     Utc::now(),
                 );
                 op.id = operation_id;
+                op.estimate = plan.plan.estimate.clone();
                 op
             }
         };
@@ -288,10 +290,13 @@ impl Drill<'_> {
             .await?;
         self.phase(&format!("create_ports_{t}"), |m| self.create_ports(m))
             .await?;
-        self.phase(&format!("create_instances_{t}"), |m| self.create_server(m))
-            .await?;
-        self.phase("verify_instances", |m| self.verify_server(m))
-            .await?;
+        // Wave by wave (boot order): each wave is verified ACTIVE before the next boots.
+        let create_instances = format!("create_instances_{t}");
+        self.tracker.begin(&create_instances).await?;
+        self.boot_waves().await?;
+        self.tracker.done(&create_instances).await?;
+        self.tracker.begin("verify_instances").await?;
+        self.tracker.done("verify_instances").await?;
         let record = lock(&self.record).clone();
         let failed: Vec<String> = record
             .members

@@ -101,6 +101,7 @@ impl Protector {
                     Utc::now(),
                 );
                 op.id = plan.id;
+                op.estimate = plan.estimate.clone();
                 (op, None, group.status)
             }
         };
@@ -196,11 +197,11 @@ impl Run<'_> {
 
         let create_instances = format!("create_instances_{target_token}");
         self.step_started(&create_instances).await?;
-        self.for_members(|m| self.create_server(m)).await?;
+        // Wave by wave (boot order): each wave is verified ACTIVE before the next boots.
+        self.boot_waves(|m| self.create_server(m)).await?;
         self.step_done(&create_instances).await?;
 
         self.step_started("verify_instances").await?;
-        self.for_members(|m| self.verify_server(m)).await?;
         let failed: Vec<MemberPlan> = {
             let results = lock(&self.results);
             plan.members

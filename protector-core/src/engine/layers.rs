@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 /// module outside this list.
 const SHARED: &[&str] = &[
     "access",
+    "boot_order",
     "clients",
     "copies",
+    "estimate",
     "ownership",
     "pods",
     "progress",

@@ -18,11 +18,13 @@
 
 pub mod access;
 mod admission;
+mod boot_order;
 mod clients;
 mod commit_window;
 mod copies;
 mod drill;
 mod drill_report;
+mod estimate;
 mod failback;
 mod failover;
 #[cfg(test)]
@@ -62,7 +64,8 @@ pub use drill_report::{
 pub use failback::FailbackRequest;
 pub use leak_scan::{Leak, LeakKind, LeakScan, NotScanned, ScanPlace};
 pub use lifecycle::{
-    AddMember, CreateGroup, CreatePolicy, MemberCandidate, RegisterSite, SiteValidation,
+    AddMember, CreateGroup, CreatePolicy, MemberCandidate, MemberOrder, RegisterSite,
+    SiteValidation,
 };
 pub use overview::{GroupOverview, OverviewSync};
 pub use planner::FailoverRequest;

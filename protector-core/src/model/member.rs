@@ -142,4 +142,11 @@ pub struct Member {
     /// The stopped copy on the other site after a failover, kept for a cheap failback.
     #[serde(default)]
     pub standby: Option<Placement>,
+    /// Boot priority, 1 (first) to 5 (last), as SRM's five priority groups; 3 when not set.
+    #[serde(default = "super::boot::default_priority")]
+    pub priority: u8,
+    /// Members of the same group that must be ACTIVE before this one boots (their
+    /// priority is the same or earlier).
+    #[serde(default)]
+    pub depends_on: Vec<Uuid>,
 }

@@ -1,5 +1,6 @@
 //! The domain model of spec/: sites, protection groups, members, policies, mappings, operations.
 
+mod boot;
 mod drill;
 mod group;
 mod mapping;
@@ -11,6 +12,10 @@ mod recovery;
 mod secret;
 mod site;
 
+pub use boot::{
+    duration, seconds_between, BootWave, RtoEstimate, StepTime, WaveEstimate, WaveRun,
+    DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY,
+};
 pub use drill::{TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume};
 pub use group::{
     transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion, ProtectionGroup,

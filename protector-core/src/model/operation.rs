@@ -169,6 +169,15 @@ pub struct Operation {
     /// Site failover: one entry per protection group in scope.
     #[serde(default)]
     pub group_results: Vec<GroupResult>,
+    /// The boot waves as they ran, in order.
+    #[serde(default)]
+    pub boot_waves: Vec<super::WaveRun>,
+    /// When each step started and ended (what later estimates measure).
+    #[serde(default)]
+    pub step_times: Vec<super::StepTime>,
+    /// The recovery time estimated when it started.
+    #[serde(default)]
+    pub estimate: Option<super::RtoEstimate>,
 }
 
 /// The outcome of one protection group inside a site failover.
@@ -219,6 +228,9 @@ impl Operation {
             failed_count: None,
             data_loss: None,
             group_results: Vec::new(),
+            boot_waves: Vec::new(),
+            step_times: Vec::new(),
+            estimate: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::engine::Finding;
-use crate::model::{Phase, ReplicationType, TestFailoverStatus};
+use crate::model::{BootWave, Phase, ReplicationType, RtoEstimate, TestFailoverStatus};
 
 /// Planned (source reachable, VMs stopped first, final replication) or unplanned (source down,
 /// latest replicated snapshot).
@@ -108,6 +108,16 @@ pub struct MemberPlan {
     /// overwritten with the replicated data), instead of building a new one.
     #[serde(default)]
     pub target_instance_id: Option<String>,
+    /// Boot priority (1 first, 5 last).
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Member ids that must be ACTIVE before this one boots.
+    #[serde(default)]
+    pub depends_on: Vec<Uuid>,
+}
+
+fn default_priority() -> u8 {
+    crate::model::DEFAULT_PRIORITY
 }
 
 /// One step of the plan, in execution order.
@@ -177,6 +187,12 @@ pub struct Plan {
     /// at once); see [`crate::model::RunningPoint`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_window_secs: Option<u64>,
+    /// The order servers boot in: wave by wave, each after the one before is ACTIVE.
+    #[serde(default)]
+    pub boot_order: Vec<BootWave>,
+    /// The expected recovery time, per wave and in total.
+    #[serde(default)]
+    pub estimate: Option<RtoEstimate>,
 }
 
 /// The recovery point of an unplanned failover, as the target array reports it.

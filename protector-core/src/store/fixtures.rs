@@ -115,6 +115,8 @@ pub fn member(n: u128, group_id: Uuid, name: &str) -> Member {
             port_ids: vec![format!("port-{name}")],
         },
         standby: None,
+        priority: crate::model::DEFAULT_PRIORITY,
+        depends_on: Vec::new(),
     }
 }
 

@@ -146,6 +146,14 @@ pub fn member(m: &Member) -> Record {
             opt_str(m.standby.as_ref().map(|p| p.site.as_str())),
         )
         .field("error_message", opt_str(m.error_message.as_deref()))
+        .field("priority", m.priority)
+        .field(
+            "depends_on",
+            m.depends_on
+                .iter()
+                .map(|id| json!(id.to_string()))
+                .collect::<Vec<_>>(),
+        )
 }
 
 /// `member-list` (spec/003 example 3), by instance name (then id).
@@ -160,8 +168,15 @@ pub fn members(members: &[Member]) -> List {
         Column::new("volumes", "Volumes"),
         Column::new("current_site", "Current Site"),
         Column::new("current_instance_id", "Current Instance ID"),
+        Column::new("priority", "Priority"),
+        Column::new("depends_on", "Depends On"),
     ]);
-    for m in members {
+    // Dependencies by instance name: what an operator reads and gives to --depends-on.
+    let names: std::collections::BTreeMap<uuid::Uuid, &str> = members
+        .iter()
+        .map(|m| (m.id, m.instance_name.as_str()))
+        .collect();
+    for m in &members {
         list.push(vec![
             json!(m.id.to_string()),
             json!(m.instance_name),
@@ -170,6 +185,14 @@ pub fn members(members: &[Member]) -> List {
             json!(m.recovery.volumes.len()),
             json!(m.current.site),
             json!(m.current.instance_id),
+            json!(m.priority),
+            json!(m
+                .depends_on
+                .iter()
+                .map(|id| names
+                    .get(id)
+                    .map_or_else(|| id.to_string(), |n| (*n).to_string()))
+                .collect::<Vec<_>>()),
         ]);
     }
     list
@@ -329,7 +352,9 @@ mod tests {
                 "status",
                 "volumes",
                 "current_site",
-                "current_instance_id"
+                "current_instance_id",
+                "priority",
+                "depends_on"
             ]
         );
         let order: Vec<(&Value, &Value, &Value)> =

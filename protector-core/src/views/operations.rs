@@ -37,7 +37,41 @@ pub fn operation(op: &Operation, id_field: &str) -> Record {
             .field("completed_count", op.completed_count.unwrap_or(0))
             .field("failed_count", op.failed_count.unwrap_or(0));
     }
+    if !op.boot_waves.is_empty() {
+        record = record.field("boot_order", boot_order(op));
+    }
+    if let Some(rto) = op.rto_summary() {
+        record = record.field("rto", rto);
+    }
     record
+}
+
+/// The boot waves as they ran: `priority 1 wave 1: db-server-1` plus who failed or did not
+/// start.
+fn boot_order(op: &Operation) -> Value {
+    op.boot_waves
+        .iter()
+        .map(|w| {
+            let mut line = format!(
+                "priority {} wave {}: {}",
+                w.priority,
+                w.level + 1,
+                if w.members.is_empty() {
+                    "-".to_string()
+                } else {
+                    w.members.join(", ")
+                }
+            );
+            if !w.failed.is_empty() {
+                line.push_str(&format!("; failed: {}", w.failed.join(", ")));
+            }
+            if !w.not_started.is_empty() {
+                line.push_str(&format!("; not started: {}", w.not_started.join(", ")));
+            }
+            json!(line)
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// [`operation`] as one record: a site failover's per-group results follow as the

@@ -405,7 +405,20 @@ fn running(inventory: &Inventory, site: &str, name: &str) -> usize {
 /// then recovers it with a fresh engine. Returns how many journal writes the run made before
 /// it died or ended.
 async fn crash_and_recover(kind: Kind, crash_after: Option<usize>) -> usize {
+    crash_and_recover_with(kind, crash_after, false).await.0
+}
+
+/// [`crash_and_recover`], with the members in boot tiers when `tiered` (see
+/// `boot_order::tier`); also returns the steps of the run's journal writes.
+async fn crash_and_recover_with(
+    kind: Kind,
+    crash_after: Option<usize>,
+    tiered: bool,
+) -> (usize, Vec<String>) {
     let env = setup().await;
+    if tiered {
+        crate::boot_order::tier(&env).await;
+    }
     kind.prepare(&env).await;
     let trip = Arc::new(Trip::default());
     let id = {
@@ -440,7 +453,16 @@ async fn crash_and_recover(kind: Kind, crash_after: Option<usize>) -> usize {
     let again = engine.recover_operation(&format!("op-{id}")).await.unwrap();
     assert_eq!(again.status, op.status, "{at}");
     assert_end_state(&env, &engine, kind, &at).await;
-    writes
+    if tiered {
+        let order: Vec<Vec<String>> = op.boot_waves.iter().map(|w| w.members.clone()).collect();
+        assert_eq!(
+            order,
+            [["db-server-1"], ["web-server-1"], ["web-server-2"]],
+            "{at}"
+        );
+    }
+    let journal = env.store_a.list_journal(&id).await.unwrap();
+    (writes, journal.into_iter().map(|e| e.step).collect())
 }
 
 /// The normal end state of `kind`: each member runs once where it should, the group is
@@ -565,4 +587,26 @@ async fn a_drill_cleanup_killed_after_any_journal_write_is_finished_by_recovery(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_failover_killed_after_any_journal_write_is_finished_by_recovery() {
     assert!(every_crash_point(Kind::SiteFailover).await >= 10);
+}
+
+/// Killed after each journal write of its instance phase (wave starts and ends, server
+/// creates): the recovered failover boots the rest in order and ends as a normal one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_failover_killed_mid_wave_is_finished_by_recovery_in_order() {
+    let (total, steps) = crash_and_recover_with(Kind::Planned, None, true).await;
+    let points: Vec<usize> = steps
+        .iter()
+        .take(total)
+        .enumerate()
+        .filter(|(_, step)| step.starts_with("boot_wave:") || step.starts_with("create_server:"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(points.len() >= 9, "{steps:?}");
+    for n in &points {
+        crash_and_recover_with(Kind::Planned, Some(*n), true).await;
+    }
+    eprintln!(
+        "crash injection: tiered failover: {} crash points in its waves",
+        points.len()
+    );
 }

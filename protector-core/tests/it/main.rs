@@ -1,11 +1,13 @@
 //! The integration tests of protector-core: one binary, one module per area.
 
+mod boot_order;
 mod common;
 mod concurrency;
 mod crash;
 mod drill;
 mod drill_report;
 mod dry_run;
+mod estimate;
 mod failback;
 mod failover;
 mod leak_scan;

@@ -12,7 +12,7 @@ use crate::engine::planner::FailoverRequest;
 use crate::engine::validate::{Finding, ValidationReport};
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, MappedResource, Result};
-use crate::model::{Member, ProtectionGroup, ReplicationType, ResourceMappings};
+use crate::model::{Member, OperationType, ProtectionGroup, ReplicationType, ResourceMappings};
 use crate::plan::Plan;
 
 /// Planner findings that do not concern a drill: it never touches the source site, its array or
@@ -177,6 +177,8 @@ impl Protector {
         };
         let mut plan = self.plan_failover(&group.id.to_string(), &failover).await?;
         plan.steps = drill_plan_steps(&target);
+        self.order_and_estimate(&mut plan, OperationType::TestFailover)
+            .await;
         let planner_findings = std::mem::take(&mut plan.findings);
         let conflicts = conflicts(&group);
         if blocks(&conflicts) {

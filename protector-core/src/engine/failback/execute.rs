@@ -193,7 +193,6 @@ impl Run<'_> {
 
         // Members whose original VM is gone are built again, as a failover builds them.
         let rebuilt = |m: &MemberPlan| m.target_instance_id.is_none();
-        let original = |m: &MemberPlan| m.target_instance_id.is_some();
         if plan.members.iter().any(rebuilt) {
             let step = format!("create_volumes_{target_token}");
             self.step_started(&step).await?;
@@ -211,24 +210,28 @@ impl Run<'_> {
             self.for_members_where(rebuilt, |m| self.ports_for_rebuild(m, &originals))
                 .await?;
             self.step_done(&step).await?;
-            let step = format!("create_instances_{target_token}");
-            self.step_started(&step).await?;
-            self.for_members_where(rebuilt, |m| self.create_server(m))
-                .await?;
-            self.step_done(&step).await?;
         }
 
-        // Instances.
+        // Instances, wave by wave (boot order): rebuilt members are created and original ones
+        // started, each wave verified ACTIVE before the next. The waves run inside the first
+        // instance step (`create_instances_*` when some member is rebuilt).
         let start = format!("start_instances_{target_token}");
-        self.step_started(&start).await?;
-        self.for_members_where(original, |m| self.start_original(m))
-            .await?;
+        if plan.members.iter().any(rebuilt) {
+            let step = format!("create_instances_{target_token}");
+            self.step_started(&step).await?;
+            self.boot_waves(|m| self.boot_member(m)).await?;
+            self.step_done(&step).await?;
+            self.step_started(&start).await?;
+        } else {
+            self.step_started(&start).await?;
+            self.boot_waves(|m| self.boot_member(m)).await?;
+        }
         self.step_done(&start).await?;
 
         self.step_started("verify_instances").await?;
-        // Every server, started or rebuilt, must reach ACTIVE; one in ERROR fails the failback
-        // (and the rollback stops what started and restarts the DR copies).
-        self.for_members(|m| self.verify_server(m)).await?;
+        // Every server, started or rebuilt, must reach ACTIVE (each wave was verified); one in
+        // ERROR fails the failback (and the rollback stops what started and restarts the DR
+        // copies).
         let failed: Vec<String> = {
             let results = lock(&self.results);
             plan.members
@@ -454,6 +457,15 @@ impl Run<'_> {
             }
         }
         self.create_ports(member).await
+    }
+
+    /// Boots `member` on the target: builds its VM again, or starts the original one.
+    async fn boot_member(&self, member: &MemberPlan) -> Result<()> {
+        if member.target_instance_id.is_none() {
+            self.create_server(member).await
+        } else {
+            self.start_original(member).await
+        }
     }
 
     /// Starts the original (stopped) server of `member` on the target.

@@ -124,6 +124,7 @@ impl Protector {
                     Utc::now(),
                 );
                 op.id = plan.id;
+                op.estimate = plan.estimate.clone();
                 (op, None, group.status)
             }
         };

@@ -10,7 +10,7 @@ use crate::engine::planner::site_token;
 use crate::engine::validate::Finding;
 use crate::engine::Protector;
 use crate::error::{ErrorKind, Hint, MappedResource, Result};
-use crate::model::{GroupStatus, Phase, ProtectionGroup, ResourceMappings};
+use crate::model::{GroupStatus, OperationType, Phase, ProtectionGroup, ResourceMappings};
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
 
 fn steps(
@@ -135,6 +135,14 @@ fn steps(
 impl Protector {
     /// Builds a failback plan: what returns to the original primary and every problem found.
     pub async fn plan_failback(&self, group: &str, request: &FailbackRequest) -> Result<Plan> {
+        let mut plan = self.draft_failback(group, request).await?;
+        self.order_and_estimate(&mut plan, OperationType::Failback)
+            .await;
+        Ok(plan)
+    }
+
+    /// [`Protector::plan_failback`] without its boot order and estimate.
+    async fn draft_failback(&self, group: &str, request: &FailbackRequest) -> Result<Plan> {
         let group = self.group(group).await?;
         let source = group.current_primary_site.clone();
         let target = group.primary_site.clone();
@@ -159,6 +167,8 @@ impl Protector {
             source_reachable: false,
             source_snapshot: None,
             commit_window_secs: None,
+            boot_order: Vec::new(),
+            estimate: None,
         };
         if !matches!(
             group.status,
@@ -444,6 +454,8 @@ impl Protector {
                 nics: Vec::new(),
                 volumes,
                 target_instance_id: Some(standby.instance_id.clone()),
+                priority: member.priority,
+                depends_on: member.depends_on.clone(),
             });
         }
         if !rebuild.is_empty() {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::order::MemberOrder;
 use crate::api::{ListPorts, SiteClients};
 use crate::engine::access::Caller;
 use crate::engine::sync::PeerPolicy;
@@ -13,7 +14,7 @@ use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     FixedIp, FlavorRef, Member, MemberStatus, NicSpec, Placement, ProtectionGroup,
-    RecoveryMetadata, ReplicationType, SecurityGroupRef, VolumeSpec,
+    RecoveryMetadata, ReplicationType, SecurityGroupRef, VolumeSpec, DEFAULT_PRIORITY,
 };
 
 /// Add a VM to a group.
@@ -27,6 +28,19 @@ impl Protector {
     /// Adds a VM: discovers its volumes, checks their type and backend, captures the recovery
     /// metadata, adds the volumes to the consistency group, and syncs.
     pub async fn add_member(&self, group: &str, request: AddMember) -> Result<Member> {
+        self.add_member_ordered(group, request, MemberOrder::default())
+            .await
+    }
+
+    /// [`Protector::add_member`] with the member's place in the boot order (priority 3 and
+    /// no dependencies when not given). An order the group cannot boot in is refused
+    /// (`InvalidInput`) before anything changes.
+    pub async fn add_member_ordered(
+        &self,
+        group: &str,
+        request: AddMember,
+        order: MemberOrder,
+    ) -> Result<Member> {
         let group = self.group(group).await?;
         Self::refuse_in_flight(&group, "modify")?;
         self.ensure_peer_in_sync(&group).await?;
@@ -43,6 +57,25 @@ impl Protector {
         let clients = self.ensure_reachable(&site).await?;
         let (recovery, placement, backend) =
             eligible_member(&clients, &group, &request.instance_id).await?;
+        let mut member = Member {
+            id: Uuid::new_v4(),
+            group_id: group.id,
+            instance_id: request.instance_id.clone(),
+            instance_name: recovery_name(&clients, &request.instance_id).await?,
+            status: MemberStatus::Protected,
+            error_message: None,
+            recovery,
+            current: placement,
+            standby: None,
+            priority: DEFAULT_PRIORITY,
+            depends_on: Vec::new(),
+        };
+        let mut ordered = document.members.clone();
+        ordered.push(member.clone());
+        let index = ordered.len() - 1;
+        super::order::apply_order(&group.name, &mut ordered, index, &order)?;
+        member = ordered.pop().expect("the new member was pushed");
+        let placement = member.current.clone();
         let cg_id = group.cinder_group_on(&site);
         if let Some(cg) = &cg_id {
             clients
@@ -74,17 +107,6 @@ impl Protector {
                 }
             }
         }
-        let member = Member {
-            id: Uuid::new_v4(),
-            group_id: group.id,
-            instance_id: request.instance_id.clone(),
-            instance_name: recovery_name(&clients, &request.instance_id).await?,
-            status: MemberStatus::Protected,
-            error_message: None,
-            recovery,
-            current: placement,
-            standby: None,
-        };
         if document.group.consistency_group.backend_name.is_none() {
             document.group.consistency_group.backend_name = backend;
         }
@@ -115,6 +137,7 @@ impl Protector {
             .iter()
             .position(|m| answers_to(m, member_id))
             .ok_or_else(|| member_not_found(member_id, &group.name))?;
+        super::order::refuse_depended_on(&group.name, &document.members, position)?;
         let member = document.members.remove(position);
         let clients = self.ensure_reachable(&member.current.site).await?;
         let cg_id = group.cinder_group_on(&member.current.site);
@@ -214,13 +237,13 @@ pub(super) async fn eligible_member(
 
 /// Whether `reference` names `member`: its id, its original instance id, or the instance id it
 /// runs as now.
-fn answers_to(member: &Member, reference: &str) -> bool {
+pub(super) fn answers_to(member: &Member, reference: &str) -> bool {
     member.id.to_string() == reference
         || member.instance_id == reference
         || member.current.instance_id == reference
 }
 
-fn member_not_found(reference: &str, group: &str) -> Error {
+pub(super) fn member_not_found(reference: &str, group: &str) -> Error {
     Error::not_found(format!(
         "member '{reference}' not found in protection group '{group}'"
     ))

@@ -4,6 +4,7 @@
 mod candidates;
 mod groups;
 mod members;
+mod order;
 mod policy;
 mod sites;
 mod tenants;
@@ -11,6 +12,7 @@ mod tenants;
 pub use candidates::MemberCandidate;
 pub use groups::CreateGroup;
 pub use members::AddMember;
+pub use order::MemberOrder;
 pub use policy::CreatePolicy;
 pub use sites::{RegisterSite, SiteValidation};
 

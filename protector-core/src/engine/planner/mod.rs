@@ -14,7 +14,8 @@ use super::validate::Finding;
 use super::Protector;
 use crate::error::{ErrorKind, Hint, Result};
 use crate::model::{
-    GroupStatus, MemberStatus, Phase, ProtectionGroup, ReplicationType, ResourceMappings,
+    GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationType,
+    ResourceMappings,
 };
 use crate::plan::{FailoverMode, Plan, Step};
 
@@ -191,6 +192,18 @@ impl Protector {
         group: ProtectionGroup,
         request: &FailoverRequest,
     ) -> Result<Plan> {
+        let mut plan = self.draft_failover(group, request).await?;
+        self.order_and_estimate(&mut plan, OperationType::Failover)
+            .await;
+        Ok(plan)
+    }
+
+    /// [`Protector::plan_failover_of`] without its boot order and estimate.
+    async fn draft_failover(
+        &self,
+        group: ProtectionGroup,
+        request: &FailoverRequest,
+    ) -> Result<Plan> {
         let source = group.current_primary_site.clone();
         let target = group.current_secondary_site().to_string();
         let mut plan = Plan {
@@ -219,6 +232,8 @@ impl Protector {
             source_reachable: false,
             source_snapshot: None,
             commit_window_secs: request.commit_window_secs,
+            boot_order: Vec::new(),
+            estimate: None,
         };
         super::recovery_points::check_choice(
             &mut plan,

@@ -390,6 +390,8 @@ impl Protector {
                 nics,
                 volumes,
                 target_instance_id: None,
+                priority: member.priority,
+                depends_on: member.depends_on.clone(),
             });
         }
         Ok(())

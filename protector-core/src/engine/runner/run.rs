@@ -106,6 +106,7 @@ impl Run<'_> {
             let mut op = lock(&self.op);
             op.phase = phase;
             op.progress = op.progress.max(self.phase_progress(&op, phase));
+            op.note_step_started(name, phase, Utc::now());
         }
         self.save().await
     }
@@ -116,6 +117,7 @@ impl Run<'_> {
             if !op.steps_completed.iter().any(|s| s == name) {
                 op.steps_completed.push(name.to_string());
             }
+            op.note_step_done(name, Utc::now());
             let phase = op.phase;
             op.progress = op.progress.max(self.phase_progress(&op, phase));
         }

@@ -91,7 +91,10 @@ impl<'a> Tracker<'a> {
     pub(in crate::engine) async fn begin(&self, name: &str) -> Result<()> {
         self.engine.stop_if_cancelled(&self.id(), name).await?;
         if let Some(phase) = self.spec(name).map(|s| s.phase) {
-            self.edit(|op| op.phase = phase);
+            self.edit(|op| {
+                op.phase = phase;
+                op.note_step_started(name, phase, Utc::now());
+            });
         }
         self.journal(name, JournalKind::StepStarted, json!({}))
             .await;
@@ -104,6 +107,7 @@ impl<'a> Tracker<'a> {
         self.edit(|op| {
             op.steps_completed.push(name.to_string());
             op.progress = op.progress.max(done_at);
+            op.note_step_done(name, Utc::now());
         });
         self.journal(name, JournalKind::StepDone, json!({})).await;
         self.publish().await
