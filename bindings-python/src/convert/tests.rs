@@ -110,6 +110,7 @@ fn group() -> ProtectionGroup {
         fence_required_on: Some("site-a".into()),
         last_operation_id: Some(Uuid::from_u128(3)),
         test_failover: None,
+        hooks: Vec::new(),
         created_at: Utc.timestamp_opt(0, 0).unwrap(),
         updated_at: at,
     }

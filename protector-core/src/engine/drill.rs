@@ -189,6 +189,7 @@ impl Protector {
                 })
                 .collect(),
             errors: Vec::new(),
+            hooks_to_undo: Vec::new(),
         };
         // The record is the drill's lock and undo list: both sites hold it before anything
         // is created, or the drill does not start.

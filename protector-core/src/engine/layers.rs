@@ -21,6 +21,7 @@ const SHARED: &[&str] = &[
     "access",
     "clients",
     "copies",
+    "hooks",
     "ownership",
     "pods",
     "progress",

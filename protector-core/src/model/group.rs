@@ -246,6 +246,10 @@ pub struct ProtectionGroup {
     /// The DR drill of the group and what it created, until its cleanup removed everything.
     #[serde(default)]
     pub test_failover: Option<TestFailoverRecord>,
+    /// Steps of the operator's run around the phases of failovers and drills (synced with
+    /// the rest of the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<super::Hook>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

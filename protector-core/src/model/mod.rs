@@ -2,6 +2,7 @@
 
 mod drill;
 mod group;
+mod hook;
 mod mapping;
 mod member;
 mod name;
@@ -14,6 +15,11 @@ pub use drill::{TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume};
 pub use group::{
     transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion, ProtectionGroup,
     ReplicationType,
+};
+pub use hook::{
+    redact_url, Hook, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint,
+    HookUndo,
+    DEFAULT_HOOK_TIMEOUT_SECS, MAX_HOOK_TIMEOUT_SECS,
 };
 pub use mapping::{ResourceMappings, TenantMapping};
 pub use member::{

@@ -169,6 +169,9 @@ pub struct Operation {
     /// Site failover: one entry per protection group in scope.
     #[serde(default)]
     pub group_results: Vec<GroupResult>,
+    /// What went wrong without failing the operation: hooks whose failure only warns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The outcome of one protection group inside a site failover.
@@ -219,6 +222,7 @@ impl Operation {
             failed_count: None,
             data_loss: None,
             group_results: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

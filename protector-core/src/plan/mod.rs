@@ -173,6 +173,10 @@ pub struct Plan {
     /// copies are taken from, chosen when planning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_snapshot: Option<String>,
+    /// The group's hooks this operation runs (those for its kind: failover or drill), in the
+    /// order of their points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::model::Hook>,
 }
 
 /// The recovery point of an unplanned failover, as the target array reports it.

@@ -82,6 +82,7 @@ pub fn group(n: u128, name: &str) -> ProtectionGroup {
         fence_required_on: None,
         last_operation_id: None,
         test_failover: None,
+        hooks: Vec::new(),
         created_at: at(0),
         updated_at: at(1),
     }

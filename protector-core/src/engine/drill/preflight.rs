@@ -177,6 +177,7 @@ impl Protector {
         };
         let mut plan = self.plan_failover(&group.id.to_string(), &failover).await?;
         plan.steps = drill_plan_steps(&target);
+        plan.hooks = crate::engine::hooks::planned(&group.hooks, true);
         let planner_findings = std::mem::take(&mut plan.findings);
         let conflicts = conflicts(&group);
         if blocks(&conflicts) {

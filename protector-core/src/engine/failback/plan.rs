@@ -158,6 +158,7 @@ impl Protector {
             recovery_point: None,
             source_reachable: false,
             source_snapshot: None,
+            hooks: crate::engine::hooks::planned(&group.hooks, false),
         };
         if !matches!(
             group.status,

@@ -172,6 +172,7 @@ impl Protector {
             fence_required_on: None,
             last_operation_id: None,
             test_failover: None,
+            hooks: Vec::new(),
             created_at: now,
             updated_at: now,
         };

@@ -207,6 +207,7 @@ impl Protector {
             recovery_point: None,
             source_reachable: false,
             source_snapshot: None,
+            hooks: super::hooks::planned(&group.hooks, false),
         };
         let findings = &mut plan.findings;
 
