@@ -160,6 +160,7 @@ impl Protector {
             source_snapshot: None,
             hooks: crate::engine::hooks::planned(&group.hooks, false),
         };
+        plan.findings.extend(self.hook_findings(&plan.hooks));
         if !matches!(
             group.status,
             GroupStatus::FailedOver | GroupStatus::FailedOverPartial

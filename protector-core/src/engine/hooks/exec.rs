@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::api::HookRequest;
 use crate::engine::Protector;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use crate::model::{redact_url, HookAction, HookMethod};
 
 /// How much of a command's output (each stream) or a URL's answer is kept: the end of it.

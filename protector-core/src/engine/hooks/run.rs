@@ -104,7 +104,8 @@ impl Run<'_> {
         }
         let server = lock(&self.results)
             .get(&member.member_id)
-            .and_then(|r| r.server_id.clone());
+            .and_then(|r| r.server_id.clone())
+            .or_else(|| member.target_instance_id.clone());
         let vars = [MemberVars::of(member, server)];
         let outcomes = self
             .engine

@@ -3,6 +3,7 @@
 
 mod candidates;
 mod groups;
+mod hooks;
 mod members;
 mod policy;
 mod sites;
@@ -10,6 +11,7 @@ mod tenants;
 
 pub use candidates::MemberCandidate;
 pub use groups::CreateGroup;
+pub use hooks::HookSpec;
 pub use members::AddMember;
 pub use policy::CreatePolicy;
 pub use sites::{RegisterSite, SiteValidation};

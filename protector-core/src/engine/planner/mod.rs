@@ -210,6 +210,7 @@ impl Protector {
             hooks: super::hooks::planned(&group.hooks, false),
         };
         let findings = &mut plan.findings;
+        findings.extend(self.hook_findings(&plan.hooks));
 
         if !matches!(group.status, GroupStatus::Active | GroupStatus::Error) {
             findings.push(Finding::error(
