@@ -7,6 +7,7 @@ mod drill;
 mod dry_run;
 mod failback;
 mod failover;
+mod hooks;
 mod leaks;
 mod lifecycle;
 mod operation_lifecycle;

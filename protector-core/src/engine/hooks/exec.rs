@@ -102,7 +102,7 @@ pub(super) async fn run_action(
                             ErrorKind::Timeout,
                             format!(
                                 "{what} ({shown}) got no answer within {} s: check the service, or raise the hook's timeout",
-                                timeout.as_secs()
+                                whole_secs(timeout)
                             ),
                         ),
                         Ran::default(),
@@ -141,6 +141,12 @@ pub(super) fn command_refused(what: &str) -> Error {
             "{what} runs a command, but this engine does not run command hooks (protector.conf [hooks] allow_commands = false): use a URL hook, or ask the operator to allow commands"
         ),
     )
+}
+
+/// `d` in whole seconds, rounded up: a bound computed from a deadline (a hair under the
+/// hook's timeout) reads as the timeout it came from.
+fn whole_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn last_line(text: &str) -> Option<&str> {
@@ -218,7 +224,7 @@ async fn run_command(
                 ErrorKind::Timeout,
                 format!(
                     "{what} ran longer than its timeout of {} s and was killed{stderr_tail}; make it faster or raise its timeout",
-                    timeout.as_secs()
+                    whole_secs(timeout)
                 ),
             ),
             ran,
