@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod hooks;
 mod operation;
+pub use hooks::{AppliesToArg, HookAddArgs, HookPointArg, HookRemoveArgs, MethodArg, OnFailureArg};
 pub use operation::OperationCommand;
 
 /// Disaster recovery for OpenStack VMs whose volumes live on replicated Pure Storage
@@ -262,6 +264,15 @@ pub enum GroupCommand {
     MappingSet(MappingSetArgs),
     /// List the group's stored mappings: one row per direction, kind and source.
     MappingList(GroupArgs),
+    /// Add a hook: a command run by the engine (no shell) or a URL called, before or after a
+    /// phase of failovers, failbacks and/or drills, or after a member's boot. Synced to the
+    /// other site with the group. Hooks must be idempotent: a resumed operation runs again a
+    /// hook that had started and not finished.
+    HookAdd(HookAddArgs),
+    /// List the group's hooks.
+    HookList(GroupArgs),
+    /// Remove a hook.
+    HookRemove(HookRemoveArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod demo;
 mod dr;
 mod dry_run;
 mod group;
+mod hooks;
 mod operation;
 pub mod sim;
 mod site;

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod dr_cycle;
 mod dry_run;
+mod hooks;
 mod lifecycle;
 mod local_state;
 mod operations;

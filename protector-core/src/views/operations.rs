@@ -37,6 +37,12 @@ pub fn operation(op: &Operation, id_field: &str) -> Record {
             .field("completed_count", op.completed_count.unwrap_or(0))
             .field("failed_count", op.failed_count.unwrap_or(0));
     }
+    if !op.warnings.is_empty() {
+        record = record.field(
+            "warnings",
+            Value::from(op.warnings.iter().map(|w| json!(w)).collect::<Vec<_>>()),
+        );
+    }
     record
 }
 
