@@ -107,3 +107,25 @@ pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
         "protector's engine failed internally ({what}): this is a bug; the operation, if one was running, can be recovered"
     ))
 }
+
+/// `ErrorKind` by its stable name (for tests and callers that raise protector's errors).
+pub fn kind_from_name(name: &str) -> Option<ErrorKind> {
+    [
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::Conflict,
+        ErrorKind::PermissionDenied,
+        ErrorKind::Unauthenticated,
+        ErrorKind::InvalidInput,
+        ErrorKind::ValidationFailed,
+        ErrorKind::Unsupported,
+        ErrorKind::RateLimited,
+        ErrorKind::Unavailable,
+        ErrorKind::Timeout,
+        ErrorKind::OutOfSync,
+        ErrorKind::ConfigInvalid,
+        ErrorKind::Unexpected,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == name)
+}

@@ -8,6 +8,7 @@
 
 mod convert;
 mod errors;
+mod hooks;
 mod operation;
 mod protector;
 mod runtime;
@@ -25,7 +26,7 @@ fn engine_version() -> &'static str {
 /// `message`: how tests and callers see the mapping of every kind.
 #[pyfunction]
 fn _raise_error(py: Python<'_>, kind: &str, message: &str) -> PyResult<()> {
-    let Some(kind) = protector::kind_from_name(kind) else {
+    let Some(kind) = errors::kind_from_name(kind) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "'{kind}' is not an error kind of protector"
         )));
