@@ -21,7 +21,11 @@ pub fn with_hook_caller(connector: Arc<dyn Connector>) -> Arc<dyn Connector> {
 }
 
 /// The action of `command` (argv) or `url` (with `method`); `None` when neither is given.
-fn action(command: Option<Vec<String>>, url: Option<String>, method: &str) -> Result<Option<HookAction>> {
+fn action(
+    command: Option<Vec<String>>,
+    url: Option<String>,
+    method: &str,
+) -> Result<Option<HookAction>> {
     let method: HookMethod = method.parse()?;
     Ok(match (command, url) {
         (Some(_), Some(_)) => {
@@ -31,9 +35,17 @@ fn action(command: Option<Vec<String>>, url: Option<String>, method: &str) -> Re
         }
         (Some(argv), None) => Some(HookAction::Command { argv }),
         (None, Some(url)) => Some(match HookAction::url(url) {
-            HookAction::Url { url, status_min, status_max, .. } => {
-                HookAction::Url { method, url, status_min, status_max }
-            }
+            HookAction::Url {
+                url,
+                status_min,
+                status_max,
+                ..
+            } => HookAction::Url {
+                method,
+                url,
+                status_min,
+                status_max,
+            },
             other => other,
         }),
         (None, None) => None,

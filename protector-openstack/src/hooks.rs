@@ -30,7 +30,12 @@ impl HttpHookCaller {
             .with_timeout(Duration::from_secs(3600))
             .with_user_agent(concat!("protector-hooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::new(ErrorKind::ConfigInvalid, format!("building the HTTP client of URL hooks: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("building the HTTP client of URL hooks: {e}"),
+                )
+            })?;
         Ok(HttpHookCaller { client })
     }
 }
@@ -137,7 +142,11 @@ mod tests {
             format!("{}/slow?token=s3cret", server.uri()),
         );
         slow.timeout = Duration::from_millis(200);
-        let e = HttpHookCaller::new().unwrap().call(&slow).await.unwrap_err();
+        let e = HttpHookCaller::new()
+            .unwrap()
+            .call(&slow)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert!(e.message().contains("/slow?…"), "{e}");

@@ -86,7 +86,10 @@ pub async fn list(ctx: &Context, args: GroupArgs) -> CliResult {
 
 pub async fn remove(ctx: &Context, args: HookRemoveArgs) -> CliResult {
     let engine = ctx.engine(&[]).await?;
-    let hook = engine.protector.remove_hook(&args.group, &args.name).await?;
+    let hook = engine
+        .protector
+        .remove_hook(&args.group, &args.name)
+        .await?;
     let members = engine.protector.members(&args.group).await?;
     Printer::stdout(&args.output).show(&views::hook(&hook, &members))
 }

@@ -97,12 +97,18 @@ fn hooks_from_the_command_line_run_in_a_failover() {
     let listed = json(&env, &["protection-group", "hook-list", "prod-web-app"]);
     let rows = listed.as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[1]["action"], format!("POST {}/dr/started?…", server.uri()));
+    assert_eq!(
+        rows[1]["action"],
+        format!("POST {}/dr/started?…", server.uri())
+    );
     assert_eq!(rows[1]["on_failure"], "warn");
 
     // Synced to site-b with the group.
     let sync = env
-        .on("site-a", &["protection-group", "sync-status", "prod-web-app"])
+        .on(
+            "site-a",
+            &["protection-group", "sync-status", "prod-web-app"],
+        )
         .output()
         .unwrap();
     assert!(sync.status.success(), "{}", stderr_of(&sync));
@@ -120,13 +126,20 @@ fn hooks_from_the_command_line_run_in_a_failover() {
         .iter()
         .map(|h| h["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["announce", "record"], "in the order of their points");
+    assert_eq!(
+        names,
+        ["announce", "record"],
+        "in the order of their points"
+    );
 
     let done = failover(&env, &["--wait", "-f", "json"]);
     assert!(done.status.success(), "{}", stderr_of(&done));
     let op: Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(op["status"], "completed", "{op}");
-    let id = op["operation_id"].as_str().unwrap().trim_start_matches("op-");
+    let id = op["operation_id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("op-");
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         format!("{id} site-b\n")
@@ -168,7 +181,9 @@ fn hook_add_refuses_a_url_that_is_not_http() {
     ]);
     assert_eq!(code, Some(4), "{stderr}");
     assert!(
-        stderr.contains("hook 'bad' has URL 'file:///etc/passwd': only http:// and https:// URLs can be called"),
+        stderr.contains(
+            "hook 'bad' has URL 'file:///etc/passwd': only http:// and https:// URLs can be called"
+        ),
         "{stderr}"
     );
     let records = env.records("prod-web-app");

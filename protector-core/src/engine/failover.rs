@@ -27,8 +27,8 @@ use super::Protector;
 use crate::api::CreatePgSnapshot;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
-    GroupEvent, GroupStatus, HookPoint, MemberStatus, Operation, OperationStatus, OperationType, Placement,
-    ReplicationType,
+    GroupEvent, GroupStatus, HookPoint, MemberStatus, Operation, OperationStatus, OperationType,
+    Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalKind, RemoteSyncStatus};

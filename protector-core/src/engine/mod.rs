@@ -53,8 +53,7 @@ pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use drill::TestFailoverRequest;
 pub use failback::FailbackRequest;
 pub use lifecycle::{
-    AddMember, CreateGroup, CreatePolicy, HookSpec, MemberCandidate, RegisterSite,
-    SiteValidation,
+    AddMember, CreateGroup, CreatePolicy, HookSpec, MemberCandidate, RegisterSite, SiteValidation,
 };
 pub use overview::{GroupOverview, OverviewSync};
 pub use planner::FailoverRequest;

@@ -515,7 +515,10 @@ mod tests {
     fn points_parse_both_spellings() {
         for p in HookPoint::ALL {
             assert_eq!(p.as_str().parse::<HookPoint>().unwrap(), p);
-            assert_eq!(p.as_str().replace('-', "_").parse::<HookPoint>().unwrap(), p);
+            assert_eq!(
+                p.as_str().replace('-', "_").parse::<HookPoint>().unwrap(),
+                p
+            );
             let json = serde_json::to_value(p).unwrap();
             assert_eq!(json, p.as_str().replace('-', "_"));
         }

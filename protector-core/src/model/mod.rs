@@ -17,8 +17,7 @@ pub use group::{
     ReplicationType,
 };
 pub use hook::{
-    redact_url, Hook, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint,
-    HookUndo,
+    redact_url, Hook, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint, HookUndo,
     DEFAULT_HOOK_TIMEOUT_SECS, MAX_HOOK_TIMEOUT_SECS,
 };
 pub use mapping::{ResourceMappings, TenantMapping};

@@ -11,8 +11,8 @@ use protector_core::engine::{
     EngineOptions, FailoverRequest, HookSpec, NoProgress, PollPolicy, TestFailoverRequest,
 };
 use protector_core::model::{
-    GroupStatus, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint,
-    OperationStatus, ResourceMappings,
+    GroupStatus, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint, OperationStatus,
+    ResourceMappings,
 };
 use protector_core::store::JournalKind;
 use protector_core::{ErrorKind, Protector};
@@ -23,7 +23,12 @@ const GROUP: &str = "prod-web-app";
 
 /// `/bin/sh -c script` with `args` as `$1`, `$2`…: an explicit argv, no shell parsing of ours.
 fn sh(script: &str, args: &[&str]) -> HookAction {
-    let mut argv = vec!["/bin/sh".to_string(), "-c".into(), script.into(), "sh".into()];
+    let mut argv = vec![
+        "/bin/sh".to_string(),
+        "-c".into(),
+        script.into(),
+        "sh".into(),
+    ];
     argv.extend(args.iter().map(|a| a.to_string()));
     HookAction::Command { argv }
 }
@@ -60,7 +65,11 @@ async fn a_post_instances_command_gets_the_operation_in_its_environment_and_sync
         )
         .await
         .unwrap();
-    assert_eq!(hook.on_failure, HookFailure::Warn, "a group hook warns by default");
+    assert_eq!(
+        hook.on_failure,
+        HookFailure::Warn,
+        "a group hook warns by default"
+    );
     assert_eq!(hook.timeout_secs, 300);
 
     // Synced metadata: the peer holds the same hook, and the group is in sync.
@@ -115,7 +124,10 @@ async fn a_failing_stop_hook_before_the_instances_rolls_the_failover_back() {
                 ..spec(
                     "gate",
                     HookPoint::PreInstances,
-                    sh("echo checking >&2; echo 'load balancer refused' >&2; exit 3", &[]),
+                    sh(
+                        "echo checking >&2; echo 'load balancer refused' >&2; exit 3",
+                        &[],
+                    ),
                 )
             },
         )
@@ -151,7 +163,11 @@ async fn a_failing_warn_hook_lets_the_failover_complete_with_the_warning_recorde
             GROUP,
             HookSpec {
                 on_failure: Some(HookFailure::Warn),
-                ..spec("dns", HookPoint::PreStorage, sh("echo no dns >&2; exit 1", &[]))
+                ..spec(
+                    "dns",
+                    HookPoint::PreStorage,
+                    sh("echo no dns >&2; exit 1", &[]),
+                )
             },
         )
         .await
@@ -183,7 +199,11 @@ async fn a_hook_that_outlives_its_timeout_is_killed_and_stops_the_failover() {
                 on_failure: Some(HookFailure::Stop),
                 // The background child holds the output pipe open: it must die with the
                 // process group for the run to end.
-                ..spec("slow", HookPoint::PrePreparation, sh("sleep 30 & sleep 30", &[]))
+                ..spec(
+                    "slow",
+                    HookPoint::PrePreparation,
+                    sh("sleep 30 & sleep 30", &[]),
+                )
             },
         )
         .await
@@ -206,8 +226,7 @@ async fn a_hook_that_outlives_its_timeout_is_killed_and_stops_the_failover() {
 }
 
 #[tokio::test]
-async fn a_drill_only_hook_is_skipped_by_a_failover_runs_in_a_drill_and_is_undone_by_its_cleanup()
-{
+async fn a_drill_only_hook_is_skipped_by_a_failover_runs_in_a_drill_and_is_undone_by_its_cleanup() {
     let env = setup().await;
     env.sim.tick(320).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -313,14 +332,20 @@ async fn an_after_boot_hook_that_keeps_failing_fails_its_member_only() {
         )
         .await
         .unwrap();
-    assert_eq!(hook.on_failure, HookFailure::Stop, "a member hook stops its member");
+    assert_eq!(
+        hook.on_failure,
+        HookFailure::Stop,
+        "a member hook stops its member"
+    );
 
     let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Partial, "{op:?}");
     assert_eq!(op.instances_failed, 1);
     let message = op.error_message.clone().unwrap();
     assert!(
-        message.contains("db-server-1") && message.contains("command hook 'db-ready' (after-boot) of member db-server-1 failed"),
+        message.contains("db-server-1")
+            && message
+                .contains("command hook 'db-ready' (after-boot) of member db-server-1 failed"),
         "{message}"
     );
     // The failed member is back on site-a; the others run on site-b.
@@ -378,10 +403,18 @@ async fn invalid_hooks_are_refused_and_change_nothing() {
         assert!(e.message().contains(&format!("'{name}'")), "{name}: {e}");
     }
     let (a, b) = groups(&env).await;
-    assert_eq!(a.metadata.version, version + 1, "only the first hook was added");
+    assert_eq!(
+        a.metadata.version,
+        version + 1,
+        "only the first hook was added"
+    );
     assert_eq!(a, b);
     assert_eq!(
-        env.engine.remove_hook(GROUP, "nope").await.unwrap_err().kind(),
+        env.engine
+            .remove_hook(GROUP, "nope")
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
     let removed = env.engine.remove_hook(GROUP, "taken").await.unwrap();
@@ -495,7 +528,8 @@ async fn an_engine_that_runs_no_commands_refuses_a_plan_with_a_command_hook() {
         .await
         .unwrap_err();
     assert!(
-        e.message().contains("hook 'cmd' runs a command, but this engine does not run command hooks"),
+        e.message()
+            .contains("hook 'cmd' runs a command, but this engine does not run command hooks"),
         "{e}"
     );
     let (a, _) = groups(&env).await;

@@ -274,11 +274,17 @@ mod tests {
     fn command_hooks_are_off_unless_allowed() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!config(dir.path(), BASE).unwrap().allow_command_hooks);
-        let allowed = config(dir.path(), &format!("{BASE}[hooks]\nallow_commands = True\n"));
+        let allowed = config(
+            dir.path(),
+            &format!("{BASE}[hooks]\nallow_commands = True\n"),
+        );
         assert!(allowed.unwrap().allow_command_hooks);
         let e = config(dir.path(), &format!("{BASE}[hooks]\nallow = yes\n")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
-        assert!(e.message().contains("[hooks] allow is not a setting"), "{e}");
+        assert!(
+            e.message().contains("[hooks] allow is not a setting"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -64,7 +64,9 @@ impl Drill<'_> {
             .run_hooks(hooks, &self.hook_scope(), HookPoint::AfterBoot, &vars)
             .await;
         if let Some(e) = self.record_hooks(outcomes) {
-            self.update(member.member_id, |m| m.error = Some(e.message().to_string()));
+            self.update(member.member_id, |m| {
+                m.error = Some(e.message().to_string())
+            });
         }
     }
 

@@ -193,7 +193,8 @@ impl Protector {
             return Ok(Prepared::Blocked(plan));
         }
         plan.findings = planner_findings;
-        plan.findings.retain(|f| f.code != crate::engine::hooks::COMMANDS_REFUSED);
+        plan.findings
+            .retain(|f| f.code != crate::engine::hooks::COMMANDS_REFUSED);
         plan.findings.extend(self.hook_findings(&plan.hooks));
         plan.findings
             .retain(|f| !NOT_FOR_DRILLS.contains(&f.code.as_str()));

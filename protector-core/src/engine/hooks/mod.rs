@@ -161,8 +161,7 @@ impl Protector {
             if !done_before {
                 if let Err(e) = self.run_hook(hook, scope, point, member, &step).await {
                     let what = hook_label(hook, member);
-                    if hook.on_failure == HookFailure::Warn
-                        || point == HookPoint::PostFinalization
+                    if hook.on_failure == HookFailure::Warn || point == HookPoint::PostFinalization
                     {
                         outcome.warning = Some(format!("{what}: {}", e.message()));
                     } else {
