@@ -536,3 +536,68 @@ async fn an_engine_that_runs_no_commands_refuses_a_plan_with_a_command_hook() {
     assert_eq!(a.status, GroupStatus::Active);
     assert!(env.store_a.list_operations().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_hook_journaled_done_is_not_run_again_by_the_same_operation() {
+    use protector_core::store::JournalEntry;
+
+    let env = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (done, started) = (dir.path().join("done"), dir.path().join("started"));
+    for (name, file) in [("finished", &done), ("interrupted", &started)] {
+        env.engine
+            .add_hook(
+                GROUP,
+                spec(
+                    name,
+                    HookPoint::PostStorage,
+                    sh("echo ran >> \"$1\"", &[file.to_str().unwrap()]),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    // What an interrupted run of this operation journaled: one hook finished, one started.
+    let id = uuid::Uuid::new_v4();
+    for (step, kind) in [
+        ("hook:post-storage:finished", JournalKind::Intent),
+        ("hook:post-storage:finished", JournalKind::Done),
+        ("hook:post-storage:interrupted", JournalKind::Intent),
+    ] {
+        env.store_a
+            .append_journal(&JournalEntry {
+                operation_id: id,
+                seq: 0,
+                step: step.into(),
+                kind,
+                idempotency_key: format!("{id}:{step}"),
+                detail: serde_json::json!({}),
+                at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let plan = env
+        .engine
+        .plan_failover(
+            GROUP,
+            &FailoverRequest {
+                operation_id: Some(id),
+                ..FailoverRequest::planned(mappings())
+            },
+        )
+        .await
+        .unwrap();
+    let op = env
+        .engine
+        .execute_failover(&plan, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(op.status, OperationStatus::Completed);
+    assert_eq!(read(&done), "", "journaled done: not run again");
+    assert_eq!(
+        read(&started),
+        "ran\n",
+        "started but not finished: run again"
+    );
+}
