@@ -632,6 +632,7 @@ _RECORDS: dict[str, type[Record]] = {
         Site, SiteValidation, VolumeType, ProtectionGroup, Member, ReplicationPolicy,
         GroupMappings, TenantMapping, SyncStatus, SyncForceResult, SyncLogEntry,
         ConsistencyGroup, Plan, ValidationReport, Operation, GroupOverview, MemberCandidate,
+        Hook,
     )
 }
 
