@@ -11,6 +11,7 @@ mod calls;
 mod convert;
 mod errors;
 mod evidence;
+mod hooks;
 mod operation;
 mod protector;
 mod runtime;

@@ -22,8 +22,7 @@ use protector_core::api::{CombinedConnector, Connector};
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
     FailoverRollbackRequest, MemberOrder, OperationRequest, RecoverMode, RegisterSite,
-    SiteFailoverRequest,
-    TestFailoverRequest,
+    SiteFailoverRequest, TestFailoverRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,
@@ -230,10 +229,10 @@ fn options(poll_interval: Option<f64>) -> PyResult<EngineOptions> {
 /// from clouds.yaml and `OS_*`, the FlashArrays through each policy's endpoints.
 async fn open(site: String, dir: PathBuf, options: EngineOptions) -> Result<PyProtector> {
     let configured = ConfigLoader::from_process().cloud_names()?.contains(&site);
-    let connector = Arc::new(CombinedConnector {
+    let connector = crate::hooks::with_hook_caller(Arc::new(CombinedConnector {
         sites: Arc::new(OpenStackConnector::from_process()),
         arrays: Arc::new(FlashArrayConnector::new()),
-    });
+    }));
     Opener {
         dir,
         site,
@@ -289,10 +288,10 @@ async fn open_with_token(
         config = config.with_cacert(cacert);
     }
     config = config.with_insecure(login.insecure);
-    let connector = Arc::new(CombinedConnector {
+    let connector = crate::hooks::with_hook_caller(Arc::new(CombinedConnector {
         sites: Arc::new(OpenStackConnector::from_process().with_site(login.site.clone(), config)),
         arrays: Arc::new(FlashArrayConnector::new()),
-    });
+    }));
     Opener {
         dir,
         site: login.site,
@@ -520,6 +519,23 @@ engine_calls! {
     fn remove_member / remove_member_async (group: String, member: String)
         signature (group, member) -> record("Member"),
         |e| e.remove_member(&group, &member).await;
+    /// Adds a hook: `command` (argv, no shell) or `url`, run `at` a point (`pre-storage`,
+    /// `after-boot`, ...) of failovers, drills or both; synced to the other site.
+    fn add_hook / add_hook_async (group: String, name: String, at: String,
+        command: Option<Vec<String>>, url: Option<String>, method: String, member: Option<String>,
+        timeout: Option<u64>, on_failure: Option<String>, applies_to: String,
+        undo_command: Option<Vec<String>>, undo_url: Option<String>
+    ) signature (group, name, *, at, command=None, url=None, method="POST".to_string(),
+        member=None, timeout=None, on_failure=None, applies_to="both".to_string(),
+        undo_command=None, undo_url=None) -> record("Hook"),
+        |e| e.add_hook(&group, crate::hooks::spec(name, &at, command, url, &method, member,
+            timeout, on_failure, &applies_to, undo_command, undo_url)?).await;
+    /// The group's hooks.
+    fn hooks / hooks_async (group: String) signature (group) -> record("Hook"),
+        |e| e.hooks(&group).await;
+    /// Removes hook `name`.
+    fn remove_hook / remove_hook_async (group: String, name: String) signature (group, name)
+        -> record("Hook"), |e| e.remove_hook(&group, &name).await;
 
     /// Creates the group's replication policy (the FlashArray protection group, its target
     /// and schedule on both arrays). API tokens are kept encrypted and never returned.

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod evidence;
+mod hooks;
 mod operation;
 mod order;
 mod recovery;
 pub use evidence::{DrillReportArgs, LeakScanArgs, ReportFormat, ScanFormat};
+pub use hooks::{AppliesToArg, HookAddArgs, HookPointArg, HookRemoveArgs, MethodArg, OnFailureArg};
 pub use operation::OperationCommand;
 pub use order::{MemberOrderArgs, MemberSetArgs};
 pub use recovery::{CommitWindowOptions, FailoverRollbackArgs, RecoveryPointOptions};
@@ -290,6 +292,15 @@ pub enum GroupCommand {
     MappingSet(MappingSetArgs),
     /// List the group's stored mappings: one row per direction, kind and source.
     MappingList(GroupArgs),
+    /// Add a hook: a command run by the engine (no shell) or a URL called, before or after a
+    /// phase of failovers, failbacks and/or drills, or after a member's boot. Synced to the
+    /// other site with the group. Hooks must be idempotent: a resumed operation runs again a
+    /// hook that had started and not finished.
+    HookAdd(HookAddArgs),
+    /// List the group's hooks.
+    HookList(GroupArgs),
+    /// Remove a hook.
+    HookRemove(HookRemoveArgs),
 }
 
 #[derive(Debug, Args)]

@@ -68,11 +68,19 @@ impl Transport {
         })
     }
 
-    /// The connector handed to the engine.
+    /// The connector handed to the engine, with the HTTP client of URL hooks.
     pub fn connector(&self) -> Arc<dyn Connector> {
-        match self {
+        let inner: Arc<dyn Connector> = match self {
             Transport::Simulator { simulator, .. } => Arc::new(simulator.connector()),
             Transport::Wire { connector, .. } => connector.clone(),
+        };
+        match protector_openstack::HttpHookCaller::new() {
+            Ok(caller) => Arc::new(protector_core::api::WithHookCaller {
+                inner,
+                caller: Arc::new(caller),
+            }),
+            // URL hooks then fail with `Unsupported`, naming the hook.
+            Err(_) => inner,
         }
     }
 

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use protector_core::engine::{SyncForceReport, SyncStatusReport};
 use protector_core::model::{Operation, OperationType};
 pub use protector_core::views::{
-    ago, consistency_group, group, group_results, groups, mappings, member, member_added,
-    member_candidates, members, operation, operation_with_results, operations, policy, site,
-    site_validation, sites, sync_force, sync_log, sync_status, tenant_mapping, tenant_mappings,
-    time, volume_types, GROUP_SHOW_SPEC_FIELDS, OPERATION_SHOW_SPEC_FIELDS,
+    ago, consistency_group, group, group_results, groups, hook, hooks, mappings, member,
+    member_added, member_candidates, members, operation, operation_with_results, operations,
+    policy, site, site_validation, sites, sync_force, sync_log, sync_status, tenant_mapping,
+    tenant_mappings, time, volume_types, GROUP_SHOW_SPEC_FIELDS, OPERATION_SHOW_SPEC_FIELDS,
 };
 
 use crate::args::Format;

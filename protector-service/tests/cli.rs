@@ -124,6 +124,10 @@ fn the_sample_protector_conf_is_read_by_every_service() {
     assert!(!shown.contains("PROTECTOR_PASS"), "{shown}");
     let engine = EngineConfig::from_config(&config).unwrap();
     assert_eq!(engine.site_name, "site-a");
+    assert!(
+        !engine.allow_command_hooks,
+        "tenants' command hooks are off as shipped"
+    );
     assert!(matches!(
         config.database().unwrap(),
         protector_service::config::Database::MySql(_)

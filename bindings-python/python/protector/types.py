@@ -26,7 +26,7 @@ __all__ = [
     "SiteType", "SiteStatus", "GroupStatus", "ReplicationType", "MemberStatus",
     "OperationType", "OperationStatus", "Phase", "FailoverMode", "Severity",
     "ReplicationHealth", "OverviewSync", "TestFailoverStatus",
-    "Site", "SiteValidation", "VolumeType", "ProtectionGroup", "Placement", "Member",
+    "Site", "SiteValidation", "VolumeType", "ProtectionGroup", "Placement", "Member", "Hook",
     "ArrayEndpoint", "ReplicationPolicy", "ResourceMappings", "GroupMappings",
     "TenantMapping", "SyncStatus", "SyncForceResult", "SyncLogEntry", "ConsistencyGroup",
     "RecoveryPoint", "Step", "Finding", "Plan", "ValidationReport", "GroupResult",
@@ -418,6 +418,22 @@ class Member(Record):
     depends_on: tuple[str, ...]
 
 
+class Hook(Record):
+    """A step of the operator's run around a phase of failovers and/or drills: ``action`` is
+    ``{"type": "command", "argv": [...]}`` or ``{"type": "url", "method", "url", "status_min",
+    "status_max"}``."""
+
+    __slots__ = ()
+    name: str
+    member: str | None
+    at: str
+    action: dict[str, Any]
+    timeout_secs: int
+    on_failure: str
+    applies_to: str
+    undo: dict[str, Any] | None
+
+
 class ArrayEndpoint(Record):
     """A FlashArray endpoint (its API token is never handed out)."""
 
@@ -689,6 +705,11 @@ class Operation(Record):
     boot_waves: tuple[WaveRun, ...]
     estimate: RtoEstimate | None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Failures that did not fail the operation (hooks set to warn); empty without."""
+        return tuple(self._data.get("warnings", ()))
+
 
 class GroupOverview(Record):
     """A protection group with its health at a glance (a dashboard's table row)."""
@@ -722,6 +743,7 @@ _RECORDS: dict[str, type[Record]] = {
         GroupMappings, TenantMapping, SyncStatus, SyncForceResult, SyncLogEntry,
         ConsistencyGroup, Plan, ValidationReport, Operation, GroupOverview, MemberCandidate,
         RecoveryPoints, FailoverCommitted,
+        Hook,
     )
 }
 

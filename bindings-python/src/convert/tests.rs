@@ -111,6 +111,7 @@ fn group() -> ProtectionGroup {
         last_operation_id: Some(Uuid::from_u128(3)),
         test_failover: None,
         recovery_point: None,
+        hooks: Vec::new(),
         created_at: Utc.timestamp_opt(0, 0).unwrap(),
         updated_at: at,
     }

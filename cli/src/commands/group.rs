@@ -55,6 +55,9 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
             let group = engine.protector.delete_group(&args.group).await?;
             Printer::stdout(&args.output).show(&views::group(&group))
         }
+        GroupCommand::HookAdd(args) => super::hooks::add(ctx, args).await,
+        GroupCommand::HookList(args) => super::hooks::list(ctx, args).await,
+        GroupCommand::HookRemove(args) => super::hooks::remove(ctx, args).await,
         GroupCommand::MemberAdd(args) => {
             let engine = ctx.engine_with_transport().await?;
             let instance_id = resolve_instance(&engine, &args.group, &args.instance_id).await?;

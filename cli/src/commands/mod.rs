@@ -7,6 +7,7 @@ mod dr;
 mod dry_run;
 mod evidence;
 mod group;
+mod hooks;
 mod operation;
 mod recovery;
 pub mod sim;

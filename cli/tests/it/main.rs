@@ -8,6 +8,7 @@ mod crash;
 mod dr_cycle;
 mod dry_run;
 mod evidence;
+mod hooks;
 mod lifecycle;
 mod local_state;
 mod operations;

@@ -5,6 +5,7 @@
 mod array;
 mod block_storage;
 mod compute;
+mod hook;
 mod identity;
 mod network;
 
@@ -21,6 +22,7 @@ pub use compute::{
     AttachedVolume, BlockDevice, ComputeApi, CreateServer, Flavor, Keypair, ListServers, Server,
     ServerStatus,
 };
+pub use hook::{HookCaller, HookRequest, HookResponse, WithHookCaller};
 pub use identity::{AuthInfo, IdentityApi};
 pub use network::{
     CreatePort, ListPorts, Network, NetworkApi, Port, PortFixedIp, SecurityGroup, Subnet,
@@ -94,6 +96,12 @@ pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
             crate::error::ErrorKind::Unsupported,
             format!("this transport cannot reach site '{site}''s protector-api"),
         ))
+    }
+
+    /// What makes the HTTP calls of URL hooks, when this transport has one ([`WithHookCaller`]
+    /// adds one to any connector). `None`: a URL hook fails with `Unsupported`.
+    fn hook_caller(&self) -> Option<Arc<dyn HookCaller>> {
+        None
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod cleanup;
 mod evidence;
+mod hooks;
 mod plan;
 mod preflight;
 mod resume;
@@ -54,7 +55,7 @@ use super::Protector;
 use crate::api::{CopyVolume, ManageVolume, ServerStatus};
 use crate::error::{Error, Result};
 use crate::model::{
-    Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
+    HookPoint, Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
     TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume,
 };
 use crate::plan::MemberPlan;
@@ -197,6 +198,7 @@ impl Protector {
                 })
                 .collect(),
             errors: Vec::new(),
+            hooks_to_undo: Vec::new(),
         };
         // The record is the drill's lock and undo list: both sites hold it before anything
         // is created, or the drill does not start.
@@ -271,6 +273,7 @@ impl Drill<'_> {
     }
 
     async fn execute(&self) -> Result<()> {
+        self.hooks_at(HookPoint::PrePreparation).await?;
         // Checked and recorded before the operation started.
         for step in ["validate_sites", "create_test_record", "identify_snapshot"] {
             self.tracker.done(step).await?;
@@ -283,11 +286,15 @@ impl Drill<'_> {
             )
             .await;
         self.record_evidence().await;
+        self.hooks_at(HookPoint::PostPreparation).await?;
         let t = site_token(self.site());
+        self.hooks_at(HookPoint::PreStorage).await?;
         self.phase(&format!("create_volumes_{t}"), |m| self.copy_volumes(m))
             .await?;
         self.phase(&format!("manage_volumes_{t}"), |m| self.manage_volumes(m))
             .await?;
+        self.hooks_at(HookPoint::PostStorage).await?;
+        self.hooks_at(HookPoint::PreInstances).await?;
         self.phase(&format!("create_ports_{t}"), |m| self.create_ports(m))
             .await?;
         // Wave by wave (boot order): each wave is verified ACTIVE before the next boots.
@@ -310,7 +317,8 @@ impl Drill<'_> {
                 failed.join("; ")
             )));
         }
-        Ok(())
+        self.hooks_at(HookPoint::PostInstances).await?;
+        self.hooks_at(HookPoint::PreFinalization).await
     }
 
     async fn copy_volumes(&self, member: &MemberPlan) -> Result<()> {
@@ -494,6 +502,7 @@ impl Drill<'_> {
             self.update(member.member_id, |m| m.error = Some(fault));
         } else {
             self.record_boot(&created.server_name, &id).await;
+            self.after_boot(member).await;
         }
         Ok(())
     }
@@ -516,6 +525,9 @@ impl Drill<'_> {
         if let Err(e) = self.tracker.begin("update_protection_group").await {
             return self.roll_back(e).await;
         }
+        // Before the record is written, so that it keeps their undo actions; their failure
+        // only warns (hooks/mod.rs).
+        let _ = self.hooks_at(HookPoint::PostFinalization).await;
         let record = {
             let mut record = lock(&self.record);
             record.status = TestFailoverStatus::Ready;
@@ -563,6 +575,7 @@ impl Drill<'_> {
 
     /// Removes everything the drill created and ends the operation as failed.
     async fn roll_back(self, error: Error) -> Operation {
+        self.undo_hooks().await;
         let record = lock(&self.record).clone();
         let remover = Remover::new(
             &self.plan.clients,

@@ -27,8 +27,8 @@ use super::Protector;
 use crate::api::CreatePgSnapshot;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
-    GroupEvent, GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Placement,
-    ReplicationType,
+    GroupEvent, GroupStatus, HookPoint, MemberStatus, Operation, OperationStatus, OperationType,
+    Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -144,6 +144,7 @@ impl Run<'_> {
         let target_token = super::planner::site_token(&plan.target_site);
 
         // Preparation.
+        self.hooks_at(HookPoint::PrePreparation).await?;
         self.step_started("validate_sites").await?;
         self.engine.ensure_reachable(&plan.target_site).await?;
         if plan.mode == FailoverMode::Planned {
@@ -171,8 +172,10 @@ impl Run<'_> {
         }
         self.step_done("create_dr_record").await?;
         self.clear_earlier_leftovers().await;
+        self.hooks_at(HookPoint::PostPreparation).await?;
 
         // Storage.
+        self.hooks_at(HookPoint::PreStorage).await?;
         let (sources, snapshot) = if plan.replication_type == ReplicationType::Sync {
             self.pod_sources().await?
         } else {
@@ -188,8 +191,10 @@ impl Run<'_> {
         self.step_started(&manage_volumes).await?;
         self.for_members(|m| self.manage_volumes(m)).await?;
         self.step_done(&manage_volumes).await?;
+        self.hooks_at(HookPoint::PostStorage).await?;
 
         // Instances.
+        self.hooks_at(HookPoint::PreInstances).await?;
         let create_ports = format!("create_ports_{target_token}");
         self.step_started(&create_ports).await?;
         self.for_members(|m| self.create_ports(m)).await?;
@@ -234,8 +239,10 @@ impl Run<'_> {
             }
         }
         self.step_done("verify_instances").await?;
+        self.hooks_at(HookPoint::PostInstances).await?;
 
         // Finalization.
+        self.hooks_at(HookPoint::PreFinalization).await?;
         self.step_started("update_protection_group").await?;
         let group = self.engine.group_by_id(&plan.group_id).await?;
         let mut document = self.engine.document(group).await?;
@@ -372,7 +379,7 @@ impl Run<'_> {
                 });
             }
         }
-        Ok(())
+        self.hooks_at(HookPoint::PostFinalization).await
     }
 
     /// Async storage phase up to the copy: final replicated snapshot (planned) or the reported

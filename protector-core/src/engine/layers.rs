@@ -23,6 +23,7 @@ const SHARED: &[&str] = &[
     "clients",
     "copies",
     "estimate",
+    "hooks",
     "ownership",
     "pods",
     "progress",

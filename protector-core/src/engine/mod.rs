@@ -27,6 +27,7 @@ mod drill_report;
 mod estimate;
 mod failback;
 mod failover;
+mod hooks;
 #[cfg(test)]
 mod layers;
 mod leak_scan;
@@ -64,7 +65,7 @@ pub use drill_report::{
 pub use failback::FailbackRequest;
 pub use leak_scan::{Leak, LeakKind, LeakScan, NotScanned, ScanPlace};
 pub use lifecycle::{
-    AddMember, CreateGroup, CreatePolicy, MemberCandidate, MemberOrder, RegisterSite,
+    AddMember, CreateGroup, CreatePolicy, HookSpec, MemberCandidate, MemberOrder, RegisterSite,
     SiteValidation,
 };
 pub use overview::{GroupOverview, OverviewSync};
@@ -112,6 +113,8 @@ pub struct ProtectorBuilder {
     stores: BTreeMap<String, Arc<dyn Store>>,
     connector: Option<Arc<dyn Connector>>,
     options: EngineOptions,
+    /// `None`: the default, `true`.
+    allow_command_hooks: Option<bool>,
 }
 
 impl ProtectorBuilder {
@@ -139,6 +142,17 @@ impl ProtectorBuilder {
         self
     }
 
+    /// Whether command hooks run (default `true`: the CLI and embedded engines run on the
+    /// operator's own machine). A site's protector-engine sets it from protector.conf
+    /// `[hooks] allow_commands` (default `false`), as its tenants define hooks: when `false`,
+    /// a plan with a command hook has a blocking finding and a command hook run anyway
+    /// fails with `PermissionDenied`. Adding command hooks is not restricted: the group may
+    /// fail over from a site that runs them.
+    pub fn with_command_hooks(mut self, allow: bool) -> Self {
+        self.allow_command_hooks = Some(allow);
+        self
+    }
+
     /// Checks the configuration and builds the engine.
     pub fn build(self) -> Result<Protector> {
         let local = self.local_site.ok_or_else(|| {
@@ -160,6 +174,7 @@ impl ProtectorBuilder {
                 stores: self.stores,
                 connector,
                 options: self.options,
+                allow_command_hooks: self.allow_command_hooks.unwrap_or(true),
             }),
             access: Access::Caller,
             reached: None,
@@ -173,6 +188,7 @@ struct Inner {
     stores: BTreeMap<String, Arc<dyn Store>>,
     connector: Arc<dyn Connector>,
     options: EngineOptions,
+    allow_command_hooks: bool,
 }
 
 /// The DR engine. Cheap to clone; all clones share state.
@@ -212,6 +228,7 @@ impl Protector {
                 stores: self.inner.stores.clone(),
                 connector: self.inner.connector.clone(),
                 options: self.inner.options.clone(),
+                allow_command_hooks: self.inner.allow_command_hooks,
             }),
             access: self.access,
             reached: self.reached.clone(),

@@ -116,6 +116,10 @@ pub struct TestFailoverRecord {
     /// What the last rollback or cleanup could not remove, and why.
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The undo actions of the drill hooks that ran, in the order they ran: the cleanup runs
+    /// them in reverse order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks_to_undo: Vec<super::HookUndo>,
 }
 
 impl TestFailoverRecord {

@@ -252,6 +252,10 @@ pub struct ProtectionGroup {
     /// The recovery point the group runs on after a failover, and its commit window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_point: Option<super::RunningPoint>,
+    /// Steps of the operator's run around the phases of failovers and drills (synced with
+    /// the rest of the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<super::Hook>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -3,6 +3,7 @@
 mod boot;
 mod drill;
 mod group;
+mod hook;
 mod mapping;
 mod member;
 mod name;
@@ -20,6 +21,10 @@ pub use drill::{TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume};
 pub use group::{
     transition, ConsistencyGroupBinding, GroupEvent, GroupStatus, MetadataVersion, ProtectionGroup,
     ReplicationType,
+};
+pub use hook::{
+    redact_url, Hook, HookAction, HookAppliesTo, HookFailure, HookMethod, HookPoint, HookUndo,
+    DEFAULT_HOOK_TIMEOUT_SECS, MAX_HOOK_TIMEOUT_SECS,
 };
 pub use mapping::{ResourceMappings, TenantMapping};
 pub use member::{

@@ -178,6 +178,9 @@ pub struct Operation {
     /// The recovery time estimated when it started.
     #[serde(default)]
     pub estimate: Option<super::RtoEstimate>,
+    /// What went wrong without failing the operation: hooks whose failure only warns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The outcome of one protection group inside a site failover.
@@ -231,6 +234,7 @@ impl Operation {
             boot_waves: Vec::new(),
             step_times: Vec::new(),
             estimate: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -193,6 +193,10 @@ pub struct Plan {
     /// The expected recovery time, per wave and in total.
     #[serde(default)]
     pub estimate: Option<RtoEstimate>,
+    /// The group's hooks this operation runs (those for its kind: failover or drill), in the
+    /// order of their points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::model::Hook>,
 }
 
 /// The recovery point of an unplanned failover, as the target array reports it.

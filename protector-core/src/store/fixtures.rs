@@ -83,6 +83,7 @@ pub fn group(n: u128, name: &str) -> ProtectionGroup {
         last_operation_id: None,
         test_failover: None,
         recovery_point: None,
+        hooks: Vec::new(),
         created_at: at(0),
         updated_at: at(1),
     }

@@ -8,6 +8,7 @@
 
 mod data;
 mod groups;
+mod hooks;
 mod operations;
 mod overview;
 mod recovery_points;
@@ -23,6 +24,7 @@ pub use groups::{
     consistency_group, group, groups, mappings, member, member_added, members, policy,
     GROUP_SHOW_SPEC_FIELDS,
 };
+pub use hooks::{hook, hooks};
 pub use operations::{
     group_results, operation, operation_id, operation_with_results, operations,
     OPERATION_SHOW_SPEC_FIELDS,

@@ -43,6 +43,12 @@ pub fn operation(op: &Operation, id_field: &str) -> Record {
     if let Some(rto) = op.rto_summary() {
         record = record.field("rto", rto);
     }
+    if !op.warnings.is_empty() {
+        record = record.field(
+            "warnings",
+            Value::from(op.warnings.iter().map(|w| json!(w)).collect::<Vec<_>>()),
+        );
+    }
     record
 }
 

@@ -10,6 +10,7 @@ mod dry_run;
 mod estimate;
 mod failback;
 mod failover;
+mod hooks;
 mod leak_scan;
 mod leaks;
 mod lifecycle;

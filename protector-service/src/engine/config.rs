@@ -13,6 +13,8 @@
 //! poll_interval = 2           # seconds between scans for work: the latency of a claim,
 //!                             # not a synchronisation (claims are atomic in the store)
 //! shutdown_timeout = 60       # seconds SIGTERM waits for running operations
+//! [hooks]
+//! allow_commands = False      # run command hooks (tenants define them): off by default
 //! ```
 
 use std::path::PathBuf;
@@ -57,6 +59,10 @@ pub struct EngineConfig {
     /// The worker's tunables (`[engine] workers`, `lease_seconds`, `poll_interval`,
     /// `shutdown_timeout`).
     pub worker: WorkerOptions,
+    /// `[hooks] allow_commands` (default `false`): whether command hooks run. Tenants define
+    /// hooks and this process runs with the service user's rights, so commands are refused
+    /// (a blocking plan finding) unless the operator allows them; URL hooks always run.
+    pub allow_command_hooks: bool,
 }
 
 impl EngineConfig {
@@ -116,6 +122,17 @@ impl EngineConfig {
         );
         check_clouds_file(&file, &clouds_file, site_name)?;
 
+        if let Some(unknown) = config
+            .keys("hooks")
+            .into_iter()
+            .find(|key| *key != "allow_commands")
+        {
+            return Err(invalid(format!(
+                "{file}: [hooks] {unknown} is not a setting of protector-engine: remove it \
+                 (known: allow_commands)"
+            )));
+        }
+        let allow_command_hooks = config.bool_or("hooks", "allow_commands", false)?;
         let secret_key = config.secret_key()?;
         Ok(EngineConfig {
             site_name: site_name.to_string(),
@@ -131,6 +148,7 @@ impl EngineConfig {
                 shutdown_timeout,
                 ..WorkerOptions::default()
             },
+            allow_command_hooks,
         })
     }
 
@@ -250,6 +268,23 @@ mod tests {
         assert_eq!(c.worker.lease, Duration::from_secs(5));
         assert_eq!(c.worker.poll_interval, Duration::from_millis(250));
         assert_eq!(c.worker.shutdown_timeout, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn command_hooks_are_off_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!config(dir.path(), BASE).unwrap().allow_command_hooks);
+        let allowed = config(
+            dir.path(),
+            &format!("{BASE}[hooks]\nallow_commands = True\n"),
+        );
+        assert!(allowed.unwrap().allow_command_hooks);
+        let e = config(dir.path(), &format!("{BASE}[hooks]\nallow = yes\n")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+        assert!(
+            e.message().contains("[hooks] allow is not a setting"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -47,13 +47,21 @@ pub fn build_protector(
 /// The engine's transport: the clouds.yaml of `config` for OpenStack, each group's endpoints
 /// for the FlashArrays.
 fn connector(config: &EngineConfig) -> Arc<dyn Connector> {
-    Arc::new(CombinedConnector {
+    let inner: Arc<dyn Connector> = Arc::new(CombinedConnector {
         sites: Arc::new(OpenStackConnector::new(
             config.clouds(),
             ClientOptions::default(),
         )),
         arrays: Arc::new(FlashArrayConnector::new()),
-    })
+    });
+    // URL hooks; without their client they fail with `Unsupported`, naming the hook.
+    match protector_openstack::HttpHookCaller::new() {
+        Ok(caller) => Arc::new(protector_core::api::WithHookCaller {
+            inner,
+            caller: Arc::new(caller),
+        }),
+        Err(_) => inner,
+    }
 }
 
 /// [`build_protector`] with the peer sites' metadata found the way a front-end finds it: every
@@ -118,7 +126,8 @@ async fn build_with_peers_over(
         .with_local_site(&config.site_name)
         .with_store(&config.site_name, store)
         .with_connector(connector)
-        .with_options(config.engine.clone());
+        .with_options(config.engine.clone())
+        .with_command_hooks(config.allow_command_hooks);
     for (site, peer) in peers {
         builder = builder.with_store(site, peer);
     }
@@ -135,7 +144,8 @@ fn build_with(
         .with_local_site(&config.site_name)
         .with_store(&config.site_name, store)
         .with_connector(connector)
-        .with_options(config.engine.clone());
+        .with_options(config.engine.clone())
+        .with_command_hooks(config.allow_command_hooks);
     if let Some((site, peer)) = peer_store {
         builder = builder.with_store(site, peer);
     }

@@ -440,6 +440,8 @@ impl Protector {
             self.close_interrupted_drill(drill, tracker.id()).await;
         }
         tracker.done("validate_sites").await?;
+        let drilled = lock(&remover.record).clone();
+        let hook_warnings = self.undo_drill_hooks(group, &drilled, tracker).await;
 
         let listed = resource_count(&lock(&remover.record));
         let servers = format!("delete_instances_{t}");
@@ -464,6 +466,8 @@ impl Protector {
                 group.name
             )));
         }
+        // Their undo ran above; a failed one is a warning, not something left to remove.
+        record.hooks_to_undo.clear();
         let done = record.is_removed();
         let anything_removed = resource_count(&record) < listed;
         if !done {
@@ -491,6 +495,7 @@ impl Protector {
             }
         };
         notes.extend(self.sync_note(&committed).await);
+        tracker.edit(|op| op.warnings.extend(hook_warnings));
         Ok((status, (!notes.is_empty()).then(|| notes.join("; "))))
     }
 }

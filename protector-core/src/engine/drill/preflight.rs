@@ -179,6 +179,7 @@ impl Protector {
         plan.steps = drill_plan_steps(&target);
         self.order_and_estimate(&mut plan, OperationType::TestFailover)
             .await;
+        plan.hooks = crate::engine::hooks::planned(&group.hooks, true);
         let planner_findings = std::mem::take(&mut plan.findings);
         let conflicts = conflicts(&group);
         if blocks(&conflicts) {
@@ -194,6 +195,9 @@ impl Protector {
             return Ok(Prepared::Blocked(plan));
         }
         plan.findings = planner_findings;
+        plan.findings
+            .retain(|f| f.code != crate::engine::hooks::COMMANDS_REFUSED);
+        plan.findings.extend(self.hook_findings(&plan.hooks));
         plan.findings
             .retain(|f| !NOT_FOR_DRILLS.contains(&f.code.as_str()));
         if blocks(&plan.findings) {

@@ -11,7 +11,7 @@ use crate::engine::runner::{lock, Run};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::model::{GroupEvent, Placement, ReplicationPolicy, ReplicationType};
+use crate::model::{GroupEvent, HookPoint, Placement, ReplicationPolicy, ReplicationType};
 use crate::plan::MemberPlan;
 use crate::store::{JournalKind, RemoteSyncStatus};
 
@@ -49,6 +49,7 @@ impl Run<'_> {
         };
 
         // Preparation.
+        self.hooks_at(HookPoint::PrePreparation).await?;
         self.step_started("validate_sites").await?;
         for site in [&plan.target_site, &plan.source_site] {
             self.engine.ensure_reachable(site).await.map_err(|e| {
@@ -95,7 +96,10 @@ impl Run<'_> {
             self.step_done("fence_old_vms").await?;
         }
 
+        self.hooks_at(HookPoint::PostPreparation).await?;
+
         // Storage.
+        self.hooks_at(HookPoint::PreStorage).await?;
         self.step_started("quiesce_vms").await?;
         self.quiesce().await?;
         self.step_done("quiesce_vms").await?;
@@ -190,6 +194,8 @@ impl Run<'_> {
             }
         }
         self.step_done("promote_storage_primary").await?;
+        self.hooks_at(HookPoint::PostStorage).await?;
+        self.hooks_at(HookPoint::PreInstances).await?;
 
         // Members whose original VM is gone are built again, as a failover builds them.
         let rebuilt = |m: &MemberPlan| m.target_instance_id.is_none();
@@ -252,8 +258,10 @@ impl Run<'_> {
             )));
         }
         self.step_done("verify_instances").await?;
+        self.hooks_at(HookPoint::PostInstances).await?;
 
         // Finalization: from here on the workload runs on the original primary.
+        self.hooks_at(HookPoint::PreFinalization).await?;
         let cleanup = format!("cleanup_{source_token}");
         self.step_started(&cleanup).await?;
         let mut notes = Vec::new();
@@ -406,7 +414,7 @@ impl Run<'_> {
                 None => note,
             });
         }
-        Ok(())
+        self.hooks_at(HookPoint::PostFinalization).await
     }
 
     /// The original server and ports each member had on the target, from the group record.

@@ -169,7 +169,9 @@ impl Protector {
             commit_window_secs: None,
             boot_order: Vec::new(),
             estimate: None,
+            hooks: crate::engine::hooks::planned(&group.hooks, false),
         };
+        plan.findings.extend(self.hook_findings(&plan.hooks));
         if !matches!(
             group.status,
             GroupStatus::FailedOver | GroupStatus::FailedOverPartial

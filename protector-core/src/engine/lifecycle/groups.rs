@@ -173,6 +173,7 @@ impl Protector {
             last_operation_id: None,
             test_failover: None,
             recovery_point: None,
+            hooks: Vec::new(),
             created_at: now,
             updated_at: now,
         };

@@ -3,6 +3,7 @@
 
 mod candidates;
 mod groups;
+mod hooks;
 mod members;
 mod order;
 mod policy;
@@ -11,6 +12,7 @@ mod tenants;
 
 pub use candidates::MemberCandidate;
 pub use groups::CreateGroup;
+pub use hooks::HookSpec;
 pub use members::AddMember;
 pub use order::MemberOrder;
 pub use policy::CreatePolicy;

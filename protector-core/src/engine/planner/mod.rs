@@ -234,6 +234,7 @@ impl Protector {
             commit_window_secs: request.commit_window_secs,
             boot_order: Vec::new(),
             estimate: None,
+            hooks: super::hooks::planned(&group.hooks, false),
         };
         super::recovery_points::check_choice(
             &mut plan,
@@ -242,6 +243,7 @@ impl Protector {
             request.recovery_point.as_deref(),
         );
         let findings = &mut plan.findings;
+        findings.extend(self.hook_findings(&plan.hooks));
 
         if !matches!(group.status, GroupStatus::Active | GroupStatus::Error) {
             findings.push(Finding::error(

@@ -368,6 +368,8 @@ impl Run<'_> {
                 "instance went to ERROR on {}: {fault}",
                 self.plan.target_site
             ));
+        } else {
+            self.after_boot(member).await;
         }
         Ok(())
     }
