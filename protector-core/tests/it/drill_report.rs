@@ -142,8 +142,17 @@ fn assert_complete(report: &DrillReport) {
         .all(|c| c.outcome != CheckOutcome::Failed));
     let rto = report.rto.achieved_secs.expect("an RTO");
     assert!(rto >= 0.0);
-    assert_eq!(report.rto.estimated_secs, None);
-    assert!(report.rto.summary.contains("no estimate recorded"));
+    // The drill's plan estimated its recovery time (defaults: no earlier drill into site-b).
+    let estimate = report.rto.estimated_secs.expect("the plan's estimate");
+    assert!(estimate > 0);
+    assert!(
+        report
+            .rto
+            .summary
+            .contains(&format!("the estimate of {estimate} s")),
+        "{}",
+        report.rto.summary
+    );
     assert_eq!(report.notes, Vec::<String>::new());
 }
 
@@ -165,7 +174,8 @@ async fn a_real_drill_is_reported_in_json_and_html_also_after_its_cleanup() {
     for step in &report.timeline {
         assert!(html.contains(&format!("<td>{}</td>", step.step)));
     }
-    assert!(html.contains("no estimate recorded"));
+    let estimate = report.rto.estimated_secs.unwrap();
+    assert!(html.contains(&format!("the estimate of {estimate} s")));
     assert!(html.contains(&report.recovery_point.as_ref().unwrap().snapshot));
     assert!(!html.contains("<script") && !html.contains("http"));
 

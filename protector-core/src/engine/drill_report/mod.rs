@@ -234,9 +234,14 @@ fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 }
 
 /// The RTO estimate recorded for the drill's plan, in seconds.
-fn estimated_rto(_op: &Operation, _journal: &[JournalEntry]) -> Option<u64> {
-    // wired when the estimate lands
-    None
+/// The recovery time the drill's plan estimated (start to the last server ACTIVE), in whole
+/// seconds rounded up; `None` for a drill recorded before estimates existed.
+fn estimated_rto(op: &Operation, _journal: &[JournalEntry]) -> Option<u64> {
+    let estimate = op.estimate.as_ref()?;
+    estimate
+        .recovery_secs
+        .is_finite()
+        .then(|| estimate.recovery_secs.max(0.0).ceil() as u64)
 }
 
 /// Every step of the journal in the order it began; a step journaled only as done began when
