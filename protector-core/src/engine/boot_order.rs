@@ -156,6 +156,9 @@ pub(crate) fn check_order(group: &str, members: &[Member]) -> Result<()> {
                 m.priority, m.instance_name
             )));
         }
+    }
+    // Ranges first, for every member: a dependency check must not judge an invalid priority.
+    for m in members {
         for dependency in &m.depends_on {
             if *dependency == m.id {
                 return Err(Error::invalid(format!(

@@ -214,7 +214,7 @@ impl Protector {
             plan,
             record: Mutex::new(record),
         };
-        let outcome = drill.execute().await;
+        let outcome = Box::pin(drill.execute()).await;
         Ok(match outcome {
             Ok(()) => drill.finish().await,
             Err(error) => drill.roll_back(error).await,

@@ -122,7 +122,8 @@ impl Protector {
         run.save().await?;
         run.record_plan(false).await;
         run.inherit_undo();
-        let outcome = run.execute().await;
+        // Boxed: the run is a large future, and a site failover nests one per group.
+        let outcome = Box::pin(run.execute()).await;
         let refusal = run.claim_refused(&outcome);
         let op = run.finish(outcome).await;
         // The other site keeps the record too, so `operation show` works from either side.

@@ -109,7 +109,7 @@ impl SiteRun<'_> {
         .await;
         let started = ChildStarted::default();
         let request = group_request(mode, Some(child_id));
-        let outcome = self.engine.failover_of(&group.id, request, &started).await;
+        let outcome = Box::pin(self.engine.failover_of(&group.id, request, &started)).await;
         let recorded = started.0.load(Ordering::Relaxed);
         self.set_group(group.id, |r| match outcome {
             Ok(child) => {

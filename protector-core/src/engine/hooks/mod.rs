@@ -124,7 +124,19 @@ impl Protector {
     /// member hooks for each of `members` they name. Returns one outcome per hook run (or
     /// skipped as journaled done before); never fails itself (a journal that cannot be read
     /// runs every hook).
-    pub(in crate::engine) async fn run_hooks(
+    ///
+    /// Boxed: it sits inside every run's future (a site failover nests one run per group).
+    pub(in crate::engine) fn run_hooks<'a>(
+        &'a self,
+        hooks: &'a [Hook],
+        scope: &'a HookScope,
+        point: HookPoint,
+        members: &'a [MemberVars],
+    ) -> futures::future::BoxFuture<'a, Vec<HookOutcome>> {
+        Box::pin(self.run_hooks_now(hooks, scope, point, members))
+    }
+
+    async fn run_hooks_now(
         &self,
         hooks: &[Hook],
         scope: &HookScope,
