@@ -8,6 +8,7 @@ mod dry_run;
 mod group;
 mod operation;
 pub mod sim;
+mod sim_capacity;
 mod site;
 mod tenant;
 

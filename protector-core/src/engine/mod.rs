@@ -18,6 +18,7 @@
 
 pub mod access;
 mod admission;
+mod capacity;
 mod clients;
 mod copies;
 mod drill;

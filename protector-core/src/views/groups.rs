@@ -192,6 +192,7 @@ pub fn mappings(entries: &[GroupMappings]) -> List {
             ("network", &m.networks),
             ("flavor", &m.flavors),
             ("security_group", &m.security_groups),
+            ("availability_zone", &m.availability_zones),
         ] {
             for (source, target) in pairs {
                 list.push(vec![

@@ -425,6 +425,7 @@ impl Protector {
                 nics: Vec::new(),
                 volumes,
                 target_instance_id: Some(standby.instance_id.clone()),
+                availability_zone: None,
             });
         }
         if !rebuild.is_empty() {
