@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
+mod capacity;
 mod cli;
 mod crash;
 mod dr_cycle;
