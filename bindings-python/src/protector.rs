@@ -175,6 +175,7 @@ fn mappings(
         networks: networks.unwrap_or_default(),
         flavors: flavors.unwrap_or_default(),
         security_groups: security_groups.unwrap_or_default(),
+        availability_zones: Default::default(),
     }
 }
 

@@ -401,6 +401,7 @@ mod tests {
                     networks: map(networks),
                     flavors: map(flavors),
                     security_groups: BTreeMap::new(),
+                    availability_zones: Default::default(),
                 },
             }
         };
