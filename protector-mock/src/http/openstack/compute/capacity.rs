@@ -156,70 +156,117 @@ pub(super) async fn hypervisors(
     headers: HeaderMap,
     detail: bool,
 ) -> Response {
-    nova_call(&ctx, "list_hypervisors", &headers, move |world, caller, v| {
-        let list = capacity::list_hypervisors(world, caller).map_err(from_core)?;
-        let items: Vec<Value> = list
+    nova_call(
+        &ctx,
+        "list_hypervisors",
+        &headers,
+        move |world, caller, v| {
+            let items = hypervisor_views(world, caller, v, detail)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "hypervisors": items }),
+            ))
+        },
+    )
+    .await
+}
+
+/// `GET /os-hypervisors/{id}` (admin only), always the detailed view.
+pub(super) async fn show_hypervisor(
+    State(ctx): State<SiteContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    nova_call(&ctx, "get_hypervisor", &headers, move |world, caller, v| {
+        let found = hypervisor_views(world, caller, v, true)?
             .into_iter()
-            .map(|h| {
-                let id = if v.at_least(53) {
-                    json!(world.derived_uuid(&["hypervisor", &caller.site, &h.hostname]))
-                } else {
-                    json!(h.id.parse::<u64>().unwrap_or_default())
-                };
-                let mut view = json!({
-                    "id": id,
-                    "hypervisor_hostname": h.hostname,
-                    "state": if h.up { "up" } else { "down" },
-                    "status": if h.enabled { "enabled" } else { "disabled" },
-                });
-                if !detail {
-                    return view;
-                }
-                let fields = view.as_object_mut().expect("an object");
-                let service_id = if v.at_least(53) {
-                    json!(world.derived_uuid(&["compute-service", &caller.site, &h.hostname]))
-                } else {
-                    json!(h.id.parse::<u64>().unwrap_or_default() + 100)
-                };
-                fields.insert("hypervisor_type".into(), json!("QEMU"));
-                fields.insert("hypervisor_version".into(), json!(8_002_000));
-                fields.insert("host_ip".into(), json!("192.0.2.10"));
-                fields.insert(
-                    "service".into(),
-                    json!({"host": h.service_host, "id": service_id,
-                           "disabled_reason": if h.enabled { Value::Null } else { json!("disabled") }}),
-                );
-                if v.at_least(88) {
-                    fields.insert("uptime".into(), Value::Null);
-                } else {
-                    let running = world
-                        .servers
-                        .values()
-                        .filter(|s| s.site == caller.site && s.host.as_deref() == Some(&h.hostname))
-                        .count();
-                    for (key, value) in [
-                        ("vcpus", json!(h.vcpus)),
-                        ("vcpus_used", json!(h.vcpus_used)),
-                        ("memory_mb", json!(h.memory_mb)),
-                        ("memory_mb_used", json!(h.memory_mb_used)),
-                        ("free_ram_mb", json!(h.memory_mb as i64 - h.memory_mb_used as i64)),
-                        ("local_gb", json!(1000)),
-                        ("local_gb_used", json!(0)),
-                        ("free_disk_gb", json!(1000)),
-                        ("disk_available_least", json!(1000)),
-                        ("current_workload", json!(0)),
-                        ("running_vms", json!(running)),
-                        ("cpu_info", json!("{}")),
-                    ] {
-                        fields.insert(key.into(), value);
-                    }
-                }
-                view
+            .find(|h| {
+                h["id"]
+                    .as_str()
+                    .map_or_else(|| h["id"].to_string(), str::to_string)
+                    == id
             })
-            .collect();
-        Ok(json_response(StatusCode::OK, &json!({ "hypervisors": items })))
+            .ok_or_else(|| {
+                ApiError::not_found(F, format!("Hypervisor with ID {id} could not be found."))
+            })?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "hypervisor": found }),
+        ))
     })
     .await
+}
+
+fn hypervisor_views(
+    world: &World,
+    caller: &Caller,
+    v: Microversion,
+    detail: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let list = capacity::list_hypervisors(world, caller).map_err(from_core)?;
+    let items: Vec<Value> = list
+        .into_iter()
+        .map(|h| {
+            let id = if v.at_least(53) {
+                json!(world.derived_uuid(&["hypervisor", &caller.site, &h.hostname]))
+            } else {
+                json!(h.id.parse::<u64>().unwrap_or_default())
+            };
+            let mut view = json!({
+                "id": id,
+                "hypervisor_hostname": h.hostname,
+                "state": if h.up { "up" } else { "down" },
+                "status": if h.enabled { "enabled" } else { "disabled" },
+            });
+            if !detail {
+                return view;
+            }
+            let fields = view.as_object_mut().expect("an object");
+            let service_id = if v.at_least(53) {
+                json!(world.derived_uuid(&["compute-service", &caller.site, &h.hostname]))
+            } else {
+                json!(h.id.parse::<u64>().unwrap_or_default() + 100)
+            };
+            fields.insert("hypervisor_type".into(), json!("QEMU"));
+            fields.insert("hypervisor_version".into(), json!(8_002_000));
+            fields.insert("host_ip".into(), json!("192.0.2.10"));
+            fields.insert(
+                "service".into(),
+                json!({"host": h.service_host, "id": service_id,
+                       "disabled_reason": if h.enabled { Value::Null } else { json!("disabled") }}),
+            );
+            if v.at_least(88) {
+                fields.insert("uptime".into(), Value::Null);
+            } else {
+                let running = world
+                    .servers
+                    .values()
+                    .filter(|s| s.site == caller.site && s.host.as_deref() == Some(&h.hostname))
+                    .count();
+                for (key, value) in [
+                    ("vcpus", json!(h.vcpus)),
+                    ("vcpus_used", json!(h.vcpus_used)),
+                    ("memory_mb", json!(h.memory_mb)),
+                    ("memory_mb_used", json!(h.memory_mb_used)),
+                    (
+                        "free_ram_mb",
+                        json!(h.memory_mb as i64 - h.memory_mb_used as i64),
+                    ),
+                    ("local_gb", json!(1000)),
+                    ("local_gb_used", json!(0)),
+                    ("free_disk_gb", json!(1000)),
+                    ("disk_available_least", json!(1000)),
+                    ("current_workload", json!(0)),
+                    ("running_vms", json!(running)),
+                    ("cpu_info", json!("{}")),
+                ] {
+                    fields.insert(key.into(), value);
+                }
+            }
+            view
+        })
+        .collect();
+    Ok(items)
 }
 
 /// `GET /os-availability-zone` (everyone) and `/os-availability-zone/detail` (admin only,
@@ -271,5 +318,45 @@ pub(super) async fn availability_zones(
             &json!({ "availabilityZoneInfo": items }),
         ))
     })
+    .await
+}
+
+/// `GET /os-aggregates` (admin only): one host aggregate per availability zone other than
+/// Nova's default one, which needs none.
+pub(super) async fn aggregates(State(ctx): State<SiteContext>, headers: HeaderMap) -> Response {
+    nova_call(
+        &ctx,
+        "list_aggregates",
+        &headers,
+        move |world, caller, v| {
+            if !caller.is_admin() {
+                return Err(ApiError::forbidden(
+                    F,
+                    "Policy doesn't allow os_compute_api:os-aggregates:index to be performed.",
+                ));
+            }
+            let created = crate::http::openstack::text::iso_seconds(world.meta.epoch);
+            let items: Vec<Value> = capacity::availability_zones(world, &caller.site)
+            .into_iter()
+            .filter(|z| z.name != capacity::DEFAULT_ZONE)
+            .enumerate()
+            .map(|(index, z)| {
+                let mut view = json!({
+                    "id": index + 1, "name": z.name, "availability_zone": z.name,
+                    "hosts": z.hosts, "metadata": {"availability_zone": z.name},
+                    "created_at": created, "updated_at": null, "deleted": false, "deleted_at": null,
+                });
+                if v.at_least(41) {
+                    view["uuid"] = json!(world.derived_uuid(&["aggregate", &caller.site, &z.name]));
+                }
+                view
+            })
+            .collect();
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "aggregates": items }),
+            ))
+        },
+    )
     .await
 }

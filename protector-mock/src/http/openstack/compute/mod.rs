@@ -73,6 +73,7 @@ pub(crate) fn router() -> Router<SiteContext> {
             get(|s, h| capacity::availability_zones(s, h, true)),
         )
         .route("/compute/v2.1/limits", get(capacity::limits))
+        .route("/compute/v2.1/os-aggregates", get(capacity::aggregates))
         .route(
             "/compute/v2.1/os-quota-sets/{project_id}",
             get(capacity::quota_set),
@@ -88,6 +89,10 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route(
             "/compute/v2.1/os-hypervisors/detail",
             get(|s, h| capacity::hypervisors(s, h, true)),
+        )
+        .route(
+            "/compute/v2.1/os-hypervisors/{id}",
+            get(capacity::show_hypervisor),
         )
 }
 
