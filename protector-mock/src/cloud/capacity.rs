@@ -17,9 +17,10 @@ use crate::state::World;
 pub(crate) const DEFAULT_ZONE: &str = "nova";
 
 /// The limits a project has until `protector sim quota set` changes them. DevStack's defaults
-/// where the seed and the test suites fit in them (volumes 10, gigabytes 1000, ports 500 are
-/// DevStack's), raised for instances, cores and RAM: the seeded tenant alone runs 20 vCPUs,
-/// and a failover followed by a drill holds two copies of every VM on the DR site.
+/// where the seed and the test suites fit in them (ports 500 is DevStack's; volumes and
+/// gigabytes are raised too), raised for instances, cores and RAM: the seeded production project already
+/// runs 5 servers with 14 vCPUs on site-a, tests add VMs beside them, and a failover followed
+/// by a drill holds two copies of every VM on the DR site.
 pub(crate) fn default_quota(site: &str, project_id: &str) -> QuotaRec {
     QuotaRec {
         site: site.to_string(),
