@@ -148,6 +148,16 @@ fn not_checkable(e: &Error) -> bool {
     )
 }
 
+/// One quota to check: the `openstack quota set` option, what it counts, its unit, the need,
+/// and its usage or why it is unknown.
+type Quota = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u64,
+    std::result::Result<QuotaUsage, String>,
+);
+
 /// What a plan adds on the target.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Need {
@@ -204,55 +214,41 @@ pub(in crate::engine) async fn check_capacity(
     let site = target.site.clone();
     let project = target.identity.authenticate().await?;
     let project_label = format!("project {} ({})", project.project_name, project.project_id);
-    let mut quotas: Vec<(
-        &str,
-        &str,
-        &str,
-        u64,
-        std::result::Result<QuotaUsage, String>,
-    )> = Vec::new();
+    // (`openstack quota set` option, what it counts, unit, need, usage or why it is unknown).
+    let mut quotas: Vec<Quota> = Vec::new();
+    let unknown = |e: &Error| Err(e.message().to_string());
     match target.compute.get_limits().await {
-        Ok(l) => {
-            quotas.push((
+        Ok(l) => quotas.extend([
+            (
                 "instances",
                 "instances",
                 "",
                 need.instances,
                 Ok(l.instances),
-            ));
-            quotas.push(("cores", "vCPUs", "", need.cores, Ok(l.cores)));
-            quotas.push(("ram", "RAM", " MiB", need.ram_mb, Ok(l.ram_mb)));
-        }
-        Err(e) if not_checkable(&e) => {
-            quotas.push(("compute", "compute", "", 0, Err(e.message().to_string())))
-        }
+            ),
+            ("cores", "vCPUs", "", need.cores, Ok(l.cores)),
+            ("ram", "RAM", " MiB", need.ram_mb, Ok(l.ram_mb)),
+        ]),
+        Err(e) if not_checkable(&e) => quotas.push(("", "compute", "", 0, unknown(&e))),
         Err(e) => return Err(e),
     }
     match target.block_storage.get_limits().await {
-        Ok(l) => {
-            quotas.push(("volumes", "volumes", "", need.volumes, Ok(l.volumes)));
-            quotas.push((
+        Ok(l) => quotas.extend([
+            ("volumes", "volumes", "", need.volumes, Ok(l.volumes)),
+            (
                 "gigabytes",
                 "volume gigabytes",
                 " GiB",
                 need.gigabytes,
                 Ok(l.gigabytes),
-            ));
-        }
-        Err(e) if not_checkable(&e) => quotas.push((
-            "volume",
-            "block storage",
-            "",
-            0,
-            Err(e.message().to_string()),
-        )),
+            ),
+        ]),
+        Err(e) if not_checkable(&e) => quotas.push(("", "block storage", "", 0, unknown(&e))),
         Err(e) => return Err(e),
     }
     match target.network.get_port_quota(&project.project_id).await {
         Ok(q) => quotas.push(("ports", "ports", "", need.ports, Ok(q))),
-        Err(e) if not_checkable(&e) => {
-            quotas.push(("network", "network", "", 0, Err(e.message().to_string())))
-        }
+        Err(e) if not_checkable(&e) => quotas.push(("", "network", "", 0, unknown(&e))),
         Err(e) => return Err(e),
     }
     for (option, what, unit, wanted, usage) in quotas {

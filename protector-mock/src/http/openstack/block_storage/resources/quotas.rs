@@ -49,7 +49,7 @@ pub(super) async fn quota_set(
 ) -> Response {
     let target = params.get("target").cloned().unwrap_or_default();
     let defaults = params.get("view").map(String::as_str) == Some("defaults");
-    let unknown_view = params.get("view").is_some() && !defaults;
+    let unknown_view = params.contains_key("view") && !defaults;
     cinder_call(
         &ctx,
         "show_quota_set",
