@@ -376,3 +376,76 @@ fn hypervisor_finding<'a>(
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{NicPlan, Resolved, VolumePlan};
+
+    fn member(standby: Option<&str>) -> MemberPlan {
+        let volume = |size_gb| VolumePlan {
+            source_volume_id: "v".into(),
+            source_array_volume: "a".into(),
+            copy_name: "c".into(),
+            name: "n".into(),
+            size_gb,
+            bootable: true,
+            boot_index: 0,
+            device: String::new(),
+            source_snapshot: None,
+        };
+        let resolved = |id: &str| Resolved {
+            source: id.into(),
+            target_id: Some(id.into()),
+            target_name: Some(id.into()),
+        };
+        MemberPlan {
+            member_id: uuid::Uuid::nil(),
+            instance_name: "vm".into(),
+            source_instance_id: "s".into(),
+            source_status: None,
+            flavor: resolved("f-large"),
+            key_name: None,
+            nics: vec![NicPlan {
+                network: resolved("net"),
+                fixed_ips: Vec::new(),
+                security_group_ids: Vec::new(),
+            }],
+            volumes: vec![volume(40), volume(100)],
+            target_instance_id: standby.map(str::to_string),
+            availability_zone: None,
+        }
+    }
+
+    #[test]
+    fn a_new_server_needs_its_flavor_volumes_and_ports_a_restarted_standby_nothing() {
+        let flavors = [Flavor {
+            id: "f-large".into(),
+            name: "m2.large".into(),
+            vcpus: 4,
+            ram_mb: 8192,
+            disk_gb: 80,
+        }];
+        let mut need = Need::default();
+        need.add(&member(None), &flavors);
+        need.add(&member(Some("standby")), &flavors);
+        assert_eq!(
+            need,
+            Need {
+                instances: 1,
+                cores: 4,
+                ram_mb: 8192,
+                volumes: 2,
+                gigabytes: 140,
+                ports: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn unlimited_quotas_have_no_free_amount() {
+        assert_eq!(QuotaUsage::new(-1, 7).free(), None);
+        assert_eq!(QuotaUsage::new(10, 12).free(), Some(0));
+        assert_eq!(QuotaUsage::new(10, 3).free(), Some(7));
+    }
+}
