@@ -176,6 +176,7 @@ fn mappings(
         networks: networks.unwrap_or_default(),
         flavors: flavors.unwrap_or_default(),
         security_groups: security_groups.unwrap_or_default(),
+        availability_zones: Default::default(),
     }
 }
 
@@ -578,15 +579,16 @@ engine_calls! {
     /// its current primary), merged over the stored ones (`replace=True` replaces them).
     fn set_mappings / set_mappings_async (
         group: String, from_site: Option<String>, networks: Names, flavors: Names,
-        security_groups: Names, replace: bool
-    ) signature (group, *, from_site=None, networks=None, flavors=None, security_groups=None, replace=false)
+        security_groups: Names, availability_zones: Names, replace: bool
+    ) signature (group, *, from_site=None, networks=None, flavors=None, security_groups=None, availability_zones=None, replace=false)
         -> record("GroupMappings"),
         |e| {
             let from_site = match from_site {
                 Some(site) => site,
                 None => e.group(&group).await?.current_primary_site,
             };
-            e.set_mappings(&group, &from_site, mappings(networks, flavors, security_groups), replace).await
+            let given = ResourceMappings { availability_zones: availability_zones.unwrap_or_default(), ..mappings(networks, flavors, security_groups) };
+            e.set_mappings(&group, &from_site, given, replace).await
         };
     /// The group's stored mappings, per direction.
     fn mappings / mappings_async (group: String) signature (group)

@@ -457,6 +457,10 @@ pub struct FailoverArgs {
     /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
+    /// Availability zone mapping SOURCE=TARGET; without one a VM boots in the zone of its name
+    /// when the target has it, else where Nova picks.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub az_mapping: Vec<String>,
     #[command(flatten)]
     pub plan: PlanOptions,
     /// Unplanned failover: the source site is lost; recover from the latest replicated
@@ -514,6 +518,10 @@ pub struct FailbackArgs {
     /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
+    /// Availability zone mapping SOURCE=TARGET; without one a VM boots in the zone of its name
+    /// when the target has it, else where Nova picks.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub az_mapping: Vec<String>,
     /// Skip the preflight checks that allow it (never the reachability of both sites).
     #[arg(long)]
     pub force: bool,
@@ -543,6 +551,10 @@ pub struct MappingSetArgs {
     /// Security group mapping SOURCE=TARGET (name or id).
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
+    /// Availability zone mapping SOURCE=TARGET; without one a VM boots in the zone of its name
+    /// when the target has it, else where Nova picks.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub az_mapping: Vec<String>,
     /// Replace the stored mappings of this direction with the given ones (alone: clear them).
     #[arg(long)]
     pub replace: bool,
@@ -612,6 +624,10 @@ pub struct TestFailoverArgs {
     /// name.
     #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
     pub security_group_mapping: Vec<String>,
+    /// Availability zone mapping SOURCE=TARGET; without one a VM boots in the zone of its name
+    /// when the target has it, else where Nova picks.
+    #[arg(long, value_name = "SOURCE=TARGET", num_args = 1.., action = clap::ArgAction::Append)]
+    pub az_mapping: Vec<String>,
     /// Accepted as in the openstack CLI; the group is found whichever project owns it.
     #[arg(long)]
     pub all_projects: bool,

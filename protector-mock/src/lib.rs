@@ -62,7 +62,7 @@ pub use inspect::{
     ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
 };
 pub use seed::NewServer;
-pub use simulator::{Simulator, SiteRegistration};
+pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
 
 #[cfg(test)]
 mod tests {

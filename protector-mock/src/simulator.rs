@@ -2,6 +2,10 @@
 //! (latency, tick, faults, authentication, the service, save), test helpers and fault
 //! injection.
 
+mod capacity;
+
+pub use capacity::{HypervisorChange, QuotaChange};
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

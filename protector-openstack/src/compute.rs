@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use protector_core::api::{
-    AttachedVolume, ComputeApi, CreateServer, Flavor, Keypair, ListServers, Server, ServerStatus,
+    AttachedVolume, AvailabilityZone, ComputeApi, ComputeLimits, CreateServer, Flavor, Hypervisor,
+    Keypair, ListServers, Server, ServerStatus,
 };
 use protector_core::{Error, ErrorKind, Result};
 use reqwest::Method;
@@ -250,6 +251,17 @@ impl ComputeApi for ComputeClient {
             public_key: k.public_key,
             fingerprint: k.fingerprint,
         }))
+    }
+    async fn get_limits(&self) -> Result<ComputeLimits> {
+        crate::capacity::compute_limits(&self.service).await
+    }
+
+    async fn list_hypervisors(&self) -> Result<Vec<Hypervisor>> {
+        crate::capacity::hypervisors(&self.service).await
+    }
+
+    async fn list_availability_zones(&self) -> Result<Vec<AvailabilityZone>> {
+        crate::capacity::availability_zones(&self.service).await
     }
 }
 

@@ -45,6 +45,7 @@
 
 mod auth;
 mod block_storage;
+mod capacity;
 mod catalog;
 mod cloud;
 mod compute;

@@ -285,6 +285,10 @@ impl NetworkApi for NetworkClient {
             .map(SecurityGroup::from)
             .collect())
     }
+
+    async fn get_port_quota(&self, project_id: &str) -> Result<protector_core::api::QuotaUsage> {
+        crate::capacity::port_quota(&self.service, project_id).await
+    }
 }
 
 /// Neutron writes both `project_id` and the older `tenant_id`.

@@ -275,6 +275,7 @@ fn mappings() -> ResourceMappings {
         .unwrap(),
         flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large"]).unwrap(),
         security_groups: Default::default(),
+        availability_zones: Default::default(),
     }
 }
 

@@ -40,6 +40,10 @@ def names(rows):
     return sorted(row["Name"] for row in rows)
 
 
+def names_of(rows, column):
+    return sorted(row[column] for row in rows)
+
+
 def volume_status(cloud, name, wanted):
     """Polls `volume show` until the status is `wanted`; fails early on an error status."""
 
@@ -140,6 +144,21 @@ def main():
         expect({"m1.small", "m1.large"} <= set(names(rows)), f"flavors {names(rows)}")
 
     run("flavor list", flavor_list)
+
+    def capacity():
+        limits = {row["Name"]: row["Value"] for row in osc(admin, "limits", "show", "--absolute")}
+        expect(limits.get("max_total_instances") == 20, f"limits {limits}")
+        expect(limits.get("total_instances_used", 0) >= 5, f"limits {limits}")
+        usage = {row["Resource"]: row for row in osc(admin, "quota", "show", "--usage")}
+        expect(usage["ports"]["Limit"] == 500 and usage["ports"]["In Use"] >= 6, f"ports {usage.get('ports')}")
+        zones = {row["Zone Name"] for row in osc(admin, "availability", "zone", "list")}
+        expect({"nova", "az-2"} <= zones, f"zones {zones}")
+        hosts = names_of(osc(admin, "hypervisor", "list"), "Hypervisor Hostname")
+        expect(hosts == ["site-a-compute", "site-a-compute-2"], f"hypervisors {hosts}")
+        refused = osc(member, "hypervisor", "list", parse=False, ok=False)
+        expect(refused.returncode != 0 and "os-hypervisors" in refused.stderr, f"member: {refused.stderr}")
+
+    run("limits show --absolute, quota show --usage, availability zone list, hypervisor list", capacity)
 
     def create_delete_volume():
         created = osc(admin, "volume", "create", "--size", "1", "acc-osc-vol")

@@ -458,12 +458,13 @@ class ReplicationPolicy(Record):
 
 
 class ResourceMappings(Record):
-    """Network, flavor and security-group names, source to target."""
+    """Network, flavor, security-group and availability-zone names, source to target."""
 
     __slots__ = ()
     networks: dict[str, str]
     flavors: dict[str, str]
     security_groups: dict[str, str]
+    availability_zones: dict[str, str]
 
 
 class GroupMappings(Record):

@@ -363,6 +363,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
         networks: ResourceMappings::parse_pairs("network", NETWORK_MAPPINGS)?,
         flavors: ResourceMappings::parse_pairs("flavor", FLAVOR_MAPPINGS)?,
         security_groups: Default::default(),
+        availability_zones: Default::default(),
     });
     let observer = DemoObserver {
         progress: ProgressDisplay::new(&format!("failover {GROUP}")),

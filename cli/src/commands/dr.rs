@@ -40,6 +40,7 @@ async fn test_failover(ctx: &Context, args: TestFailoverArgs) -> CliResult {
         &args.network_mapping,
         &args.flavor_mapping,
         &args.security_group_mapping,
+        &args.az_mapping,
     )?;
     let engine = ctx.engine_with_transport().await?;
     let request = TestFailoverRequest {

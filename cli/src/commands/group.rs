@@ -227,6 +227,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.network_mapping,
                 &args.flavor_mapping,
                 &args.security_group_mapping,
+                &args.az_mapping,
             )?;
             let request = FailoverRequest {
                 mode: if args.force {
@@ -271,6 +272,7 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.network_mapping,
                 &args.flavor_mapping,
                 &args.security_group_mapping,
+                &args.az_mapping,
             )?;
             let request = FailbackRequest {
                 mappings,
@@ -301,10 +303,11 @@ pub async fn run(ctx: &Context, command: GroupCommand) -> CliResult {
                 &args.network_mapping,
                 &args.flavor_mapping,
                 &args.security_group_mapping,
+                &args.az_mapping,
             )?;
             if is_empty(&given) && !args.replace {
                 return Err(CliError::invalid(
-                    "no mapping given: add --network-mapping, --flavor-mapping or --security-group-mapping SOURCE=TARGET (or --replace alone to clear the stored mappings of the direction)",
+                    "no mapping given: add --network-mapping, --flavor-mapping, --security-group-mapping or --az-mapping SOURCE=TARGET (or --replace alone to clear the stored mappings of the direction)",
                 ));
             }
             let engine = ctx.engine_with_transport().await?;
@@ -337,6 +340,7 @@ fn is_empty(mappings: &ResourceMappings) -> bool {
     mappings.networks.is_empty()
         && mappings.flavors.is_empty()
         && mappings.security_groups.is_empty()
+        && mappings.availability_zones.is_empty()
 }
 
 /// The three `--*-mapping` options as resource mappings.
@@ -344,6 +348,7 @@ pub fn mappings(
     networks: &[String],
     flavors: &[String],
     security_groups: &[String],
+    availability_zones: &[String],
 ) -> CliResult<ResourceMappings> {
     Ok(ResourceMappings {
         networks: ResourceMappings::parse_pairs("network", networks.iter().map(String::as_str))?,
@@ -351,6 +356,10 @@ pub fn mappings(
         security_groups: ResourceMappings::parse_pairs(
             "security group",
             security_groups.iter().map(String::as_str),
+        )?,
+        availability_zones: ResourceMappings::parse_pairs(
+            "availability zone",
+            availability_zones.iter().map(String::as_str),
         )?,
     })
 }

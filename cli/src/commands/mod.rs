@@ -11,6 +11,7 @@ mod hooks;
 mod operation;
 mod recovery;
 pub mod sim;
+mod sim_capacity;
 mod site;
 mod tenant;
 

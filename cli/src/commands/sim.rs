@@ -13,16 +13,18 @@
 use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use protector_core::{Error, ErrorKind};
+use protector_core::Error;
 use protector_mock::http::{ServeOptions, ServePorts, SimServer, SitePorts};
 use protector_mock::{InjectedError, Inventory, Service, Simulator};
 
 use crate::args::{Format, OutputOptions};
 use crate::error::{CliError, CliResult};
 use crate::output::{eprint_line, render_table, Printer};
+
+use super::sim_capacity::open_existing;
 
 /// Every simulated site, in display order.
 const SITES: [&str; 2] = ["site-a", "site-b"];
@@ -46,6 +48,8 @@ pub enum SimCommand {
 
     /// Print both sites' and arrays' inventory as the simulator sees it, whatever the faults.
     Inspect(InspectArgs),
+    #[command(flatten)]
+    Capacity(super::sim_capacity::CapacityCommand),
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +192,7 @@ pub async fn run(command: SimCommand) -> CliResult {
         SimCommand::Serve(args) => serve(args).await,
         SimCommand::Fault(args) => fault(args),
         SimCommand::Inspect(args) => inspect(args),
+        SimCommand::Capacity(command) => super::sim_capacity::run(command),
     }
 }
 
@@ -580,31 +585,6 @@ fn fault(args: FaultArgs) -> CliResult {
         out.text(&format!("{change}\n"))?;
     }
     Ok(())
-}
-
-/// The simulator of `dir`, which must hold a state already: `fault` and `inspect` never create
-/// one, so a mistyped directory is an error rather than a fresh, unrelated simulation.
-fn open_existing(dir: &Path) -> CliResult<Simulator> {
-    let path = ServeOptions::state_file(dir);
-    if !path.is_file() {
-        return Err(CliError::config(format!(
-            "no simulator state in {}: {} does not exist; start one with \
-             `protector sim serve --dir {}`",
-            dir.display(),
-            path.display(),
-            dir.display()
-        )));
-    }
-    Simulator::open(&path).map_err(|e| {
-        CliError::Engine(if e.kind() == ErrorKind::ConfigInvalid {
-            e
-        } else {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!("cannot open the simulator state {}: {e}", path.display()),
-            )
-        })
-    })
 }
 
 // ---------------------------------------------------------------------------------- inspect

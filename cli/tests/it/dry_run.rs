@@ -12,7 +12,7 @@ const DRILL_NETWORKS: &str = "net-primary-web=dr-test-net net-primary-db=dr-test
 
 /// Both stores (groups with members, operations with journals) and what exists on both
 /// simulated sites and arrays (ids and names, not the statuses simulated time moves).
-fn world(env: &Env) -> Value {
+pub(crate) fn world(env: &Env) -> Value {
     let out = Arc::new(Mutex::new(Vec::new()));
     let sink = out.clone();
     with_stores(env, |stores| async move {

@@ -69,7 +69,10 @@ fn a_drill_report_and_a_leak_found_from_the_command_line() {
         assert!(instance["boot_secs"].as_f64().unwrap() >= 0.0, "{instance}");
     }
     assert!(report["recovery_point"]["age_secs"].as_i64().unwrap() >= 0);
-    assert!(report["rto"]["estimated_secs"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        report["rto"]["estimated_secs"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
     assert!(!report["checks"].as_array().unwrap().is_empty());
     assert!(report["timeline"].as_array().unwrap().len() >= 8);
 

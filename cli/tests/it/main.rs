@@ -3,6 +3,7 @@
 #[macro_use]
 mod common;
 mod boot_order;
+mod capacity;
 mod cli;
 mod crash;
 mod dr_cycle;

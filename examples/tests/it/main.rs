@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod common;
+mod capacity;
 mod conformance;
 mod cycle;
 mod failover;

@@ -93,6 +93,7 @@ fn stored_mappings() -> ResourceMappings {
         flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large m1.small=m2.small"])
             .unwrap(),
         security_groups: BTreeMap::new(),
+        availability_zones: Default::default(),
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use super::capacity::VolumeLimits;
+use crate::error::{Error, ErrorKind, Result};
 
 /// A volume's attachment to a server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,4 +215,15 @@ pub trait BlockStorageApi: Send + Sync + std::fmt::Debug + 'static {
     /// # Behavior
     /// - Deleting a missing group succeeds.
     async fn delete_volume_group(&self, id: &str) -> Result<()>;
+
+    /// The scoped project's absolute limits and usage (`GET /v3/{project_id}/limits`).
+    ///
+    /// # Behavior
+    /// - `Unsupported` (the default) when the transport cannot tell.
+    async fn get_limits(&self) -> Result<VolumeLimits> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this block storage client cannot read limits",
+        ))
+    }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use super::capacity::{AvailabilityZone, ComputeLimits, Hypervisor};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Nova server status, as returned by the API (`ACTIVE`, `SHUTOFF`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -201,4 +202,40 @@ pub trait ComputeApi: Send + Sync + std::fmt::Debug + 'static {
 
     /// A keypair of the authenticated user. `Ok(None)` when missing.
     async fn get_keypair(&self, name: &str) -> Result<Option<Keypair>>;
+
+    /// The scoped project's absolute limits and usage (`GET /limits`).
+    ///
+    /// # Behavior
+    /// - `Unsupported` (the default) when the transport cannot tell; callers then skip the
+    ///   quota check with a warning.
+    async fn get_limits(&self) -> Result<ComputeLimits> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this compute client cannot read limits",
+        ))
+    }
+
+    /// Every compute node with its capacity (`GET /os-hypervisors/detail` below 2.88).
+    ///
+    /// # Behavior
+    /// - `PermissionDenied` when the credentials are not admin (the default policy).
+    /// - `Unsupported` (the default) when the transport cannot tell.
+    async fn list_hypervisors(&self) -> Result<Vec<Hypervisor>> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this compute client cannot list hypervisors",
+        ))
+    }
+
+    /// Nova's availability zones (`GET /os-availability-zone/detail`, or the plain list
+    /// without hosts when the detail is not allowed).
+    ///
+    /// # Behavior
+    /// - `Unsupported` (the default) when the transport cannot tell.
+    async fn list_availability_zones(&self) -> Result<Vec<AvailabilityZone>> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this compute client cannot list availability zones",
+        ))
+    }
 }

@@ -4,6 +4,7 @@
 
 mod array;
 mod block_storage;
+mod capacity;
 mod compute;
 mod hook;
 mod identity;
@@ -18,6 +19,7 @@ pub use block_storage::{
     BlockStorageApi, CreateVolumeGroup, ListVolumes, ManageVolume, Volume, VolumeAttachment,
     VolumeGroup, VolumeService, VolumeType,
 };
+pub use capacity::{AvailabilityZone, ComputeLimits, Hypervisor, QuotaUsage, VolumeLimits};
 pub use compute::{
     AttachedVolume, BlockDevice, ComputeApi, CreateServer, Flavor, Keypair, ListServers, Server,
     ServerStatus,

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use super::capacity::QuotaUsage;
+use crate::error::{Error, ErrorKind, Result};
 
 /// A subnet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,4 +135,18 @@ pub trait NetworkApi: Send + Sync + std::fmt::Debug + 'static {
 
     /// Security groups of the project.
     async fn list_security_groups(&self) -> Result<Vec<SecurityGroup>>;
+
+    /// The port quota of project `project_id` with its usage (`GET
+    /// /v2.0/quotas/{project_id}/details`; `used` counts Neutron's `used` plus `reserved`).
+    ///
+    /// # Behavior
+    /// - `PermissionDenied` when the credentials may not read that project's quota.
+    /// - `Unsupported` (the default) when the transport cannot tell.
+    async fn get_port_quota(&self, project_id: &str) -> Result<QuotaUsage> {
+        let _ = project_id;
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "this network client cannot read quotas",
+        ))
+    }
 }

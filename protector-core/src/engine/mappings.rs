@@ -71,6 +71,9 @@ impl Protector {
                 }
             }
         }
+        if !mappings.availability_zones.is_empty() {
+            missing.extend(super::capacity::missing_zones(&target, &mappings).await?);
+        }
         if !missing.is_empty() {
             return Err(Error::new(
                 ErrorKind::ValidationFailed,

@@ -80,7 +80,7 @@ pub(in crate::engine) fn server_request(
         name: name.to_string(),
         flavor_id,
         key_name: member.key_name.clone(),
-        availability_zone: None,
+        availability_zone: member.availability_zone.clone(),
         block_devices,
         port_ids,
         metadata,

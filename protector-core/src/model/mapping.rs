@@ -20,6 +20,9 @@ pub struct ResourceMappings {
     /// Security group id or name → id or name.
     #[serde(default)]
     pub security_groups: BTreeMap<String, String>,
+    /// Nova availability zone name → zone name on the target.
+    #[serde(default)]
+    pub availability_zones: BTreeMap<String, String>,
 }
 
 impl ResourceMappings {
@@ -64,6 +67,11 @@ impl ResourceMappings {
         }
         for (k, v) in &other.security_groups {
             out.security_groups
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &other.availability_zones {
+            out.availability_zones
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
         }

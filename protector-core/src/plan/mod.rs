@@ -108,6 +108,9 @@ pub struct MemberPlan {
     /// overwritten with the replicated data), instead of building a new one.
     #[serde(default)]
     pub target_instance_id: Option<String>,
+    /// Availability zone the server boots in on the target; `None` lets Nova pick.
+    #[serde(default)]
+    pub availability_zone: Option<String>,
     /// Boot priority (1 first, 5 last).
     #[serde(default = "default_priority")]
     pub priority: u8,

@@ -216,6 +216,7 @@ pub fn mappings(entries: &[GroupMappings]) -> List {
             ("network", &m.networks),
             ("flavor", &m.flavors),
             ("security_group", &m.security_groups),
+            ("availability_zone", &m.availability_zones),
         ] {
             for (source, target) in pairs {
                 list.push(vec![
@@ -426,6 +427,7 @@ mod tests {
                     networks: map(networks),
                     flavors: map(flavors),
                     security_groups: BTreeMap::new(),
+                    availability_zones: Default::default(),
                 },
             }
         };

@@ -35,6 +35,7 @@ pub fn mappings() -> ResourceMappings {
         .unwrap(),
         flavors: ResourceMappings::parse_pairs("flavor", ["m1.large=m2.large"]).unwrap(),
         security_groups: BTreeMap::new(),
+        availability_zones: Default::default(),
     }
 }
 

@@ -3,14 +3,15 @@
 use async_trait::async_trait;
 
 use protector_core::api::{
-    AuthInfo, BlockStorageApi, ComputeApi, CreatePort, CreateServer, CreateVolumeGroup, Flavor,
-    IdentityApi, Keypair, ListPorts, ListServers, ListVolumes, ManageVolume, Network, NetworkApi,
-    Port, SecurityGroup, Server, Volume, VolumeGroup, VolumeService, VolumeType,
+    AuthInfo, AvailabilityZone, BlockStorageApi, ComputeApi, ComputeLimits, CreatePort,
+    CreateServer, CreateVolumeGroup, Flavor, Hypervisor, IdentityApi, Keypair, ListPorts,
+    ListServers, ListVolumes, ManageVolume, Network, NetworkApi, Port, QuotaUsage, SecurityGroup,
+    Server, Volume, VolumeGroup, VolumeLimits, VolumeService, VolumeType,
 };
 use protector_core::Result;
 
 use super::SimCloud;
-use crate::cloud::{block_storage, compute, identity, network};
+use crate::cloud::{block_storage, capacity, compute, identity, network};
 use crate::faults::Service;
 
 /// Keystone of one simulated site.
@@ -102,6 +103,35 @@ impl ComputeApi for SimCompute {
         self.0
             .call(Service::Compute, "get_keypair", |w, c| {
                 Ok(compute::get_keypair(w, c, name))
+            })
+            .await
+    }
+
+    async fn get_limits(&self) -> Result<ComputeLimits> {
+        self.0
+            .call(Service::Compute, "get_limits", |w, c| {
+                Ok(capacity::compute_limits(w, c))
+            })
+            .await
+    }
+
+    async fn list_hypervisors(&self) -> Result<Vec<Hypervisor>> {
+        self.0
+            .call(Service::Compute, "list_hypervisors", |w, c| {
+                capacity::list_hypervisors(w, c)
+            })
+            .await
+    }
+
+    async fn list_availability_zones(&self) -> Result<Vec<AvailabilityZone>> {
+        self.0
+            .call(Service::Compute, "list_availability_zones", |w, c| {
+                let mut zones = capacity::availability_zones(w, &c.site);
+                if !c.is_admin() {
+                    // The hosts come from the admin-only detail view.
+                    zones.iter_mut().for_each(|z| z.hosts.clear());
+                }
+                Ok(zones)
             })
             .await
     }
@@ -217,6 +247,14 @@ impl BlockStorageApi for SimBlockStorage {
             })
             .await
     }
+
+    async fn get_limits(&self) -> Result<VolumeLimits> {
+        self.0
+            .call(Service::Volume, "get_limits", |w, c| {
+                Ok(capacity::volume_limits(w, c))
+            })
+            .await
+    }
 }
 
 /// Neutron of one simulated site.
@@ -285,6 +323,14 @@ impl NetworkApi for SimNetwork {
         self.0
             .call(Service::Network, "list_security_groups", |w, c| {
                 Ok(network::list_security_groups(w, c))
+            })
+            .await
+    }
+
+    async fn get_port_quota(&self, project_id: &str) -> Result<QuotaUsage> {
+        self.0
+            .call(Service::Network, "get_port_quota", |w, c| {
+                capacity::port_quota(w, c, project_id)
             })
             .await
     }

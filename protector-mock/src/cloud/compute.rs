@@ -166,15 +166,8 @@ pub(crate) fn create_server_with(
         .filter(|f| f.site == site)
         .cloned()
         .ok_or_else(|| Error::invalid("Invalid flavorRef provided."))?;
-    let availability_zone = match &request.availability_zone {
-        None => "nova".to_string(),
-        Some(zone) if zone == "nova" || zone.is_empty() => "nova".to_string(),
-        Some(zone) => {
-            return Err(Error::invalid(format!(
-                "The requested availability zone is not available: {zone}"
-            )))
-        }
-    };
+    let (availability_zone, host) =
+        super::capacity::place_server(world, &site, request.availability_zone.as_deref())?;
     if let Some(key_name) = &request.key_name {
         let key = format!("{site}/{}/{key_name}", caller.user_id);
         if !world.keypairs.contains_key(&key) {
@@ -224,6 +217,8 @@ pub(crate) fn create_server_with(
             )));
         }
     }
+
+    super::capacity::check_server_quota(world, caller, flavor.vcpus, flavor.ram_mb)?;
 
     // Ports: exist, unbound, and in the instance's project.
     let server_id = world.new_uuid();
@@ -379,6 +374,7 @@ pub(crate) fn create_server_with(
         created_port_ids,
         description: extras.description.clone(),
         updated: Some(now),
+        host,
     };
     world.servers.insert(server_id, server.clone());
     Ok(server)

@@ -3,6 +3,7 @@
 //! service's rules and messages; the trait adapters in `adapters.rs` only forward to them.
 
 pub(crate) mod block_storage;
+pub(crate) mod capacity;
 pub(crate) mod compute;
 pub(crate) mod identity;
 pub(crate) mod keypairs;

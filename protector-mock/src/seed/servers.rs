@@ -293,6 +293,7 @@ pub(super) fn insert_server(w: &mut World, spec: &ServerPlacement<'_>) -> String
             created_port_ids: Vec::new(),
             description: None,
             updated: None,
+            host: None,
         },
     );
     server_id

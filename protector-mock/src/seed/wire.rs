@@ -33,6 +33,7 @@ pub(crate) fn complete_wire_inventory(w: &mut World) {
         seed_group_types(w, site);
     }
     seed_security_group_rules(w);
+    crate::cloud::capacity::seed_hypervisors(w);
 }
 
 /// The secret of the application credential seeded for `site` (derived from the seed).

@@ -177,6 +177,42 @@ pub(crate) struct ServerRec {
     /// When the state last changed.
     #[serde(default)]
     pub updated: Option<DateTime<Utc>>,
+    /// The hypervisor (`HypervisorRec::hostname`) it runs on; `None` for servers made before
+    /// hypervisors were simulated, counted on the first hypervisor of their zone.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+/// A compute node. Key: `site/hostname`. Its availability zone is what Nova's host aggregates
+/// would give it; the zones of a site are those of its hypervisors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HypervisorRec {
+    /// Integer id, as Nova reports it before microversion 2.53.
+    pub id: u64,
+    pub site: String,
+    pub hostname: String,
+    pub availability_zone: String,
+    pub vcpus: u64,
+    pub memory_mb: u64,
+    /// `status: enabled` (the nova-compute service is not disabled).
+    pub enabled: bool,
+    /// `state: up`.
+    pub up: bool,
+}
+
+/// A project's quota limits on one site, set with `protector sim quota set`. Key:
+/// `site/project_id`. A project without a record has the simulator's defaults; `-1` is
+/// unlimited, as in the services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct QuotaRec {
+    pub site: String,
+    pub project_id: String,
+    pub instances: i64,
+    pub cores: i64,
+    pub ram: i64,
+    pub volumes: i64,
+    pub gigabytes: i64,
+    pub ports: i64,
 }
 
 // ---------------------------------------------------------------- Cinder

@@ -285,6 +285,10 @@ impl BlockStorageApi for BlockStorageClient {
     async fn delete_volume_group(&self, id: &str) -> Result<()> {
         self.delete_group(id).await
     }
+
+    async fn get_limits(&self) -> Result<protector_core::api::VolumeLimits> {
+        crate::capacity::volume_limits(&self.service).await
+    }
 }
 
 #[derive(Deserialize)]

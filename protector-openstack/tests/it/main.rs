@@ -2,6 +2,7 @@
 //! and retries, and secrecy.
 
 mod block_storage;
+mod capacity;
 mod compute;
 mod config;
 mod connector;

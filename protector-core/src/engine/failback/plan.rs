@@ -458,6 +458,7 @@ impl Protector {
                 target_instance_id: Some(standby.instance_id.clone()),
                 priority: member.priority,
                 depends_on: member.depends_on.clone(),
+                availability_zone: None,
             });
         }
         if !rebuild.is_empty() {

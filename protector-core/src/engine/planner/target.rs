@@ -78,6 +78,7 @@ impl Protector {
             networks: target.network.list_networks().await?,
             security_groups: target.network.list_security_groups().await?,
         };
+        let zones = crate::engine::capacity::TargetZones::read(target).await?;
         let site = target.site.clone();
         match target.block_storage.find_volume_type(&group.volume_type).await? {
             Some(vt) if vt.replication_enabled() => plan.target_volume_type = vt.name,
@@ -392,9 +393,10 @@ impl Protector {
                 target_instance_id: None,
                 priority: member.priority,
                 depends_on: member.depends_on.clone(),
+                availability_zone: zones.resolve(member, mappings, &mut plan.findings),
             });
         }
-        Ok(())
+        crate::engine::capacity::check_capacity(plan, target, &inventory.flavors).await
     }
 }
 

@@ -1,7 +1,9 @@
 //! Nova v2.1 under `/compute`: version discovery, servers (create with boot from volume on
 //! ports or networks, list, detail, show, `os-stop`, `os-start`, delete), flavors, keypairs and
-//! availability zones, with microversions 2.1–2.96.
+//! availability zones, limits, quota sets and hypervisors (in `capacity`), with microversions
+//! 2.1–2.96.
 
+mod capacity;
 mod schemas;
 mod views;
 
@@ -64,11 +66,33 @@ pub(crate) fn router() -> Router<SiteContext> {
         )
         .route(
             "/compute/v2.1/os-availability-zone",
-            get(availability_zones),
+            get(|s, h| capacity::availability_zones(s, h, false)),
         )
         .route(
             "/compute/v2.1/os-availability-zone/detail",
-            get(availability_zones),
+            get(|s, h| capacity::availability_zones(s, h, true)),
+        )
+        .route("/compute/v2.1/limits", get(capacity::limits))
+        .route("/compute/v2.1/os-aggregates", get(capacity::aggregates))
+        .route(
+            "/compute/v2.1/os-quota-sets/{project_id}",
+            get(capacity::quota_set),
+        )
+        .route(
+            "/compute/v2.1/os-quota-sets/{project_id}/{view}",
+            get(capacity::quota_set),
+        )
+        .route(
+            "/compute/v2.1/os-hypervisors",
+            get(|s, h| capacity::hypervisors(s, h, false)),
+        )
+        .route(
+            "/compute/v2.1/os-hypervisors/detail",
+            get(|s, h| capacity::hypervisors(s, h, true)),
+        )
+        .route(
+            "/compute/v2.1/os-hypervisors/{id}",
+            get(capacity::show_hypervisor),
         )
 }
 
@@ -736,18 +760,6 @@ async fn delete_keypair(
             StatusCode::ACCEPTED
         };
         Ok(empty_response(status))
-    })
-    .await
-}
-
-async fn availability_zones(State(ctx): State<SiteContext>, headers: HeaderMap) -> Response {
-    nova_call(&ctx, "list_availability_zones", &headers, move |_, _, _| {
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({"availabilityZoneInfo": [
-                {"zoneName": "nova", "zoneState": {"available": true}, "hosts": null}
-            ]}),
-        ))
     })
     .await
 }

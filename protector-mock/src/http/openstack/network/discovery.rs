@@ -49,7 +49,7 @@ pub(super) async fn resources(State(ctx): State<SiteContext>, headers: HeaderMap
     .await
 }
 
-const EXTENSIONS: [(&str, &str, &str); 14] = [
+const EXTENSIONS: [(&str, &str, &str); 16] = [
     ("security-group", "security-group", "The security groups extension."),
     ("port-security", "Port Security", "Provides port security"),
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -64,6 +64,8 @@ const EXTENSIONS: [(&str, &str, &str); 14] = [
     ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
     ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
     ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    ("quota_details", "Quota details management support", "Expose functions for quotas usage statistics per project"),
 ];
 
 fn extension_view(alias: &str, name: &str, description: &str) -> Value {

@@ -8,6 +8,7 @@
 mod discovery;
 mod networks;
 mod ports;
+mod quotas;
 mod security_groups;
 mod views;
 
@@ -65,6 +66,11 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route(
             "/network/v2.0/security-group-rules/{id}",
             get(show_rule).delete(delete_rule),
+        )
+        .route("/network/v2.0/quotas/{project_id}", get(quotas::show_quota))
+        .route(
+            "/network/v2.0/quotas/{project_id}/details",
+            get(quotas::show_quota_details),
         )
 }
 

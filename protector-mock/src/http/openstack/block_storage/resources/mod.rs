@@ -1,10 +1,11 @@
 //! Cinder resources beside volumes: types and extra specs, `os-services`, manage
 //! (`os-volume-manage`, `manageable_volumes`), groups and group types, snapshots,
-//! availability zones. This module registers their routes (each under both URL forms); the
+//! availability zones, limits and quota sets. This module registers their routes (each under both URL forms); the
 //! handlers live in one submodule per resource family.
 
 mod groups;
 mod manage;
+mod quotas;
 mod snapshots;
 mod types;
 
@@ -81,6 +82,13 @@ pub(super) fn routes(mut router: Router<super::SiteContext>) -> Router<super::Si
         router,
         "/consistencygroups/detail",
         get(legacy_consistency_groups),
+    );
+    router = both(router, "/limits", get(quotas::limits));
+    router = both(router, "/os-quota-sets/{target}", get(quotas::quota_set));
+    router = both(
+        router,
+        "/os-quota-sets/{target}/{view}",
+        get(quotas::quota_set),
     );
     both(router, "/os-availability-zone", get(availability_zones))
 }
