@@ -12,6 +12,7 @@ mod convert;
 mod errors;
 mod evidence;
 mod hooks;
+mod locations;
 mod operation;
 mod protector;
 mod runtime;

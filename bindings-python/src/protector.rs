@@ -304,35 +304,7 @@ async fn open_with_token(
     .await
 }
 
-/// A Python value (a Keystone catalog: lists and dicts) as JSON.
-fn json_value(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
-    let text: String = py
-        .import("json")?
-        .call_method1("dumps", (value,))
-        .map_err(|e| {
-            pyo3::exceptions::PyTypeError::new_err(format!(
-                "catalog must be the token's catalog, a list of dicts as Keystone returns it: {e}"
-            ))
-        })?
-        .extract()?;
-    serde_json::from_str(&text).map_err(|e| {
-        pyo3::exceptions::PyValueError::new_err(format!("catalog is not valid JSON data: {e}"))
-    })
-}
-
-fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(dir);
-    }
-    if let Some(dir) = std::env::var_os("PROTECTOR_STATE_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    Ok(StateDir::default_location()?.path().to_path_buf())
-}
-
-fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBuf> {
-    state_dir(given).map_err(|e| engine_error(py, &e))
-}
+use crate::locations::{json_value, state_dir_or_error};
 
 type Names = Option<BTreeMap<String, String>>;
 
