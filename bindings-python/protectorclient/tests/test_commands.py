@@ -9,6 +9,7 @@ from helpers import CommandTest
 from osc_lib import exceptions
 from protector import records, views
 
+from protectorclient.osc import display
 from protectorclient.osc.v1 import consistency_group, dr, operation, protection_group, site
 
 
@@ -208,7 +209,11 @@ class TestProtectionGroup(CommandTest):
         self.assertEqual(
             ["ID", "Instance Name", "Instance ID", "Status", "Volumes"], list(columns)[:5]
         )
-        self.assertEqual(views.rows("members", [member]), [tuple(r) for r in rows])
+        # Lists (depends_on) reach cliff as formattable columns, as every list value does.
+        self.assertEqual(
+            [tuple(display.cell(v) for v in r) for r in views.rows("members", [member])],
+            [tuple(r) for r in rows],
+        )
 
         self.engine.member.return_value = member
         command, parsed = self.parse(protection_group.ShowMember, ["prod-web-app", "m-1"])

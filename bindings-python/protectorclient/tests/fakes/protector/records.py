@@ -99,6 +99,8 @@ def member(**fields: Any) -> types.Member:
                 "port_ids": [],
             },
             "standby": None,
+            "priority": 3,
+            "depends_on": [],
             **fields,
         }
     )

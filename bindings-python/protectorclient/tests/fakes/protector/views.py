@@ -112,6 +112,8 @@ _LISTS: dict[str, tuple[type, list[tuple[str, str]], Callable[[Any], list[Any]]]
             ("volumes", "Volumes"),
             ("current_site", "Current Site"),
             ("current_instance_id", "Current Instance ID"),
+            ("priority", "Priority"),
+            ("depends_on", "Depends On"),
         ],
         lambda m: [
             m.id,
@@ -121,6 +123,8 @@ _LISTS: dict[str, tuple[type, list[tuple[str, str]], Callable[[Any], list[Any]]]
             len(m.current.volume_ids),
             m.current.site,
             m.current.instance_id,
+            m.priority,
+            list(m.depends_on),
         ],
     ),
     "sync_log": (
