@@ -30,6 +30,7 @@ pub fn open_request(
         EngineOptions {
             poll: PollPolicy::immediate(2000),
             member_concurrency: 8,
+            ..EngineOptions::default()
         }
     } else {
         let mut options = EngineOptions::default();

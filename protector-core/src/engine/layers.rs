@@ -24,6 +24,7 @@ const SHARED: &[&str] = &[
     "copies",
     "estimate",
     "hooks",
+    "limiter",
     "ownership",
     "pods",
     "progress",
