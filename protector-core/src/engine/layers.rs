@@ -24,6 +24,7 @@ const SHARED: &[&str] = &[
     "copies",
     "estimate",
     "hooks",
+    "inventory",
     "limiter",
     "ownership",
     "pods",

@@ -29,6 +29,7 @@ mod estimate;
 mod failback;
 mod failover;
 mod hooks;
+mod inventory;
 #[cfg(test)]
 mod layers;
 mod leak_scan;
