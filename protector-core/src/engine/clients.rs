@@ -141,6 +141,15 @@ impl Protector {
         }
     }
 
+    /// This engine if it already runs one operation, else [`Protector::for_operation`].
+    pub(crate) fn within_operation(&self) -> Protector {
+        if self.reached.is_some() {
+            self.clone()
+        } else {
+            self.for_operation()
+        }
+    }
+
     /// Who `clients` authenticate as, with `Unavailable` ("site X is unreachable") when the
     /// site does not answer. A round trip to Keystone even with a cached token
     /// ([`crate::api::IdentityApi::probe`]), unless this engine's operation has reached the

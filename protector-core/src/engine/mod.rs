@@ -81,7 +81,7 @@ pub use recover::RecoverMode;
 pub use recovery_points::{RecoveryPointEntry, RecoveryPoints, DEFAULT_COMMIT_WINDOW_SECS};
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
 pub use runs::{OperationRequest, RunningOperation, Submitted};
-pub use site_failover::SiteFailoverRequest;
+pub use site_failover::{SiteFailoverRequest, DEFAULT_SITE_FAILOVER_CONCURRENCY};
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;
