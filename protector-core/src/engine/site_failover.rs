@@ -185,6 +185,21 @@ impl Protector {
     }
 }
 
+/// The failover plan of `group` in a site failover plan; `None` for a busy group (skipped).
+async fn plan_in_site_failover(
+    engine: &Protector,
+    group: &ProtectionGroup,
+    mode: FailoverMode,
+) -> Result<Option<Plan>> {
+    if busy(group).is_some() {
+        return Ok(None);
+    }
+    engine
+        .plan_failover(&group.id.to_string(), &group_request(mode, None))
+        .await
+        .map(Some)
+}
+
 /// Counters, progress and (once every group is done) the final status, from the group results.
 fn recount(op: &mut Operation) {
     let results = &op.group_results;
@@ -361,22 +376,13 @@ impl Protector {
         let this = self.within_operation();
         let (op, in_scope) = this.site_failover_scope(failed_site, request).await?;
         let engine = this.unscoped();
-        let plans: Vec<Option<Plan>> = stream::iter(in_scope.iter())
-            .map(|group| {
-                let engine = &engine;
-                async move {
-                    match busy(group) {
-                        Some(_) => Ok(None),
-                        None => engine
-                            .plan_failover(
-                                &group.id.to_string(),
-                                &group_request(request.mode, None),
-                            )
-                            .await
-                            .map(Some),
-                    }
-                }
-            })
+        // The futures are made first: a stream of a closure over borrowed groups would not be
+        // `Send` for every lifetime (the operation future must be).
+        let plans: Vec<_> = in_scope
+            .iter()
+            .map(|group| plan_in_site_failover(&engine, group, request.mode))
+            .collect();
+        let plans: Vec<Option<Plan>> = stream::iter(plans)
             .buffered(request.concurrency.max(1))
             .try_collect()
             .await?;
