@@ -909,7 +909,7 @@ fn site_failover_command_line() {
         "unplanned",
         "--force",
         "--concurrency <CONCURRENCY>",
-        "[default: 4]",
+        "[default: 64]",
         "--group <NAME>",
         "--wait",
     ] {
