@@ -717,7 +717,7 @@ engine_calls! {
     /// `dr_site_admin`); returns its handle.
     fn site_failover / site_failover_async (
         site: String, unplanned: bool, concurrency: usize, groups: Vec<String>
-    ) signature (site, *, unplanned=false, concurrency=4, groups=Vec::new())
+    ) signature (site, *, unplanned=false, concurrency=64, groups=Vec::new())
         -> started,
         |e| {
             let request = SiteFailoverRequest {

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use protector_core::engine::limiter::{DEFAULT_ARRAY_CONCURRENCY, DEFAULT_OPENSTACK_CONCURRENCY};
+use protector_core::engine::CallLimits;
 
 mod dr;
 mod evidence;
@@ -65,6 +67,55 @@ pub struct GlobalOptions {
     /// missing.
     #[arg(long, env = "PROTECTOR_SIM_STATE", global = true, value_name = "FILE")]
     pub sim_state: Option<PathBuf>,
+
+    /// At most this many calls at once to each OpenStack service (Keystone, Nova, Cinder,
+    /// Neutron) of each site, across every group of the operation.
+    #[arg(
+        long,
+        env = "PROTECTOR_OPENSTACK_CONCURRENCY",
+        global = true,
+        value_name = "N",
+        default_value_t = DEFAULT_OPENSTACK_CONCURRENCY as u32,
+        value_parser = clap::value_parser!(u32).range(1..),
+        hide_env_values = true
+    )]
+    pub openstack_concurrency: u32,
+
+    /// At most this many calls at once to each FlashArray.
+    #[arg(
+        long,
+        env = "PROTECTOR_ARRAY_CONCURRENCY",
+        global = true,
+        value_name = "N",
+        default_value_t = DEFAULT_ARRAY_CONCURRENCY as u32,
+        value_parser = clap::value_parser!(u32).range(1..),
+        hide_env_values = true
+    )]
+    pub array_concurrency: u32,
+
+    /// At most this many calls per second to each service of each site and to each
+    /// FlashArray. [default: no rate limit]
+    #[arg(
+        long,
+        env = "PROTECTOR_CALLS_PER_SECOND",
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..),
+        hide_env_values = true
+    )]
+    pub calls_per_second: Option<u32>,
+}
+
+impl GlobalOptions {
+    /// The engine's per-service call limits from `--openstack-concurrency`,
+    /// `--array-concurrency` and `--calls-per-second`.
+    pub fn call_limits(&self) -> CallLimits {
+        CallLimits {
+            openstack_concurrency: self.openstack_concurrency as usize,
+            array_concurrency: self.array_concurrency as usize,
+            calls_per_second: self.calls_per_second,
+        }
+    }
 }
 
 /// How results are printed.
@@ -650,6 +701,40 @@ mod tests {
     }
 
     #[test]
+    fn call_limits_are_global_options_with_defaults_for_real_clouds() {
+        let cli = Cli::try_parse_from(["protector", "operation", "list"]).unwrap();
+        assert_eq!(cli.global.call_limits(), CallLimits::default());
+        let cli = Cli::try_parse_from([
+            "protector",
+            "operation",
+            "list",
+            "--openstack-concurrency",
+            "8",
+            "--array-concurrency",
+            "2",
+            "--calls-per-second",
+            "40",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.call_limits(),
+            CallLimits {
+                openstack_concurrency: 8,
+                array_concurrency: 2,
+                calls_per_second: Some(40),
+            }
+        );
+        assert!(Cli::try_parse_from([
+            "protector",
+            "operation",
+            "list",
+            "--array-concurrency",
+            "0"
+        ])
+        .is_err());
+    }
+
+    #[test]
     fn site_failover_as_in_the_spec() {
         let cli = Cli::try_parse_from([
             "protector",
@@ -672,7 +757,10 @@ mod tests {
         assert_eq!(args.site, "cluster1");
         assert_eq!(args.failover_type, FailoverTypeArg::Unplanned);
         assert!(args.force);
-        assert_eq!(args.concurrency, 4);
+        assert_eq!(
+            usize::from(args.concurrency),
+            protector_core::engine::DEFAULT_SITE_FAILOVER_CONCURRENCY
+        );
         assert_eq!(args.groups, ["a", "b"]);
     }
 }

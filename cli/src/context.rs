@@ -30,6 +30,7 @@ pub fn open_request(
         EngineOptions {
             poll: PollPolicy::immediate(2000),
             member_concurrency: 8,
+            ..EngineOptions::default()
         }
     } else {
         let mut options = EngineOptions::default();
@@ -93,7 +94,12 @@ impl Context {
     /// The engine standing on `--os-cloud`; `extra_sites` get a store too.
     pub async fn engine(&self, extra_sites: &[&str]) -> CliResult<Engine> {
         let dir = self.state_dir()?;
-        open_engine(&dir, &self.global.os_cloud, self.transport()?, extra_sites).await
+        let transport = self.transport()?;
+        let mut request = open_request(&self.global.os_cloud, &transport, extra_sites)?;
+        request.options.call_limits = self.global.call_limits();
+        Ok(StateDir::new(&dir)
+            .open(request, transport.connector())
+            .await?)
     }
 
     /// Like [`Context::engine`]; for commands that reach OpenStack or a FlashArray.

@@ -67,6 +67,7 @@ async fn main() {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(100),
             member_concurrency: 8,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap();

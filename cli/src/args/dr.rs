@@ -1,6 +1,7 @@
 //! `dr ...`: drills, site failover and tenant mappings.
 
 use clap::{Args, Subcommand, ValueEnum};
+use protector_core::engine::DEFAULT_SITE_FAILOVER_CONCURRENCY;
 
 use super::*;
 
@@ -119,8 +120,9 @@ pub struct SiteFailoverArgs {
     /// Confirm an unplanned failover (the site's reachability is not required).
     #[arg(long)]
     pub force: bool,
-    /// At most this many groups fail over at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    /// At most this many groups fail over at once; their calls are bounded per service by
+    /// --openstack-concurrency and --array-concurrency.
+    #[arg(long, default_value_t = DEFAULT_SITE_FAILOVER_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
     /// Only this group (name or id), e.g. to retry one that failed; repeat for several.
     #[arg(long = "group", value_name = "NAME")]

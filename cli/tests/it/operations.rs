@@ -454,6 +454,7 @@ fn engine(env: &Env) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(2000),
             member_concurrency: 8,
+            ..EngineOptions::default()
         });
     for site in ["site-a", "site-b"] {
         let path = env.state_dir().join(format!("{site}.db"));
@@ -908,7 +909,7 @@ fn site_failover_command_line() {
         "unplanned",
         "--force",
         "--concurrency <CONCURRENCY>",
-        "[default: 4]",
+        "[default: 64]",
         "--group <NAME>",
         "--wait",
     ] {

@@ -277,6 +277,7 @@ fn engine(
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(max_polls),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap()

@@ -12,36 +12,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::inventory::{not_checkable, Capacity, Checked, Demand as Need, PlanDemand};
+use super::Protector;
 use crate::api::{AvailabilityZone, Flavor, Hypervisor, QuotaUsage, SiteClients};
 use crate::engine::validate::Finding;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::model::{Member, ResourceMappings};
 use crate::plan::{MemberPlan, Plan};
 
-/// The availability zones of the target, read once per plan.
-pub(in crate::engine) struct TargetZones {
-    site: String,
+/// The availability zones of the target, read once per operation (`inventory.rs`).
+pub(in crate::engine) struct TargetZones<'a> {
+    site: &'a str,
     /// `Err`: why the zones are unknown.
-    zones: std::result::Result<Vec<AvailabilityZone>, String>,
+    zones: std::result::Result<&'a [AvailabilityZone], &'a str>,
 }
 
-impl TargetZones {
-    /// Reads the zones of `target`. A failure to read them is kept, not returned: placement
-    /// then falls back to letting Nova pick, with a warning.
-    pub(in crate::engine) async fn read(target: &SiteClients) -> Result<TargetZones> {
-        let zones = match target.compute.list_availability_zones().await {
-            Ok(zones) => Ok(zones),
-            Err(e) if not_checkable(&e) => Err(e.message().to_string()),
-            Err(e) => return Err(e),
-        };
-        Ok(TargetZones {
-            site: target.site.clone(),
-            zones,
-        })
+impl<'a> TargetZones<'a> {
+    /// The zones of `site` as its inventory read them. A failure to read them was kept, not
+    /// returned: placement then falls back to letting Nova pick, with a warning.
+    pub(in crate::engine) fn of(site: &'a str, zones: &'a Checked<Vec<AvailabilityZone>>) -> Self {
+        TargetZones {
+            site,
+            zones: zones
+                .as_ref()
+                .map(Vec::as_slice)
+                .map_err(|(_, why)| why.as_str()),
+        }
     }
 
     fn find(&self, name: &str) -> Option<&AvailabilityZone> {
-        self.zones.as_ref().ok()?.iter().find(|z| z.name == name)
+        self.zones.ok()?.iter().find(|z| z.name == name)
     }
 
     /// The zone `member` boots in on the target: its mapped zone, else the zone of the same
@@ -54,7 +54,7 @@ impl TargetZones {
         findings: &mut Vec<Finding>,
     ) -> Option<String> {
         let name = &member.instance_name;
-        let site = &self.site;
+        let site = self.site;
         let source = member.recovery.availability_zone.as_deref()?;
         if let Some(wanted) = mappings.availability_zones.get(source) {
             match (&self.zones, self.find(wanted)) {
@@ -140,14 +140,6 @@ pub(in crate::engine) async fn missing_zones(
         .collect())
 }
 
-/// Whether `e` means the check cannot be made (rather than that the site failed).
-fn not_checkable(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Unsupported | ErrorKind::PermissionDenied | ErrorKind::NotFound
-    )
-}
-
 /// One quota to check: the `openstack quota set` option, what it counts, its unit, the need,
 /// and its usage or why it is unknown.
 type Quota = (
@@ -157,17 +149,6 @@ type Quota = (
     u64,
     std::result::Result<QuotaUsage, String>,
 );
-
-/// What a plan adds on the target.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Need {
-    instances: u64,
-    cores: u64,
-    ram_mb: u64,
-    volumes: u64,
-    gigabytes: u64,
-    ports: u64,
-}
 
 impl Need {
     /// Adds what `member` creates: nothing for a member that restarts an existing server (a
@@ -192,127 +173,146 @@ impl Need {
     }
 }
 
-/// Checks the plan's need against the target project's quotas and the target's hypervisors,
-/// adding a finding per shortfall or check that could not be made.
-pub(in crate::engine) async fn check_capacity(
-    plan: &mut Plan,
-    target: &SiteClients,
-    flavors: &[Flavor],
-) -> Result<()> {
-    let mut need = Need::default();
-    let mut per_zone: BTreeMap<Option<String>, Need> = BTreeMap::new();
-    for member in &plan.members {
-        need.add(member, flavors);
-        per_zone
-            .entry(member.availability_zone.clone())
-            .or_default()
-            .add(member, flavors);
-    }
-    if need == Need::default() {
-        return Ok(());
-    }
-    let site = target.site.clone();
-    let project = target.identity.authenticate().await?;
-    let project_label = format!("project {} ({})", project.project_name, project.project_id);
-    // (`openstack quota set` option, what it counts, unit, need, usage or why it is unknown).
-    let mut quotas: Vec<Quota> = Vec::new();
-    let unknown = |e: &Error| Err(e.message().to_string());
-    match target.compute.get_limits().await {
-        Ok(l) => quotas.extend([
-            (
-                "instances",
-                "instances",
-                "",
-                need.instances,
-                Ok(l.instances),
-            ),
-            ("cores", "vCPUs", "", need.cores, Ok(l.cores)),
-            ("ram", "RAM", " MiB", need.ram_mb, Ok(l.ram_mb)),
-        ]),
-        Err(e) if not_checkable(&e) => quotas.push(("", "compute", "", 0, unknown(&e))),
-        Err(e) => return Err(e),
-    }
-    match target.block_storage.get_limits().await {
-        Ok(l) => quotas.extend([
-            ("volumes", "volumes", "", need.volumes, Ok(l.volumes)),
-            (
-                "gigabytes",
-                "volume gigabytes",
-                " GiB",
-                need.gigabytes,
-                Ok(l.gigabytes),
-            ),
-        ]),
-        Err(e) if not_checkable(&e) => quotas.push(("", "block storage", "", 0, unknown(&e))),
-        Err(e) => return Err(e),
-    }
-    match target.network.get_port_quota(&project.project_id).await {
-        Ok(q) => quotas.push(("ports", "ports", "", need.ports, Ok(q))),
-        Err(e) if not_checkable(&e) => quotas.push(("", "network", "", 0, unknown(&e))),
-        Err(e) => return Err(e),
-    }
-    for (option, what, unit, wanted, usage) in quotas {
-        let usage = match usage {
-            Ok(u) => u,
-            Err(why) => {
-                plan.findings.push(Finding::warning(
-                    "quota_not_checked",
-                    format!("{what} quota of {project_label} on {site} not checked: {why}"),
-                ));
-                continue;
+impl Protector {
+    /// Checks the plan's need, with what the other groups planned in this operation need
+    /// there, against the target project's quotas and the target's hypervisors (read once per
+    /// operation, `capacity`), adding a finding per shortfall or check that could not be made.
+    pub(in crate::engine) async fn check_capacity(
+        &self,
+        plan: &mut Plan,
+        target: &SiteClients,
+        flavors: &[Flavor],
+        zones: &Checked<Vec<AvailabilityZone>>,
+        capacity: Option<&Capacity>,
+    ) -> Result<()> {
+        let mut own = PlanDemand::default();
+        for member in &plan.members {
+            own.total.add(member, flavors);
+            own.per_zone
+                .entry(member.availability_zone.clone())
+                .or_default()
+                .add(member, flavors);
+        }
+        let Some(capacity) = capacity.filter(|_| own.total != Need::default()) else {
+            return Ok(());
+        };
+        let before = self.demand_before(target, plan.group_id, &own).await?;
+        let need = own.total.plus(&before.total);
+        let mut per_zone = own.per_zone.clone();
+        for (zone, demand) in &before.per_zone {
+            let entry = per_zone.entry(zone.clone()).or_default();
+            *entry = entry.plus(demand);
+        }
+        let site = target.site.clone();
+        let project = self.identify(target).await?;
+        let project_label = format!("project {} ({})", project.project_name, project.project_id);
+        let others = |what: fn(&Need) -> u64, unit: &str| {
+            let earlier = what(&before.total);
+            if earlier == 0 {
+                String::new()
+            } else {
+                format!(
+                    " (with {earlier}{unit} for the groups planned before it in this operation)"
+                )
             }
         };
-        let (Some(limit), Some(free)) = (usage.limit, usage.free()) else {
-            continue;
-        };
-        if wanted > free {
-            plan.findings.push(Finding::error(
-                ErrorKind::ValidationFailed,
-                "quota_exceeded",
-                format!(
-                    "{what} quota of {project_label} on {site} is too small: the plan needs {wanted}{unit}, \
-                     {free}{unit} free ({} used of {limit}{unit}); raise it on {site} with \
-                     `openstack quota set --{option} {} {}`",
-                    usage.used,
-                    usage.used + wanted,
-                    project.project_id
+        // (`openstack quota set` option, what it counts, unit, need, usage or why it is unknown).
+        let mut quotas: Vec<Quota> = Vec::new();
+        match &capacity.compute {
+            Ok(l) => quotas.extend([
+                (
+                    "instances",
+                    "instances",
+                    "",
+                    need.instances,
+                    Ok(l.instances),
                 ),
-            ));
+                ("cores", "vCPUs", "", need.cores, Ok(l.cores)),
+                ("ram", "RAM", " MiB", need.ram_mb, Ok(l.ram_mb)),
+            ]),
+            Err((_, why)) => quotas.push(("", "compute", "", 0, Err(why.clone()))),
         }
+        match &capacity.volume {
+            Ok(l) => quotas.extend([
+                ("volumes", "volumes", "", need.volumes, Ok(l.volumes)),
+                (
+                    "gigabytes",
+                    "volume gigabytes",
+                    " GiB",
+                    need.gigabytes,
+                    Ok(l.gigabytes),
+                ),
+            ]),
+            Err((_, why)) => quotas.push(("", "block storage", "", 0, Err(why.clone()))),
+        }
+        match &capacity.ports {
+            Ok(q) => quotas.push(("ports", "ports", "", need.ports, Ok(*q))),
+            Err((_, why)) => quotas.push(("", "network", "", 0, Err(why.clone()))),
+        }
+        for (option, what, unit, wanted, usage) in quotas {
+            let usage = match usage {
+                Ok(u) => u,
+                Err(why) => {
+                    plan.findings.push(Finding::warning(
+                        "quota_not_checked",
+                        format!("{what} quota of {project_label} on {site} not checked: {why}"),
+                    ));
+                    continue;
+                }
+            };
+            let (Some(limit), Some(free)) = (usage.limit, usage.free()) else {
+                continue;
+            };
+            if wanted > free {
+                let earlier = match option {
+                    "instances" => others(|n| n.instances, unit),
+                    "cores" => others(|n| n.cores, unit),
+                    "ram" => others(|n| n.ram_mb, unit),
+                    "volumes" => others(|n| n.volumes, unit),
+                    "gigabytes" => others(|n| n.gigabytes, unit),
+                    _ => others(|n| n.ports, unit),
+                };
+                plan.findings.push(Finding::error(
+                    ErrorKind::ValidationFailed,
+                    "quota_exceeded",
+                    format!(
+                        "{what} quota of {project_label} on {site} is too small: the plan needs {wanted}{unit}{earlier}, \
+                         {free}{unit} free ({} used of {limit}{unit}); raise it on {site} with \
+                         `openstack quota set --{option} {} {}`",
+                        usage.used,
+                        usage.used + wanted,
+                        project.project_id
+                    ),
+                ));
+            }
+        }
+        check_hypervisors(plan, &site, &capacity.hypervisors, zones, &per_zone);
+        Ok(())
     }
-    check_hypervisors(plan, target, &per_zone).await
 }
 
 /// Warns when the enabled, up hypervisors (of each target zone, when zones are known with
 /// their hosts) have less free physical vCPU or RAM than the plan needs.
-async fn check_hypervisors(
+fn check_hypervisors(
     plan: &mut Plan,
-    target: &SiteClients,
+    site: &str,
+    hypervisors: &Checked<Vec<Hypervisor>>,
+    zones: &Checked<Vec<AvailabilityZone>>,
     per_zone: &BTreeMap<Option<String>, Need>,
-) -> Result<()> {
-    let site = &target.site;
-    let hypervisors = match target.compute.list_hypervisors().await {
+) {
+    let hypervisors = match hypervisors {
         Ok(h) => h,
-        Err(e) if not_checkable(&e) => {
+        Err((_, why)) => {
             plan.findings.push(Finding::warning(
                 "hypervisor_capacity_not_checked",
-                format!(
-                    "hypervisor capacity not checked: {} (on {site})",
-                    e.message()
-                ),
+                format!("hypervisor capacity not checked: {why} (on {site})"),
             ));
-            return Ok(());
+            return;
         }
-        Err(e) => return Err(e),
     };
-    let zones = if per_zone.keys().any(Option::is_some) {
-        target
-            .compute
-            .list_availability_zones()
-            .await
-            .unwrap_or_default()
-    } else {
-        Vec::new()
+    let zones: &[AvailabilityZone] = match zones {
+        Ok(zones) if per_zone.keys().any(Option::is_some) => zones,
+        _ => &[],
     };
     // Needs without a zone, or in a zone whose hosts are unknown, are checked against every
     // hypervisor together.
@@ -344,7 +344,6 @@ async fn check_hypervisors(
     if pooled.cores > 0 || pooled.ram_mb > 0 {
         hypervisor_finding(plan, hypervisors.iter(), &pooled, site);
     }
-    Ok(())
 }
 
 fn hypervisor_finding<'a>(

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
 
+use super::inventory::Reads;
 use super::Protector;
 use crate::api::{AuthInfo, SiteClients};
 use crate::error::{Error, ErrorKind, Hint, Result};
@@ -103,9 +104,10 @@ impl Protector {
     }
 }
 
-/// The sites whose Keystone answered during one operation (see the module documentation).
+/// The sites whose Keystone answered during one operation (see the module documentation),
+/// and what the operation's plans read of them (`inventory.rs`).
 #[derive(Debug, Default)]
-pub(crate) struct Reached(Mutex<BTreeMap<String, Check>>);
+pub(crate) struct Reached(Mutex<BTreeMap<String, Check>>, Reads);
 
 /// Where the operation's check of one site stands.
 #[derive(Debug, Clone)]
@@ -121,6 +123,11 @@ impl Reached {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Check>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// What this operation's plans read.
+    pub(crate) fn reads(&self) -> &Reads {
+        &self.1
+    }
 }
 
 impl Protector {
@@ -131,6 +138,15 @@ impl Protector {
             inner: self.inner.clone(),
             access: self.access,
             reached: Some(Arc::new(Reached::default())),
+        }
+    }
+
+    /// This engine if it already runs one operation, else [`Protector::for_operation`].
+    pub(crate) fn within_operation(&self) -> Protector {
+        if self.reached.is_some() {
+            self.clone()
+        } else {
+            self.for_operation()
         }
     }
 

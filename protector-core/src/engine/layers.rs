@@ -24,6 +24,8 @@ const SHARED: &[&str] = &[
     "copies",
     "estimate",
     "hooks",
+    "inventory",
+    "limiter",
     "ownership",
     "pods",
     "progress",

@@ -29,10 +29,12 @@ mod estimate;
 mod failback;
 mod failover;
 mod hooks;
+mod inventory;
 #[cfg(test)]
 mod layers;
 mod leak_scan;
 mod lifecycle;
+pub mod limiter;
 mod mappings;
 mod overview;
 mod ownership;
@@ -69,6 +71,7 @@ pub use lifecycle::{
     AddMember, CreateGroup, CreatePolicy, HookSpec, MemberCandidate, MemberOrder, RegisterSite,
     SiteValidation,
 };
+pub use limiter::{ApiCalls, ApiService, CallLimits};
 pub use overview::{GroupOverview, OverviewSync};
 pub use planner::FailoverRequest;
 pub use progress::{
@@ -78,7 +81,7 @@ pub use recover::RecoverMode;
 pub use recovery_points::{RecoveryPointEntry, RecoveryPoints, DEFAULT_COMMIT_WINDOW_SECS};
 pub use report::{ConsistencyGroupReport, LagClock, ReplicationHealth};
 pub use runs::{OperationRequest, RunningOperation, Submitted};
-pub use site_failover::SiteFailoverRequest;
+pub use site_failover::{SiteFailoverRequest, DEFAULT_SITE_FAILOVER_CONCURRENCY};
 pub use sync::{SyncForceReport, SyncStatusReport};
 pub use validate::{Finding, Severity, ValidationReport};
 pub use wait::PollPolicy;
@@ -96,6 +99,9 @@ pub struct EngineOptions {
     pub poll: PollPolicy,
     /// At most this many members are worked on at once within a phase.
     pub member_concurrency: usize,
+    /// How many calls at once (and how fast) go to each service of each site and to each
+    /// array, across every group and operation of the engine (see [`limiter`]).
+    pub call_limits: CallLimits,
 }
 
 impl Default for EngineOptions {
@@ -103,6 +109,7 @@ impl Default for EngineOptions {
         EngineOptions {
             poll: PollPolicy::default(),
             member_concurrency: 8,
+            call_limits: CallLimits::default(),
         }
     }
 }
@@ -169,11 +176,18 @@ impl ProtectorBuilder {
         let connector = self.connector.ok_or_else(|| {
             Error::new(ErrorKind::ConfigInvalid, "no connector given to the engine")
         })?;
+        self.options.call_limits.check()?;
+        let limiter = Arc::new(limiter::Limiter::new(self.options.call_limits));
+        let connector: Arc<dyn Connector> = Arc::new(limiter::LimitedConnector {
+            inner: connector,
+            limiter: limiter.clone(),
+        });
         Ok(Protector {
             inner: Arc::new(Inner {
                 local_site: local,
                 stores: self.stores,
                 connector,
+                limiter,
                 options: self.options,
                 allow_command_hooks: self.allow_command_hooks.unwrap_or(true),
             }),
@@ -188,6 +202,8 @@ struct Inner {
     local_site: String,
     stores: BTreeMap<String, Arc<dyn Store>>,
     connector: Arc<dyn Connector>,
+    /// The gates every client of `connector` goes through.
+    limiter: Arc<limiter::Limiter>,
     options: EngineOptions,
     allow_command_hooks: bool,
 }
@@ -228,6 +244,7 @@ impl Protector {
                 local_site: site.to_string(),
                 stores: self.inner.stores.clone(),
                 connector: self.inner.connector.clone(),
+                limiter: self.inner.limiter.clone(),
                 options: self.inner.options.clone(),
                 allow_command_hooks: self.inner.allow_command_hooks,
             }),
@@ -239,6 +256,12 @@ impl Protector {
     /// Engine tunables.
     pub fn options(&self) -> &EngineOptions {
         &self.inner.options
+    }
+
+    /// How many calls this engine (and every copy of it) sent to each service of each site
+    /// and to each array (by its URL) since it was built, in (place, service) order.
+    pub fn api_calls(&self) -> Vec<ApiCalls> {
+        self.inner.limiter.calls()
     }
 
     /// The local site's store.

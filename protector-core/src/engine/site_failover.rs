@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -18,7 +18,16 @@ use crate::model::{
     GroupResult, Operation, OperationStatus, OperationType, Phase, ProtectionGroup,
     ResourceMappings,
 };
-use crate::plan::{FailoverMode, SiteFailoverPlan, SiteGroupAction, SiteGroupPlan};
+use crate::plan::{FailoverMode, Plan, SiteFailoverPlan, SiteGroupAction, SiteGroupPlan};
+
+/// How many groups a site failover fails over at once unless told otherwise. The calls of
+/// all of them go through the engine's per-service limits ([`super::CallLimits`]: 32 at once
+/// per OpenStack service per site, 16 per array), which bound the load on each service; the
+/// group bound only keeps the number of groups in flight (each with its journal, locks and
+/// up to `member_concurrency` members at work) in proportion. 64 groups of typical size keep
+/// every service's gate busy for a 1,000-VM site without leaving calls idle behind a small
+/// group bound, and keep a failing site's groups from all stalling at once.
+pub const DEFAULT_SITE_FAILOVER_CONCURRENCY: usize = 64;
 
 /// Ask for a site failover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +183,21 @@ impl Protector {
         ))?;
         self.execute_failover(&plan, observer).await
     }
+}
+
+/// The failover plan of `group` in a site failover plan; `None` for a busy group (skipped).
+async fn plan_in_site_failover(
+    engine: &Protector,
+    group: &ProtectionGroup,
+    mode: FailoverMode,
+) -> Result<Option<Plan>> {
+    if busy(group).is_some() {
+        return Ok(None);
+    }
+    engine
+        .plan_failover(&group.id.to_string(), &group_request(mode, None))
+        .await
+        .map(Some)
 }
 
 /// Counters, progress and (once every group is done) the final status, from the group results.
@@ -347,19 +371,24 @@ impl Protector {
         failed_site: &str,
         request: &SiteFailoverRequest,
     ) -> Result<(Operation, SiteFailoverPlan)> {
-        let (op, in_scope) = self.site_failover_scope(failed_site, request).await?;
-        let engine = self.unscoped();
+        // One operation: each site is probed once and its inventory read once per project,
+        // whatever the number of groups; the groups are planned at once, within the bound.
+        let this = self.within_operation();
+        let (op, in_scope) = this.site_failover_scope(failed_site, request).await?;
+        let engine = this.unscoped();
+        // The futures are made first: a stream of a closure over borrowed groups would not be
+        // `Send` for every lifetime (the operation future must be).
+        let plans: Vec<_> = in_scope
+            .iter()
+            .map(|group| plan_in_site_failover(&engine, group, request.mode))
+            .collect();
+        let plans: Vec<Option<Plan>> = stream::iter(plans)
+            .buffered(request.concurrency.max(1))
+            .try_collect()
+            .await?;
         let mut groups = Vec::new();
-        for group in &in_scope {
+        for (group, plan) in in_scope.iter().zip(plans) {
             let reason = busy(group);
-            let plan = match reason {
-                Some(_) => None,
-                None => Some(
-                    engine
-                        .plan_failover(&group.id.to_string(), &group_request(request.mode, None))
-                        .await?,
-                ),
-            };
             groups.push(SiteGroupPlan {
                 group_id: group.id,
                 group_name: group.name.clone(),

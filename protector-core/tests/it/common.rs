@@ -53,6 +53,7 @@ pub async fn sites_only() -> Env {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap();

@@ -38,6 +38,7 @@ fn engine_on(env: &Env, site: &str) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap()

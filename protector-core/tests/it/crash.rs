@@ -269,6 +269,7 @@ fn engine(env: &Env, local: &str, trip: Option<&Arc<Trip>>) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap()

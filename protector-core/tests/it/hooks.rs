@@ -461,6 +461,7 @@ fn engine_with(env: &Env, caller: Arc<Recorder>, commands: bool) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .with_command_hooks(commands)
         .build()

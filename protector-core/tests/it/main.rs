@@ -17,6 +17,7 @@ mod lifecycle;
 mod operation_lifecycle;
 mod overview;
 mod peer_store;
+mod planning_calls;
 mod pods;
 mod recover;
 mod recovery_points;

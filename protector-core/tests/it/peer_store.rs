@@ -28,6 +28,7 @@ fn alone(env: &Env, site: &str) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap()

@@ -59,6 +59,7 @@ fn request(local: &str) -> OpenState {
         options: EngineOptions {
             poll: PollPolicy::immediate(100),
             member_concurrency: 4,
+            ..EngineOptions::default()
         },
     }
 }

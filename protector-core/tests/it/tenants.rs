@@ -62,6 +62,7 @@ fn engine_as(env: &Env, local: &str, suffix: &'static str) -> Protector {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap()

@@ -334,6 +334,7 @@ async fn wrong_password_on_site_b() -> Env {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap();

@@ -13,6 +13,9 @@
 //! poll_interval = 2           # seconds between scans for work: the latency of a claim,
 //!                             # not a synchronisation (claims are atomic in the store)
 //! shutdown_timeout = 60       # seconds SIGTERM waits for running operations
+//! openstack_concurrency = 32  # calls at once per OpenStack service per site (all operations)
+//! array_concurrency = 16      # calls at once per FlashArray
+//! calls_per_second = 0        # per service per site and per array; 0: no rate limit
 //! [hooks]
 //! allow_commands = False      # run command hooks (tenants define them): off by default
 //! ```
@@ -20,7 +23,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protector_core::engine::{EngineOptions, PollPolicy};
+use protector_core::engine::{CallLimits, EngineOptions, PollPolicy};
 use protector_core::store::{check_site_name, SecretKey};
 use protector_core::{Error, ErrorKind, Result};
 use protector_openstack::ConfigLoader;
@@ -32,12 +35,15 @@ use crate::config::{Database, ServiceConfig};
 pub const DEFAULT_CLOUDS_FILE: &str = "/etc/protector/clouds.yaml";
 
 /// The keys `[engine]` may hold.
-const ENGINE_KEYS: [&str; 5] = [
+const ENGINE_KEYS: [&str; 8] = [
     "clouds_file",
     "workers",
     "lease_seconds",
     "poll_interval",
     "shutdown_timeout",
+    "openstack_concurrency",
+    "array_concurrency",
+    "calls_per_second",
 ];
 
 /// `protector-engine`'s settings, checked.
@@ -114,6 +120,25 @@ impl EngineConfig {
         };
         let poll_interval = seconds("poll_interval", 2.0, 3600.0)?;
         let shutdown_timeout = seconds("shutdown_timeout", 60.0, 86_400.0)?;
+        let defaults = CallLimits::default();
+        let at_least_one = |key: &str, default: usize| -> Result<usize> {
+            let value: usize = config.parse_or("engine", key, default)?;
+            if value == 0 {
+                return Err(invalid(format!(
+                    "{file}: [engine] {key} = 0 would send no call: give 1 or more (default {default})"
+                )));
+            }
+            Ok(value)
+        };
+        let calls_per_second: u32 = config.parse_or("engine", "calls_per_second", 0)?;
+        let call_limits = CallLimits {
+            openstack_concurrency: at_least_one(
+                "openstack_concurrency",
+                defaults.openstack_concurrency,
+            )?,
+            array_concurrency: at_least_one("array_concurrency", defaults.array_concurrency)?,
+            calls_per_second: (calls_per_second > 0).then_some(calls_per_second),
+        };
 
         let clouds_file = PathBuf::from(
             config
@@ -140,7 +165,10 @@ impl EngineConfig {
             secret_key,
             clouds_file,
             debug,
-            engine: engine_options(),
+            engine: EngineOptions {
+                call_limits,
+                ..engine_options()
+            },
             worker: WorkerOptions {
                 workers,
                 lease: Duration::from_secs(lease_seconds),
@@ -268,6 +296,37 @@ mod tests {
         assert_eq!(c.worker.lease, Duration::from_secs(5));
         assert_eq!(c.worker.poll_interval, Duration::from_millis(250));
         assert_eq!(c.worker.shutdown_timeout, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn call_limits_default_for_real_clouds_and_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), BASE).unwrap();
+        assert_eq!(c.engine.call_limits, CallLimits::default());
+        let c = config(
+            dir.path(),
+            &format!(
+                "{BASE}openstack_concurrency = 8\narray_concurrency = 2\ncalls_per_second = 50\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            c.engine.call_limits,
+            CallLimits {
+                openstack_concurrency: 8,
+                array_concurrency: 2,
+                calls_per_second: Some(50),
+            }
+        );
+        let file = dir.path().join("protector.conf").display().to_string();
+        let e = config(dir.path(), &format!("{BASE}array_concurrency = 0\n")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+        assert!(
+            e.message().starts_with(&format!(
+                "{file}: [engine] array_concurrency = 0 would send no call"
+            )),
+            "{e}"
+        );
     }
 
     #[test]

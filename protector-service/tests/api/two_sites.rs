@@ -28,6 +28,7 @@ async fn a_protector_on_two_remote_stores_keeps_both_sites_in_sync() {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap();

@@ -14,8 +14,8 @@ use super::validate::Finding;
 use super::Protector;
 use crate::error::{ErrorKind, Hint, Result};
 use crate::model::{
-    GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationType,
-    ResourceMappings,
+    GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationPolicy,
+    ReplicationType, ResourceMappings,
 };
 use crate::plan::{FailoverMode, Plan, Step};
 
@@ -281,7 +281,11 @@ impl Protector {
             ));
         }
         // Both sites must answer for a planned failover; the local one is where the metadata is.
-        let target_clients = match self.group_clients(&target, &group).await {
+        let (target_answer, source_answer) = futures::join!(
+            self.group_clients(&target, &group),
+            self.group_clients(&source, &group)
+        );
+        let target_clients = match target_answer {
             Ok(c) => Some(c),
             Err(e) if e.kind() == ErrorKind::Unavailable => {
                 findings.push(Finding::error(
@@ -299,7 +303,7 @@ impl Protector {
                 None
             }
         };
-        let source_clients = match self.group_clients(&source, &group).await {
+        let source_clients = match source_answer {
             Ok(c) => Some(c),
             Err(e) => {
                 if request.mode == FailoverMode::Planned {
@@ -387,13 +391,102 @@ impl Protector {
             }
         }
 
-        // Arrays.
+        // Arrays, and the members on the target: two independent chains of reads, at once.
+        let stored: ResourceMappings = document
+            .mappings
+            .iter()
+            .filter(|m| m.from_site == source && m.to_site == target)
+            .fold(ResourceMappings::default(), |acc, m| {
+                acc.merged_with(&m.mappings)
+            });
+        let mappings = request.mappings.merged_with(&stored);
+        let mut members_plan = Plan {
+            findings: Vec::new(),
+            ..plan.clone()
+        };
+        let members_part = async {
+            let Some(target_clients) = &target_clients else {
+                return Ok(false);
+            };
+            self.plan_target(
+                &mut members_plan,
+                &group,
+                &document.members,
+                &mappings,
+                target_clients,
+                source_clients.as_ref(),
+            )
+            .await?;
+            super::mappings::check_unused_targets(
+                &mut members_plan.findings,
+                &document.members,
+                &request.mappings,
+                target_clients,
+            )
+            .await?;
+            Ok(true)
+        };
+        let source_reachable = source_clients.is_some();
+        let arrays_part = self.plan_arrays(&mut plan, &group, &policy, request, source_reachable);
+        let ((), planned_members) = futures::try_join!(arrays_part, members_part)?;
+        if planned_members {
+            plan.members = members_plan.members;
+            plan.target_volume_type = members_plan.target_volume_type;
+            plan.manage_host = members_plan.manage_host;
+            plan.findings.extend(members_plan.findings);
+        }
+        Ok(plan)
+    }
+
+    /// The arrays of a failover plan: both answer, the array group exists, replication can
+    /// deliver (planned), or the recovery point (unplanned). Both arrays are read at once.
+    async fn plan_arrays(
+        &self,
+        plan: &mut Plan,
+        group: &ProtectionGroup,
+        policy: &ReplicationPolicy,
+        request: &FailoverRequest,
+        source_reachable: bool,
+    ) -> Result<()> {
+        let (source, target) = (plan.source_site.clone(), plan.target_site.clone());
         let (source_ep, target_ep) = (
-            policy.array_on(&group, &source),
-            policy.array_on(&group, &target),
+            policy.array_on(group, &source),
+            policy.array_on(group, &target),
         );
+        let planned = request.mode == FailoverMode::Planned;
         let target_array = self.inner.connector.array(target_ep).await?;
-        match target_array.array_info().await {
+        // The source array of a planned failover: its name, and whether the array group
+        // exists there (`Err`: it does not answer).
+        let source_part = async {
+            if !planned {
+                return Ok(None);
+            }
+            let source_array = self.inner.connector.array(source_ep).await?;
+            match source_array.array_info().await {
+                Ok(info) => {
+                    let missing = if group.replication_type == ReplicationType::Sync {
+                        source_array.get_pod(&policy.pure_pg_name).await?.is_none()
+                    } else {
+                        source_array
+                            .get_protection_group(&policy.pure_pg_name)
+                            .await?
+                            .is_none()
+                    };
+                    Ok(Some(Ok((info.name, missing))))
+                }
+                Err(e) => Ok(Some(Err(e))),
+            }
+        };
+        // How replication stands now, read as `consistency-group show` reads it (kept only
+        // when the target array answers).
+        let (target_info, replication, source_side) = futures::join!(
+            target_array.array_info(),
+            self.replication_state(group, policy),
+            source_part
+        );
+        let source_side: Option<std::result::Result<(String, bool), crate::error::Error>> =
+            source_side?;
+        match target_info {
             Ok(info) => plan.target_array = Some(info.name),
             Err(e) => plan.findings.push(Finding::error(
                 ErrorKind::Unavailable,
@@ -405,24 +498,20 @@ impl Protector {
                 ),
             )),
         }
-        plan.source_reachable = source_clients.is_some();
-        // How replication stands now, read as `consistency-group show` reads it.
-        let replication = match plan.target_array {
-            Some(_) => Some(self.replication_state(&group, &policy).await),
-            None => None,
-        };
+        plan.source_reachable = source_reachable;
+        let replication = plan.target_array.as_ref().map(|_| replication);
         if request.mode == FailoverMode::Unplanned {
             let replication_broken = matches!(
                 &replication,
                 Some(Ok(state)) if matches!(state.health, ReplicationHealth::Interrupted | ReplicationHealth::Degraded)
             );
             self.plan_recovery_point(
-                &mut plan,
-                &policy,
-                &group,
+                plan,
+                policy,
+                group,
                 target_array.as_ref(),
                 source_ep,
-                source_clients.is_some(),
+                source_reachable,
                 replication_broken,
                 request.recovery_point.as_deref(),
             )
@@ -436,79 +525,43 @@ impl Protector {
                 );
             }
         }
-        if request.mode == FailoverMode::Planned {
-            let source_array = self.inner.connector.array(source_ep).await?;
-            match source_array.array_info().await {
-                Ok(info) => {
-                    let missing = if group.replication_type == ReplicationType::Sync {
-                        source_array.get_pod(&policy.pure_pg_name).await?.is_none()
-                    } else {
-                        source_array
-                            .get_protection_group(&policy.pure_pg_name)
-                            .await?
-                            .is_none()
-                    };
-                    if missing {
-                        plan.findings.push(
-                            Finding::error(
-                                ErrorKind::ValidationFailed,
-                                "array_group_missing",
-                                format!(
-                                    "FlashArray protection group '{}' does not exist on {}",
-                                    policy.pure_pg_name, info.name
-                                ),
-                            )
-                            .with_hint(Hint::CreatePolicy {
-                                group: group.name.clone(),
-                            }),
-                        );
-                    }
-                    plan.source_array = Some(info.name);
+        match source_side {
+            Some(Ok((name, missing))) => {
+                if missing {
+                    plan.findings.push(
+                        Finding::error(
+                            ErrorKind::ValidationFailed,
+                            "array_group_missing",
+                            format!(
+                                "FlashArray protection group '{}' does not exist on {}",
+                                policy.pure_pg_name, name
+                            ),
+                        )
+                        .with_hint(Hint::CreatePolicy {
+                            group: group.name.clone(),
+                        }),
+                    );
                 }
-                Err(e) => plan.findings.push(Finding::error(
-                    ErrorKind::Unavailable,
-                    "source_array_unreachable",
-                    format!(
-                        "FlashArray {} of {source} is unreachable: {}",
-                        source_ep.url,
-                        e.message()
-                    ),
-                )),
+                plan.source_array = Some(name);
             }
+            Some(Err(e)) => plan.findings.push(Finding::error(
+                ErrorKind::Unavailable,
+                "source_array_unreachable",
+                format!(
+                    "FlashArray {} of {source} is unreachable: {}",
+                    source_ep.url,
+                    e.message()
+                ),
+            )),
+            None => {}
+        }
+        if planned {
             if let (Some(_), Some(state)) = (&plan.source_array, replication) {
-                planned_replication_findings(&mut plan, &group, &policy, state);
+                planned_replication_findings(plan, group, policy, state);
             }
         }
         plan.array_group = policy.pure_pg_name.clone();
-
-        let Some(target_clients) = target_clients else {
-            return Ok(plan);
-        };
-        let stored: ResourceMappings = document
-            .mappings
-            .iter()
-            .filter(|m| m.from_site == source && m.to_site == target)
-            .fold(ResourceMappings::default(), |acc, m| {
-                acc.merged_with(&m.mappings)
-            });
-        let mappings = request.mappings.merged_with(&stored);
-        self.plan_target(
-            &mut plan,
-            &group,
-            &document.members,
-            &mappings,
-            &target_clients,
-            source_clients.as_ref(),
-        )
-        .await?;
-        super::mappings::check_unused_targets(
-            &mut plan.findings,
-            &document.members,
-            &request.mappings,
-            &target_clients,
-        )
-        .await?;
-        Ok(plan)
+        Ok(())
     }
 }
 

@@ -1,9 +1,10 @@
 //! Resolving the members of a plan on the target site: flavors, networks with their fixed
 //! IPs, security groups and keypairs, each through the mappings.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::api::{Flavor, Network, SecurityGroup, SiteClients};
+use crate::api::SiteClients;
 use crate::engine::validate::Finding;
 use crate::engine::Protector;
 use crate::error::{ErrorKind, Hint, MappedResource, Result};
@@ -56,13 +57,6 @@ fn find_by_id_or_name<'a, T>(
     }
 }
 
-/// The target site's inventory, read once per plan.
-struct TargetInventory {
-    flavors: Vec<Flavor>,
-    networks: Vec<Network>,
-    security_groups: Vec<SecurityGroup>,
-}
-
 impl Protector {
     pub(in crate::engine) async fn plan_target(
         &self,
@@ -73,14 +67,40 @@ impl Protector {
         target: &SiteClients,
         source: Option<&SiteClients>,
     ) -> Result<()> {
-        let inventory = TargetInventory {
-            flavors: target.compute.list_flavors().await?,
-            networks: target.network.list_networks().await?,
-            security_groups: target.network.list_security_groups().await?,
-        };
-        let zones = crate::engine::capacity::TargetZones::read(target).await?;
+        // Every read at once: the target's inventory, volume type, keypairs and capacity, the
+        // source servers (one listing), each shared by the operation's other plans.
+        let ids: Vec<&str> = members
+            .iter()
+            .map(|m| m.current.instance_id.as_str())
+            .collect();
+        let keypairs: BTreeSet<&str> = members
+            .iter()
+            .filter_map(|m| m.recovery.key_name.as_deref())
+            .collect();
+        let (inventory, volume_type, source_servers, keypairs, capacity) = futures::try_join!(
+            self.site_inventory(target),
+            self.volume_type(target, &group.volume_type),
+            async {
+                match source {
+                    Some(s) => self.servers_by_id(s, &ids).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            futures::future::try_join_all(keypairs.into_iter().map(|key| async move {
+                Ok::<_, crate::error::Error>((key, self.keypair_exists(target, key).await?))
+            })),
+            async {
+                if members.is_empty() {
+                    return Ok(None);
+                }
+                let project = self.identify(target).await?.project_id;
+                self.capacity(target, &project).await.map(Some)
+            },
+        )?;
+        let keypairs: BTreeMap<&str, bool> = keypairs.into_iter().collect();
+        let zones = crate::engine::capacity::TargetZones::of(&target.site, &inventory.zones);
         let site = target.site.clone();
-        match target.block_storage.find_volume_type(&group.volume_type).await? {
+        match volume_type {
             Some(vt) if vt.replication_enabled() => plan.target_volume_type = vt.name,
             Some(vt) => plan.findings.push(Finding::error(
                 ErrorKind::ValidationFailed,
@@ -93,7 +113,7 @@ impl Protector {
                 format!("volume type '{}' does not exist on {site}: create it with the same replication properties", group.volume_type),
             )),
         }
-        match target.block_storage.list_volume_services().await {
+        match &inventory.volume_services {
             Ok(services) => match services.iter().find(|s| s.is_usable()) {
                 Some(s) => plan.manage_host = Some(s.host.clone()),
                 None => plan.findings.push(Finding::error(
@@ -102,31 +122,25 @@ impl Protector {
                     format!("no cinder-volume service on {site} is up and enabled: volumes cannot be imported"),
                 )),
             },
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => plan.findings.push(Finding::error(
+            Err((_, why)) => plan.findings.push(Finding::error(
                 ErrorKind::PermissionDenied,
                 "volume_manage_rights",
                 format!(
-                    "the credentials for {site} may not list cinder-volume services ({}): volume manage needs the admin role, \
+                    "the credentials for {site} may not list cinder-volume services ({why}): volume manage needs the admin role, \
                      or policy overrides volume_extension:volume_manage, volume_extension:volume_unmanage and \
-                     volume_extension:services:index set to rule:admin_or_owner",
-                    e.message()
+                     volume_extension:services:index set to rule:admin_or_owner"
                 ),
             )),
-            Err(e) => return Err(e),
         }
 
         let plan_key = plan.id.simple().to_string();
         for member in members {
             let name = member.instance_name.clone();
             let rec = &member.recovery;
-            let source_status = match source {
-                Some(s) => s
-                    .compute
-                    .get_server(&member.current.instance_id)
-                    .await?
-                    .map(|srv| srv.status.as_str().to_string()),
-                None => None,
-            };
+            let source_status = source_servers
+                .as_ref()
+                .and_then(|servers| servers.get(&member.current.instance_id))
+                .map(|srv| srv.status.as_str().to_string());
             if source.is_some() && source_status.is_none() && plan.mode == FailoverMode::Planned {
                 plan.findings.push(
                     Finding::error(
@@ -196,7 +210,7 @@ impl Protector {
             };
             // Keypair.
             if let Some(key) = &rec.key_name {
-                if target.compute.get_keypair(key).await?.is_none() {
+                if keypairs.get(key.as_str()) == Some(&false) {
                     plan.findings.push(
                         Finding::error(
                             ErrorKind::ValidationFailed,
@@ -396,7 +410,14 @@ impl Protector {
                 availability_zone: zones.resolve(member, mappings, &mut plan.findings),
             });
         }
-        crate::engine::capacity::check_capacity(plan, target, &inventory.flavors).await
+        self.check_capacity(
+            plan,
+            target,
+            &inventory.flavors,
+            &inventory.zones,
+            capacity.as_deref(),
+        )
+        .await
     }
 }
 

@@ -19,7 +19,7 @@ class SiteFailoverForm(forms.SelfHandlingForm):
         ),
     )
     concurrency = django_forms.IntegerField(
-        label=_("Groups at once"), min_value=1, max_value=64, initial=4
+        label=_("Groups at once"), min_value=1, max_value=64, initial=64
     )
     confirm = django_forms.BooleanField(
         label=_("Fail every protection group of this site over"), required=True

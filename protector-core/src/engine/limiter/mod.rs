@@ -1,0 +1,355 @@
+//! Per-service concurrency and rate limits: every call the engine makes to a site's Keystone,
+//! Nova, Cinder or Neutron, or to a FlashArray, passes a gate keyed by (site or array,
+//! service) that all groups and operations of one engine share, so that a site failover of
+//! many groups, each working on many members, never sends more than the operator allows to
+//! one service (no stampede on one Cinder), and nothing waits while a service has room.
+//!
+//! The gates are decorators over the API traits (`decorators.rs`), put around every client
+//! the connector hands out ([`LimitedConnector`], made by `ProtectorBuilder::build`). A gate
+//! also counts the calls that went through it ([`crate::Protector::api_calls`]).
+//!
+//! Defaults ([`CallLimits::default`]): 32 calls at once per OpenStack service per site, 16
+//! per array, no rate limit. 32 is below what one API service of a small production cloud
+//! serves at once (three controllers with a few WSGI workers each and pooled database
+//! connections) and wide enough that 1,000 VMs move in about 32 rounds per dependent step;
+//! a FlashArray serves its REST API from its controllers with a bounded number of sessions
+//! and requests, and protector's array calls are few per group (snapshots and volume copies
+//! are per group, not per VM), so 16 leaves room for the other tools that use the array.
+
+mod decorators;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+use crate::api::{ArrayApi, Connector, HookCaller, SiteClients};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{ArrayEndpoint, Site};
+use crate::store::Store;
+
+use decorators::{
+    LimitedArray, LimitedBlockStorage, LimitedCompute, LimitedIdentity, LimitedNetwork,
+};
+
+/// Default calls at once per OpenStack service (Keystone, Nova, Cinder, Neutron) per site.
+pub const DEFAULT_OPENSTACK_CONCURRENCY: usize = 32;
+/// Default calls at once per FlashArray.
+pub const DEFAULT_ARRAY_CONCURRENCY: usize = 16;
+
+/// How many calls the engine sends at once, and how fast, to each service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLimits {
+    /// At most this many calls at once to each OpenStack service (Keystone, Nova, Cinder,
+    /// Neutron) of each site; at least 1.
+    pub openstack_concurrency: usize,
+    /// At most this many calls at once to each FlashArray; at least 1.
+    pub array_concurrency: usize,
+    /// At most this many calls per second to each service of each site and to each array;
+    /// `None` (the default): no rate limit.
+    pub calls_per_second: Option<u32>,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            openstack_concurrency: DEFAULT_OPENSTACK_CONCURRENCY,
+            array_concurrency: DEFAULT_ARRAY_CONCURRENCY,
+            calls_per_second: None,
+        }
+    }
+}
+
+impl CallLimits {
+    /// `ConfigInvalid` for a limit of 0 (nothing could ever be sent).
+    pub fn check(&self) -> Result<()> {
+        let zero = |what: &str| {
+            Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("{what} must be at least 1 (it bounds how many calls the engine sends at once; 0 would send none)"),
+            ))
+        };
+        if self.openstack_concurrency == 0 {
+            return zero("the OpenStack concurrency limit (calls at once per service per site)");
+        }
+        if self.array_concurrency == 0 {
+            return zero("the FlashArray concurrency limit (calls at once per array)");
+        }
+        if self.calls_per_second == Some(0) {
+            return zero("the rate limit (calls per second per service)");
+        }
+        Ok(())
+    }
+}
+
+/// A service the engine calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiService {
+    /// Keystone.
+    Identity,
+    /// Nova.
+    Compute,
+    /// Cinder.
+    BlockStorage,
+    /// Neutron.
+    Network,
+    /// A FlashArray.
+    Array,
+}
+
+impl ApiService {
+    /// The name in messages and counts (`compute`, `block_storage`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApiService::Identity => "identity",
+            ApiService::Compute => "compute",
+            ApiService::BlockStorage => "block_storage",
+            ApiService::Network => "network",
+            ApiService::Array => "array",
+        }
+    }
+}
+
+/// How many calls went to one service of one site (or one array, by its URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiCalls {
+    /// The site's name, or the array's management URL.
+    pub place: String,
+    /// The service.
+    pub service: ApiService,
+    /// Calls sent since the engine was built.
+    pub calls: u64,
+}
+
+/// Spaces calls `interval` apart: each call takes the next free slot.
+#[derive(Debug)]
+struct Pace {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+/// The slot a call made at `now` takes, given the next free one; moves the next free one on.
+fn reserve(next: &mut Option<Instant>, now: Instant, interval: Duration) -> Instant {
+    let slot = next.map_or(now, |n| n.max(now));
+    *next = Some(slot + interval);
+    slot
+}
+
+impl Pace {
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+            reserve(&mut next, Instant::now(), self.interval)
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// The gate of one service of one site: a concurrency bound, an optional pace, a count.
+pub(crate) struct Gate {
+    permits: Semaphore,
+    limit: usize,
+    pace: Option<Pace>,
+    calls: AtomicU64,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("limit", &self.limit)
+            .field(
+                "in_flight",
+                &(self.limit - self.permits.available_permits()),
+            )
+            .field("calls", &self.calls.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Gate {
+    pub(crate) fn new(limit: usize, calls_per_second: Option<u32>) -> Gate {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Gate {
+            permits: Semaphore::new(limit),
+            limit,
+            pace: calls_per_second.map(|rate| Pace {
+                interval: Duration::from_secs(1) / rate.max(1),
+                next: Mutex::new(None),
+            }),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits for room, then lets one call through; the call holds the permit until it ends.
+    pub(crate) async fn enter(&self) -> SemaphorePermit<'_> {
+        // The semaphore is never closed.
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .unwrap_or_else(|_| unreachable!("the gate's semaphore is never closed"));
+        if let Some(pace) = &self.pace {
+            pace.wait().await;
+        }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        permit
+    }
+}
+
+/// The gates of one engine, made on first use.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    limits: CallLimits,
+    gates: Mutex<BTreeMap<(String, ApiService), Arc<Gate>>>,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: CallLimits) -> Limiter {
+        Limiter {
+            limits,
+            gates: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub(crate) fn gate(&self, place: &str, service: ApiService) -> Arc<Gate> {
+        let limit = match service {
+            ApiService::Array => self.limits.array_concurrency,
+            _ => self.limits.openstack_concurrency,
+        };
+        self.gates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((place.to_string(), service))
+            .or_insert_with(|| Arc::new(Gate::new(limit, self.limits.calls_per_second)))
+            .clone()
+    }
+
+    /// The calls counted so far, by place and service.
+    pub(crate) fn calls(&self) -> Vec<ApiCalls> {
+        self.gates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((place, service), gate)| ApiCalls {
+                place: place.clone(),
+                service: *service,
+                calls: gate.calls.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// `clients` with every call through this limiter's gates of their site.
+    fn site_clients(&self, clients: SiteClients) -> SiteClients {
+        let site = clients.site.clone();
+        SiteClients {
+            identity: Arc::new(LimitedIdentity {
+                inner: clients.identity,
+                gate: self.gate(&site, ApiService::Identity),
+            }),
+            compute: Arc::new(LimitedCompute {
+                inner: clients.compute,
+                gate: self.gate(&site, ApiService::Compute),
+            }),
+            block_storage: Arc::new(LimitedBlockStorage {
+                inner: clients.block_storage,
+                gate: self.gate(&site, ApiService::BlockStorage),
+            }),
+            network: Arc::new(LimitedNetwork {
+                inner: clients.network,
+                gate: self.gate(&site, ApiService::Network),
+            }),
+            site,
+        }
+    }
+}
+
+/// A [`Connector`] whose clients go through a [`Limiter`].
+#[derive(Debug)]
+pub(crate) struct LimitedConnector {
+    pub(crate) inner: Arc<dyn Connector>,
+    pub(crate) limiter: Arc<Limiter>,
+}
+
+#[async_trait]
+impl Connector for LimitedConnector {
+    async fn site(&self, site: &Site) -> Result<SiteClients> {
+        Ok(self.limiter.site_clients(self.inner.site(site).await?))
+    }
+
+    async fn site_for_project(&self, site: &Site, project_id: &str) -> Result<SiteClients> {
+        Ok(self
+            .limiter
+            .site_clients(self.inner.site_for_project(site, project_id).await?))
+    }
+
+    async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
+        Ok(Arc::new(LimitedArray {
+            inner: self.inner.array(endpoint).await?,
+            gate: self.limiter.gate(&endpoint.url, ApiService::Array),
+        }))
+    }
+
+    async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
+        self.inner.metadata_service(site).await
+    }
+
+    async fn metadata_store(&self, site: &str, endpoint: &str) -> Result<Arc<dyn Store>> {
+        self.inner.metadata_store(site, endpoint).await
+    }
+
+    fn hook_caller(&self) -> Option<Arc<dyn HookCaller>> {
+        self.inner.hook_caller()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn calls_take_the_next_free_slot() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut next = None;
+        assert_eq!(reserve(&mut next, start, interval), start);
+        assert_eq!(reserve(&mut next, start, interval), start + interval);
+        assert_eq!(reserve(&mut next, start, interval), start + interval * 2);
+        // After a quiet spell the next call goes at once: no burst is saved up.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(reserve(&mut next, later, interval), later);
+        assert_eq!(reserve(&mut next, later, interval), later + interval);
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_refused() {
+        assert!(CallLimits::default().check().is_ok());
+        for limits in [
+            CallLimits {
+                openstack_concurrency: 0,
+                ..CallLimits::default()
+            },
+            CallLimits {
+                array_concurrency: 0,
+                ..CallLimits::default()
+            },
+            CallLimits {
+                calls_per_second: Some(0),
+                ..CallLimits::default()
+            },
+        ] {
+            let err = limits.check().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConfigInvalid);
+            assert!(err.message().contains("must be at least 1"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The gate bounds calls in flight: observed with a fake Nova whose calls wait until the test
+//! lets them end, on a single-threaded runtime (every task runs until it waits, so what is in
+//! flight after the runtime has run every ready task is exactly what the gate let through).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+
+use super::decorators::LimitedCompute;
+use super::{ApiService, CallLimits, Limiter};
+use crate::api::{ComputeApi, CreateServer, Flavor, Keypair, ListServers, Server};
+use crate::error::{Error, Result};
+
+/// A Nova whose `get_server` counts itself in flight and waits for a release.
+#[derive(Debug)]
+struct HeldCompute {
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+    release: Semaphore,
+}
+
+#[async_trait]
+impl ComputeApi for HeldCompute {
+    async fn get_server(&self, _id: &str) -> Result<Option<Server>> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        self.release.acquire().await.expect("open").forget();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(None)
+    }
+    async fn list_servers(&self, _filter: &ListServers) -> Result<Vec<Server>> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn create_server(&self, _request: &CreateServer) -> Result<Server> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn stop_server(&self, _id: &str) -> Result<()> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn start_server(&self, _id: &str) -> Result<()> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn delete_server(&self, _id: &str) -> Result<()> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn find_flavor(&self, _id_or_name: &str) -> Result<Option<Flavor>> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn list_flavors(&self) -> Result<Vec<Flavor>> {
+        Err(Error::unexpected("not used"))
+    }
+    async fn get_keypair(&self, _name: &str) -> Result<Option<Keypair>> {
+        Err(Error::unexpected("not used"))
+    }
+}
+
+impl Default for HeldCompute {
+    fn default() -> Self {
+        HeldCompute {
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            release: Semaphore::new(0),
+        }
+    }
+}
+
+/// Lets every ready task of the current-thread runtime run until it waits.
+async fn settle() {
+    for _ in 0..64 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn at_most_the_limit_is_in_flight_and_every_call_ends() {
+    let limiter = Limiter::new(CallLimits {
+        openstack_concurrency: 2,
+        ..CallLimits::default()
+    });
+    let fake = Arc::new(HeldCompute::default());
+    let compute: Arc<dyn ComputeApi> = Arc::new(LimitedCompute {
+        inner: fake.clone(),
+        gate: limiter.gate("site-b", ApiService::Compute),
+    });
+    let calls: Vec<_> = (0..5)
+        .map(|i| {
+            let compute = compute.clone();
+            tokio::spawn(async move { compute.get_server(&format!("vm-{i}")).await })
+        })
+        .collect();
+    settle().await;
+    assert_eq!(
+        fake.in_flight.load(Ordering::SeqCst),
+        2,
+        "two calls let through"
+    );
+    // Each call that ends lets one more through, never more than two at once.
+    for left in (0..5).rev() {
+        fake.release.add_permits(1);
+        settle().await;
+        assert_eq!(fake.in_flight.load(Ordering::SeqCst), left.min(2));
+    }
+    for call in calls {
+        assert_eq!(call.await.expect("joined").expect("answered"), None);
+    }
+    assert_eq!(fake.most.load(Ordering::SeqCst), 2);
+    let counted = limiter.calls();
+    assert_eq!(counted.len(), 1);
+    assert_eq!(
+        (
+            counted[0].place.as_str(),
+            counted[0].service,
+            counted[0].calls
+        ),
+        ("site-b", ApiService::Compute, 5)
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn gates_are_per_site_and_service() {
+    let limiter = Limiter::new(CallLimits {
+        openstack_concurrency: 1,
+        ..CallLimits::default()
+    });
+    let held = Arc::new(HeldCompute::default());
+    let other = Arc::new(HeldCompute::default());
+    let on_b: Arc<dyn ComputeApi> = Arc::new(LimitedCompute {
+        inner: held.clone(),
+        gate: limiter.gate("site-b", ApiService::Compute),
+    });
+    let on_a: Arc<dyn ComputeApi> = Arc::new(LimitedCompute {
+        inner: other.clone(),
+        gate: limiter.gate("site-a", ApiService::Compute),
+    });
+    let b = tokio::spawn(async move { on_b.get_server("x").await });
+    let a = tokio::spawn(async move { on_a.get_server("y").await });
+    settle().await;
+    // site-b's call holding its only permit does not hold up site-a's.
+    assert_eq!(held.in_flight.load(Ordering::SeqCst), 1);
+    assert_eq!(other.in_flight.load(Ordering::SeqCst), 1);
+    held.release.add_permits(1);
+    other.release.add_permits(1);
+    assert!(b.await.unwrap().is_ok() && a.await.unwrap().is_ok());
+}
