@@ -61,7 +61,7 @@ pub use inspect::{
     ArrayInventory, ArrayVolumeSummary, Inventory, PodSummary, PortSummary, ProtectionGroupSummary,
     ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
 };
-pub use seed::NewServer;
+pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub(crate) struct Meta {
     pub epoch: DateTime<Utc>,
     /// The last write sequence number handed out.
     pub write_seq: u64,
+    /// The scale seed applied to this state, if any (`Simulator::seed_scale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_seed: Option<crate::seed::ScaleSeed>,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +57,7 @@ impl Meta {
                 .single()
                 .expect("fixed date is valid"),
             write_seq: 0,
+            scale_seed: None,
         }
     }
 }
