@@ -54,6 +54,7 @@ mod seed;
 mod simulator;
 mod state;
 mod tick;
+mod writes;
 
 pub use adapters::SimConnector;
 pub use faults::{InjectedError, Service};

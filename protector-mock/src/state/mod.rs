@@ -39,6 +39,10 @@ pub(crate) struct Meta {
     /// The scale seed applied to this state, if any (`Simulator::seed_scale`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_seed: Option<crate::seed::ScaleSeed>,
+    /// The guests' writes since the writers last changed (`crate::writes`); none in a state
+    /// saved before writes were applied lazily (its rows hold every write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_epoch: Option<crate::writes::WriteEpoch>,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -58,6 +62,7 @@ impl Meta {
                 .expect("fixed date is valid"),
             write_seq: 0,
             scale_seed: None,
+            write_epoch: None,
         }
     }
 }
@@ -104,6 +109,8 @@ pub(crate) struct World {
     pub pg_snapshots: Table<PgSnapshotRec>,
     pub volume_snapshots: Table<VolumeSnapshotRec>,
     pub pods: Table<PodRec>,
+    /// Who the guests' writes go to (derived, in memory only: `crate::writes`).
+    pub writers: crate::writes::WriterCache,
 }
 
 impl World {
@@ -139,6 +146,7 @@ impl World {
             pg_snapshots: Table::default(),
             volume_snapshots: Table::default(),
             pods: Table::default(),
+            writers: Default::default(),
         }
     }
 

@@ -15,3 +15,4 @@ mod inventory;
 mod network;
 mod scale_seed;
 mod tenants;
+mod writes;
