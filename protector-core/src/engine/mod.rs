@@ -19,6 +19,7 @@
 pub mod access;
 mod admission;
 mod boot_order;
+mod bulk_wait;
 mod capacity;
 mod clients;
 mod commit_window;

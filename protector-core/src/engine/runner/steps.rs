@@ -36,7 +36,7 @@ impl Run<'_> {
             .await?
             .map_or(0, |p| p.replication_interval_secs);
         let bound = crate::engine::wait::final_snapshot_wait(interval);
-        let poll = self.engine.options().poll.at_most(bound);
+        let poll = self.engine.options().poll.for_transfers().at_most(bound);
         let target_array = self.target_array.clone();
         let target_name = plan.target_array.clone().unwrap_or_default();
         let source_name = replica.split_once(':').map_or("", |(s, _)| s).to_string();
