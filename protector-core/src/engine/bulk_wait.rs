@@ -99,6 +99,7 @@ impl<T> Drop for PollingGuard<'_, T> {
 
 impl<T: Clone> Poller<T> {
     /// How many list calls this poller has made.
+    #[cfg(test)]
     pub(in crate::engine) fn polls(&self) -> u64 {
         self.polls.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -288,7 +289,8 @@ pub(in crate::engine) async fn wait_server<R>(
             .map(|s| (s.id.clone(), s))
             .collect())
     };
-    poller.wait(what, policy, list, id, judge).await
+    // Boxed: waits sit at the bottom of deep chains of futures (a site failover's).
+    Box::pin(poller.wait(what, policy, list, id, judge)).await
 }
 
 /// Waits on volume `id` of `storage` with one shared listing per interval; `judge` sees the
@@ -309,7 +311,8 @@ pub(in crate::engine) async fn wait_volume<R>(
             .map(|v| (v.id.clone(), v))
             .collect())
     };
-    poller.wait(what, policy, list, id, judge).await
+    // Boxed: waits sit at the bottom of deep chains of futures (a site failover's).
+    Box::pin(poller.wait(what, policy, list, id, judge)).await
 }
 
 #[cfg(test)]

@@ -95,7 +95,9 @@ use access::Access;
 pub struct EngineOptions {
     /// How long-running waits poll.
     pub poll: PollPolicy,
-    /// At most this many members are worked on at once within a phase.
+    /// At most this many members are worked on at once within a phase (each member's chain
+    /// counts once). The default, 1,000, lets a site of a thousand VMs go at once: the calls
+    /// themselves are bounded by the clients (per-service limits), not by this.
     pub member_concurrency: usize,
 }
 
@@ -103,7 +105,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             poll: PollPolicy::default(),
-            member_concurrency: 8,
+            member_concurrency: 1000,
         }
     }
 }

@@ -311,7 +311,10 @@ pub(super) async fn wait_stopped(
     .await
 }
 
-/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it.
+/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it,
+/// with the replication schedule of `schedule_secs` on when given. Once the group exists, the
+/// independent calls go at once (its volumes; its target then the target's allowance; its
+/// schedule).
 pub(super) async fn ensure_replicating(
     source: &dyn ArrayApi,
     source_name: &str,
@@ -319,6 +322,7 @@ pub(super) async fn ensure_replicating(
     target_name: &str,
     group: &str,
     volumes: &[String],
+    schedule_secs: Option<u64>,
 ) -> Result<()> {
     let existing = match source.get_protection_group(group).await? {
         Some(pg) => pg,
@@ -329,15 +333,30 @@ pub(super) async fn ensure_replicating(
         .filter(|v| !existing.volumes.contains(v))
         .cloned()
         .collect();
-    if !missing.is_empty() {
-        source.add_protection_group_volumes(group, &missing).await?;
-    }
-    if !existing.targets.iter().any(|t| t.name == target_name) {
-        source
-            .add_protection_group_target(group, target_name)
-            .await?;
-    }
-    target
-        .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
-        .await
+    let add_volumes = async {
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            source.add_protection_group_volumes(group, &missing).await
+        }
+    };
+    let add_target = async {
+        if !existing.targets.iter().any(|t| t.name == target_name) {
+            source
+                .add_protection_group_target(group, target_name)
+                .await?;
+        }
+        target
+            .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
+            .await
+    };
+    let schedule = async {
+        match schedule_secs {
+            Some(secs) => source.set_replication_schedule(group, true, secs).await,
+            None => Ok(()),
+        }
+    };
+    let (volumes, target, schedule) =
+        futures::future::join3(add_volumes, add_target, schedule).await;
+    volumes.and(target).and(schedule)
 }
