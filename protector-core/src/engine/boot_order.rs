@@ -315,11 +315,18 @@ where
         record(run.clone()).await?;
         // Each member is verified as soon as it booted: one slow boot holds no other
         // member's verification (the wave still ends when its last member does).
+        // A boot that errs fails the operation: members not verified yet are not waited for.
+        let aborted = std::sync::atomic::AtomicBool::new(false);
         each_bounded(&ready, limit, |m| {
-            let (boot, verify) = (&boot, &verify);
+            let (boot, verify, aborted) = (&boot, &verify, &aborted);
             async move {
-                boot(m).await?;
-                if outcomes.failure(m.member_id).is_none() {
+                if let Err(e) = boot(m).await {
+                    aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+                if outcomes.failure(m.member_id).is_none()
+                    && !aborted.load(std::sync::atomic::Ordering::SeqCst)
+                {
                     verify(m).await?;
                 }
                 Ok(())

@@ -49,24 +49,20 @@ struct Gates {
     failed: bool,
 }
 
-/// Steps still awaiting members: a step is done when its count reaches zero.
-struct Countdown(Mutex<BTreeMap<String, usize>>);
+/// Steps still awaiting members: a step is done when its count reaches zero, and steps are
+/// recorded done in the plan's order (a step finished early waits for the ones before it),
+/// so that the operation's completed steps read as its plan.
+struct Countdown(Mutex<Vec<(String, usize)>>);
 
 impl Countdown {
-    /// One member passed `step`; returns whether it was the last.
-    fn pass(&self, step: &str) -> bool {
+    /// One member passed `step`; returns the steps to record done now, in order.
+    fn pass(&self, step: &str) -> Vec<String> {
         let mut left = lock(&self.0);
-        match left.get_mut(step) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            Some(_) => {
-                left.remove(step);
-                true
-            }
-            None => false,
+        if let Some((_, n)) = left.iter_mut().find(|(s, _)| s == step) {
+            *n = n.saturating_sub(1);
         }
+        let done = left.iter().take_while(|(_, n)| *n == 0).count();
+        left.drain(..done).map(|(s, _)| s).collect()
     }
 }
 
@@ -144,11 +140,10 @@ impl Run<'_> {
         });
         let (countdown, gates) = (&countdown, &gates);
         let pass = |step: &'m str| async move {
-            if countdown.pass(step) {
-                self.step_done(step).await
-            } else {
-                Ok(())
+            for done in countdown.pass(step) {
+                self.step_done(&done).await?;
             }
+            Ok::<(), Error>(())
         };
         // The futures are made up front (they do nothing until polled) so that the stream
         // holds no closure: that keeps the operation's future `Send` (see `for_members`).
