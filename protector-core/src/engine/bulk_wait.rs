@@ -26,10 +26,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::runner::lock;
 use super::wait::{PollOutcome, PollPolicy};
 use crate::api::{BlockStorageApi, ComputeApi, ListServers, ListVolumes, Server, Volume};
 use crate::error::{Error, ErrorKind, Result};
+
+/// Locks `m`, whatever a panicking holder left behind (this module sits below `runner`).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// What one list call saw: resources by id, or the error it failed with.
 type Listing<T> = std::result::Result<Arc<HashMap<String, T>>, Arc<Error>>;
@@ -233,9 +237,12 @@ fn copy_error(e: &Error) -> Error {
     copy
 }
 
+/// A client (held weakly) and its poller.
+type Entry<C, T> = (Weak<C>, Arc<Poller<T>>);
+
 /// Pollers by client, held weakly: an entry ends with its client.
 struct Registry<C: ?Sized, T> {
-    entries: Mutex<Vec<(Weak<C>, Arc<Poller<T>>)>>,
+    entries: Mutex<Vec<Entry<C, T>>>,
 }
 
 impl<C: ?Sized, T> Registry<C, T> {
