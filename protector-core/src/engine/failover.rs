@@ -28,7 +28,7 @@ use crate::api::CreatePgSnapshot;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupEvent, GroupStatus, HookPoint, MemberStatus, Operation, OperationStatus, OperationType,
-    Placement, ReplicationType,
+    Phase, Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -370,10 +370,16 @@ impl Run<'_> {
             }
         }
         // Re-protection, its own step after the recovery: the imported volumes replicate back.
+        // Timed in the operation's step times (`reprotect`) rather than listed among the
+        // plan's steps, so the completed steps still read as the plan that ran.
         if plan.replication_type == ReplicationType::Async && !awaits_commit {
-            self.step_started("reprotect").await?;
+            lock(&self.op).note_step_started("reprotect", Phase::Finalization, Utc::now());
+            self.save().await?;
             match self.protect_on_target().await {
-                None => self.step_done("reprotect").await?,
+                None => {
+                    lock(&self.op).note_step_done("reprotect", Utc::now());
+                    self.save().await?;
+                }
                 Some(note) => {
                     let mut op = lock(&self.op);
                     op.steps_failed.push("reprotect".into());

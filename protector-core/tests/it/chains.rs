@@ -278,18 +278,15 @@ async fn the_workload_is_recorded_running_before_reprotection_ends() {
         .expect("a completed failover records recovered_at");
     assert!(recovered_at >= op.started_at && Some(recovered_at) <= op.completed_at);
     assert!(op.recovery_seconds().is_some());
-    // `reprotect` is its own step, after the recovery, and it succeeded.
+    // `reprotect` is its own timed step, after the recovery, and it succeeded.
     let reprotect = op
-        .steps_completed
+        .step_times
         .iter()
-        .position(|s| s == "reprotect")
+        .find(|s| s.name == "reprotect")
         .expect("reprotect step");
-    let update = op
-        .steps_completed
-        .iter()
-        .position(|s| s == "update_protection_group")
-        .unwrap();
-    assert!(update < reprotect, "{:?}", op.steps_completed);
+    let finished = reprotect.finished_at.expect("reprotect finished");
+    assert!(recovered_at <= reprotect.started_at && reprotect.started_at <= finished);
+    assert!(!op.steps_failed.iter().any(|s| s == "reprotect"));
     // Journaled: `recovered` before re-protection's outcome.
     let journal = env.store_a.list_journal(&op.id).await.unwrap();
     let recovered = journal

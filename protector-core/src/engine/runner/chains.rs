@@ -116,6 +116,15 @@ impl Run<'_> {
             self.step_started(step).await?;
         }
         self.step_started(&steps.instances).await?;
+        // Every step started, the operation is in the phase of the first until it is done.
+        if let Some(first) = self
+            .plan
+            .steps
+            .iter()
+            .find(|s| s.name == steps.create_volumes)
+        {
+            lock(&self.op).phase = first.phase;
+        }
         if members.is_empty() {
             for step in storage_steps {
                 self.step_done(step).await?;
@@ -157,7 +166,10 @@ impl Run<'_> {
                         self.copy_volumes(member, sources).await?;
                         pass(&steps.create_volumes).await?;
                         self.manage_volumes(member).await?;
-                        pass(&steps.manage_volumes).await
+                        pass(&steps.manage_volumes).await?;
+                        // Observers see each member's import before its server boots (what
+                        // an import holds can be checked before any write on the target).
+                        self.save().await
                     };
                     let ports = async {
                         ports.await?;

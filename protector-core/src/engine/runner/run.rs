@@ -120,6 +120,13 @@ impl Run<'_> {
                 op.steps_completed.push(name.to_string());
             }
             op.note_step_done(name, Utc::now());
+            // Overlapping steps (member chains): a step done moves the operation on to its
+            // phase, never back.
+            if let Some(step) = self.plan.steps.iter().find(|s| s.name == name) {
+                if step.phase.range().0 > op.phase.range().0 {
+                    op.phase = step.phase;
+                }
+            }
             let phase = op.phase;
             op.progress = op.progress.max(self.phase_progress(&op, phase));
         }
