@@ -29,6 +29,8 @@ struct Reported {
     steps_failed: usize,
     /// Site failover: the last status shown per group.
     groups: BTreeMap<Uuid, OperationStatus>,
+    /// Whether the "workload running" line was shown.
+    recovered: bool,
 }
 
 impl ProgressDisplay {
@@ -105,7 +107,16 @@ impl ProgressObserver for ProgressDisplay {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (done, failed) = (reported.steps_completed, reported.steps_failed);
-        let groups = Self::group_lines(op, &mut reported.groups);
+        let mut groups = Self::group_lines(op, &mut reported.groups);
+        if let Some(secs) = op.recovery_seconds().filter(|_| !reported.recovered) {
+            reported.recovered = true;
+            if op.status == OperationStatus::Running {
+                groups.push(format!(
+                    "workload running on {} after {secs} s; re-protecting…",
+                    escape_controls(&op.target_site, &[])
+                ));
+            }
+        }
         match &self.bar {
             Some(bar) => {
                 bar.set_position(u64::from(op.progress));

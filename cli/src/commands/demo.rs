@@ -470,8 +470,9 @@ struct Verification {
 }
 
 /// Sees every progress update: drives the display, and reads the fingerprints of site-b's
-/// volumes from the simulator as soon as the import step is done, before any VM on site-b
-/// writes to them.
+/// volumes from the simulator as each appears, before any VM on site-b writes to them (the
+/// engine reports each member's import before its server boots; members go on at their own
+/// pace, so there is no single moment when all are imported and none booted).
 struct DemoObserver<'a> {
     progress: ProgressDisplay,
     simulator: &'a SimulatorView,
@@ -481,16 +482,13 @@ struct DemoObserver<'a> {
 impl ProgressObserver for DemoObserver<'_> {
     fn on_update(&self, op: &Operation) {
         self.progress.on_update(op);
-        let imported = op
-            .steps_completed
-            .iter()
-            .any(|s| s.starts_with("manage_volumes_"));
         let mut captured = self
             .imported
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if imported && captured.is_none() {
-            *captured = Some(self.simulator.volume_fingerprints(SECONDARY));
+        let seen = captured.get_or_insert_with(BTreeMap::new);
+        for (volume, fingerprint) in self.simulator.volume_fingerprints(SECONDARY) {
+            seen.entry(volume).or_insert(fingerprint);
         }
     }
 }

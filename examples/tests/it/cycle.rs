@@ -96,6 +96,21 @@ async fn full_dr_cycle(face: Face) {
     let (sim, engine) = (env.sim.clone(), env.engine.clone());
     let (store_a, store_b) = (&env.store_a, &env.store_b);
     let engine_b = engine.on_site("site-b").unwrap();
+    // The imports are inspected once every volume is imported and before any server boots
+    // and writes: a hook between storage and instances keeps the phase barriers.
+    engine
+        .add_hook(
+            GROUP,
+            protector_core::engine::HookSpec::new(
+                "barrier",
+                protector_core::model::HookPoint::PostStorage,
+                protector_core::model::HookAction::Command {
+                    argv: vec!["true".into()],
+                },
+            ),
+        )
+        .await
+        .unwrap();
     let baseline = resources(&sim.inspect());
     let originals = engine.members(GROUP).await.unwrap();
     let failover_mappings = failover_mappings();

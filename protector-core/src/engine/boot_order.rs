@@ -262,8 +262,8 @@ pub(in crate::engine) trait WaveOutcomes: Sync {
 }
 
 /// Boots `members` wave by wave: for each wave, members whose dependency failed are failed
-/// with the reason, `record` is told the wave started, `boot` runs for the others (at most
-/// `limit` at once), then `verify`, then `record` is told how the wave ended. Members that
+/// with the reason, `record` is told the wave started, `boot` then `verify` run for each of
+/// the others (at most `limit` members at once), then `record` is told how the wave ended. Members that
 /// already failed (an earlier phase) are left out. Returns the first `Err` of `boot`, `verify`
 /// or `record` (the operation fails and compensates, as it did before waves).
 pub(in crate::engine) async fn boot_in_waves<'m, B, BF, V, VF, R, RF>(
@@ -313,13 +313,26 @@ where
             finished_at: None,
         };
         record(run.clone()).await?;
-        each_bounded(&ready, limit, |m| boot(m)).await?;
-        let booted: Vec<&'m MemberPlan> = ready
-            .iter()
-            .copied()
-            .filter(|m| outcomes.failure(m.member_id).is_none())
-            .collect();
-        each_bounded(&booted, limit, |m| verify(m)).await?;
+        // Each member is verified as soon as it booted: one slow boot holds no other
+        // member's verification (the wave still ends when its last member does).
+        // A boot that errs fails the operation: members not verified yet are not waited for.
+        let aborted = std::sync::atomic::AtomicBool::new(false);
+        each_bounded(&ready, limit, |m| {
+            let (boot, verify, aborted) = (&boot, &verify, &aborted);
+            async move {
+                if let Err(e) = boot(m).await {
+                    aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Err(e);
+                }
+                if outcomes.failure(m.member_id).is_none()
+                    && !aborted.load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    verify(m).await?;
+                }
+                Ok(())
+            }
+        })
+        .await?;
         run.failed = ready
             .iter()
             .filter(|m| outcomes.failure(m.member_id).is_some())
@@ -364,16 +377,17 @@ impl Run<'_> {
     pub(in crate::engine) async fn boot_waves<'m, B, BF>(&'m self, boot: B) -> Result<()>
     where
         B: Fn(&'m MemberPlan) -> BF,
-        BF: Future<Output = Result<()>> + 'm,
+        BF: Future<Output = Result<()>>,
     {
-        boot_in_waves(
+        // Boxed: every member's boot and verification is one large future.
+        Box::pin(boot_in_waves(
             &self.plan.members,
             self.engine.options().member_concurrency,
             self,
             |wave| self.record_wave(wave),
             boot,
             |m| self.verify_server(m),
-        )
+        ))
         .await
     }
 

@@ -277,13 +277,9 @@ impl Protector {
                 &other_name,
                 array_group,
                 &volumes,
+                (policy.replication_interval_secs > 0).then_some(policy.replication_interval_secs),
             )
             .await?;
-            if policy.replication_interval_secs > 0 {
-                running_array
-                    .set_replication_schedule(array_group, true, policy.replication_interval_secs)
-                    .await?;
-            }
             Ok::<(), Error>(())
         }
         .await;

@@ -96,7 +96,8 @@ fn sample(op: &Operation) -> Option<Sample> {
         .map(|s| s.started_at)
         .min()
         .unwrap_or(first_wave);
-    let completed = op.completed_at?;
+    // The recovery ends when the workload runs (re-protection follows), else at the end.
+    let completed = op.recovered_at.or(op.completed_at)?;
     let waves: Vec<f64> = op
         .boot_waves
         .iter()

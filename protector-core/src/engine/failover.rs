@@ -21,14 +21,14 @@ use serde_json::json;
 
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
-use super::runner::{lock, Resumed, Run, Undo};
+use super::runner::{lock, ChainSteps, Resumed, Run, Undo};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::CreatePgSnapshot;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
     GroupEvent, GroupStatus, HookPoint, MemberStatus, Operation, OperationStatus, OperationType,
-    Placement, ReplicationType,
+    Phase, Placement, ReplicationType,
 };
 use crate::plan::{FailoverMode, MemberPlan, Plan};
 use crate::store::{JournalKind, RemoteSyncStatus};
@@ -178,34 +178,30 @@ impl Run<'_> {
         // Storage.
         self.hooks_at(HookPoint::PreStorage).await?;
         let (sources, snapshot) = if plan.replication_type == ReplicationType::Sync {
-            self.pod_sources().await?
+            Box::pin(self.pod_sources()).await?
         } else {
-            self.snapshot_sources().await?
+            Box::pin(self.snapshot_sources()).await?
         };
 
-        let create_volumes = format!("create_volumes_{target_token}");
-        self.step_started(&create_volumes).await?;
-        self.for_members(|m| self.copy_volumes(m, &sources)).await?;
-        self.step_done(&create_volumes).await?;
-
-        let manage_volumes = format!("manage_volumes_{target_token}");
-        self.step_started(&manage_volumes).await?;
-        self.for_members(|m| self.manage_volumes(m)).await?;
-        self.step_done(&manage_volumes).await?;
-        self.hooks_at(HookPoint::PostStorage).await?;
-
-        // Instances.
-        self.hooks_at(HookPoint::PreInstances).await?;
-        let create_ports = format!("create_ports_{target_token}");
-        self.step_started(&create_ports).await?;
-        self.for_members(|m| self.create_ports(m)).await?;
-        self.step_done(&create_ports).await?;
-
-        let create_instances = format!("create_instances_{target_token}");
-        self.step_started(&create_instances).await?;
-        // Wave by wave (boot order): each wave is verified ACTIVE before the next boots.
-        self.boot_waves(|m| self.create_server(m)).await?;
-        self.step_done(&create_instances).await?;
+        let steps = ChainSteps {
+            create_volumes: format!("create_volumes_{target_token}"),
+            manage_volumes: format!("manage_volumes_{target_token}"),
+            create_ports: format!("create_ports_{target_token}"),
+            instances: format!("create_instances_{target_token}"),
+        };
+        if self.needs_barriers() {
+            Box::pin(self.phases_with_barriers(&steps, &sources)).await?;
+        } else {
+            // Each member's chain goes as soon as its own inputs are ready (runner::chains).
+            Box::pin(self.member_chains(
+                &steps,
+                |_| true,
+                &sources,
+                |m| self.create_ports(m),
+                |m| self.create_server(m),
+            ))
+            .await?;
+        }
 
         self.step_started("verify_instances").await?;
         let failed: Vec<MemberPlan> = {
@@ -240,6 +236,8 @@ impl Run<'_> {
             }
         }
         self.step_done("verify_instances").await?;
+        // The workload runs on the target: the recovery time ends here, re-protection follows.
+        self.mark_recovered().await?;
         self.hooks_at(HookPoint::PostInstances).await?;
 
         // Finalization.
@@ -336,15 +334,6 @@ impl Run<'_> {
                 ));
             }
         }
-        if plan.replication_type == ReplicationType::Async && !awaits_commit {
-            if let Some(note) = self.protect_on_target().await {
-                let mut op = lock(&self.op);
-                op.error_message = Some(match op.error_message.take() {
-                    Some(e) => format!("{e}; {note}"),
-                    None => note,
-                });
-            }
-        }
         self.step_done("update_protection_group").await?;
 
         self.step_started("sync_metadata").await?;
@@ -380,7 +369,57 @@ impl Run<'_> {
                 });
             }
         }
+        // Re-protection, its own step after the recovery: the imported volumes replicate back.
+        // Timed in the operation's step times (`reprotect`) rather than listed among the
+        // plan's steps, so the completed steps still read as the plan that ran.
+        if plan.replication_type == ReplicationType::Async && !awaits_commit {
+            lock(&self.op).note_step_started("reprotect", Phase::Finalization, Utc::now());
+            self.save().await?;
+            match self.protect_on_target().await {
+                None => {
+                    lock(&self.op).note_step_done("reprotect", Utc::now());
+                    self.save().await?;
+                }
+                Some(note) => {
+                    let mut op = lock(&self.op);
+                    op.steps_failed.push("reprotect".into());
+                    op.error_message = Some(match op.error_message.take() {
+                        Some(e) => format!("{e}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+        }
         self.hooks_at(HookPoint::PostFinalization).await
+    }
+
+    /// The storage and instance phases with barriers, for a plan with a hook between them:
+    /// every member's volumes, then the hooks, then ports and the boot waves.
+    async fn phases_with_barriers(
+        &self,
+        steps: &ChainSteps,
+        sources: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.step_started(&steps.create_volumes).await?;
+        self.for_members(|m| self.copy_volumes(m, sources)).await?;
+        self.step_done(&steps.create_volumes).await?;
+
+        self.step_started(&steps.manage_volumes).await?;
+        self.for_members(|m| self.manage_volumes(m)).await?;
+        self.step_done(&steps.manage_volumes).await?;
+        self.hooks_at(HookPoint::PostStorage).await?;
+
+        // Instances.
+        self.hooks_at(HookPoint::PreInstances).await?;
+        self.step_started(&steps.create_ports).await?;
+        self.for_members(|m| self.create_ports(m)).await?;
+        self.step_done(&steps.create_ports).await?;
+
+        self.step_started(&steps.instances).await?;
+        // Wave by wave (boot order): each wave is verified ACTIVE before the next boots.
+        self.boot_waves(|m| self.create_server(m)).await?;
+        self.step_done(&steps.instances).await?;
+        Ok(())
     }
 
     /// Async storage phase up to the copy: final replicated snapshot (planned) or the reported
@@ -539,23 +578,15 @@ impl Run<'_> {
             Ok(Some(policy)) => policy.replication_interval_secs,
             _ => 0,
         };
-        let result = async {
-            super::resources::ensure_replicating(
-                self.target_array.as_ref(),
-                target_name,
-                source_array.as_ref(),
-                source_name,
-                &plan.array_group,
-                &volumes,
-            )
-            .await?;
-            if interval > 0 {
-                self.target_array
-                    .set_replication_schedule(&plan.array_group, true, interval)
-                    .await?;
-            }
-            Ok::<(), Error>(())
-        }
+        let result = super::resources::ensure_replicating(
+            self.target_array.as_ref(),
+            target_name,
+            source_array.as_ref(),
+            source_name,
+            &plan.array_group,
+            &volumes,
+            (interval > 0).then_some(interval),
+        )
         .await;
         self.journal(
             "protect_on_target",

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 const SHARED: &[&str] = &[
     "access",
     "boot_order",
+    "bulk_wait",
     "clients",
     "copies",
     "estimate",

@@ -19,6 +19,7 @@
 pub mod access;
 mod admission;
 mod boot_order;
+mod bulk_wait;
 mod capacity;
 mod clients;
 mod commit_window;
@@ -97,7 +98,9 @@ use access::Access;
 pub struct EngineOptions {
     /// How long-running waits poll.
     pub poll: PollPolicy,
-    /// At most this many members are worked on at once within a phase.
+    /// At most this many members are worked on at once within a phase (each member's chain
+    /// counts once). The default, 1,000, lets a site of a thousand VMs go at once: the calls
+    /// themselves are bounded by the clients (per-service limits), not by this.
     pub member_concurrency: usize,
     /// How many calls at once (and how fast) go to each service of each site and to each
     /// array, across every group and operation of the engine (see [`limiter`]).
@@ -108,7 +111,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             poll: PollPolicy::default(),
-            member_concurrency: 8,
+            member_concurrency: 1000,
             call_limits: CallLimits::default(),
         }
     }

@@ -10,7 +10,8 @@ use crate::api::{
     ArrayApi, BlockDevice, BlockStorageApi, ComputeApi, CreatePort, CreateServer, Server,
     ServerStatus, SiteClients, Volume,
 };
-use crate::engine::wait::{wait_for, PollOutcome, PollPolicy};
+use crate::engine::bulk_wait::{wait_server, wait_volume};
+use crate::engine::wait::{PollOutcome, PollPolicy};
 use crate::error::{Error, Hint, MappedResource, Result};
 use crate::plan::{MemberPlan, NicPlan};
 
@@ -94,15 +95,21 @@ pub(in crate::engine) async fn wait_server_booted(
     what: &str,
     poll: &PollPolicy,
 ) -> Result<Server> {
-    wait_for(&format!("{what} to become ACTIVE"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
-            Some(s) if matches!(s.status, ServerStatus::Active | ServerStatus::Error) => {
-                PollOutcome::Ready(s)
-            }
-            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-            None => PollOutcome::Pending("not visible yet".into()),
-        })
-    })
+    wait_server(
+        compute,
+        id,
+        &format!("{what} to become ACTIVE"),
+        poll,
+        |server| {
+            Ok(match server {
+                Some(s) if matches!(s.status, ServerStatus::Active | ServerStatus::Error) => {
+                    PollOutcome::Ready(s.clone())
+                }
+                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                None => PollOutcome::Pending("not visible yet".into()),
+            })
+        },
+    )
     .await
 }
 
@@ -115,21 +122,21 @@ pub(in crate::engine) async fn wait_volume_available(
     what: &str,
     poll: &PollPolicy,
 ) -> Result<Volume> {
-    wait_for(
+    wait_volume(
+        storage,
+        id,
         &format!("{what} to become available"),
         poll,
-        || async move {
-            match storage.get_volume(id).await? {
-                Some(v) if v.status == "available" || v.status == "in-use" => {
-                    Ok(PollOutcome::Ready(v))
-                }
-                Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
-                    "{what} went to status {}: check the cinder-volume log",
-                    v.status
-                ))),
-                Some(v) => Ok(PollOutcome::Pending(v.status)),
-                None => Ok(PollOutcome::Pending("not visible yet".into())),
+        |volume| match volume {
+            Some(v) if v.status == "available" || v.status == "in-use" => {
+                Ok(PollOutcome::Ready(v.clone()))
             }
+            Some(v) if v.status.starts_with("error") => Err(Error::unexpected(format!(
+                "{what} went to status {}: check the cinder-volume log",
+                v.status
+            ))),
+            Some(v) => Ok(PollOutcome::Pending(v.status.clone())),
+            None => Ok(PollOutcome::Pending("not visible yet".into())),
         },
     )
     .await
@@ -142,13 +149,19 @@ pub(in crate::engine) async fn remove_server(
     poll: &PollPolicy,
 ) -> Result<()> {
     compute.delete_server(id).await?;
-    wait_for(&format!("server {id} to be deleted"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
-            None => PollOutcome::Ready(()),
-            Some(s) if s.status == ServerStatus::Deleted => PollOutcome::Ready(()),
-            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-        })
-    })
+    wait_server(
+        compute,
+        id,
+        &format!("server {id} to be deleted"),
+        poll,
+        |server| {
+            Ok(match server {
+                None => PollOutcome::Ready(()),
+                Some(s) if s.status == ServerStatus::Deleted => PollOutcome::Ready(()),
+                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+            })
+        },
+    )
     .await
 }
 
@@ -168,28 +181,38 @@ pub(in crate::engine) async fn remove_volume(
         "in-use",
         "deleting",
     ];
-    let settled = wait_for(&format!("volume {id} to detach"), poll, || async move {
-        Ok(match storage.get_volume(id).await? {
-            Some(v) if !v.attachments.is_empty() || BUSY.contains(&v.status.as_str()) => {
-                PollOutcome::Pending(v.status)
-            }
-            other => PollOutcome::Ready(other.is_some()),
-        })
-    })
+    let settled = wait_volume(
+        storage,
+        id,
+        &format!("volume {id} to detach"),
+        poll,
+        |volume| {
+            Ok(match volume {
+                Some(v) if !v.attachments.is_empty() || BUSY.contains(&v.status.as_str()) => {
+                    PollOutcome::Pending(v.status.clone())
+                }
+                other => PollOutcome::Ready(other.is_some()),
+            })
+        },
+    )
     .await?;
     if !settled {
         return Ok(());
     }
     storage.delete_volume(id).await?;
-    wait_for(&format!("volume {id} to be deleted"), poll, || async move {
-        match storage.get_volume(id).await? {
+    wait_volume(
+        storage,
+        id,
+        &format!("volume {id} to be deleted"),
+        poll,
+        |volume| match volume {
             None => Ok(PollOutcome::Ready(())),
             Some(v) if v.status == "error_deleting" => Err(Error::unexpected(format!(
                 "volume {id} went to status error_deleting: check the cinder-volume log, then reset its state"
             ))),
-            Some(v) => Ok(PollOutcome::Pending(v.status)),
-        }
-    })
+            Some(v) => Ok(PollOutcome::Pending(v.status.clone())),
+        },
+    )
     .await
 }
 
@@ -241,13 +264,19 @@ pub(super) async fn start_server_and_wait(
         Some(s) if s.status == ServerStatus::Active => return Ok(()),
         Some(_) => compute.start_server(id).await?,
     }
-    wait_for(&format!("server {id} to start"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
-            Some(s) if s.status == ServerStatus::Active => PollOutcome::Ready(()),
-            Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
-            None => PollOutcome::Ready(()),
-        })
-    })
+    wait_server(
+        compute,
+        id,
+        &format!("server {id} to start"),
+        poll,
+        |server| {
+            Ok(match server {
+                Some(s) if s.status == ServerStatus::Active => PollOutcome::Ready(()),
+                Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
+                None => PollOutcome::Ready(()),
+            })
+        },
+    )
     .await
 }
 
@@ -272,8 +301,8 @@ pub(super) async fn wait_stopped(
     what: &str,
     poll: &super::wait::PollPolicy,
 ) -> Result<()> {
-    wait_for(&format!("{what} to stop"), poll, || async move {
-        Ok(match compute.get_server(id).await? {
+    wait_server(compute, id, &format!("{what} to stop"), poll, |server| {
+        Ok(match server {
             Some(s) if s.status == ServerStatus::Shutoff => PollOutcome::Ready(()),
             Some(s) => PollOutcome::Pending(s.status.as_str().to_string()),
             None => PollOutcome::Ready(()),
@@ -282,7 +311,10 @@ pub(super) async fn wait_stopped(
     .await
 }
 
-/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it.
+/// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it,
+/// with the replication schedule of `schedule_secs` on when given. Once the group exists, the
+/// independent calls go at once (its volumes; its target then the target's allowance; its
+/// schedule).
 pub(super) async fn ensure_replicating(
     source: &dyn ArrayApi,
     source_name: &str,
@@ -290,6 +322,7 @@ pub(super) async fn ensure_replicating(
     target_name: &str,
     group: &str,
     volumes: &[String],
+    schedule_secs: Option<u64>,
 ) -> Result<()> {
     let existing = match source.get_protection_group(group).await? {
         Some(pg) => pg,
@@ -300,15 +333,30 @@ pub(super) async fn ensure_replicating(
         .filter(|v| !existing.volumes.contains(v))
         .cloned()
         .collect();
-    if !missing.is_empty() {
-        source.add_protection_group_volumes(group, &missing).await?;
-    }
-    if !existing.targets.iter().any(|t| t.name == target_name) {
-        source
-            .add_protection_group_target(group, target_name)
-            .await?;
-    }
-    target
-        .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
-        .await
+    let add_volumes = async {
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            source.add_protection_group_volumes(group, &missing).await
+        }
+    };
+    let add_target = async {
+        if !existing.targets.iter().any(|t| t.name == target_name) {
+            source
+                .add_protection_group_target(group, target_name)
+                .await?;
+        }
+        target
+            .set_protection_group_allowed(&format!("{source_name}:{group}"), true)
+            .await
+    };
+    let schedule = async {
+        match schedule_secs {
+            Some(secs) => source.set_replication_schedule(group, true, secs).await,
+            None => Ok(()),
+        }
+    };
+    let (volumes, target, schedule) =
+        futures::future::join3(add_volumes, add_target, schedule).await;
+    volumes.and(target).and(schedule)
 }

@@ -23,11 +23,18 @@ pub struct PollPolicy {
 }
 
 impl Default for PollPolicy {
-    /// Suited to real clouds: 2 s doubling to 15 s, 30 minutes at most.
+    /// Suited to real clouds: 250 ms doubling to 4 s, 30 minutes at most.
+    ///
+    /// What is awaited is mostly a state change that takes seconds (a server stopping or
+    /// booting, a managed volume becoming available), and the waits share one list call per
+    /// site, project and resource kind ([`crate::engine`]'s bulk waiter), so a short first
+    /// interval costs a few calls per operation, not per resource, while it takes seconds off
+    /// the recovery time. Array transfers, which take longer, poll with
+    /// [`PollPolicy::for_transfers`].
     fn default() -> Self {
         PollPolicy {
-            interval: Duration::from_secs(2),
-            max_interval: Duration::from_secs(15),
+            interval: Duration::from_millis(250),
+            max_interval: Duration::from_secs(4),
             timeout: Duration::from_secs(30 * 60),
             max_polls: 10_000,
         }
@@ -47,6 +54,18 @@ impl PollPolicy {
 }
 
 impl PollPolicy {
+    /// This policy for array transfers (a replicated snapshot arriving), which take longer
+    /// than a state change: four times the interval and the largest delay (1 s doubling to
+    /// 16 s by default); a zero interval stays zero.
+    #[must_use]
+    pub fn for_transfers(&self) -> Self {
+        PollPolicy {
+            interval: self.interval * 4,
+            max_interval: self.max_interval * 4,
+            ..self.clone()
+        }
+    }
+
     /// This policy, giving up after `limit` at the latest.
     #[must_use]
     pub fn at_most(&self, limit: Duration) -> Self {

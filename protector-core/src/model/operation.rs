@@ -181,6 +181,11 @@ pub struct Operation {
     /// What went wrong without failing the operation: hooks whose failure only warns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// When the workload ran on the target (a failover's or failback's servers ACTIVE and the
+    /// group recorded there), before re-protection: the recovery time is `recovered_at -
+    /// started_at`. `None` before, and for operations that recover nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<DateTime<Utc>>,
 }
 
 /// The outcome of one protection group inside a site failover.
@@ -201,6 +206,12 @@ pub struct GroupResult {
 }
 
 impl Operation {
+    /// Seconds from the start until the workload ran on the target, once known.
+    pub fn recovery_seconds(&self) -> Option<i64> {
+        self.recovered_at
+            .map(|at| (at - self.started_at).num_seconds().max(0))
+    }
+
     /// A new running operation at 0%.
     pub fn start(
         operation_type: OperationType,
@@ -235,6 +246,7 @@ impl Operation {
             step_times: Vec::new(),
             estimate: None,
             warnings: Vec::new(),
+            recovered_at: None,
         }
     }
 }

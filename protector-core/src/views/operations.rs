@@ -40,6 +40,9 @@ pub fn operation(op: &Operation, id_field: &str) -> Record {
     if !op.boot_waves.is_empty() {
         record = record.field("boot_order", boot_order(op));
     }
+    if let (Some(at), Some(secs)) = (&op.recovered_at, op.recovery_seconds()) {
+        record = record.field("recovered_at", format!("{} (RTO {secs} s)", time(at)));
+    }
     if let Some(rto) = op.rto_summary() {
         record = record.field("rto", rto);
     }

@@ -177,3 +177,22 @@ pub async fn planned_failover(env: &Env) -> protector_core::Result<Operation> {
         )
         .await
 }
+
+/// Adds a `post_storage` hook (a command that succeeds) to `prod-web-app`: a run then keeps
+/// its phase barriers (every member imported before the first boots), which tests that
+/// inspect the imported volumes before any server writes to them rely on.
+pub async fn keep_phase_barriers(env: &Env) {
+    env.engine
+        .add_hook(
+            "prod-web-app",
+            protector_core::engine::HookSpec::new(
+                "barrier",
+                protector_core::model::HookPoint::PostStorage,
+                protector_core::model::HookAction::Command {
+                    argv: vec!["true".into()],
+                },
+            ),
+        )
+        .await
+        .unwrap();
+}

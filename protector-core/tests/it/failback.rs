@@ -289,6 +289,8 @@ async fn a_failback_that_fails_restarts_the_dr_vms_and_can_be_retried() {
 #[tokio::test]
 async fn unplanned_failover_loses_exactly_what_it_reported_then_fences_and_fails_back() {
     let env = setup().await;
+    // Inspected once every volume is imported and before any server boots and writes.
+    crate::common::keep_phase_barriers(&env).await;
     // Let the schedule (300 s) replicate a snapshot, then keep writing past it.
     env.sim.tick(320).unwrap();
     let engine_b = env.engine.on_site("site-b").unwrap();

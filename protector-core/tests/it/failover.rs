@@ -48,6 +48,8 @@ async fn assert_refused_unchanged(
 #[tokio::test]
 async fn imported_volumes_hold_exactly_the_source_data() {
     let env = setup().await;
+    // Inspected once every volume is imported and before any server boots and writes.
+    crate::common::keep_phase_barriers(&env).await;
     let members = env.engine.members("prod-web-app").await.unwrap();
     // Read the target volumes the moment they are imported, before any VM boots on them.
     let at_import: Arc<std::sync::Mutex<Option<Inventory>>> = Arc::default();

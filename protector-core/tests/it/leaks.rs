@@ -134,6 +134,8 @@ async fn an_array_copy_whose_answer_was_lost_is_removed_by_the_rollback() {
 /// A planned failover during which site-b goes down once the ports are made: the instances
 /// cannot be created, and the rollback cannot reach site-b to remove the volumes and ports.
 async fn failover_losing_site_b_before_the_instances(env: &Env) -> Operation {
+    // "Once the ports are made, before any instance": a moment only phase barriers have.
+    crate::common::keep_phase_barriers(env).await;
     let sim = env.sim.clone();
     let observer = move |op: &Operation| {
         if op

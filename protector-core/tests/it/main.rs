@@ -1,6 +1,7 @@
 //! The integration tests of protector-core: one binary, one module per area.
 
 mod boot_order;
+mod chains;
 mod common;
 mod concurrency;
 mod crash;

@@ -212,6 +212,8 @@ async fn recovery_points_are_listed_newest_first_with_their_age() {
 #[tokio::test]
 async fn an_unplanned_failover_from_an_older_point_awaits_its_commit_then_rolls_back_and_commits() {
     let env = three_points().await;
+    // Inspected once every volume is imported and before any server boots and writes.
+    crate::common::keep_phase_barriers(&env).await;
     let engine_b = env.engine.on_site("site-b").unwrap();
     env.sim.set_site_down("site-a", true).unwrap();
     let points = listed(&engine_b).await.points;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
 use crate::engine::resources::{ensure_replicating, stop_server_and_wait};
-use crate::engine::runner::{lock, Run};
+use crate::engine::runner::{lock, ChainSteps, Run};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
@@ -121,6 +121,7 @@ impl Run<'_> {
                 &target_name,
                 &pg,
                 &volumes,
+                None,
             ),
         )
         .await?;
@@ -199,40 +200,31 @@ impl Run<'_> {
 
         // Members whose original VM is gone are built again, as a failover builds them.
         let rebuilt = |m: &MemberPlan| m.target_instance_id.is_none();
-        if plan.members.iter().any(rebuilt) {
-            let step = format!("create_volumes_{target_token}");
-            self.step_started(&step).await?;
-            self.for_members_where(rebuilt, |m| self.copy_volumes(m, &sources))
-                .await?;
-            self.step_done(&step).await?;
-            let step = format!("manage_volumes_{target_token}");
-            self.step_started(&step).await?;
-            self.for_members_where(rebuilt, |m| self.manage_volumes(m))
-                .await?;
-            self.step_done(&step).await?;
-            let step = format!("create_ports_{target_token}");
-            self.step_started(&step).await?;
-            let originals = self.original_ports().await?;
-            self.for_members_where(rebuilt, |m| self.ports_for_rebuild(m, &originals))
-                .await?;
-            self.step_done(&step).await?;
-        }
-
-        // Instances, wave by wave (boot order): rebuilt members are created and original ones
-        // started, each wave verified ACTIVE before the next. The waves run inside the first
-        // instance step (`create_instances_*` when some member is rebuilt).
         let start = format!("start_instances_{target_token}");
         if plan.members.iter().any(rebuilt) {
-            let step = format!("create_instances_{target_token}");
-            self.step_started(&step).await?;
-            self.boot_waves(|m| self.boot_member(m)).await?;
-            self.step_done(&step).await?;
+            // Each rebuilt member's chain goes as soon as its own inputs are ready, original
+            // members start at once (wave by wave, runner::chains). The storage hooks ran
+            // already (after the promotion): no hook needs a barrier here.
+            let originals = self.original_ports().await?;
+            let steps = ChainSteps {
+                create_volumes: format!("create_volumes_{target_token}"),
+                manage_volumes: format!("manage_volumes_{target_token}"),
+                create_ports: format!("create_ports_{target_token}"),
+                instances: format!("create_instances_{target_token}"),
+            };
+            Box::pin(self.member_chains(
+                &steps,
+                rebuilt,
+                &sources,
+                |m| self.ports_for_rebuild(m, &originals),
+                |m| self.boot_member(m),
+            ))
+            .await?;
             self.step_started(&start).await?;
+            self.step_done(&start).await?;
         } else {
-            self.step_started(&start).await?;
-            self.boot_waves(|m| self.boot_member(m)).await?;
+            Box::pin(self.barrier_phases(&sources, &start)).await?;
         }
-        self.step_done(&start).await?;
 
         self.step_started("verify_instances").await?;
         // Every server, started or rebuilt, must reach ACTIVE (each wave was verified); one in
@@ -258,6 +250,9 @@ impl Run<'_> {
             )));
         }
         self.step_done("verify_instances").await?;
+        // The workload runs on the original primary: the recovery time ends here; the cleanup
+        // and the reverse replication (re-protection) follow.
+        self.mark_recovered().await?;
         self.hooks_at(HookPoint::PostInstances).await?;
 
         // Finalization: from here on the workload runs on the original primary.
@@ -312,11 +307,9 @@ impl Run<'_> {
                         .iter()
                         .flat_map(|m| m.volumes.iter().map(|v| v.copy_name.clone()))
                         .collect::<Vec<_>>(),
+                    Some(policy.replication_interval_secs),
                 )
-                .await?;
-                target_array
-                    .set_replication_schedule(&pg, true, policy.replication_interval_secs)
-                    .await
+                .await
             }
             .await;
             match result {
@@ -415,6 +408,48 @@ impl Run<'_> {
             });
         }
         self.hooks_at(HookPoint::PostFinalization).await
+    }
+
+    /// The instance phases when no member is rebuilt: the boot waves in `start`. (With
+    /// rebuilt members, their volumes, ports, then the boot waves in `create_instances_*`:
+    /// the phases with barriers.)
+    async fn barrier_phases(&self, sources: &BTreeMap<String, String>, start: &str) -> Result<()> {
+        let plan = self.plan;
+        let target_token = crate::engine::planner::site_token(&plan.target_site);
+        let rebuilt = |m: &MemberPlan| m.target_instance_id.is_none();
+        if plan.members.iter().any(rebuilt) {
+            let step = format!("create_volumes_{target_token}");
+            self.step_started(&step).await?;
+            self.for_members_where(rebuilt, |m| self.copy_volumes(m, sources))
+                .await?;
+            self.step_done(&step).await?;
+            let step = format!("manage_volumes_{target_token}");
+            self.step_started(&step).await?;
+            self.for_members_where(rebuilt, |m| self.manage_volumes(m))
+                .await?;
+            self.step_done(&step).await?;
+            let step = format!("create_ports_{target_token}");
+            self.step_started(&step).await?;
+            let originals = self.original_ports().await?;
+            self.for_members_where(rebuilt, |m| self.ports_for_rebuild(m, &originals))
+                .await?;
+            self.step_done(&step).await?;
+        }
+
+        // Instances, wave by wave (boot order): rebuilt members are created and original ones
+        // started, each wave verified ACTIVE before the next. The waves run inside the first
+        // instance step (`create_instances_*` when some member is rebuilt).
+        if plan.members.iter().any(rebuilt) {
+            let step = format!("create_instances_{target_token}");
+            self.step_started(&step).await?;
+            self.boot_waves(|m| self.boot_member(m)).await?;
+            self.step_done(&step).await?;
+            self.step_started(start).await?;
+        } else {
+            self.step_started(start).await?;
+            self.boot_waves(|m| self.boot_member(m)).await?;
+        }
+        self.step_done(start).await
     }
 
     /// The original server and ports each member had on the target, from the group record.

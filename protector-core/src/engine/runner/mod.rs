@@ -12,6 +12,7 @@
 //! - [`lock`], and the check for a requested cancel that every step makes.
 
 mod bounded;
+mod chains;
 mod resume;
 mod rollback;
 mod run;
@@ -23,6 +24,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
 pub(in crate::engine) use bounded::each_bounded;
+pub(in crate::engine) use chains::ChainSteps;
 pub(in crate::engine) use resume::{Made, Resumed, RunRecord};
 pub(in crate::engine) use run::{Run, Undo};
 pub(in crate::engine) use tracker::{StepSpec, Tracker};

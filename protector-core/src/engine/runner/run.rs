@@ -96,12 +96,14 @@ impl Run<'_> {
     pub(in crate::engine) async fn step_started(&self, name: &str) -> Result<()> {
         let id = lock(&self.op).id;
         self.engine.stop_if_cancelled(&id, name).await?;
+        // A step the plan does not list (`reprotect`) stays in the current phase.
+        let current = lock(&self.op).phase;
         let phase = self
             .plan
             .steps
             .iter()
             .find(|s| s.name == name)
-            .map_or(Phase::Preparation, |s| s.phase);
+            .map_or(current, |s| s.phase);
         {
             let mut op = lock(&self.op);
             op.phase = phase;
@@ -118,9 +120,25 @@ impl Run<'_> {
                 op.steps_completed.push(name.to_string());
             }
             op.note_step_done(name, Utc::now());
+            // Overlapping steps (member chains): a step done moves the operation on to its
+            // phase, never back.
+            if let Some(step) = self.plan.steps.iter().find(|s| s.name == name) {
+                if step.phase.range().0 > op.phase.range().0 {
+                    op.phase = step.phase;
+                }
+            }
             let phase = op.phase;
             op.progress = op.progress.max(self.phase_progress(&op, phase));
         }
+        self.save().await
+    }
+
+    /// Records that the workload runs on the target now (`recovered_at`, kept when a resumed
+    /// run had recorded it), journals it and tells the observer: re-protection follows.
+    pub(in crate::engine) async fn mark_recovered(&self) -> Result<()> {
+        let at = *lock(&self.op).recovered_at.get_or_insert_with(Utc::now);
+        self.journal("recovered", JournalKind::Done, json!({"recovered_at": at}))
+            .await;
         self.save().await
     }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use futures::future::join_all;
 use serde_json::json;
 
 use super::{lock, Made, Run};
@@ -36,7 +37,7 @@ impl Run<'_> {
             .await?
             .map_or(0, |p| p.replication_interval_secs);
         let bound = crate::engine::wait::final_snapshot_wait(interval);
-        let poll = self.engine.options().poll.at_most(bound);
+        let poll = self.engine.options().poll.for_transfers().at_most(bound);
         let target_array = self.target_array.clone();
         let target_name = plan.target_array.clone().unwrap_or_default();
         let source_name = replica.split_once(':').map_or("", |(s, _)| s).to_string();
@@ -147,7 +148,8 @@ impl Run<'_> {
         member: &MemberPlan,
         sources: &BTreeMap<String, String>,
     ) -> Result<()> {
-        for volume in &member.volumes {
+        // A member's volumes are copied at once: nothing orders them.
+        let copies = member.volumes.iter().map(|volume| async move {
             let source = sources[&volume.copy_name].clone();
             let step = format!("copy_volume:{}", volume.copy_name);
             // Resumed: made already, or already managed into Cinder (which renamed it).
@@ -156,7 +158,7 @@ impl Run<'_> {
                 || self.adopted(Made::Copy, &step).await.is_some()
             {
                 lock(&self.undo).copies.push(volume.copy_name.clone());
-                continue;
+                return Ok(());
             }
             let request = CopyVolume {
                 name: volume.copy_name.clone(),
@@ -170,8 +172,9 @@ impl Run<'_> {
             )
             .await?;
             lock(&self.undo).copies.push(volume.copy_name.clone());
-        }
-        Ok(())
+            Ok::<(), Error>(())
+        });
+        join_all(copies).await.into_iter().collect()
     }
 
     pub(in crate::engine) async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
@@ -182,65 +185,71 @@ impl Run<'_> {
             ))
         })?;
         let op_id = self.op_id();
-        let mut volume_ids = Vec::new();
-        let mut array_volumes = Vec::new();
-        for volume in &member.volumes {
-            let step = format!("manage_volume:{}", volume.copy_name);
-            let mut metadata = BTreeMap::new();
-            metadata.insert("protector:operation".to_string(), op_id.to_string());
-            metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
-            metadata.insert(
-                "protector:source_volume".to_string(),
-                volume.source_volume_id.clone(),
-            );
-            let request = ManageVolume {
-                host: host.clone(),
-                source_name: volume.copy_name.clone(),
-                name: volume.name.clone(),
-                volume_type: self.plan.target_volume_type.clone(),
-                bootable: volume.bootable,
-                description: format!(
-                    "Imported by protector failover {op_id} from volume {} on {}",
-                    volume.source_volume_id, self.plan.source_site
-                ),
-                metadata,
-            };
-            let id = match self.adopted(Made::Volume, &step).await {
-                Some(id) => id,
-                None => {
-                    self.effect(
-                        &step,
-                        json!({"source_name": volume.copy_name}),
-                        self.target.block_storage.manage_volume(&request),
-                    )
-                    .await
-                    .map_err(|e| {
-                        e.with_prefix(format!(
-                            "Failed to manage volume {} on {}",
-                            volume.copy_name, self.plan.target_site
-                        ))
-                    })?
-                    .id
-                }
-            };
-            lock(&self.undo).volumes.push(id.clone());
-            let storage = self.target.block_storage.clone();
-            let ready = wait_volume_available(
-                &storage,
-                &id,
-                &format!("volume {} on {}", volume.name, self.plan.target_site),
-                &self.engine.options().poll,
-            )
-            .await?;
-            lock(&self.undo).copies.retain(|c| c != &volume.copy_name);
-            volume_ids.push(ready.id.clone());
-            array_volumes.push(
-                ready
+        // A member's volumes are managed and awaited at once: nothing orders them.
+        let managed = member.volumes.iter().map(|volume| {
+            let host = host.clone();
+            async move {
+                let step = format!("manage_volume:{}", volume.copy_name);
+                let mut metadata = BTreeMap::new();
+                metadata.insert("protector:operation".to_string(), op_id.to_string());
+                metadata.insert("protector:step".to_string(), format!("{op_id}:{step}"));
+                metadata.insert(
+                    "protector:source_volume".to_string(),
+                    volume.source_volume_id.clone(),
+                );
+                let request = ManageVolume {
+                    host,
+                    source_name: volume.copy_name.clone(),
+                    name: volume.name.clone(),
+                    volume_type: self.plan.target_volume_type.clone(),
+                    bootable: volume.bootable,
+                    description: format!(
+                        "Imported by protector failover {op_id} from volume {} on {}",
+                        volume.source_volume_id, self.plan.source_site
+                    ),
+                    metadata,
+                };
+                let id = match self.adopted(Made::Volume, &step).await {
+                    Some(id) => id,
+                    None => {
+                        self.effect(
+                            &step,
+                            json!({"source_name": volume.copy_name}),
+                            self.target.block_storage.manage_volume(&request),
+                        )
+                        .await
+                        .map_err(|e| {
+                            e.with_prefix(format!(
+                                "Failed to manage volume {} on {}",
+                                volume.copy_name, self.plan.target_site
+                            ))
+                        })?
+                        .id
+                    }
+                };
+                lock(&self.undo).volumes.push(id.clone());
+                let storage = self.target.block_storage.clone();
+                let ready = wait_volume_available(
+                    &storage,
+                    &id,
+                    &format!("volume {} on {}", volume.name, self.plan.target_site),
+                    &self.engine.options().poll,
+                )
+                .await?;
+                lock(&self.undo).copies.retain(|c| c != &volume.copy_name);
+                let array_volume = ready
                     .array_volume
                     .clone()
-                    .unwrap_or_else(|| format!("volume-{}-cinder", ready.id)),
-            );
-        }
+                    .unwrap_or_else(|| format!("volume-{}-cinder", ready.id));
+                Ok::<_, Error>((ready.id, array_volume))
+            }
+        });
+        let (volume_ids, array_volumes): (Vec<String>, Vec<String>) = join_all(managed)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let mut results = lock(&self.results);
         let entry = results.entry(member.member_id).or_default();
         entry.volume_ids = volume_ids;
@@ -250,8 +259,8 @@ impl Run<'_> {
 
     pub(in crate::engine) async fn create_ports(&self, member: &MemberPlan) -> Result<()> {
         let op_id = self.op_id();
-        let mut port_ids = Vec::new();
-        for (i, nic) in member.nics.iter().enumerate() {
+        // A member's ports are created at once: nothing orders them.
+        let ports = member.nics.iter().enumerate().map(|(i, nic)| async move {
             let step = format!("create_port:{}:{i}", member.instance_name);
             let request = port_request(
                 member,
@@ -279,8 +288,12 @@ impl Run<'_> {
                 }
             };
             lock(&self.undo).ports.push(port.clone());
-            port_ids.push(port);
-        }
+            Ok::<_, Error>(port)
+        });
+        let port_ids = join_all(ports)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
         lock(&self.results)
             .entry(member.member_id)
             .or_default()
