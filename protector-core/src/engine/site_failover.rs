@@ -176,12 +176,14 @@ impl Protector {
         observer: &dyn ProgressObserver,
     ) -> Result<Operation> {
         let group = self.group_by_id(group).await?;
-        let plan = self.plan_failover_of(group, &request).await?;
-        self.validate_plan(&plan).await?.into_result(&format!(
+        // Boxed: a site failover nests a whole group failover (plan, validation, run) in its
+        // own future; inline, debug builds overflow a 2 MiB thread stack.
+        let plan = Box::pin(self.plan_failover_of(group, &request)).await?;
+        Box::pin(self.validate_plan(&plan)).await?.into_result(&format!(
             "failover of protection group '{}'",
             plan.group_name
         ))?;
-        self.execute_failover(&plan, observer).await
+        Box::pin(self.execute_failover(&plan, observer)).await
     }
 }
 
@@ -194,8 +196,7 @@ async fn plan_in_site_failover(
     if busy(group).is_some() {
         return Ok(None);
     }
-    engine
-        .plan_failover(&group.id.to_string(), &group_request(mode, None))
+    Box::pin(engine.plan_failover(&group.id.to_string(), &group_request(mode, None)))
         .await
         .map(Some)
 }

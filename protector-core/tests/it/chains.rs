@@ -199,6 +199,7 @@ fn gated_engine(env: &Env) -> (Protector, Arc<Gate>) {
         .with_options(EngineOptions {
             poll: PollPolicy::immediate(500),
             member_concurrency: 4,
+            ..EngineOptions::default()
         })
         .build()
         .unwrap();

@@ -192,7 +192,7 @@ impl Protector {
         group: ProtectionGroup,
         request: &FailoverRequest,
     ) -> Result<Plan> {
-        let mut plan = self.draft_failover(group, request).await?;
+        let mut plan = Box::pin(self.draft_failover(group, request)).await?;
         self.order_and_estimate(&mut plan, OperationType::Failover)
             .await;
         Ok(plan)
