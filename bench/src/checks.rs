@@ -112,7 +112,11 @@ pub fn one_running_copy(scenario: &Scenario, world: &World, inventory: &Inventor
 /// Nothing protector tagged or named is left without an owner, on either site or array.
 pub async fn no_leaks(protector: &Protector) -> Check {
     match protector.leak_scan(&[]).await {
-        Err(e) => check("no_leaks", vec![format!("leak scan failed: {e}")], String::new()),
+        Err(e) => check(
+            "no_leaks",
+            vec![format!("leak scan failed: {e}")],
+            String::new(),
+        ),
         Ok(scan) => {
             let mut problems: Vec<String> = scan
                 .not_scanned
@@ -150,11 +154,35 @@ pub fn zero_loss(world: &World, inventory: &Inventory, plans: &[Plan]) -> Check 
             });
             for volume in &member.volumes {
                 volumes += 1;
-                let name = &volume.source_array_volume;
-                let Some(last) = world.sim.array_volume_fingerprint(source, name) else {
-                    problems.push(format!("{source}: array volume {name} is gone"));
+                // The array volume as planned, else as Cinder's unmanage renamed it (a
+                // failback unmanages the DR copies it leaves), else the one behind the Cinder
+                // volume now.
+                let mut unmanaged = format!("{}-unmanaged", volume.source_array_volume);
+                unmanaged.truncate(63);
+                let cinder = inventory
+                    .sites
+                    .get(source)
+                    .and_then(|s| s.volumes.iter().find(|v| v.id == volume.source_volume_id));
+                let found = world
+                    .sim
+                    .array_volume_fingerprint(source, &volume.source_array_volume)
+                    .map(|f| (volume.source_array_volume.clone(), f))
+                    .or_else(|| {
+                        let f = world.sim.array_volume_fingerprint(source, &unmanaged)?;
+                        Some((volume.source_array_volume.clone(), f))
+                    })
+                    .or_else(|| {
+                        let c = cinder?;
+                        Some((c.array_volume.clone()?, c.fingerprint?))
+                    });
+                let Some((name, last)) = found else {
+                    problems.push(format!(
+                        "{source}: neither array volume {} nor Cinder volume {} is there",
+                        volume.source_array_volume, volume.source_volume_id
+                    ));
                     continue;
                 };
+                let name = &name;
                 let replicated = target_array
                     .snapshots
                     .iter()

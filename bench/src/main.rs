@@ -148,9 +148,7 @@ async fn bench(args: Args) -> Result<bool, Failure> {
         std::fs::write(file, text + "\n")
             .map_err(|e| Failure(format!("cannot write {}: {e}", file.display())))?;
     }
-    Ok(reports
-        .iter()
-        .all(|r| r.error.is_none() && r.median.passed))
+    Ok(reports.iter().all(|r| r.error.is_none() && r.median.passed))
 }
 
 fn main() -> ExitCode {

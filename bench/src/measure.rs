@@ -93,14 +93,11 @@ impl Protector {
             ));
         let started = Utc::now();
         let clock = Instant::now();
-        let child = command.spawn().map_err(|e| {
-            Failure(format!(
-                "cannot run {}: {e}",
-                self.binary.display()
-            ))
-        })?;
-        let reaped = wait4(child.id())
-            .map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
+        let child = command
+            .spawn()
+            .map_err(|e| Failure(format!("cannot run {}: {e}", self.binary.display())))?;
+        let reaped =
+            wait4(child.id()).map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
         let wall = clock.elapsed();
         Ok(ChildRun {
             started,
@@ -175,7 +172,10 @@ mod tests {
     fn wait4_reports_the_childs_exit_and_its_cpu() {
         // A child that burns some CPU and exits 3.
         let child = Command::new("sh")
-            .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 3"])
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 3",
+            ])
             .spawn()
             .unwrap();
         let reaped = wait4(child.id()).unwrap();

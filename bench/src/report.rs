@@ -170,8 +170,7 @@ pub fn table(reports: &[ScenarioReport]) -> String {
                 format!("{:.0}", s.polls),
                 seconds(s.bound_ms),
                 seconds(s.wall_ms),
-                s.wall_over_bound
-                    .map_or("-".into(), |x| format!("{x:.1}x")),
+                s.wall_over_bound.map_or("-".into(), |x| format!("{x:.1}x")),
                 s.recovered_ms.map_or("-".into(), seconds),
                 format!("{:.0}", s.cpu_ms),
                 s.cpu_ms_per_call.map_or("-".into(), |x| format!("{x:.2}")),
@@ -251,7 +250,11 @@ mod tests {
 
     #[test]
     fn a_summary_takes_medians_and_fails_when_one_run_failed() {
-        let runs = [run(60, 1100.0, true), run(40, 900.0, true), run(50, 2000.0, true)];
+        let runs = [
+            run(60, 1100.0, true),
+            run(40, 900.0, true),
+            run(50, 2000.0, true),
+        ];
         let s = summarize(20, &runs);
         assert_eq!(s.calls, 50.0);
         assert_eq!(s.calls_per_vm, 2.5);
@@ -277,11 +280,21 @@ mod tests {
         };
         let mut failed = report("site-100x10", true);
         failed.error = Some("no protector".into());
-        let text = table(&[report("failover-20", true), report("drill-20", false), failed]);
+        let text = table(&[
+            report("failover-20", true),
+            report("drill-20", false),
+            failed,
+        ]);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("scenario     VMs  calls  calls/VM"), "{text}");
+        assert!(
+            lines[0].starts_with("scenario     VMs  calls  calls/VM"),
+            "{text}"
+        );
         assert!(lines[1].starts_with("-----"));
-        assert!(lines[2].starts_with("failover-20   20    261      13.1"), "{text}");
+        assert!(
+            lines[2].starts_with("failover-20   20    261      13.1"),
+            "{text}"
+        );
         assert!(lines[2].contains("0.55 s  11.90 s     21.6x"), "{text}");
         assert!(lines[2].ends_with("PASS"));
         assert!(lines[3].ends_with("FAIL"));

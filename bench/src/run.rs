@@ -98,7 +98,9 @@ pub async fn run_once(
         checks::one_running_copy(scenario, &world, &inventory),
         checks::no_leaks(&engine.protector).await,
     ];
-    if scenario.kind != Kind::Drill {
+    // Zero loss is measured for planned failovers: a failback deletes the DR copies it
+    // leaves, so their last write can no longer be read back once it has run.
+    if matches!(scenario.kind, Kind::Failover | Kind::SiteFailover) {
         results.push(checks::zero_loss(&world, &inventory, &plans));
     }
 
@@ -112,7 +114,8 @@ pub async fn run_once(
         round_trips: path.round_trips(),
         bound_ms: millis(path.bound(latency)),
         wall_ms: millis(child.wall),
-        recovered_ms: recovered.map(|t| (t - child.started).num_microseconds().unwrap_or(0) as f64 / 1000.0),
+        recovered_ms: recovered
+            .map(|t| (t - child.started).num_microseconds().unwrap_or(0) as f64 / 1000.0),
         recovered_at_recorded: recorded,
         cpu_ms: millis(child.cpu),
         peak_rss_mb: child.max_rss as f64 / (1024.0 * 1024.0),
@@ -136,10 +139,16 @@ fn operation_id(stdout: &str) -> Result<Uuid, Failure> {
         ))
     })?;
     let record = if json.is_array() { &json[0] } else { &json };
-    record["id"]
-        .as_str()
+    ["operation_id", "id"]
+        .iter()
+        .find_map(|key| record[*key].as_str())
         .and_then(|id| Uuid::parse_str(id.trim_start_matches("op-")).ok())
-        .ok_or_else(|| Failure("protector's record has no operation id".into()))
+        .ok_or_else(|| {
+            Failure(format!(
+                "protector's record has no operation id: {}",
+                stdout.chars().take(300).collect::<String>()
+            ))
+        })
 }
 
 /// When the workload ran on the target: the operation's `recovered_at` when it records one,
@@ -184,9 +193,9 @@ async fn executed_plans(engine: &LocalEngine, op: &Operation) -> Result<Vec<Plan
                 break;
             }
         }
-        plans.push(found.ok_or_else(|| {
-            Failure(format!("operation {id} journaled no executed plan"))
-        })?);
+        plans.push(
+            found.ok_or_else(|| Failure(format!("operation {id} journaled no executed plan")))?,
+        );
     }
     Ok(plans)
 }
@@ -227,7 +236,13 @@ mod tests {
     use super::*;
     use protector_mock::Service;
 
-    fn request(seq: u64, site: &str, service: Service, method: &str, template: &str) -> ServedRequest {
+    fn request(
+        seq: u64,
+        site: &str,
+        service: Service,
+        method: &str,
+        template: &str,
+    ) -> ServedRequest {
         ServedRequest {
             seq,
             site: site.into(),
@@ -243,7 +258,13 @@ mod tests {
         let log = [
             request(1, "site-a", Service::Identity, "POST", "/v3/auth/tokens"),
             request(2, "site-a", Service::Compute, "GET", "/v2.1/servers/detail"),
-            request(3, "site-a", Service::Compute, "POST", "/v2.1/servers/{id}/action"),
+            request(
+                3,
+                "site-a",
+                Service::Compute,
+                "POST",
+                "/v2.1/servers/{id}/action",
+            ),
             request(4, "site-a", Service::Compute, "GET", "/v2.1/servers/detail"),
             request(5, "site-a", Service::Compute, "GET", "/v2.1/servers/detail"),
             request(6, "site-b", Service::Array, "GET", "/api/{version}/volumes"),
@@ -261,7 +282,10 @@ mod tests {
     fn the_operation_id_comes_from_the_printed_record() {
         let id = Uuid::new_v4();
         assert_eq!(
-            operation_id(&format!("{{\"id\": \"{id}\", \"status\": \"completed\"}}")).unwrap(),
+            operation_id(&format!(
+                "{{\"operation_id\": \"op-{id}\", \"status\": \"completed\"}}"
+            ))
+            .unwrap(),
             id
         );
         assert!(operation_id("Error: nope").is_err());

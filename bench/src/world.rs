@@ -80,9 +80,9 @@ fn arrays(path: &Path) -> Result<Vec<(String, ArrayEndpoint)>, Failure> {
         .iter()
         .map(|site| {
             let entry = &json[*site];
-            let url = entry["url"].as_str().ok_or_else(|| {
-                Failure(format!("{} names no array for {site}", path.display()))
-            })?;
+            let url = entry["url"]
+                .as_str()
+                .ok_or_else(|| Failure(format!("{} names no array for {site}", path.display())))?;
             Ok((
                 site.to_string(),
                 ArrayEndpoint {
@@ -322,6 +322,8 @@ impl World {
 
     /// Every VM name of the scenario.
     pub fn vms(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().flat_map(|(_, vms)| vms.iter().map(String::as_str))
+        self.groups
+            .iter()
+            .flat_map(|(_, vms)| vms.iter().map(String::as_str))
     }
 }
