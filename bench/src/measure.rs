@@ -169,6 +169,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
     fn wait4_reports_the_childs_exit_and_its_cpu() {
         // A child that burns some CPU and exits 3.
         let child = Command::new("sh")

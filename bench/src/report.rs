@@ -295,7 +295,10 @@ mod tests {
             lines[2].starts_with("failover-20   20    261      13.1"),
             "{text}"
         );
-        assert!(lines[2].contains("0.55 s  11.90 s     21.6x"), "{text}");
+        assert!(
+            lines[2].contains("0.55 s  11.90 s       21.6x    11.80 s"),
+            "{text}"
+        );
         assert!(lines[2].ends_with("PASS"));
         assert!(lines[3].ends_with("FAIL"));
         assert!(lines[4].ends_with("ERROR: no protector"), "{text}");
