@@ -54,6 +54,7 @@ mod seed;
 mod simulator;
 mod state;
 mod tick;
+mod writes;
 
 pub use adapters::SimConnector;
 pub use faults::{InjectedError, Service};
@@ -61,7 +62,7 @@ pub use inspect::{
     ArrayInventory, ArrayVolumeSummary, Inventory, PodSummary, PortSummary, ProtectionGroupSummary,
     ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
 };
-pub use seed::NewServer;
+pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
 
 #[cfg(test)]

@@ -136,55 +136,10 @@ fn volumes_step(world: &mut World) {
     block_storage::snapshots_step(world);
 }
 
+/// Step 4: one write per volume attached to an ACTIVE server, applied in memory and saved as
+/// an epoch rather than row by row (`crate::writes`).
 fn writes_step(world: &mut World) {
-    let mut active: Vec<(String, u64, Vec<String>)> = world
-        .servers
-        .values()
-        .filter(|s| s.status == "ACTIVE")
-        .map(|s| {
-            (
-                s.site.clone(),
-                s.seq,
-                s.volumes.iter().map(|v| v.volume_id.clone()).collect(),
-            )
-        })
-        .collect();
-    active.sort();
-    for (site, _, volume_ids) in active {
-        let array = world.array_name_of_site(&site);
-        if !world.array_up(&array) {
-            continue;
-        }
-        for volume_id in volume_ids {
-            let Some(name) = world
-                .volumes
-                .get(&volume_id)
-                .and_then(|v| v.array_volume.clone())
-            else {
-                continue;
-            };
-            let key = array_key(&array, &name);
-            let Some(target) = world.array_volumes.get(&key) else {
-                continue;
-            };
-            if target.destroyed {
-                continue;
-            }
-            let pod = target.pod.clone();
-            if let Some(pod) = &pod {
-                if !pods::accepts_writes(world, &array, pod) {
-                    continue;
-                }
-            }
-            let fingerprint = world.next_write();
-            if let Some(v) = world.array_volumes.get_mut(&key) {
-                crate::array::diff::record_write(v, fingerprint);
-            }
-            if let Some(pod) = pod {
-                pods::mirror_write(world, &array, &name, &pod, fingerprint);
-            }
-        }
-    }
+    crate::writes::write_tick(world);
 }
 
 fn eradication_step(world: &mut World) {

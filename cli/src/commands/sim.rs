@@ -37,6 +37,9 @@ pub enum SimCommand {
     /// resumes where it stopped), writes DIR/clouds.yaml (site-a, site-b, site-a-member,
     /// site-b-member, site-a-tenant2, site-b-tenant2) and DIR/arrays.json, then prints `ready`
     /// on stdout. Everything else goes to stderr.
+    ///
+    /// `--seed-vms N [--seed-projects M]` seeds a fresh DIR with N more running VMs on site-a
+    /// (benchmarks, demos) and lists them in DIR/scale-seed.json.
     Serve(ServeArgs),
 
     /// Inject or remove faults in a simulator directory; a running server sees them at once.
@@ -61,6 +64,9 @@ pub struct ServeArgs {
     /// Listen on consecutive ports from N instead of ephemeral ones.
     #[arg(long, value_name = "N")]
     pub port_base: Option<u16>,
+
+    #[command(flatten)]
+    pub seed: super::sim_seed::SeedArgs,
 }
 
 /// A service of a simulated site.
@@ -199,6 +205,7 @@ pub async fn run(command: SimCommand) -> CliResult {
 // ---------------------------------------------------------------------------------- serve
 
 async fn serve(args: ServeArgs) -> CliResult {
+    args.seed.spec()?;
     std::fs::create_dir_all(&args.dir).map_err(|e| {
         CliError::config(format!(
             "cannot create the simulator directory {}: {e}",
@@ -208,6 +215,16 @@ async fn serve(args: ServeArgs) -> CliResult {
     let path = ServeOptions::state_file(&args.dir);
     let resumed = path.exists();
     let sim = Simulator::open(&path)?;
+    if let Err(e) = super::sim_seed::apply(&sim, &args.dir, &args.seed, resumed) {
+        if !resumed {
+            // Leave no half-made directory behind: the next serve starts fresh.
+            drop(sim);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        return Err(e);
+    }
     // Reading once makes the simulator notice, from now on, every commit another process
     // (`sim fault`) makes to the state file: the store records the file's version on its
     // first read, and a change before that would go unseen and be overwritten.

@@ -672,3 +672,128 @@ fn port_base_fixes_the_ports() {
     );
     assert!(server.terminate().success());
 }
+
+// ------------------------------------------------------------------------------ scale seed
+
+const SEED_FLAGS: [&str; 6] = [
+    "--seed-vms",
+    "6",
+    "--seed-projects",
+    "2",
+    "--seed-volumes-per-vm",
+    "2",
+];
+
+#[tokio::test]
+async fn serve_seeds_vms_in_projects_and_resumes_only_the_same_seed() {
+    let dir = SimDir::new();
+    let server = Server::start(&dir, &SEED_FLAGS);
+    assert!(
+        server
+            .log()
+            .contains("seeded 6 VMs in 2 projects bench-1..bench-2"),
+        "{}",
+        server.log()
+    );
+    let listing: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("scale-seed.json")).unwrap())
+            .unwrap();
+    let projects = listing["projects"].as_array().unwrap();
+    assert_eq!(projects.len(), 2);
+    assert_eq!(projects[1]["name"], "bench-2");
+    assert_eq!(listing["networks"]["site-b"], "net-secondary-bench");
+
+    // Each seeded project has an admin entry per site; over the wire it sees its own VMs.
+    for site in ["site-a", "site-b"] {
+        let entry = cloud(&dir, &format!("{site}-bench-2"));
+        assert_eq!(entry.project_name, "bench-2");
+        let (token, body) = issue_token(&entry).await;
+        assert_eq!(
+            body["token"]["project"]["id"],
+            projects[1]["site_ids"][site]
+        );
+        let servers: Value = reqwest::Client::new()
+            .get(format!("{}/servers/detail", endpoint(&body, "compute")))
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut names: Vec<&str> = servers["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        let expected: Vec<&str> = if site == "site-a" {
+            vec!["bench-2-1", "bench-2-2", "bench-2-3"]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(names, expected, "{site}");
+        if site == "site-a" {
+            let first = &servers["servers"][0];
+            assert_eq!(first["status"], "ACTIVE");
+            assert_eq!(
+                first["os-extended-volumes:volumes_attached"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
+    }
+    assert!(server.terminate().success());
+
+    // The same flags resume; other ones are refused and leave the state as it was.
+    let server = Server::start(&dir, &SEED_FLAGS);
+    assert!(
+        server.log().contains("already in place"),
+        "{}",
+        server.log()
+    );
+    assert!(server.terminate().success());
+    dir.sim("serve", &["--seed-vms", "8"])
+        .assert()
+        .code(7)
+        .stderr(predicate::str::contains(
+            "already holds another scale seed (6 VMs in 2 projects bench-1..bench-2",
+        ))
+        .stderr(predicate::str::contains("use a new --dir"));
+    let inventory: Value = serde_json::from_slice(
+        &dir.sim("inspect", &["-f", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    let servers = inventory["sites"]["site-a"]["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 6 + 6, "the seeded six and the scale seed's");
+}
+
+#[test]
+fn serve_refuses_bad_seed_flags_and_leaves_no_state_behind() {
+    let dir = SimDir::new();
+    dir.sim("serve", &["--seed-vms", "5", "--seed-projects", "2"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "--seed-vms 5 is not a multiple of --seed-projects 2",
+        ));
+    assert!(!dir.state().exists());
+    dir.sim("serve", &["--seed-vms", "4", "--seed-volume-type", "gold"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "volume type 'gold' not found on site-a",
+        ));
+    assert!(!dir.state().exists(), "a failed seed leaves no state");
+    dir.sim("serve", &["--seed-projects", "2"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--seed-vms"));
+}

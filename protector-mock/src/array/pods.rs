@@ -337,26 +337,6 @@ pub(crate) fn check_writable(world: &World, array: &str, pod: &str) -> Result<()
     Ok(())
 }
 
-/// Mirrors a write to a pod volume to the other online members.
-pub(crate) fn mirror_write(
-    world: &mut World,
-    array: &str,
-    name: &str,
-    pod: &str,
-    fingerprint: u64,
-) {
-    let Some(p) = world.pods.get(pod).cloned() else {
-        return;
-    };
-    for m in &p.members {
-        if m.array != array && m.status == "online" && world.link_up(array, &m.array) {
-            if let Some(v) = world.array_volumes.get_mut(&array_key(&m.array, name)) {
-                super::diff::record_write(v, fingerprint);
-            }
-        }
-    }
-}
-
 /// Makes `to`'s copy of the pod equal to `from`'s.
 fn resync(world: &mut World, pod: &str, from: &str, to: &str) {
     let source: Vec<_> = world

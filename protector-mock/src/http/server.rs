@@ -392,6 +392,27 @@ impl SimServer {
                         project: project.to_string(),
                     });
                 }
+                // The DR admin in each project of a scale seed (`Simulator::seed_scale`).
+                let scale_projects = world
+                    .meta
+                    .scale_seed
+                    .as_ref()
+                    .map(|seed| seed.project_names())
+                    .unwrap_or_default();
+                for project in scale_projects {
+                    let password = world
+                        .users
+                        .find(|u| u.site == site && u.name == "admin")
+                        .map(|u| u.password.clone())
+                        .unwrap_or_default();
+                    entries.push(CloudEntry::Password {
+                        name: format!("{site}-{project}"),
+                        site,
+                        user: "admin".to_string(),
+                        password,
+                        project,
+                    });
+                }
                 if let Some(credential) = world
                     .application_credentials
                     .find(|c| c.site == site && c.name == crate::seed::APP_CREDENTIAL_NAME)
@@ -409,7 +430,8 @@ impl SimServer {
         let mut out = String::from(
             "# Written by protector's simulator. Entries per site: <site> (admin of\n\
              # production-project), <site>-member (member only), <site>-tenant2 (member of tenant2),\n\
-             # <site>-appcred (the admin's application credential). The credentials are the\n\
+             # <site>-appcred (the admin's application credential), <site>-<project> (the admin\n\
+             # in each project of a scale seed). The credentials are the\n\
              # simulator's seeded ones.\nclouds:\n",
         );
         for entry in entries {

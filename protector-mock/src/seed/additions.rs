@@ -52,6 +52,15 @@ pub(crate) fn add_project(w: &mut World, name: &str) -> Result<BTreeMap<String, 
             format!("project '{name}' already exists"),
         ));
     }
+    let ids = insert_project(w, name);
+    seed_security_group_rules(w);
+    Ok(ids)
+}
+
+/// Inserts project `name` on every site with the `default`, `web` and `db` security groups
+/// (without their rules: `seed_security_group_rules` adds those) and returns the project id of
+/// each site. The caller checks the name is free.
+pub(super) fn insert_project(w: &mut World, name: &str) -> BTreeMap<String, String> {
     let mut ids = BTreeMap::new();
     for site in crate::state::SITES {
         let id = w.new_uuid();
@@ -83,8 +92,7 @@ pub(crate) fn add_project(w: &mut World, name: &str) -> Result<BTreeMap<String, 
         }
         ids.insert(site.to_string(), id);
     }
-    seed_security_group_rules(w);
-    Ok(ids)
+    ids
 }
 
 /// Gives user `user` of `site` the roles `roles` on project `project` (both by name), on top of

@@ -7,12 +7,14 @@
 //! in `wire.rs`, and additions beyond the seed (projects, roles, servers) in `additions.rs`.
 
 mod additions;
+pub(crate) mod scale;
 mod servers;
 mod site;
 mod wire;
 
 pub use additions::NewServer;
 pub(crate) use additions::{add_project, add_server, grant_roles};
+pub use scale::{ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
 pub(crate) use wire::{app_credential_secret, complete_wire_inventory, APP_CREDENTIAL_NAME};
 
 use servers::seed_servers;

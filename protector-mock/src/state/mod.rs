@@ -36,6 +36,13 @@ pub(crate) struct Meta {
     pub epoch: DateTime<Utc>,
     /// The last write sequence number handed out.
     pub write_seq: u64,
+    /// The scale seed applied to this state, if any (`Simulator::seed_scale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_seed: Option<crate::seed::ScaleSeed>,
+    /// The guests' writes since the writers last changed (`crate::writes`); none in a state
+    /// saved before writes were applied lazily (its rows hold every write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_epoch: Option<crate::writes::WriteEpoch>,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +61,8 @@ impl Meta {
                 .single()
                 .expect("fixed date is valid"),
             write_seq: 0,
+            scale_seed: None,
+            write_epoch: None,
         }
     }
 }
@@ -100,6 +109,8 @@ pub(crate) struct World {
     pub pg_snapshots: Table<PgSnapshotRec>,
     pub volume_snapshots: Table<VolumeSnapshotRec>,
     pub pods: Table<PodRec>,
+    /// Who the guests' writes go to (derived, in memory only: `crate::writes`).
+    pub writers: crate::writes::WriterCache,
 }
 
 impl World {
@@ -135,6 +146,7 @@ impl World {
             pg_snapshots: Table::default(),
             volume_snapshots: Table::default(),
             pods: Table::default(),
+            writers: Default::default(),
         }
     }
 

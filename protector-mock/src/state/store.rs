@@ -159,6 +159,7 @@ impl Store {
                 table.1.load_row(key, &body)?;
             }
         }
+        crate::writes::replay(&mut world);
         self.saved_meta = meta_body;
         self.saved_faults = faults_body.unwrap_or_default();
         Ok(Some(world))
@@ -176,6 +177,7 @@ impl Store {
                 Some(world) => Ok(world),
                 None => {
                     let mut world = seed();
+                    crate::writes::settle(&mut world);
                     for (_, table) in world.tables_mut() {
                         table.mark_all_dirty();
                     }
@@ -206,6 +208,8 @@ impl Store {
                 })?;
             }
             let out = f(world);
+            // The writers may have changed: close the epoch before saving (`crate::writes`).
+            crate::writes::settle(world);
             self.write_changes(world)?;
             Ok(out)
         })();

@@ -14,6 +14,8 @@ use protector_core::{Error, Result};
 pub(crate) struct Table<T> {
     rows: BTreeMap<String, T>,
     dirty: BTreeSet<String>,
+    /// Tracked changes so far (in memory only): lets derived data notice that rows changed.
+    mutations: u64,
 }
 
 impl<T> Default for Table<T> {
@@ -21,6 +23,7 @@ impl<T> Default for Table<T> {
         Table {
             rows: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            mutations: 0,
         }
     }
 }
@@ -33,7 +36,26 @@ impl<T> Table<T> {
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut T> {
         let row = self.rows.get_mut(key)?;
         self.dirty.insert(key.to_string());
+        self.mutations += 1;
         Some(row)
+    }
+
+    /// A row to change without marking it dirty or counting a mutation: only for changes the
+    /// store persists another way (the guests' writes, [`crate::writes`]).
+    pub(crate) fn get_mut_untracked(&mut self, key: &str) -> Option<&mut T> {
+        self.rows.get_mut(key)
+    }
+
+    /// Marks row `key` for the next save (a row changed untracked).
+    pub(crate) fn mark_dirty(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_string());
+        }
+    }
+
+    /// How many tracked changes (`get_mut`, `insert`, `remove`) this table has seen in memory.
+    pub(crate) fn mutations(&self) -> u64 {
+        self.mutations
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -43,12 +65,14 @@ impl<T> Table<T> {
     pub(crate) fn insert(&mut self, key: impl Into<String>, row: T) {
         let key = key.into();
         self.dirty.insert(key.clone());
+        self.mutations += 1;
         self.rows.insert(key, row);
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<T> {
         let row = self.rows.remove(key)?;
         self.dirty.insert(key.to_string());
+        self.mutations += 1;
         Some(row)
     }
 

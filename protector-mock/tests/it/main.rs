@@ -13,4 +13,6 @@ mod http_openstack_services;
 mod http_openstack_support;
 mod inventory;
 mod network;
+mod scale_seed;
 mod tenants;
+mod writes;
