@@ -35,7 +35,7 @@ pub async fn run_once(
             mappings: ResourceMappings {
                 networks: ResourceMappings::parse_pairs(
                     "network",
-                    ["net-primary-web=dr-test-net net-primary-db=dr-test-net"],
+                    ["net-primary-bench=dr-test-net"],
                 )
                 .expect("valid pairs"),
                 ..ResourceMappings::default()

@@ -57,11 +57,6 @@ impl Scenario {
         }
     }
 
-    /// The name of VM `i` of group `g`.
-    pub fn vm_name(&self, g: usize, i: usize) -> String {
-        format!("bench-{g:03}-vm-{i:03}")
-    }
-
     /// The arguments of the measured `protector` run after the global options (`--state-dir`,
     /// `--os-cloud`). Mappings come from the stored ones (set up per group for both
     /// directions), except the drill's isolated network.
@@ -83,8 +78,7 @@ impl Scenario {
                 "failover",
                 "bench",
                 "--network-mapping",
-                "net-primary-web=dr-test-net",
-                "net-primary-db=dr-test-net",
+                "net-primary-bench=dr-test-net",
             ],
         };
         let mut args: Vec<String> = args.into_iter().map(str::to_string).collect();

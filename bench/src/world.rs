@@ -16,20 +16,13 @@ use protector_core::model::{
 };
 use protector_core::store::{GroupMappings, LocalEngine, OpenState, StateDir};
 use protector_mock::http::{ServeOptions, SimServer};
-use protector_mock::{NewServer, QuotaChange, Service, Simulator};
+use protector_mock::{QuotaChange, ScaleSeed, Service, Simulator};
 
 use crate::scenario::{Kind, Scenario};
 use crate::Failure;
 
 const SITES: [&str; 2] = ["site-a", "site-b"];
 const PROJECT: &str = "production-project";
-/// The production networks VMs are spread over, and the addresses of each the seeded VMs do
-/// not use (`.60`–`.249`).
-const NETWORKS: [(&str, &str); 2] = [
-    ("net-primary-web", "10.10.1"),
-    ("net-primary-db", "10.10.2"),
-];
-const HOSTS: std::ops::Range<usize> = 60..250;
 
 /// A served simulator with the scenario set up, ready for the measured command.
 pub struct World {
@@ -54,12 +47,12 @@ fn failure(what: &str) -> impl Fn(protector_core::Error) -> Failure + '_ {
 fn mappings(from: &str) -> ResourceMappings {
     let (networks, flavors) = if from == "site-a" {
         (
-            "net-primary-web=net-secondary-web net-primary-db=net-secondary-db",
+            "net-primary-bench=net-secondary-bench net-primary-web=net-secondary-web",
             "m1.small=m2.small m1.large=m2.large",
         )
     } else {
         (
-            "net-secondary-web=net-primary-web net-secondary-db=net-primary-db",
+            "net-secondary-bench=net-primary-bench net-secondary-web=net-primary-web",
             "m2.small=m1.small m2.large=m1.large",
         )
     };
@@ -96,46 +89,25 @@ fn arrays(path: &Path) -> Result<Vec<(String, ArrayEndpoint)>, Failure> {
         .collect()
 }
 
-/// Adds the scenario's VMs on site-a: one NIC, a root and a data volume each, spread over the
-/// two production networks.
+/// Seeds the scenario's VMs on site-a in one transaction (the simulator's scale seed: each
+/// with one NIC on the bench network and a root and a data volume of the async replicated
+/// type), and splits them into the groups in order.
 fn seed_vms(sim: &Simulator, scenario: &Scenario) -> Result<Vec<(String, Vec<String>)>, Failure> {
-    let capacity = NETWORKS.len() * HOSTS.len();
-    if scenario.vms() > capacity {
-        return Err(Failure(format!(
-            "{scenario} needs {} VMs; the simulator's production networks hold {capacity} more: \
-             this scenario needs the simulator's scale seeding",
-            scenario.vms()
-        )));
-    }
-    let mut groups = Vec::new();
-    let mut next = 0usize;
-    for g in 0..scenario.groups {
-        let mut vms = Vec::new();
-        for i in 0..scenario.vms_per_group {
-            let (network, prefix) = NETWORKS[next / HOSTS.len()];
-            let host = HOSTS.start + next % HOSTS.len();
-            next += 1;
-            let name = scenario.vm_name(g, i);
-            sim.add_server(&NewServer {
-                site: "site-a".into(),
-                name: name.clone(),
-                project: PROJECT.into(),
-                user: "admin".into(),
-                flavor: "m1.small".into(),
-                key_name: Some("ops-key".into()),
-                nics: vec![(network.into(), format!("{prefix}.{host}"))],
-                security_groups: vec!["default".into(), "web".into()],
-                volumes: vec![
-                    ("root".into(), 20, "replicated-ssd".into()),
-                    ("data".into(), 10, "replicated-ssd".into()),
-                ],
-            })
-            .map_err(failure(&format!("cannot add VM {name}")))?;
-            vms.push(name);
-        }
-        groups.push((scenario.group_name(g), vms));
-    }
-    Ok(groups)
+    let seeded = sim
+        .seed_scale(&ScaleSeed {
+            vms_per_project: scenario.vms(),
+            volumes_per_vm: 2,
+            volume_types: vec!["replicated-ssd".into()],
+            flavor: Some("m1.small".into()),
+            ..ScaleSeed::default()
+        })
+        .map_err(failure("cannot seed the VMs"))?;
+    let names: Vec<String> = seeded.servers().map(|s| s.name.clone()).collect();
+    Ok(names
+        .chunks(scenario.vms_per_group.max(1))
+        .enumerate()
+        .map(|(g, vms)| (scenario.group_name(g), vms.to_vec()))
+        .collect())
 }
 
 /// The engine of the set-up: over the state directory, standing on `local`, reaching the
