@@ -24,6 +24,7 @@ mod capacity;
 mod clients;
 mod commit_window;
 mod copies;
+mod critical_path;
 mod drill;
 mod drill_report;
 mod estimate;
@@ -61,6 +62,7 @@ use uuid::Uuid;
 
 pub use access::{ADMIN_ROLE, DR_SITE_ADMIN_ROLE};
 pub use commit_window::{FailoverCommitted, FailoverRollbackRequest};
+pub use critical_path::{critical_path, CriticalPath, Link, PathKind};
 pub use drill::TestFailoverRequest;
 pub use drill_report::{
     Check, CheckOutcome, CleanupReport, DrillReport, InstanceReport, RecoveryPointUsed, RtoReport,

@@ -1,0 +1,187 @@
+//! The measured command: `protector` as a child process, reaped with wait4(2) so that its CPU
+//! time and peak RSS come from the kernel, not from sampling.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::Failure;
+
+/// What the kernel and the clock say about one run of the command.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    /// When it was started (the origin of the time to recovery).
+    pub started: DateTime<Utc>,
+    /// From spawn to exit.
+    pub wall: Duration,
+    /// User plus system CPU time.
+    pub cpu: Duration,
+    /// Peak resident set size in bytes.
+    pub max_rss: u64,
+    /// Exit code (`None`: killed by a signal).
+    pub exit_code: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// How to run `protector`.
+#[derive(Debug, Clone)]
+pub struct Protector {
+    /// The executable.
+    pub binary: PathBuf,
+}
+
+impl Protector {
+    /// `protector` next to this executable (cargo builds both into the same directory).
+    pub fn next_to_self() -> Result<Protector, Failure> {
+        let me = std::env::current_exe()
+            .map_err(|e| Failure(format!("cannot locate the benchmark's executable: {e}")))?;
+        let dir = me.parent().unwrap_or(Path::new("."));
+        // A test executable lives one level deeper, in `deps/`.
+        let candidates = [dir.join("protector"), dir.join("../protector")];
+        candidates
+            .iter()
+            .find(|p| p.is_file())
+            .map(|p| Protector { binary: p.clone() })
+            .ok_or_else(|| {
+                Failure(format!(
+                    "no protector executable in {}: build it (`cargo build --release -p protector-cli`) or give --protector PATH",
+                    dir.display()
+                ))
+            })
+    }
+
+    /// Runs `protector --state-dir STATE --os-cloud SITE ARGS...` with the clouds.yaml of the
+    /// served simulator and nothing else from this process's protector or OpenStack
+    /// environment (default engine settings: no `PROTECTOR_*` override reaches it), and waits
+    /// for it. Blocking: call it from a blocking thread.
+    pub fn run(
+        &self,
+        state_dir: &Path,
+        site: &str,
+        clouds_yaml: &Path,
+        args: &[String],
+    ) -> Result<ChildRun, Failure> {
+        let mut command = Command::new(&self.binary);
+        for (key, _) in std::env::vars_os() {
+            let key_text = key.to_string_lossy();
+            if key_text.starts_with("PROTECTOR_") || key_text.starts_with("OS_") {
+                command.env_remove(&key);
+            }
+        }
+        let out = tempfile::tempfile().map_err(|e| Failure(format!("no temporary file: {e}")))?;
+        let err = tempfile::tempfile().map_err(|e| Failure(format!("no temporary file: {e}")))?;
+        command
+            .arg("--state-dir")
+            .arg(state_dir)
+            .arg("--os-cloud")
+            .arg(site)
+            .args(args)
+            .env("OS_CLIENT_CONFIG_FILE", clouds_yaml)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                out.try_clone()
+                    .map_err(|e| Failure(format!("cannot share a file: {e}")))?,
+            ))
+            .stderr(Stdio::from(
+                err.try_clone()
+                    .map_err(|e| Failure(format!("cannot share a file: {e}")))?,
+            ));
+        let started = Utc::now();
+        let clock = Instant::now();
+        let child = command
+            .spawn()
+            .map_err(|e| Failure(format!("cannot run {}: {e}", self.binary.display())))?;
+        let reaped =
+            wait4(child.id()).map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
+        let wall = clock.elapsed();
+        Ok(ChildRun {
+            started,
+            wall,
+            cpu: reaped.cpu,
+            max_rss: reaped.max_rss,
+            exit_code: reaped.exit_code,
+            stdout: read_all(out)?,
+            stderr: read_all(err)?,
+        })
+    }
+}
+
+fn read_all(mut file: std::fs::File) -> Result<String, Failure> {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    file.rewind()
+        .and_then(|()| file.read_to_string(&mut text))
+        .map_err(|e| Failure(format!("cannot read the command's output: {e}")))?;
+    Ok(text)
+}
+
+/// What wait4(2) reports about a reaped child.
+struct Reaped {
+    cpu: Duration,
+    max_rss: u64,
+    exit_code: Option<i32>,
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+        + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+}
+
+/// Waits for child `pid` to exit and returns its resource usage. The `std::process::Child`
+/// it came from must not be waited for afterwards (it is reaped here).
+#[expect(
+    unsafe_code,
+    reason = "wait4(2) is the one call that gives a child's rusage with its exit; std has no safe wrapper"
+)]
+fn wait4(pid: u32) -> std::io::Result<Reaped> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| std::io::Error::other(format!("pid {pid} out of range")))?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid, exclusively borrowed locals for the call.
+        let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if got == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    let exit_code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Ok(Reaped {
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        // Linux reports ru_maxrss in KiB.
+        max_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+        exit_code,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
+    fn wait4_reports_the_childs_exit_and_its_cpu() {
+        // A child that burns some CPU and exits 3.
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 3",
+            ])
+            .spawn()
+            .unwrap();
+        let reaped = wait4(child.id()).unwrap();
+        assert_eq!(reaped.exit_code, Some(3));
+        assert!(reaped.cpu > Duration::ZERO);
+        assert!(reaped.max_rss > 0);
+    }
+}
