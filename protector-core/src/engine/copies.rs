@@ -181,7 +181,7 @@ pub(super) async fn remove_copies(
         poll,
     )
     .await;
-    for name in &copies.array_volumes {
+    let removed = futures::future::join_all(copies.array_volumes.iter().map(|name| async move {
         let removed = async {
             let array = array.ok_or_else(|| {
                 Error::unavailable(format!("the FlashArray of {} is unknown", clients.site))
@@ -193,14 +193,18 @@ pub(super) async fn remove_copies(
             }
         }
         .await;
-        if let Err(e) = removed {
-            leftovers.push(format!(
+        (name, removed)
+    }))
+    .await;
+    leftovers.extend(removed.into_iter().filter_map(|(name, r)| {
+        r.err().map(|e| {
+            format!(
                 "array volume {name} on {}: {}",
                 clients.site,
                 e.message()
-            ));
-        }
-    }
+            )
+        })
+    }));
     leftovers
 }
 

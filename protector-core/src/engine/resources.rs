@@ -234,22 +234,41 @@ pub(super) async fn remove_resources(
     volumes: &[String],
     poll: &super::wait::PollPolicy,
 ) -> Vec<String> {
-    let mut leftovers = Vec::new();
-    for id in servers {
-        if let Err(e) = remove_server(&clients.compute, id, poll).await {
-            leftovers.push(format!("server {id} on {}: {}", clients.site, e.message()));
-        }
-    }
-    for id in ports {
-        if let Err(e) = clients.network.delete_port(id).await {
-            leftovers.push(format!("port {id} on {}: {}", clients.site, e.message()));
-        }
-    }
-    for id in volumes {
-        if let Err(e) = remove_volume(&clients.block_storage, id, poll).await {
-            leftovers.push(format!("volume {id} on {}: {}", clients.site, e.message()));
-        }
-    }
+    // Each kind at once (the per-service limits bound the calls); kinds in order: servers
+    // gone before their ports and volumes (a volume deletes only once detached).
+    let removed = futures::future::join_all(
+        servers
+            .iter()
+            .map(|id| async move { (id, remove_server(&clients.compute, id, poll).await) }),
+    )
+    .await;
+    let mut leftovers: Vec<String> = removed
+        .into_iter()
+        .filter_map(|(id, r)| {
+            r.err()
+                .map(|e| format!("server {id} on {}: {}", clients.site, e.message()))
+        })
+        .collect();
+    let removed = futures::future::join_all(
+        ports
+            .iter()
+            .map(|id| async move { (id, clients.network.delete_port(id).await) }),
+    )
+    .await;
+    leftovers.extend(removed.into_iter().filter_map(|(id, r)| {
+        r.err()
+            .map(|e| format!("port {id} on {}: {}", clients.site, e.message()))
+    }));
+    let removed = futures::future::join_all(
+        volumes
+            .iter()
+            .map(|id| async move { (id, remove_volume(&clients.block_storage, id, poll).await) }),
+    )
+    .await;
+    leftovers.extend(removed.into_iter().filter_map(|(id, r)| {
+        r.err()
+            .map(|e| format!("volume {id} on {}: {}", clients.site, e.message()))
+    }));
     leftovers
 }
 

@@ -79,11 +79,12 @@ impl Run<'_> {
             self.step_started("fence_old_vms").await?;
             let group = self.engine.group_by_id(&plan.group_id).await?;
             let document = self.engine.document(group).await?;
-            for id in fenced_servers(&document.members, &plan.target_site) {
+            let fenced = fenced_servers(&document.members, &plan.target_site);
+            futures::future::join_all(fenced.iter().map(|id| async move {
                 self.effect(
                     &format!("fence:{id}"),
                     json!({"server": id, "site": plan.target_site}),
-                    stop_server_and_wait(&self.target.compute, &id, &self.engine.options().poll),
+                    stop_server_and_wait(&self.target.compute, id, &self.engine.options().poll),
                 )
                 .await
                 .map_err(|e| {
@@ -91,8 +92,11 @@ impl Run<'_> {
                         "the old VM {id} on {} could not be confirmed stopped",
                         plan.target_site
                     ))
-                })?;
-            }
+                })
+            }))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
             self.step_done("fence_old_vms").await?;
         }
 
@@ -162,6 +166,7 @@ impl Run<'_> {
         self.step_started("promote_storage_primary").await?;
         let snapshots = self.target_array.list_volume_snapshots(&replica).await?;
         let mut sources = BTreeMap::new();
+        let mut promotions = Vec::new();
         for member in &plan.members {
             for volume in &member.volumes {
                 let wanted = format!("{replica}.{}", volume.source_array_volume);
@@ -181,19 +186,26 @@ impl Run<'_> {
                     // VMs since: overwriting again would lose what they wrote.
                     continue;
                 }
-                let request = CopyVolume {
+                promotions.push(CopyVolume {
                     name: volume.copy_name.clone(),
                     source: found.name.clone(),
                     overwrite: true,
-                };
-                self.effect(
-                    &format!("promote_volume:{}", volume.copy_name),
-                    json!({"source": found.name, "name": volume.copy_name}),
-                    self.target_array.copy_volume(&request),
-                )
-                .await?;
+                });
             }
         }
+        // Every original volume overwritten at once (independent array calls); all run, the
+        // first error wins.
+        futures::future::join_all(promotions.iter().map(|request| async move {
+            self.effect(
+                &format!("promote_volume:{}", request.name),
+                json!({"source": request.source, "name": request.name}),
+                self.target_array.copy_volume(request),
+            )
+            .await
+        }))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         self.step_done("promote_storage_primary").await?;
         self.hooks_at(HookPoint::PostStorage).await?;
         self.hooks_at(HookPoint::PreInstances).await?;

@@ -130,8 +130,13 @@ impl Run<'_> {
         let mut leftovers = Vec::new();
         let poll = &self.engine.options().poll;
         let compute = self.target.compute.clone();
-        for id in &undo.started {
-            if let Err(e) = stop_server_and_wait(&compute, id, poll).await {
+        let stopped = futures::future::join_all(undo.started.iter().map(|id| {
+            let compute = &compute;
+            async move { (id, stop_server_and_wait(compute, id, poll).await) }
+        }))
+        .await;
+        for (id, result) in stopped {
+            if let Err(e) = result {
                 leftovers.push(format!(
                     "server {id} on {} was started and could not be stopped again: {}",
                     self.plan.target_site,
@@ -181,8 +186,12 @@ impl Run<'_> {
         if !undo.stopped.is_empty() {
             match self.source() {
                 Ok(source) => {
-                    for id in &undo.stopped {
-                        let result = start_server_and_wait(&source.compute, id, poll).await;
+                    let started = futures::future::join_all(undo.stopped.iter().map(|id| {
+                        let compute = &source.compute;
+                        async move { (id, start_server_and_wait(compute, id, poll).await) }
+                    }))
+                    .await;
+                    for (id, result) in started {
                         if let Err(e) = result {
                             leftovers.push(format!(
                                 "source server {id} on {} was not restarted: {}",
