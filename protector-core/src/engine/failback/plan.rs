@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use futures::future::join_all;
 use uuid::Uuid;
 
 use super::FailbackRequest;
 use crate::engine::planner::site_token;
 use crate::engine::validate::Finding;
 use crate::engine::Protector;
+use crate::api::{ArrayVolume, Server};
 use crate::error::{ErrorKind, Hint, MappedResource, Result};
 use crate::model::{GroupStatus, OperationType, Phase, ProtectionGroup, ResourceMappings};
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
@@ -370,6 +372,51 @@ impl Protector {
             .connector
             .array(policy.array_on(&group, &target))
             .await?;
+        // What the members' loop reads, read at once (independent reads; the per-service limits
+        // bound them): the original servers on the target, the current ones on the source, and
+        // the original array volumes.
+        let moving: Vec<_> = document
+            .members
+            .iter()
+            .filter(|m| m.current.site != target)
+            .collect();
+        let originals: BTreeMap<String, Option<Server>> = join_all(
+            moving
+                .iter()
+                .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
+                .map(|s| async {
+                    let server = target_clients.compute.get_server(&s.instance_id).await;
+                    server.map(|found| (s.instance_id.clone(), found))
+                }),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+        let currents: BTreeMap<String, Option<Server>> =
+            join_all(moving.iter().map(|m| async {
+                let server = source_clients
+                    .compute
+                    .get_server(&m.current.instance_id)
+                    .await;
+                server.map(|found| (m.current.instance_id.clone(), found))
+            }))
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        let standby_volumes: Vec<&String> = moving
+            .iter()
+            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
+            .filter(|s| originals.get(&s.instance_id).is_some_and(Option::is_some))
+            .flat_map(|s| s.array_volumes.iter())
+            .collect();
+        let mut array_volumes: BTreeMap<&String, Result<Option<ArrayVolume>>> =
+            join_all(standby_volumes.iter().map(|name| {
+                let target_array = &target_array;
+                async move { (*name, target_array.get_volume(name).await) }
+            }))
+            .await
+            .into_iter()
+            .collect();
         let mut rebuild = Vec::new();
         for member in &document.members {
             let name = member.instance_name.clone();
@@ -379,7 +426,7 @@ impl Protector {
             }
             let standby = member.standby.as_ref().filter(|s| s.site == target);
             let original = match standby {
-                Some(s) => target_clients.compute.get_server(&s.instance_id).await?,
+                Some(s) => originals.get(&s.instance_id).cloned().flatten(),
                 None => None,
             };
             let Some(standby) = standby.filter(|_| original.is_some()) else {
@@ -402,7 +449,11 @@ impl Protector {
                 continue;
             };
             for array_volume in &standby.array_volumes {
-                match target_array.get_volume(array_volume).await {
+                let read = match array_volumes.remove(array_volume) {
+                    Some(read) => read,
+                    None => target_array.get_volume(array_volume).await,
+                };
+                match read {
                     Ok(Some(v)) if !v.destroyed => {}
                     Ok(_) => plan.findings.push(
                         Finding::error(
@@ -418,10 +469,10 @@ impl Protector {
                     Err(e) => return Err(e),
                 }
             }
-            let source_status = source_clients
-                .compute
-                .get_server(&member.current.instance_id)
-                .await?
+            let source_status = currents
+                .get(&member.current.instance_id)
+                .cloned()
+                .flatten()
                 .map(|s| s.status.as_str().to_string());
             let volumes = member
                 .recovery
@@ -479,3 +530,4 @@ impl Protector {
         Ok(plan)
     }
 }
+
