@@ -43,6 +43,10 @@ pub(crate) struct Meta {
     /// saved before writes were applied lazily (its rows hold every write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_epoch: Option<crate::writes::WriteEpoch>,
+    /// The changes of writers since `write_epoch` started, oldest first (`crate::writes`):
+    /// a change saves only the rows of the writers that stopped or started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writer_changes: Vec<crate::writes::WriterChange>,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -63,6 +67,7 @@ impl Meta {
             write_seq: 0,
             scale_seed: None,
             write_epoch: None,
+            writer_changes: Vec::new(),
         }
     }
 }

@@ -53,6 +53,11 @@ impl<T> Table<T> {
         }
     }
 
+    /// Whether row `key` changed since the last save (it will be saved).
+    pub(crate) fn is_dirty(&self, key: &str) -> bool {
+        self.dirty.contains(key)
+    }
+
     /// How many tracked changes (`get_mut`, `insert`, `remove`) this table has seen in memory.
     pub(crate) fn mutations(&self) -> u64 {
         self.mutations

@@ -312,6 +312,34 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
+/// A JSON response `{"<key>": [items…]}`, byte for byte what [`json_response`] gives for it,
+/// without holding every item's view at once: each is serialized as soon as it is built and
+/// dropped, so a list of thousands stays cheap.
+pub(crate) fn json_list_response(
+    status: StatusCode,
+    key: &str,
+    items: impl ExactSizeIterator<Item = Value>,
+) -> Response {
+    // About the size of a server's full view.
+    let mut text = Vec::with_capacity(64 + items.len() * 2048);
+    text.extend_from_slice(b"{");
+    let _ = serde_json::to_writer(&mut text, key);
+    text.extend_from_slice(b":[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut text, &item);
+    }
+    text.extend_from_slice(b"]}");
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// An empty response (202, 204).
 pub(crate) fn empty_response(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
@@ -459,5 +487,26 @@ mod tests {
         let timeout = InjectedError::Timeout.to_error("site-a", Service::Network, "x");
         assert!(wire_fault(&timeout).unwrap().drop_connection);
         assert!(wire_fault(&Error::unavailable("Service is unavailable at this time.")).is_none());
+    }
+
+    /// A streamed list is byte for byte the body of the whole document, empty or not.
+    #[tokio::test]
+    async fn a_streamed_list_is_the_whole_document() {
+        let items = vec![
+            serde_json::json!({"id": "b", "name": "x\"y", "a": [1, {"z": null}]}),
+            serde_json::json!({"id": "a", "metadata": {}}),
+        ];
+        for items in [items.clone(), Vec::new()] {
+            let whole = json_response(StatusCode::OK, &serde_json::json!({ "servers": items }));
+            let streamed = json_list_response(StatusCode::OK, "servers", items.into_iter());
+            assert_eq!(streamed.status(), whole.status());
+            assert_eq!(streamed.headers(), whole.headers());
+            let body = |r: Response| async move {
+                axum::body::to_bytes(r.into_body(), usize::MAX)
+                    .await
+                    .unwrap()
+            };
+            assert_eq!(body(streamed).await, body(whole).await);
+        }
     }
 }

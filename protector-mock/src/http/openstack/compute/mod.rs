@@ -19,8 +19,8 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::common::{
-    empty_response, json_response, parse_query, regex_search, truthy, ApiError, Family, Query,
-    Reply, SiteContext,
+    empty_response, json_list_response, json_response, parse_query, regex_search, truthy, ApiError,
+    Family, Query, Reply, SiteContext,
 };
 use super::microversion::{Microversion, COMPUTE};
 use super::schema;
@@ -249,11 +249,14 @@ async fn list_servers(
     let query = parse_query(query.as_deref());
     let context = ctx.clone();
     nova_call(&ctx, "list_servers", &headers, move |world, caller, _| {
-        let items: Vec<Value> = listed(world, caller, &query)?
-            .into_iter()
-            .map(|s| views::server_summary(&context, s))
-            .collect();
-        Ok(json_response(StatusCode::OK, &json!({ "servers": items })))
+        let servers = listed(world, caller, &query)?;
+        Ok(json_list_response(
+            StatusCode::OK,
+            "servers",
+            servers
+                .into_iter()
+                .map(|s| views::server_summary(&context, s)),
+        ))
     })
     .await
 }
@@ -266,11 +269,14 @@ async fn list_servers_detail(
     let query = parse_query(query.as_deref());
     let context = ctx.clone();
     nova_call(&ctx, "list_servers", &headers, move |world, caller, v| {
-        let items: Vec<Value> = listed(world, caller, &query)?
-            .into_iter()
-            .map(|s| views::server(&context, world, caller, s, v))
-            .collect();
-        Ok(json_response(StatusCode::OK, &json!({ "servers": items })))
+        let servers = listed(world, caller, &query)?;
+        Ok(json_list_response(
+            StatusCode::OK,
+            "servers",
+            servers
+                .into_iter()
+                .map(|s| views::server(&context, world, caller, s, v)),
+        ))
     })
     .await
 }
