@@ -197,13 +197,8 @@ pub(super) async fn remove_copies(
     }))
     .await;
     leftovers.extend(removed.into_iter().filter_map(|(name, r)| {
-        r.err().map(|e| {
-            format!(
-                "array volume {name} on {}: {}",
-                clients.site,
-                e.message()
-            )
-        })
+        r.err()
+            .map(|e| format!("array volume {name} on {}: {}", clients.site, e.message()))
     }));
     leftovers
 }

@@ -179,10 +179,12 @@ impl Protector {
         // Boxed: a site failover nests a whole group failover (plan, validation, run) in its
         // own future; inline, debug builds overflow a 2 MiB thread stack.
         let plan = Box::pin(self.plan_failover_of(group, &request)).await?;
-        Box::pin(self.validate_plan(&plan)).await?.into_result(&format!(
-            "failover of protection group '{}'",
-            plan.group_name
-        ))?;
+        Box::pin(self.validate_plan(&plan))
+            .await?
+            .into_result(&format!(
+                "failover of protection group '{}'",
+                plan.group_name
+            ))?;
         Box::pin(self.execute_failover(&plan, observer)).await
     }
 }

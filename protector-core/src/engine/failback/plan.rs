@@ -7,10 +7,10 @@ use futures::future::join_all;
 use uuid::Uuid;
 
 use super::FailbackRequest;
+use crate::api::{ArrayVolume, Server};
 use crate::engine::planner::site_token;
 use crate::engine::validate::Finding;
 use crate::engine::Protector;
-use crate::api::{ArrayVolume, Server};
 use crate::error::{ErrorKind, Hint, MappedResource, Result};
 use crate::model::{GroupStatus, OperationType, Phase, ProtectionGroup, ResourceMappings};
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
@@ -392,17 +392,16 @@ impl Protector {
         .await
         .into_iter()
         .collect::<Result<_>>()?;
-        let currents: BTreeMap<String, Option<Server>> =
-            join_all(moving.iter().map(|m| async {
-                let server = source_clients
-                    .compute
-                    .get_server(&m.current.instance_id)
-                    .await;
-                server.map(|found| (m.current.instance_id.clone(), found))
-            }))
-            .await
-            .into_iter()
-            .collect::<Result<_>>()?;
+        let currents: BTreeMap<String, Option<Server>> = join_all(moving.iter().map(|m| async {
+            let server = source_clients
+                .compute
+                .get_server(&m.current.instance_id)
+                .await;
+            server.map(|found| (m.current.instance_id.clone(), found))
+        }))
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
         let standby_volumes: Vec<&String> = moving
             .iter()
             .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
@@ -530,4 +529,3 @@ impl Protector {
         Ok(plan)
     }
 }
-
