@@ -8,7 +8,7 @@ use futures::future::join_all;
 use serde_json::json;
 
 use super::{lock, Made, Run};
-use crate::api::{CopyVolume, ManageVolume, ServerStatus};
+use crate::api::{CopyVolume, ListServers, ManageVolume, ServerStatus};
 use crate::engine::resources::{
     port_request, server_request, wait_server_booted, wait_stopped, wait_volume_available,
 };
@@ -108,18 +108,36 @@ impl Run<'_> {
     pub(in crate::engine) async fn quiesce(&self) -> Result<()> {
         let compute = self.source()?.compute.clone();
         let poll = self.engine.options().poll.clone();
+        // The members' states from one listing of the project (not a read per member); one
+        // the listing lacks (or a failed listing) is read on its own.
+        let listed: BTreeMap<String, ServerStatus> =
+            match compute.list_servers(&ListServers::default()).await {
+                Ok(servers) => servers.into_iter().map(|s| (s.id, s.status)).collect(),
+                Err(e) if e.is_retryable() => BTreeMap::new(),
+                Err(e) => return Err(e),
+            };
+        let listed = &listed;
         self.for_members(|member| {
             let compute = compute.clone();
             let poll = poll.clone();
             async move {
                 let id = member.source_instance_id.clone();
-                let server = compute.get_server(&id).await?.ok_or_else(|| {
-                    Error::not_found(format!(
-                        "server {id} of member {} disappeared from {}",
-                        member.instance_name, self.plan.source_site
-                    ))
-                })?;
-                if server.status != ServerStatus::Shutoff {
+                let status = match listed.get(&id) {
+                    Some(status) => status.clone(),
+                    None => {
+                        compute
+                            .get_server(&id)
+                            .await?
+                            .ok_or_else(|| {
+                                Error::not_found(format!(
+                                    "server {id} of member {} disappeared from {}",
+                                    member.instance_name, self.plan.source_site
+                                ))
+                            })?
+                            .status
+                    }
+                };
+                if status != ServerStatus::Shutoff {
                     self.effect(
                         &format!("stop_server:{}", member.instance_name),
                         json!({"server": id}),
