@@ -393,22 +393,29 @@ impl Run<'_> {
 
     /// Keeps `wave` on the operation and in the journal (`boot_wave:<priority>.<level>`).
     async fn record_wave(&self, wave: WaveRun) -> Result<()> {
-        let step = format!("boot_wave:{}.{}", wave.priority, wave.level + 1);
-        let kind = if wave.finished_at.is_some() {
-            JournalKind::Done
-        } else {
-            JournalKind::Intent
-        };
-        let detail = json!({
-            "priority": wave.priority,
-            "members": wave.members,
-            "not_started": wave.not_started,
-            "failed": wave.failed,
-        });
+        let (step, kind, detail) = wave_journal(&wave);
         note_wave(&mut lock(&self.op).boot_waves, wave);
         self.journal(&step, kind, detail).await;
         self.save().await
     }
+}
+
+/// The journal entry of a boot wave (`boot_wave:<priority>.<level>`): its intent when it
+/// starts, done when it ended. One shape for failovers, failbacks and drills.
+pub(in crate::engine) fn wave_journal(wave: &WaveRun) -> (String, JournalKind, serde_json::Value) {
+    let step = format!("boot_wave:{}.{}", wave.priority, wave.level + 1);
+    let kind = if wave.finished_at.is_some() {
+        JournalKind::Done
+    } else {
+        JournalKind::Intent
+    };
+    let detail = json!({
+        "priority": wave.priority,
+        "members": wave.members,
+        "not_started": wave.not_started,
+        "failed": wave.failed,
+    });
+    (step, kind, detail)
 }
 
 #[cfg(test)]

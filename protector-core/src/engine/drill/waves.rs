@@ -1,13 +1,11 @@
 //! A drill's test servers boot in the group's boot order, as a failover's do.
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{update_member, Drill};
 use crate::engine::boot_order::{boot_in_waves, note_wave, WaveOutcomes};
 use crate::error::Result;
 use crate::model::WaveRun;
-use crate::store::JournalKind;
 
 impl WaveOutcomes for Drill<'_> {
     fn failure(&self, member: Uuid) -> Option<String> {
@@ -35,18 +33,7 @@ impl Drill<'_> {
 
     /// Keeps `wave` on the operation and in the journal (`boot_wave:<priority>.<level>`).
     async fn record_wave(&self, wave: WaveRun) -> Result<()> {
-        let step = format!("boot_wave:{}.{}", wave.priority, wave.level + 1);
-        let kind = if wave.finished_at.is_some() {
-            JournalKind::Done
-        } else {
-            JournalKind::Intent
-        };
-        let detail = json!({
-            "priority": wave.priority,
-            "members": wave.members,
-            "not_started": wave.not_started,
-            "failed": wave.failed,
-        });
+        let (step, kind, detail) = crate::engine::boot_order::wave_journal(&wave);
         self.tracker.edit(|op| note_wave(&mut op.boot_waves, wave));
         self.tracker.journal(&step, kind, detail).await;
         self.tracker.publish().await
