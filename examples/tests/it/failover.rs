@@ -101,9 +101,19 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
             .await
             .unwrap();
         assert_eq!(ports.len(), member.recovery.networks.len());
-        for (port, nic) in ports.iter().zip(&member.recovery.networks) {
-            let expected = nic.network_name.replace("primary", "secondary");
-            assert_eq!(net_name(&port.network_id), expected);
+        // A VM's ports are created at once: Neutron lists them in creation order, not in the
+        // order of the VM's NICs, so the networks are compared as a multiset.
+        let mut networks: Vec<String> = ports.iter().map(|p| net_name(&p.network_id)).collect();
+        let mut expected: Vec<String> = member
+            .recovery
+            .networks
+            .iter()
+            .map(|nic| nic.network_name.replace("primary", "secondary"))
+            .collect();
+        networks.sort();
+        expected.sort();
+        assert_eq!(networks, expected);
+        for port in &ports {
             assert!(
                 !port.security_group_ids.is_empty(),
                 "security groups are set on the port"
