@@ -63,6 +63,11 @@ struct Args {
     /// The protector executable [default: `protector` next to this one].
     #[arg(long, value_name = "PATH")]
     protector: Option<PathBuf>,
+    /// Diagnosis: run the command with `PROTECTOR_LOG=debug` and keep each run's log (every
+    /// request with its timestamp) as DIR/<scenario>-<run>.log. Logging costs CPU: the numbers
+    /// of a traced run are not the ones to report.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 /// What `--json` holds.
@@ -85,9 +90,18 @@ async fn bench(args: Args) -> Result<bool, Failure> {
     let protector = match &args.protector {
         Some(binary) => Protector {
             binary: binary.clone(),
+            trace: None,
         },
         None => Protector::next_to_self()?,
     };
+    let protector = Protector {
+        trace: args.trace.clone(),
+        ..protector
+    };
+    if let Some(dir) = &args.trace {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let latency = Duration::from_millis(args.latency_ms);
     eprintln!(
         "protector-bench: {} scenario(s), {} run(s) each, {} ms per call, {}",
@@ -102,7 +116,7 @@ async fn bench(args: Args) -> Result<bool, Failure> {
         let mut path = None;
         let mut error = None;
         for n in 1..=args.runs {
-            match run::run_once(s, latency, &protector).await {
+            match run::run_once(s, latency, &protector, n).await {
                 Ok((metrics, critical)) => {
                     eprintln!(
                         "  {s} run {n}: {} calls, wall {:.2} s, bound {:.2} s, checks {}",
@@ -186,7 +200,7 @@ mod tests {
         let protector = Protector::next_to_self().unwrap();
         let failover = scenario::SCENARIOS[0];
         assert_eq!(failover.name, "failover-1");
-        let (metrics, path) = run::run_once(&failover, Duration::ZERO, &protector)
+        let (metrics, path) = run::run_once(&failover, Duration::ZERO, &protector, 1)
             .await
             .unwrap();
         assert!(metrics.calls > 0 && metrics.polls > 0, "{metrics:?}");

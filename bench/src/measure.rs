@@ -33,6 +33,10 @@ pub struct ChildRun {
 pub struct Protector {
     /// The executable.
     pub binary: PathBuf,
+    /// A diagnosis aid (`--trace DIR`): run it with `PROTECTOR_LOG=debug` (every request with a
+    /// timestamp) and keep what it printed on stderr in this directory. It costs CPU: numbers of
+    /// a traced run are not the product's.
+    pub trace: Option<PathBuf>,
 }
 
 impl Protector {
@@ -46,7 +50,10 @@ impl Protector {
         candidates
             .iter()
             .find(|p| p.is_file())
-            .map(|p| Protector { binary: p.clone() })
+            .map(|p| Protector {
+                binary: p.clone(),
+                trace: None,
+            })
             .ok_or_else(|| {
                 Failure(format!(
                     "no protector executable in {}: build it (`cargo build --release -p protector-cli`) or give --protector PATH",
@@ -82,6 +89,7 @@ impl Protector {
             .arg(site)
             .args(args)
             .env("OS_CLIENT_CONFIG_FILE", clouds_yaml)
+            .envs(self.trace.as_ref().map(|_| ("PROTECTOR_LOG", "debug")))
             .stdin(Stdio::null())
             .stdout(Stdio::from(
                 out.try_clone()

@@ -26,6 +26,7 @@ pub async fn run_once(
     scenario: &Scenario,
     latency: Duration,
     protector: &Protector,
+    run: u32,
 ) -> Result<(RunMetrics, CriticalPath), Failure> {
     let world = World::build(scenario).await?;
     // A drill journals no plan: its plan is made here, as `--dry-run` would print it.
@@ -68,6 +69,11 @@ pub async fn run_once(
     };
     let requests = world.server.requests().requests();
     world.set_latency(0)?;
+    if let Some(dir) = &protector.trace {
+        let file = dir.join(format!("{}-{run}.log", scenario.name));
+        std::fs::write(&file, &child.stderr)
+            .map_err(|e| Failure(format!("cannot write {}: {e}", file.display())))?;
+    }
     if child.exit_code != Some(0) {
         let tail: Vec<&str> = child.stderr.lines().rev().take(5).collect();
         return Err(Failure(format!(
