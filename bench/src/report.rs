@@ -67,6 +67,8 @@ pub struct Summary {
     pub wall_over_bound: Option<f64>,
     /// Time to recovery, in milliseconds.
     pub recovered_ms: Option<f64>,
+    /// Time to recovery over the bound (the bound ends when the workload runs).
+    pub recovered_over_bound: Option<f64>,
     /// Engine CPU, in milliseconds.
     pub cpu_ms: f64,
     /// Engine CPU per API request, in milliseconds.
@@ -98,6 +100,7 @@ pub fn summarize(vms: usize, runs: &[RunMetrics]) -> Summary {
     let bound_ms = m(&|r| r.bound_ms);
     let wall_ms = m(&|r| r.wall_ms);
     let cpu_ms = m(&|r| r.cpu_ms);
+    let recovered_ms = median(runs.iter().filter_map(|r| r.recovered_ms).collect());
     Summary {
         vms,
         calls,
@@ -106,7 +109,10 @@ pub fn summarize(vms: usize, runs: &[RunMetrics]) -> Summary {
         bound_ms,
         wall_ms,
         wall_over_bound: (bound_ms > 0.0).then(|| wall_ms / bound_ms),
-        recovered_ms: median(runs.iter().filter_map(|r| r.recovered_ms).collect()),
+        recovered_ms,
+        recovered_over_bound: recovered_ms
+            .filter(|_| bound_ms > 0.0)
+            .map(|recovered| recovered / bound_ms),
         cpu_ms,
         cpu_ms_per_call: (calls > 0.0).then(|| cpu_ms / calls),
         peak_rss_mb: m(&|r| r.peak_rss_mb),
@@ -148,6 +154,7 @@ pub fn table(reports: &[ScenarioReport]) -> String {
         "wall",
         "wall/bound",
         "recovered",
+        "rec/bound",
         "CPU ms",
         "CPU ms/call",
         "peak RSS MB",
@@ -172,6 +179,8 @@ pub fn table(reports: &[ScenarioReport]) -> String {
                 seconds(s.wall_ms),
                 s.wall_over_bound.map_or("-".into(), |x| format!("{x:.1}x")),
                 s.recovered_ms.map_or("-".into(), seconds),
+                s.recovered_over_bound
+                    .map_or("-".into(), |x| format!("{x:.1}x")),
                 format!("{:.0}", s.cpu_ms),
                 s.cpu_ms_per_call.map_or("-".into(), |x| format!("{x:.2}")),
                 format!("{:.0}", s.peak_rss_mb),

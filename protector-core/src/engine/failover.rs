@@ -147,10 +147,19 @@ impl Run<'_> {
         // Preparation.
         self.hooks_at(HookPoint::PrePreparation).await?;
         self.step_started("validate_sites").await?;
-        self.engine.ensure_reachable(&plan.target_site).await?;
-        if plan.mode == FailoverMode::Planned {
-            self.engine.ensure_reachable(&plan.source_site).await?;
-        }
+        // Both sites at once (the source only when planned); the target's answer first.
+        let source_check = async {
+            if plan.mode == FailoverMode::Planned {
+                self.engine.ensure_reachable(&plan.source_site).await?;
+            }
+            Ok::<(), Error>(())
+        };
+        let (target, source) = futures::join!(
+            self.engine.ensure_reachable(&plan.target_site),
+            source_check
+        );
+        target?;
+        source?;
         self.step_done("validate_sites").await?;
 
         self.step_started("create_dr_record").await?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Protector;
-use crate::api::{ArrayApi, PgSnapshot, PgSnapshotTransfer};
+use crate::api::{ArrayApi, ArrayConnection, ArrayProtectionGroup, PgSnapshot, PgSnapshotTransfer};
 use crate::error::Result;
 use crate::model::{GroupStatus, ProtectionGroup, ReplicationPolicy, ReplicationType};
 
@@ -266,10 +266,6 @@ impl Protector {
         let target = group.current_secondary_site();
         let target_ep = policy.array_on(group, target);
         let target_array = self.inner.connector.array(target_ep).await?;
-        let target_info = target_array
-            .array_info()
-            .await
-            .map_err(|e| e.with_prefix(format!("FlashArray {} of {target}", target_ep.url)))?;
         // Replicas are named after the source array; ask it only when the policy did not
         // record its name (the source may be the site that is down).
         let source_name = match policy.array_name_on(group, source) {
@@ -289,12 +285,20 @@ impl Protector {
             }
         };
         let replica = format!("{source_name}:{}", policy.pure_pg_name);
-        let snapshot = latest_replicated(target_array.as_ref(), &replica).await?;
-        let problem =
-            match link_problem(target_array.as_ref(), &target_info.name, &source_name).await? {
-                Some(problem) => Some(problem),
-                None => replica_refused(target_array.as_ref(), &target_info.name, &replica).await?,
-            };
+        // Everything the target array is asked, at once: one round trip.
+        let (target_info, snapshot, connections, replica_group) = futures::join!(
+            target_array.array_info(),
+            latest_replicated(target_array.as_ref(), &replica),
+            target_array.array_connections(),
+            target_array.get_protection_group(&replica)
+        );
+        let target_info = target_info
+            .map_err(|e| e.with_prefix(format!("FlashArray {} of {target}", target_ep.url)))?;
+        let snapshot = snapshot?;
+        let problem = match link_problem_in(&connections?, &target_info.name, &source_name) {
+            Some(problem) => Some(problem),
+            None => replica_refused(replica_group?, &target_info.name, &replica),
+        };
         let (now, clock) = match target_info.as_of {
             Some(t) => (t, LagClock::Array),
             None => (Utc::now(), LagClock::Local),
@@ -341,7 +345,16 @@ pub(super) async fn link_problem(
     source_name: &str,
 ) -> Result<Option<String>> {
     let connections = target.array_connections().await?;
-    Ok(match connections.iter().find(|c| c.name == source_name) {
+    Ok(link_problem_in(&connections, target_name, source_name))
+}
+
+/// [`link_problem`] from the target's array connections.
+fn link_problem_in(
+    connections: &[ArrayConnection],
+    target_name: &str,
+    source_name: &str,
+) -> Option<String> {
+    match connections.iter().find(|c| c.name == source_name) {
         Some(c) if c.is_connected() => None,
         Some(c) => Some(format!(
             "the replication link between FlashArrays {source_name} and {target_name} is down (array connection status: {})",
@@ -350,17 +363,18 @@ pub(super) async fn link_problem(
         None => Some(format!(
             "FlashArray {target_name} has no array connection to FlashArray {source_name}"
         )),
-    })
+    }
 }
 
-/// Why `target` refuses the replica group `replica` (`source:pg`), if it does: destroyed, or
-/// not allowed. A replica the target does not list yet is no refusal (nothing was sent).
-async fn replica_refused(
-    target: &dyn ArrayApi,
+/// Why the target array (named `target_name`) refuses the replica group `replica`
+/// (`source:pg`), given what it answered for it: destroyed, or not allowed. A replica the
+/// target does not list yet is no refusal (nothing was sent).
+fn replica_refused(
+    group: Option<ArrayProtectionGroup>,
     target_name: &str,
     replica: &str,
-) -> Result<Option<String>> {
-    Ok(match target.get_protection_group(replica).await? {
+) -> Option<String> {
+    match group {
         Some(pg) if pg.destroyed => Some(format!(
             "protection group {replica} is destroyed on FlashArray {target_name}"
         )),
@@ -368,20 +382,26 @@ async fn replica_refused(
             "FlashArray {target_name} does not allow replication of protection group {replica}"
         )),
         _ => None,
-    })
+    }
 }
 
-/// The newest snapshot of `replica` (`source:pg`) on `array` whose transfer completed.
+/// The newest snapshot of `replica` (`source:pg`) on `array` whose transfer completed (its
+/// transfers and snapshots read at once).
 async fn latest_replicated(array: &dyn ArrayApi, replica: &str) -> Result<Option<PgSnapshot>> {
+    let (transfers, snapshots) = futures::join!(
+        array.list_pg_snapshot_transfers(replica),
+        array.list_pg_snapshots(replica)
+    );
     // Until the first transfer starts the replica group does not exist on the target.
-    let transfers: Vec<PgSnapshotTransfer> = match array.list_pg_snapshot_transfers(replica).await {
+    let missing = |e: &crate::error::Error| e.kind() == crate::error::ErrorKind::NotFound;
+    let transfers: Vec<PgSnapshotTransfer> = match transfers {
         Ok(t) => t,
-        Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
+        Err(e) if missing(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let snapshots = match array.list_pg_snapshots(replica).await {
+    let snapshots = match snapshots {
         Ok(s) => s,
-        Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
+        Err(e) if missing(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
     Ok(snapshots

@@ -211,13 +211,24 @@ impl Protector {
     /// planner's advice) is seen.
     pub(crate) async fn recheck_submitted(&self, mut plan: Plan, id: Uuid) -> Result<Option<Plan>> {
         plan.id = id;
-        let report = self.validate_plan(&plan).await?;
-        if plan.mode == FailoverMode::Planned {
+        let planned = plan.mode == FailoverMode::Planned;
+        // A planned failover needs both sites: ask both Keystones at once, while the plan is
+        // checked (the operation trusts their answers from then on).
+        let reachable = async {
+            if !planned {
+                return true;
+            }
+            let (target, source) = futures::join!(
+                self.ensure_reachable(&plan.target_site),
+                self.ensure_reachable(&plan.source_site)
+            );
+            target.is_ok() && source.is_ok()
+        };
+        let (report, reachable) = futures::join!(self.validate_plan(&plan), reachable);
+        let report = report?;
+        if planned {
             let stale = report.findings.iter().any(|f| f.code == PLAN_STALE);
-            if stale
-                || self.ensure_reachable(&plan.target_site).await.is_err()
-                || self.ensure_reachable(&plan.source_site).await.is_err()
-            {
+            if stale || !reachable {
                 return Ok(None);
             }
         }

@@ -19,7 +19,17 @@ impl FlashArrayClient {
         let request = Request::get("protection-groups", "read protection group")
             .names("names", &[name])
             .object(name);
-        let group = match self.list::<WireProtectionGroup>(&request).await {
+        // The group, its members and its targets at once (one round trip, not three): a
+        // replica group is named `source:pg` on its target (what `include_remote` needs); the
+        // member and target answers of a group that is missing or destroyed are not used.
+        // (`pod::pg` is a local group in a pod.)
+        let replica = name.replace("::", "").contains(':');
+        let (group, members, targets) = tokio::join!(
+            self.list::<WireProtectionGroup>(&request),
+            self.protection_group_members(name, replica),
+            self.protection_group_targets(name)
+        );
+        let group = match group {
             Ok(groups) => match groups.into_iter().next() {
                 Some(group) => group,
                 None => return Ok(None),
@@ -30,12 +40,14 @@ impl FlashArrayClient {
         let destroyed = group.destroyed.unwrap_or(false);
         let (volumes, targets) = if destroyed {
             (Vec::new(), Vec::new())
+        } else if (group.is_local == Some(false)) != replica {
+            // The array says otherwise than the name: ask again as it says.
+            let members = self
+                .protection_group_members(name, group.is_local == Some(false))
+                .await?;
+            (members, targets?)
         } else {
-            let replica = group.is_local == Some(false);
-            (
-                self.protection_group_members(name, replica).await?,
-                self.protection_group_targets(name).await?,
-            )
+            (members?, targets?)
         };
         let schedule = group.replication_schedule.as_ref();
         Ok(Some(ArrayProtectionGroup {

@@ -117,6 +117,52 @@ async fn replica_group_members_include_remote_and_missing_group_is_none() {
     );
 }
 
+/// The group, its members and its targets are read at once; the members are asked as a
+/// replica's (`include_remote`) when the name says `source:pg`, and asked again when the array
+/// says otherwise than the name.
+#[tokio::test]
+async fn members_are_asked_again_when_the_array_says_the_group_is_a_replica() {
+    let fake = Fake::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups")))
+        .and(exact_query(&[("names", "pg1"), ("limit", "500")]))
+        .respond_with(items(json!([{"name": "pg1", "is_local": false}])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[("group_names", "pg1"), ("limit", "500")]))
+        .respond_with(items(json!([{"member": {"name": "wrong"}}])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[
+            ("group_names", "pg1"),
+            ("include_remote", "true"),
+            ("limit", "500"),
+        ]))
+        .respond_with(items(json!([{"member": {"name": "array-a:vol-1"}}])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups/targets")))
+        .respond_with(items(json!([])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let pg = fake
+        .array()
+        .get_protection_group("pg1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pg.volumes, vec!["array-a:vol-1"]);
+}
+
 #[tokio::test]
 async fn create_protection_group_posts_the_name() {
     let fake = Fake::start().await;

@@ -51,14 +51,21 @@ impl Run<'_> {
         // Preparation.
         self.hooks_at(HookPoint::PrePreparation).await?;
         self.step_started("validate_sites").await?;
-        for site in [&plan.target_site, &plan.source_site] {
-            self.engine.ensure_reachable(site).await.map_err(|e| {
+        // Both sites at once; the target's answer is reported first.
+        let reach = |site: String| async move {
+            self.engine.ensure_reachable(&site).await.map_err(|e| {
                 Error::unavailable(format!(
                     "Cannot initiate failback - remote site '{site}' is unreachable ({}). Modifications to a Protection Group require both sites to be reachable.",
                     e.message()
                 ))
-            })?;
-        }
+            })
+        };
+        let (target, source) = futures::join!(
+            reach(plan.target_site.clone()),
+            reach(plan.source_site.clone())
+        );
+        target?;
+        source?;
         self.step_done("validate_sites").await?;
 
         self.step_started("create_dr_record").await?;

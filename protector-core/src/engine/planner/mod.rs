@@ -462,18 +462,21 @@ impl Protector {
                 return Ok(None);
             }
             let source_array = self.inner.connector.array(source_ep).await?;
-            match source_array.array_info().await {
-                Ok(info) => {
-                    let missing = if group.replication_type == ReplicationType::Sync {
-                        source_array.get_pod(&policy.pure_pg_name).await?.is_none()
-                    } else {
-                        source_array
-                            .get_protection_group(&policy.pure_pg_name)
-                            .await?
-                            .is_none()
-                    };
-                    Ok(Some(Ok((info.name, missing))))
+            // Its name and the group at once (the group's answer counts when it named itself).
+            let exists = async {
+                if group.replication_type == ReplicationType::Sync {
+                    Ok(source_array.get_pod(&policy.pure_pg_name).await?.is_some())
+                } else {
+                    Ok(source_array
+                        .get_protection_group(&policy.pure_pg_name)
+                        .await?
+                        .is_some())
                 }
+            };
+            let (info, exists): (_, Result<bool>) =
+                futures::join!(source_array.array_info(), exists);
+            match info {
+                Ok(info) => Ok(Some(Ok((info.name, !exists?)))),
                 Err(e) => Ok(Some(Err(e))),
             }
         };

@@ -174,6 +174,13 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "the store is not in WAL mode");
         }
+        // In WAL mode, NORMAL syncs the log at checkpoints instead of at every commit: a
+        // commit survives the process being killed at any moment (the log is in the kernel's
+        // page cache) and the file is never corrupted; only a power loss of this host can take
+        // back the last commits. FULL (an fsync per journal entry) was a fifth of the engine's
+        // CPU in a 100-VM failover. The services keep their state in MariaDB.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|err| open_error(path, "setting synchronous", err))?;
         Self::init(conn, key, Some(path.to_path_buf()))
     }
 
@@ -294,8 +301,10 @@ impl SqliteStore {
 
     /// Runs one statement.
     fn execute(&self, what: impl Fn() -> String, sql: &str, params: impl Params) -> Result<()> {
+        // Cached: the engine runs the same few statements thousands of times an operation.
         self.conn()
-            .execute(sql, params)
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute(params))
             .map(|_| ())
             .map_err(|err| sql_error(&what(), err))
     }
@@ -442,7 +451,8 @@ impl SqliteStore {
     ) -> Result<Option<T>> {
         let json: Option<String> = self
             .conn()
-            .query_row(sql, params, |row| row.get(0))
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_row(params, |row| row.get(0)))
             .optional()
             .map_err(|err| sql_error(&what(), err))?;
         json.map(|json| from_json(&what(), &json)).transpose()
@@ -457,7 +467,9 @@ impl SqliteStore {
     ) -> Result<Vec<T>> {
         let rows = {
             let conn = self.conn();
-            let mut statement = conn.prepare(sql).map_err(|err| sql_error(&what(), err))?;
+            let mut statement = conn
+                .prepare_cached(sql)
+                .map_err(|err| sql_error(&what(), err))?;
             let rows = statement
                 .query_map(params, |row| row.get::<_, String>(0))
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())

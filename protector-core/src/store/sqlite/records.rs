@@ -246,13 +246,14 @@ impl Store for SqliteStore {
         // truth; the one inside the JSON is replaced on read.
         let seq: i64 = self
             .conn()
-            .query_row(
+            .prepare_cached(
                 "INSERT INTO journal (operation_id, seq, json) \
                  SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM journal WHERE operation_id = ?1 \
                  RETURNING seq",
-                params![operation_id.to_string(), json],
-                |row| row.get(0),
             )
+            .and_then(|mut statement| {
+                statement.query_row(params![operation_id.to_string(), json], |row| row.get(0))
+            })
             .map_err(|err| sql_error(&what(), err))?;
         u64::try_from(seq).map_err(|_| {
             Error::unexpected(format!("{}: the store returned sequence {seq}", what()))
