@@ -54,8 +54,10 @@ impl Protector {
 
     /// Checks, in this operation, the reachability of the sites `request` needs in any case:
     /// a failover's or drill's target, both sites of a failback (never a failover's source,
-    /// which may be the site that is lost). The group is looked up in the local store only to
-    /// know its sites: nothing is shown, and access is checked where it is resolved.
+    /// which may be the site that is lost), and opens the sessions of their arrays. The
+    /// group is looked up in the local store only to know its sites and arrays: nothing is
+    /// shown, and access is checked where it is resolved. Errors are left to the calls that
+    /// need the answer.
     async fn warm(&self, request: &OperationRequest) {
         let (group, both) = match request {
             OperationRequest::Failover { group, .. }
@@ -76,10 +78,28 @@ impl Protector {
         if both {
             sites.push(found.current_primary_site.clone());
         }
+        let policy = self.store().get_policy(&found.id).await.ok().flatten();
+        let policy = policy.as_ref();
         futures::future::join_all(sites.iter().map(|site| async move {
-            if let Ok(clients) = self.clients(site).await {
-                let _ = self.reach(&clients).await;
-            }
+            let keystone = async {
+                if let Ok(clients) = self.clients(site).await {
+                    let _ = self.reach(&clients).await;
+                }
+            };
+            // The array's version and login, ahead of the plan's reads.
+            let array = async {
+                if let Some(policy) = policy {
+                    if let Ok(array) = self
+                        .inner
+                        .connector
+                        .array(policy.array_on(found, site))
+                        .await
+                    {
+                        let _ = array.array_info().await;
+                    }
+                }
+            };
+            futures::join!(keystone, array);
         }))
         .await;
     }

@@ -22,7 +22,7 @@ use crate::plan::{FailoverMode, Plan, SiteFailoverPlan, SiteGroupAction, SiteGro
 
 /// How many groups a site failover fails over at once unless told otherwise. The calls of
 /// all of them go through the engine's per-service limits ([`super::CallLimits`]: 32 at once
-/// per OpenStack service per site, 16 per array), which bound the load on each service; the
+/// per OpenStack service per site, 32 per array), which bound the load on each service; the
 /// group bound only keeps the number of groups in flight (each with its journal, locks and
 /// up to `member_concurrency` members at work) in proportion. 64 groups of typical size keep
 /// every service's gate busy for a 1,000-VM site without leaving calls idle behind a small

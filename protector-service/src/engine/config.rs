@@ -14,7 +14,7 @@
 //!                             # not a synchronisation (claims are atomic in the store)
 //! shutdown_timeout = 60       # seconds SIGTERM waits for running operations
 //! openstack_concurrency = 32  # calls at once per OpenStack service per site (all operations)
-//! array_concurrency = 16      # calls at once per FlashArray
+//! array_concurrency = 32      # calls at once per FlashArray
 //! calls_per_second = 0        # per service per site and per array; 0: no rate limit
 //! [hooks]
 //! allow_commands = False      # run command hooks (tenants define them): off by default

@@ -40,8 +40,10 @@ use decorators::{
 
 /// Default calls at once per OpenStack service (Keystone, Nova, Cinder, Neutron) per site.
 pub const DEFAULT_OPENSTACK_CONCURRENCY: usize = 32;
-/// Default calls at once per FlashArray.
-pub const DEFAULT_ARRAY_CONCURRENCY: usize = 16;
+/// Default calls at once per FlashArray: as many as per OpenStack service (a failover's copies
+/// are two per VM on one array; the array answers "busy" or 429 when it wants fewer, and the
+/// client then backs off as its `Retry-After` says).
+pub const DEFAULT_ARRAY_CONCURRENCY: usize = 32;
 
 /// How many calls the engine sends at once, and how fast, to each service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
