@@ -206,12 +206,16 @@ impl Protector {
         // One operation: each site's Keystone is asked once whether it answers.
         let (operation, request, plan, site_plan) = self.for_operation().admit(request).await?;
         // A failover runs the plan checked now: an unplanned one exactly (its data at risk was
-        // reported), a planned one unless the group changed meanwhile (then it plans again).
+        // reported), a planned one (and a failback) unless the group changed meanwhile or a
+        // site stopped answering (then it plans again).
         let detail = SubmittedDetail {
             request,
-            plan: plan
-                .clone()
-                .filter(|_| operation.operation_type == OperationType::Failover),
+            plan: plan.clone().filter(|_| {
+                matches!(
+                    operation.operation_type,
+                    OperationType::Failover | OperationType::Failback
+                )
+            }),
         };
         let detail = serde_json::to_value(&detail).map_err(|e| {
             Error::unexpected(format!(
@@ -342,11 +346,26 @@ impl Protector {
                 }
             }
             OperationRequest::Failback { group, request } => {
-                let request = FailbackRequest {
-                    operation_id,
-                    ..request
+                // Like a planned failover: the admitted plan while the group is unchanged and
+                // both sites answer, else planned again.
+                let submitted = match detail.plan {
+                    Some(plan) => self.recheck_submitted(plan, id).await?,
+                    None => None,
                 };
-                self.failback(&group, request, observer).await
+                match submitted {
+                    Some(plan) => {
+                        let _owner = self.own_operation(&plan.id).await?;
+                        self.run_failback(&plan, request.reverse_replication, observer, None)
+                            .await
+                    }
+                    None => {
+                        let request = FailbackRequest {
+                            operation_id,
+                            ..request
+                        };
+                        self.failback(&group, request, observer).await
+                    }
+                }
             }
             OperationRequest::TestFailover { group, request } => {
                 let request = TestFailoverRequest {

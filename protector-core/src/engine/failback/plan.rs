@@ -380,28 +380,28 @@ impl Protector {
             .iter()
             .filter(|m| m.current.site != target)
             .collect();
-        let originals: BTreeMap<String, Option<Server>> = join_all(
-            moving
-                .iter()
-                .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
-                .map(|s| async {
-                    let server = target_clients.compute.get_server(&s.instance_id).await;
-                    server.map(|found| (s.instance_id.clone(), found))
-                }),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-        let currents: BTreeMap<String, Option<Server>> = join_all(moving.iter().map(|m| async {
-            let server = source_clients
-                .compute
-                .get_server(&m.current.instance_id)
-                .await;
-            server.map(|found| (m.current.instance_id.clone(), found))
-        }))
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
+        // The servers by one listing per site (kept for the operation; a server the listing
+        // lacks is read on its own), both sites at once.
+        let original_ids: Vec<&str> = moving
+            .iter()
+            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
+            .map(|s| s.instance_id.as_str())
+            .collect();
+        let current_ids: Vec<&str> = moving
+            .iter()
+            .map(|m| m.current.instance_id.as_str())
+            .collect();
+        let (found_originals, found_currents) = futures::try_join!(
+            self.servers_by_id(&target_clients, &original_ids),
+            self.servers_by_id(&source_clients, &current_ids)
+        )?;
+        let found = |ids: &[&str], found: &BTreeMap<String, Server>| {
+            ids.iter()
+                .map(|id| (id.to_string(), found.get(*id).cloned()))
+                .collect::<BTreeMap<String, Option<Server>>>()
+        };
+        let originals = found(&original_ids, &found_originals);
+        let currents = found(&current_ids, &found_currents);
         let standby_volumes: Vec<&String> = moving
             .iter()
             .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
