@@ -309,6 +309,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn append_journal(&self, entry: &JournalEntry) -> Result<u64>;
     /// An operation's journal, in order.
     async fn list_journal(&self, operation_id: &Uuid) -> Result<Vec<JournalEntry>>;
+    /// Whether an operation's journal holds an entry of `kind` (a run asks it before each
+    /// step: was a cancel requested?). By default a read of the whole journal; a store that
+    /// can answer it in its database does (the SQLite store).
+    async fn journal_has(&self, operation_id: &Uuid, kind: JournalKind) -> Result<bool> {
+        Ok(self
+            .list_journal(operation_id)
+            .await?
+            .iter()
+            .any(|e| e.kind == kind))
+    }
 
     /// Inserts or replaces a group's sync state.
     async fn put_sync_state(&self, state: &SyncState) -> Result<()>;

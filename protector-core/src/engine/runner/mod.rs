@@ -42,12 +42,9 @@ impl Protector {
     /// Whether someone asked operation `id` to stop ([`Protector::cancel`]); checked by runs
     /// before each step.
     pub(in crate::engine) async fn cancel_requested(&self, id: &Uuid) -> Result<bool> {
-        Ok(self
-            .store()
-            .list_journal(id)
-            .await?
-            .iter()
-            .any(|e| e.kind == JournalKind::CancelRequested))
+        self.store()
+            .journal_has(id, JournalKind::CancelRequested)
+            .await
     }
 
     /// `Err` that stops a run whose cancel was requested, before `step`.

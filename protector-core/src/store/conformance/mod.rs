@@ -76,6 +76,7 @@ macro_rules! __store_conformance_suite {
             operations_round_trip_newest_first,
             journal_numbers_each_operation_from_one,
             concurrent_journal_appends_get_distinct_numbers,
+            journal_has_answers_per_operation_and_kind,
             sync_state_and_log,
             delete_group_cascades_but_keeps_history,
             apply_document_replaces_everything_about_the_group,
@@ -308,6 +309,39 @@ pub async fn journal_numbers_each_operation_from_one(f: Fixture) {
         .collect();
     assert_eq!(listed, expected);
     assert_eq!(s.list_journal(&op2).await.unwrap().len(), 1);
+}
+
+/// A run's check for a cancel request: an entry of that kind in that operation's journal.
+pub async fn journal_has_answers_per_operation_and_kind(f: Fixture) {
+    let s = &*f.store;
+    let (op1, op2) = (id(1), id(2));
+    assert!(!s
+        .journal_has(&op1, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    s.append_journal(&journal(op1, "stop_server:web-1", JournalKind::Intent))
+        .await
+        .unwrap();
+    s.append_journal(&journal(op2, "cancel", JournalKind::CancelRequested))
+        .await
+        .unwrap();
+    assert!(!s
+        .journal_has(&op1, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    assert!(s.journal_has(&op1, JournalKind::Intent).await.unwrap());
+    assert!(s
+        .journal_has(&op2, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    s.append_journal(&journal(op1, "cancel", JournalKind::CancelRequested))
+        .await
+        .unwrap();
+    assert!(s
+        .journal_has(&op1, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    assert!(!s.journal_has(&id(3), JournalKind::Intent).await.unwrap());
 }
 
 pub async fn sync_state_and_log(f: Fixture) {

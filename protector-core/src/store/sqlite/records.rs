@@ -12,8 +12,8 @@ use super::{from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteS
 use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::{
-    GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, Store,
-    SyncLogEntry, SyncState, VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, JournalKind, Lease, LeaseAttempt, LockAttempt,
+    Store, SyncLogEntry, SyncState, VersionCheck,
 };
 
 #[async_trait]
@@ -282,6 +282,26 @@ impl Store for SqliteStore {
                 Ok(entry)
             })
             .collect()
+    }
+
+    async fn journal_has(&self, operation_id: &Uuid, kind: JournalKind) -> Result<bool> {
+        let what = || format!("reading the journal of operation {operation_id}");
+        let kind = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| {
+                Error::unexpected(format!("{}: a journal kind without a name", what()))
+            })?;
+        // The entries are JSON text: SQLite looks at their kind without decoding them here.
+        self.conn()
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM journal WHERE operation_id = ?1 \
+                 AND json_extract(json, '$.kind') = ?2)",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![operation_id.to_string(), kind], |row| row.get(0))
+            })
+            .map_err(|err| sql_error(&what(), err))
     }
 
     async fn put_sync_state(&self, state: &SyncState) -> Result<()> {
