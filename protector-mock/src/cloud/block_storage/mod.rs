@@ -283,6 +283,8 @@ pub(crate) fn manage_volume(
         created: now,
         user_id: caller.user_id.clone(),
         updated: None,
+        // Recorded by the driver when it adopts the array volume.
+        lineage: None,
     };
     let view = volume_view(caller, &volume);
     world.volumes.insert(id, volume);
@@ -310,12 +312,24 @@ pub(crate) fn finish_manage(world: &mut World, volume_id: &str, source_name: &st
         .map(|(pod, _)| format!("{pod}::"))
         .unwrap_or_default();
     let new_name = format!("{pod_prefix}{}", crate::seed::cinder_array_name(volume_id));
+    let adopted = world
+        .array_volumes
+        .get(&crate::state::records::array_key(&array, source_name));
+    let lineage = crate::lineage::VolumeLineage {
+        kind: crate::lineage::LineageKind::Managed,
+        array_volume: Some(source_name.to_string()),
+        copied_from: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.from.clone())),
+        source_volume: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.source_volume.clone())),
+        copied_fingerprint: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.fingerprint)),
+        fingerprint: adopted.map_or(0, |a| a.fingerprint),
+    };
     let provisioned = crate::array::rename_internal(world, &array, source_name, &new_name);
     let size_gb = provisioned.div_ceil(crate::seed::GIB);
     if let Some(v) = world.volumes.get_mut(volume_id) {
         v.status = "available".to_string();
         v.task = None;
         v.size_gb = size_gb;
+        v.lineage = Some(lineage);
         v.array_volume = Some(new_name.clone());
         v.metadata.insert("array_name".to_string(), array);
         v.metadata.insert("array_volume_name".to_string(), new_name);

@@ -1,11 +1,12 @@
-//! Neutron v2.0 under `/network`: versions, extensions, networks and subnets (read), ports
-//! (create, list, show, update, delete), security groups and rules. Request bodies are checked
+//! Neutron v2.0 under `/network`: versions, extensions, networks and subnets (list, show,
+//! create, delete), ports (create, list, show, update, delete), security groups and rules. Request bodies are checked
 //! against the attribute maps of `neutron_lib/api/definitions` (unknown attributes refused as
 //! Neutron does); errors are `{"NeutronError": {"type", "message", "detail"}}`. This module
 //! holds the routes and the plumbing the resources share (body parsing and validation, list
 //! filters, not-found errors); the resources live in the submodules.
 
 mod discovery;
+mod lifecycle;
 mod networks;
 mod ports;
 mod quotas;
@@ -42,10 +43,22 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route("/network/v2.0/extensions", get(list_extensions))
         .route("/network/v2.0/extensions/{alias}", get(show_extension))
         .route("/network/v2.0/availability_zones", get(availability_zones))
-        .route("/network/v2.0/networks", get(list_networks))
-        .route("/network/v2.0/networks/{id}", get(show_network))
-        .route("/network/v2.0/subnets", get(list_subnets))
-        .route("/network/v2.0/subnets/{id}", get(show_subnet))
+        .route(
+            "/network/v2.0/networks",
+            get(list_networks).post(lifecycle::create_network),
+        )
+        .route(
+            "/network/v2.0/networks/{id}",
+            get(show_network).delete(lifecycle::delete_network),
+        )
+        .route(
+            "/network/v2.0/subnets",
+            get(list_subnets).post(lifecycle::create_subnet),
+        )
+        .route(
+            "/network/v2.0/subnets/{id}",
+            get(show_subnet).delete(lifecycle::delete_subnet),
+        )
         .route("/network/v2.0/ports", get(list_ports).post(create_port))
         .route(
             "/network/v2.0/ports/{id}",
