@@ -83,7 +83,10 @@ impl Inventory {
             .find(|v| v.name == source_volume)
             .map(|v| v.fingerprint)
             .ok_or_else(|| {
-                format!("array volume {source_volume} is not on {}", source_array.name)
+                format!(
+                    "array volume {source_volume} is not on {}",
+                    source_array.name
+                )
             })?;
         let lineage = volume
             .lineage

@@ -296,11 +296,15 @@ fn inspect_json_is_the_simulators_inventory_whatever_the_faults() {
     }
     assert_eq!(volume["lineage"]["kind"], "seeded", "{volume}");
     assert!(
-        volume["lineage"]["fingerprint"].as_u64().unwrap() <= volume["fingerprint"].as_u64().unwrap(),
+        volume["lineage"]["fingerprint"].as_u64().unwrap()
+            <= volume["fingerprint"].as_u64().unwrap(),
         "{volume}"
     );
     let networks = printed["sites"]["site-b"]["networks"].as_array().unwrap();
-    let drill = networks.iter().find(|n| n["name"] == "dr-test-net").unwrap();
+    let drill = networks
+        .iter()
+        .find(|n| n["name"] == "dr-test-net")
+        .unwrap();
     assert_eq!(drill["subnets"][0]["cidr"], "10.99.0.0/24");
     let array = &printed["arrays"]["site-a"];
     assert_eq!(array["name"], "flasharray-a");
@@ -334,7 +338,10 @@ fn inspect_table_summarises_sites_and_arrays() {
     assert!(text.contains("| web-server-1 "), "{text}");
     assert!(text.contains("cinder-pod"), "{text}");
     assert!(text.contains("| dr-test-net "), "{text}");
-    assert!(text.contains("dr-test-net-subnet 10.99.0.0/24 (10.99.0.1)"), "{text}");
+    assert!(
+        text.contains("dr-test-net-subnet 10.99.0.0/24 (10.99.0.1)"),
+        "{text}"
+    );
     assert!(text.contains("| seeded (write "), "{text}");
 }
 

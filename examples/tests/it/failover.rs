@@ -189,12 +189,9 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
             .iter()
             .zip(&after.current.volume_ids)
         {
-            if let Err(e) = inventory.check_started_from_last_write(
-                "site-b",
-                volume_id,
-                "site-a",
-                array_volume,
-            ) {
+            if let Err(e) =
+                inventory.check_started_from_last_write("site-b", volume_id, "site-a", array_volume)
+            {
                 panic!("{}: data lost: {e}", before.instance_name);
             }
         }

@@ -25,7 +25,13 @@ async fn lineage_check_catches_a_recovery_from_an_older_snapshot(face: Face) {
         clients_a.compute.stop_server(&id).await.unwrap();
         let mut status = ServerStatus::Active;
         for _ in 0..30 {
-            status = clients_a.compute.get_server(&id).await.unwrap().unwrap().status;
+            status = clients_a
+                .compute
+                .get_server(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status;
             if status == ServerStatus::Shutoff {
                 break;
             }
@@ -91,8 +97,7 @@ async fn lineage_check_catches_a_recovery_from_an_older_snapshot(face: Face) {
         .flat_map(|m| m.current.volume_ids.clone())
         .collect();
     assert_eq!(targets.len(), sources.len());
-    for (((instance, source), last_write), target) in
-        sources.iter().zip(&last_writes).zip(&targets)
+    for (((instance, source), last_write), target) in sources.iter().zip(&last_writes).zip(&targets)
     {
         let now = env.sim.volume_fingerprint("site-b", target).unwrap();
         assert!(
@@ -124,6 +129,9 @@ async fn lineage_check_catches_a_recovery_from_an_older_snapshot(face: Face) {
             .unwrap();
         assert_eq!(lineage.fingerprint, captured, "{instance}");
         assert_eq!(lineage.copied_fingerprint, Some(captured), "{instance}");
-        assert!(captured < *last_write, "{instance}: the older point misses writes");
+        assert!(
+            captured < *last_write,
+            "{instance}: the older point misses writes"
+        );
     }
 }

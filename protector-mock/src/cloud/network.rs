@@ -171,7 +171,6 @@ pub(crate) fn list_subnets<'w>(world: &'w World, caller: &Caller) -> Vec<&'w Sub
     subnets
 }
 
-
 /// What `POST /ports` can set beyond [`CreatePort`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PortExtras {

@@ -86,9 +86,9 @@ fn over_quota(resource: &str) -> Error {
 /// The project a resource is created in: the caller's, or another for an admin.
 fn owner(caller: &Caller, asked: Option<&str>, rule: &str) -> Result<String> {
     match asked {
-        Some(project) if project != caller.project_id && !caller.is_admin() => Err(policy(
-            &format!("rule:{rule} and rule:{rule}:tenant_id"),
-        )),
+        Some(project) if project != caller.project_id && !caller.is_admin() => {
+            Err(policy(&format!("rule:{rule} and rule:{rule}:tenant_id")))
+        }
         Some(project) => Ok(project.to_string()),
         None => Ok(caller.project_id.clone()),
     }
@@ -102,9 +102,7 @@ pub(crate) fn create_network(
 ) -> Result<NetworkRec> {
     let project_id = owner(caller, request.project_id.as_deref(), "create_network")?;
     if request.shared && !caller.is_admin() {
-        return Err(policy(
-            "rule:create_network and rule:create_network:shared",
-        ));
+        return Err(policy("rule:create_network and rule:create_network:shared"));
     }
     if let Some(mtu) = request.mtu {
         if mtu > DEFAULT_MTU {

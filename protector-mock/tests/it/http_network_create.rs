@@ -188,7 +188,11 @@ async fn ownership_sharing_and_policy() {
             .collect()
     };
     let seen = other.get("/network/v2.0/networks", None).await;
-    assert!(names(&seen).contains(&"shared-drill".to_string()), "{seen:?}", seen = seen.body);
+    assert!(
+        names(&seen).contains(&"shared-drill".to_string()),
+        "{seen:?}",
+        seen = seen.body
+    );
     assert!(!names(&seen).contains(&"private-drill".to_string()));
     let hidden = other
         .get(&format!("/network/v2.0/networks/{private_id}"), None)
@@ -225,8 +229,7 @@ async fn ownership_sharing_and_policy() {
         .await;
     assert_eq!(port.status, StatusCode::CREATED, "{}", port.body);
     assert_eq!(
-        port.body["port"]["fixed_ips"][0]["ip_address"],
-        "10.5.0.100",
+        port.body["port"]["fixed_ips"][0]["ip_address"], "10.5.0.100",
         "from the pool"
     );
 }
@@ -238,11 +241,26 @@ async fn bad_bodies_and_conflicts_get_neutron_s_answers() {
     let state_before = env.sim.inspect();
 
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"network": {"name": "x", "color": "red"}}), "Unrecognized attribute(s) 'color'"),
-        (json!({"network": {"name": "x", "shared": "yes"}}), "is not a valid boolean value"),
-        (json!({"net": {"name": "x"}}), "Unable to find 'network' in request body"),
-        (json!({"network": {"mtu": 9000}}), "Requested MTU is too big, maximum is 1450"),
-        (json!({"network": {"router:external": true}}), "(rule:create_network and rule:create_network:router:external) is disallowed by policy"),
+        (
+            json!({"network": {"name": "x", "color": "red"}}),
+            "Unrecognized attribute(s) 'color'",
+        ),
+        (
+            json!({"network": {"name": "x", "shared": "yes"}}),
+            "is not a valid boolean value",
+        ),
+        (
+            json!({"net": {"name": "x"}}),
+            "Unable to find 'network' in request body",
+        ),
+        (
+            json!({"network": {"mtu": 9000}}),
+            "Requested MTU is too big, maximum is 1450",
+        ),
+        (
+            json!({"network": {"router:external": true}}),
+            "(rule:create_network and rule:create_network:router:external) is disallowed by policy",
+        ),
     ];
     for (body, expected) in cases {
         let answer = create_network(&member, body.clone()).await;

@@ -319,7 +319,8 @@ pub(crate) fn finish_manage(world: &mut World, volume_id: &str, source_name: &st
         kind: crate::lineage::LineageKind::Managed,
         array_volume: Some(source_name.to_string()),
         copied_from: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.from.clone())),
-        source_volume: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.source_volume.clone())),
+        source_volume: adopted
+            .and_then(|a| a.copied_from.as_ref().map(|c| c.source_volume.clone())),
         copied_fingerprint: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.fingerprint)),
         fingerprint: adopted.map_or(0, |a| a.fingerprint),
     };

@@ -83,9 +83,15 @@ fn typed(error: protector_core::Error) -> ApiError {
         ("There are one or more ports still in use", "NetworkInUse"),
         ("One or more ports have an IP allocation", "SubnetInUse"),
         ("Quota exceeded for resources", "OverQuota"),
-        ("conflicts with allocation pool", "GatewayConflictWithAllocationPools"),
+        (
+            "conflicts with allocation pool",
+            "GatewayConflictWithAllocationPools",
+        ),
         ("spans beyond the subnet cidr", "OutOfBoundsAllocationPool"),
-        ("Found overlapping allocation pools", "OverlappingAllocationPools"),
+        (
+            "Found overlapping allocation pools",
+            "OverlappingAllocationPools",
+        ),
         ("The allocation pool ", "InvalidAllocationPool"),
         ("Invalid input for", "InvalidInput"),
     ]
@@ -99,11 +105,8 @@ fn typed(error: protector_core::Error) -> ApiError {
 }
 
 fn unsupported(attribute: &str, why: &str) -> ApiError {
-    ApiError::bad_request(
-        F,
-        format!("Invalid input for {attribute}. Reason: {why}."),
-    )
-    .with_type("InvalidInput")
+    ApiError::bad_request(F, format!("Invalid input for {attribute}. Reason: {why}."))
+        .with_type("InvalidInput")
 }
 
 pub(super) async fn create_network(
@@ -199,7 +202,10 @@ pub(super) async fn create_subnet(
                 .collect()
         };
         let request = CreateSubnet {
-            network_id: subnet["network_id"].as_str().unwrap_or_default().to_string(),
+            network_id: subnet["network_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             name: subnet["name"].as_str().unwrap_or_default().to_string(),
             ip_version: subnet["ip_version"].as_u64().unwrap_or(4),
             cidr: cidr.to_string(),
@@ -217,7 +223,10 @@ pub(super) async fn create_subnet(
             }),
             enable_dhcp: subnet["enable_dhcp"].as_bool().unwrap_or(true),
             dns_nameservers: strings("dns_nameservers"),
-            description: subnet["description"].as_str().unwrap_or_default().to_string(),
+            description: subnet["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             project_id: subnet["project_id"]
                 .as_str()
                 .or(subnet["tenant_id"].as_str())
