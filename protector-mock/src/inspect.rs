@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use protector_core::api::{PgTarget, PortFixedIp};
 
 use crate::array::pgroups;
-use crate::cloud::network_create;
+use crate::cloud::{network_create, routers};
 use crate::lineage::VolumeLineage;
 use crate::state::records::{array_key, NetworkRec};
 use crate::state::{World, SITES};
@@ -35,6 +35,22 @@ pub struct SiteInventory {
     /// Neutron networks with their subnets, by name.
     #[serde(default)]
     pub networks: Vec<NetworkSummary>,
+    /// Neutron routers, by name.
+    #[serde(default)]
+    pub routers: Vec<RouterSummary>,
+}
+
+/// A Neutron router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Owning project.
+    pub project_id: String,
+    /// The subnets it has an interface on.
+    pub subnet_ids: Vec<String>,
 }
 
 /// A Neutron network.
@@ -259,6 +275,20 @@ fn site_inventory(world: &World, site: &str) -> SiteInventory {
         networks: networks
             .into_iter()
             .map(|n| network_summary(world, n))
+            .collect(),
+        routers: world
+            .routers
+            .values()
+            .filter(|r| r.site == site)
+            .map(|r| RouterSummary {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                project_id: r.project_id.clone(),
+                subnet_ids: routers::interfaces(world, &r.id)
+                    .into_iter()
+                    .flat_map(|p| p.fixed_ips.iter().map(|(s, _)| s.clone()))
+                    .collect(),
+            })
             .collect(),
     }
 }

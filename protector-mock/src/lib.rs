@@ -61,8 +61,8 @@ pub use adapters::SimConnector;
 pub use faults::{InjectedError, Service};
 pub use inspect::{
     ArrayInventory, ArrayVolumeSummary, Inventory, NetworkSummary, PodSummary, PortSummary,
-    ProtectionGroupSummary, ServerSummary, SiteInventory, SnapshotSummary, SubnetSummary,
-    VolumeSummary,
+    ProtectionGroupSummary, RouterSummary, ServerSummary, SiteInventory, SnapshotSummary,
+    SubnetSummary, VolumeSummary,
 };
 pub use lineage::{LineageKind, VolumeLineage};
 pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};

@@ -133,6 +133,22 @@ pub(super) fn inventory_tables(inventory: &Inventory) -> String {
                 })
                 .collect(),
         );
+        section(
+            &mut out,
+            &format!("{site}: routers"),
+            &["Name", "ID", "Project", "Subnets"],
+            inv.routers
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.id.clone(),
+                        r.project_id.clone(),
+                        r.subnet_ids.join("\n"),
+                    ]
+                })
+                .collect(),
+        );
     }
     for (site, array) in &inventory.arrays {
         let title = |what: &str| format!("{site}: array {} {what}", array.name);

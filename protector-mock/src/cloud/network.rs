@@ -482,6 +482,12 @@ pub(crate) fn delete_port(world: &mut World, caller: &Caller, id: &str) -> Resul
     else {
         return Ok(());
     };
+    if port.device_owner == super::routers::ROUTER_INTERFACE {
+        return Err(Error::conflict(format!(
+            "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+            port.device_owner
+        )));
+    }
     if !port.device_id.is_empty() {
         if let Some(server) = world.servers.get_mut(&port.device_id) {
             server.port_ids.retain(|p| p != id);

@@ -163,15 +163,14 @@ fn owned_network<'w>(
     Ok(network)
 }
 
-/// Deletes a network and its subnets. Refused (409, `NetworkInUse`) while any port is on it;
-/// Neutron's own ports (`network:*` device owners: DHCP, router interfaces) would go with it,
-/// the simulator makes none.
+/// Deletes a network and its subnets. Refused (409, `NetworkInUse`) while any port is on it,
+/// router interfaces included; only DHCP ports would go with it (the simulator makes none).
 pub(crate) fn delete_network(world: &mut World, caller: &Caller, id: &str) -> Result<()> {
     let network = owned_network(world, caller, id, "delete_network")?.clone();
     let in_use = world
         .ports
         .values()
-        .any(|p| p.network_id == network.id && !p.device_owner.starts_with("network:"));
+        .any(|p| p.network_id == network.id && p.device_owner != "network:dhcp");
     if in_use {
         return Err(Error::conflict(format!(
             "Unable to complete operation on network {}. There are one or more ports still in use on the network.",

@@ -421,6 +421,18 @@ pub(crate) struct SecurityGroupRec {
     pub description: String,
 }
 
+/// A Neutron router (no external gateway: the simulator has no external networks). Its
+/// interfaces are ports with `device_owner` `network:router_interface` and `device_id` its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RouterRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub project_id: String,
+    pub admin_state_up: bool,
+    pub description: String,
+}
+
 /// A rule of a Neutron security group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SecurityGroupRuleRec {

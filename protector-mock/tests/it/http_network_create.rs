@@ -385,3 +385,132 @@ async fn bad_bodies_and_conflicts_get_neutron_s_answers() {
         .unwrap();
     assert_eq!(checks.subnets.len(), 1);
 }
+
+#[tokio::test]
+async fn a_router_joins_drill_subnets_and_holds_them_until_removed() {
+    let env = env().await;
+    let member = env.login("site-b-member").await;
+    let network = create_network(&member, json!({"network": {"name": "drill-app"}})).await;
+    let network_id = id(&network, "network");
+    let subnet = create_subnet(
+        &member,
+        json!({"subnet": {"network_id": network_id, "ip_version": 4, "cidr": "10.78.0.0/24"}}),
+    )
+    .await;
+    let subnet_id = id(&subnet, "subnet");
+
+    // What `openstack router create drill-router` sends.
+    let router = member
+        .post(
+            "/network/v2.0/routers",
+            None,
+            json!({"router": {"name": "drill-router", "admin_state_up": true}}),
+        )
+        .await;
+    assert_eq!(router.status, StatusCode::CREATED, "{}", router.body);
+    assert_eq!(router.body["router"]["status"], "ACTIVE");
+    assert_eq!(router.body["router"]["external_gateway_info"], Value::Null);
+    assert_eq!(
+        router.body["router"]["project_id"],
+        member.project_id.as_str()
+    );
+    let router_id = id(&router, "router");
+    let gateway = member
+        .post(
+            "/network/v2.0/routers",
+            None,
+            json!({"router": {"name": "out", "external_gateway_info": {"network_id": network_id}}}),
+        )
+        .await;
+    assert_eq!(gateway.status, StatusCode::BAD_REQUEST, "{}", gateway.body);
+
+    // `openstack router add subnet drill-router SUBNET`: a port holding the gateway address.
+    let add_path = format!("/network/v2.0/routers/{router_id}/add_router_interface");
+    let add = |body: Value| member.call(Method::PUT, &add_path, None, Some(body));
+    let added = add(json!({"subnet_id": subnet_id})).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert_eq!(added.body["subnet_id"], subnet_id.as_str());
+    assert_eq!(added.body["network_id"], network_id.as_str());
+    let port_id = added.body["port_id"].as_str().unwrap().to_string();
+    let port = member
+        .get(&format!("/network/v2.0/ports/{port_id}"), None)
+        .await;
+    assert_eq!(
+        port.body["port"]["device_owner"],
+        "network:router_interface"
+    );
+    assert_eq!(port.body["port"]["device_id"], router_id.as_str());
+    assert_eq!(port.body["port"]["fixed_ips"][0]["ip_address"], "10.78.0.1");
+    let twice = add(json!({"subnet_id": subnet_id})).await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.body);
+    assert!(
+        twice.body["NeutronError"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has a port on subnet"),
+        "{}",
+        twice.body
+    );
+    let inventory = env.sim.inspect();
+    let listed = inventory.sites["site-b"]
+        .routers
+        .iter()
+        .find(|r| r.id == router_id)
+        .expect("the router in sim inspect");
+    assert_eq!(listed.subnet_ids, vec![subnet_id.clone()]);
+
+    // Held: the router, the subnet, the network and the interface port are all in use.
+    for (path, kind) in [
+        (format!("/network/v2.0/routers/{router_id}"), "RouterInUse"),
+        (format!("/network/v2.0/subnets/{subnet_id}"), "SubnetInUse"),
+        (
+            format!("/network/v2.0/networks/{network_id}"),
+            "NetworkInUse",
+        ),
+        (format!("/network/v2.0/ports/{port_id}"), "HTTPConflict"),
+    ] {
+        let refused = delete(&member, &path).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{path}: {}",
+            refused.body
+        );
+        assert_eq!(neutron_error(&refused).0, kind, "{path}: {}", refused.body);
+    }
+
+    // `openstack router remove subnet`, then everything goes.
+    let removed = member
+        .call(
+            Method::PUT,
+            &format!("/network/v2.0/routers/{router_id}/remove_router_interface"),
+            None,
+            Some(json!({"subnet_id": subnet_id})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    assert_eq!(removed.body["port_id"], port_id.as_str());
+    let again = member
+        .call(
+            Method::PUT,
+            &format!("/network/v2.0/routers/{router_id}/remove_router_interface"),
+            None,
+            Some(json!({"subnet_id": subnet_id})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    assert_eq!(neutron_error(&again).0, "RouterInterfaceNotFoundForSubnet");
+    for path in [
+        format!("/network/v2.0/routers/{router_id}"),
+        format!("/network/v2.0/networks/{network_id}"),
+    ] {
+        let gone = delete(&member, &path).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{path}: {}", gone.body);
+    }
+    let missing = member
+        .get(&format!("/network/v2.0/routers/{router_id}"), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(neutron_error(&missing).0, "RouterNotFound");
+    assert!(env.sim.inspect().sites["site-b"].routers.is_empty());
+}

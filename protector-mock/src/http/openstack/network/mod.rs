@@ -1,5 +1,6 @@
 //! Neutron v2.0 under `/network`: versions, extensions, networks and subnets (list, show,
-//! create, delete), ports (create, list, show, update, delete), security groups and rules. Request bodies are checked
+//! create, delete), ports (create, list, show, update, delete), security groups and rules,
+//! routers (list, show, create, delete, add and remove interfaces). Request bodies are checked
 //! against the attribute maps of `neutron_lib/api/definitions` (unknown attributes refused as
 //! Neutron does); errors are `{"NeutronError": {"type", "message", "detail"}}`. This module
 //! holds the routes and the plumbing the resources share (body parsing and validation, list
@@ -10,12 +11,13 @@ mod lifecycle;
 mod networks;
 mod ports;
 mod quotas;
+mod routers;
 mod security_groups;
 mod views;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{Map, Value};
 
@@ -79,6 +81,22 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route(
             "/network/v2.0/security-group-rules/{id}",
             get(show_rule).delete(delete_rule),
+        )
+        .route(
+            "/network/v2.0/routers",
+            get(routers::list_routers).post(routers::create_router),
+        )
+        .route(
+            "/network/v2.0/routers/{id}",
+            get(routers::show_router).delete(routers::delete_router),
+        )
+        .route(
+            "/network/v2.0/routers/{id}/add_router_interface",
+            put(routers::add_interface),
+        )
+        .route(
+            "/network/v2.0/routers/{id}/remove_router_interface",
+            put(routers::remove_interface),
         )
         .route("/network/v2.0/quotas/{project_id}", get(quotas::show_quota))
         .route(
