@@ -8,7 +8,9 @@ isolated network on site-b (as a member of the project, not an admin); protector
 over the wire) registers both sites, protects web-server-1 and runs `dr test failover` with a
 network mapping to that network; the test VM runs on it; the network cannot be deleted while
 the drill's port is on it; `dr test failover cleanup` removes the drill and then the subnet and
-network are deleted. Every step is read back with `openstack` and `protector sim inspect`.
+network are deleted. A router joins the subnet on the way (`openstack router create`,
+`router add subnet`) and goes before it. Every step is read back with `openstack` and
+`protector sim inspect`.
 """
 
 import json
@@ -19,6 +21,7 @@ from common import Checks, Failed, array_client, arrays, expect, poll, sim_dir
 from osc_checks import osc
 
 NETWORK, SUBNET, CIDR = "acc-drill-net", "acc-drill-subnet", "10.77.0.0/24"
+ROUTER = "acc-drill-router"
 GROUP, VM = "acc-drill", "web-server-1"
 OPERATOR = "site-b-member"
 
@@ -92,6 +95,18 @@ def main():
 
     run("network show, project isolation, overlap refused, sim inspect", visibility, subnet)
 
+    def router():
+        created = osc(OPERATOR, "router", "create", ROUTER)
+        expect(created["status"] == "ACTIVE", f"router {created['status']}")
+        osc(OPERATOR, "router", "add", "subnet", ROUTER, SUBNET, parse=False)
+        shown = osc(OPERATOR, "router", "show", ROUTER)
+        interfaces = shown.get("interfaces_info") or []
+        expect([(i["subnet_id"], i["ip_address"]) for i in interfaces] == [(subnet["id"], "10.77.0.1")],
+               f"interfaces {interfaces}")
+        return created
+
+    routed = run("openstack router create, router add subnet (the gateway address)", router, subnet)
+
     def protect():
         for site, role in (("site-a", "primary"), ("site-b", "secondary")):
             protector(state, "--os-cloud", "site-a", "site", "create", "--name", site, "--site-type", role,
@@ -133,7 +148,7 @@ def main():
         expect(NETWORK in json.dumps(addresses) and "10.77.0." in json.dumps(addresses),
                f"test VM not on {NETWORK}: {addresses}")
         ports = osc(OPERATOR, "port", "list", "--network", NETWORK)
-        expect(len(ports) == 1, f"ports on {NETWORK}: {ports}")
+        expect(len(ports) == (2 if routed else 1), f"ports on {NETWORK} (the VM's, the router's): {ports}")
         volumes = [v for v in inspect(directory)["sites"]["site-b"]["volumes"]
                    if v["name"].startswith(f"test-{VM}")]
         expect(volumes, "no drill volume on site-b")
@@ -157,6 +172,11 @@ def main():
     def cleanup():
         op = protector(state, "--os-cloud", "site-a", "dr", "test", "failover", "cleanup", GROUP, "--wait")
         expect(op["status"] == "completed", f"cleanup {op['status']}: {op.get('error_message')}")
+        if routed:
+            refused = osc(OPERATOR, "subnet", "delete", SUBNET, parse=False, ok=False)
+            expect(refused.returncode != 0, "a subnet with a router interface was deleted")
+            osc(OPERATOR, "router", "remove", "subnet", ROUTER, SUBNET, parse=False)
+            osc(OPERATOR, "router", "delete", ROUTER, parse=False)
         osc(OPERATOR, "subnet", "delete", SUBNET, parse=False)
         osc(OPERATOR, "network", "delete", NETWORK, parse=False)
         names = [n["Name"] for n in osc("site-b", "network", "list")]
@@ -164,7 +184,8 @@ def main():
         left = [n["name"] for n in inspect(directory)["sites"]["site-b"]["networks"]]
         expect(NETWORK not in left, f"{NETWORK} still in sim inspect: {left}")
 
-    run("dr test failover cleanup, then openstack subnet delete and network delete", cleanup, drilled)
+    run("dr test failover cleanup, then openstack router remove subnet, router delete, subnet delete "
+        "and network delete", cleanup, drilled)
     checks.exit()
 
 
