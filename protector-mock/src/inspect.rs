@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use protector_core::api::{PgTarget, PortFixedIp};
 
 use crate::array::pgroups;
-use crate::state::records::array_key;
+use crate::cloud::{network_create, routers};
+use crate::lineage::VolumeLineage;
+use crate::state::records::{array_key, NetworkRec};
 use crate::state::{World, SITES};
 use crate::tick::TRANSFER_STEPS;
 
@@ -30,6 +32,59 @@ pub struct SiteInventory {
     pub volumes: Vec<VolumeSummary>,
     /// Neutron ports.
     pub ports: Vec<PortSummary>,
+    /// Neutron networks with their subnets, by name.
+    #[serde(default)]
+    pub networks: Vec<NetworkSummary>,
+    /// Neutron routers, by name.
+    #[serde(default)]
+    pub routers: Vec<RouterSummary>,
+}
+
+/// A Neutron router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Owning project.
+    pub project_id: String,
+    /// The subnets it has an interface on.
+    pub subnet_ids: Vec<String>,
+}
+
+/// A Neutron network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Owning project.
+    pub project_id: String,
+    /// Visible to every project.
+    pub shared: bool,
+    /// MTU.
+    pub mtu: u32,
+    /// Its subnets.
+    pub subnets: Vec<SubnetSummary>,
+}
+
+/// A Neutron subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// IPv4 CIDR.
+    pub cidr: String,
+    /// Gateway address, if any.
+    pub gateway_ip: Option<String>,
+    /// Address ranges ports get their addresses from (`start`, `end`).
+    pub allocation_pools: Vec<(String, String)>,
+    /// DHCP enabled.
+    pub enable_dhcp: bool,
 }
 
 /// A server.
@@ -62,6 +117,10 @@ pub struct VolumeSummary {
     pub array_volume: Option<String>,
     /// Fingerprint of the backing array volume (last write sequence number it holds).
     pub fingerprint: Option<u64>,
+    /// Where its data came from and the write it held then; `None` for a volume being
+    /// managed (the driver records it when it adopts the array volume).
+    #[serde(default)]
+    pub lineage: Option<VolumeLineage>,
 }
 
 /// A Neutron port.
@@ -105,6 +164,9 @@ pub struct ArrayVolumeSummary {
     pub fingerprint: u64,
     /// Destroyed, pending eradication.
     pub destroyed: bool,
+    /// The snapshot or volume it was copied from, if it is a copy.
+    #[serde(default)]
+    pub copied_from: Option<String>,
 }
 
 /// A protection group.
@@ -163,6 +225,8 @@ fn site_inventory(world: &World, site: &str) -> SiteInventory {
     volumes.sort_by_key(|v| v.seq);
     let mut ports: Vec<_> = world.ports.values().filter(|p| p.site == site).collect();
     ports.sort_by_key(|p| p.seq);
+    let mut networks: Vec<_> = world.networks.values().filter(|n| n.site == site).collect();
+    networks.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     SiteInventory {
         servers: servers
             .into_iter()
@@ -187,6 +251,7 @@ fn site_inventory(world: &World, site: &str) -> SiteInventory {
                     .as_ref()
                     .and_then(|n| world.array_volumes.get(&array_key(&array, n)))
                     .map(|a| a.fingerprint),
+                lineage: v.lineage.clone(),
             })
             .collect(),
         ports: ports
@@ -207,6 +272,50 @@ fn site_inventory(world: &World, site: &str) -> SiteInventory {
                 security_group_ids: p.security_group_ids.clone(),
             })
             .collect(),
+        networks: networks
+            .into_iter()
+            .map(|n| network_summary(world, n))
+            .collect(),
+        routers: world
+            .routers
+            .values()
+            .filter(|r| r.site == site)
+            .map(|r| RouterSummary {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                project_id: r.project_id.clone(),
+                subnet_ids: routers::interfaces(world, &r.id)
+                    .into_iter()
+                    .flat_map(|p| p.fixed_ips.iter().map(|(s, _)| s.clone()))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn network_summary(world: &World, n: &NetworkRec) -> NetworkSummary {
+    NetworkSummary {
+        id: n.id.clone(),
+        name: n.name.clone(),
+        project_id: n.project_id.clone(),
+        shared: n.shared,
+        mtu: n.mtu.unwrap_or(network_create::DEFAULT_MTU),
+        subnets: n
+            .subnet_ids
+            .iter()
+            .filter_map(|id| world.subnets.get(id))
+            .map(|s| SubnetSummary {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                cidr: s.cidr.clone(),
+                gateway_ip: (!s.gateway_ip.is_empty()).then(|| s.gateway_ip.clone()),
+                allocation_pools: network_create::allocation_ranges(s)
+                    .into_iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+                enable_dhcp: s.enable_dhcp,
+            })
+            .collect(),
     }
 }
 
@@ -219,6 +328,7 @@ fn array_inventory(world: &World, array: &str) -> ArrayInventory {
             name: v.name.clone(),
             fingerprint: v.fingerprint,
             destroyed: v.destroyed,
+            copied_from: v.copied_from.as_ref().map(|c| c.from.clone()),
         })
         .collect();
     let protection_groups = world

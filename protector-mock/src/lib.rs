@@ -50,6 +50,7 @@ mod cloud;
 mod faults;
 pub mod http;
 mod inspect;
+mod lineage;
 mod seed;
 mod simulator;
 mod state;
@@ -59,9 +60,11 @@ mod writes;
 pub use adapters::SimConnector;
 pub use faults::{InjectedError, Service};
 pub use inspect::{
-    ArrayInventory, ArrayVolumeSummary, Inventory, PodSummary, PortSummary, ProtectionGroupSummary,
-    ServerSummary, SiteInventory, SnapshotSummary, VolumeSummary,
+    ArrayInventory, ArrayVolumeSummary, Inventory, NetworkSummary, PodSummary, PortSummary,
+    ProtectionGroupSummary, RouterSummary, ServerSummary, SiteInventory, SnapshotSummary,
+    SubnetSummary, VolumeSummary,
 };
+pub use lineage::{LineageKind, VolumeLineage};
 pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
 

@@ -487,7 +487,10 @@ impl Simulator {
 
     async fn latency(&self, site: &str, service: Service) {
         let ms = {
-            let inner = self.lock();
+            // Reloaded first if another process changed the state (`protector sim fault
+            // --latency` while an engine runs in process), as the wire face's fault watcher
+            // does: the transaction that follows reloads too late for the delay before it.
+            let inner = self.read();
             inner
                 .world
                 .faults

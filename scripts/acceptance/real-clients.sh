@@ -3,7 +3,9 @@
 #
 #   python-openstackclient and openstacksdk (pinned, from PyPI) with DIR/clouds.yaml, and
 #   py-pure-client's pypureclient.flasharray.Client with DIR/arrays.json, against a simulator
-#   served from a fresh temporary DIR; then a restart on the same DIR must keep the state.
+#   served from a fresh temporary DIR; then a drill on a network made with `openstack network
+#   create` / `openstack subnet create` (drill.py, the protector binary over the wire); then a
+#   restart on the same DIR must keep the state.
 #
 # Every check prints PASS or FAIL; the last line is "N passed, M failed" and the exit status is
 # non-zero when anything failed. The server is always stopped.
@@ -155,6 +157,8 @@ if start_server "fresh DIR"; then
     run_suite "openstack-cli" "$HERE/osc_checks.py"
     run_suite "openstacksdk" "$HERE/sdk_client.py"
     run_suite "py-pure-client" "$HERE/pure_client.py"
+    # Last: it leaves a protection group replicating on the arrays.
+    run_suite "drill" "$HERE/drill.py"
 
     # A restart on the same DIR resumes the state.
     persisted=

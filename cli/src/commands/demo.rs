@@ -5,16 +5,14 @@
 //! person would type, so the demo doubles as a tour of the CLI.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 use protector_core::api::CombinedConnector;
-use protector_core::engine::{
-    AddMember, CreateGroup, CreatePolicy, FailoverRequest, ProgressObserver, RegisterSite,
-};
+use protector_core::engine::{AddMember, CreateGroup, CreatePolicy, FailoverRequest, RegisterSite};
 use protector_core::model::{
-    ArrayEndpoint, GroupStatus, Member, Operation, ReplicationType, ResourceMappings, Secret,
-    SiteStatus, SiteType,
+    ArrayEndpoint, GroupStatus, Member, ReplicationType, ResourceMappings, Secret, SiteStatus,
+    SiteType,
 };
 use protector_mock::http::{ServeOptions, SimServer};
 use protector_mock::Simulator;
@@ -365,18 +363,9 @@ pub async fn run(args: DemoArgs) -> CliResult {
         security_groups: Default::default(),
         availability_zones: Default::default(),
     });
-    let observer = DemoObserver {
-        progress: ProgressDisplay::new(&format!("failover {GROUP}")),
-        simulator: &simulator,
-        imported: Mutex::new(None),
-    };
-    let result = protector.failover(GROUP, request, &observer).await;
-    observer.progress.finish();
-    let imported = observer
-        .imported
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .unwrap_or_default();
+    let progress = ProgressDisplay::new(&format!("failover {GROUP}"));
+    let result = protector.failover(GROUP, request, &progress).await;
+    progress.finish();
     let op = result?;
     demo.out.text(&format!(
         "operation {} {} at {}%\n",
@@ -414,13 +403,14 @@ pub async fn run(args: DemoArgs) -> CliResult {
         "Verify on the simulator",
         "Read back from the simulated clouds and arrays, not from protector's records: each VM must\n\
          be ACTIVE on site-b and SHUTOFF on site-a. Every volume carries a fingerprint, the number\n\
-         of the last write it holds: each volume imported on site-b must hold the last write of\n\
-         its site-a source (read when the import finished, before the VMs booted on site-b and\n\
-         started writing again).",
+         of the last write it holds, and its lineage: what it was made from and the write it held\n\
+         then. Each volume on site-b must have started from a copy of its site-a source holding\n\
+         that source's last write (the VMs on site-b write on once they boot, so their volumes'\n\
+         fingerprints now prove nothing).",
     )?;
     let mut members = on_b.members(GROUP).await?;
     members.sort_by_key(|m| VMS.iter().position(|vm| *vm == m.instance_name));
-    let verification = verify(&simulator, &members, &imported);
+    let verification = verify(&simulator, &members);
     demo.out.text(&verification.table)?;
     demo.blank()?;
 
@@ -448,7 +438,7 @@ pub async fn run(args: DemoArgs) -> CliResult {
     if failures.is_empty() {
         demo.out.text(&format!(
             "PASS: {} VMs run on {SECONDARY} and are stopped on {PRIMARY}; {} volumes on {SECONDARY} \
-             hold exactly the data of their {PRIMARY} sources: no data lost.\n",
+             started from the last write of their {PRIMARY} sources: no data lost.\n",
             members.len(),
             verification.volumes
         ))?;
@@ -469,44 +459,17 @@ struct Verification {
     volumes: usize,
 }
 
-/// Sees every progress update: drives the display, and reads the fingerprints of site-b's
-/// volumes from the simulator as each appears, before any VM on site-b writes to them (the
-/// engine reports each member's import before its server boots; members go on at their own
-/// pace, so there is no single moment when all are imported and none booted).
-struct DemoObserver<'a> {
-    progress: ProgressDisplay,
-    simulator: &'a SimulatorView,
-    imported: Mutex<Option<BTreeMap<String, u64>>>,
-}
-
-impl ProgressObserver for DemoObserver<'_> {
-    fn on_update(&self, op: &Operation) {
-        self.progress.on_update(op);
-        let mut captured = self
-            .imported
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let seen = captured.get_or_insert_with(BTreeMap::new);
-        for (volume, fingerprint) in self.simulator.volume_fingerprints(SECONDARY) {
-            seen.entry(volume).or_insert(fingerprint);
-        }
-    }
-}
-
-/// Compares the simulator's view of both sites for every member; `imported` holds site-b's
-/// volume fingerprints at the end of the import.
-fn verify(
-    simulator: &SimulatorView,
-    members: &[Member],
-    imported: &BTreeMap<String, u64>,
-) -> Verification {
+/// Compares the simulator's view of both sites for every member: where each VM runs, and
+/// whether each volume on site-b started from its site-a source's last write (its lineage).
+fn verify(simulator: &SimulatorView, members: &[Member]) -> Verification {
+    let inventory = simulator.simulator.inspect();
     let headings: Vec<String> = [
         "VM",
         "site-a",
         "site-b",
         "volume",
         "site-a last write",
-        "site-b at import",
+        "site-b started from",
         "site-b now",
         "result",
     ]
@@ -536,29 +499,46 @@ fn verify(
         if member.current.site != SECONDARY {
             failures.push(format!("{name} is recorded on {}", member.current.site));
         }
-        let sources: Vec<String> = match &member.standby {
-            Some(standby) if standby.site == PRIMARY => standby.volume_ids.clone(),
+        // (volume id, array volume) of each source volume on site-a.
+        let sources: Vec<(String, String)> = match &member.standby {
+            Some(standby) if standby.site == PRIMARY => standby
+                .volume_ids
+                .iter()
+                .cloned()
+                .zip(standby.array_volumes.iter().cloned())
+                .collect(),
             _ => member
                 .recovery
                 .volumes
                 .iter()
-                .map(|v| v.volume_id.clone())
+                .map(|v| (v.volume_id.clone(), v.array_volume.clone()))
                 .collect(),
         };
-        for (i, source) in sources.iter().enumerate() {
+        for (i, (source, array_volume)) in sources.iter().enumerate() {
             volumes += 1;
             let target = member.current.volume_ids.get(i);
             let last_write = simulator.fingerprint(PRIMARY, source);
-            let at_import = target.and_then(|t| imported.get(t).copied());
+            let started_from = target.and_then(|t| {
+                inventory.sites[SECONDARY]
+                    .volumes
+                    .iter()
+                    .find(|v| &v.id == t)
+                    .and_then(|v| v.lineage.as_ref())
+                    .map(|l| l.fingerprint)
+            });
             let now = target.and_then(|t| simulator.fingerprint(SECONDARY, t));
-            let same = last_write.is_some() && last_write == at_import;
-            if !same {
-                failures.push(format!(
-                    "volume {} of {name}: the last write on {PRIMARY} is {}, the volume imported on {SECONDARY} held {}",
-                    i + 1,
-                    shown(last_write),
-                    shown(at_import),
-                ));
+            let checked = match target {
+                Some(target) => inventory.check_started_from_last_write(
+                    SECONDARY,
+                    target,
+                    PRIMARY,
+                    array_volume,
+                ),
+                None => Err(format!("no volume on {SECONDARY}")),
+            };
+            let same = checked.is_ok();
+            if let Err(why) = checked {
+                failures.push(format!("volume {} of {name}: {why}", i + 1));
             }
             let first = i == 0;
             let once = |v: &Option<String>| {
@@ -578,7 +558,7 @@ fn verify(
                     .get(i)
                     .map_or_else(|| format!("#{}", i + 1), |v| v.device.clone()),
                 shown(last_write),
-                shown(at_import),
+                shown(started_from),
                 shown(now),
                 if same { "no data lost" } else { "DATA LOST" }.to_string(),
             ]);
@@ -679,21 +659,5 @@ impl SimulatorView {
 
     fn fingerprint(&self, site: &str, volume_id: &str) -> Option<u64> {
         self.simulator.volume_fingerprint(site, volume_id)
-    }
-
-    /// Fingerprints of every Cinder volume of `site`, by volume id.
-    fn volume_fingerprints(&self, site: &str) -> BTreeMap<String, u64> {
-        self.simulator
-            .inspect()
-            .sites
-            .get(site)
-            .map(|inventory| {
-                inventory
-                    .volumes
-                    .iter()
-                    .filter_map(|v| v.fingerprint.map(|f| (v.id.clone(), f)))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 }

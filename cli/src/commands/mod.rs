@@ -12,6 +12,7 @@ mod operation;
 mod recovery;
 pub mod sim;
 mod sim_capacity;
+mod sim_inspect;
 mod sim_seed;
 mod site;
 mod tenant;

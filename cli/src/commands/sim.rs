@@ -18,13 +18,14 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use protector_core::Error;
 use protector_mock::http::{ServeOptions, ServePorts, SimServer, SitePorts};
-use protector_mock::{InjectedError, Inventory, Service, Simulator};
+use protector_mock::{InjectedError, Service, Simulator};
 
 use crate::args::{Format, OutputOptions};
 use crate::error::{CliError, CliResult};
-use crate::output::{eprint_line, render_table, Printer};
+use crate::output::{eprint_line, Printer};
 
 use super::sim_capacity::open_existing;
+use super::sim_inspect::inventory_tables;
 
 /// Every simulated site, in display order.
 const SITES: [&str; 2] = ["site-a", "site-b"];
@@ -623,173 +624,4 @@ fn inspect(args: InspectArgs) -> CliResult {
         columns: Vec::new(),
     });
     out.text(&text)
-}
-
-/// A titled table, or the title and `(none)` when there are no rows.
-fn section(out: &mut String, title: &str, headings: &[&str], rows: Vec<Vec<String>>) {
-    out.push_str(&format!("{title} ({})\n", rows.len()));
-    if rows.is_empty() {
-        out.push_str("  (none)\n\n");
-        return;
-    }
-    let headings: Vec<String> = headings.iter().map(|h| h.to_string()).collect();
-    out.push_str(&render_table(&headings, &rows));
-    out.push('\n');
-}
-
-fn opt<T: ToString>(value: &Option<T>) -> String {
-    value.as_ref().map_or_else(String::new, T::to_string)
-}
-
-/// The inventory as one table per site and resource, then one per array and resource.
-fn inventory_tables(inventory: &Inventory) -> String {
-    let mut out = String::new();
-    for (site, inv) in &inventory.sites {
-        section(
-            &mut out,
-            &format!("{site}: servers"),
-            &["Name", "ID", "Status", "Project", "Volumes"],
-            inv.servers
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.name.clone(),
-                        s.id.clone(),
-                        s.status.clone(),
-                        s.project_id.clone(),
-                        s.volumes.join("\n"),
-                    ]
-                })
-                .collect(),
-        );
-        section(
-            &mut out,
-            &format!("{site}: volumes"),
-            &["Name", "ID", "Status", "Array volume", "Fingerprint"],
-            inv.volumes
-                .iter()
-                .map(|v| {
-                    vec![
-                        v.name.clone(),
-                        v.id.clone(),
-                        v.status.clone(),
-                        opt(&v.array_volume),
-                        opt(&v.fingerprint),
-                    ]
-                })
-                .collect(),
-        );
-        section(
-            &mut out,
-            &format!("{site}: ports"),
-            &["Name", "ID", "Network", "Device", "Fixed IPs"],
-            inv.ports
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.name.clone(),
-                        p.id.clone(),
-                        p.network_id.clone(),
-                        p.device_id.clone(),
-                        p.fixed_ips
-                            .iter()
-                            .map(|ip| ip.ip_address.clone())
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ]
-                })
-                .collect(),
-        );
-    }
-    for (site, array) in &inventory.arrays {
-        let title = |what: &str| format!("{site}: array {} {what}", array.name);
-        section(
-            &mut out,
-            &title("volumes"),
-            &["Name", "Fingerprint", "Destroyed"],
-            array
-                .volumes
-                .iter()
-                .map(|v| {
-                    vec![
-                        v.name.clone(),
-                        v.fingerprint.to_string(),
-                        v.destroyed.to_string(),
-                    ]
-                })
-                .collect(),
-        );
-        section(
-            &mut out,
-            &title("protection groups"),
-            &["Name", "Volumes", "Targets"],
-            array
-                .protection_groups
-                .iter()
-                .map(|g| {
-                    vec![
-                        g.name.clone(),
-                        g.volumes.join("\n"),
-                        g.targets
-                            .iter()
-                            .map(|t| {
-                                let allowed = if t.allowed { "allowed" } else { "not allowed" };
-                                format!("{} ({allowed})", t.name)
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ]
-                })
-                .collect(),
-        );
-        section(
-            &mut out,
-            &title("protection-group snapshots"),
-            &[
-                "Name",
-                "Source",
-                "Progress",
-                "Complete",
-                "Volumes (fingerprint)",
-            ],
-            array
-                .snapshots
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.name.clone(),
-                        s.source.clone(),
-                        format!("{:.2}", s.progress),
-                        s.complete.to_string(),
-                        s.fingerprints
-                            .iter()
-                            .map(|(volume, fp)| format!("{volume} ({fp})"))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ]
-                })
-                .collect(),
-        );
-        section(
-            &mut out,
-            &title("pods"),
-            &["Name", "Arrays", "Promotion"],
-            array
-                .pods
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.name.clone(),
-                        p.arrays
-                            .iter()
-                            .map(|(a, status)| format!("{a} ({status})"))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        p.promotion_status.clone(),
-                    ]
-                })
-                .collect(),
-        );
-    }
-    out
 }

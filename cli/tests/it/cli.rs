@@ -33,8 +33,9 @@ fn demo_fails_over_and_proves_no_data_lost() {
     assert!(stdout.contains("| progress          | 100"), "{stdout}");
     assert!(stdout.contains("Sync Status: ✅ IN SYNC"), "{stdout}");
     assert_eq!(stdout.matches("| no data lost |").count(), 4, "{stdout}");
+    assert!(stdout.contains("site-b started from"), "{stdout}");
     assert!(
-        stdout.contains("PASS: 3 VMs run on site-b and are stopped on site-a; 4 volumes on site-b hold exactly the data of their site-a sources: no data lost."),
+        stdout.contains("PASS: 3 VMs run on site-b and are stopped on site-a; 4 volumes on site-b started from the last write of their site-a sources: no data lost."),
         "{stdout}"
     );
     // Progress went to stderr, one line per step when stderr is not a terminal.

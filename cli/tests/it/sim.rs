@@ -294,6 +294,18 @@ fn inspect_json_is_the_simulators_inventory_whatever_the_faults() {
     ] {
         assert!(volume.get(key).is_some(), "volume field {key}");
     }
+    assert_eq!(volume["lineage"]["kind"], "seeded", "{volume}");
+    assert!(
+        volume["lineage"]["fingerprint"].as_u64().unwrap()
+            <= volume["fingerprint"].as_u64().unwrap(),
+        "{volume}"
+    );
+    let networks = printed["sites"]["site-b"]["networks"].as_array().unwrap();
+    let drill = networks
+        .iter()
+        .find(|n| n["name"] == "dr-test-net")
+        .unwrap();
+    assert_eq!(drill["subnets"][0]["cidr"], "10.99.0.0/24");
     let array = &printed["arrays"]["site-a"];
     assert_eq!(array["name"], "flasharray-a");
     for key in ["volumes", "protection_groups", "snapshots"] {
@@ -319,11 +331,18 @@ fn inspect_table_summarises_sites_and_arrays() {
         "site-a: array flasharray-a volumes",
         "site-a: array flasharray-a protection groups (0)",
         "site-b: array flasharray-b pods (1)",
+        "site-b: networks (3)",
     ] {
         assert!(text.contains(heading), "missing {heading:?} in:\n{text}");
     }
     assert!(text.contains("| web-server-1 "), "{text}");
     assert!(text.contains("cinder-pod"), "{text}");
+    assert!(text.contains("| dr-test-net "), "{text}");
+    assert!(
+        text.contains("dr-test-net-subnet 10.99.0.0/24 (10.99.0.1)"),
+        "{text}"
+    );
+    assert!(text.contains("| seeded (write "), "{text}");
 }
 
 // ---------------------------------------------------------------------------------- serve

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::common::{arrays, wire_connector};
 use protector_core::api::{
     ArrayApi, Connector, CopyVolume, CreatePgSnapshot, CreatePort, ListPorts, ListServers,
-    ServerStatus, SiteClients,
+    ManageVolume, ServerStatus, SiteClients,
 };
 use protector_core::model::{ArrayEndpoint, Site, SiteStatus, SiteType};
 use protector_core::ErrorKind;
@@ -335,6 +335,102 @@ async fn changed_bytes_contract(
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
 
+/// Polls `id` until its status leaves `creating` (each call moves the simulator's clock).
+async fn settled_status(clients: &SiteClients, id: &str) -> String {
+    for _ in 0..20 {
+        let volume = clients.block_storage.get_volume(id).await.unwrap().unwrap();
+        if volume.status != "creating" {
+            return volume.status;
+        }
+    }
+    panic!("volume {id} is still creating");
+}
+
+/// Managing array volumes as API users see it: `creating` until the driver ran, then
+/// `available`, or `error` when the driver refused (Cinder's `error_managing`, shown as
+/// `error`); the Pure driver refuses a volume in a pod, stretched or not, and leaves it as it
+/// was. The adopted volume records its lineage.
+async fn manage_contract(
+    clients: &SiteClients,
+    array: &Arc<dyn ArrayApi>,
+    sim: &Simulator,
+    volume: &str,
+) {
+    let storage = &clients.block_storage;
+    let host = storage.list_volume_services().await.unwrap()[0]
+        .host
+        .clone();
+    let request = |source: &str, name: &str| ManageVolume {
+        host: host.clone(),
+        source_name: source.into(),
+        name: name.into(),
+        volume_type: "replicated-ssd".into(),
+        bootable: false,
+        description: String::new(),
+        metadata: Default::default(),
+    };
+    array
+        .copy_volume(&CopyVolume {
+            name: "conformance-plain".into(),
+            source: volume.into(),
+            overwrite: false,
+        })
+        .await
+        .unwrap();
+    let copied = sim
+        .array_volume_fingerprint("site-a", "conformance-plain")
+        .unwrap();
+    let plain = storage
+        .manage_volume(&request("conformance-plain", "conformance-plain"))
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.status, "creating",
+        "Cinder's `managing`, as the API shows it"
+    );
+    assert_eq!(settled_status(clients, &plain.id).await, "available");
+    let lineage = sim.inspect().sites["site-a"]
+        .volumes
+        .iter()
+        .find(|v| v.id == plain.id)
+        .and_then(|v| v.lineage.clone())
+        .unwrap();
+    assert_eq!(lineage.array_volume.as_deref(), Some("conformance-plain"));
+    assert_eq!(lineage.copied_from.as_deref(), Some(volume));
+    assert_eq!(lineage.fingerprint, copied);
+
+    array.create_pod("conformance-pod").await.unwrap();
+    array
+        .copy_volume(&CopyVolume {
+            name: "conformance-pod::vol".into(),
+            source: volume.into(),
+            overwrite: false,
+        })
+        .await
+        .unwrap();
+    let in_pod = storage
+        .manage_volume(&request("conformance-pod::vol", "conformance-in-pod"))
+        .await
+        .unwrap();
+    assert_eq!(settled_status(clients, &in_pod.id).await, "error");
+    let internal = sim.inspect().sites["site-a"]
+        .volumes
+        .iter()
+        .find(|v| v.id == in_pod.id)
+        .map(|v| v.status.clone());
+    assert_eq!(internal.as_deref(), Some("error_managing"));
+    assert!(
+        array
+            .get_volume("conformance-pod::vol")
+            .await
+            .unwrap()
+            .is_some(),
+        "the refused manage left the pod volume as it was"
+    );
+    storage.delete_volume(&in_pod.id).await.unwrap();
+    storage.delete_volume(&plain.id).await.unwrap();
+}
+
 async fn run_suite(
     connector: Arc<dyn Connector>,
     sim: &Simulator,
@@ -356,6 +452,7 @@ async fn run_suite(
         .clone()
         .unwrap();
     array_contract(&source, &target, &volume).await;
+    manage_contract(&a, &source, sim, &volume).await;
 }
 
 #[tokio::test]

@@ -128,11 +128,24 @@ async fn full_dr_cycle(face: Face) {
     assert_completed(&op);
     let at_import = at_import.lock().unwrap().take().unwrap();
     let failed_over = engine.members(GROUP).await.unwrap();
+    let after_failover = sim.inspect();
     for (before, after) in originals.iter().zip(&failed_over) {
         for (i, array_volume) in before.current.array_volumes.iter().enumerate() {
             let stopped = sim
                 .array_volume_fingerprint("site-a", array_volume)
                 .unwrap();
+            // The lineage says the same after the VMs started writing on site-b.
+            assert_eq!(
+                after_failover.check_started_from_last_write(
+                    "site-b",
+                    &after.current.volume_ids[i],
+                    "site-a",
+                    array_volume
+                ),
+                Ok(stopped),
+                "planned failover: {} lost data",
+                before.instance_name
+            );
             assert_eq!(
                 fingerprint(&at_import, "site-b", &after.current.volume_ids[i]),
                 stopped,

@@ -142,8 +142,9 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
     }
 
     // Zero data loss: each imported volume started from the source's last write. The source
-    // stopped writing when it was shut off, so its fingerprint is final; the target's first
-    // write after boot is later than it, and the journal of the sim records the import value.
+    // stopped writing when it was shut off, so its fingerprint is final; the target keeps
+    // writing once it boots, so its lineage (what it was adopted from and the write it held
+    // then) is what shows where it started.
     let inventory = env.sim.inspect();
     let site_b = &inventory.sites["site-b"];
     for (instance, volume_name, array_volume) in &source_volumes {
@@ -166,10 +167,21 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
             snapshot_fp, source_fp,
             "{instance}: the replicated snapshot holds the last write"
         );
-        assert!(target.fingerprint.unwrap() >= source_fp);
+        let started = inventory
+            .check_started_from_last_write("site-b", &target.id, "site-a", array_volume)
+            .unwrap_or_else(|e| panic!("{instance}: {e}"));
+        assert_eq!(started, source_fp);
+        let lineage = target.lineage.as_ref().unwrap();
+        assert!(
+            lineage
+                .copied_from
+                .as_deref()
+                .is_some_and(|from| from.starts_with("flasharray-a:")),
+            "{instance}: copied from a replicated snapshot: {lineage:?}"
+        );
     }
 
-    // Member by member: each current volume on site-b holds at least its source's last write.
+    // Member by member: each current volume on site-b started from its source's last write.
     for (before, after) in members_before.iter().zip(&members) {
         for (array_volume, volume_id) in before
             .current
@@ -177,12 +189,11 @@ async fn planned_failover_moves_every_member_with_zero_data_loss(face: Face) {
             .iter()
             .zip(&after.current.volume_ids)
         {
-            let source = env
-                .sim
-                .array_volume_fingerprint("site-a", array_volume)
-                .unwrap();
-            let target = env.sim.volume_fingerprint("site-b", volume_id).unwrap();
-            assert!(target >= source, "{}: data lost", before.instance_name);
+            if let Err(e) =
+                inventory.check_started_from_last_write("site-b", volume_id, "site-a", array_volume)
+            {
+                panic!("{}: data lost: {e}", before.instance_name);
+            }
         }
     }
 

@@ -8,5 +8,6 @@ mod capacity;
 mod conformance;
 mod cycle;
 mod failover;
+mod lineage;
 mod round_trips;
 mod site_failover;

@@ -24,7 +24,8 @@ pub struct Volume {
     pub id: String,
     /// Name.
     pub name: String,
-    /// Status (`available`, `in-use`, `creating`, `error`, `error_managing`, …).
+    /// Status as Cinder's API shows it (`available`, `in-use`, `creating`, `error`, …; Cinder
+    /// shows its internal `managing` as `creating` and `error_managing` as `error`).
     pub status: String,
     /// Size in GiB.
     pub size_gb: u64,
@@ -180,7 +181,7 @@ pub trait BlockStorageApi: Send + Sync + std::fmt::Debug + 'static {
     async fn list_volume_services(&self) -> Result<Vec<VolumeService>>;
 
     /// Manages an array volume into Cinder. Returns at once (`creating`); poll until
-    /// `available` or `error_managing`.
+    /// `available` or `error` (Cinder's `error_managing`, as its API shows it).
     ///
     /// # Behavior
     /// - `PermissionDenied` with Cinder's policy message when manage is not allowed.

@@ -12,6 +12,7 @@ pub(crate) mod pgroups;
 pub(crate) mod pods;
 pub(crate) mod snapshots;
 
+use crate::lineage::ArrayCopyRec;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -326,6 +327,11 @@ pub(crate) fn copy_volume(
                 hosts,
                 source: Some(source.volume.clone()),
                 written_blocks: source.written_blocks.clone(),
+                copied_from: Some(ArrayCopyRec {
+                    from: request.source.clone(),
+                    source_volume: source.volume.clone(),
+                    fingerprint: source.fingerprint,
+                }),
             },
         );
     }
@@ -387,6 +393,7 @@ pub(crate) fn create_volume(
                 hosts: Vec::new(),
                 source: None,
                 written_blocks: diff::WrittenBlocks::new(),
+                copied_from: None,
             },
         );
     }

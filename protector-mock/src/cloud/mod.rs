@@ -8,6 +8,8 @@ pub(crate) mod compute;
 pub(crate) mod identity;
 pub(crate) mod keypairs;
 pub(crate) mod network;
+pub(crate) mod network_create;
+pub(crate) mod routers;
 pub(crate) mod security_groups;
 
 use protector_core::{Error, ErrorKind, Result};

@@ -48,8 +48,23 @@ impl Cidr {
         ip & self.mask() == self.network && ip != self.network && ip != self.broadcast()
     }
 
-    fn hosts(self) -> impl Iterator<Item = Ipv4Addr> {
-        (self.network + 1..self.broadcast()).map(Ipv4Addr::from)
+    /// The first and last usable host address.
+    pub(crate) fn host_range(self) -> (Ipv4Addr, Ipv4Addr) {
+        (
+            Ipv4Addr::from(self.network + 1),
+            Ipv4Addr::from(self.broadcast() - 1),
+        )
+    }
+
+    /// Whether the two networks share an address.
+    pub(crate) fn overlaps(self, other: Cidr) -> bool {
+        self.network <= other.broadcast() && other.network <= self.broadcast()
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
     }
 }
 
@@ -154,15 +169,6 @@ pub(crate) fn list_subnets<'w>(world: &'w World, caller: &Caller) -> Vec<&'w Sub
         .collect();
     subnets.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     subnets
-}
-
-/// The first and last address Neutron hands out in `cidr` (the gateway, the first host,
-/// excluded).
-pub(crate) fn allocation_pool(cidr: &str) -> Option<(String, String)> {
-    let cidr = Cidr::parse(cidr)?;
-    let first = Ipv4Addr::from(cidr.network + 2);
-    let last = Ipv4Addr::from(cidr.broadcast() - 1);
-    Some((first.to_string(), last.to_string()))
 }
 
 /// What `POST /ports` can set beyond [`CreatePort`].
@@ -361,9 +367,10 @@ pub(crate) fn create_port(
                 }
                 address.clone()
             }
-            None => cidr
-                .hosts()
-                .map(|ip| ip.to_string())
+            None => super::network_create::allocation_ranges(&subnet)
+                .into_iter()
+                .flat_map(|(first, last)| u32::from(first)..=u32::from(last))
+                .map(|ip| Ipv4Addr::from(ip).to_string())
                 .find(|ip| !busy(ip, &taken))
                 .ok_or_else(|| {
                     Error::conflict(format!(
@@ -475,6 +482,12 @@ pub(crate) fn delete_port(world: &mut World, caller: &Caller, id: &str) -> Resul
     else {
         return Ok(());
     };
+    if port.device_owner == super::routers::ROUTER_INTERFACE {
+        return Err(Error::conflict(format!(
+            "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+            port.device_owner
+        )));
+    }
     if !port.device_id.is_empty() {
         if let Some(server) = world.servers.get_mut(&port.device_id) {
             server.port_ids.retain(|p| p != id);
@@ -534,7 +547,13 @@ mod tests {
         assert!(!cidr.contains_host("10.20.1.0".parse().unwrap()));
         assert!(!cidr.contains_host("10.20.1.255".parse().unwrap()));
         assert!(!cidr.contains_host("10.20.2.1".parse().unwrap()));
-        assert_eq!(cidr.hosts().count(), 254);
+        assert_eq!(
+            cidr.host_range(),
+            ("10.20.1.1".parse().unwrap(), "10.20.1.254".parse().unwrap())
+        );
+        assert_eq!(cidr.to_string(), "10.20.1.0/24");
+        assert!(cidr.overlaps(Cidr::parse("10.20.0.0/16").unwrap()));
+        assert!(!cidr.overlaps(Cidr::parse("10.20.2.0/24").unwrap()));
         assert!(Cidr::parse("10.20.1.0").is_none());
         assert!(Cidr::parse("10.20.1.0/31").is_none());
     }

@@ -528,6 +528,10 @@ fn ensure_bench_networks(w: &mut World) -> BTreeMap<String, (String, String)> {
                 project_id: owner.clone(),
                 cidr: format!("{base}.0.0/16"),
                 gateway_ip: format!("{base}.0.1"),
+                allocation_pools: Vec::new(),
+                enable_dhcp: true,
+                dns_nameservers: Vec::new(),
+                description: String::new(),
             },
         );
         w.networks.insert(
@@ -539,6 +543,9 @@ fn ensure_bench_networks(w: &mut World) -> BTreeMap<String, (String, String)> {
                 project_id: owner,
                 shared: true,
                 subnet_ids: vec![subnet_id.clone()],
+                admin_state_up: true,
+                mtu: None,
+                description: String::new(),
             },
         );
         out.insert(site.to_string(), (net_id, subnet_id));

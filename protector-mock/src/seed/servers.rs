@@ -223,6 +223,7 @@ pub(super) fn insert_server(w: &mut World, spec: &ServerPlacement<'_>) -> String
                 hosts,
                 source: None,
                 written_blocks: Default::default(),
+                copied_from: None,
             };
             crate::array::diff::record_write(&mut volume, fingerprint);
             w.array_volumes
@@ -259,6 +260,14 @@ pub(super) fn insert_server(w: &mut World, spec: &ServerPlacement<'_>) -> String
                 created: now,
                 user_id: spec.user_id.to_string(),
                 updated: None,
+                lineage: Some(crate::lineage::VolumeLineage {
+                    kind: crate::lineage::LineageKind::Seeded,
+                    array_volume: None,
+                    copied_from: None,
+                    source_volume: None,
+                    copied_fingerprint: None,
+                    fingerprint,
+                }),
             },
         );
         server_volumes.push(ServerVolume {

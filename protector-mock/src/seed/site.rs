@@ -190,6 +190,10 @@ pub(super) fn seed_site(w: &mut World, site: &str) -> SiteIds {
                 project_id: production.clone(),
                 cidr: cidr.to_string(),
                 gateway_ip,
+                allocation_pools: Vec::new(),
+                enable_dhcp: true,
+                dns_nameservers: Vec::new(),
+                description: String::new(),
             },
         );
         w.networks.insert(
@@ -201,6 +205,9 @@ pub(super) fn seed_site(w: &mut World, site: &str) -> SiteIds {
                 project_id: production.clone(),
                 shared: *shared,
                 subnet_ids: vec![subnet_id.clone()],
+                admin_state_up: true,
+                mtu: None,
+                description: String::new(),
             },
         );
         networks.insert(*name, (net_id, subnet_id));

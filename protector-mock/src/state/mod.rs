@@ -114,6 +114,7 @@ pub(crate) struct World {
     pub pg_snapshots: Table<PgSnapshotRec>,
     pub volume_snapshots: Table<VolumeSnapshotRec>,
     pub pods: Table<PodRec>,
+    pub routers: Table<RouterRec>,
     /// Who the guests' writes go to (derived, in memory only: `crate::writes`).
     pub writers: crate::writes::WriterCache,
 }
@@ -151,6 +152,7 @@ impl World {
             pg_snapshots: Table::default(),
             volume_snapshots: Table::default(),
             pods: Table::default(),
+            routers: Table::default(),
             writers: Default::default(),
         }
     }
@@ -186,6 +188,7 @@ impl World {
             ("pg_snapshot", &mut self.pg_snapshots),
             ("volume_snapshot", &mut self.volume_snapshots),
             ("pod", &mut self.pods),
+            ("router", &mut self.routers),
         ]
     }
 

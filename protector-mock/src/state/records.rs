@@ -319,6 +319,10 @@ pub(crate) struct VolumeRec {
     /// When the state last changed.
     #[serde(default)]
     pub updated: Option<DateTime<Utc>>,
+    /// Where its data came from and the write it held then (`None`: made before lineage was
+    /// recorded).
+    #[serde(default)]
+    pub lineage: Option<crate::lineage::VolumeLineage>,
 }
 
 /// A Cinder generic volume group.
@@ -351,6 +355,18 @@ pub(crate) struct NetworkRec {
     pub project_id: String,
     pub shared: bool,
     pub subnet_ids: Vec<String>,
+    /// `admin_state_up` as created (`true` for records made before networks could be created).
+    #[serde(default = "default_true")]
+    pub admin_state_up: bool,
+    /// The MTU asked for; `None` is the simulator's default (1450, VXLAN over 1500).
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// A Neutron subnet (IPv4, /8 to /30).
@@ -363,6 +379,17 @@ pub(crate) struct SubnetRec {
     pub project_id: String,
     pub cidr: String,
     pub gateway_ip: String,
+    /// `(start, end)` ranges addresses are allocated from; empty is Neutron's default, every
+    /// host of the CIDR but the gateway.
+    #[serde(default)]
+    pub allocation_pools: Vec<(String, String)>,
+    /// `enable_dhcp` as created (`true` for records made before subnets could be created).
+    #[serde(default = "default_true")]
+    pub enable_dhcp: bool,
+    #[serde(default)]
+    pub dns_nameservers: Vec<String>,
+    #[serde(default)]
+    pub description: String,
 }
 
 /// A Neutron port.
@@ -391,6 +418,18 @@ pub(crate) struct SecurityGroupRec {
     pub site: String,
     pub project_id: String,
     pub name: String,
+    pub description: String,
+}
+
+/// A Neutron router (no external gateway: the simulator has no external networks). Its
+/// interfaces are ports with `device_owner` `network:router_interface` and `device_id` its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RouterRec {
+    pub id: String,
+    pub site: String,
+    pub name: String,
+    pub project_id: String,
+    pub admin_state_up: bool,
     pub description: String,
 }
 
@@ -451,6 +490,9 @@ pub(crate) struct ArrayVolumeRec {
     /// Block → sequence number of the last write to it ([`crate::array::diff`]).
     #[serde(default)]
     pub written_blocks: BTreeMap<u64, u64>,
+    /// When it was made by a copy: what was copied and the write it held.
+    #[serde(default)]
+    pub copied_from: Option<crate::lineage::ArrayCopyRec>,
 }
 
 /// A protection group. On its source array `name` is `pg`; the replica on a target array is

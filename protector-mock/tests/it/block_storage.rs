@@ -223,21 +223,30 @@ async fn manage_checks_host_type_and_reference() {
         "Cannot find requested 'gold' volume type",
     );
 
-    // A reference that does not exist, or sits in a stretched pod, fails in the driver:
-    // the volume goes to error_managing, as in real Cinder.
+    // A reference that does not exist, or sits in a pod, fails in the driver: the volume goes
+    // to error_managing, which Cinder's API shows as error.
     let missing = b
         .block_storage
         .manage_volume(&manage_request("no-such-volume", "m"))
         .await
         .unwrap();
-    wait_volume(&b, &missing.id, "error_managing").await;
+    wait_volume(&b, &missing.id, "error").await;
+    assert_eq!(
+        sim.inspect().sites["site-b"]
+            .volumes
+            .iter()
+            .find(|v| v.id == missing.id)
+            .map(|v| v.status.as_str()),
+        Some("error_managing"),
+        "Cinder's own status"
+    );
     let pod_volume = sim.inspect().arrays["site-b"].volumes[0].name.clone();
     let stretched = b
         .block_storage
         .manage_volume(&manage_request(&pod_volume, "p"))
         .await
         .unwrap();
-    wait_volume(&b, &stretched.id, "error_managing").await;
+    wait_volume(&b, &stretched.id, "error").await;
     assert!(
         sim.array_volume_fingerprint("site-b", &pod_volume)
             .is_some(),
@@ -273,7 +282,7 @@ async fn manage_checks_host_type_and_reference() {
     let mut on_a = manage_request("renamed-behind-cinders-back", "y");
     on_a.host = "site-a-controller@pure".into();
     let created = a.block_storage.manage_volume(&on_a).await.unwrap();
-    wait_volume(&a, &created.id, "error_managing").await;
+    wait_volume(&a, &created.id, "error").await;
 }
 
 #[tokio::test]

@@ -216,6 +216,29 @@ async fn planned_failover_of_db_server_1_loses_no_data() {
     );
     sim.tick(1).unwrap();
     assert!(sim.volume_fingerprint("site-b", &managed[0]).unwrap() > last[0]);
+    // Once it writes, only the lineage shows where it started: the final snapshot.
+    let inventory = sim.inspect();
+    for (i, id) in managed.iter().enumerate() {
+        assert_eq!(
+            inventory.check_started_from_last_write("site-b", id, "site-a", &names[i]),
+            Ok(last[i]),
+            "volume {i}"
+        );
+        let lineage = inventory.sites["site-b"]
+            .volumes
+            .iter()
+            .find(|v| &v.id == id)
+            .and_then(|v| v.lineage.clone())
+            .unwrap();
+        assert_eq!(
+            lineage.array_volume.as_deref(),
+            Some(format!("prot-op1-{i}").as_str())
+        );
+        assert_eq!(
+            lineage.copied_from.as_deref(),
+            Some(format!("{replica}.{}", names[i]).as_str())
+        );
+    }
     assert_eq!(
         sim.volume_fingerprint("site-a", &volumes[0].id),
         Some(last[0])

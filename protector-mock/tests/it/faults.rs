@@ -325,6 +325,33 @@ async fn latency_delays_calls_without_moving_simulated_time() {
     sim.clear().unwrap();
 }
 
+/// The in-process face of one process sees the latency another process sets on the shared
+/// state file from its very next call, as the wire face does.
+#[tokio::test(start_paused = true)]
+async fn latency_set_by_another_process_delays_the_next_in_process_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.db");
+    let engine_side = Simulator::open(&path).unwrap();
+    let b = clients(&engine_side, "site-b").await;
+    b.compute.list_flavors().await.unwrap();
+    let operator_side = Simulator::open(&path).unwrap();
+    operator_side
+        .set_latency_ms("site-b", Service::Compute, 250)
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    b.compute.list_flavors().await.unwrap();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(250),
+        "the first call after the change waits"
+    );
+    operator_side
+        .set_latency_ms("site-b", Service::Compute, 0)
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    b.compute.list_flavors().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(250));
+}
+
 #[tokio::test]
 async fn clear_restores_every_default() {
     let sim = Simulator::in_memory().unwrap();

@@ -334,7 +334,33 @@ async fn manage_is_admin_only_and_follows_the_pure_driver() {
         .until(
             &admin.volume_path(&format!("/volumes/{wrong_id}")),
             None,
-            |a| a.body["volume"]["status"] == "error_managing",
+            |a| a.body["volume"]["status"] == "error",
+        )
+        .await;
+    // Cinder keeps error_managing inside and shows error (its volume views' status map).
+    assert_eq!(
+        env.sim.inspect().sites["site-a"]
+            .volumes
+            .iter()
+            .find(|v| v.id == wrong_id)
+            .map(|v| v.status.clone())
+            .as_deref(),
+        Some("error_managing")
+    );
+    let deleted = admin
+        .call(
+            reqwest::Method::DELETE,
+            &admin.volume_path(&format!("/volumes/{wrong_id}")),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+    admin
+        .until(
+            &admin.volume_path(&format!("/volumes/{wrong_id}")),
+            None,
+            |a| a.status == StatusCode::NOT_FOUND,
         )
         .await;
     // An unknown host is Cinder's 503.

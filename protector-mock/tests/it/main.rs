@@ -8,6 +8,7 @@ mod failover_flow;
 mod faults;
 mod http_flasharray;
 mod http_identity;
+mod http_network_create;
 mod http_openstack;
 mod http_openstack_services;
 mod http_openstack_support;

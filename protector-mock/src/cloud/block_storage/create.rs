@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use protector_core::{Error, Result};
 
 use super::{policy_denied, resolve_type, visible, Caller};
+use crate::lineage::{LineageKind, VolumeLineage};
 use crate::state::records::{array_key, ArrayVolumeRec, VolumeRec, VolumeTask};
 use crate::state::World;
 
@@ -81,6 +82,14 @@ pub(crate) fn create_volume(
         created: now,
         user_id: caller.user_id.clone(),
         updated: Some(now),
+        lineage: Some(VolumeLineage {
+            kind: LineageKind::Created,
+            array_volume: None,
+            copied_from: None,
+            source_volume: None,
+            copied_fingerprint: None,
+            fingerprint: 0,
+        }),
     };
     world.volumes.insert(id, volume.clone());
     Ok(volume)
@@ -145,6 +154,7 @@ pub(crate) fn finish_create(world: &mut World, volume_id: &str) {
                 hosts: Vec::new(),
                 source: None,
                 written_blocks: Default::default(),
+                copied_from: None,
             },
         );
     }

@@ -41,6 +41,19 @@ pub(crate) const DELETABLE: [&str; 5] = [
     "error_managing",
 ];
 
+/// The status API users see for a volume's status in Cinder's database: Cinder's volume
+/// views (`_get_volume_status` in `cinder/api/v2/views/volumes.py`, also used by v3) show the
+/// managing statuses introduced for bug 1504007 as the older ones, for API compatibility.
+/// Every other status is shown as it is.
+pub(crate) fn api_status(status: &str) -> &str {
+    match status {
+        "managing" => "creating",
+        "error_managing" => "error",
+        "error_managing_deleting" => "deleting",
+        other => other,
+    }
+}
+
 /// Extra specs every user may read (`cinder/policies/type_extra_specs.py`).
 pub(crate) const USER_VISIBLE_SPECS: [&str; 3] = [
     "RESKEY:availability_zones",
@@ -64,7 +77,7 @@ pub(crate) fn volume_view(caller: &Caller, v: &VolumeRec) -> Volume {
     Volume {
         id: v.id.clone(),
         name: v.name.clone(),
-        status: v.status.clone(),
+        status: api_status(&v.status).to_string(),
         size_gb: v.size_gb,
         volume_type: v.volume_type.clone(),
         bootable: v.bootable,
@@ -264,7 +277,7 @@ pub(crate) fn manage_volume(
         seq,
         name: request.name.clone(),
         description: request.description.clone(),
-        status: "creating".to_string(),
+        status: "managing".to_string(),
         size_gb: 0,
         volume_type_id: volume_type.id.clone(),
         volume_type: volume_type.name.clone(),
@@ -283,6 +296,8 @@ pub(crate) fn manage_volume(
         created: now,
         user_id: caller.user_id.clone(),
         updated: None,
+        // Recorded by the driver when it adopts the array volume.
+        lineage: None,
     };
     let view = volume_view(caller, &volume);
     world.volumes.insert(id, volume);
@@ -305,17 +320,27 @@ pub(crate) fn finish_manage(world: &mut World, volume_id: &str, source_name: &st
         }
         return;
     }
-    let pod_prefix = source_name
-        .rsplit_once("::")
-        .map(|(pod, _)| format!("{pod}::"))
-        .unwrap_or_default();
-    let new_name = format!("{pod_prefix}{}", crate::seed::cinder_array_name(volume_id));
+    // Never in a pod: the driver refuses those above.
+    let new_name = crate::seed::cinder_array_name(volume_id);
+    let adopted = world
+        .array_volumes
+        .get(&crate::state::records::array_key(&array, source_name));
+    let lineage = crate::lineage::VolumeLineage {
+        kind: crate::lineage::LineageKind::Managed,
+        array_volume: Some(source_name.to_string()),
+        copied_from: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.from.clone())),
+        source_volume: adopted
+            .and_then(|a| a.copied_from.as_ref().map(|c| c.source_volume.clone())),
+        copied_fingerprint: adopted.and_then(|a| a.copied_from.as_ref().map(|c| c.fingerprint)),
+        fingerprint: adopted.map_or(0, |a| a.fingerprint),
+    };
     let provisioned = crate::array::rename_internal(world, &array, source_name, &new_name);
     let size_gb = provisioned.div_ceil(crate::seed::GIB);
     if let Some(v) = world.volumes.get_mut(volume_id) {
         v.status = "available".to_string();
         v.task = None;
         v.size_gb = size_gb;
+        v.lineage = Some(lineage);
         v.array_volume = Some(new_name.clone());
         v.metadata.insert("array_name".to_string(), array);
         v.metadata.insert("array_volume_name".to_string(), new_name);
@@ -340,12 +365,12 @@ fn manage_refusal(world: &World, array: &str, source_name: &str) -> Option<Strin
             "Manage existing volume failed due to invalid backend reference {{'source-name': '{source_name}'}}: {source_name} is connected to hosts."
         ));
     }
-    if let Some(pod) = &source.pod {
-        if world.pods.get(pod).is_some_and(|p| p.members.len() > 1) {
-            return Some(format!(
-                "Manage existing volume failed due to invalid backend reference {{'source-name': '{source_name}'}}: volume is in a stretched pod."
-            ));
-        }
+    // The Pure driver's `_validate_manage_existing_ref`: "Unable to manage volume in a Pod",
+    // stretched or not.
+    if source.pod.is_some() || source_name.contains("::") {
+        return Some(format!(
+            "Manage existing volume failed due to invalid backend reference {{'source-name': '{source_name}'}}: Unable to manage volume in a Pod."
+        ));
     }
     None
 }
@@ -407,7 +432,7 @@ pub(crate) fn delete_volume(world: &mut World, caller: &Caller, id: &str) -> Res
     let Some(volume) = visible(world, caller, id) else {
         return Ok(());
     };
-    if volume.status == "deleting" {
+    if volume.status == "deleting" || volume.status == "error_managing_deleting" {
         return Ok(());
     }
     if !DELETABLE.contains(&volume.status.as_str())
@@ -425,7 +450,13 @@ pub(crate) fn delete_volume(world: &mut World, caller: &Caller, id: &str) -> Res
     }
     let until_tick = world.meta.tick + 1;
     if let Some(v) = world.volumes.get_mut(id) {
-        v.status = "deleting".to_string();
+        // Cinder's `delete`: a volume that failed to be managed is `error_managing_deleting`.
+        v.status = if v.status == "error_managing" {
+            "error_managing_deleting"
+        } else {
+            "deleting"
+        }
+        .to_string();
         v.task = Some(VolumeTask::Delete { until_tick });
     }
     Ok(())
@@ -624,7 +655,30 @@ pub(crate) fn group_members(world: &World, id: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::cinder_id_in_array_name;
+    use super::{api_status, cinder_id_in_array_name};
+
+    /// Every volume status the simulator can reach (`status = "…"` in this module, `create`,
+    /// `compute` and the seed), and what Cinder's view shows API users for it.
+    #[test]
+    fn volume_statuses_are_shown_as_cinder_s_views_show_them() {
+        let table = [
+            ("creating", "creating"),
+            ("available", "available"),
+            ("reserved", "reserved"),
+            ("in-use", "in-use"),
+            ("deleting", "deleting"),
+            ("error", "error"),
+            ("error_deleting", "error_deleting"),
+            ("managing", "creating"),
+            ("error_managing", "error"),
+            ("error_managing_deleting", "deleting"),
+            ("unmanaging", "unmanaging"),
+            ("error_unmanaging", "error_unmanaging"),
+        ];
+        for (internal, shown) in table {
+            assert_eq!(api_status(internal), shown, "{internal}");
+        }
+    }
 
     #[test]
     fn cinder_ids_are_found_in_pure_names() {

@@ -69,7 +69,7 @@ pub(crate) fn volume(
         "id": v.id,
         "name": v.name,
         "description": v.description,
-        "status": v.status,
+        "status": crate::cloud::block_storage::api_status(&v.status),
         "size": v.size_gb,
         "availability_zone": v.availability_zone,
         "created_at": iso_micros(v.created),

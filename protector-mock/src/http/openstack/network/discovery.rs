@@ -31,6 +31,7 @@ pub(super) async fn resources(State(ctx): State<SiteContext>, headers: HeaderMap
             ("port", "ports"),
             ("security_group", "security-groups"),
             ("security_group_rule", "security-group-rules"),
+            ("router", "routers"),
         ]
         .iter()
         .map(|(name, collection)| {
@@ -49,7 +50,7 @@ pub(super) async fn resources(State(ctx): State<SiteContext>, headers: HeaderMap
     .await
 }
 
-const EXTENSIONS: [(&str, &str, &str); 16] = [
+const EXTENSIONS: [(&str, &str, &str); 17] = [
     ("security-group", "security-group", "The security groups extension."),
     ("port-security", "Port Security", "Provides port security"),
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
@@ -66,6 +67,7 @@ const EXTENSIONS: [(&str, &str, &str); 16] = [
     ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
     ("quota_details", "Quota details management support", "Expose functions for quotas usage statistics per project"),
+    ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
 ];
 
 fn extension_view(alias: &str, name: &str, description: &str) -> Value {

@@ -1,20 +1,23 @@
-//! Neutron v2.0 under `/network`: versions, extensions, networks and subnets (read), ports
-//! (create, list, show, update, delete), security groups and rules. Request bodies are checked
+//! Neutron v2.0 under `/network`: versions, extensions, networks and subnets (list, show,
+//! create, delete), ports (create, list, show, update, delete), security groups and rules,
+//! routers (list, show, create, delete, add and remove interfaces). Request bodies are checked
 //! against the attribute maps of `neutron_lib/api/definitions` (unknown attributes refused as
 //! Neutron does); errors are `{"NeutronError": {"type", "message", "detail"}}`. This module
 //! holds the routes and the plumbing the resources share (body parsing and validation, list
 //! filters, not-found errors); the resources live in the submodules.
 
 mod discovery;
+mod lifecycle;
 mod networks;
 mod ports;
 mod quotas;
+mod routers;
 mod security_groups;
 mod views;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{Map, Value};
 
@@ -42,10 +45,22 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route("/network/v2.0/extensions", get(list_extensions))
         .route("/network/v2.0/extensions/{alias}", get(show_extension))
         .route("/network/v2.0/availability_zones", get(availability_zones))
-        .route("/network/v2.0/networks", get(list_networks))
-        .route("/network/v2.0/networks/{id}", get(show_network))
-        .route("/network/v2.0/subnets", get(list_subnets))
-        .route("/network/v2.0/subnets/{id}", get(show_subnet))
+        .route(
+            "/network/v2.0/networks",
+            get(list_networks).post(lifecycle::create_network),
+        )
+        .route(
+            "/network/v2.0/networks/{id}",
+            get(show_network).delete(lifecycle::delete_network),
+        )
+        .route(
+            "/network/v2.0/subnets",
+            get(list_subnets).post(lifecycle::create_subnet),
+        )
+        .route(
+            "/network/v2.0/subnets/{id}",
+            get(show_subnet).delete(lifecycle::delete_subnet),
+        )
         .route("/network/v2.0/ports", get(list_ports).post(create_port))
         .route(
             "/network/v2.0/ports/{id}",
@@ -66,6 +81,22 @@ pub(crate) fn router() -> Router<SiteContext> {
         .route(
             "/network/v2.0/security-group-rules/{id}",
             get(show_rule).delete(delete_rule),
+        )
+        .route(
+            "/network/v2.0/routers",
+            get(routers::list_routers).post(routers::create_router),
+        )
+        .route(
+            "/network/v2.0/routers/{id}",
+            get(routers::show_router).delete(routers::delete_router),
+        )
+        .route(
+            "/network/v2.0/routers/{id}/add_router_interface",
+            put(routers::add_interface),
+        )
+        .route(
+            "/network/v2.0/routers/{id}/remove_router_interface",
+            put(routers::remove_interface),
         )
         .route("/network/v2.0/quotas/{project_id}", get(quotas::show_quota))
         .route(

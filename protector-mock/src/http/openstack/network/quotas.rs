@@ -19,7 +19,7 @@ fn quotas(world: &World, site: &str, project: &str) -> Vec<(&'static str, i64, i
     vec![
         (
             "network",
-            100,
+            crate::cloud::network_create::NETWORK_QUOTA as i64,
             count(
                 world
                     .networks
@@ -30,7 +30,7 @@ fn quotas(world: &World, site: &str, project: &str) -> Vec<(&'static str, i64, i
         ),
         (
             "subnet",
-            100,
+            crate::cloud::network_create::NETWORK_QUOTA as i64,
             count(
                 world
                     .subnets
@@ -50,7 +50,17 @@ fn quotas(world: &World, site: &str, project: &str) -> Vec<(&'static str, i64, i
                     .count(),
             ),
         ),
-        ("router", 10, 0),
+        (
+            "router",
+            crate::cloud::routers::ROUTER_QUOTA as i64,
+            count(
+                world
+                    .routers
+                    .values()
+                    .filter(|r| mine(&r.site, &r.project_id))
+                    .count(),
+            ),
+        ),
         ("floatingip", 50, 0),
         (
             "security_group",

@@ -6,8 +6,7 @@ use serde_json::{json, Value};
 
 use super::super::common::iso_seconds;
 
-use crate::cloud::network as neutron;
-use crate::cloud::{security_groups, Caller};
+use crate::cloud::{network_create, security_groups, Caller};
 use crate::state::records::{
     NetworkRec, PortRec, SecurityGroupRec, SecurityGroupRuleRec, SubnetRec,
 };
@@ -28,19 +27,19 @@ pub(super) fn network_view(world: &World, caller: &Caller, n: &NetworkRec) -> Va
         "name": n.name,
         "tenant_id": n.project_id,
         "project_id": n.project_id,
-        "admin_state_up": true,
+        "admin_state_up": n.admin_state_up,
         "status": "ACTIVE",
         "subnets": n.subnet_ids,
         "shared": n.shared,
         "router:external": false,
-        "mtu": 1450,
+        "mtu": n.mtu.unwrap_or(network_create::DEFAULT_MTU),
         "availability_zone_hints": [],
         "availability_zones": ["nova"],
         "ipv4_address_scope": null,
         "ipv6_address_scope": null,
         "port_security_enabled": true,
         "qos_policy_id": null,
-        "description": "",
+        "description": n.description,
         "l2_adjacency": true,
         "is_default": false,
     });
@@ -60,9 +59,11 @@ pub(super) fn network_view(world: &World, caller: &Caller, n: &NetworkRec) -> Va
 }
 
 pub(super) fn subnet_view(world: &World, s: &SubnetRec) -> Value {
-    let pools: Vec<Value> = neutron::allocation_pool(&s.cidr)
-        .map(|(start, end)| vec![json!({"start": start, "end": end})])
-        .unwrap_or_default();
+    let pools: Vec<Value> = network_create::allocation_ranges(s)
+        .into_iter()
+        .map(|(start, end)| json!({"start": start.to_string(), "end": end.to_string()}))
+        .collect();
+    let gateway = (!s.gateway_ip.is_empty()).then_some(&s.gateway_ip);
     let mut body = json!({
         "id": s.id,
         "name": s.name,
@@ -71,16 +72,16 @@ pub(super) fn subnet_view(world: &World, s: &SubnetRec) -> Value {
         "project_id": s.project_id,
         "ip_version": 4,
         "cidr": s.cidr,
-        "gateway_ip": s.gateway_ip,
+        "gateway_ip": gateway,
         "allocation_pools": pools,
-        "enable_dhcp": true,
-        "dns_nameservers": [],
+        "enable_dhcp": s.enable_dhcp,
+        "dns_nameservers": s.dns_nameservers,
         "host_routes": [],
         "ipv6_ra_mode": null,
         "ipv6_address_mode": null,
         "subnetpool_id": null,
         "service_types": [],
-        "description": "",
+        "description": s.description,
         "dns_publish_fixed_ip": false,
     });
     standard(world, &mut body);
