@@ -194,14 +194,16 @@ pub fn zero_loss(world: &World, inventory: &Inventory, plans: &[Plan]) -> Check 
                         member.instance_name
                     ));
                 }
-                let on_target = server
-                    .and_then(|s| s.volumes.get(volume_position(member, volume)))
-                    .and_then(|id| world.sim.volume_fingerprint(target, id));
-                if on_target.is_none_or(|f| f < last) {
-                    problems.push(format!(
-                        "{}: its volume on {target} holds write {on_target:?}, before the source's last {last}",
-                        member.instance_name
-                    ));
+                // The recovered volume started from exactly that write (its lineage: adopted
+                // from a copy of the source volume's snapshot that held it), not merely from
+                // something at least as new.
+                let on_target = server.and_then(|s| s.volumes.get(volume_position(member, volume)));
+                let started = match on_target {
+                    Some(id) => inventory.check_started_from_last_write(target, id, source, name),
+                    None => Err(format!("no volume of {} on {target}", member.instance_name)),
+                };
+                if let Err(why) = started {
+                    problems.push(format!("{}: {why}", member.instance_name));
                 }
             }
         }
@@ -209,7 +211,7 @@ pub fn zero_loss(world: &World, inventory: &Inventory, plans: &[Plan]) -> Check 
     check(
         "zero_loss",
         problems,
-        format!("{volumes} volumes hold their source's last write"),
+        format!("{volumes} volumes started from their source's last write"),
     )
 }
 
