@@ -12,10 +12,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod connect;
 pub mod engine;
 pub mod error;
 pub mod model;
 pub mod plan;
+mod requests;
 pub mod store;
 pub mod views;
 
