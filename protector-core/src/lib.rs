@@ -15,6 +15,7 @@ pub mod api;
 pub mod connect;
 pub mod engine;
 pub mod error;
+pub mod guide;
 pub mod model;
 pub mod plan;
 mod requests;

@@ -2,8 +2,12 @@
 //! their defaults, changed with `with_*`. Code that builds requests this way keeps compiling
 //! when a request gains a field (it comes with a default).
 
-use crate::engine::{AddMember, CreateGroup, CreatePolicy, RegisterSite};
+use crate::engine::{
+    AddMember, CreateGroup, CreatePolicy, FailbackRequest, RegisterSite, SiteFailoverRequest,
+    TestFailoverRequest, DEFAULT_SITE_FAILOVER_CONCURRENCY,
+};
 use crate::model::{ArrayEndpoint, ReplicationType, ResourceMappings, SiteType};
+use crate::plan::FailoverMode;
 
 impl RegisterSite {
     /// Registers site `name` of `site_type`, whose Keystone v3 is at `auth_url`: region
@@ -138,6 +142,61 @@ impl ResourceMappings {
         to: impl Into<String>,
     ) -> Self {
         self.availability_zones.insert(from.into(), to.into());
+        self
+    }
+}
+
+impl TestFailoverRequest {
+    /// A drill with `mappings` onto the secondary site's isolated test networks (merged over
+    /// the stored ones), from the newest recovery point.
+    pub fn new(mappings: ResourceMappings) -> Self {
+        TestFailoverRequest {
+            mappings,
+            ..TestFailoverRequest::default()
+        }
+    }
+}
+
+impl FailbackRequest {
+    /// A failback with `mappings` from the current active site back to the original primary
+    /// (merged over the stored ones; only checked, as the original VMs keep their ports),
+    /// without reversing replication and without forcing.
+    pub fn new(mappings: ResourceMappings) -> Self {
+        FailbackRequest {
+            mappings,
+            ..FailbackRequest::default()
+        }
+    }
+
+    /// Re-enabling replication original primary → secondary once done.
+    pub fn with_reverse_replication(mut self, reverse: bool) -> Self {
+        self.reverse_replication = reverse;
+        self
+    }
+}
+
+impl SiteFailoverRequest {
+    /// A failover of every group whose workload runs on the site, in `mode`
+    /// ([`FailoverMode::Unplanned`] when the site is down), at most
+    /// [`DEFAULT_SITE_FAILOVER_CONCURRENCY`] groups at once.
+    pub fn new(mode: FailoverMode) -> Self {
+        SiteFailoverRequest {
+            mode,
+            concurrency: DEFAULT_SITE_FAILOVER_CONCURRENCY,
+            groups: Vec::new(),
+            operation_id: None,
+        }
+    }
+
+    /// Only `groups` (names or ids), e.g. to retry the ones that failed.
+    pub fn with_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// At most `concurrency` groups at once.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
         self
     }
 }
