@@ -40,8 +40,10 @@ pub struct OpenState {
     pub options: EngineOptions,
 }
 
-/// An engine over a state directory, with the stores it opened.
+/// An engine over a state directory, with the stores it opened. Built by [`StateDir::open`]
+/// only (`non_exhaustive`: more of what was opened may come).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LocalEngine {
     /// The engine.
     pub protector: Protector,
