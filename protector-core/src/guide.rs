@@ -135,6 +135,9 @@
 //! # let mappings = ResourceMappings::default()
 //! #     .with_network("net-primary-web", "net-secondary-web")
 //! #     .with_flavor("m1.large", "m2.large");
+//! // A drill copies the newest replicated snapshot: let the 5-minute schedule fire (the
+//! // simulated clock; on real arrays, time passes by itself).
+//! sim.tick(320)?;
 //! let drill = ResourceMappings::default()
 //!     .with_network("net-primary-web", "dr-test-net")
 //!     .with_flavor("m1.large", "m2.large");
