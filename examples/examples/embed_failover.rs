@@ -100,9 +100,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan.steps.len()
     );
     for step in &plan.steps {
-        println!("  {:<40} after {}", step.name, step.depends_on.join(", "));
+        let after = if step.depends_on.is_empty() {
+            "-".to_string()
+        } else {
+            step.depends_on.join(", ")
+        };
+        println!("  {:<28} after {after}", step.name);
     }
     let report = engine.validate_plan(&plan).await?;
+    if report.findings.is_empty() {
+        println!("no findings");
+    }
     for finding in &report.findings {
         println!(
             "  {:?} {}: {}",
@@ -116,7 +124,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("plan only; pass --run to fail over");
         return Ok(());
     }
-    let progress = |op: &Operation| eprintln!("[{:>3}%] {}", op.progress, op.status.as_str());
+    let progress = |op: &Operation| {
+        if let Some(step) = op.steps_completed.last() {
+            eprintln!("[{:>3}%] {step}", op.progress);
+        }
+    };
     let op = engine.failover(&args.group, request, &progress).await?;
     println!("failover {}", op.status.as_str());
     if op.status != protector_core::model::OperationStatus::Completed {
