@@ -1,24 +1,9 @@
-//! Hooks from Python: the arguments of `Protector.add_hook` as the core's [`HookSpec`], and the
-//! HTTP client of URL hooks added to the engine's connector.
+//! Hooks from Python: the arguments of `Protector.add_hook` as the core's [`HookSpec`] (the
+//! HTTP client of URL hooks comes with `protector_connect`'s connectors).
 
-use std::sync::Arc;
-
-use protector_core::api::{Connector, WithHookCaller};
 use protector_core::engine::HookSpec;
 use protector_core::model::{HookAction, HookMethod};
 use protector_core::Result;
-
-/// `connector` with protector-openstack's client for URL hooks (without it, when that client
-/// cannot be built, URL hooks fail with `Unsupported`).
-pub fn with_hook_caller(connector: Arc<dyn Connector>) -> Arc<dyn Connector> {
-    match protector_openstack::HttpHookCaller::new() {
-        Ok(caller) => Arc::new(WithHookCaller {
-            inner: connector,
-            caller: Arc::new(caller),
-        }),
-        Err(_) => connector,
-    }
-}
 
 /// The action of `command` (argv) or `url` (with `method`); `None` when neither is given.
 fn action(

@@ -25,13 +25,7 @@ pub(crate) fn json_value(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<s
 }
 
 fn state_dir(given: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(dir);
-    }
-    if let Some(dir) = std::env::var_os("PROTECTOR_STATE_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    Ok(StateDir::default_location()?.path().to_path_buf())
+    Ok(StateDir::resolve(given)?.path().to_path_buf())
 }
 
 pub(crate) fn state_dir_or_error(py: Python<'_>, given: Option<PathBuf>) -> PyResult<PathBuf> {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use std::sync::RwLock;
 
-use protector_core::api::{CombinedConnector, Connector};
+use protector_core::api::Connector;
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
     FailoverRollbackRequest, MemberOrder, OperationRequest, RecoverMode, RegisterSite,
@@ -31,8 +31,7 @@ use protector_core::plan::FailoverMode;
 use protector_core::store::{OpenState, StateDir};
 use protector_core::{Error, Result};
 use protector_openstack::config::Interface;
-use protector_openstack::{CloudConfig, ConfigLoader, OpenStackConnector};
-use protector_pure::FlashArrayConnector;
+use protector_openstack::CloudConfig;
 
 use crate::convert::to_record;
 use crate::errors::{engine_error, panic_error};
@@ -213,27 +212,23 @@ async fn start(
 
 /// The engine's options: the defaults, with `poll_interval` (seconds) when given.
 fn options(poll_interval: Option<f64>) -> PyResult<EngineOptions> {
-    let mut options = EngineOptions::default();
-    if let Some(seconds) = poll_interval {
-        if !seconds.is_finite() || seconds <= 0.0 {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "poll_interval must be a positive number of seconds, got {seconds}"
-            )));
-        }
-        options.poll.interval = Duration::from_secs_f64(seconds);
-        options.poll.max_interval = options.poll.interval.max(options.poll.max_interval / 4);
+    let options = EngineOptions::default();
+    let Some(seconds) = poll_interval else {
+        return Ok(options);
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "poll_interval must be a positive number of seconds, got {seconds}"
+        )));
     }
-    Ok(options)
+    Ok(options.with_poll_interval(Duration::from_secs_f64(seconds)))
 }
 
 /// Opens the engine like the CLI: the stores in `state_dir`, the credentials of each site
 /// from clouds.yaml and `OS_*`, the FlashArrays through each policy's endpoints.
 async fn open(site: String, dir: PathBuf, options: EngineOptions) -> Result<PyProtector> {
-    let configured = ConfigLoader::from_process().cloud_names()?.contains(&site);
-    let connector = crate::hooks::with_hook_caller(Arc::new(CombinedConnector {
-        sites: Arc::new(OpenStackConnector::from_process()),
-        arrays: Arc::new(FlashArrayConnector::new()),
-    }));
+    let configured = protector_connect::knows_cloud(&site)?;
+    let connector = protector_connect::clouds_connector();
     Opener {
         dir,
         site,
@@ -289,10 +284,7 @@ async fn open_with_token(
         config = config.with_cacert(cacert);
     }
     config = config.with_insecure(login.insecure);
-    let connector = crate::hooks::with_hook_caller(Arc::new(CombinedConnector {
-        sites: Arc::new(OpenStackConnector::from_process().with_site(login.site.clone(), config)),
-        arrays: Arc::new(FlashArrayConnector::new()),
-    }));
+    let connector = protector_connect::token_connector(&login.site, config);
     Opener {
         dir,
         site: login.site,

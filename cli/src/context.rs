@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use protector_core::engine::{EngineOptions, PollPolicy};
+use protector_core::engine::EngineOptions;
 use protector_core::store::{check_site_name, LocalEngine, OpenState, StateDir};
 
 use crate::args::GlobalOptions;
@@ -27,23 +27,11 @@ pub fn open_request(
     };
     let options = if transport.is_simulated() {
         // The simulator's clock advances with every call: polling does not need to sleep.
-        EngineOptions {
-            poll: PollPolicy::immediate(2000),
-            member_concurrency: 8,
-            ..EngineOptions::default()
-        }
+        EngineOptions::simulated()
     } else {
-        let mut options = EngineOptions::default();
-        // Against a served simulator a short interval keeps operations quick; real clouds
-        // keep the default back-off.
-        if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            options.poll.interval = std::time::Duration::from_millis(ms);
-            options.poll.max_interval = options.poll.interval.max(options.poll.max_interval / 4);
-        }
-        options
+        // Against a served simulator `PROTECTOR_POLL_INTERVAL_MS` keeps operations quick;
+        // real clouds keep the default back-off.
+        EngineOptions::from_env()
     };
     Ok(OpenState {
         local_site_configured: transport.knows_cloud(&local_site)?,

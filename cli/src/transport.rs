@@ -12,7 +12,7 @@ use std::sync::Arc;
 use protector_core::api::{CombinedConnector, Connector};
 use protector_core::{Error, ErrorKind, Result};
 use protector_mock::{SimConnector, Simulator};
-use protector_openstack::{ConfigLoader, OpenStackConnector};
+use protector_openstack::OpenStackConnector;
 use protector_pure::FlashArrayConnector;
 
 /// The transport of one CLI run.
@@ -74,14 +74,7 @@ impl Transport {
             Transport::Simulator { simulator, .. } => Arc::new(simulator.connector()),
             Transport::Wire { connector, .. } => connector.clone(),
         };
-        match protector_openstack::HttpHookCaller::new() {
-            Ok(caller) => Arc::new(protector_core::api::WithHookCaller {
-                inner,
-                caller: Arc::new(caller),
-            }),
-            // URL hooks then fail with `Unsupported`, naming the hook.
-            Err(_) => inner,
-        }
+        protector_connect::with_url_hooks(inner)
     }
 
     /// The HTTP clients, reading clouds.yaml and the `OS_*` variables of this process.
@@ -123,10 +116,7 @@ impl Transport {
             } => Ok(SimConnector::has_cloud(cloud)),
             Transport::Wire {
                 simulator: None, ..
-            } => Ok(ConfigLoader::from_process()
-                .cloud_names()?
-                .iter()
-                .any(|name| name == cloud)),
+            } => protector_connect::knows_cloud(cloud),
         }
     }
 

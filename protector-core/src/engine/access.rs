@@ -9,7 +9,7 @@
 //! [`Protector::group`] and [`Protector::groups`] apply this to every group a caller names;
 //! [`Protector::operation`] and [`Protector::operations`] to operations. Engine-internal
 //! paths that must reach any group re-read by id (`group_by_id`, a group this call already
-//! resolved or an operation recorded) or run on [`Protector::unscoped`] (a site failover, once
+//! resolved or an operation recorded) or run on `Protector::unscoped` (a site failover, once
 //! its own `dr_site_admin` check passed).
 
 use super::Protector;

@@ -4,17 +4,29 @@
 //! store and pushed to the peer's store as a whole [`GroupDocument`], so both sites hold the same
 //! version; see `engine::sync`.
 //!
-//! Two backends: [`SqliteStore`], a file on the host (the embedded default), and, with the
-//! feature `mariadb`, `MySqlStore` in the site's MariaDB/MySQL database, shared by the site's
+//! Two backends: `SqliteStore`, a file on the host (the embedded default, feature `sqlite`, on by
+//! default), and, with the feature `mariadb`, `MySqlStore` in the site's MariaDB/MySQL database, shared by the site's
 //! services (its schema created by `MySqlStore::migrate`). Both pass one conformance suite
 //! (`store/conformance`).
 
 mod crypto;
+#[cfg(feature = "sqlite")]
 mod local;
+#[cfg_attr(
+    not(feature = "sqlite"),
+    expect(
+        dead_code,
+        reason = "the file and in-memory locks serve the SQLite store"
+    )
+)]
 mod lock;
 #[cfg(feature = "mariadb")]
 pub mod mysql;
 pub mod remote;
+#[cfg(any(feature = "sqlite", feature = "mariadb"))]
+mod shared;
+mod site_name;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -23,10 +35,13 @@ pub mod conformance;
 pub mod fixtures;
 
 pub use crypto::SecretKey;
-pub use local::{check_site_name, LocalEngine, OpenState, StateDir};
+#[cfg(feature = "sqlite")]
+pub use local::{LocalEngine, OpenState, StateDir};
 pub use lock::{LockAttempt, OperationLock};
 #[cfg(feature = "mariadb")]
 pub use mysql::MySqlStore;
+pub use site_name::check_site_name;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -4,6 +4,7 @@ mod boot_order;
 mod chains;
 mod common;
 mod concurrency;
+mod connect;
 mod crash;
 mod drill;
 mod drill_report;

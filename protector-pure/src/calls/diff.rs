@@ -24,7 +24,7 @@ impl FlashArrayClient {
     /// Bytes of `volume` that differ from `base` (a volume snapshot such as `pg.3.vol`).
     ///
     /// Reads the volume's provisioned size (`GET /volumes?names=`), then walks it in segments
-    /// of [`DIFF_SEGMENT_LENGTH`]: `GET /volumes/diff?names=&base_name=&block_size=
+    /// of `DIFF_SEGMENT_LENGTH`: `GET /volumes/diff?names=&base_name=&block_size=
     /// &segment_offset=&segment_length=`, every page of each (the items carry no volume name,
     /// so one volume per request), summing the `length` of the extents. The volume's own
     /// `next_allocated_block_hint` is not used: the spec allows it only without a base.

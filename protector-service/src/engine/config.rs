@@ -23,7 +23,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protector_core::engine::{CallLimits, EngineOptions, PollPolicy};
+use protector_core::engine::{CallLimits, EngineOptions};
 use protector_core::store::{check_site_name, SecretKey};
 use protector_core::{Error, ErrorKind, Result};
 use protector_openstack::ConfigLoader;
@@ -167,7 +167,7 @@ impl EngineConfig {
             debug,
             engine: EngineOptions {
                 call_limits,
-                ..engine_options()
+                ..EngineOptions::from_env()
             },
             worker: WorkerOptions {
                 workers,
@@ -226,23 +226,6 @@ fn check_clouds_file(file: &str, clouds_file: &std::path::Path, site: &str) -> R
         ));
     }
     Ok(())
-}
-
-/// The defaults, with `PROTECTOR_POLL_INTERVAL_MS` applied.
-fn engine_options() -> EngineOptions {
-    let mut options = EngineOptions::default();
-    if let Some(ms) = std::env::var("PROTECTOR_POLL_INTERVAL_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        let interval = Duration::from_millis(ms);
-        options.poll = PollPolicy {
-            interval,
-            max_interval: interval.max(options.poll.max_interval / 4),
-            ..options.poll
-        };
-    }
-    options
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! one service (no stampede on one Cinder), and nothing waits while a service has room.
 //!
 //! The gates are decorators over the API traits (`decorators.rs`), put around every client
-//! the connector hands out ([`LimitedConnector`], made by `ProtectorBuilder::build`). A gate
+//! the connector hands out (`LimitedConnector`, made by `ProtectorBuilder::build`). A gate
 //! also counts the calls that went through it ([`crate::Protector::api_calls`]).
 //!
 //! Defaults ([`CallLimits::default`]): 32 calls at once per OpenStack service per site, 16

@@ -51,6 +51,7 @@ pub trait Raw: Send + Sync {
     async fn raw_policy(&self, group_id: Uuid) -> String;
 }
 
+#[cfg(feature = "sqlite")]
 #[async_trait]
 impl Raw for Arc<crate::store::SqliteStore> {
     async fn raw_policy(&self, group_id: Uuid) -> String {

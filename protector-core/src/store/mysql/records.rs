@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{deadlock_backoff, is_deadlock, MySqlStore, DEADLOCK_ATTEMPTS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
-use crate::store::sqlite::{
+use crate::store::shared::{
     check_document, from_json, open_policy, seal_policy, sortable_time, to_json,
 };
 use crate::store::{
