@@ -392,8 +392,8 @@ impl Protector {
             .map(|m| m.current.instance_id.as_str())
             .collect();
         let (found_originals, found_currents) = futures::try_join!(
-            self.servers_by_id(&target_clients, &original_ids),
-            self.servers_by_id(&source_clients, &current_ids)
+            self.servers_by_id(target_clients, &original_ids),
+            self.servers_by_id(source_clients, &current_ids)
         )?;
         let found = |ids: &[&str], found: &BTreeMap<String, Server>| {
             ids.iter()
