@@ -47,7 +47,10 @@ impl Protector {
         }
         // The site the operation needs besides the caller's is asked while the group is
         // resolved and the plan read (one Keystone round trip less on the path).
-        let (admitted, ()) = futures::join!(self.admit_group(request.clone()), self.warm(&request));
+        let (admitted, ()) = futures::join!(
+            Box::pin(self.admit_group(request.clone())),
+            Box::pin(self.warm(&request))
+        );
         let (operation, request, plan) = admitted?;
         Ok((operation, request, plan, None))
     }

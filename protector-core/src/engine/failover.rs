@@ -155,8 +155,8 @@ impl Run<'_> {
             Ok::<(), Error>(())
         };
         let (target, source) = futures::join!(
-            self.engine.ensure_reachable(&plan.target_site),
-            source_check
+            Box::pin(self.engine.ensure_reachable(&plan.target_site)),
+            Box::pin(source_check)
         );
         target?;
         source?;

@@ -219,12 +219,13 @@ impl Protector {
                 return true;
             }
             let (target, source) = futures::join!(
-                self.ensure_reachable(&plan.target_site),
-                self.ensure_reachable(&plan.source_site)
+                Box::pin(self.ensure_reachable(&plan.target_site)),
+                Box::pin(self.ensure_reachable(&plan.source_site))
             );
             target.is_ok() && source.is_ok()
         };
-        let (report, reachable) = futures::join!(self.validate_plan(&plan), reachable);
+        let (report, reachable) =
+            futures::join!(Box::pin(self.validate_plan(&plan)), Box::pin(reachable));
         let report = report?;
         if planned {
             let stale = report.findings.iter().any(|f| f.code == PLAN_STALE);

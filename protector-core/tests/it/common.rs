@@ -141,7 +141,10 @@ pub fn shape(inventory: &Inventory) -> serde_json::Value {
         let array = array.as_object_mut().unwrap();
         array.remove("snapshots");
         for volume in array["volumes"].as_array_mut().unwrap() {
-            volume.as_object_mut().unwrap().remove("fingerprint");
+            let volume = volume.as_object_mut().unwrap();
+            volume.remove("fingerprint");
+            // Which snapshot a volume's data was last copied from moves with the data.
+            volume.remove("copied_from");
         }
     }
     v

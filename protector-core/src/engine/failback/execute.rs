@@ -61,8 +61,8 @@ impl Run<'_> {
             })
         };
         let (target, source) = futures::join!(
-            reach(plan.target_site.clone()),
-            reach(plan.source_site.clone())
+            Box::pin(reach(plan.target_site.clone())),
+            Box::pin(reach(plan.source_site.clone()))
         );
         target?;
         source?;
