@@ -94,6 +94,20 @@ impl<T> Table<T> {
             .collect()
     }
 
+    /// Rows whose key starts with `prefix`, in key order: a range of the ordered map, so it
+    /// costs the rows it returns, not the table.
+    pub(crate) fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
+        self.rows
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(key, _)| key.starts_with(prefix))
+    }
+
     /// The first row matching `pred`, in key order.
     pub(crate) fn find(&self, mut pred: impl FnMut(&T) -> bool) -> Option<&T> {
         self.rows.values().find(|row| pred(row))
