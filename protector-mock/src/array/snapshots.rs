@@ -11,6 +11,7 @@ use protector_core::{Error, ErrorKind, Result};
 use super::pgroups::{group_missing, replica_name, source_group};
 use super::retention::{apply_retention, retention_sweep, RETENTION_SWEEP_TICKS};
 use super::{does_not_exist, valid_object_name};
+use crate::state::due::DueIndexes;
 use crate::state::records::{array_key, PgSnapshotRec, TransferRec, VolumeSnapshotRec};
 use crate::state::World;
 use crate::tick::TRANSFER_STEPS;
@@ -514,10 +515,8 @@ pub(crate) fn eradicate_snapshot_internal(world: &mut World, array: &str, name: 
 /// a simulated minute retention thins every group.
 pub(crate) fn replication_tick(world: &mut World) {
     let now = world.now();
-    for key in world
-        .pg_snapshots
-        .keys_where(|s| s.transfer.as_ref().is_some_and(|t| t.completed.is_none()))
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.transfers.due(i64::MIN) {
         let Some(snap) = world.pg_snapshots.get(&key) else {
             continue;
         };
@@ -538,17 +537,14 @@ pub(crate) fn replication_tick(world: &mut World) {
             }
         }
     }
-    for key in world
-        .pg_snapshots
-        .keys_where(|s| !s.pending_targets.is_empty())
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.pending_targets.due(i64::MIN) {
         if let Some(s) = world.pg_snapshots.get(&key).cloned() {
             start_pending(world, &s.array, &s.name);
         }
     }
-    for key in world.protection_groups.keys_where(|g| {
-        !g.replica && !g.destroyed && g.replication_enabled && g.replication_frequency_secs > 0
-    }) {
+    DueIndexes::refresh(world);
+    for key in world.due.schedules.due(now.timestamp_millis()) {
         let Some(g) = world.protection_groups.get(&key).cloned() else {
             continue;
         };
