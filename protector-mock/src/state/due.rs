@@ -56,11 +56,11 @@ impl DueIndex {
     }
 }
 
+/// When the work of a row falls due, `None` when it has none.
+type Rule<T> = fn(&T) -> Option<i64>;
+
 /// Refreshes `indexes` from the keys of `table` that changed, each with its own rule.
-fn refresh_table<T>(
-    table: &mut Table<T>,
-    indexes: &mut [(&mut DueIndex, &dyn Fn(&T) -> Option<i64>)],
-) {
+fn refresh_table<T>(table: &mut Table<T>, indexes: &mut [(&mut DueIndex, Rule<T>)]) {
     let mut touched = table.take_touched();
     if touched.is_empty() {
         return;
@@ -70,7 +70,7 @@ fn refresh_table<T>(
     for key in touched {
         let row = table.get(&key);
         for (index, rule) in indexes.iter_mut() {
-            index.set(key.clone(), row.and_then(|r| rule(r)));
+            index.set(key.clone(), row.and_then(*rule));
         }
     }
 }
@@ -171,35 +171,35 @@ impl DueIndexes {
     /// Brings every index up to date with the rows changed since the last refresh.
     pub(crate) fn refresh(world: &mut World) {
         let due = &mut world.due;
-        refresh_table(&mut world.servers, &mut [(&mut due.servers, &server_due)]);
-        refresh_table(&mut world.volumes, &mut [(&mut due.volumes, &volume_due)]);
+        refresh_table(&mut world.servers, &mut [(&mut due.servers, server_due)]);
+        refresh_table(&mut world.volumes, &mut [(&mut due.volumes, volume_due)]);
         refresh_table(
             &mut world.cinder_snapshots,
-            &mut [(&mut due.cinder_snapshots, &cinder_snapshot_due)],
+            &mut [(&mut due.cinder_snapshots, cinder_snapshot_due)],
         );
         refresh_table(
             &mut world.pg_snapshots,
             &mut [
-                (&mut due.transfers, &transfer_due),
-                (&mut due.pending_targets, &pending_targets_due),
+                (&mut due.transfers, transfer_due),
+                (&mut due.pending_targets, pending_targets_due),
                 (
                     &mut due.pg_snapshot_eradication,
-                    &pg_snapshot_eradication_due,
+                    pg_snapshot_eradication_due,
                 ),
             ],
         );
         refresh_table(
             &mut world.protection_groups,
             &mut [
-                (&mut due.schedules, &schedule_due),
-                (&mut due.group_eradication, &group_eradication_due),
+                (&mut due.schedules, schedule_due),
+                (&mut due.group_eradication, group_eradication_due),
             ],
         );
         refresh_table(
             &mut world.array_volumes,
             &mut [(
                 &mut due.array_volume_eradication,
-                &array_volume_eradication_due,
+                array_volume_eradication_due,
             )],
         );
     }
@@ -207,7 +207,7 @@ impl DueIndexes {
     /// Whether every index holds exactly what a scan of its table finds (after a refresh):
     /// checked at the end of every tick in debug builds, so every test that ticks checks it.
     pub(crate) fn consistent(world: &mut World) -> bool {
-        fn scan<T>(table: &Table<T>, rule: fn(&T) -> Option<i64>) -> HashMap<String, i64> {
+        fn scan<T>(table: &Table<T>, rule: Rule<T>) -> HashMap<String, i64> {
             table
                 .keys_where(|_| true)
                 .into_iter()
