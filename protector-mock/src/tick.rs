@@ -11,10 +11,9 @@
 //! 6. objects destroyed longer than the eradication delay (volumes, protection groups and their
 //!    snapshots, pods) are eradicated.
 
-use chrono::Duration;
-
 use crate::array::{pgroups, pods, snapshots};
 use crate::cloud::{block_storage, compute};
+use crate::state::due::DueIndexes;
 use crate::state::records::{array_key, ServerTask, VolumeTask};
 use crate::state::World;
 
@@ -33,16 +32,15 @@ pub(crate) fn advance(world: &mut World) {
     writes_step(world);
     snapshots::replication_tick(world);
     eradication_step(world);
+    debug_assert!(
+        DueIndexes::consistent(world),
+        "the due indexes differ from a scan of their tables"
+    );
 }
 
 fn servers_step(world: &mut World) {
-    let tick = world.meta.tick;
-    let due = world.servers.keys_where(|s| match &s.task {
-        Some(ServerTask::Spawning { until_tick, .. })
-        | Some(ServerTask::PoweringOff { until_tick })
-        | Some(ServerTask::PoweringOn { until_tick }) => *until_tick <= tick,
-        None => false,
-    });
+    DueIndexes::refresh(world);
+    let due = world.due.servers.due(due_tick(world));
     for id in due {
         let Some(server) = world.servers.get(&id).cloned() else {
             continue;
@@ -112,14 +110,8 @@ fn unattachable_volume(
 }
 
 fn volumes_step(world: &mut World) {
-    let tick = world.meta.tick;
-    let due = world.volumes.keys_where(|v| match &v.task {
-        Some(VolumeTask::Manage { until_tick, .. })
-        | Some(VolumeTask::Unmanage { until_tick })
-        | Some(VolumeTask::Delete { until_tick })
-        | Some(VolumeTask::Create { until_tick }) => *until_tick <= tick,
-        None => false,
-    });
+    DueIndexes::refresh(world);
+    let due = world.due.volumes.due(due_tick(world));
     for id in due {
         let Some(task) = world.volumes.get(&id).and_then(|v| v.task.clone()) else {
             continue;
@@ -142,35 +134,36 @@ fn writes_step(world: &mut World) {
     crate::writes::write_tick(world);
 }
 
+/// The current tick as the due indexes count it.
+pub(crate) fn due_tick(world: &World) -> i64 {
+    i64::try_from(world.meta.tick).unwrap_or(i64::MAX)
+}
+
 fn eradication_step(world: &mut World) {
-    let cutoff = world.now() - Duration::seconds(ERADICATION_DELAY_SECS);
-    for key in world
-        .array_volumes
-        .keys_where(|v| v.destroyed && v.destroyed_at.is_some_and(|t| t <= cutoff))
-    {
+    // Pods are few: a scan.
+    let pod_cutoff = world.now() - chrono::Duration::seconds(ERADICATION_DELAY_SECS);
+    let now = world.now().timestamp_millis();
+    DueIndexes::refresh(world);
+    for key in world.due.array_volume_eradication.due(now) {
         if let Some(v) = world.array_volumes.get(&key).cloned() {
             crate::array::eradicate_internal(world, &v.array, &v.name);
         }
     }
-    for key in world
-        .protection_groups
-        .keys_where(|g| g.destroyed && g.destroyed_at.is_some_and(|t| t <= cutoff))
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.group_eradication.due(now) {
         if let Some(g) = world.protection_groups.get(&key).cloned() {
             pgroups::eradicate_group(world, &g.array, &g.name);
         }
     }
-    for key in world
-        .pg_snapshots
-        .keys_where(|s| s.destroyed && s.destroyed_at.is_some_and(|t| t <= cutoff))
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.pg_snapshot_eradication.due(now) {
         if let Some(s) = world.pg_snapshots.get(&key).cloned() {
             snapshots::eradicate_snapshot_internal(world, &s.array, &s.name);
         }
     }
     for name in world
         .pods
-        .keys_where(|p| p.destroyed && p.destroyed_at.is_some_and(|t| t <= cutoff))
+        .keys_where(|p| p.destroyed && p.destroyed_at.is_some_and(|t| t <= pod_cutoff))
     {
         pods::eradicate_pod_internal(world, &name);
     }

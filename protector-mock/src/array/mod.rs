@@ -10,6 +10,7 @@
 pub(crate) mod diff;
 pub(crate) mod pgroups;
 pub(crate) mod pods;
+pub(crate) mod retention;
 pub(crate) mod snapshots;
 
 use crate::lineage::ArrayCopyRec;

@@ -3,19 +3,18 @@
 //! A snapshot `pg.N` sent to target B becomes `A:pg.N` there (volume snapshots `A:pg.N.vol`)
 //! and arrives over [`TRANSFER_STEPS`] ticks while the link is up; it stalls while the arrays
 //! are partitioned or one is down, and resumes after. Snapshots taken by the schedule or with
-//! `apply_retention` are pruned to the newest [`RETAINED_SNAPSHOTS`] per group on each array.
+//! `apply_retention` are pruned by the group's time-based retention (`retention.rs`).
 
 use protector_core::api::{CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, VolumeSnapshot};
 use protector_core::{Error, ErrorKind, Result};
 
 use super::pgroups::{group_missing, replica_name, source_group};
+use super::retention::{apply_retention, retention_sweep, RETENTION_SWEEP_TICKS};
 use super::{does_not_exist, valid_object_name};
+use crate::state::due::DueIndexes;
 use crate::state::records::{array_key, PgSnapshotRec, TransferRec, VolumeSnapshotRec};
 use crate::state::World;
 use crate::tick::TRANSFER_STEPS;
-
-/// Retained snapshots (scheduled or `apply_retention`) kept per group on each array.
-pub(crate) const RETAINED_SNAPSHOTS: usize = 8;
 
 fn snapshot_view(s: &PgSnapshotRec) -> PgSnapshot {
     PgSnapshot {
@@ -198,7 +197,8 @@ fn start_transfer(world: &mut World, snap: &PgSnapshotRec, target: &str) -> Star
     }
     let volume_snaps: Vec<VolumeSnapshotRec> = world
         .volume_snapshots
-        .values()
+        .with_prefix(&volume_snapshot_prefix(source, &snap.name))
+        .map(|(_, v)| v)
         .filter(|v| v.array == *source && v.pg_snapshot == snap.name)
         .cloned()
         .collect();
@@ -247,22 +247,11 @@ fn start_transfer(world: &mut World, snap: &PgSnapshotRec, target: &str) -> Star
     Start::Started
 }
 
-/// Keeps the newest [`RETAINED_SNAPSHOTS`] retained snapshots of a group on an array.
-fn apply_retention(world: &mut World, array: &str, group: &str) {
-    let mut retained: Vec<(u64, String)> = world
-        .pg_snapshots
-        .values()
-        .filter(|s| s.array == array && s.group == group && s.retained && !s.destroyed)
-        .map(|s| (s.seq, s.name.clone()))
-        .collect();
-    if retained.len() <= RETAINED_SNAPSHOTS {
-        return;
-    }
-    retained.sort();
-    let excess = retained.len() - RETAINED_SNAPSHOTS;
-    for (_, name) in retained.into_iter().take(excess) {
-        eradicate_snapshot_internal(world, array, &name);
-    }
+/// The key prefix of the volume snapshots of pg snapshot `pg_snapshot` on `array`: theirs are
+/// `array/pg_snapshot.volume`, and object names hold no '.', so a range of the table finds
+/// them (callers still check `pg_snapshot`).
+fn volume_snapshot_prefix(array: &str, pg_snapshot: &str) -> String {
+    format!("{}.", array_key(array, pg_snapshot))
 }
 
 /// `GET /protection-group-snapshots?source_names=`: live snapshots, oldest first.
@@ -379,7 +368,8 @@ pub(crate) fn list_volume_snapshots(
     }
     let mut snaps: Vec<VolumeSnapshot> = world
         .volume_snapshots
-        .values()
+        .with_prefix(&volume_snapshot_prefix(array, pg_snapshot))
+        .map(|(_, v)| v)
         .filter(|v| v.array == array && v.pg_snapshot == pg_snapshot)
         .map(|v| VolumeSnapshot {
             name: v.name.clone(),
@@ -510,21 +500,23 @@ pub(crate) fn eradicate_snapshot(world: &mut World, array: &str, name: &str) -> 
 
 pub(crate) fn eradicate_snapshot_internal(world: &mut World, array: &str, name: &str) {
     world.pg_snapshots.remove(&array_key(array, name));
-    for key in world
+    let keys: Vec<String> = world
         .volume_snapshots
-        .keys_where(|v| v.array == array && v.pg_snapshot == name)
-    {
+        .with_prefix(&volume_snapshot_prefix(array, name))
+        .filter(|(_, v)| v.array == array && v.pg_snapshot == name)
+        .map(|(key, _)| key.clone())
+        .collect();
+    for key in keys {
         world.volume_snapshots.remove(&key);
     }
 }
 
-/// One tick of replication: transfers progress, queued ones start, schedules fire.
+/// One tick of replication: transfers progress, queued ones start, schedules fire, and once
+/// a simulated minute retention thins every group.
 pub(crate) fn replication_tick(world: &mut World) {
     let now = world.now();
-    for key in world
-        .pg_snapshots
-        .keys_where(|s| s.transfer.as_ref().is_some_and(|t| t.completed.is_none()))
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.transfers.due(i64::MIN) {
         let Some(snap) = world.pg_snapshots.get(&key) else {
             continue;
         };
@@ -545,17 +537,14 @@ pub(crate) fn replication_tick(world: &mut World) {
             }
         }
     }
-    for key in world
-        .pg_snapshots
-        .keys_where(|s| !s.pending_targets.is_empty())
-    {
+    DueIndexes::refresh(world);
+    for key in world.due.pending_targets.due(i64::MIN) {
         if let Some(s) = world.pg_snapshots.get(&key).cloned() {
             start_pending(world, &s.array, &s.name);
         }
     }
-    for key in world.protection_groups.keys_where(|g| {
-        !g.replica && !g.destroyed && g.replication_enabled && g.replication_frequency_secs > 0
-    }) {
+    DueIndexes::refresh(world);
+    for key in world.due.schedules.due(now.timestamp_millis()) {
         let Some(g) = world.protection_groups.get(&key).cloned() else {
             continue;
         };
@@ -571,5 +560,8 @@ pub(crate) fn replication_tick(world: &mut World) {
             }
             take_snapshot(world, &g.array, &g.name, None, true, true);
         }
+    }
+    if world.meta.tick % RETENTION_SWEEP_TICKS == 0 {
+        retention_sweep(world);
     }
 }

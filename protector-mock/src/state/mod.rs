@@ -2,6 +2,7 @@
 //! id generator and the injected faults. Services (`cloud/`, `array/`) read and change it; the
 //! store (`store.rs`) saves what changed after every call.
 
+pub(crate) mod due;
 pub(crate) mod records;
 pub(crate) mod store;
 pub(crate) mod table;
@@ -117,6 +118,8 @@ pub(crate) struct World {
     pub routers: Table<RouterRec>,
     /// Who the guests' writes go to (derived, in memory only: `crate::writes`).
     pub writers: crate::writes::WriterCache,
+    /// What the coming ticks have to do, by when (derived, in memory only: `due.rs`).
+    pub due: due::DueIndexes,
 }
 
 impl World {
@@ -132,14 +135,14 @@ impl World {
             keystone_endpoints: Table::default(),
             flavors: Table::default(),
             keypairs: Table::default(),
-            servers: Table::default(),
+            servers: Table::touch_tracked(),
             hypervisors: Table::default(),
             quotas: Table::default(),
             volume_types: Table::default(),
             group_types: Table::default(),
             volume_services: Table::default(),
-            volumes: Table::default(),
-            cinder_snapshots: Table::default(),
+            volumes: Table::touch_tracked(),
+            cinder_snapshots: Table::touch_tracked(),
             volume_groups: Table::default(),
             networks: Table::default(),
             subnets: Table::default(),
@@ -147,13 +150,14 @@ impl World {
             security_groups: Table::default(),
             security_group_rules: Table::default(),
             arrays: Table::default(),
-            array_volumes: Table::default(),
-            protection_groups: Table::default(),
-            pg_snapshots: Table::default(),
+            array_volumes: Table::touch_tracked(),
+            protection_groups: Table::touch_tracked(),
+            pg_snapshots: Table::touch_tracked(),
             volume_snapshots: Table::default(),
             pods: Table::default(),
             routers: Table::default(),
             writers: Default::default(),
+            due: Default::default(),
         }
     }
 

@@ -518,11 +518,12 @@ pub(crate) struct PgRec {
     pub next_snapshot_number: u64,
     pub destroyed: bool,
     pub destroyed_at: Option<DateTime<Utc>>,
-    /// Retention set over REST (`source_retention`); `None` is Purity's default. Shown, not
-    /// enforced: the simulator keeps [`crate::array::snapshots::RETAINED_SNAPSHOTS`].
+    /// Retention set over REST (`source_retention`) for the group's snapshots on its own
+    /// array; `None` is Purity's default. Enforced by `crate::array::retention`.
     #[serde(default)]
     pub source_retention: Option<RetentionRec>,
-    /// Retention set over REST (`target_retention`); shown, not enforced.
+    /// Retention set over REST (`target_retention`) for the group's replicas on its targets;
+    /// `None` is Purity's default. Kept on the source group only.
     #[serde(default)]
     pub target_retention: Option<RetentionRec>,
 }

@@ -199,14 +199,7 @@ impl Store {
     ) -> Result<T> {
         self.begin()?;
         let result = (|| {
-            if self.stale()? {
-                *world = self.load()?.ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::ConfigInvalid,
-                        "simulator state was emptied by another process; delete the state file to start over",
-                    )
-                })?;
-            }
+            self.reload_if_stale(world)?;
             let out = f(world);
             // The writers may have changed: close the epoch before saving (`crate::writes`).
             crate::writes::settle(world);
@@ -223,6 +216,23 @@ impl Store {
             self.saved_faults.clear();
         }
         result
+    }
+
+    /// Reloads `world` if another connection committed since we last looked (inside a
+    /// transaction). A function of its own so that the loaded world's temporaries are not part
+    /// of [`Store::transact`]'s frame, which stays on the stack while the call runs (a debug
+    /// build keeps a slot for every temporary, and callers' futures are deep already).
+    #[inline(never)]
+    fn reload_if_stale(&mut self, world: &mut World) -> Result<()> {
+        if self.stale()? {
+            *world = self.load()?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    "simulator state was emptied by another process; delete the state file to start over",
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// Reloads `world` if another connection committed since we last looked (for reads).

@@ -16,6 +16,9 @@ pub(crate) struct Table<T> {
     dirty: BTreeSet<String>,
     /// Tracked changes so far (in memory only): lets derived data notice that rows changed.
     mutations: u64,
+    /// Keys changed (tracked) or loaded since the last [`Table::take_touched`], for tables
+    /// whose rows feed an index (`crate::state::due`); `None` for the others (in memory only).
+    touched: Option<Vec<String>>,
 }
 
 impl<T> Default for Table<T> {
@@ -24,11 +27,35 @@ impl<T> Default for Table<T> {
             rows: BTreeMap::new(),
             dirty: BTreeSet::new(),
             mutations: 0,
+            touched: None,
         }
     }
 }
 
 impl<T> Table<T> {
+    /// An empty table that remembers which keys changed for [`Table::take_touched`].
+    pub(crate) fn touch_tracked() -> Self {
+        Table {
+            touched: Some(Vec::new()),
+            ..Table::default()
+        }
+    }
+
+    fn touch(&mut self, key: &str) {
+        if let Some(touched) = &mut self.touched {
+            touched.push(key.to_string());
+        }
+    }
+
+    /// The keys changed (tracked) or loaded since the last call, possibly repeated; empty for
+    /// a table made without [`Table::touch_tracked`].
+    pub(crate) fn take_touched(&mut self) -> Vec<String> {
+        self.touched
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&T> {
         self.rows.get(key)
     }
@@ -37,6 +64,10 @@ impl<T> Table<T> {
         let row = self.rows.get_mut(key)?;
         self.dirty.insert(key.to_string());
         self.mutations += 1;
+        // Fields apart from `rows` (borrowed by `row`), so not `self.touch`.
+        if let Some(touched) = &mut self.touched {
+            touched.push(key.to_string());
+        }
         Some(row)
     }
 
@@ -71,6 +102,7 @@ impl<T> Table<T> {
         let key = key.into();
         self.dirty.insert(key.clone());
         self.mutations += 1;
+        self.touch(&key);
         self.rows.insert(key, row);
     }
 
@@ -78,6 +110,7 @@ impl<T> Table<T> {
         let row = self.rows.remove(key)?;
         self.dirty.insert(key.to_string());
         self.mutations += 1;
+        self.touch(key);
         Some(row)
     }
 
@@ -92,6 +125,20 @@ impl<T> Table<T> {
             .filter(|(_, row)| pred(row))
             .map(|(key, _)| key.clone())
             .collect()
+    }
+
+    /// Rows whose key starts with `prefix`, in key order: a range of the ordered map, so it
+    /// costs the rows it returns, not the table.
+    pub(crate) fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
+        self.rows
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(key, _)| key.starts_with(prefix))
     }
 
     /// The first row matching `pred`, in key order.
@@ -133,6 +180,7 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
                 format!("simulator state row {key} cannot be read ({e}); delete the state file to start over"),
             )
         })?;
+        self.touch(&key);
         self.rows.insert(key, row);
         Ok(())
     }

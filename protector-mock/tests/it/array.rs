@@ -296,12 +296,12 @@ async fn scheduled_replication_takes_and_sends_snapshots_with_retention() {
         .unwrap();
     assert!(latest[0].is_complete());
 
-    // Retention keeps the newest eight on each side.
+    // Purity's default retention keeps every snapshot for a day, on each side.
     sim.tick(60 * 12).unwrap();
     let source = a.list_pg_snapshots("pg-sched").await.unwrap();
     let target = b.list_pg_snapshots("flasharray-a:pg-sched").await.unwrap();
-    assert_eq!(source.len(), 8);
-    assert_eq!(target.len(), 8);
+    assert_eq!(source.len(), 13);
+    assert_eq!(target.len(), 13);
     assert_eq!(source.last().unwrap().name, "pg-sched.13");
     // An unplanned failover from the latest complete snapshot loses at most one period.
     let newest = b

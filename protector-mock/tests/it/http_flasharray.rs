@@ -1243,3 +1243,194 @@ async fn volume_diff_reports_what_changed_since_a_snapshot() {
         .unwrap();
     assert_eq!(old.status(), StatusCode::NOT_FOUND);
 }
+
+/// `(name, created in ms)` of the live pg snapshots of `group` on one array.
+async fn snapshots_of(array: &Array, group: &str) -> Vec<(String, i64)> {
+    array
+        .get(&format!(
+            "protection-group-snapshots?source_names={group}&destroyed=false"
+        ))
+        .await
+        .expect_ok()
+        .items()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_string(),
+                i["created"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Checks retained snapshots against a policy at `now_ms`: every one within `all_for_sec` is
+/// there, none is older than `all_for_sec + days`, and past `all_for_sec` at most one is kept
+/// per period of `86400 / per_day` seconds (UTC). The array applies retention once a minute,
+/// so a snapshot less than a minute past either limit may still wait for it. Returns how many
+/// are past `all_for_sec` and that minute.
+#[track_caller]
+fn assert_retained(
+    snaps: &[(String, i64)],
+    taken_ms: &[i64],
+    now_ms: i64,
+    (all_for_sec, per_day, days): (i64, i64, i64),
+) -> usize {
+    let age = |created: i64| (now_ms - created) / 1000;
+    for t in taken_ms.iter().filter(|t| age(**t) <= all_for_sec) {
+        assert!(
+            snaps.iter().any(|(_, c)| c == t),
+            "the snapshot taken at {t} is younger than {all_for_sec} s and gone: {snaps:?}"
+        );
+    }
+    const SWEEP_SECS: i64 = 60;
+    let mut periods = std::collections::BTreeSet::new();
+    let mut older = 0;
+    for (name, created) in snaps.iter().filter(|(_, c)| age(*c) > all_for_sec) {
+        assert!(
+            age(*created) <= all_for_sec + days * 86_400 + SWEEP_SECS,
+            "{name} outlived its retention"
+        );
+        if age(*created) <= all_for_sec + SWEEP_SECS {
+            continue;
+        }
+        older += 1;
+        let period = created.div_euclid(86_400_000 / per_day);
+        assert!(
+            periods.insert(period),
+            "two snapshots kept in the period of {name}"
+        );
+    }
+    older
+}
+
+#[tokio::test]
+async fn retention_is_time_based_per_group_and_shown() {
+    let TwoArrays { sim, a, b, _dir } = two_arrays().await;
+    let volume = root_volume(&sim, "web-server-1");
+    a.post("protection-groups?names=ret", json!({}))
+        .await
+        .expect_ok();
+    a.post(
+        &format!("protection-groups/volumes?group_names=ret&member_names={volume}"),
+        json!({}),
+    )
+    .await
+    .expect_ok();
+    a.post(
+        "protection-groups/targets?group_names=ret&member_names=flasharray-b",
+        json!({}),
+    )
+    .await
+    .expect_ok();
+    b.patch(
+        "protection-groups/targets?group_names=flasharray-a:ret",
+        json!({"allowed": true}),
+    )
+    .await
+    .expect_ok();
+    // Purity's default on both sides, shown by the group and by its replica.
+    for (array, group) in [(&a, "ret"), (&b, "flasharray-a:ret")] {
+        let shown = array
+            .get(&format!("protection-groups?names={group}"))
+            .await
+            .expect_ok();
+        for side in ["source_retention", "target_retention"] {
+            assert_eq!(
+                shown.items()[0][side],
+                json!({"all_for_sec": 86_400, "per_day": 4, "days": 7}),
+                "{group} {side}"
+            );
+        }
+    }
+
+    // A retained snapshot and one taken without retention, then a schedule every minute: under
+    // the default (everything for a day) a hundred firings prune nothing.
+    for query in ["apply_retention=true", "apply_retention=false"] {
+        let suffix = if query.ends_with("true") {
+            "kept"
+        } else {
+            "manual"
+        };
+        a.post(
+            &format!("protection-group-snapshots?source_names=ret&replicate_now=true&{query}"),
+            json!({ "suffix": suffix }),
+        )
+        .await
+        .expect_ok();
+    }
+    a.patch(
+        "protection-groups?names=ret",
+        json!({"replication_schedule": {"enabled": true, "frequency": 60_000}}),
+    )
+    .await
+    .expect_ok();
+    sim.tick(100 * 60).unwrap();
+    let source = snapshots_of(&a, "ret").await;
+    let target = snapshots_of(&b, "flasharray-a:ret").await;
+    assert_eq!(source.len(), 102, "{source:?}");
+    assert_eq!(target.len(), 102, "{target:?}");
+    assert!(source.iter().any(|(n, _)| n == "ret.kept"));
+    assert!(target.iter().any(|(n, _)| n == "flasharray-a:ret.kept"));
+
+    // Shorter policies, hourly firings, 30 hours: the minute snapshots age out, the hourly
+    // ones are thinned to `per_day` a day past `all_for_sec`, each side by its own policy.
+    let source_policy = (3600, 2, 1);
+    let target_policy = (600, 4, 1);
+    let patched = a
+        .patch(
+            "protection-groups?names=ret",
+            json!({
+                "source_retention": {"all_for_sec": 3600, "per_day": 2, "days": 1},
+                "target_retention": {"all_for_sec": 600, "per_day": 4, "days": 1},
+                "replication_schedule": {"frequency": 3_600_000},
+            }),
+        )
+        .await
+        .expect_ok();
+    assert_eq!(
+        patched.items()[0]["source_retention"],
+        json!({"all_for_sec": 3600, "per_day": 2, "days": 1})
+    );
+    let replica = b
+        .get("protection-groups?names=flasharray-a:ret")
+        .await
+        .expect_ok();
+    assert_eq!(
+        replica.items()[0]["target_retention"],
+        json!({"all_for_sec": 600, "per_day": 4, "days": 1})
+    );
+    let mut taken: Vec<i64> = Vec::new();
+    for _ in 0..30 {
+        sim.tick(3600).unwrap();
+        let newest = snapshots_of(&a, "ret").await.last().unwrap().1;
+        taken.push(newest);
+    }
+    let now_ms = sim.now().timestamp_millis();
+    let source = snapshots_of(&a, "ret").await;
+    let target = snapshots_of(&b, "flasharray-a:ret").await;
+    let retained = |snaps: &[(String, i64)], manual: &str| -> Vec<(String, i64)> {
+        snaps.iter().filter(|(n, _)| n != manual).cloned().collect()
+    };
+    let source_older = assert_retained(
+        &retained(&source, "ret.manual"),
+        &taken,
+        now_ms,
+        source_policy,
+    );
+    let target_older = assert_retained(
+        &retained(&target, "flasharray-a:ret.manual"),
+        &taken,
+        now_ms,
+        target_policy,
+    );
+    // Thinned to at most one per period, not emptied: a day past `all_for_sec` spans at most
+    // three 12-hour periods on the source and five 6-hour periods on the target (the oldest
+    // partly beyond the horizon).
+    assert!((1..=3).contains(&source_older), "{source:?}");
+    assert!((3..=5).contains(&target_older), "{target:?}");
+    // The snapshot without retention stays on both sides; the retained one is gone.
+    assert!(source.iter().any(|(n, _)| n == "ret.manual"));
+    assert!(target.iter().any(|(n, _)| n == "flasharray-a:ret.manual"));
+    assert!(!source.iter().any(|(n, _)| n == "ret.kept"));
+    assert!(!target.iter().any(|(n, _)| n == "flasharray-a:ret.kept"));
+}

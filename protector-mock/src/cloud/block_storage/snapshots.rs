@@ -130,11 +130,8 @@ pub(crate) fn delete_snapshot(world: &mut World, caller: &Caller, id: &str) -> R
 
 /// The volume manager's part: snapshots finish creating or deleting.
 pub(crate) fn snapshots_step(world: &mut World) {
-    let tick = world.meta.tick;
-    for key in world
-        .cinder_snapshots
-        .keys_where(|s| s.until_tick.is_some_and(|t| t <= tick))
-    {
+    crate::state::due::DueIndexes::refresh(world);
+    for key in world.due.cinder_snapshots.due(crate::tick::due_tick(world)) {
         let deleting = world
             .cinder_snapshots
             .get(&key)

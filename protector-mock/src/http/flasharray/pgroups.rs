@@ -5,8 +5,8 @@
 //! - `POST protection-groups?names=`: new empty groups (copies from `source_names` are not
 //!   simulated).
 //! - `PATCH protection-groups?names=`: `replication_schedule` (`enabled`, `frequency` in ms),
-//!   `source_retention` / `target_retention` (kept and shown; the simulator's own retention is
-//!   8 snapshots), `destroyed` (destroy / recover, with the group's snapshots),
+//!   `source_retention` / `target_retention` (enforced: `crate::array::retention`; a replica
+//!   shows its source group's), `destroyed` (destroy / recover, with the group's snapshots),
 //!   `snapshot_schedule` only disabled, `retention_lock` only `unlocked`.
 //! - `DELETE protection-groups?names=`: eradicates destroyed groups.
 //! - `protection-groups/volumes` (`group_names`, `member_names`; GET also `include_remote`,
@@ -119,11 +119,7 @@ struct Retention {
 
 impl Retention {
     fn apply(self, current: Option<RetentionRec>) -> RetentionRec {
-        let base = current.unwrap_or(RetentionRec {
-            all_for_sec: 86_400,
-            per_day: 4,
-            days: 7,
-        });
+        let base = current.unwrap_or(crate::array::retention::DEFAULT_RETENTION);
         // `per_period` over whole days is `per_day` under its newer name.
         let per_day = self
             .per_day

@@ -10,20 +10,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::array::{self, pgroups, pods, snapshots};
+use crate::array::{self, pgroups, pods, retention, snapshots};
 use crate::state::records::{
     array_key, ArrayRec, ArrayVolumeRec, PgRec, PgSnapshotRec, PodRec, RetentionRec,
     VolumeSnapshotRec,
 };
 use crate::state::World;
 use crate::tick::ERADICATION_DELAY_SECS;
-
-/// Purity's default retention of a new protection group.
-const DEFAULT_RETENTION: RetentionRec = RetentionRec {
-    all_for_sec: 86_400,
-    per_day: 4,
-    days: 7,
-};
 
 fn ms(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -56,8 +49,7 @@ fn space(provisioned: u64) -> Value {
     })
 }
 
-fn retention(r: Option<RetentionRec>) -> Value {
-    let r = r.unwrap_or(DEFAULT_RETENTION);
+fn retention_json(r: RetentionRec) -> Value {
     json!({"all_for_sec": r.all_for_sec, "per_day": r.per_day, "days": r.days})
 }
 
@@ -176,6 +168,7 @@ impl View<'_> {
     /// `ProtectionGroup`.
     pub(crate) fn protection_group(&self, g: &PgRec) -> Value {
         let view = pgroups::pg_view(self.world, g);
+        let (source_retention, target_retention) = retention::shown(self.world, g);
         json!({
             "id": pgroups::group_id(g),
             "name": g.name,
@@ -195,10 +188,10 @@ impl View<'_> {
             "retention_lock": "unlocked",
             "snapshot_schedule": {"at": null, "enabled": false, "frequency": 3_600_000},
             "source": {"id": self.array_id(&g.source), "name": g.source},
-            "source_retention": retention(g.source_retention),
+            "source_retention": retention_json(source_retention),
             "space": space(0),
             "target_count": view.targets.len(),
-            "target_retention": retention(g.target_retention),
+            "target_retention": retention_json(target_retention),
             "time_remaining": self.time_remaining(g.destroyed_at),
             "volume_count": view.volumes.len(),
         })
