@@ -13,7 +13,9 @@
 //! keep their own timeout and poll budget ([`PollPolicy::timeout`], [`PollPolicy::max_polls`]);
 //! the shared interval starts at the smallest [`PollPolicy::interval`] of the waiters and
 //! backs off to [`PollPolicy::max_interval`], restarting short whenever a new resource is
-//! awaited (a state change just asked for usually completes within seconds).
+//! awaited (a state change just asked for usually completes within seconds), and never
+//! sooner than twice the time the last listing took (a large project's listing does not keep
+//! its service busy).
 //!
 //! The pollers are found by client identity in a process-wide registry of weak references:
 //! the waiting helpers of [`crate::engine::resources`] take a client, not the engine, and two
@@ -55,6 +57,10 @@ struct State<T> {
     delay: Duration,
     /// The largest delay.
     max_delay: Duration,
+    /// How long the last list call took: the next one starts no sooner than twice that after
+    /// it began (a listing of a thousand servers that takes its service 300 ms is not asked
+    /// for every 100 ms: the poller keeps a service at most half busy).
+    last_took: Duration,
 }
 
 /// The poller shared by every waiter of one client.
@@ -76,6 +82,7 @@ impl<T> Default for Poller<T> {
                 last_poll: None,
                 delay: Duration::ZERO,
                 max_delay: Duration::ZERO,
+                last_took: Duration::ZERO,
             }),
             changed: Notify::new(),
             polls: std::sync::atomic::AtomicU64::new(0),
@@ -192,7 +199,12 @@ impl<T: Clone> Poller<T> {
             };
             let (due, delay) = {
                 let state = lock(&self.state);
-                (state.last_poll.map(|at| at + state.delay), state.delay)
+                // Back-to-back polling (a zero interval) stays back to back.
+                let gap = match state.delay.is_zero() {
+                    true => Duration::ZERO,
+                    false => state.delay.max(state.last_took * 2),
+                };
+                (state.last_poll.map(|at| at + gap), gap)
             };
             match due {
                 Some(due) if !delay.is_zero() => tokio::time::sleep_until(due).await,
@@ -212,6 +224,7 @@ impl<T: Clone> Poller<T> {
                 state.generation += 1;
                 state.latest = Some(listing);
                 state.last_poll = Some(asked);
+                state.last_took = asked.elapsed();
                 if due.is_some() {
                     // The first poll of a quiet poller goes at once, the next after `delay`.
                     state.delay = (state.delay * 2).min(state.max_delay.max(state.delay));
@@ -508,5 +521,36 @@ mod tests {
         let at = lock(&at).clone();
         let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
         assert_eq!(gaps, vec![250, 500, 1000, 2000]);
+    }
+
+    /// A listing that takes its service longer than the interval is not asked for again
+    /// sooner than it took: the poller keeps the service at most half busy.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_listing_spaces_the_polls_by_its_own_duration() {
+        let policy = PollPolicy {
+            interval: Duration::from_millis(100),
+            max_interval: Duration::from_secs(4),
+            timeout: Duration::from_secs(60),
+            max_polls: 100,
+        };
+        let at: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
+        let begin = Instant::now();
+        let poller: Poller<String> = Poller::default();
+        let list = || async {
+            let n = {
+                let mut at = lock(&at);
+                at.push(begin.elapsed());
+                at.len()
+            };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let status = if n >= 5 { "ready" } else { "creating" };
+            Ok(vec![("a".to_string(), status.to_string())])
+        };
+        poller.wait("a", &policy, list, "a", judge).await.unwrap();
+        let at = lock(&at).clone();
+        // Each starts twice its predecessor's 300 ms after it, while the doubling interval
+        // (100, 200, 400 ms) is shorter; then the interval (800 ms).
+        let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+        assert_eq!(gaps, vec![600, 600, 600, 800]);
     }
 }
