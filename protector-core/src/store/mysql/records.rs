@@ -17,8 +17,8 @@ use crate::store::shared::{
     check_document, from_json, open_policy, seal_policy, sortable_time, to_json,
 };
 use crate::store::{
-    GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, Store,
-    SyncLogEntry, SyncState, VersionCheck,
+    GroupDocument, GroupMappings, JournalEntry, JournalKind, Lease, LeaseAttempt, LockAttempt,
+    Store, SyncLogEntry, SyncState, VersionCheck,
 };
 
 type Sql = std::result::Result<(), sqlx::Error>;
@@ -528,6 +528,25 @@ impl Store for MySqlStore {
                 Ok(entry)
             })
             .collect()
+    }
+
+    async fn journal_has(&self, operation_id: &Uuid, kind: JournalKind) -> Result<bool> {
+        let what = format!("reading the journal of operation {operation_id}");
+        let kind = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| Error::unexpected(format!("{what}: a journal kind without a name")))?;
+        // The entries are JSON text: MariaDB looks at their kind without sending them here.
+        let row = sqlx::query(
+            "SELECT 1 FROM journal WHERE operation_id = ? \
+             AND JSON_VALUE(json, '$.kind') = ? LIMIT 1",
+        )
+        .bind(operation_id.to_string())
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| self.db_error(&what, err))?;
+        Ok(row.is_some())
     }
 
     async fn put_sync_state(&self, state: &SyncState) -> Result<()> {
