@@ -57,6 +57,12 @@ struct Args {
     /// Latency injected into every API call of both sites and arrays, in milliseconds.
     #[arg(long, default_value_t = 50)]
     latency_ms: u64,
+    /// How many calls the simulated services' transitions take while measured: `prompt`
+    /// (each completes by the next call, as the bound assumes: one poll sees it) or `realistic`
+    /// (a boot is seen in BUILD once, a replicated snapshot arrives over three calls; a client
+    /// that polls more often then finishes sooner, so it measures the simulator's pace).
+    #[arg(long, value_enum, default_value = "prompt")]
+    pace: PaceArg,
     /// Also write every run's numbers, the medians and the critical paths to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -70,11 +76,29 @@ struct Args {
     trace: Option<PathBuf>,
 }
 
+/// The simulator's pace while measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum PaceArg {
+    Prompt,
+    Realistic,
+}
+
+impl From<PaceArg> for protector_mock::Pace {
+    fn from(pace: PaceArg) -> protector_mock::Pace {
+        match pace {
+            PaceArg::Prompt => protector_mock::Pace::Prompt,
+            PaceArg::Realistic => protector_mock::Pace::Realistic,
+        }
+    }
+}
+
 /// What `--json` holds.
 #[derive(Serialize)]
 struct JsonReport<'a> {
     date: String,
     latency_ms: u64,
+    pace: PaceArg,
     runs: u32,
     cpus: usize,
     protector: String,
@@ -116,7 +140,7 @@ async fn bench(args: Args) -> Result<bool, Failure> {
         let mut path = None;
         let mut error = None;
         for n in 1..=args.runs {
-            match run::run_once(s, latency, &protector, n).await {
+            match run::run_once(s, latency, args.pace.into(), &protector, n).await {
                 Ok((metrics, critical)) => {
                     eprintln!(
                         "  {s} run {n}: {} calls, wall {:.2} s, bound {:.2} s, checks {}",
@@ -152,6 +176,7 @@ async fn bench(args: Args) -> Result<bool, Failure> {
         let report = JsonReport {
             date: chrono::Utc::now().to_rfc3339(),
             latency_ms: args.latency_ms,
+            pace: args.pace,
             runs: args.runs,
             cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
             protector: protector.binary.display().to_string(),
@@ -200,7 +225,7 @@ mod tests {
         let protector = Protector::next_to_self().unwrap();
         let failover = scenario::SCENARIOS[0];
         assert_eq!(failover.name, "failover-1");
-        let (metrics, path) = run::run_once(&failover, Duration::ZERO, &protector, 1)
+        let (metrics, path) = run::run_once(&failover, Duration::ZERO, protector_mock::Pace::Prompt, &protector, 1)
             .await
             .unwrap();
         assert!(metrics.calls > 0 && metrics.polls > 0, "{metrics:?}");

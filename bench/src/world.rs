@@ -275,8 +275,12 @@ impl World {
         Ok(())
     }
 
-    /// Injects `ms` of latency into every service of both sites and both arrays.
-    pub fn set_latency(&self, ms: u64) -> Result<(), Failure> {
+    /// Injects `ms` of latency into every service of both sites and both arrays, and sets how
+    /// many calls the services' transitions take.
+    pub fn set_latency(&self, ms: u64, pace: protector_mock::Pace) -> Result<(), Failure> {
+        self.sim
+            .set_pace(pace)
+            .map_err(failure("cannot set the pace"))?;
         for site in SITES {
             for service in Service::ALL {
                 self.sim

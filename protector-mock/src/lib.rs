@@ -66,6 +66,7 @@ pub use inspect::{
 };
 pub use lineage::{LineageKind, VolumeLineage};
 pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
+pub use tick::Pace;
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
 
 #[cfg(test)]

@@ -458,6 +458,17 @@ impl Simulator {
         })
     }
 
+    /// How many ticks the services' transitions take from now on ([`crate::Pace`]); kept in
+    /// the state, so every process serving it follows.
+    pub fn set_pace(&self, pace: crate::Pace) -> Result<()> {
+        self.update_world(|world| world.meta.pace = pace)
+    }
+
+    /// The pace of the services' transitions.
+    pub fn pace(&self) -> crate::Pace {
+        self.read_world(|world| world.meta.pace)
+    }
+
     /// Adds `ms` milliseconds of real latency to every call of `service` on `site` (0 removes
     /// it). Simulated time is unaffected.
     pub fn set_latency_ms(&self, site: &str, service: Service, ms: u64) -> Result<()> {

@@ -68,6 +68,31 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub seed: super::sim_seed::SeedArgs,
+
+    /// How many ticks (calls) the services' transitions take: `realistic` (a boot is seen in
+    /// BUILD once, a replicated snapshot arrives over three ticks) or `prompt` (every
+    /// transition completes by the next call, as the benchmark's critical-path bound assumes).
+    /// Kept in the state; a restart without it keeps the pace it had.
+    #[arg(long, value_enum, value_name = "PACE")]
+    pub pace: Option<PaceArg>,
+}
+
+/// How fast the simulated services' transitions complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PaceArg {
+    /// As the services report them (the default of a fresh directory).
+    Realistic,
+    /// Every transition completes by the next call.
+    Prompt,
+}
+
+impl From<PaceArg> for protector_mock::Pace {
+    fn from(pace: PaceArg) -> protector_mock::Pace {
+        match pace {
+            PaceArg::Realistic => protector_mock::Pace::Realistic,
+            PaceArg::Prompt => protector_mock::Pace::Prompt,
+        }
+    }
 }
 
 /// A service of a simulated site.
@@ -225,6 +250,9 @@ async fn serve(args: ServeArgs) -> CliResult {
             }
         }
         return Err(e);
+    }
+    if let Some(pace) = args.pace {
+        sim.set_pace(pace.into())?;
     }
     // Reading once makes the simulator notice, from now on, every commit another process
     // (`sim fault`) makes to the state file: the store records the file's version on its

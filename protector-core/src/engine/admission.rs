@@ -57,15 +57,19 @@ impl Protector {
 
     /// Checks, in this operation, the reachability of the sites `request` needs in any case:
     /// a failover's or drill's target, both sites of a failback (never a failover's source,
-    /// which may be the site that is lost), and opens the sessions of their arrays. The
+    /// which may be the site that is lost), and opens the sessions of their arrays (and of
+    /// the source array of a planned failover, which needs it). The
     /// group is looked up in the local store only to know its sites and arrays: nothing is
     /// shown, and access is checked where it is resolved. Errors are left to the calls that
     /// need the answer.
     async fn warm(&self, request: &OperationRequest) {
-        let (group, both) = match request {
-            OperationRequest::Failover { group, .. }
-            | OperationRequest::TestFailover { group, .. } => (group, false),
-            OperationRequest::Failback { group, .. } => (group, true),
+        let (group, both, source_array) = match request {
+            // A planned failover reads (and snapshots) the source array in any case.
+            OperationRequest::Failover { group, request } => {
+                (group, false, request.mode == FailoverMode::Planned)
+            }
+            OperationRequest::TestFailover { group, .. } => (group, false, false),
+            OperationRequest::Failback { group, .. } => (group, true, false),
             _ => return,
         };
         let Ok(groups) = self.store().list_groups().await else {
@@ -77,14 +81,18 @@ impl Protector {
         let (Some(found), None) = (found.next(), found.next()) else {
             return;
         };
-        let mut sites = vec![found.current_secondary_site().to_string()];
-        if both {
-            sites.push(found.current_primary_site.clone());
+        // (site, whether its Keystone is asked as well as its array).
+        let mut sites = vec![(found.current_secondary_site().to_string(), true)];
+        if both || source_array {
+            sites.push((found.current_primary_site.clone(), both));
         }
         let policy = self.store().get_policy(&found.id).await.ok().flatten();
         let policy = policy.as_ref();
-        futures::future::join_all(sites.iter().map(|site| async move {
+        futures::future::join_all(sites.iter().map(|(site, keystone)| async move {
             let keystone = async {
+                if !keystone {
+                    return;
+                }
                 if let Ok(clients) = self.clients(site).await {
                     let _ = self.reach(&clients).await;
                 }

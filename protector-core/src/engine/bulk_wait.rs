@@ -15,7 +15,9 @@
 //! backs off to [`PollPolicy::max_interval`], restarting short whenever a new resource is
 //! awaited (a state change just asked for usually completes within seconds), and never
 //! sooner than twice the time the last listing took (a large project's listing does not keep
-//! its service busy).
+//! its service busy). A waiter that starts while a listing is in flight takes from that
+//! listing only a resource shown done (what it shows as pending or missing may predate the
+//! change awaited) and otherwise waits for the next one.
 //!
 //! The pollers are found by client identity in a process-wide registry of weak references:
 //! the waiting helpers of [`crate::engine::resources`] take a client, not the engine, and two
@@ -135,7 +137,7 @@ impl<T: Clone> Poller<T> {
         J: FnMut(Option<&T>) -> Result<PollOutcome<R>>,
     {
         let start = Instant::now();
-        let mut seen = {
+        let seen = {
             let mut state = lock(&self.state);
             // A new resource is awaited: poll soon again.
             state.delay = if state.generation == 0 && !state.polling {
@@ -144,9 +146,16 @@ impl<T: Clone> Poller<T> {
                 state.delay.min(policy.interval)
             };
             state.max_delay = state.max_delay.max(policy.max_interval);
-            // Listings published or asked for already may predate the change awaited.
-            state.generation + u64::from(state.sent)
+            // Listings published already may predate the change awaited. So may one asked
+            // for already: what it shows of the resource counts only when it is there and
+            // done (a resource created or changed after the list call was sent can still be
+            // in it), never as pending, failed or missing.
+            (
+                state.generation,
+                state.sent.then_some(state.generation + 1),
+            )
         };
+        let (mut seen, predating) = seen;
         let mut observed: u32 = 0;
         let mut last = String::from("not polled yet");
         loop {
@@ -155,6 +164,18 @@ impl<T: Clone> Poller<T> {
             changed.as_mut().enable();
             let lead = {
                 let mut state = lock(&self.state);
+                if state.generation > seen && predating == Some(state.generation) {
+                    seen = state.generation;
+                    if let Some(Ok(listing)) = state.latest.clone() {
+                        drop(state);
+                        if let Some(resource) = listing.get(id) {
+                            if let Ok(PollOutcome::Ready(value)) = judge(Some(resource)) {
+                                return Ok(value);
+                            }
+                        }
+                    }
+                    continue;
+                }
                 if state.generation > seen {
                     seen = state.generation;
                     observed += 1;
@@ -552,5 +573,57 @@ mod tests {
         // (100, 200, 400 ms) is shorter; then the interval (800 ms).
         let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
         assert_eq!(gaps, vec![600, 600, 600, 800]);
+    }
+
+    /// r0 is awaited and its listing sent; `late` is awaited while that listing is in
+    /// flight. The first listing answers `first`, every later one shows both ready. Returns
+    /// both outcomes and the list calls made.
+    async fn late_waiter(
+        late: &'static str,
+        first: &[(&str, &str)],
+    ) -> (Result<()>, Result<()>, u64) {
+        let poller = Poller::<String>::default();
+        let policy = PollPolicy::immediate(100);
+        let release = tokio::sync::Semaphore::new(0);
+        let calls = AtomicU32::new(0);
+        let first: Vec<(String, String)> = first
+            .iter()
+            .map(|(id, status)| (id.to_string(), status.to_string()))
+            .collect();
+        let list = || async {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                release.acquire().await.expect("open").forget();
+                return Ok(first.clone());
+            }
+            Ok(vec![
+                ("r0".to_string(), "ready".to_string()),
+                (late.to_string(), "ready".to_string()),
+            ])
+        };
+        let r0 = poller.wait("r0", &policy, list, "r0", judge);
+        let late = poller.wait(late, &policy, list, late, judge);
+        let sent_then_release = async {
+            // Both waiters have been polled once (registered): join polls in order.
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "the first listing is in flight");
+            release.add_permits(1);
+        };
+        let (r0, late, ()) = tokio::join!(r0, late, sent_then_release);
+        (r0, late, poller.polls())
+    }
+
+    #[tokio::test]
+    async fn a_listing_in_flight_counts_for_a_new_waiter_only_where_it_shows_the_resource_done() {
+        // Done in the listing in flight: no second call.
+        let (r0, r1, polls) = late_waiter("r1", &[("r0", "ready"), ("r1", "ready")]).await;
+        assert!(r0.is_ok() && r1.is_ok(), "{r0:?} {r1:?}");
+        assert_eq!(polls, 1);
+        // Missing from a listing sent before it was made: no disappearance, a second call.
+        let (r0, r2, polls) = late_waiter("r2", &[("r0", "ready")]).await;
+        assert!(r0.is_ok() && r2.is_ok(), "{r0:?} {r2:?}");
+        assert_eq!(polls, 2);
+        // Pending in it: a second call.
+        let (r0, r3, polls) = late_waiter("r3", &[("r0", "creating"), ("r3", "creating")]).await;
+        assert!(r0.is_ok() && r3.is_ok(), "{r0:?} {r3:?}");
+        assert_eq!(polls, 2);
     }
 }

@@ -489,15 +489,27 @@ impl Run<'_> {
         };
 
         self.step_started("identify_snapshot").await?;
+        // The final snapshot was taken of the protection group the plan read a moment ago:
+        // its volume snapshots are named after the members' volumes, no listing needed (a
+        // copy from one that is missing fails with the array's word). A recovery point found
+        // on the target is listed: it may predate a member's volume.
+        let taken_now = snapshot.is_some();
         let snapshot = match snapshot {
             Some(s) => s,
             None => self.reported_recovery_point().await?,
         };
-        let volume_snapshots = self.target_array.list_volume_snapshots(&snapshot).await?;
+        let volume_snapshots = match taken_now {
+            true => None,
+            false => Some(self.target_array.list_volume_snapshots(&snapshot).await?),
+        };
         let mut sources = BTreeMap::new();
         for member in &plan.members {
             for volume in &member.volumes {
                 let wanted = format!("{snapshot}.{}", volume.source_array_volume);
+                let Some(volume_snapshots) = &volume_snapshots else {
+                    sources.insert(volume.copy_name.clone(), wanted);
+                    continue;
+                };
                 let found = volume_snapshots.iter().find(|v| v.name == wanted).ok_or_else(|| {
                     Error::new(
                         ErrorKind::NotFound,

@@ -515,6 +515,7 @@ pub(crate) fn eradicate_snapshot_internal(world: &mut World, array: &str, name: 
 /// a simulated minute retention thins every group.
 pub(crate) fn replication_tick(world: &mut World) {
     let now = world.now();
+    let step = world.meta.pace.transfer_step();
     DueIndexes::refresh(world);
     for key in world.due.transfers.due(i64::MIN) {
         let Some(snap) = world.pg_snapshots.get(&key) else {
@@ -530,7 +531,7 @@ pub(crate) fn replication_tick(world: &mut World) {
         }
         if let Some(s) = world.pg_snapshots.get_mut(&key) {
             if let Some(t) = s.transfer.as_mut() {
-                t.steps = (t.steps + 1).min(TRANSFER_STEPS);
+                t.steps = (t.steps + step).min(TRANSFER_STEPS);
                 if t.steps == TRANSFER_STEPS {
                     t.completed = Some(now);
                 }

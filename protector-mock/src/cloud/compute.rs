@@ -350,7 +350,7 @@ pub(crate) fn create_server_with(
             port.device_owner = format!("compute:{availability_zone}");
         }
     }
-    let until_tick = world.meta.tick + BOOT_TICKS;
+    let until_tick = world.meta.tick + world.meta.pace.boot_ticks();
     let seq = world.next_seq();
     let now = world.now();
     let server = ServerRec {

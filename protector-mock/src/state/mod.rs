@@ -48,6 +48,9 @@ pub(crate) struct Meta {
     /// a change saves only the rows of the writers that stopped or started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writer_changes: Vec<crate::writes::WriterChange>,
+    /// How many ticks the services' transitions take ([`crate::Pace`]).
+    #[serde(default, skip_serializing_if = "crate::Pace::is_realistic")]
+    pub pace: crate::Pace,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -69,6 +72,7 @@ impl Meta {
             scale_seed: None,
             write_epoch: None,
             writer_changes: Vec::new(),
+            pace: crate::Pace::Realistic,
         }
     }
 }

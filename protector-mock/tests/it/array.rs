@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use protector_core::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
 use protector_core::ErrorKind;
-use protector_mock::Simulator;
+use protector_mock::{Pace, Simulator};
 
 use crate::common::*;
 
@@ -840,4 +840,31 @@ async fn changed_bytes_are_the_blocks_written_since_the_snapshot() {
         .await
         .unwrap_err();
     assert_error(&err, ErrorKind::NotFound, "pg-web.9.x does not exist");
+}
+
+#[tokio::test]
+async fn at_prompt_pace_a_transfer_and_a_power_change_complete_by_the_next_call() {
+    let sim = Simulator::in_memory().unwrap();
+    assert_eq!(sim.pace(), Pace::Realistic);
+    let (_, root) = array_volume_of(&sim, "web-server-2", 0).await;
+    let (a, b) = protect(&sim, "pg", std::slice::from_ref(&root), true).await;
+
+    // Realistic: three calls see the transfer arrive.
+    let snap = a.create_pg_snapshot("pg", &REPLICATE_NOW).await.unwrap();
+    assert_eq!(wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await, 3);
+
+    sim.set_pace(Pace::Prompt).unwrap();
+    assert_eq!(sim.pace(), Pace::Prompt);
+    let snap = a.create_pg_snapshot("pg", &REPLICATE_NOW).await.unwrap();
+    assert_eq!(wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await, 1);
+
+    // A stop and a start are seen done by the next call (a boot: compute.rs).
+    let site_a = clients(&sim, "site-a").await;
+    let web = sim.find_server("site-a", "web-server-2").unwrap();
+    site_a.compute.stop_server(&web.id).await.unwrap();
+    let seen = site_a.compute.get_server(&web.id).await.unwrap().unwrap();
+    assert_eq!(seen.status, ServerStatus::Shutoff);
+    site_a.compute.start_server(&web.id).await.unwrap();
+    let seen = site_a.compute.get_server(&web.id).await.unwrap().unwrap();
+    assert_eq!(seen.status, ServerStatus::Active);
 }

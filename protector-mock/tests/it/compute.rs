@@ -456,3 +456,21 @@ async fn an_injected_boot_failure_ends_in_error_and_releases_resources() {
         .unwrap();
     assert_eq!(ports.len(), 1);
 }
+
+#[tokio::test]
+async fn at_prompt_pace_a_boot_is_active_at_the_next_call() {
+    let sim = Simulator::in_memory().unwrap();
+    sim.set_pace(protector_mock::Pace::Prompt).unwrap();
+    let b = clients(&sim, "site-b").await;
+    let volume = volume_on_site_b(&sim, &b, "web-server-1-root").await;
+    let port = port_on(&b, "net-secondary-web", "10.20.1.11", true).await;
+    let flavor = b.compute.find_flavor("m2.large").await.unwrap().unwrap();
+    let created = b
+        .compute
+        .create_server(&boot_request("web-server-1", &flavor.id, &volume, &port))
+        .await
+        .unwrap();
+    assert_eq!(created.status, ServerStatus::Build);
+    let seen = b.compute.get_server(&created.id).await.unwrap().unwrap();
+    assert_eq!(seen.status, ServerStatus::Active);
+}

@@ -108,42 +108,53 @@ impl Run<'_> {
     pub(in crate::engine) async fn quiesce(&self) -> Result<()> {
         let compute = self.source()?.compute.clone();
         let poll = self.engine.options().poll.clone();
-        // The members' states from one listing of the project (not a read per member); one
-        // the listing lacks (or a failed listing) is read on its own.
-        let listed: BTreeMap<String, ServerStatus> =
+        // A member planned running is stopped at once (a stop is idempotent: one that finds
+        // the server already off succeeds). Only the others are looked at first, from one
+        // listing of the project (not a read per member; one the listing lacks, or all after
+        // a failed listing, read on their own), so that a VM the operator had stopped is
+        // neither stopped again nor started by a rollback.
+        let planned_running =
+            |member: &MemberPlan| member.source_status.as_deref().is_some_and(|s| s != "SHUTOFF");
+        let listed: BTreeMap<String, ServerStatus> = if self.plan.members.iter().all(planned_running) {
+            BTreeMap::new()
+        } else {
             match compute.list_servers(&ListServers::default()).await {
                 Ok(servers) => servers.into_iter().map(|s| (s.id, s.status)).collect(),
                 Err(e) if e.is_retryable() => BTreeMap::new(),
                 Err(e) => return Err(e),
-            };
+            }
+        };
         let listed = &listed;
         self.for_members(|member| {
             let compute = compute.clone();
             let poll = poll.clone();
             async move {
                 let id = member.source_instance_id.clone();
-                let status = match listed.get(&id) {
-                    Some(status) => status.clone(),
-                    None => {
-                        compute
-                            .get_server(&id)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::not_found(format!(
-                                    "server {id} of member {} disappeared from {}",
-                                    member.instance_name, self.plan.source_site
-                                ))
-                            })?
-                            .status
+                let gone = || {
+                    Error::not_found(format!(
+                        "server {id} of member {} disappeared from {}",
+                        member.instance_name, self.plan.source_site
+                    ))
+                };
+                let running = match (planned_running(member), listed.get(&id)) {
+                    (true, _) => true,
+                    (false, Some(status)) => *status != ServerStatus::Shutoff,
+                    (false, None) => {
+                        compute.get_server(&id).await?.ok_or_else(gone)?.status
+                            != ServerStatus::Shutoff
                     }
                 };
-                if status != ServerStatus::Shutoff {
+                if running {
                     self.effect(
                         &format!("stop_server:{}", member.instance_name),
                         json!({"server": id}),
                         compute.stop_server(&id),
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::NotFound => gone(),
+                        _ => e,
+                    })?;
                     lock(&self.undo).stopped.push(id.clone());
                 }
                 wait_stopped(
