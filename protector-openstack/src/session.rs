@@ -19,10 +19,6 @@ pub(crate) struct Session {
     transport: Transport,
     tokens_url: Url,
     current: Mutex<Option<Arc<Token>>>,
-    /// When Keystone last answered for the current token (issued or checked it).
-    heard: Mutex<Option<std::time::Instant>>,
-    /// How long that answer stands for the site's reachability.
-    reachability_window: std::time::Duration,
     /// Held while authenticating, so concurrent callers wait for one token instead of each
     /// asking Keystone.
     refresh: tokio::sync::Mutex<()>,
@@ -41,15 +37,12 @@ impl Session {
     /// Checks the configuration and builds the HTTP client; does not contact the cloud.
     pub(crate) fn new(config: CloudConfig, options: ClientOptions) -> Result<Self> {
         let tokens_url = tokens_url(&config)?;
-        let reachability_window = options.reachability_window;
         let transport = Transport::new(&config, options)?;
         Ok(Session {
             config,
             transport,
             tokens_url,
             current: Mutex::new(None),
-            heard: Mutex::new(None),
-            reachability_window,
             refresh: tokio::sync::Mutex::new(()),
         })
     }
@@ -69,12 +62,10 @@ impl Session {
     /// A round trip to Keystone with the session's token (`HEAD /v3/auth/tokens`), so that a
     /// cached token does not hide a site that stopped answering. A token Keystone no longer
     /// knows is dropped and a new one issued. A token issued by this call is answer enough:
-    /// Keystone was just reached; so is an answer of Keystone within the reachability window
-    /// ([`ClientOptions::reachability_window`]: the probe right after planning, which issued
-    /// the token, makes no call).
+    /// Keystone was just reached.
     pub(crate) async fn probe(&self) -> Result<Arc<Token>> {
         let (token, issued) = self.current_or_issue().await?;
-        if issued || self.heard_within_window() {
+        if issued {
             return Ok(token);
         }
         let request = Request::new(
@@ -87,10 +78,7 @@ impl Session {
         .query("nocatalog", "")
         .idempotent(true);
         match self.send(&request).await {
-            Ok(_) => {
-                self.heard_now();
-                Ok(token)
-            }
+            Ok(_) => Ok(token),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 self.invalidate(&token);
                 self.token().await
@@ -144,22 +132,7 @@ impl Session {
         }
         let token = self.authenticate().await?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&token));
-        self.heard_now();
         Ok((token, true))
-    }
-
-    /// Records that Keystone just answered for the current token.
-    fn heard_now(&self) {
-        *self.heard.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(std::time::Instant::now());
-    }
-
-    /// Whether Keystone answered for the current token within the reachability window.
-    fn heard_within_window(&self) -> bool {
-        self.heard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() < self.reachability_window)
     }
 
     fn cached(&self) -> Option<Arc<Token>> {

@@ -31,10 +31,6 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Time limit to open a connection.
     pub connect_timeout: Duration,
-    /// How long an answer of Keystone (a token issued or checked) stands for the site's
-    /// reachability: a reachability probe within this time of the last answer makes no call.
-    /// Zero checks with Keystone on every probe.
-    pub reachability_window: Duration,
 }
 
 impl Default for ClientOptions {
@@ -43,7 +39,6 @@ impl Default for ClientOptions {
             retry: RetryConfig::default(),
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
-            reachability_window: Duration::from_secs(10),
         }
     }
 }
@@ -67,14 +62,6 @@ impl ClientOptions {
     #[must_use]
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets how long an answer of Keystone stands for the site's reachability
-    /// ([`ClientOptions::reachability_window`]).
-    #[must_use]
-    pub fn with_reachability_window(mut self, window: Duration) -> Self {
-        self.reachability_window = window;
         self
     }
 }

@@ -1,6 +1,8 @@
 //! What [`Protector::submit`] checks before it records an operation: every refusal an
 //! operation makes before it starts, and the `pending` record and request it keeps.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::Utc;
 
 use super::{
@@ -10,6 +12,18 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup};
 use crate::plan::{FailoverMode, Plan, SiteFailoverPlan};
+
+/// The one group named `name` (name or id), if exactly one matches.
+fn one_group<'g>(groups: &'g [ProtectionGroup], name: &str) -> Vec<&'g ProtectionGroup> {
+    let found: Vec<_> = groups
+        .iter()
+        .filter(|g| g.name == name || g.id.to_string() == name)
+        .collect();
+    match found.len() {
+        1 => found,
+        _ => Vec::new(),
+    }
+}
 
 impl Protector {
     /// The checks of [`Protector::submit`]: the pending record, the request to keep (groups
@@ -28,15 +42,27 @@ impl Protector {
                 operation_id: None,
                 ..request
             };
-            let (mut pending, site_plan) = match request.mode {
-                // Every group's recovery point, before anything runs.
-                FailoverMode::Unplanned => {
-                    let (pending, plan) =
-                        self.plan_site_failover_with_groups(&site, &request).await?;
-                    (pending, Some(plan))
-                }
-                FailoverMode::Planned => (self.plan_site_failover(&site, &request).await?, None),
+            let planning = async {
+                Ok::<_, Error>(match request.mode {
+                    // Every group's recovery point, before anything runs.
+                    FailoverMode::Unplanned => {
+                        let (pending, plan) =
+                            self.plan_site_failover_with_groups(&site, &request).await?;
+                        (pending, Some(plan))
+                    }
+                    FailoverMode::Planned => {
+                        (self.plan_site_failover(&site, &request).await?, None)
+                    }
+                })
             };
+            // The other sites and the groups' arrays are reached meanwhile.
+            let warming = OperationRequest::SiteFailover {
+                site: site.clone(),
+                request: request.clone(),
+            };
+            let (planned, ()) =
+                futures::join!(Box::pin(planning), Box::pin(self.warm(&warming)));
+            let (mut pending, site_plan) = planned?;
             pending.status = OperationStatus::Pending;
             return Ok((
                 pending,
@@ -56,63 +82,76 @@ impl Protector {
     }
 
     /// Checks, in this operation, the reachability of the sites `request` needs in any case:
-    /// a failover's or drill's target, both sites of a failback (never a failover's source,
-    /// which may be the site that is lost), and opens the sessions of their arrays (and of
-    /// the source array of a planned failover, which needs it). The
-    /// group is looked up in the local store only to know its sites and arrays: nothing is
-    /// shown, and access is checked where it is resolved. Errors are left to the calls that
-    /// need the answer.
+    /// a failover's or drill's target, both sites of a failback, the other sites of a site
+    /// failover (never a failover's source, which may be the site that is lost), and opens
+    /// the sessions of their arrays (and of the source arrays of a planned failover, which
+    /// needs them). The groups are looked up in the local store only to know their sites and
+    /// arrays: nothing is shown, and access is checked where they are resolved. Errors are
+    /// left to the calls that need the answer.
     async fn warm(&self, request: &OperationRequest) {
-        let (group, both, source_array) = match request {
-            // A planned failover reads (and snapshots) the source array in any case.
-            OperationRequest::Failover { group, request } => {
-                (group, false, request.mode == FailoverMode::Planned)
-            }
-            OperationRequest::TestFailover { group, .. } => (group, false, false),
-            OperationRequest::Failback { group, .. } => (group, true, false),
-            _ => return,
-        };
         let Ok(groups) = self.store().list_groups().await else {
             return;
         };
-        let mut found = groups
-            .iter()
-            .filter(|g| g.name == *group || g.id.to_string() == *group);
-        let (Some(found), None) = (found.next(), found.next()) else {
-            return;
+        // The groups, and whether their source array is needed.
+        let (chosen, both, source_array): (Vec<&ProtectionGroup>, bool, bool) = match request {
+            OperationRequest::Failover { group, request } => (
+                one_group(&groups, group),
+                false,
+                request.mode == FailoverMode::Planned,
+            ),
+            OperationRequest::TestFailover { group, .. } => (one_group(&groups, group), false, false),
+            OperationRequest::Failback { group, .. } => (one_group(&groups, group), true, false),
+            OperationRequest::SiteFailover { site, request } => (
+                groups
+                    .iter()
+                    .filter(|g| g.current_primary_site == *site)
+                    .filter(|g| {
+                        request.groups.is_empty()
+                            || request
+                                .groups
+                                .iter()
+                                .any(|n| g.name == *n || g.id.to_string() == *n)
+                    })
+                    .collect(),
+                false,
+                request.mode == FailoverMode::Planned,
+            ),
+            _ => return,
         };
-        // (site, whether its Keystone is asked as well as its array).
-        let mut sites = vec![(found.current_secondary_site().to_string(), true)];
-        if both || source_array {
-            sites.push((found.current_primary_site.clone(), both));
+        let mut keystones = BTreeSet::new();
+        let mut arrays = BTreeMap::new();
+        for group in chosen {
+            let target = group.current_secondary_site().to_string();
+            let source = group.current_primary_site.clone();
+            let policy = self.store().get_policy(&group.id).await.ok().flatten();
+            if let Some(policy) = &policy {
+                let target_array = policy.array_on(group, &target);
+                arrays.insert(target_array.url.clone(), target_array.clone());
+                if both || source_array {
+                    let source_array = policy.array_on(group, &source);
+                    arrays.insert(source_array.url.clone(), source_array.clone());
+                }
+            }
+            keystones.insert(target);
+            if both {
+                keystones.insert(source);
+            }
         }
-        let policy = self.store().get_policy(&found.id).await.ok().flatten();
-        let policy = policy.as_ref();
-        futures::future::join_all(sites.iter().map(|(site, keystone)| async move {
-            let keystone = async {
-                if !keystone {
-                    return;
-                }
-                if let Ok(clients) = self.clients(site).await {
-                    let _ = self.reach(&clients).await;
-                }
-            };
-            // The array's version and login, ahead of the plan's reads.
-            let array = async {
-                if let Some(policy) = policy {
-                    if let Ok(array) = self
-                        .inner
-                        .connector
-                        .array(policy.array_on(found, site))
-                        .await
-                    {
-                        let _ = array.array_info().await;
-                    }
-                }
-            };
-            futures::join!(keystone, array);
-        }))
-        .await;
+        let keystones = keystones.iter().map(|site| async move {
+            if let Ok(clients) = self.clients(site).await {
+                let _ = self.reach(&clients).await;
+            }
+        });
+        // The arrays' version and login, ahead of the plan's reads.
+        let arrays = arrays.values().map(|endpoint| async move {
+            if let Ok(array) = self.inner.connector.array(endpoint).await {
+                let _ = array.array_info().await;
+            }
+        });
+        futures::join!(
+            futures::future::join_all(keystones),
+            futures::future::join_all(arrays)
+        );
     }
 
     /// [`Protector::admit`] of an operation on one group.
