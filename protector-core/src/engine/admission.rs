@@ -42,27 +42,15 @@ impl Protector {
                 operation_id: None,
                 ..request
             };
-            let planning = async {
-                Ok::<_, Error>(match request.mode {
-                    // Every group's recovery point, before anything runs.
-                    FailoverMode::Unplanned => {
-                        let (pending, plan) =
-                            self.plan_site_failover_with_groups(&site, &request).await?;
-                        (pending, Some(plan))
-                    }
-                    FailoverMode::Planned => {
-                        (self.plan_site_failover(&site, &request).await?, None)
-                    }
-                })
+            let (mut pending, site_plan) = match request.mode {
+                // Every group's recovery point, before anything runs.
+                FailoverMode::Unplanned => {
+                    let (pending, plan) =
+                        self.plan_site_failover_with_groups(&site, &request).await?;
+                    (pending, Some(plan))
+                }
+                FailoverMode::Planned => (self.plan_site_failover(&site, &request).await?, None),
             };
-            // The other sites and the groups' arrays are reached meanwhile.
-            let warming = OperationRequest::SiteFailover {
-                site: site.clone(),
-                request: request.clone(),
-            };
-            let (planned, ()) =
-                futures::join!(Box::pin(planning), Box::pin(self.warm(&warming)));
-            let (mut pending, site_plan) = planned?;
             pending.status = OperationStatus::Pending;
             return Ok((
                 pending,
@@ -83,12 +71,12 @@ impl Protector {
 
     /// Checks, in this operation, the reachability of the sites `request` needs in any case:
     /// a failover's or drill's target, both sites of a failback, the other sites of a site
-    /// failover (never a failover's source, which may be the site that is lost), and opens
-    /// the sessions of their arrays (and of the source arrays of a planned failover, which
-    /// needs them). The groups are looked up in the local store only to know their sites and
+    /// failover (never an unplanned failover's source, which may be the site that is lost;
+    /// a planned one's when it is not the local site), and opens the sessions of their arrays
+    /// (and of the source arrays of a planned failover, which needs them). The groups are looked up in the local store only to know their sites and
     /// arrays: nothing is shown, and access is checked where they are resolved. Errors are
     /// left to the calls that need the answer.
-    async fn warm(&self, request: &OperationRequest) {
+    pub(super) async fn warm(&self, request: &OperationRequest) {
         let Ok(groups) = self.store().list_groups().await else {
             return;
         };
@@ -133,7 +121,9 @@ impl Protector {
                 }
             }
             keystones.insert(target);
-            if both {
+            // A planned operation needs its source; the local site is being asked already
+            // (who the caller is).
+            if both || (source_array && source != self.local_site()) {
                 keystones.insert(source);
             }
         }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::access::DR_SITE_ADMIN_ROLE;
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
-use super::Protector;
+use super::{OperationRequest, Protector};
 use crate::api::AuthInfo;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
@@ -315,14 +315,25 @@ impl Protector {
             observer,
             op: tokio::sync::Mutex::new(op),
         };
-        run.update(|_| {}).await?;
-        run.record(|op| op.status = OperationStatus::Running).await;
-
-        stream::iter(in_scope.iter())
-            .for_each_concurrent(request.concurrency, |group| {
-                run.run_group(group, request.mode)
-            })
-            .await;
+        // The other sites' Keystones and the groups' arrays are reached while the groups
+        // start (their plans wait for the same sessions instead of opening them one group
+        // after the other).
+        let warming = OperationRequest::SiteFailover {
+            site: failed_site.to_string(),
+            request: request.clone(),
+        };
+        let running = async {
+            run.update(|_| {}).await?;
+            run.record(|op| op.status = OperationStatus::Running).await;
+            stream::iter(in_scope.iter())
+                .for_each_concurrent(request.concurrency, |group| {
+                    run.run_group(group, request.mode)
+                })
+                .await;
+            Ok::<(), Error>(())
+        };
+        let (ran, ()) = futures::join!(Box::pin(running), Box::pin(engine.warm(&warming)));
+        ran?;
 
         run.record(settle).await;
         let op = run.op.into_inner();
