@@ -304,25 +304,23 @@ impl Protector {
         // One operation: each site's Keystone is asked once whether it answers, and every
         // group's planning, validation and execution reuses the answer and the tokens.
         let this = self.for_operation();
-        let (op, in_scope) = this.site_failover_scope(failed_site, &request).await?;
-        let _owner = self.own_operation(&op.id).await?;
-        let local = self.local_site().to_string();
-        let target = op.target_site.clone();
         // Past the dr_site_admin check: the groups of every tenant, each failed over as such.
         let engine = this.unscoped();
-        let run = SiteRun {
-            engine: &engine,
-            observer,
-            op: tokio::sync::Mutex::new(op),
-        };
-        // The other sites' Keystones and the groups' arrays are reached while the groups
-        // start (their plans wait for the same sessions instead of opening them one group
-        // after the other).
+        // The other sites' Keystones and the groups' arrays are reached (read-only: tokens,
+        // array sessions) while the caller's role is checked and the groups start: their
+        // plans wait for the same sessions instead of opening them one after the other.
         let warming = OperationRequest::SiteFailover {
             site: failed_site.to_string(),
             request: request.clone(),
         };
         let running = async {
+            let (op, in_scope) = this.site_failover_scope(failed_site, &request).await?;
+            let owner = self.own_operation(&op.id).await?;
+            let run = SiteRun {
+                engine: &engine,
+                observer,
+                op: tokio::sync::Mutex::new(op),
+            };
             run.update(|_| {}).await?;
             run.record(|op| op.status = OperationStatus::Running).await;
             stream::iter(in_scope.iter())
@@ -330,13 +328,13 @@ impl Protector {
                     run.run_group(group, request.mode)
                 })
                 .await;
-            Ok::<(), Error>(())
+            run.record(settle).await;
+            Ok::<_, Error>((run.op.into_inner(), owner))
         };
         let (ran, ()) = futures::join!(Box::pin(running), Box::pin(engine.warm(&warming)));
-        ran?;
-
-        run.record(settle).await;
-        let op = run.op.into_inner();
+        let (op, _owner) = ran?;
+        let local = self.local_site().to_string();
+        let target = op.target_site.clone();
         // The other site keeps the record too, so `operation show` works from either side.
         if target != local {
             if let Ok(peer) = self.store_of(&target) {
