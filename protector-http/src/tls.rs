@@ -149,6 +149,15 @@ impl HttpClientBuilder {
         if let Some(user_agent) = &self.user_agent {
             builder = builder.user_agent(user_agent.as_str());
         }
+        if matches!(
+            self.roots,
+            TrustedRoots::BuiltIn | TrustedRoots::BuiltInAnd(_)
+        ) {
+            builder = builder.tls_built_in_native_certs(false);
+            for certificate in system_roots() {
+                builder = builder.add_root_certificate(certificate.clone());
+            }
+        }
         match &self.roots {
             TrustedRoots::BuiltIn => {}
             TrustedRoots::BuiltInAnd(path) => {
@@ -168,6 +177,25 @@ impl HttpClientBuilder {
         }
         builder.build().map_err(TlsError::Build)
     }
+}
+
+/// The system's trusted roots (what reqwest's native roots are), read once per process: each
+/// client built after the first gets them without reading the store again. A certificate the
+/// store holds but rustls cannot use as a root is left out, as reqwest leaves it out.
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let loaded = rustls_native_certs::load_native_certs();
+        for error in &loaded.errors {
+            tracing::debug!(%error, "a certificate of the system's store could not be read");
+        }
+        loaded
+            .certs
+            .into_iter()
+            .filter(|der| rustls::RootCertStore::empty().add(der.clone()).is_ok())
+            .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+            .collect()
+    })
 }
 
 /// The certificates of a PEM bundle; at least one.
