@@ -55,6 +55,7 @@ mod error;
 mod hooks;
 mod identity;
 mod network;
+mod page;
 pub mod protector_api;
 mod service;
 mod session;

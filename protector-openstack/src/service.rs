@@ -15,6 +15,7 @@ use crate::auth::require_catalog;
 use crate::catalog::ServiceType;
 use crate::config::parse_url;
 use crate::error::Family;
+use crate::page::{Page, PageSeed};
 use crate::session::Session;
 use crate::transport::{Request, Response, TokenSource};
 
@@ -243,15 +244,14 @@ impl ServiceClient {
         let mut seen = HashSet::new();
         loop {
             let response = self.send(&request).await?;
-            let mut page: Value = response.json()?;
-            let Some(Value::Array(entries)) = page.get_mut(collection).map(Value::take) else {
+            // The items are read as `T` while the body is parsed (no `Value` tree of the page).
+            let page: Page<T> = response.json_seed(PageSeed::new(collection))?;
+            let Some(entries) = page.items else {
                 return Err(response.decode_error(format!("no '{collection}' list")));
             };
             let empty = entries.is_empty();
-            for entry in entries {
-                items.push(serde_json::from_value(entry).map_err(|e| response.decode_error(e))?);
-            }
-            let Some(next) = next_link(&page, collection) else {
+            items.extend(entries);
+            let Some(next) = next_link(&page.links, collection) else {
                 break;
             };
             let next_url = request

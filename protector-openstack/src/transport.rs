@@ -154,6 +154,17 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e))
     }
 
+    /// The body read by `seed` (a typed reader that needs more than the type).
+    pub(crate) fn json_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+        &'de self,
+        seed: S,
+    ) -> Result<S::Value> {
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
+        seed.deserialize(&mut deserializer)
+            .and_then(|value| deserializer.end().map(|()| value))
+            .map_err(|e| self.decode_error(e))
+    }
+
     pub(crate) fn decode_error(&self, what: impl fmt::Display) -> Error {
         self.family
             .decode_error(&self.operation, &self.headers, what)
