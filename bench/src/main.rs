@@ -225,9 +225,15 @@ mod tests {
         let protector = Protector::next_to_self().unwrap();
         let failover = scenario::SCENARIOS[0];
         assert_eq!(failover.name, "failover-1");
-        let (metrics, path) = run::run_once(&failover, Duration::ZERO, protector_mock::Pace::Prompt, &protector, 1)
-            .await
-            .unwrap();
+        let (metrics, path) = run::run_once(
+            &failover,
+            Duration::ZERO,
+            protector_mock::Pace::Prompt,
+            &protector,
+            1,
+        )
+        .await
+        .unwrap();
         assert!(metrics.calls > 0 && metrics.polls > 0, "{metrics:?}");
         assert!(metrics.calls_by_service.contains_key("site-b compute"));
         assert!(metrics.cpu_ms > 0.0 && metrics.peak_rss_mb > 0.0);

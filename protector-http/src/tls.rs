@@ -139,8 +139,46 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Reads the CA bundle, if any, and builds the client.
+    /// Reads the CA bundle, if any, and builds the client, or hands out a clone of the one
+    /// built before with the same settings and bundle (a clone shares its connection pool and
+    /// TLS configuration): a site failover acts in each group's project with its own token,
+    /// and one client per project held a TLS root store of its own (most of a 1,000-VM site
+    /// failover's memory) and opened connections of its own to the same hosts. Nothing about
+    /// who calls is kept in a client: every request carries its own token.
     pub fn build(self) -> Result<reqwest::Client, TlsError> {
+        let bundle = match &self.roots {
+            TrustedRoots::BuiltIn => None,
+            TrustedRoots::BuiltInAnd(path) | TrustedRoots::Only(path) => {
+                Some(std::fs::read(path).map_err(|source| TlsError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?)
+            }
+        };
+        let key = ClientKey {
+            only_bundle: matches!(self.roots, TrustedRoots::Only(_)),
+            bundle: bundle.clone(),
+            insecure: self.insecure,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            user_agent: self.user_agent.clone(),
+        };
+        static CLIENTS: std::sync::OnceLock<
+            std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>,
+        > = std::sync::OnceLock::new();
+        let clients = CLIENTS.get_or_init(Default::default);
+        let mut clients = clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = self.build_new(bundle.as_deref())?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    fn build_new(&self, bundle: Option<&[u8]>) -> Result<reqwest::Client, TlsError> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(self.timeout)
@@ -149,27 +187,20 @@ impl HttpClientBuilder {
         if let Some(user_agent) = &self.user_agent {
             builder = builder.user_agent(user_agent.as_str());
         }
-        if matches!(
-            self.roots,
-            TrustedRoots::BuiltIn | TrustedRoots::BuiltInAnd(_)
-        ) {
-            builder = builder.tls_built_in_native_certs(false);
-            for certificate in system_roots() {
-                builder = builder.add_root_certificate(certificate.clone());
-            }
-        }
         match &self.roots {
-            TrustedRoots::BuiltIn => {}
-            TrustedRoots::BuiltInAnd(path) => {
-                for certificate in read_bundle(path)? {
-                    builder = builder.add_root_certificate(certificate);
+            TrustedRoots::BuiltIn | TrustedRoots::BuiltInAnd(_) => {
+                builder = builder.tls_built_in_native_certs(false);
+                for certificate in system_roots() {
+                    builder = builder.add_root_certificate(certificate.clone());
                 }
             }
-            TrustedRoots::Only(path) => {
-                builder = builder.tls_built_in_root_certs(false);
-                for certificate in read_bundle(path)? {
-                    builder = builder.add_root_certificate(certificate);
-                }
+            TrustedRoots::Only(_) => builder = builder.tls_built_in_root_certs(false),
+        }
+        if let (TrustedRoots::BuiltInAnd(path) | TrustedRoots::Only(path), Some(pem)) =
+            (&self.roots, bundle)
+        {
+            for certificate in parse_bundle(path, pem)? {
+                builder = builder.add_root_certificate(certificate);
             }
         }
         if self.insecure {
@@ -177,6 +208,17 @@ impl HttpClientBuilder {
         }
         builder.build().map_err(TlsError::Build)
     }
+}
+
+/// What makes two built clients the same.
+#[derive(PartialEq, Eq, Hash)]
+struct ClientKey {
+    only_bundle: bool,
+    bundle: Option<Vec<u8>>,
+    insecure: bool,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: Option<String>,
 }
 
 /// The system's trusted roots (what reqwest's native roots are), read once per process: each
@@ -198,13 +240,9 @@ fn system_roots() -> &'static [reqwest::Certificate] {
     })
 }
 
-/// The certificates of a PEM bundle; at least one.
-fn read_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TlsError> {
-    let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    reqwest::Certificate::from_pem_bundle(&pem)
+/// The certificates of the PEM bundle read from `path`; at least one.
+fn parse_bundle(path: &Path, pem: &[u8]) -> Result<Vec<reqwest::Certificate>, TlsError> {
+    reqwest::Certificate::from_pem_bundle(pem)
         .ok()
         .filter(|certificates| !certificates.is_empty())
         .ok_or_else(|| TlsError::NoCertificate {

@@ -66,8 +66,8 @@ pub use inspect::{
 };
 pub use lineage::{LineageKind, VolumeLineage};
 pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
-pub use tick::Pace;
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
+pub use tick::Pace;
 
 #[cfg(test)]
 mod tests {

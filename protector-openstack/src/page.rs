@@ -35,7 +35,10 @@ impl<'c, T> PageSeed<'c, T> {
 impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for PageSeed<'_, T> {
     type Value = Page<T>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Page<T>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Page<T>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }

@@ -1,10 +1,9 @@
 //! What [`Protector::submit`] checks before it records an operation: every refusal an
 //! operation makes before it starts, and the `pending` record and request it keeps.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::Utc;
 
+use super::clients::Warm;
 use super::{
     FailbackRequest, FailoverRequest, OperationRequest, Protector, SiteFailoverRequest,
     TestFailoverRequest,
@@ -69,79 +68,40 @@ impl Protector {
         Ok((operation, request, plan, None))
     }
 
-    /// Checks, in this operation, the reachability of the sites `request` needs in any case:
-    /// a failover's or drill's target, both sites of a failback, the other sites of a site
-    /// failover (never an unplanned failover's source, which may be the site that is lost;
-    /// a planned one's when it is not the local site), and opens the sessions of their arrays
-    /// (and of the source arrays of a planned failover, which needs them). The groups are looked up in the local store only to know their sites and
-    /// arrays: nothing is shown, and access is checked where they are resolved. Errors are
-    /// left to the calls that need the answer.
-    pub(super) async fn warm(&self, request: &OperationRequest) {
+    /// Reaches, while the group is resolved and the plan read, the sites and arrays the
+    /// operation on one group needs in any case ([`Protector::warm_groups`]: a failover's or
+    /// drill's target, both sites of a failback, a planned failover's source array). The group
+    /// is looked up in the local store only to know its sites and arrays: nothing is shown,
+    /// and access is checked where it is resolved. A site failover warms in its run.
+    async fn warm(&self, request: &OperationRequest) {
         let Ok(groups) = self.store().list_groups().await else {
             return;
         };
-        // The groups, and whether their source array is needed.
-        let (chosen, both, source_array): (Vec<&ProtectionGroup>, bool, bool) = match request {
+        let (chosen, warm) = match request {
             OperationRequest::Failover { group, request } => (
                 one_group(&groups, group),
-                false,
-                request.mode == FailoverMode::Planned,
+                Warm {
+                    both_sites: false,
+                    source_array: request.mode == FailoverMode::Planned,
+                },
             ),
-            OperationRequest::TestFailover { group, .. } => (one_group(&groups, group), false, false),
-            OperationRequest::Failback { group, .. } => (one_group(&groups, group), true, false),
-            OperationRequest::SiteFailover { site, request } => (
-                groups
-                    .iter()
-                    .filter(|g| g.current_primary_site == *site)
-                    .filter(|g| {
-                        request.groups.is_empty()
-                            || request
-                                .groups
-                                .iter()
-                                .any(|n| g.name == *n || g.id.to_string() == *n)
-                    })
-                    .collect(),
-                false,
-                request.mode == FailoverMode::Planned,
+            OperationRequest::TestFailover { group, .. } => (
+                one_group(&groups, group),
+                Warm {
+                    both_sites: false,
+                    source_array: false,
+                },
+            ),
+            OperationRequest::Failback { group, .. } => (
+                one_group(&groups, group),
+                Warm {
+                    both_sites: true,
+                    source_array: false,
+                },
             ),
             _ => return,
         };
-        let mut keystones = BTreeSet::new();
-        let mut arrays = BTreeMap::new();
-        for group in chosen {
-            let target = group.current_secondary_site().to_string();
-            let source = group.current_primary_site.clone();
-            let policy = self.store().get_policy(&group.id).await.ok().flatten();
-            if let Some(policy) = &policy {
-                let target_array = policy.array_on(group, &target);
-                arrays.insert(target_array.url.clone(), target_array.clone());
-                if both || source_array {
-                    let source_array = policy.array_on(group, &source);
-                    arrays.insert(source_array.url.clone(), source_array.clone());
-                }
-            }
-            keystones.insert(target);
-            // A planned operation needs its source; the local site is being asked already
-            // (who the caller is).
-            if both || (source_array && source != self.local_site()) {
-                keystones.insert(source);
-            }
-        }
-        let keystones = keystones.iter().map(|site| async move {
-            if let Ok(clients) = self.clients(site).await {
-                let _ = self.reach(&clients).await;
-            }
-        });
-        // The arrays' version and login, ahead of the plan's reads.
-        let arrays = arrays.values().map(|endpoint| async move {
-            if let Ok(array) = self.inner.connector.array(endpoint).await {
-                let _ = array.array_info().await;
-            }
-        });
-        futures::join!(
-            futures::future::join_all(keystones),
-            futures::future::join_all(arrays)
-        );
+        self.warm_groups(&chosen, warm).await;
     }
 
     /// [`Protector::admit`] of an operation on one group.

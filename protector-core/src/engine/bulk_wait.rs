@@ -150,10 +150,7 @@ impl<T: Clone> Poller<T> {
             // for already: what it shows of the resource counts only when it is there and
             // done (a resource created or changed after the list call was sent can still be
             // in it), never as pending, failed or missing.
-            (
-                state.generation,
-                state.sent.then_some(state.generation + 1),
-            )
+            (state.generation, state.sent.then_some(state.generation + 1))
         };
         let (mut seen, predating) = seen;
         let mut observed: u32 = 0;
@@ -604,7 +601,11 @@ mod tests {
         let late = poller.wait(late, &policy, list, late, judge);
         let sent_then_release = async {
             // Both waiters have been polled once (registered): join polls in order.
-            assert_eq!(calls.load(Ordering::SeqCst), 1, "the first listing is in flight");
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                1,
+                "the first listing is in flight"
+            );
             release.add_permits(1);
         };
         let (r0, late, ()) = tokio::join!(r0, late, sent_then_release);

@@ -228,3 +228,58 @@ async fn identify(clients: &SiteClients, probe: bool) -> Result<AuthInfo> {
         Err(e) => Err(e.with_prefix(format!("site '{site}'"))),
     }
 }
+
+/// What [`Protector::warm_groups`] reaches besides each group's target site and array.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Warm {
+    /// Both sites' Keystones and arrays (a failback needs both).
+    pub(crate) both_sites: bool,
+    /// The source arrays, and the source Keystones that are not the local site (a planned
+    /// failover needs its source; never an unplanned one's, which may be the site lost).
+    pub(crate) source_array: bool,
+}
+
+impl Protector {
+    /// Reaches, ahead of the calls that need them, the Keystones and arrays an operation on
+    /// `groups` needs in any case: each group's target site and array, and what `warm` adds.
+    /// Read-only (tokens, array sessions): the answers land in this engine's sessions and in
+    /// the operation's record of the sites reached. Errors are left to the calls that need
+    /// the answer.
+    pub(crate) async fn warm_groups(&self, groups: &[&ProtectionGroup], warm: Warm) {
+        let mut keystones = std::collections::BTreeSet::new();
+        let mut arrays = BTreeMap::new();
+        for group in groups {
+            let target = group.current_secondary_site().to_string();
+            let source = group.current_primary_site.clone();
+            let policy = self.store().get_policy(&group.id).await.ok().flatten();
+            if let Some(policy) = &policy {
+                let target_array = policy.array_on(group, &target);
+                arrays.insert(target_array.url.clone(), target_array.clone());
+                if warm.both_sites || warm.source_array {
+                    let source_array = policy.array_on(group, &source);
+                    arrays.insert(source_array.url.clone(), source_array.clone());
+                }
+            }
+            keystones.insert(target);
+            // The local site is being asked already (who the caller is).
+            if warm.both_sites || (warm.source_array && source != self.local_site()) {
+                keystones.insert(source);
+            }
+        }
+        let keystones = keystones.iter().map(|site| async move {
+            if let Ok(clients) = self.clients(site).await {
+                let _ = self.reach(&clients).await;
+            }
+        });
+        // The arrays' version and login, ahead of the plan's reads.
+        let arrays = arrays.values().map(|endpoint| async move {
+            if let Ok(array) = self.inner.connector.array(endpoint).await {
+                let _ = array.array_info().await;
+            }
+        });
+        futures::join!(
+            futures::future::join_all(keystones),
+            futures::future::join_all(arrays)
+        );
+    }
+}

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::access::DR_SITE_ADMIN_ROLE;
+use super::clients::Warm;
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
-use super::{OperationRequest, Protector};
+use super::Protector;
 use crate::api::AuthInfo;
 use crate::error::{Error, ErrorKind, Hint, Result};
 use crate::model::{
@@ -309,9 +310,26 @@ impl Protector {
         // The other sites' Keystones and the groups' arrays are reached (read-only: tokens,
         // array sessions) while the caller's role is checked and the groups start: their
         // plans wait for the same sessions instead of opening them one after the other.
-        let warming = OperationRequest::SiteFailover {
-            site: failed_site.to_string(),
-            request: request.clone(),
+        let warming = async {
+            let Ok(groups) = engine.store().list_groups().await else {
+                return;
+            };
+            let chosen: Vec<&ProtectionGroup> = groups
+                .iter()
+                .filter(|g| g.current_primary_site == failed_site)
+                .filter(|g| {
+                    request.groups.is_empty()
+                        || request
+                            .groups
+                            .iter()
+                            .any(|n| g.name == *n || g.id.to_string() == *n)
+                })
+                .collect();
+            let warm = Warm {
+                both_sites: false,
+                source_array: request.mode == FailoverMode::Planned,
+            };
+            engine.warm_groups(&chosen, warm).await;
         };
         let running = async {
             let (op, in_scope) = this.site_failover_scope(failed_site, &request).await?;
@@ -331,7 +349,7 @@ impl Protector {
             run.record(settle).await;
             Ok::<_, Error>((run.op.into_inner(), owner))
         };
-        let (ran, ()) = futures::join!(Box::pin(running), Box::pin(engine.warm(&warming)));
+        let (ran, ()) = futures::join!(Box::pin(running), Box::pin(warming));
         let (op, _owner) = ran?;
         let local = self.local_site().to_string();
         let target = op.target_site.clone();

@@ -194,6 +194,37 @@ pub enum JournalKind {
 }
 
 impl JournalKind {
+    /// Every kind.
+    pub const ALL: [JournalKind; 9] = [
+        JournalKind::Intent,
+        JournalKind::Done,
+        JournalKind::Failed,
+        JournalKind::Compensated,
+        JournalKind::Submitted,
+        JournalKind::CancelRequested,
+        JournalKind::Planned,
+        JournalKind::StepStarted,
+        JournalKind::StepDone,
+    ];
+
+    /// The name an entry's JSON gives it (`"kind": "cancel_requested"`): what a store's query
+    /// of the kind compares with.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JournalKind::Intent => "intent",
+            JournalKind::Done => "done",
+            JournalKind::Failed => "failed",
+            JournalKind::Compensated => "compensated",
+            JournalKind::Submitted => "submitted",
+            JournalKind::CancelRequested => "cancel_requested",
+            JournalKind::Planned => "planned",
+            JournalKind::StepStarted => "step_started",
+            JournalKind::StepDone => "step_done",
+        }
+    }
+}
+
+impl JournalKind {
     /// Whether the entry records a side effect (intent or outcome), as opposed to the
     /// operation's lifecycle (submission, cancel requests).
     pub fn is_side_effect(&self) -> bool {
@@ -383,4 +414,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The lease of `id`, live or lapsed, if one was ever taken and not released.
     async fn get_lease(&self, id: &Uuid) -> Result<Option<Lease>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JournalKind;
+
+    #[test]
+    fn a_journal_kind_is_named_as_its_json_says() {
+        for kind in JournalKind::ALL {
+            assert_eq!(
+                serde_json::to_value(&kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+    }
 }

@@ -147,3 +147,56 @@ async fn a_ca_bundle_or_insecure_makes_the_certificate_accepted() {
     }
     std::fs::remove_file(&ca).ok();
 }
+
+#[tokio::test]
+async fn clients_are_shared_only_between_the_same_settings_and_bundle() {
+    // The builder hands out one client per settings and bundle contents: an insecure client
+    // built first does not make a verifying one insecure, and a bundle rewritten in place is
+    // read again.
+    let (url, pem, _) = self_signed_server().await;
+    let (other_url, other_pem, _) = self_signed_server().await;
+    let insecure = HttpClientBuilder::new()
+        .with_insecure(true)
+        .build()
+        .unwrap();
+    let sent = send(&RetryConfig::disabled(), &insecure, Method::GET, &url).await;
+    assert_eq!(sent.result.unwrap().status, 200);
+    let verifying = HttpClientBuilder::new().build().unwrap();
+    let sent = send(&RetryConfig::disabled(), &verifying, Method::GET, &url).await;
+    assert_eq!(
+        sent.result.unwrap_err().failure,
+        TransportFailure::Untrusted
+    );
+
+    let ca = std::env::temp_dir().join(format!(
+        "protector-http-shared-{}-{}.pem",
+        std::process::id(),
+        url.rsplit(':').next().unwrap()
+    ));
+    std::fs::write(&ca, &pem).unwrap();
+    let first = HttpClientBuilder::new()
+        .with_roots(TrustedRoots::Only(ca.clone()))
+        .build()
+        .unwrap();
+    assert!(send(&RetryConfig::disabled(), &first, Method::GET, &url)
+        .await
+        .result
+        .is_ok());
+    std::fs::write(&ca, &other_pem).unwrap();
+    let second = HttpClientBuilder::new()
+        .with_roots(TrustedRoots::Only(ca.clone()))
+        .build()
+        .unwrap();
+    assert!(
+        send(&RetryConfig::disabled(), &second, Method::GET, &other_url)
+            .await
+            .result
+            .is_ok()
+    );
+    let sent = send(&RetryConfig::disabled(), &second, Method::GET, &url).await;
+    assert_eq!(
+        sent.result.unwrap_err().failure,
+        TransportFailure::Untrusted
+    );
+    std::fs::remove_file(&ca).ok();
+}

@@ -851,12 +851,18 @@ async fn at_prompt_pace_a_transfer_and_a_power_change_complete_by_the_next_call(
 
     // Realistic: three calls see the transfer arrive.
     let snap = a.create_pg_snapshot("pg", &REPLICATE_NOW).await.unwrap();
-    assert_eq!(wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await, 3);
+    assert_eq!(
+        wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await,
+        3
+    );
 
     sim.set_pace(Pace::Prompt).unwrap();
     assert_eq!(sim.pace(), Pace::Prompt);
     let snap = a.create_pg_snapshot("pg", &REPLICATE_NOW).await.unwrap();
-    assert_eq!(wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await, 1);
+    assert_eq!(
+        wait_transfer(&b, &format!("flasharray-a:{}", snap.name)).await,
+        1
+    );
 
     // A stop and a start are seen done by the next call (a boot: compute.rs).
     let site_a = clients(&sim, "site-a").await;

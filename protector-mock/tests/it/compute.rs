@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use protector_core::api::{
     BlockDevice, CopyVolume, CreatePort, CreateServer, ListPorts, ListServers, ManageVolume,
-    ServerStatus, SiteClients,
+    Server, ServerStatus, SiteClients,
 };
 use protector_core::ErrorKind;
 use protector_mock::Simulator;
@@ -183,11 +183,11 @@ fn boot_request(name: &str, flavor: &str, volume: &str, port: &str) -> CreateSer
     }
 }
 
-#[tokio::test]
-async fn a_valid_boot_goes_build_then_active_and_binds_everything() {
-    let sim = Simulator::in_memory().unwrap();
-    let b = clients(&sim, "site-b").await;
-    let volume = volume_on_site_b(&sim, &b, "web-server-1-root").await;
+/// Boots web-server-1 on site-b from a root volume and a port made for it: site-b's clients,
+/// the volume, the port and the server as created.
+async fn boot_web_server_1(sim: &Simulator) -> (SiteClients, String, String, Server) {
+    let b = clients(sim, "site-b").await;
+    let volume = volume_on_site_b(sim, &b, "web-server-1-root").await;
     let port = port_on(&b, "net-secondary-web", "10.20.1.11", true).await;
     let flavor = b.compute.find_flavor("m2.large").await.unwrap().unwrap();
     let created = b
@@ -195,6 +195,13 @@ async fn a_valid_boot_goes_build_then_active_and_binds_everything() {
         .create_server(&boot_request("web-server-1", &flavor.id, &volume, &port))
         .await
         .unwrap();
+    (b, volume, port, created)
+}
+
+#[tokio::test]
+async fn a_valid_boot_goes_build_then_active_and_binds_everything() {
+    let sim = Simulator::in_memory().unwrap();
+    let (b, volume, port, created) = boot_web_server_1(&sim).await;
     assert_eq!(created.status, ServerStatus::Build);
     assert_eq!(created.flavor_name, "m2.large");
     assert_eq!(
@@ -461,15 +468,7 @@ async fn an_injected_boot_failure_ends_in_error_and_releases_resources() {
 async fn at_prompt_pace_a_boot_is_active_at_the_next_call() {
     let sim = Simulator::in_memory().unwrap();
     sim.set_pace(protector_mock::Pace::Prompt).unwrap();
-    let b = clients(&sim, "site-b").await;
-    let volume = volume_on_site_b(&sim, &b, "web-server-1-root").await;
-    let port = port_on(&b, "net-secondary-web", "10.20.1.11", true).await;
-    let flavor = b.compute.find_flavor("m2.large").await.unwrap().unwrap();
-    let created = b
-        .compute
-        .create_server(&boot_request("web-server-1", &flavor.id, &volume, &port))
-        .await
-        .unwrap();
+    let (b, _, _, created) = boot_web_server_1(&sim).await;
     assert_eq!(created.status, ServerStatus::Build);
     let seen = b.compute.get_server(&created.id).await.unwrap().unwrap();
     assert_eq!(seen.status, ServerStatus::Active);

@@ -113,17 +113,22 @@ impl Run<'_> {
         // listing of the project (not a read per member; one the listing lacks, or all after
         // a failed listing, read on their own), so that a VM the operator had stopped is
         // neither stopped again nor started by a rollback.
-        let planned_running =
-            |member: &MemberPlan| member.source_status.as_deref().is_some_and(|s| s != "SHUTOFF");
-        let listed: BTreeMap<String, ServerStatus> = if self.plan.members.iter().all(planned_running) {
-            BTreeMap::new()
-        } else {
-            match compute.list_servers(&ListServers::default()).await {
-                Ok(servers) => servers.into_iter().map(|s| (s.id, s.status)).collect(),
-                Err(e) if e.is_retryable() => BTreeMap::new(),
-                Err(e) => return Err(e),
-            }
+        let planned_running = |member: &MemberPlan| {
+            member
+                .source_status
+                .as_deref()
+                .is_some_and(|s| s != "SHUTOFF")
         };
+        let listed: BTreeMap<String, ServerStatus> =
+            if self.plan.members.iter().all(planned_running) {
+                BTreeMap::new()
+            } else {
+                match compute.list_servers(&ListServers::default()).await {
+                    Ok(servers) => servers.into_iter().map(|s| (s.id, s.status)).collect(),
+                    Err(e) if e.is_retryable() => BTreeMap::new(),
+                    Err(e) => return Err(e),
+                }
+            };
         let listed = &listed;
         self.for_members(|member| {
             let compute = compute.clone();

@@ -286,12 +286,7 @@ impl Store for SqliteStore {
 
     async fn journal_has(&self, operation_id: &Uuid, kind: JournalKind) -> Result<bool> {
         let what = || format!("reading the journal of operation {operation_id}");
-        let kind = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .ok_or_else(|| {
-                Error::unexpected(format!("{}: a journal kind without a name", what()))
-            })?;
+        let kind = kind.as_str();
         // The entries are JSON text: SQLite looks at their kind without decoding them here.
         self.conn()
             .prepare_cached(
