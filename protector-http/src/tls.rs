@@ -139,12 +139,9 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Reads the CA bundle, if any, and builds the client, or hands out a clone of the one
-    /// built before with the same settings and bundle (a clone shares its connection pool and
-    /// TLS configuration): a site failover acts in each group's project with its own token,
-    /// and one client per project held a TLS root store of its own (most of a 1,000-VM site
-    /// failover's memory) and opened connections of its own to the same hosts. Nothing about
-    /// who calls is kept in a client: every request carries its own token.
+    /// Reads the CA bundle, if any, and builds the client. Each call builds a client of its
+    /// own: a client's pooled connections belong to the runtime that opened them, and a
+    /// process may run several (tests, the Python module, a forked child).
     pub fn build(self) -> Result<reqwest::Client, TlsError> {
         let bundle = match &self.roots {
             TrustedRoots::BuiltIn => None,
@@ -155,27 +152,7 @@ impl HttpClientBuilder {
                 })?)
             }
         };
-        let key = ClientKey {
-            only_bundle: matches!(self.roots, TrustedRoots::Only(_)),
-            bundle: bundle.clone(),
-            insecure: self.insecure,
-            timeout: self.timeout,
-            connect_timeout: self.connect_timeout,
-            user_agent: self.user_agent.clone(),
-        };
-        static CLIENTS: std::sync::OnceLock<
-            std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>,
-        > = std::sync::OnceLock::new();
-        let clients = CLIENTS.get_or_init(Default::default);
-        let mut clients = clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
-        }
-        let client = self.build_new(bundle.as_deref())?;
-        clients.insert(key, client.clone());
-        Ok(client)
+        self.build_new(bundle.as_deref())
     }
 
     fn build_new(&self, bundle: Option<&[u8]>) -> Result<reqwest::Client, TlsError> {
@@ -208,17 +185,6 @@ impl HttpClientBuilder {
         }
         builder.build().map_err(TlsError::Build)
     }
-}
-
-/// What makes two built clients the same.
-#[derive(PartialEq, Eq, Hash)]
-struct ClientKey {
-    only_bundle: bool,
-    bundle: Option<Vec<u8>>,
-    insecure: bool,
-    timeout: Duration,
-    connect_timeout: Duration,
-    user_agent: Option<String>,
 }
 
 /// The system's trusted roots (what reqwest's native roots are), read once per process: each
