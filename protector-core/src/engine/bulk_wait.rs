@@ -518,36 +518,12 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_interval_starts_short_and_backs_off() {
+    /// One resource that is ready at the fifth listing, each listing taking `took`: the gaps
+    /// between the starts of the listings, in milliseconds (time is paused: exact).
+    async fn listing_gaps(interval: u64, max_interval: u64, took: u64) -> Vec<u128> {
         let policy = PollPolicy {
-            interval: Duration::from_millis(250),
-            max_interval: Duration::from_secs(2),
-            timeout: Duration::from_secs(60),
-            max_polls: 100,
-        };
-        let at: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
-        let begin = Instant::now();
-        let poller: Poller<String> = Poller::default();
-        let list = || async {
-            let mut at = lock(&at);
-            at.push(begin.elapsed());
-            let status = if at.len() >= 5 { "ready" } else { "creating" };
-            Ok(vec![("a".to_string(), status.to_string())])
-        };
-        poller.wait("a", &policy, list, "a", judge).await.unwrap();
-        let at = lock(&at).clone();
-        let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
-        assert_eq!(gaps, vec![250, 500, 1000, 2000]);
-    }
-
-    /// A listing that takes its service longer than the interval is not asked for again
-    /// sooner than it took: the poller keeps the service at most half busy.
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_listing_spaces_the_polls_by_its_own_duration() {
-        let policy = PollPolicy {
-            interval: Duration::from_millis(100),
-            max_interval: Duration::from_secs(4),
+            interval: Duration::from_millis(interval),
+            max_interval: Duration::from_millis(max_interval),
             timeout: Duration::from_secs(60),
             max_polls: 100,
         };
@@ -560,16 +536,27 @@ mod tests {
                 at.push(begin.elapsed());
                 at.len()
             };
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(took)).await;
             let status = if n >= 5 { "ready" } else { "creating" };
             Ok(vec![("a".to_string(), status.to_string())])
         };
         poller.wait("a", &policy, list, "a", judge).await.unwrap();
         let at = lock(&at).clone();
+        at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_interval_starts_short_and_backs_off() {
+        assert_eq!(listing_gaps(250, 2000, 0).await, vec![250, 500, 1000, 2000]);
+    }
+
+    /// A listing that takes its service longer than the interval is not asked for again
+    /// sooner than it took: the poller keeps the service at most half busy.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_listing_spaces_the_polls_by_its_own_duration() {
         // Each starts twice its predecessor's 300 ms after it, while the doubling interval
         // (100, 200, 400 ms) is shorter; then the interval (800 ms).
-        let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
-        assert_eq!(gaps, vec![600, 600, 600, 800]);
+        assert_eq!(listing_gaps(100, 4000, 300).await, vec![600, 600, 600, 800]);
     }
 
     /// r0 is awaited and its listing sent; `late` is awaited while that listing is in
