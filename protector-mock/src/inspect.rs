@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use protector_core::api::{PgTarget, PortFixedIp};
 
-use crate::array::pgroups;
+use crate::array::{pgroups, snapshots};
 use crate::cloud::{network_create, routers};
 use crate::lineage::VolumeLineage;
 use crate::state::records::{array_key, NetworkRec};
@@ -359,7 +359,8 @@ fn array_inventory(world: &World, array: &str) -> ArrayInventory {
                 complete: s.transfer.as_ref().is_none_or(|t| t.completed.is_some()),
                 fingerprints: world
                     .volume_snapshots
-                    .values()
+                    .with_prefix(&snapshots::volume_snapshot_prefix(array, &s.name))
+                    .map(|(_, v)| v)
                     .filter(|v| v.array == array && v.pg_snapshot == s.name)
                     .map(|v| (v.source_volume.clone(), v.fingerprint))
                     .collect(),

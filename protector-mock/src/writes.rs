@@ -21,13 +21,14 @@
 //! a call saves are then what it changed, not every running volume. When the chain of changes
 //! grows long, it is folded: every writer's row is saved and a new first epoch starts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::array::diff::{record_write, HOT_BLOCKS, WRITE_BLOCK_BYTES};
 use crate::array::pods;
-use crate::state::records::array_key;
+use crate::state::records::{array_key, ServerRec};
 use crate::state::World;
 
 /// Changes of writers kept before the chain is folded into a new first epoch.
@@ -66,14 +67,106 @@ pub(crate) struct WriterChange {
 /// pod mirrors, each with its number of hot blocks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Writer {
-    targets: Vec<(String, u64)>,
+    targets: Arc<[(String, u64)]>,
+}
+
+/// The writers of one ACTIVE server, a run of consecutive ranks.
+#[derive(Debug, Clone)]
+struct Span {
+    site: String,
+    seq: u64,
+    server: String,
+    len: usize,
 }
 
 /// The writers of the current epoch and what they were computed from (in memory only).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriterCache {
     generation: Option<Generation>,
+    /// The volumes and array volumes (keys) the writers were computed from, found or not: a
+    /// change to any other row of those tables leaves the writers as they are.
+    consulted: Consulted,
     writers: Vec<Writer>,
+    /// The servers `writers` come from, in write order.
+    spans: Vec<Span>,
+    /// How many times the writers were computed (in memory only; tests).
+    computed: u64,
+    /// Every target of `writers` as (writer rank, index in its targets), in key order and,
+    /// for one key, in rank order: a tick's writes then take one walk of the array volumes
+    /// (`None` until the first tick after the writers changed).
+    by_key: Option<Vec<(u32, u32)>>,
+}
+
+impl WriterCache {
+    fn set(&mut self, writers: Vec<Writer>, spans: Vec<Span>) {
+        self.writers = writers;
+        self.spans = spans;
+        self.by_key = None;
+    }
+
+    /// Whether the writers computed at `self.generation` are still those of `world`: nothing
+    /// they depend on changed (see [`Consulted`]).
+    fn current(&self, world: &World, now: &Generation) -> bool {
+        self.generation
+            .as_ref()
+            .is_some_and(|then| then.mutations[0] == now.mutations[0])
+            && self.only_servers_changed(world, now)
+    }
+
+    /// Whether, of what the writers computed at `self.generation` depend on, at most the
+    /// servers changed: then only the writers of the servers changed since need computing.
+    fn only_servers_changed(&self, world: &World, now: &Generation) -> bool {
+        let Some(then) = &self.generation else {
+            return false;
+        };
+        if then == now {
+            return true;
+        }
+        let [_, volumes, array_volumes, pods] = then.mutations;
+        // Rows changed since the last save are dirty; the writers are settled before every
+        // save (`Store::transact`), so every row changed since they were computed is dirty.
+        fn unconsulted<'a>(
+            unchanged: bool,
+            mut dirty: impl Iterator<Item = &'a String>,
+            consulted: &HashSet<String>,
+        ) -> bool {
+            unchanged || dirty.all(|k| !consulted.contains(k))
+        }
+        pods == now.mutations[3]
+            && then.arrays_down == now.arrays_down
+            && then.partition == now.partition
+            && unconsulted(
+                volumes == now.mutations[1],
+                world.volumes.dirty_keys(),
+                &self.consulted.volumes,
+            )
+            && unconsulted(
+                array_volumes == now.mutations[2],
+                world.array_volumes.dirty_keys(),
+                &self.consulted.array_volumes,
+            )
+    }
+}
+
+/// What [`compute_writers`] looked up besides the servers, pods and faults (any change to
+/// those recomputes the writers): the volumes attached to ACTIVE servers and the array volumes
+/// they and their pod mirrors name.
+#[derive(Debug, Clone, Default)]
+struct Consulted {
+    volumes: HashSet<String>,
+    array_volumes: HashSet<String>,
+}
+
+/// The targets of `writers` in key order, then rank order (see [`WriterCache::by_key`]).
+fn targets_by_key(writers: &[Writer]) -> Vec<(u32, u32)> {
+    let mut order: Vec<(u32, u32)> = writers
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, w)| (0..w.targets.len()).map(move |i| (rank as u32, i as u32)))
+        .collect();
+    let key = |(rank, i): &(u32, u32)| writers[*rank as usize].targets[*i as usize].0.as_str();
+    order.sort_by(|a, b| key(a).cmp(key(b)).then(a.0.cmp(&b.0)));
+    order
 }
 
 /// Everything the writers depend on, cheaply comparable: the tracked mutation counts of the
@@ -102,8 +195,10 @@ fn hot_blocks(provisioned: u64) -> u64 {
     provisioned.div_ceil(WRITE_BLOCK_BYTES).min(HOT_BLOCKS)
 }
 
-/// The writers of `world` now, in write order.
-fn compute_writers(world: &World) -> Vec<Writer> {
+/// The writers of `world` now, in write order, the servers they come from, and what they were
+/// computed from.
+fn compute_writers(world: &World) -> (Vec<Writer>, Vec<Span>, Consulted) {
+    let mut consulted = Consulted::default();
     let mut active: Vec<_> = world
         .servers
         .values()
@@ -111,49 +206,140 @@ fn compute_writers(world: &World) -> Vec<Writer> {
         .collect();
     active.sort_by(|a, b| (&a.site, a.seq).cmp(&(&b.site, b.seq)));
     let mut writers = Vec::new();
+    let mut spans = Vec::new();
     for server in active {
-        let array = world.array_name_of_site(&server.site);
-        if !world.array_up(&array) {
+        let before = writers.len();
+        server_writers(world, server, &mut consulted, &mut writers);
+        if writers.len() > before {
+            spans.push(span(server, writers.len() - before));
+        }
+    }
+    (writers, spans, consulted)
+}
+
+fn span(server: &ServerRec, len: usize) -> Span {
+    Span {
+        site: server.site.clone(),
+        seq: server.seq,
+        server: server.id.clone(),
+        len,
+    }
+}
+
+/// Appends the writers of `server` (ACTIVE) to `writers`, noting what they read.
+fn server_writers(
+    world: &World,
+    server: &ServerRec,
+    consulted: &mut Consulted,
+    writers: &mut Vec<Writer>,
+) {
+    let array = world.array_name_of_site(&server.site);
+    if !world.array_up(&array) {
+        return;
+    }
+    for attached in &server.volumes {
+        consulted.volumes.insert(attached.volume_id.clone());
+        let Some(name) = world
+            .volumes
+            .get(&attached.volume_id)
+            .and_then(|v| v.array_volume.as_ref())
+        else {
+            continue;
+        };
+        let key = array_key(&array, name);
+        consulted.array_volumes.insert(key.clone());
+        let Some(target) = world.array_volumes.get(&key) else {
+            continue;
+        };
+        if target.destroyed {
             continue;
         }
-        for attached in &server.volumes {
-            let Some(name) = world
-                .volumes
-                .get(&attached.volume_id)
-                .and_then(|v| v.array_volume.as_ref())
-            else {
-                continue;
-            };
-            let key = array_key(&array, name);
-            let Some(target) = world.array_volumes.get(&key) else {
-                continue;
-            };
-            if target.destroyed {
+        let mut targets = vec![(key, hot_blocks(target.provisioned_bytes))];
+        if let Some(pod) = &target.pod {
+            if !pods::accepts_writes(world, &array, pod) {
                 continue;
             }
-            let mut targets = vec![(key, hot_blocks(target.provisioned_bytes))];
-            if let Some(pod) = &target.pod {
-                if !pods::accepts_writes(world, &array, pod) {
-                    continue;
-                }
-                if let Some(p) = world.pods.get(pod) {
-                    for m in &p.members {
-                        if m.array != array
-                            && m.status == "online"
-                            && world.link_up(&array, &m.array)
-                        {
-                            let mirror = array_key(&m.array, name);
-                            if let Some(v) = world.array_volumes.get(&mirror) {
-                                targets.push((mirror, hot_blocks(v.provisioned_bytes)));
-                            }
+            if let Some(p) = world.pods.get(pod) {
+                for m in &p.members {
+                    if m.array != array && m.status == "online" && world.link_up(&array, &m.array) {
+                        let mirror = array_key(&m.array, name);
+                        consulted.array_volumes.insert(mirror.clone());
+                        if let Some(v) = world.array_volumes.get(&mirror) {
+                            targets.push((mirror, hot_blocks(v.provisioned_bytes)));
                         }
                     }
                 }
             }
-            writers.push(Writer { targets });
+        }
+        writers.push(Writer {
+            targets: targets.into(),
+        });
+    }
+}
+
+/// The writers after a change of servers only (see [`WriterCache::only_servers_changed`]):
+/// those of the servers changed since the last save are computed again, the others kept, in
+/// order. Also the ranks that stopped and started, as [`changed_ranks`] would find them
+/// (a server whose writers came out the same keeps them).
+fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) {
+    // The servers changed, in write order: (site, seq, id).
+    let mut changed: Vec<(String, u64, String)> = world
+        .servers
+        .dirty_keys()
+        .map(|id| match world.servers.get(id) {
+            Some(s) => (s.site.clone(), s.seq, id.clone()),
+            None => world
+                .writers
+                .spans
+                .iter()
+                .find(|s| &s.server == id)
+                .map_or((String::new(), 0, id.clone()), |s| {
+                    (s.site.clone(), s.seq, id.clone())
+                }),
+        })
+        .collect();
+    changed.sort();
+    let mut consulted = std::mem::take(&mut world.writers.consulted);
+    let cache = &world.writers;
+    let mut writers = Vec::with_capacity(cache.writers.len());
+    let mut spans = Vec::with_capacity(cache.spans.len());
+    let (mut stopped, mut started) = (Vec::new(), Vec::new());
+    let mut old_rank = 0usize;
+    let mut old_spans = cache.spans.iter().peekable();
+    for (site, seq, id) in &changed {
+        // The unchanged servers before this one.
+        while let Some(s) = old_spans.next_if(|s| (&s.site, s.seq) < (site, *seq)) {
+            writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
+            spans.push(s.clone());
+            old_rank += s.len;
+        }
+        let old: &[Writer] = match old_spans.next_if(|s| &s.server == id) {
+            Some(s) => {
+                old_rank += s.len;
+                &cache.writers[old_rank - s.len..old_rank]
+            }
+            None => &[],
+        };
+        let first = writers.len();
+        if let Some(server) = world.servers.get(id).filter(|s| s.status == "ACTIVE") {
+            server_writers(world, server, &mut consulted, &mut writers);
+            if writers.len() > first {
+                spans.push(span(server, writers.len() - first));
+            }
+        }
+        if writers[first..] != *old {
+            let old_first = old_rank - old.len();
+            stopped.extend((old_first..old_rank).map(|r| r as u32));
+            started.extend((first..writers.len()).map(|r| r as u32));
         }
     }
-    writers
+    for s in old_spans {
+        writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
+        spans.push(s.clone());
+        old_rank += s.len;
+    }
+    world.writers.consulted = consulted;
+    (writers, spans, stopped, started)
 }
 
 /// Matches the writers of two epochs, keeping their order: the ranks of `old` that stopped
@@ -204,7 +390,7 @@ pub(crate) fn settle(world: &mut World) {
 
 fn mark_targets_dirty<'a>(world: &mut World, writers: impl IntoIterator<Item = &'a Writer>) {
     for writer in writers {
-        for (key, _) in &writer.targets {
+        for (key, _) in writer.targets.iter() {
             world.array_volumes.mark_dirty(key);
         }
     }
@@ -216,31 +402,42 @@ fn mark_targets_dirty<'a>(world: &mut World, writers: impl IntoIterator<Item = &
 /// to the chain, or the chain is folded into a new first epoch.
 fn settle_at(world: &mut World, next_tick: u64) {
     let now = generation(world);
-    if world.meta.write_epoch.is_some() && world.writers.generation.as_ref() == Some(&now) {
+    let epoch = world.meta.write_epoch.is_some();
+    if epoch && world.writers.current(world, &now) {
+        world.writers.generation = Some(now);
         return;
     }
-    let writers = compute_writers(world);
-    world.writers.generation = Some(now);
-    let old = std::mem::take(&mut world.writers.writers);
     let new_epoch = WriteEpoch {
         t0: next_tick,
         w0: world.meta.write_seq,
     };
-    if world.meta.write_epoch.is_none() {
-        mark_targets_dirty(world, &writers);
-        world.meta.write_epoch = Some(new_epoch);
-        world.meta.writer_changes.clear();
-        world.writers.writers = writers;
-        return;
-    }
-    // A writer whose row a call changed is saved now: it starts again from here.
-    let (stopped, started) = changed_ranks(&old, &writers, |w| {
-        w.targets
-            .iter()
-            .any(|(key, _)| world.array_volumes.is_dirty(key))
-    });
+    let (writers, spans, stopped, started) =
+        if epoch && world.writers.only_servers_changed(world, &now) {
+            respliced(world)
+        } else {
+            let (writers, spans, consulted) = compute_writers(world);
+            world.writers.consulted = consulted;
+            world.writers.computed += 1;
+            if !epoch {
+                mark_targets_dirty(world, &writers);
+                world.meta.write_epoch = Some(new_epoch);
+                world.meta.writer_changes.clear();
+                world.writers.generation = Some(now);
+                world.writers.set(writers, spans);
+                return;
+            }
+            // A writer whose row a call changed is saved now: it starts again from here.
+            let (stopped, started) = changed_ranks(&world.writers.writers, &writers, |w| {
+                w.targets
+                    .iter()
+                    .any(|(key, _)| world.array_volumes.is_dirty(key))
+            });
+            (writers, spans, stopped, started)
+        };
+    world.writers.generation = Some(now);
+    let old = std::mem::take(&mut world.writers.writers);
     if stopped.is_empty() && started.is_empty() {
-        world.writers.writers = writers;
+        world.writers.set(writers, spans);
         return;
     }
     let held: usize = world
@@ -267,23 +464,46 @@ fn settle_at(world: &mut World, next_tick: u64) {
             started,
         });
     }
-    world.writers.writers = writers;
+    world.writers.set(writers, spans);
 }
 
 /// The writes of the current tick: one per writer, in order, mirrored, in memory.
 pub(crate) fn write_tick(world: &mut World) {
     let tick = world.meta.tick;
     settle_at(world, tick);
-    let writers = std::mem::take(&mut world.writers.writers);
-    for writer in &writers {
-        let seq = world.next_write();
-        for (key, _) in &writer.targets {
-            if let Some(v) = world.array_volumes.get_mut_untracked(key) {
-                record_write(v, seq);
+    let targets: usize = world.writers.writers.iter().map(|w| w.targets.len()).sum();
+    // A search per target costs about log2(rows) key comparisons, a walk one per row.
+    let rows = world.array_volumes.len().max(2);
+    apply_writes(world, targets * (rows.ilog2() as usize) >= rows);
+}
+
+/// One write per writer, in rank order, to every target of the writer: by a search per
+/// target, or (`walk`) by one walk of the array volumes in key order.
+fn apply_writes(world: &mut World, walk: bool) {
+    let base = world.meta.write_seq;
+    let cache = &mut world.writers;
+    world.meta.write_seq += cache.writers.len() as u64;
+    // The writer at rank r writes `base + r + 1`.
+    let seq = |rank: usize| base + rank as u64 + 1;
+    if !walk {
+        for (rank, writer) in cache.writers.iter().enumerate() {
+            for (key, _) in writer.targets.iter() {
+                if let Some(v) = world.array_volumes.get_mut_untracked(key) {
+                    record_write(v, seq(rank));
+                }
             }
         }
+        return;
     }
-    world.writers.writers = writers;
+    let writers = &cache.writers;
+    let by_key = cache.by_key.get_or_insert_with(|| targets_by_key(writers));
+    world.array_volumes.update_sorted_untracked(
+        by_key.iter().map(|(rank, i)| {
+            let rank = *rank as usize;
+            (writers[rank].targets[*i as usize].0.as_str(), seq(rank))
+        }),
+        record_write,
+    );
 }
 
 /// One epoch of the chain, as replay walks it.
@@ -319,7 +539,7 @@ pub(crate) fn replay(world: &mut World) {
     let Some(base) = world.meta.write_epoch else {
         return;
     };
-    let writers = compute_writers(world);
+    let (writers, spans, consulted) = compute_writers(world);
     let tick = world.meta.tick;
     let changes = &world.meta.writer_changes;
     // The epochs, oldest first, with their writer counts (known for the last one, derived
@@ -365,7 +585,7 @@ pub(crate) fn replay(world: &mut World) {
         for (i, r) in ranks.into_iter().rev() {
             let epoch = &epochs[i];
             let first = epoch.w0 + u64::from(r) + 1;
-            for (key, hot) in &writer.targets {
+            for (key, hot) in writer.targets.iter() {
                 let Some(v) = world.array_volumes.get_mut_untracked(key) else {
                     continue;
                 };
@@ -379,7 +599,11 @@ pub(crate) fn replay(world: &mut World) {
     }
     world.writers = WriterCache {
         generation: Some(generation(world)),
+        consulted,
         writers,
+        spans,
+        computed: 1,
+        by_key: None,
     };
 }
 
@@ -415,6 +639,114 @@ mod tests {
         // Every seeded volume (the sync ones on both arrays) was compared.
         assert_eq!(compared, written.array_volumes.values().count());
         assert!(compared >= 9);
+    }
+
+    /// A tick's writes by one walk of the array volumes equal those by a search per target,
+    /// through a stopped writer and pod mirrors.
+    #[test]
+    fn a_walk_and_a_search_per_target_write_the_same() {
+        let mut world = crate::seed::default_world(crate::state::DEFAULT_SEED);
+        set_status(&mut world, "web-server-1", "SHUTOFF");
+        settle(&mut world);
+        assert!(world.writers.writers.iter().any(|w| w.targets.len() > 1));
+        let mut searched = world.clone();
+        for _ in 0..5 {
+            apply_writes(&mut world, true);
+            apply_writes(&mut searched, false);
+        }
+        assert_eq!(world.meta.write_seq, searched.meta.write_seq);
+        let mut compared = 0;
+        for v in world.array_volumes.values() {
+            let other = searched
+                .array_volumes
+                .get(&array_key(&v.array, &v.name))
+                .unwrap();
+            assert_eq!(other.fingerprint, v.fingerprint, "{}", v.name);
+            assert_eq!(other.written_blocks, v.written_blocks, "{}", v.name);
+            compared += usize::from(!v.written_blocks.is_empty());
+        }
+        assert!(compared >= 4, "only {compared} volumes were written");
+    }
+
+    /// A change to a row the writers were not computed from leaves them as they are without
+    /// computing them again; a change to one of their targets is seen.
+    #[test]
+    fn only_a_change_to_what_the_writers_read_recomputes_them() {
+        use crate::state::table::PersistTable;
+        let mut world = crate::seed::default_world(crate::state::DEFAULT_SEED);
+        // A stopped server's volumes are no writer's.
+        set_status(&mut world, "db-server-1", "SHUTOFF");
+        settle(&mut world);
+        world.array_volumes.drain_dirty().unwrap();
+        let computed = world.writers.computed;
+        let writers = world.writers.writers.clone();
+        let changes = world.meta.writer_changes.len();
+        let stopped = targets_of(&world, "db-server-1").remove(0);
+        world
+            .array_volumes
+            .get_mut(&stopped)
+            .unwrap()
+            .provisioned_bytes += 1 << 30;
+        settle(&mut world);
+        assert_eq!(
+            world.writers.computed, computed,
+            "an unrelated row recomputed them"
+        );
+        assert_eq!(world.writers.writers, writers);
+        assert_eq!(world.meta.writer_changes.len(), changes);
+        world.array_volumes.drain_dirty().unwrap();
+
+        let target = targets_of(&world, "web-server-1").remove(0);
+        world.array_volumes.get_mut(&target).unwrap().destroyed = true;
+        settle(&mut world);
+        assert_eq!(world.writers.computed, computed + 1);
+        assert!(world.writers.writers.len() < writers.len());
+        assert_eq!(world.meta.writer_changes.len(), changes + 1);
+    }
+
+    /// Writers kept up to date server by server equal those computed from scratch, and the
+    /// ranks recorded as stopped and started are those a comparison of the two lists finds,
+    /// through stops, starts and a server deleted.
+    #[test]
+    fn writers_respliced_per_server_equal_a_full_computation() {
+        use crate::state::table::PersistTable;
+        let mut world = crate::seed::default_world(crate::state::DEFAULT_SEED);
+        let save = |world: &mut World| {
+            world.servers.drain_dirty().unwrap();
+            world.array_volumes.drain_dirty().unwrap();
+        };
+        settle(&mut world);
+        save(&mut world);
+        let computed = world.writers.computed;
+        let steps = [
+            ("web-server-1", Some("SHUTOFF")),
+            ("db-server-1", Some("SHUTOFF")),
+            ("web-server-1", Some("ACTIVE")),
+            ("legacy-app", Some("SHUTOFF")),
+            ("db-server-1", Some("ACTIVE")),
+            ("web-server-1", None),
+        ];
+        for (name, status) in steps {
+            let old = world.writers.writers.clone();
+            match status {
+                Some(status) => set_status(&mut world, name, status),
+                None => {
+                    let id = server_id(&world, name);
+                    world.servers.remove(&id);
+                }
+            }
+            let changes = world.meta.writer_changes.len();
+            settle(&mut world);
+            let (full, _, _) = compute_writers(&world);
+            assert_eq!(world.writers.writers, full, "after {name} {status:?}");
+            let (stopped, started) = changed_ranks(&old, &full, |_| false);
+            assert!(!stopped.is_empty() || !started.is_empty());
+            assert_eq!(world.meta.writer_changes.len(), changes + 1);
+            let last = world.meta.writer_changes.last().unwrap();
+            assert_eq!((&last.stopped, &last.started), (&stopped, &started));
+            save(&mut world);
+        }
+        assert_eq!(world.writers.computed, computed, "computed from scratch");
     }
 
     fn server_id(world: &World, name: &str) -> String {

@@ -250,7 +250,7 @@ fn start_transfer(world: &mut World, snap: &PgSnapshotRec, target: &str) -> Star
 /// The key prefix of the volume snapshots of pg snapshot `pg_snapshot` on `array`: theirs are
 /// `array/pg_snapshot.volume`, and object names hold no '.', so a range of the table finds
 /// them (callers still check `pg_snapshot`).
-fn volume_snapshot_prefix(array: &str, pg_snapshot: &str) -> String {
+pub(crate) fn volume_snapshot_prefix(array: &str, pg_snapshot: &str) -> String {
     format!("{}.", array_key(array, pg_snapshot))
 }
 

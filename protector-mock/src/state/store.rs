@@ -18,6 +18,10 @@ use crate::faults::Faults;
 /// The SQLite side of the simulator.
 pub(crate) struct Store {
     conn: Connection,
+    /// Whether the world is saved at all: a simulator in memory only
+    /// ([`Store::in_memory`]) has no other process to share its state with and no file to
+    /// resume from, so its calls skip serialising the rows they change.
+    persist: bool,
     saved_meta: String,
     saved_faults: String,
     /// `PRAGMA data_version` when we last looked: it changes when another connection commits.
@@ -29,6 +33,13 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("path", &self.conn.path())
             .finish()
+    }
+}
+
+/// Clears every table's record of changed rows (a save that writes nothing).
+fn forget_changes(world: &mut World) {
+    for (_, table) in world.tables_mut() {
+        table.forget_dirty();
     }
 }
 
@@ -61,10 +72,14 @@ impl Store {
         Store::init(conn)
     }
 
-    /// A database that lives in memory only.
+    /// A store for a world that lives in memory only: nothing is saved (no other connection
+    /// could read it), the calls only forget which rows they changed.
     pub(crate) fn in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory().map_err(|e| db_error("opening memory", e))?;
-        Store::init(conn)
+        Ok(Store {
+            persist: false,
+            ..Store::init(conn)?
+        })
     }
 
     fn init(conn: Connection) -> Result<Store> {
@@ -85,6 +100,7 @@ impl Store {
             .map_err(|e| db_error("setting the busy timeout", e))?;
         Ok(Store {
             conn,
+            persist: true,
             saved_meta: String::new(),
             saved_faults: String::new(),
             data_version: None,
@@ -168,6 +184,12 @@ impl Store {
     /// Loads the saved world, or seeds and saves a new one when the database is fresh, in one
     /// transaction so two processes opening a new file do not both seed it.
     pub(crate) fn load_or_seed(&mut self, seed: impl FnOnce() -> World) -> Result<World> {
+        if !self.persist {
+            let mut world = seed();
+            crate::writes::settle(&mut world);
+            forget_changes(&mut world);
+            return Ok(world);
+        }
         self.begin()?;
         // Record where the file stands now, so that the first transaction reloads only when
         // another process commits after this load, and never writes over such a commit.
@@ -197,6 +219,12 @@ impl Store {
         world: &mut World,
         f: impl FnOnce(&mut World) -> T,
     ) -> Result<T> {
+        if !self.persist {
+            let out = f(world);
+            crate::writes::settle(world);
+            forget_changes(world);
+            return Ok(out);
+        }
         self.begin()?;
         let result = (|| {
             self.reload_if_stale(world)?;
@@ -237,7 +265,7 @@ impl Store {
 
     /// Reloads `world` if another connection committed since we last looked (for reads).
     pub(crate) fn refresh(&mut self, world: &mut World) -> Result<()> {
-        if !self.stale()? {
+        if !self.persist || !self.stale()? {
             return Ok(());
         }
         self.conn

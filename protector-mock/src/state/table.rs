@@ -77,11 +77,42 @@ impl<T> Table<T> {
         self.rows.get_mut(key)
     }
 
+    /// Changes the rows with the keys of `updates` untracked (as
+    /// [`Table::get_mut_untracked`]), in the order given; `updates` must be in ascending key
+    /// order (a key may repeat). Keys without a row are skipped. Many updates cost one walk of
+    /// the table instead of a search each.
+    pub(crate) fn update_sorted_untracked<'k, X>(
+        &mut self,
+        updates: impl IntoIterator<Item = (&'k str, X)>,
+        mut f: impl FnMut(&mut T, X),
+    ) {
+        let mut rows = self.rows.iter_mut();
+        let Some(mut row) = rows.next() else {
+            return;
+        };
+        for (key, x) in updates {
+            while row.0.as_str() < key {
+                match rows.next() {
+                    Some(next) => row = next,
+                    None => return,
+                }
+            }
+            if row.0.as_str() == key {
+                f(row.1, x);
+            }
+        }
+    }
+
     /// Marks row `key` for the next save (a row changed untracked).
     pub(crate) fn mark_dirty(&mut self, key: &str) {
         if !self.dirty.contains(key) {
             self.dirty.insert(key.to_string());
         }
+    }
+
+    /// The keys of the rows changed since the last save (they will be saved).
+    pub(crate) fn dirty_keys(&self) -> impl Iterator<Item = &String> {
+        self.dirty.iter()
     }
 
     /// Whether row `key` changed since the last save (it will be saved).
@@ -92,6 +123,11 @@ impl<T> Table<T> {
     /// How many tracked changes (`get_mut`, `insert`, `remove`) this table has seen in memory.
     pub(crate) fn mutations(&self) -> u64 {
         self.mutations
+    }
+
+    /// The number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -155,6 +191,8 @@ pub(crate) trait PersistTable {
     fn load_row(&mut self, key: String, body: &str) -> Result<()>;
     /// Marks every row dirty (a full save).
     fn mark_all_dirty(&mut self);
+    /// Forgets which rows changed (nothing is saved).
+    fn forget_dirty(&mut self);
 }
 
 impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
@@ -187,5 +225,36 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
 
     fn mark_all_dirty(&mut self) {
         self.dirty = self.rows.keys().cloned().collect();
+    }
+
+    fn forget_dirty(&mut self) {
+        self.dirty.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sorted updates reach their rows in the order given, skip keys without a row (before,
+    /// between and after the rows) and leave the rows unmarked.
+    #[test]
+    fn sorted_updates_walk_the_rows_once() {
+        let mut table: Table<Vec<u32>> = Table::default();
+        for key in ["b", "d", "f"] {
+            table.insert(key, Vec::new());
+        }
+        let _ = std::mem::take(&mut table.dirty);
+        let mutations = table.mutations();
+        table.update_sorted_untracked(
+            [("a", 1), ("b", 2), ("b", 3), ("c", 4), ("f", 5), ("g", 6)],
+            |row, x| row.push(x),
+        );
+        assert_eq!(table.get("b"), Some(&vec![2, 3]));
+        assert_eq!(table.get("d"), Some(&vec![]));
+        assert_eq!(table.get("f"), Some(&vec![5]));
+        assert!(!table.contains_key("a") && !table.contains_key("g"));
+        assert!(table.dirty.is_empty());
+        assert_eq!(table.mutations(), mutations);
     }
 }
