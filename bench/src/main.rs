@@ -190,6 +190,11 @@ async fn bench(args: Args) -> Result<bool, Failure> {
     Ok(reports.iter().all(|r| r.error.is_none() && r.median.passed))
 }
 
+/// mimalloc, as in `protector`: the simulator this process serves allocates and drops many
+/// small JSON values per call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

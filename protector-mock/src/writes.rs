@@ -21,7 +21,7 @@
 //! a call saves are then what it changed, not every running volume. When the chain of changes
 //! grows long, it is folded: every writer's row is saved and a new first epoch starts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,8 @@ struct Span {
     seq: u64,
     server: String,
     len: usize,
+    /// What its writers were computed from.
+    keys: ServerKeys,
 }
 
 /// The writers of the current epoch and what they were computed from (in memory only).
@@ -128,9 +130,9 @@ impl WriterCache {
         fn unconsulted<'a>(
             unchanged: bool,
             mut dirty: impl Iterator<Item = &'a String>,
-            consulted: &HashSet<String>,
+            consulted: &HashMap<String, u32>,
         ) -> bool {
-            unchanged || dirty.all(|k| !consulted.contains(k))
+            unchanged || dirty.all(|k| !consulted.contains_key(k))
         }
         pods == now.mutations[3]
             && then.arrays_down == now.arrays_down
@@ -151,10 +153,48 @@ impl WriterCache {
 /// What [`compute_writers`] looked up besides the servers, pods and faults (any change to
 /// those recomputes the writers): the volumes attached to ACTIVE servers and the array volumes
 /// they and their pod mirrors name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Consulted {
-    volumes: HashSet<String>,
-    array_volumes: HashSet<String>,
+    /// Volume ids, each with the number of servers that read it.
+    volumes: HashMap<String, u32>,
+    /// Array volume keys, each with the number of servers that read it.
+    array_volumes: HashMap<String, u32>,
+}
+
+impl Consulted {
+    fn add(&mut self, keys: &ServerKeys) {
+        for k in &keys.volumes {
+            *self.volumes.entry(k.clone()).or_default() += 1;
+        }
+        for k in &keys.array_volumes {
+            *self.array_volumes.entry(k.clone()).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, keys: &ServerKeys) {
+        fn forget(counts: &mut HashMap<String, u32>, key: &str) {
+            if let Some(n) = counts.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(key);
+                }
+            }
+        }
+        for k in &keys.volumes {
+            forget(&mut self.volumes, k);
+        }
+        for k in &keys.array_volumes {
+            forget(&mut self.array_volumes, k);
+        }
+    }
+}
+
+/// What the writers of one server were computed from: its volumes and the array volumes they
+/// and their pod mirrors name, found or not.
+#[derive(Debug, Clone, Default)]
+struct ServerKeys {
+    volumes: Vec<String>,
+    array_volumes: Vec<String>,
 }
 
 /// The targets of `writers` in key order, then rank order (see [`WriterCache::by_key`]).
@@ -208,21 +248,24 @@ fn compute_writers(world: &World) -> (Vec<Writer>, Vec<Span>, Consulted) {
     let mut writers = Vec::new();
     let mut spans = Vec::new();
     for server in active {
-        let before = writers.len();
-        server_writers(world, server, &mut consulted, &mut writers);
-        if writers.len() > before {
-            spans.push(span(server, writers.len() - before));
-        }
+        let span = server_span(world, server, &mut writers);
+        consulted.add(&span.keys);
+        spans.push(span);
     }
     (writers, spans, consulted)
 }
 
-fn span(server: &ServerRec, len: usize) -> Span {
+/// Appends the writers of `server` (ACTIVE) to `writers`; their span.
+fn server_span(world: &World, server: &ServerRec, writers: &mut Vec<Writer>) -> Span {
+    let before = writers.len();
+    let mut keys = ServerKeys::default();
+    server_writers(world, server, &mut keys, writers);
     Span {
         site: server.site.clone(),
         seq: server.seq,
         server: server.id.clone(),
-        len,
+        len: writers.len() - before,
+        keys,
     }
 }
 
@@ -230,7 +273,7 @@ fn span(server: &ServerRec, len: usize) -> Span {
 fn server_writers(
     world: &World,
     server: &ServerRec,
-    consulted: &mut Consulted,
+    consulted: &mut ServerKeys,
     writers: &mut Vec<Writer>,
 ) {
     let array = world.array_name_of_site(&server.site);
@@ -238,7 +281,7 @@ fn server_writers(
         return;
     }
     for attached in &server.volumes {
-        consulted.volumes.insert(attached.volume_id.clone());
+        consulted.volumes.push(attached.volume_id.clone());
         let Some(name) = world
             .volumes
             .get(&attached.volume_id)
@@ -247,7 +290,7 @@ fn server_writers(
             continue;
         };
         let key = array_key(&array, name);
-        consulted.array_volumes.insert(key.clone());
+        consulted.array_volumes.push(key.clone());
         let Some(target) = world.array_volumes.get(&key) else {
             continue;
         };
@@ -263,7 +306,7 @@ fn server_writers(
                 for m in &p.members {
                     if m.array != array && m.status == "online" && world.link_up(&array, &m.array) {
                         let mirror = array_key(&m.array, name);
-                        consulted.array_volumes.insert(mirror.clone());
+                        consulted.array_volumes.push(mirror.clone());
                         if let Some(v) = world.array_volumes.get(&mirror) {
                             targets.push((mirror, hot_blocks(v.provisioned_bytes)));
                         }
@@ -300,21 +343,23 @@ fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) 
         .collect();
     changed.sort();
     let mut consulted = std::mem::take(&mut world.writers.consulted);
+    let old_spans = std::mem::take(&mut world.writers.spans);
     let cache = &world.writers;
     let mut writers = Vec::with_capacity(cache.writers.len());
-    let mut spans = Vec::with_capacity(cache.spans.len());
+    let mut spans = Vec::with_capacity(old_spans.len());
     let (mut stopped, mut started) = (Vec::new(), Vec::new());
     let mut old_rank = 0usize;
-    let mut old_spans = cache.spans.iter().peekable();
+    let mut old_spans = old_spans.into_iter().peekable();
     for (site, seq, id) in &changed {
         // The unchanged servers before this one.
         while let Some(s) = old_spans.next_if(|s| (&s.site, s.seq) < (site, *seq)) {
             writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
-            spans.push(s.clone());
             old_rank += s.len;
+            spans.push(s);
         }
         let old: &[Writer] = match old_spans.next_if(|s| &s.server == id) {
             Some(s) => {
+                consulted.remove(&s.keys);
                 old_rank += s.len;
                 &cache.writers[old_rank - s.len..old_rank]
             }
@@ -322,10 +367,9 @@ fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) 
         };
         let first = writers.len();
         if let Some(server) = world.servers.get(id).filter(|s| s.status == "ACTIVE") {
-            server_writers(world, server, &mut consulted, &mut writers);
-            if writers.len() > first {
-                spans.push(span(server, writers.len() - first));
-            }
+            let span = server_span(world, server, &mut writers);
+            consulted.add(&span.keys);
+            spans.push(span);
         }
         if writers[first..] != *old {
             let old_first = old_rank - old.len();
@@ -335,8 +379,8 @@ fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) 
     }
     for s in old_spans {
         writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
-        spans.push(s.clone());
         old_rank += s.len;
+        spans.push(s);
     }
     world.writers.consulted = consulted;
     (writers, spans, stopped, started)
@@ -737,8 +781,12 @@ mod tests {
             }
             let changes = world.meta.writer_changes.len();
             settle(&mut world);
-            let (full, _, _) = compute_writers(&world);
+            let (full, _, consulted) = compute_writers(&world);
             assert_eq!(world.writers.writers, full, "after {name} {status:?}");
+            assert_eq!(
+                world.writers.consulted, consulted,
+                "after {name} {status:?}"
+            );
             let (stopped, started) = changed_ranks(&old, &full, |_| false);
             assert!(!stopped.is_empty() || !started.is_empty());
             assert_eq!(world.meta.writer_changes.len(), changes + 1);

@@ -47,6 +47,19 @@ const TRANSFER: Naming = Naming {
     group_of: Some(group_of_name),
 };
 
+/// Whether a listing's `names` can select snapshot `s` (by its name or its group, globs
+/// included; all when none are given): views are built of those alone, not of every snapshot
+/// of the array, and the listing pipeline selects among them as it would among all.
+fn may_select(names: &[String], s: &PgSnapshotRec) -> bool {
+    let derived = s.name.rsplit_once('.').map(|(group, _)| group);
+    names.is_empty()
+        || names.iter().any(|n| {
+            glob_match(n, &s.name)
+                || glob_match(n, &s.group)
+                || derived.is_some_and(|g| glob_match(n, g))
+        })
+}
+
 /// The snapshots of `array` whose group matches one of `sources` (all when empty); every
 /// source must match a group.
 fn of_sources<'a>(
@@ -75,11 +88,13 @@ pub(crate) async fn get_snapshots(
     params.refuse(&["source_ids"])?;
     let listing = Listing::parse(&params)?;
     let sources = params.list("source_names");
+    let names = listing.names.clone();
     let items = face
         .call(&session, "list_pg_snapshots", move |world, array| {
             let view = View { world, array };
             Ok(of_sources(world, array, &sources)?
                 .into_iter()
+                .filter(|s| may_select(&names, s))
                 .map(|s| view.pg_snapshot(s))
                 .collect::<Vec<Value>>())
         })
@@ -95,6 +110,7 @@ pub(crate) async fn get_transfers(
     params.refuse(&["source_ids"])?;
     let listing = Listing::parse(&params)?;
     let sources = params.list("source_names");
+    let names = listing.names.clone();
     let items = face
         .call(
             &session,
@@ -103,6 +119,7 @@ pub(crate) async fn get_transfers(
                 let view = View { world, array };
                 Ok(of_sources(world, array, &sources)?
                     .into_iter()
+                    .filter(|s| may_select(&names, s))
                     .map(|s| view.transfer(s))
                     .collect::<Vec<Value>>())
             },
