@@ -1,5 +1,13 @@
 //! The measured command: `protector` as a child process, reaped with wait4(2) so that its CPU
-//! time and peak RSS come from the kernel, not from sampling.
+//! time comes from the kernel, not from sampling.
+//!
+//! Its peak RSS is the high-water mark of its own memory (`VmHWM` in `/proc/PID/status`),
+//! read every few milliseconds while it runs, not wait4's `ru_maxrss`: a child spawned with
+//! vfork semantics (as `std::process::Command` does) runs on this process's memory until it
+//! execs, and the kernel carries that memory's high-water mark into the child's `ru_maxrss`,
+//! so with a simulator of 1,000 VMs in this process it reported this process's size. The
+//! mark only grows, so the last reading before the child exits misses at most what it grew in
+//! its last few milliseconds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -104,19 +112,79 @@ impl Protector {
         let child = command
             .spawn()
             .map_err(|e| Failure(format!("cannot run {}: {e}", self.binary.display())))?;
-        let reaped =
-            wait4(child.id()).map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
+        let name = self
+            .binary
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let high_water = HighWater::watch(child.id(), name);
+        let reaped = wait4(child.id());
+        let peak = high_water.stop();
+        let reaped = reaped.map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
         let wall = clock.elapsed();
         Ok(ChildRun {
             started,
             wall,
             cpu: reaped.cpu,
-            max_rss: reaped.max_rss,
+            max_rss: peak.unwrap_or(reaped.max_rss),
             exit_code: reaped.exit_code,
             stdout: read_all(out)?,
             stderr: read_all(err)?,
         })
     }
+}
+
+/// Reads a child's own peak RSS while it runs (see the module documentation).
+struct HighWater {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl HighWater {
+    /// Starts reading the peak RSS of process `pid` once it runs executable `name` (before its
+    /// exec it still shares this process's memory).
+    fn watch(pid: u32, name: String) -> HighWater {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let path = format!("/proc/{pid}/status");
+        let thread = std::thread::spawn(move || {
+            let mut peak = None;
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(kib) = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|status| high_water_kib(&status, &name))
+                {
+                    peak = Some(peak.unwrap_or(0).max(kib * 1024));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        });
+        HighWater { stop, thread }
+    }
+
+    /// Stops reading (call it once the child has exited); the peak seen, if any.
+    fn stop(self) -> Option<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
+}
+
+/// `VmHWM` in KiB from a `/proc/PID/status` text, if the process runs `name` (the kernel
+/// keeps the first 15 bytes of it) and still has its memory.
+fn high_water_kib(status: &str, name: &str) -> Option<u64> {
+    let comm: String = name.chars().take(15).collect();
+    let runs = status
+        .lines()
+        .any(|l| l.strip_prefix("Name:").is_some_and(|n| n.trim() == comm));
+    if !runs {
+        return None;
+    }
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn read_all(mut file: std::fs::File) -> Result<String, Failure> {
@@ -175,6 +243,33 @@ fn wait4(pid: u32) -> std::io::Result<Reaped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
+    fn a_running_childs_own_peak_is_read() {
+        let child = Command::new("sleep").arg("0.3").spawn().unwrap();
+        let high_water = HighWater::watch(child.id(), "sleep".into());
+        wait4(child.id()).unwrap();
+        let peak = high_water.stop().expect("no reading of the child's peak");
+        // `sleep` is small: far below this test process.
+        assert!(peak > 0 && peak < 64 << 20, "{peak}");
+    }
+
+    #[test]
+    fn the_high_water_mark_counts_only_once_the_command_runs() {
+        let status = "Name:\tprotector\nVmPeak:\t  90000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(high_water_kib(status, "protector"), Some(51200));
+        // Before its exec the child still shows this process's name and memory.
+        assert_eq!(high_water_kib(status, "protector-bench"), None);
+        // A zombie has no memory left.
+        assert_eq!(
+            high_water_kib("Name:\tprotector\nState:\tZ (zombie)\n", "protector"),
+            None
+        );
+        // The kernel keeps 15 bytes of the name.
+        let long = "Name:\tprotector-engin\nVmHWM:\t 7 kB\n";
+        assert_eq!(high_water_kib(long, "protector-engine"), Some(7));
+    }
 
     #[test]
     #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]

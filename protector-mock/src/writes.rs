@@ -127,26 +127,22 @@ impl WriterCache {
         let [_, volumes, array_volumes, pods] = then.mutations;
         // Rows changed since the last save are dirty; the writers are settled before every
         // save (`Store::transact`), so every row changed since they were computed is dirty.
-        fn unconsulted<'a>(
-            unchanged: bool,
-            mut dirty: impl Iterator<Item = &'a String>,
-            consulted: &HashMap<String, u32>,
-        ) -> bool {
-            unchanged || dirty.all(|k| !consulted.contains_key(k))
-        }
+        // A volume's row matters to the writers only by the array volume it names; an array
+        // volume's by all of it (a call that changed a target's data restarts its writer).
+        let volume_unchanged = |id: &String| {
+            self.consulted.volumes.get(id).is_none_or(|(named, _)| {
+                world.volumes.get(id).and_then(|v| v.array_volume.as_ref()) == named.as_ref()
+            })
+        };
         pods == now.mutations[3]
             && then.arrays_down == now.arrays_down
             && then.partition == now.partition
-            && unconsulted(
-                volumes == now.mutations[1],
-                world.volumes.dirty_keys(),
-                &self.consulted.volumes,
-            )
-            && unconsulted(
-                array_volumes == now.mutations[2],
-                world.array_volumes.dirty_keys(),
-                &self.consulted.array_volumes,
-            )
+            && (volumes == now.mutations[1] || world.volumes.dirty_keys().all(volume_unchanged))
+            && (array_volumes == now.mutations[2]
+                || world
+                    .array_volumes
+                    .dirty_keys()
+                    .all(|k| !self.consulted.array_volumes.contains_key(k)))
     }
 }
 
@@ -155,16 +151,19 @@ impl WriterCache {
 /// they and their pod mirrors name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Consulted {
-    /// Volume ids, each with the number of servers that read it.
-    volumes: HashMap<String, u32>,
+    /// Volume ids, each with the array volume it named and the number of servers that read it.
+    volumes: HashMap<String, (Option<String>, u32)>,
     /// Array volume keys, each with the number of servers that read it.
     array_volumes: HashMap<String, u32>,
 }
 
 impl Consulted {
     fn add(&mut self, keys: &ServerKeys) {
-        for k in &keys.volumes {
-            *self.volumes.entry(k.clone()).or_default() += 1;
+        for (id, named) in &keys.volumes {
+            self.volumes
+                .entry(id.clone())
+                .or_insert_with(|| (named.clone(), 0))
+                .1 += 1;
         }
         for k in &keys.array_volumes {
             *self.array_volumes.entry(k.clone()).or_default() += 1;
@@ -180,8 +179,13 @@ impl Consulted {
                 }
             }
         }
-        for k in &keys.volumes {
-            forget(&mut self.volumes, k);
+        for (id, _) in &keys.volumes {
+            if let Some((_, n)) = self.volumes.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.volumes.remove(id);
+                }
+            }
         }
         for k in &keys.array_volumes {
             forget(&mut self.array_volumes, k);
@@ -193,7 +197,8 @@ impl Consulted {
 /// and their pod mirrors name, found or not.
 #[derive(Debug, Clone, Default)]
 struct ServerKeys {
-    volumes: Vec<String>,
+    /// Volume ids, each with the array volume it named then.
+    volumes: Vec<(String, Option<String>)>,
     array_volumes: Vec<String>,
 }
 
@@ -281,12 +286,14 @@ fn server_writers(
         return;
     }
     for attached in &server.volumes {
-        consulted.volumes.push(attached.volume_id.clone());
-        let Some(name) = world
+        let named = world
             .volumes
             .get(&attached.volume_id)
-            .and_then(|v| v.array_volume.as_ref())
-        else {
+            .and_then(|v| v.array_volume.as_ref());
+        consulted
+            .volumes
+            .push((attached.volume_id.clone(), named.cloned()));
+        let Some(name) = named else {
             continue;
         };
         let key = array_key(&array, name);
@@ -740,12 +747,39 @@ mod tests {
         assert_eq!(world.meta.writer_changes.len(), changes);
         world.array_volumes.drain_dirty().unwrap();
 
+        // A running server's volume changed in what does not name its array volume.
+        let id = server_id(&world, "web-server-1");
+        let volume = world.servers.get(&id).unwrap().volumes[0].volume_id.clone();
+        world
+            .volumes
+            .get_mut(&volume)
+            .unwrap()
+            .name
+            .push_str("-renamed");
+        settle(&mut world);
+        assert_eq!(
+            world.writers.computed, computed,
+            "a volume's name recomputed them"
+        );
+        assert_eq!(world.writers.writers, writers);
+        world.volumes.drain_dirty().unwrap();
+
         let target = targets_of(&world, "web-server-1").remove(0);
         world.array_volumes.get_mut(&target).unwrap().destroyed = true;
         settle(&mut world);
         assert_eq!(world.writers.computed, computed + 1);
         assert!(world.writers.writers.len() < writers.len());
         assert_eq!(world.meta.writer_changes.len(), changes + 1);
+        world.array_volumes.drain_dirty().unwrap();
+
+        // A running server's volume that names another array volume (none) is seen.
+        let left = world.writers.writers.len();
+        let id = server_id(&world, "web-server-2");
+        let volume = world.servers.get(&id).unwrap().volumes[0].volume_id.clone();
+        world.volumes.get_mut(&volume).unwrap().array_volume = None;
+        settle(&mut world);
+        assert_eq!(world.writers.computed, computed + 2);
+        assert!(world.writers.writers.len() < left);
     }
 
     /// Writers kept up to date server by server equal those computed from scratch, and the
