@@ -24,7 +24,7 @@ mod decorators;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +32,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use crate::api::{ArrayApi, Connector, HookCaller, SiteClients};
+use crate::api::{
+    ArrayApi, BlockStorageApi, ComputeApi, Connector, HookCaller, IdentityApi, NetworkApi,
+    SiteClients,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ArrayEndpoint, Site};
 use crate::store::Store;
@@ -213,6 +216,42 @@ impl Gate {
 pub(crate) struct Limiter {
     limits: CallLimits,
     gates: Mutex<BTreeMap<(String, ApiService), Arc<Gate>>>,
+    wrapped: Wrapped,
+}
+
+/// The client a decorator wraps, by site and the wrapped client's address.
+type WrapKey = (String, usize);
+
+/// The decorators in use, by what they wrap: a connector that hands out the same client again
+/// (it keeps one per cloud and project) gets the same decorator back while one is in use, so
+/// what is keyed by a client's identity (the pollers `engine/bulk_wait.rs` shares between
+/// every waiter of one client, across the groups of a site failover) sees one client, not one
+/// per call. Held weakly: a connector that makes clients afresh leaves nothing behind. A live
+/// decorator holds its client, so the address of a live entry is not another client's.
+#[derive(Debug, Default)]
+struct Wrapped {
+    identity: Mutex<BTreeMap<WrapKey, Weak<dyn IdentityApi>>>,
+    compute: Mutex<BTreeMap<WrapKey, Weak<dyn ComputeApi>>>,
+    block_storage: Mutex<BTreeMap<WrapKey, Weak<dyn BlockStorageApi>>>,
+    network: Mutex<BTreeMap<WrapKey, Weak<dyn NetworkApi>>>,
+}
+
+/// The decorator of `inner` on `site` in use, or a new one from `make`.
+fn wrapped<T: ?Sized>(
+    made: &Mutex<BTreeMap<WrapKey, Weak<T>>>,
+    site: &str,
+    inner: Arc<T>,
+    make: impl FnOnce(Arc<T>) -> Arc<T>,
+) -> Arc<T> {
+    let key = (site.to_string(), Arc::as_ptr(&inner).cast::<()>() as usize);
+    let mut made = made.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(live) = made.get(&key).and_then(Weak::upgrade) {
+        return live;
+    }
+    made.retain(|_, weak| weak.strong_count() > 0);
+    let decorator = make(inner);
+    made.insert(key, Arc::downgrade(&decorator));
+    decorator
 }
 
 impl Limiter {
@@ -220,6 +259,7 @@ impl Limiter {
         Limiter {
             limits,
             gates: Mutex::new(BTreeMap::new()),
+            wrapped: Wrapped::default(),
         }
     }
 
@@ -251,24 +291,34 @@ impl Limiter {
     }
 
     /// `clients` with every call through this limiter's gates of their site.
+    /// The same decorators for the same clients (see [`Wrapped`]).
     fn site_clients(&self, clients: SiteClients) -> SiteClients {
         let site = clients.site.clone();
+        let made = &self.wrapped;
         SiteClients {
-            identity: Arc::new(LimitedIdentity {
-                inner: clients.identity,
-                gate: self.gate(&site, ApiService::Identity),
+            identity: wrapped(&made.identity, &site, clients.identity, |inner| {
+                Arc::new(LimitedIdentity {
+                    inner,
+                    gate: self.gate(&site, ApiService::Identity),
+                })
             }),
-            compute: Arc::new(LimitedCompute {
-                inner: clients.compute,
-                gate: self.gate(&site, ApiService::Compute),
+            compute: wrapped(&made.compute, &site, clients.compute, |inner| {
+                Arc::new(LimitedCompute {
+                    inner,
+                    gate: self.gate(&site, ApiService::Compute),
+                })
             }),
-            block_storage: Arc::new(LimitedBlockStorage {
-                inner: clients.block_storage,
-                gate: self.gate(&site, ApiService::BlockStorage),
+            block_storage: wrapped(&made.block_storage, &site, clients.block_storage, |inner| {
+                Arc::new(LimitedBlockStorage {
+                    inner,
+                    gate: self.gate(&site, ApiService::BlockStorage),
+                })
             }),
-            network: Arc::new(LimitedNetwork {
-                inner: clients.network,
-                gate: self.gate(&site, ApiService::Network),
+            network: wrapped(&made.network, &site, clients.network, |inner| {
+                Arc::new(LimitedNetwork {
+                    inner,
+                    gate: self.gate(&site, ApiService::Network),
+                })
             }),
             site,
         }

@@ -144,3 +144,31 @@ async fn gates_are_per_site_and_service() {
     other.release.add_permits(1);
     assert!(b.await.unwrap().is_ok() && a.await.unwrap().is_ok());
 }
+
+/// The same client gets the same decorator while one is in use (what is keyed by a client's
+/// identity stays shared), another client or site another; a decorator no longer in use is
+/// forgotten.
+#[test]
+fn the_same_client_gets_the_same_decorator_while_in_use() {
+    let limiter = Limiter::new(CallLimits::default());
+    let made = &limiter.wrapped.compute;
+    let wrap = |site: &str, inner: &Arc<dyn ComputeApi>| {
+        super::wrapped(made, site, inner.clone(), |inner| {
+            Arc::new(LimitedCompute {
+                inner,
+                gate: limiter.gate(site, ApiService::Compute),
+            })
+        })
+    };
+    let nova: Arc<dyn ComputeApi> = Arc::new(HeldCompute::default());
+    let other: Arc<dyn ComputeApi> = Arc::new(HeldCompute::default());
+    let first = wrap("site-a", &nova);
+    assert!(Arc::ptr_eq(&first, &wrap("site-a", &nova)));
+    assert!(!Arc::ptr_eq(&first, &wrap("site-a", &other)));
+    assert!(!Arc::ptr_eq(&first, &wrap("site-b", &nova)));
+    drop(first);
+    // Nothing holds a decorator now: the next one made leaves only itself behind.
+    let again = wrap("site-a", &nova);
+    assert_eq!(made.lock().unwrap().len(), 1);
+    assert_eq!(Arc::strong_count(&again), 1);
+}
