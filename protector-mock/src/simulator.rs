@@ -50,8 +50,9 @@ struct Inner {
 /// Two simulated OpenStack sites with one FlashArray each, in one process.
 ///
 /// Cheap to clone: clones share the same state. Every simulated API call advances simulated time
-/// by one second (see `tick.rs`) and is saved to SQLite before it returns. The state lock is a
-/// std mutex held only for the synchronous part of a call, never across an await.
+/// by one second (see `tick.rs`) and, in a simulator opened on a file, is saved to SQLite before
+/// it returns. The state lock is a std mutex held only for the synchronous part of a call, never
+/// across an await.
 #[derive(Clone)]
 pub struct Simulator {
     inner: Arc<Mutex<Inner>>,
@@ -91,7 +92,8 @@ impl Simulator {
         ))
     }
 
-    /// A seeded simulator whose state lives in memory only.
+    /// A seeded simulator whose state lives in memory only: nothing is saved, no other process
+    /// can share it.
     pub fn in_memory() -> Result<Simulator> {
         let mut store = Store::in_memory()?;
         let world = store.load_or_seed(|| crate::seed::default_world(DEFAULT_SEED))?;
