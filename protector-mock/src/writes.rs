@@ -677,18 +677,8 @@ mod tests {
         let mut loaded = saved;
         loaded.meta = written.meta.clone();
         replay(&mut loaded);
-        let mut compared = 0;
-        for v in written.array_volumes.values() {
-            let other = loaded
-                .array_volumes
-                .get(&array_key(&v.array, &v.name))
-                .unwrap();
-            assert_eq!(other.fingerprint, v.fingerprint, "{}", v.name);
-            assert_eq!(other.written_blocks, v.written_blocks, "{}", v.name);
-            compared += 1;
-        }
         // Every seeded volume (the sync ones on both arrays) was compared.
-        assert_eq!(compared, written.array_volumes.values().count());
+        let (compared, _) = assert_same_data(&written, &loaded, "replayed");
         assert!(compared >= 9);
     }
 
@@ -706,17 +696,8 @@ mod tests {
             apply_writes(&mut searched, false);
         }
         assert_eq!(world.meta.write_seq, searched.meta.write_seq);
-        let mut compared = 0;
-        for v in world.array_volumes.values() {
-            let other = searched
-                .array_volumes
-                .get(&array_key(&v.array, &v.name))
-                .unwrap();
-            assert_eq!(other.fingerprint, v.fingerprint, "{}", v.name);
-            assert_eq!(other.written_blocks, v.written_blocks, "{}", v.name);
-            compared += usize::from(!v.written_blocks.is_empty());
-        }
-        assert!(compared >= 4, "only {compared} volumes were written");
+        let (_, written) = assert_same_data(&world, &searched, "searched");
+        assert!(written >= 4, "only {written} volumes were written");
     }
 
     /// A change to a row the writers were not computed from leaves them as they are without
@@ -831,6 +812,24 @@ mod tests {
         assert_eq!(world.writers.computed, computed, "computed from scratch");
     }
 
+    /// Asserts that every array volume of `expected` holds the same data in `actual` (its
+    /// fingerprint and written blocks); how many were compared, and how many of them were
+    /// written.
+    fn assert_same_data(expected: &World, actual: &World, what: &str) -> (usize, usize) {
+        let (mut compared, mut written) = (0, 0);
+        for v in expected.array_volumes.values() {
+            let other = actual
+                .array_volumes
+                .get(&array_key(&v.array, &v.name))
+                .unwrap_or_else(|| panic!("{what}: {} is missing", v.name));
+            assert_eq!(other.fingerprint, v.fingerprint, "{what}: {}", v.name);
+            assert_eq!(other.written_blocks, v.written_blocks, "{what}: {}", v.name);
+            compared += 1;
+            written += usize::from(!v.written_blocks.is_empty());
+        }
+        (compared, written)
+    }
+
     fn server_id(world: &World, name: &str) -> String {
         world.servers.keys_where(|s| s.name == name).pop().unwrap()
     }
@@ -922,22 +921,7 @@ mod tests {
             }
             loaded.writers = WriterCache::default();
             replay(&mut loaded);
-            for v in world.array_volumes.values() {
-                let other = loaded
-                    .array_volumes
-                    .get(&array_key(&v.array, &v.name))
-                    .unwrap();
-                assert_eq!(
-                    other.fingerprint, v.fingerprint,
-                    "tick {} {}",
-                    world.meta.tick, v.name
-                );
-                assert_eq!(
-                    other.written_blocks, v.written_blocks,
-                    "tick {} {}",
-                    world.meta.tick, v.name
-                );
-            }
+            assert_same_data(world, &loaded, &format!("tick {}", world.meta.tick));
         };
         // The seeded rows are all new, so the first save writes every one.
         save(&mut world);
