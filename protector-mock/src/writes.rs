@@ -171,24 +171,21 @@ impl Consulted {
     }
 
     fn remove(&mut self, keys: &ServerKeys) {
-        fn forget(counts: &mut HashMap<String, u32>, key: &str) {
-            if let Some(n) = counts.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    counts.remove(key);
-                }
-            }
-        }
         for (id, _) in &keys.volumes {
-            if let Some((_, n)) = self.volumes.get_mut(id) {
-                *n -= 1;
-                if *n == 0 {
-                    self.volumes.remove(id);
-                }
-            }
+            forget(&mut self.volumes, id, |(_, n)| n);
         }
         for k in &keys.array_volumes {
-            forget(&mut self.array_volumes, k);
+            forget(&mut self.array_volumes, k, |n| n);
+        }
+    }
+}
+
+/// Takes one reader off `key` in `counts` (its count from `count`), and the key with its last.
+fn forget<V>(counts: &mut HashMap<String, V>, key: &str, count: impl Fn(&mut V) -> &mut u32) {
+    if let Some(n) = counts.get_mut(key).map(count) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }
