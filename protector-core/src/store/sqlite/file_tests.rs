@@ -165,6 +165,65 @@ async fn a_version_1_store_is_upgraded_on_open_keeping_its_records() {
     assert_eq!(version, SCHEMA_VERSION);
 }
 
+/// The query plan of `sql` as SQLite reports it (its `detail` column).
+fn query_plan(conn: &Connection, sql: &str) -> String {
+    let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let rows = statement
+        .query_map(params!["op", "cancel_requested"], |row| {
+            row.get::<_, String>(3)
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+}
+
+#[tokio::test]
+async fn a_store_without_the_journal_index_gets_it_and_looks_kinds_up_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("protector.db");
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    let op = id(3);
+    let mut entry = crate::store::JournalEntry {
+        operation_id: op,
+        seq: 0,
+        step: "stop_server:web-1".into(),
+        kind: JournalKind::Intent,
+        idempotency_key: format!("{op}:stop_server:web-1"),
+        detail: serde_json::json!({}),
+        at: chrono::Utc::now(),
+    };
+    s.append_journal(&entry).await.unwrap();
+    drop(s);
+    // As a protector before the index left it (same schema version).
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP INDEX journal_by_kind").unwrap();
+    assert!(!query_plan(&conn, JOURNAL_HAS).contains("journal_by_kind"));
+    drop(conn);
+
+    let s = SqliteStore::open(&path, key(1)).unwrap();
+    let plan = query_plan(&s.conn(), JOURNAL_HAS);
+    assert!(
+        plan.contains("USING INDEX journal_by_kind"),
+        "the kind of an entry is looked up, not decoded from every entry: {plan}"
+    );
+    // And answers as before, the entries written before the index included.
+    assert!(s.journal_has(&op, JournalKind::Intent).await.unwrap());
+    assert!(!s
+        .journal_has(&op, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    entry.kind = JournalKind::CancelRequested;
+    entry.step = "cancel".into();
+    s.append_journal(&entry).await.unwrap();
+    assert!(s
+        .journal_has(&op, JournalKind::CancelRequested)
+        .await
+        .unwrap());
+    assert!(!s
+        .journal_has(&id(4), JournalKind::CancelRequested)
+        .await
+        .unwrap());
+}
+
 #[test]
 fn a_new_store_is_published_complete() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::{from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteStore};
+use super::{
+    from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteStore, JOURNAL_HAS,
+};
 use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::{
@@ -289,10 +291,7 @@ impl Store for SqliteStore {
         let kind = kind.as_str();
         // The entries are JSON text: SQLite looks at their kind without decoding them here.
         self.conn()
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM journal WHERE operation_id = ?1 \
-                 AND json_extract(json, '$.kind') = ?2)",
-            )
+            .prepare_cached(JOURNAL_HAS)
             .and_then(|mut statement| {
                 statement.query_row(params![operation_id.to_string(), kind], |row| row.get(0))
             })
