@@ -118,6 +118,7 @@ impl Protector {
             results: Mutex::new(BTreeMap::new()),
             previous_status,
             resumed,
+            unwritten: Mutex::default(),
         };
         run.save().await?;
         run.record_plan(false).await;

@@ -355,6 +355,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn append_journal(&self, entry: &JournalEntry) -> Result<u64>;
     /// An operation's journal, in order.
     async fn list_journal(&self, operation_id: &Uuid) -> Result<Vec<JournalEntry>>;
+    /// Appends `entries` to their operations' journals, in order, then writes `operation`
+    /// when given: a run's journal entries that may wait go with its next write, in one
+    /// transaction where the store has them (the SQLite store; by default one write each,
+    /// in the same order).
+    async fn record(&self, entries: &[JournalEntry], operation: Option<&Operation>) -> Result<()> {
+        for entry in entries {
+            self.append_journal(entry).await?;
+        }
+        if let Some(operation) = operation {
+            self.put_operation(operation).await?;
+        }
+        Ok(())
+    }
     /// Whether an operation's journal holds an entry of `kind` (a run asks it before each
     /// step: was a cancel requested?). By default a read of the whole journal; a store that
     /// can answer it in its database does (the SQLite store).

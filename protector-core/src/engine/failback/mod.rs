@@ -141,6 +141,7 @@ impl Protector {
             results: Mutex::new(BTreeMap::new()),
             previous_status,
             resumed,
+            unwritten: Mutex::default(),
         };
         run.save().await?;
         run.record_plan(reverse_replication).await;

@@ -265,6 +265,10 @@ impl Run<'_> {
 
     pub(in crate::engine) async fn finish(&self, outcome: Result<()>) -> Operation {
         let now = Utc::now();
+        // The journal complete before a rollback reads it.
+        if let Err(e) = self.write(Vec::new(), None).await {
+            tracing::warn!(error = %e, "could not write the journal");
+        }
         match outcome {
             Ok(()) => {
                 let mut op = lock(&self.op);
@@ -366,7 +370,7 @@ impl Run<'_> {
             }
         }
         let op = self.snapshot();
-        if let Err(e) = self.engine.store().put_operation(&op).await {
+        if let Err(e) = self.write(Vec::new(), Some(&op)).await {
             tracing::warn!(error = %e, "could not record the operation");
         }
         self.observer.on_update(&op);

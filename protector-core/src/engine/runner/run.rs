@@ -62,6 +62,11 @@ pub(in crate::engine) struct Run<'a> {
     /// What the interrupted run this one continues had done (recovery), or `None` for a
     /// fresh run.
     pub(in crate::engine) resumed: Option<super::resume::Resumed>,
+    /// Outcomes journaled and not written yet: they go with the run's next write (an intent,
+    /// a save), in the same commit. An intent is written before its side effect; an outcome
+    /// may wait, as a kill between a side effect and its outcome's write leaves an intent
+    /// without outcome whenever it is written (a resumed run looks at the target then).
+    pub(in crate::engine) unwritten: Mutex<Vec<JournalEntry>>,
 }
 
 impl Run<'_> {
@@ -71,9 +76,20 @@ impl Run<'_> {
 
     pub(in crate::engine) async fn save(&self) -> Result<()> {
         let op = self.snapshot();
-        self.engine.store().put_operation(&op).await?;
+        self.write(Vec::new(), Some(&op)).await?;
         self.observer.on_update(&op);
         Ok(())
+    }
+
+    /// Writes the outcomes not written yet, then `entries`, then `op` when given: one commit.
+    pub(in crate::engine) async fn write(
+        &self,
+        entries: Vec<JournalEntry>,
+        op: Option<&Operation>,
+    ) -> Result<()> {
+        let mut all = std::mem::take(&mut *lock(&self.unwritten));
+        all.extend(entries);
+        self.engine.store().record(&all, op).await
     }
 
     fn phase_progress(&self, op: &Operation, phase: Phase) -> u8 {
@@ -158,7 +174,11 @@ impl Run<'_> {
             detail,
             at: Utc::now(),
         };
-        if let Err(e) = self.engine.store().append_journal(&entry).await {
+        if entry.kind == JournalKind::Done {
+            lock(&self.unwritten).push(entry);
+            return;
+        }
+        if let Err(e) = self.write(vec![entry], None).await {
             tracing::warn!(error = %e, step, "could not write the journal");
         }
     }

@@ -78,6 +78,7 @@ macro_rules! __store_conformance_suite {
             journal_numbers_each_operation_from_one,
             concurrent_journal_appends_get_distinct_numbers,
             journal_has_answers_per_operation_and_kind,
+            recorded_entries_follow_the_journal_and_come_with_the_operation,
             sync_state_and_log,
             delete_group_cascades_but_keeps_history,
             apply_document_replaces_everything_about_the_group,
@@ -310,6 +311,39 @@ pub async fn journal_numbers_each_operation_from_one(f: Fixture) {
         .collect();
     assert_eq!(listed, expected);
     assert_eq!(s.list_journal(&op2).await.unwrap().len(), 1);
+}
+
+/// A run's outcomes that waited, written with its next write: numbered after what the journal
+/// holds, in order, the operation record with them.
+pub async fn recorded_entries_follow_the_journal_and_come_with_the_operation(f: Fixture) {
+    let s = &*f.store;
+    let op = operation(1, at(10));
+    let intent = journal(op.id, "create_server:web-1", JournalKind::Intent);
+    s.append_journal(&intent).await.unwrap();
+    let waited = [
+        journal(op.id, "create_server:web-1", JournalKind::Done),
+        journal(op.id, "create_port:web-2", JournalKind::Done),
+    ];
+    let mut saved = op.clone();
+    saved.steps_completed = vec!["create_server:web-1".to_string()];
+    s.record(&waited, Some(&saved)).await.unwrap();
+    assert_eq!(s.get_operation(&op.id).await.unwrap(), Some(saved));
+    // Then an intent with nothing else; nothing at all writes nothing.
+    let next = journal(op.id, "create_server:web-3", JournalKind::Intent);
+    s.record(std::slice::from_ref(&next), None).await.unwrap();
+    s.record(&[], None).await.unwrap();
+
+    let listed = s.list_journal(&op.id).await.unwrap();
+    let expected: Vec<JournalEntry> = [intent, waited[0].clone(), waited[1].clone(), next]
+        .into_iter()
+        .zip(1..)
+        .map(|(mut e, seq)| {
+            e.seq = seq;
+            e
+        })
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(s.list_operations().await.unwrap().len(), 1);
 }
 
 /// A run's check for a cancel request: an entry of that kind in that operation's journal.

@@ -207,15 +207,7 @@ impl Store for SqliteStore {
     async fn put_operation(&self, operation: &Operation) -> Result<()> {
         let what = || format!("writing operation {} to table operations", operation.id);
         let json = to_json(&what(), operation)?;
-        self.execute(
-            what,
-            "INSERT OR REPLACE INTO operations (id, started_at, json) VALUES (?1, ?2, ?3)",
-            params![
-                operation.id.to_string(),
-                sortable_time(&operation.started_at),
-                json
-            ],
-        )
+        write_operation(&self.conn(), operation, &json).map_err(|err| sql_error(&what(), err))
     }
 
     async fn get_operation(&self, id: &Uuid) -> Result<Option<Operation>> {
@@ -243,22 +235,40 @@ impl Store for SqliteStore {
             )
         };
         let json = to_json(&what(), entry)?;
-        // One statement: the next number is computed and taken under the same write lock, so
-        // two writers of one operation cannot get the same number. The `seq` column is the
-        // truth; the one inside the JSON is replaced on read.
-        let seq: i64 = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO journal (operation_id, seq, json) \
-                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM journal WHERE operation_id = ?1 \
-                 RETURNING seq",
-            )
-            .and_then(|mut statement| {
-                statement.query_row(params![operation_id.to_string(), json], |row| row.get(0))
-            })
+        let seq = write_journal(&self.conn(), &operation_id, &json)
             .map_err(|err| sql_error(&what(), err))?;
         u64::try_from(seq).map_err(|_| {
             Error::unexpected(format!("{}: the store returned sequence {seq}", what()))
+        })
+    }
+
+    async fn record(&self, entries: &[JournalEntry], operation: Option<&Operation>) -> Result<()> {
+        let what = match (entries.first(), operation) {
+            (Some(entry), _) => format!(
+                "appending to the journal of operation {}",
+                entry.operation_id
+            ),
+            (None, Some(operation)) => {
+                format!("writing operation {} to table operations", operation.id)
+            }
+            (None, None) => return Ok(()),
+        };
+        let entries = entries
+            .iter()
+            .map(|entry| Ok((entry.operation_id, to_json(&what, entry)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let operation = operation
+            .map(|operation| Ok((operation, to_json(&what, operation)?)))
+            .transpose()?;
+        // One commit for all: a commit (its log frames) is most of what a write costs.
+        self.transaction(&what, |tx| {
+            for (operation_id, json) in &entries {
+                write_journal(tx, operation_id, json)?;
+            }
+            if let Some((operation, json)) = &operation {
+                write_operation(tx, operation, json)?;
+            }
+            Ok(())
         })
     }
 
@@ -470,4 +480,38 @@ fn lease_from_row(what: &str, id: &Uuid, row: Option<(String, String)>) -> Resul
         })
     })
     .transpose()
+}
+
+/// Appends one journal entry (its JSON) to operation `operation_id`'s journal; returns its
+/// sequence number. One statement: the next number is computed and taken under the same write
+/// lock, so two writers of one operation cannot get the same number. The `seq` column is the
+/// truth; the one inside the JSON is replaced on read.
+fn write_journal(
+    conn: &rusqlite::Connection,
+    operation_id: &Uuid,
+    json: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO journal (operation_id, seq, json) \
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM journal WHERE operation_id = ?1 \
+         RETURNING seq",
+    )?
+    .query_row(params![operation_id.to_string(), json], |row| row.get(0))
+}
+
+/// Inserts or replaces `operation` (its JSON).
+fn write_operation(
+    conn: &rusqlite::Connection,
+    operation: &Operation,
+    json: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO operations (id, started_at, json) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        operation.id.to_string(),
+        sortable_time(&operation.started_at),
+        json
+    ])
+    .map(|_| ())
 }
