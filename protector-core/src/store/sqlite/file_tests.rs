@@ -169,15 +169,13 @@ async fn a_version_1_store_is_upgraded_on_open_keeping_its_records() {
 fn query_plan(conn: &Connection, sql: &str) -> String {
     let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
     let rows = statement
-        .query_map(params!["op", "cancel_requested"], |row| {
-            row.get::<_, String>(3)
-        })
+        .query_map(params!["op"], |row| row.get::<_, String>(3))
         .unwrap();
     rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
 }
 
 #[tokio::test]
-async fn a_store_without_the_journal_index_gets_it_and_looks_kinds_up_by_it() {
+async fn a_store_without_the_cancel_index_gets_it_and_looks_cancels_up_by_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("protector.db");
     let s = SqliteStore::open(&path, key(1)).unwrap();
@@ -195,15 +193,15 @@ async fn a_store_without_the_journal_index_gets_it_and_looks_kinds_up_by_it() {
     drop(s);
     // As a protector before the index left it (same schema version).
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP INDEX journal_by_kind").unwrap();
-    assert!(!query_plan(&conn, JOURNAL_HAS).contains("journal_by_kind"));
+    conn.execute_batch("DROP INDEX journal_cancels").unwrap();
+    assert!(!query_plan(&conn, JOURNAL_HAS_CANCEL).contains("journal_cancels"));
     drop(conn);
 
     let s = SqliteStore::open(&path, key(1)).unwrap();
-    let plan = query_plan(&s.conn(), JOURNAL_HAS);
+    let plan = query_plan(&s.conn(), JOURNAL_HAS_CANCEL);
     assert!(
-        plan.contains("USING INDEX journal_by_kind"),
-        "the kind of an entry is looked up, not decoded from every entry: {plan}"
+        plan.contains("USING INDEX journal_cancels"),
+        "a cancel request is looked up, not decoded from every entry: {plan}"
     );
     // And answers as before, the entries written before the index included.
     assert!(s.journal_has(&op, JournalKind::Intent).await.unwrap());

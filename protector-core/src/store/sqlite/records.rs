@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     from_json, sortable_time, sql_error, to_json, try_lock_file, SqliteStore, JOURNAL_HAS,
+    JOURNAL_HAS_CANCEL,
 };
 use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
@@ -298,14 +299,18 @@ impl Store for SqliteStore {
 
     async fn journal_has(&self, operation_id: &Uuid, kind: JournalKind) -> Result<bool> {
         let what = || format!("reading the journal of operation {operation_id}");
-        let kind = kind.as_str();
+        let operation_id = operation_id.to_string();
         // The entries are JSON text: SQLite looks at their kind without decoding them here.
-        self.conn()
-            .prepare_cached(JOURNAL_HAS)
-            .and_then(|mut statement| {
-                statement.query_row(params![operation_id.to_string(), kind], |row| row.get(0))
+        let conn = self.conn();
+        let answer = if kind == JournalKind::CancelRequested {
+            conn.prepare_cached(JOURNAL_HAS_CANCEL)
+                .and_then(|mut statement| statement.query_row([operation_id], |row| row.get(0)))
+        } else {
+            conn.prepare_cached(JOURNAL_HAS).and_then(|mut statement| {
+                statement.query_row(params![operation_id, kind.as_str()], |row| row.get(0))
             })
-            .map_err(|err| sql_error(&what(), err))
+        };
+        answer.map_err(|err| sql_error(&what(), err))
     }
 
     async fn put_sync_state(&self, state: &SyncState) -> Result<()> {
