@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::planner::FailoverRequest;
 use super::progress::ProgressObserver;
-use super::runner::{lock, ChainSteps, Outbox, Resumed, Run, Undo};
+use super::runner::{lock, ChainSteps, Resumed, Run, Undo};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::api::CreatePgSnapshot;
@@ -118,7 +118,7 @@ impl Protector {
             results: Mutex::new(BTreeMap::new()),
             previous_status,
             resumed,
-            outbox: Outbox::default(),
+            unwritten: Mutex::default(),
         };
         run.save().await?;
         run.record_plan(false).await;

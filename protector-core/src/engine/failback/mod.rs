@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use super::progress::ProgressObserver;
 use super::resources::stop_server_and_wait;
-use super::runner::{Outbox, Resumed, Run, Undo};
+use super::runner::{Resumed, Run, Undo};
 use super::sync::PeerPolicy;
 use super::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
@@ -141,7 +141,7 @@ impl Protector {
             results: Mutex::new(BTreeMap::new()),
             previous_status,
             resumed,
-            outbox: Outbox::default(),
+            unwritten: Mutex::default(),
         };
         run.save().await?;
         run.record_plan(reverse_replication).await;

@@ -13,7 +13,6 @@
 
 mod bounded;
 mod chains;
-mod outbox;
 mod resume;
 mod rollback;
 mod run;
@@ -26,7 +25,6 @@ use uuid::Uuid;
 
 pub(in crate::engine) use bounded::each_bounded;
 pub(in crate::engine) use chains::ChainSteps;
-pub(in crate::engine) use outbox::Outbox;
 pub(in crate::engine) use resume::{Made, Resumed, RunRecord};
 pub(in crate::engine) use run::{Run, Undo};
 pub(in crate::engine) use tracker::{StepSpec, Tracker};

@@ -266,7 +266,9 @@ impl Run<'_> {
     pub(in crate::engine) async fn finish(&self, outcome: Result<()>) -> Operation {
         let now = Utc::now();
         // The journal complete before a rollback reads it.
-        let _ = self.commit(None, false).await;
+        if let Err(e) = self.write(Vec::new(), None).await {
+            tracing::warn!(error = %e, "could not write the journal");
+        }
         match outcome {
             Ok(()) => {
                 let mut op = lock(&self.op);
@@ -368,10 +370,10 @@ impl Run<'_> {
             }
         }
         let op = self.snapshot();
-        // Written, the observer hears of it; not written, it hears all the same.
-        if self.commit(None, true).await.is_err() {
-            self.observer.on_update(&op);
+        if let Err(e) = self.write(Vec::new(), Some(&op)).await {
+            tracing::warn!(error = %e, "could not record the operation");
         }
+        self.observer.on_update(&op);
         op
     }
 }

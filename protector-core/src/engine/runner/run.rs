@@ -62,9 +62,11 @@ pub(in crate::engine) struct Run<'a> {
     /// What the interrupted run this one continues had done (recovery), or `None` for a
     /// fresh run.
     pub(in crate::engine) resumed: Option<super::resume::Resumed>,
-    /// What waits to be written to the store, in commits shared by the run's chains
-    /// (`outbox.rs`).
-    pub(in crate::engine) outbox: super::Outbox,
+    /// Outcomes journaled and not written yet: they go with the run's next write (an intent,
+    /// a save), in the same commit. An intent is written before its side effect; an outcome
+    /// may wait, as a kill between a side effect and its outcome's write leaves an intent
+    /// without outcome whenever it is written (a resumed run looks at the target then).
+    pub(in crate::engine) unwritten: Mutex<Vec<JournalEntry>>,
 }
 
 impl Run<'_> {
@@ -72,9 +74,22 @@ impl Run<'_> {
         lock(&self.op).clone()
     }
 
-    /// Writes the operation record (with the journal entries waiting) and tells the observer.
     pub(in crate::engine) async fn save(&self) -> Result<()> {
-        self.commit(None, true).await
+        let op = self.snapshot();
+        self.write(Vec::new(), Some(&op)).await?;
+        self.observer.on_update(&op);
+        Ok(())
+    }
+
+    /// Writes the outcomes not written yet, then `entries`, then `op` when given: one commit.
+    pub(in crate::engine) async fn write(
+        &self,
+        entries: Vec<JournalEntry>,
+        op: Option<&Operation>,
+    ) -> Result<()> {
+        let mut all = std::mem::take(&mut *lock(&self.unwritten));
+        all.extend(entries);
+        self.engine.store().record(&all, op).await
     }
 
     fn phase_progress(&self, op: &Operation, phase: Phase) -> u8 {
@@ -160,11 +175,12 @@ impl Run<'_> {
             at: Utc::now(),
         };
         if entry.kind == JournalKind::Done {
-            self.outbox.defer(entry);
+            lock(&self.unwritten).push(entry);
             return;
         }
-        // A failed commit was logged by the chain that made it.
-        let _ = self.commit(Some(entry), false).await;
+        if let Err(e) = self.write(vec![entry], None).await {
+            tracing::warn!(error = %e, step, "could not write the journal");
+        }
     }
 
     /// Runs one side effect with intent and outcome journaled.
