@@ -301,16 +301,20 @@ pub async fn journal_numbers_each_operation_from_one(f: Fixture) {
     assert_eq!(s.append_journal(&failed).await.unwrap(), 3);
 
     let listed = s.list_journal(&op1).await.unwrap();
-    let expected: Vec<JournalEntry> = [intent, done, failed]
+    assert_eq!(listed, numbered([intent, done, failed]));
+    assert_eq!(s.list_journal(&op2).await.unwrap().len(), 1);
+}
+
+/// `entries` as the journal lists them: numbered from one, in order.
+fn numbered(entries: impl IntoIterator<Item = JournalEntry>) -> Vec<JournalEntry> {
+    entries
         .into_iter()
         .zip(1..)
         .map(|(mut e, seq)| {
             e.seq = seq;
             e
         })
-        .collect();
-    assert_eq!(listed, expected);
-    assert_eq!(s.list_journal(&op2).await.unwrap().len(), 1);
+        .collect()
 }
 
 /// A run's outcomes that waited, written with its next write: numbered after what the journal
@@ -333,16 +337,9 @@ pub async fn recorded_entries_follow_the_journal_and_come_with_the_operation(f: 
     s.record(std::slice::from_ref(&next), None).await.unwrap();
     s.record(&[], None).await.unwrap();
 
+    let [first, second] = waited;
     let listed = s.list_journal(&op.id).await.unwrap();
-    let expected: Vec<JournalEntry> = [intent, waited[0].clone(), waited[1].clone(), next]
-        .into_iter()
-        .zip(1..)
-        .map(|(mut e, seq)| {
-            e.seq = seq;
-            e
-        })
-        .collect();
-    assert_eq!(listed, expected);
+    assert_eq!(listed, numbered([intent, first, second, next]));
     assert_eq!(s.list_operations().await.unwrap().len(), 1);
 }
 
