@@ -414,6 +414,20 @@ impl Error {
         self
     }
 
+    /// A copy for another caller of a call several shared (a shared poll, a bulk request):
+    /// everything but the underlying cause, which is not `Clone`.
+    pub(crate) fn shared_copy(&self) -> Error {
+        Error {
+            kind: self.kind,
+            retry: self.retry,
+            message: self.message.clone(),
+            hint: self.hint.clone(),
+            context: self.context.clone(),
+            findings: self.findings.clone(),
+            source: None,
+        }
+    }
+
     /// Overrides the retry status.
     #[must_use]
     pub fn with_retry(mut self, retry: RetryStatus) -> Self {

@@ -168,26 +168,7 @@ impl NetworkApi for NetworkClient {
     }
 
     async fn create_port(&self, request: &CreatePort) -> Result<Port> {
-        let mut port = Map::new();
-        port.insert("network_id".into(), json!(request.network_id));
-        port.insert("name".into(), json!(request.name));
-        port.insert("description".into(), json!(request.description));
-        port.insert("admin_state_up".into(), json!(true));
-        if !request.fixed_ips.is_empty() {
-            let fixed_ips: Vec<Value> = request
-                .fixed_ips
-                .iter()
-                .map(|(subnet, ip)| match ip {
-                    Some(ip) => json!({"subnet_id": subnet, "ip_address": ip}),
-                    None => json!({ "subnet_id": subnet }),
-                })
-                .collect();
-            port.insert("fixed_ips".into(), Value::Array(fixed_ips));
-        }
-        // Omitted, Neutron applies the project's `default` group; `[]` would mean none at all.
-        if !request.security_group_ids.is_empty() {
-            port.insert("security_groups".into(), json!(request.security_group_ids));
-        }
+        let port = port_body(request);
         let http = self
             .service
             .request(
@@ -204,6 +185,34 @@ impl NetworkApi for NetworkClient {
             .await
             .map_err(|e| e.with_context("network", request.network_id.clone()))?;
         Ok(take::<PortWire>(&response, "port")?.into())
+    }
+
+    async fn create_ports(&self, requests: &[CreatePort]) -> Result<Vec<Result<Port>>> {
+        // Neutron's bulk create: one request, atomic (all the ports or none).
+        let ports: Vec<Value> = requests
+            .iter()
+            .map(|r| Value::Object(port_body(r)))
+            .collect();
+        let networks: Vec<&str> = requests.iter().map(|r| r.network_id.as_str()).collect();
+        let http = self
+            .service
+            .request(
+                Method::POST,
+                &["ports"],
+                format!("create {} ports", requests.len()),
+                None,
+            )
+            .await?
+            .json(json!({ "ports": ports }));
+        let response = self
+            .service
+            .send(&http)
+            .await
+            .map_err(|e| e.with_context("network", networks.join(",")))?;
+        Ok(take::<Vec<PortWire>>(&response, "ports")?
+            .into_iter()
+            .map(|p| Ok(p.into()))
+            .collect())
     }
 
     async fn delete_port(&self, id: &str) -> Result<()> {
@@ -439,4 +448,29 @@ impl From<SecurityGroupWire> for SecurityGroup {
             name: w.name,
         }
     }
+}
+
+/// The `port` object of a create request.
+fn port_body(request: &CreatePort) -> Map<String, Value> {
+    let mut port = Map::new();
+    port.insert("network_id".into(), json!(request.network_id));
+    port.insert("name".into(), json!(request.name));
+    port.insert("description".into(), json!(request.description));
+    port.insert("admin_state_up".into(), json!(true));
+    if !request.fixed_ips.is_empty() {
+        let fixed_ips: Vec<Value> = request
+            .fixed_ips
+            .iter()
+            .map(|(subnet, ip)| match ip {
+                Some(ip) => json!({"subnet_id": subnet, "ip_address": ip}),
+                None => json!({ "subnet_id": subnet }),
+            })
+            .collect();
+        port.insert("fixed_ips".into(), Value::Array(fixed_ips));
+    }
+    // Omitted, Neutron applies the project's `default` group; `[]` would mean none at all.
+    if !request.security_group_ids.is_empty() {
+        port.insert("security_groups".into(), json!(request.security_group_ids));
+    }
+    port
 }

@@ -26,6 +26,10 @@ impl ArrayApi for FlashArrayClient {
         FlashArrayClient::array_info(self).await
     }
 
+    async fn connect(&self) -> Result<()> {
+        self.session().await.map(|_| ())
+    }
+
     async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
         FlashArrayClient::array_connections(self).await
     }

@@ -192,6 +192,13 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     /// Name, id and version (`GET /arrays`). Also the reachability check.
     async fn array_info(&self) -> Result<ArrayInfo>;
 
+    /// Opens this client's session with the array ahead of the calls that need it (over REST
+    /// 2.x: the version negotiated and the login, without a read of its own). The default
+    /// reads [`ArrayApi::array_info`].
+    async fn connect(&self) -> Result<()> {
+        self.array_info().await.map(|_| ())
+    }
+
     /// This array's connections to peer arrays (`GET /array-connections`).
     ///
     /// # Behavior

@@ -124,6 +124,19 @@ pub trait NetworkApi: Send + Sync + std::fmt::Debug + 'static {
     /// - Not idempotent: look for a port with the step's description before sending again.
     async fn create_port(&self, request: &CreatePort) -> Result<Port>;
 
+    /// Creates several ports, each answered on its own: one result per request, in order.
+    ///
+    /// # Behavior
+    /// - Over Neutron's API, one bulk request (`POST /v2.0/ports` with a `ports` list), which
+    ///   Neutron makes atomic: `Err` when it refused the request as a whole, and then none was
+    ///   created (a transport error leaves that unknown, as for a single create).
+    /// - The default creates them one by one ([`NetworkApi::create_port`], all at once) and
+    ///   never answers `Err` as a whole.
+    /// - Not idempotent, as [`NetworkApi::create_port`].
+    async fn create_ports(&self, requests: &[CreatePort]) -> Result<Vec<Result<Port>>> {
+        Ok(futures::future::join_all(requests.iter().map(|r| self.create_port(r))).await)
+    }
+
     /// Deletes a port.
     ///
     /// # Behavior

@@ -187,7 +187,7 @@ impl<T: Clone> Poller<T> {
                         Some(Err(e)) if e.is_retryable() => {
                             last = format!("error: {}", e.message());
                         }
-                        Some(Err(e)) => return Err(copy_error(&e)),
+                        Some(Err(e)) => return Err(e.shared_copy()),
                         None => {}
                     }
                     if start.elapsed() >= policy.timeout || observed >= policy.max_polls.max(1) {
@@ -254,18 +254,6 @@ impl<T: Clone> Poller<T> {
             self.changed.notify_waiters();
         }
     }
-}
-
-/// A copy of the list error `e` for one of the waiters that shared the list call.
-fn copy_error(e: &Error) -> Error {
-    let mut copy = Error::new(e.kind(), e.message()).with_retry(e.retry_status());
-    for (key, value) in e.context() {
-        copy = copy.with_context(key, value.clone());
-    }
-    if let Some(hint) = e.hint() {
-        copy = copy.with_hint(hint.clone());
-    }
-    copy
 }
 
 /// A client (held weakly) and its poller.

@@ -271,10 +271,10 @@ impl Protector {
                 let _ = self.reach(&clients).await;
             }
         });
-        // The arrays' version and login, ahead of the plan's reads.
+        // The arrays' version and login, ahead of the plan's reads (which read each array).
         let arrays = arrays.values().map(|endpoint| async move {
             if let Ok(array) = self.inner.connector.array(endpoint).await {
-                let _ = array.array_info().await;
+                let _ = array.connect().await;
             }
         });
         futures::join!(

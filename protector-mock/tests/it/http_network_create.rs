@@ -514,3 +514,77 @@ async fn a_router_joins_drill_subnets_and_holds_them_until_removed() {
     assert_eq!(neutron_error(&missing).0, "RouterNotFound");
     assert!(env.sim.inspect().sites["site-b"].routers.is_empty());
 }
+
+#[tokio::test]
+async fn a_bulk_port_create_makes_all_the_ports_in_order_or_none() {
+    let env = env().await;
+    let member = env.login("site-b-member").await;
+    let network = create_network(&member, json!({"network": {"name": "bulk-net"}})).await;
+    let network_id = id(&network, "network");
+    let subnet = create_subnet(
+        &member,
+        json!({"subnet": {"network_id": network_id, "ip_version": 4, "cidr": "10.78.0.0/24"}}),
+    )
+    .await;
+    assert_eq!(subnet.status, StatusCode::CREATED, "{}", subnet.body);
+    let subnet_id = id(&subnet, "subnet");
+    let ports_on_it = |env: &crate::http_openstack_support::Env| {
+        env.sim.inspect().sites.get("site-b").map_or(0, |s| {
+            s.ports
+                .iter()
+                .filter(|p| p.network_id == network_id)
+                .count()
+        })
+    };
+
+    // Two ports in one request: answered in the request's order.
+    let made = member
+        .post(
+            "/network/v2.0/ports",
+            None,
+            json!({"ports": [
+                {"network_id": network_id, "name": "bulk-0",
+                 "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.78.0.50"}]},
+                {"network_id": network_id, "name": "bulk-1"}
+            ]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let ports = made.body["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 2);
+    assert_eq!(ports[0]["name"], "bulk-0");
+    assert_eq!(ports[0]["fixed_ips"][0]["ip_address"], "10.78.0.50");
+    assert_eq!(ports[1]["name"], "bulk-1");
+    assert_eq!(ports_on_it(&env), 2);
+
+    // One port of a request refused: none of it is made.
+    let refused = member
+        .post(
+            "/network/v2.0/ports",
+            None,
+            json!({"ports": [
+                {"network_id": network_id, "name": "bulk-2"},
+                {"network_id": network_id, "name": "bulk-3",
+                 "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.78.0.50"}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(neutron_error(&refused).0, "IpAddressAlreadyAllocated");
+    assert_eq!(
+        ports_on_it(&env),
+        2,
+        "the first port of the refused request stays unmade"
+    );
+
+    // A bulk request with anything beside its list, or an empty list, is refused.
+    for body in [
+        json!({"ports": []}),
+        json!({"ports": [{"network_id": network_id}], "port": {"network_id": network_id}}),
+        json!({"ports": [{"network_id": network_id, "colour": "red"}]}),
+    ] {
+        let bad = member.post("/network/v2.0/ports", None, body).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    }
+    assert_eq!(ports_on_it(&env), 2);
+}

@@ -322,6 +322,65 @@ async fn a_missing_security_group_is_not_found() {
 }
 
 #[tokio::test]
+async fn create_ports_sends_one_bulk_request_and_answers_in_its_order() {
+    let f = Fixture::start().await;
+    let mut second = create_request(&[]);
+    second.name = "web-02-dr-eth0".into();
+    second.fixed_ips = vec![("sn1".into(), None)];
+    neutron("POST", "ports")
+        .and(body_json(json!({"ports": [
+            {"network_id": "n1", "name": "web-01-dr-eth0", "admin_state_up": true,
+             "description": "protector op-1 step-4",
+             "fixed_ips": [{"subnet_id": "sn1", "ip_address": "10.0.0.15"}, {"subnet_id": "sn2"}],
+             "security_groups": ["sg1"]},
+            {"network_id": "n1", "name": "web-02-dr-eth0", "admin_state_up": true,
+             "description": "protector op-1 step-4",
+             "fixed_ips": [{"subnet_id": "sn1"}]}
+        ]})))
+        .respond_with(json_response(
+            201,
+            json!({"ports": [port_json("p-1", "", "a"), port_json("p-2", "", "b")]}),
+        ))
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    let answers = f
+        .cloud
+        .network()
+        .create_ports(&[create_request(&["sg1"]), second])
+        .await
+        .unwrap();
+    let ids: Vec<String> = answers.into_iter().map(|a| a.unwrap().id).collect();
+    assert_eq!(ids, ["p-1", "p-2"]);
+}
+
+#[tokio::test]
+async fn a_refused_bulk_create_is_an_error_for_the_whole_request() {
+    let f = Fixture::start().await;
+    neutron("POST", "ports")
+        .respond_with(neutron_error(
+            409,
+            "IpAddressAlreadyAllocated",
+            "IP address 10.0.0.15 already allocated in subnet sn1",
+        ))
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    let err = f
+        .cloud
+        .network()
+        .create_ports(&[create_request(&[]), create_request(&[])])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(
+        err.message().starts_with("create 2 ports failed"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
 async fn delete_port_and_a_missing_one() {
     let f = Fixture::start().await;
     neutron("DELETE", "ports/p1")

@@ -55,6 +55,20 @@ async fn negotiates_highest_common_version_and_logs_in_once() {
 }
 
 #[tokio::test]
+async fn connect_opens_the_session_without_a_read_and_only_once() {
+    let fake = Fake::start().await;
+    fake.array().connect().await.unwrap();
+    fake.array().connect().await.unwrap();
+    let lines: Vec<String> = fake
+        .check_headers()
+        .await
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert_eq!(lines, ["GET /api/api_version", "POST /api/2.56/login"]);
+}
+
+#[tokio::test]
 async fn uses_an_older_arrays_highest_version() {
     let fake = Fake::bare(|b| b).await;
     mount_versions(&fake.server, &["1.0", "1.19", "2.0", "2.21"]).await;

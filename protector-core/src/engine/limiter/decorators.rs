@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::batch::PortBatcher;
 use super::Gate;
 use crate::api::{
     ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
@@ -165,6 +166,7 @@ impl BlockStorageApi for LimitedBlockStorage {
 pub(super) struct LimitedNetwork {
     pub(super) inner: Arc<dyn NetworkApi>,
     pub(super) gate: Arc<Gate>,
+    pub(super) ports: Arc<PortBatcher>,
 }
 
 #[async_trait]
@@ -186,7 +188,12 @@ impl NetworkApi for LimitedNetwork {
     }
 
     async fn create_port(&self, request: &CreatePort) -> Result<Port> {
-        gated!(self.create_port(request))
+        // Through the gate too, with the creates of the same moment (batch.rs).
+        self.ports.create(request).await
+    }
+
+    async fn create_ports(&self, requests: &[CreatePort]) -> Result<Vec<Result<Port>>> {
+        gated!(self.create_ports(requests))
     }
 
     async fn delete_port(&self, id: &str) -> Result<()> {
@@ -220,6 +227,10 @@ impl ArrayApi for LimitedArray {
 
     async fn array_info(&self) -> Result<ArrayInfo> {
         gated!(self.array_info())
+    }
+
+    async fn connect(&self) -> Result<()> {
+        gated!(self.connect())
     }
 
     async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {

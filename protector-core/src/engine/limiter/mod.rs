@@ -19,6 +19,9 @@
 //! move in about 32 rounds per dependent step. Operators of smaller clouds lower them
 //! (`--openstack-concurrency`, `--array-concurrency`, or a rate limit).
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod decorators;
 
 use std::collections::BTreeMap;
@@ -40,6 +43,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ArrayEndpoint, Site};
 use crate::store::Store;
 
+use batch::PortBatcher;
 use decorators::{
     LimitedArray, LimitedBlockStorage, LimitedCompute, LimitedIdentity, LimitedNetwork,
 };
@@ -315,9 +319,11 @@ impl Limiter {
                 })
             }),
             network: wrapped(&made.network, &site, clients.network, |inner| {
+                let gate = self.gate(&site, ApiService::Network);
                 Arc::new(LimitedNetwork {
+                    ports: Arc::new(PortBatcher::new(inner.clone(), gate.clone())),
                     inner,
-                    gate: self.gate(&site, ApiService::Network),
+                    gate,
                 })
             }),
             site,

@@ -121,6 +121,8 @@ pub(super) async fn show_port(
     .await
 }
 
+/// `POST /v2.0/ports`: one port (`{"port": {…}}`) or several (`{"ports": [{…}, …]}`, Neutron's
+/// bulk create: atomic, all the ports or none, answered in the request's order).
 pub(super) async fn create_port(
     State(ctx): State<SiteContext>,
     headers: HeaderMap,
@@ -128,78 +130,118 @@ pub(super) async fn create_port(
 ) -> Response {
     ctx.call(F, "create_port", &headers, move |world, caller| {
         let body = parse_body(&body)?;
-        validate("port", port_schema, &body)?;
-        let port = &body["port"];
-        let network_id = port["network_id"].as_str().unwrap_or_default().to_string();
-        if neutron::visible_network(world, caller, &network_id).is_none() {
-            return Err(not_found("network", &network_id));
-        }
-        let mut fixed_ips = Vec::new();
-        for entry in port["fixed_ips"].as_array().into_iter().flatten() {
-            let address = entry["ip_address"].as_str().map(str::to_string);
-            let subnet = match (entry["subnet_id"].as_str(), &address) {
-                (Some(subnet), _) => subnet.to_string(),
-                (None, Some(ip)) => neutron::subnet_for_address(world, &network_id, ip)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            F,
-                            format!(
-                                "Invalid input for operation: IP address {ip} is not a valid IP for any of the subnets on the specified network."
-                            ),
-                        )
-                        .with_type("InvalidInput")
-                    })?,
-                (None, None) => {
-                    return Err(ApiError::bad_request(
-                        F,
-                        "Invalid input for fixed_ips. Reason: Invalid data format for fixed IP: '{}'.",
-                    )
-                    .with_type("HTTPBadRequest"))
-                }
-            };
-            fixed_ips.push((subnet, address));
-        }
-        let security_group_ids: Vec<String> = port["security_groups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g.as_str().map(str::to_string))
-            .collect();
-        if let Some(project) = port["project_id"].as_str().or(port["tenant_id"].as_str()) {
-            if project != caller.project_id && !caller.is_admin() {
-                return Err(ApiError::forbidden(
+        let Some(ports) = body.get("ports") else {
+            validate("port", port_schema, &body)?;
+            let record = create_one(world, caller, &body["port"])?;
+            return Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"port": port_view(world, caller, &record)}),
+            ));
+        };
+        let ports = match ports.as_array() {
+            Some(ports) if !ports.is_empty() && body.as_object().is_some_and(|b| b.len() == 1) => ports,
+            _ => {
+                return Err(ApiError::bad_request(
                     F,
-                    "(rule:create_port and rule:create_port:tenant_id) is disallowed by policy",
+                    "Invalid input for operation: a bulk request needs a non-empty 'ports' list and nothing else.",
                 )
-                .with_type("PolicyNotAuthorized"));
+                .with_type("InvalidInput"))
+            }
+        };
+        for port in ports {
+            validate("port", port_schema, &json!({ "port": port }))?;
+        }
+        let mut made: Vec<PortRec> = Vec::new();
+        for port in ports {
+            match create_one(world, caller, port) {
+                Ok(record) => made.push(record),
+                Err(e) => {
+                    // All or none: the ports made so far go again.
+                    for record in &made {
+                        world.ports.remove(&record.id);
+                    }
+                    return Err(e);
+                }
             }
         }
-        let request = CreatePort {
-            network_id,
-            name: port["name"].as_str().unwrap_or_default().to_string(),
-            fixed_ips,
-            security_group_ids,
-            description: port["description"].as_str().unwrap_or_default().to_string(),
-        };
-        let extras = PortExtras {
-            device_id: port["device_id"].as_str().map(str::to_string),
-            device_owner: port["device_owner"].as_str().map(str::to_string),
-            mac_address: port["mac_address"].as_str().map(str::to_string),
-        };
-        let created = neutron::create_port_with(world, caller, &request, &extras).map_err(from_core)?;
-        if port.get("security_groups").is_some_and(|g| g.as_array().is_some_and(Vec::is_empty)) {
-            // An explicit empty list means no groups (the service applies `default` otherwise).
-            if let Some(record) = world.ports.get_mut(&created.id) {
-                record.security_group_ids.clear();
-            }
-        }
-        let record = visible_port(world, caller, &created.id)?;
-        Ok(json_response(
-            StatusCode::CREATED,
-            &json!({"port": port_view(world, caller, record)}),
-        ))
+        let views: Vec<Value> = made
+            .iter()
+            .map(|record| port_view(world, caller, record))
+            .collect();
+        Ok(json_response(StatusCode::CREATED, &json!({ "ports": views })))
     })
     .await
+}
+
+/// Makes the port one (validated) `port` object of a create request asks for.
+fn create_one(world: &mut World, caller: &Caller, port: &Value) -> Result<PortRec, ApiError> {
+    let network_id = port["network_id"].as_str().unwrap_or_default().to_string();
+    if neutron::visible_network(world, caller, &network_id).is_none() {
+        return Err(not_found("network", &network_id));
+    }
+    let mut fixed_ips = Vec::new();
+    for entry in port["fixed_ips"].as_array().into_iter().flatten() {
+        let address = entry["ip_address"].as_str().map(str::to_string);
+        let subnet = match (entry["subnet_id"].as_str(), &address) {
+            (Some(subnet), _) => subnet.to_string(),
+            (None, Some(ip)) => neutron::subnet_for_address(world, &network_id, ip)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        F,
+                        format!(
+                            "Invalid input for operation: IP address {ip} is not a valid IP for any of the subnets on the specified network."
+                        ),
+                    )
+                    .with_type("InvalidInput")
+                })?,
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    F,
+                    "Invalid input for fixed_ips. Reason: Invalid data format for fixed IP: '{}'.",
+                )
+                .with_type("HTTPBadRequest"))
+            }
+        };
+        fixed_ips.push((subnet, address));
+    }
+    let security_group_ids: Vec<String> = port["security_groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    if let Some(project) = port["project_id"].as_str().or(port["tenant_id"].as_str()) {
+        if project != caller.project_id && !caller.is_admin() {
+            return Err(ApiError::forbidden(
+                F,
+                "(rule:create_port and rule:create_port:tenant_id) is disallowed by policy",
+            )
+            .with_type("PolicyNotAuthorized"));
+        }
+    }
+    let request = CreatePort {
+        network_id,
+        name: port["name"].as_str().unwrap_or_default().to_string(),
+        fixed_ips,
+        security_group_ids,
+        description: port["description"].as_str().unwrap_or_default().to_string(),
+    };
+    let extras = PortExtras {
+        device_id: port["device_id"].as_str().map(str::to_string),
+        device_owner: port["device_owner"].as_str().map(str::to_string),
+        mac_address: port["mac_address"].as_str().map(str::to_string),
+    };
+    let created = neutron::create_port_with(world, caller, &request, &extras).map_err(from_core)?;
+    if port
+        .get("security_groups")
+        .is_some_and(|g| g.as_array().is_some_and(Vec::is_empty))
+    {
+        // An explicit empty list means no groups (the service applies `default` otherwise).
+        if let Some(record) = world.ports.get_mut(&created.id) {
+            record.security_group_ids.clear();
+        }
+    }
+    Ok(visible_port(world, caller, &created.id)?.clone())
 }
 
 pub(super) async fn update_port(
