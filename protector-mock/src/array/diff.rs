@@ -12,8 +12,6 @@
 //! States saved before writes were tracked have empty maps: their earlier writes show in the
 //! fingerprints only and count as no change.
 
-use std::collections::BTreeMap;
-
 use protector_core::{Error, Result};
 
 use crate::state::records::{array_key, ArrayVolumeRec};
@@ -25,8 +23,7 @@ pub(crate) const WRITE_BLOCK_BYTES: u64 = 4 << 20;
 /// The most blocks of one volume that writes reach (1 GiB of 4 MiB blocks).
 pub(crate) const HOT_BLOCKS: u64 = 256;
 
-/// Block index → sequence number of the last write to it.
-pub(crate) type WrittenBlocks = BTreeMap<u64, u64>;
+pub(crate) use crate::state::blocks::WrittenBlocks;
 
 fn block_count(provisioned: u64) -> u64 {
     provisioned.div_ceil(WRITE_BLOCK_BYTES)
@@ -44,7 +41,7 @@ pub(crate) fn record_write(volume: &mut ArrayVolumeRec, seq: u64) {
 /// Drops what a shrink to `provisioned` bytes cut off.
 pub(crate) fn truncate(volume: &mut ArrayVolumeRec, provisioned: u64) {
     let count = block_count(provisioned);
-    volume.written_blocks.retain(|block, _| *block < count);
+    volume.written_blocks.retain(|block| block < count);
 }
 
 /// The extents (offset, length) of an object of `provisioned` bytes holding `data` that
@@ -58,8 +55,7 @@ pub(crate) fn extents(
     let mut blocks: Vec<u64> = data
         .keys()
         .chain(base.keys())
-        .copied()
-        .filter(|b| *b < count && data.get(b) != base.get(b))
+        .filter(|b| *b < count && data.get(*b) != base.get(*b))
         .collect();
     blocks.sort_unstable();
     blocks.dedup();

@@ -2,6 +2,7 @@
 //! id generator and the injected faults. Services (`cloud/`, `array/`) read and change it; the
 //! store (`store.rs`) saves what changed after every call.
 
+pub(crate) mod blocks;
 pub(crate) mod due;
 pub(crate) mod records;
 pub(crate) mod store;

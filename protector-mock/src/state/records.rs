@@ -489,7 +489,7 @@ pub(crate) struct ArrayVolumeRec {
     pub source: Option<String>,
     /// Block → sequence number of the last write to it ([`crate::array::diff`]).
     #[serde(default)]
-    pub written_blocks: BTreeMap<u64, u64>,
+    pub written_blocks: super::blocks::WrittenBlocks,
     /// When it was made by a copy: what was copied and the write it held.
     #[serde(default)]
     pub copied_from: Option<crate::lineage::ArrayCopyRec>,
@@ -583,7 +583,7 @@ pub(crate) struct VolumeSnapshotRec {
     pub fingerprint: u64,
     /// The source volume's written blocks when the snapshot was taken.
     #[serde(default)]
-    pub written_blocks: BTreeMap<u64, u64>,
+    pub written_blocks: super::blocks::WrittenBlocks,
 }
 
 /// One array of a pod.
