@@ -12,7 +12,7 @@ use crate::api::{
 };
 use crate::engine::bulk_wait::{wait_server, wait_volume};
 use crate::engine::wait::{PollOutcome, PollPolicy};
-use crate::error::{Error, Hint, MappedResource, Result};
+use crate::error::{Error, ErrorKind, Hint, MappedResource, Result};
 use crate::plan::{MemberPlan, NicPlan};
 
 /// The request for the port of `nic` of `member` on `site`: its mapped network, its fixed IPs
@@ -331,9 +331,11 @@ pub(super) async fn wait_stopped(
 }
 
 /// Makes `group` on `source` (with `volumes`) replicate to `target_name`, which allows it,
-/// with the replication schedule of `schedule_secs` on when given. Once the group exists, the
-/// independent calls go at once (its volumes; its target then the target's allowance; its
-/// schedule).
+/// with the replication schedule of `schedule_secs` on when given. The group is created first
+/// and read only when it exists already (an earlier run of the step, a failback to a site
+/// that kept it): one call where a failover has none yet, instead of a read (three calls)
+/// and the create. Once the group exists, the independent calls go at once (its volumes; its
+/// target then the target's allowance; its schedule).
 pub(super) async fn ensure_replicating(
     source: &dyn ArrayApi,
     source_name: &str,
@@ -343,9 +345,16 @@ pub(super) async fn ensure_replicating(
     volumes: &[String],
     schedule_secs: Option<u64>,
 ) -> Result<()> {
-    let existing = match source.get_protection_group(group).await? {
-        Some(pg) => pg,
-        None => source.create_protection_group(group).await?,
+    let existing = match source.create_protection_group(group).await {
+        Ok(created) => created,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            source.get_protection_group(group).await?.ok_or_else(|| {
+                Error::not_found(format!(
+                    "protection group {group} on FlashArray {source_name} went away while it was set up to replicate to {target_name}: retry"
+                ))
+            })?
+        }
+        Err(e) => return Err(e),
     };
     let missing: Vec<String> = volumes
         .iter()
