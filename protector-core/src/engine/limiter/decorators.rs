@@ -6,8 +6,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 
 use super::batch::PortBatcher;
+use super::flight::Flight;
 use super::Gate;
 use crate::api::{
     ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
@@ -217,6 +219,8 @@ impl NetworkApi for LimitedNetwork {
 pub(super) struct LimitedArray {
     pub(super) inner: Arc<dyn ArrayApi>,
     pub(super) gate: Arc<Gate>,
+    /// Its `GET /arrays` in flight, shared by the callers of the same moment (flight.rs).
+    pub(super) info: Flight<ArrayInfo>,
 }
 
 #[async_trait]
@@ -226,7 +230,16 @@ impl ArrayApi for LimitedArray {
     }
 
     async fn array_info(&self) -> Result<ArrayInfo> {
-        gated!(self.array_info())
+        let (inner, gate) = (self.inner.clone(), self.gate.clone());
+        self.info
+            .read(move || {
+                async move {
+                    let _permit = gate.enter().await;
+                    inner.array_info().await
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn connect(&self) -> Result<()> {

@@ -23,6 +23,7 @@ mod batch;
 #[cfg(test)]
 mod batch_tests;
 mod decorators;
+mod flight;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +48,7 @@ use batch::PortBatcher;
 use decorators::{
     LimitedArray, LimitedBlockStorage, LimitedCompute, LimitedIdentity, LimitedNetwork,
 };
+use flight::Flight;
 
 /// Default calls at once per OpenStack service (Keystone, Nova, Cinder, Neutron) per site.
 pub const DEFAULT_OPENSTACK_CONCURRENCY: usize = 64;
@@ -238,6 +240,7 @@ struct Wrapped {
     compute: Mutex<BTreeMap<WrapKey, Weak<dyn ComputeApi>>>,
     block_storage: Mutex<BTreeMap<WrapKey, Weak<dyn BlockStorageApi>>>,
     network: Mutex<BTreeMap<WrapKey, Weak<dyn NetworkApi>>>,
+    array: Mutex<BTreeMap<WrapKey, Weak<dyn ArrayApi>>>,
 }
 
 /// The decorator of `inner` on `site` in use, or a new one from `make`.
@@ -351,10 +354,19 @@ impl Connector for LimitedConnector {
     }
 
     async fn array(&self, endpoint: &ArrayEndpoint) -> Result<Arc<dyn ArrayApi>> {
-        Ok(Arc::new(LimitedArray {
-            inner: self.inner.array(endpoint).await?,
-            gate: self.limiter.gate(&endpoint.url, ApiService::Array),
-        }))
+        let inner = self.inner.array(endpoint).await?;
+        Ok(wrapped(
+            &self.limiter.wrapped.array,
+            &endpoint.url,
+            inner,
+            |inner| {
+                Arc::new(LimitedArray {
+                    inner,
+                    gate: self.limiter.gate(&endpoint.url, ApiService::Array),
+                    info: Flight::default(),
+                })
+            },
+        ))
     }
 
     async fn metadata_service(&self, site: &str) -> Result<Option<String>> {
