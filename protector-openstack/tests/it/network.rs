@@ -270,9 +270,8 @@ async fn create_port_without_groups_leaves_neutron_s_default() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn an_ip_in_use_is_a_conflict_sent_once() {
-    let f = Fixture::start().await;
+/// Neutron refusing the next port create (one request, alone or in bulk) with an IP in use.
+async fn ip_in_use_once(f: &Fixture) {
     neutron("POST", "ports")
         .respond_with(neutron_error(
             409,
@@ -282,6 +281,12 @@ async fn an_ip_in_use_is_a_conflict_sent_once() {
         .expect(1)
         .mount(&f.server)
         .await;
+}
+
+#[tokio::test]
+async fn an_ip_in_use_is_a_conflict_sent_once() {
+    let f = Fixture::start().await;
+    ip_in_use_once(&f).await;
     let err = f
         .cloud
         .network()
@@ -357,15 +362,7 @@ async fn create_ports_sends_one_bulk_request_and_answers_in_its_order() {
 #[tokio::test]
 async fn a_refused_bulk_create_is_an_error_for_the_whole_request() {
     let f = Fixture::start().await;
-    neutron("POST", "ports")
-        .respond_with(neutron_error(
-            409,
-            "IpAddressAlreadyAllocated",
-            "IP address 10.0.0.15 already allocated in subnet sn1",
-        ))
-        .expect(1)
-        .mount(&f.server)
-        .await;
+    ip_in_use_once(&f).await;
     let err = f
         .cloud
         .network()

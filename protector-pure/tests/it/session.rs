@@ -12,6 +12,15 @@ fn arrays_answer() -> ResponseTemplate {
     items(json!([{"id": "id-a", "name": "array-a", "version": "6.7.3", "os": "Purity//FA"}]))
 }
 
+/// The requests `fake` received (headers checked), as `METHOD /path`.
+async fn request_lines(fake: &Fake) -> Vec<String> {
+    fake.check_headers()
+        .await
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
 #[tokio::test]
 async fn negotiates_highest_common_version_and_logs_in_once() {
     let fake = Fake::start().await;
@@ -59,12 +68,7 @@ async fn connect_opens_the_session_without_a_read_and_only_once() {
     let fake = Fake::start().await;
     fake.array().connect().await.unwrap();
     fake.array().connect().await.unwrap();
-    let lines: Vec<String> = fake
-        .check_headers()
-        .await
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
+    let lines = request_lines(&fake).await;
     assert_eq!(lines, ["GET /api/api_version", "POST /api/2.56/login"]);
 }
 
@@ -240,12 +244,7 @@ async fn close_logs_out_and_the_next_call_logs_in_again() {
     fake.client.close().await.unwrap();
     fake.client.close().await.unwrap();
     fake.array().array_info().await.unwrap();
-    let lines: Vec<String> = fake
-        .check_headers()
-        .await
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
+    let lines = request_lines(&fake).await;
     assert_eq!(
         lines,
         vec![
