@@ -12,11 +12,10 @@
 //! poll, so a waiter that is dropped (its operation cancelled) hands the role on. Waiters
 //! keep their own timeout and poll budget ([`PollPolicy::timeout`], [`PollPolicy::max_polls`]);
 //! the shared interval starts at the smallest [`PollPolicy::interval`] of the waiters and
-//! backs off to [`PollPolicy::max_interval`] while the listings stay the same, restarting
-//! short whenever a new resource is awaited (a state change just asked for usually completes
-//! within seconds) or a listing differs from the one before (things are moving: the resources
-//! of one operation change within moments of each other), and never sooner than twice the
-//! time the last listing took (a large project's listing does not keep its service busy). A waiter that starts while a listing is in flight takes from that
+//! backs off to [`PollPolicy::max_interval`], restarting short whenever a new resource is
+//! awaited (a state change just asked for usually completes within seconds), and never
+//! sooner than twice the time the last listing took (a large project's listing does not keep
+//! its service busy). A waiter that starts while a listing is in flight takes from that
 //! listing only a resource shown done (what it shows as pending or missing may predate the
 //! change awaited) and otherwise waits for the next one.
 //!
@@ -60,8 +59,6 @@ struct State<T> {
     delay: Duration,
     /// The largest delay.
     max_delay: Duration,
-    /// The shortest first interval of the waiters so far (`None` before the first waiter).
-    min_delay: Option<Duration>,
     /// How long the last list call took: the next one starts no sooner than twice that after
     /// it began (a listing of a thousand servers that takes its service 300 ms is not asked
     /// for every 100 ms: the poller keeps a service at most half busy).
@@ -87,7 +84,6 @@ impl<T> Default for Poller<T> {
                 last_poll: None,
                 delay: Duration::ZERO,
                 max_delay: Duration::ZERO,
-                min_delay: None,
                 last_took: Duration::ZERO,
             }),
             changed: Notify::new(),
@@ -114,7 +110,7 @@ impl<T> Drop for PollingGuard<'_, T> {
     }
 }
 
-impl<T: Clone + PartialEq> Poller<T> {
+impl<T: Clone> Poller<T> {
     /// How many list calls this poller has made.
     #[cfg(test)]
     pub(in crate::engine) fn polls(&self) -> u64 {
@@ -150,11 +146,6 @@ impl<T: Clone + PartialEq> Poller<T> {
                 state.delay.min(policy.interval)
             };
             state.max_delay = state.max_delay.max(policy.max_interval);
-            state.min_delay = Some(
-                state
-                    .min_delay
-                    .map_or(policy.interval, |d| d.min(policy.interval)),
-            );
             // Listings published already may predate the change awaited. So may one asked
             // for already: what it shows of the resource counts only when it is there and
             // done (a resource created or changed after the list call was sent can still be
@@ -248,19 +239,11 @@ impl<T: Clone + PartialEq> Poller<T> {
                 .map_err(Arc::new);
             {
                 let mut state = lock(&self.state);
-                let moved = match (&state.latest, &listing) {
-                    (Some(Ok(before)), Ok(now)) => before != now,
-                    _ => false,
-                };
                 state.generation += 1;
                 state.latest = Some(listing);
                 state.last_poll = Some(asked);
                 state.last_took = asked.elapsed();
-                if moved {
-                    // Something changed since the last listing: the next change is likely
-                    // soon, poll again after the shortest interval.
-                    state.delay = state.min_delay.unwrap_or(state.delay);
-                } else if due.is_some() {
+                if due.is_some() {
                     // The first poll of a quiet poller goes at once, the next after `delay`.
                     state.delay = (state.delay * 2).min(state.max_delay.max(state.delay));
                 }
@@ -553,39 +536,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_interval_starts_short_and_backs_off() {
         assert_eq!(listing_gaps(250, 2000, 0).await, vec![250, 500, 1000, 2000]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_interval_stays_short_while_the_listings_change() {
-        // Listing n shows the resource `step n` until it is ready at the fifth: every listing
-        // differs from the one before, so none backs off.
-        let policy = PollPolicy {
-            interval: Duration::from_millis(250),
-            max_interval: Duration::from_millis(2000),
-            timeout: Duration::from_secs(60),
-            max_polls: 100,
-        };
-        let at: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
-        let begin = Instant::now();
-        let poller: Poller<String> = Poller::default();
-        let list = || async {
-            let n = {
-                let mut at = lock(&at);
-                at.push(begin.elapsed());
-                at.len()
-            };
-            let status = if n >= 5 {
-                "ready".to_string()
-            } else {
-                format!("step {n}")
-            };
-            Ok(vec![("a".to_string(), status)])
-        };
-        poller.wait("a", &policy, list, "a", judge).await.unwrap();
-        let at = lock(&at).clone();
-        let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
-        // The second listing is the first that can differ from one before it.
-        assert_eq!(gaps, vec![250, 250, 250, 250]);
     }
 
     /// A listing that takes its service longer than the interval is not asked for again
