@@ -129,6 +129,8 @@ impl WriterCache {
         // save (`Store::transact`), so every row changed since they were computed is dirty.
         // A volume's row matters to the writers only by the array volume it names; an array
         // volume's by all of it (a call that changed a target's data restarts its writer).
+        // Array volumes only marked for saving (the writers' own restarts, earlier in the
+        // same call) did not change.
         let volume_unchanged = |id: &String| {
             self.consulted.volumes.get(id).is_none_or(|(named, _)| {
                 world.volumes.get(id).and_then(|v| v.array_volume.as_ref()) == named.as_ref()
@@ -141,7 +143,7 @@ impl WriterCache {
             && (array_volumes == now.mutations[2]
                 || world
                     .array_volumes
-                    .dirty_keys()
+                    .changed_keys()
                     .all(|k| !self.consulted.array_volumes.contains_key(k)))
     }
 }

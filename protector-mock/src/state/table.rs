@@ -14,6 +14,9 @@ use protector_core::{Error, Result};
 pub(crate) struct Table<T> {
     rows: BTreeMap<String, T>,
     dirty: BTreeSet<String>,
+    /// Of `dirty`, the rows only marked for saving ([`Table::mark_dirty`]), not changed by a
+    /// tracked access since (in memory only).
+    marked: BTreeSet<String>,
     /// Tracked changes so far (in memory only): lets derived data notice that rows changed.
     mutations: u64,
     /// Keys changed (tracked) or loaded since the last [`Table::take_touched`], for tables
@@ -26,6 +29,7 @@ impl<T> Default for Table<T> {
         Table {
             rows: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            marked: BTreeSet::new(),
             mutations: 0,
             touched: None,
         }
@@ -63,6 +67,9 @@ impl<T> Table<T> {
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut T> {
         let row = self.rows.get_mut(key)?;
         self.dirty.insert(key.to_string());
+        if !self.marked.is_empty() {
+            self.marked.remove(key);
+        }
         self.mutations += 1;
         // Fields apart from `rows` (borrowed by `row`), so not `self.touch`.
         if let Some(touched) = &mut self.touched {
@@ -107,12 +114,19 @@ impl<T> Table<T> {
     pub(crate) fn mark_dirty(&mut self, key: &str) {
         if !self.dirty.contains(key) {
             self.dirty.insert(key.to_string());
+            self.marked.insert(key.to_string());
         }
     }
 
     /// The keys of the rows changed since the last save (they will be saved).
     pub(crate) fn dirty_keys(&self) -> impl Iterator<Item = &String> {
         self.dirty.iter()
+    }
+
+    /// The keys of the rows a tracked access (`get_mut`, `insert`, `remove`) changed since the
+    /// last save: [`Table::dirty_keys`] without the rows only marked for saving.
+    pub(crate) fn changed_keys(&self) -> impl Iterator<Item = &String> {
+        self.dirty.iter().filter(|k| !self.marked.contains(*k))
     }
 
     /// Whether row `key` changed since the last save (it will be saved).
@@ -137,6 +151,9 @@ impl<T> Table<T> {
     pub(crate) fn insert(&mut self, key: impl Into<String>, row: T) {
         let key = key.into();
         self.dirty.insert(key.clone());
+        if !self.marked.is_empty() {
+            self.marked.remove(&key);
+        }
         self.mutations += 1;
         self.touch(&key);
         self.rows.insert(key, row);
@@ -145,6 +162,9 @@ impl<T> Table<T> {
     pub(crate) fn remove(&mut self, key: &str) -> Option<T> {
         let row = self.rows.remove(key)?;
         self.dirty.insert(key.to_string());
+        if !self.marked.is_empty() {
+            self.marked.remove(key);
+        }
         self.mutations += 1;
         self.touch(key);
         Some(row)
@@ -198,6 +218,7 @@ pub(crate) trait PersistTable {
 impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
     fn drain_dirty(&mut self) -> Result<Vec<(String, Option<String>)>> {
         let dirty = std::mem::take(&mut self.dirty);
+        self.marked.clear();
         let mut out = Vec::with_capacity(dirty.len());
         for key in dirty {
             let body = match self.rows.get(&key) {
@@ -224,11 +245,14 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
     }
 
     fn mark_all_dirty(&mut self) {
+        // Whatever changed is unknown now: every row counts as changed.
         self.dirty = self.rows.keys().cloned().collect();
+        self.marked.clear();
     }
 
     fn forget_dirty(&mut self) {
         self.dirty.clear();
+        self.marked.clear();
     }
 }
 
