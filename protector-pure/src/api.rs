@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use protector_core::api::{
     ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
-    CopyVolume, CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
+    CopyVolume, CreatePgSnapshot, PgParts, PgSnapshot, PgSnapshotTransfer, Pod, VolumeSnapshot,
 };
 use protector_core::Result;
 
@@ -60,6 +60,14 @@ impl ArrayApi for FlashArrayClient {
 
     async fn get_protection_group(&self, name: &str) -> Result<Option<ArrayProtectionGroup>> {
         FlashArrayClient::get_protection_group(self, name).await
+    }
+
+    async fn get_protection_group_parts(
+        &self,
+        name: &str,
+        parts: PgParts,
+    ) -> Result<Option<ArrayProtectionGroup>> {
+        FlashArrayClient::get_protection_group_parts(self, name, parts).await
     }
 
     async fn create_protection_group(&self, name: &str) -> Result<ArrayProtectionGroup> {

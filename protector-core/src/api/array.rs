@@ -93,6 +93,34 @@ pub struct ArrayProtectionGroup {
     pub destroyed: bool,
 }
 
+/// Which parts of a protection group a read needs besides the group itself
+/// ([`ArrayApi::get_protection_group_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgParts {
+    /// Its member volumes.
+    pub volumes: bool,
+    /// Its replication targets.
+    pub targets: bool,
+}
+
+impl PgParts {
+    /// The group alone: whether it exists, is destroyed, its schedule.
+    pub const GROUP: PgParts = PgParts {
+        volumes: false,
+        targets: false,
+    };
+    /// The group and its targets (whether a target allows it).
+    pub const TARGETS: PgParts = PgParts {
+        volumes: false,
+        targets: true,
+    };
+    /// Everything, as [`ArrayApi::get_protection_group`] reads it.
+    pub const ALL: PgParts = PgParts {
+        volumes: true,
+        targets: true,
+    };
+}
+
 /// A protection-group snapshot (`pg.N`, or `source:pg.N` on the target).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PgSnapshot {
@@ -242,6 +270,22 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
 
     /// A protection group by name (`pg`, or `source:pg` for a replica). `Ok(None)` when missing.
     async fn get_protection_group(&self, name: &str) -> Result<Option<ArrayProtectionGroup>>;
+
+    /// [`ArrayApi::get_protection_group`] for a caller that needs only some of the group's
+    /// parts: whether it exists and its own fields always, its member volumes and its targets
+    /// only where `parts` asks (the others may come back empty). On a FlashArray each part is
+    /// a read of its own, so asking whether a group exists takes one call instead of three.
+    ///
+    /// # Behavior
+    /// - The default reads every part.
+    async fn get_protection_group_parts(
+        &self,
+        name: &str,
+        parts: PgParts,
+    ) -> Result<Option<ArrayProtectionGroup>> {
+        let _ = parts;
+        self.get_protection_group(name).await
+    }
 
     /// Creates a protection group. `AlreadyExists` when the name is taken.
     async fn create_protection_group(&self, name: &str) -> Result<ArrayProtectionGroup>;

@@ -12,7 +12,7 @@ mod network;
 
 pub use array::{
     ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
-    CopyVolume, CreatePgSnapshot, PgSnapshot, PgSnapshotTransfer, PgTarget, Pod, PodArray,
+    CopyVolume, CreatePgSnapshot, PgParts, PgSnapshot, PgSnapshotTransfer, PgTarget, Pod, PodArray,
     VolumeSnapshot,
 };
 pub use block_storage::{

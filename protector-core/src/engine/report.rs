@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Protector;
-use crate::api::{ArrayApi, ArrayConnection, ArrayProtectionGroup, PgSnapshot, PgSnapshotTransfer};
+use crate::api::{
+    ArrayApi, ArrayConnection, ArrayProtectionGroup, PgParts, PgSnapshot, PgSnapshotTransfer,
+};
 use crate::error::Result;
 use crate::model::{GroupStatus, ProtectionGroup, ReplicationPolicy, ReplicationType};
 
@@ -290,7 +292,8 @@ impl Protector {
             target_array.array_info(),
             latest_replicated(target_array.as_ref(), &replica),
             target_array.array_connections(),
-            target_array.get_protection_group(&replica)
+            // Whether it is destroyed or refused: the group and its targets, not its volumes.
+            target_array.get_protection_group_parts(&replica, PgParts::TARGETS)
         );
         let target_info = target_info
             .map_err(|e| e.with_prefix(format!("FlashArray {} of {target}", target_ep.url)))?;

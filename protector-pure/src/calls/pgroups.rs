@@ -1,6 +1,6 @@
 //! Protection groups: members, replication targets, the target's consent, schedules.
 
-use protector_core::api::{ArrayProtectionGroup, PgTarget};
+use protector_core::api::{ArrayProtectionGroup, PgParts, PgTarget};
 use protector_core::{Error, Result};
 use serde_json::json;
 
@@ -16,6 +16,17 @@ impl FlashArrayClient {
     /// Three reads: `GET /protection-groups`, `/protection-groups/volumes` and
     /// `/protection-groups/targets` (the last two skipped for a destroyed group).
     pub async fn get_protection_group(&self, name: &str) -> Result<Option<ArrayProtectionGroup>> {
+        self.get_protection_group_parts(name, PgParts::ALL).await
+    }
+
+    /// [`FlashArrayClient::get_protection_group`] with only the reads `parts` asks for: the
+    /// group alone is one `GET /protection-groups`; its volumes and targets come back empty
+    /// unless asked for.
+    pub async fn get_protection_group_parts(
+        &self,
+        name: &str,
+        parts: PgParts,
+    ) -> Result<Option<ArrayProtectionGroup>> {
         let request = Request::get("protection-groups", "read protection group")
             .names("names", &[name])
             .object(name);
@@ -24,11 +35,22 @@ impl FlashArrayClient {
         // member and target answers of a group that is missing or destroyed are not used.
         // (`pod::pg` is a local group in a pod.)
         let replica = name.replace("::", "").contains(':');
-        let (group, members, targets) = tokio::join!(
-            self.list::<WireProtectionGroup>(&request),
-            self.protection_group_members(name, replica),
-            self.protection_group_targets(name)
-        );
+        let members = async {
+            if parts.volumes {
+                self.protection_group_members(name, replica).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let targets = async {
+            if parts.targets {
+                self.protection_group_targets(name).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (group, members, targets) =
+            tokio::join!(self.list::<WireProtectionGroup>(&request), members, targets);
         let group = match group {
             Ok(groups) => match groups.into_iter().next() {
                 Some(group) => group,
@@ -40,7 +62,7 @@ impl FlashArrayClient {
         let destroyed = group.destroyed.unwrap_or(false);
         let (volumes, targets) = if destroyed {
             (Vec::new(), Vec::new())
-        } else if (group.is_local == Some(false)) != replica {
+        } else if parts.volumes && (group.is_local == Some(false)) != replica {
             // The array says otherwise than the name: ask again as it says.
             let members = self
                 .protection_group_members(name, group.is_local == Some(false))
@@ -117,8 +139,10 @@ impl FlashArrayClient {
         })
     }
 
-    /// Adds volumes (`POST /protection-groups/volumes`); only those not yet members are sent,
-    /// so adding a member twice succeeds.
+    /// Adds volumes (`POST /protection-groups/volumes`), so that adding a member twice
+    /// succeeds: all of them are sent at once; only when the array refuses because some
+    /// already are members are the members read and the others sent again (one call for the
+    /// usual case of new members, such as a group just created).
     pub async fn add_protection_group_volumes(
         &self,
         group: &str,
@@ -127,19 +151,26 @@ impl FlashArrayClient {
         if volumes.is_empty() {
             return Ok(());
         }
+        let add = |members: &[&String]| {
+            Request::post(
+                "protection-groups/volumes",
+                "add volumes to protection group",
+            )
+            .names("group_names", &[group])
+            .names("member_names", members)
+            .object(group)
+        };
+        let all: Vec<&String> = volumes.iter().collect();
+        match self.run(&add(&all)).await {
+            Err(e) if array_says(&e, &["already"]) => {}
+            other => return other,
+        }
         let members = self.protection_group_members(group, false).await?;
         let missing: Vec<&String> = volumes.iter().filter(|v| !members.contains(v)).collect();
         if missing.is_empty() {
             return Ok(());
         }
-        let request = Request::post(
-            "protection-groups/volumes",
-            "add volumes to protection group",
-        )
-        .names("group_names", &[group])
-        .names("member_names", &missing)
-        .object(group);
-        match self.run(&request).await {
+        match self.run(&add(&missing)).await {
             Err(e) if array_says(&e, &["already"]) => Ok(()),
             other => other,
         }

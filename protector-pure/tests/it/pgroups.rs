@@ -1,6 +1,6 @@
 //! Protection groups: reads, members, targets, the target's consent, schedule, destroy.
 
-use protector_core::api::PgTarget;
+use protector_core::api::{PgParts, PgTarget};
 use protector_core::ErrorKind;
 use serde_json::json;
 use wiremock::matchers::{body_json, method, path};
@@ -70,6 +70,62 @@ async fn get_protection_group_reads_group_members_and_targets() {
     assert_eq!(pg.replication_frequency_secs, 3600);
     assert!(!pg.destroyed);
     fake.check_headers().await;
+}
+
+#[tokio::test]
+async fn a_read_of_some_parts_asks_only_for_them() {
+    let fake = Fake::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups")))
+        .and(exact_query(&[("names", "pg1"), ("limit", "500")]))
+        .respond_with(items(json!([{
+            "name": "pg1", "is_local": true, "destroyed": false,
+            "source": {"id": "a", "name": "array-a"}
+        }])))
+        .expect(2)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("protection-groups/targets")))
+        .and(exact_query(&[("group_names", "pg1"), ("limit", "500")]))
+        .respond_with(items(json!([{
+            "group": {"name": "pg1"},
+            "member": {"name": "array-b", "resource_type": "remote-arrays"},
+            "allowed": false, "status": "disallowed"
+        }])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let group = fake
+        .array()
+        .get_protection_group_parts("pg1", PgParts::GROUP)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (group.name.as_str(), group.source.as_str()),
+        ("pg1", "array-a")
+    );
+    assert!(group.volumes.is_empty() && group.targets.is_empty());
+    let with_targets = fake
+        .array()
+        .get_protection_group_parts("pg1", PgParts::TARGETS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        with_targets.targets,
+        vec![PgTarget {
+            name: "array-b".into(),
+            allowed: false
+        }]
+    );
+    assert!(with_targets.volumes.is_empty());
+    // The members were never asked for.
+    assert!(fake
+        .requests_to("GET", &api("protection-groups/volumes"))
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -200,9 +256,55 @@ async fn create_protection_group_posts_the_name() {
 }
 
 #[tokio::test]
-async fn add_volumes_sends_only_new_members() {
+async fn add_volumes_sends_them_all_in_one_call() {
+    let fake = Fake::start().await;
+    Mock::given(method("POST"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[
+            ("group_names", "pg1"),
+            ("member_names", "vol-1,vol-2"),
+        ]))
+        .and(authed())
+        .respond_with(items(json!([])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let volumes = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    fake.array()
+        .add_protection_group_volumes("pg1", &volumes(&["vol-1", "vol-2"]))
+        .await
+        .unwrap();
+    // Nothing to add: nothing sent.
+    fake.array()
+        .add_protection_group_volumes("pg1", &[])
+        .await
+        .unwrap();
+    // No read of the members before the add.
+    assert!(fake
+        .requests_to("GET", &api("protection-groups/volumes"))
+        .await
+        .is_empty());
+    fake.check_headers().await;
+}
+
+#[tokio::test]
+async fn add_volumes_sends_only_new_members_when_the_array_says_some_already_are() {
     let fake = Fake::start().await;
     mount_members(&fake, "pg1", &["vol-1"]).await;
+    Mock::given(method("POST"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[
+            ("group_names", "pg1"),
+            ("member_names", "vol-1,vol-2,vol-3"),
+        ]))
+        .respond_with(pure_error(
+            400,
+            "vol-1",
+            "Volume is already in protection group pg1.",
+        ))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
     Mock::given(method("POST"))
         .and(path(api("protection-groups/volumes")))
         .and(exact_query(&[
@@ -214,18 +316,28 @@ async fn add_volumes_sends_only_new_members() {
         .expect(1)
         .mount(&fake.server)
         .await;
+    Mock::given(method("POST"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[
+            ("group_names", "pg1"),
+            ("member_names", "vol-1"),
+        ]))
+        .respond_with(pure_error(
+            400,
+            "vol-1",
+            "Volume is already in protection group pg1.",
+        ))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
     let volumes = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     fake.array()
         .add_protection_group_volumes("pg1", &volumes(&["vol-1", "vol-2", "vol-3"]))
         .await
         .unwrap();
-    // Already members: nothing to send.
+    // Already a member: the refusal is success, with nothing sent again.
     fake.array()
         .add_protection_group_volumes("pg1", &volumes(&["vol-1"]))
-        .await
-        .unwrap();
-    fake.array()
-        .add_protection_group_volumes("pg1", &[])
         .await
         .unwrap();
     fake.check_headers().await;
@@ -234,7 +346,7 @@ async fn add_volumes_sends_only_new_members() {
 #[tokio::test]
 async fn add_volumes_to_a_missing_group_is_not_found() {
     let fake = Fake::start().await;
-    Mock::given(method("GET"))
+    Mock::given(method("POST"))
         .and(path(api("protection-groups/volumes")))
         .respond_with(pure_error(400, "pgx", "Protection group does not exist."))
         .mount(&fake.server)

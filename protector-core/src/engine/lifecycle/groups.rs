@@ -4,7 +4,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::{CreateVolumeGroup, VolumeType};
+use crate::api::{CreateVolumeGroup, PgParts, VolumeType};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
 use crate::error::{Error, ErrorKind, Hint, Result};
@@ -276,7 +276,11 @@ impl Protector {
             }
         }
         if let Some((array, pg)) = &array {
-            if array.get_protection_group(pg).await?.is_some() {
+            if array
+                .get_protection_group_parts(pg, PgParts::GROUP)
+                .await?
+                .is_some()
+            {
                 array.destroy_protection_group(pg).await?;
             }
         }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ArrayApi;
+use crate::api::{ArrayApi, PgParts};
 use crate::engine::pods::{pod_of, pod_on};
 use crate::engine::sync::PeerPolicy;
 use crate::engine::Protector;
@@ -62,7 +62,11 @@ impl Protector {
             target_info,
         } = self.policy_arrays(&group, &request).await?;
         let pg = request.pure_pg_name.clone();
-        if source.get_protection_group(&pg).await?.is_none() {
+        if source
+            .get_protection_group_parts(&pg, PgParts::GROUP)
+            .await?
+            .is_none()
+        {
             source.create_protection_group(&pg).await?;
         }
         source

@@ -15,9 +15,9 @@ use crate::api::{
     ArrayApi, ArrayCapabilities, ArrayConnection, ArrayInfo, ArrayProtectionGroup, ArrayVolume,
     AuthInfo, AvailabilityZone, BlockStorageApi, ComputeApi, ComputeLimits, CopyVolume,
     CreatePgSnapshot, CreatePort, CreateServer, CreateVolumeGroup, Flavor, Hypervisor, IdentityApi,
-    Keypair, ListPorts, ListServers, ListVolumes, ManageVolume, Network, NetworkApi, PgSnapshot,
-    PgSnapshotTransfer, Pod, Port, QuotaUsage, SecurityGroup, Server, Volume, VolumeGroup,
-    VolumeLimits, VolumeService, VolumeSnapshot, VolumeType,
+    Keypair, ListPorts, ListServers, ListVolumes, ManageVolume, Network, NetworkApi, PgParts,
+    PgSnapshot, PgSnapshotTransfer, Pod, Port, QuotaUsage, SecurityGroup, Server, Volume,
+    VolumeGroup, VolumeLimits, VolumeService, VolumeSnapshot, VolumeType,
 };
 use crate::error::Result;
 
@@ -276,6 +276,14 @@ impl ArrayApi for LimitedArray {
 
     async fn get_protection_group(&self, name: &str) -> Result<Option<ArrayProtectionGroup>> {
         gated!(self.get_protection_group(name))
+    }
+
+    async fn get_protection_group_parts(
+        &self,
+        name: &str,
+        parts: PgParts,
+    ) -> Result<Option<ArrayProtectionGroup>> {
+        gated!(self.get_protection_group_parts(name, parts))
     }
 
     async fn create_protection_group(&self, name: &str) -> Result<ArrayProtectionGroup> {

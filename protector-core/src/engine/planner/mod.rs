@@ -12,6 +12,7 @@ use self::recovery_point::planned_replication_findings;
 use super::report::ReplicationHealth;
 use super::validate::Finding;
 use super::Protector;
+use crate::api::PgParts;
 use crate::error::{ErrorKind, Hint, Result};
 use crate::model::{
     GroupStatus, MemberStatus, OperationType, Phase, ProtectionGroup, ReplicationPolicy,
@@ -468,7 +469,7 @@ impl Protector {
                     Ok(source_array.get_pod(&policy.pure_pg_name).await?.is_some())
                 } else {
                     Ok(source_array
-                        .get_protection_group(&policy.pure_pg_name)
+                        .get_protection_group_parts(&policy.pure_pg_name, PgParts::GROUP)
                         .await?
                         .is_some())
                 }
