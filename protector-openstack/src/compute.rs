@@ -129,8 +129,9 @@ impl ComputeApi for ComputeClient {
                 Some(CREATE),
             )
             .await?;
-        let version = http.microversion.unwrap_or(CREATE.preferred);
-        http = http.json(create_body(request, version));
+        // The body depends on the microversion: written again if the cloud wants an older one.
+        let create = request.clone();
+        http = http.json_at(Arc::new(move |version| create_body(&create, version)));
         let response = self
             .service
             .send(&http)

@@ -67,8 +67,6 @@ impl Versions {
 struct Endpoint {
     /// Base URL, ending in `/`.
     base: Url,
-    /// The highest microversion the service announced; `None` when it did not say.
-    max_version: Option<Microversion>,
 }
 
 /// The base of every service client.
@@ -78,6 +76,11 @@ pub(crate) struct ServiceClient {
     /// An endpoint given by the caller, before the configuration's override and the catalog.
     explicit: Option<String>,
     endpoint: OnceCell<Endpoint>,
+    /// The highest microversion the service announced (`None`: it did not say), read from its
+    /// version document the first time it refuses a call's microversion (406). Until then each
+    /// call asks for its preferred one: a service as new as the client never costs a round
+    /// trip for discovery.
+    discovered: OnceCell<Option<Microversion>>,
 }
 
 impl fmt::Debug for ServiceClient {
@@ -97,6 +100,7 @@ impl ServiceClient {
             service,
             explicit: None,
             endpoint: OnceCell::new(),
+            discovered: OnceCell::new(),
         }
     }
 
@@ -169,8 +173,10 @@ impl ServiceClient {
             .extend(path);
         let mut request = Request::new(self.family(), method, url, operation);
         if let Some(versions) = versions {
-            let version = self.negotiate(versions, endpoint.max_version, &request.operation)?;
+            let max = self.discovered.get().copied().flatten();
+            let version = self.negotiate(versions, max, &request.operation)?;
             request.microversion = Some(version);
+            request.versions = Some(versions);
             request = match self.service {
                 ServiceType::Compute => request
                     .header("OpenStack-API-Version", format!("compute {version}"))
@@ -205,9 +211,40 @@ impl ServiceClient {
         }
     }
 
-    /// Sends a request built by [`ServiceClient::request`].
+    /// Sends a request built by [`ServiceClient::request`]. When the service refuses its
+    /// microversion (406: older than the client), the service's version document is read
+    /// (once per client) and the request sent again at the highest version both support;
+    /// below the call's minimum that is `Unsupported`, saying so.
     pub(crate) async fn send(&self, request: &Request) -> Result<Response> {
-        self.session.send(request).await
+        match self.session.send(request).await {
+            Err(refused) if request.microversion.is_some() && is_not_acceptable(&refused) => {
+                match self.renegotiated(request).await? {
+                    Some(again) => self.session.send(&again).await,
+                    None => Err(refused),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// `request` at the highest microversion the version document allows, when that is not
+    /// the one the service refused; `None` when there is no other to try.
+    async fn renegotiated(&self, request: &Request) -> Result<Option<Request>> {
+        let (Some(versions), Some(asked)) = (request.versions, request.microversion) else {
+            return Ok(None);
+        };
+        let endpoint = self.endpoint.get_or_try_init(|| self.resolve()).await?;
+        let project_id = self.project_id().await?;
+        let max = *self
+            .discovered
+            .get_or_try_init(|| self.discover(&endpoint.base, &project_id))
+            .await?;
+        tracing::debug!(service = %self.service, refused = %asked, max_version = ?max, "microversion refused; read the version document");
+        if max.is_none() {
+            return Ok(None);
+        }
+        let version = self.negotiate(versions, max, &request.operation)?;
+        Ok((version != asked).then(|| request.at_microversion(version)))
     }
 
     /// Sends a request; a 404 is `Ok(None)`.
@@ -305,19 +342,13 @@ impl ServiceClient {
             segments.push(project_id.clone());
         }
         set_path(&mut base, &segments);
-        let max_version = match self.service {
-            ServiceType::Compute | ServiceType::BlockStorage => {
-                self.discover(&base, &project_id).await?
-            }
-            ServiceType::Identity | ServiceType::Network | ServiceType::Protector => None,
-        };
-        tracing::debug!(cloud = config.name(), service = %self.service, endpoint = %base, max_version = ?max_version, "resolved endpoint");
-        Ok(Endpoint { base, max_version })
+        tracing::debug!(cloud = config.name(), service = %self.service, endpoint = %base, "resolved endpoint");
+        Ok(Endpoint { base })
     }
 
     /// The highest microversion, from the version document at the endpoint's version root
     /// (Cinder's catalog URL ends with the project id, which is dropped for this). A service
-    /// that has no document (4xx) is used with each call's preferred version.
+    /// that has no document (4xx) has no other version to offer: its refusal stands.
     async fn discover(&self, base: &Url, project_id: &str) -> Result<Option<Microversion>> {
         let mut segments = path_segments(base);
         if !project_id.is_empty() && segments.last().is_some_and(|s| s == project_id) {
@@ -332,7 +363,7 @@ impl ServiceClient {
             format!("discover {} versions", self.service),
         )
         .anonymous();
-        let response = match self.send(&request).await {
+        let response = match self.session.send(&request).await {
             Ok(response) => response,
             Err(e) if is_client_error(&e) => {
                 tracing::debug!(service = %self.service, error = %e, "no version document; using preferred microversions");
@@ -382,6 +413,12 @@ where
 {
     use serde::Deserialize;
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// The service refused the request's microversion (406 Not Acceptable: "Version 2.96 is not
+/// supported by the API. Minimum is 2.1 and maximum is 2.95.").
+fn is_not_acceptable(error: &Error) -> bool {
+    error.context_value("http_status") == Some("406")
 }
 
 /// A 4xx other than 429: the service answered, but has no such document for us (some

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::auth::Token;
 use crate::config::{config_error, CloudConfig};
 use crate::error::{request_id, Family};
-use crate::service::Microversion;
+use crate::service::{Microversion, Versions};
 
 /// HTTP settings of the clients of one cloud.
 ///
@@ -82,7 +82,15 @@ pub(crate) struct Request {
     pub(crate) operation: String,
     /// The microversion it asks for (Nova, Cinder).
     pub(crate) microversion: Option<Microversion>,
+    /// The microversions it works with, to ask again at another one when the service refuses
+    /// this one (406).
+    pub(crate) versions: Option<Versions>,
+    /// Its body at a given microversion, where the body depends on it (a server's create).
+    pub(crate) body_at: Option<BodyAt>,
 }
+
+/// A request body written for one microversion.
+pub(crate) type BodyAt = Arc<dyn Fn(Microversion) -> Value + Send + Sync>;
 
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,6 +119,55 @@ impl Request {
             authenticated: true,
             operation,
             microversion: None,
+            versions: None,
+            body_at: None,
+        }
+    }
+
+    /// The body written by `body_at` for the request's microversion, and again for another
+    /// one if the request is sent again at it.
+    pub(crate) fn json_at(mut self, body_at: BodyAt) -> Self {
+        if let Some(version) = self.microversion {
+            self.body = Some(body_at(version));
+        }
+        self.body_at = Some(body_at);
+        self
+    }
+
+    /// The same request at microversion `version`: its version headers and, where it depends
+    /// on the version, its body.
+    pub(crate) fn at_microversion(&self, version: Microversion) -> Self {
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = match *name {
+                    "OpenStack-API-Version" => match value.split_once(' ') {
+                        Some((service, _)) => format!("{service} {version}"),
+                        None => version.to_string(),
+                    },
+                    "X-OpenStack-Nova-API-Version" => version.to_string(),
+                    _ => value.clone(),
+                };
+                (*name, value)
+            })
+            .collect();
+        let body = match &self.body_at {
+            Some(body_at) => Some(body_at(version)),
+            None => self.body.clone(),
+        };
+        Request {
+            family: self.family,
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers,
+            body,
+            idempotent: self.idempotent,
+            authenticated: self.authenticated,
+            operation: self.operation.clone(),
+            microversion: Some(version),
+            versions: self.versions,
+            body_at: self.body_at.clone(),
         }
     }
 
@@ -144,6 +201,8 @@ impl Request {
 pub(crate) struct Response {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
+    /// The microversion the request was answered at (Nova, Cinder).
+    pub(crate) microversion: Option<Microversion>,
     family: Family,
     operation: String,
 }
@@ -255,6 +314,7 @@ impl Transport {
                     return Ok(Response {
                         headers: answer.headers,
                         body: answer.body,
+                        microversion: request.microversion,
                         family: request.family,
                         operation: request.operation.clone(),
                     })

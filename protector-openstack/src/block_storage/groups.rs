@@ -116,14 +116,12 @@ impl BlockStorageClient {
             )
             .await?
             .query("list_volume", "True");
-        let lists_volumes = request.microversion.is_some_and(|v| v >= LIST_VOLUME);
-        let Some(group) = self
-            .service
-            .get_optional::<GroupWire>(&request, "group")
-            .await?
-        else {
+        let Some(response) = self.service.send_optional(&request).await? else {
             return Ok(None);
         };
+        // The version it was answered at (an older cloud answers at an older one).
+        let lists_volumes = response.microversion.is_some_and(|v| v >= LIST_VOLUME);
+        let group: GroupWire = take(&response, "group")?;
         // Cinder leaves `volumes` out of an empty group.
         let volume_ids = match group.volumes {
             volumes if lists_volumes => volumes

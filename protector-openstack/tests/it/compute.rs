@@ -231,6 +231,74 @@ async fn create_server_boots_from_volumes_on_given_ports_at_2_74() {
 }
 
 #[tokio::test]
+async fn a_cloud_older_than_the_client_gets_the_create_again_at_its_version_and_body() {
+    // Nova 2.30: the create at 2.74 is refused (406), the version document read, and the
+    // create sent again at 2.30, where a server without ports has no `networks` ("none" only
+    // exists from 2.37 on).
+    let f = Fixture::with_versions("2.30", "3.71").await;
+    nova("POST", "servers", "2.30")
+        .and(body_json(json!({"server": {
+            "name": "web-01-dr", "flavorRef": "3",
+            "block_device_mapping_v2": [
+                {"boot_index": 0, "uuid": "vol-root", "source_type": "volume",
+                 "destination_type": "volume", "delete_on_termination": false}]}})))
+        .respond_with(json_response(
+            202,
+            json!({"server": {"id": "new-1", "links": []}}),
+        ))
+        .expect(1)
+        .mount(&f.server)
+        .await;
+    let request = CreateServer {
+        name: "web-01-dr".into(),
+        flavor_id: "3".into(),
+        key_name: None,
+        availability_zone: None,
+        block_devices: vec![BlockDevice {
+            volume_id: "vol-root".into(),
+            boot_index: 0,
+            device_name: None,
+            delete_on_termination: false,
+        }],
+        port_ids: Vec::new(),
+        metadata: BTreeMap::new(),
+    };
+    let server = f.cloud.compute().create_server(&request).await.unwrap();
+    assert_eq!(server.id, "new-1");
+    let creates: Vec<_> = f
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/compute/v2.1/servers")
+        .collect();
+    assert_eq!(creates.len(), 2);
+    let first: serde_json::Value = serde_json::from_slice(&creates[0].body).unwrap();
+    assert_eq!(first["server"]["networks"], "none");
+    assert_eq!(creates[0].headers["X-OpenStack-Nova-API-Version"], "2.74");
+    assert_eq!(f.requests_to("/compute/v2.1/").await, 1);
+    // The next call that prefers a newer version goes straight to 2.30.
+    nova("GET", "servers/gone", "2.30")
+        .respond_with(nova_fault(
+            404,
+            "itemNotFound",
+            "Instance gone could not be found.",
+        ))
+        .mount(&f.server)
+        .await;
+    assert!(f
+        .cloud
+        .compute()
+        .get_server("gone")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(f.requests_to("/compute/v2.1/servers/gone").await, 1);
+    assert_eq!(f.requests_to("/compute/v2.1/").await, 1);
+}
+
+#[tokio::test]
 async fn a_rejected_create_is_invalid_input_with_nova_s_message() {
     let f = Fixture::start().await;
     nova("POST", "servers", "2.74")

@@ -144,7 +144,57 @@ impl Fixture {
     }
 }
 
+/// Matches a call whose microversion header (`OpenStack-API-Version: <service> X.Y`) is above
+/// `max`: the calls a real service refuses with 406.
+struct AboveMax {
+    service: &'static str,
+    max: (u16, u16),
+}
+
+impl wiremock::Match for AboveMax {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        let parse = |text: &str| -> Option<(u16, u16)> {
+            let (major, minor) = text.trim().split_once('.')?;
+            Some((major.parse().ok()?, minor.parse().ok()?))
+        };
+        request
+            .headers
+            .get("OpenStack-API-Version")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix(self.service))
+            .and_then(|v| parse(v.strip_prefix(' ')?))
+            .is_some_and(|asked| asked > self.max)
+    }
+}
+
+/// The version documents of Nova (`nova` is its maximum microversion) and Cinder, and their
+/// refusal (406, as the services word it) of any call asking for a newer microversion.
 pub async fn mount_versions(server: &MockServer, nova: &str, cinder: &str) {
+    for (service, max, min) in [("compute", nova, "2.1"), ("volume", cinder, "3.0")] {
+        let (major, minor) = max.split_once('.').unwrap();
+        let max = max.to_string();
+        Mock::given(AboveMax {
+            service,
+            max: (major.parse().unwrap(), minor.parse().unwrap()),
+        })
+        .respond_with(move |request: &wiremock::Request| {
+            let asked = request.headers["OpenStack-API-Version"]
+                .to_str()
+                .unwrap()
+                .split_once(' ')
+                .unwrap()
+                .1
+                .to_string();
+            ResponseTemplate::new(406).set_body_json(json!({"computeFault": {
+                "code": 406,
+                "message": format!("Version {asked} is not supported by the API. Minimum is {min} and maximum is {max}.")
+            }}))
+        })
+        .with_priority(1)
+        .named(format!("{service} refuses newer microversions"))
+        .mount(server)
+        .await;
+    }
     Mock::given(method("GET"))
         .and(path("/compute/v2.1/"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": {

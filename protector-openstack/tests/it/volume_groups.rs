@@ -180,7 +180,7 @@ async fn get_volume_group_before_3_25_finds_members_through_their_group_id() {
 }
 
 #[tokio::test]
-async fn groups_need_3_13_and_say_so_before_sending() {
+async fn groups_need_3_13_and_say_so_once_the_cloud_refused_the_call() {
     let f = Fixture::with_versions("2.100", "3.10").await;
     let err = f
         .cloud
@@ -193,8 +193,15 @@ async fn groups_need_3_13_and_say_so_before_sending() {
         err.message(),
         "show volume group g1: needs block-storage API microversion 3.13 or later, the cloud offers up to 3.10; upgrade the service"
     );
+    // Asked once at the preferred version (refused with 406), then the version document; not
+    // sent again at a version the call cannot work with.
     let sent = f.server.received_requests().await.unwrap();
-    assert!(sent.iter().all(|r| !r.url.path().contains("groups")));
+    let groups: Vec<_> = sent
+        .iter()
+        .filter(|r| r.url.path().contains("groups"))
+        .collect();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(f.requests_to("/volume/v3/").await, 1);
 }
 
 #[tokio::test]
