@@ -112,8 +112,11 @@ impl NetworkApi for NetworkClient {
             .service
             .request(Method::GET, &["networks"], "list networks", None)
             .await?;
-        let networks: Vec<NetworkWire> = self.service.list(request, "networks").await?;
-        let subnets = self.subnets(None).await?;
+        // The subnets do not depend on the networks: both lists at once.
+        let (networks, subnets) = tokio::try_join!(
+            self.service.list::<NetworkWire>(request, "networks"),
+            self.subnets(None)
+        )?;
         Ok(networks
             .into_iter()
             .map(|n| n.into_network(&subnets))

@@ -136,6 +136,13 @@ impl FlashArrayClient {
         if let Some(version) = state.version {
             return Ok(version);
         }
+        let version = self.negotiate_version().await?;
+        state.version = Some(version);
+        Ok(version)
+    }
+
+    /// `GET /api/api_version` and the version both sides support.
+    async fn negotiate_version(&self) -> Result<ApiVersion> {
         let exchange = Exchange::new(
             reqwest::Method::GET,
             self.versions_url(),
@@ -155,13 +162,30 @@ impl FlashArrayClient {
             .with_context("array", self.inner.label.clone())
         })?;
         tracing::debug!(array = %self.inner.label, %version, "negotiated FlashArray REST version");
-        state.version = Some(version);
         Ok(version)
     }
 
     /// The current session, logging in first if there is none.
+    ///
+    /// The first login goes out together with the version list, at the version the client
+    /// expects (the pinned one, else the newest it knows): an array that offers it is logged in
+    /// after one round trip instead of two. On an older array that login is answered with an
+    /// error and left aside, and the session is opened at the version negotiated.
     pub(crate) async fn session(&self) -> Result<Session> {
         let mut state = self.inner.session.lock().await;
+        if state.version.is_none() {
+            let expected = self.inner.pinned_version.unwrap_or(MAX_API_VERSION);
+            let (version, login) = tokio::join!(self.negotiate_version(), self.login(expected));
+            let version = version?;
+            state.version = Some(version);
+            if version == expected {
+                state.token = Some(login?);
+                state.generation += 1;
+                tracing::debug!(array = %self.inner.label, %version, "logged in to FlashArray");
+            } else if let Err(e) = login {
+                tracing::debug!(array = %self.inner.label, tried = %expected, %version, error = %e, "the array does not offer the expected REST version");
+            }
+        }
         let version = self.negotiated(&mut state).await?;
         if state.token.is_none() {
             let token = self.login(version).await?;

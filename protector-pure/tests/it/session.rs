@@ -68,7 +68,9 @@ async fn connect_opens_the_session_without_a_read_and_only_once() {
     let fake = Fake::start().await;
     fake.array().connect().await.unwrap();
     fake.array().connect().await.unwrap();
-    let lines = request_lines(&fake).await;
+    // The version list and the login at the newest version go out at once.
+    let mut lines = request_lines(&fake).await;
+    lines.sort();
     assert_eq!(lines, ["GET /api/api_version", "POST /api/2.56/login"]);
 }
 
@@ -85,7 +87,19 @@ async fn uses_an_older_arrays_highest_version() {
         .mount(&fake.server)
         .await;
     fake.array().array_info().await.unwrap();
-    fake.check_headers().await;
+    // The login at the newest version, sent with the version list, found no such version;
+    // the session is opened at the one negotiated.
+    let mut lines = request_lines(&fake).await;
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "GET /api/2.21/arrays",
+            "GET /api/api_version",
+            "POST /api/2.21/login",
+            "POST /api/2.56/login",
+        ]
+    );
 }
 
 #[tokio::test]
@@ -244,7 +258,9 @@ async fn close_logs_out_and_the_next_call_logs_in_again() {
     fake.client.close().await.unwrap();
     fake.client.close().await.unwrap();
     fake.array().array_info().await.unwrap();
-    let lines = request_lines(&fake).await;
+    let mut lines = request_lines(&fake).await;
+    // The first two go out at once, in either order.
+    lines[..2].sort();
     assert_eq!(
         lines,
         vec![
