@@ -27,9 +27,12 @@
 //! - One token per cloud, reused until two minutes before it expires; a 401 drops it and the
 //!   call is sent once more with a new one. A token given with token auth cannot be renewed:
 //!   it is used until it expires, and once Keystone refuses it calls fail `Unauthenticated`.
-//! - Every Nova and Cinder call carries an explicit microversion (Nova in both headers),
-//!   negotiated against the version document: the call's preferred version, or the service's
-//!   maximum when lower but still sufficient; otherwise `Unsupported` before anything is sent.
+//! - Every Nova and Cinder call carries an explicit microversion (Nova in both headers): the
+//!   call's preferred version, without a round trip to the version document first. A service
+//!   older than that refuses it (406); then its version document is read (once per client) and
+//!   the call sent again at the service's maximum when lower but still sufficient (a server's
+//!   create with the body of that version), or it fails `Unsupported`, naming both versions.
+//!   Later calls are negotiated against the maximum read.
 //! - Lists follow `next` links to the end.
 //! - Retries follow the policy both HTTP clients share (`protector-http`, see [`RetryConfig`]):
 //!   408, 429 (honouring `Retry-After`) and 503 always; other 5xx (but 501 and 505), timeouts

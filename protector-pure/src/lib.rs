@@ -4,8 +4,9 @@
 //!   [`FlashArrayClient::from_endpoint`]: TLS verified by default (rustls with ring; system and
 //!   Mozilla roots plus an optional CA bundle), insecure only on request.
 //! - The session: REST version negotiated from `GET /api/api_version` (the highest of
-//!   [`supported_api_versions`] the array offers), login with the API token, one re-login on
-//!   401, logout on [`FlashArrayClient::close`].
+//!   [`supported_api_versions`] the array offers), login with the API token (the first one sent
+//!   together with the version list, at the version expected, and again at the negotiated one
+//!   when the array is older), one re-login on 401, logout on [`FlashArrayClient::close`].
 //! - Errors: [`parse_error`] turns every HTTP error into a [`protector_core::Error`] with a kind,
 //!   a retry status, and the array, object and request id in its context.
 //! - Retries: the policy both HTTP clients share (`protector-http`): [`should_retry`] with

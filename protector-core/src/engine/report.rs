@@ -352,7 +352,7 @@ pub(super) async fn link_problem(
 }
 
 /// [`link_problem`] from the target's array connections.
-fn link_problem_in(
+pub(super) fn link_problem_in(
     connections: &[ArrayConnection],
     target_name: &str,
     source_name: &str,

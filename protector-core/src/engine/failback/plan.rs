@@ -215,8 +215,13 @@ impl Protector {
             return Ok(plan);
         }
         let mut clients = BTreeMap::new();
-        for site in [&target, &source] {
-            match self.group_clients(site, &group).await {
+        // Both sites at once; the target's answer is reported first.
+        let (target_clients, source_clients) = futures::join!(
+            self.group_clients(&target, &group),
+            self.group_clients(&source, &group)
+        );
+        for (site, answer) in [(&target, target_clients), (&source, source_clients)] {
+            match answer {
                 Ok(c) => {
                     clients.insert(site.clone(), c);
                 }
@@ -271,11 +276,87 @@ impl Protector {
             return Ok(plan);
         };
         plan.array_group = policy.pure_pg_name.clone();
-        for (site, slot) in [(&source, 0), (&target, 1)] {
-            let endpoint = policy.array_on(&group, site);
-            let array = self.inner.connector.array(endpoint).await?;
-            match array.array_info().await {
-                Ok(info) if slot == 0 => plan.source_array = Some(info.name),
+        // Mappings are only checked: the original VMs keep their own ports and flavors.
+        let stored = document
+            .mappings
+            .iter()
+            .filter(|m| m.from_site == source && m.to_site == target)
+            .fold(ResourceMappings::default(), |acc, m| {
+                acc.merged_with(&m.mappings)
+            });
+        let mappings = request.mappings.merged_with(&stored);
+        let (source_endpoint, target_endpoint) = (
+            policy.array_on(&group, &source),
+            policy.array_on(&group, &target),
+        );
+        let source_array = self.inner.connector.array(source_endpoint).await?;
+        let target_array = self.inner.connector.array(target_endpoint).await?;
+        // The members that move, and what the members' loop reads of them.
+        let moving: Vec<_> = document
+            .members
+            .iter()
+            .filter(|m| m.current.site != target)
+            .collect();
+        let original_ids: Vec<&str> = moving
+            .iter()
+            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
+            .map(|s| s.instance_id.as_str())
+            .collect();
+        let current_ids: Vec<&str> = moving
+            .iter()
+            .map(|m| m.current.instance_id.as_str())
+            .collect();
+        let standby_volumes: Vec<&String> = moving
+            .iter()
+            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
+            .flat_map(|s| s.array_volumes.iter())
+            .collect();
+        // Every read of the plan at once (independent reads; the per-service limits bound
+        // them): both arrays' names and the target's links to its peers; the mapped networks
+        // and flavors on the target; the original servers on the target and the current ones
+        // on the source, by one listing per site (kept for the operation; a server the listing
+        // lacks is read on its own); the original array volumes. Their findings are reported
+        // in the order the checks are listed.
+        let arrays_part = futures::future::join3(
+            source_array.array_info(),
+            target_array.array_info(),
+            target_array.array_connections(),
+        );
+        let both = (clients.get(&target), clients.get(&source));
+        let reads_part = async {
+            let (Some(target_clients), Some(source_clients)) = both else {
+                return None;
+            };
+            let networks = async {
+                match mappings.networks.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => target_clients.network.list_networks().await,
+                }
+            };
+            let flavors = async {
+                match mappings.flavors.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => target_clients.compute.list_flavors().await,
+                }
+            };
+            let servers = futures::future::try_join(
+                self.servers_by_id(target_clients, &original_ids),
+                self.servers_by_id(source_clients, &current_ids),
+            );
+            let volumes = join_all(standby_volumes.iter().map(|name| {
+                let target_array = &target_array;
+                async move { (*name, target_array.get_volume(name).await) }
+            }));
+            Some(futures::join!(networks, flavors, servers, volumes))
+        };
+        let ((source_info, target_info, connections), reads) =
+            futures::join!(arrays_part, reads_part);
+        for (site, endpoint, info) in [
+            (&source, source_endpoint, source_info),
+            (&target, target_endpoint, target_info),
+        ] {
+            match info {
+                Ok(info) if site == &source => plan.source_array = Some(info.name),
                 Ok(info) => plan.target_array = Some(info.name),
                 Err(e) => plan.findings.push(Finding::error(
                     ErrorKind::Unavailable,
@@ -293,13 +374,8 @@ impl Protector {
         if let (Some(source_name), Some(target_name)) =
             (plan.source_array.clone(), plan.target_array.clone())
         {
-            let target_array = self
-                .inner
-                .connector
-                .array(policy.array_on(&group, &target))
-                .await?;
-            match crate::engine::report::link_problem(target_array.as_ref(), &target_name, &source_name)
-                .await
+            match connections
+                .map(|c| crate::engine::report::link_problem_in(&c, &target_name, &source_name))
             {
                 Ok(None) => {}
                 Ok(Some(problem)) => plan.findings.push(Finding::error(
@@ -321,22 +397,16 @@ impl Protector {
                 )),
             }
         }
-        let (Some(target_clients), Some(source_clients)) =
-            (clients.get(&target), clients.get(&source))
+        let (
+            Some(target_clients),
+            Some(source_clients),
+            Some((networks, flavors, servers, volume_reads)),
+        ) = (clients.get(&target), clients.get(&source), reads)
         else {
             return Ok(plan);
         };
-        // Mappings are only checked: the original VMs keep their own ports and flavors.
-        let stored = document
-            .mappings
-            .iter()
-            .filter(|m| m.from_site == source && m.to_site == target)
-            .fold(ResourceMappings::default(), |acc, m| {
-                acc.merged_with(&m.mappings)
-            });
-        let mappings = request.mappings.merged_with(&stored);
         if !mappings.networks.is_empty() {
-            let networks = target_clients.network.list_networks().await?;
+            let networks = networks?;
             for wanted in mappings.networks.values() {
                 if !networks
                     .iter()
@@ -351,7 +421,7 @@ impl Protector {
             }
         }
         if !mappings.flavors.is_empty() {
-            let flavors = target_clients.compute.list_flavors().await?;
+            let flavors = flavors?;
             for wanted in mappings.flavors.values() {
                 if !flavors.iter().any(|f| &f.id == wanted || &f.name == wanted) {
                     plan.findings.push(
@@ -367,34 +437,7 @@ impl Protector {
                 }
             }
         }
-        let target_array = self
-            .inner
-            .connector
-            .array(policy.array_on(&group, &target))
-            .await?;
-        // What the members' loop reads, read at once (independent reads; the per-service limits
-        // bound them): the original servers on the target, the current ones on the source, and
-        // the original array volumes.
-        let moving: Vec<_> = document
-            .members
-            .iter()
-            .filter(|m| m.current.site != target)
-            .collect();
-        // The servers by one listing per site (kept for the operation; a server the listing
-        // lacks is read on its own), both sites at once.
-        let original_ids: Vec<&str> = moving
-            .iter()
-            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
-            .map(|s| s.instance_id.as_str())
-            .collect();
-        let current_ids: Vec<&str> = moving
-            .iter()
-            .map(|m| m.current.instance_id.as_str())
-            .collect();
-        let (found_originals, found_currents) = futures::try_join!(
-            self.servers_by_id(target_clients, &original_ids),
-            self.servers_by_id(source_clients, &current_ids)
-        )?;
+        let (found_originals, found_currents) = servers?;
         let found = |ids: &[&str], found: &BTreeMap<String, Server>| {
             ids.iter()
                 .map(|id| (id.to_string(), found.get(*id).cloned()))
@@ -402,20 +445,8 @@ impl Protector {
         };
         let originals = found(&original_ids, &found_originals);
         let currents = found(&current_ids, &found_currents);
-        let standby_volumes: Vec<&String> = moving
-            .iter()
-            .filter_map(|m| m.standby.as_ref().filter(|s| s.site == target))
-            .filter(|s| originals.get(&s.instance_id).is_some_and(Option::is_some))
-            .flat_map(|s| s.array_volumes.iter())
-            .collect();
         let mut array_volumes: BTreeMap<&String, Result<Option<ArrayVolume>>> =
-            join_all(standby_volumes.iter().map(|name| {
-                let target_array = &target_array;
-                async move { (*name, target_array.get_volume(name).await) }
-            }))
-            .await
-            .into_iter()
-            .collect();
+            volume_reads.into_iter().collect();
         let mut rebuild = Vec::new();
         for member in &document.members {
             let name = member.instance_name.clone();
