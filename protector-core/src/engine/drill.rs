@@ -35,9 +35,10 @@ mod waves;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -52,13 +53,13 @@ use super::runner::{each_bounded, lock, Tracker};
 use super::sync::PeerPolicy;
 use super::wait::PollPolicy;
 use super::Protector;
-use crate::api::{CopyVolume, ManageVolume, ServerStatus};
+use crate::api::{BlockStorageApi, CopyVolume, ManageVolume, ServerStatus};
 use crate::error::{Error, Result};
 use crate::model::{
     HookPoint, Operation, OperationStatus, OperationType, ProtectionGroup, ResourceMappings,
     TestFailoverRecord, TestFailoverStatus, TestMember, TestVolume,
 };
-use crate::plan::MemberPlan;
+use crate::plan::{MemberPlan, VolumePlan};
 use crate::store::JournalKind;
 
 /// Ask for a DR drill.
@@ -321,8 +322,10 @@ impl Drill<'_> {
         self.hooks_at(HookPoint::PreFinalization).await
     }
 
+    /// Copies the member's volumes, all at once (independent array calls; all run, the first
+    /// error wins).
     async fn copy_volumes(&self, member: &MemberPlan) -> Result<()> {
-        for volume in &member.volumes {
+        join_all(member.volumes.iter().map(|volume| async move {
             let source = &self.plan.sources[&volume.copy_name];
             let request = CopyVolume {
                 name: volume.copy_name.clone(),
@@ -342,11 +345,16 @@ impl Drill<'_> {
                         volume.copy_name,
                         self.site()
                     ))
-                })?;
-        }
-        Ok(())
+                })
+                .map(drop)
+        }))
+        .await
+        .into_iter()
+        .collect()
     }
 
+    /// Manages the member's volumes into Cinder and waits until each is available, all at
+    /// once (all run, the first error wins).
     async fn manage_volumes(&self, member: &MemberPlan) -> Result<()> {
         let host = self.plan.plan.manage_host.clone().ok_or_else(|| {
             Error::invalid(format!(
@@ -355,62 +363,80 @@ impl Drill<'_> {
             ))
         })?;
         let storage = &self.plan.clients.block_storage;
-        for (index, volume) in member.volumes.iter().enumerate() {
-            let step = format!("manage_volume:{}", volume.copy_name);
-            let metadata = self.tags(
-                member.member_id,
+        join_all(member.volumes.iter().enumerate().map(|(index, volume)| {
+            let host = host.clone();
+            async move {
+                self.manage_volume(member, index, volume, host, storage)
+                    .await
+            }
+        }))
+        .await
+        .into_iter()
+        .collect()
+    }
+
+    async fn manage_volume(
+        &self,
+        member: &MemberPlan,
+        index: usize,
+        volume: &VolumePlan,
+        host: String,
+        storage: &Arc<dyn BlockStorageApi>,
+    ) -> Result<()> {
+        let step = format!("manage_volume:{}", volume.copy_name);
+        let metadata = self.tags(
+            member.member_id,
+            &step,
+            (SOURCE_VOLUME_TAG, &volume.source_volume_id),
+        );
+        let request = ManageVolume {
+            host,
+            source_name: volume.copy_name.clone(),
+            name: volume.name.clone(),
+            volume_type: self.plan.plan.target_volume_type.clone(),
+            bootable: volume.bootable,
+            description: format!(
+                "DR drill {} of volume {} ({}): removed by the drill cleanup",
+                self.tracker.id(),
+                volume.source_volume_id,
+                self.plan.plan.source_site
+            ),
+            metadata,
+        };
+        let created = self
+            .tracker
+            .effect(
                 &step,
-                (SOURCE_VOLUME_TAG, &volume.source_volume_id),
-            );
-            let request = ManageVolume {
-                host: host.clone(),
-                source_name: volume.copy_name.clone(),
-                name: volume.name.clone(),
-                volume_type: self.plan.plan.target_volume_type.clone(),
-                bootable: volume.bootable,
-                description: format!(
-                    "DR drill {} of volume {} ({}): removed by the drill cleanup",
-                    self.tracker.id(),
-                    volume.source_volume_id,
-                    self.plan.plan.source_site
-                ),
-                metadata,
-            };
-            let created = self
-                .tracker
-                .effect(
-                    &step,
-                    json!({"source_name": volume.copy_name}),
-                    storage.manage_volume(&request),
-                )
-                .await
-                .map_err(|e| {
-                    e.with_prefix(format!(
-                        "managing {} into Cinder on {}",
-                        volume.copy_name,
-                        self.site()
-                    ))
-                })?;
-            self.update(member.member_id, |m| {
-                m.volumes[index].volume_id = Some(created.id.clone());
-            });
-            let ready = wait_volume_available(
-                storage,
-                &created.id,
-                &format!("volume {} on {}", volume.name, self.site()),
-                self.poll(),
+                json!({"source_name": volume.copy_name}),
+                storage.manage_volume(&request),
             )
-            .await?;
-            let array_name = ready
-                .array_volume
-                .unwrap_or_else(|| format!("volume-{}-cinder", ready.id));
-            self.update(member.member_id, |m| {
-                let names = &mut m.volumes[index].array_volumes;
-                if !names.contains(&array_name) {
-                    names.push(array_name);
-                }
-            });
-        }
+            .await
+            .map_err(|e| {
+                e.with_prefix(format!(
+                    "managing {} into Cinder on {}",
+                    volume.copy_name,
+                    self.site()
+                ))
+            })?;
+        self.update(member.member_id, |m| {
+            m.volumes[index].volume_id = Some(created.id.clone());
+        });
+        let ready = wait_volume_available(
+            storage,
+            &created.id,
+            &format!("volume {} on {}", volume.name, self.site()),
+            self.poll(),
+        )
+        .await?;
+        let array_name = ready
+            .array_volume
+            .unwrap_or_else(|| format!("volume-{}-cinder", ready.id));
+        self.update(member.member_id, |m| {
+            let names = &mut m.volumes[index].array_volumes;
+            if !names.contains(&array_name) {
+                names.push(array_name);
+            }
+        });
         Ok(())
     }
 
