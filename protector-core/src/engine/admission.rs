@@ -155,12 +155,14 @@ impl Protector {
                     ..request
                 };
                 // Every refusal of the drill's pre-flight (unmapped networks, nothing
-                // replicated yet, ...) comes back to the caller, and nothing is recorded. The
-                // run plans again: the snapshot may be newer by then.
-                self.check_drill(found.clone(), &request).await?;
+                // replicated yet, ...) comes back to the caller, and nothing is recorded. A run
+                // in this process that starts at once uses the plan made here; a later one, or
+                // one in another process, plans again (the snapshot may be newer by then).
+                let pending = pending_for(&found, kind);
+                Box::pin(self.admit_drill(found.clone(), &request, pending.id)).await?;
                 let group = found.id.to_string();
                 (
-                    pending_for(&found, kind),
+                    pending,
                     OperationRequest::TestFailover { group, request },
                     None,
                 )

@@ -115,6 +115,56 @@ struct Drill<'a> {
 }
 
 impl Protector {
+    /// Admits a drill of `group` as operation `id`: its plan, or the refusal (the findings of
+    /// the first check that failed, as one error). The plan is kept for the run.
+    pub(in crate::engine) async fn admit_drill(
+        &self,
+        group: ProtectionGroup,
+        request: &TestFailoverRequest,
+        id: Uuid,
+    ) -> Result<()> {
+        let plan = self.plan_drill(group, request, id).await?;
+        self.inner.admitted.keep(id, plan);
+        Ok(())
+    }
+
+    /// The plan admitted for drill `id` when the run may use it: it is recent, the group has
+    /// not changed since (same version), and both sites answer now (a site lost since the
+    /// admission is found before anything changes; the run then plans again and refuses).
+    async fn admitted_drill(&self, id: Uuid, group: &ProtectionGroup) -> Option<DrillPlan> {
+        let plan = self.inner.admitted.take::<DrillPlan>(id)?;
+        // Anything that would refuse the drill now is found by planning again.
+        if plan.group.metadata.version != group.metadata.version
+            || group.status.is_in_flight()
+            || group.fence_required_on.is_some()
+            || group.test_failover.is_some()
+        {
+            return None;
+        }
+        let (target, source) = futures::join!(
+            Box::pin(self.ensure_reachable(&plan.plan.target_site)),
+            Box::pin(self.ensure_reachable(&plan.plan.source_site))
+        );
+        (target.is_ok() && source.is_ok()).then_some(plan)
+    }
+
+    /// The plan drill `id` runs: the one its admission made when it may (see
+    /// `admitted_drill`; never for a resumed run), else a new one.
+    async fn drill_plan_for_run(
+        &self,
+        group: ProtectionGroup,
+        request: &TestFailoverRequest,
+        id: Uuid,
+        resumed: bool,
+    ) -> Result<DrillPlan> {
+        if !resumed {
+            if let Some(plan) = self.admitted_drill(id, &group).await {
+                return Ok(plan);
+            }
+        }
+        self.plan_drill(group, request, id).await
+    }
+
     /// Runs a DR drill of `group` on its current secondary site.
     ///
     /// Returns `Err` when the drill is refused before anything happens (group in flight or
@@ -147,7 +197,9 @@ impl Protector {
         observer: &dyn ProgressObserver,
         resumed: Option<Operation>,
     ) -> Result<Operation> {
-        let plan = self.plan_drill(group, request, operation_id).await?;
+        let plan =
+            Box::pin(self.drill_plan_for_run(group, request, operation_id, resumed.is_some()))
+                .await?;
         let target = plan.plan.target_site.clone();
         let op = match resumed {
             Some(mut op) => {

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 /// module outside this list.
 const SHARED: &[&str] = &[
     "access",
+    "admitted",
     "boot_order",
     "bulk_wait",
     "clients",

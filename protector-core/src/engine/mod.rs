@@ -18,6 +18,7 @@
 
 pub mod access;
 mod admission;
+mod admitted;
 mod boot_order;
 mod bulk_wait;
 mod capacity;
@@ -195,6 +196,7 @@ impl ProtectorBuilder {
                 limiter,
                 options: self.options,
                 allow_command_hooks: self.allow_command_hooks.unwrap_or(true),
+                admitted: admitted::Admitted::default(),
             }),
             access: Access::Caller,
             reached: None,
@@ -211,6 +213,8 @@ struct Inner {
     limiter: Arc<limiter::Limiter>,
     options: EngineOptions,
     allow_command_hooks: bool,
+    /// What operations admitted by this process prepared for their runs.
+    admitted: admitted::Admitted,
 }
 
 /// The DR engine. Cheap to clone; all clones share state.
@@ -252,6 +256,7 @@ impl Protector {
                 limiter: self.inner.limiter.clone(),
                 options: self.inner.options.clone(),
                 allow_command_hooks: self.inner.allow_command_hooks,
+                admitted: admitted::Admitted::default(),
             }),
             access: self.access,
             reached: self.reached.clone(),

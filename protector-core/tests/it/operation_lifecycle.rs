@@ -393,3 +393,96 @@ async fn recover_ends_a_submitted_operation_whose_run_never_began() {
         op.error_message
     );
 }
+
+fn drill() -> OperationRequest {
+    OperationRequest::TestFailover {
+        group: GROUP.into(),
+        request: TestFailoverRequest {
+            mappings: mappings(),
+            operation_id: None,
+            recovery_point: None,
+        },
+    }
+}
+
+fn total_calls(engine: &Protector) -> u64 {
+    engine.api_calls().iter().map(|c| c.calls).sum()
+}
+
+#[tokio::test]
+async fn a_drill_run_at_once_uses_the_plan_its_submission_made() {
+    // Submitted and run by one engine: the run takes the admitted plan (its reads are not
+    // made again; both sites are asked once more).
+    let env = setup().await;
+    env.sim.tick(320).unwrap();
+    let submitted = env.engine.submit(drill()).await.unwrap();
+    let before = total_calls(&env.engine);
+    let op = env
+        .engine
+        .start(submitted.operation.id)
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(op.instances_created, 3);
+    let same_engine = total_calls(&env.engine) - before;
+
+    // Run by another process: it plans again.
+    let env = setup().await;
+    env.sim.tick(320).unwrap();
+    let submitted = env.engine.submit(drill()).await.unwrap();
+    let other = other_process(&env);
+    let op = other.start(submitted.operation.id).wait().await.unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    assert_eq!(op.instances_created, 3);
+    let planned_again = total_calls(&other);
+    assert!(
+        same_engine < planned_again,
+        "the run with the admitted plan made {same_engine} calls, one that planned again {planned_again}"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_whose_group_changed_since_its_submission_is_planned_again() {
+    let env = setup().await;
+    env.sim.tick(320).unwrap();
+    let submitted = env.engine.submit(drill()).await.unwrap();
+    // A member leaves the group between the submission and the run.
+    let members = env.engine.members(GROUP).await.unwrap();
+    let leaving = &members[2];
+    env.engine
+        .remove_member(GROUP, &leaving.id.to_string())
+        .await
+        .unwrap();
+    let op = env
+        .engine
+        .start(submitted.operation.id)
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+    // The group as it is now: two test copies, none of the member that left.
+    assert_eq!(op.instances_created, 2);
+    let test_servers: Vec<String> = env.sim.inspect().sites["site-b"]
+        .servers
+        .iter()
+        .map(|s| s.name.clone())
+        .filter(|name| name.contains(&leaving.instance_name))
+        .collect();
+    assert!(test_servers.is_empty(), "{test_servers:?}");
+}

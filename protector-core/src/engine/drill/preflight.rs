@@ -127,17 +127,6 @@ fn blocks(findings: &[Finding]) -> bool {
 }
 
 impl Protector {
-    /// [`Protector::plan_drill`]'s refusals without its plan: what admitting a drill checks.
-    pub(in crate::engine) async fn check_drill(
-        &self,
-        group: ProtectionGroup,
-        request: &TestFailoverRequest,
-    ) -> Result<()> {
-        self.plan_drill(group, request, Uuid::new_v4())
-            .await
-            .map(drop)
-    }
-
     /// Everything that can refuse a drill before it changes anything: the drill's plan, or
     /// the refusal (the findings of the first check that failed, as one error).
     pub(super) async fn plan_drill(

@@ -350,7 +350,7 @@ impl Protector {
             Some(futures::join!(networks, flavors, servers, volumes))
         };
         let ((source_info, target_info, connections), reads) =
-            futures::join!(arrays_part, reads_part);
+            futures::join!(Box::pin(arrays_part), Box::pin(reads_part));
         for (site, endpoint, info) in [
             (&source, source_endpoint, source_info),
             (&target, target_endpoint, target_info),
