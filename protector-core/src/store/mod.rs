@@ -80,6 +80,18 @@ pub struct GroupDocument {
     pub mappings: Vec<GroupMappings>,
 }
 
+impl GroupDocument {
+    /// The stored mappings from `from_site` to `to_site`, merged into one set.
+    pub fn mappings_between(&self, from_site: &str, to_site: &str) -> ResourceMappings {
+        self.mappings
+            .iter()
+            .filter(|m| m.from_site == from_site && m.to_site == to_site)
+            .fold(ResourceMappings::default(), |acc, m| {
+                acc.merged_with(&m.mappings)
+            })
+    }
+}
+
 /// Whether the last push of a group to the peer worked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,7 +12,7 @@ use crate::engine::planner::site_token;
 use crate::engine::validate::Finding;
 use crate::engine::Protector;
 use crate::error::{ErrorKind, Hint, MappedResource, Result};
-use crate::model::{GroupStatus, OperationType, Phase, ProtectionGroup, ResourceMappings};
+use crate::model::{GroupStatus, OperationType, Phase, ProtectionGroup};
 use crate::plan::{FailoverMode, MemberPlan, Plan, Resolved, Step, VolumePlan};
 
 fn steps(
@@ -277,13 +277,7 @@ impl Protector {
         };
         plan.array_group = policy.pure_pg_name.clone();
         // Mappings are only checked: the original VMs keep their own ports and flavors.
-        let stored = document
-            .mappings
-            .iter()
-            .filter(|m| m.from_site == source && m.to_site == target)
-            .fold(ResourceMappings::default(), |acc, m| {
-                acc.merged_with(&m.mappings)
-            });
+        let stored = document.mappings_between(&source, &target);
         let mappings = request.mappings.merged_with(&stored);
         let (source_endpoint, target_endpoint) = (
             policy.array_on(&group, &source),

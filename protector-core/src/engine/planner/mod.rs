@@ -393,13 +393,7 @@ impl Protector {
         }
 
         // Arrays, and the members on the target: two independent chains of reads, at once.
-        let stored: ResourceMappings = document
-            .mappings
-            .iter()
-            .filter(|m| m.from_site == source && m.to_site == target)
-            .fold(ResourceMappings::default(), |acc, m| {
-                acc.merged_with(&m.mappings)
-            });
+        let stored = document.mappings_between(&source, &target);
         let mappings = request.mappings.merged_with(&stored);
         let mut members_plan = Plan {
             findings: Vec::new(),
