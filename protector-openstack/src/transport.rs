@@ -68,6 +68,7 @@ impl ClientOptions {
 
 /// One API call, built before it is sent. `Debug` shows credential headers and body fields
 /// (passwords, secrets, subject tokens) as `[redacted]`.
+#[derive(Clone)]
 pub(crate) struct Request {
     pub(crate) family: Family,
     pub(crate) method: Method,
@@ -137,38 +138,25 @@ impl Request {
     /// The same request at microversion `version`: its version headers and, where it depends
     /// on the version, its body.
     pub(crate) fn at_microversion(&self, version: Microversion) -> Self {
-        let headers = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = match *name {
-                    "OpenStack-API-Version" => match value.split_once(' ') {
-                        Some((service, _)) => format!("{service} {version}"),
+        let mut again = self.clone();
+        for (name, value) in &mut again.headers {
+            match *name {
+                "OpenStack-API-Version" => {
+                    let service = value.split_once(' ').map(|(s, _)| s.to_string());
+                    *value = match service {
+                        Some(service) => format!("{service} {version}"),
                         None => version.to_string(),
-                    },
-                    "X-OpenStack-Nova-API-Version" => version.to_string(),
-                    _ => value.clone(),
-                };
-                (*name, value)
-            })
-            .collect();
-        let body = match &self.body_at {
-            Some(body_at) => Some(body_at(version)),
-            None => self.body.clone(),
-        };
-        Request {
-            family: self.family,
-            method: self.method.clone(),
-            url: self.url.clone(),
-            headers,
-            body,
-            idempotent: self.idempotent,
-            authenticated: self.authenticated,
-            operation: self.operation.clone(),
-            microversion: Some(version),
-            versions: self.versions,
-            body_at: self.body_at.clone(),
+                    };
+                }
+                "X-OpenStack-Nova-API-Version" => *value = version.to_string(),
+                _ => {}
+            }
         }
+        if let Some(body_at) = &self.body_at {
+            again.body = Some(body_at(version));
+        }
+        again.microversion = Some(version);
+        again
     }
 
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {

@@ -209,18 +209,7 @@ async fn an_unplanned_failover_reports_its_data_at_risk_at_submission() {
 async fn watch_and_wait_follow_a_run_to_its_end() {
     let env = setup().await;
     env.sim.tick(320).unwrap();
-    let submitted = env
-        .engine
-        .submit(OperationRequest::TestFailover {
-            group: GROUP.into(),
-            request: TestFailoverRequest {
-                mappings: mappings(),
-                operation_id: None,
-                recovery_point: None,
-            },
-        })
-        .await
-        .unwrap();
+    let submitted = env.engine.submit(drill()).await.unwrap();
     let id = submitted.operation.id.to_string();
     let watcher = other_process(&env);
     let watched = tokio::spawn(async move {

@@ -22,6 +22,27 @@ async fn mount_members(fake: &Fake, group: &str, members: &[&str]) {
         .await;
 }
 
+/// `POST /protection-groups/volumes` of `members` (comma-separated) into `pg1`, answered with
+/// `answer`, expected once.
+async fn mount_add(fake: &Fake, members: &str, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path(api("protection-groups/volumes")))
+        .and(exact_query(&[
+            ("group_names", "pg1"),
+            ("member_names", members),
+        ]))
+        .and(authed())
+        .respond_with(answer)
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+}
+
+/// The array's refusal of a volume that already is a member of `pg1`.
+fn already_member() -> ResponseTemplate {
+    pure_error(400, "vol-1", "Volume is already in protection group pg1.")
+}
+
 #[tokio::test]
 async fn get_protection_group_reads_group_members_and_targets() {
     let fake = Fake::start().await;
@@ -291,45 +312,9 @@ async fn add_volumes_sends_them_all_in_one_call() {
 async fn add_volumes_sends_only_new_members_when_the_array_says_some_already_are() {
     let fake = Fake::start().await;
     mount_members(&fake, "pg1", &["vol-1"]).await;
-    Mock::given(method("POST"))
-        .and(path(api("protection-groups/volumes")))
-        .and(exact_query(&[
-            ("group_names", "pg1"),
-            ("member_names", "vol-1,vol-2,vol-3"),
-        ]))
-        .respond_with(pure_error(
-            400,
-            "vol-1",
-            "Volume is already in protection group pg1.",
-        ))
-        .expect(1)
-        .mount(&fake.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(api("protection-groups/volumes")))
-        .and(exact_query(&[
-            ("group_names", "pg1"),
-            ("member_names", "vol-2,vol-3"),
-        ]))
-        .and(authed())
-        .respond_with(items(json!([])))
-        .expect(1)
-        .mount(&fake.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(api("protection-groups/volumes")))
-        .and(exact_query(&[
-            ("group_names", "pg1"),
-            ("member_names", "vol-1"),
-        ]))
-        .respond_with(pure_error(
-            400,
-            "vol-1",
-            "Volume is already in protection group pg1.",
-        ))
-        .expect(1)
-        .mount(&fake.server)
-        .await;
+    mount_add(&fake, "vol-1,vol-2,vol-3", already_member()).await;
+    mount_add(&fake, "vol-2,vol-3", items(json!([]))).await;
+    mount_add(&fake, "vol-1", already_member()).await;
     let volumes = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     fake.array()
         .add_protection_group_volumes("pg1", &volumes(&["vol-1", "vol-2", "vol-3"]))
