@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::array::diff::{record_write, HOT_BLOCKS, WRITE_BLOCK_BYTES};
 use crate::array::pods;
 use crate::state::records::{array_key, ServerRec};
+use crate::state::table::Slot;
 use crate::state::World;
 
 /// Changes of writers kept before the chain is folded into a new first epoch.
@@ -64,10 +65,29 @@ pub(crate) struct WriterChange {
 }
 
 /// One writer: the array volumes (keys) that take its writes, the written one first, then its
-/// pod mirrors, each with its number of hot blocks.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// pod mirrors, each with its number of hot blocks. Writers are the same when their targets
+/// are.
+#[derive(Debug, Clone)]
 pub(crate) struct Writer {
     targets: Arc<[(String, u64)]>,
+    /// Where each target's row lives, taken when the writer was computed: a tick's writes
+    /// reach the rows without a search. A row removed since makes the writers change
+    /// (its key is one they read), so they are computed again before the next writes.
+    slots: Arc<[Slot]>,
+}
+
+impl PartialEq for Writer {
+    fn eq(&self, other: &Writer) -> bool {
+        self.targets == other.targets
+    }
+}
+
+impl Eq for Writer {}
+
+impl std::hash::Hash for Writer {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.targets.hash(state);
+    }
 }
 
 /// The writers of one ACTIVE server, a run of consecutive ranks.
@@ -93,17 +113,12 @@ pub(crate) struct WriterCache {
     spans: Vec<Span>,
     /// How many times the writers were computed (in memory only; tests).
     computed: u64,
-    /// Every target of `writers` as (writer rank, index in its targets), in key order and,
-    /// for one key, in rank order: a tick's writes then take one walk of the array volumes
-    /// (`None` until the first tick after the writers changed).
-    by_key: Option<Vec<(u32, u32)>>,
 }
 
 impl WriterCache {
     fn set(&mut self, writers: Vec<Writer>, spans: Vec<Span>) {
         self.writers = writers;
         self.spans = spans;
-        self.by_key = None;
     }
 
     /// Whether the writers computed at `self.generation` are still those of `world`: nothing
@@ -201,18 +216,6 @@ struct ServerKeys {
     array_volumes: Vec<String>,
 }
 
-/// The targets of `writers` in key order, then rank order (see [`WriterCache::by_key`]).
-fn targets_by_key(writers: &[Writer]) -> Vec<(u32, u32)> {
-    let mut order: Vec<(u32, u32)> = writers
-        .iter()
-        .enumerate()
-        .flat_map(|(rank, w)| (0..w.targets.len()).map(move |i| (rank as u32, i as u32)))
-        .collect();
-    let key = |(rank, i): &(u32, u32)| writers[*rank as usize].targets[*i as usize].0.as_str();
-    order.sort_by(|a, b| key(a).cmp(key(b)).then(a.0.cmp(&b.0)));
-    order
-}
-
 /// Everything the writers depend on, cheaply comparable: the tracked mutation counts of the
 /// tables involved and the faults that gate writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,12 +300,13 @@ fn server_writers(
         };
         let key = array_key(&array, name);
         consulted.array_volumes.push(key.clone());
-        let Some(target) = world.array_volumes.get(&key) else {
+        let Some((slot, target)) = row_and_slot(world, &key) else {
             continue;
         };
         if target.destroyed {
             continue;
         }
+        let mut slots = vec![slot];
         let mut targets = vec![(key, hot_blocks(target.provisioned_bytes))];
         if let Some(pod) = &target.pod {
             if !pods::accepts_writes(world, &array, pod) {
@@ -313,7 +317,8 @@ fn server_writers(
                     if m.array != array && m.status == "online" && world.link_up(&array, &m.array) {
                         let mirror = array_key(&m.array, name);
                         consulted.array_volumes.push(mirror.clone());
-                        if let Some(v) = world.array_volumes.get(&mirror) {
+                        if let Some((slot, v)) = row_and_slot(world, &mirror) {
+                            slots.push(slot);
                             targets.push((mirror, hot_blocks(v.provisioned_bytes)));
                         }
                     }
@@ -322,8 +327,18 @@ fn server_writers(
         }
         writers.push(Writer {
             targets: targets.into(),
+            slots: slots.into(),
         });
     }
+}
+
+/// Array volume `key` and its slot.
+fn row_and_slot<'w>(
+    world: &'w World,
+    key: &str,
+) -> Option<(Slot, &'w crate::state::records::ArrayVolumeRec)> {
+    let slot = world.array_volumes.slot_of(key)?;
+    Some((slot, world.array_volumes.get(key)?))
 }
 
 /// The writers after a change of servers only (see [`WriterCache::only_servers_changed`]):
@@ -521,39 +536,32 @@ fn settle_at(world: &mut World, next_tick: u64) {
 pub(crate) fn write_tick(world: &mut World) {
     let tick = world.meta.tick;
     settle_at(world, tick);
-    let targets: usize = world.writers.writers.iter().map(|w| w.targets.len()).sum();
-    // A search per target costs about log2(rows) key comparisons, a walk one per row.
-    let rows = world.array_volumes.len().max(2);
-    apply_writes(world, targets * (rows.ilog2() as usize) >= rows);
+    apply_writes(world);
 }
 
-/// One write per writer, in rank order, to every target of the writer: by a search per
-/// target, or (`walk`) by one walk of the array volumes in key order.
-fn apply_writes(world: &mut World, walk: bool) {
+/// One write per writer, in rank order, to every target of the writer, reached by its slot.
+fn apply_writes(world: &mut World) {
     let base = world.meta.write_seq;
-    let cache = &mut world.writers;
-    world.meta.write_seq += cache.writers.len() as u64;
-    // The writer at rank r writes `base + r + 1`.
-    let seq = |rank: usize| base + rank as u64 + 1;
-    if !walk {
-        for (rank, writer) in cache.writers.iter().enumerate() {
-            for (key, _) in writer.targets.iter() {
-                if let Some(v) = world.array_volumes.get_mut_untracked(key) {
-                    record_write(v, seq(rank));
+    let writers = &world.writers.writers;
+    world.meta.write_seq += writers.len() as u64;
+    for (rank, writer) in writers.iter().enumerate() {
+        // The writer at rank r writes `base + r + 1`.
+        let seq = base + rank as u64 + 1;
+        for (slot, (key, _)) in writer.slots.iter().zip(writer.targets.iter()) {
+            let row = match world.array_volumes.get_slot_mut_untracked(*slot) {
+                Some(row) => row,
+                None => {
+                    // The writers change before a row they write is gone (`Writer::slots`).
+                    debug_assert!(false, "the slot of {key} is stale");
+                    match world.array_volumes.get_mut_untracked(key) {
+                        Some(row) => row,
+                        None => continue,
+                    }
                 }
-            }
+            };
+            record_write(row, seq);
         }
-        return;
     }
-    let writers = &cache.writers;
-    let by_key = cache.by_key.get_or_insert_with(|| targets_by_key(writers));
-    world.array_volumes.update_sorted_untracked(
-        by_key.iter().map(|(rank, i)| {
-            let rank = *rank as usize;
-            (writers[rank].targets[*i as usize].0.as_str(), seq(rank))
-        }),
-        record_write,
-    );
 }
 
 /// One epoch of the chain, as replay walks it.
@@ -653,7 +661,6 @@ pub(crate) fn replay(world: &mut World) {
         writers,
         spans,
         computed: 1,
-        by_key: None,
     };
 }
 

@@ -9,10 +9,19 @@ use protector_core::{Error, Result};
 
 /// Rows of one kind keyed by a string, with change tracking so a save writes only what changed.
 ///
-/// Every mutable access marks the row dirty; reads never do.
+/// Every mutable access marks the row dirty; reads never do. Rows live in slots that stay
+/// theirs while they exist ([`Slot`]): code that updates the same rows again and again (the
+/// guests' writes, [`crate::writes`]) reaches them without a search by key.
 #[derive(Debug, Clone)]
 pub(crate) struct Table<T> {
-    rows: BTreeMap<String, T>,
+    /// Key → slot, in key order.
+    index: BTreeMap<String, u32>,
+    /// The rows by slot; `None` for a free slot.
+    slots: Vec<Option<T>>,
+    /// How many times each slot was freed: a [`Slot`] taken before is stale.
+    generations: Vec<u32>,
+    /// Free slots, reused last freed first.
+    free: Vec<u32>,
     dirty: BTreeSet<String>,
     /// Of `dirty`, the rows only marked for saving ([`Table::mark_dirty`]), not changed by a
     /// tracked access since (in memory only).
@@ -27,13 +36,24 @@ pub(crate) struct Table<T> {
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            rows: BTreeMap::new(),
+            index: BTreeMap::new(),
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
             dirty: BTreeSet::new(),
             marked: BTreeSet::new(),
             mutations: 0,
             touched: None,
         }
     }
+}
+
+/// Where a row lives in its [`Table`] (while it exists: a slot freed and reused is another
+/// row's, and the slot taken before no longer reaches it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    index: u32,
+    generation: u32,
 }
 
 impl<T> Table<T> {
@@ -60,54 +80,52 @@ impl<T> Table<T> {
             .unwrap_or_default()
     }
 
+    fn row(&self, slot: u32) -> Option<&T> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn row_mut(&mut self, slot: u32) -> Option<&mut T> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&T> {
-        self.rows.get(key)
+        self.row(*self.index.get(key)?)
     }
 
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut T> {
-        let row = self.rows.get_mut(key)?;
+        let slot = *self.index.get(key)?;
         self.dirty.insert(key.to_string());
         if !self.marked.is_empty() {
             self.marked.remove(key);
         }
         self.mutations += 1;
-        // Fields apart from `rows` (borrowed by `row`), so not `self.touch`.
-        if let Some(touched) = &mut self.touched {
-            touched.push(key.to_string());
-        }
-        Some(row)
+        self.touch(key);
+        self.row_mut(slot)
     }
 
     /// A row to change without marking it dirty or counting a mutation: only for changes the
     /// store persists another way (the guests' writes, [`crate::writes`]).
     pub(crate) fn get_mut_untracked(&mut self, key: &str) -> Option<&mut T> {
-        self.rows.get_mut(key)
+        let slot = *self.index.get(key)?;
+        self.row_mut(slot)
     }
 
-    /// Changes the rows with the keys of `updates` untracked (as
-    /// [`Table::get_mut_untracked`]), in the order given; `updates` must be in ascending key
-    /// order (a key may repeat). Keys without a row are skipped. Many updates cost one walk of
-    /// the table instead of a search each.
-    pub(crate) fn update_sorted_untracked<'k, X>(
-        &mut self,
-        updates: impl IntoIterator<Item = (&'k str, X)>,
-        mut f: impl FnMut(&mut T, X),
-    ) {
-        let mut rows = self.rows.iter_mut();
-        let Some(mut row) = rows.next() else {
-            return;
-        };
-        for (key, x) in updates {
-            while row.0.as_str() < key {
-                match rows.next() {
-                    Some(next) => row = next,
-                    None => return,
-                }
-            }
-            if row.0.as_str() == key {
-                f(row.1, x);
-            }
+    /// The slot of row `key`, if it exists.
+    pub(crate) fn slot_of(&self, key: &str) -> Option<Slot> {
+        let index = *self.index.get(key)?;
+        Some(Slot {
+            index,
+            generation: self.generations[index as usize],
+        })
+    }
+
+    /// The row in `slot` to change untracked (as [`Table::get_mut_untracked`]); `None` when
+    /// the row it was taken from is gone.
+    pub(crate) fn get_slot_mut_untracked(&mut self, slot: Slot) -> Option<&mut T> {
+        if self.generations.get(slot.index as usize) != Some(&slot.generation) {
+            return None;
         }
+        self.row_mut(slot.index)
     }
 
     /// Marks row `key` for the next save (a row changed untracked).
@@ -140,12 +158,33 @@ impl<T> Table<T> {
     }
 
     /// The number of rows.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+        self.index.len()
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
-        self.rows.contains_key(key)
+        self.index.contains_key(key)
+    }
+
+    /// Puts `row` at `key`: in the slot of the row it replaces, or a free one.
+    fn put(&mut self, key: String, row: T) {
+        if let Some(slot) = self.index.get(&key) {
+            self.slots[*slot as usize] = Some(row);
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(row);
+                slot
+            }
+            None => {
+                self.slots.push(Some(row));
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, slot);
     }
 
     pub(crate) fn insert(&mut self, key: impl Into<String>, row: T) {
@@ -156,11 +195,14 @@ impl<T> Table<T> {
         }
         self.mutations += 1;
         self.touch(&key);
-        self.rows.insert(key, row);
+        self.put(key, row);
     }
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<T> {
-        let row = self.rows.remove(key)?;
+        let slot = self.index.remove(key)?;
+        let row = self.slots[slot as usize].take()?;
+        self.generations[slot as usize] = self.generations[slot as usize].wrapping_add(1);
+        self.free.push(slot);
         self.dirty.insert(key.to_string());
         if !self.marked.is_empty() {
             self.marked.remove(key);
@@ -170,15 +212,16 @@ impl<T> Table<T> {
         Some(row)
     }
 
+    /// The rows in key order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
-        self.rows.values()
+        self.index.values().filter_map(|slot| self.row(*slot))
     }
 
     /// Keys of rows matching `pred`, in key order (collect first, then mutate).
     pub(crate) fn keys_where(&self, mut pred: impl FnMut(&T) -> bool) -> Vec<String> {
-        self.rows
+        self.index
             .iter()
-            .filter(|(_, row)| pred(row))
+            .filter(|(_, slot)| self.row(**slot).is_some_and(&mut pred))
             .map(|(key, _)| key.clone())
             .collect()
     }
@@ -189,17 +232,18 @@ impl<T> Table<T> {
         &'a self,
         prefix: &'a str,
     ) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
-        self.rows
+        self.index
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
             .take_while(move |(key, _)| key.starts_with(prefix))
+            .filter_map(|(key, slot)| Some((key, self.row(*slot)?)))
     }
 
     /// The first row matching `pred`, in key order.
     pub(crate) fn find(&self, mut pred: impl FnMut(&T) -> bool) -> Option<&T> {
-        self.rows.values().find(|row| pred(row))
+        self.values().find(|row| pred(row))
     }
 }
 
@@ -221,7 +265,7 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
         self.marked.clear();
         let mut out = Vec::with_capacity(dirty.len());
         for key in dirty {
-            let body = match self.rows.get(&key) {
+            let body = match self.get(&key) {
                 Some(row) => Some(serde_json::to_string(row).map_err(|e| {
                     Error::unexpected(format!("simulator state row {key} cannot be saved: {e}"))
                 })?),
@@ -240,13 +284,13 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
             )
         })?;
         self.touch(&key);
-        self.rows.insert(key, row);
+        self.put(key, row);
         Ok(())
     }
 
     fn mark_all_dirty(&mut self) {
         // Whatever changed is unknown now: every row counts as changed.
-        self.dirty = self.rows.keys().cloned().collect();
+        self.dirty = self.index.keys().cloned().collect();
         self.marked.clear();
     }
 
@@ -260,25 +304,29 @@ impl<T: Serialize + DeserializeOwned> PersistTable for Table<T> {
 mod tests {
     use super::*;
 
-    /// Sorted updates reach their rows in the order given, skip keys without a row (before,
-    /// between and after the rows) and leave the rows unmarked.
+    /// A row keeps its slot while it exists, through changes and an overwrite; once it is
+    /// removed the slot no longer reaches anything, even when another row reuses it.
     #[test]
-    fn sorted_updates_walk_the_rows_once() {
+    fn a_slot_reaches_its_row_while_it_exists() {
         let mut table: Table<Vec<u32>> = Table::default();
         for key in ["b", "d", "f"] {
             table.insert(key, Vec::new());
         }
-        let _ = std::mem::take(&mut table.dirty);
-        let mutations = table.mutations();
-        table.update_sorted_untracked(
-            [("a", 1), ("b", 2), ("b", 3), ("c", 4), ("f", 5), ("g", 6)],
-            |row, x| row.push(x),
+        let d = table.slot_of("d").unwrap();
+        table.get_mut("d").unwrap().push(1);
+        table.insert("d", vec![2]);
+        table.insert("a", Vec::new());
+        table.get_slot_mut_untracked(d).unwrap().push(3);
+        assert_eq!(table.get("d"), Some(&vec![2, 3]));
+        assert_eq!(table.remove("d"), Some(vec![2, 3]));
+        assert_eq!(table.get_slot_mut_untracked(d), None);
+        table.insert("c", vec![4]);
+        assert_eq!(table.get_slot_mut_untracked(d), None, "the slot went to c");
+        assert_eq!(table.values().collect::<Vec<_>>(), [&vec![], &vec![], &vec![4], &vec![]]);
+        assert_eq!(
+            table.with_prefix("c").map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["c"]
         );
-        assert_eq!(table.get("b"), Some(&vec![2, 3]));
-        assert_eq!(table.get("d"), Some(&vec![]));
-        assert_eq!(table.get("f"), Some(&vec![5]));
-        assert!(!table.contains_key("a") && !table.contains_key("g"));
-        assert!(table.dirty.is_empty());
-        assert_eq!(table.mutations(), mutations);
+        assert_eq!(table.len(), 4);
     }
 }
