@@ -424,10 +424,12 @@ async fn crash_and_recover_with(
     let trip = Arc::new(Trip::default());
     let id = {
         let mortal = engine(&env, kind.local(), Some(&trip));
-        let submitted = mortal.submit(kind.request()).await.unwrap();
+        // The engine's futures are large (a debug build keeps a slot per temporary): boxed, so
+        // this frame stays small on the test threads' 2 MiB stacks.
+        let submitted = Box::pin(mortal.submit(kind.request())).await.unwrap();
         let id = submitted.operation.id;
         trip.arm(crash_after.unwrap_or(usize::MAX));
-        let run = mortal.run(id, NoProgress);
+        let run = Box::pin(mortal.run(id, NoProgress));
         tokio::select! {
             biased;
             () = trip.died.notified() => {}
@@ -441,8 +443,7 @@ async fn crash_and_recover_with(
     };
     let writes = trip.writes.load(Ordering::SeqCst);
     let engine = engine(&env, kind.local(), None);
-    let op = engine
-        .recover_operation(&format!("op-{id}"))
+    let op = Box::pin(engine.recover_operation(&format!("op-{id}")))
         .await
         .unwrap_or_else(|e| panic!("{kind:?}, crash after write {crash_after:?}: recover: {e}"));
     let at = format!("{kind:?} killed after journal write {crash_after:?} of {writes}");
@@ -451,7 +452,9 @@ async fn crash_and_recover_with(
         "{at}: {op:#?}"
     );
     // Recovering again changes nothing.
-    let again = engine.recover_operation(&format!("op-{id}")).await.unwrap();
+    let again = Box::pin(engine.recover_operation(&format!("op-{id}")))
+        .await
+        .unwrap();
     assert_eq!(again.status, op.status, "{at}");
     assert_end_state(&env, &engine, kind, &at).await;
     if tiered {

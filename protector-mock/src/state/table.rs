@@ -322,9 +322,15 @@ mod tests {
         assert_eq!(table.get_slot_mut_untracked(d), None);
         table.insert("c", vec![4]);
         assert_eq!(table.get_slot_mut_untracked(d), None, "the slot went to c");
-        assert_eq!(table.values().collect::<Vec<_>>(), [&vec![], &vec![], &vec![4], &vec![]]);
         assert_eq!(
-            table.with_prefix("c").map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            table.values().collect::<Vec<_>>(),
+            [&vec![], &vec![], &vec![4], &vec![]]
+        );
+        assert_eq!(
+            table
+                .with_prefix("c")
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>(),
             ["c"]
         );
         assert_eq!(table.len(), 4);
