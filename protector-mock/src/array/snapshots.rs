@@ -88,12 +88,16 @@ pub(crate) fn take_snapshot(
     };
     let now = world.now();
     for volume in &pg.volumes {
-        let Some(v) = world.array_volumes.get(&array_key(array, volume)).cloned() else {
+        // Only what the snapshot holds, not the whole row (names, hosts, lineage): the
+        // schedules of a 1,000-VM run take thousands of snapshots.
+        let Some((provisioned_bytes, fingerprint, written_blocks)) = world
+            .array_volumes
+            .get(&array_key(array, volume))
+            .filter(|v| !v.destroyed)
+            .map(|v| (v.provisioned_bytes, v.fingerprint, v.written_blocks.clone()))
+        else {
             continue;
         };
-        if v.destroyed {
-            continue;
-        }
         let snap_name = format!("{name}.{volume}");
         world.volume_snapshots.insert(
             array_key(array, &snap_name),
@@ -103,9 +107,9 @@ pub(crate) fn take_snapshot(
                 pg_snapshot: name.clone(),
                 source_volume: volume.clone(),
                 created: now,
-                provisioned_bytes: v.provisioned_bytes,
-                fingerprint: v.fingerprint,
-                written_blocks: v.written_blocks,
+                provisioned_bytes,
+                fingerprint,
+                written_blocks,
             },
         );
     }
