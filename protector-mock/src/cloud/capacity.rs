@@ -57,17 +57,7 @@ pub(crate) struct Usage {
 /// What `project_id` uses on `site` now (servers not deleted, volumes, ports).
 pub(crate) fn usage(world: &World, site: &str, project_id: &str) -> Usage {
     let mut usage = Usage::default();
-    for server in world
-        .servers
-        .values()
-        .filter(|s| s.site == site && s.project_id == project_id && s.status != "DELETED")
-    {
-        usage.instances += 1;
-        if let Some(flavor) = world.flavors.get(&server.flavor_id) {
-            usage.cores += i64::from(flavor.vcpus);
-            usage.ram += flavor.ram_mb as i64;
-        }
-    }
+    add_server_usage(world, site, project_id, &mut usage);
     for volume in world
         .volumes
         .values()
@@ -82,6 +72,21 @@ pub(crate) fn usage(world: &World, site: &str, project_id: &str) -> Usage {
         .filter(|p| p.site == site && p.project_id == project_id)
         .count() as i64;
     usage
+}
+
+/// Adds what the servers of `project_id` on `site` use (not deleted) to `usage`.
+fn add_server_usage(world: &World, site: &str, project_id: &str, usage: &mut Usage) {
+    for server in world
+        .servers
+        .values()
+        .filter(|s| s.site == site && s.project_id == project_id && s.status != "DELETED")
+    {
+        usage.instances += 1;
+        if let Some(flavor) = world.flavors.get(&server.flavor_id) {
+            usage.cores += i64::from(flavor.vcpus);
+            usage.ram += flavor.ram_mb as i64;
+        }
+    }
 }
 
 /// Nova's `GET /limits` for the caller's project.
@@ -126,7 +131,12 @@ pub(crate) fn check_server_quota(
     ram_mb: u64,
 ) -> Result<()> {
     let q = quota(world, &caller.site, &caller.project_id);
-    let u = usage(world, &caller.site, &caller.project_id);
+    if q.instances < 0 && q.cores < 0 && q.ram < 0 {
+        // Unlimited: nothing to count.
+        return Ok(());
+    }
+    let mut u = Usage::default();
+    add_server_usage(world, &caller.site, &caller.project_id, &mut u);
     for (resource, limit, used, requested) in [
         ("instances", q.instances, u.instances, 1),
         ("cores", q.cores, u.cores, i64::from(vcpus)),
