@@ -300,7 +300,7 @@ fn server_writers(
         };
         let key = array_key(&array, name);
         consulted.array_volumes.push(key.clone());
-        let Some((slot, target)) = row_and_slot(world, &key) else {
+        let Some((slot, target)) = world.array_volumes.get_with_slot(&key) else {
             continue;
         };
         if target.destroyed {
@@ -317,7 +317,7 @@ fn server_writers(
                     if m.array != array && m.status == "online" && world.link_up(&array, &m.array) {
                         let mirror = array_key(&m.array, name);
                         consulted.array_volumes.push(mirror.clone());
-                        if let Some((slot, v)) = row_and_slot(world, &mirror) {
+                        if let Some((slot, v)) = world.array_volumes.get_with_slot(&mirror) {
                             slots.push(slot);
                             targets.push((mirror, hot_blocks(v.provisioned_bytes)));
                         }
@@ -330,15 +330,6 @@ fn server_writers(
             slots: slots.into(),
         });
     }
-}
-
-/// Array volume `key` and its slot.
-fn row_and_slot<'w>(
-    world: &'w World,
-    key: &str,
-) -> Option<(Slot, &'w crate::state::records::ArrayVolumeRec)> {
-    let slot = world.array_volumes.slot_of(key)?;
-    Some((slot, world.array_volumes.get(key)?))
 }
 
 /// The writers after a change of servers only (see [`WriterCache::only_servers_changed`]):

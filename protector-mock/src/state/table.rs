@@ -110,13 +110,14 @@ impl<T> Table<T> {
         self.row_mut(slot)
     }
 
-    /// The slot of row `key`, if it exists.
-    pub(crate) fn slot_of(&self, key: &str) -> Option<Slot> {
+    /// Row `key` and its slot, if it exists.
+    pub(crate) fn get_with_slot(&self, key: &str) -> Option<(Slot, &T)> {
         let index = *self.index.get(key)?;
-        Some(Slot {
+        let slot = Slot {
             index,
             generation: self.generations[index as usize],
-        })
+        };
+        Some((slot, self.row(index)?))
     }
 
     /// The row in `slot` to change untracked (as [`Table::get_mut_untracked`]); `None` when
@@ -312,7 +313,7 @@ mod tests {
         for key in ["b", "d", "f"] {
             table.insert(key, Vec::new());
         }
-        let d = table.slot_of("d").unwrap();
+        let (d, _) = table.get_with_slot("d").unwrap();
         table.get_mut("d").unwrap().push(1);
         table.insert("d", vec![2]);
         table.insert("a", Vec::new());
