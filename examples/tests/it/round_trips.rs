@@ -141,12 +141,7 @@ async fn site_failover_of_ten_groups_keystone_round_trips() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.completed_count, Some(10));
 
     let (before, total) = report("planned site failover of ten groups", log);

@@ -11,13 +11,24 @@ use protector_core::engine::{
     RegisterSite,
 };
 use protector_core::model::{
-    Operation, ProtectionGroup, ReplicationType, ResourceMappings, SiteType,
+    Operation, OperationStatus, ProtectionGroup, ReplicationType, ResourceMappings, SiteType,
 };
 use protector_core::store::{SecretKey, SqliteStore, Store};
 use protector_core::Protector;
 use protector_mock::{Inventory, Simulator};
 
 pub const MEMBERS: [&str; 3] = ["web-server-1", "web-server-2", "db-server-1"];
+
+/// Asserts that `op` completed, showing its error when it did not.
+#[track_caller]
+pub fn assert_completed(op: &Operation) {
+    assert_eq!(
+        op.status,
+        OperationStatus::Completed,
+        "{:?}",
+        op.error_message
+    );
+}
 
 pub struct Env {
     pub sim: Simulator,

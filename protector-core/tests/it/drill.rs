@@ -73,12 +73,7 @@ async fn rewrite_record(env: &Env, change: impl Fn(&mut TestFailoverRecord)) {
 
 #[track_caller]
 fn assert_completed(op: &Operation) {
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    crate::common::assert_completed(op);
     assert_eq!(op.progress, 100);
 }
 

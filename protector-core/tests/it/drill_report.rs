@@ -2,7 +2,7 @@
 //! boot time, the timeline in order, the checks and the recovery point; the same as HTML
 //! (escaped, well-formed); still available after the cleanup; `NotFound` without a drill.
 
-use crate::common::{setup, Env};
+use crate::common::{assert_completed, setup, Env};
 
 use protector_core::engine::{CheckOutcome, DrillReport, NoProgress, TestFailoverRequest};
 use protector_core::model::{OperationStatus, ResourceMappings};
@@ -34,12 +34,7 @@ async fn drilled() -> (Env, uuid::Uuid) {
         .test_failover(GROUP, request(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     (env, op.id)
 }
 

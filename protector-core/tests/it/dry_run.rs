@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{existing, mappings, planned_failover, setup, Env, MEMBERS};
+use crate::common::{assert_completed, existing, mappings, planned_failover, setup, Env, MEMBERS};
 
 use protector_core::engine::{
     FailbackRequest, NoProgress, SiteFailoverRequest, TestFailoverRequest, ValidationReport,
@@ -118,12 +118,7 @@ async fn the_failback_plan_changes_nothing_and_is_what_the_failback_runs() {
         .failback(GROUP, FailbackRequest::default(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.steps_completed, names(&plan.steps));
 }
 
@@ -183,12 +178,7 @@ async fn the_drill_plan_changes_nothing_and_is_what_the_drill_runs() {
         .test_failover(GROUP, drill_request(), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.steps_completed, names(&plan.steps));
     let group = env.engine.group(GROUP).await.unwrap();
     let record = group.test_failover.unwrap();
@@ -287,12 +277,7 @@ async fn the_cleanup_plan_lists_what_the_cleanup_removes_and_changes_nothing() {
         .test_failover_cleanup(GROUP, None, &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.steps_completed, names(&plan.steps));
     // Every listed server, port and volume is gone from site-b.
     let inventory = env.sim.inspect();
@@ -386,12 +371,7 @@ async fn the_site_failover_plan_lists_each_group_and_is_what_the_site_failover_r
         .site_failover("site-a", request, &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     let child = op.group_results[0].operation_id.unwrap();
     let child = env.engine.operation(&child.to_string()).await.unwrap();
     assert_eq!(child.steps_completed, names(&group_plan.steps));

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{setup, Env};
+use crate::common::{assert_completed, setup, Env};
 
 use protector_core::api::CopyVolume;
 use protector_core::engine::{LeakKind, LeakScan, NoProgress, ScanPlace, TestFailoverRequest};
@@ -43,12 +43,7 @@ async fn drill(env: &Env) -> uuid::Uuid {
         .test_failover(GROUP, request, &NoProgress)
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     op.id
 }
 

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use crate::common::{existing, groups, mappings, setup, Env};
+use crate::common::{assert_completed, existing, groups, mappings, setup, Env};
 use futures::StreamExt;
 use protector_core::engine::{
     progress_channel, EngineOptions, FailoverRequest, OperationRequest, PollPolicy,
@@ -151,12 +151,7 @@ async fn a_submitted_failover_runs_in_another_process_with_owned_progress() {
     }
     let op = run.await.unwrap().unwrap();
     assert_eq!(op.id, id);
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.instances_created, 3);
     assert!(seen.len() > 5, "{} progress records", seen.len());
     assert!(seen.iter().all(|o| o.id == id));
@@ -195,12 +190,7 @@ async fn an_unplanned_failover_reports_its_data_at_risk_at_submission() {
         .expect("the plan whose data at risk is reported");
     assert!(plan.recovery_point.is_some());
     let op = survivor.start(submitted.operation.id).wait().await.unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.id, plan.id);
     assert_eq!(running_on(&env, "site-b"), 3);
 }
@@ -222,12 +212,7 @@ async fn watch_and_wait_follow_a_run_to_its_end() {
     assert!(running.take_progress().is_some());
     assert!(running.take_progress().is_none());
     let ran = running.wait().await.unwrap();
-    assert_eq!(
-        ran.status,
-        OperationStatus::Completed,
-        "{:?}",
-        ran.error_message
-    );
+    assert_completed(&ran);
 
     let waited = other_process(&env)
         .wait(&ran.id.to_string(), None)
@@ -349,12 +334,7 @@ async fn cancelling_a_running_failover_stops_it_and_rolls_it_back() {
         .await
         .unwrap();
     let op = env.engine.start(again.operation.id).wait().await.unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
 }
 
 #[tokio::test]
@@ -412,12 +392,7 @@ async fn a_drill_run_at_once_uses_the_plan_its_submission_made() {
         .wait()
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.instances_created, 3);
     let same_engine = total_calls(&env.engine) - before;
 
@@ -427,12 +402,7 @@ async fn a_drill_run_at_once_uses_the_plan_its_submission_made() {
     let submitted = env.engine.submit(drill()).await.unwrap();
     let other = other_process(&env);
     let op = other.start(submitted.operation.id).wait().await.unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert_eq!(op.instances_created, 3);
     let planned_again = total_calls(&other);
     assert!(
@@ -459,12 +429,7 @@ async fn a_drill_whose_group_changed_since_its_submission_is_planned_again() {
         .wait()
         .await
         .unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     // The group as it is now: two test copies, none of the member that left.
     assert_eq!(op.instances_created, 2);
     let test_servers: Vec<String> = env.sim.inspect().sites["site-b"]

@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::common::{groups, mappings, planned_failover, setup, shape, Env, MEMBERS};
+use crate::common::{
+    assert_completed, groups, mappings, planned_failover, setup, shape, Env, MEMBERS,
+};
 
 use protector_core::api::ServerStatus;
 use protector_core::engine::{FailoverRequest, NoProgress, ReplicationHealth};
@@ -175,12 +177,7 @@ async fn a_link_cut_after_the_stop_fails_the_failover_at_once_and_restarts_the_s
     // Once the link is back the failover runs.
     env.sim.set_partition(false).unwrap();
     let op = planned_failover(&env).await.unwrap();
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
 }
 
 #[tokio::test]
@@ -255,12 +252,7 @@ async fn unplanned_failover_runs_during_a_replication_outage_and_says_what_is_at
         .await
         .unwrap();
 
-    assert_eq!(
-        op.status,
-        OperationStatus::Completed,
-        "{:?}",
-        op.error_message
-    );
+    assert_completed(&op);
     assert!(op.data_loss.unwrap().contains("are lost"));
     // One running copy of each VM: the source answered, so its VMs were stopped.
     let inventory = env.sim.inspect();
