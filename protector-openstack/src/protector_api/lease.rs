@@ -1,9 +1,10 @@
 //! An operation lock over protector-api: a lease, renewed while held, released when dropped.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -89,9 +90,44 @@ impl Drop for LeaseGuard {
                 tokio::task::block_in_place(|| handle.block_on(release));
             }
             _ => {
-                let task = handle.spawn(release);
+                let pending = Pending::start();
+                let task = handle.spawn(async move {
+                    release.await;
+                    drop(pending);
+                });
                 self.store.releasing(self.id, task);
             }
         }
     }
+}
+
+/// How many releases run in the background (see [`settle_releases`]).
+fn in_flight() -> &'static watch::Sender<usize> {
+    static IN_FLIGHT: OnceLock<watch::Sender<usize>> = OnceLock::new();
+    IN_FLIGHT.get_or_init(|| watch::channel(0).0)
+}
+
+/// One release in the background, counted until it ends or its task is dropped.
+struct Pending;
+
+impl Pending {
+    fn start() -> Pending {
+        in_flight().send_modify(|n| *n += 1);
+        Pending
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        in_flight().send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Waits, at most `limit`, until every lock this process dropped on a single-threaded runtime
+/// is released (a multi-threaded runtime releases it before the drop returns). A process that
+/// ends its runtime right after its work calls this first; a lease left behind lapses after
+/// 30 seconds, and until then nobody else can lock that operation.
+pub async fn settle_releases(limit: Duration) {
+    let mut count = in_flight().subscribe();
+    let _ = tokio::time::timeout(limit, count.wait_for(|n| *n == 0)).await;
 }

@@ -9,5 +9,6 @@ mod lease;
 mod store;
 mod validator;
 
+pub use lease::settle_releases;
 pub use store::RemoteStore;
 pub use validator::TokenValidator;

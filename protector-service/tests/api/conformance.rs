@@ -96,3 +96,23 @@ async fn on_one_thread_a_dropped_lock_is_free_for_the_stores_next_lock() {
         drop(lock);
     }
 }
+
+// A process that ends its single-threaded runtime after its work (the CLI) waits for the
+// releases its drops started: the lease is gone from the site's store, not left to lapse.
+#[tokio::test]
+async fn on_one_thread_settled_releases_leave_no_lease() {
+    use protector_core::store::LockAttempt;
+
+    let sim = Sim::start().await;
+    let sqlite = crate::support::sqlite(sim.dir.path(), "site-a");
+    let (_api, store) = remote(&sim, "site-a", sqlite.clone(), "site-a").await;
+    let op = Uuid::new_v4();
+    let lock = match store.lock_operation(&op).await.unwrap() {
+        LockAttempt::Acquired(lock) => lock,
+        LockAttempt::Held { .. } => panic!("a new operation's lock is held"),
+    };
+    assert!(sqlite.get_lease(&op).await.unwrap().is_some());
+    drop(lock);
+    protector_openstack::protector_api::settle_releases(std::time::Duration::from_secs(60)).await;
+    assert_eq!(sqlite.get_lease(&op).await.unwrap(), None);
+}
