@@ -6,6 +6,7 @@
 //! with [`ErrorKind::Unavailable`]. Policy API tokens are encrypted with the site's
 //! [`SecretKey`] before they reach the database.
 
+mod group_commit;
 mod records;
 
 use std::fmt;
@@ -139,6 +140,8 @@ pub struct SqliteStore {
     path: Option<PathBuf>,
     /// Operation locks of a store in memory (a file store locks files next to it).
     locks: MemoryLocks,
+    /// Journal writes waiting for their commit (`group_commit`).
+    commits: group_commit::CommitQueue,
 }
 
 impl SqliteStore {
@@ -322,6 +325,7 @@ impl SqliteStore {
             key,
             path,
             locks: MemoryLocks::default(),
+            commits: Default::default(),
         })
     }
 

@@ -259,18 +259,16 @@ impl Store for SqliteStore {
             .map(|entry| Ok((entry.operation_id, to_json(&what, entry)?)))
             .collect::<Result<Vec<_>>>()?;
         let operation = operation
-            .map(|operation| Ok((operation, to_json(&what, operation)?)))
+            .map(|operation| {
+                Ok((
+                    operation.id.to_string(),
+                    sortable_time(&operation.started_at),
+                    to_json(&what, operation)?,
+                ))
+            })
             .transpose()?;
-        // One commit for all: a commit (its log frames) is most of what a write costs.
-        self.transaction(&what, |tx| {
-            for (operation_id, json) in &entries {
-                write_journal(tx, operation_id, json)?;
-            }
-            if let Some((operation, json)) = &operation {
-                write_operation(tx, operation, json)?;
-            }
-            Ok(())
-        })
+        // With the writes of the other runs of this moment: one commit (`group_commit`).
+        self.record_queued(what, entries, operation).await
     }
 
     async fn list_journal(&self, operation_id: &Uuid) -> Result<Vec<JournalEntry>> {
@@ -491,7 +489,7 @@ fn lease_from_row(what: &str, id: &Uuid, row: Option<(String, String)>) -> Resul
 /// sequence number. One statement: the next number is computed and taken under the same write
 /// lock, so two writers of one operation cannot get the same number. The `seq` column is the
 /// truth; the one inside the JSON is replaced on read.
-fn write_journal(
+pub(super) fn write_journal(
     conn: &rusqlite::Connection,
     operation_id: &Uuid,
     json: &str,
@@ -510,13 +508,24 @@ fn write_operation(
     operation: &Operation,
     json: &str,
 ) -> rusqlite::Result<()> {
+    write_operation_row(
+        conn,
+        &operation.id.to_string(),
+        &sortable_time(&operation.started_at),
+        json,
+    )
+}
+
+/// Inserts or replaces the operation with id `id`, started at `started` (sortable), as `json`.
+pub(super) fn write_operation_row(
+    conn: &rusqlite::Connection,
+    id: &str,
+    started: &str,
+    json: &str,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO operations (id, started_at, json) VALUES (?1, ?2, ?3)",
     )?
-    .execute(params![
-        operation.id.to_string(),
-        sortable_time(&operation.started_at),
-        json
-    ])
+    .execute(params![id, started, json])
     .map(|_| ())
 }
