@@ -23,6 +23,7 @@ pub mod retry;
 pub mod send;
 pub mod tls;
 pub mod transport;
+mod verify;
 
 pub use retry::{
     classify, is_idempotent, may_have_run, parse_retry_after, retry_after, retry_status,

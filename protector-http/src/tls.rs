@@ -3,7 +3,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use crate::verify::{self, Anchors, NoVerification, Verifier};
 
 /// Which certificate authorities are trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,6 +41,15 @@ pub enum TlsError {
         /// The bundle.
         path: PathBuf,
     },
+    /// A certificate of the CA bundle cannot be a trust root.
+    Unusable {
+        /// The bundle.
+        path: PathBuf,
+        /// Why, as rustls says it.
+        reason: String,
+    },
+    /// rustls refused the settings.
+    Setup(String),
     /// reqwest refused the settings.
     Build(reqwest::Error),
 }
@@ -50,6 +66,11 @@ impl TlsError {
             TlsError::NoCertificate { path } => {
                 format!("{bundle} {} holds no PEM certificate", path.display())
             }
+            TlsError::Unusable { path, reason } => format!(
+                "{bundle} {} holds a certificate that cannot be a trust root: {reason}",
+                path.display()
+            ),
+            TlsError::Setup(reason) => format!("cannot set up TLS: {reason}"),
             TlsError::Build(e) => format!("cannot build the HTTP client: {e}"),
         }
     }
@@ -65,7 +86,7 @@ impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TlsError::Read { source, .. } => Some(source),
-            TlsError::NoCertificate { .. } => None,
+            TlsError::NoCertificate { .. } | TlsError::Unusable { .. } | TlsError::Setup(_) => None,
             TlsError::Build(e) => Some(e),
         }
     }
@@ -144,71 +165,62 @@ impl HttpClientBuilder {
     /// process may run several (tests, the Python module, a forked child).
     pub fn build(self) -> Result<reqwest::Client, TlsError> {
         let bundle = match &self.roots {
-            TrustedRoots::BuiltIn => None,
+            TrustedRoots::BuiltIn => Vec::new(),
             TrustedRoots::BuiltInAnd(path) | TrustedRoots::Only(path) => {
-                Some(std::fs::read(path).map_err(|source| TlsError::Read {
+                let pem = std::fs::read(path).map_err(|source| TlsError::Read {
                     path: path.to_path_buf(),
                     source,
-                })?)
+                })?;
+                parse_bundle(path, &pem)?
             }
         };
-        self.build_new(bundle.as_deref())
-    }
-
-    fn build_new(&self, bundle: Option<&[u8]>) -> Result<reqwest::Client, TlsError> {
+        let verifier: Arc<dyn ServerCertVerifier> = if self.insecure {
+            Arc::new(NoVerification)
+        } else {
+            let anchors = match &self.roots {
+                TrustedRoots::BuiltIn => Anchors::System,
+                TrustedRoots::BuiltInAnd(_) => Anchors::SystemAnd(bundle),
+                TrustedRoots::Only(_) => Anchors::Only(bundle),
+            };
+            let verifier = Verifier::new(anchors).map_err(|e| TlsError::Unusable {
+                path: self.bundle_path().to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            Arc::new(verifier)
+        };
+        // rustls' defaults (TLS 1.2 and 1.3, ring), HTTP/1.1 by ALPN, as reqwest's own
+        // configuration has them; its certificate checks are the verifier's.
+        let mut tls = rustls::ClientConfig::builder_with_provider(verify::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Setup(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
+            .use_preconfigured_tls(tls)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .redirect(reqwest::redirect::Policy::none());
         if let Some(user_agent) = &self.user_agent {
             builder = builder.user_agent(user_agent.as_str());
         }
-        match &self.roots {
-            TrustedRoots::BuiltIn | TrustedRoots::BuiltInAnd(_) => {
-                builder = builder.tls_built_in_native_certs(false);
-                for certificate in system_roots() {
-                    builder = builder.add_root_certificate(certificate.clone());
-                }
-            }
-            TrustedRoots::Only(_) => builder = builder.tls_built_in_root_certs(false),
-        }
-        if let (TrustedRoots::BuiltInAnd(path) | TrustedRoots::Only(path), Some(pem)) =
-            (&self.roots, bundle)
-        {
-            for certificate in parse_bundle(path, pem)? {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if self.insecure {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
         builder.build().map_err(TlsError::Build)
+    }
+
+    /// The CA bundle's path, or an empty one.
+    fn bundle_path(&self) -> &Path {
+        match &self.roots {
+            TrustedRoots::BuiltInAnd(path) | TrustedRoots::Only(path) => path,
+            TrustedRoots::BuiltIn => Path::new(""),
+        }
     }
 }
 
-/// The system's trusted roots (what reqwest's native roots are), read once per process: each
-/// client built after the first gets them without reading the store again. A certificate the
-/// store holds but rustls cannot use as a root is left out, as reqwest leaves it out.
-fn system_roots() -> &'static [reqwest::Certificate] {
-    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let loaded = rustls_native_certs::load_native_certs();
-        for error in &loaded.errors {
-            tracing::debug!(%error, "a certificate of the system's store could not be read");
-        }
-        loaded
-            .certs
-            .into_iter()
-            .filter(|der| rustls::RootCertStore::empty().add(der.clone()).is_ok())
-            .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
-            .collect()
-    })
-}
-
 /// The certificates of the PEM bundle read from `path`; at least one.
-fn parse_bundle(path: &Path, pem: &[u8]) -> Result<Vec<reqwest::Certificate>, TlsError> {
-    reqwest::Certificate::from_pem_bundle(pem)
+fn parse_bundle(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
         .ok()
         .filter(|certificates| !certificates.is_empty())
         .ok_or_else(|| TlsError::NoCertificate {
