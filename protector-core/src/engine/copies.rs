@@ -14,7 +14,7 @@ use super::Protector;
 use crate::api::{ArrayApi, ListPorts, ListServers, ListVolumes, SiteClients};
 use crate::error::{Error, Result};
 use crate::model::{MemberStatus, Operation, OperationStatus, OperationType};
-use crate::store::{GroupDocument, JournalEntry, JournalKind};
+use crate::store::{GroupDocument, JournalEntry, JournalKind, OperationQuery};
 
 /// Moves the members that ran on `source` back to their standby placement on `target`
 /// (the end of a failback).
@@ -251,21 +251,17 @@ impl Protector {
         group: &crate::model::ProtectionGroup,
         site: &str,
     ) -> Result<Vec<Operation>> {
+        let query = OperationQuery::of_group(group.id)
+            .of_types(&[OperationType::Failover, OperationType::Failback])
+            .in_statuses(&[OperationStatus::Failed])
+            .into_site(site);
         Ok(self
             .store()
-            .list_operations()
+            .query_operations(&query)
             .await?
             .into_iter()
             .filter(|op| {
-                op.group_id == Some(group.id)
-                    && op.status == OperationStatus::Failed
-                    && matches!(
-                        op.operation_type,
-                        OperationType::Failover | OperationType::Failback
-                    )
-                    && op.target_site == site
-                    && group.last_operation_id != Some(op.id)
-                    && group.active_operation_id != Some(op.id)
+                group.last_operation_id != Some(op.id) && group.active_operation_id != Some(op.id)
             })
             .collect())
     }

@@ -21,6 +21,7 @@ use crate::model::{
     seconds_between, Operation, OperationStatus, OperationType, Phase, RtoEstimate, WaveEstimate,
 };
 use crate::plan::Plan;
+use crate::store::OperationQuery;
 
 /// How many earlier operations an estimate measures at most (the most recent ones).
 pub const HISTORY_RUNS: usize = 5;
@@ -44,7 +45,12 @@ impl Protector {
     /// site's earlier operations (a store that cannot be read gives the defaults).
     pub(in crate::engine) async fn order_and_estimate(&self, plan: &mut Plan, kind: OperationType) {
         plan.boot_order = plan_boot_order(&plan.members);
-        let history = match self.store().list_operations().await {
+        let query = OperationQuery::default()
+            .of_types(&[kind])
+            .in_statuses(&[OperationStatus::Completed])
+            .into_site(&plan.target_site)
+            .newest(HISTORY_RUNS + 1);
+        let history = match self.store().query_operations(&query).await {
             Ok(history) => history,
             Err(e) => {
                 tracing::warn!(error = %e, "no earlier operations to estimate from");

@@ -51,7 +51,8 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::{
-    Member, Operation, ProtectionGroup, ReplicationPolicy, ResourceMappings, Site, TenantMapping,
+    Member, Operation, OperationStatus, OperationType, ProtectionGroup, ReplicationPolicy,
+    ResourceMappings, Site, TenantMapping,
 };
 
 /// Resource mappings stored for one direction of one group.
@@ -251,6 +252,81 @@ impl JournalKind {
     }
 }
 
+/// Which operations [`Store::query_operations`] returns: those that match every condition
+/// given (an empty list or `None` is no condition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationQuery {
+    /// Of this protection group.
+    pub group_id: Option<Uuid>,
+    /// Of one of these types.
+    pub types: Vec<OperationType>,
+    /// In one of these statuses.
+    pub statuses: Vec<OperationStatus>,
+    /// Into this site.
+    pub target_site: Option<String>,
+    /// At most this many, the newest.
+    pub limit: Option<usize>,
+}
+
+impl OperationQuery {
+    /// The operations of protection group `id`.
+    pub fn of_group(id: Uuid) -> Self {
+        OperationQuery {
+            group_id: Some(id),
+            ..Default::default()
+        }
+    }
+
+    /// Also of one of `types`.
+    #[must_use]
+    pub fn of_types(mut self, types: &[OperationType]) -> Self {
+        self.types = types.to_vec();
+        self
+    }
+
+    /// Also in one of `statuses`.
+    #[must_use]
+    pub fn in_statuses(mut self, statuses: &[OperationStatus]) -> Self {
+        self.statuses = statuses.to_vec();
+        self
+    }
+
+    /// Also unfinished (pending or running).
+    #[must_use]
+    pub fn unfinished(self) -> Self {
+        let unfinished: Vec<OperationStatus> = OperationStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .collect();
+        self.in_statuses(&unfinished)
+    }
+
+    /// Also into `site`.
+    #[must_use]
+    pub fn into_site(mut self, site: &str) -> Self {
+        self.target_site = Some(site.to_string());
+        self
+    }
+
+    /// At most the `limit` newest.
+    #[must_use]
+    pub fn newest(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether `op` matches (the limit aside).
+    pub fn matches(&self, op: &Operation) -> bool {
+        self.group_id.is_none_or(|id| op.group_id == Some(id))
+            && (self.types.is_empty() || self.types.contains(&op.operation_type))
+            && (self.statuses.is_empty() || self.statuses.contains(&op.status))
+            && self
+                .target_site
+                .as_ref()
+                .is_none_or(|site| &op.target_site == site)
+    }
+}
+
 /// Who owns an operation for a while: a worker of the site's protector-engine (or a front-end
 /// acting on its behalf) holds it from its claim until it gives it up or stops renewing it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,6 +438,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn get_operation(&self, id: &Uuid) -> Result<Option<Operation>>;
     /// Operations, newest first.
     async fn list_operations(&self) -> Result<Vec<Operation>>;
+    /// The operations `query` matches, newest first (in the order of
+    /// [`list_operations`](Store::list_operations)), at most its limit. The engine asks this
+    /// at every plan; a store that can select without reading every operation overrides it.
+    async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
+        let mut operations = self.list_operations().await?;
+        operations.retain(|op| query.matches(op));
+        if let Some(limit) = query.limit {
+            operations.truncate(limit);
+        }
+        Ok(operations)
+    }
 
     /// Appends a journal record; returns its sequence number.
     async fn append_journal(&self, entry: &JournalEntry) -> Result<u64>;

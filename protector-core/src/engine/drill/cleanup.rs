@@ -24,7 +24,7 @@ use crate::model::{
     Operation, OperationStatus, OperationType, ProtectionGroup, TestFailoverRecord,
     TestFailoverStatus, TestMember,
 };
-use crate::store::{GroupDocument, LockAttempt, RemoteSyncStatus};
+use crate::store::{GroupDocument, LockAttempt, OperationQuery, RemoteSyncStatus};
 
 /// Removes what a drill record lists from the drill site, phase by phase, keeping in the
 /// record whatever could not be removed and why.
@@ -505,15 +505,13 @@ impl Protector {
     /// gone (their lock is free), now that cleanup `by` has removed everything: otherwise
     /// they would stay `running` and block the group for good.
     async fn close_superseded_cleanups(&self, group: &ProtectionGroup, by: Uuid) {
-        let Ok(operations) = self.store().list_operations().await else {
+        let unfinished = OperationQuery::of_group(group.id)
+            .of_types(&[OperationType::TestCleanup])
+            .unfinished();
+        let Ok(operations) = self.store().query_operations(&unfinished).await else {
             return;
         };
-        let stale = operations.into_iter().filter(|op| {
-            op.operation_type == OperationType::TestCleanup
-                && op.group_id == Some(group.id)
-                && op.id != by
-                && !op.status.is_terminal()
-        });
+        let stale = operations.into_iter().filter(|op| op.id != by);
         for op in stale {
             let Ok(LockAttempt::Acquired(_owner)) = self.store().lock_operation(&op.id).await
             else {

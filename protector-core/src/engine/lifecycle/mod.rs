@@ -21,6 +21,7 @@ pub use sites::{RegisterSite, SiteValidation};
 use super::Protector;
 use crate::error::{Error, Hint, Result};
 use crate::model::ProtectionGroup;
+use crate::store::OperationQuery;
 
 impl Protector {
     fn refuse_in_flight(group: &ProtectionGroup, what: &str) -> Result<()> {
@@ -38,11 +39,9 @@ impl Protector {
     /// Refuses when an operation on `group` is recorded as pending or running: one started
     /// without `--wait` has its record before the group changes status.
     async fn refuse_pending_operation(&self, group: &ProtectionGroup, what: &str) -> Result<()> {
-        let operations = self.store().list_operations().await?;
-        if let Some(op) = operations
-            .iter()
-            .find(|op| op.group_id == Some(group.id) && !op.status.is_terminal())
-        {
+        let unfinished = OperationQuery::of_group(group.id).unfinished();
+        let operations = self.store().query_operations(&unfinished).await?;
+        if let Some(op) = operations.first() {
             return Err(Error::conflict(format!(
                 "cannot {what} protection group '{}' while its {} operation op-{} is {}: wait for it to finish",
                 group.name,

@@ -21,10 +21,13 @@ use uuid::Uuid;
 
 use crate::error::ErrorKind;
 use crate::model::{
-    GroupStatus, MemberStatus, OperationStatus, Phase, ReplicationPolicy, Secret, SiteStatus,
+    GroupStatus, MemberStatus, Operation, OperationStatus, OperationType, Phase, ReplicationPolicy,
+    Secret, SiteStatus,
 };
 use crate::store::fixtures::*;
-use crate::store::{JournalEntry, JournalKind, LockAttempt, RemoteSyncStatus, Store, VersionCheck};
+use crate::store::{
+    JournalEntry, JournalKind, LockAttempt, OperationQuery, RemoteSyncStatus, Store, VersionCheck,
+};
 
 #[cfg(test)]
 pub(crate) mod backends;
@@ -75,6 +78,7 @@ macro_rules! __store_conformance_suite {
             mappings_replace_per_direction,
             tenant_mappings_round_trip_and_replace,
             operations_round_trip_newest_first,
+            operation_queries_select_by_group_type_status_and_site,
             journal_numbers_each_operation_from_one,
             concurrent_journal_appends_get_distinct_numbers,
             journal_has_answers_per_operation_and_kind,
@@ -281,6 +285,75 @@ pub async fn operations_round_trip_newest_first(f: Fixture) {
     s.put_operation(&done).await.unwrap();
     assert_eq!(s.get_operation(&done.id).await.unwrap(), Some(done.clone()));
     assert_eq!(s.list_operations().await.unwrap().len(), 4);
+}
+
+pub async fn operation_queries_select_by_group_type_status_and_site(f: Fixture) {
+    let s = &*f.store;
+    // Twelve operations over two groups (and one of none), three types, three statuses, two
+    // target sites; each query gives what the filter of the whole list gives, in its order.
+    let types = [
+        OperationType::Failover,
+        OperationType::Failback,
+        OperationType::TestCleanup,
+    ];
+    let statuses = [
+        OperationStatus::Completed,
+        OperationStatus::Failed,
+        OperationStatus::Running,
+    ];
+    for n in 0..12u128 {
+        let mut op = operation(10 + n, at(100 + i64::try_from(n).unwrap()));
+        op.group_id = match n % 3 {
+            0 => Some(id(1)),
+            1 => Some(id(2)),
+            _ => None,
+        };
+        op.operation_type = types[usize::try_from(n % 3).unwrap()];
+        op.status = statuses[usize::try_from((n / 2) % 3).unwrap()];
+        op.target_site = if n % 4 < 2 { "site-b" } else { "site-a" }.to_string();
+        s.put_operation(&op).await.unwrap();
+    }
+    // One written again, changed: queries see what it is now.
+    let mut changed = s.get_operation(&id(10)).await.unwrap().unwrap();
+    changed.status = OperationStatus::Failed;
+    s.record(&[], Some(&changed)).await.unwrap();
+
+    let all = s.list_operations().await.unwrap();
+    let queries = [
+        OperationQuery::default(),
+        OperationQuery::of_group(id(1)),
+        OperationQuery::of_group(id(3)),
+        OperationQuery::of_group(id(2)).unfinished(),
+        OperationQuery::of_group(id(1))
+            .of_types(&[OperationType::Failover, OperationType::Failback])
+            .in_statuses(&[OperationStatus::Failed])
+            .into_site("site-b"),
+        OperationQuery::default()
+            .of_types(&[OperationType::Failback])
+            .in_statuses(&[OperationStatus::Completed, OperationStatus::Running])
+            .newest(2),
+        OperationQuery::default().into_site("site-a").newest(3),
+        OperationQuery::default().newest(0),
+    ];
+    for query in queries {
+        let mut expected: Vec<Operation> =
+            all.iter().filter(|op| query.matches(op)).cloned().collect();
+        expected.truncate(query.limit.unwrap_or(usize::MAX));
+        assert_eq!(
+            s.query_operations(&query).await.unwrap(),
+            expected,
+            "{query:?}"
+        );
+    }
+    let failed_of_one = OperationQuery::of_group(id(1)).in_statuses(&[OperationStatus::Failed]);
+    let ids: Vec<Uuid> = s
+        .query_operations(&failed_of_one)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|op| op.id)
+        .collect();
+    assert!(ids.contains(&id(10)), "{ids:?}");
 }
 
 pub async fn journal_numbers_each_operation_from_one(f: Fixture) {

@@ -3,7 +3,8 @@
 
 use super::fixtures::*;
 use super::*;
-use crate::store::{JournalKind, Store};
+use crate::model::{OperationStatus, OperationType};
+use crate::store::{JournalKind, OperationQuery, Store};
 
 #[tokio::test]
 async fn file_store_keeps_data_and_never_writes_tokens() {
@@ -118,7 +119,7 @@ async fn newer_schema_is_refused() {
     drop(SqliteStore::open(&path, key(1)).unwrap());
     Connection::open(&path)
         .unwrap()
-        .pragma_update(None, "user_version", 3)
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
 
     let err = SqliteStore::open(&path, key(1)).unwrap_err();
@@ -126,9 +127,10 @@ async fn newer_schema_is_refused() {
     assert_eq!(
         err.message(),
         format!(
-            "the store {} has schema version 3, newer than this protector supports (2): \
-             upgrade protector on this host",
-            path.display()
+            "the store {} has schema version {}, newer than this protector supports \
+             ({SCHEMA_VERSION}): upgrade protector on this host",
+            path.display(),
+            SCHEMA_VERSION + 1
         )
     );
 }
@@ -140,15 +142,44 @@ async fn a_version_1_store_is_upgraded_on_open_keeping_its_records() {
     let s = SqliteStore::open(&path, key(1)).unwrap();
     let kept = site("site-a");
     s.put_site(&kept).await.unwrap();
+    let (mut older, mut newer) = (operation(3, at(10)), operation(4, at(20)));
+    older.status = OperationStatus::Failed;
+    newer.group_id = Some(id(9));
+    for op in [&older, &newer] {
+        s.put_operation(op).await.unwrap();
+    }
     drop(s);
-    // As version 1 left it: no lease table.
+    // As version 1 left it: no lease table, operations without the columns queries select on.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE operation_leases; PRAGMA user_version = 1;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE operation_leases; \
+         DROP INDEX operations_by_group; DROP INDEX operations_by_kind; \
+         ALTER TABLE operations DROP COLUMN group_id; \
+         ALTER TABLE operations DROP COLUMN operation_type; \
+         ALTER TABLE operations DROP COLUMN status; \
+         ALTER TABLE operations DROP COLUMN target_site; \
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
 
     let s = SqliteStore::open(&path, key(1)).unwrap();
     assert_eq!(s.get_site("site-a").await.unwrap(), Some(kept));
+    // The columns are filled from each operation's JSON.
+    let failed_of_one = OperationQuery::of_group(id(1))
+        .of_types(&[OperationType::Failover])
+        .in_statuses(&[OperationStatus::Failed])
+        .into_site("site-b");
+    assert_eq!(
+        s.query_operations(&failed_of_one).await.unwrap(),
+        vec![older]
+    );
+    assert_eq!(
+        s.query_operations(&OperationQuery::of_group(id(9)))
+            .await
+            .unwrap(),
+        vec![newer]
+    );
     let op = id(7);
     let attempt = s
         .acquire_lease(&op, "host:1:w", std::time::Duration::from_secs(30))
@@ -355,4 +386,35 @@ async fn a_corrupt_record_names_its_table() {
         s.list_groups().await.unwrap_err().kind(),
         ErrorKind::Unexpected
     );
+}
+
+#[test]
+fn operation_queries_use_the_operation_indexes() {
+    let s = store();
+    let plan = |query: &OperationQuery| {
+        let (sql, values) = super::records::operation_query(query);
+        let conn = s.conn();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(values), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    let of_group = plan(
+        &OperationQuery::of_group(id(1))
+            .of_types(&[OperationType::Failover, OperationType::Failback])
+            .in_statuses(&[OperationStatus::Failed])
+            .into_site("site-b"),
+    );
+    assert!(of_group.contains("INDEX operations_by_group"), "{of_group}");
+    let history = plan(
+        &OperationQuery::default()
+            .of_types(&[OperationType::Failover])
+            .in_statuses(&[OperationStatus::Completed])
+            .into_site("site-b")
+            .newest(6),
+    );
+    assert!(history.contains("INDEX operations_by_kind"), "{history}");
 }

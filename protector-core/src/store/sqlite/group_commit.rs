@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::records::{write_journal, write_operation_row};
+use super::records::{write_journal, write_operation_row, OperationRow};
 use super::{sql_error, SqliteStore};
 use crate::error::{Error, Result};
 
@@ -24,8 +24,8 @@ pub(super) struct Queued {
     pub what: String,
     /// Journal entries: operation id and JSON.
     pub entries: Vec<(Uuid, String)>,
-    /// The operation: id, sortable start time and JSON.
-    pub operation: Option<(String, String, String)>,
+    /// The operation's row.
+    pub operation: Option<OperationRow>,
     pub done: oneshot::Sender<Result<()>>,
 }
 
@@ -55,7 +55,7 @@ impl SqliteStore {
         &self,
         what: String,
         entries: Vec<(Uuid, String)>,
-        operation: Option<(String, String, String)>,
+        operation: Option<OperationRow>,
     ) -> Result<()> {
         let (done, outcome) = oneshot::channel();
         self.commits.push(Queued {
@@ -113,8 +113,8 @@ fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
         for (operation_id, json) in &write.entries {
             write_journal(&tx, operation_id, json)?;
         }
-        if let Some((id, started, json)) = &write.operation {
-            write_operation_row(&tx, id, started, json)?;
+        if let Some(row) = &write.operation {
+            write_operation_row(&tx, row)?;
         }
     }
     tx.commit()

@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::ReplicationPolicy;
 
 /// Schema version this code writes, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a call waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,9 +103,27 @@ CREATE TABLE IF NOT EXISTS operation_leases (
 );
 ";
 
+/// Version 3: the columns of an operation the engine selects on (its group, type, status and
+/// target site; copies of its JSON's fields, written with it), indexed, so that planning a
+/// group reads that group's operations and not every operation ever run.
+const SCHEMA_V3: &str = "
+ALTER TABLE operations ADD COLUMN group_id TEXT;
+ALTER TABLE operations ADD COLUMN operation_type TEXT;
+ALTER TABLE operations ADD COLUMN status TEXT;
+ALTER TABLE operations ADD COLUMN target_site TEXT;
+UPDATE operations SET
+    group_id = json_extract(json, '$.group_id'),
+    operation_type = json_extract(json, '$.operation_type'),
+    status = json_extract(json, '$.status'),
+    target_site = json_extract(json, '$.target_site');
+CREATE INDEX IF NOT EXISTS operations_by_group ON operations (group_id, started_at);
+CREATE INDEX IF NOT EXISTS operations_by_kind
+    ON operations (operation_type, target_site, status, started_at);
+";
+
 /// The statements that make each schema version, in order: `SCHEMAS[n - 1]` makes version
 /// `n` from version `n - 1`.
-const SCHEMAS: [&str; 2] = [SCHEMA_V1, SCHEMA_V2];
+const SCHEMAS: [&str; 3] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Indexes made at every open (`IF NOT EXISTS`): an index changes no format, so a store that
 /// has them still opens with a protector that does not know them (SQLite keeps them up to date

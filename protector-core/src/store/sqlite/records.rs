@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::{
     GroupDocument, GroupMappings, JournalEntry, JournalKind, Lease, LeaseAttempt, LockAttempt,
-    Store, SyncLogEntry, SyncState, VersionCheck,
+    OperationQuery, Store, SyncLogEntry, SyncState, VersionCheck,
 };
 
 #[async_trait]
@@ -207,8 +207,8 @@ impl Store for SqliteStore {
 
     async fn put_operation(&self, operation: &Operation) -> Result<()> {
         let what = || format!("writing operation {} to table operations", operation.id);
-        let json = to_json(&what(), operation)?;
-        write_operation(&self.conn(), operation, &json).map_err(|err| sql_error(&what(), err))
+        let row = OperationRow::new(&what(), operation)?;
+        write_operation_row(&self.conn(), &row).map_err(|err| sql_error(&what(), err))
     }
 
     async fn get_operation(&self, id: &Uuid) -> Result<Option<Operation>> {
@@ -224,6 +224,15 @@ impl Store for SqliteStore {
             || "listing table operations".to_string(),
             "SELECT json FROM operations ORDER BY started_at DESC, id DESC",
             [],
+        )
+    }
+
+    async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
+        let (sql, values) = operation_query(query);
+        self.query_all(
+            || "querying table operations".to_string(),
+            &sql,
+            rusqlite::params_from_iter(values),
         )
     }
 
@@ -259,13 +268,7 @@ impl Store for SqliteStore {
             .map(|entry| Ok((entry.operation_id, to_json(&what, entry)?)))
             .collect::<Result<Vec<_>>>()?;
         let operation = operation
-            .map(|operation| {
-                Ok((
-                    operation.id.to_string(),
-                    sortable_time(&operation.started_at),
-                    to_json(&what, operation)?,
-                ))
-            })
+            .map(|operation| OperationRow::new(&what, operation))
             .transpose()?;
         // With the writes of the other runs of this moment: one commit (`group_commit`).
         self.record_queued(what, entries, operation).await
@@ -502,30 +505,92 @@ pub(super) fn write_journal(
     .query_row(params![operation_id.to_string(), json], |row| row.get(0))
 }
 
-/// Inserts or replaces `operation` (its JSON).
-fn write_operation(
-    conn: &rusqlite::Connection,
-    operation: &Operation,
-    json: &str,
-) -> rusqlite::Result<()> {
-    write_operation_row(
-        conn,
-        &operation.id.to_string(),
-        &sortable_time(&operation.started_at),
-        json,
-    )
+/// The statement and its values that select what `query` matches, on the indexed columns
+/// (only the operations returned are decoded).
+pub(super) fn operation_query(query: &OperationQuery) -> (String, Vec<String>) {
+    let mut sql = String::from("SELECT json FROM operations WHERE 1 = 1");
+    let mut values: Vec<String> = Vec::new();
+    let mut condition = |column: &str, allowed: Vec<String>| {
+        if allowed.is_empty() {
+            return;
+        }
+        let first = values.len() + 1;
+        let placeholders: Vec<String> = (first..first + allowed.len())
+            .map(|n| format!("?{n}"))
+            .collect();
+        sql.push_str(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+        values.extend(allowed);
+    };
+    condition(
+        "group_id",
+        query.group_id.iter().map(Uuid::to_string).collect(),
+    );
+    condition(
+        "operation_type",
+        query.types.iter().map(json_text).collect(),
+    );
+    condition("status", query.statuses.iter().map(json_text).collect());
+    condition("target_site", query.target_site.iter().cloned().collect());
+    sql.push_str(" ORDER BY started_at DESC, id DESC");
+    if let Some(limit) = query.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    (sql, values)
 }
 
-/// Inserts or replaces the operation with id `id`, started at `started` (sortable), as `json`.
+/// An operation as table `operations` holds it: the JSON, and the columns queries select on.
+pub(super) struct OperationRow {
+    id: String,
+    started_at: String,
+    group_id: Option<String>,
+    operation_type: String,
+    status: String,
+    target_site: String,
+    json: String,
+}
+
+impl OperationRow {
+    /// The row of `operation` (`what` names the write in errors).
+    pub(super) fn new(what: &str, operation: &Operation) -> Result<Self> {
+        Ok(OperationRow {
+            id: operation.id.to_string(),
+            started_at: sortable_time(&operation.started_at),
+            group_id: operation.group_id.map(|id| id.to_string()),
+            operation_type: json_text(&operation.operation_type),
+            status: json_text(&operation.status),
+            target_site: operation.target_site.clone(),
+            json: to_json(what, operation)?,
+        })
+    }
+}
+
+/// The JSON string of an enum value (`"test_failover"` gives `test_failover`), as the
+/// operation's JSON spells it.
+pub(super) fn json_text(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+/// Inserts or replaces `row`.
 pub(super) fn write_operation_row(
     conn: &rusqlite::Connection,
-    id: &str,
-    started: &str,
-    json: &str,
+    row: &OperationRow,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO operations (id, started_at, json) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO operations \
+         (id, started_at, json, group_id, operation_type, status, target_site) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![id, started, json])
+    .execute(params![
+        row.id,
+        row.started_at,
+        row.json,
+        row.group_id,
+        row.operation_type,
+        row.status,
+        row.target_site
+    ])
     .map(|_| ())
 }
