@@ -162,13 +162,20 @@ impl Protector {
             };
             op.progress = 100;
             op.completed_at = Some(now);
-            op.error_message = Some(format!(
-                "the process ended after the protection group was updated: recovered as finished; {}",
-                Hint::SyncStatus {
-                    group: group.name.clone()
-                }
-                .describe()
-            ));
+            // It may have ended between the group's local write and its push to the peer.
+            let synced = self.push_if_behind(&group, "recover-operation").await;
+            op.error_message = Some(if synced {
+                "the process ended after the protection group was updated: recovered as finished"
+                    .to_string()
+            } else {
+                format!(
+                    "the process ended after the protection group was updated: recovered as finished; {}",
+                    Hint::SyncStatus {
+                        group: group.name.clone()
+                    }
+                    .describe()
+                )
+            });
             return self.record_recovered(op, &group).await;
         }
         if let Some(record) = record.filter(|_| {

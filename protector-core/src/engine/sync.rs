@@ -512,6 +512,59 @@ impl Protector {
         })
     }
 
+    /// Pushes the local metadata of `group` to its peer when the peer holds an older version
+    /// (a process that ended between its local write and the push left it behind). Returns
+    /// whether the peer holds the local version now; an unreachable or newer peer is left as
+    /// it is (its sync state and log say why).
+    pub(crate) async fn push_if_behind(&self, group: &ProtectionGroup, reason: &str) -> bool {
+        let peer = group.peer_of(self.local_site()).to_string();
+        let pushed = async {
+            let peer_store = self.reach_peer_store(&peer).await?;
+            let remote = peer_store.get_group(&group.id).await?;
+            let remote_version = remote.as_ref().map(|g| g.metadata.version);
+            if remote_version == Some(group.metadata.version) {
+                return Ok(true);
+            }
+            if remote_version > Some(group.metadata.version) {
+                return Ok(false);
+            }
+            let document = self.document(group.clone()).await?;
+            peer_store
+                .apply_document_if(&document, VersionCheck::Older)
+                .await?;
+            let now = Utc::now();
+            for (store, peer_site) in [
+                (self.store(), &peer),
+                (&peer_store, &self.local_site().to_string()),
+            ] {
+                store
+                    .put_sync_state(&SyncState {
+                        group_id: group.id,
+                        peer_site: peer_site.clone(),
+                        status: RemoteSyncStatus::Synced,
+                        remote_version: group.metadata.version,
+                        last_sync_at: Some(now),
+                        last_error: None,
+                    })
+                    .await?;
+            }
+            Ok::<bool, Error>(true)
+        }
+        .await;
+        match pushed {
+            Ok(synced) => {
+                if synced {
+                    self.log_sync(group, &peer, reason, None).await;
+                }
+                synced
+            }
+            Err(e) => {
+                self.log_sync(group, &peer, reason, Some(&e)).await;
+                false
+            }
+        }
+    }
+
     /// A group's sync history, newest first.
     pub async fn sync_log(&self, group: &str, limit: usize) -> Result<Vec<SyncLogEntry>> {
         let group = self.group(group).await?;

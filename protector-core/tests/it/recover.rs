@@ -18,7 +18,7 @@ use protector_core::engine::{
 use protector_core::model::{
     GroupStatus, Operation, OperationStatus, OperationType, ResourceMappings,
 };
-use protector_core::store::LockAttempt;
+use protector_core::store::{GroupDocument, LockAttempt};
 use protector_core::ErrorKind;
 use protector_mock::Inventory;
 
@@ -135,6 +135,42 @@ async fn a_failover_killed_after_the_group_was_updated_is_recorded_as_completed(
     assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
     let group = env.engine.group("prod-web-app").await.unwrap();
     assert_eq!(group.status, GroupStatus::FailedOver);
+    assert_eq!(running_on(&env.sim.inspect(), "site-b"), 3);
+}
+
+/// Killed between the group's local write and its push: the peer still holds the claimed
+/// version. Recovery finishes the operation and brings the peer up to the local version.
+#[tokio::test]
+async fn a_failover_killed_before_the_finished_group_reached_the_peer_brings_the_peer_up() {
+    let env = setup().await;
+    let id = kill_after("update_protection_group", |observer| {
+        env.engine.failover(
+            "prod-web-app",
+            FailoverRequest::planned(mappings()),
+            observer,
+        )
+    })
+    .await;
+    let (finished, _) = groups(&env).await;
+    assert_eq!(finished.last_operation_id, Some(id));
+    // The peer as the push would have left it had the process ended before it.
+    let mut behind = GroupDocument {
+        group: env.store_b.get_group(&finished.id).await.unwrap().unwrap(),
+        members: env.store_b.list_members(&finished.id).await.unwrap(),
+        policy: env.store_b.get_policy(&finished.id).await.unwrap(),
+        mappings: env.store_b.list_mappings(&finished.id).await.unwrap(),
+    };
+    behind.group.metadata.version = finished.metadata.version - 1;
+    behind.group.status = GroupStatus::FailingOver;
+    behind.group.active_operation_id = Some(id);
+    behind.group.last_operation_id = None;
+    env.store_b.apply_document(&behind).await.unwrap();
+
+    let op = recover(&env, id).await;
+    assert_eq!(op.status, OperationStatus::Completed, "{op:?}");
+    let (a, b) = groups(&env).await;
+    assert_eq!(a, finished);
+    assert_eq!(b, finished, "the peer holds the finished group");
     assert_eq!(running_on(&env.sim.inspect(), "site-b"), 3);
 }
 
