@@ -476,7 +476,12 @@ impl Protector {
             )
         } else {
             let doc = self.document(local_group.clone()).await?;
-            (doc, self.local_site().to_string(), peer.clone(), peer_store)
+            (
+                doc,
+                self.local_site().to_string(),
+                peer.clone(),
+                Arc::clone(&peer_store),
+            )
         };
         // Atomic against a change that lands on the target while this push runs.
         let target_version = target_store
@@ -486,20 +491,9 @@ impl Protector {
         target_store
             .apply_document_if(&document, VersionCheck::Exactly(target_version))
             .await?;
-        let now = Utc::now();
         let version = document.group.metadata.version;
-        for (store, peer_site) in [(self.store(), &peer), (&target_store, &source)] {
-            store
-                .put_sync_state(&SyncState {
-                    group_id: document.group.id,
-                    peer_site: peer_site.clone(),
-                    status: RemoteSyncStatus::Synced,
-                    remote_version: version,
-                    last_sync_at: Some(now),
-                    last_error: None,
-                })
-                .await?;
-        }
+        self.mark_synced(document.group.id, &peer, &peer_store, version)
+            .await?;
         self.log_sync(&document.group, &target, "sync-force", None)
             .await;
         Ok(SyncForceReport {
@@ -510,6 +504,32 @@ impl Protector {
             checksum: document.group.metadata.checksum.clone(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    /// Records in both sites' stores that each holds `version` of group `group_id` (after a
+    /// push), each naming the other as its peer.
+    async fn mark_synced(
+        &self,
+        group_id: Uuid,
+        peer: &str,
+        peer_store: &Arc<dyn Store>,
+        version: u64,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let local = self.local_site();
+        for (store, peer_site) in [(self.store(), peer), (peer_store, local)] {
+            store
+                .put_sync_state(&SyncState {
+                    group_id,
+                    peer_site: peer_site.to_string(),
+                    status: RemoteSyncStatus::Synced,
+                    remote_version: version,
+                    last_sync_at: Some(now),
+                    last_error: None,
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Pushes the local metadata of `group` to its peer when the peer holds an older version
@@ -532,22 +552,8 @@ impl Protector {
             peer_store
                 .apply_document_if(&document, VersionCheck::Older)
                 .await?;
-            let now = Utc::now();
-            for (store, peer_site) in [
-                (self.store(), &peer),
-                (&peer_store, &self.local_site().to_string()),
-            ] {
-                store
-                    .put_sync_state(&SyncState {
-                        group_id: group.id,
-                        peer_site: peer_site.clone(),
-                        status: RemoteSyncStatus::Synced,
-                        remote_version: group.metadata.version,
-                        last_sync_at: Some(now),
-                        last_error: None,
-                    })
-                    .await?;
-            }
+            self.mark_synced(group.id, &peer, &peer_store, group.metadata.version)
+                .await?;
             Ok::<bool, Error>(true)
         }
         .await;

@@ -191,6 +191,18 @@ async fn metadata_out_of_sync_is_refused() {
     // The documented fix works: sync-force pulls the higher version, then the failover runs.
     let report = env.engine.sync_force("prod-web-app").await.unwrap();
     assert_eq!(report.version, ahead.metadata.version);
+    // Each site records that it holds that version, naming the other.
+    for (store, peer) in [(&env.store_a, "site-b"), (&env.store_b, "site-a")] {
+        let state = store.get_sync_state(&ahead.id).await.unwrap().unwrap();
+        assert_eq!(
+            (state.peer_site.as_str(), state.status, state.remote_version),
+            (
+                peer,
+                protector_core::store::RemoteSyncStatus::Synced,
+                ahead.metadata.version
+            )
+        );
+    }
     let op = planned_failover(&env).await.unwrap();
     assert_eq!(op.status, OperationStatus::Completed);
 }
