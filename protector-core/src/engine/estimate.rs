@@ -11,7 +11,7 @@
 //! | preparation | 60 s | site checks and the group record pushed to both sites |
 //! | storage, per round of volumes | 180 s | final snapshot, replication, array copy and Cinder manage |
 //! | boot wave, per round of servers | 240 s | Nova boot from volume to ACTIVE (plus readiness) |
-//! | finalization | 30 s | group record and metadata push |
+//! | finalization | 30 s | group record, metadata push and re-protection |
 //!
 //! Only completed runs count: a partial or failed run's timing says little about the next one.
 
@@ -102,8 +102,9 @@ fn sample(op: &Operation) -> Option<Sample> {
         .map(|s| s.started_at)
         .min()
         .unwrap_or(first_wave);
-    // The recovery ends when the workload runs (re-protection follows), else at the end.
-    let completed = op.recovered_at.or(op.completed_at)?;
+    // Finalization runs from the last server ACTIVE to the operation's end: the group's record,
+    // the metadata push and re-protection, all of which the actual total counts.
+    let completed = op.completed_at?;
     let waves: Vec<f64> = op
         .boot_waves
         .iter()
@@ -226,7 +227,74 @@ fn round_ms(secs: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Duration, Utc};
+
     use super::*;
+    use crate::engine::test_plans::{member, plan};
+    use crate::model::{StepTime, WaveRun};
+    use crate::plan::FailoverMode;
+
+    /// A completed failover of `plan` that started at `t0`: storage from +10 s, one boot
+    /// wave from +40 s to +100 s (the workload runs at +101 s), re-protected by +130 s.
+    fn run(plan: &Plan, t0: DateTime<Utc>) -> Operation {
+        let at = |secs| t0 + Duration::seconds(secs);
+        let mut op = Operation::start(
+            OperationType::Failover,
+            Some((&plan.group_id, &plan.group_name)),
+            &plan.source_site,
+            &plan.target_site,
+            t0,
+        );
+        op.status = OperationStatus::Completed;
+        op.estimate = Some(estimate(plan, OperationType::Failover, &[], 4));
+        op.step_times.push(StepTime {
+            name: "create_volumes_site_b".into(),
+            phase: Phase::Storage,
+            started_at: at(10),
+            finished_at: Some(at(40)),
+        });
+        op.boot_waves.push(WaveRun {
+            priority: 3,
+            level: 0,
+            members: plan
+                .members
+                .iter()
+                .map(|m| m.instance_name.clone())
+                .collect(),
+            not_started: Vec::new(),
+            failed: Vec::new(),
+            started_at: at(40),
+            finished_at: Some(at(100)),
+        });
+        op.recovered_at = Some(at(101));
+        op.completed_at = Some(at(130));
+        op
+    }
+
+    #[test]
+    fn a_plan_measured_on_its_own_run_estimates_that_run_to_the_second() {
+        let plan = plan(
+            FailoverMode::Planned,
+            vec![member("vm-0", false), member("vm-1", false)],
+        );
+        let earlier = run(&plan, Utc::now() - Duration::hours(1));
+        let measured = estimate(
+            &plan,
+            OperationType::Failover,
+            std::slice::from_ref(&earlier),
+            4,
+        );
+        assert_eq!(measured.measured_runs, 1);
+        assert_eq!(measured.preparation_secs, 10.0);
+        assert_eq!(measured.storage_secs, 30.0);
+        assert_eq!(measured.waves.len(), 1);
+        assert_eq!(measured.waves[0].secs, 60.0);
+        // Both ends of the estimate are the run's own: the last server ACTIVE and the end of
+        // the operation, re-protection included.
+        assert_eq!(Some(measured.recovery_secs), earlier.recovery_secs());
+        assert_eq!(Some(measured.total_secs), earlier.total_secs());
+        assert_eq!(measured.finalization_secs, 30.0);
+    }
 
     #[test]
     fn medians_and_rounds() {

@@ -52,6 +52,8 @@ mod runner;
 mod runs;
 mod site_failover;
 mod sync;
+#[cfg(test)]
+mod test_plans;
 mod text;
 mod validate;
 pub mod wait;
