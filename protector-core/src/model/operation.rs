@@ -23,6 +23,16 @@ pub enum OperationType {
 }
 
 impl OperationType {
+    /// Every type.
+    pub const ALL: [OperationType; 6] = [
+        OperationType::Failover,
+        OperationType::Failback,
+        OperationType::TestFailover,
+        OperationType::TestCleanup,
+        OperationType::SiteFailover,
+        OperationType::Sync,
+    ];
+
     /// The spelling used in output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -267,6 +277,33 @@ mod status_tests {
         };
         for (i, s) in S::ALL.iter().enumerate() {
             assert_eq!(position(*s), i, "{}", s.as_str());
+        }
+    }
+
+    #[test]
+    fn all_lists_every_type_once_and_each_is_spelled_as_serialized() {
+        use super::OperationType as T;
+        // A new type fails to compile here until it has a place in `ALL`.
+        let position = |t: T| match t {
+            T::Failover => 0,
+            T::Failback => 1,
+            T::TestFailover => 2,
+            T::TestCleanup => 3,
+            T::SiteFailover => 4,
+            T::Sync => 5,
+        };
+        for (i, t) in T::ALL.iter().enumerate() {
+            assert_eq!(position(*t), i, "{}", t.as_str());
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::Value::String(t.as_str().to_string())
+            );
+        }
+        for s in S::ALL {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.as_str().to_string())
+            );
         }
     }
 }

@@ -315,6 +315,15 @@ impl OperationQuery {
         self
     }
 
+    /// Those of `operations` (newest first) that match, at most the limit.
+    pub fn select(&self, mut operations: Vec<Operation>) -> Vec<Operation> {
+        operations.retain(|op| self.matches(op));
+        if let Some(limit) = self.limit {
+            operations.truncate(limit);
+        }
+        operations
+    }
+
     /// Whether `op` matches (the limit aside).
     pub fn matches(&self, op: &Operation) -> bool {
         self.group_id.is_none_or(|id| op.group_id == Some(id))
@@ -442,12 +451,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// [`list_operations`](Store::list_operations)), at most its limit. The engine asks this
     /// at every plan; a store that can select without reading every operation overrides it.
     async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
-        let mut operations = self.list_operations().await?;
-        operations.retain(|op| query.matches(op));
-        if let Some(limit) = query.limit {
-            operations.truncate(limit);
-        }
-        Ok(operations)
+        Ok(query.select(self.list_operations().await?))
     }
 
     /// Appends a journal record; returns its sequence number.

@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{GroupDocument, VersionCheck};
+use super::{GroupDocument, OperationQuery, VersionCheck};
 use crate::error::{Error, ErrorKind, Hint, Problem};
+use crate::model::{OperationStatus, OperationType};
 
 /// The API version, first segment of every resource path.
 pub const API_VERSION: &str = "v1";
@@ -47,7 +48,7 @@ pub const DEFAULT_PORT: u16 = 8788;
 /// | `protection-groups/{id}/sync-state` | GET, PUT | `{"sync_state": SyncState}` |
 /// | `protection-groups/{id}/sync-log?limit=` | GET, POST | `{"sync_log": [SyncLogEntry]}` / `{"entry": SyncLogEntry}` |
 /// | `tenant-mappings` | GET, POST | `{"tenant_mappings": [TenantMapping]}` / `{"tenant_mapping": TenantMapping}` |
-/// | `operations` | GET | out `{"operations": [Operation]}` |
+/// | `operations?group_id=&operation_type=&status=&target_site=&limit=` | GET | out `{"operations": [Operation]}` ([`OperationsQuery`]) |
 /// | `operations/{id}` | GET, PUT | `{"operation": Operation}` |
 /// | `operations/{id}/journal` | GET, POST | `{"journal": [JournalEntry]}` / in `{"entry": JournalEntry}`, out [`Appended`] |
 /// | `operations/{id}/lease` | GET, POST (acquire), PUT (renew), DELETE `?holder=` (release) | [`LeaseRequest`]; out `{"lease": Lease}`, [`LeaseAttempt`](super::LeaseAttempt), [`Renewed`] |
@@ -308,6 +309,125 @@ impl SyncLogQuery {
     fn default_limit() -> usize {
         Self::DEFAULT_LIMIT
     }
+}
+
+/// The query of `GET operations`: an [`OperationQuery`] on the wire. Lists are
+/// comma-separated (`status=pending,running`), in the operations' own spelling; an absent
+/// parameter is no condition. Every parameter is optional: a server that answers with more
+/// than asked (one older than the parameters) is filtered again by the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationsQuery {
+    /// Of this protection group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Uuid>,
+    /// Of one of these types (`failover,failback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<String>,
+    /// In one of these statuses (`completed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Into this site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_site: Option<String>,
+    /// At most this many, the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl OperationsQuery {
+    /// The query parameters of `query`.
+    pub fn from_query(query: &OperationQuery) -> Self {
+        fn list<T: Copy>(values: &[T], spelling: fn(T) -> &'static str) -> Option<String> {
+            (!values.is_empty()).then(|| {
+                values
+                    .iter()
+                    .map(|v| spelling(*v))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        }
+        OperationsQuery {
+            group_id: query.group_id,
+            operation_type: list(&query.types, OperationType::as_str),
+            status: list(&query.statuses, OperationStatus::as_str),
+            target_site: query.target_site.clone(),
+            limit: query.limit,
+        }
+    }
+
+    /// The parameters as `(name, value)` pairs, for a request.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(id) = self.group_id {
+            pairs.push(("group_id", id.to_string()));
+        }
+        for (name, value) in [
+            ("operation_type", &self.operation_type),
+            ("status", &self.status),
+            ("target_site", &self.target_site),
+        ] {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+
+    /// The query these parameters ask; [`ErrorKind::InvalidInput`] naming the parameter and
+    /// the values it takes for a type or status that does not exist.
+    pub fn to_query(&self) -> Result<OperationQuery, Error> {
+        Ok(OperationQuery {
+            group_id: self.group_id,
+            types: parse_list(
+                "operation_type",
+                &self.operation_type,
+                &OperationType::ALL,
+                |t| t.as_str(),
+            )?,
+            statuses: parse_list("status", &self.status, &OperationStatus::ALL, |s| {
+                s.as_str()
+            })?,
+            target_site: self.target_site.clone(),
+            limit: self.limit,
+        })
+    }
+}
+
+/// The values of the comma-separated query parameter `name`, each one of `known` by its
+/// spelling.
+fn parse_list<T: Copy>(
+    name: &str,
+    values: &Option<String>,
+    known: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<Vec<T>, Error> {
+    let Some(values) = values else {
+        return Ok(Vec::new());
+    };
+    values
+        .split(',')
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            known
+                .iter()
+                .copied()
+                .find(|k| spelling(*k) == value)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = known.iter().map(|k| spelling(*k)).collect();
+                    Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "query parameter {name}: '{value}' is not one of {}",
+                            names.join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The query of `DELETE operations/{id}/lease`.

@@ -1,13 +1,15 @@
-//! Helpers every store backend shares: sealed policies, document checks, JSON columns and
-//! sortable timestamps.
+//! Helpers every store backend shares: sealed policies, document checks, JSON columns,
+//! sortable timestamps and the indexed columns of table `operations`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{GroupDocument, SecretKey};
+use uuid::Uuid;
+
+use super::{GroupDocument, OperationQuery, SecretKey};
 use crate::error::{Error, Result};
-use crate::model::{ReplicationPolicy, Secret};
+use crate::model::{Operation, ReplicationPolicy, Secret};
 
 /// `policy` with both API tokens replaced by their encryption with `key` (every backend).
 pub(crate) fn seal_policy(key: &SecretKey, policy: &ReplicationPolicy) -> ReplicationPolicy {
@@ -89,4 +91,74 @@ pub(crate) fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T
         ))
         .with_source(err)
     })
+}
+
+/// The statement and its values that select what `query` matches on the indexed columns of
+/// table `operations` (only the operations returned are decoded). `placeholder(n)` spells the
+/// n-th parameter (1-based) in the backend's dialect: `?1` in SQLite, `?` in MariaDB.
+pub(crate) fn operation_query(
+    query: &OperationQuery,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut sql = String::from("SELECT json FROM operations WHERE 1 = 1");
+    let mut values: Vec<String> = Vec::new();
+    let mut condition = |column: &str, allowed: Vec<String>| {
+        if allowed.is_empty() {
+            return;
+        }
+        let first = values.len() + 1;
+        let placeholders: Vec<String> = (first..first + allowed.len()).map(placeholder).collect();
+        sql.push_str(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+        values.extend(allowed);
+    };
+    condition(
+        "group_id",
+        query.group_id.iter().map(Uuid::to_string).collect(),
+    );
+    condition(
+        "operation_type",
+        query.types.iter().map(json_text).collect(),
+    );
+    condition("status", query.statuses.iter().map(json_text).collect());
+    condition("target_site", query.target_site.iter().cloned().collect());
+    sql.push_str(" ORDER BY started_at DESC, id DESC");
+    if let Some(limit) = query.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    (sql, values)
+}
+
+/// An operation as table `operations` holds it: the JSON, and the columns queries select on.
+pub(crate) struct OperationRow {
+    pub id: String,
+    pub started_at: String,
+    pub group_id: Option<String>,
+    pub operation_type: String,
+    pub status: String,
+    pub target_site: String,
+    pub json: String,
+}
+
+impl OperationRow {
+    /// The row of `operation` (`what` names the write in errors).
+    pub(crate) fn new(what: &str, operation: &Operation) -> Result<Self> {
+        Ok(OperationRow {
+            id: operation.id.to_string(),
+            started_at: sortable_time(&operation.started_at),
+            group_id: operation.group_id.map(|id| id.to_string()),
+            operation_type: json_text(&operation.operation_type),
+            status: json_text(&operation.status),
+            target_site: operation.target_site.clone(),
+            json: to_json(what, operation)?,
+        })
+    }
+}
+
+/// The JSON string of an enum value (`"test_failover"` gives `test_failover`), as the
+/// operation's JSON spells it.
+pub(crate) fn json_text(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
 }

@@ -9,11 +9,11 @@ use protector_core::model::{
     Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping,
 };
 use protector_core::store::remote::{
-    keys, Appended, DocumentWrite, LeaseRequest, Renewed, Resource,
+    keys, Appended, DocumentWrite, LeaseRequest, OperationsQuery, Renewed, Resource,
 };
 use protector_core::store::{
     GroupDocument, GroupMappings, JournalEntry, Lease, LeaseAttempt, LockAttempt, OperationLock,
-    Store, SyncLogEntry, SyncState, VersionCheck,
+    OperationQuery, Store, SyncLogEntry, SyncState, VersionCheck,
 };
 use protector_core::{Error, ErrorKind, Result};
 use reqwest::Method;
@@ -538,6 +538,17 @@ impl Store for RemoteStore {
         self.inner
             .list(&Resource::Operations, &[], "list operations")
             .await
+    }
+
+    async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
+        let pairs = OperationsQuery::from_query(query).pairs();
+        let operations: Vec<Operation> = self
+            .inner
+            .list(&Resource::Operations, &pairs, "list operations")
+            .await?;
+        // A server older than the query's parameters answers every operation: the same
+        // selection again here (a no-op on what a current server selected).
+        Ok(query.select(operations))
     }
 
     async fn append_journal(&self, entry: &JournalEntry) -> Result<u64> {

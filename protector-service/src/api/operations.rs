@@ -9,8 +9,10 @@ use axum::extract::{Path, Query, State};
 use axum::Extension;
 use protector_core::access::ADMIN_ROLE;
 use protector_core::model::{Operation, ProtectionGroup, Site, TenantMapping};
-use protector_core::store::remote::{keys, Appended, HolderQuery, LeaseRequest, Renewed};
-use protector_core::store::JournalEntry;
+use protector_core::store::remote::{
+    keys, Appended, HolderQuery, LeaseRequest, OperationsQuery, Renewed,
+};
+use protector_core::store::{JournalEntry, OperationQuery};
 use protector_core::{Error, ErrorKind};
 
 use super::auth::Caller;
@@ -27,15 +29,30 @@ fn operation_id(path: IdPath) -> Result<uuid::Uuid, super::frame::ApiError> {
     Ok(uuid(id.trim_start_matches("op-"), "operation")?)
 }
 
-/// `GET operations`: those the caller sees, newest first.
+/// `GET operations[?group_id=&operation_type=&status=&target_site=&limit=]`: those the caller
+/// sees and the query matches, newest first.
 pub(crate) async fn list(
     State(state): State<Arc<ApiState>>,
     Extension(caller): Extension<Caller>,
+    query: Result<Query<OperationsQuery>, QueryRejection>,
 ) -> Reply {
-    let operations = state.store().list_operations().await?;
+    let Query(query) = query.map_err(query_error)?;
+    let query = query.to_query()?;
     if caller.is_admin() {
-        return wrapped(keys::OPERATIONS, &operations);
+        return wrapped(
+            keys::OPERATIONS,
+            &state.store().query_operations(&query).await?,
+        );
     }
+    // The limit counts what the caller sees: applied after the scope.
+    let limit = query.limit;
+    let operations = state
+        .store()
+        .query_operations(&OperationQuery {
+            limit: None,
+            ..query
+        })
+        .await?;
     let scope = Scope::of(&state, &caller).await?;
     let groups: std::collections::BTreeMap<uuid::Uuid, ProtectionGroup> = state
         .store()
@@ -47,6 +64,7 @@ pub(crate) async fn list(
     let visible: Vec<Operation> = operations
         .into_iter()
         .filter(|op| scope.sees_operation(op, op.group_id.and_then(|g| groups.get(&g))))
+        .take(limit.unwrap_or(usize::MAX))
         .collect();
     wrapped(keys::OPERATIONS, &visible)
 }

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use protector_core::model::{Operation, ProtectionGroup};
+use protector_core::model::{Operation, OperationStatus, ProtectionGroup};
 use protector_core::store::fixtures::{at, group, member, operation, site};
 use protector_core::store::remote::DocumentWrite;
-use protector_core::store::{GroupDocument, Store, VersionCheck};
+use protector_core::store::{GroupDocument, OperationQuery, Store, VersionCheck};
 use protector_core::ErrorKind;
 use reqwest::Method;
 use serde_json::json;
@@ -219,6 +219,73 @@ async fn the_projects_member_sees_its_group_and_an_admin_sees_all() {
     assert_eq!(names, ["other", "web"]);
     admin.put_site(&site("site-c")).await.unwrap();
     assert_eq!(member_store.list_sites().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_are_selected_by_the_server_and_a_members_limit_counts_what_it_sees() {
+    let w = world().await;
+    let tenant2 = w.sim.sim.project_id("site-a", "tenant2").unwrap();
+    let mut other = group(4, "other");
+    other.project_id = tenant2;
+    other.project_name = "tenant2".into();
+    w.store.put_group(&other).await.unwrap();
+    // web's running operation 21 (the world's), then web's failed 23, then other's 24.
+    let mut failed = operation(23, at(3));
+    failed.group_id = Some(w.web.id);
+    failed.status = OperationStatus::Failed;
+    let mut theirs = operation(24, at(4));
+    theirs.group_id = Some(other.id);
+    for op in [&failed, &theirs] {
+        w.store.put_operation(op).await.unwrap();
+    }
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        body["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| op["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id_of = |op: &Operation| op.id.to_string();
+
+    // The admin's raw request: the server selects (a client that filtered would hide it).
+    let (admin, project) = w.sim.token("site-a").await;
+    let get = |query: &str| {
+        let url = w.api.at(&project, &format!("operations{query}"));
+        let admin = admin.clone();
+        async move { call(Method::GET, &url, Some(&admin), None).await }
+    };
+    let (status, _, body) = get("?status=failed,partial").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [id_of(&failed)]);
+    let (_, _, body) = get(&format!("?group_id={}&limit=1", w.web.id)).await;
+    assert_eq!(ids(&body), [id_of(&failed)]);
+    let (_, _, body) = get("?operation_type=failover&target_site=site-b&limit=2").await;
+    assert_eq!(ids(&body), [id_of(&theirs), id_of(&failed)]);
+    let (status, headers, body) = get("?status=finished").await;
+    assert_error(status, &headers, &body, 400, "invalid_input");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("status: 'finished' is not one of pending, running"),
+        "{message}"
+    );
+
+    // A member of web's project: the newest operation it sees is web's, though another
+    // project's is newer.
+    let (member, production) = w.sim.token("site-a-member").await;
+    let url = w.api.at(&production, "operations?limit=1");
+    let (status, _, body) = call(Method::GET, &url, Some(&member), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [id_of(&failed)]);
+    let member_store = protector_openstack::RemoteStore::with_endpoint(
+        &w.sim.cloud("site-a-member"),
+        "site-a",
+        w.api.url.clone(),
+    );
+    let running = OperationQuery::default().unfinished();
+    let found = member_store.query_operations(&running).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, protector_core::store::fixtures::id(21));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

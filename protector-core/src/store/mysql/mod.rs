@@ -45,7 +45,7 @@ use super::{LockAttempt, SecretKey};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The command that creates or upgrades a site's database.
 const SYNC_COMMAND: &str = "protector-manage db sync";
@@ -67,10 +67,27 @@ const DEADLOCK_ATTEMPTS: u32 = 8;
 /// binary-collated `LONGTEXT` as a `BLOB`.
 const TABLE: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
+/// One statement of a migration, skipped when `done_if` (a query answering a count) answers
+/// more than zero: MariaDB commits DDL at once, so a migration interrupted half-way is run
+/// again, and a statement that cannot say `IF NOT EXISTS` (adding columns, in MySQL) asks.
+struct Migration {
+    sql: String,
+    done_if: Option<&'static str>,
+}
+
+impl Migration {
+    fn run(sql: impl Into<String>) -> Self {
+        Migration {
+            sql: sql.into(),
+            done_if: None,
+        }
+    }
+}
+
 /// The statements of each schema version, in order: `MIGRATIONS[n - 1]` makes version `n`.
-/// `IF NOT EXISTS` everywhere: MariaDB commits DDL at once, so a migration interrupted half-way
-/// is simply run again.
-fn migrations() -> Vec<Vec<String>> {
+/// `IF NOT EXISTS` or a check first everywhere, so that a migration interrupted half-way is
+/// simply run again.
+fn migrations() -> Vec<Vec<Migration>> {
     let v1 = [
         "CREATE TABLE IF NOT EXISTS sites (
             name VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -130,10 +147,39 @@ fn migrations() -> Vec<Vec<String>> {
             operation_id VARCHAR(36) NOT NULL PRIMARY KEY,
             holder       VARCHAR(255) NOT NULL,
             expires_at   DATETIME(6) NOT NULL)"];
-    [&v1[..], &v2[..]]
-        .iter()
-        .map(|version| version.iter().map(|s| format!("{s} {TABLE}")).collect())
-        .collect()
+    // Operations selected by group, kind, status and target site on indexed columns (as the
+    // SQLite store's schema 3), filled from each operation's JSON: planning a group reads that
+    // group's operations, not every operation ever run.
+    let v3 = vec![
+        Migration {
+            sql: "ALTER TABLE operations
+                ADD COLUMN group_id       VARCHAR(36) NULL,
+                ADD COLUMN operation_type VARCHAR(40) NULL,
+                ADD COLUMN status         VARCHAR(40) NULL,
+                ADD COLUMN target_site    VARCHAR(255) NULL,
+                ADD KEY operations_by_group (group_id, started_at),
+                ADD KEY operations_by_kind (operation_type, target_site, status, started_at)"
+                .to_string(),
+            done_if: Some(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'operations' AND COLUMN_NAME = 'group_id'",
+            ),
+        },
+        Migration::run(
+            "UPDATE operations SET
+                group_id       = NULLIF(JSON_VALUE(json, '$.group_id'), 'null'),
+                operation_type = JSON_VALUE(json, '$.operation_type'),
+                status         = JSON_VALUE(json, '$.status'),
+                target_site    = JSON_VALUE(json, '$.target_site')",
+        ),
+    ];
+    let tables = |version: &[&str]| -> Vec<Migration> {
+        version
+            .iter()
+            .map(|s| Migration::run(format!("{s} {TABLE}")))
+            .collect()
+    };
+    vec![tables(&v1), tables(&v2), v3]
 }
 
 /// Protector's metadata in a MariaDB/MySQL database, secrets encrypted with a [`SecretKey`].
@@ -249,7 +295,16 @@ impl MySqlStore {
             }
             for (version, statements) in (1..).zip(migrations()).skip(before as usize) {
                 for statement in statements {
-                    sqlx::query(&statement)
+                    if let Some(check) = statement.done_if {
+                        let done: i64 = sqlx::query_scalar(check)
+                            .fetch_one(&mut conn)
+                            .await
+                            .map_err(fail)?;
+                        if done > 0 {
+                            continue;
+                        }
+                    }
+                    sqlx::query(&statement.sql)
                         .execute(&mut conn)
                         .await
                         .map_err(fail)?;

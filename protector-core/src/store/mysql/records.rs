@@ -14,11 +14,12 @@ use super::{deadlock_backoff, is_deadlock, MySqlStore, DEADLOCK_ATTEMPTS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
 use crate::store::shared::{
-    check_document, from_json, open_policy, seal_policy, sortable_time, to_json,
+    check_document, from_json, open_policy, operation_query, seal_policy, sortable_time, to_json,
+    OperationRow,
 };
 use crate::store::{
     GroupDocument, GroupMappings, JournalEntry, JournalKind, Lease, LeaseAttempt, LockAttempt,
-    Store, SyncLogEntry, SyncState, VersionCheck,
+    OperationQuery, Store, SyncLogEntry, SyncState, VersionCheck,
 };
 
 type Sql = std::result::Result<(), sqlx::Error>;
@@ -449,11 +450,19 @@ impl Store for MySqlStore {
 
     async fn put_operation(&self, operation: &Operation) -> Result<()> {
         let what = format!("writing operation {} to table operations", operation.id);
-        let json = to_json(&what, operation)?;
-        let query = sqlx::query("REPLACE INTO operations (id, started_at, json) VALUES (?, ?, ?)")
-            .bind(operation.id.to_string())
-            .bind(sortable_time(&operation.started_at))
-            .bind(json);
+        let row = OperationRow::new(&what, operation)?;
+        let query = sqlx::query(
+            "REPLACE INTO operations \
+             (id, started_at, json, group_id, operation_type, status, target_site) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(row.id)
+        .bind(row.started_at)
+        .bind(row.json)
+        .bind(row.group_id)
+        .bind(row.operation_type)
+        .bind(row.status)
+        .bind(row.target_site);
         self.execute(what, query).await
     }
 
@@ -469,6 +478,15 @@ impl Store for MySqlStore {
     async fn list_operations(&self) -> Result<Vec<Operation>> {
         let query = sqlx::query("SELECT json FROM operations ORDER BY started_at DESC, id DESC");
         self.query_all("listing table operations".to_string(), query)
+            .await
+    }
+
+    async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
+        let (sql, values) = operation_query(query, |_| "?".to_string());
+        let query = values
+            .into_iter()
+            .fold(sqlx::query(&sql), |query, value| query.bind(value));
+        self.query_all("querying table operations".to_string(), query)
             .await
     }
 

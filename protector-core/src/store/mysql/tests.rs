@@ -3,10 +3,11 @@
 //! `PROTECTOR_TEST_MYSQL_URL`.
 
 use super::*;
+use crate::model::{OperationStatus, OperationType};
 use crate::store::conformance::backends::mysql::{fresh_database, server_url};
-use crate::store::fixtures::key;
-use crate::store::OperationLock;
-use crate::store::Store;
+use crate::store::fixtures::{at, id, key, operation};
+use crate::store::shared::operation_query;
+use crate::store::{OperationLock, OperationQuery, Store};
 
 const PASSWORD: &str = "pw-4e1f9a7c-never-shown";
 
@@ -68,7 +69,7 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
         return;
     };
     // `fresh_database` migrated it; again is a no-op.
-    assert_eq!(store.migrate().await.unwrap(), (2, 2));
+    assert_eq!(store.migrate().await.unwrap(), (3, 3));
     assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
 
     // An empty database: refused until `db sync`.
@@ -76,16 +77,30 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
     let err = MySqlStore::connect(&url, key(1)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
     assert!(err.message().contains("protector-manage db sync"), "{err}");
-    assert_eq!(store.migrate().await.unwrap(), (0, 2));
+    assert_eq!(store.migrate().await.unwrap(), (0, 3));
     MySqlStore::connect(&url, key(1)).await.unwrap();
 
-    // A version 1 database (before operation leases): refused until `db sync`, which adds them
-    // and keeps the records.
+    // A version 1 database (before operation leases and the operations' query columns):
+    // refused until `db sync`, which adds them and keeps the records.
     store
         .put_site(&crate::store::fixtures::site("site-a"))
         .await
         .unwrap();
+    let (mut older, mut newer) = (operation(3, at(10)), operation(4, at(20)));
+    older.status = OperationStatus::Failed;
+    newer.group_id = None;
+    newer.operation_type = OperationType::SiteFailover;
+    for op in [&older, &newer] {
+        store.put_operation(op).await.unwrap();
+    }
     store.execute_raw("DROP TABLE operation_leases").await;
+    store
+        .execute_raw(
+            "ALTER TABLE operations DROP KEY operations_by_group, DROP KEY operations_by_kind, \
+             DROP COLUMN group_id, DROP COLUMN operation_type, DROP COLUMN status, \
+             DROP COLUMN target_site",
+        )
+        .await;
     store
         .execute_raw("UPDATE protector_schema SET version = 1")
         .await;
@@ -93,9 +108,43 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
     assert!(err.message().contains("version 1, older"), "{err}");
     assert!(err.message().contains("protector-manage db sync"), "{err}");
-    assert_eq!(store.migrate().await.unwrap(), (1, 2));
+    assert_eq!(store.migrate().await.unwrap(), (1, SCHEMA_VERSION));
     let upgraded = MySqlStore::connect(&url, key(1)).await.unwrap();
     assert!(upgraded.get_site("site-a").await.unwrap().is_some());
+    // The columns are filled from each operation's JSON (a site failover has no group).
+    let failed_of_one = OperationQuery::of_group(id(1))
+        .of_types(&[OperationType::Failover])
+        .in_statuses(&[OperationStatus::Failed])
+        .into_site("site-b");
+    assert_eq!(
+        upgraded.query_operations(&failed_of_one).await.unwrap(),
+        vec![older.clone()]
+    );
+    let site_failovers = OperationQuery::default().of_types(&[OperationType::SiteFailover]);
+    assert_eq!(
+        upgraded.query_operations(&site_failovers).await.unwrap(),
+        vec![newer.clone()]
+    );
+    assert_eq!(
+        upgraded
+            .query_operations(&OperationQuery::of_group(id(1)))
+            .await
+            .unwrap(),
+        vec![older.clone()]
+    );
+    // A migration stopped after its columns were added (before the version was written) is
+    // run again: the columns are kept, the values filled again.
+    store
+        .execute_raw("UPDATE protector_schema SET version = 2")
+        .await;
+    store
+        .execute_raw("UPDATE operations SET status = NULL")
+        .await;
+    assert_eq!(store.migrate().await.unwrap(), (2, SCHEMA_VERSION));
+    assert_eq!(
+        upgraded.query_operations(&failed_of_one).await.unwrap(),
+        vec![older]
+    );
     let op = Uuid::new_v4();
     assert!(matches!(
         upgraded
@@ -115,6 +164,52 @@ async fn the_schema_is_made_by_migrate_only_and_a_mismatch_names_the_command() {
     let err = store.migrate().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConfigInvalid, "{err}");
     assert_eq!(store.schema_version().await.unwrap(), 99);
+}
+
+/// The index MariaDB's plan for `sql` (with `values` inlined as text) reads, if any.
+async fn index_of(store: &MySqlStore, sql: &str, values: &[String]) -> Option<String> {
+    let mut explained = format!("EXPLAIN {sql}");
+    for value in values {
+        explained = explained.replacen('?', &format!("'{value}'"), 1);
+    }
+    let row = sqlx::query(&explained)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    row.try_get::<Option<String>, _>("key").unwrap()
+}
+
+#[tokio::test]
+async fn operation_queries_use_the_operation_indexes() {
+    let Some((_, store, _)) = fresh_database().await else {
+        return;
+    };
+    for n in 0..96u128 {
+        let mut op = operation(100 + n, at(n as i64));
+        op.group_id = Some(id(n % 12));
+        op.status = if n % 3 == 0 {
+            OperationStatus::Completed
+        } else {
+            OperationStatus::Failed
+        };
+        store.put_operation(&op).await.unwrap();
+    }
+    store.execute_raw("ANALYZE TABLE operations").await;
+    let (sql, values) = operation_query(&OperationQuery::of_group(id(5)), |_| "?".to_string());
+    assert_eq!(
+        index_of(&store, &sql, &values).await.as_deref(),
+        Some("operations_by_group")
+    );
+    let history = OperationQuery::default()
+        .of_types(&[OperationType::TestFailover])
+        .in_statuses(&[OperationStatus::Completed])
+        .into_site("site-b")
+        .newest(6);
+    let (sql, values) = operation_query(&history, |_| "?".to_string());
+    assert_eq!(
+        index_of(&store, &sql, &values).await.as_deref(),
+        Some("operations_by_kind")
+    );
 }
 
 #[tokio::test]

@@ -392,7 +392,8 @@ async fn a_corrupt_record_names_its_table() {
 fn operation_queries_use_the_operation_indexes() {
     let s = store();
     let plan = |query: &OperationQuery| {
-        let (sql, values) = super::records::operation_query(query);
+        let (sql, values) =
+            crate::store::shared::operation_query(query, super::records::sqlite_placeholder);
         let conn = s.conn();
         let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = statement

@@ -14,9 +14,10 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::records::{write_journal, write_operation_row, OperationRow};
+use super::records::{write_journal, write_operation_row};
 use super::{sql_error, SqliteStore};
 use crate::error::{Error, Result};
+use crate::store::shared::OperationRow;
 
 /// One [`crate::store::Store::record`] call, serialized, waiting for its commit.
 pub(super) struct Queued {

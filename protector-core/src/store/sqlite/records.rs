@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{Member, Operation, ProtectionGroup, ReplicationPolicy, Site, TenantMapping};
+use crate::store::shared::{operation_query, OperationRow};
 use crate::store::{
     GroupDocument, GroupMappings, JournalEntry, JournalKind, Lease, LeaseAttempt, LockAttempt,
     OperationQuery, Store, SyncLogEntry, SyncState, VersionCheck,
@@ -228,7 +229,7 @@ impl Store for SqliteStore {
     }
 
     async fn query_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>> {
-        let (sql, values) = operation_query(query);
+        let (sql, values) = operation_query(query, sqlite_placeholder);
         self.query_all(
             || "querying table operations".to_string(),
             &sql,
@@ -505,74 +506,6 @@ pub(super) fn write_journal(
     .query_row(params![operation_id.to_string(), json], |row| row.get(0))
 }
 
-/// The statement and its values that select what `query` matches, on the indexed columns
-/// (only the operations returned are decoded).
-pub(super) fn operation_query(query: &OperationQuery) -> (String, Vec<String>) {
-    let mut sql = String::from("SELECT json FROM operations WHERE 1 = 1");
-    let mut values: Vec<String> = Vec::new();
-    let mut condition = |column: &str, allowed: Vec<String>| {
-        if allowed.is_empty() {
-            return;
-        }
-        let first = values.len() + 1;
-        let placeholders: Vec<String> = (first..first + allowed.len())
-            .map(|n| format!("?{n}"))
-            .collect();
-        sql.push_str(&format!(" AND {column} IN ({})", placeholders.join(", ")));
-        values.extend(allowed);
-    };
-    condition(
-        "group_id",
-        query.group_id.iter().map(Uuid::to_string).collect(),
-    );
-    condition(
-        "operation_type",
-        query.types.iter().map(json_text).collect(),
-    );
-    condition("status", query.statuses.iter().map(json_text).collect());
-    condition("target_site", query.target_site.iter().cloned().collect());
-    sql.push_str(" ORDER BY started_at DESC, id DESC");
-    if let Some(limit) = query.limit {
-        sql.push_str(&format!(" LIMIT {limit}"));
-    }
-    (sql, values)
-}
-
-/// An operation as table `operations` holds it: the JSON, and the columns queries select on.
-pub(super) struct OperationRow {
-    id: String,
-    started_at: String,
-    group_id: Option<String>,
-    operation_type: String,
-    status: String,
-    target_site: String,
-    json: String,
-}
-
-impl OperationRow {
-    /// The row of `operation` (`what` names the write in errors).
-    pub(super) fn new(what: &str, operation: &Operation) -> Result<Self> {
-        Ok(OperationRow {
-            id: operation.id.to_string(),
-            started_at: sortable_time(&operation.started_at),
-            group_id: operation.group_id.map(|id| id.to_string()),
-            operation_type: json_text(&operation.operation_type),
-            status: json_text(&operation.status),
-            target_site: operation.target_site.clone(),
-            json: to_json(what, operation)?,
-        })
-    }
-}
-
-/// The JSON string of an enum value (`"test_failover"` gives `test_failover`), as the
-/// operation's JSON spells it.
-pub(super) fn json_text(value: &impl serde::Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        _ => String::new(),
-    }
-}
-
 /// Inserts or replaces `row`.
 pub(super) fn write_operation_row(
     conn: &rusqlite::Connection,
@@ -593,4 +526,9 @@ pub(super) fn write_operation_row(
         row.target_site
     ])
     .map(|_| ())
+}
+
+/// The n-th parameter of a SQLite statement.
+pub(super) fn sqlite_placeholder(n: usize) -> String {
+    format!("?{n}")
 }
