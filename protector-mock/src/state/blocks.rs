@@ -6,9 +6,14 @@
 //! store), not as a tree (a search through nodes spread over memory per write). It is saved
 //! and compared as the map it stands for: `{"block": seq, …}` in block order, as a
 //! `BTreeMap<u64, u64>` is, so saved states read the same either way.
+//!
+//! The slots are shared until written: a snapshot, its replica and a copy hold the volume's
+//! map without copying it (the schedules of a 1,000-VM run take tens of thousands of volume
+//! snapshots, most of stopped volumes), and the first write after one copies it once.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -20,7 +25,7 @@ const MAX_BLOCKS: u64 = 1 << 16;
 #[derive(Clone, Default)]
 pub(crate) struct WrittenBlocks {
     /// Slot `b`: the last write to block `b`, if any. No trailing empty slot.
-    slots: Vec<Option<u64>>,
+    slots: Arc<Vec<Option<u64>>>,
 }
 
 impl WrittenBlocks {
@@ -34,10 +39,11 @@ impl WrittenBlocks {
             return;
         }
         let i = block as usize;
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
+        let slots = Arc::make_mut(&mut self.slots);
+        if i >= slots.len() {
+            slots.resize(i + 1, None);
         }
-        self.slots[i] = Some(seq);
+        slots[i] = Some(seq);
     }
 
     /// The last write to `block`.
@@ -62,13 +68,21 @@ impl WrittenBlocks {
 
     /// Keeps the blocks `keep` says yes to.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if slot.is_some() && !keep(i as u64) {
-                *slot = None;
-            }
+        let dropped: Vec<usize> = self
+            .iter()
+            .map(|(block, _)| block)
+            .filter(|block| !keep(*block))
+            .map(|block| block as usize)
+            .collect();
+        if dropped.is_empty() {
+            return;
         }
-        while self.slots.last().is_some_and(Option::is_none) {
-            self.slots.pop();
+        let slots = Arc::make_mut(&mut self.slots);
+        for i in dropped {
+            slots[i] = None;
+        }
+        while slots.last().is_some_and(Option::is_none) {
+            slots.pop();
         }
     }
 
@@ -79,7 +93,7 @@ impl WrittenBlocks {
 
     #[cfg(test)]
     pub(crate) fn clear(&mut self) {
-        self.slots.clear();
+        self.slots = Arc::default();
     }
 }
 
@@ -153,5 +167,18 @@ mod tests {
         blocks.retain(|_| false);
         assert!(blocks.is_empty());
         assert_eq!(blocks, WrittenBlocks::new());
+    }
+
+    #[test]
+    fn a_copy_keeps_its_blocks_when_the_original_is_written_or_cut() {
+        let mut volume = WrittenBlocks::from([(0, 1), (2, 2)]);
+        let snapshot = volume.clone();
+        volume.insert(2, 3);
+        volume.insert(5, 4);
+        assert_eq!(snapshot, WrittenBlocks::from([(0, 1), (2, 2)]));
+        let copy = volume.clone();
+        volume.retain(|b| b < 1);
+        assert_eq!(volume, WrittenBlocks::from([(0, 1)]));
+        assert_eq!(copy, WrittenBlocks::from([(0, 1), (2, 3), (5, 4)]));
     }
 }
