@@ -21,8 +21,8 @@ use std::sync::RwLock;
 use protector_core::api::Connector;
 use protector_core::engine::{
     AddMember, CreateGroup, CreatePolicy, EngineOptions, FailbackRequest, FailoverRequest,
-    FailoverRollbackRequest, MemberOrder, OperationRequest, RecoverMode, RegisterSite,
-    SiteFailoverRequest, TestFailoverRequest,
+    FailoverRollbackRequest, MemberOrder, OperationFilter, OperationRequest, RecoverMode,
+    RegisterSite, SiteFailoverRequest, TestFailoverRequest,
 };
 use protector_core::model::{
     ArrayEndpoint, ReplicationType, ResourceMappings, Secret, Site, SiteType,
@@ -721,9 +721,17 @@ engine_calls! {
             start(e, OperationRequest::SiteFailover { site, request }).await
         };
 
-    /// The operations the caller sees.
-    fn operations / operations_async () signature () -> record("Operation"),
-        |e| e.operations().await;
+    /// The operations the caller sees, newest first: those of `group` (name or id), in one of
+    /// `status`, of one of `operation_type`, at most `limit` when given.
+    fn operations / operations_async (
+        group: Option<String>, status: Vec<String>, operation_type: Vec<String>,
+        limit: Option<usize>
+    ) signature (*, group=None, status=Vec::new(), operation_type=Vec::new(), limit=None)
+        -> record("Operation"),
+        |e| {
+            let filter = OperationFilter::parse(group, &status, &operation_type, limit)?;
+            e.operations_where(&filter).await
+        };
     /// One operation (`op-<uuid>` or the uuid).
     fn operation / operation_async (id: String) signature (id) -> record("Operation"),
         |e| e.operation(&id).await;

@@ -140,9 +140,21 @@ def test_dr_cycle(sim: Sim) -> None:
     assert resources(sim.inspect()) == baseline
 
     # The operations are all on record.
-    kinds = [o.operation_type for o in site_a.operations()]
+    every = site_a.operations()
+    kinds = [o.operation_type for o in every]
     assert kinds.count(OperationType.FAILOVER) >= 1
-    assert all(o.status.is_terminal for o in site_a.operations())
+    assert all(o.status.is_terminal for o in every)
+    # Selected by the engine: the same records, narrowed.
+    failovers = site_a.operations(group=GROUP, operation_type=["failover"], status=["completed"])
+    assert [o.id for o in failovers] == [
+        o.id for o in every
+        if o.operation_type == OperationType.FAILOVER and str(o.status) == "completed"
+    ]
+    assert [o.id for o in site_a.operations(limit=1)] == [every[0].id]
+    with pytest.raises(protector.InvalidInputError, match="unknown operation status 'done'"):
+        site_a.operations(status=["done"])
+    with pytest.raises(protector.NotFoundError, match="'nope' not found"):
+        site_a.operations(group="nope")
 
 
 def test_dr_cycle_async(sim: Sim) -> None:

@@ -491,6 +491,33 @@ class TestOperation(CommandTest):
         ops = [records.operation(), records.operation(id="b2", operation_type="failback")]
         self.engine.operations.return_value = ops
         self.assertEqual(as_objects("operations", ops), self.run_json(operation.ListOperation, []))
+        self.engine.operations.assert_called_once_with(
+            group=None, status=[], operation_type=[], limit=None
+        )
+        self.engine.operations.reset_mock()
+        self.app.stdout.seek(0)
+        self.app.stdout.truncate()
+        self.run_json(
+            operation.ListOperation,
+            [
+                "--protection-group",
+                "prod-web-app",
+                "--status",
+                "failed,partial",
+                "--status",
+                "running",
+                "--type",
+                "failover",
+                "--limit",
+                "5",
+            ],
+        )
+        self.engine.operations.assert_called_once_with(
+            group="prod-web-app",
+            status=["failed,partial", "running"],
+            operation_type=["failover"],
+            limit=5,
+        )
 
         op = records.operation(
             status="running", progress=45, steps_completed=["validate_sites", "create_dr_record"]

@@ -2,12 +2,13 @@
 
 use clap::{Args, Subcommand};
 
-use super::{ListArgs, OutputOptions};
+use super::OutputOptions;
 
 #[derive(Debug, Subcommand)]
 pub enum OperationCommand {
-    /// List operations, newest first.
-    List(ListArgs),
+    /// List operations, newest first (those of one group, in some statuses or of some types
+    /// with the options).
+    List(OperationListArgs),
     /// Show one operation.
     Show(OperationArgs),
     /// Finish or roll back a failover or failback whose process died; prints the operation.
@@ -65,6 +66,26 @@ pub struct RecoverArgs {
 pub struct OperationArgs {
     /// Operation id (`op-<uuid>`, or the bare uuid).
     pub id: String,
+    #[command(flatten)]
+    pub output: OutputOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct OperationListArgs {
+    /// Only the operations of this protection group (name or id).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Only operations in this status: pending, running, completed, failed or partial (repeat
+    /// it or separate them with commas).
+    #[arg(long = "status", value_name = "STATUS")]
+    pub statuses: Vec<String>,
+    /// Only operations of this type: failover, failback, test_failover, test_cleanup,
+    /// site_failover or sync (repeat it or separate them with commas).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// At most this many, the newest.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub output: OutputOptions,
 }

@@ -1,6 +1,6 @@
 //! `protector operation ...`
 
-use protector_core::engine::RecoverMode;
+use protector_core::engine::{OperationFilter, RecoverMode};
 use protector_core::model::OperationStatus;
 
 use crate::args::OperationCommand;
@@ -14,7 +14,9 @@ pub async fn run(ctx: &Context, command: OperationCommand) -> CliResult {
     let engine = ctx.engine(&[]).await?;
     match command {
         OperationCommand::List(args) => {
-            let ops = engine.protector.operations().await?;
+            let filter =
+                OperationFilter::parse(args.group, &args.statuses, &args.types, args.limit)?;
+            let ops = engine.protector.operations_where(&filter).await?;
             Printer::stdout(&args.output).list(&views::operations(&ops))
         }
         OperationCommand::Show(args) => {

@@ -171,6 +171,36 @@ fn the_whole_dr_cycle_from_the_command_line() {
         .unwrap_or_default();
     assert!(steps.contains(&"fence_old_vms"), "{op}");
     assert_runs_on(&env, "site-a", "fenced failback");
+
+    // The operations of the cycle, selected: the newest of the group is the failback.
+    let list = |args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["--os-cloud", "site-b", "operation", "list"];
+        all.extend_from_slice(args);
+        env.json(&all).as_array().cloned().unwrap_or_default()
+    };
+    let every = list(&[]);
+    let newest = list(&["--group", "prod-web-app", "--limit", "1"]);
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    assert_eq!(newest[0]["id"], op["operation_id"], "{newest:?}");
+    let failovers = list(&["--type", "failover,test_failover", "--status", "completed"]);
+    let expected: Vec<&Value> = every
+        .iter()
+        .filter(|o| {
+            ["failover", "test_failover"].contains(&o["operation_type"].as_str().unwrap_or(""))
+                && o["status"] == "completed"
+        })
+        .collect();
+    assert!(!failovers.is_empty(), "{every:?}");
+    assert_eq!(failovers.iter().collect::<Vec<_>>(), expected);
+    let (code, stderr) = env.fails(&["operation", "list", "--status", "finished"]);
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("unknown operation status 'finished': use one of pending, running"),
+        "{stderr}"
+    );
+    let (code, stderr) = env.fails(&["operation", "list", "--group", "nope"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("'nope' not found"), "{stderr}");
 }
 
 /// Issue 16, item 5: an unplanned site failover states each group's recovery point and its age

@@ -94,8 +94,8 @@ pub use wait::PollPolicy;
 
 use crate::api::{Connector, SiteClients};
 use crate::error::{Error, ErrorKind, Hint, Result};
-use crate::model::{Operation, ProtectionGroup, Site};
-use crate::store::Store;
+use crate::model::{Operation, OperationStatus, OperationType, ProtectionGroup, Site};
+use crate::store::{OperationQuery, Store};
 use access::Access;
 
 /// Tunables of the engine.
@@ -404,7 +404,24 @@ impl Protector {
 
     /// The operations the caller may see, newest first.
     pub async fn operations(&self) -> Result<Vec<Operation>> {
+        self.operations_where(&OperationFilter::default()).await
+    }
+
+    /// The operations the caller may see that `filter` selects, newest first; its limit
+    /// counts what the caller sees. A group it names is resolved as [`Protector::group`]
+    /// resolves one (`NotFound` when the caller does not see it).
+    pub async fn operations_where(&self, filter: &OperationFilter) -> Result<Vec<Operation>> {
         let caller = self.caller().await?;
+        let mut query = OperationQuery::default()
+            .of_types(&filter.types)
+            .in_statuses(&filter.statuses);
+        if let Some(group) = &filter.group {
+            query.group_id = Some(self.group(group).await?.id);
+        }
+        if caller.is_admin() {
+            query.limit = filter.limit;
+            return self.store().query_operations(&query).await;
+        }
         let groups: BTreeMap<Uuid, ProtectionGroup> = self
             .store()
             .list_groups()
@@ -412,11 +429,61 @@ impl Protector {
             .into_iter()
             .map(|g| (g.id, g))
             .collect();
-        let mut operations = self.store().list_operations().await?;
-        operations.retain(|op| {
-            let group = op.group_id.and_then(|id| groups.get(&id));
-            caller.sees_operation(op, group)
-        });
-        Ok(operations)
+        let operations = self.store().query_operations(&query).await?;
+        Ok(operations
+            .into_iter()
+            .filter(|op| {
+                let group = op.group_id.and_then(|id| groups.get(&id));
+                caller.sees_operation(op, group)
+            })
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+}
+
+/// Which operations [`Protector::operations_where`] lists: every one the caller sees by
+/// default; each condition given narrows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationFilter {
+    /// Of this protection group (name or id).
+    pub group: Option<String>,
+    /// In one of these statuses.
+    pub statuses: Vec<OperationStatus>,
+    /// Of one of these types.
+    pub types: Vec<OperationType>,
+    /// At most this many, the newest.
+    pub limit: Option<usize>,
+}
+
+impl OperationFilter {
+    /// The filter of a front-end's words: statuses and types as the operations spell them
+    /// (`running`, `test_failover`), each entry possibly a comma-separated list.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) names an unknown one and
+    /// the values there are; a limit of 0 is refused.
+    pub fn parse(
+        group: Option<String>,
+        statuses: &[String],
+        types: &[String],
+        limit: Option<usize>,
+    ) -> Result<Self> {
+        fn words<T: std::str::FromStr<Err = Error>>(values: &[String]) -> Result<Vec<T>> {
+            values
+                .iter()
+                .flat_map(|value| value.split(','))
+                .filter(|word| !word.trim().is_empty())
+                .map(str::parse)
+                .collect()
+        }
+        if limit == Some(0) {
+            return Err(Error::invalid(
+                "an operation list limit of 0 lists nothing: give 1 or more, or no limit",
+            ));
+        }
+        Ok(OperationFilter {
+            group: group.filter(|g| !g.is_empty()),
+            statuses: words(statuses)?,
+            types: words(types)?,
+            limit,
+        })
     }
 }

@@ -46,6 +46,23 @@ impl OperationType {
     }
 }
 
+impl std::str::FromStr for OperationType {
+    type Err = crate::Error;
+    /// `failover`, `test_failover` (or `test-failover`), ...
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let spelled = s.trim().replace('-', "_");
+        OperationType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == spelled)
+            .ok_or_else(|| {
+                crate::Error::invalid(format!(
+                    "unknown operation type '{s}': use one of {}",
+                    OperationType::ALL.map(OperationType::as_str).join(", ")
+                ))
+            })
+    }
+}
+
 /// Where an operation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,6 +278,22 @@ impl Operation {
     }
 }
 
+impl std::str::FromStr for OperationStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let spelled = s.trim();
+        OperationStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == spelled)
+            .ok_or_else(|| {
+                crate::Error::invalid(format!(
+                    "unknown operation status '{s}': use one of {}",
+                    OperationStatus::ALL.map(OperationStatus::as_str).join(", ")
+                ))
+            })
+    }
+}
+
 #[cfg(test)]
 mod status_tests {
     use super::OperationStatus as S;
@@ -304,6 +337,18 @@ mod status_tests {
                 serde_json::to_value(s).unwrap(),
                 serde_json::Value::String(s.as_str().to_string())
             );
+            assert_eq!(s.as_str().parse::<S>().unwrap(), s);
         }
+        for t in T::ALL {
+            assert_eq!(t.as_str().parse::<T>().unwrap(), t);
+        }
+        assert_eq!("test-failover".parse::<T>().unwrap(), T::TestFailover);
+        let err = "finished".parse::<S>().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.message(),
+            "unknown operation status 'finished': use one of pending, running, completed, \
+             failed, partial"
+        );
     }
 }

@@ -376,56 +376,32 @@ impl OperationsQuery {
         pairs
     }
 
-    /// The query these parameters ask; [`ErrorKind::InvalidInput`] naming the parameter and
-    /// the values it takes for a type or status that does not exist.
+    /// The query these parameters ask; [`ErrorKind::InvalidInput`] naming the value and the
+    /// values the parameter takes for a type or status that does not exist.
     pub fn to_query(&self) -> Result<OperationQuery, Error> {
         Ok(OperationQuery {
             group_id: self.group_id,
-            types: parse_list(
-                "operation_type",
-                &self.operation_type,
-                &OperationType::ALL,
-                |t| t.as_str(),
-            )?,
-            statuses: parse_list("status", &self.status, &OperationStatus::ALL, |s| {
-                s.as_str()
-            })?,
+            types: parse_list("operation_type", &self.operation_type)?,
+            statuses: parse_list("status", &self.status)?,
             target_site: self.target_site.clone(),
             limit: self.limit,
         })
     }
 }
 
-/// The values of the comma-separated query parameter `name`, each one of `known` by its
-/// spelling.
-fn parse_list<T: Copy>(
+/// The values of the comma-separated query parameter `name`.
+fn parse_list<T: std::str::FromStr<Err = Error>>(
     name: &str,
     values: &Option<String>,
-    known: &[T],
-    spelling: fn(T) -> &'static str,
 ) -> Result<Vec<T>, Error> {
-    let Some(values) = values else {
-        return Ok(Vec::new());
-    };
     values
-        .split(',')
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
+        .iter()
+        .flat_map(|values| values.split(','))
+        .filter(|value| !value.trim().is_empty())
         .map(|value| {
-            known
-                .iter()
-                .copied()
-                .find(|k| spelling(*k) == value)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = known.iter().map(|k| spelling(*k)).collect();
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "query parameter {name}: '{value}' is not one of {}",
-                            names.join(", ")
-                        ),
-                    )
-                })
+            value
+                .parse()
+                .map_err(|err: Error| err.with_prefix(format_args!("query parameter {name}")))
         })
         .collect()
 }

@@ -266,7 +266,10 @@ async fn operations_are_selected_by_the_server_and_a_members_limit_counts_what_i
     assert_error(status, &headers, &body, 400, "invalid_input");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("status: 'finished' is not one of pending, running"),
+        message.contains(
+            "query parameter status: unknown operation status 'finished': use one of pending, \
+             running"
+        ),
         "{message}"
     );
 

@@ -353,8 +353,10 @@ test_failover.__test__ = False  # type: ignore[attr-defined]
 test_failover_cleanup.__test__ = False  # type: ignore[attr-defined]
 
 
-def operations(request: Any) -> list[types.Operation]:
-    return engine(request).operations()
+def operations(request: Any, group: str | None = None) -> list[types.Operation]:
+    """The operations the user sees, newest first; with `group` (a name or id) that group's,
+    selected by the engine."""
+    return engine(request).operations(group=group)
 
 
 def operation(request: Any, operation_id: str) -> types.Operation:

@@ -183,7 +183,7 @@ class EngineTests(TestCase):
                 ("site-a",),
                 {"unplanned": False, "concurrency": 3},
             ),
-            (lambda: api.operations(req), "operations", (), {}),
+            (lambda: api.operations(req, group="g-1"), "operations", (), {"group": "g-1"}),
             (lambda: api.operation(req, "op-1"), "operation", ("op-1",), {}),
         ]
         for call, method, args, kwargs in calls:

@@ -1,4 +1,4 @@
-"""Options several commands share: the resource mappings and ``--wait``."""
+"""Options several commands share: the resource mappings, ``--wait`` and counts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import argparse
 from typing import Any
 
 from osc_lib import exceptions
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
 
 # option, argparse dest, the engine's keyword, the word in messages
 _MAPPINGS = (

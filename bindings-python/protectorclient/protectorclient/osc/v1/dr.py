@@ -94,7 +94,7 @@ class SiteFailover(base.ShowOne):
         parser.add_argument(
             "--concurrency",
             metavar="<n>",
-            type=_positive,
+            type=options.positive,
             default=4,
             help="At most this many groups fail over at once (default: 4)",
         )
@@ -125,13 +125,6 @@ class SiteFailover(base.ShowOne):
                 site, unplanned=unplanned, concurrency=concurrency, groups=groups
             ),
         )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
 
 
 class CreateTenantMapping(base.ShowOne):

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from protectorclient.client import operation_ref
-from protectorclient.osc import base, display, longrun
+from protectorclient.osc import base, display, longrun, options
 
 
 def _id_argument(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,43 @@ def _id_argument(parser: argparse.ArgumentParser) -> None:
 class ListOperation(base.Lister):
     """List operations, newest first."""
 
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--protection-group",
+            metavar="<name-or-id>",
+            help="Only the operations of this protection group",
+        )
+        parser.add_argument(
+            "--status",
+            metavar="<status>",
+            action="append",
+            default=[],
+            help="Only operations in this status: pending, running, completed, failed or "
+            "partial (repeat it or separate them with commas)",
+        )
+        parser.add_argument(
+            "--type",
+            metavar="<type>",
+            dest="operation_type",
+            action="append",
+            default=[],
+            help="Only operations of this type: failover, failback, test_failover, "
+            "test_cleanup, site_failover or sync (repeat it or separate them with commas)",
+        )
+        parser.add_argument(
+            "--limit", metavar="<n>", type=options.positive, help="At most this many, the newest"
+        )
+        return parser
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple[Any, Any]:
-        return display.list_view("operations", self.engine.operations())
+        operations = self.engine.operations(
+            group=parsed_args.protection_group,
+            status=parsed_args.status,
+            operation_type=parsed_args.operation_type,
+            limit=parsed_args.limit,
+        )
+        return display.list_view("operations", operations)
 
 
 class ShowOperation(base.ShowOne):

@@ -122,7 +122,7 @@ class OperationsTab(ListTab):
     link = staticmethod(operation_url)
 
     def records(self, request, group):
-        return [o for o in api.operations(request) if str(o.group_id) == str(group.id)]
+        return api.operations(request, group=str(group.id))
 
 
 class GroupDetailTabs(tabs.TabGroup):
