@@ -466,14 +466,7 @@ impl OperationFilter {
         types: &[String],
         limit: Option<usize>,
     ) -> Result<Self> {
-        fn words<T: std::str::FromStr<Err = Error>>(values: &[String]) -> Result<Vec<T>> {
-            values
-                .iter()
-                .flat_map(|value| value.split(','))
-                .filter(|word| !word.trim().is_empty())
-                .map(str::parse)
-                .collect()
-        }
+        use crate::model::parse_words;
         if limit == Some(0) {
             return Err(Error::invalid(
                 "an operation list limit of 0 lists nothing: give 1 or more, or no limit",
@@ -481,8 +474,8 @@ impl OperationFilter {
         }
         Ok(OperationFilter {
             group: group.filter(|g| !g.is_empty()),
-            statuses: words(statuses)?,
-            types: words(types)?,
+            statuses: parse_words(statuses.iter().map(String::as_str))?,
+            types: parse_words(types.iter().map(String::as_str))?,
             limit,
         })
     }

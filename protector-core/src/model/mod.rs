@@ -35,6 +35,7 @@ pub use name::{
     check_name, check_replication_schedule, MAX_NAME_LENGTH, MAX_REPLICATION_INTERVAL_SECS,
     MAX_RPO_MINUTES, MIN_REPLICATION_INTERVAL_SECS,
 };
+pub(crate) use operation::parse_words;
 pub use operation::{GroupResult, Operation, OperationStatus, OperationType, Phase};
 pub use policy::{ArrayEndpoint, ReplicationPolicy};
 pub use recovery::RunningPoint;

@@ -278,6 +278,19 @@ impl Operation {
     }
 }
 
+/// The values of `lists`, each a comma-separated list of words (`failed,partial`; blanks
+/// skipped), parsed: the first unknown word's error.
+pub(crate) fn parse_words<'a, T: std::str::FromStr<Err = crate::Error>>(
+    lists: impl IntoIterator<Item = &'a str>,
+) -> crate::Result<Vec<T>> {
+    lists
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .filter(|word| !word.trim().is_empty())
+        .map(str::parse)
+        .collect()
+}
+
 impl std::str::FromStr for OperationStatus {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {

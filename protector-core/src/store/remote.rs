@@ -394,16 +394,8 @@ fn parse_list<T: std::str::FromStr<Err = Error>>(
     name: &str,
     values: &Option<String>,
 ) -> Result<Vec<T>, Error> {
-    values
-        .iter()
-        .flat_map(|values| values.split(','))
-        .filter(|value| !value.trim().is_empty())
-        .map(|value| {
-            value
-                .parse()
-                .map_err(|err: Error| err.with_prefix(format_args!("query parameter {name}")))
-        })
-        .collect()
+    crate::model::parse_words(values.as_deref())
+        .map_err(|err| err.with_prefix(format_args!("query parameter {name}")))
 }
 
 /// The query of `DELETE operations/{id}/lease`.

@@ -4,9 +4,8 @@
 
 use crate::boot_order::{tier, GROUP};
 use crate::common::{mappings, setup};
-use chrono::{DateTime, Utc};
 use protector_core::engine::{FailbackRequest, FailoverRequest, NoProgress};
-use protector_core::model::{OperationStatus, Phase};
+use protector_core::model::{seconds_between, OperationStatus, Phase};
 use protector_mock::Service;
 
 /// Every call to either site costs this much real time, so that each part of a run (its
@@ -65,8 +64,6 @@ async fn the_estimate_is_default_first_then_measured_on_the_earlier_run_s_record
     // (start to the first storage step), its storage round (to the first wave), and its
     // finalization (the last server ACTIVE to the end of the operation, re-protection
     // included), so the estimated total counts everything the actual total counts.
-    let secs =
-        |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_milliseconds() as f64 / 1000.0;
     let first_wave = earlier
         .boot_waves
         .iter()
@@ -89,12 +86,18 @@ async fn the_estimate_is_default_first_then_measured_on_the_earlier_run_s_record
     let completed = earlier.completed_at.unwrap();
     assert_eq!(
         measured.preparation_secs,
-        secs(earlier.started_at, storage_start)
+        seconds_between(earlier.started_at, storage_start)
     );
-    assert_eq!(measured.storage_secs, secs(storage_start, first_wave));
-    assert_eq!(measured.finalization_secs, secs(last_wave, completed));
+    assert_eq!(
+        measured.storage_secs,
+        seconds_between(storage_start, first_wave)
+    );
+    assert_eq!(
+        measured.finalization_secs,
+        seconds_between(last_wave, completed)
+    );
     assert!(
-        measured.finalization_secs >= secs(earlier.recovered_at.unwrap(), completed),
+        measured.finalization_secs >= seconds_between(earlier.recovered_at.unwrap(), completed),
         "re-protection is part of the measured finalization: {measured:?}"
     );
     assert!(measured.waves.iter().all(|w| w.secs > 0.0), "{measured:?}");
