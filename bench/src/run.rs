@@ -20,12 +20,13 @@ use crate::scenario::{Kind, Scenario};
 use crate::world::{open_engine, World};
 use crate::Failure;
 
-/// Runs `scenario` once with `latency` per call and the simulator at `pace`, and returns what it measured and the critical
-/// path of the plan it executed.
+/// Runs `scenario` once with `latency` per call and the simulator at `pace` on `clock`, and
+/// returns what it measured and the critical path of the plan it executed.
 pub async fn run_once(
     scenario: &Scenario,
     latency: Duration,
     pace: protector_mock::Pace,
+    clock: protector_mock::Clock,
     protector: &Protector,
     run: u32,
 ) -> Result<(RunMetrics, CriticalPath), Failure> {
@@ -56,7 +57,7 @@ pub async fn run_once(
     };
 
     let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
-    world.set_latency(latency_ms, pace)?;
+    world.set_latency(latency_ms, pace, clock)?;
     world.server.requests().clear();
     let child = {
         let protector = protector.clone();
@@ -69,7 +70,11 @@ pub async fn run_once(
             .map_err(|e| Failure(format!("the measuring thread failed: {e}")))??
     };
     let requests = world.server.requests().requests();
-    world.set_latency(0, protector_mock::Pace::Realistic)?;
+    world.set_latency(
+        0,
+        protector_mock::Pace::Realistic,
+        protector_mock::Clock::Calls,
+    )?;
     if let Some(dir) = &protector.trace {
         let file = dir.join(format!("{}-{run}.log", scenario.name));
         std::fs::write(&file, &child.stderr)

@@ -276,11 +276,19 @@ impl World {
     }
 
     /// Injects `ms` of latency into every service of both sites and both arrays, and sets how
-    /// many calls the services' transitions take.
-    pub fn set_latency(&self, ms: u64, pace: protector_mock::Pace) -> Result<(), Failure> {
+    /// many calls the services' transitions take and what simulated time follows.
+    pub fn set_latency(
+        &self,
+        ms: u64,
+        pace: protector_mock::Pace,
+        clock: protector_mock::Clock,
+    ) -> Result<(), Failure> {
         self.sim
             .set_pace(pace)
             .map_err(failure("cannot set the pace"))?;
+        self.sim
+            .set_clock(clock)
+            .map_err(failure("cannot set the clock"))?;
         for site in SITES {
             for service in Service::ALL {
                 self.sim

@@ -67,7 +67,7 @@ pub use inspect::{
 pub use lineage::{LineageKind, VolumeLineage};
 pub use seed::{NewServer, ScaleSeed, ScaleSeeded, SeededProject, SeededServer};
 pub use simulator::{HypervisorChange, QuotaChange, Simulator, SiteRegistration};
-pub use tick::Pace;
+pub use tick::{Clock, Pace};
 
 #[cfg(test)]
 mod tests {

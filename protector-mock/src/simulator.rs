@@ -264,7 +264,8 @@ impl Simulator {
         self.read().world.meta.scale_seed.clone()
     }
 
-    /// Advances simulated time by `ticks` seconds, one world step each.
+    /// Runs `ticks` world steps; with the default clock ([`crate::Clock::Calls`]) each is
+    /// one simulated second.
     pub fn tick(&self, ticks: u64) -> Result<()> {
         let mut inner = self.lock();
         let Inner { world, store, .. } = &mut *inner;
@@ -469,6 +470,19 @@ impl Simulator {
     /// The pace of the services' transitions.
     pub fn pace(&self) -> crate::Pace {
         self.read_world(|world| world.meta.pace)
+    }
+
+    /// What simulated time follows from now on ([`crate::Clock`]), going on from the time it
+    /// shows now (it never goes back); kept in the state, so every process serving it
+    /// follows. With [`crate::Clock::Wall`], [`Simulator::tick`] runs the services' steps
+    /// without moving time.
+    pub fn set_clock(&self, clock: crate::Clock) -> Result<()> {
+        self.update_world(|world| world.set_clock(clock))
+    }
+
+    /// What simulated time follows.
+    pub fn clock(&self) -> crate::Clock {
+        self.read_world(|world| world.clock())
     }
 
     /// Adds `ms` milliseconds of real latency to every call of `service` on `site` (0 removes

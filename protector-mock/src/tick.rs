@@ -1,5 +1,6 @@
-//! Simulated time. Every API call, and every [`crate::Simulator::tick`], advances the clock by
-//! one second and runs one step of the world, in this order:
+//! Simulated time. Every API call, and every [`crate::Simulator::tick`], runs one step of the
+//! world (a tick) and, with the default [`Clock`], advances the clock by one second (with
+//! [`Clock::Wall`], time follows real time instead). A step runs, in this order:
 //!
 //! 1. servers finish what they were doing (BUILD → ACTIVE/ERROR, powering off/on);
 //! 2. Cinder's volume manager finishes manage / unmanage / delete;
@@ -57,6 +58,51 @@ impl Pace {
         match self {
             Pace::Realistic => 1,
             Pace::Prompt => TRANSFER_STEPS,
+        }
+    }
+}
+
+/// What simulated time follows. The services' transitions (boots, power, manage, transfers)
+/// count ticks whatever the clock; time is what the arrays' replication schedules, snapshot
+/// retention and eradication, and every timestamp the services report, follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// Every call is one simulated second: deterministic, and a long scenario passes hours
+    /// of the arrays' schedules in a few thousand calls.
+    #[default]
+    Calls,
+    /// Simulated time passes as real time does, from the moment the clock was set: a
+    /// benchmark's thousands of calls in a few seconds see a few seconds of the arrays'
+    /// schedules, as a real failover of that length would.
+    Wall,
+}
+
+/// Where simulated time stood when the clock was last set: it goes on from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ClockOrigin {
+    pub clock: Clock,
+    /// The tick at which it was set.
+    pub tick: u64,
+    /// The simulated time then.
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// The real time then.
+    pub real: chrono::DateTime<chrono::Utc>,
+}
+
+impl ClockOrigin {
+    /// The simulated time at `tick`, `real` being the real time now.
+    pub(crate) fn time_at(
+        &self,
+        tick: u64,
+        real: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        match self.clock {
+            Clock::Calls => {
+                let ticks = i64::try_from(tick.saturating_sub(self.tick)).unwrap_or(i64::MAX);
+                self.time + chrono::Duration::seconds(ticks)
+            }
+            Clock::Wall => self.time + (real - self.real).max(chrono::Duration::zero()),
         }
     }
 }

@@ -75,6 +75,31 @@ pub struct ServeArgs {
     /// Kept in the state; a restart without it keeps the pace it had.
     #[arg(long, value_enum, value_name = "PACE")]
     pub pace: Option<PaceArg>,
+
+    /// What simulated time follows: `calls` (one simulated second per call: deterministic,
+    /// and the arrays' schedules fire every few hundred calls) or `wall` (real time, as a
+    /// real array's schedules do). Kept in the state; a restart without it keeps the clock
+    /// it had.
+    #[arg(long, value_enum, value_name = "CLOCK")]
+    pub clock: Option<ClockArg>,
+}
+
+/// What simulated time follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    /// One simulated second per call (the default of a fresh directory).
+    Calls,
+    /// Real time.
+    Wall,
+}
+
+impl From<ClockArg> for protector_mock::Clock {
+    fn from(clock: ClockArg) -> protector_mock::Clock {
+        match clock {
+            ClockArg::Calls => protector_mock::Clock::Calls,
+            ClockArg::Wall => protector_mock::Clock::Wall,
+        }
+    }
 }
 
 /// How fast the simulated services' transitions complete.
@@ -253,6 +278,9 @@ async fn serve(args: ServeArgs) -> CliResult {
     }
     if let Some(pace) = args.pace {
         sim.set_pace(pace.into())?;
+    }
+    if let Some(clock) = args.clock {
+        sim.set_clock(clock.into())?;
     }
     // Reading once makes the simulator notice, from now on, every commit another process
     // (`sim fault`) makes to the state file: the store records the file's version on its

@@ -566,7 +566,22 @@ pub(crate) fn replication_tick(world: &mut World) {
             take_snapshot(world, &g.array, &g.name, None, true, true);
         }
     }
-    if world.meta.tick % RETENTION_SWEEP_TICKS == 0 {
+    if retention_due(world) {
         retention_sweep(world);
+    }
+}
+
+/// Whether this tick sweeps every group's retention: once a simulated minute, at the ticks
+/// that start one (with the wall clock, at the first tick of each minute).
+fn retention_due(world: &mut World) -> bool {
+    match world.clock() {
+        crate::Clock::Calls => world.meta.tick % RETENTION_SWEEP_TICKS == 0,
+        crate::Clock::Wall => {
+            let minute = world
+                .now()
+                .timestamp()
+                .div_euclid(RETENTION_SWEEP_TICKS as i64);
+            world.retention_minute.replace(minute) != Some(minute)
+        }
     }
 }

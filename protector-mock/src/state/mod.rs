@@ -52,6 +52,10 @@ pub(crate) struct Meta {
     /// How many ticks the services' transitions take ([`crate::Pace`]).
     #[serde(default, skip_serializing_if = "crate::Pace::is_realistic")]
     pub pace: crate::Pace,
+    /// What simulated time follows since it was last set; none: a second per tick from
+    /// `epoch` ([`crate::Clock::Calls`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<crate::tick::ClockOrigin>,
 }
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -74,6 +78,7 @@ impl Meta {
             write_epoch: None,
             writer_changes: Vec::new(),
             pace: crate::Pace::Realistic,
+            clock: None,
         }
     }
 }
@@ -125,6 +130,9 @@ pub(crate) struct World {
     pub writers: crate::writes::WriterCache,
     /// What the coming ticks have to do, by when (derived, in memory only: `due.rs`).
     pub due: due::DueIndexes,
+    /// The simulated minute of the last retention sweep on the wall clock (in memory only:
+    /// a process that loads the state sweeps at its first tick).
+    pub retention_minute: Option<i64>,
 }
 
 impl World {
@@ -163,6 +171,7 @@ impl World {
             routers: Table::default(),
             writers: Default::default(),
             due: Default::default(),
+            retention_minute: None,
         }
     }
 
@@ -205,7 +214,26 @@ impl World {
 
     /// The simulated time.
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.meta.epoch + Duration::seconds(self.meta.tick as i64)
+        match &self.meta.clock {
+            None => self.meta.epoch + Duration::seconds(self.meta.tick as i64),
+            Some(origin) => origin.time_at(self.meta.tick, Utc::now()),
+        }
+    }
+
+    /// Makes simulated time follow `clock` from now on, going on from the time it shows now.
+    pub(crate) fn set_clock(&mut self, clock: crate::Clock) {
+        let time = self.now();
+        self.meta.clock = Some(crate::tick::ClockOrigin {
+            clock,
+            tick: self.meta.tick,
+            time,
+            real: Utc::now(),
+        });
+    }
+
+    /// What simulated time follows.
+    pub(crate) fn clock(&self) -> crate::Clock {
+        self.meta.clock.map_or(crate::Clock::Calls, |o| o.clock)
     }
 
     /// A new deterministic UUID (version 4 layout).

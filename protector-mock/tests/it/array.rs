@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use protector_core::api::{ArrayApi, CopyVolume, CreatePgSnapshot, ServerStatus};
 use protector_core::ErrorKind;
-use protector_mock::{Pace, Simulator};
+use protector_mock::{Clock, Pace, Simulator};
 
 use crate::common::*;
 
@@ -269,6 +269,58 @@ async fn transfers_need_an_allowed_target_and_a_link() {
             "flasharray-a:pg.3",
             "flasharray-a:pg.4"
         ]
+    );
+}
+
+/// On the wall clock, calls run the services' steps but time passes as real time does: a
+/// schedule fires by the seconds that passed, not by the calls; switching back goes on from
+/// the time reached, a second per call; the clock is kept with the state.
+#[tokio::test]
+async fn on_the_wall_clock_time_follows_real_time_and_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.db");
+    let sim = Simulator::open(&path).unwrap();
+    let (_, root) = array_volume_of(&sim, "web-server-1", 0).await;
+    let (a, _) = protect(&sim, "pg-wall", std::slice::from_ref(&root), true).await;
+    a.set_replication_schedule("pg-wall", true, 60)
+        .await
+        .unwrap();
+    assert_eq!(sim.clock(), Clock::Calls);
+    sim.set_clock(Clock::Wall).unwrap();
+    assert_eq!(sim.clock(), Clock::Wall);
+    let real = std::time::Instant::now();
+    let simulated = sim.now();
+    sim.tick(600).unwrap();
+    let taken = a.list_pg_snapshots("pg-wall").await.unwrap();
+    let passed = sim.now() - simulated;
+    let real = chrono::Duration::from_std(real.elapsed()).unwrap();
+    // Simulated time moved by the real time that passed (not by 601 calls; the system clock
+    // and the monotonic one may differ by a slew), and the schedule fired once for every
+    // minute of it.
+    let slew = chrono::Duration::milliseconds(1);
+    assert!(
+        passed >= chrono::Duration::zero() && passed <= real + slew,
+        "{passed} in {real}"
+    );
+    assert_eq!(taken.len() as i64, passed.num_seconds() / 60, "{taken:?}");
+
+    // Kept with the state.
+    drop((a, sim));
+    let sim = Simulator::open(&path).unwrap();
+    assert_eq!(sim.clock(), Clock::Wall);
+    let a = array(&sim, "site-a").await;
+    let reached = sim.now();
+    sim.set_clock(Clock::Calls).unwrap();
+    assert!(sim.now() >= reached);
+    let before = a.list_pg_snapshots("pg-wall").await.unwrap().len();
+    let from = sim.now();
+    sim.tick(60).unwrap();
+    assert_eq!(sim.now() - from, chrono::Duration::seconds(60));
+    let after = a.list_pg_snapshots("pg-wall").await.unwrap().len();
+    assert_eq!(
+        after,
+        before + 1,
+        "a simulated minute passed: the schedule fired"
     );
 }
 
