@@ -1,5 +1,6 @@
 //! The measured command: `protector` as a child process, reaped with wait4(2) so that its CPU
-//! time comes from the kernel, not from sampling.
+//! time comes from the kernel, not from sampling; the simulator's CPU while it runs is this
+//! process's (getrusage(2)), which hosts it and otherwise waits.
 //!
 //! Its peak RSS is the high-water mark of its own memory (`VmHWM` in `/proc/PID/status`),
 //! read every few milliseconds while it runs, not wait4's `ru_maxrss`: a child spawned with
@@ -26,6 +27,9 @@ pub struct ChildRun {
     pub wall: Duration,
     /// User plus system CPU time.
     pub cpu: Duration,
+    /// User plus system CPU time of this process (the simulator serving the command) from
+    /// spawn to exit.
+    pub host_cpu: Duration,
     /// Peak resident set size in bytes.
     pub max_rss: u64,
     /// Exit code (`None`: killed by a signal).
@@ -109,6 +113,7 @@ impl Protector {
             ));
         let started = Utc::now();
         let clock = Instant::now();
+        let host_before = own_cpu()?;
         let child = command
             .spawn()
             .map_err(|e| Failure(format!("cannot run {}: {e}", self.binary.display())))?;
@@ -122,10 +127,12 @@ impl Protector {
         let peak = high_water.stop();
         let reaped = reaped.map_err(|e| Failure(format!("cannot wait for protector: {e}")))?;
         let wall = clock.elapsed();
+        let host_cpu = own_cpu()?.saturating_sub(host_before);
         Ok(ChildRun {
             started,
             wall,
             cpu: reaped.cpu,
+            host_cpu,
             max_rss: peak.unwrap_or(reaped.max_rss),
             exit_code: reaped.exit_code,
             stdout: read_all(out)?,
@@ -240,6 +247,24 @@ fn wait4(pid: u32) -> std::io::Result<Reaped> {
     })
 }
 
+/// User plus system CPU time of this process so far (every thread; not its children).
+#[expect(
+    unsafe_code,
+    reason = "getrusage(2) is the call that gives the process's CPU time; std has no wrapper"
+)]
+fn own_cpu() -> Result<Duration, Failure> {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, exclusively borrowed local for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Err(Failure(format!(
+            "cannot read this process's CPU time: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(timeval(usage.ru_utime) + timeval(usage.ru_stime))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +294,17 @@ mod tests {
         // The kernel keeps 15 bytes of the name.
         let long = "Name:\tprotector-engin\nVmHWM:\t 7 kB\n";
         assert_eq!(high_water_kib(long, "protector-engine"), Some(7));
+    }
+
+    #[test]
+    fn this_process_s_cpu_grows_with_the_work_it_does() {
+        let before = own_cpu().unwrap();
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        assert!(own_cpu().unwrap() > before);
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub struct RunMetrics {
     pub recovered_at_recorded: bool,
     /// User plus system CPU of the command, in milliseconds.
     pub cpu_ms: f64,
+    /// User plus system CPU of the simulator while it served the command (the harness
+    /// process, which hosts it and otherwise waits), in milliseconds.
+    pub sim_cpu_ms: f64,
+    /// CPU cores this process may run on.
+    pub cores: usize,
     /// Peak resident set size of the command, in MiB.
     pub peak_rss_mb: f64,
     /// Where the plan of the bound came from: the run's journal, or a dry run before it.
@@ -42,6 +47,12 @@ pub struct RunMetrics {
 }
 
 impl RunMetrics {
+    /// The least wall time the CPU of the command and of the simulator allow on `cores`
+    /// cores, in milliseconds: a run cannot end before both have had their CPU.
+    pub fn cpu_floor_ms(&self) -> f64 {
+        (self.cpu_ms + self.sim_cpu_ms) / self.cores.max(1) as f64
+    }
+
     /// Whether every invariant held.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
@@ -73,6 +84,13 @@ pub struct Summary {
     pub cpu_ms: f64,
     /// Engine CPU per API request, in milliseconds.
     pub cpu_ms_per_call: Option<f64>,
+    /// Simulator CPU while it served the command, in milliseconds.
+    pub sim_cpu_ms: f64,
+    /// The CPU floor ([`RunMetrics::cpu_floor_ms`]), in milliseconds.
+    pub cpu_floor_ms: f64,
+    /// The CPU floor over the bound: above 1, this machine's cores, not the latency, bound
+    /// the run.
+    pub floor_over_bound: Option<f64>,
     /// Peak RSS, in MiB.
     pub peak_rss_mb: f64,
     /// Whether every check of every run passed.
@@ -101,6 +119,7 @@ pub fn summarize(vms: usize, runs: &[RunMetrics]) -> Summary {
     let wall_ms = m(&|r| r.wall_ms);
     let cpu_ms = m(&|r| r.cpu_ms);
     let recovered_ms = median(runs.iter().filter_map(|r| r.recovered_ms).collect());
+    let cpu_floor_ms = m(&RunMetrics::cpu_floor_ms);
     Summary {
         vms,
         calls,
@@ -115,6 +134,9 @@ pub fn summarize(vms: usize, runs: &[RunMetrics]) -> Summary {
             .map(|recovered| recovered / bound_ms),
         cpu_ms,
         cpu_ms_per_call: (calls > 0.0).then(|| cpu_ms / calls),
+        sim_cpu_ms: m(&|r| r.sim_cpu_ms),
+        cpu_floor_ms,
+        floor_over_bound: (bound_ms > 0.0).then(|| cpu_floor_ms / bound_ms),
         peak_rss_mb: m(&|r| r.peak_rss_mb),
         passed: !runs.is_empty() && runs.iter().all(RunMetrics::passed),
     }
@@ -157,6 +179,8 @@ pub fn table(reports: &[ScenarioReport]) -> String {
         "rec/bound",
         "CPU ms",
         "CPU ms/call",
+        "sim CPU ms",
+        "CPU floor",
         "peak RSS MB",
         "checks",
     ];
@@ -183,6 +207,11 @@ pub fn table(reports: &[ScenarioReport]) -> String {
                     .map_or("-".into(), |x| format!("{x:.1}x")),
                 format!("{:.0}", s.cpu_ms),
                 s.cpu_ms_per_call.map_or("-".into(), |x| format!("{x:.2}")),
+                format!("{:.0}", s.sim_cpu_ms),
+                match s.floor_over_bound {
+                    Some(x) => format!("{} ({x:.1}x)", seconds(s.cpu_floor_ms)),
+                    None => seconds(s.cpu_floor_ms),
+                },
                 format!("{:.0}", s.peak_rss_mb),
                 if s.passed { "PASS" } else { "FAIL" }.to_string(),
             ]
@@ -240,6 +269,8 @@ mod tests {
             recovered_ms: Some(wall_ms - 100.0),
             recovered_at_recorded: false,
             cpu_ms: 30.0,
+            sim_cpu_ms: 50.0,
+            cores: 2,
             peak_rss_mb: 20.0,
             plan_source: "journal",
             checks: vec![Check {
@@ -271,6 +302,10 @@ mod tests {
         assert_eq!(s.wall_over_bound, Some(2.0));
         assert_eq!(s.recovered_ms, Some(1000.0));
         assert_eq!(s.cpu_ms_per_call, Some(0.6));
+        // (30 + 50) ms of CPU on 2 cores: 40 ms, against a bound of 550.
+        assert_eq!(s.sim_cpu_ms, 50.0);
+        assert_eq!(s.cpu_floor_ms, 40.0);
+        assert_eq!(s.floor_over_bound, Some(40.0 / 550.0));
         assert!(s.passed);
         let failed = summarize(20, &[run(60, 1100.0, true), run(60, 1100.0, false)]);
         assert!(!failed.passed);
@@ -308,6 +343,7 @@ mod tests {
             lines[2].contains("0.55 s  11.90 s       21.6x    11.80 s"),
             "{text}"
         );
+        assert!(lines[2].contains("  50  0.04 s (0.1x)  "), "{text}");
         assert!(lines[2].ends_with("PASS"));
         assert!(lines[3].ends_with("FAIL"));
         assert!(lines[4].ends_with("ERROR: no protector"), "{text}");

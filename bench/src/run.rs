@@ -130,6 +130,8 @@ pub async fn run_once(
             .map(|t| (t - child.started).num_microseconds().unwrap_or(0) as f64 / 1000.0),
         recovered_at_recorded: recorded,
         cpu_ms: millis(child.cpu),
+        sim_cpu_ms: millis(child.host_cpu),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         peak_rss_mb: child.max_rss as f64 / (1024.0 * 1024.0),
         plan_source,
         checks: results,
