@@ -5,7 +5,7 @@
 //! 1. servers finish what they were doing (BUILD → ACTIVE/ERROR, powering off/on);
 //! 2. Cinder's volume manager finishes manage / unmanage / delete;
 //! 3. pods settle who is online and resync;
-//! 4. every volume attached to an ACTIVE server takes one write
+//! 4. every volume attached to an ACTIVE server takes one write, once a simulated second
 //!    (`fingerprint = ++write_seq`, changing one block: [`crate::array::diff`]), mirrored
 //!    through stretched pods;
 //! 5. replication transfers progress, queued transfers start, schedules fire;

@@ -1,12 +1,13 @@
 //! The guests' writes (step 4 of a tick) without a save per running volume per call.
 //!
-//! Every tick, each volume attached to an ACTIVE server takes one write, numbered in a fixed
+//! Every round (a tick that starts a simulated second: with the default clock, every tick),
+//! each volume attached to an ACTIVE server takes one write, numbered in a fixed
 //! order (servers by site and creation, volumes in attachment order), mirrored through
 //! stretched pods. Which volumes are written, in what order and where they are mirrored (the
 //! *writers*) changes only when something else changes: a server's status or volumes, an array
 //! volume's name, pod or size, a pod's state, an array's power, the replication link. Between
-//! such changes, the writes follow a formula: in an *epoch* starting at tick `t0` with
-//! `write_seq = w0` and `K` writers, writer `r` holds, after tick `t`, fingerprint
+//! such changes, the writes follow a formula: in an *epoch* starting at round `t0` with
+//! `write_seq = w0` and `K` writers, writer `r` holds, after round `t`, fingerprint
 //! `w0 + (t - t0) * K + r + 1`.
 //!
 //! So the world applies the writes in memory without marking rows dirty, and persists only the
@@ -38,21 +39,21 @@ const MAX_CHANGES: usize = 64;
 /// Ranks (stopped plus started) the chain of changes holds at most before it is folded.
 const MAX_CHANGED_RANKS: usize = 1024;
 
-/// The writes since tick `t0`: saved with the state so another process can replay them.
+/// The writes since round `t0`: saved with the state so another process can replay them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WriteEpoch {
-    /// The first tick whose writes belong to the epoch.
+    /// The first round whose writes belong to the epoch.
     pub t0: u64,
     /// `write_seq` before the writes of `t0`.
     pub w0: u64,
 }
 
-/// A change of writers: a new epoch starts at tick `t0` with `write_seq = w0`; the writers
+/// A change of writers: a new epoch starts at round `t0` with `write_seq = w0`; the writers
 /// at ranks `stopped` of the previous epoch stopped writing, those at ranks `started` of the
 /// new one start (their saved rows hold every write before `t0`), the others keep their order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WriterChange {
-    /// The first tick whose writes belong to the new epoch.
+    /// The first round whose writes belong to the new epoch.
     pub t0: u64,
     /// `write_seq` before the writes of `t0`.
     pub w0: u64,
@@ -438,10 +439,10 @@ fn changed_ranks(
 }
 
 /// Makes the epoch match the writers of `world` after a change (before a save): a new epoch
-/// starts with the next tick's writes.
+/// starts with the next round's writes.
 pub(crate) fn settle(world: &mut World) {
-    let next_tick = world.meta.tick + 1;
-    settle_at(world, next_tick);
+    let next_round = world.meta.write_round() + 1;
+    settle_at(world, next_round);
 }
 
 fn mark_targets_dirty<'a>(world: &mut World, writers: impl IntoIterator<Item = &'a Writer>) {
@@ -453,10 +454,10 @@ fn mark_targets_dirty<'a>(world: &mut World, writers: impl IntoIterator<Item = &
 }
 
 /// Makes the epochs match the writers of `world` now; a new epoch's first writes are those of
-/// tick `next_tick`. When writers stopped or started, their rows are marked dirty (they hold
+/// round `next_round`. When writers stopped or started, their rows are marked dirty (they hold
 /// every write so far in memory) so that the next save writes them, and the change is added
 /// to the chain, or the chain is folded into a new first epoch.
-fn settle_at(world: &mut World, next_tick: u64) {
+fn settle_at(world: &mut World, next_round: u64) {
     let now = generation(world);
     let epoch = world.meta.write_epoch.is_some();
     if epoch && world.writers.current(world, &now) {
@@ -464,7 +465,7 @@ fn settle_at(world: &mut World, next_tick: u64) {
         return;
     }
     let new_epoch = WriteEpoch {
-        t0: next_tick,
+        t0: next_round,
         w0: world.meta.write_seq,
     };
     let (writers, spans, stopped, started) =
@@ -523,10 +524,17 @@ fn settle_at(world: &mut World, next_tick: u64) {
     world.writers.set(writers, spans);
 }
 
-/// The writes of the current tick: one per writer, in order, mirrored, in memory.
+/// The writes of this tick when it starts a simulated second (at most one round a second: with
+/// the default clock every tick does): one per writer, in order, mirrored, in memory.
 pub(crate) fn write_tick(world: &mut World) {
-    let tick = world.meta.tick;
-    settle_at(world, tick);
+    let second = world.now().timestamp();
+    if world.meta.write_second.is_some_and(|last| second <= last) {
+        return;
+    }
+    world.meta.write_second = Some(second);
+    let round = world.meta.write_round() + 1;
+    world.meta.write_round = Some(round);
+    settle_at(world, round);
     apply_writes(world);
 }
 
@@ -581,7 +589,7 @@ fn previous_rank(change: &WriterChange, rank: u32) -> Option<u32> {
     Some(old)
 }
 
-/// Brings a freshly loaded world's written volumes up to its tick: the saved rows hold the
+/// Brings a freshly loaded world's written volumes up to its last round: the saved rows hold the
 /// writes up to when each writer last started (or its row was last saved), the epochs say
 /// what happened since.
 pub(crate) fn replay(world: &mut World) {
@@ -589,7 +597,7 @@ pub(crate) fn replay(world: &mut World) {
         return;
     };
     let (writers, spans, consulted) = compute_writers(world);
-    let tick = world.meta.tick;
+    let tick = world.meta.write_round();
     let changes = &world.meta.writer_changes;
     // The epochs, oldest first, with their writer counts (known for the last one, derived
     // backwards through the changes) and how many of their ticks have passed.

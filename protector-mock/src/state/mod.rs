@@ -52,6 +52,13 @@ pub(crate) struct Meta {
     /// How many ticks the services' transitions take ([`crate::Pace`]).
     #[serde(default, skip_serializing_if = "crate::Pace::is_realistic")]
     pub pace: crate::Pace,
+    /// Rounds of the guests' writes so far (`crate::writes`: the epochs count them); none in
+    /// a state saved before they were counted apart from ticks (one round per tick then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_round: Option<u64>,
+    /// The simulated second of the last round of writes: at most one round a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_second: Option<i64>,
     /// What simulated time follows since it was last set; none: a second per tick from
     /// `epoch` ([`crate::Clock::Calls`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,8 +85,17 @@ impl Meta {
             write_epoch: None,
             writer_changes: Vec::new(),
             pace: crate::Pace::Realistic,
+            write_round: Some(0),
+            write_second: None,
             clock: None,
         }
+    }
+}
+
+impl Meta {
+    /// Rounds of the guests' writes so far.
+    pub(crate) fn write_round(&self) -> u64 {
+        self.write_round.unwrap_or(self.tick)
     }
 }
 

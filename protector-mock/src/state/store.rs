@@ -175,6 +175,8 @@ impl Store {
                 table.1.load_row(key, &body)?;
             }
         }
+        // Before rounds were counted apart, every tick was one.
+        world.meta.write_round = Some(world.meta.write_round());
         crate::writes::replay(&mut world);
         self.saved_meta = meta_body;
         self.saved_faults = faults_body.unwrap_or_default();

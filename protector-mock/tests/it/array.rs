@@ -273,8 +273,9 @@ async fn transfers_need_an_allowed_target_and_a_link() {
 }
 
 /// On the wall clock, calls run the services' steps but time passes as real time does: a
-/// schedule fires by the seconds that passed, not by the calls; switching back goes on from
-/// the time reached, a second per call; the clock is kept with the state.
+/// schedule fires and the guests write by the seconds that passed, not by the calls;
+/// switching back goes on from the time reached, a second per call; the clock is kept with
+/// the state, and the writes replay from it.
 #[tokio::test]
 async fn on_the_wall_clock_time_follows_real_time_and_never_goes_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -286,13 +287,27 @@ async fn on_the_wall_clock_time_follows_real_time_and_never_goes_back() {
         .await
         .unwrap();
     assert_eq!(sim.clock(), Clock::Calls);
+    // A second per call: every call is a round of the guests' writes.
+    let written = sim.last_write();
+    sim.tick(1).unwrap();
+    let round = sim.last_write() - written;
+    assert!(round > 0);
     sim.set_clock(Clock::Wall).unwrap();
     assert_eq!(sim.clock(), Clock::Wall);
     let real = std::time::Instant::now();
     let simulated = sim.now();
+    let written = sim.last_write();
     sim.tick(600).unwrap();
     let taken = a.list_pg_snapshots("pg-wall").await.unwrap();
     let passed = sim.now() - simulated;
+    // The guests write once a simulated second, not once a call.
+    let writes = sim.last_write() - written;
+    assert_eq!(writes % round, 0, "{writes} writes in rounds of {round}");
+    assert!(
+        writes / round <= passed.num_seconds() as u64 + 1,
+        "{} rounds in {passed}",
+        writes / round
+    );
     let real = chrono::Duration::from_std(real.elapsed()).unwrap();
     // Simulated time moved by the real time that passed (not by 601 calls; the system clock
     // and the monotonic one may differ by a slew), and the schedule fired once for every
@@ -304,10 +319,16 @@ async fn on_the_wall_clock_time_follows_real_time_and_never_goes_back() {
     );
     assert_eq!(taken.len() as i64, passed.num_seconds() / 60, "{taken:?}");
 
-    // Kept with the state.
+    // Kept with the state; the writes replay to the same data.
+    let (last, data) = (
+        sim.last_write(),
+        sim.array_volume_fingerprint("site-a", &root).unwrap(),
+    );
     drop((a, sim));
     let sim = Simulator::open(&path).unwrap();
     assert_eq!(sim.clock(), Clock::Wall);
+    assert_eq!(sim.last_write(), last);
+    assert_eq!(sim.array_volume_fingerprint("site-a", &root).unwrap(), data);
     let a = array(&sim, "site-a").await;
     let reached = sim.now();
     sim.set_clock(Clock::Calls).unwrap();
