@@ -165,19 +165,19 @@ fn site_hypervisors<'w>(world: &'w World, site: &str) -> Vec<&'w HypervisorRec> 
 
 /// What runs on each hypervisor of `site`: (vCPUs, MiB) by hostname. A server without a host
 /// counts on the first hypervisor of its zone.
-fn allocations(world: &World, site: &str) -> BTreeMap<String, (u64, u64)> {
+fn allocations<'w>(world: &'w World, site: &str) -> BTreeMap<&'w str, (u64, u64)> {
     let hypervisors = site_hypervisors(world, site);
-    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut out: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for server in world
         .servers
         .values()
         .filter(|s| s.site == site && s.status != "DELETED")
     {
-        let host = server.host.clone().or_else(|| {
+        let host = server.host.as_deref().or_else(|| {
             hypervisors
                 .iter()
                 .find(|h| h.availability_zone == server.availability_zone)
-                .map(|h| h.hostname.clone())
+                .map(|h| h.hostname.as_str())
         });
         let (Some(host), Some(flavor)) = (host, world.flavors.get(&server.flavor_id)) else {
             continue;
@@ -198,7 +198,8 @@ pub(crate) fn list_hypervisors(world: &World, caller: &Caller) -> Result<Vec<Hyp
     Ok(site_hypervisors(world, &caller.site)
         .into_iter()
         .map(|h| {
-            let (vcpus_used, memory_used) = used.get(&h.hostname).copied().unwrap_or_default();
+            let (vcpus_used, memory_used) =
+                used.get(h.hostname.as_str()).copied().unwrap_or_default();
             Hypervisor {
                 id: h.id.to_string(),
                 hostname: h.hostname.clone(),
@@ -267,7 +268,7 @@ pub(crate) fn place_server(
         .into_iter()
         .filter(|h| h.availability_zone == zone && h.enabled && h.up)
         .max_by_key(|h| {
-            let memory_used = used.get(&h.hostname).map_or(0, |u| u.1);
+            let memory_used = used.get(h.hostname.as_str()).map_or(0, |u| u.1);
             (
                 h.memory_mb.saturating_sub(memory_used),
                 std::cmp::Reverse(h.hostname.clone()),

@@ -1,6 +1,6 @@
 //! Neutron v2.0: networks, subnets, ports (fixed-IP allocation) and security groups.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::net::Ipv4Addr;
 
 use protector_core::api::{
@@ -287,13 +287,14 @@ pub(crate) fn subnet_for_address(world: &World, network_id: &str, address: &str)
         .map(|s| s.id.clone())
 }
 
-fn allocated(world: &World, subnet_id: &str) -> BTreeSet<String> {
+/// The addresses the ports of `subnet_id` hold.
+fn allocated(world: &World, subnet_id: &str) -> HashSet<Ipv4Addr> {
     world
         .ports
         .values()
         .flat_map(|p| p.fixed_ips.iter())
         .filter(|(s, _)| s == subnet_id)
-        .map(|(_, ip)| ip.clone())
+        .filter_map(|(_, ip)| ip.parse().ok())
         .collect()
 }
 
@@ -326,7 +327,7 @@ pub(crate) fn create_port(
         request.fixed_ips.clone()
     };
     let mut fixed_ips: Vec<(String, String)> = Vec::new();
-    let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut taken: BTreeSet<(String, Ipv4Addr)> = BTreeSet::new();
     for (subnet_id, address) in &wanted {
         let subnet: SubnetRec = world
             .subnets
@@ -342,10 +343,9 @@ pub(crate) fn create_port(
         let cidr = Cidr::parse(&subnet.cidr)
             .ok_or_else(|| Error::unexpected(format!("subnet {} has a bad CIDR", subnet.id)))?;
         let in_use = allocated(world, &subnet.id);
-        let busy = |ip: &str, taken: &BTreeSet<(String, String)>| {
-            ip == subnet.gateway_ip
-                || in_use.contains(ip)
-                || taken.contains(&(subnet.id.clone(), ip.to_string()))
+        let gateway = subnet.gateway_ip.parse::<Ipv4Addr>().ok();
+        let busy = |ip: Ipv4Addr, taken: &BTreeSet<(String, Ipv4Addr)>| {
+            Some(ip) == gateway || in_use.contains(&ip) || taken.contains(&(subnet.id.clone(), ip))
         };
         let ip = match address {
             Some(address) => {
@@ -359,19 +359,19 @@ pub(crate) fn create_port(
                         "IP address {address} is not a valid IP for the specified subnet."
                     )));
                 }
-                if busy(address, &taken) {
+                if busy(parsed, &taken) {
                     return Err(Error::conflict(format!(
                         "IP address {address} already allocated in subnet {}",
                         subnet.id
                     )));
                 }
-                address.clone()
+                parsed
             }
             None => super::network_create::allocation_ranges(&subnet)
                 .into_iter()
                 .flat_map(|(first, last)| u32::from(first)..=u32::from(last))
-                .map(|ip| Ipv4Addr::from(ip).to_string())
-                .find(|ip| !busy(ip, &taken))
+                .map(Ipv4Addr::from)
+                .find(|ip| !busy(*ip, &taken))
                 .ok_or_else(|| {
                     Error::conflict(format!(
                         "No more IP addresses available on network {}.",
@@ -379,8 +379,8 @@ pub(crate) fn create_port(
                     ))
                 })?,
         };
-        taken.insert((subnet.id.clone(), ip.clone()));
-        fixed_ips.push((subnet.id.clone(), ip));
+        taken.insert((subnet.id.clone(), ip));
+        fixed_ips.push((subnet.id.clone(), ip.to_string()));
     }
 
     let security_group_ids = if request.security_group_ids.is_empty() {
