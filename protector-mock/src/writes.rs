@@ -334,10 +334,11 @@ fn server_writers(
 }
 
 /// The writers after a change of servers only (see [`WriterCache::only_servers_changed`]):
-/// those of the servers changed since the last save are computed again, the others kept, in
-/// order. Also the ranks that stopped and started, as [`changed_ranks`] would find them
-/// (a server whose writers came out the same keeps them).
-fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) {
+/// those of the servers changed since the last save are computed again, the others moved
+/// over, in order (not copied: a change of one server costs no reference count per writer).
+/// Also the ranks that stopped and started, as [`changed_ranks`] would find them (a server
+/// whose writers came out the same keeps them), and the writers that stopped.
+fn respliced(world: &mut World) -> Settled {
     // The servers changed, in write order: (site, seq, id).
     let mut changed: Vec<(String, u64, String)> = world
         .servers
@@ -357,46 +358,66 @@ fn respliced(world: &mut World) -> (Vec<Writer>, Vec<Span>, Vec<u32>, Vec<u32>) 
     changed.sort();
     let mut consulted = std::mem::take(&mut world.writers.consulted);
     let old_spans = std::mem::take(&mut world.writers.spans);
-    let cache = &world.writers;
-    let mut writers = Vec::with_capacity(cache.writers.len());
-    let mut spans = Vec::with_capacity(old_spans.len());
-    let (mut stopped, mut started) = (Vec::new(), Vec::new());
+    let old_writers = std::mem::take(&mut world.writers.writers);
+    let mut settled = Settled {
+        writers: Vec::with_capacity(old_writers.len()),
+        spans: Vec::with_capacity(old_spans.len()),
+        ..Settled::default()
+    };
+    let mut old_writers = old_writers.into_iter();
     let mut old_rank = 0usize;
     let mut old_spans = old_spans.into_iter().peekable();
     for (site, seq, id) in &changed {
         // The unchanged servers before this one.
         while let Some(s) = old_spans.next_if(|s| (&s.site, s.seq) < (site, *seq)) {
-            writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
+            settled.writers.extend(old_writers.by_ref().take(s.len));
             old_rank += s.len;
-            spans.push(s);
+            settled.spans.push(s);
         }
-        let old: &[Writer] = match old_spans.next_if(|s| &s.server == id) {
+        let old: Vec<Writer> = match old_spans.next_if(|s| &s.server == id) {
             Some(s) => {
                 consulted.remove(&s.keys);
                 old_rank += s.len;
-                &cache.writers[old_rank - s.len..old_rank]
+                old_writers.by_ref().take(s.len).collect()
             }
-            None => &[],
+            None => Vec::new(),
         };
-        let first = writers.len();
+        let first = settled.writers.len();
         if let Some(server) = world.servers.get(id).filter(|s| s.status == "ACTIVE") {
-            let span = server_span(world, server, &mut writers);
+            let span = server_span(world, server, &mut settled.writers);
             consulted.add(&span.keys);
-            spans.push(span);
+            settled.spans.push(span);
         }
-        if writers[first..] != *old {
+        if settled.writers[first..] != *old {
             let old_first = old_rank - old.len();
-            stopped.extend((old_first..old_rank).map(|r| r as u32));
-            started.extend((first..writers.len()).map(|r| r as u32));
+            settled
+                .stopped
+                .extend((old_first..old_rank).map(|r| r as u32));
+            settled
+                .started
+                .extend((first..settled.writers.len()).map(|r| r as u32));
+            settled.stopped_writers.extend(old);
         }
     }
     for s in old_spans {
-        writers.extend_from_slice(&cache.writers[old_rank..old_rank + s.len]);
-        old_rank += s.len;
-        spans.push(s);
+        settled.writers.extend(old_writers.by_ref().take(s.len));
+        settled.spans.push(s);
     }
     world.writers.consulted = consulted;
-    (writers, spans, stopped, started)
+    settled
+}
+
+/// The writers of a new epoch, as [`settle_at`] makes them.
+#[derive(Default)]
+struct Settled {
+    writers: Vec<Writer>,
+    spans: Vec<Span>,
+    /// Ranks in the previous epoch of the writers that stopped.
+    stopped: Vec<u32>,
+    /// Ranks in the new epoch of the writers that started.
+    started: Vec<u32>,
+    /// The writers that stopped, in rank order.
+    stopped_writers: Vec<Writer>,
 }
 
 /// Matches the writers of two epochs, keeping their order: the ranks of `old` that stopped
@@ -468,31 +489,44 @@ fn settle_at(world: &mut World, next_round: u64) {
         t0: next_round,
         w0: world.meta.write_seq,
     };
-    let (writers, spans, stopped, started) =
-        if epoch && world.writers.only_servers_changed(world, &now) {
-            respliced(world)
-        } else {
-            let (writers, spans, consulted) = compute_writers(world);
-            world.writers.consulted = consulted;
-            world.writers.computed += 1;
-            if !epoch {
-                mark_targets_dirty(world, &writers);
-                world.meta.write_epoch = Some(new_epoch);
-                world.meta.writer_changes.clear();
-                world.writers.generation = Some(now);
-                world.writers.set(writers, spans);
-                return;
-            }
-            // A writer whose row a call changed is saved now: it starts again from here.
-            let (stopped, started) = changed_ranks(&world.writers.writers, &writers, |w| {
-                w.targets
-                    .iter()
-                    .any(|(key, _)| world.array_volumes.is_dirty(key))
-            });
-            (writers, spans, stopped, started)
-        };
+    let settled = if epoch && world.writers.only_servers_changed(world, &now) {
+        respliced(world)
+    } else {
+        let (writers, spans, consulted) = compute_writers(world);
+        world.writers.consulted = consulted;
+        world.writers.computed += 1;
+        if !epoch {
+            mark_targets_dirty(world, &writers);
+            world.meta.write_epoch = Some(new_epoch);
+            world.meta.writer_changes.clear();
+            world.writers.generation = Some(now);
+            world.writers.set(writers, spans);
+            return;
+        }
+        // A writer whose row a call changed is saved now: it starts again from here.
+        let (stopped, started) = changed_ranks(&world.writers.writers, &writers, |w| {
+            w.targets
+                .iter()
+                .any(|(key, _)| world.array_volumes.is_dirty(key))
+        });
+        let old = std::mem::take(&mut world.writers.writers);
+        let stopped_writers = stopped.iter().map(|r| old[*r as usize].clone()).collect();
+        Settled {
+            writers,
+            spans,
+            stopped,
+            started,
+            stopped_writers,
+        }
+    };
     world.writers.generation = Some(now);
-    let old = std::mem::take(&mut world.writers.writers);
+    let Settled {
+        writers,
+        spans,
+        stopped,
+        started,
+        stopped_writers,
+    } = settled;
     if stopped.is_empty() && started.is_empty() {
         world.writers.set(writers, spans);
         return;
@@ -506,13 +540,14 @@ fn settle_at(world: &mut World, next_round: u64) {
     if world.meta.writer_changes.len() >= MAX_CHANGES
         || held + stopped.len() + started.len() > MAX_CHANGED_RANKS
     {
-        // Fold: every writer's row is saved, the chain starts over.
-        mark_targets_dirty(world, &old);
+        // Fold: every writer's row is saved, the chain starts over (the writers that went
+        // on are among the new ones).
+        mark_targets_dirty(world, &stopped_writers);
         mark_targets_dirty(world, &writers);
         world.meta.write_epoch = Some(new_epoch);
         world.meta.writer_changes.clear();
     } else {
-        mark_targets_dirty(world, stopped.iter().map(|r| &old[*r as usize]));
+        mark_targets_dirty(world, &stopped_writers);
         mark_targets_dirty(world, started.iter().map(|r| &writers[*r as usize]));
         world.meta.writer_changes.push(WriterChange {
             t0: new_epoch.t0,
