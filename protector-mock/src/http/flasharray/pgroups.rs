@@ -61,6 +61,7 @@ pub(crate) async fn get_groups(
         .call(&session, "get_protection_group", |world, array| {
             let view = View { world, array };
             Ok(pgroups::groups(world, array)
+                .filter(|g| listing.may_name(&g.name))
                 .map(|g| view.protection_group(g))
                 .collect::<Vec<Value>>())
         })

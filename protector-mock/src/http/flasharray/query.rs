@@ -187,6 +187,13 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
+    /// Whether `names` may select an item named `name` (always without `names`): an endpoint
+    /// whose names are only its items' own (no `group_of`) renders just those, and the
+    /// selection then answers as it would over every item.
+    pub(crate) fn may_name(&self, name: &str) -> bool {
+        self.names.is_empty() || self.names.iter().any(|n| glob_match(n, name))
+    }
+
     /// Reads the common listing parameters.
     pub(crate) fn parse(params: &Params) -> Result<Listing, RestError> {
         params.refuse(&["total_only"])?;

@@ -82,6 +82,7 @@ pub(crate) async fn get_volumes(
         .call(&session, "get_volume", |world, array| {
             let view = View { world, array };
             Ok(array::volumes(world, array)
+                .filter(|v| listing.may_name(&v.name))
                 .map(|v| view.volume(v))
                 .collect::<Vec<Value>>())
         })
