@@ -816,3 +816,38 @@ fn serve_refuses_bad_seed_flags_and_leaves_no_state_behind() {
         .failure()
         .stderr(predicate::str::contains("--seed-vms"));
 }
+
+/// `--clock wall` is kept in the state (a restart without it keeps it); `--clock calls` puts
+/// it back; a clock the simulator does not know is refused before anything is made.
+#[test]
+fn serve_keeps_the_clock_it_was_given() {
+    let dir = SimDir::new();
+    let server = Server::start(&dir, &["--clock", "wall"]);
+    assert!(server.terminate().success());
+    assert_eq!(
+        Simulator::open(&dir.state()).unwrap().clock(),
+        protector_mock::Clock::Wall
+    );
+    let server = Server::start(&dir, &[]);
+    assert!(server.terminate().success());
+    assert_eq!(
+        Simulator::open(&dir.state()).unwrap().clock(),
+        protector_mock::Clock::Wall
+    );
+    let server = Server::start(&dir, &["--clock", "calls"]);
+    assert!(server.terminate().success());
+    assert_eq!(
+        Simulator::open(&dir.state()).unwrap().clock(),
+        protector_mock::Clock::Calls
+    );
+
+    let fresh = SimDir::new();
+    fresh
+        .sim("serve", &["--clock", "sideways"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value 'sideways' for '--clock <CLOCK>'",
+        ));
+    assert!(!fresh.state().exists());
+}
