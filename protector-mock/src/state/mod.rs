@@ -90,9 +90,7 @@ impl Meta {
             clock: None,
         }
     }
-}
 
-impl Meta {
     /// Rounds of the guests' writes so far.
     pub(crate) fn write_round(&self) -> u64 {
         self.write_round.unwrap_or(self.tick)
