@@ -50,16 +50,13 @@ impl std::str::FromStr for OperationType {
     type Err = crate::Error;
     /// `failover`, `test_failover` (or `test-failover`), ...
     fn from_str(s: &str) -> crate::Result<Self> {
-        let spelled = s.trim().replace('-', "_");
-        OperationType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == spelled)
-            .ok_or_else(|| {
-                crate::Error::invalid(format!(
-                    "unknown operation type '{s}': use one of {}",
-                    OperationType::ALL.map(OperationType::as_str).join(", ")
-                ))
-            })
+        named(
+            OperationType::ALL,
+            OperationType::as_str,
+            "type",
+            s,
+            &s.trim().replace('-', "_"),
+        )
     }
 }
 
@@ -294,17 +291,33 @@ pub(crate) fn parse_words<'a, T: std::str::FromStr<Err = crate::Error>>(
 impl std::str::FromStr for OperationStatus {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
-        let spelled = s.trim();
-        OperationStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == spelled)
-            .ok_or_else(|| {
-                crate::Error::invalid(format!(
-                    "unknown operation status '{s}': use one of {}",
-                    OperationStatus::ALL.map(OperationStatus::as_str).join(", ")
-                ))
-            })
+        named(
+            OperationStatus::ALL,
+            OperationStatus::as_str,
+            "status",
+            s,
+            s.trim(),
+        )
     }
+}
+
+/// The value of `all` whose name is `spelled` (the user's `input`, trimmed and normalised), or
+/// an error naming the operation `field` and listing the valid names.
+fn named<T: Copy, const N: usize>(
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    field: &str,
+    input: &str,
+    spelled: &str,
+) -> crate::Result<T> {
+    all.into_iter()
+        .find(|v| name(*v) == spelled)
+        .ok_or_else(|| {
+            crate::Error::invalid(format!(
+                "unknown operation {field} '{input}': use one of {}",
+                all.map(name).join(", ")
+            ))
+        })
 }
 
 #[cfg(test)]
