@@ -451,10 +451,15 @@ impl Store for MySqlStore {
     async fn put_operation(&self, operation: &Operation) -> Result<()> {
         let what = format!("writing operation {} to table operations", operation.id);
         let row = OperationRow::new(&what, operation)?;
+        // An update in place when the row exists (a run rewrites it at every step): REPLACE
+        // deletes and inserts it again, rewriting every index's entry.
         let query = sqlx::query(
-            "REPLACE INTO operations \
+            "INSERT INTO operations \
              (id, started_at, json, group_id, operation_type, status, target_site) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE started_at = VALUES(started_at), json = VALUES(json), \
+             group_id = VALUES(group_id), operation_type = VALUES(operation_type), \
+             status = VALUES(status), target_site = VALUES(target_site)",
         )
         .bind(row.id)
         .bind(row.started_at)

@@ -8,6 +8,7 @@
 //! so "written before the side effect" holds as before. When a shared commit fails, each of its
 //! writes is tried alone, so one write's failure is not another's.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::Connection;
@@ -107,15 +108,24 @@ impl SqliteStore {
     }
 }
 
-/// Writes `batch` in one immediate transaction, in order.
+/// Writes `batch` in one immediate transaction, in order. An operation's row written more
+/// than once in the batch (its run's member chains each finishing a step) is written once, as
+/// its last write has it: no one reads the transaction's intermediate states.
 fn commit(conn: &mut Connection, batch: &[Queued]) -> rusqlite::Result<()> {
+    let last: HashMap<&str, usize> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(n, write)| Some((write.operation.as_ref()?.id.as_str(), n)))
+        .collect();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for write in batch {
+    for (n, write) in batch.iter().enumerate() {
         for (operation_id, json) in &write.entries {
             write_journal(&tx, operation_id, json)?;
         }
         if let Some(row) = &write.operation {
-            write_operation_row(&tx, row)?;
+            if last.get(row.id.as_str()) == Some(&n) {
+                write_operation_row(&tx, row)?;
+            }
         }
     }
     tx.commit()
@@ -167,6 +177,77 @@ mod tests {
                 assert_eq!(mine, expected.iter().collect::<Vec<_>>(), "task {task}");
             }
         }
+    }
+
+    /// An operation written several times in one commit ends as its last write has it, in
+    /// its JSON and in the columns the store selects on; a rewrite with the same columns
+    /// updates the row in place (same rowid), one that changes them is found by them.
+    #[tokio::test]
+    async fn an_operation_written_many_times_ends_as_its_last_write() {
+        use crate::model::OperationStatus;
+        use crate::store::fixtures::{at, operation};
+        use crate::store::OperationQuery;
+
+        let store = super::super::fixtures::store();
+        let rowid = |store: &SqliteStore| -> i64 {
+            store
+                .conn()
+                .query_row(
+                    "SELECT rowid FROM operations WHERE id = ?1",
+                    [id(7).to_string()],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        let mut op = operation(7, at(1));
+        store.record(&[], Some(&op)).await.unwrap();
+        let first = rowid(&store);
+
+        // Progress only: in place.
+        op.progress = 40;
+        store.record(&[], Some(&op)).await.unwrap();
+        assert_eq!(rowid(&store), first);
+        assert_eq!(
+            store.get_operation(&id(7)).await.unwrap().unwrap().progress,
+            40
+        );
+
+        // Three writes in one commit, the status changing in the last.
+        let mut outcomes = Vec::new();
+        for (progress, status) in [
+            (50, OperationStatus::Running),
+            (60, OperationStatus::Running),
+            (100, OperationStatus::Completed),
+        ] {
+            op.progress = progress;
+            op.status = status;
+            let (done, outcome) = oneshot::channel();
+            store.commits.push(Queued {
+                what: format!("writing operation {}", op.id),
+                entries: vec![(
+                    op.id,
+                    serde_json::to_string(&journal(op.id, "s", JournalKind::Intent)).unwrap(),
+                )],
+                operation: Some(OperationRow::new("test", &op).unwrap()),
+                done,
+            });
+            outcomes.push(outcome);
+        }
+        store.commit_queued();
+        for outcome in outcomes {
+            outcome.await.unwrap().unwrap();
+        }
+        let stored = store.get_operation(&id(7)).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.progress, stored.status),
+            (100, OperationStatus::Completed)
+        );
+        assert_eq!(store.list_journal(&id(7)).await.unwrap().len(), 3);
+        let completed = OperationQuery::of_group(id(1)).in_statuses(&[OperationStatus::Completed]);
+        let found = store.query_operations(&completed).await.unwrap();
+        assert_eq!(found.iter().map(|o| o.id).collect::<Vec<_>>(), vec![id(7)]);
+        let running = OperationQuery::of_group(id(1)).in_statuses(&[OperationStatus::Running]);
+        assert!(store.query_operations(&running).await.unwrap().is_empty());
     }
 
     /// A write the database refuses fails alone: the others queued with it are committed.
