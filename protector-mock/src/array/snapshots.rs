@@ -337,10 +337,9 @@ pub(crate) fn list_transfers(
         .protection_groups
         .contains_key(&array_key(array, group_or_snapshot))
     {
-        world
-            .pg_snapshots
-            .values()
-            .filter(|s| s.array == array && s.group == group_or_snapshot && !s.destroyed)
+        pg_snapshots_of(world, array, group_or_snapshot)
+            .into_iter()
+            .filter(|s| !s.destroyed)
             .collect()
     } else if let Some(s) = world
         .pg_snapshots
@@ -400,6 +399,26 @@ pub(crate) fn pg_snapshots<'a>(world: &'a World, array: &str) -> Vec<&'a PgSnaps
         .pg_snapshots
         .values()
         .filter(|s| s.array == array)
+        .collect();
+    snaps.sort_by_key(|s| s.seq);
+    snaps
+}
+
+/// The snapshots of protection group `group` on `array` (its own, or a replica it receives:
+/// `source:group`), destroyed ones included, oldest first. A snapshot is named after its
+/// group (`group.suffix`), so they are a range of the table: this costs the group's
+/// snapshots, not every snapshot of every group of both arrays.
+pub(crate) fn pg_snapshots_of<'a>(
+    world: &'a World,
+    array: &str,
+    group: &str,
+) -> Vec<&'a PgSnapshotRec> {
+    let prefix = array_key(array, &format!("{group}."));
+    let mut snaps: Vec<&PgSnapshotRec> = world
+        .pg_snapshots
+        .with_prefix(&prefix)
+        .map(|(_, s)| s)
+        .filter(|s| s.array == array && s.group == group)
         .collect();
     snaps.sort_by_key(|s| s.seq);
     snaps

@@ -229,10 +229,13 @@ impl<T> Table<T> {
 
     /// Rows whose key starts with `prefix`, in key order: a range of the ordered map, so it
     /// costs the rows it returns, not the table.
-    pub(crate) fn with_prefix<'a>(
+    pub(crate) fn with_prefix<'a, 'p>(
         &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a T)> + 'a {
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'a String, &'a T)> + 'p
+    where
+        'a: 'p,
+    {
         self.index
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),

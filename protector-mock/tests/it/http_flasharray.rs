@@ -1434,3 +1434,60 @@ async fn retention_is_time_based_per_group_and_shown() {
     assert!(!source.iter().any(|(n, _)| n == "ret.kept"));
     assert!(!target.iter().any(|(n, _)| n == "flasharray-a:ret.kept"));
 }
+
+/// `GET protection-group-snapshots?source_names=` with named groups lists exactly their
+/// snapshots, oldest first, not those of a group whose name starts the same, as a pattern
+/// selecting the same groups does; an unknown name is refused.
+#[tokio::test]
+async fn snapshots_of_named_groups_are_theirs_alone() {
+    let TwoArrays { a, _dir, .. } = two_arrays().await;
+    for group in ["pg", "pg-2", "pgx"] {
+        a.post(&format!("protection-groups?names={group}"), json!({}))
+            .await
+            .expect_ok();
+    }
+    for group in ["pg", "pg-2", "pg", "pgx", "pg-2", "pg"] {
+        a.post(
+            &format!("protection-group-snapshots?source_names={group}"),
+            json!({}),
+        )
+        .await
+        .expect_ok();
+    }
+    let names = |path: &str| {
+        let a = &a;
+        let path = path.to_string();
+        async move {
+            a.get(&path)
+                .await
+                .expect_ok()
+                .items()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names("protection-group-snapshots?source_names=pg").await,
+        ["pg.1", "pg.2", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?source_names=pg-2,pg").await,
+        ["pg.1", "pg-2.1", "pg.2", "pg-2.2", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?source_names=pg,pg").await,
+        ["pg.1", "pg.2", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?source_names=pg-*").await,
+        ["pg-2.1", "pg-2.2"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots/transfer?source_names=pgx").await,
+        ["pgx.1"]
+    );
+    a.get("protection-group-snapshots?source_names=pg,nope")
+        .await
+        .expect_400("does not exist");
+}

@@ -60,19 +60,36 @@ fn may_select(names: &[String], s: &PgSnapshotRec) -> bool {
         })
 }
 
-/// The snapshots of `array` whose group matches one of `sources` (all when empty); every
-/// source must match a group.
+/// The snapshots of `array` whose group matches one of `sources` (all when empty), oldest
+/// first; every source must match a group.
 fn of_sources<'a>(
     world: &'a World,
     array: &str,
     sources: &[String],
 ) -> protector_core::Result<Vec<&'a PgSnapshotRec>> {
     for source in sources {
-        let found =
-            crate::array::pgroups::groups(world, array).any(|g| glob_match(source, &g.name));
+        let found = if source.contains('*') {
+            crate::array::pgroups::groups(world, array).any(|g| glob_match(source, &g.name))
+        } else {
+            world
+                .protection_groups
+                .contains_key(&array_key(array, source))
+        };
         if !found {
             return Err(array::does_not_exist("Protection group", source));
         }
+    }
+    // Named groups (what a client polling its groups asks): each group's own snapshots.
+    if !sources.is_empty() && sources.iter().all(|s| !s.contains('*')) {
+        let mut named: Vec<&str> = sources.iter().map(String::as_str).collect();
+        named.sort_unstable();
+        named.dedup();
+        let mut snaps: Vec<&PgSnapshotRec> = named
+            .into_iter()
+            .flat_map(|group| snapshots::pg_snapshots_of(world, array, group))
+            .collect();
+        snaps.sort_by_key(|s| s.seq);
+        return Ok(snaps);
     }
     Ok(snapshots::pg_snapshots(world, array)
         .into_iter()
