@@ -1,6 +1,6 @@
 //! Neutron v2.0: networks, subnets, ports (fixed-IP allocation) and security groups.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use protector_core::api::{
@@ -186,6 +186,7 @@ pub(crate) fn create_port_with(
     caller: &Caller,
     request: &CreatePort,
     extras: &PortExtras,
+    in_use: &mut InUse,
 ) -> Result<PortRec> {
     if let Some(mac) = &extras.mac_address {
         if !caller.is_admin() {
@@ -205,7 +206,7 @@ pub(crate) fn create_port_with(
             )));
         }
     }
-    let port = create_port(world, caller, request)?;
+    let port = create_port_in(world, caller, request, in_use)?;
     let record = world
         .ports
         .get_mut(&port.id)
@@ -287,6 +288,11 @@ pub(crate) fn subnet_for_address(world: &World, network_id: &str, address: &str)
         .map(|s| s.id.clone())
 }
 
+/// The addresses held in each subnet, as far as one request has needed them: a bulk create
+/// reads every port of the world once per subnet, not once per port it makes (each port
+/// made adds its own).
+pub(crate) type InUse = HashMap<String, HashSet<Ipv4Addr>>;
+
 /// The addresses the ports of `subnet_id` hold.
 fn allocated(world: &World, subnet_id: &str) -> HashSet<Ipv4Addr> {
     world
@@ -303,6 +309,17 @@ pub(crate) fn create_port(
     world: &mut World,
     caller: &Caller,
     request: &CreatePort,
+) -> Result<Port> {
+    create_port_in(world, caller, request, &mut InUse::new())
+}
+
+/// [`create_port`], with the addresses in use known so far in this request (`in_use`, which
+/// gets the new port's).
+fn create_port_in(
+    world: &mut World,
+    caller: &Caller,
+    request: &CreatePort,
+    in_use: &mut InUse,
 ) -> Result<Port> {
     let site = caller.site.clone();
     let network = world
@@ -342,7 +359,9 @@ pub(crate) fn create_port(
             })?;
         let cidr = Cidr::parse(&subnet.cidr)
             .ok_or_else(|| Error::unexpected(format!("subnet {} has a bad CIDR", subnet.id)))?;
-        let in_use = allocated(world, &subnet.id);
+        let in_use: &HashSet<Ipv4Addr> = in_use
+            .entry(subnet.id.clone())
+            .or_insert_with(|| allocated(world, &subnet.id));
         let gateway = subnet.gateway_ip.parse::<Ipv4Addr>().ok();
         let busy = |ip: Ipv4Addr, taken: &BTreeSet<(String, Ipv4Addr)>| {
             Some(ip) == gateway || in_use.contains(&ip) || taken.contains(&(subnet.id.clone(), ip))
@@ -425,6 +444,11 @@ pub(crate) fn create_port(
     };
     let view = port_view(&port);
     world.ports.insert(id, port);
+    for (subnet, ip) in &taken {
+        if let Some(addresses) = in_use.get_mut(subnet) {
+            addresses.insert(*ip);
+        }
+    }
     Ok(view)
 }
 

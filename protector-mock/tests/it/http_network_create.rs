@@ -577,6 +577,47 @@ async fn a_bulk_port_create_makes_all_the_ports_in_order_or_none() {
         "the first port of the refused request stays unmade"
     );
 
+    // Within one request, each port sees the addresses of the ports made before it: automatic
+    // addresses are all different, and a port asking for an earlier one's is refused.
+    let many = member
+        .post(
+            "/network/v2.0/ports",
+            None,
+            json!({"ports": [
+                {"network_id": network_id, "name": "auto-0"},
+                {"network_id": network_id, "name": "auto-1",
+                 "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.78.0.60"}]},
+                {"network_id": network_id, "name": "auto-2"},
+                {"network_id": network_id, "name": "auto-3"}
+            ]}),
+        )
+        .await;
+    assert_eq!(many.status, StatusCode::CREATED, "{}", many.body);
+    let mut addresses: Vec<String> = many.body["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string())
+        .collect();
+    addresses.push("10.78.0.50".to_string());
+    let distinct: std::collections::BTreeSet<&String> = addresses.iter().collect();
+    assert_eq!(distinct.len(), addresses.len(), "{addresses:?}");
+    let clash = member
+        .post(
+            "/network/v2.0/ports",
+            None,
+            json!({"ports": [
+                {"network_id": network_id, "name": "clash-0",
+                 "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.78.0.70"}]},
+                {"network_id": network_id, "name": "clash-1",
+                 "fixed_ips": [{"subnet_id": subnet_id, "ip_address": "10.78.0.70"}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert_eq!(neutron_error(&clash).0, "IpAddressAlreadyAllocated");
+    assert_eq!(ports_on_it(&env), 6);
+
     // A bulk request with anything beside its list, or an empty list, is refused.
     for body in [
         json!({"ports": []}),
@@ -586,5 +627,5 @@ async fn a_bulk_port_create_makes_all_the_ports_in_order_or_none() {
         let bad = member.post("/network/v2.0/ports", None, body).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
     }
-    assert_eq!(ports_on_it(&env), 2);
+    assert_eq!(ports_on_it(&env), 6);
 }

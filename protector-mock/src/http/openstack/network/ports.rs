@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::super::common::{empty_response, json_response, ApiError, SiteContext};
 use super::views::port_view;
 use super::{from_core, list_reply, not_found, parse_body, validate, F};
-use crate::cloud::network::{self as neutron, PortExtras};
+use crate::cloud::network::{self as neutron, InUse, PortExtras};
 use crate::cloud::Caller;
 use crate::state::records::PortRec;
 use crate::state::World;
@@ -132,7 +132,7 @@ pub(super) async fn create_port(
         let body = parse_body(&body)?;
         let Some(ports) = body.get("ports") else {
             validate("port", port_schema, &body)?;
-            let record = create_one(world, caller, &body["port"])?;
+            let record = create_one(world, caller, &body["port"], &mut InUse::new())?;
             return Ok(json_response(
                 StatusCode::CREATED,
                 &json!({"port": port_view(world, caller, &record)}),
@@ -152,8 +152,9 @@ pub(super) async fn create_port(
             validate("port", port_schema, &json!({ "port": port }))?;
         }
         let mut made: Vec<PortRec> = Vec::new();
+        let mut in_use = InUse::new();
         for port in ports {
-            match create_one(world, caller, port) {
+            match create_one(world, caller, port, &mut in_use) {
                 Ok(record) => made.push(record),
                 Err(e) => {
                     // All or none: the ports made so far go again.
@@ -174,7 +175,12 @@ pub(super) async fn create_port(
 }
 
 /// Makes the port one (validated) `port` object of a create request asks for.
-fn create_one(world: &mut World, caller: &Caller, port: &Value) -> Result<PortRec, ApiError> {
+fn create_one(
+    world: &mut World,
+    caller: &Caller,
+    port: &Value,
+    in_use: &mut InUse,
+) -> Result<PortRec, ApiError> {
     let network_id = port["network_id"].as_str().unwrap_or_default().to_string();
     if neutron::visible_network(world, caller, &network_id).is_none() {
         return Err(not_found("network", &network_id));
@@ -231,7 +237,8 @@ fn create_one(world: &mut World, caller: &Caller, port: &Value) -> Result<PortRe
         device_owner: port["device_owner"].as_str().map(str::to_string),
         mac_address: port["mac_address"].as_str().map(str::to_string),
     };
-    let created = neutron::create_port_with(world, caller, &request, &extras).map_err(from_core)?;
+    let created =
+        neutron::create_port_with(world, caller, &request, &extras, in_use).map_err(from_core)?;
     if port
         .get("security_groups")
         .is_some_and(|g| g.as_array().is_some_and(Vec::is_empty))
