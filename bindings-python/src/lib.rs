@@ -13,6 +13,7 @@ mod errors;
 mod evidence;
 mod hooks;
 mod locations;
+mod names;
 mod operation;
 mod protector;
 mod runtime;

@@ -35,6 +35,7 @@ use protector_openstack::CloudConfig;
 
 use crate::convert::to_record;
 use crate::errors::{engine_error, panic_error};
+use crate::names::NameList;
 use crate::operation::OperationHandle;
 use crate::runtime::{awaitable, block_on, detached};
 
@@ -708,14 +709,14 @@ engine_calls! {
     /// Fails over every group whose current primary is the failed `site` (role
     /// `dr_site_admin`); returns its handle.
     fn site_failover / site_failover_async (
-        site: String, unplanned: bool, concurrency: usize, groups: Vec<String>
-    ) signature (site, *, unplanned=false, concurrency=64, groups=Vec::new())
+        site: String, unplanned: bool, concurrency: usize, groups: NameList
+    ) signature (site, *, unplanned=false, concurrency=64, groups=NameList::default())
         -> started,
         |e| {
             let request = SiteFailoverRequest {
                 mode: failover_mode(unplanned),
                 concurrency,
-                groups,
+                groups: groups.into_vec(),
                 operation_id: None,
             };
             start(e, OperationRequest::SiteFailover { site, request }).await
@@ -724,9 +725,9 @@ engine_calls! {
     /// The operations the caller sees, newest first: those of `group` (name or id), in one of
     /// `status`, of one of `operation_type`, at most `limit` when given.
     fn operations / operations_async (
-        group: Option<String>, status: Vec<String>, operation_type: Vec<String>,
+        group: Option<String>, status: NameList, operation_type: NameList,
         limit: Option<usize>
-    ) signature (*, group=None, status=Vec::new(), operation_type=Vec::new(), limit=None)
+    ) signature (*, group=None, status=NameList::default(), operation_type=NameList::default(), limit=None)
         -> record("Operation"),
         |e| {
             let filter = OperationFilter::parse(group, &status, &operation_type, limit)?;
@@ -761,7 +762,7 @@ engine_calls! {
         |e| crate::evidence::drill_report(&e, &group, operation.as_deref(), html).await;
     /// Every resource protector tagged on `sites` (default: all) and their FlashArrays that
     /// no group and no unfinished operation owns, as a dict. Read-only: removes nothing.
-    fn leak_scan / leak_scan_async (sites: Vec<String>) signature (*, sites=Vec::new())
+    fn leak_scan / leak_scan_async (sites: NameList) signature (*, sites=NameList::default())
         -> record("raw"), |e| e.leak_scan(&sites).await;
     /// Asks operation `id` to stop.
     fn cancel_operation / cancel_operation_async (id: String) signature (id)

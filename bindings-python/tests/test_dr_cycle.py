@@ -151,8 +151,20 @@ def test_dr_cycle(sim: Sim) -> None:
         if o.operation_type == OperationType.FAILOVER and str(o.status) == "completed"
     ]
     assert [o.id for o in site_a.operations(limit=1)] == [every[0].id]
+    # One name is a str, never its letters; a tuple is a sequence like a list.
+    assert [o.id for o in site_a.operations(group=GROUP, operation_type="failover",
+                                            status="completed")] == [o.id for o in failovers]
+    assert [o.id for o in site_a.operations(status=("completed", "failed"))] == [
+        o.id for o in every if str(o.status) in ("completed", "failed")
+    ]
     with pytest.raises(protector.InvalidInputError, match="unknown operation status 'done'"):
         site_a.operations(status=["done"])
+    with pytest.raises(protector.InvalidInputError, match="unknown operation status 'done'"):
+        site_a.operations(status="done")
+    with pytest.raises(TypeError, match="a name \\(str\\) or a sequence of names, got int") as wrong:
+        site_a.operations(status=3)
+    # PyO3 names the argument in a note.
+    assert any("'status'" in note for note in getattr(wrong.value, "__notes__", [])), wrong.value
     with pytest.raises(protector.NotFoundError, match="'nope' not found"):
         site_a.operations(group="nope")
 

@@ -597,7 +597,12 @@ async fn a_bulk_port_create_makes_all_the_ports_in_order_or_none() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string())
+        .map(|p| {
+            p["fixed_ips"][0]["ip_address"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     addresses.push("10.78.0.50".to_string());
     let distinct: std::collections::BTreeSet<&String> = addresses.iter().collect();
