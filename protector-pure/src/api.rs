@@ -38,6 +38,10 @@ impl ArrayApi for FlashArrayClient {
         FlashArrayClient::get_volume(self, name).await
     }
 
+    async fn get_volumes(&self, names: &[String]) -> Result<Vec<Option<ArrayVolume>>> {
+        FlashArrayClient::get_volumes(self, names).await
+    }
+
     async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
         FlashArrayClient::list_volumes(self, name_prefix).await
     }

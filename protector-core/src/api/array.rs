@@ -239,6 +239,17 @@ pub trait ArrayApi: Send + Sync + std::fmt::Debug + 'static {
     /// A volume by name, destroyed or not. `Ok(None)` when missing.
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>>;
 
+    /// Several volumes by name, destroyed or not, in the order of `names` (`None` for one
+    /// that is missing): one call where the array answers for many (`GET /volumes?names=`).
+    /// By default one [`ArrayApi::get_volume`] each.
+    async fn get_volumes(&self, names: &[String]) -> Result<Vec<Option<ArrayVolume>>> {
+        let mut volumes = Vec::with_capacity(names.len());
+        for name in names {
+            volumes.push(self.get_volume(name).await?);
+        }
+        Ok(volumes)
+    }
+
     /// Volumes whose name starts with `name_prefix`, destroyed or not, by name (`GET /volumes`
     /// with a name filter): how a leak scan finds the copies protector named.
     ///

@@ -10,6 +10,9 @@ use crate::filter::Filter;
 use crate::request::Request;
 use crate::wire::{WireArray, WireArrayConnection, WireVolume};
 
+/// Names per `GET /volumes?names=`: a query of about 4 KB for protector's volume names.
+const NAMES_PER_READ: usize = 50;
+
 impl FlashArrayClient {
     /// Name, id and Purity version (`GET /arrays`). Also the reachability check: it always asks
     /// the array.
@@ -53,6 +56,38 @@ impl FlashArrayClient {
             Err(e) if is_missing(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Volumes by name, destroyed or not, in the order of `names` (`None` for a missing one):
+    /// `GET /volumes?names=` for up to [`NAMES_PER_READ`] at a time. The array refuses the
+    /// whole read when one name does not exist; that read's names are then read one by one.
+    pub async fn get_volumes(&self, names: &[String]) -> Result<Vec<Option<ArrayVolume>>> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(NAMES_PER_READ) {
+            let wanted: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let request = Request::get("volumes", "read volumes")
+                .names("names", &wanted)
+                .object(wanted.join(","));
+            match self.list::<WireVolume>(&request).await {
+                Ok(volumes) => {
+                    let mut by_name: std::collections::HashMap<String, ArrayVolume> = volumes
+                        .into_iter()
+                        .map(|v| {
+                            let v = ArrayVolume::from(v);
+                            (v.name.clone(), v)
+                        })
+                        .collect();
+                    out.extend(chunk.iter().map(|name| by_name.remove(name)));
+                }
+                Err(e) if is_missing(&e) => {
+                    for name in chunk {
+                        out.push(self.get_volume(name).await?);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// Volumes whose name starts with `name_prefix`, destroyed or not, by name

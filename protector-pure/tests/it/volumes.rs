@@ -289,3 +289,66 @@ async fn list_volumes_by_name_prefix() {
     );
     fake.check_headers().await;
 }
+
+/// Several volumes are one `GET /volumes?names=`, answered in the order asked; when the
+/// array refuses the read because one name does not exist, each is read alone and the
+/// missing one is `None`.
+#[tokio::test]
+async fn get_volumes_reads_many_at_once_and_a_missing_one_alone() {
+    let fake = Fake::start().await;
+    let volume = |name: &str| {
+        json!({
+            "id": format!("id-{name}"), "name": name, "provisioned": 1073741824_u64,
+            "serial": "8343DFDE2DAFBE40000115E4", "created": 1795312480000_i64,
+            "destroyed": false, "source": null
+        })
+    };
+    Mock::given(method("GET"))
+        .and(path(api("volumes")))
+        .and(exact_query(&[("names", "vol-b,vol-a"), ("limit", "500")]))
+        .and(authed())
+        .respond_with(items(json!([volume("vol-a"), volume("vol-b")])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("volumes")))
+        .and(exact_query(&[("names", "vol-a,ghost"), ("limit", "500")]))
+        .respond_with(pure_error(400, "ghost", "Volume does not exist."))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("volumes")))
+        .and(exact_query(&[("names", "vol-a"), ("limit", "500")]))
+        .respond_with(items(json!([volume("vol-a")])))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("volumes")))
+        .and(exact_query(&[("names", "ghost"), ("limit", "500")]))
+        .respond_with(pure_error(400, "ghost", "Volume does not exist."))
+        .expect(1)
+        .mount(&fake.server)
+        .await;
+    let names = |v: Vec<Option<protector_core::api::ArrayVolume>>| {
+        v.into_iter().map(|v| v.map(|v| v.name)).collect::<Vec<_>>()
+    };
+    let read = fake
+        .array()
+        .get_volumes(&["vol-b".to_string(), "vol-a".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(
+        names(read),
+        [Some("vol-b".to_string()), Some("vol-a".to_string())]
+    );
+    let read = fake
+        .array()
+        .get_volumes(&["vol-a".to_string(), "ghost".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(names(read), [Some("vol-a".to_string()), None]);
+    assert!(fake.array().get_volumes(&[]).await.unwrap().is_empty());
+}

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
 use uuid::Uuid;
 
 use super::FailbackRequest;
@@ -337,10 +336,18 @@ impl Protector {
                 self.servers_by_id(target_clients, &original_ids),
                 self.servers_by_id(source_clients, &current_ids),
             );
-            let volumes = join_all(standby_volumes.iter().map(|name| {
-                let target_array = &target_array;
-                async move { (*name, target_array.get_volume(name).await) }
-            }));
+            // One read for all (a member whose volume it could not read reads its own below).
+            let volumes = async {
+                let names: Vec<String> = standby_volumes.iter().map(|n| (*n).clone()).collect();
+                match target_array.get_volumes(&names).await {
+                    Ok(read) => standby_volumes
+                        .iter()
+                        .copied()
+                        .zip(read.into_iter().map(Ok))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                }
+            };
             Some(futures::join!(networks, flavors, servers, volumes))
         };
         let ((source_info, target_info, connections), reads) =

@@ -254,6 +254,10 @@ impl ArrayApi for LimitedArray {
         gated!(self.get_volume(name))
     }
 
+    async fn get_volumes(&self, names: &[String]) -> Result<Vec<Option<ArrayVolume>>> {
+        gated!(self.get_volumes(names))
+    }
+
     async fn list_volumes(&self, name_prefix: &str) -> Result<Vec<ArrayVolume>> {
         gated!(self.list_volumes(name_prefix))
     }
