@@ -70,6 +70,54 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PageSeed<'_, T> {
     }
 }
 
+/// Reads one member of an object (`{"server": {…}, …}`) as `T` while the body is parsed,
+/// skipping the others; `None` when the object has no such member.
+pub(crate) struct Field<'k, T> {
+    key: &'k str,
+    value: PhantomData<fn() -> T>,
+}
+
+impl<'k, T> Field<'k, T> {
+    pub(crate) fn new(key: &'k str) -> Self {
+        Field {
+            key,
+            value: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Field<'_, T> {
+    type Value = Option<T>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Field<'_, T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object with a '{}' member", self.key)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut value = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.key {
+                // The last one counts, as in a `Value` of the body.
+                value = Some(map.next_value::<T>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +156,29 @@ mod tests {
         assert!(page(r#"{"servers": {}}"#).is_err());
         assert!(page(r#"[]"#).is_err());
         assert!(page(r#"{"servers": []} trailing"#).is_err());
+    }
+
+    fn field(body: &str) -> serde_json::Result<Option<Item>> {
+        let mut deserializer = serde_json::Deserializer::from_str(body);
+        let read = Field::<Item>::new("server").deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(read)
+    }
+
+    #[test]
+    fn a_field_is_read_alone_as_a_value_of_the_body_has_it() {
+        assert_eq!(
+            field(r#"{"links": [{"x": [1, {}]}], "server": {"id": "a", "name": "n"}}"#).unwrap(),
+            Some(Item { id: "a".into() })
+        );
+        // An escaped key is the same key; of two, the last counts.
+        assert_eq!(
+            field(r#"{"ser\u0076er": {"id": "a"}, "server": {"id": "b"}}"#).unwrap(),
+            Some(Item { id: "b".into() })
+        );
+        assert_eq!(field(r#"{"servers": [{"id": "a"}]}"#).unwrap(), None);
+        assert!(field(r#"{"server": {"name": "no id"}}"#).is_err());
+        assert!(field(r#"{"server": []}"#).is_err());
+        assert!(field(r#"[{"id": "a"}]"#).is_err());
     }
 }

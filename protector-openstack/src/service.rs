@@ -15,7 +15,7 @@ use crate::auth::require_catalog;
 use crate::catalog::ServiceType;
 use crate::config::parse_url;
 use crate::error::Family;
-use crate::page::{Page, PageSeed};
+use crate::page::{Field, Page, PageSeed};
 use crate::session::Session;
 use crate::transport::{Request, Response, TokenSource};
 
@@ -430,14 +430,11 @@ fn is_client_error(error: &Error) -> bool {
         .is_some_and(|s| (400..500).contains(&s) && s != 429)
 }
 
-/// `key` of the answer as `T`.
+/// `key` of the answer as `T`, read straight from the body ([`Field`]).
 pub(crate) fn take<T: DeserializeOwned>(response: &Response, key: &str) -> Result<T> {
-    let mut value: Value = response.json()?;
-    let inner = value
-        .get_mut(key)
-        .map(Value::take)
-        .ok_or_else(|| response.decode_error(format!("no '{key}' in the answer")))?;
-    serde_json::from_value(inner).map_err(|e| response.decode_error(e))
+    response
+        .json_seed(Field::<T>::new(key))?
+        .ok_or_else(|| response.decode_error(format!("no '{key}' in the answer")))
 }
 
 /// The `next` link of a page: Nova and Cinder write `<collection>_links`, Neutron too when

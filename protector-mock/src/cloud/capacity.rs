@@ -9,6 +9,7 @@ use protector_core::api::{AvailabilityZone, ComputeLimits, Hypervisor, QuotaUsag
 use protector_core::{Error, ErrorKind, Result};
 
 use super::{policy_denied, Caller};
+use crate::state::due::{DueIndexes, Place};
 use crate::state::records::{HypervisorRec, QuotaRec};
 use crate::state::World;
 
@@ -166,25 +167,61 @@ fn site_hypervisors<'w>(world: &'w World, site: &str) -> Vec<&'w HypervisorRec> 
 /// What runs on each hypervisor of `site`: (vCPUs, MiB) by hostname. A server without a host
 /// counts on the first hypervisor of its zone.
 fn allocations<'w>(world: &'w World, site: &str) -> BTreeMap<&'w str, (u64, u64)> {
+    tally(
+        world,
+        site,
+        world
+            .servers
+            .values()
+            .filter(|s| s.site == site && s.status != "DELETED")
+            .map(|s| {
+                let place = s.host.as_deref().ok_or(s.availability_zone.as_str());
+                (place, s.flavor_id.as_str(), 1)
+            }),
+    )
+}
+
+/// [`allocations`] from the index of what runs where (refreshed before): the cost of the
+/// hypervisors and flavors in use, not of every server.
+fn indexed_allocations<'w>(world: &'w World, site: &str) -> BTreeMap<&'w str, (u64, u64)> {
+    let used = tally(
+        world,
+        site,
+        world.due.usage.of_site(site).map(|(place, flavor, count)| {
+            let place = match place {
+                Place::Host(host) => Ok(host.as_str()),
+                Place::Zone(zone) => Err(zone.as_str()),
+            };
+            (place, flavor, count)
+        }),
+    );
+    debug_assert_eq!(used, allocations(world, site), "usage index of {site}");
+    used
+}
+
+/// (vCPUs, MiB) by hostname of servers given as (host, or the zone without one; flavor id;
+/// how many).
+fn tally<'w>(
+    world: &'w World,
+    site: &str,
+    servers: impl Iterator<Item = (std::result::Result<&'w str, &'w str>, &'w str, u64)>,
+) -> BTreeMap<&'w str, (u64, u64)> {
     let hypervisors = site_hypervisors(world, site);
     let mut out: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for server in world
-        .servers
-        .values()
-        .filter(|s| s.site == site && s.status != "DELETED")
-    {
-        let host = server.host.as_deref().or_else(|| {
+    for (place, flavor_id, count) in servers {
+        let host = place.ok().or_else(|| {
+            let zone = place.err()?;
             hypervisors
                 .iter()
-                .find(|h| h.availability_zone == server.availability_zone)
+                .find(|h| h.availability_zone == zone)
                 .map(|h| h.hostname.as_str())
         });
-        let (Some(host), Some(flavor)) = (host, world.flavors.get(&server.flavor_id)) else {
+        let (Some(host), Some(flavor)) = (host, world.flavors.get(flavor_id)) else {
             continue;
         };
         let slot = out.entry(host).or_default();
-        slot.0 += u64::from(flavor.vcpus);
-        slot.1 += flavor.ram_mb;
+        slot.0 += u64::from(flavor.vcpus) * count;
+        slot.1 += flavor.ram_mb * count;
     }
     out
 }
@@ -245,7 +282,7 @@ pub(crate) fn availability_zones(world: &World, site: &str) -> Vec<AvailabilityZ
 /// hypervisor of that zone with the most free memory. An unknown or unavailable zone is
 /// refused as Nova refuses it (400).
 pub(crate) fn place_server(
-    world: &World,
+    world: &mut World,
     site: &str,
     requested: Option<&str>,
 ) -> Result<(String, Option<String>)> {
@@ -263,7 +300,9 @@ pub(crate) fn place_server(
             .clone(),
         None => DEFAULT_ZONE.to_string(),
     };
-    let used = allocations(world, site);
+    DueIndexes::refresh(world);
+    let world: &World = world;
+    let used = indexed_allocations(world, site);
     let host = site_hypervisors(world, site)
         .into_iter()
         .filter(|h| h.availability_zone == zone && h.enabled && h.up)

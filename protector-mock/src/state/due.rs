@@ -6,8 +6,11 @@
 //! changed or were loaded ([`Table::take_touched`]); [`DueIndexes::refresh`] recomputes those
 //! keys only. A step refreshes before it asks, so it sees exactly the rows a scan with the same
 //! predicate would find at that moment, in the same (key) order.
+//!
+//! One index here is not about time: [`Usage`], what runs where, follows the servers the same
+//! way so that placing a server does not scan every server of both sites.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -56,11 +59,81 @@ impl DueIndex {
     }
 }
 
+/// Where a server's capacity counts: the hypervisor it runs on, or, without one, the zone on
+/// whose first hypervisor it counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Place {
+    Host(String),
+    Zone(String),
+}
+
+/// A server that uses capacity: its site, where it counts and its flavor.
+type Placement = (String, Place, String);
+
+/// What runs where: the servers that use capacity (every one not `DELETED`), counted by site,
+/// place and flavor.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Usage {
+    by_key: HashMap<String, Placement>,
+    counts: BTreeMap<Placement, u64>,
+}
+
+impl Usage {
+    fn placement(server: &ServerRec) -> Option<Placement> {
+        (server.status != "DELETED").then(|| {
+            let place = match &server.host {
+                Some(host) => Place::Host(host.clone()),
+                None => Place::Zone(server.availability_zone.clone()),
+            };
+            (server.site.clone(), place, server.flavor_id.clone())
+        })
+    }
+
+    fn set(&mut self, key: String, server: Option<&ServerRec>) {
+        let old = match server.and_then(Usage::placement) {
+            Some(new) => {
+                if self.by_key.get(&key) == Some(&new) {
+                    return;
+                }
+                *self.counts.entry(new.clone()).or_default() += 1;
+                self.by_key.insert(key, new)
+            }
+            None => self.by_key.remove(&key),
+        };
+        if let Some(old) = old {
+            if let Some(count) = self.counts.get_mut(&old) {
+                *count -= 1;
+                if *count == 0 {
+                    self.counts.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The servers of `site` that use capacity: (place, flavor id, how many).
+    pub(crate) fn of_site<'a>(
+        &'a self,
+        site: &str,
+    ) -> impl Iterator<Item = (&'a Place, &'a str, u64)> + 'a {
+        let site = site.to_string();
+        let from = (site.clone(), Place::Host(String::new()), String::new());
+        self.counts
+            .range(from..)
+            .take_while(move |((s, _, _), _)| *s == site)
+            .map(|((_, place, flavor), count)| (place, flavor.as_str(), *count))
+    }
+}
+
 /// When the work of a row falls due, `None` when it has none.
 type Rule<T> = fn(&T) -> Option<i64>;
 
-/// Refreshes `indexes` from the keys of `table` that changed, each with its own rule.
-fn refresh_table<T>(table: &mut Table<T>, indexes: &mut [(&mut DueIndex, Rule<T>)]) {
+/// Refreshes `indexes` from the keys of `table` that changed, each with its own rule, and
+/// gives those keys to `also`.
+fn refresh_table<T>(
+    table: &mut Table<T>,
+    indexes: &mut [(&mut DueIndex, Rule<T>)],
+    mut also: impl FnMut(&str, Option<&T>),
+) {
     let mut touched = table.take_touched();
     if touched.is_empty() {
         return;
@@ -69,11 +142,14 @@ fn refresh_table<T>(table: &mut Table<T>, indexes: &mut [(&mut DueIndex, Rule<T>
     touched.dedup();
     for key in touched {
         let row = table.get(&key);
+        also(&key, row);
         for (index, rule) in indexes.iter_mut() {
             index.set(key.clone(), row.and_then(*rule));
         }
     }
 }
+
+fn nothing<T>(_: &str, _: Option<&T>) {}
 
 /// The work of a tick, by kind. Ticks are [`super::Meta::tick`]; times are milliseconds since
 /// the Unix epoch.
@@ -97,6 +173,8 @@ pub(crate) struct DueIndexes {
     pub group_eradication: DueIndex,
     /// Destroyed pg snapshots by the time they are eradicated.
     pub pg_snapshot_eradication: DueIndex,
+    /// What runs where (not a time: placement reads it).
+    pub usage: Usage,
 }
 
 fn eradication_due(destroyed: bool, at: Option<DateTime<Utc>>) -> Option<i64> {
@@ -171,11 +249,21 @@ impl DueIndexes {
     /// Brings every index up to date with the rows changed since the last refresh.
     pub(crate) fn refresh(world: &mut World) {
         let due = &mut world.due;
-        refresh_table(&mut world.servers, &mut [(&mut due.servers, server_due)]);
-        refresh_table(&mut world.volumes, &mut [(&mut due.volumes, volume_due)]);
+        let usage = &mut due.usage;
+        refresh_table(
+            &mut world.servers,
+            &mut [(&mut due.servers, server_due)],
+            |key, row| usage.set(key.to_string(), row),
+        );
+        refresh_table(
+            &mut world.volumes,
+            &mut [(&mut due.volumes, volume_due)],
+            nothing,
+        );
         refresh_table(
             &mut world.cinder_snapshots,
             &mut [(&mut due.cinder_snapshots, cinder_snapshot_due)],
+            nothing,
         );
         refresh_table(
             &mut world.pg_snapshots,
@@ -187,6 +275,7 @@ impl DueIndexes {
                     pg_snapshot_eradication_due,
                 ),
             ],
+            nothing,
         );
         refresh_table(
             &mut world.protection_groups,
@@ -194,6 +283,7 @@ impl DueIndexes {
                 (&mut due.schedules, schedule_due),
                 (&mut due.group_eradication, group_eradication_due),
             ],
+            nothing,
         );
         refresh_table(
             &mut world.array_volumes,
@@ -201,6 +291,7 @@ impl DueIndexes {
                 &mut due.array_volume_eradication,
                 array_volume_eradication_due,
             )],
+            nothing,
         );
     }
 
@@ -244,7 +335,21 @@ impl DueIndexes {
         ]
         .into_iter()
         .all(|(index, scanned)| index.by_key == scanned && index.queue.len() == scanned.len())
+            && usage_consistent(&world.servers, &due.usage)
     }
+}
+
+/// Whether `usage` holds exactly the servers a scan finds, counted right.
+fn usage_consistent(servers: &Table<ServerRec>, usage: &Usage) -> bool {
+    let mut by_key = HashMap::new();
+    let mut counts: BTreeMap<Placement, u64> = BTreeMap::new();
+    for key in servers.keys_where(|_| true) {
+        if let Some(placement) = servers.get(&key).and_then(Usage::placement) {
+            *counts.entry(placement.clone()).or_default() += 1;
+            by_key.insert(key, placement);
+        }
+    }
+    usage.by_key == by_key && usage.counts == counts
 }
 
 fn tick(t: u64) -> i64 {

@@ -1490,4 +1490,31 @@ async fn snapshots_of_named_groups_are_theirs_alone() {
     a.get("protection-group-snapshots?source_names=pg,nope")
         .await
         .expect_400("does not exist");
+    // Names without sources: a snapshot by its name, a group's snapshots by the group's name,
+    // oldest first, as a pattern selecting the same ones does.
+    assert_eq!(
+        names("protection-group-snapshots?names=pg.3,pg-2.1").await,
+        ["pg-2.1", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?names=pg-2,pgx.1").await,
+        ["pg-2.1", "pgx.1", "pg-2.2"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?names=pg").await,
+        ["pg.1", "pg.2", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots?names=pg.*").await,
+        ["pg.1", "pg.2", "pg.3"]
+    );
+    assert_eq!(
+        names("protection-group-snapshots/transfer?names=pg-2.2").await,
+        ["pg-2.2"]
+    );
+    for missing in ["pg.9", "pg-2.3", "pg-2.2,pgx.2", "nope"] {
+        a.get(&format!("protection-group-snapshots?names={missing}"))
+            .await
+            .expect_400("does not exist");
+    }
 }

@@ -60,12 +60,28 @@ fn may_select(names: &[String], s: &PgSnapshotRec) -> bool {
         })
 }
 
-/// The snapshots of `array` whose group matches one of `sources` (all when empty), oldest
-/// first; every source must match a group.
+/// The snapshots of `array` whose group matches one of `sources` (all when empty) and that
+/// `names` may select ([`may_select`]), oldest first; every source must match a group.
 fn of_sources<'a>(
     world: &'a World,
     array: &str,
     sources: &[String],
+    names: &[String],
+) -> protector_core::Result<Vec<&'a PgSnapshotRec>> {
+    Ok(candidates(world, array, sources, names)?
+        .into_iter()
+        .filter(|s| may_select(names, s))
+        .collect())
+}
+
+/// Named groups, or snapshots named without a pattern: the snapshots of those groups alone
+/// (a range of the table each); otherwise every snapshot of `array` whose group matches one
+/// of `sources`.
+fn candidates<'a>(
+    world: &'a World,
+    array: &str,
+    sources: &[String],
+    names: &[String],
 ) -> protector_core::Result<Vec<&'a PgSnapshotRec>> {
     for source in sources {
         let found = if source.contains('*') {
@@ -80,8 +96,24 @@ fn of_sources<'a>(
         }
     }
     // Named groups (what a client polling its groups asks): each group's own snapshots.
-    if !sources.is_empty() && sources.iter().all(|s| !s.contains('*')) {
-        let mut named: Vec<&str> = sources.iter().map(String::as_str).collect();
+    // Without sources, exact names (what a client polling its own snapshots asks) select
+    // snapshots of a group they name: the group itself (`pg`) or the snapshot's
+    // (`pg.suffix`, `src:pg.suffix`), as a snapshot is named after its group.
+    let literal = |list: &[String]| !list.is_empty() && list.iter().all(|s| !s.contains('*'));
+    let named: Option<Vec<&str>> = if literal(sources) {
+        Some(sources.iter().map(String::as_str).collect())
+    } else if sources.is_empty() && literal(names) {
+        Some(
+            names
+                .iter()
+                .flat_map(|n| [Some(n.as_str()), n.rsplit_once('.').map(|(g, _)| g)])
+                .flatten()
+                .collect(),
+        )
+    } else {
+        None
+    };
+    if let Some(mut named) = named {
         named.sort_unstable();
         named.dedup();
         let mut snaps: Vec<&PgSnapshotRec> = named
@@ -109,9 +141,8 @@ pub(crate) async fn get_snapshots(
     let items = face
         .call(&session, "list_pg_snapshots", move |world, array| {
             let view = View { world, array };
-            Ok(of_sources(world, array, &sources)?
+            Ok(of_sources(world, array, &sources, &names)?
                 .into_iter()
-                .filter(|s| may_select(&names, s))
                 .map(|s| view.pg_snapshot(s))
                 .collect::<Vec<Value>>())
         })
@@ -134,9 +165,8 @@ pub(crate) async fn get_transfers(
             "list_pg_snapshot_transfers",
             move |world, array| {
                 let view = View { world, array };
-                Ok(of_sources(world, array, &sources)?
+                Ok(of_sources(world, array, &sources, &names)?
                     .into_iter()
-                    .filter(|s| may_select(&names, s))
                     .map(|s| view.transfer(s))
                     .collect::<Vec<Value>>())
             },
