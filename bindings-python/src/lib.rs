@@ -70,6 +70,11 @@ fn _protector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     views::register(m)?;
+    // How many groups a site failover runs at once unless told otherwise.
+    m.add(
+        "DEFAULT_SITE_FAILOVER_CONCURRENCY",
+        protector_core::engine::DEFAULT_SITE_FAILOVER_CONCURRENCY,
+    )?;
     // The engine's own classification of statuses, for `protector.types`.
     m.add(
         "_GROUP_STATUSES_IN_FLIGHT",

@@ -710,7 +710,7 @@ engine_calls! {
     /// `dr_site_admin`); returns its handle.
     fn site_failover / site_failover_async (
         site: String, unplanned: bool, concurrency: usize, groups: NameList
-    ) signature (site, *, unplanned=false, concurrency=64, groups=NameList::default())
+    ) signature (site, *, unplanned=false, concurrency=protector_core::engine::DEFAULT_SITE_FAILOVER_CONCURRENCY, groups=NameList::default())
         -> started,
         |e| {
             let request = SiteFailoverRequest {

@@ -180,9 +180,8 @@ class TestSpecCommandLines(OperationTest):
         self.run_command(
             dr.SiteFailover, ["cluster1", "--failover-type", "unplanned", "--force", "--wait"]
         )
-        self.engine.site_failover.assert_called_once_with(
-            "cluster1", unplanned=True, concurrency=4, groups=[]
-        )
+        # Without --concurrency, the engine's own default (not one repeated here).
+        self.engine.site_failover.assert_called_once_with("cluster1", unplanned=True, groups=[])
         self.engine.site_failover.reset_mock()
         self.run_command(
             dr.SiteFailover,

@@ -11,7 +11,14 @@ of a server that forks: each process gets its own runtime on its first call.
 """
 
 from . import types, views
-from ._protector import OperationHandle, ProgressIterator, Protector, __version__, engine_version
+from ._protector import (
+    DEFAULT_SITE_FAILOVER_CONCURRENCY,
+    OperationHandle,
+    ProgressIterator,
+    Protector,
+    __version__,
+    engine_version,
+)
 from .exceptions import (
     AlreadyExistsError,
     ConfigInvalidError,
@@ -33,6 +40,7 @@ __all__ = [
     "AlreadyExistsError",
     "ConfigInvalidError",
     "ConflictError",
+    "DEFAULT_SITE_FAILOVER_CONCURRENCY",
     "InvalidInputError",
     "NotFoundError",
     "OperationHandle",

@@ -8,6 +8,8 @@ from typing import Any, final
 from . import types
 
 __version__: str
+# How many groups a site failover runs at once unless told otherwise.
+DEFAULT_SITE_FAILOVER_CONCURRENCY: int
 
 def engine_version() -> str: ...
 def _raise_error(kind: str, message: str) -> None: ...

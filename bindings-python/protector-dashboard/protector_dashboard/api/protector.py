@@ -25,6 +25,7 @@ from protector import exceptions, types, views
 __all__ = [
     "NOT_FOUND",
     "RECOVERABLE",
+    "SITE_FAILOVER_CONCURRENCY",
     "UNAUTHORIZED",
     "ProtectorError",
     "columns",
@@ -170,6 +171,10 @@ def validate_site(request: Any, name: str) -> types.SiteValidation:
 
 def volume_types(request: Any, site_name: str) -> list[types.VolumeType]:
     return engine(request).volume_types(site_name)
+
+
+# How many groups a site failover runs at once unless the form says otherwise.
+SITE_FAILOVER_CONCURRENCY: int = protector.DEFAULT_SITE_FAILOVER_CONCURRENCY
 
 
 def site_failover(

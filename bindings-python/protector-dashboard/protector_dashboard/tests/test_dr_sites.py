@@ -3,6 +3,7 @@ site failover (role ``dr_site_admin`` only) with its per-group results."""
 
 from unittest import mock
 
+import protector
 from django.urls import reverse
 from protector import exceptions
 
@@ -94,6 +95,11 @@ class SitesTests(AdminTestCase):
         self.assertEqual(res.status_code, 200)
         for field in ("unplanned", "concurrency", "confirm"):
             self.assertContains(res, f'name="{field}"')
+        # Groups at once starts at the engine's own default.
+        self.assertEqual(
+            res.context["form"].fields["concurrency"].initial,
+            protector.DEFAULT_SITE_FAILOVER_CONCURRENCY,
+        )
         res = self.client.post(FAILOVER_A, {"unplanned": "on", "concurrency": "2", "confirm": "on"})
         self.assertRedirectsNoFollow(
             res, reverse("horizon:admin:dr_sites:operation", args=["site-a", operation_id])

@@ -95,8 +95,10 @@ class SiteFailover(base.ShowOne):
             "--concurrency",
             metavar="<n>",
             type=options.positive,
-            default=4,
-            help="At most this many groups fail over at once (default: 4)",
+            default=None,
+            help="At most this many groups fail over at once (default: the engine's, "
+            "protector.DEFAULT_SITE_FAILOVER_CONCURRENCY; the services' call limits set the "
+            "pace)",
         )
         parser.add_argument(
             "--group",
@@ -117,13 +119,13 @@ class SiteFailover(base.ShowOne):
                 f"an unplanned failover of site '{site}' recovers every group from its last "
                 "replicated snapshot and does not stop the VMs there: confirm with --force"
             )
-        concurrency, groups = parsed_args.concurrency, list(parsed_args.groups)
+        # Without --concurrency the engine's default applies (it is not repeated here).
+        given = {} if parsed_args.concurrency is None else {"concurrency": parsed_args.concurrency}
+        groups = list(parsed_args.groups)
         return longrun.launch(
             self,
             parsed_args,
-            lambda engine: engine.site_failover(
-                site, unplanned=unplanned, concurrency=concurrency, groups=groups
-            ),
+            lambda engine: engine.site_failover(site, unplanned=unplanned, groups=groups, **given),
         )
 
 

@@ -19,7 +19,12 @@ class SiteFailoverForm(forms.SelfHandlingForm):
         ),
     )
     concurrency = django_forms.IntegerField(
-        label=_("Groups at once"), min_value=1, max_value=64, initial=64
+        label=_("Groups at once"),
+        min_value=1,
+        initial=api.SITE_FAILOVER_CONCURRENCY,
+        help_text=_(
+            "At most this many groups fail over at once; the services' call limits set the pace."
+        ),
     )
     confirm = django_forms.BooleanField(
         label=_("Fail every protection group of this site over"), required=True
