@@ -221,6 +221,9 @@ pub(super) struct LimitedArray {
     pub(super) gate: Arc<Gate>,
     /// Its `GET /arrays` in flight, shared by the callers of the same moment (flight.rs).
     pub(super) info: Flight<ArrayInfo>,
+    /// Its `GET /array-connections` in flight, shared the same way: every group of a site
+    /// failover checks the same replication link when it plans.
+    pub(super) connections: Flight<Vec<ArrayConnection>>,
 }
 
 #[async_trait]
@@ -247,7 +250,16 @@ impl ArrayApi for LimitedArray {
     }
 
     async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
-        gated!(self.array_connections())
+        let (inner, gate) = (self.inner.clone(), self.gate.clone());
+        self.connections
+            .read(move || {
+                async move {
+                    let _permit = gate.enter().await;
+                    inner.array_connections().await
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>> {

@@ -1,4 +1,5 @@
-//! One `GET /arrays` for the callers that ask an array who it is at the same moment.
+//! One `GET /arrays` for the callers that ask an array who it is at the same moment (and one
+//! `GET /array-connections` for those that ask it about its replication links).
 //!
 //! A plan reads each array's name and clock several times at once (its own check, the
 //! replication state, the recovery point), and the groups of a site failover each plan at once:
@@ -7,7 +8,7 @@
 //! takes its answer. That read was sent at most a round trip before the caller asked and is
 //! answered after, so the answer proves the array answers now, and its clock (`as_of`) is at
 //! most that round trip older than the caller's own read would be (lag computations clamp at
-//! zero). A read already answered is never handed out again: the next caller reads anew, so an
+//! zero); a link's state read so is the one the array had within that round trip too. A read already answered is never handed out again: the next caller reads anew, so an
 //! array lost between two reads is seen as lost. A read all of whose callers are gone (their
 //! operations cancelled) is dropped with them, never joined later.
 
@@ -19,7 +20,8 @@ use crate::error::{Error, Result};
 
 type Read<T> = Shared<BoxFuture<'static, std::result::Result<T, Arc<Error>>>>;
 
-/// The read in flight, if any (see the module): an array's identity in [`super::decorators`].
+/// The read in flight, if any (see the module): an array's identity or its connections in
+/// [`super::decorators`].
 #[derive(Debug)]
 pub(super) struct Flight<T: Clone> {
     slot: Mutex<Slot<T>>,

@@ -367,6 +367,7 @@ impl Connector for LimitedConnector {
                     inner,
                     gate: self.limiter.gate(&endpoint.url, ApiService::Array),
                     info: Flight::default(),
+                    connections: Flight::default(),
                 })
             },
         ))
