@@ -907,12 +907,17 @@ fn site_failover_command_line() {
         ),
         "{text}"
     );
+    // The default shown is the engine's.
+    let default = format!(
+        "[default: {}]",
+        protector_core::engine::DEFAULT_SITE_FAILOVER_CONCURRENCY
+    );
     for option in [
         "planned",
         "unplanned",
         "--force",
         "--concurrency <CONCURRENCY>",
-        "[default: 64]",
+        default.as_str(),
         "--group <NAME>",
         "--wait",
     ] {
