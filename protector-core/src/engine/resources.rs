@@ -234,8 +234,9 @@ pub(super) async fn remove_resources(
     volumes: &[String],
     poll: &super::wait::PollPolicy,
 ) -> Vec<String> {
-    // Each kind at once (the per-service limits bound the calls); kinds in order: servers
-    // gone before their ports and volumes (a volume deletes only once detached).
+    // Each kind at once (the per-service limits bound the calls): servers first, gone before
+    // their ports and volumes (a volume deletes only once detached), then ports and volumes
+    // together (nothing links them once the servers are gone).
     let removed = futures::future::join_all(
         servers
             .iter()
@@ -249,23 +250,22 @@ pub(super) async fn remove_resources(
                 .map(|e| format!("server {id} on {}: {}", clients.site, e.message()))
         })
         .collect();
-    let removed = futures::future::join_all(
-        ports
-            .iter()
-            .map(|id| async move { (id, clients.network.delete_port(id).await) }),
-    )
-    .await;
-    leftovers.extend(removed.into_iter().filter_map(|(id, r)| {
+    let (ports_removed, volumes_removed) =
+        futures::join!(
+            futures::future::join_all(
+                ports
+                    .iter()
+                    .map(|id| async move { (id, clients.network.delete_port(id).await) }),
+            ),
+            futures::future::join_all(volumes.iter().map(|id| async move {
+                (id, remove_volume(&clients.block_storage, id, poll).await)
+            }),)
+        );
+    leftovers.extend(ports_removed.into_iter().filter_map(|(id, r)| {
         r.err()
             .map(|e| format!("port {id} on {}: {}", clients.site, e.message()))
     }));
-    let removed = futures::future::join_all(
-        volumes
-            .iter()
-            .map(|id| async move { (id, remove_volume(&clients.block_storage, id, poll).await) }),
-    )
-    .await;
-    leftovers.extend(removed.into_iter().filter_map(|(id, r)| {
+    leftovers.extend(volumes_removed.into_iter().filter_map(|(id, r)| {
         r.err()
             .map(|e| format!("volume {id} on {}: {}", clients.site, e.message()))
     }));
