@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::batch::PortBatcher;
@@ -226,6 +227,27 @@ pub(super) struct LimitedArray {
     pub(super) connections: Flight<Vec<ArrayConnection>>,
 }
 
+impl LimitedArray {
+    /// What `read` answers from the inner array, through the gate, joined by the callers that
+    /// ask while it is in flight (`flight`, flight.rs).
+    async fn shared<T: Clone + Send + Sync + 'static>(
+        &self,
+        flight: &Flight<T>,
+        read: impl FnOnce(Arc<dyn ArrayApi>) -> BoxFuture<'static, Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let (inner, gate) = (self.inner.clone(), self.gate.clone());
+        flight
+            .read(move || {
+                async move {
+                    let _permit = gate.enter().await;
+                    read(inner).await
+                }
+                .boxed()
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl ArrayApi for LimitedArray {
     fn capabilities(&self) -> ArrayCapabilities {
@@ -233,16 +255,10 @@ impl ArrayApi for LimitedArray {
     }
 
     async fn array_info(&self) -> Result<ArrayInfo> {
-        let (inner, gate) = (self.inner.clone(), self.gate.clone());
-        self.info
-            .read(move || {
-                async move {
-                    let _permit = gate.enter().await;
-                    inner.array_info().await
-                }
-                .boxed()
-            })
-            .await
+        self.shared(&self.info, |inner| {
+            async move { inner.array_info().await }.boxed()
+        })
+        .await
     }
 
     async fn connect(&self) -> Result<()> {
@@ -250,16 +266,10 @@ impl ArrayApi for LimitedArray {
     }
 
     async fn array_connections(&self) -> Result<Vec<ArrayConnection>> {
-        let (inner, gate) = (self.inner.clone(), self.gate.clone());
-        self.connections
-            .read(move || {
-                async move {
-                    let _permit = gate.enter().await;
-                    inner.array_connections().await
-                }
-                .boxed()
-            })
-            .await
+        self.shared(&self.connections, |inner| {
+            async move { inner.array_connections().await }.boxed()
+        })
+        .await
     }
 
     async fn get_volume(&self, name: &str) -> Result<Option<ArrayVolume>> {
